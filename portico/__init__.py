@@ -1,0 +1,1 @@
+"""Portico: Kubernetes Service networking on one Linux machine."""

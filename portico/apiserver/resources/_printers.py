@@ -1,0 +1,71 @@
+"""Cell formats shared by the table columns of every kind (kubectl's printers.go)."""
+
+from __future__ import annotations
+
+import datetime
+
+from portico.apiserver.resources._base import Object, nested
+
+
+def human_duration(seconds_total: float) -> str:
+    """`duration.HumanDuration`: 45s, 5m3s, 12m, 3h5m, 2d4h, 1y20d."""
+    seconds = int(seconds_total)
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        rest = seconds % 60
+        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        rest = (hours // 24) % 365
+        years = hours // 24 // 365
+        return f"{years}y" if rest == 0 else f"{years}y{rest}d"
+    return f"{hours // 24 // 365}y"
+
+
+def parse_time(value: str | None) -> datetime.datetime | None:
+    if not value:
+        return None
+    return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def since(value: str | None, now: datetime.datetime) -> str:
+    """`translateTimestampSince`: `<unknown>` for a missing timestamp."""
+    when = parse_time(value)
+    if when is None:
+        return "<unknown>"
+    return human_duration((now - when).total_seconds())
+
+
+def age(obj: Object, now: datetime.datetime) -> str:
+    return since(nested(obj, "metadata", "creationTimestamp"), now)
+
+
+def name(obj: Object) -> str:
+    return str(nested(obj, "metadata", "name", default=""))
+
+
+def now_utc() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def rfc3339(when: datetime.datetime) -> str:
+    """Kubernetes' `metav1.Time` wire format: second precision, `Z` suffix."""
+    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
