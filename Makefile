@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := nftables haproxy iproute2 conntrack
+DEB_PACKAGES := nftables haproxy iproute2 conntrack curl
 PYTEST_ARGS ?=
 
-.PHONY: run test lint deps system-deps clean
+.PHONY: run test e2e lint deps system-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: deps
 test: deps
 	$(BIN)/ruff check portico tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Only the end-to-end tests (real kubectl against `portico up` in private network namespaces).
+e2e: deps
+	$(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 lint: deps
 	$(BIN)/ruff check portico tests bench

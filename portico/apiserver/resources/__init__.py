@@ -1,1 +1,54 @@
-"""apiserver/resources"""
+"""Every kind the API server serves, and lookup by (group, version, plural).
+
+Each kind lives in its own module with one `ResourceType` constant (its strategy,
+table and discovery facts); `ALL_RESOURCES` lists them in discovery order.
+"""
+
+from __future__ import annotations
+
+from portico.apiserver.resources import services
+from portico.apiserver.resources._base import ResourceType
+from portico.apiserver.resources.configmaps import CONFIGMAPS
+from portico.apiserver.resources.deployments import DEPLOYMENTS
+from portico.apiserver.resources.endpoints import ENDPOINTS
+from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
+from portico.apiserver.resources.events import EVENTS
+from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
+from portico.apiserver.resources.ingresses import INGRESSES
+from portico.apiserver.resources.leases import LEASES
+from portico.apiserver.resources.namespaces import NAMESPACES
+from portico.apiserver.resources.nodes import NODES
+from portico.apiserver.resources.pods import PODS
+from portico.apiserver.resources.replicasets import REPLICASETS
+from portico.apiserver.resources.secrets import SECRETS
+from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
+
+ALL_RESOURCES: tuple[ResourceType, ...] = (
+    CONFIGMAPS,
+    ENDPOINTS,
+    EVENTS,
+    NAMESPACES,
+    NODES,
+    PODS,
+    SECRETS,
+    SERVICEACCOUNTS,
+    services.SERVICES,
+    DEPLOYMENTS,
+    REPLICASETS,
+    LEASES,
+    ENDPOINTSLICES,
+    INGRESSCLASSES,
+    INGRESSES,
+)
+
+_BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
+    (r.group, r.version, r.plural): r for r in ALL_RESOURCES
+}
+
+
+def find(group: str, version: str, plural: str) -> ResourceType | None:
+    """The served kind at `/api(s)/<group>/<version>/.../<plural>`, or None."""
+    return _BY_PLURAL.get((group, version, plural))
+
+
+__all__ = ["ALL_RESOURCES", "find"]

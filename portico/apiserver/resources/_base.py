@@ -35,6 +35,9 @@ class WriteContext(Protocol):
 class Strategy:
     """Per-kind hooks; the base class is the behaviour of a kind with no special rules."""
 
+    # how metadata.name is validated: "subdomain" (most kinds), "label" or "dns1035"
+    name_validation: str = "subdomain"
+
     def default(self, obj: Object) -> None:
         """Apply the scheme defaults (run on every create, update and patch result)."""
 
@@ -49,6 +52,10 @@ class Strategy:
 
     def validate_update(self, new: Object, old: Object) -> list[FieldError]:
         return self.validate(new)
+
+    def validate_status_update(self, new: Object, old: Object) -> list[FieldError]:
+        """Checks for writes to the `status` subresource."""
+        return []
 
     def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
         """Reserve addresses and ports inside the write's transaction; raise `StatusError`."""

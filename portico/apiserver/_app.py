@@ -1,0 +1,157 @@
+"""The aiohttp application: routes, authentication, and errors as `Status` bodies."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+from portico.apiserver import errors
+from portico.apiserver._bodies import json_response, status_response
+from portico.apiserver._discovery import (
+    aggregated,
+    api_group,
+    api_group_list,
+    api_versions,
+    resource_list,
+    wants_aggregated,
+)
+from portico.apiserver._handlers import ResourceHandlers
+from portico.apiserver.openapi import document, openapi_root
+from portico.apiserver.registry import Registry
+from portico.apiserver.resources._base import ResourceType
+
+log = logging.getLogger("portico.apiserver")
+
+KUBERNETES_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0+portico",
+                      "gitCommit": "portico", "gitTreeState": "clean",
+                      "buildDate": "2026-11-28T00:00:00Z", "goVersion": "python3.11",
+                      "compiler": "cpython", "platform": "linux/amd64"}
+
+_PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _not_found() -> errors.StatusError:
+    return errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.StatusError as exc:
+        return status_response(exc)
+    except web.HTTPNotFound:
+        return status_response(_not_found())
+    except web.HTTPMethodNotAllowed:
+        return status_response(errors.method_not_allowed())
+    except web.HTTPRequestEntityTooLarge:
+        return status_response(errors.request_too_large())
+    except web.HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any bug becomes a 500 Status, never a hang
+        log.exception("internal error on %s %s", request.method, request.path)
+        return status_response(errors.internal(str(exc)))
+
+
+def _authenticator(tokens: dict[str, str]) -> Callable[[web.Request, Handler],
+                                                       Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in _PUBLIC_PATHS:
+            return await handler(request)
+        peer = request.transport.get_extra_info("peercert") if request.transport else None
+        if peer:
+            return await handler(request)
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            presented = auth[7:].strip()
+            for token in tokens:
+                if hmac.compare_digest(presented, token):
+                    return await handler(request)
+        return status_response(errors.unauthorized())
+
+    return authenticate
+
+
+class Api:
+    """Routes for discovery, OpenAPI, health and every resource."""
+
+    def __init__(self, registry: Registry, advertise: str, ready: Callable[[], bool]) -> None:
+        self.registry = registry
+        self.resources: Sequence[ResourceType] = registry.resources
+        self.advertise = advertise
+        self.ready = ready
+        self.handlers = ResourceHandlers(registry)
+
+    async def api(self, request: web.Request) -> web.Response:
+        content_type = wants_aggregated(request.headers.get("Accept", ""))
+        if content_type:
+            return json_response(aggregated(self.resources, True, content_type), 200,
+                                 content_type)
+        return json_response(api_versions(self.advertise))
+
+    async def apis(self, request: web.Request) -> web.Response:
+        content_type = wants_aggregated(request.headers.get("Accept", ""))
+        if content_type:
+            return json_response(aggregated(self.resources, False, content_type), 200,
+                                 content_type)
+        return json_response(api_group_list(self.resources))
+
+    async def core_v1(self, request: web.Request) -> web.Response:
+        body = resource_list(self.resources, "", "v1")
+        assert body is not None
+        return json_response(body)
+
+    async def group(self, request: web.Request) -> web.Response:
+        body = api_group(self.resources, request.match_info["group"])
+        if body is None:
+            raise _not_found()
+        return json_response(body)
+
+    async def group_version(self, request: web.Request) -> web.Response:
+        info = request.match_info
+        body = resource_list(self.resources, info["group"], info["version"])
+        if body is None:
+            raise _not_found()
+        return json_response(body)
+
+    async def openapi_v3(self, request: web.Request) -> web.Response:
+        return json_response(openapi_root(self.resources))
+
+    async def openapi_v3_doc(self, request: web.Request) -> web.Response:
+        doc = document(request.match_info["path"], self.resources)
+        if doc is None:
+            raise _not_found()
+        return web.Response(body=doc.data, headers={"Content-Type": "application/json"})
+
+    async def version(self, request: web.Request) -> web.Response:
+        return json_response(KUBERNETES_VERSION)
+
+    async def health(self, request: web.Request) -> web.Response:
+        if request.path == "/readyz" and not self.ready():
+            return web.Response(status=500, text="[-]bootstrap failed: not finished\nreadyz check failed")  # noqa: E501
+        return web.Response(text="ok")
+
+
+def build_app(api: Api, tokens: dict[str, str]) -> web.Application:
+    app = web.Application(middlewares=[_errors, _authenticator(tokens)],
+                          client_max_size=3 * 1024 * 1024)
+    r = app.router
+    for path in _PUBLIC_PATHS[:3]:
+        r.add_get(path, api.health)
+    r.add_get("/version", api.version)
+    r.add_get("/api", api.api)
+    r.add_get("/apis", api.apis)
+    r.add_get("/api/v1", api.core_v1)
+    r.add_get("/openapi/v3", api.openapi_v3)
+    r.add_get("/openapi/v3/{path:.+}", api.openapi_v3_doc)
+    r.add_get("/apis/{group}", api.group)
+    r.add_get("/apis/{group}/{version}", api.group_version)
+    r.add_route("*", "/api/v1/{rest:.+}", api.handlers.core)
+    r.add_route("*", "/apis/{group}/{version}/{rest:.+}", api.handlers.grouped)
+    return app

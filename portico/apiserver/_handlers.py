@@ -1,0 +1,408 @@
+"""REST handlers for every served kind: the verbs, subresources, Tables and watch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from portico.apiserver import errors
+from portico.apiserver._bodies import json_response, read_object, read_patch
+from portico.apiserver._paths import ResourcePath, parse
+from portico.apiserver._tables import TABLE_CONTENT_TYPE, table, wants_table
+from portico.apiserver.registry import (
+    DeleteOptions,
+    ListOptions,
+    Registry,
+    WatchEvent,
+    WriteOptions,
+)
+from portico.apiserver.resources._base import Object, ResourceType
+
+_NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
+_BOOKMARK_INTERVAL = 1.0
+
+
+def _truthy(value: str | None) -> bool:
+    return value in ("1", "true", "True")
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.bad_request(f'invalid value for {name}: "{raw}"') from None
+
+
+def _field_manager(request: web.Request) -> str:
+    manager = request.query.get("fieldManager", "")
+    if manager:
+        return manager
+    agent = request.headers.get("User-Agent", "")
+    return agent.split("/")[0][:128] if agent else ""
+
+
+def _write_options(request: web.Request) -> WriteOptions:
+    dry = request.query.getall("dryRun", [])
+    for value in dry:
+        if value != "All":
+            raise errors.bad_request(f'Invalid dry run value: "{value}"')
+    return WriteOptions(
+        dry_run=bool(dry),
+        field_manager=_field_manager(request),
+        field_validation=request.query.get("fieldValidation", ""),
+        force=_truthy(request.query.get("force")),
+    )
+
+
+def _list_options(request: web.Request) -> ListOptions:
+    return ListOptions(
+        label_selector=request.query.get("labelSelector", ""),
+        field_selector=request.query.get("fieldSelector", ""),
+        limit=_int_param(request, "limit") or 0,
+        continue_token=request.query.get("continue", ""),
+        resource_version=request.query.get("resourceVersion", ""),
+    )
+
+
+def _list_body(rt: ResourceType, items: list[Object], rv: int, cont: str,
+               remaining: int | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"resourceVersion": str(rv)}
+    if cont:
+        meta["continue"] = cont
+    if remaining is not None:
+        meta["remainingItemCount"] = remaining
+    for item in items:
+        item.setdefault("apiVersion", rt.api_version)
+        item.setdefault("kind", rt.kind)
+    return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
+            "items": items}
+
+
+class ResourceHandlers:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def _resolve(self, group: str, version: str, rest: str) -> tuple[ResourceType, ResourcePath]:
+        path = parse(group, version, rest)
+        if path is None:
+            raise _NOT_FOUND
+        rt = self.registry.find(group, version, path.plural)
+        if rt is None or (path.namespace is not None and not rt.namespaced):
+            raise _NOT_FOUND
+        if path.subresource and rt.subresource(path.subresource) is None and not (
+            rt.kind == "Namespace" and path.subresource == "finalize"
+        ):
+            raise _NOT_FOUND
+        return rt, path
+
+    async def core(self, request: web.Request) -> web.StreamResponse:
+        return await self.dispatch(request, "", "v1", request.match_info["rest"])
+
+    async def grouped(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        return await self.dispatch(request, info["group"], info["version"], info["rest"])
+
+    async def dispatch(self, request: web.Request, group: str, version: str,
+                       rest: str) -> web.StreamResponse:
+        rt, path = self._resolve(group, version, rest)
+        namespace = path.namespace or ""
+        method = request.method
+        if not path.name:
+            if rt.namespaced and path.namespace is None and method not in ("GET",):
+                raise _NOT_FOUND
+            if method == "GET":
+                if _truthy(request.query.get("watch")):
+                    return await self.watch(request, rt, path.namespace)
+                return self.list(request, rt, path.namespace)
+            if method == "POST":
+                return await self.create(request, rt, namespace)
+            if method == "DELETE":
+                return await self.delete_collection(request, rt, namespace)
+            raise errors.method_not_allowed()
+        if method == "GET":
+            return self.get(request, rt, namespace, path)
+        if method == "PUT":
+            return await self.update(request, rt, namespace, path)
+        if method == "PATCH":
+            return await self.patch(request, rt, namespace, path)
+        if method == "DELETE" and not path.subresource:
+            return await self.delete(request, rt, namespace, path.name)
+        raise errors.method_not_allowed()
+
+    def _respond(self, request: web.Request, rt: ResourceType, obj: Object,
+                 status: int = 200, warnings: list[str] | None = None) -> web.Response:
+        obj.setdefault("apiVersion", rt.api_version)
+        obj.setdefault("kind", rt.kind)
+        accept = request.headers.get("Accept", "")
+        if wants_table(accept) and obj.get("kind") == rt.kind:
+            body = table(rt, [obj], request.query.get("includeObject", "Metadata"),
+                         obj["metadata"].get("resourceVersion", ""))
+            return json_response(body, status, TABLE_CONTENT_TYPE, warnings)
+        return json_response(obj, status, warnings=warnings)
+
+    def get(self, request: web.Request, rt: ResourceType, namespace: str,
+            path: ResourcePath) -> web.Response:
+        obj = self.registry.get(rt, namespace, path.name)
+        if path.subresource == "scale":
+            return json_response(to_scale(rt, obj))
+        if path.subresource in ("", "status"):
+            return self._respond(request, rt, obj)
+        raise errors.bad_request(f"{rt.plural}/{path.subresource} is not served yet")
+
+    def list(self, request: web.Request, rt: ResourceType,
+             namespace: str | None) -> web.Response:
+        result = self.registry.list(rt, namespace, _list_options(request))
+        accept = request.headers.get("Accept", "")
+        if wants_table(accept):
+            body = table(rt, result.items, request.query.get("includeObject", "Metadata"),
+                         str(result.resource_version), result.continue_token, result.remaining)
+            return json_response(body, content_type=TABLE_CONTENT_TYPE)
+        return json_response(_list_body(rt, result.items, result.resource_version,
+                                         result.continue_token, result.remaining))
+
+    async def create(self, request: web.Request, rt: ResourceType,
+                     namespace: str) -> web.Response:
+        obj = await read_object(request)
+        check_type(rt, obj)
+        body_ns = obj.get("metadata", {}).get("namespace")
+        if rt.namespaced and body_ns and body_ns != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request")
+        opts = _write_options(request)
+        created = self.registry.create(rt, namespace, obj, opts)
+        return self._respond(request, rt, created, 201, opts.warnings)
+
+    async def update(self, request: web.Request, rt: ResourceType, namespace: str,
+                     path: ResourcePath) -> web.Response:
+        obj = await read_object(request)
+        opts = _write_options(request)
+        if path.subresource == "scale":
+            live = self.registry.get(rt, namespace, path.name)
+            updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj), "",
+                                           opts)
+            return json_response(to_scale(rt, updated))
+        check_type(rt, obj)
+        updated = self.registry.update(rt, namespace, path.name, obj, path.subresource, opts)
+        return self._respond(request, rt, updated, 200, opts.warnings)
+
+    async def patch(self, request: web.Request, rt: ResourceType, namespace: str,
+                    path: ResourcePath) -> web.Response:
+        patch_type, body = await read_patch(request)
+        opts = _write_options(request)
+        if patch_type.startswith("application/apply-patch") and not opts.field_manager:
+            raise errors.bad_request(
+                "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests")
+        if path.subresource == "scale":
+            return json_response(self._patch_scale(rt, namespace, path.name, patch_type, body,
+                                                   opts))
+        existed = True
+        if patch_type.startswith("application/apply-patch"):
+            try:
+                self.registry.get(rt, namespace, path.name)
+            except errors.StatusError:
+                existed = False
+        patched = self.registry.patch(rt, namespace, path.name, patch_type, body,
+                                      path.subresource, opts)
+        return self._respond(request, rt, patched, 200 if existed else 201, opts.warnings)
+
+    def _patch_scale(self, rt: ResourceType, namespace: str, name: str, patch_type: str,
+                     body: Any, opts: WriteOptions) -> Object:
+        from portico.apiserver.patch import json_patch, merge_patch
+
+        live = self.registry.get(rt, namespace, name)
+        scale = to_scale(rt, live)
+        if patch_type.endswith("json-patch+json"):
+            new_scale = json_patch(scale, body)
+        else:
+            new_scale = merge_patch(scale, body)
+        updated = self.registry.update(rt, namespace, name, from_scale(live, new_scale), "", opts)
+        return to_scale(rt, updated)
+
+    async def delete(self, request: web.Request, rt: ResourceType, namespace: str,
+                     name: str) -> web.Response:
+        opts = await _delete_options(request)
+        result = self.registry.delete(rt, namespace, name, opts)
+        if not result.deleted:
+            return self._respond(request, rt, result.object, 200)
+        if rt.kind in ("Pod", "Namespace"):
+            return self._respond(request, rt, result.object, 200)
+        meta = result.object["metadata"]
+        return json_response({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {"name": name, "group": rt.group, "kind": rt.plural,
+                        "uid": meta.get("uid")},
+        })
+
+    async def delete_collection(self, request: web.Request, rt: ResourceType,
+                                namespace: str) -> web.Response:
+        opts = await _delete_options(request)
+        listing = self.registry.list(rt, namespace or None, _list_options(request))
+        deleted = []
+        for obj in listing.items:
+            meta = obj["metadata"]
+            with contextlib.suppress(errors.StatusError):
+                result = self.registry.delete(rt, meta.get("namespace", ""), meta["name"], opts)
+                deleted.append(result.object)
+        return json_response(_list_body(rt, deleted, self.registry.store.revision, "", None))
+
+    async def watch(self, request: web.Request, rt: ResourceType,
+                    namespace: str | None) -> web.StreamResponse:
+        opts = _list_options(request)
+        timeout = _int_param(request, "timeoutSeconds")
+        bookmarks = _truthy(request.query.get("allowWatchBookmarks"))
+        as_table = wants_table(request.headers.get("Accept", ""))
+        include = request.query.get("includeObject", "Metadata")
+        response = web.StreamResponse(headers={"Content-Type": "application/json",
+                                               "Cache-Control": "no-cache, private"})
+        response.enable_chunked_encoding()
+        events = self.registry.reader.watch(rt, namespace, opts)
+        await response.prepare(request)
+        writer = _EventWriter(response, rt, as_table, include)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        iterator = events.__aiter__()
+        pending: asyncio.Future[WatchEvent] | None = None
+        try:
+            while True:
+                wait = _BOOKMARK_INTERVAL
+                if deadline is not None:
+                    wait = min(wait, deadline - loop.time())
+                    if wait <= 0:
+                        break
+                if pending is None:
+                    pending = asyncio.ensure_future(iterator.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=wait)
+                if not done:
+                    if bookmarks:
+                        await writer.bookmark(self.registry.store.revision)
+                    continue
+                future, pending = pending, None
+                try:
+                    event = future.result()
+                except StopAsyncIteration:
+                    break
+                except errors.StatusError as exc:
+                    await writer.error(exc)
+                    break
+                await writer.send(event)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+            await iterator.aclose()
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+
+class _EventWriter:
+    def __init__(self, response: web.StreamResponse, rt: ResourceType, as_table: bool,
+                 include: str) -> None:
+        self.response = response
+        self.rt = rt
+        self.as_table = as_table
+        self.include = include
+        self.headers_sent = False
+
+    async def _line(self, payload: dict[str, Any]) -> None:
+        await self.response.write(orjson.dumps(payload) + b"\n")
+
+    async def send(self, event: WatchEvent) -> None:
+        obj = event.object
+        obj.setdefault("apiVersion", self.rt.api_version)
+        obj.setdefault("kind", self.rt.kind)
+        if self.as_table:
+            obj = table(self.rt, [obj], self.include, obj["metadata"].get("resourceVersion", ""),
+                        headers=not self.headers_sent)
+            self.headers_sent = True
+        await self._line({"type": event.type, "object": obj})
+
+    async def bookmark(self, revision: int) -> None:
+        await self._line({"type": "BOOKMARK", "object": {
+            "kind": self.rt.kind, "apiVersion": self.rt.api_version,
+            "metadata": {"resourceVersion": str(revision)}}})
+
+    async def error(self, exc: errors.StatusError) -> None:
+        await self._line({"type": "ERROR", "object": exc.status()})
+
+
+async def _delete_options(request: web.Request) -> DeleteOptions:
+    body: dict[str, Any] = {}
+    if request.can_read_body:
+        raw = await request.read()
+        if raw.strip():
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from None
+    grace = body.get("gracePeriodSeconds")
+    if grace is None:
+        grace = _int_param(request, "gracePeriodSeconds")
+    pre = body.get("preconditions") or {}
+    dry = body.get("dryRun") or request.query.getall("dryRun", [])
+    return DeleteOptions(
+        propagation_policy=body.get("propagationPolicy")
+        or request.query.get("propagationPolicy", ""),
+        grace_period_seconds=grace,
+        precondition_uid=pre.get("uid") or "",
+        precondition_resource_version=pre.get("resourceVersion") or "",
+        dry_run=bool(dry),
+    )
+
+
+def check_type(rt: ResourceType, obj: Object) -> None:
+    """The body's apiVersion/kind must name this kind (they may be left out)."""
+    api_version = obj.get("apiVersion") or rt.api_version
+    kind = obj.get("kind") or rt.kind
+    if api_version != rt.api_version:
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API "
+            f"version ({rt.api_version})")
+    if kind != rt.kind:
+        raise errors.bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+    obj["apiVersion"], obj["kind"] = api_version, kind
+
+
+def to_scale(rt: ResourceType, obj: Object) -> Object:
+    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+    from portico.apiserver.selectors import selector_from_label_selector_object
+
+    meta = obj["metadata"]
+    selector = obj.get("spec", {}).get("selector")
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                           "creationTimestamp") if k in meta},
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+        "status": {
+            "replicas": obj.get("status", {}).get("replicas", 0),
+            "selector": str(selector_from_label_selector_object(selector)) if selector else "",
+        },
+    }
+
+
+def from_scale(live: Object, scale: Object) -> Object:
+    replicas = scale.get("spec", {}).get("replicas")
+    if not isinstance(replicas, int) or replicas < 0:
+        raise errors.invalid_object("Scale", live["metadata"]["name"], [
+            errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
+            "autoscaling")
+    new = orjson.loads(orjson.dumps(live))
+    new.setdefault("spec", {})["replicas"] = replicas
+    rv = scale.get("metadata", {}).get("resourceVersion")
+    if rv:
+        new["metadata"]["resourceVersion"] = rv
+    return new

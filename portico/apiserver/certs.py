@@ -1,0 +1,128 @@
+"""The cluster's PKI: a CA, the API server's serving certificate and client credentials.
+
+Generated once at first start into the data directory and reused after, so a
+restarted cluster keeps its identity and existing kubeconfigs stay valid.
+Keys are ECDSA P-256 (fast to make, accepted by kubectl and the Python client).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = datetime.timedelta(days=3650)
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_cert: Path
+    ca_key: Path
+    serving_cert: Path
+    serving_key: Path
+    admin_cert: Path
+    admin_key: Path
+
+
+def _name(common_name: str, organization: str = "") -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    if organization:
+        attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+    return x509.Name(attrs)
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    data = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _write_cert(path: Path, cert: x509.Certificate) -> None:
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
+           issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool,
+           usages: list[x509.ObjectIdentifier] | None = None,
+           sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                          content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, encipher_only=False,
+                          decipher_only=False), critical=True)
+    if usages:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def ensure_pki(directory: Path, hosts: list[str]) -> Pki:
+    """Create the CA and certificates in `directory` unless they exist; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pki = Pki(*(directory / n for n in (
+        "ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key")))
+    if not pki.ca_cert.exists():
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = _name("portico-ca")
+        _write_key(pki.ca_key, ca_key)
+        _write_cert(pki.ca_cert, _issue(ca_name, ca_key, ca_name, ca_key, ca=True))
+    ca_key = _load_key(pki.ca_key)
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    if not pki.serving_cert.exists() or not _covers(pki.serving_cert, hosts):
+        key = ec.generate_private_key(ec.SECP256R1())
+        sans: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                sans.append(x509.DNSName(host))
+        cert = _issue(_name("kube-apiserver"), key, ca_name, ca_key, ca=False,
+                      usages=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans)
+        _write_key(pki.serving_key, key)
+        _write_cert(pki.serving_cert, cert)
+    if not pki.admin_cert.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _issue(_name("kubernetes-admin", "system:masters"), key, ca_name, ca_key,
+                      ca=False, usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
+        _write_key(pki.admin_key, key)
+        _write_cert(pki.admin_cert, cert)
+    return pki
+
+
+def _covers(cert_path: Path, hosts: list[str]) -> bool:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    have = {str(v) for v in names.get_values_for_type(x509.IPAddress)}
+    have |= set(names.get_values_for_type(x509.DNSName))
+    return all(h in have for h in hosts)

@@ -1,0 +1,35 @@
+"""OpenAPI v3 documents and strict field validation, as kube-apiserver serves and applies them.
+
+- `openapi_root(resources)` is the body of `GET /openapi/v3`; `openapi_document(path,
+  resources)` the body of `GET /openapi/v3/api/v1` or `/openapi/v3/apis/<g>/<v>`
+  (`document()` also gives the serialized bytes and hash). kubectl reads them for
+  `--validate=strict` (the kind's PATCH operation must declare `fieldValidation`)
+  and for `kubectl explain`.
+- `check_fields(group, version, kind, obj, mode)` applies the `fieldValidation`
+  query parameter to a create/update body: type errors are always a 400,
+  unknown fields are a 400 (Strict), Warning texts (Warn, or "") or nothing (Ignore).
+  `decode_problems()` gives the raw findings for callers (patch handlers) that word
+  the error differently.
+"""
+
+from portico.apiserver.openapi._documents import (
+    Document,
+    document,
+    gv_path,
+    openapi_document,
+    openapi_root,
+    parse_gv_path,
+)
+from portico.apiserver.openapi._strict import (
+    DecodeProblems,
+    FieldValidation,
+    check_fields,
+    decode_problems,
+    strict_decoding_message,
+)
+
+__all__ = [
+    "DecodeProblems", "Document", "FieldValidation", "check_fields", "decode_problems",
+    "document", "gv_path", "openapi_document", "openapi_root", "parse_gv_path",
+    "strict_decoding_message",
+]

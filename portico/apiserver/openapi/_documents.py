@@ -1,0 +1,157 @@
+"""`GET /openapi/v3` and `GET /openapi/v3/<group-version path>`, built once and cached.
+
+The root lists one entry per served group-version, `api/v1` or `apis/<group>/<v>`,
+each with a `serverRelativeURL` carrying `?hash=<SHA-512, upper-case hex>` of that
+document's bytes (kube-apiserver's scheme: clients cache by URL, so the hash must
+change whenever the document does and only then).
+
+A group-version document holds the `paths` of its resources and, under
+`components.schemas`, every definition its kinds reach (their `List` kinds,
+subresource kinds such as `autoscaling/v1` Scale, the meta kinds Status,
+DeleteOptions, Patch, WatchEvent and APIResourceList, and all they reference).
+A kind with no upstream definition gets a stand-in object schema that keeps
+unknown fields, so `kubectl --validate=strict` still finds its operations.
+
+Documents are cached per (path, resource signature); the conversion runs once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from portico.apiserver.openapi._convert import components
+from portico.apiserver.openapi._paths import (
+    DELETE_OPTIONS,
+    META,
+    PATCH,
+    STATUS,
+    WATCH_EVENT,
+    resource_paths,
+)
+from portico.apiserver.resources._base import ResourceType
+from portico.apiserver.schema import definitions
+from portico.apiserver.schema._definitions import KUBERNETES_VERSION
+
+META_KINDS = (STATUS, DELETE_OPTIONS, PATCH, WATCH_EVENT, META + "APIResourceList")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One served document: the body, its serialized bytes and their hash."""
+
+    body: dict[str, Any]
+    data: bytes
+    hash: str
+
+
+_CACHE: dict[tuple[Any, ...], Document] = {}
+_LOCK = threading.Lock()
+
+
+def gv_path(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def parse_gv_path(path: str) -> tuple[str, str] | None:
+    """`api/v1` -> ("", "v1"); `apis/apps/v1` -> ("apps", "v1"); anything else None."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] == "api":
+        return "", parts[1]
+    if len(parts) == 3 and parts[0] == "apis":
+        return parts[1], parts[2]
+    return None
+
+
+def _signature(rts: Sequence[ResourceType]) -> tuple[Any, ...]:
+    return tuple(
+        (rt.group, rt.version, rt.kind, rt.plural, rt.namespaced, rt.verbs,
+         tuple((s.name, s.kind, s.group, s.version, s.verbs) for s in rt.subresources))
+        for rt in rts
+    )
+
+
+def _stand_in(rt: ResourceType, kind: str) -> tuple[str, dict[str, Any]]:
+    """A name and schema for a kind the upstream definitions do not know."""
+    prefix = ".".join(reversed(rt.group.split("."))) if rt.group else "io.portico.core"
+    schema = {
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+        "x-kubernetes-group-version-kind": [
+            {"group": rt.group, "kind": kind, "version": rt.version}],
+    }
+    return f"{prefix}.{rt.version}.{kind}", schema
+
+
+def _build(group: str, version: str, rts: Sequence[ResourceType]) -> dict[str, Any]:
+    defs = definitions()
+    roots: list[str] = list(META_KINDS)
+    extra: dict[str, dict[str, Any]] = {}
+    sub_names: dict[tuple[str, str, str], str] = {}
+    paths: dict[str, Any] = {}
+    for rt in rts:
+        for sub in rt.subresources:
+            name = defs.name_for(sub.group, sub.version, sub.kind) if sub.kind else None
+            if name:
+                sub_names[(sub.group, sub.version, sub.kind)] = name
+                roots.append(name)
+        names = []
+        for kind in (rt.kind, rt.kind + "List"):
+            name = defs.name_for(rt.group, rt.version, kind)
+            if name is None:
+                name, extra[name] = _stand_in(rt, kind)
+            else:
+                roots.append(name)
+            names.append(name)
+        paths.update(resource_paths(rt, names[0], names[1], sub_names))
+    schemas = {**components(defs, roots), **extra}
+    return {
+        "components": {"schemas": dict(sorted(schemas.items()))},
+        "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
+        "openapi": "3.0.0",
+        "paths": dict(sorted(paths.items())),
+    }
+
+
+def document(path: str, resources: Sequence[ResourceType]) -> Document | None:
+    """The cached document served at `/openapi/v3/<path>`, or None if not served."""
+    gv = parse_gv_path(path)
+    if gv is None:
+        return None
+    rts = [rt for rt in resources if (rt.group, rt.version) == gv]
+    if not rts:
+        return None
+    key = (gv, _signature(rts))
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            body = _build(gv[0], gv[1], rts)
+            data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+            cached = Document(body, data, hashlib.sha512(data).hexdigest().upper())
+            _CACHE[key] = cached
+    return cached
+
+
+def openapi_document(path: str, resources: Sequence[ResourceType]) -> dict | None:
+    """Body of `GET /openapi/v3/<path>` (e.g. `api/v1`, `apis/apps/v1`); None if not served.
+
+    The dict is shared by every caller: do not mutate it (serve `document().data`).
+    """
+    doc = document(path, resources)
+    return doc.body if doc else None
+
+
+def openapi_root(resources: Sequence[ResourceType]) -> dict:
+    """Body of `GET /openapi/v3`: every served group-version with its hashed URL."""
+    out: dict[str, Any] = {}
+    for group, version in sorted({(rt.group, rt.version) for rt in resources}):
+        path = gv_path(group, version)
+        doc = document(path, resources)
+        if doc is not None:
+            out[path] = {"serverRelativeURL": f"/openapi/v3/{path}?hash={doc.hash}"}
+    return {"paths": out}

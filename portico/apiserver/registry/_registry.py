@@ -1,0 +1,201 @@
+"""The generic store of kube-apiserver: every verb for every kind, over one `SqliteStore`.
+
+Patches read the live object, compute the patched one, and write it back with
+the live resourceVersion as precondition; a concurrent write makes the patch
+start over (as `GuaranteedUpdate` does), so patches never fail with Conflict
+unless the client asked for a specific resourceVersion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from portico.apiserver import errors
+from portico.apiserver.patch import (
+    apply_patch,
+    json_patch,
+    merge_patch,
+    strategic_merge_patch,
+    update_managed_fields,
+)
+from portico.apiserver.registry._objects import deep_copy
+from portico.apiserver.registry._read import ListOptions, ListResult, Reader
+from portico.apiserver.registry._write import WriteOptions, Writer
+from portico.apiserver.resources._base import Object, ResourceType
+from portico.apiserver.resources._printers import now_utc, rfc3339
+from portico.store import SqliteStore
+
+
+class PatchType:
+    JSON = "application/json-patch+json"
+    MERGE = "application/merge-patch+json"
+    STRATEGIC = "application/strategic-merge-patch+json"
+    APPLY = "application/apply-patch+yaml"
+    APPLY_CBOR = "application/apply-patch+cbor"
+
+
+PATCH_TYPES = (PatchType.JSON, PatchType.MERGE, PatchType.STRATEGIC, PatchType.APPLY)
+
+
+@dataclass(frozen=True)
+class DeleteOptions:
+    propagation_policy: str = ""
+    grace_period_seconds: int | None = None
+    precondition_uid: str = ""
+    precondition_resource_version: str = ""
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    object: Object
+    deleted: bool  # False: still there (finalizers or graceful deletion)
+
+
+_MAX_PATCH_ATTEMPTS = 8
+
+
+def _managed(rt: ResourceType, old: Object | None, new: Object, opts: WriteOptions,
+             subresource: str = "") -> Object:
+    if not opts.field_manager:
+        return new
+    return update_managed_fields(old, new, opts.field_manager, "Update", rt.group, rt.version,
+                                 rt.kind, rfc3339(now_utc()), subresource)
+
+
+class Registry:
+    def __init__(self, store: SqliteStore, resources: tuple[ResourceType, ...]) -> None:
+        self.store = store
+        self.resources = resources
+        self.reader = Reader(store)
+        self.writer = Writer(store)
+
+    def find(self, group: str, version: str, plural: str) -> ResourceType | None:
+        for rt in self.resources:
+            if rt.group == group and rt.version == version and rt.plural == plural:
+                return rt
+        return None
+
+    # reads
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Object:
+        return self.reader.get(rt, namespace, name)
+
+    def list(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> ListResult:
+        return self.reader.list(rt, namespace, opts)
+
+    # writes
+
+    def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
+        obj = _managed(rt, None, obj, opts)
+        return self.writer.create(rt, namespace, obj, opts)
+
+    def update(self, rt: ResourceType, namespace: str, name: str, obj: Object,
+               subresource: str, opts: WriteOptions) -> Object:
+        old = self.get(rt, namespace, name)
+        body_name = obj.get("metadata", {}).get("name")
+        if body_name and body_name != name:
+            raise errors.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL "
+                f"({name})")
+        obj = _managed(rt, old, obj, opts, subresource)
+        return self.writer.update(rt, obj, old, subresource, opts)
+
+    def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str,
+              body: Any, subresource: str, opts: WriteOptions) -> Object:
+        for _ in range(_MAX_PATCH_ATTEMPTS):
+            try:
+                live = self.get(rt, namespace, name)
+            except errors.StatusError as exc:
+                if exc.code == 404 and patch_type == PatchType.APPLY and not subresource:
+                    return self._apply_create(rt, namespace, name, body, opts)
+                raise
+            new = self._patched(rt, live, patch_type, body, subresource, opts)
+            pinned = isinstance(body, dict) and body.get("metadata", {}).get("resourceVersion")
+            if not pinned:
+                new.setdefault("metadata", {})["resourceVersion"] = live["metadata"][
+                    "resourceVersion"]
+            try:
+                return self.writer.update(rt, new, live, subresource, opts)
+            except errors.StatusError as exc:
+                if exc.reason != "Conflict" or pinned:
+                    raise
+        raise errors.conflict(rt.plural, name, rt.group)
+
+    def _apply_create(self, rt: ResourceType, namespace: str, name: str, body: Any,
+                      opts: WriteOptions) -> Object:
+        if not isinstance(body, dict):
+            raise errors.bad_request("apply patch body must be an object")
+        body = deep_copy(body)
+        body.setdefault("metadata", {}).setdefault("name", name)
+        obj = apply_patch(None, body, opts.field_manager, opts.force, rt.group, rt.version,
+                          rt.kind, rfc3339(now_utc()), default=rt.strategy.default)
+        obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
+        return self.writer.create(rt, namespace, obj, opts)
+
+    def _patched(self, rt: ResourceType, live: Object, patch_type: str, body: Any,
+                 subresource: str, opts: WriteOptions) -> Object:
+        original = deep_copy(live)
+        now = rfc3339(now_utc())
+        if patch_type == PatchType.APPLY:
+            if not isinstance(body, dict):
+                raise errors.bad_request("apply patch body must be an object")
+            return apply_patch(original, body, opts.field_manager, opts.force, rt.group,
+                               rt.version, rt.kind, now, default=rt.strategy.default)
+        if patch_type == PatchType.JSON:
+            if not isinstance(body, list):
+                raise errors.bad_request(
+                    "json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+            new = json_patch(original, body)
+        elif not isinstance(body, dict):
+            raise errors.bad_request(
+                "json: cannot unmarshal array into Go value of type map[string]interface {}")
+        elif patch_type == PatchType.MERGE:
+            new = merge_patch(original, body)
+        else:
+            new = strategic_merge_patch(original, body, rt.group, rt.version, rt.kind)
+        return _managed(rt, live, new, opts, subresource)
+
+    def delete(self, rt: ResourceType, namespace: str, name: str,
+               opts: DeleteOptions) -> DeleteResult:
+        live = self.get(rt, namespace, name)
+        meta = live["metadata"]
+        if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
+            raise errors.conflict(
+                rt.plural, name, rt.group,
+                f"Precondition failed: UID in precondition: {opts.precondition_uid}, "
+                f"UID in object meta: {meta.get('uid')}")
+        if (opts.precondition_resource_version
+                and opts.precondition_resource_version != meta["resourceVersion"]):
+            raise errors.conflict(
+                rt.plural, name, rt.group,
+                "Precondition failed: ResourceVersion in precondition: "
+                f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
+                f"{meta['resourceVersion']}")
+        wopts = WriteOptions(dry_run=opts.dry_run)
+        add: list[str] = []
+        if opts.propagation_policy == "Foreground":
+            add.append("foregroundDeletion")
+        elif opts.propagation_policy == "Orphan":
+            add.append("orphan")
+        grace = self._grace(rt, live, opts)
+        needs_wait = bool(add or meta.get("finalizers") or grace > 0 or rt.kind == "Namespace")
+        if needs_wait:
+            if meta.get("deletionTimestamp") and not add and grace >= int(
+                    meta.get("deletionGracePeriodSeconds") or 0):
+                return DeleteResult(live, False)
+            return DeleteResult(self.writer.mark_deleting(rt, live, grace, add, wopts), False)
+        self.writer.remove(rt, live, wopts)
+        return DeleteResult(live, True)
+
+    @staticmethod
+    def _grace(rt: ResourceType, live: Object, opts: DeleteOptions) -> int:
+        """Pods bound to a node terminate gracefully; everything else goes at once."""
+        if rt.kind != "Pod" or not live.get("spec", {}).get("nodeName"):
+            return 0
+        if live.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if opts.grace_period_seconds is not None:
+            return max(0, opts.grace_period_seconds)
+        return int(live.get("spec", {}).get("terminationGracePeriodSeconds", 30))

@@ -1,0 +1,181 @@
+"""`ValidateService`, `ValidateServiceUpdate` and `ValidateServiceStatusUpdate`.
+
+Theory of operation: the entry points string together the field checks of
+`_service_validation` in exactly upstream's order, so a Service with several
+problems reports them in the same sequence kube-apiserver does. Metadata is
+validated by the generic store before these run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
+from portico.apiserver.resources._base import Object
+from portico.apiserver.resources._meta import GoValue, is_dns1123_subdomain, validate_labels
+from portico.apiserver.resources._service_storage import is_headless, needs_health_check
+from portico.apiserver.resources._service_validation import (
+    _IP_MSG,
+    SERVICE_TYPES,
+    TOPOLOGY_HINTS,
+    TOPOLOGY_MODE,
+    _validate_affinity,
+    _validate_lb_fields,
+    _validate_port_sets,
+    _validate_ports,
+    _validate_source_ranges,
+    _validate_traffic,
+    _validate_type_specific,
+    go_strings,
+    parse_ip,
+    spec_of,
+    validate_cluster_ips_related,
+    validate_lb_class,
+    validate_non_special_ip,
+)
+
+
+def _validate_topology(svc: Object) -> list[FieldError]:
+    annotations = (svc.get("metadata") or {}).get("annotations") or {}
+    if TOPOLOGY_MODE in annotations and TOPOLOGY_HINTS in annotations:
+        mode = annotations[TOPOLOGY_MODE]
+        if mode != annotations[TOPOLOGY_HINTS]:
+            return [invalid(f"metadata.annotations[{TOPOLOGY_MODE}]", mode,
+                            f"must match annotations[{TOPOLOGY_HINTS}] when both are specified")]
+    return []
+
+
+def _validate_external_ips(spec: dict[str, Any]) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for i, ip in enumerate(spec.get("externalIPs") or []):
+        path = f"spec.externalIPs[{i}]"
+        if parse_ip(ip) is None:
+            errs.append(invalid(path, ip, _IP_MSG))
+        else:
+            errs += validate_non_special_ip(ip, path)
+    return errs
+
+
+def validate_service(svc: Object) -> list[FieldError]:
+    """`ValidateService` without `ValidateObjectMeta` (the generic store runs that)."""
+    spec = spec_of(svc)
+    errs = _validate_topology(svc)
+    if not spec.get("ports") and not is_headless(svc) and spec.get("type") != "ExternalName":
+        errs.append(required("spec.ports"))
+    errs += _validate_type_specific(svc)
+    errs += _validate_ports(spec)
+    if spec.get("selector") is not None:
+        errs += validate_labels(spec["selector"], "spec.selector")
+    errs += _validate_affinity(spec)
+    errs += validate_cluster_ips_related(svc)
+    errs += _validate_external_ips(spec)
+    kind = spec.get("type") or ""
+    if not kind:
+        errs.append(required("spec.type"))
+    elif kind not in SERVICE_TYPES:
+        errs.append(not_supported("spec.type", kind, SERVICE_TYPES))
+    errs += _validate_port_sets(spec)
+    errs += _validate_source_ranges(svc)
+    errs += _validate_lb_fields(svc, None)
+    errs += _validate_traffic(svc)
+    return errs
+
+
+def _upgrade_downgrade_cluster_ips(old: Object, new: Object) -> list[FieldError]:
+    """`validateUpgradeDowngradeClusterIPs`: clusterIPs[0] never changes."""
+    if "ExternalName" in (spec_of(new).get("type"), spec_of(old).get("type")):
+        return []
+    if is_headless(old) and is_headless(new):
+        return []
+    old_ips: list[str] = list(spec_of(old).get("clusterIPs") or [])
+    new_ips: list[str] = list(spec_of(new).get("clusterIPs") or [])
+    shown = go_strings(new_ips)
+    changed = "may not change once set"
+    errs: list[FieldError] = []
+    if len(old_ips) == len(new_ips):
+        errs += [invalid(f"spec.clusterIPs[{i}]", shown, changed)
+                 for i, ip in enumerate(old_ips) if ip != new_ips[i]]
+    elif len(old_ips) > len(new_ips):
+        if not new_ips:
+            errs.append(invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset"))
+        if old_ips and new_ips and new_ips[0] != old_ips[0]:
+            errs.append(invalid("spec.clusterIPs[0]", shown, changed))
+        policy = spec_of(new).get("ipFamilyPolicy")
+        if len(new_ips) == 1 and policy != "SingleStack":
+            errs.append(_policy_error(policy, "clusterIP"))
+    elif old_ips and new_ips[0] != old_ips[0]:
+        errs.append(invalid("spec.clusterIPs[0]", shown, changed))
+    return errs
+
+
+def _policy_error(policy: Any, what: str) -> FieldError:
+    return invalid("spec.ipFamilyPolicy", policy if policy is not None else GoValue("null"),
+                   f"must be set to 'SingleStack' when releasing the secondary {what}")
+
+
+def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
+    """`validateUpgradeDowngradeIPFamilies`: ipFamilies[0] never changes."""
+    if "ExternalName" in (spec_of(new).get("type"), spec_of(old).get("type")):
+        return []
+    if is_headless(old) or is_headless(new):
+        return []
+    old_f: list[str] = list(spec_of(old).get("ipFamilies") or [])
+    new_f: list[str] = list(spec_of(new).get("ipFamilies") or [])
+    shown_f = go_strings(new_f, "core.IPFamily")
+    shown_ips = go_strings(list(spec_of(new).get("clusterIPs") or []))
+    changed = "may not change once set"
+    errs: list[FieldError] = []
+    if len(old_f) == len(new_f):
+        errs += [invalid("spec.ipFamilies[0]", shown_f, changed)
+                 for i, fam in enumerate(old_f) if fam != new_f[i]]
+    elif len(old_f) > len(new_f):
+        if not spec_of(new).get("clusterIPs"):
+            errs.append(invalid("spec.ipFamilies[0]", shown_f, "primary ipFamily can not be unset"))
+        if new_f and new_f[0] != old_f[0]:
+            errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
+        policy = spec_of(new).get("ipFamilyPolicy")
+        if len(new_f) == 1 and policy != "SingleStack":
+            errs.append(_policy_error(policy, "ipFamily"))
+    elif old_f and new_f[0] != old_f[0]:
+        errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
+    return errs
+
+
+def validate_service_update(new: Object, old: Object) -> list[FieldError]:
+    """`ValidateServiceUpdate` without `ValidateObjectMetaUpdate`."""
+    errs = _upgrade_downgrade_cluster_ips(old, new)
+    errs += _upgrade_downgrade_families(old, new)
+    errs += validate_lb_class(new, old)
+    if needs_health_check(old) and needs_health_check(new):
+        old_hc = spec_of(old).get("healthCheckNodePort") or 0
+        if (spec_of(new).get("healthCheckNodePort") or 0) != old_hc:
+            errs.append(forbidden("spec.healthCheckNodePort", "field is immutable"))
+    return errs + validate_service(new)
+
+
+def validate_status_update(new: Object, old: Object) -> list[FieldError]:
+    """`ValidateServiceStatusUpdate` without the metadata part: `ValidateLoadBalancerStatus`."""
+    ingress = ((new.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    path = "status.loadBalancer.ingress"
+    if spec_of(new).get("type") != "LoadBalancer" and ingress:
+        return [forbidden(path, "may only be used when `spec.type` is 'LoadBalancer'")]
+    errs: list[FieldError] = []
+    for i, ing in enumerate(ingress):
+        ip, hostname, mode = ing.get("ip") or "", ing.get("hostname") or "", ing.get("ipMode")
+        if ip and parse_ip(ip) is None:
+            errs.append(invalid(f"{path}[{i}].ip", ip, _IP_MSG))
+        if mode is None:
+            if ip:
+                errs.append(required(f"{path}[{i}].ipMode", "must be specified when `ip` is set"))
+        elif not ip:
+            errs.append(forbidden(f"{path}[{i}].ipMode",
+                                  "may not be specified when `ip` is not set"))
+        elif mode not in ("Proxy", "VIP"):
+            errs.append(not_supported(f"{path}[{i}].ipMode", mode, ("Proxy", "VIP")))
+        if hostname:
+            errs += [invalid(f"{path}[{i}].hostname", hostname, m)
+                     for m in is_dns1123_subdomain(hostname)]
+            if parse_ip(hostname) is not None:
+                errs.append(invalid(f"{path}[{i}].hostname", hostname,
+                                    "must be a DNS name, not an IP address"))
+    return errs

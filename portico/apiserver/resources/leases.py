@@ -1,0 +1,73 @@
+"""Leases (coordination.k8s.io/v1): spec validation and the HOLDER column."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported
+from portico.apiserver.resources._base import (
+    AGE_COLUMN,
+    NAME_COLUMN,
+    Column,
+    Object,
+    ResourceType,
+    Strategy,
+    Table,
+    nested,
+)
+from portico.apiserver.resources._printers import age, name
+
+STRATEGIES = ("OldestEmulationVersion",)
+
+
+def validate_lease_spec(spec: Object) -> list[FieldError]:
+    errs: list[FieldError] = []
+    duration = spec.get("leaseDurationSeconds")
+    if isinstance(duration, int) and duration <= 0:
+        errs.append(invalid("spec.leaseDurationSeconds", duration, "must be greater than 0"))
+    transitions = spec.get("leaseTransitions")
+    if isinstance(transitions, int) and transitions < 0:
+        errs.append(invalid(
+            "spec.leaseTransitions", transitions, "must be greater than or equal to 0"
+        ))
+    strategy = spec.get("strategy")
+    if strategy and strategy not in STRATEGIES:
+        errs.append(not_supported("spec.strategy", strategy, STRATEGIES))
+    if spec.get("preferredHolder") and not strategy:
+        errs.append(forbidden(
+            "spec.preferredHolder", "may only be specified if `strategy` is defined"
+        ))
+    return errs
+
+
+class LeaseStrategy(Strategy):
+    def validate(self, obj: Object) -> list[FieldError]:
+        errs: list[FieldError] = []
+        errs.extend(validate_lease_spec(obj.get("spec") or {}))
+        return errs
+
+    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+        errs: list[FieldError] = []
+        errs.extend(validate_lease_spec(new.get("spec") or {}))
+        return errs
+
+
+def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+    holder = nested(obj, "spec", "holderIdentity", default="") or ""
+    return [name(obj), str(holder), age(obj, now)]
+
+
+COLUMNS = (
+    NAME_COLUMN,
+    Column("Holder", description="holderIdentity contains the identity of the holder of a "
+           "current lease. If Coordinated Leader Election is used, the holder identity must be "
+           "equal to the elected LeaseCandidate.metadata.name field."),
+    AGE_COLUMN,
+)
+
+LEASES = ResourceType(
+    group="coordination.k8s.io", version="v1", kind="Lease", plural="leases", singular="lease",
+    namespaced=True, strategy=LeaseStrategy(), table=Table(COLUMNS, cells),
+    has_status=False, generation=False,
+)

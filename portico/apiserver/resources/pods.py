@@ -1,0 +1,309 @@
+"""Pods (core/v1): defaults, create-time status, validation, table and field selectors.
+
+Defaulting is `SetDefaults_Pod` (`enableServiceLinks: true`) on top of the shared pod
+spec defaults. On create the strategy resets `status` to `{phase: Pending, qosClass}`
+and applies what kube-apiserver's admission chain adds to every pod (service account
+`default`, priority 0, the not-ready/unreachable tolerations). Updates keep the old
+status, and may change only images, `activeDeadlineSeconds` and tolerations.
+
+The table reproduces kubectl's `printPod`: READY counts ready running containers,
+STATUS walks init containers then containers (last one wins) for waiting/terminated
+reasons, `Terminating` while a deletion is pending, RESTARTS shows `N (5m ago)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from typing import Any
+
+from portico.apiserver.errors import FieldError, forbidden
+from portico.apiserver.resources._base import (
+    AGE_COLUMN,
+    NAME_COLUMN,
+    Column,
+    Object,
+    ResourceType,
+    Strategy,
+    Subresource,
+    Table,
+    field_selector_fn,
+    nested,
+)
+from portico.apiserver.resources._pod_template import default_pod_spec, validate_pod_spec
+from portico.apiserver.resources._printers import age, name, parse_time, since
+
+TOLERATION_SECONDS = 300
+_TERMINAL = ("Succeeded", "Failed")
+_UPDATE_FORBIDDEN = (
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` "
+    "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+    "(allow it to be set to 1 if it was previously negative)"
+)
+
+
+def qos_class(spec: Object) -> str:
+    """`GetPodQOS`: BestEffort without any requests/limits, Guaranteed when all match."""
+    containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for ctr in containers:
+        resources = ctr.get("resources") or {}
+        requests = resources.get("requests") or {}
+        limits = resources.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for resource in ("cpu", "memory"):
+            if resource not in limits or requests.get(resource, limits[resource]) != limits[
+                resource
+            ]:
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def _default_tolerations(spec: Object) -> None:
+    """The DefaultTolerationSeconds admission plugin."""
+    tolerations = spec.setdefault("tolerations", [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(t.get("key") == key for t in tolerations):
+            tolerations.append({
+                "key": key, "operator": "Exists", "effect": "NoExecute",
+                "tolerationSeconds": TOLERATION_SECONDS,
+            })
+
+
+class PodStrategy(Strategy):
+    def default(self, obj: Object) -> None:
+        spec = obj.setdefault("spec", {})
+        default_pod_spec(spec)
+        spec.setdefault("enableServiceLinks", True)
+
+    def prepare_for_create(self, obj: Object) -> None:
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        spec.setdefault("priority", 0)
+        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+        _default_tolerations(spec)
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        if "status" in old:
+            new["status"] = copy.deepcopy(old["status"])
+        else:
+            new.pop("status", None)
+
+    def validate(self, obj: Object) -> list[FieldError]:
+        errs: list[FieldError] = []
+        errs.extend(validate_pod_spec(obj.get("spec") or {}, "spec"))
+        return errs
+
+    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+        errs: list[FieldError] = []
+        errs.extend(validate_pod_spec(new.get("spec") or {}, "spec"))
+        if _mutable_masked(new.get("spec") or {}) != _mutable_masked(old.get("spec") or {}):
+            errs.append(forbidden("spec", _UPDATE_FORBIDDEN))
+        return errs
+
+
+def _mutable_masked(spec: Object) -> Object:
+    """The spec with the fields a pod update may change blanked out."""
+    masked = copy.deepcopy(spec)
+    for key in ("containers", "initContainers"):
+        for ctr in masked.get(key) or []:
+            ctr.pop("image", None)
+    masked.pop("activeDeadlineSeconds", None)
+    masked.pop("tolerations", None)
+    return masked
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    ta, tb = parse_time(a), parse_time(b)
+    if tb is None:
+        return a
+    if ta is None or tb > ta:
+        return b
+    return a
+
+
+def _restartable(spec: Object, ctr_name: str) -> bool:
+    for ctr in spec.get("initContainers") or []:
+        if ctr.get("name") == ctr_name:
+            return ctr.get("restartPolicy") == "Always"
+    return False
+
+
+def _terminated_reason(term: Object, prefix: str) -> str:
+    if term.get("reason"):
+        return prefix + term["reason"]
+    if term.get("signal"):
+        return f"{prefix}Signal:{term['signal']}"
+    return f"{prefix}ExitCode:{term.get('exitCode', 0)}"
+
+
+_Restarts = tuple[int, str | None]
+
+
+def _init_status(obj: Object, reason: str) -> tuple[str, bool, _Restarts, _Restarts, int]:
+    """Walk init containers: (reason, initializing, all restarts, sidecar restarts, ready)."""
+    spec = obj.get("spec") or {}
+    inits = nested(obj, "status", "initContainerStatuses", default=None) or []
+    restarts, sidecar_restarts, ready = 0, 0, 0
+    last: str | None = None
+    sidecar_last: str | None = None
+    initializing = False
+    for i, ctr in enumerate(inits):
+        count = int(ctr.get("restartCount") or 0)
+        finished = nested(ctr, "lastState", "terminated", "finishedAt")
+        restarts += count
+        last = _later(last, finished)
+        sidecar = _restartable(spec, ctr.get("name", ""))
+        if sidecar:
+            sidecar_restarts += count
+            sidecar_last = _later(sidecar_last, finished)
+        state = ctr.get("state") or {}
+        term, waiting = state.get("terminated"), state.get("waiting")
+        if term is not None and int(term.get("exitCode") or 0) == 0:
+            continue
+        if sidecar and ctr.get("started"):
+            ready += 1 if ctr.get("ready") else 0
+            continue
+        initializing = True
+        if term is not None:
+            reason = _terminated_reason(term, "Init:")
+        elif waiting and waiting.get("reason") and waiting["reason"] != "PodInitializing":
+            reason = "Init:" + waiting["reason"]
+        else:
+            reason = f"Init:{i}/{len(spec.get('initContainers') or [])}"
+        break
+    return reason, initializing, (restarts, last), (sidecar_restarts, sidecar_last), ready
+
+
+def _condition_true(obj: Object, cond_type: str) -> bool:
+    for cond in nested(obj, "status", "conditions", default=None) or []:
+        if cond.get("type") == cond_type:
+            return cond.get("status") == "True"
+    return False
+
+
+def pod_status_cells(obj: Object, now: datetime.datetime) -> tuple[str, str, str]:
+    """(READY, STATUS, RESTARTS) exactly as `printPod` computes them."""
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    total = len(spec.get("containers") or []) + sum(
+        1 for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+    )
+    reason, initializing, (restarts, last), sidecars, ready = _init_status(obj, reason)
+    if not initializing or _condition_true(obj, "Initialized"):
+        restarts, last = sidecars
+        has_running = False
+        for ctr in reversed(status.get("containerStatuses") or []):
+            restarts += int(ctr.get("restartCount") or 0)
+            last = _later(last, nested(ctr, "lastState", "terminated", "finishedAt"))
+            state = ctr.get("state") or {}
+            waiting, term = state.get("waiting"), state.get("terminated")
+            if waiting and waiting.get("reason"):
+                reason = waiting["reason"]
+            elif term is not None:
+                reason = _terminated_reason(term, "")
+            elif ctr.get("ready") and state.get("running") is not None:
+                has_running = True
+                ready += 1
+        if reason == "Completed" and has_running:
+            reason = "Running" if _condition_true(obj, "Ready") else "NotReady"
+    deleting = nested(obj, "metadata", "deletionTimestamp") is not None
+    if deleting and status.get("reason") == "NodeLost":
+        reason = "Unknown"
+    elif deleting and phase not in _TERMINAL:
+        reason = "Terminating"
+    restarts_text = str(restarts)
+    if restarts and last:
+        restarts_text = f"{restarts} ({since(last, now)} ago)"
+    return f"{ready}/{total}", reason, restarts_text
+
+
+def _readiness_gates(obj: Object) -> str:
+    gates = nested(obj, "spec", "readinessGates", default=None) or []
+    if not gates:
+        return "<none>"
+    true = sum(1 for g in gates if _condition_true(obj, g.get("conditionType", "")))
+    return f"{true}/{len(gates)}"
+
+
+def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+    ready, reason, restarts = pod_status_cells(obj, now)
+    ips = nested(obj, "status", "podIPs", default=None) or []
+    pod_ip = (ips[0].get("ip") if ips else "") or "<none>"
+    node = nested(obj, "spec", "nodeName", default="") or "<none>"
+    nominated = nested(obj, "status", "nominatedNodeName", default="") or "<none>"
+    return [
+        name(obj), ready, reason, restarts, age(obj, now), pod_ip, node, nominated,
+        _readiness_gates(obj),
+    ]
+
+
+COLUMNS = (
+    NAME_COLUMN,
+    Column("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
+    Column("Status", description="The aggregate status of the containers in this pod."),
+    Column(
+        "Restarts",
+        description="The number of times the containers in this pod have been restarted and "
+        "when the last container in this pod has restarted.",
+    ),
+    AGE_COLUMN,
+    Column("IP", priority=1, description="podIP address allocated to the pod."),
+    Column("Node", priority=1, description="NodeName indicates in which node this pod is scheduled."),  # noqa: E501
+    Column(
+        "Nominated Node", priority=1,
+        description="nominatedNodeName is set only when this pod preempts other pods on the node.",
+    ),
+    Column(
+        "Readiness Gates", priority=1,
+        description="If specified, all readiness gates will be evaluated for pod readiness.",
+    ),
+)
+
+
+def _host_network(obj: Object) -> str:
+    return "true" if nested(obj, "spec", "hostNetwork") else "false"
+
+
+def _pod_ip(obj: Object) -> str:
+    ips = nested(obj, "status", "podIPs", default=None) or []
+    return str(ips[0].get("ip", "")) if ips else ""
+
+
+PODS = ResourceType(
+    group="", version="v1", kind="Pod", plural="pods", singular="pod", namespaced=True,
+    strategy=PodStrategy(), table=Table(COLUMNS, cells),
+    short_names=("po",), categories=("all",),
+    subresources=(
+        Subresource("status"),
+        Subresource("log", kind="Pod", verbs=("get",)),
+        Subresource("exec", kind="PodExecOptions", verbs=("create", "get")),
+        Subresource("attach", kind="PodAttachOptions", verbs=("create", "get")),
+        Subresource("portforward", kind="PodPortForwardOptions", verbs=("create", "get")),
+        Subresource("binding", kind="Binding", verbs=("create",)),
+        Subresource("eviction", kind="Eviction", group="policy", version="v1", verbs=("create",)),
+    ),
+    field_selectors={
+        "spec.nodeName": field_selector_fn("spec", "nodeName"),
+        "spec.restartPolicy": field_selector_fn("spec", "restartPolicy"),
+        "spec.schedulerName": field_selector_fn("spec", "schedulerName"),
+        "spec.serviceAccountName": field_selector_fn("spec", "serviceAccountName"),
+        "spec.hostNetwork": _host_network,
+        "status.phase": field_selector_fn("status", "phase"),
+        "status.podIP": _pod_ip,
+        "status.nominatedNodeName": field_selector_fn("status", "nominatedNodeName"),
+    },
+    generation=False,
+)

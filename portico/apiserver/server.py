@@ -1,0 +1,156 @@
+"""Run the API server: open the store, repair allocations, bootstrap, serve HTTPS.
+
+Writes `kubeconfig` into the data directory once the listener is up, and keeps
+compacting the watch history in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import logging
+import os
+import secrets
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from aiohttp import web
+
+from portico.apiserver._app import Api, build_app
+from portico.apiserver.bootstrap import ensure_bootstrap
+from portico.apiserver.certs import Pki, ensure_pki
+from portico.apiserver.registry import Registry
+from portico.apiserver.registry._objects import decode
+from portico.apiserver.registry._write import TxnContext
+from portico.apiserver.resources import ALL_RESOURCES
+from portico.apiserver.resources.services import (
+    ServiceConfig,
+    kubernetes_service_ip,
+    make_services,
+    repair_allocations,
+)
+from portico.store import SqliteStore
+
+log = logging.getLogger("portico.apiserver")
+
+
+@dataclass(frozen=True)
+class ApiServerConfig:
+    name: str
+    data_dir: Path
+    port: int = 6443
+    bind_address: str = "127.0.0.1"
+    advertise_address: str = "10.223.0.1"
+    services: ServiceConfig = field(default_factory=ServiceConfig)
+    history_revisions: int = 50_000
+    compaction_interval: float = 30.0
+
+
+def resources_for(config: ServiceConfig) -> tuple:
+    services = make_services(config)
+    return tuple(services if rt.plural == "services" and rt.group == "" else rt
+                 for rt in ALL_RESOURCES)
+
+
+def _admin_token(data_dir: Path) -> str:
+    path = data_dir / "pki" / "admin.token"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def write_kubeconfig(path: Path, name: str, server: str, pki: Pki) -> None:
+    def b64(p: Path) -> str:
+        return base64.b64encode(p.read_bytes()).decode()
+
+    config = {
+        "apiVersion": "v1", "kind": "Config", "preferences": {},
+        "clusters": [{"name": name, "cluster": {
+            "server": server, "certificate-authority-data": b64(pki.ca_cert)}}],
+        "users": [{"name": f"{name}-admin", "user": {
+            "client-certificate-data": b64(pki.admin_cert),
+            "client-key-data": b64(pki.admin_key)}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin"}}],
+        "current-context": name,
+    }
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    os.replace(tmp, path)
+
+
+def _repair(store: SqliteStore, registry: Registry, services: ServiceConfig) -> None:
+    rt = registry.find("", "v1", "services")
+    assert rt is not None
+    with store.txn() as txn:
+        objs = [decode(kv) for kv in txn.range("/registry/core/services/")]
+        for line in repair_allocations(TxnContext(txn), objs, services):
+            log.warning("repair: %s", line)
+
+
+class ApiServer:
+    def __init__(self, config: ApiServerConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SqliteStore(config.data_dir / "state.db")
+        self.registry = Registry(self.store, resources_for(config.services))
+        self.ready = False
+        self._runner: web.AppRunner | None = None
+        self._compactor: asyncio.Task[None] | None = None
+        self.kubeconfig = config.data_dir / "kubeconfig"
+
+    def _hosts(self) -> list[str]:
+        c = self.config
+        hosts = ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
+                 "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+                 kubernetes_service_ip(c.services), c.advertise_address]
+        if c.bind_address not in ("0.0.0.0", "::", *hosts):
+            hosts.append(c.bind_address)
+        return hosts
+
+    async def start(self) -> None:
+        c = self.config
+        pki = ensure_pki(c.data_dir / "pki", self._hosts())
+        _repair(self.store, self.registry, c.services)
+        ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
+                         c.advertise_address, c.port)
+        tokens = {_admin_token(c.data_dir): "kubernetes-admin"}
+        api = Api(self.registry, f"{c.advertise_address}:{c.port}", lambda: self.ready)
+        app = build_app(api, tokens)
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(pki.serving_cert, pki.serving_key)
+        tls.load_verify_locations(pki.ca_cert)
+        tls.verify_mode = ssl.CERT_OPTIONAL
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, c.bind_address, c.port, ssl_context=tls,
+                           reuse_address=True)
+        await site.start()
+        host = c.bind_address if c.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+        write_kubeconfig(self.kubeconfig, c.name, f"https://{host}:{c.port}", pki)
+        self.ready = True
+        self._compactor = asyncio.create_task(self._compact_forever())
+        log.info("API server serving on https://%s:%d", host, c.port)
+
+    async def _compact_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.compaction_interval)
+            self.store.compact(self.config.history_revisions)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._compactor:
+            self._compactor.cancel()
+        self.store.hub.close_all()
+        if self._runner:
+            await self._runner.cleanup()
+        self.store.close()

@@ -1,0 +1,174 @@
+"""`portico up | wait | down`: run a cluster in the foreground, wait for it, clean up after it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import ipaddress
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+DEFAULT_NAME = "portico"
+
+
+def default_data_dir(name: str) -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "portico" / name
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    try:
+        low, high = (int(p) for p in text.split("-", 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port range {text!r}, want A-B") from None
+    if not 1 <= low <= high <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port range {text!r}")
+    return low, high
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="portico", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run a cluster in the foreground until SIGINT/SIGTERM")
+    up.add_argument("--name", default=DEFAULT_NAME)
+    up.add_argument("--data-dir", type=Path)
+    up.add_argument("--api-port", type=int, default=6443)
+    up.add_argument("--bind-address", default="127.0.0.1")
+    up.add_argument("--nodes", type=int, default=0)
+    up.add_argument("--service-cidr", type=ipaddress.IPv4Network, default="10.0.0.0/16")
+    up.add_argument("--node-port-range", type=_port_range, default=(30000, 32767))
+    up.add_argument("--history-revisions", type=int, default=50_000,
+                    help="watch history kept, in revisions (older resourceVersions get 410)")
+    up.add_argument("--compaction-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    up.add_argument("-v", "--verbose", action="store_true")
+    wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
+    wait.add_argument("--name", default=DEFAULT_NAME)
+    wait.add_argument("--data-dir", type=Path)
+    wait.add_argument("--timeout", type=float, default=60.0)
+    down = sub.add_parser("down", help="remove what a crashed run left behind")
+    down.add_argument("--name", default=DEFAULT_NAME)
+    return parser
+
+
+async def _run_up(args: argparse.Namespace, data_dir: Path) -> int:
+    from portico.apiserver.resources.services import ServiceConfig
+    from portico.apiserver.server import ApiServer, ApiServerConfig
+    from portico.controllers import ControllerManager
+
+    config = ApiServerConfig(
+        name=args.name, data_dir=data_dir, port=args.api_port, bind_address=args.bind_address,
+        services=ServiceConfig(service_cidr=args.service_cidr,
+                               node_port_range=args.node_port_range),
+        history_revisions=args.history_revisions,
+        compaction_interval=args.compaction_interval,
+    )
+    server = ApiServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    controllers = ControllerManager(server.kubeconfig)
+    await controllers.start()
+    print(f"portico: cluster {args.name!r} is up; export KUBECONFIG={server.kubeconfig}",
+          flush=True)
+    await stop.wait()
+    await controllers.stop()
+    await server.stop()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = open(data_dir / "lock", "w")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"portico: another `portico up` is using {data_dir}", file=sys.stderr)
+        return 1
+    if args.nodes:
+        print(f"portico: --nodes {args.nodes}: nodes are not implemented yet; starting the "
+              "control plane only", file=sys.stderr)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return asyncio.run(_run_up(args, data_dir))
+
+
+def _ready(kubeconfig: Path) -> tuple[bool, str]:
+    try:
+        config = yaml.safe_load(kubeconfig.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        return False, f"no kubeconfig yet ({exc.__class__.__name__})"
+    import base64
+    import tempfile
+
+    cluster = config["clusters"][0]["cluster"]
+    user = config["users"][0]["user"]
+    ctx = ssl.create_default_context(cadata=base64.b64decode(
+        cluster["certificate-authority-data"]).decode())
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = Path(tmp, "c.crt"), Path(tmp, "c.key")
+        cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
+        key.write_bytes(base64.b64decode(user["client-key-data"]))
+        ctx.load_cert_chain(cert, key)
+    try:
+        with urllib.request.urlopen(cluster["server"] + "/readyz", context=ctx, timeout=2) as r:
+            return r.status == 200, f"readyz answered {r.status}"
+    except OSError as exc:
+        return False, f"API server not answering: {exc}"
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
+    deadline = time.monotonic() + args.timeout
+    reason = "not started"
+    while time.monotonic() < deadline:
+        ok, reason = _ready(data_dir / "kubeconfig")
+        if ok:
+            return 0
+        time.sleep(0.1)
+    print(f"portico: cluster not ready after {args.timeout:g}s: {reason}", file=sys.stderr)
+    return 1
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Remove network namespaces and nftables tables named after the cluster."""
+    prefix = f"portico-{args.name}-"
+    removed = 0
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    for line in listing.stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith(prefix):
+            subprocess.run(["ip", "netns", "del", name], check=False)
+            removed += 1
+    with contextlib.suppress(FileNotFoundError):
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
+        for line in tables.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[2].startswith(prefix):
+                subprocess.run(["nft", "delete", "table", parts[1], parts[2]], check=False)
+                removed += 1
+    print(f"portico: cluster {args.name!r}: removed {removed} leftover objects")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Discovery with the real kubectl: api-resources, api-versions, version, explain."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import Kubectl
+from e2e_support import parse_table
+
+# (NAME, APIVERSION) -> (SHORTNAMES, NAMESPACED, KIND), as kube-apiserver v1.33 reports them.
+EXPECTED_RESOURCES = {
+    ("configmaps", "v1"): ("cm", "true", "ConfigMap"),
+    ("endpoints", "v1"): ("ep", "true", "Endpoints"),
+    ("events", "v1"): ("ev", "true", "Event"),
+    ("namespaces", "v1"): ("ns", "false", "Namespace"),
+    ("nodes", "v1"): ("no", "false", "Node"),
+    ("pods", "v1"): ("po", "true", "Pod"),
+    ("secrets", "v1"): ("", "true", "Secret"),
+    ("services", "v1"): ("svc", "true", "Service"),
+    ("deployments", "apps/v1"): ("deploy", "true", "Deployment"),
+    ("endpointslices", "discovery.k8s.io/v1"): ("", "true", "EndpointSlice"),
+    ("ingressclasses", "networking.k8s.io/v1"): ("", "false", "IngressClass"),
+    ("ingresses", "networking.k8s.io/v1"): ("ing", "true", "Ingress"),
+}
+
+
+def test_api_resources_columns(kubectl: Kubectl) -> None:
+    names, rows = parse_table(kubectl.ok("api-resources"))
+    assert names == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+    got = {
+        (r["NAME"], r["APIVERSION"]): (r["SHORTNAMES"], r["NAMESPACED"], r["KIND"]) for r in rows
+    }
+    missing = {k: v for k, v in EXPECTED_RESOURCES.items() if got.get(k) != v}
+    assert missing == {}, {k: got.get(k) for k in missing}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        pytest.param(["--namespaced=false", "-o", "name"], {"namespaces", "nodes"},
+                     id="cluster-scoped"),
+        pytest.param(["--api-group=apps", "-o", "name"], {"deployments.apps"}, id="apps-group"),
+        pytest.param(["--api-group=networking.k8s.io", "-o", "name"],
+                     {"ingresses.networking.k8s.io", "ingressclasses.networking.k8s.io"},
+                     id="networking-group"),
+    ],
+)
+def test_api_resources_filters(kubectl: Kubectl, args: list[str], expected: set[str]) -> None:
+    names = set(kubectl.ok("api-resources", *args).split())
+    assert expected <= names
+
+
+def test_api_versions(kubectl: Kubectl) -> None:
+    versions = kubectl.ok("api-versions").splitlines()
+    assert versions == sorted(versions)
+    assert {"v1", "apps/v1", "discovery.k8s.io/v1", "networking.k8s.io/v1"} <= set(versions)
+
+
+def test_version(kubectl: Kubectl) -> None:
+    minor = kubectl.version.split(".")[1]
+    text = kubectl.ok("version")
+    assert re.fullmatch(
+        rf"Client Version: v1\.{minor}\.\d+\nKustomize Version: v\d+\.\d+\.\d+\n"
+        r"Server Version: v1\.33\.\d+\n",
+        text,
+    ), text
+
+
+def test_version_json(kubectl: Kubectl) -> None:
+    server = json.loads(kubectl.ok("version", "-o", "json"))["serverVersion"]
+    assert (server["major"], server["minor"]) == ("1", "33")
+    assert re.fullmatch(r"v1\.33\.\d+", server["gitVersion"])
+    assert server["platform"] == "linux/amd64"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("  appProtocol\t<string>", id="appProtocol"),
+        pytest.param("  name\t<string>", id="name"),
+        pytest.param("  nodePort\t<integer>", id="nodePort"),
+        pytest.param("  port\t<integer> -required-", id="port"),
+        pytest.param("  targetPort\t<IntOrString>", id="targetPort"),
+    ],
+)
+def test_explain_service_spec_ports_fields(kubectl: Kubectl, line: str) -> None:
+    text = kubectl.ok("explain", "service.spec.ports")
+    assert line in text.splitlines()
+
+
+def test_explain_service_spec_ports_header(kubectl: Kubectl) -> None:
+    text = kubectl.ok("explain", "service.spec.ports")
+    assert text.startswith(
+        "KIND:       Service\nVERSION:    v1\n\nFIELD: ports <[]ServicePort>\n\n"
+        "DESCRIPTION:\n    The list of ports that are exposed by this service."
+    ), text
+    assert "\nFIELDS:\n" in text
+
+
+def test_explain_unknown_field(kubectl: Kubectl) -> None:
+    stderr = kubectl.fail("explain", "service.spec.portz")
+    assert 'field "portz" does not exist' in stderr
