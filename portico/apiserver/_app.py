@@ -19,6 +19,7 @@ from portico.apiserver._discovery import (
     wants_aggregated,
 )
 from portico.apiserver._handlers import ResourceHandlers
+from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver.openapi import document, openapi_root
 from portico.apiserver.registry import Registry
 from portico.apiserver.resources._base import ResourceType
@@ -81,12 +82,13 @@ def _authenticator(tokens: dict[str, str]) -> Callable[[web.Request, Handler],
 class Api:
     """Routes for discovery, OpenAPI, health and every resource."""
 
-    def __init__(self, registry: Registry, advertise: str, ready: Callable[[], bool]) -> None:
+    def __init__(self, registry: Registry, advertise: str, ready: Callable[[], bool],
+                 node_proxy: NodeProxy | None = None) -> None:
         self.registry = registry
         self.resources: Sequence[ResourceType] = registry.resources
         self.advertise = advertise
         self.ready = ready
-        self.handlers = ResourceHandlers(registry)
+        self.handlers = ResourceHandlers(registry, node_proxy)
 
     async def api(self, request: web.Request) -> web.Response:
         content_type = wants_aggregated(request.headers.get("Accept", ""))

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from portico.apiserver import errors
 from portico.apiserver._bodies import json_response, read_object, read_patch
+from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._paths import ResourcePath, parse
 from portico.apiserver._tables import TABLE_CONTENT_TYPE, table, wants_table
 from portico.apiserver.registry import (
@@ -86,8 +87,9 @@ def _list_body(rt: ResourceType, items: list[Object], rv: int, cont: str,
 
 
 class ResourceHandlers:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, node_proxy: NodeProxy | None = None) -> None:
         self.registry = registry
+        self.node_proxy = node_proxy or NodeProxy(registry, None)
 
     def _resolve(self, group: str, version: str, rest: str) -> tuple[ResourceType, ResourcePath]:
         path = parse(group, version, rest)
@@ -126,8 +128,13 @@ class ResourceHandlers:
             if method == "DELETE":
                 return await self.delete_collection(request, rt, namespace)
             raise errors.method_not_allowed()
+        if method == "GET" and path.subresource == "log" and rt.kind == "Pod":
+            return await self.node_proxy.logs(request, self.registry.get(rt, namespace,
+                                                                         path.name))
         if method == "GET":
             return self.get(request, rt, namespace, path)
+        if method == "POST" and path.subresource == "binding" and rt.kind == "Pod":
+            return await self.bind(request, rt, namespace, path.name)
         if method == "PUT":
             return await self.update(request, rt, namespace, path)
         if method == "PATCH":
@@ -225,6 +232,28 @@ class ResourceHandlers:
             new_scale = merge_patch(scale, body)
         updated = self.registry.update(rt, namespace, name, from_scale(live, new_scale), "", opts)
         return to_scale(rt, updated)
+
+    async def bind(self, request: web.Request, rt: ResourceType, namespace: str,
+                   name: str) -> web.Response:
+        """`pods/binding`: assign a pod to a node, once (the scheduler's write)."""
+        binding = await read_object(request)
+        target = binding.get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.invalid_object("Binding", name, [errors.required("target.name")])
+        pod = self.registry.get(rt, namespace, name)
+        current = pod.get("spec", {}).get("nodeName")
+        if current:
+            raise errors.conflict("pods/binding", name, "",
+                                  f'pod {name} is already assigned to node "{current}"')
+        if pod["metadata"].get("deletionTimestamp"):
+            raise errors.conflict("pods/binding", name, "",
+                                  f"pod {name} is being deleted, cannot be assigned to a host")
+        pod["spec"]["nodeName"] = node
+        self.registry.writer.update(rt, pod, self.registry.get(rt, namespace, name), "binding",
+                                    _write_options(request))
+        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                              "status": "Success", "code": 201}, 201)
 
     async def delete(self, request: web.Request, rt: ResourceType, namespace: str,
                      name: str) -> web.Response:

@@ -126,3 +126,45 @@ def _covers(cert_path: Path, hosts: list[str]) -> bool:
     have = {str(v) for v in names.get_values_for_type(x509.IPAddress)}
     have |= set(names.get_values_for_type(x509.DNSName))
     return all(h in have for h in hosts)
+
+
+def issue_client_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: str,
+                      organization: str = "") -> None:
+    """A client certificate signed by the cluster CA (node agents, the kubelet client)."""
+    if cert_path.exists() and key_path.exists():
+        return
+    ca_key = _load_key(pki.ca_key)
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(_name(common_name, organization), key, ca_name, ca_key, ca=False,
+                  usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+
+
+def issue_serving_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: str,
+                       hosts: list[str]) -> None:
+    """A serving certificate signed by the cluster CA for `hosts` (IPs or DNS names)."""
+    if cert_path.exists() and key_path.exists() and _covers(cert_path, hosts):
+        return
+    ca_key = _load_key(pki.ca_key)
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    cert = _issue(_name(common_name), key, ca_name, ca_key, ca=False,
+                  usages=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans)
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
+
+
+def load_pki(directory: Path) -> Pki:
+    """The paths of an existing PKI directory (made by `ensure_pki`)."""
+    return Pki(*(directory / n for n in (
+        "ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key")))

@@ -7,7 +7,7 @@ into a `Status` body with the same code, reason and message kube-apiserver gives
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 

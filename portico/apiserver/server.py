@@ -20,8 +20,9 @@ import yaml
 from aiohttp import web
 
 from portico.apiserver._app import Api, build_app
+from portico.apiserver._node_proxy import KubeletClientConfig, NodeProxy
 from portico.apiserver.bootstrap import ensure_bootstrap
-from portico.apiserver.certs import Pki, ensure_pki
+from portico.apiserver.certs import Pki, ensure_pki, issue_client_cert
 from portico.apiserver.registry import Registry
 from portico.apiserver.registry._objects import decode
 from portico.apiserver.registry._write import TxnContext
@@ -45,6 +46,8 @@ class ApiServerConfig:
     bind_address: str = "127.0.0.1"
     advertise_address: str = "10.223.0.1"
     services: ServiceConfig = field(default_factory=ServiceConfig)
+    # more addresses to listen on, e.g. the edge link address that pods and agents use
+    extra_bind_addresses: tuple[str, ...] = ()
     history_revisions: int = 50_000
     compaction_interval: float = 30.0
 
@@ -55,8 +58,9 @@ def resources_for(config: ServiceConfig) -> tuple:
                  for rt in ALL_RESOURCES)
 
 
-def _admin_token(data_dir: Path) -> str:
-    path = data_dir / "pki" / "admin.token"
+def _token(data_dir: Path, name: str) -> str:
+    """A bearer token kept in the PKI directory (`admin`, `serviceaccount`), made once."""
+    path = data_dir / "pki" / f"{name}.token"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -120,8 +124,15 @@ class ApiServer:
         _repair(self.store, self.registry, c.services)
         ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
                          c.advertise_address, c.port)
-        tokens = {_admin_token(c.data_dir): "kubernetes-admin"}
-        api = Api(self.registry, f"{c.advertise_address}:{c.port}", lambda: self.ready)
+        tokens = {_token(c.data_dir, "admin"): "kubernetes-admin",
+                  _token(c.data_dir, "serviceaccount"): "system:serviceaccount"}
+        kubelet_client = KubeletClientConfig(
+            pki.ca_cert, c.data_dir / "pki" / "kubelet-client.crt",
+            c.data_dir / "pki" / "kubelet-client.key")
+        issue_client_cert(pki, kubelet_client.client_cert, kubelet_client.client_key,
+                          "kube-apiserver-kubelet-client", "system:masters")
+        api = Api(self.registry, f"{c.advertise_address}:{c.port}", lambda: self.ready,
+                  NodeProxy(self.registry, kubelet_client))
         app = build_app(api, tokens)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(pki.serving_cert, pki.serving_key)
@@ -130,9 +141,10 @@ class ApiServer:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, c.bind_address, c.port, ssl_context=tls,
-                           reuse_address=True)
-        await site.start()
+        for address in (c.bind_address, *c.extra_bind_addresses):
+            site = web.TCPSite(self._runner, address, c.port, ssl_context=tls,
+                               reuse_address=True)
+            await site.start()
         host = c.bind_address if c.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
         if ipaddress.ip_address(host).version == 6:
             host = f"[{host}]"

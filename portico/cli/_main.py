@@ -103,6 +103,8 @@ def cmd_up(args: argparse.Namespace) -> int:
               "control plane only", file=sys.stderr)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for chatty in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     return asyncio.run(_run_up(args, data_dir))
 
 

@@ -170,7 +170,7 @@ class Writer:
         elif rt.has_status:
             new.pop("status", None)
         rt.strategy.default(new)
-        if subresource not in ("status", "finalize"):
+        if subresource not in ("status", "finalize", "binding"):
             rt.strategy.prepare_for_update(new, old)
         if rt.generation:
             generation = int(old_meta.get("generation", 1))
@@ -181,7 +181,7 @@ class Writer:
         errs += validate_object_meta(new, rt.namespaced, rt.strategy.name_validation)
         if subresource == "status":
             errs += rt.strategy.validate_status_update(new, old)
-        elif subresource != "finalize":
+        elif subresource not in ("finalize", "binding"):
             errs += rt.strategy.validate_update(new, old)
         _raise_invalid(rt, new, errs)
         return new

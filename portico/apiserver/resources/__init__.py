@@ -16,6 +16,7 @@ from portico.apiserver.resources.events import EVENTS
 from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
 from portico.apiserver.resources.ingresses import INGRESSES
 from portico.apiserver.resources.leases import LEASES
+from portico.apiserver.resources.loadbalancers import LOADBALANCERS
 from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.pods import PODS
@@ -39,6 +40,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     ENDPOINTSLICES,
     INGRESSCLASSES,
     INGRESSES,
+    LOADBALANCERS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
