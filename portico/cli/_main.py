@@ -9,6 +9,7 @@ import fcntl
 import ipaddress
 import logging
 import os
+import shutil
 import signal
 import ssl
 import subprocess
@@ -45,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--data-dir", type=Path)
     up.add_argument("--api-port", type=int, default=6443)
     up.add_argument("--bind-address", default="127.0.0.1")
-    up.add_argument("--nodes", type=int, default=0)
+    up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--service-cidr", type=ipaddress.IPv4Network, default="10.0.0.0/16")
     up.add_argument("--node-port-range", type=_port_range, default=(30000, 32767))
     up.add_argument("--history-revisions", type=int, default=50_000,
@@ -58,34 +59,35 @@ def _parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=float, default=60.0)
     down = sub.add_parser("down", help="remove what a crashed run left behind")
     down.add_argument("--name", default=DEFAULT_NAME)
+    agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
+    agent.add_argument("--config", type=Path, required=True)
     return parser
 
 
 async def _run_up(args: argparse.Namespace, data_dir: Path) -> int:
     from portico.apiserver.resources.services import ServiceConfig
-    from portico.apiserver.server import ApiServer, ApiServerConfig
-    from portico.controllers import ControllerManager
+    from portico.cli._supervisor import ClusterConfig, Supervisor
 
-    config = ApiServerConfig(
-        name=args.name, data_dir=data_dir, port=args.api_port, bind_address=args.bind_address,
+    supervisor = Supervisor(ClusterConfig(
+        name=args.name, data_dir=data_dir, api_port=args.api_port,
+        bind_address=args.bind_address, nodes=args.nodes,
         services=ServiceConfig(service_cidr=args.service_cidr,
                                node_port_range=args.node_port_range),
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
-    )
-    server = ApiServer(config)
+    ))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
-    controllers = ControllerManager(server.kubeconfig)
-    await controllers.start()
-    print(f"portico: cluster {args.name!r} is up; export KUBECONFIG={server.kubeconfig}",
-          flush=True)
-    await stop.wait()
-    await controllers.stop()
-    await server.stop()
+    try:
+        await supervisor.start()
+        assert supervisor.api is not None
+        print(f"portico: cluster {args.name!r} is up; "
+              f"export KUBECONFIG={supervisor.api.kubeconfig}", flush=True)
+        await stop.wait()
+    finally:
+        await supervisor.stop()
     return 0
 
 
@@ -98,14 +100,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     except BlockingIOError:
         print(f"portico: another `portico up` is using {data_dir}", file=sys.stderr)
         return 1
-    if args.nodes:
-        print(f"portico: --nodes {args.nodes}: nodes are not implemented yet; starting the "
-              "control plane only", file=sys.stderr)
+    if args.nodes and os.geteuid() != 0:
+        print("portico: nodes need root (network namespaces); starting the control plane "
+              "only", file=sys.stderr)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for chatty in ("httpx", "httpx2", "httpcore", "httpcore2"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     return asyncio.run(_run_up(args, data_dir))
+
+
+def cmd_agent(args: argparse.Namespace) -> int:
+    from portico.agent import main as agent_main
+
+    return agent_main(args.config)
 
 
 def _ready(kubeconfig: Path) -> tuple[bool, str]:
@@ -127,9 +135,31 @@ def _ready(kubeconfig: Path) -> tuple[bool, str]:
         ctx.load_cert_chain(cert, key)
     try:
         with urllib.request.urlopen(cluster["server"] + "/readyz", context=ctx, timeout=2) as r:
-            return r.status == 200, f"readyz answered {r.status}"
+            if r.status != 200:
+                return False, f"readyz answered {r.status}"
+        return _nodes_ready(kubeconfig.parent, cluster["server"], ctx)
     except OSError as exc:
         return False, f"API server not answering: {exc}"
+
+
+def _nodes_ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
+    """Every node the cluster was started with is registered and Ready."""
+    import json
+
+    try:
+        expected = int(json.loads((data_dir / "cluster.json").read_text()).get("nodes", 0))
+    except (OSError, ValueError):
+        expected = 0
+    if expected == 0 or os.geteuid() != 0:
+        return True, "ready"
+    with urllib.request.urlopen(server + "/api/v1/nodes", context=ctx, timeout=2) as r:
+        nodes = json.load(r)["items"]
+    ready = [n for n in nodes if any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in n.get("status", {}).get("conditions", []) or [])]
+    if len(ready) < expected:
+        return False, f"{len(ready)} of {expected} nodes Ready"
+    return True, "ready"
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -145,30 +175,34 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 1
 
 
-def cmd_down(args: argparse.Namespace) -> int:
-    """Remove network namespaces and nftables tables named after the cluster."""
-    prefix = f"portico-{args.name}-"
-    removed = 0
+def _cluster_netns(name: str) -> list[str]:
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    for line in listing.stdout.splitlines():
-        name = line.split()[0] if line.split() else ""
-        if name.startswith(prefix):
-            subprocess.run(["ip", "netns", "del", name], check=False)
-            removed += 1
-    with contextlib.suppress(FileNotFoundError):
-        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True)
-        for line in tables.stdout.splitlines():
-            parts = line.split()
-            if len(parts) == 3 and parts[2].startswith(prefix):
-                subprocess.run(["nft", "delete", "table", parts[1], parts[2]], check=False)
-                removed += 1
-    print(f"portico: cluster {args.name!r}: removed {removed} leftover objects")
+    prefix = f"portico-{name}-"
+    return [line.split()[0] for line in listing.stdout.splitlines()
+            if line.split() and line.split()[0].startswith(prefix)]
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """End the processes left in the cluster's namespaces, then remove everything it made."""
+    from portico.cloud import destroy
+
+    killed = 0
+    for netns in _cluster_netns(args.name):
+        pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True)
+        for pid in pids.stdout.split():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
+                killed += 1
+        shutil.rmtree(f"/etc/netns/{netns}", ignore_errors=True)
+    removed = destroy(args.name)
+    print(f"portico: cluster {args.name!r}: ended {killed} processes, removed "
+          f"{len(removed)} namespaces/links/tables")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down}
+    commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent}
     return commands[args.command](args)
 
 

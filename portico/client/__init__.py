@@ -1,1 +1,17 @@
-"""client"""
+"""The one place that talks to the API: list+watch caches (informers) and work queues."""
+
+from portico.client._informer import (
+    Handler,
+    Informer,
+    InformerFactory,
+    Obj,
+    is_namespaced,
+    key_of,
+    split_key,
+)
+from portico.client._queue import WorkQueue
+
+__all__ = [
+    "Handler", "Informer", "InformerFactory", "Obj", "WorkQueue", "is_namespaced", "key_of",
+    "split_key",
+]

@@ -1,43 +1,116 @@
-"""Start the controllers: watches trigger coalescing runners that resync from full state."""
+"""Start the controllers, as kube-controller-manager (plus kube-scheduler) does.
+
+Two patterns live here:
+- the namespace controller and the garbage collector resync from the full state,
+  triggered by watches through coalescing runners;
+- the workload controllers (scheduler, ReplicaSet, Deployment, EndpointSlice,
+  node lifecycle) share one informer per kind (`InformerFactory`) and each keep a
+  work queue of object keys, so a change to one Deployment reconciles only it.
+Queues start only after every informer has listed once (client-go's
+`WaitForCacheSync`), so no controller acts on a partial view.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
+from enum import StrEnum
 from pathlib import Path
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Namespace
 
+from portico.client import InformerFactory, WorkQueue
+from portico.controllers._deployment import DeploymentController
+from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
 from portico.controllers._kinds import OWNED_KINDS
 from portico.controllers._namespace import NamespaceController
+from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
+from portico.controllers._replicaset import ReplicaSetController
 from portico.controllers._runner import CoalescingRunner
+from portico.controllers._scheduler import Scheduler
 
 log = logging.getLogger("portico.controllers")
 
 
+class Controller(StrEnum):
+    NAMESPACE = "namespace"
+    GARBAGE_COLLECTOR = "garbagecollector"
+    SCHEDULER = "scheduler"
+    REPLICASET = "replicaset"
+    DEPLOYMENT = "deployment"
+    ENDPOINTSLICE = "endpointslice"
+    NODE_LIFECYCLE = "nodelifecycle"
+
+
 class ControllerManager:
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, enabled: Iterable[Controller | str] | None = None,
+                 node_grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
         self.kubeconfig = kubeconfig
+        self.enabled = {Controller(c) for c in enabled} if enabled is not None else set(
+            Controller)
+        self.node_grace_period = node_grace_period
         self._tasks: list[asyncio.Task[None]] = []
         self._runners: list[CoalescingRunner] = []
+        self._queues: list[WorkQueue] = []
         self._client: AsyncClient | None = None
+        self._informers: InformerFactory | None = None
+        self._node_lifecycle: NodeLifecycleController | None = None
 
     async def start(self) -> None:
         config = KubeConfig.from_file(str(self.kubeconfig))
         self._client = AsyncClient(config=config, field_manager="portico-controller-manager")
-        namespaces = CoalescingRunner("namespace-controller",
-                                      NamespaceController(self._client).sync, 0.05, 10.0)
-        garbage = CoalescingRunner("garbage-collector",
-                                   GarbageCollector(self._client).sync, 0.05, 30.0)
-        self._runners = [namespaces, garbage]
-        for runner in self._runners:
+        self._start_resync_controllers(self._client)
+        informers = self._informers = InformerFactory(self._client)
+        self._queues = self._build_queued_controllers(self._client, informers)
+        informers.start()
+        self._tasks.append(asyncio.create_task(self._start_queues(informers),
+                                               name="start-queues"))
+
+    def _build_queued_controllers(self, client: AsyncClient,
+                                  informers: InformerFactory) -> list[WorkQueue]:
+        queues: list[WorkQueue] = []
+        if Controller.SCHEDULER in self.enabled:
+            queues.append(Scheduler(client, informers).queue)
+        if Controller.REPLICASET in self.enabled:
+            queues.append(ReplicaSetController(client, informers).queue)
+        if Controller.DEPLOYMENT in self.enabled:
+            queues.append(DeploymentController(client, informers).queue)
+        if Controller.ENDPOINTSLICE in self.enabled:
+            queues.append(EndpointSliceController(client, informers).queue)
+        if Controller.NODE_LIFECYCLE in self.enabled:
+            self._node_lifecycle = NodeLifecycleController(client, informers,
+                                                           self.node_grace_period)
+            queues.append(self._node_lifecycle.queue)
+        return queues
+
+    async def _start_queues(self, informers: InformerFactory) -> None:
+        await informers.wait_synced()
+        for queue in self._queues:
+            queue.start()
+        if self._node_lifecycle is not None:
+            self._node_lifecycle.start_monitor()
+        log.info("controllers started: %s", ", ".join(sorted(self.enabled)))
+
+    def _start_resync_controllers(self, client: AsyncClient) -> None:
+        runners: list[CoalescingRunner] = []
+        if Controller.NAMESPACE in self.enabled:
+            runners.append(CoalescingRunner("namespace-controller",
+                                            NamespaceController(client).sync, 0.05, 10.0))
+            self._watch(Namespace, runners[-1:])
+        if Controller.GARBAGE_COLLECTOR in self.enabled:
+            garbage = CoalescingRunner("garbage-collector", GarbageCollector(client).sync,
+                                       0.05, 30.0)
+            runners.append(garbage)
+            self._watch(Namespace, [garbage])
+            for kind in OWNED_KINDS:
+                self._watch(kind, [garbage])
+        self._runners = runners
+        for runner in runners:
             runner.start()
-        self._watch(Namespace, [namespaces, garbage])
-        for kind in OWNED_KINDS:
-            self._watch(kind, [garbage])
 
     def _watch(self, kind: type, runners: list[CoalescingRunner]) -> None:
         async def follow() -> None:
@@ -64,6 +137,12 @@ class ControllerManager:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._node_lifecycle is not None:
+            await self._node_lifecycle.stop_monitor()
+        for queue in self._queues:
+            await queue.stop()
+        if self._informers is not None:
+            await self._informers.stop()
         for runner in self._runners:
             await runner.stop()
         if self._client:

@@ -49,10 +49,13 @@ def test_apply_unknown_field_is_rejected(kubectl: Kubectl) -> None:
 
 def test_apply_invalid_port_is_unprocessable(kubectl: Kubectl) -> None:
     stderr = kubectl.fail("apply", "-f", "-", input=service("web", [{"port": 70000}]))
-    assert stderr.startswith(
-        'The Service "web" is invalid: spec.ports[0].port: Invalid value: 70000: '
-        "must be between 1 and 65535, inclusive"
-    ), stderr
+    # targetPort defaults to port before validation, so both are reported.
+    assert stderr == (
+        'The Service "web" is invalid: \n'
+        "* spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive\n"
+        "* spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, "
+        "inclusive\n"
+    )
 
 
 def test_server_side_apply_conflict_and_force(kubectl: Kubectl) -> None:

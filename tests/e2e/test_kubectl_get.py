@@ -144,11 +144,15 @@ def test_get_svc_watch_prints_change(three: Kubectl) -> None:
 def test_get_single_svc_watch_json(three: Kubectl) -> None:
     proc = three.popen("get", "svc", "web", "-w", "-o", "json", "--output-watch-events")
     try:
-        reader = LineReader(proc)
-        reader.wait_line(r'^    "type": "ADDED",$')
+        reader = LineReader(proc)  # kubectl prints watch events as one JSON object a line
+        added = json.loads(reader.wait_line(r'^\{"type":"ADDED",'))
+        assert added["object"]["metadata"]["labels"] == {"app": "web", "tier": "frontend"}
         three.ok("label", "svc", "web", "color=blue")
-        reader.wait_line(r'^    "type": "MODIFIED",$')
-        reader.wait_line(r'^                "color": "blue"')
+        modified = json.loads(reader.wait_line(r'^\{"type":"MODIFIED",'))
+        assert modified["object"]["metadata"]["labels"] == {
+            "app": "web", "color": "blue", "tier": "frontend"
+        }
+        assert modified["object"]["metadata"]["uid"] == added["object"]["metadata"]["uid"]
     finally:
         end_process(proc, grace=5)
 

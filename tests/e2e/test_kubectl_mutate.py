@@ -30,8 +30,9 @@ def web(kubectl: Kubectl) -> Kubectl:
         pytest.param("strategic",
                      '{"spec":{"ports":[{"name":"metrics","port":9090,"targetPort":9090}]}}',
                      ("spec", "ports"),
-                     [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080},
-                      {"name": "metrics", "port": 9090, "protocol": "TCP", "targetPort": 9090}],
+                     # New items go first (apimachinery's mergeSortedSlice).
+                     [{"name": "metrics", "port": 9090, "protocol": "TCP", "targetPort": 9090},
+                      {"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}],
                      id="strategic-merges-by-port"),
         pytest.param("strategic",
                      '{"spec":{"ports":[{"$patch":"delete","port":80},{"port":81}]}}',

@@ -10,8 +10,9 @@ Upstream patch failures surface in three shapes, reproduced here:
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from portico.apiserver.errors import StatusError, bad_request
 
@@ -26,7 +27,10 @@ __all__ = [
 
 
 def deep_copy(value: Any) -> Any:
-    return copy.deepcopy(value)
+    """Deep copy of a JSON value (an orjson round trip: much faster than copy.deepcopy)."""
+    if isinstance(value, dict | list):
+        return orjson.loads(orjson.dumps(value))
+    return value
 
 
 def same(left: Any, right: Any) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 import uuid
 from typing import Any
@@ -56,7 +55,10 @@ def new_uid() -> str:
 
 
 def deep_copy(obj: Object) -> Object:
-    return copy.deepcopy(obj)
+    """A deep copy of a JSON object; an orjson round trip is several times faster than
+    `copy.deepcopy` for these plain trees."""
+    copied: Object = orjson.loads(orjson.dumps(obj))
+    return copied
 
 
 def spec_of(obj: Object) -> Any:

@@ -94,8 +94,9 @@ def owner_of(svc: Object) -> bytes:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}".encode()
 
 
-def _used(ctx: WriteContext, prefix: str) -> set[str]:
-    return {key[len(prefix):] for key in ctx.keys(prefix)}
+def _taken(ctx: WriteContext, prefix: str) -> Callable[[str], bool]:
+    """A point lookup per candidate: O(1) per try however many values are allocated."""
+    return lambda value: ctx.get(prefix + value) is not None
 
 
 def _scan(lo: int, hi: int, taken: Callable[[int], bool], config: ServiceConfig) -> int | None:
@@ -127,11 +128,11 @@ def allocate_ip(ctx: WriteContext, config: ServiceConfig, owner: bytes, ip: str)
     """Reserve `ip` ("" = any free one); returns it, or raises `AllocationError`."""
     first, last = ip_bounds(config)
     if ip == "":
-        used = _used(ctx, IP_PREFIX)
+        used = _taken(ctx, IP_PREFIX)
         dns = int(ipaddress.IPv4Address(dns_service_ip(config)))
 
         def taken(value: int) -> bool:
-            return value == dns or str(ipaddress.IPv4Address(value)) in used
+            return value == dns or used(str(ipaddress.IPv4Address(value)))
 
         found = _next_free(first, last, ip_offset(config), taken, config)
         if found is None:
@@ -186,8 +187,8 @@ class PortOperation:
 
     def allocate_next(self) -> int:
         lo, hi = self.config.node_port_range
-        used = _used(self.ctx, PORT_PREFIX)
-        found = _next_free(lo, hi, port_offset(self.config), lambda p: str(p) in used,
+        used = _taken(self.ctx, PORT_PREFIX)
+        found = _next_free(lo, hi, port_offset(self.config), lambda p: used(str(p)),
                            self.config)
         if found is None:
             raise AllocationError(ERR_FULL)

@@ -1,0 +1,140 @@
+"""Benchmark the cloud load balancer (root; on demand: `python bench/loadbalancer.py`).
+
+Builds a MiniCloud (host, cloud and two node netns), runs the API server and
+the LB controller in this process, and prints:
+- requests/s through the frontend (LB rules, policy routing) vs straight to
+  nodeIP:nodePort over the same path without the LB rules, and their ratio;
+- apply -> first answer: Service created until the first HTTP answer via its frontend;
+- failover: a node's server stopped until new connections all go to the other node
+  (probe interval 1 s x 2 probes).
+The client is the same asyncio loop for both paths, so the ratio is what counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lightkube import AsyncClient, KubeConfig
+from lightkube.resources.core_v1 import Node, Service
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._sandbox import ensure_private_netns  # noqa: E402
+from portico.apiserver.server import ApiServer, ApiServerConfig  # noqa: E402
+from portico.cloud.lb.apply import NetnsRunner  # noqa: E402
+from portico.cloud.lb.build import LbConfig  # noqa: E402
+from portico.cloud.lb.controller import ControllerConfig, LoadBalancerController  # noqa: E402
+from portico.cloud.lb.minicloud import MiniCloud  # noqa: E402
+from portico.cloud.lb.probes import NetnsSockets  # noqa: E402
+
+A = "service.beta.kubernetes.io/azure-load-balancer-health-probe-"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def fetch(sockets: NetnsSockets, ip: str, port: int, timeout: float = 1.0) -> str | None:
+    try:
+        sock = await sockets.connect(ip, port, timeout)
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(b"GET / HTTP/1.0\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), timeout)
+        writer.close()
+        return data.split(b"\r\n\r\n", 1)[1].decode()
+    except (OSError, TimeoutError, IndexError):
+        return None
+
+
+async def rate(sockets: NetnsSockets, ip: str, port: int, seconds: float, conc: int) -> float:
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            if await fetch(sockets, ip, port):
+                done += 1
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(conc)))
+    return done / (time.perf_counter() - started)
+
+
+async def wait_until(check, timeout: float = 30.0) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    while not await check():
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - started
+
+
+async def main(seconds: float, conc: int) -> None:
+    with MiniCloud(nodes=2) as cloud, tempfile.TemporaryDirectory() as tmp:
+        servers = [cloud.serve(i, 80, 30080) for i in (1, 2)]
+        api = ApiServer(ApiServerConfig(name="bench", data_dir=Path(tmp), port=free_port()))
+        await api.start()
+        client = AsyncClient(config=KubeConfig.from_file(str(api.kubeconfig)))
+        host, cloud_sockets = NetnsSockets(cloud.host), NetnsSockets(cloud.cloud)
+        ctl = LoadBalancerController(client, NetnsRunner(cloud.cloud), cloud_sockets,
+                                     ControllerConfig(lb=LbConfig("bench", min_probe_interval=1),
+                                                      probe_timeout=0.5))
+        try:
+            for i in (1, 2):
+                await client.create(Node.from_dict({"metadata": {"name": f"node-{i}"}, "status": {
+                    "addresses": [{"type": "InternalIP", "address": cloud.node_ip(i)}],
+                    "conditions": [{"type": "Ready", "status": "True"}]}}))
+            await ctl.start()
+            started = time.perf_counter()
+            await client.create(Service.from_dict({
+                "metadata": {"name": "web", "annotations": {A + "interval": "1",
+                                                            A + "num-of-probe": "2"}},
+                "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                         "ports": [{"port": 80, "nodePort": 30080}]}}), namespace="default")
+            async def has_ip() -> bool:
+                svc = await client.get(Service, "web", namespace="default")
+                return bool(svc.status and svc.status.loadBalancer.ingress)
+            await wait_until(has_ip)
+            external_ip = time.perf_counter() - started
+            # short connects: a SYN sent before the rules exist gets no ICMP error once the
+            # kernel's ICMP rate limit kicks in, and would otherwise wait a whole second
+            await wait_until(lambda: fetch(host, "198.51.100.1", 80, 0.1))
+            first = time.perf_counter() - started
+            via_lb = await rate(host, "198.51.100.1", 80, seconds, conc)
+            direct = await rate(host, cloud.node_ip(1), 30080, seconds, conc)
+            cloud.stop(servers[1])
+
+            async def only_node1() -> bool:
+                bodies = await asyncio.gather(*(fetch(host, "198.51.100.1", 80)
+                                                for _ in range(10)))
+                return all(b and b.startswith("node-1") for b in bodies)
+            failover = await wait_until(only_node1)
+            print(f"requests/s via frontend     {via_lb:10.0f}")
+            print(f"requests/s nodeIP:nodePort  {direct:10.0f}")
+            print(f"ratio frontend/direct       {via_lb / direct:10.2f}")
+            print(f"apply -> EXTERNAL-IP        {external_ip * 1000:10.0f} ms")
+            print(f"apply -> first answer       {first * 1000:10.0f} ms")
+            print(f"failover (1 s x 2 probes)   {failover * 1000:10.0f} ms")
+        finally:
+            await ctl.stop()
+            await client.close()
+            await api.stop()
+            host.close()
+            cloud_sockets.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    ensure_private_netns()
+    asyncio.run(main(args.seconds, args.concurrency))

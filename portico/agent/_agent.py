@@ -1,0 +1,194 @@
+"""The node agent (kubelet part): wires the node heartbeat, the pod workers and the server.
+
+Start-up order, as kubelet: `cbr0` in the node netns; the Node registered and
+its heartbeats started; the node's pods listed (`fieldSelector
+spec.nodeName=<node>`) so that IPAM learns every live pod's `status.podIP`
+before anything is allocated, and local pod directories whose pod no longer
+exists are torn down (sandbox, address, files); one `PodWorker` per pod; then a
+watch from the list's resourceVersion feeds the workers (`update`, or `GONE` on
+DELETED); the :10250 server; and the Service proxy when `portico.proxy`
+provides `Proxier`.  `stop()` is a node shutdown: every pod's processes are
+killed and its sandbox removed; pod objects and addresses are kept, so a restarted
+agent brings every pod back with the same IP (restartCount + 1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+from typing import Any
+
+from aiohttp import web
+from lightkube import AsyncClient, KubeConfig
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import OnErrorAction, OnErrorResult
+
+from portico.agent._backoff import CrashLoopBackoff
+from portico.agent._config import AgentConfig
+from portico.agent._ipam import IpamStore
+from portico.agent._names import container_log, pod_netns, pod_veth
+from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
+from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
+from portico.agent._server import LogLookupError, LogTarget, build_app, serve
+from portico.images import Mappings, load_mappings
+
+log = logging.getLogger("portico.agent")
+Object = dict[str, Any]
+
+
+def _retry_watch(error: Exception, count: int) -> OnErrorResult:
+    log.warning("pod watch failed (%d): %r; retrying", count, error)
+    return OnErrorResult(OnErrorAction.RETRY, sleep=min(0.2 * count, 5.0))
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, client: AsyncClient | None = None,
+                 extra_routes: list[web.RouteDef] | None = None) -> None:
+        self.config = config
+        self.client = client or AsyncClient(config=KubeConfig.from_file(config.kubeconfig),
+                                            field_manager="kubelet")
+        self.workers: dict[str, PodWorker] = {}
+        self.extra_routes = extra_routes or []
+        self._watch: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+        self._proxier: Any = None
+        self._heartbeat: Any = None
+        self.ctx: AgentContext | None = None
+
+    def _context(self) -> AgentContext:
+        cfg = self.config
+        mappings = load_mappings(cfg.images_file) if cfg.images_file else Mappings()
+        return AgentContext(
+            config=cfg, client=self.client, ip=IpRunner(parent_mount_namespace()),
+            ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
+            mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic)
+
+    async def start(self) -> None:
+        from portico.agent._node import NodeHeartbeat
+
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ctx = self._context()
+        await ensure_bridge(self.ctx.ip, cfg.bridge_ip, cfg.pod_cidr)
+        self._heartbeat = NodeHeartbeat(cfg, self.client)
+        await self._heartbeat.register()
+        await self._heartbeat.renew_lease()
+        self._heartbeat.start()
+        pods = self.client.list(Pod, namespace="*", fields={"spec.nodeName": cfg.node_name})
+        listed = [p.to_dict() async for p in pods]
+        await self._recover(listed)
+        for pod in listed:
+            self._dispatch("ADDED", pod)
+        self._watch = asyncio.create_task(self._watch_pods(pods.resourceVersion))
+        app = build_app(self._locate_log, self.extra_routes, cfg.kubelet_client_cns)
+        self._runner = await serve(app, cfg)
+        await self._start_proxy()
+        log.info("node %s: agent started with %d pods", cfg.node_name, len(listed))
+
+    async def _recover(self, pods: list[Object]) -> None:
+        """IPAM from the API's view; tear down what belongs to pods that are gone."""
+        assert self.ctx is not None
+        ipam = self.ctx.ipam
+        live = {p["metadata"]["uid"]: p for p in pods
+                if (p.get("status") or {}).get("phase") not in TERMINAL}
+        ipam.ipam.retain_only(set(live))
+        for uid, pod in sorted(live.items()):
+            ip = (pod.get("status") or {}).get("podIP")
+            if ip and not ipam.ipam.reserve(uid, ip):
+                log.warning("pod %s: podIP %s is unusable or taken", uid, ip)
+        ipam.save()
+        pods_dir = self.config.data_dir / "pods"
+        known = {p["metadata"]["uid"] for p in pods}
+        for entry in sorted(pods_dir.iterdir()) if pods_dir.exists() else []:
+            if entry.name not in known:
+                await remove_sandbox(self.ctx.ip, pod_netns(self.config.cluster_name,
+                                                            entry.name), pod_veth(entry.name))
+                shutil.rmtree(entry, ignore_errors=True)
+
+    async def _start_proxy(self) -> None:
+        if not self.config.run_proxy:
+            return
+        try:
+            from portico.proxy import Proxier  # type: ignore[attr-defined]
+        except ImportError:
+            # TODO(lead): portico.proxy.Proxier(config, client) is not there yet; the agent
+            # starts it here once the module exports it.
+            log.info("portico.proxy.Proxier not available; Service proxy not started")
+            return
+        self._proxier = Proxier(self.config, self.client)
+        await self._proxier.start()
+
+    def _dispatch(self, event: str, pod: Object) -> None:
+        assert self.ctx is not None
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if event == "DELETED":
+            if worker is not None:
+                worker.request_stop(StopMode.GONE)
+            return
+        if worker is None:
+            worker = PodWorker(self.ctx, pod)
+            self.workers[uid] = worker
+            worker.start().add_done_callback(lambda _t, u=uid: self.workers.pop(u, None))
+            worker.update(pod)
+        else:
+            worker.update(pod)
+
+    async def _watch_pods(self, resource_version: str) -> None:
+        watch = self.client.watch(Pod, namespace="*",
+                                  fields={"spec.nodeName": self.config.node_name},
+                                  resource_version=resource_version, on_error=_retry_watch)
+        async for event, pod in watch:
+            self._dispatch(event, pod.to_dict())
+
+    def _find(self, namespace: str, name: str) -> PodWorker | None:
+        for worker in self.workers.values():
+            if worker.namespace == namespace and worker.name == name:
+                return worker
+        return None
+
+    def _locate_log(self, namespace: str, pod: str, container: str,
+                    previous: bool) -> LogTarget:
+        worker = self._find(namespace, pod)
+        if worker is None:
+            raise LogLookupError(404, f'pods "{pod}" not found')
+        runner = next((r for r in worker.init + worker.containers
+                       if r.record.name == container), None)
+        if runner is None:
+            raise LogLookupError(400, f'container "{container}" in pod "{pod}" is not valid')
+        count = runner.record.restart_count - (1 if previous else 0)
+        path = container_log(self.config.data_dir, worker.uid, container, count)
+        if count < 0 or not path.exists():
+            if previous:
+                raise LogLookupError(
+                    400, f'previous terminated container "{container}" in pod "{pod}" '
+                         "not found")
+            raise LogLookupError(400, f'container "{container}" in pod "{pod}" is waiting '
+                                      f"to start: {runner.record.reason}")
+        proc = runner.proc
+
+        def running() -> bool:
+            return (not previous and proc is not None and proc.running()
+                    and runner.proc is proc)
+        return LogTarget(path, running)
+
+    async def stop(self) -> None:
+        """Node shutdown: stop every pod (keep the objects), then the server and beats."""
+        if self._watch:
+            self._watch.cancel()
+        workers = list(self.workers.values())
+        for worker in workers:
+            worker.request_stop(StopMode.NODE_SHUTDOWN)
+        await asyncio.gather(*(w.task for w in workers if w.task), return_exceptions=True)
+        if self._proxier is not None:
+            with contextlib.suppress(Exception):
+                await self._proxier.stop()
+        if self._heartbeat is not None:
+            await self._heartbeat.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        with contextlib.suppress(Exception):
+            await self.client.close()

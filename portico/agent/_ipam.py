@@ -1,0 +1,98 @@
+"""Pod IP address management for the node's pod /24 (host-local IPAM, as kubenet).
+
+The network address, the bridge address (.1) and the broadcast address are never
+handed out.  `Ipam` is pure bookkeeping (uid -> address); `IpamStore` persists it
+as one JSON file under the data directory, rewritten atomically on every change.
+At start the agent also feeds `reserve()` the `status.podIP` of the pods the API
+says run here, so an address a live pod holds is never given to another pod, and
+a recreated pod gets its old address back.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from pathlib import Path
+
+
+class IpamExhausted(Exception):
+    """No free address is left in the pod CIDR."""
+
+
+class Ipam:
+    def __init__(self, pod_cidr: str, bridge_ip: str) -> None:
+        self.network = ipaddress.IPv4Network(pod_cidr, strict=False)
+        self.bridge_ip = ipaddress.IPv4Address(bridge_ip)
+        self.by_uid: dict[str, str] = {}
+
+    def _usable(self, ip: ipaddress.IPv4Address) -> bool:
+        return (ip in self.network and ip != self.bridge_ip
+                and ip not in (self.network.network_address, self.network.broadcast_address))
+
+    def reserve(self, uid: str, ip: str) -> bool:
+        """Record `ip` for `uid` if it is usable and free (or already `uid`'s)."""
+        addr = ipaddress.IPv4Address(ip)
+        if not self._usable(addr):
+            return False
+        holder = self.holder(ip)
+        if holder is not None and holder != uid:
+            return False
+        self.by_uid[uid] = str(addr)
+        return True
+
+    def holder(self, ip: str) -> str | None:
+        for uid, held in self.by_uid.items():
+            if held == ip:
+                return uid
+        return None
+
+    def allocate(self, uid: str) -> str:
+        """`uid`'s address: the one it holds, else the lowest free one."""
+        if uid in self.by_uid:
+            return self.by_uid[uid]
+        used = set(self.by_uid.values())
+        for addr in self.network.hosts():
+            if self._usable(addr) and str(addr) not in used:
+                self.by_uid[uid] = str(addr)
+                return str(addr)
+        raise IpamExhausted(f"no free address in {self.network}")
+
+    def release(self, uid: str) -> None:
+        self.by_uid.pop(uid, None)
+
+    def retain_only(self, uids: set[str]) -> None:
+        """Forget every uid not in `uids` (pods gone while the agent was down)."""
+        for uid in list(self.by_uid):
+            if uid not in uids:
+                del self.by_uid[uid]
+
+
+class IpamStore:
+    """An `Ipam` persisted at `path` (JSON `{"<uid>": "<ip>"}`)."""
+
+    def __init__(self, path: Path, pod_cidr: str, bridge_ip: str) -> None:
+        self.path = path
+        self.ipam = Ipam(pod_cidr, bridge_ip)
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError):
+            saved = {}
+        for uid, ip in sorted(saved.items()):
+            self.ipam.reserve(uid, ip)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.ipam.by_uid, sort_keys=True))
+        os.replace(tmp, self.path)
+
+    def allocate(self, uid: str) -> str:
+        ip = self.ipam.allocate(uid)
+        self.save()
+        return ip
+
+    def release(self, uid: str) -> None:
+        if uid in self.ipam.by_uid:
+            self.ipam.release(uid)
+            self.save()

@@ -1,0 +1,320 @@
+"""The pod worker: one sequential worker per pod uid (parallel across pods).
+
+`PodWorker.update(pod)` only records the newest object and wakes the worker.
+`run()` is the pod's whole life: sandbox (netns, veth, address, resolv.conf,
+hosts, service-account files), init containers one at a time, then every
+container in parallel (`ContainerRunner.loop`), until the pod gets a
+deletionTimestamp (graceful termination: Ready False at once, preStop, SIGTERM,
+SIGKILL after the grace period, sandbox torn down, pod object deleted with
+gracePeriodSeconds=0), is deleted outright, or the agent shuts down (node
+shutdown: processes killed and sandbox removed, the object and the address kept).
+
+Status: every change calls `mark_dirty()`; one status task computes
+`pod_status` and sends a JSON merge patch to `pods/status` when it differs from
+what was last reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret, Service
+from lightkube.types import PatchType
+
+from portico.agent._backoff import CrashLoopBackoff
+from portico.agent._config import AgentConfig
+from portico.agent._containers import ContainerRunner, now_rfc3339
+from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
+from portico.agent._ipam import IpamStore
+from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
+from portico.agent._sandbox import (
+    IpRunner,
+    SandboxSpec,
+    create_sandbox,
+    hosts_file,
+    remove_sandbox,
+    resolv_conf,
+)
+from portico.agent._status import (
+    ContainerRecord,
+    PodFacts,
+    PodPhase,
+    Reason,
+    RestartPolicy,
+    State,
+    merge_patch,
+    pod_phase,
+    pod_status,
+)
+from portico.images import Mappings
+
+log = logging.getLogger("portico.agent.pod")
+Object = dict[str, Any]
+DEFAULT_GRACE = 30.0
+TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
+
+
+class StopMode(StrEnum):
+    DELETE = "delete"  # deletionTimestamp: graceful, then delete the object
+    GONE = "gone"  # the object is gone: stop now
+    NODE_SHUTDOWN = "node-shutdown"  # the agent stops: kill, keep object and IP
+
+
+@dataclass
+class AgentContext:
+    config: AgentConfig
+    client: AsyncClient
+    ip: IpRunner
+    ipam: IpamStore
+    mappings: Mappings
+    backoff: CrashLoopBackoff
+    clock: Callable[[], float]
+
+
+async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:
+    try:
+        return (await client.get(res, name, namespace=namespace)).to_dict()
+    except ApiError as error:
+        if error.status.code == 404:
+            return None
+        raise
+
+
+class PodWorker:
+    def __init__(self, ctx: AgentContext, pod: Object) -> None:
+        self.ctx = ctx
+        self.pod = pod
+        meta = pod["metadata"]
+        self.uid, self.name, self.namespace = meta["uid"], meta["name"], meta["namespace"]
+        self.netns = pod_netns(ctx.config.cluster_name, self.uid)
+        self.veth = pod_veth(self.uid)
+        self.pod_ip = ""
+        self.start_time = (pod.get("status") or {}).get("startTime")
+        self.sandbox_ready = False
+        self.terminating = False
+        self.env_sources = EnvSources()
+        self.reported: Object = dict(pod.get("status") or {})
+        spec = pod.get("spec") or {}
+        self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]
+        self.containers = [self._runner(c, False) for c in spec.get("containers") or []]
+        self._dirty = asyncio.Event()
+        self._stop: asyncio.Future[StopMode] = asyncio.get_running_loop().create_future()
+        self.task: asyncio.Task[None] | None = None
+
+    def _runner(self, spec: Object, init: bool) -> ContainerRunner:
+        rec = ContainerRecord(name=spec["name"], image=spec.get("image", ""), init=init)
+        if not init and (self.pod["spec"].get("initContainers")):
+            rec.reason = Reason.POD_INITIALIZING
+        for prev in (self.pod.get("status") or {}).get(
+                "initContainerStatuses" if init else "containerStatuses") or []:
+            if prev.get("name") == rec.name and "waiting" not in (prev.get("state") or {}):
+                # Recreated after a node restart: count it as a restart, as kubelet does.
+                rec.restart_count = int(prev.get("restartCount") or 0) + 1
+                old = (prev.get("state") or {}).get("running") or {}
+                rec.last_terminated = {"exitCode": 255, "reason": Reason.UNKNOWN.value,
+                                       "startedAt": old.get("startedAt"),
+                                       "finishedAt": now_rfc3339()}
+        return ContainerRunner(self, spec, rec)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def update(self, pod: Object) -> None:
+        self.pod = pod
+        if pod["metadata"].get("deletionTimestamp"):
+            self.request_stop(StopMode.DELETE)
+
+    def request_stop(self, mode: StopMode) -> None:
+        if not self._stop.done():
+            self._stop.set_result(mode)
+
+    def mark_dirty(self) -> None:
+        self._dirty.set()
+
+    def grace_period(self) -> float:
+        meta, spec = self.pod["metadata"], self.pod.get("spec") or {}
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds")
+        return float(DEFAULT_GRACE if grace is None else grace)
+
+    # -- life ---------------------------------------------------------------------------------
+    def start(self) -> asyncio.Task[None]:
+        self.task = asyncio.create_task(self.run(), name=f"pod {self.namespace}/{self.name}")
+        return self.task
+
+    async def run(self) -> None:
+        status_task = asyncio.create_task(self._status_loop())
+        life = None
+        try:
+            if (self.pod.get("status") or {}).get("phase") not in TERMINAL and \
+                    not self.pod["metadata"].get("deletionTimestamp"):
+                life = asyncio.create_task(self._live())
+            mode = await self._stop
+            await self._finish(mode, life)
+        except Exception:
+            log.exception("pod %s/%s: worker failed", self.namespace, self.name)
+            with contextlib.suppress(Exception):
+                await self._finish(StopMode.NODE_SHUTDOWN, life)
+        finally:
+            status_task.cancel()
+
+    async def _live(self) -> None:
+        try:
+            await self._setup()
+        except Exception as error:
+            log.exception("pod %s/%s: sandbox failed", self.namespace, self.name)
+            for runner in self.init + self.containers:
+                runner.record.reason, runner.record.message = "CreatePodSandboxError", str(error)
+            self.mark_dirty()
+            return
+        policy = RestartPolicy(self.pod["spec"].get("restartPolicy") or RestartPolicy.ALWAYS)
+        init_policy = RestartPolicy.NEVER if policy is RestartPolicy.NEVER \
+            else RestartPolicy.ON_FAILURE
+        for runner in self.init:
+            await runner.loop(init_policy)
+            if runner.stopping or runner.record.exit_code != 0:
+                return
+        for runner in self.containers:
+            runner.record.reason = Reason.CONTAINER_CREATING
+        await asyncio.gather(*(runner.loop(policy) for runner in self.containers))
+        if self._phase() in TERMINAL:
+            # A finished pod keeps its object (and podIP in status) but not its sandbox.
+            await remove_sandbox(self.ctx.ip, self.netns, self.veth)
+            self.ctx.ipam.release(self.uid)
+
+    async def _setup(self) -> None:
+        cfg = self.ctx.config
+        self.pod_ip = self.ctx.ipam.allocate(self.uid)
+        spec = self.pod["spec"]
+        hostname = spec.get("hostname") or self.name
+        prefixlen = self.ctx.ipam.ipam.network.prefixlen
+        await create_sandbox(self.ctx.ip, SandboxSpec(
+            netns=self.netns, veth=self.veth, pod_ip=self.pod_ip, prefixlen=prefixlen,
+            bridge_ip=cfg.bridge_ip,
+            resolv_conf=resolv_conf(cfg.cluster_dns, self.namespace, cfg.cluster_domain),
+            hosts=hosts_file(self.pod_ip, hostname, spec.get("hostAliases") or [])))
+        self.sandbox_ready = True
+        self.start_time = self.start_time or now_rfc3339()
+        self.pod.setdefault("status", {})["podIP"] = self.pod_ip
+        self.pod["status"]["hostIP"] = cfg.node_ip
+        self._write_serviceaccount()
+        self.env_sources = await self._env_sources()
+        self.mark_dirty()
+
+    def _write_serviceaccount(self) -> None:
+        cfg = self.ctx.config
+        sa = serviceaccount_dir(cfg.data_dir, self.uid)
+        sa.mkdir(parents=True, exist_ok=True)
+        token = cfg.serviceaccount_token
+        (sa / "token").write_text(token.read_text().strip() if token and token.exists() else "")
+        (sa / "ca.crt").write_bytes(cfg.client_ca.read_bytes())
+        (sa / "namespace").write_text(self.namespace)
+
+    async def _env_sources(self) -> EnvSources:
+        client, ns = self.ctx.client, self.namespace
+        services = [s.to_dict() async for s in client.list(Service, namespace=ns)]
+        if ns != MASTER_NAMESPACE:
+            master = await _get_or_none(client, Service, "kubernetes", MASTER_NAMESPACE)
+            services += [master] if master else []
+        spec = self.pod["spec"]
+        cms, secrets = referenced_objects(
+            list(spec.get("initContainers") or []) + list(spec.get("containers") or []))
+        found_cms = {n: await _get_or_none(client, ConfigMap, n, ns) for n in sorted(cms)}
+        found_secrets = {n: await _get_or_none(client, Secret, n, ns) for n in sorted(secrets)}
+        return EnvSources(
+            services=services, configmaps={k: v for k, v in found_cms.items() if v},
+            secrets={k: v for k, v in found_secrets.items() if v},
+            node_ip=self.ctx.config.node_ip,
+            serviceaccount_dir=str(serviceaccount_dir(self.ctx.config.data_dir, self.uid)))
+
+    async def _finish(self, mode: StopMode, life: asyncio.Task[None] | None) -> None:
+        self.terminating = True
+        for runner in self.init + self.containers:
+            runner.record.ready = False
+        self.mark_dirty()
+        grace = 0.0 if mode is StopMode.GONE else self.grace_period()
+        if mode is StopMode.NODE_SHUTDOWN:
+            grace = min(grace, self.ctx.config.shutdown_grace_seconds)
+        await asyncio.gather(*(r.stop(grace, pre_stop=mode is StopMode.DELETE)
+                               for r in self.init + self.containers))
+        if life is not None:
+            life.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await life
+        await remove_sandbox(self.ctx.ip, self.netns, self.veth)
+        if mode is StopMode.NODE_SHUTDOWN:
+            return
+        self.ctx.ipam.release(self.uid)
+        for runner in self.init + self.containers:
+            self.ctx.backoff.forget(runner.key)
+        shutil.rmtree(pod_dir(self.ctx.config.data_dir, self.uid), ignore_errors=True)
+        if mode is StopMode.DELETE:
+            await self._delete_object()
+
+    async def _delete_object(self) -> None:
+        """Delete with gracePeriodSeconds=0, only if the object is still this uid."""
+        try:
+            live = await self.ctx.client.get(Pod, self.name, namespace=self.namespace)
+            if live.metadata is None or live.metadata.uid != self.uid:
+                return
+            await self.ctx.client.delete(Pod, self.name, namespace=self.namespace,
+                                         grace_period=0)
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+
+    # -- status -------------------------------------------------------------------------------
+    def _facts(self) -> PodFacts:
+        return PodFacts(
+            spec=self.pod.get("spec") or {}, previous=self.reported, now=now_rfc3339(),
+            host_ip=self.ctx.config.node_ip, pod_ip=self.pod_ip, start_time=self.start_time,
+            sandbox_ready=self.sandbox_ready and not self.terminating,
+            terminating=self.terminating,
+            init_records=[r.record for r in self.init],
+            records=[r.record for r in self.containers])
+
+    def _phase(self) -> str:
+        return pod_phase(self._facts()).value
+
+    def status(self) -> Object:
+        return pod_status(self._facts())
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            current = self.status()
+            patch = merge_patch(self.reported, current)
+            if not patch:
+                continue
+            try:
+                await self.ctx.client.patch(PodStatus, self.name, {"status": patch},
+                                            namespace=self.namespace,
+                                            patch_type=PatchType.MERGE)
+                self.reported = current
+            except ApiError as error:
+                if error.status.code == 404:
+                    return
+                log.warning("pod %s/%s: status patch failed: %s", self.namespace, self.name,
+                            error)
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+            except Exception as error:  # connection errors: retry
+                log.warning("pod %s/%s: status patch failed: %r", self.namespace, self.name,
+                            error)
+                await asyncio.sleep(1.0)
+                self._dirty.set()
+
+    def record_state(self, container: str) -> tuple[State, int] | None:
+        """(state, restartCount) of a container, for the log server."""
+        for runner in self.init + self.containers:
+            if runner.record.name == container:
+                return runner.record.state, runner.record.restart_count
+        return None

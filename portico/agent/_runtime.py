@@ -1,0 +1,122 @@
+"""Container processes: started in the pod netns, in their own process group.
+
+`ContainerProcess.start` runs `ip netns exec <pod netns> <argv>` (ip `exec`s
+the command, so the PID we hold is the container's own PID; ip also
+bind-mounts /etc/netns/<pod netns>/* for it) with exactly the container's
+environment, its workingDir, a new session (hence process group = PID), and
+`PR_SET_PDEATHSIG=SIGKILL` so a crashed agent leaves no orphans.  Its stdout and
+stderr are pumped line by line into the CRI log file.  `wait()` returns the
+exit code as Kubernetes reports it (128 + signal number for a signal death).
+`run_exec` runs a one-shot command (exec probes, preStop hooks) the same way,
+with a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import datetime
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from portico.agent._crilog import CriLineSplitter, Stream, format_record
+from portico.agent._sandbox import IP
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _child_setup() -> None:
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def exit_code(returncode: int) -> tuple[int, int | None]:
+    """(Kubernetes exit code, signal) from a Popen returncode."""
+    if returncode < 0:
+        return 128 - returncode, -returncode
+    return returncode, None
+
+
+def _netns_argv(netns: str, argv: Sequence[str]) -> list[str]:
+    return [IP, "netns", "exec", netns, *argv]
+
+
+class ContainerProcess:
+    def __init__(self, proc: asyncio.subprocess.Process, log_path: Path) -> None:
+        self.proc = proc
+        self.pid = proc.pid
+        self.log_path = log_path
+        self._log = open(log_path, "ab", buffering=0)  # noqa: SIM115 - closed in wait()
+        self._pumps = [asyncio.create_task(self._pump(proc.stdout, Stream.STDOUT)),
+                       asyncio.create_task(self._pump(proc.stderr, Stream.STDERR))]
+        self._waiter = asyncio.ensure_future(self._wait())
+
+    @classmethod
+    async def start(cls, netns: str, argv: Sequence[str], env: Mapping[str, str],
+                    working_dir: str | None, log_path: Path) -> ContainerProcess:
+        """Start the container; raises OSError if it cannot be started."""
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        full_env = {"PATH": DEFAULT_PATH, **env}
+        proc = await asyncio.create_subprocess_exec(
+            *_netns_argv(netns, argv), env=full_env, cwd=working_dir or "/",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            preexec_fn=_child_setup)
+        return cls(proc, log_path)
+
+    async def _pump(self, reader: asyncio.StreamReader | None, stream: Stream) -> None:
+        if reader is None:
+            return
+        splitter = CriLineSplitter()
+        while True:
+            chunk = await reader.read(65536)
+            records = splitter.feed(chunk) if chunk else splitter.close()
+            now = datetime.datetime.now(datetime.UTC)
+            data = b"".join(format_record(now, stream, tag, c) for tag, c in records)
+            if data:
+                self._log.write(data)
+            if not chunk:
+                return
+
+    def running(self) -> bool:
+        return self.proc.returncode is None
+
+    async def _wait(self) -> tuple[int, int | None]:
+        returncode = await self.proc.wait()
+        # Children of the container may keep the pipes open; do not wait for them.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*self._pumps), 1.0)
+        for pump in self._pumps:
+            pump.cancel()
+        self._log.close()
+        return exit_code(returncode)
+
+    async def wait(self) -> tuple[int, int | None]:
+        """Wait for the exit and the end of its output: (exit code, signal)."""
+        return await asyncio.shield(self._waiter)
+
+    def kill_group(self, sig: signal.Signals) -> None:
+        """Signal the container's process group (PGID = PID, from setsid)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+async def run_exec(netns: str, argv: Sequence[str], env: Mapping[str, str],
+                   timeout: float) -> tuple[int | None, bytes]:
+    """Run a command in the pod netns; (exit code or None on timeout, output)."""
+    proc = await asyncio.create_subprocess_exec(
+        *_netns_argv(netns, argv), env={"PATH": DEFAULT_PATH, **env},
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        return None, b""
+    return exit_code(proc.returncode or 0)[0], out

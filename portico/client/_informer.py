@@ -1,0 +1,212 @@
+"""Informers: a list+watch cache of one kind, kept in memory, with change handlers.
+
+Theory of operation (client-go's reflector + indexer, kopf's watcher):
+- `start()` lists the kind (all namespaces), fills the cache, marks the informer
+  synced, then watches from the list's resourceVersion. Every event replaces the
+  cached object and calls the handlers with `(previous, current)`; `current` is
+  None for a deletion, `previous` None for an addition.
+- When the watch fails (410 Gone, a dropped connection) the informer lists again
+  and diffs the new listing against the cache, so handlers still see every
+  change as previous/current pairs and nothing is lost.
+- Objects are plain dicts (the JSON the API server sent); the cache is the
+  only copy and callers must not mutate what `get`/`list` return.
+- `assume(obj)` writes a controller's own successful write through to the cache,
+  so the next sync sees it before the watch event arrives. The cache never goes
+  backwards: an event older (by resourceVersion) than the cached copy is ignored.
+
+Handlers must be cheap and never block: they only enqueue keys on a `WorkQueue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from lightkube import AsyncClient
+
+log = logging.getLogger("portico.client.informer")
+
+Obj = dict[str, Any]
+Handler = Callable[[Obj | None, Obj | None], None]
+
+
+def key_of(obj: Obj) -> str:
+    """`namespace/name` for namespaced objects, `name` otherwise (client-go's MetaNamespaceKey)."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+
+def split_key(key: str) -> tuple[str | None, str]:
+    ns, _, name = key.rpartition("/")
+    return (ns or None), name
+
+
+def _rv(obj: Obj | None) -> int:
+    try:
+        return int((obj or {}).get("metadata", {}).get("resourceVersion") or 0)
+    except ValueError:  # opaque resourceVersions: treat every event as newer
+        return 0
+
+
+def is_namespaced(kind: type) -> bool:
+    return "Namespaced" in kind.__mro__[1].__name__
+
+
+class Informer:
+    """The cache of one kind; `namespace=None` watches every namespace."""
+
+    def __init__(self, client: AsyncClient, kind: type, namespace: str | None = None,
+                 retry_seconds: float = 0.5) -> None:
+        self.client = client
+        self.kind = kind
+        self.namespace = namespace
+        self.retry_seconds = retry_seconds
+        self._cache: dict[str, Obj] = {}
+        self._by_namespace: dict[str | None, dict[str, Obj]] = {}
+        self._handlers: list[Handler] = []
+        self._synced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.kind.__name__)
+
+    def add_handler(self, handler: Handler) -> None:
+        self._handlers.append(handler)
+
+    # --- reads -------------------------------------------------------------------------
+    def get(self, key: str) -> Obj | None:
+        return self._cache.get(key)
+
+    def list(self, namespace: str | None = None) -> list[Obj]:
+        if namespace is None:
+            return list(self._cache.values())
+        return list(self._by_namespace.get(namespace, {}).values())
+
+    def list_keys(self) -> list[str]:
+        return list(self._cache)
+
+    @property
+    def synced(self) -> bool:
+        return self._synced.is_set()
+
+    async def wait_synced(self) -> None:
+        await self._synced.wait()
+
+    # --- writes ------------------------------------------------------------------------
+    def assume(self, obj: Obj) -> None:
+        """Write a controller's own write through (if not older than the cached copy)."""
+        self._store(obj)
+
+    def assume_deleted(self, key: str) -> None:
+        self._remove(key)
+
+    def _store(self, obj: Obj) -> None:
+        key = key_of(obj)
+        previous = self._cache.get(key)
+        if previous is not None and _rv(obj) and _rv(obj) < _rv(previous):
+            return
+        if previous == obj:
+            return
+        self._cache[key] = obj
+        ns = (obj.get("metadata") or {}).get("namespace")
+        self._by_namespace.setdefault(ns, {})[key] = obj
+        self._notify(previous, obj)
+
+    def _remove(self, key: str) -> None:
+        previous = self._cache.pop(key, None)
+        if previous is None:
+            return
+        ns = (previous.get("metadata") or {}).get("namespace")
+        self._by_namespace.get(ns, {}).pop(key, None)
+        self._notify(previous, None)
+
+    def _notify(self, previous: Obj | None, current: Obj | None) -> None:
+        for handler in self._handlers:
+            try:
+                handler(previous, current)
+            except Exception:  # noqa: BLE001 - a bad handler must not stop the informer
+                log.exception("%s informer: handler failed", self.name)
+
+    # --- list + watch ------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"informer-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                version = await self._relist()
+                self._synced.set()
+                await self._watch(version)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - watches are re-established
+                log.debug("%s informer: watch ended (%s); relisting", self.name, exc)
+                await asyncio.sleep(self.retry_seconds)
+
+    def _scope(self) -> dict[str, str]:
+        if not is_namespaced(self.kind):
+            return {}
+        return {"namespace": self.namespace or "*"}
+
+    async def _relist(self) -> str | None:
+        listing = self.client.list(self.kind, **self._scope())
+        seen: set[str] = set()
+        async for item in listing:
+            obj = item.to_dict()
+            seen.add(key_of(obj))
+            self._store(obj)
+        for key in [k for k in self._cache if k not in seen]:
+            self._remove(key)
+        with contextlib.suppress(Exception):
+            return str(listing.resourceVersion)  # type: ignore[attr-defined]
+        return None
+
+    async def _watch(self, version: str | None) -> None:
+        stream = self.client.watch(self.kind, resource_version=version, **self._scope())
+        async for event, item in stream:
+            obj = item.to_dict()
+            if event == "DELETED":
+                self._remove(key_of(obj))
+            elif event in ("ADDED", "MODIFIED"):
+                self._store(obj)
+        raise ConnectionError("watch stream closed")
+
+
+class InformerFactory:
+    """One shared informer per (kind, namespace), as client-go's SharedInformerFactory."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+        self._informers: dict[tuple[type, str | None], Informer] = {}
+        self._started: set[tuple[type, str | None]] = set()
+
+    def informer(self, kind: type, namespace: str | None = None) -> Informer:
+        key = (kind, namespace)
+        if key not in self._informers:
+            self._informers[key] = Informer(self.client, kind, namespace)
+        return self._informers[key]
+
+    def start(self) -> None:
+        for key, informer in self._informers.items():
+            if key not in self._started:
+                self._started.add(key)
+                informer.start()
+
+    async def wait_synced(self) -> None:
+        for informer in list(self._informers.values()):
+            await informer.wait_synced()
+
+    async def stop(self) -> None:
+        for informer in self._informers.values():
+            await informer.stop()

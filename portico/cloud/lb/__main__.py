@@ -1,0 +1,82 @@
+"""`python -m portico.cloud.lb`: the cloud load balancer controller process.
+
+Runs inside the cluster's cloud netns (the supervisor starts it with
+`ip netns exec portico-N-cloud <venv python> -m portico.cloud.lb --kubeconfig
+D/cloud/kubeconfig --cluster-name N`), so its nft/ip commands and its health
+probes act on the cloud netns directly. It stops on SIGTERM/SIGINT and leaves
+the data plane in place (like a cloud load balancer whose controller restarts);
+the cloud netns' removal takes it away.
+
+Flags:
+  --kubeconfig PATH         client credentials (server https://10.223.0.1:PORT)
+  --cluster-name N          names the load balancers `N` and `N-internal` (default portico)
+  --public-pool CIDR        public frontend addresses (default 198.51.100.0/24)
+  --internal-subnet CIDR    internal frontend addresses = node subnet (default 10.224.0.0/16)
+  --min-probe-interval S    smallest probe interval accepted (AKS: 5; tests use 1)
+  --netns NAME              act on that netns instead of the current one (tools, tests)
+  -v / --verbose            debug logging
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from lightkube import AsyncClient, KubeConfig
+
+from portico.cloud.lb.apply import NetnsRunner
+from portico.cloud.lb.build import LbConfig
+from portico.cloud.lb.controller import FIELD_MANAGER, ControllerConfig, LoadBalancerController
+from portico.cloud.lb.probes import NetnsSockets
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m portico.cloud.lb", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kubeconfig", type=Path, required=True)
+    p.add_argument("--cluster-name", default="portico")
+    p.add_argument("--public-pool", type=ipaddress.IPv4Network,
+                   default=ipaddress.IPv4Network("198.51.100.0/24"))
+    p.add_argument("--internal-subnet", type=ipaddress.IPv4Network,
+                   default=ipaddress.IPv4Network("10.224.0.0/16"))
+    p.add_argument("--min-probe-interval", type=int, default=5)
+    p.add_argument("--netns", default=None)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+async def run(args: argparse.Namespace) -> int:
+    config = ControllerConfig(lb=LbConfig(args.cluster_name, args.public_pool,
+                                          args.internal_subnet, args.min_probe_interval))
+    client = AsyncClient(config=KubeConfig.from_file(str(args.kubeconfig)),
+                         field_manager=FIELD_MANAGER)
+    sockets = NetnsSockets(args.netns)
+    controller = LoadBalancerController(client, NetnsRunner(args.netns), sockets, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await controller.start()
+    try:
+        await stop.wait()
+    finally:
+        await controller.stop()
+        await client.close()
+        sockets.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

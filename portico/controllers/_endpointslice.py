@@ -1,0 +1,138 @@
+"""The EndpointSlice controller, and the legacy Endpoints controller beside it.
+
+For each Service with a selector (not ExternalName, not `default/kubernetes`,
+whose Endpoints the API server owns), one sync renders the desired slices and
+Endpoints from the informer caches (`_slices`) and applies only the difference:
+slices are created with generateName `<service>-`, updated in place with the
+resourceVersion they were read at (a conflict just retries the key), and deleted
+when no longer needed. Services without a selector keep whatever slices and
+Endpoints users wrote; a Service that gains one again is managed from then on.
+
+Events that enqueue a Service: the Service itself, any pod whose old or new
+labels its selector matches, its slices or Endpoints (repairing edits), and a
+node's zone label changing (every Service, zones are rare to change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+
+from portico.client import InformerFactory, Obj, WorkQueue, key_of, split_key
+from portico.controllers import _slices as sl
+from portico.controllers._pods import labels_of, map_selector_matches, meta, now_utc, rfc3339
+
+log = logging.getLogger("portico.controllers.endpointslice")
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+_API_SERVER_OWNED = ("default/kubernetes",)
+
+
+def managed(service: Obj | None) -> bool:
+    if service is None or key_of(service) in _API_SERVER_OWNED:
+        return False
+    spec = service.get("spec") or {}
+    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+
+
+class EndpointSliceController:
+    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+        self.client = client
+        self.services = informers.informer(Service)
+        self.pods = informers.informer(Pod)
+        self.nodes = informers.informer(Node)
+        self.slices = informers.informer(EndpointSlice)
+        self.endpoints = informers.informer(Endpoints)
+        self.queue = WorkQueue("endpointslice-controller", self.sync, workers=4)
+        self.services.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
+        self.pods.add_handler(self._on_pod)
+        self.nodes.add_handler(self._on_node)
+        self.slices.add_handler(self._on_slice)
+        self.endpoints.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
+
+    def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
+        pod = current or previous or {}
+        labels = [labels_of(p) for p in (previous, current) if p is not None]
+        for svc in self.services.list(meta(pod).get("namespace")):
+            selector = (svc.get("spec") or {}).get("selector")
+            if selector and any(map_selector_matches(selector, lb) for lb in labels):
+                self.queue.add(key_of(svc))
+
+    def _on_node(self, previous: Obj | None, current: Obj | None) -> None:
+        zone = (labels_of(previous).get(ZONE_LABEL) if previous else None,
+                labels_of(current).get(ZONE_LABEL) if current else None)
+        if zone[0] != zone[1]:
+            for svc in self.services.list():
+                self.queue.add(key_of(svc))
+
+    def _on_slice(self, previous: Obj | None, current: Obj | None) -> None:
+        s = current or previous or {}
+        name = labels_of(s).get(sl.SERVICE_NAME_LABEL)
+        if name and labels_of(s).get(sl.MANAGED_BY_LABEL) == sl.MANAGED_BY:
+            self.queue.add(f"{meta(s)['namespace']}/{name}")
+
+    def zones(self) -> dict[str, str]:
+        return {meta(n)["name"]: labels_of(n)[ZONE_LABEL] for n in self.nodes.list()
+                if ZONE_LABEL in labels_of(n)}
+
+    def owned_slices(self, namespace: str, name: str) -> list[Obj]:
+        return [s for s in self.slices.list(namespace)
+                if labels_of(s).get(sl.SERVICE_NAME_LABEL) == name
+                and labels_of(s).get(sl.MANAGED_BY_LABEL) == sl.MANAGED_BY]
+
+    async def sync(self, key: str) -> float | None:
+        namespace, name = split_key(key)
+        assert namespace is not None
+        service = self.services.get(key)
+        if not managed(service) or service is None or meta(service).get("deletionTimestamp"):
+            return None  # slices of a deleted Service go with it (ownerReferences, GC)
+        pods = self.pods.list(namespace)
+        desired = sl.desired_endpoints(service, pods, self.zones())
+        changes = sl.reconcile_slices(service, self.owned_slices(namespace, name), desired)
+        for body in changes.create:
+            created = await self.client.create(EndpointSlice.from_dict(body), namespace=namespace)
+            self.slices.assume(created.to_dict())
+        for body in changes.update:
+            updated = await self.client.replace(EndpointSlice.from_dict(body),
+                                                namespace=namespace)
+            self.slices.assume(updated.to_dict())
+        await asyncio.gather(*(self._delete_slice(s) for s in changes.delete))
+        await self._sync_endpoints(service, pods)
+        return None
+
+    async def _delete_slice(self, s: Obj) -> None:
+        try:
+            await self.client.delete(EndpointSlice, meta(s)["name"], namespace=meta(s)["namespace"])
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+        self.slices.assume_deleted(key_of(s))
+
+    async def _sync_endpoints(self, service: Obj, pods: list[Obj]) -> None:
+        subsets = sl.render_endpoint_subsets(service, pods)
+        labels, _ = sl.slice_metadata(service)
+        labels = {k: v for k, v in labels.items()
+                  if k not in (sl.SERVICE_NAME_LABEL, sl.MANAGED_BY_LABEL)}
+        current = self.endpoints.get(key_of(service))
+        if current is not None and (current.get("subsets") or []) == subsets and (
+                meta(current).get("labels") or {}) == labels:
+            return
+        annotations = dict((meta(current).get("annotations") or {}) if current else {})
+        annotations[sl.TRIGGER_TIME] = rfc3339(now_utc())
+        body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
+                     "metadata": {"name": meta(service)["name"],
+                                  "namespace": meta(service)["namespace"],
+                                  "labels": labels or None, "annotations": annotations},
+                     "subsets": subsets or None}
+        if current is None:
+            obj = await self.client.create(Endpoints.from_dict(body),
+                                           namespace=meta(service)["namespace"])
+        else:
+            body["metadata"]["resourceVersion"] = meta(current).get("resourceVersion")
+            obj = await self.client.replace(Endpoints.from_dict(body),
+                                            namespace=meta(service)["namespace"])
+        self.endpoints.assume(obj.to_dict())

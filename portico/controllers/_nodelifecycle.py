@@ -1,0 +1,165 @@
+"""The node lifecycle controller: nodes that stop heartbeating go NotReady (Unknown).
+
+Heartbeats are the node's Lease (`kube-node-lease/<node>`, `spec.renewTime`) and
+its Ready condition's lastHeartbeatTime. As upstream, staleness is measured on
+this controller's own clock: the time at which it last *saw* either value change
+(so clock skew between nodes does not matter). A node first seen counts as just
+heard from.
+
+Every `monitor period` (grace/8) each node is enqueued. A sync of a node:
+- when silent for longer than the grace period (40 s by default): its conditions
+  go Unknown (`NodeStatusUnknown`, "Kubelet stopped posting node status.") and its
+  pods' Ready condition goes False (`MarkPodsNotReady`), so EndpointSlices drop them;
+- taints follow (TaintNodesByCondition + taint-based eviction's taints): silent ->
+  `node.kubernetes.io/unreachable` NoSchedule and NoExecute; Ready False ->
+  `node.kubernetes.io/not-ready` likewise; otherwise neither. So once the Lease is
+  renewed the taints go at once, and Ready comes back when the kubelet posts it.
+Pod eviction after tolerationSeconds is not done (yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from enum import StrEnum
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.coordination_v1 import Lease
+from lightkube.resources.core_v1 import Node, Pod
+from lightkube.types import PatchType
+
+from portico.client import InformerFactory, Obj, WorkQueue, key_of
+from portico.controllers._pods import ConditionStatus, condition, meta, now_utc, rfc3339
+
+log = logging.getLogger("portico.controllers.nodelifecycle")
+
+DEFAULT_GRACE_PERIOD = 40.0
+LEASE_NAMESPACE = "kube-node-lease"
+NODE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+class TaintKey(StrEnum):
+    UNREACHABLE = "node.kubernetes.io/unreachable"
+    NOT_READY = "node.kubernetes.io/not-ready"
+
+
+def desired_taints(node: Obj, silent: bool, now: str) -> list[Obj]:
+    """The node's taints with the unreachable/not-ready ones set as its state requires."""
+    ready = (condition(node, "Ready") or {}).get("status")
+    key = TaintKey.UNREACHABLE if silent else (
+        TaintKey.NOT_READY if ready == ConditionStatus.FALSE else None)
+    current = list((node.get("spec") or {}).get("taints") or [])
+    kept = [t for t in current if t.get("key") not in set(TaintKey)]
+    if key is None:
+        return kept
+    existing = {(t.get("key"), t.get("effect")): t for t in current}
+    wanted = [existing.get((str(key), "NoSchedule"), {"key": str(key), "effect": "NoSchedule"}),
+              existing.get((str(key), "NoExecute"),
+                           {"key": str(key), "effect": "NoExecute", "timeAdded": now})]
+    return kept + wanted
+
+
+def unknown_conditions(node: Obj, now: str) -> list[Obj]:
+    """Every node condition set to Unknown, keeping its lastHeartbeatTime."""
+    current = {c.get("type"): c for c in (node.get("status") or {}).get("conditions") or []}
+    out = [dict(c) for t, c in current.items() if t not in NODE_CONDITIONS]
+    for cond_type in NODE_CONDITIONS:
+        cond = dict(current.get(cond_type) or {"type": cond_type})
+        if cond_type not in current:
+            cond.update(reason="NodeStatusNeverUpdated",
+                        message="Kubelet never posted node status.")
+        else:
+            cond.update(reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+        if cond.get("status") != ConditionStatus.UNKNOWN:
+            cond["lastTransitionTime"] = now
+        cond["status"] = str(ConditionStatus.UNKNOWN)
+        cond.setdefault("lastHeartbeatTime", None)
+        out.append(cond)
+    return out
+
+
+class NodeLifecycleController:
+    def __init__(self, client: AsyncClient, informers: InformerFactory,
+                 grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
+        self.client = client
+        self.grace_period = grace_period
+        self.nodes = informers.informer(Node)
+        self.leases = informers.informer(Lease, LEASE_NAMESPACE)
+        self.pods = informers.informer(Pod)
+        self.queue = WorkQueue("node-lifecycle-controller", self.sync, workers=2)
+        self._heard: dict[str, tuple[object, float]] = {}  # node -> (heartbeat, seen at)
+        self._monitor: asyncio.Task[None] | None = None
+        self.nodes.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
+        self.leases.add_handler(lambda p, c: self.queue.add(meta(c or p or {}).get("name", "")))
+
+    def start_monitor(self) -> None:
+        self._monitor = asyncio.create_task(self._tick(), name="node-monitor")
+
+    async def stop_monitor(self) -> None:
+        if self._monitor:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.grace_period / 8, 0.05))
+            for key in self.nodes.list_keys():
+                self.queue.add(key)
+
+    def silent(self, node: Obj) -> bool:
+        name = meta(node)["name"]
+        lease = self.leases.get(f"{LEASE_NAMESPACE}/{name}") or {}
+        beat = ((lease.get("spec") or {}).get("renewTime"),
+                (condition(node, "Ready") or {}).get("lastHeartbeatTime"))
+        seen = self._heard.get(name)
+        now = time.monotonic()
+        if seen is None or seen[0] != beat:
+            self._heard[name] = (beat, now)
+            return False
+        return now - seen[1] > self.grace_period
+
+    async def sync(self, key: str) -> float | None:
+        node = self.nodes.get(key)
+        if node is None:
+            self._heard.pop(key, None)
+            return None
+        silent = self.silent(node)
+        now = rfc3339(now_utc())
+        if silent and (condition(node, "Ready") or {}).get("status") != ConditionStatus.UNKNOWN:
+            node = await self._patch_node(key, {"status": {"conditions": unknown_conditions(
+                node, now)}}, "status")
+            log.info("node %s stopped posting status: Ready=Unknown", key)
+        taints = desired_taints(node, silent, now)
+        if taints != list((node.get("spec") or {}).get("taints") or []):
+            node = await self._patch_node(key, {"spec": {"taints": taints or None}}, "")
+        if silent:
+            await self._mark_pods_not_ready(key, now)
+        return None
+
+    async def _patch_node(self, name: str, patch: Obj, subresource: str) -> Obj:
+        kind = Node.Status if subresource == "status" else Node
+        updated = (await self.client.patch(kind, name, patch,  # type: ignore[call-overload]
+                                           patch_type=PatchType.MERGE)).to_dict()
+        self.nodes.assume(updated)
+        return updated
+
+    async def _mark_pods_not_ready(self, node_name: str, now: str) -> None:
+        for pod in self.pods.list():
+            if (pod.get("spec") or {}).get("nodeName") != node_name:
+                continue
+            ready = condition(pod, "Ready")
+            if ready is None or ready.get("status") == ConditionStatus.FALSE:
+                continue
+            patch = {"status": {"conditions": [{"type": "Ready", "status": "False",
+                                                "lastTransitionTime": now}]}}
+            try:
+                updated = await self.client.patch(Pod.Status, meta(pod)["name"], patch,
+                                                  namespace=meta(pod)["namespace"],
+                                                  patch_type=PatchType.STRATEGIC)
+                self.pods.assume(updated.to_dict())
+            except ApiError as exc:
+                if exc.status.code != 404:
+                    raise

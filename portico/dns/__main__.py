@@ -1,0 +1,52 @@
+"""`python -m portico.dns`: the cluster DNS server (image `portico/coredns`).
+
+Flags: --listen 0.0.0.0:53 --zone cluster.local --ttl 5 --upstream a:53,...
+--metrics :9153 --health :8080 --ready :8181 [--kubeconfig PATH]. Runs until
+SIGTERM or SIGINT, then closes its sockets and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from portico.dns._app import DnsApp
+from portico.dns._config import parse_config
+
+RESOLV_CONF = Path("/etc/resolv.conf")
+
+
+def _resolv_conf() -> str:
+    try:
+        return RESOLV_CONF.read_text()
+    except OSError:
+        return ""
+
+
+async def _run(argv: Sequence[str]) -> None:
+    config = parse_config(argv, os.environ, _resolv_conf())
+    app = DnsApp(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(_run(sys.argv[1:] if argv is None else argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The Proxier against the real API server (in-process, loopback), applying to a FakeNft."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from lightkube import AsyncClient, KubeConfig
+from lightkube.resources.core_v1 import Service
+from lightkube.resources.discovery_v1 import EndpointSlice
+from proxy_builders import CONFIG, endpoint, endpoint_slice, port, service
+
+from portico.proxy import Proxier
+from portico.testing.nft import FakeNft
+from tests.api.conftest import start_api
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def cluster(tmp_path) -> AsyncIterator[tuple[AsyncClient, Proxier, FakeNft]]:
+    server, api = await start_api(tmp_path)
+    client = AsyncClient(config=KubeConfig.from_file(str(server.kubeconfig)))
+    nft = FakeNft()
+    proxier = Proxier(CONFIG, client, nft)
+    try:
+        yield client, proxier, nft
+    finally:
+        await proxier.stop()
+        await client.close()
+        await api.session.close()
+        await server.stop()
+
+
+async def test_full_sync_at_start_then_partial_syncs(cluster) -> None:
+    client, proxier, nft = cluster
+    svc = await client.create(service("default", "web", "", [port(80)]))
+    await proxier.start()
+    assert nft.transactions == 1
+    assert nft.last_transaction.script().startswith("add table inet portico-proxy\ndelete table")
+    cluster_ip = svc.spec.clusterIP
+    assert f"no-endpoint-services {{ {cluster_ip} . tcp . 80" in nft.dump()
+
+    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(8080)]))
+    await until(lambda: f"service-ips {{ {cluster_ip} . tcp . 80" in nft.dump())
+    script = nft.last_transaction.script()
+    assert "delete table" not in script
+    assert "dnat ip to 10.244.1.5:8080" in script
+
+    await client.delete(Service, "web", namespace="default")
+    await until(lambda: cluster_ip not in nft.dump())
+    metrics = proxier.metrics.render()
+    assert 'kubeproxy_sync_proxy_rules_total{type="full",result="success"} 1' in metrics
+    assert proxier.metrics.programming.count >= 1
+
+
+async def test_failed_apply_retries_with_a_full_sync(cluster) -> None:
+    client, proxier, nft = cluster
+    await proxier.start()
+    nft.fail_next = "simulated nft failure"
+    await client.create(service("default", "api", "", [port(443, "https")]))
+    await until(lambda: "default/api/tcp/https" in nft.dump() or "api:https" in nft.dump(),
+                timeout=5)
+    assert nft.last_transaction.script().startswith("add table inet portico-proxy\ndelete table")
+    assert 'result="failure"} 1' in proxier.metrics.render()
+
+
+async def test_watch_events_that_cancel_out_cost_no_transaction(cluster) -> None:
+    client, proxier, nft = cluster
+    await proxier.start()
+    before = nft.transactions
+    es = endpoint_slice("default", "ghost", [endpoint("10.244.1.9")], [port(80)])
+    await client.create(es)
+    await client.delete(EndpointSlice, es.metadata.name, namespace="default")
+    await until(lambda: not proxier.state.pending())
+    # slices of a Service that does not exist render nothing: no transaction at all
+    assert nft.transactions == before
+    assert "10.244.1.9" not in nft.dump()
