@@ -111,14 +111,11 @@ class Agent:
     async def _start_proxy(self) -> None:
         if not self.config.run_proxy:
             return
-        try:
-            from portico.proxy import Proxier  # type: ignore[attr-defined]
-        except ImportError:
-            # TODO(lead): portico.proxy.Proxier(config, client) is not there yet; the agent
-            # starts it here once the module exports it.
-            log.info("portico.proxy.Proxier not available; Service proxy not started")
-            return
-        self._proxier = Proxier(self.config, self.client)
+        from portico.proxy import Proxier, ProxyConfig
+
+        c = self.config
+        proxy_config = ProxyConfig(node_name=c.node_name, node_ip=c.node_ip, pod_cidr=c.pod_cidr)
+        self._proxier = Proxier(proxy_config, self.client)
         await self._proxier.start()
 
     def _dispatch(self, event: str, pod: Object) -> None:

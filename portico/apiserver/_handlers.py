@@ -261,7 +261,8 @@ class ResourceHandlers:
         result = self.registry.delete(rt, namespace, name, opts)
         if not result.deleted:
             return self._respond(request, rt, result.object, 200)
-        if rt.kind in ("Pod", "Namespace"):
+        if rt.kind in ("Pod", "Namespace", "Service"):
+            # these registries return the deleted object (ReturnDeletedObject), not a Status
             return self._respond(request, rt, result.object, 200)
         meta = result.object["metadata"]
         return json_response({

@@ -79,11 +79,11 @@ class DnsServer:
         reply = await resolve(decision.query, self.upstreams, self.forward_timeout)
         return complete(decision, reply)
 
-    def observe(self, transport: Transport, family: str, qtype: str, reply: bytes | None,
-                 plugin: Plugin, started: float) -> None:
-        if self.metrics is not None and reply is not None:
-            self.metrics.observe(transport.value, family, qtype, response_code(reply),
-                                 plugin.value, time.perf_counter() - started)
+    def observe(self, transport: Transport, family: str, qtype: str, rcode: str,
+                plugin: Plugin, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe(transport, family, qtype, rcode, plugin,
+                                 time.perf_counter() - started)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -129,15 +129,16 @@ class DnsServer:
                 header = await asyncio.wait_for(reader.readexactly(LENGTH.size), TCP_IDLE)
                 data = await reader.readexactly(LENGTH.unpack(header)[0])
                 started = time.perf_counter()
-                result, qtype, _ = self.respond(data, Transport.TCP)
+                result, qtype, rcode = self.respond(data, Transport.TCP)
                 plugin = Plugin.KUBERNETES
                 if isinstance(result, Forward):
                     result, plugin = await self.forward(result), Plugin.FORWARD
+                    rcode = response_code(result)
                 if result is None:
                     continue
                 writer.write(LENGTH.pack(len(result)) + result)
                 await writer.drain()
-                self.observe(Transport.TCP, family, qtype, result, plugin, started)
+                self.observe(Transport.TCP, family, qtype, rcode, plugin, started)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
@@ -148,9 +149,7 @@ class DnsServer:
 
 def _family(peer: object) -> str:
     """CoreDNS's `family` label: 1 for IPv4, 2 for IPv6."""
-    if isinstance(peer, tuple) and ":" in str(peer[0]):
-        return "2"
-    return "1"
+    return "2" if isinstance(peer, tuple) and len(peer) == 4 else "1"  # AF_INET6: 4-tuples
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):
@@ -164,7 +163,7 @@ class _UdpProtocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         started = time.perf_counter()
         try:
-            result, qtype, _ = self.server.respond(data, Transport.UDP)
+            result, qtype, rcode = self.server.respond(data, Transport.UDP)
         except Exception:  # noqa: BLE001 - one bad query must never stop the server
             log.exception("answering a query from %s failed", addr)
             return
@@ -172,15 +171,16 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             self.server.spawn(self._forward(result, addr, qtype, started))
         elif result is not None and self.transport is not None:
             self.transport.sendto(result, addr)
-            self.server.observe(Transport.UDP, _family(addr), qtype, result, Plugin.KUBERNETES,
-                                 started)
+            self.server.observe(Transport.UDP, _family(addr), qtype, rcode, Plugin.KUBERNETES,
+                                started)
 
     async def _forward(self, decision: Forward, addr: tuple[str, int], qtype: str,
                        started: float) -> None:
         reply = await self.server.forward(decision)
         if self.transport is not None and not self.transport.is_closing():
             self.transport.sendto(reply, addr)
-        self.server.observe(Transport.UDP, _family(addr), qtype, reply, Plugin.FORWARD, started)
+        self.server.observe(Transport.UDP, _family(addr), qtype, response_code(reply),
+                            Plugin.FORWARD, started)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("udp error: %s", exc)

@@ -3,8 +3,11 @@
 Every test cluster lives in a `Sandbox`: a network namespace `portico-t<8 hex>`
 holding only a loopback link (up; no other links, hence no route anywhere).
 Every process a test needs (`portico up`/`wait`/`down`, the real versioned
-kubectl, the Python client, curl) starts through `ip netns exec <ns> ...`, which
-`setns()`s and then `exec()`s, so the PID we hold is the command's own PID.
+kubectl, the Python client, curl) starts through `nsenter --net=/run/netns/<ns>`,
+which `setns()`s and then `exec()`s, so the PID we hold is the command's own PID.
+Only the network namespace changes (unlike `ip netns exec`, which also makes a
+private mount namespace): the namespaces a cluster creates for its nodes and pods
+stay visible to everyone, so cleanup and `portico down` can find them.
 
 Cleanup is by PID only: `Sandbox.close()` ends the processes it started (SIGTERM,
 then SIGKILL after a grace period), then any process still inside the namespace
@@ -135,7 +138,8 @@ class Sandbox:
         """`argv` prefixed so that it runs inside the namespace."""
         if not self._created:
             raise SandboxError(f"sandbox {self.name} is not created")
-        return ["ip", "netns", "exec", self.name, *(os.fspath(a) for a in argv)]
+        return ["nsenter", f"--net=/run/netns/{self.name}", "--",
+                *(os.fspath(a) for a in argv)]
 
     def run(
         self, argv: Argv, input: str | None = None, env: Mapping[str, str] | None = None,

@@ -70,6 +70,18 @@ def _raise_invalid(rt: ResourceType, obj: Object, errs: list[errors.FieldError])
         raise errors.invalid_object(rt.kind, name, errs, rt.group)
 
 
+def _unchanged(new: Object, old: Object) -> bool:
+    """Equal but for the resourceVersion and managedFields timestamps."""
+    def comparable(obj: Object) -> Object:
+        meta = dict(obj.get("metadata", {}))
+        meta.pop("resourceVersion", None)
+        fields = [{k: v for k, v in entry.items() if k != "time"}
+                  for entry in meta.pop("managedFields", None) or []]
+        return {**obj, "metadata": meta, "__fields": fields}
+
+    return comparable(new) == comparable(old)
+
+
 class Writer:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
@@ -199,6 +211,8 @@ class Writer:
             raise errors.conflict(rt.plural, meta["name"], rt.group)
         new = self.prepare_update(rt, new, old, subresource)
         expect = int(meta["resourceVersion"])
+        if _unchanged(new, old):
+            return old  # kube-apiserver skips writes that change nothing (same resourceVersion)
         result = new
         with self._txn(opts.dry_run) as txn:
             if self._finalized(new):
