@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from portico.agent._config import AgentConfig
+from portico.logs import setup as setup_logging
 
 log = logging.getLogger("portico.agent")
 
@@ -30,8 +31,5 @@ async def _run(config: AgentConfig) -> int:
 
 
 def main(config_path: Path) -> int:
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for chatty in ("httpx", "httpcore"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging()
     return asyncio.run(_run(AgentConfig.from_file(Path(config_path))))

@@ -25,6 +25,7 @@ from portico.apiserver.resources._base import Object, ResourceType
 
 _NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 _BOOKMARK_INTERVAL = 1.0
+_STREAMING = ("exec", "attach", "portforward")
 
 
 def _truthy(value: str | None) -> bool:
@@ -128,6 +129,10 @@ class ResourceHandlers:
             if method == "DELETE":
                 return await self.delete_collection(request, rt, namespace)
             raise errors.method_not_allowed()
+        if path.subresource in _STREAMING and rt.kind == "Pod" and method in ("GET", "POST"):
+            return await self.node_proxy.stream(request, self.registry.get(rt, namespace,
+                                                                           path.name),
+                                                path.subresource)
         if method == "GET" and path.subresource == "log" and rt.kind == "Pod":
             return await self.node_proxy.logs(request, self.registry.get(rt, namespace,
                                                                          path.name))

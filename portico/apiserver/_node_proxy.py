@@ -114,3 +114,9 @@ class NodeProxy:
                     await response.write(chunk)
                 await response.write_eof()
                 return response
+
+    async def stream(self, request: web.Request, pod: Object,
+                     subresource: str) -> web.StreamResponse:
+        """exec, attach and portforward: an upgraded connection carried to the kubelet."""
+        raise errors.StatusError(
+            400, "BadRequest", f"pods/{subresource} is not supported yet")

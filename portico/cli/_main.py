@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import fcntl
 import ipaddress
-import logging
 import os
 import shutil
 import signal
@@ -19,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+
+from portico.logs import setup as setup_logging
 
 DEFAULT_NAME = "portico"
 
@@ -103,10 +104,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.nodes and os.geteuid() != 0:
         print("portico: nodes need root (network namespaces); starting the control plane "
               "only", file=sys.stderr)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for chatty in ("httpx", "httpx2", "httpcore", "httpcore2"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging(args.verbose)
     return asyncio.run(_run_up(args, data_dir))
 
 

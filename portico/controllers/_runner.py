@@ -2,7 +2,7 @@
 
 Like kube-proxy's BoundedFrequencyRunner: at most one sync per `min_interval`,
 at least one per `max_interval` (a periodic resync), and `retry_after` after a
-failure or when a sync reports that it is waiting for something (returns True). The clock is injected so tests can drive it.
+failure or when a sync reports that it is waiting for something (returns True).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ SIGTERM or SIGINT, then closes its sockets and exits 0.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from portico.dns._app import DnsApp
 from portico.dns._config import parse_config
+from portico.logs import setup as setup_logging
 
 RESOLV_CONF = Path("/etc/resolv.conf")
 
@@ -43,7 +43,7 @@ async def _run(argv: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging()
     asyncio.run(_run(sys.argv[1:] if argv is None else argv))
     return 0
 

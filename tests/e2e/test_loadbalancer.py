@@ -145,9 +145,12 @@ async def test_public_service_is_reachable_and_fails_over(env: Env) -> None:
         return await env.answers(ip, 80) == {"node-1"}
     await until(only_node1, timeout=6, what="node-2 to leave rotation")
     assert loop.time() - started < 4.0  # interval 1 s x 2 probes, plus a probe timeout
-    lb = await env.client.get(LoadBalancerResource, "lbt")
-    health = {(h["node"], h["state"]) for h in lb["status"]["backendHealth"]}
-    assert health == {("node-1", "Up"), ("node-2", "Down")}
+
+    async def health_recorded() -> bool:
+        lb = await env.client.get(LoadBalancerResource, "lbt")
+        health = {(h["node"], h["state"]) for h in lb["status"]["backendHealth"]}
+        return health == {("node-1", "Up"), ("node-2", "Down")}
+    await until(health_recorded, what="status.backendHealth to show node-2 Down")
     reasons = [e.reason async for e in env.client.list(Event, namespace="default")]
     assert "EnsuringLoadBalancer" in reasons and "EnsuredLoadBalancer" in reasons
 

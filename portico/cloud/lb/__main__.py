@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import logging
 import signal
 import sys
 from pathlib import Path
@@ -33,6 +32,7 @@ from portico.cloud.lb.apply import NetnsRunner
 from portico.cloud.lb.build import LbConfig
 from portico.cloud.lb.controller import FIELD_MANAGER, ControllerConfig, LoadBalancerController
 from portico.cloud.lb.probes import NetnsSockets
+from portico.logs import setup as setup_logging
 
 
 def parser() -> argparse.ArgumentParser:
@@ -73,8 +73,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging(args.verbose)
     return asyncio.run(run(args))
 
 

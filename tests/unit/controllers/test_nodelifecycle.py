@@ -64,9 +64,7 @@ async def test_stale_lease_marks_node_unknown_then_recovers(cluster_factory):
 
     await eventually(pod_not_ready)
     # the kubelet comes back: the Lease is renewed, the taints go
-    await c.client.replace(lease("node-1").__class__.from_dict(
-        {**lease("node-1").to_dict(), "metadata": {
-            "name": "node-1", "namespace": "kube-node-lease"}}), namespace="kube-node-lease")
+    await c.client.replace(lease("node-1"), namespace="kube-node-lease")
 
     async def untainted():
         node = (await c.client.get(Node, "node-1")).to_dict()
