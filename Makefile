@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := nftables haproxy iproute2 conntrack curl
+DEB_PACKAGES := nftables haproxy iproute2 conntrack curl nginx-light dnsmasq-base util-linux
 PYTEST_ARGS ?=
 
 .PHONY: run test e2e lint deps system-deps clean
@@ -29,13 +29,17 @@ system-deps:
 run: deps
 	$(BIN)/portico up
 
+# The suite runs inside a network namespace of its own (only `lo`), so even the
+# in-process API tests on loopback never share the machine's namespace.
+ISOLATED := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh
+
 test: deps
 	$(BIN)/ruff check portico tests bench
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(ISOLATED) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Only the end-to-end tests (real kubectl against `portico up` in private network namespaces).
 e2e: deps
-	$(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
+	$(ISOLATED) $(BIN)/python -m pytest -q tests/e2e $(PYTEST_ARGS)
 
 lint: deps
 	$(BIN)/ruff check portico tests bench

@@ -33,6 +33,7 @@ from portico.agent._names import container_log, pod_netns, pod_veth
 from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
 from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
+from portico.agent._streaming import streaming_routes
 from portico.images import Mappings, load_mappings
 
 log = logging.getLogger("portico.agent")
@@ -83,7 +84,8 @@ class Agent:
         for pod in listed:
             self._dispatch("ADDED", pod)
         self._watch = asyncio.create_task(self._watch_pods(pods.resourceVersion))
-        app = build_app(self._locate_log, self.extra_routes, cfg.kubelet_client_cns)
+        app = build_app(self._locate_log, [*streaming_routes(self._find), *self.extra_routes],
+                        cfg.kubelet_client_cns)
         self._runner = await serve(app, cfg)
         await self._start_proxy()
         log.info("node %s: agent started with %d pods", cfg.node_name, len(listed))

@@ -22,6 +22,7 @@ import secrets
 import signal
 from typing import TYPE_CHECKING, Any
 
+from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import EnvError, container_env, expand
 from portico.agent._names import container_log, pod_dir
@@ -54,6 +55,7 @@ class ContainerRunner:
         self.record = record
         self.proc: ContainerProcess | None = None
         self.env: dict[str, str] = {}
+        self.working_dir = "/"
         self.stopping = False
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
@@ -91,10 +93,12 @@ class ContainerRunner:
         log = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                             rec.restart_count)
         try:
-            self.proc = await ContainerProcess.start(self.pod.netns, argv, self.env, workdir, log)
+            self.proc = await AttachableProcess.start_attachable(
+                self.pod.netns, argv, self.env, workdir, log, self.spec)
         except OSError as error:
             self._waiting("RunContainerError", str(error))
             return False
+        self.working_dir = workdir or "/"
         rec.container_id = f"portico://{secrets.token_hex(32)}"
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
         rec.started_at, rec.finished_at, rec.exit_code, rec.signal = now_rfc3339(), None, None, None

@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=float, default=60.0)
     down = sub.add_parser("down", help="remove what a crashed run left behind")
     down.add_argument("--name", default=DEFAULT_NAME)
+    lb = sub.add_parser("lb", help="the cluster's Azure-style load balancers")
+    lb_sub = lb.add_subparsers(dest="lb_command", required=True)
+    show = lb_sub.add_parser("show", help="frontends, backend pool with probe state, rules, "
+                                          "probes (like `az network lb show`)")
+    show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
+    show.add_argument("--name", default=DEFAULT_NAME, help="cluster name")
+    show.add_argument("--data-dir", type=Path)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -108,6 +115,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     return asyncio.run(_run_up(args, data_dir))
 
 
+def cmd_lb(args: argparse.Namespace) -> int:
+    from portico.cli._lb import show
+
+    data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
+    print(show(data_dir / "kubeconfig", args.lb_name))
+    return 0
+
+
 def cmd_agent(args: argparse.Namespace) -> int:
     from portico.agent import main as agent_main
 
@@ -141,19 +156,22 @@ def _ready(kubeconfig: Path) -> tuple[bool, str]:
 
 
 def _nodes_ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
-    """Every node the cluster was started with is registered and Ready."""
+    """Every node the cluster was started with is Ready, with a heartbeat from this run."""
     import json
 
     try:
-        expected = int(json.loads((data_dir / "cluster.json").read_text()).get("nodes", 0))
+        state = json.loads((data_dir / "cluster.json").read_text())
     except (OSError, ValueError):
-        expected = 0
-    if expected == 0 or os.geteuid() != 0:
+        return False, "cluster state not written yet"
+    expected = int(state.get("nodes", 0))
+    if expected == 0:
         return True, "ready"
+    started = state.get("startedAt", "")
     with urllib.request.urlopen(server + "/api/v1/nodes", context=ctx, timeout=2) as r:
         nodes = json.load(r)["items"]
     ready = [n for n in nodes if any(
         c.get("type") == "Ready" and c.get("status") == "True"
+        and c.get("lastHeartbeatTime", "") >= started
         for c in n.get("status", {}).get("conditions", []) or [])]
     if len(ready) < expected:
         return False, f"{len(ready)} of {expected} nodes Ready"
@@ -200,7 +218,8 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent}
+    commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
+                "lb": cmd_lb}
     return commands[args.command](args)
 
 

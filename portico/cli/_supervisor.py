@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import datetime
 import json
 import logging
 import os
@@ -89,6 +90,10 @@ class Supervisor:
     async def start(self) -> None:
         c = self.config
         networked = self._networked()
+        started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        (c.data_dir / "cluster.json").write_text(json.dumps(
+            {"name": c.name, "nodes": c.nodes if networked else 0,
+             "startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}))
         if networked:
             self._create_topology()
         self.api = ApiServer(ApiServerConfig(
@@ -98,15 +103,16 @@ class Supervisor:
             extra_bind_addresses=(EDGE_HOST_IP,) if networked else (),
         ))
         await self.api.start()
-        (c.data_dir / "cluster.json").write_text(json.dumps({"name": c.name, "nodes": c.nodes}))
+        if networked:
+            # agents and the load balancer are separate processes: start them first so their
+            # start-up overlaps the controllers'
+            self._start_cloud_lb()
+            for node in self.topology.nodes:  # type: ignore[attr-defined]
+                self._start_agent(node)
         from portico.controllers import ControllerManager
 
         self.controllers = ControllerManager(self.api.kubeconfig)
         await self.controllers.start()  # type: ignore[attr-defined]
-        if networked:
-            self._start_cloud_lb()
-            for node in self.topology.nodes:  # type: ignore[attr-defined]
-                self._start_agent(node)
         await self._install_addons()
 
     def _component_kubeconfig(self, name: str, common_name: str, organization: str,

@@ -121,10 +121,10 @@ async def test_too_large_body_is_refused(api):
 
 
 async def test_unauthenticated_request_gets_401(api):
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as plain:
-        async with plain.get(api.base + "/api/v1/namespaces") as resp:
-            assert resp.status == 401
-            body = await resp.json()
+    async with (aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as plain,
+                plain.get(api.base + "/api/v1/namespaces") as resp):
+        assert resp.status == 401
+        body = await resp.json()
     assert body["reason"] == "Unauthorized"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as plain:
         headers = {"Authorization": "Bearer wrong"}

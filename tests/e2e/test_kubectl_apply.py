@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from conftest import Kubectl
+from tests.conftest import Kubectl
 from e2e_support import service
 
 HTTP = {"name": "http", "port": 80, "targetPort": 8080}

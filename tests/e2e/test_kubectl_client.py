@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import new_namespace
+from tests.conftest import new_namespace
 
 from portico.testing.sandbox import Cluster
 

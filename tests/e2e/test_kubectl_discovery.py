@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from conftest import Kubectl
+from tests.conftest import Kubectl
 from e2e_support import parse_table
 
 # (NAME, APIVERSION) -> (SHORTNAMES, NAMESPACED, KIND), as kube-apiserver v1.33 reports them.

@@ -7,7 +7,7 @@ import re
 
 import pytest
 import yaml
-from conftest import Kubectl
+from tests.conftest import Kubectl
 from e2e_support import AGE, IPV4, RFC3339, LineReader, assert_row, parse_table, service
 
 from portico.testing.sandbox import end_process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import Kubectl
+from tests.conftest import Kubectl
 from e2e_support import deployment, parse_table, service
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 
 import yaml
-from conftest import Kubectl
+from tests.conftest import Kubectl
 from e2e_support import AGE, assert_row, manifest, parse_table, service
 
 from portico.testing.sandbox import Cluster, wait_for

@@ -110,20 +110,19 @@ async def env(tmp_path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
 
         def make() -> LoadBalancerController:
             return LoadBalancerController(client, NetnsRunner(cloud.cloud), cloud_sockets, config)
-        controller = make()
+        environment = Env(cloud, client, host)
+        environment.servers = servers  # type: ignore[attr-defined]
+        environment.controllers = [make(), make]  # type: ignore[attr-defined]
         try:
             for i in (1, 2):
                 await client.create(node(i))
-            await controller.start()
-            environment = Env(cloud, client, host)
-            environment.servers = servers  # type: ignore[attr-defined]
-            environment.controllers = [controller, make]  # type: ignore[attr-defined]
+            await environment.controllers[0].start()  # type: ignore[attr-defined]
             yield environment
-        finally:
-            await environment.controllers[0].stop()  # type: ignore[attr-defined]
-            await client.close()
+        finally:  # bounded, so a stuck stop fails the test instead of leaking the netns
+            await asyncio.wait_for(environment.controllers[0].stop(), 10)  # type: ignore[attr-defined]
+            await asyncio.wait_for(client.close(), 10)
             await api.session.close()
-            await server.stop()
+            await asyncio.wait_for(server.stop(), 20)
             cloud_sockets.close()
             host.close()
 
@@ -238,12 +237,12 @@ async def test_restart_keeps_addresses_and_traffic(env: Env) -> None:
     before = (await env.ingress_ip("first"), await env.ingress_ip("second"))
     await until(lambda: env.answers(before[0], 80, 4), what="first answers")
     old, make = env.controllers  # type: ignore[attr-defined]
-    await old.stop()
+    await asyncio.wait_for(old.stop(), 10)
     await env.client.delete(Service, "first", namespace="default")  # while nobody watches
     assert await env.answers(before[1], 8080, 4) != {"none"}  # the data plane stays
     new = make()
     env.controllers[0] = new  # type: ignore[attr-defined]
-    await new.start()
+    await asyncio.wait_for(new.start(), 10)
     await env.client.create(service("third", 9000, 30082), namespace="default")
     assert await env.ingress_ip("third") == before[0]  # freed by the deletion, reused
     assert await env.ingress_ip("second") == before[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from conftest import Kubectl, new_namespace
+from tests.conftest import Kubectl, new_namespace
 from e2e_support import LineReader, manifest, service
 
 from portico.testing.sandbox import Cluster, end_process
