@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -86,7 +87,10 @@ async def _list_table(api, server, count: int) -> tuple[float, float]:
 async def _watch_latency(api, server, watchers: int, events: int) -> tuple[list[float], float]:
     path = "/api/v1/namespaces/default/secrets"
     rv = (await api.get(path)).body["metadata"]["resourceVersion"]
-    streams = [await api.session.get(f"{api.base}{path}?watch=1&resourceVersion={rv}")
+    # a session of their own without aiohttp's default limit of 100 connections
+    tls = api.session.connector._ssl  # noqa: SLF001 - reuse the admin client certificate
+    watch_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tls, limit=0))
+    streams = [await watch_session.get(f"{api.base}{path}?watch=1&resourceVersion={rv}")
                for _ in range(watchers)]
     latencies: list[float] = []
     for i in range(events):
@@ -98,6 +102,7 @@ async def _watch_latency(api, server, watchers: int, events: int) -> tuple[list[
         latencies.append((now - sent) * 1000)
     for s in streams:
         s.close()
+    await watch_session.close()
     watcher = server.store.watch("/bench-raw/", server.store.revision)
     raw = []
     for i in range(events):

@@ -17,7 +17,7 @@ Serving:
   error stream, and the data stream is closed.
 - `forward_websocket`: the legacy framing - every requested port is dialed at once,
   the port prefix is written on both of its channels, and its data channel is
-  piped to the connection.
+  piped to the connection; the WebSocket closes when every connection has ended.
 """
 
 from __future__ import annotations
@@ -188,6 +188,8 @@ async def forward_websocket(ws: web.WebSocketResponse, protocol: ChannelProtocol
             continue
         writers[pc.data] = writer
         pumps.append(asyncio.create_task(_tcp_to_ws(reader, ws, protocol, pc.data)))
+    # As kubelet: the WebSocket ends once every port's connection has ended.
+    closer = asyncio.create_task(_close_when_done(ws, pumps))
     try:
         async for msg in ws:
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
@@ -199,10 +201,18 @@ async def forward_websocket(ws: web.WebSocketResponse, protocol: ChannelProtocol
                 with contextlib.suppress(OSError):
                     await target.drain()
     finally:
+        closer.cancel()
         for pump in pumps:
             pump.cancel()
         for writer in writers.values():
             writer.close()
+
+
+async def _close_when_done(ws: web.WebSocketResponse, pumps: list[asyncio.Task[None]]) -> None:
+    if pumps:
+        await asyncio.gather(*pumps, return_exceptions=True)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        await ws.close()
 
 
 async def _tcp_to_ws(reader: asyncio.StreamReader, ws: web.WebSocketResponse,
@@ -210,5 +220,3 @@ async def _tcp_to_ws(reader: asyncio.StreamReader, ws: web.WebSocketResponse,
     with contextlib.suppress(OSError):
         while data := await reader.read(READ_SIZE):
             await _send(ws, protocol, channel, data)
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await ws.close()

@@ -52,6 +52,8 @@ async def send(socket_path: Path, request: str, timeout: float = 10.0) -> str:
     try:
         writer.write(request.encode() + (b"" if request.endswith("\n") else b"\n"))
         await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()  # the master CLI answers and closes only then
         data = await asyncio.wait_for(reader.read(), timeout)
     finally:
         writer.close()
@@ -82,7 +84,7 @@ class RuntimeApi:
 
 def check_config(config: Path, binary: str = HAPROXY) -> tuple[bool, str]:
     """`haproxy -c -f config`: (valid, HAProxy's messages)."""
-    result = subprocess.run([binary, "-c", "-q", "-f", str(config)], capture_output=True,
+    result = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True,
                             text=True, timeout=60)
     return result.returncode == 0, (result.stdout + result.stderr).strip()
 
@@ -138,7 +140,9 @@ class HAProxyProcess:
             if not self.running:
                 raise OSError(f"haproxy exited with {self.proc.returncode if self.proc else '?'}")
             with contextlib.suppress(OSError, asyncio.TimeoutError):
-                if "Name" in await send(self.runtime.socket_path, "show info", 2.0):
+                # The master listens on its CLI only once the worker is up: wait for both.
+                if "Name" in await send(self.runtime.socket_path, "show info", 2.0) and \
+                        "worker" in await send(self.master_socket, "show proc", 2.0):
                     return
             if loop.time() > deadline:
                 raise TimeoutError("haproxy did not start serving its admin socket")
@@ -158,7 +162,7 @@ class HAProxyProcess:
             await asyncio.sleep(0.02)
             try:
                 workers, now_failed = await self.show_proc()
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 continue  # the master is re-executing
             if now_failed > failed:
                 return False
@@ -174,7 +178,7 @@ class HAProxyProcess:
             self.proc.send_signal(signal.SIGUSR1)  # soft-stop: finish requests in flight
         try:
             await asyncio.wait_for(self.proc.wait(), grace)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.kill()
             await self.proc.wait()

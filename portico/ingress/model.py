@@ -124,8 +124,6 @@ class Backend:
     servers: tuple[Server, ...]
     options: Options = field(default_factory=Options)
     route_ids: tuple[str, ...] = ()          # the routes that lead here
-    # route ids of this backend that redirect HTTP to HTTPS (empty: none)
-    redirect_routes: tuple[str, ...] = ()
     # route id -> the regex its rewrite-target applies to
     rewrites: tuple[tuple[str, str], ...] = ()
 
@@ -170,6 +168,7 @@ class Plan:
     default_backend: str | None = None
     canaries: tuple[Canary, ...] = ()
     certificates: tuple[Certificate, ...] = ()
+    redirect_routes: tuple[str, ...] = ()        # route ids that redirect HTTP to HTTPS
     warnings: tuple[Warning_, ...] = ()
     ingresses: tuple[NamespacedName, ...] = ()   # the Ingresses of our class
 

@@ -31,9 +31,10 @@ from portico.ingress.model import Backend, BasicAuth, Canary, MatchKind, Plan, R
 
 NOT_FOUND_BACKEND = "default_404"
 PLACEHOLDER = "127.0.0.1:1"
-HOST_MAP, EXACT_MAP, PREFIX_EXACT_MAP, REGEX_MAP, PREFIX_MAP = (
-    "host.map", "path-exact.map", "path-prefix-exact.map", "path-regex.map", "path-prefix.map")
-MAP_NAMES = (HOST_MAP, EXACT_MAP, PREFIX_EXACT_MAP, REGEX_MAP, PREFIX_MAP)
+HOST_MAP, EXACT_MAP, PREFIX_EXACT_MAP, REGEX_MAP, PREFIX_MAP, REDIRECT_MAP = (
+    "host.map", "path-exact.map", "path-prefix-exact.map", "path-regex.map", "path-prefix.map",
+    "redirect.map")
+MAP_NAMES = (HOST_MAP, EXACT_MAP, PREFIX_EXACT_MAP, REGEX_MAP, PREFIX_MAP, REDIRECT_MAP)
 AUTH_LUA = "auth.lua"
 _SERVER_LINE = re.compile(r"^(\s+server s\d+) \S+( disabled)?$", re.MULTILINE)
 
@@ -72,7 +73,7 @@ def host_key(host: str) -> str:
     return host[1:] if host.startswith("*.") else host
 
 
-def render_maps(routes: tuple[Route, ...]) -> dict[str, str]:
+def render_maps(routes: tuple[Route, ...], redirects: tuple[str, ...] = ()) -> dict[str, str]:
     rows: dict[str, list[str]] = {name: [] for name in MAP_NAMES}
     hosts = sorted({host_key(r.host) for r in routes if r.host})
     rows[HOST_MAP] = [f"{h} {h}" for h in hosts]
@@ -90,6 +91,7 @@ def render_maps(routes: tuple[Route, ...]) -> dict[str, str]:
             rows[PREFIX_EXACT_MAP].append(f"{key} {value}")
             rows[PREFIX_MAP].append(f"{key}/ {value}")
     rows[REGEX_MAP] = [f"{p} {v}" for _, p, v in sorted(regexes)]
+    rows[REDIRECT_MAP] = [f"{rid} 1" for rid in redirects]
     return {name: "".join(f"{line}\n" for line in (lines if name == REGEX_MAP
                                                     else sorted(lines)))
             for name, lines in rows.items()}
@@ -179,7 +181,7 @@ def _frontends(plan: Plan, s: Settings) -> list[str]:
         "frontend http",
         f"    bind {s.bind_address}:{s.http_port}",
         "    http-request set-header X-Forwarded-Proto http",
-        *_routing(s), *tail,
+        *_routing(s), _redirect_line(s), *tail,
         "",
         "frontend https",
         f"    bind {s.bind_address}:{s.https_port} ssl crt {tls_dir / 'default.pem'} "
@@ -220,15 +222,12 @@ def _auth_lines(name: str, auth: BasicAuth) -> tuple[list[str], list[str]]:
     return section, [f"    http-request auth realm {realm} unless " + " || ".join(alternatives)]
 
 
-def _redirect_line(backend: Backend, s: Settings) -> list[str]:
-    if not backend.redirect_routes:
-        return []
+def _redirect_line(s: Settings) -> str:
+    """HTTP -> HTTPS (308, path and query kept) for the routes listed in redirect.map."""
     port = "" if s.https_port == 443 else f":{s.https_port}"
-    line = (f"    http-request redirect location https://%[req.hdr(host),field(1,:)]{port}"
-            "%[capture.req.uri] code 308 if !{ ssl_fc }")
-    if set(backend.redirect_routes) != set(backend.route_ids):
-        line += " { var(txn.route) -m str " + " ".join(backend.redirect_routes) + " }"
-    return [line]
+    return (f"    http-request redirect location https://%[req.hdr(host),field(1,:)]{port}"
+            f"%[capture.req.uri] code 308 if {{ var(txn.route),map({map_path(s, REDIRECT_MAP)}) "
+            "-m found }")
 
 
 def _backend(backend: Backend, slots: Slots, s: Settings) -> list[str]:
@@ -245,7 +244,6 @@ def _backend(backend: Backend, slots: Slots, s: Settings) -> list[str]:
                   f"    dynamic-cookie-key {backend.name}"]
     if o.limit_rps:
         lines.append("    stick-table type ip size 100k expire 10s store http_req_rate(1s)")
-    lines += _redirect_line(backend, s)
     if o.limit_rps:
         lines += ["    http-request track-sc0 src",
                   "    http-request deny deny_status 503 if "
@@ -280,7 +278,8 @@ def render_config(plan: Plan, slots: Mapping[str, Slots], settings: Settings) ->
     crt_list = "".join(
         f"{cert_path(settings, c.name)}" + "".join(f" {h}" for h in c.hosts) + "\n"
         for c in plan.certificates)
-    return Rendered(config="\n".join(lines) + "\n", maps=render_maps(plan.routes),
+    maps = render_maps(plan.routes, plan.redirect_routes)
+    return Rendered(config="\n".join(lines) + "\n", maps=maps,
                     certificates={c.name: c.pem for c in plan.certificates},
                     crt_list=crt_list, default_certificate=settings.default_certificate,
                     lua=apr1_lua.SOURCE if _needs_lua(plan) else "")

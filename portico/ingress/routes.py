@@ -200,9 +200,9 @@ def covers(tls_host: str, host: str) -> bool:
         host.split(".", 1)[1] == tls_host[2:] and not host.startswith("*.")
 
 
-def _finish_backends(b: _Builder, routes: list[Route]) -> tuple[Backend, ...]:
+def _finish_backends(b: _Builder, routes: list[Route]) -> tuple[tuple[Backend, ...], set[str]]:
     tls_hosts = [h for cert in b.certificates.values() for h in cert.hosts]
-    redirects: dict[str, list[str]] = {}
+    redirects: set[str] = set()
     rewrites: dict[str, list[tuple[str, str]]] = {}
     ids: dict[str, set[str]] = {}
     for route in routes + [r for r, _ in b.canary_routes]:
@@ -210,15 +210,15 @@ def _finish_backends(b: _Builder, routes: list[Route]) -> tuple[Backend, ...]:
         options = b.options[route.route_id]
         has_tls = any(covers(h, route.host) for h in tls_hosts)
         if options.force_ssl_redirect or (options.ssl_redirect and has_tls):
-            redirects.setdefault(route.backend, []).append(route.route_id)
+            redirects.add(route.route_id)
         if options.rewrite_target:
             regex = route.path if route.kind == MatchKind.REGEX else re.escape(route.path)
             rewrites.setdefault(route.backend, []).append((route.route_id, regex))
-    return tuple(replace(be, route_ids=tuple(sorted(ids.get(be.name, ()))),
-                         redirect_routes=tuple(sorted(set(redirects.get(be.name, ())))),
-                         rewrites=tuple(sorted(set(rewrites.get(be.name, ())))))
-                 for _, be in sorted(b.backends.items())
-                 if be.name in ids or be.name == b.default_backend)
+    backends = tuple(replace(be, route_ids=tuple(sorted(ids.get(be.name, ()))),
+                             rewrites=tuple(sorted(set(rewrites.get(be.name, ())))))
+                     for _, be in sorted(b.backends.items())
+                     if be.name in ids or be.name == b.default_backend)
+    return backends, redirects
 
 
 def build_plan(snapshot: Snapshot, settings: Settings) -> Plan:
@@ -240,7 +240,8 @@ def build_plan(snapshot: Snapshot, settings: Settings) -> Plan:
                                    header=options.canary_header,
                                    header_value=options.canary_header_value))
     unique = {c.route_id: c for c in reversed(canaries)}  # first canary for a route wins
-    return Plan(routes=tuple(routes), backends=_finish_backends(b, routes),
+    backends, redirects = _finish_backends(b, routes)
+    return Plan(routes=tuple(routes), backends=backends, redirect_routes=tuple(sorted(redirects)),
                 default_backend=b.default_backend,
                 canaries=tuple(sorted(unique.values(), key=lambda c: c.route_id)),
                 certificates=tuple(sorted(b.certificates.values(), key=lambda c: c.name)),

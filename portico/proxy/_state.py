@@ -141,7 +141,8 @@ class ProxyState:
         for spn in ports:
             sp = current.get(spn)
             eps = endpoints.get(spn, ()) if sp else ()
-            plan.changes[spn] = service_fragment(sp, eps, self.config) if sp else None
+            previous = None if plan.full else self.applied.fragments.get(spn)
+            plan.changes[spn] = service_fragment(sp, eps, self.config, previous) if sp else None
             reachable: frozenset[str] = frozenset()
             if sp is not None:
                 reachable = frozenset(ep.ip for ep in categorize(eps, sp, self.config.node_name)
@@ -153,9 +154,9 @@ class ProxyState:
                                        if ep.ready and ep.node_name == self.config.node_name)
             else:
                 plan.reachable[spn] = None
-            previous = self.reachable.get(spn)
-            if previous is not None:
-                plan.stale += stale_flows(previous[0], sorted(previous[1] - reachable))
+            was = self.reachable.get(spn)
+            if was is not None:
+                plan.stale += stale_flows(was[0], sorted(was[1] - reachable))
         plan.health[name] = ServiceHealth(name, len(local_ready)) if health_port else None
         plan.health_ports[name] = health_port
 

@@ -1,20 +1,25 @@
 """Diff desired fragments against what was applied, kept in memory; emit one Transaction.
 
 Theory of operation. `Applied` remembers, per service port, the `Fragment` that
-the kernel holds, and for every set/map element key which service ports claim it
-(two ports of one Service share their ClusterIP in `cluster-ips`; two Services may
-even share an external IP). The element in the kernel is the claim of the smallest
-`ServicePortName`, so the outcome does not depend on event order.
+the kernel holds, the pick chains that exist, and for every set/map element key
+which service ports claim it (two ports of one Service share their ClusterIP in
+`cluster-ips`; two Services may even share an external IP). The element in the
+kernel is the claim of the smallest `ServicePortName`, so the outcome does not
+depend on event order.
 
 - `full_sync` replaces the whole table in one transaction: `add table` (so the
-  delete cannot fail), `delete table`, then the fixed objects and every fragment.
-  The kernel swaps old for new atomically; established flows keep their conntrack
-  NAT bindings, so a restarted proxy interrupts nothing.
-- `partial_sync` touches only the changed service ports, in an order the kernel
-  accepts: create new sets and chains; flush changed/removed chains; delete stale
-  elements; delete removed chains and sets (their references are gone by now;
-  needs kernel >= 6.2, older kernels release references only after the commit);
-  re-add changed sets; add rules; add elements.
+  delete cannot fail), `delete table`, then the fixed objects, the pick chains
+  in use and every element. The kernel swaps old for new atomically;
+  established flows keep their conntrack NAT bindings, so a restarted proxy
+  interrupts nothing.
+- `partial_sync` emits, for the changed service ports only: `add chain` + its
+  rules for a pick chain not yet in the table, then `delete element` for every
+  element that goes or changes its value, then `add element` for the new ones
+  (the kernel refuses to overwrite a map element's value in place). Only
+  element commands and, rarely, a new chain: `nft` needs no rule cache for
+  them, so the cost does not grow with the table. Pick chains are never
+  deleted by a partial sync (an unused one costs nothing); a full sync drops
+  the unused ones.
 
 Nothing here does I/O. The caller applies the Transaction and, only if it
 succeeded, calls `Applied.commit` with the same changes; on failure it falls
@@ -23,15 +28,15 @@ back to a full sync.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portico.proxy.config import ProxyConfig
+from portico.proxy.layout import Pick, base_objects
 from portico.proxy.model import ServicePortName
-from portico.proxy.nftables import Chain, Element, Family, Rule, Set, Table, Transaction
-from portico.proxy.render import Fragment, base_objects
+from portico.proxy.nftables import Chain, Element, Family, Rule, Table, Transaction
+from portico.proxy.render import ElementKey, Fragment
 
-ElementKey = tuple[str, tuple[str, ...]]
 Changes = Mapping[ServicePortName, Fragment | None]
 
 
@@ -41,6 +46,8 @@ class Applied:
 
     fragments: dict[ServicePortName, Fragment] = field(default_factory=dict)
     claims: dict[ElementKey, dict[ServicePortName, Element]] = field(default_factory=dict)
+    chains: set[str] = field(default_factory=set)
+    """Pick chains in the table."""
 
     def winner(self, key: ElementKey) -> Element | None:
         owners = self.claims.get(key)
@@ -57,12 +64,30 @@ class Applied:
             if current is None:
                 continue
             self.fragments[name] = current
+            self.chains.update(chain for chain, _ in _pick_chains(current.picks))
             for key, elem in current.elements.items():
                 self.claims.setdefault(key, {})[name] = elem
 
 
 def new_transaction(config: ProxyConfig) -> Transaction:
     return Transaction(Family.INET, config.table)
+
+
+def _pick_chains(picks: Iterable[Pick]) -> list[tuple[str, tuple[str, ...]]]:
+    """The chains of `picks` with the chains they use, once each, sorted by name."""
+    chains: dict[str, tuple[str, ...]] = {}
+    for pick in picks:
+        for name, rules in pick.chains():
+            chains.setdefault(name, rules)
+    return sorted(chains.items())
+
+
+def _add_chains(tx: Transaction, chains: list[tuple[str, tuple[str, ...]]]) -> None:
+    for name, _ in chains:
+        tx.add(Chain(name))
+    for name, rules in chains:
+        for rule in rules:
+            tx.add(Rule(name, rule))
 
 
 def full_sync(config: ProxyConfig, fragments: Mapping[ServicePortName, Fragment]
@@ -77,19 +102,10 @@ def full_sync(config: ProxyConfig, fragments: Mapping[ServicePortName, Fragment]
     for obj in base:
         if not isinstance(obj, Rule):
             tx.add(obj)
-    for name in sorted(fragments):
-        frag = fragments[name]
-        for set_ in frag.sets.values():
-            tx.add(set_)
-        for chain in frag.chains:
-            tx.add(Chain(chain))
     for obj in base:
         if isinstance(obj, Rule):
             tx.add(obj)
-    for name in sorted(fragments):
-        for chain, rules in fragments[name].chains.items():
-            for rule in rules:
-                tx.add(Rule(chain, rule))
+    _add_chains(tx, _pick_chains(p for f in fragments.values() for p in f.picks))
     for key in sorted(applied.claims):
         winner = applied.winner(key)
         assert winner is not None
@@ -117,76 +133,23 @@ def _projected_winner(applied: Applied, changes: Changes, key: ElementKey) -> El
     return owners[min(owners)] if owners else None
 
 
-@dataclass
-class _Plan:
-    """The operations of a partial sync, grouped by the order they must run in."""
-
-    new_sets: list[Set] = field(default_factory=list)
-    new_chains: list[str] = field(default_factory=list)
-    flush: list[str] = field(default_factory=list)
-    element_deletes: list[Element] = field(default_factory=list)
-    delete_chains: list[str] = field(default_factory=list)
-    delete_sets: list[Set] = field(default_factory=list)
-    readd_sets: list[Set] = field(default_factory=list)
-    add_rules: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
-    element_adds: list[Element] = field(default_factory=list)
-
-    def emit(self, tx: Transaction) -> None:
-        for set_ in self.new_sets:
-            tx.add(set_)
-        for chain in self.new_chains:
-            tx.add(Chain(chain))
-        for chain in self.flush:
-            tx.flush(Chain(chain))
-        for elem in self.element_deletes:
-            tx.delete(elem)
-        for chain in self.delete_chains:
-            tx.delete(Chain(chain))
-        for set_ in self.delete_sets:
-            tx.delete(set_)
-        for set_ in self.readd_sets:
-            tx.add(set_)
-        for chain, rules in self.add_rules:
-            for rule in rules:
-                tx.add(Rule(chain, rule))
-        for elem in self.element_adds:
-            tx.add(elem)
-
-
-def _plan_fragment(plan: _Plan, previous: Fragment, current: Fragment) -> None:
-    changed_sets = {s for s in previous.sets.keys() & current.sets.keys()
-                    if previous.sets[s] != current.sets[s]}
-    for chain, rules in current.chains.items():
-        old = previous.chains.get(chain)
-        if old is None:
-            plan.new_chains.append(chain)
-            plan.add_rules.append((chain, rules))
-        elif old != rules or changed_sets:
-            plan.flush.append(chain)
-            plan.add_rules.append((chain, rules))
-    for chain in sorted(previous.chains.keys() - current.chains.keys()):
-        plan.flush.append(chain)
-        plan.delete_chains.append(chain)
-    gone = sorted(previous.sets.keys() - current.sets.keys())
-    added = sorted(current.sets.keys() - previous.sets.keys())
-    plan.delete_sets += [previous.sets[s] for s in (*gone, *sorted(changed_sets))]
-    plan.readd_sets += [current.sets[s] for s in sorted(changed_sets)]
-    plan.new_sets += [current.sets[s] for s in added]
-
-
 def partial_sync(config: ProxyConfig, applied: Applied, changes: Changes) -> Transaction:
     """The transaction that turns `applied` into `applied` + `changes`."""
-    plan = _Plan()
-    for name in sorted(changes):
-        _plan_fragment(plan, applied.fragments.get(name) or Fragment(), changes[name] or Fragment())
+    tx = new_transaction(config)
+    picks = (p for current in changes.values() if current for p in current.picks)
+    _add_chains(tx, [c for c in _pick_chains(picks) if c[0] not in applied.chains])
+    deletes: list[Element] = []
+    adds: list[Element] = []
     for key in sorted(_element_keys(applied, changes)):
         before, after = applied.winner(key), _projected_winner(applied, changes, key)
         if before == after:
             continue
         if before is not None:
-            plan.element_deletes.append(before)
+            deletes.append(before)
         if after is not None:
-            plan.element_adds.append(after)
-    tx = new_transaction(config)
-    plan.emit(tx)
+            adds.append(after)
+    for elem in deletes:
+        tx.delete(elem)
+    for elem in adds:
+        tx.add(elem)
     return tx

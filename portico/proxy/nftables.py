@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 NAME_LENGTH_MAX = 255
+ELEMENTS_PER_COMMAND = 1000
 _NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_./-]*$")
 
 
@@ -182,7 +183,7 @@ class Map(Set):
     keyword = "map"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Element:
     """An element of the set or map `container`; `value` only for maps."""
 
@@ -201,13 +202,17 @@ class Element:
             _check_text("element part", part)
         _comment(self.comment)
 
-    def body(self, verb: Verb, ctx: Context) -> str:
+    def text(self, verb: Verb) -> str:
+        """The element as it appears between the braces of an element command."""
         text = " . ".join(self.key)
         if self.comment and verb is Verb.ADD:
             text += f' comment "{self.comment}"'
         if self.value and verb is Verb.ADD:
             text += " : " + " . ".join(self.value)
-        return f"element {ctx} {self.container} {{ {text} }}"
+        return text
+
+    def body(self, verb: Verb, ctx: Context) -> str:
+        return f"element {ctx} {self.container} {{ {self.text(verb)} }}"
 
 
 Object = Table | Chain | Rule | Set | Map | Element
@@ -255,5 +260,33 @@ class Transaction:
             yield f"{verb} {obj.body(verb, ctx)}"
 
     def script(self) -> str:
-        """The whole transaction as `nft -f` input, one operation per line."""
-        return "".join(line + "\n" for line in self.lines())
+        """The whole transaction as `nft -f` input, one command per line.
+
+        Consecutive element operations with the same verb and set become one
+        command of up to `ELEMENTS_PER_COMMAND` elements: `nft` parses and
+        sends them far faster than one command per element (2 s instead of
+        4.4 s for 120k elements on nft 1.0.6).
+        """
+        ctx = Context(self.family, self.table)
+        out: list[str] = []
+        group: list[Element] = []
+        group_verb = Verb.ADD
+
+        def close() -> None:
+            if group:
+                texts = ", ".join(e.text(group_verb) for e in group)
+                out.append(f"{group_verb} element {ctx} {group[0].container} {{ {texts} }}\n")
+                group.clear()
+
+        for verb, obj in self.operations:
+            if isinstance(obj, Element):
+                if group and (verb is not group_verb or obj.container != group[0].container
+                              or len(group) >= ELEMENTS_PER_COMMAND):
+                    close()
+                group_verb = verb
+                group.append(obj)
+            else:
+                close()
+                out.append(f"{verb} {obj.body(verb, ctx)}\n")
+        close()
+        return "".join(out)

@@ -1,281 +1,177 @@
-"""Render the desired model into nftables objects (pure), as kube-proxy's nftables mode.
+"""Render one service port into map and set elements (pure), for the layout of `layout.py`.
 
-Theory of operation. One `inet portico-proxy` table holds everything:
+Theory of operation. A service port contributes only elements (plus the names
+of the shared pick chains its verdicts use), so a change to one Service is a
+handful of `add element` / `delete element` commands:
 
-- fixed objects (`base_objects`), written only by a full sync: the base chains
-  at kube-proxy's priorities, the dispatch chain `services` with its verdict maps
-  `service-ips` (ip . proto . port) and `service-nodeports` (proto . port, only
-  for this node's non-loopback addresses), the no-endpoint maps and
-  `reject-chain`, `cluster-ips-check` (reject unused ports of ClusterIPs, drop
-  unallocated service-CIDR addresses), `firewall-check` for
-  loadBalancerSourceRanges, and mark-based masquerading;
-- one `Fragment` per service port (`service_fragment`): its chains
-  (`service-`/`local-`/`external-`/`firewall-`/`endpoint-` + hash + readable name),
-  its per-endpoint affinity sets, and the map/set elements pointing at them.
+- `cluster-ips` {ClusterIP};
+- per service address (ClusterIP, each externalIP and LB IP, and node IP .
+  nodePort) a verdict in `service-ips` / `service-nodeports`, or in the
+  `no-endpoint-*` maps (reject without endpoints, drop without local ones);
+- per address and slot a `backends` element: the endpoint. The ClusterIP uses
+  the Cluster endpoint list, or the Local one under internalTrafficPolicy Local;
+  external addresses use the Cluster list (with masquerade), or under
+  externalTrafficPolicy Local both: the Cluster list for pods and the node
+  (`external-cluster-picks`) and the Local list for the rest
+  (`external-local-picks`);
+- `firewall-ips` / `firewall-allow` for loadBalancerSourceRanges; `hairpin`
+  {ep . ep} for every reachable endpoint on this node.
 
-A Fragment is self-contained (it references only its own chains and the fixed
-ones), so a partial sync can replace one service's fragment without looking at
-the others (see `diff.py`). Elements of different fragments may share a key
-(e.g. the ClusterIP in `cluster-ips`); `diff.py` arbitrates.
+Slots are stable: given the previous Fragment of the port, endpoints that stay
+keep their slot, new ones fill the free slots, and the ones above the new
+count move down. So one endpoint change rewrites at most a few `backends`
+elements, and ClientIP affinity (which remembers slots) survives scaling.
+Elements of different fragments may share a key (`cluster-ips`, `hairpin`, or
+two Services claiming one external IP); `diff.py` arbitrates.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
+import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from portico.proxy.config import ProxyConfig
-from portico.proxy.model import Endpoint, ServicePort, ServicePortName, categorize
-from portico.proxy.nftables import Chain, ChainType, Element, Hook, Map, Object, Rule, Set, Table
-
-# Fixed chains, sets and maps (kube-proxy's names, word for word).
-SERVICES_CHAIN = "services"
-SERVICE_IPS_MAP = "service-ips"
-SERVICE_NODEPORTS_MAP = "service-nodeports"
-CLUSTER_IPS_SET = "cluster-ips"
-SERVICE_ENDPOINTS_CHECK_CHAIN = "service-endpoints-check"
-NODEPORT_ENDPOINTS_CHECK_CHAIN = "nodeport-endpoints-check"
-NO_ENDPOINT_SERVICES_MAP = "no-endpoint-services"
-NO_ENDPOINT_NODEPORTS_MAP = "no-endpoint-nodeports"
-REJECT_CHAIN = "reject-chain"
-CLUSTER_IPS_CHECK_CHAIN = "cluster-ips-check"
-FIREWALL_IPS_MAP = "firewall-ips"
-FIREWALL_CHECK_CHAIN = "firewall-check"
-MARK_MASQ_CHAIN = "mark-for-masquerade"
-MASQUERADING_CHAIN = "masquerading"
-
-SERVICE_PREFIX = "service-"
-LOCAL_PREFIX = "local-"
-EXTERNAL_PREFIX = "external-"
-ENDPOINT_PREFIX = "endpoint-"
-AFFINITY_PREFIX = "affinity-"
-FIREWALL_PREFIX = "firewall-"
-
-_NAME_BASE_MAX = 255 - 16
-_SERVICE_KEY = "ipv4_addr . inet_proto . inet_service : verdict"
-_NODEPORT_KEY = "inet_proto . inet_service : verdict"
-_NO_LOCALHOST = "ip daddr != 127.0.0.0/8"
-
-# (name, type, hook, priority): filters see addresses before DNAT, except
-# filter-output-post-dnat, which checks ClusterIPs that were not DNATed. nft 1.0.6
-# accepts the name `dstnat` only on the prerouting hook, so the others are numeric
-# (dstnat = -100).
-BASE_CHAINS = (
-    ("filter-prerouting", ChainType.FILTER, Hook.PREROUTING, "dstnat - 10"),
-    ("filter-input", ChainType.FILTER, Hook.INPUT, "-110"),
-    ("filter-forward", ChainType.FILTER, Hook.FORWARD, "-110"),
-    ("filter-output", ChainType.FILTER, Hook.OUTPUT, "-110"),
-    ("filter-output-post-dnat", ChainType.FILTER, Hook.OUTPUT, "-90"),
-    ("nat-prerouting", ChainType.NAT, Hook.PREROUTING, "dstnat"),
-    ("nat-output", ChainType.NAT, Hook.OUTPUT, "-100"),
-    ("nat-postrouting", ChainType.NAT, Hook.POSTROUTING, "srcnat"),
+from portico.proxy.layout import (
+    BACKENDS_MAP,
+    CLUSTER_IPS_SET,
+    EXTERNAL_CLUSTER_PICKS_MAP,
+    EXTERNAL_LOCAL_CHAIN,
+    EXTERNAL_LOCAL_PICKS_MAP,
+    FIREWALL_ALLOW_SET,
+    FIREWALL_IPS_SET,
+    HAIRPIN_SET,
+    NO_ENDPOINT_NODEPORTS_MAP,
+    NO_ENDPOINT_SERVICES_MAP,
+    REJECT_CHAIN,
+    SERVICE_IPS_MAP,
+    SERVICE_NODEPORTS_MAP,
+    Pick,
 )
-# (from chain, condition, to chain). reject is only valid in input/forward/output.
-JUMP_CHAINS = (
-    ("filter-prerouting", "ct state new", FIREWALL_CHECK_CHAIN),
-    ("filter-input", "ct state new", NODEPORT_ENDPOINTS_CHECK_CHAIN),
-    ("filter-input", "ct state new", SERVICE_ENDPOINTS_CHECK_CHAIN),
-    ("filter-forward", "ct state new", SERVICE_ENDPOINTS_CHECK_CHAIN),
-    ("filter-forward", "ct state new", CLUSTER_IPS_CHECK_CHAIN),
-    ("filter-output", "ct state new", SERVICE_ENDPOINTS_CHECK_CHAIN),
-    ("filter-output", "ct state new", FIREWALL_CHECK_CHAIN),
-    ("filter-output-post-dnat", "ct state new", CLUSTER_IPS_CHECK_CHAIN),
-    ("nat-output", "", SERVICES_CHAIN),
-    ("nat-prerouting", "", SERVICES_CHAIN),
-    ("nat-postrouting", "", MASQUERADING_CHAIN),
-)
+from portico.proxy.model import Endpoint, ServicePort, categorize
+from portico.proxy.nftables import Element
 
-
-def hash_and_truncate(name: str) -> str:
-    """`<8 base32 chars of sha256>-<name>`, truncated: unique, readable, bounded."""
-    digest = base64.b32encode(hashlib.sha256(name.encode()).digest()).decode()
-    full = f"{digest[:8]}-{name}"
-    return full if len(full) <= _NAME_BASE_MAX else full[: _NAME_BASE_MAX - 3] + "..."
-
-
-def port_chain_base(name: ServicePortName) -> str:
-    return hash_and_truncate(
-        f"{name.namespace}/{name.name}/{name.protocol.lower()}/{name.port}")
-
-
-def endpoint_chain_base(name: ServicePortName, ep: Endpoint) -> str:
-    return hash_and_truncate(f"{name.namespace}/{name.name}/{name.protocol.lower()}/"
-                             f"{name.port}__{ep.ip}/{ep.port}")
-
-
-def base_objects(config: ProxyConfig) -> list[Object]:
-    """The fixed part of the table, in an order `nft` accepts (objects before uses)."""
-    mark = config.masquerade_mark
-    objs: list[Object] = [Table(comment="rules for portico-proxy")]
-    for name, ctype, hook, priority in BASE_CHAINS:
-        objs.append(Chain(name, ctype, hook, priority))
-    for name in (SERVICES_CHAIN, SERVICE_ENDPOINTS_CHECK_CHAIN, NODEPORT_ENDPOINTS_CHECK_CHAIN,
-                 CLUSTER_IPS_CHECK_CHAIN, FIREWALL_CHECK_CHAIN, MARK_MASQ_CHAIN,
-                 MASQUERADING_CHAIN):
-        objs.append(Chain(name))
-    objs += [
-        Chain(REJECT_CHAIN, comment="helper for @no-endpoint-services / @no-endpoint-nodeports"),
-        Set(CLUSTER_IPS_SET, "ipv4_addr", comment="Active ClusterIPs"),
-        Map(SERVICE_IPS_MAP, _SERVICE_KEY,
-            comment="ClusterIP, ExternalIP and LoadBalancer IP traffic"),
-        Map(SERVICE_NODEPORTS_MAP, _NODEPORT_KEY, comment="NodePort traffic"),
-        Map(NO_ENDPOINT_SERVICES_MAP, _SERVICE_KEY,
-            comment="vmap to drop or reject packets to services with no endpoints"),
-        Map(NO_ENDPOINT_NODEPORTS_MAP, _NODEPORT_KEY,
-            comment="vmap to drop or reject packets to service nodeports with no endpoints"),
-        Map(FIREWALL_IPS_MAP, _SERVICE_KEY,
-            comment="destinations that are subject to LoadBalancerSourceRanges"),
-    ]
-    for src, cond, dst in JUMP_CHAINS:
-        objs.append(Rule(src, f"{cond} jump {dst}".strip()))
-    dispatch = "ip daddr . meta l4proto . th dport vmap"
-    nodeports = f"fib daddr type local {_NO_LOCALHOST} meta l4proto . th dport vmap"
-    objs += [
-        Rule(SERVICES_CHAIN, f"{dispatch} @{SERVICE_IPS_MAP}"),
-        Rule(SERVICES_CHAIN, f"{nodeports} @{SERVICE_NODEPORTS_MAP}"),
-        Rule(SERVICE_ENDPOINTS_CHECK_CHAIN, f"{dispatch} @{NO_ENDPOINT_SERVICES_MAP}"),
-        Rule(NODEPORT_ENDPOINTS_CHECK_CHAIN, f"{nodeports} @{NO_ENDPOINT_NODEPORTS_MAP}"),
-        Rule(CLUSTER_IPS_CHECK_CHAIN, f"ip daddr @{CLUSTER_IPS_SET} reject",
-             comment="Reject traffic to invalid ports of ClusterIPs"),
-        Rule(CLUSTER_IPS_CHECK_CHAIN, f"ip daddr {config.service_cidr} drop",
-             comment="Drop traffic to unallocated ClusterIPs"),
-        Rule(FIREWALL_CHECK_CHAIN, f"{dispatch} @{FIREWALL_IPS_MAP}"),
-        Rule(MARK_MASQ_CHAIN, f"meta mark set meta mark | {mark}"),
-        Rule(MASQUERADING_CHAIN, f"meta mark & {mark} == 0 return"),
-        Rule(MASQUERADING_CHAIN, f"meta mark set meta mark ^ {mark}"),
-        Rule(MASQUERADING_CHAIN, "masquerade fully-random"),
-        Rule(REJECT_CHAIN, "reject"),
-    ]
-    return objs
+ElementKey = tuple[str, tuple[str, ...]]
+Slots = tuple[str, ...]
+"""Endpoints (`ip:port`) in slot order."""
 
 
 @dataclass
 class Fragment:
     """Everything one service port contributes to the table."""
 
-    chains: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sets: dict[str, Set] = field(default_factory=dict)
-    elements: dict[tuple[str, tuple[str, ...]], Element] = field(default_factory=dict)
+    elements: dict[ElementKey, Element] = field(default_factory=dict)
+    picks: set[Pick] = field(default_factory=set)
+    cluster_slots: Slots = ()
+    local_slots: Slots = ()
 
     def element(self, container: str, key: tuple[str, ...], value: tuple[str, ...] = (),
                 comment: str | None = None) -> None:
         self.elements[(container, key)] = Element(container, key, value, comment)
 
 
+def assign_slots(previous: Slots, endpoints: Iterable[Endpoint]) -> Slots:
+    """Slot order for `endpoints` that keeps every surviving endpoint's slot if it can."""
+    current = sorted(str(ep) for ep in endpoints)
+    count = len(current)
+    wanted = set(current)
+    slots: list[str | None] = [None] * count
+    for slot, ep in enumerate(previous[:count]):
+        if ep in wanted:
+            slots[slot] = ep
+    placed = set(s for s in slots if s is not None)
+    rest = iter(ep for ep in current if ep not in placed)
+    return tuple(s if s is not None else next(rest) for s in slots)
+
+
 @dataclass(frozen=True)
-class _Names:
-    cluster: str
-    local: str
-    external: str
-    firewall: str
+class _Port:
+    """What the elements of one service port are built from."""
 
-    @classmethod
-    def of(cls, name: ServicePortName) -> _Names:
-        base = port_chain_base(name)
-        return cls(SERVICE_PREFIX + base, LOCAL_PREFIX + base, EXTERNAL_PREFIX + base,
-                   FIREWALL_PREFIX + base)
+    sp: ServicePort
+    proto: str
+    comment: str
+    cluster: tuple[Endpoint, ...]
+    cluster_slots: Slots
+    local: tuple[Endpoint, ...]
+    local_slots: Slots
 
 
-def service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...],
-                     config: ProxyConfig) -> Fragment:
-    """The chains, sets and elements of one service port (kube-proxy's syncProxyRules body)."""
-    frag = Fragment()
-    names = _Names.of(sp.name)
+def service_fragment(sp: ServicePort, endpoints: tuple[Endpoint, ...], config: ProxyConfig,
+                     previous: Fragment | None = None) -> Fragment:
+    """The elements of one service port (kube-proxy's syncProxyRules body, as data)."""
     cat = categorize(endpoints, sp, config.node_name)
-    proto = sp.protocol.lower()
-    comment = str(sp.name)
-    internal_chain = names.local if sp.internal_policy_local else names.cluster
-    external_policy_chain = names.local if sp.external_policy_local else names.cluster
-    has_internal = cat.has_any and (bool(cat.local) or not sp.internal_policy_local)
-    has_external = cat.has_any and (bool(cat.local) or not sp.external_policy_local)
-    no_internal = f"goto {REJECT_CHAIN}" if not cat.has_any else "drop"
-    no_external = no_internal
+    frag = Fragment()
+    frag.cluster_slots = assign_slots(previous.cluster_slots if previous else (), cat.cluster)
+    frag.local_slots = assign_slots(previous.local_slots if previous else (), cat.local)
+    port = _Port(sp, sp.protocol.lower(), str(sp.name), cat.cluster, frag.cluster_slots,
+                 cat.local, frag.local_slots)
+    no_endpoints = "drop" if cat.has_any else f"goto {REJECT_CHAIN}"
 
     frag.element(CLUSTER_IPS_SET, (sp.cluster_ip,))
-    key = (sp.cluster_ip, proto, str(sp.port))
-    if has_internal:
-        frag.element(SERVICE_IPS_MAP, key, (f"goto {internal_chain}",))
+    key = (sp.cluster_ip, port.proto, str(sp.port))
+    internal_local = sp.internal_policy_local
+    if port.local if internal_local else port.cluster:
+        _pick(frag, port, SERVICE_IPS_MAP, key, internal_local, masquerade=False)
     else:
-        frag.element(NO_ENDPOINT_SERVICES_MAP, key, (no_internal,), comment)
-    _external_elements(frag, sp, names, cat.has_any, has_external, no_external)
-    if sp.load_balancer_ips and sp.load_balancer_source_ranges:
-        sources = list(sp.load_balancer_source_ranges)
-        frag.chains[names.firewall] = (f"ip saddr != {{ {', '.join(sources)} }} drop",)
-    if cat.has_any and sp.externally_accessible:
-        frag.chains[names.external] = _external_rules(sp, names, external_policy_chain,
-                                                       has_external, config)
-    affinity = sp.affinity_timeout > 0
-    if cat.cluster and sp.uses_cluster_endpoints:
-        frag.chains[names.cluster] = _policy_rules(sp, cat.cluster, config, internal_chain ==
-                                                   names.cluster and has_internal)
-    if cat.local and sp.uses_local_endpoints:
-        frag.chains[names.local] = _policy_rules(sp, cat.local, config, internal_chain ==
-                                                 names.local and has_internal)
+        frag.element(NO_ENDPOINT_SERVICES_MAP, key, (no_endpoints,), port.comment)
+
+    external = [(SERVICE_IPS_MAP, NO_ENDPOINT_SERVICES_MAP, (ip, port.proto, str(sp.port)))
+                for ip in (*sp.external_ips, *sp.load_balancer_ips)]
+    if sp.node_port:
+        external.append((SERVICE_NODEPORTS_MAP, NO_ENDPOINT_NODEPORTS_MAP,
+                         (config.node_ip, port.proto, str(sp.node_port))))
+    for dispatch, no_endpoint_map, ext_key in external:
+        if not cat.has_any:
+            frag.element(no_endpoint_map, ext_key, (no_endpoints,), port.comment)
+        elif not sp.external_policy_local:
+            _pick(frag, port, dispatch, ext_key, local=False, masquerade=True)
+        else:
+            frag.element(dispatch, ext_key, (f"goto {EXTERNAL_LOCAL_CHAIN}",), port.comment)
+            _pick(frag, port, EXTERNAL_CLUSTER_PICKS_MAP, ext_key, local=False,
+                  masquerade=False)
+            if port.local:
+                _pick(frag, port, EXTERNAL_LOCAL_PICKS_MAP, ext_key, local=True,
+                      masquerade=False)
+            else:
+                frag.element(no_endpoint_map, ext_key, (no_endpoints,), port.comment)
+    _firewall(frag, port)
     for ep in cat.reachable:
-        base = endpoint_chain_base(sp.name, ep)
-        rules = [f"ip saddr {ep.ip} jump {MARK_MASQ_CHAIN}"]
-        if affinity:
-            frag.sets[AFFINITY_PREFIX + base] = Set(
-                AFFINITY_PREFIX + base, "ipv4_addr", ("dynamic", "timeout"), sp.affinity_timeout)
-            rules.append(f"update @{AFFINITY_PREFIX + base} {{ ip saddr }}")
-        rules.append(f"meta l4proto {proto} dnat ip to {ep.ip}:{ep.port}")
-        frag.chains[ENDPOINT_PREFIX + base] = tuple(rules)
+        if _on_this_node(ep, config):
+            frag.element(HAIRPIN_SET, (ep.ip, ep.ip))
     return frag
 
 
-def _external_elements(frag: Fragment, sp: ServicePort, names: _Names, has_any: bool,
-                       has_external: bool, verdict: str) -> None:
-    proto = sp.protocol.lower()
-    comment = str(sp.name)
-    for ip in (*sp.external_ips, *sp.load_balancer_ips):
-        key = (ip, proto, str(sp.port))
-        if has_any:
-            frag.element(SERVICE_IPS_MAP, key, (f"goto {names.external}",))
-        if not has_external:
-            frag.element(NO_ENDPOINT_SERVICES_MAP, key, (verdict,), comment)
-    if sp.load_balancer_source_ranges:
-        for ip in sp.load_balancer_ips:
-            frag.element(FIREWALL_IPS_MAP, (ip, proto, str(sp.port)),
-                         (f"goto {names.firewall}",), comment)
-    if sp.node_port:
-        key = (proto, str(sp.node_port))
-        if has_any:
-            frag.element(SERVICE_NODEPORTS_MAP, key, (f"goto {names.external}",))
-        if not has_external:
-            frag.element(NO_ENDPOINT_NODEPORTS_MAP, key, (verdict,), comment)
+def _pick(frag: Fragment, port: _Port, dispatch: str, key: tuple[str, ...], local: bool,
+          masquerade: bool) -> None:
+    """A verdict in `dispatch` for `key`, and the key's backends."""
+    endpoints = {str(ep): ep for ep in (port.local if local else port.cluster)}
+    slots = port.local_slots if local else port.cluster_slots
+    pick = Pick(len(slots), local, masquerade, port.sp.affinity_timeout)
+    frag.picks.add(pick)
+    frag.element(dispatch, key, (pick.verdict,), port.comment)
+    for slot, name in enumerate(slots):
+        ep = endpoints[name]
+        frag.element(BACKENDS_MAP, (*key, str(pick.offset + slot)), (ep.ip, str(ep.port)))
 
 
-def _external_rules(sp: ServicePort, names: _Names, policy_chain: str, has_external: bool,
-                    config: ProxyConfig) -> tuple[str, ...]:
-    if not sp.external_policy_local:
-        # Endpoints may be on other nodes: masquerade so replies come back here.
-        rules = [f"jump {MARK_MASQ_CHAIN}"]
-    else:
-        rules = [
-            # Pods reaching an external IP act as if they went out and came back.
-            f"ip saddr {config.cluster_cidr} goto {names.cluster}",
-            # The node itself: its source would be the (local) external IP; masquerade.
-            f"fib saddr type local jump {MARK_MASQ_CHAIN}",
-            f"fib saddr type local goto {names.cluster}",
-        ]
-    if has_external:
-        rules.append(f"goto {policy_chain}")
-    return tuple(rules)
+def _firewall(frag: Fragment, port: _Port) -> None:
+    sp = port.sp
+    if not (sp.load_balancer_ips and sp.load_balancer_source_ranges):
+        return
+    # The interval set refuses overlapping elements: merge the ranges first.
+    networks = [ipaddress.ip_network(r, strict=False) for r in sp.load_balancer_source_ranges]
+    ranges = [str(n) for n in ipaddress.collapse_addresses(
+        n for n in networks if isinstance(n, ipaddress.IPv4Network))]
+    for ip in sp.load_balancer_ips if ranges else ():
+        key = (ip, port.proto, str(sp.port))
+        frag.element(FIREWALL_IPS_SET, key, comment=port.comment)
+        for source in ranges:
+            frag.element(FIREWALL_ALLOW_SET, (*key, source))
 
 
-def _policy_rules(sp: ServicePort, endpoints: tuple[Endpoint, ...], config: ProxyConfig,
-                  masquerade_outside: bool) -> tuple[str, ...]:
-    rules: list[str] = []
-    if masquerade_outside:
-        # Off-cluster clients routed to a ClusterIP may bounce off-node: masquerade.
-        rules.append(f"ip daddr {sp.cluster_ip} {sp.protocol.lower()} dport {sp.port} "
-                     f"ip saddr != {config.cluster_cidr} jump {MARK_MASQ_CHAIN}")
-    chains = [ENDPOINT_PREFIX + endpoint_chain_base(sp.name, ep) for ep in endpoints]
-    if sp.affinity_timeout > 0:
-        for ep, chain in zip(endpoints, chains, strict=True):
-            affinity_set = AFFINITY_PREFIX + endpoint_chain_base(sp.name, ep)
-            rules.append(f"ip saddr @{affinity_set} goto {chain}")
-    spread = ", ".join(f"{i} : goto {chain}" for i, chain in enumerate(chains))
-    rules.append(f"numgen random mod {len(chains)} vmap {{ {spread} }}")
-    return tuple(rules)
+def _on_this_node(ep: Endpoint, config: ProxyConfig) -> bool:
+    if ep.node_name is not None:
+        return ep.node_name == config.node_name
+    network = ipaddress.ip_network(config.pod_cidr, strict=False)
+    return ipaddress.ip_address(ep.ip) in network

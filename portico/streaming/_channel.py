@@ -99,10 +99,14 @@ def encode_close(channel: int) -> bytes:
 
 
 def decode(protocol: ChannelProtocol, message: bytes | str) -> ChannelMessage | None:
-    """A received message; None for an empty (or undecodable) one, which peers ignore."""
+    """A received message; None for an empty (or undecodable) one, which peers ignore.
+
+    Like wsstream, the frame type does not matter: a text frame on a binary protocol
+    is its UTF-8 bytes (the Python client sends str stdin as text frames).
+    """
     if not message:
         return None
-    if isinstance(message, str) or protocol.is_base64:
+    if protocol.is_base64:
         text = message if isinstance(message, str) else message.decode("ascii", "replace")
         if not text[0].isdigit():
             return None
@@ -110,9 +114,10 @@ def decode(protocol: ChannelProtocol, message: bytes | str) -> ChannelMessage | 
             return ChannelMessage(int(text[0]), base64.b64decode(text[1:], validate=False))
         except binascii.Error:
             return None
-    if message[0] == CLOSE_SIGNAL and protocol is ChannelProtocol.V5:
-        return ChannelMessage(message[1], close=True) if len(message) > 1 else None
-    return ChannelMessage(message[0], bytes(message[1:]))
+    raw = message.encode() if isinstance(message, str) else message
+    if raw[0] == CLOSE_SIGNAL and protocol is ChannelProtocol.V5:
+        return ChannelMessage(raw[1], close=True) if len(raw) > 1 else None
+    return ChannelMessage(raw[0], bytes(raw[1:]))
 
 
 # -- remote command results ----------------------------------------------------------------

@@ -105,7 +105,7 @@ class FakeNft:
         for s in sorted(t.elements):
             for k in sorted(t.elements[s]):
                 tx.add(t.elements[s][k])
-        return tx.script()
+        return "".join(line + "\n" for line in tx.lines())
 
 
 def _ctx(tx: Transaction) -> Context:
@@ -219,6 +219,8 @@ def _apply_element(t: _Table, verb: Verb, obj: Element) -> None:
 
 _PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0, "security": 50,
                "srcnat": 100}
+_FIELDS = frozenset({("ip", "saddr"), ("ip", "daddr"), ("meta", "l4proto"), ("th", "dport"),
+                     ("ct", "mark")})
 
 
 def _priority(text: str) -> int:
@@ -238,6 +240,7 @@ class Packet:
     proto: str
     port: int
     mark: int = 0
+    ct_mark: int = 0
     dnat: str | None = None
     masquerade: bool = False
 
@@ -249,6 +252,11 @@ class Packet:
     def dport(self) -> int:
         return int(self.dnat.rsplit(":", 1)[1]) if self.dnat else self.port
 
+    def field(self, name: tuple[str, str]) -> str:
+        return {("ip", "saddr"): self.src, ("ip", "daddr"): self.daddr,
+                ("meta", "l4proto"): self.proto, ("th", "dport"): str(self.dport),
+                ("ct", "mark"): str(self.ct_mark)}[name]
+
 
 @dataclass(frozen=True)
 class TraceResult:
@@ -256,17 +264,46 @@ class TraceResult:
     masquerade: bool
 
 
-_RETURN, _ACCEPT, _DROP, _REJECT = "RETURN", "ACCEPT", "DROP", "REJECT"
+_RETURN, _ACCEPT, _DROP, _REJECT, _CONTINUE = "RETURN", "ACCEPT", "DROP", "REJECT", "CONTINUE"
+Branches = list[tuple[Packet, str]]
+
+
+def _part_matches(pattern: str, value: str) -> bool:
+    """One part of a set element (a value, a CIDR or a range) against a packet's value."""
+    if pattern == value:
+        return True
+    if "/" in pattern:
+        return ipaddress.ip_address(value) in ipaddress.ip_network(pattern, strict=False)
+    if "-" in pattern and pattern[0].isdigit() and value.isdigit():
+        low, high = pattern.split("-")
+        return int(low, 0) <= int(value) <= int(high, 0)
+    return False
 
 
 class Tracer:
-    """Trace new connections through a FakeNft table, as a node with `local_ips` sees them."""
+    """Trace new connections through a FakeNft table, as a node with `local_ips` sees them.
+
+    Only the rule shapes `portico.proxy.layout` writes are understood: conditions
+    on `ip saddr/daddr`, concatenations of `ip saddr/daddr`, `meta l4proto`, `th
+    dport` and `ct mark` matched against values, CIDRs, ranges and `@sets`
+    (interval sets too), `vmap @map`, `fib ... type local`, `ct state/status`,
+    `meta mark` tests and updates, `ct mark set numgen random mod N [offset O]`
+    (which forks the trace, one branch per slot), `ct mark set <concat> map @m`,
+    `update @m { <concat> timeout Ts : ct mark }` (recorded in `dynamic`, so a
+    later trace sees it, not the rest of this one), `dnat ip to <concat> map @m`, `masquerade` and verdicts.
+    """
 
     def __init__(self, nft: FakeNft, local_ips: tuple[str, ...], table: str = "portico-proxy",
                  family: Family = Family.INET) -> None:
-        self.t = nft.table(family, table)
+        self.nft, self.family, self.table = nft, family, table
         self.local_ips = (*local_ips, "127.0.0.1")
-        self.dynamic: dict[str, set[str]] = {}
+        self.dynamic: dict[str, dict[tuple[str, ...], tuple[str, ...]]] = {}
+        self._updates: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+
+    @property
+    def t(self) -> _Table:
+        """The table as it is now (a sync replaces it; the tracer keeps its dynamic sets)."""
+        return self.nft.table(self.family, self.table)
 
     def _chains(self, hook: Hook) -> list[str]:
         found = [(_priority(c.priority or "0"), n) for n, c in self.t.chains.items()
@@ -277,7 +314,7 @@ class Tracer:
         local = src in self.local_ips
         hooks = [Hook.OUTPUT] if local else [Hook.PREROUTING, None]
         branches = [Packet(src, dst, proto, port)]
-        outcomes: list[tuple[Packet, str]] = []
+        outcomes: Branches = []
         for hook in (*hooks, Hook.POSTROUTING):
             nxt: list[Packet] = []
             for pkt in branches:
@@ -289,14 +326,19 @@ class Tracer:
                         nxt.append(out)
             branches = nxt
         outcomes += [(p, p.dnat or _ACCEPT) for p in branches]
+        # `update`s become visible to later traces only: the branches of one trace
+        # are alternatives, not successive connections.
+        for name, key, value in self._updates:
+            self.dynamic.setdefault(name, {})[key] = value
+        self._updates.clear()
         outputs = sorted({o for _, o in outcomes})
         masq = any(p.masquerade for p, _ in outcomes)
         return TraceResult(", ".join(outputs), masq)
 
-    def _hook(self, hook: Hook, pkt: Packet) -> list[tuple[Packet, str]]:
+    def _hook(self, hook: Hook, pkt: Packet) -> Branches:
         branches = [(pkt, _ACCEPT)]
         for chain in self._chains(hook):
-            nxt: list[tuple[Packet, str]] = []
+            nxt: Branches = []
             for p, v in branches:
                 if v != _ACCEPT:
                     nxt.append((p, v))
@@ -306,107 +348,122 @@ class Tracer:
             branches = nxt
         return branches
 
-    def _chain(self, chain: str, pkt: Packet, start: int) -> list[tuple[Packet, str]]:
+    def _chain(self, chain: str, pkt: Packet, start: int) -> Branches:
         rules = self.t.rules[chain]
-        for i in range(start, len(rules)):
-            results = self._rule(rules[i].rule, pkt)
-            if results is None:
-                continue
-            out: list[tuple[Packet, str]] = []
-            for p, v in results:
-                out += self._chain(chain, p, i + 1) if v == "CONTINUE" else [(p, v)]
-            return out
-        return [(pkt, _RETURN)]
+        if start >= len(rules):
+            return [(pkt, _RETURN)]
+        toks = rules[start].rule.replace("{", " { ").replace("}", " } ").replace(",", " , ")
+        out: Branches = []
+        for p, v in self._rule(toks.split(), 0, pkt):
+            out += self._chain(chain, p, start + 1) if v == _CONTINUE else [(p, v)]
+        return out
 
-    def _rule(self, rule: str, pkt: Packet) -> list[tuple[Packet, str]] | None:
-        """None if the rule does not match, else the branches after it."""
-        toks = rule.replace("{", " { ").replace("}", " } ").replace(",", " , ").split()
-        i = 0
+    def _rule(self, toks: list[str], i: int, pkt: Packet) -> Branches:
+        """The branches after the rule from token `i` on; CONTINUE = go on to the next rule."""
         while i < len(toks):
-            tok = toks[i]
-            if tok == "ct":  # ct state new: traces are of new connections
+            tok, nxt = toks[i], toks[i + 1] if i + 1 < len(toks) else ""
+            if tok == "ct" and nxt == "state":  # traces are of new connections
                 i += 3
-            elif tok == "ip" and toks[i + 2] == ".":
-                key = (pkt.daddr, pkt.proto, str(pkt.dport))
-                return self._vmap(toks[i + 9][1:], key, pkt)
-            elif tok == "ip":
-                addr = pkt.src if toks[i + 1] == "saddr" else pkt.daddr
-                negate = toks[i + 2] == "!="
-                j = i + (3 if negate else 2)
-                values, j = self._values(toks, j)
-                if self._contains(values, addr) == negate:
-                    return None
-                i = j
-            elif tok == "fib":
-                addr = pkt.src if toks[i + 1] == "saddr" else pkt.daddr
-                if addr not in self.local_ips:
-                    return None
-                i += 4
-            elif tok == "meta" and toks[i + 1] == "l4proto" and toks[i + 2] == ".":
-                return self._vmap(toks[i + 6][1:], (pkt.proto, str(pkt.dport)), pkt)
-            elif tok == "meta" and toks[i + 1] == "l4proto":
-                if toks[i + 2] != pkt.proto:
-                    return None
+            elif tok == "ct" and nxt == "status":  # ct status dnat
+                if pkt.dnat is None:
+                    return [(pkt, _CONTINUE)]
                 i += 3
-            elif tok in ("tcp", "udp"):
-                if tok != pkt.proto or int(toks[i + 2]) != pkt.dport:
-                    return None
-                i += 3
+            elif tok == "ct" and nxt == "mark" and toks[i + 2] == "set":
+                return self._set_ct_mark(toks, i + 3, pkt)
             elif tok == "meta" and toks[i + 2] == "&":
                 if (pkt.mark & int(toks[i + 3], 16)) != int(toks[i + 5], 0):
-                    return None
+                    return [(pkt, _CONTINUE)]
                 i += 6
             elif tok == "meta" and toks[i + 2] == "set":
                 bit = int(toks[i + 6], 16)
                 mark = pkt.mark | bit if toks[i + 5] == "|" else pkt.mark ^ bit
-                return [(replace(pkt, mark=mark), "CONTINUE")]
-            elif tok == "update":
-                self.dynamic.setdefault(toks[i + 1][1:], set()).add(pkt.src)
-                return [(pkt, "CONTINUE")]
-            elif tok == "numgen":
-                end = toks.index("}", i)
-                arms = " ".join(toks[i + 6:end]).split(" , ")
-                out: list[tuple[Packet, str]] = []
-                for arm in arms:
-                    out += self._verdict(arm.split(" : ")[1], pkt)
-                return out
-            elif tok == "dnat":
-                return [(replace(pkt, dnat=toks[i + 3]), _ACCEPT)]
+                return [(replace(pkt, mark=mark), _CONTINUE)]
+            elif tok == "fib":
+                if pkt.field(("ip", nxt)) not in self.local_ips:
+                    return [(pkt, _CONTINUE)]
+                i += 4
+            elif tok == "update":  # update @m { <concat> timeout Ts : <concat> }
+                key, j = self._concat(toks, i + 3, pkt)
+                value, j = self._concat(toks, j + 3, pkt)
+                self._updates.append((toks[i + 1][1:], key, value))
+                i = j + 1
+            elif tok == "dnat":  # dnat ip to <concat> map @m
+                key, j = self._concat(toks, i + 3, pkt)
+                target = self._lookup(toks[j + 1][1:], key)
+                if target is None:
+                    return [(pkt, _CONTINUE)]  # a failed lookup ends the rule
+                return [(replace(pkt, dnat=":".join(target)), _ACCEPT)]
             elif tok == "masquerade":
                 return [(replace(pkt, masquerade=True), _ACCEPT)]
+            elif (tok, nxt) in _FIELDS:
+                matched, i = self._match(toks, i, pkt)
+                if isinstance(matched, list):
+                    return matched
+                if not matched:
+                    return [(pkt, _CONTINUE)]
             else:
                 return self._verdict(" ".join(toks[i:i + 2]), pkt)
-        return [(pkt, "CONTINUE")]
+        return [(pkt, _CONTINUE)]
 
-    def _values(self, toks: list[str], j: int) -> tuple[list[str], int]:
-        if toks[j] == "{":
-            end = toks.index("}", j)
-            return [v for v in toks[j + 1:end] if v != ","], end + 1
-        return [toks[j]], j + 1
+    def _set_ct_mark(self, toks: list[str], i: int, pkt: Packet) -> Branches:
+        if toks[i] == "numgen":  # numgen random mod N [offset O]: one branch per slot
+            count, j, offset = int(toks[i + 3]), i + 4, 0
+            if j < len(toks) and toks[j] == "offset":
+                offset, j = int(toks[j + 1]), j + 2
+            out: Branches = []
+            for slot in range(offset, offset + count):
+                out += self._rule(toks, j, replace(pkt, ct_mark=slot))
+            return out
+        key, j = self._concat(toks, i, pkt)  # <concat> map @m
+        value = self._lookup(toks[j + 1][1:], key)
+        if value is None:
+            return [(pkt, _CONTINUE)]
+        return self._rule(toks, j + 2, replace(pkt, ct_mark=int(value[0], 0)))
 
-    def _contains(self, values: list[str], addr: str) -> bool:
-        for value in values:
-            if value.startswith("@"):
-                name = value[1:]
-                members = set(self.dynamic.get(name, ()))
-                members |= {k[0] for k in self.t.elements.get(name, {})}
-                if addr in members:
-                    return True
-            elif ipaddress.ip_address(addr) in ipaddress.ip_network(value, strict=False):
-                return True
-        return False
+    def _concat(self, toks: list[str], i: int, pkt: Packet) -> tuple[tuple[str, ...], int]:
+        """The packet's values of `a b . c d . ...` from token `i`, and the next token."""
+        values = [pkt.field((toks[i], toks[i + 1]))]
+        i += 2
+        while i < len(toks) and toks[i] == ".":
+            values.append(pkt.field((toks[i + 1], toks[i + 2])))
+            i += 3
+        return tuple(values), i
 
-    def _vmap(self, name: str, key: tuple[str, ...], pkt: Packet
-              ) -> list[tuple[Packet, str]] | None:
+    def _match(self, toks: list[str], i: int, pkt: Packet) -> tuple[bool | Branches, int]:
+        key, i = self._concat(toks, i, pkt)
+        if toks[i] == "vmap":
+            verdict = self._lookup(toks[i + 1][1:], key)
+            if verdict is None:
+                return False, i + 2
+            return self._verdict(" ".join(verdict), pkt), i + 2
+        negate = toks[i] == "!="
+        i += 1 if negate else 0
+        if toks[i] == "{":
+            end = toks.index("}", i)
+            values, i = [v for v in toks[i + 1:end] if v != ","], end + 1
+        else:
+            values, i = [toks[i]], i + 1
+        hit = any(self._member(v[1:], key) if v.startswith("@") else _part_matches(v, key[0])
+                  for v in values)
+        return hit != negate, i
+
+    def _lookup(self, name: str, key: tuple[str, ...]) -> tuple[str, ...] | None:
         elem = self.t.elements[name].get(key)
-        return None if elem is None else self._verdict(" ".join(elem.value), pkt)
+        return elem.value if elem is not None else self.dynamic.get(name, {}).get(key)
 
-    def _verdict(self, verdict: str, pkt: Packet) -> list[tuple[Packet, str]]:
+    def _member(self, name: str, key: tuple[str, ...]) -> bool:
+        elems = self.t.elements[name]
+        if key in elems or key in self.dynamic.get(name, {}):
+            return True
+        return "interval" in self.t.sets[name].flags and any(
+            len(k) == len(key) and all(_part_matches(p, v) for p, v in zip(k, key, strict=True))
+            for k in elems)
+
+    def _verdict(self, verdict: str, pkt: Packet) -> Branches:
         word, _, target = verdict.partition(" ")
         if word == "goto":
             return self._chain(target, pkt, 0)
         if word == "jump":
-            return [(p, "CONTINUE" if v == _RETURN else v) for p, v in
-                    self._chain(target, pkt, 0)]
+            return [(p, _CONTINUE if v == _RETURN else v) for p, v in self._chain(target, pkt, 0)]
         return [(pkt, {"drop": _DROP, "reject": _REJECT, "accept": _ACCEPT,
                        "return": _RETURN}[word])]

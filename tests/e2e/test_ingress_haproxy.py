@@ -36,7 +36,6 @@ from tests.unit.ingress.fixtures import (
     rule,
     secret,
     service,
-    slice_,
     snapshot,
 )
 from tests.unit.ingress.netns import Netns
@@ -162,13 +161,14 @@ def slices(service_name: str, *backends: str) -> list[dict]:
              "ports": [{"name": "", "port": PORTS[b], "protocol": "TCP"}]} for b in backends]
 
 
-def base(web=("web-a",), more=(), more_secrets=(), annotations=None, extra_rules=()):
+def base(web=("web-a",), more=(), more_secrets=(), annotations=None, extra_rules=(),
+         more_rules=(), more_tls=()):
     """Ingress `shop` (TLS for shop.example.com) and its Services; `web` has `web` endpoints."""
     shop = ingress("shop", rule("shop.example.com", path("/", "web"), path("/api", "api"),
                                 path("/none", "missing")),
                    rule("plain.example.com", path("/", "web"), path("/empty", "empty"),
-                        *extra_rules),
-                   tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
+                        *extra_rules), *more_rules,
+                   tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}, *more_tls],
                    annotations=annotations or {})
     return snapshot(
         [shop, *more],
@@ -218,19 +218,20 @@ async def test_runtime_changes_without_reload(env: Env) -> None:
     assert await env.apply(base(web=("web-a", "web-b"))) == Outcome.RUNTIME
     assert await bodies(env, "plain.example.com", "/", 10) == {"web-a", "web-b"}
     # a new path (map rows through prepare/add/commit map)
-    moved = base(web=("web-a", "web-b"), extra_rules=(path("/other", "other"),))
+    moved = base(web=("web-a", "web-b"), extra_rules=(path("/other", "api"),))
     assert await env.apply(moved) == Outcome.RUNTIME
-    assert await bodies(env, "plain.example.com", "/other/x") == {"web-c"}
-    # a new TLS Secret and Ingress (new ssl cert + add ssl crt-list)
+    assert await bodies(env, "plain.example.com", "/other/x") == {"api"}
+    # a new host with a new TLS Secret (new ssl cert + add ssl crt-list, redirect.map)
     crt, key = tls.self_signed("new.example.com", ("new.example.com",))
-    new = ingress("new", rule("new.example.com", path("/", "other")),
-                  tls=[{"hosts": ["new.example.com"], "secretName": "new-tls"}])
     new_secret = tls.tls_secret("new-tls", "default", crt, key)
-    snap = base(web=("web-a", "web-b"), more=(new,), more_secrets=(new_secret,),
-                extra_rules=(path("/other", "other"),))
+    snap = base(web=("web-a",), more_secrets=(new_secret,),
+                extra_rules=(path("/other", "api"),),
+                more_rules=(rule("new.example.com", path("/", "api")),),
+                more_tls=({"hosts": ["new.example.com"], "secretName": "new-tls"},))
     assert await env.apply(snap) == Outcome.RUNTIME
     r = await env.get("new.example.com", "/", https=True)
-    assert (r.status, r.cert_cn, r.body.split()[0]) == (200, "new.example.com", "web-c")
+    assert (r.status, r.cert_cn, r.body.split()[0]) == (200, "new.example.com", "api")
+    assert (await env.get("new.example.com", "/")).status == 308
     # the same Secret rotated (set ssl cert + commit ssl cert)
     crt2, key2 = tls.self_signed("new.example.com", ("new.example.com",))
     rotated = replace(snap, secrets={**snap.secrets, ("default", "new-tls"):
@@ -268,7 +269,7 @@ async def test_annotations_in_haproxy(env: Env) -> None:
                                    "portico.dev/limit-burst-multiplier": "2"})
     await env.apply(base(more=(rw, deny, limited), more_secrets=(auth,)))
     assert (await env.get("rw.example.com", "/something/a/b")).status == 401
-    for user, password in (("alice", "pw"), ("bob", "s3cret"), ("carol", "carol")):
+    for user, password in (("alice", "pw"), ("bob", "s3cret"), ("carol", "test")):
         import base64
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         r = await env.get("rw.example.com", "/something/a/b?x=1",

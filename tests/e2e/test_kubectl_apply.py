@@ -6,8 +6,9 @@ import re
 
 import pytest
 import yaml
-from tests.conftest import Kubectl
 from e2e_support import service
+
+from tests.conftest import Kubectl
 
 HTTP = {"name": "http", "port": 80, "targetPort": 8080}
 METRICS = {"name": "metrics", "port": 9090}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.conftest import new_namespace
 
 from portico.testing.sandbox import Cluster
+from tests.conftest import new_namespace
 
 UNAUTHORIZED = {
     "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -6,8 +6,9 @@ import json
 import re
 
 import pytest
-from tests.conftest import Kubectl
 from e2e_support import parse_table
+
+from tests.conftest import Kubectl
 
 # (NAME, APIVERSION) -> (SHORTNAMES, NAMESPACED, KIND), as kube-apiserver v1.33 reports them.
 EXPECTED_RESOURCES = {

@@ -7,10 +7,10 @@ import re
 
 import pytest
 import yaml
-from tests.conftest import Kubectl
 from e2e_support import AGE, IPV4, RFC3339, LineReader, assert_row, parse_table, service
 
 from portico.testing.sandbox import end_process
+from tests.conftest import Kubectl
 
 SERVICE_COLUMNS = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.conftest import Kubectl
 from e2e_support import deployment, parse_table, service
+
+from tests.conftest import Kubectl
 
 
 @pytest.fixture

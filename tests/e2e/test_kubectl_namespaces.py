@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 
 import yaml
-from tests.conftest import Kubectl
 from e2e_support import AGE, assert_row, manifest, parse_table, service
 
 from portico.testing.sandbox import Cluster, wait_for
+from tests.conftest import Kubectl
 
 
 def test_namespace_lifecycle(cluster: Cluster, kubectl_version: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.conftest import Kubectl, new_namespace
 from e2e_support import LineReader, manifest, service
 
 from portico.testing.sandbox import Cluster, end_process
+from tests.conftest import Kubectl, new_namespace
 
 
 def identities(k: Kubectl) -> dict[str, tuple[str, str, str]]:

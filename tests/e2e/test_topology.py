@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from portico.cloud import Topology, TopologyConfig, plan
-from portico.cloud._netops import list_netns, netns_files
+from portico.cloud._netops import list_netns
 from portico.cloud._topology import owned_netns_pattern
 from portico.testing.sandbox import Sandbox
 
@@ -298,21 +298,6 @@ def test_recreate_after_losing_a_node_netns(fresh: Built) -> None:
     assert fresh.ping("node-1", str(node2.ip)) == {str(node2.ip): True}
     assert fresh.ping("sandbox", str(node2.ip)) == {str(node2.ip): True}
     fresh.destroy()
-
-
-def test_create_over_stale_netns_files(fresh: Built) -> None:
-    """`ip netns exec` (as the sandbox uses) mounts the netns in a private mount namespace:
-    when that process ends, they go and leave empty files, which create() replaces."""
-    t = fresh.topology
-    fresh.create(private_mounts=True)
-    names = [t.cloud_netns, *(n.netns for n in t.nodes)]
-    assert {name: netns_files().get(name) for name in names} == dict.fromkeys(names, False)
-    fresh.create()
-    assert {name: netns_files().get(name) for name in names} == dict.fromkeys(names, True)
-    assert fresh.ping("node-1", "10.224.0.6", "10.223.0.1") == {
-        "10.224.0.6": True, "10.223.0.1": True}
-    assert len(fresh.destroy()) == 10
-    assert leftovers(t.config.name) == []
 
 
 def test_add_node_scales_up() -> None:

@@ -91,7 +91,7 @@ NGX = "nginx.ingress.kubernetes.io/"
 HTPASSWD = ("alice:$2y$05$abcdefghijklmnopqrstuuHIrMEWpUCQe2YqFR3sXwQ75u4od..9q\n"
             "bob:$apr1$abcdefgh$M2T3erDstkD7SsE2QQnfH0\n"
             "carol:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\n")
-# passwords: alice "pw", bob "s3cret", carol "carol"
+# passwords: alice "pw", bob "s3cret", carol "test"
 
 
 def rich_snapshot() -> Snapshot:

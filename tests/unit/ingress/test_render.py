@@ -45,9 +45,14 @@ CHAIN = """\
     http-request set-var(txn.path_match) var(txn.host_match),concat(,txn.path,),map_beg(/state/maps/path-prefix.map) if !{ var(txn.path_match) -m found }
     http-request set-var(txn.backend) var(txn.path_match),field(1,.)
     http-request set-var(txn.route) var(txn.path_match),field(2,.)
+"""  # noqa: E501
+TAIL = """\
     use_backend %[var(txn.backend)] if { var(txn.backend) -m found }
     default_backend default_404
-"""  # noqa: E501
+"""
+REDIRECT = ("    http-request redirect location https://%[req.hdr(host),field(1,:)]"
+            "%[capture.req.uri] code 308 if { var(txn.route),map(/state/maps/redirect.map) "
+            "-m found }\n")
 
 SIMPLE = f"""\
 global
@@ -78,11 +83,11 @@ frontend stats
 frontend http
     bind :80
     http-request set-header X-Forwarded-Proto http
-{CHAIN}
+{CHAIN}{REDIRECT}{TAIL}
 frontend https
     bind :443 ssl crt /state/tls/default.pem crt-list /state/tls/crt-list alpn h2,http/1.1
     http-request set-header X-Forwarded-Proto https
-{CHAIN}
+{CHAIN}{TAIL}
 backend default_404
     http-request return status 404 content-type text/plain string "404 page not found"
 
@@ -110,6 +115,7 @@ def test_simple_config_is_golden():
         "path-prefix-exact.map": "",
         "path-regex.map": "",
         "path-prefix.map": "a.example.com/ ing_default_web_web_80.r873c8b4d18\n",
+        "redirect.map": "",
     }
     assert out.crt_list == "" and out.certificates == {} and out.lua == ""
 
@@ -120,7 +126,6 @@ RICH_BACKENDS = textwrap.dedent("""\
 
     backend ing_default_canary_web2_80
         # default/canary -> service web2:80
-        http-request redirect location https://%[req.hdr(host),field(1,:)]%[capture.req.uri] code 308 if !{ ssl_fc }
         server s1 127.0.0.1:1 disabled
         server s2 127.0.0.1:1 disabled
 
@@ -141,7 +146,6 @@ RICH_BACKENDS = textwrap.dedent("""\
         timeout server 120s
         cookie INGRESSCOOKIE insert indirect nocache dynamic
         dynamic-cookie-key ing_default_shop_api_http
-        http-request redirect location https://%[req.hdr(host),field(1,:)]%[capture.req.uri] code 308 if !{ ssl_fc }
         http-request deny deny_status 403 if !{ src 10.0.0.0/8 192.168.1.1/32 }
         server s1 10.244.0.9:9000
         server s2 127.0.0.1:1 disabled
@@ -151,14 +155,13 @@ RICH_BACKENDS = textwrap.dedent("""\
         timeout server 120s
         cookie INGRESSCOOKIE insert indirect nocache dynamic
         dynamic-cookie-key ing_default_shop_web_80
-        http-request redirect location https://%[req.hdr(host),field(1,:)]%[capture.req.uri] code 308 if !{ ssl_fc } { var(txn.route) -m str ra06c326cea rf468a4b5ec }
         http-request deny deny_status 403 if !{ src 10.0.0.0/8 192.168.1.1/32 }
         server s1 10.244.0.5:8080
         server s2 10.244.1.6:8080
 
     userlist ul_ing_default_rw_api_http
         user alice password '$2y$05$abcdefghijklmnopqrstuuHIrMEWpUCQe2YqFR3sXwQ75u4od..9q'
-""")
+""")  # noqa: E501
 
 
 def test_rich_backends_are_golden():
@@ -178,6 +181,8 @@ def test_rich_maps_and_crt_list_are_golden():
         "path-prefix.map": (".shop.example.com/ ing_default_shop_web_80.r711e619103\n"
                             "shop.example.com/ ing_default_shop_web_80.ra06c326cea\n"
                             "shop.example.com/api/ ing_default_shop_api_http.r5c9b698237\n"),
+        # shop's routes on shop.example.com (TLS) and the canary's own route
+        "redirect.map": "r3ff835e786 1\nr5c9b698237 1\nra06c326cea 1\nrf468a4b5ec 1\n",
     }
     assert out.crt_list == "/state/tls/certs/default_shop-tls.pem shop.example.com\n"
     assert list(out.certificates) == ["default_shop-tls.pem"]

@@ -1,4 +1,4 @@
-"""Partial syncs: a change emits only its service's objects; no-ops cancel; failures go full."""
+"""Partial syncs: a change emits only element diffs (and a new pick chain); no-ops cancel."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 from proxy_builders import CONFIG, World, endpoint, endpoint_slice, port, service
 
 from portico.proxy.diff import Applied, partial_sync
-from portico.proxy.render import Fragment
+from portico.proxy.model import Endpoint
+from portico.proxy.render import Fragment, assign_slots
 from portico.testing.nft import FakeNft
 
 
@@ -19,39 +20,60 @@ def _two_services() -> World:
     return w
 
 
-def test_one_endpoint_added_emits_only_that_service() -> None:
+def test_one_endpoint_added_emits_only_element_changes() -> None:
     w = _two_services()
     w.apply_slice(endpoint_slice("ns", "a", [endpoint("10.244.1.1"), endpoint("10.244.2.1")],
                                  [port(8080)]))
     plan = w.sync()
     assert not plan.full
-    assert plan.tx.script() == (
-        "add chain inet portico-proxy endpoint-3ERKEHZT-ns/a/tcp/p80__10.244.2.1/8080\n"
-        "flush chain inet portico-proxy service-4BGMBBTA-ns/a/tcp/p80\n"
-        "add rule inet portico-proxy service-4BGMBBTA-ns/a/tcp/p80 ip daddr 10.0.0.1 tcp dport 80"
-        " ip saddr != 10.244.0.0/16 jump mark-for-masquerade\n"
-        "add rule inet portico-proxy service-4BGMBBTA-ns/a/tcp/p80 numgen random mod 2 vmap"
-        " { 0 : goto endpoint-AOYBPGUC-ns/a/tcp/p80__10.244.1.1/8080,"
-        " 1 : goto endpoint-3ERKEHZT-ns/a/tcp/p80__10.244.2.1/8080 }\n"
-        "add rule inet portico-proxy endpoint-3ERKEHZT-ns/a/tcp/p80__10.244.2.1/8080"
-        " ip saddr 10.244.2.1 jump mark-for-masquerade\n"
-        "add rule inet portico-proxy endpoint-3ERKEHZT-ns/a/tcp/p80__10.244.2.1/8080"
-        " meta l4proto tcp dnat ip to 10.244.2.1:8080\n")
+    assert plan.tx.script().splitlines() == [
+        # pick-2 is new: the only chain a partial sync ever writes
+        "add chain inet portico-proxy pick-2",
+        "add rule inet portico-proxy pick-2 ct mark set numgen random mod 2",
+        "add rule inet portico-proxy pick-2 dnat ip to ip daddr . meta l4proto . th dport"
+        " . ct mark map @backends",
+        "delete element inet portico-proxy service-ips { 10.0.0.1 . tcp . 80 }",
+        "add element inet portico-proxy backends { 10.0.0.1 . tcp . 80 . 1 : 10.244.2.1 . 8080 }",
+        'add element inet portico-proxy service-ips { 10.0.0.1 . tcp . 80 comment "ns/a:p80"'
+        " : goto pick-2 }",
+    ]
     assert w.tracer().trace("10.244.0.9", "10.0.0.1", 80).output == \
         "10.244.1.1:8080, 10.244.2.1:8080"
+    # the same change to the other Service reuses pick-2
+    w.apply_slice(endpoint_slice("ns", "b", [endpoint("10.244.1.2"), endpoint("10.244.2.2")],
+                                 [port(8080)]))
+    assert "chain" not in w.sync().tx.script()
 
 
-def test_last_endpoint_removed_swaps_map_elements_and_deletes_chains() -> None:
+def test_removed_endpoint_frees_its_slot_for_the_last_one() -> None:
+    w = World()
+    w.apply_service(service("ns", "a", "10.0.0.1", [port(80)]))
+    w.apply_slice(endpoint_slice("ns", "a", [endpoint(f"10.244.1.{i}") for i in (1, 2, 3)],
+                                 [port(8080)]))
+    w.sync()
+    w.apply_slice(endpoint_slice("ns", "a", [endpoint(f"10.244.1.{i}") for i in (2, 3)],
+                                 [port(8080)]))
+    assert w.sync().tx.script().splitlines() == [
+        "add chain inet portico-proxy pick-2",
+        "add rule inet portico-proxy pick-2 ct mark set numgen random mod 2",
+        "add rule inet portico-proxy pick-2 dnat ip to ip daddr . meta l4proto . th dport"
+        " . ct mark map @backends",
+        "delete element inet portico-proxy backends { 10.0.0.1 . tcp . 80 . 0,"
+        " 10.0.0.1 . tcp . 80 . 2 }",
+        "delete element inet portico-proxy service-ips { 10.0.0.1 . tcp . 80 }",
+        "add element inet portico-proxy backends { 10.0.0.1 . tcp . 80 . 0 : 10.244.1.3 . 8080 }",
+        'add element inet portico-proxy service-ips { 10.0.0.1 . tcp . 80 comment "ns/a:p80"'
+        " : goto pick-2 }",
+    ]
+
+
+def test_last_endpoint_removed_swaps_map_elements() -> None:
     w = _two_services()
     w.apply_slice(endpoint_slice("ns", "b", [], [port(8080)]))
     plan = w.sync()
-    lines = plan.tx.script().splitlines()
-    assert lines == [
-        "flush chain inet portico-proxy endpoint-GEABZSFH-ns/b/tcp/p80__10.244.1.2/8080",
-        "flush chain inet portico-proxy service-K3LGGN73-ns/b/tcp/p80",
+    assert plan.tx.script().splitlines() == [
+        "delete element inet portico-proxy backends { 10.0.0.2 . tcp . 80 . 0 }",
         "delete element inet portico-proxy service-ips { 10.0.0.2 . tcp . 80 }",
-        "delete chain inet portico-proxy endpoint-GEABZSFH-ns/b/tcp/p80__10.244.1.2/8080",
-        "delete chain inet portico-proxy service-K3LGGN73-ns/b/tcp/p80",
         'add element inet portico-proxy no-endpoint-services { 10.0.0.2 . tcp . 80 comment'
         ' "ns/b:p80" : goto reject-chain }',
     ]
@@ -101,6 +123,20 @@ def test_shared_element_survives_removal_of_one_claimant() -> None:
 
 def test_partial_sync_of_unknown_service_removal_is_empty() -> None:
     assert partial_sync(CONFIG, Applied(), {}).script() == ""
-    tx = partial_sync(CONFIG, Applied(), {})
+    tx = partial_sync(CONFIG, Applied(), {"x": Fragment()})  # type: ignore[dict-item]
     FakeNft().apply(tx)  # an empty transaction needs no table
-    assert Fragment().chains == {}
+    assert tx.script() == ""
+
+
+@pytest.mark.parametrize(("previous", "endpoints", "expected"), [
+    pytest.param((), ["b", "a"], ("a", "b"), id="fresh: sorted"),
+    pytest.param(("b", "a"), ["a", "b", "c"], ("b", "a", "c"), id="new endpoint appended"),
+    pytest.param(("a", "b", "c"), ["a", "c"], ("a", "c"), id="last one fills the hole"),
+    pytest.param(("a", "b", "c"), ["b", "c", "d"], ("d", "b", "c"), id="replacement takes slot"),
+    pytest.param(("a", "b"), [], (), id="none left"),
+])
+def test_assign_slots(previous: tuple[str, ...], endpoints: list[str],
+                      expected: tuple[str, ...]) -> None:
+    eps = [Endpoint(f"10.244.1.{ord(name)}", 80) for name in endpoints]
+    prev = tuple(f"10.244.1.{ord(name)}:80" for name in previous)
+    assert assign_slots(prev, eps) == tuple(f"10.244.1.{ord(name)}:80" for name in expected)

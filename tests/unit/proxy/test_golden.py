@@ -1,8 +1,11 @@
 # ruff: noqa: E501 - golden nft lines are as long as nft writes them
 """Golden test: the full ruleset for a set of services, as FakeNft.dump() prints it.
 
-The chain names match kube-proxy's own golden tests (service-ULMVA6XW-ns1/svc1/tcp/p80,
-service-42NFTM6N-ns2/svc2/tcp/p80): same hash, same readable suffix.
+The layout of `portico.proxy.layout`: fixed chains and maps, shared pick chains
+(pick-1, pick-2, pick-local-1, and the affinity/masquerade variants in use), and
+every Service as elements: a ClusterIP (svc1), a NodePort with ClientIP affinity
+(svc2), a port without endpoints (svc3), and an externalTrafficPolicy Local
+LoadBalancer with source ranges (svc4; the two /25s merge into one /24).
 """
 
 from __future__ import annotations
@@ -14,9 +17,7 @@ from proxy_builders import World, endpoint, endpoint_slice, port, service
 EXPECTED = textwrap.dedent("""\
         add table inet portico-proxy { comment "rules for portico-proxy" ; }
         add chain inet portico-proxy cluster-ips-check
-        add chain inet portico-proxy endpoint-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080
-        add chain inet portico-proxy endpoint-TNFFH6U2-ns1/svc1/tcp/p80__10.244.1.5/8080
-        add chain inet portico-proxy external-42NFTM6N-ns2/svc2/tcp/p80
+        add chain inet portico-proxy external-local
         add chain inet portico-proxy filter-forward { type filter hook forward priority -110 ; }
         add chain inet portico-proxy filter-input { type filter hook input priority -110 ; }
         add chain inet portico-proxy filter-output { type filter hook output priority -110 ; }
@@ -29,27 +30,32 @@ EXPECTED = textwrap.dedent("""\
         add chain inet portico-proxy nat-postrouting { type nat hook postrouting priority srcnat ; }
         add chain inet portico-proxy nat-prerouting { type nat hook prerouting priority dstnat ; }
         add chain inet portico-proxy nodeport-endpoints-check
+        add chain inet portico-proxy pick-1
+        add chain inet portico-proxy pick-1-affinity-10800
+        add chain inet portico-proxy pick-1-masq-affinity-10800
+        add chain inet portico-proxy pick-2
+        add chain inet portico-proxy pick-local-1
         add chain inet portico-proxy reject-chain { comment "helper for @no-endpoint-services / @no-endpoint-nodeports" ; }
-        add chain inet portico-proxy service-42NFTM6N-ns2/svc2/tcp/p80
-        add chain inet portico-proxy service-ULMVA6XW-ns1/svc1/tcp/p80
         add chain inet portico-proxy service-endpoints-check
         add chain inet portico-proxy services
-        add set inet portico-proxy affinity-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
         add set inet portico-proxy cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
-        add map inet portico-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
-        add map inet portico-proxy no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }
+        add set inet portico-proxy firewall-allow { type ipv4_addr . inet_proto . inet_service . ipv4_addr ; flags interval ; comment "destination . allowed source range" ; }
+        add set inet portico-proxy firewall-ips { type ipv4_addr . inet_proto . inet_service ; comment "destinations that are subject to LoadBalancerSourceRanges" ; }
+        add set inet portico-proxy hairpin { type ipv4_addr . ipv4_addr ; comment "local endpoint . itself: hairpin traffic to masquerade" ; }
+        add map inet portico-proxy affinity { type ipv4_addr . ipv4_addr . inet_proto . inet_service : mark ; flags dynamic,timeout ; timeout 10800s ; comment "ClientIP session affinity: client -> slot" ; }
+        add map inet portico-proxy backends { type ipv4_addr . inet_proto . inet_service . mark : ipv4_addr . inet_service ; comment "service address . proto . port . slot -> endpoint" ; }
+        add map inet portico-proxy external-cluster-picks { type ipv4_addr . inet_proto . inet_service : verdict ; comment "externalTrafficPolicy Local: pick for pods and the node" ; }
+        add map inet portico-proxy external-local-picks { type ipv4_addr . inet_proto . inet_service : verdict ; comment "externalTrafficPolicy Local: pick among local endpoints" ; }
+        add map inet portico-proxy no-endpoint-nodeports { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }
         add map inet portico-proxy no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }
         add map inet portico-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
-        add map inet portico-proxy service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
+        add map inet portico-proxy service-nodeports { type ipv4_addr . inet_proto . inet_service : verdict ; comment "NodePort traffic (node IP . proto . port)" ; }
         add rule inet portico-proxy cluster-ips-check ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"
         add rule inet portico-proxy cluster-ips-check ip daddr 10.0.0.0/16 drop comment "Drop traffic to unallocated ClusterIPs"
-        add rule inet portico-proxy endpoint-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 ip saddr 10.244.0.6 jump mark-for-masquerade
-        add rule inet portico-proxy endpoint-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 update @affinity-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 { ip saddr }
-        add rule inet portico-proxy endpoint-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 meta l4proto tcp dnat ip to 10.244.0.6:8080
-        add rule inet portico-proxy endpoint-TNFFH6U2-ns1/svc1/tcp/p80__10.244.1.5/8080 ip saddr 10.244.1.5 jump mark-for-masquerade
-        add rule inet portico-proxy endpoint-TNFFH6U2-ns1/svc1/tcp/p80__10.244.1.5/8080 meta l4proto tcp dnat ip to 10.244.1.5:8080
-        add rule inet portico-proxy external-42NFTM6N-ns2/svc2/tcp/p80 jump mark-for-masquerade
-        add rule inet portico-proxy external-42NFTM6N-ns2/svc2/tcp/p80 goto service-42NFTM6N-ns2/svc2/tcp/p80
+        add rule inet portico-proxy external-local ip saddr 10.244.0.0/16 ip daddr . meta l4proto . th dport vmap @external-cluster-picks
+        add rule inet portico-proxy external-local fib saddr type local jump mark-for-masquerade
+        add rule inet portico-proxy external-local fib saddr type local ip daddr . meta l4proto . th dport vmap @external-cluster-picks
+        add rule inet portico-proxy external-local ip daddr . meta l4proto . th dport vmap @external-local-picks
         add rule inet portico-proxy filter-forward ct state new jump service-endpoints-check
         add rule inet portico-proxy filter-forward ct state new jump cluster-ips-check
         add rule inet portico-proxy filter-input ct state new jump nodeport-endpoints-check
@@ -58,31 +64,65 @@ EXPECTED = textwrap.dedent("""\
         add rule inet portico-proxy filter-output ct state new jump firewall-check
         add rule inet portico-proxy filter-output-post-dnat ct state new jump cluster-ips-check
         add rule inet portico-proxy filter-prerouting ct state new jump firewall-check
-        add rule inet portico-proxy firewall-check ip daddr . meta l4proto . th dport vmap @firewall-ips
+        add rule inet portico-proxy firewall-check ip daddr . meta l4proto . th dport @firewall-ips ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop
         add rule inet portico-proxy mark-for-masquerade meta mark set meta mark | 0x4000
+        add rule inet portico-proxy masquerading ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade
         add rule inet portico-proxy masquerading meta mark & 0x4000 == 0 return
         add rule inet portico-proxy masquerading meta mark set meta mark ^ 0x4000
         add rule inet portico-proxy masquerading masquerade fully-random
         add rule inet portico-proxy nat-output jump services
         add rule inet portico-proxy nat-postrouting jump masquerading
         add rule inet portico-proxy nat-prerouting jump services
-        add rule inet portico-proxy nodeport-endpoints-check fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports
+        add rule inet portico-proxy nodeport-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-nodeports
+        add rule inet portico-proxy pick-1 ct mark set numgen random mod 1
+        add rule inet portico-proxy pick-1 dnat ip to ip daddr . meta l4proto . th dport . ct mark map @backends
+        add rule inet portico-proxy pick-1-affinity-10800 ct mark set numgen random mod 1
+        add rule inet portico-proxy pick-1-affinity-10800 ct mark set ip saddr . ip daddr . meta l4proto . th dport map @affinity
+        add rule inet portico-proxy pick-1-affinity-10800 ct mark != 0 ct mark set numgen random mod 1
+        add rule inet portico-proxy pick-1-affinity-10800 update @affinity { ip saddr . ip daddr . meta l4proto . th dport timeout 10800s : ct mark }
+        add rule inet portico-proxy pick-1-affinity-10800 dnat ip to ip daddr . meta l4proto . th dport . ct mark map @backends
+        add rule inet portico-proxy pick-1-masq-affinity-10800 jump mark-for-masquerade
+        add rule inet portico-proxy pick-1-masq-affinity-10800 goto pick-1-affinity-10800
+        add rule inet portico-proxy pick-2 ct mark set numgen random mod 2
+        add rule inet portico-proxy pick-2 dnat ip to ip daddr . meta l4proto . th dport . ct mark map @backends
+        add rule inet portico-proxy pick-local-1 ct mark set numgen random mod 1 offset 1048576
+        add rule inet portico-proxy pick-local-1 dnat ip to ip daddr . meta l4proto . th dport . ct mark map @backends
         add rule inet portico-proxy reject-chain reject
-        add rule inet portico-proxy service-42NFTM6N-ns2/svc2/tcp/p80 ip daddr 10.0.0.42 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-        add rule inet portico-proxy service-42NFTM6N-ns2/svc2/tcp/p80 ip saddr @affinity-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 goto endpoint-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080
-        add rule inet portico-proxy service-42NFTM6N-ns2/svc2/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-7LPLO23Z-ns2/svc2/tcp/p80__10.244.0.6/8080 }
-        add rule inet portico-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 ip daddr 10.0.0.41 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-        add rule inet portico-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-TNFFH6U2-ns1/svc1/tcp/p80__10.244.1.5/8080 }
         add rule inet portico-proxy service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
+        add rule inet portico-proxy services ip daddr @cluster-ips ip saddr != 10.244.0.0/16 jump mark-for-masquerade
         add rule inet portico-proxy services ip daddr . meta l4proto . th dport vmap @service-ips
-        add rule inet portico-proxy services fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports
+        add rule inet portico-proxy services ip daddr . meta l4proto . th dport vmap @service-nodeports
+        add element inet portico-proxy backends { 10.0.0.41 . tcp . 80 . 0 : 10.244.1.5 . 8080 }
+        add element inet portico-proxy backends { 10.0.0.42 . tcp . 80 . 0 : 10.244.0.6 . 8080 }
+        add element inet portico-proxy backends { 10.0.0.44 . tcp . 80 . 0 : 10.244.0.7 . 8080 }
+        add element inet portico-proxy backends { 10.0.0.44 . tcp . 80 . 1 : 10.244.1.7 . 8080 }
+        add element inet portico-proxy backends { 10.224.0.4 . tcp . 30042 . 0 : 10.244.0.6 . 8080 }
+        add element inet portico-proxy backends { 10.224.0.4 . tcp . 30044 . 0 : 10.244.0.7 . 8080 }
+        add element inet portico-proxy backends { 10.224.0.4 . tcp . 30044 . 1 : 10.244.1.7 . 8080 }
+        add element inet portico-proxy backends { 10.224.0.4 . tcp . 30044 . 1048576 : 10.244.0.7 . 8080 }
+        add element inet portico-proxy backends { 198.51.100.44 . tcp . 80 . 0 : 10.244.0.7 . 8080 }
+        add element inet portico-proxy backends { 198.51.100.44 . tcp . 80 . 1 : 10.244.1.7 . 8080 }
+        add element inet portico-proxy backends { 198.51.100.44 . tcp . 80 . 1048576 : 10.244.0.7 . 8080 }
         add element inet portico-proxy cluster-ips { 10.0.0.41 }
         add element inet portico-proxy cluster-ips { 10.0.0.42 }
         add element inet portico-proxy cluster-ips { 10.0.0.43 }
+        add element inet portico-proxy cluster-ips { 10.0.0.44 }
+        add element inet portico-proxy external-cluster-picks { 10.224.0.4 . tcp . 30044 comment "ns4/svc4:p80" : goto pick-2 }
+        add element inet portico-proxy external-cluster-picks { 198.51.100.44 . tcp . 80 comment "ns4/svc4:p80" : goto pick-2 }
+        add element inet portico-proxy external-local-picks { 10.224.0.4 . tcp . 30044 comment "ns4/svc4:p80" : goto pick-local-1 }
+        add element inet portico-proxy external-local-picks { 198.51.100.44 . tcp . 80 comment "ns4/svc4:p80" : goto pick-local-1 }
+        add element inet portico-proxy firewall-allow { 198.51.100.44 . tcp . 80 . 192.0.2.0/24 }
+        add element inet portico-proxy firewall-allow { 198.51.100.44 . tcp . 80 . 203.0.113.0/24 }
+        add element inet portico-proxy firewall-ips { 198.51.100.44 . tcp . 80 comment "ns4/svc4:p80" }
+        add element inet portico-proxy hairpin { 10.244.0.6 . 10.244.0.6 }
+        add element inet portico-proxy hairpin { 10.244.0.7 . 10.244.0.7 }
         add element inet portico-proxy no-endpoint-services { 10.0.0.43 . udp . 53 comment "ns3/svc3:dns" : goto reject-chain }
-        add element inet portico-proxy service-ips { 10.0.0.41 . tcp . 80 : goto service-ULMVA6XW-ns1/svc1/tcp/p80 }
-        add element inet portico-proxy service-ips { 10.0.0.42 . tcp . 80 : goto service-42NFTM6N-ns2/svc2/tcp/p80 }
-        add element inet portico-proxy service-nodeports { tcp . 30042 : goto external-42NFTM6N-ns2/svc2/tcp/p80 }
+        add element inet portico-proxy service-ips { 10.0.0.41 . tcp . 80 comment "ns1/svc1:p80" : goto pick-1 }
+        add element inet portico-proxy service-ips { 10.0.0.42 . tcp . 80 comment "ns2/svc2:p80" : goto pick-1-affinity-10800 }
+        add element inet portico-proxy service-ips { 10.0.0.44 . tcp . 80 comment "ns4/svc4:p80" : goto pick-2 }
+        add element inet portico-proxy service-ips { 198.51.100.44 . tcp . 80 comment "ns4/svc4:p80" : goto external-local }
+        add element inet portico-proxy service-nodeports { 10.224.0.4 . tcp . 30042 comment "ns2/svc2:p80" : goto pick-1-masq-affinity-10800 }
+        add element inet portico-proxy service-nodeports { 10.224.0.4 . tcp . 30044 comment "ns4/svc4:p80" : goto external-local }
 """)
 
 
@@ -95,6 +135,13 @@ def golden_world() -> World:
     w.apply_slice(endpoint_slice("ns2", "svc2", [endpoint("10.244.0.6", "node-1")],
                                  [port(8080)]))
     w.apply_service(service("ns3", "svc3", "10.0.0.43", [port(53, "dns", "UDP")]))
+    w.apply_service(service(
+        "ns4", "svc4", "10.0.0.44", [port(80, nodePort=30044)], type="LoadBalancer",
+        externalTrafficPolicy="Local", healthCheckNodePort=32044,
+        loadBalancerSourceRanges=["203.0.113.0/25", "203.0.113.128/25", "192.0.2.0/24"],
+        status={"loadBalancer": {"ingress": [{"ip": "198.51.100.44"}]}}))
+    w.apply_slice(endpoint_slice("ns4", "svc4", [endpoint("10.244.0.7", "node-1"),
+                                                 endpoint("10.244.1.7", "node-2")], [port(8080)]))
     return w
 
 

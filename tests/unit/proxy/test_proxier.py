@@ -52,7 +52,7 @@ async def test_full_sync_at_start_then_partial_syncs(cluster) -> None:
     await until(lambda: f"service-ips {{ {cluster_ip} . tcp . 80" in nft.dump())
     script = nft.last_transaction.script()
     assert "delete table" not in script
-    assert "dnat ip to 10.244.1.5:8080" in script
+    assert f"backends {{ {cluster_ip} . tcp . 80 . 0 : 10.244.1.5 . 8080 }}" in script
 
     await client.delete(Service, "web", namespace="default")
     await until(lambda: cluster_ip not in nft.dump())

@@ -60,7 +60,7 @@ def _world() -> World:
     # UDP, externalIPs
     w.apply_service(service("ns1", "dns", "10.0.0.20", [port(53, "dns", "UDP")],
                             externalIPs=["192.0.2.20"]))
-    w.apply_slice(endpoint_slice("ns1", "dns", [endpoint("10.244.1.15")],
+    w.apply_slice(endpoint_slice("ns1", "dns", [endpoint("10.244.0.15", "node-1")],
                                  [port(5353, "dns", "UDP")]))
     # headless and ExternalName: no rules
     w.apply_service(service("ns1", "headless", "None", [port(80)]))
@@ -120,14 +120,26 @@ CASES = [
                  id="no ready endpoints: serving terminating ones are used"),
     pytest.param(POD, "10.0.0.19", 80, "tcp", "10.244.1.13:8080", False,
                  id="ready endpoints win over terminating ones"),
-    pytest.param(POD, "10.0.0.20", 53, "udp", "10.244.1.15:5353", False,
+    pytest.param(POD, "10.0.0.20", 53, "udp", "10.244.0.15:5353", False,
                  id="UDP ClusterIP"),
     pytest.param(POD, "10.0.0.20", 53, "tcp", "REJECT", False,
                  id="TCP to a UDP-only ClusterIP port is rejected"),
-    pytest.param(OUTSIDE, "192.0.2.20", 53, "udp", "10.244.1.15:5353", True,
+    pytest.param(OUTSIDE, "192.0.2.20", 53, "udp", "10.244.0.15:5353", True,
                  id="externalIP with Cluster policy is masqueraded"),
-    pytest.param("10.244.1.15", "10.0.0.20", 53, "udp", "10.244.1.15:5353", True,
+    pytest.param("10.244.0.15", "10.0.0.20", 53, "udp", "10.244.0.15:5353", True,
                  id="hairpin: an endpoint reaching itself is masqueraded"),
+    pytest.param("10.244.0.9", "10.0.0.20", 53, "udp", "10.244.0.15:5353", False,
+                 id="another local pod to the same endpoint is not masqueraded"),
+    pytest.param(OUTSIDE, "192.0.2.20", 53, "tcp", "ACCEPT", False,
+                 id="externalIP on an unserved protocol is left alone"),
+    pytest.param(OUTSIDE, NODE_IP, 30015, "tcp", "DROP", False,
+                 id="Local NodePort without local endpoints drops"),
+    pytest.param(POD, NODE_IP, 30015, "tcp", "10.244.1.8:8080", False,
+                 id="pod to Local NodePort without local endpoints short-circuits"),
+    pytest.param("203.0.113.99", LB_IP, 80, "tcp", "10.244.0.7:8080", False,
+                 id="loadBalancerSourceRanges admit the range"),
+    pytest.param(OUTSIDE, "10.0.0.16", 80, "tcp", "10.244.0.8:8080", True,
+                 id="internalTrafficPolicy Local off-cluster source is masqueraded"),
     pytest.param(POD, "10.0.0.21", 80, "tcp", "DROP", False,
                  id="headless (no ClusterIP in the service CIDR) gets no rules"),
 ]
@@ -139,7 +151,7 @@ def test_trace(src: str, dst: str, dport: int, proto: str, output: str, masq: bo
     assert (result.output, result.masquerade) == (output, masq)
 
 
-def test_client_ip_affinity_sticks_to_the_first_endpoint() -> None:
+def test_client_ip_affinity_sticks_to_the_remembered_slot() -> None:
     w = World()
     w.apply_service(service("ns1", "sticky", "10.0.0.30", [port(80)],
                             sessionAffinity="ClientIP",
@@ -148,17 +160,39 @@ def test_client_ip_affinity_sticks_to_the_first_endpoint() -> None:
                                                    endpoint("10.244.1.6")], [port(8080)]))
     w.sync()
     tracer = w.tracer()
+    key = (POD, "10.0.0.30", "tcp", "80")
     assert tracer.trace(POD, "10.0.0.30", 80).output == "10.244.1.5:8080, 10.244.1.6:8080"
-    # the tracer explored both branches, so both affinity sets now hold POD; a real
-    # kernel holds one. Seed one explicitly instead:
-    tracer.dynamic.clear()
-    name = next(s for s in w.nft.table(*_inet()).sets if "10.244.1.6" in s)
-    tracer.dynamic[name] = {POD}
+    # the tracer explored both slots and recorded one of them, as the kernel does
+    assert tracer.dynamic["affinity"][key] in {("0",), ("1",)}
+    tracer.dynamic["affinity"][key] = ("1",)
     assert tracer.trace(POD, "10.0.0.30", 80).output == "10.244.1.6:8080"
+    assert tracer.dynamic["affinity"][key] == ("1",)
     assert tracer.trace("10.244.0.10", "10.0.0.30", 80).output == \
         "10.244.1.5:8080, 10.244.1.6:8080"
-    sets = w.nft.table(*_inet()).sets
-    assert {s.timeout for s in sets.values() if s.name.startswith("affinity-")} == {60}
+    # a remembered slot beyond a shrunk Service is picked again at random
+    tracer.dynamic["affinity"][key] = ("7",)
+    assert tracer.trace(POD, "10.0.0.30", 80).output == "10.244.1.5:8080, 10.244.1.6:8080"
+    rules = w.nft.table(*_inet()).rules["pick-2-affinity-60"]
+    assert [r.rule for r in rules][3] == \
+        "update @affinity { ip saddr . ip daddr . meta l4proto . th dport timeout 60s : ct mark }"
+
+
+def test_affinity_survives_scaling_up() -> None:
+    """Slots are stable: a new endpoint takes a new slot; remembered slots keep their endpoint."""
+    w = World()
+    sticky = service("ns1", "sticky", "10.0.0.30", [port(80)], sessionAffinity="ClientIP")
+    w.apply_service(sticky)
+    w.apply_slice(endpoint_slice("ns1", "sticky", [endpoint("10.244.1.5"),
+                                                   endpoint("10.244.1.6")], [port(8080)]))
+    w.sync()
+    tracer = w.tracer()
+    tracer.dynamic["affinity"] = {(POD, "10.0.0.30", "tcp", "80"): ("1",)}
+    w.apply_slice(endpoint_slice("ns1", "sticky", [endpoint("10.244.1.4"), endpoint("10.244.1.5"),
+                                                   endpoint("10.244.1.6")], [port(8080)]))
+    w.sync()
+    assert tracer.trace(POD, "10.0.0.30", 80).output == "10.244.1.6:8080"
+    assert tracer.trace("10.244.0.10", "10.0.0.30", 80).output == \
+        "10.244.1.4:8080, 10.244.1.5:8080, 10.244.1.6:8080"
 
 
 def _inet() -> tuple[Family, str]:
