@@ -42,6 +42,7 @@ class Config:
     bind_address: str
     slot_scale: int
     state_dir: Path
+    run_dir: Path
     haproxy: str
     kubeconfig: Path | None
     serviceaccount_dir: Path
@@ -65,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--bind-address", default="")
     p.add_argument("--slot-scale", type=int, default=16)
     p.add_argument("--state-dir", default="")
+    p.add_argument("--run-dir", default="", help="HAProxy's sockets (default: a new short "
+                   "directory under /tmp; UNIX socket paths are limited to 97 bytes)")
     p.add_argument("--haproxy", default="/usr/sbin/haproxy")
     p.add_argument("--kubeconfig", default="")
     p.add_argument("--min-sync-interval", type=float, default=0.1)
@@ -98,5 +101,6 @@ def parse_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
         http_port=args.http_port, https_port=args.https_port, stats_port=args.stats_port,
         healthz_port=args.healthz_port, bind_address=args.bind_address,
         slot_scale=args.slot_scale, state_dir=state, haproxy=args.haproxy,
+        run_dir=Path(args.run_dir) if args.run_dir else Path(tempfile.mkdtemp(prefix="pi-")),
         kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
         serviceaccount_dir=sa_dir, min_sync_interval=args.min_sync_interval)

@@ -18,7 +18,9 @@ import contextlib
 import datetime
 import logging
 import secrets
+import shutil
 import time
+from pathlib import Path
 
 from lightkube import ApiError, AsyncClient
 from lightkube.models.core_v1 import EventSource, ObjectReference
@@ -49,7 +51,8 @@ def settings_for(config: Config) -> Settings:
     from pathlib import PurePosixPath
     crt, key = tls.self_signed()
     return Settings(ingress_class=config.ingress_class, controller=config.controller_class,
-                    state_dir=PurePosixPath(config.state_dir), http_port=config.http_port,
+                    state_dir=PurePosixPath(config.state_dir),
+                    run_dir=PurePosixPath(config.run_dir), http_port=config.http_port,
                     https_port=config.https_port, stats_port=config.stats_port,
                     bind_address=config.bind_address, slot_scale=config.slot_scale,
                     default_certificate=crt + key)
@@ -61,9 +64,10 @@ class IngressController:
         self.client = client
         self.config = config
         self.settings = settings_for(config)
-        run = config.state_dir / "run"
-        self.haproxy = HAProxyProcess(config.state_dir / "haproxy.cfg", run / "master.sock",
-                                      run / "admin.sock", config.haproxy, haproxy_prefix)
+        self.haproxy = HAProxyProcess(config.state_dir / "haproxy.cfg",
+                                      Path(self.settings.master_socket),
+                                      Path(self.settings.admin_socket), config.haproxy,
+                                      haproxy_prefix)
         self.applier = Applier(self.settings, self.haproxy)
         self.metrics = Metrics()
         self.factory = InformerFactory(client)
@@ -92,6 +96,7 @@ class IngressController:
                 await task
         await self.factory.stop()
         await self.haproxy.stop()
+        shutil.rmtree(self.config.run_dir, ignore_errors=True)
 
     def _leadership(self, leader: bool) -> None:
         self.metrics.leader = leader

@@ -2,8 +2,8 @@
 
 Layout under the directory (the `Settings.state_dir` the text was rendered for):
 `haproxy.cfg`, `maps/<name>.map`, `tls/default.pem`, `tls/crt-list`,
-`tls/certs/<namespace>_<secret>.pem`, `auth.lua` (only when needed), `run/`
-(sockets). Certificate files no longer rendered are removed. Private keys are
+`tls/certs/<namespace>_<secret>.pem`, `auth.lua` (only when needed). Sockets live
+in `Settings.run_dir`, a short path of their own. Certificate files no longer rendered are removed. Private keys are
 written mode 0600.
 """
 
@@ -33,7 +33,7 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> bool:
 
 def write_files(directory: Path, rendered: Rendered, config_name: str = "haproxy.cfg") -> None:
     """Everything but the config first, so the config never names a file not yet there."""
-    (directory / "run").mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     for name, text in rendered.maps.items():
         write_atomic(directory / "maps" / name, text)
     certs = directory / "tls" / "certs"

@@ -180,6 +180,8 @@ class Settings:
     ingress_class: str = "webapprouting.kubernetes.azure.com"
     controller: str = "webapprouting.kubernetes.azure.com/nginx"
     state_dir: PurePosixPath = PurePosixPath("/var/lib/portico-ingress")
+    # Sockets: a short path of its own (a UNIX socket path has at most 97 bytes for HAProxy).
+    run_dir: PurePosixPath = PurePosixPath("/run/portico-ingress")
     http_port: int = 80
     https_port: int = 443
     stats_port: int = 10254
@@ -191,11 +193,11 @@ class Settings:
 
     @property
     def admin_socket(self) -> PurePosixPath:
-        return self.state_dir / "run" / "admin.sock"
+        return self.run_dir / "admin.sock"
 
     @property
     def master_socket(self) -> PurePosixPath:
-        return self.state_dir / "run" / "master.sock"
+        return self.run_dir / "master.sock"
 
 
 @dataclass(frozen=True)

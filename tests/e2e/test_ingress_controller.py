@@ -74,6 +74,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     env = Env(ns, tmp_path / "unused")
     config = parse_config(
         ["--kubeconfig", str(server.kubeconfig), "--state-dir", str(tmp_path / "haproxy"),
+         "--run-dir", str(tmp_path / "run"),
          "--http-port", str(HTTP), "--https-port", str(HTTPS), "--stats-port", str(STATS),
          "--bind-address", "127.0.0.1", "--slot-scale", "4"],
         {"POD_NAME": "nginx-0", "POD_NAMESPACE": "app-routing-system"})

@@ -79,7 +79,8 @@ class Env:
     def __init__(self, ns: Netns, state: Path) -> None:
         self.ns = ns
         crt, key = tls.self_signed()
-        self.settings = Settings(state_dir=PurePosixPath(state), http_port=HTTP,
+        self.settings = Settings(state_dir=PurePosixPath(state),
+                                 run_dir=PurePosixPath(state / "run"), http_port=HTTP,
                                  https_port=HTTPS, stats_port=STATS, bind_address="127.0.0.1",
                                  slot_scale=4, default_certificate=crt + key)
         self.haproxy = HAProxyProcess(state / "haproxy.cfg", state / "run" / "master.sock",

@@ -10,6 +10,7 @@ from portico.ingress.model import Obj, Settings, Snapshot
 CLASS = "webapprouting.kubernetes.azure.com"
 CONTROLLER = "webapprouting.kubernetes.azure.com/nginx"
 SETTINGS = Settings(state_dir=__import__("pathlib").PurePosixPath("/state"),
+                    run_dir=__import__("pathlib").PurePosixPath("/state/run"),
                     slot_scale=2, default_certificate="DEFAULT-PEM\n")
 
 

@@ -107,7 +107,16 @@ def test_real_nft_accepts_full_and_partial_syncs() -> None:
         w.apply_slice(endpoint_slice("ns", "b", [endpoint("10.244.1.6")],
                                      [port(5353, "dns", "UDP")]))
         nft(w.sync().tx.script())
+        w.apply_service(service("ns", "a", "10.0.0.1", [port(80, nodePort=30001)],
+                                type="LoadBalancer", externalTrafficPolicy="Local",
+                                loadBalancerSourceRanges=["203.0.113.0/25", "192.0.2.0/24"],
+                                status={"loadBalancer": {"ingress": [{"ip": "198.51.100.1"}]}}))
+        partial = w.sync().tx.script()
+        assert "delete element" in partial and "firewall-allow" in partial
+        nft(partial)
         w.apply_service(service("ns", "a", "10.0.0.1", [port(80)]), deleted=True)
         nft(w.sync().tx.script())
+        w.state.failed()
+        nft(w.sync().tx.script())  # a full sync over a table with elements
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
