@@ -3,8 +3,8 @@
 Layout under the directory (the `Settings.state_dir` the text was rendered for):
 `haproxy.cfg`, `maps/<name>.map`, `tls/default.pem`, `tls/crt-list`,
 `tls/certs/<namespace>_<secret>.pem`, `auth.lua` (only when needed). Sockets live
-in `Settings.run_dir`, a short path of their own. Certificate files no longer rendered are removed. Private keys are
-written mode 0600.
+in `Settings.run_dir`, a short path of their own. Certificate files no longer
+rendered are removed. Private keys are written mode 0600.
 """
 
 from __future__ import annotations

@@ -245,3 +245,28 @@ async def test_udp_follows_an_endpoint_change(env) -> None:
     slice_.endpoints[0].addresses = [PODS["b"]]
     await client.replace(slice_)
     await wait(lambda: ask() == "pod-b", timeout=5)
+
+
+async def test_hairpin_and_affinity_across_scale_up(env) -> None:
+    topo, client, proxier = env
+    own = await create(client, svc_body("own"), ["a"])
+    # pod a reaching itself through its Service is masqueraded (to the bridge address),
+    # or its reply would go to itself directly and the connection would never open
+    await wait(lambda: topo.curl("a", f"http://{own.spec.clusterIP}/clientip")[0] == 0)
+    assert topo.curl("a", f"http://{own.spec.clusterIP}/clientip")[1].startswith("10.244.0.1:")
+    # a pod reaching another pod's Service keeps its address
+    assert topo.curl("client", f"http://{own.spec.clusterIP}/clientip")[1].startswith(
+        PODS["client"] + ":")
+
+    sticky = await create(client, svc_body("sticky2", sessionAffinity="ClientIP"), ["b"])
+    ip = sticky.spec.clusterIP
+    await wait(lambda: topo.curl("client", f"http://{ip}/hostname") == (0, "pod-b"))
+    slice_ = await client.get(EndpointSlice, "sticky2-1", namespace="default")
+    slice_.endpoints.append(pod_slice("x", ["a"]).endpoints[0])
+    await client.replace(slice_)
+    await wait(lambda: f"{ip} . tcp . 80 : goto pick-2-affinity-10800" in
+               topo.run("node", "nft", "list", "map", "inet", "portico-proxy",
+                        "service-ips").stdout)
+    # pod a sorts first but takes the new slot: the remembered slot still means pod b
+    answers = {topo.curl("client", f"http://{ip}/hostname")[1] for _ in range(6)}
+    assert answers == {"pod-b"}
