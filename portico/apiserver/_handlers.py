@@ -341,6 +341,23 @@ class ResourceHandlers:
         return response
 
 
+_LINES: dict[tuple[str, str, str, str], bytes] = {}
+
+
+def _event_line(kind_of_event: str, api_version: str, kind: str, obj: Object) -> bytes:
+    """The JSON line of one watch event, serialized once for all its watchers."""
+    meta = obj.get("metadata", {})
+    key = (kind_of_event, kind, str(meta.get("uid")), str(meta.get("resourceVersion")))
+    line = _LINES.get(key)
+    if line is None:
+        if len(_LINES) > 4096:
+            _LINES.clear()
+        typed = {"apiVersion": api_version, "kind": kind, **obj} if "kind" not in obj else obj
+        line = orjson.dumps({"type": kind_of_event, "object": typed}) + b"\n"
+        _LINES[key] = line
+    return line
+
+
 class _EventWriter:
     def __init__(self, response: web.StreamResponse, rt: ResourceType, as_table: bool,
                  include: str) -> None:
@@ -354,14 +371,15 @@ class _EventWriter:
         await self.response.write(orjson.dumps(payload) + b"\n")
 
     async def send(self, event: WatchEvent) -> None:
-        obj = event.object
-        obj.setdefault("apiVersion", self.rt.api_version)
-        obj.setdefault("kind", self.rt.kind)
+        obj = event.object  # shared by every watcher of this change: never mutated here
         if self.as_table:
-            obj = table(self.rt, [obj], self.include, obj["metadata"].get("resourceVersion", ""),
-                        headers=not self.headers_sent)
+            typed = {"apiVersion": self.rt.api_version, "kind": self.rt.kind, **obj}
+            tbl = table(self.rt, [typed], self.include,
+                        obj["metadata"].get("resourceVersion", ""), headers=not self.headers_sent)
             self.headers_sent = True
-        await self._line({"type": event.type, "object": obj})
+            await self._line({"type": event.type, "object": tbl})
+            return
+        await self.response.write(_event_line(event.type, self.rt.api_version, self.rt.kind, obj))
 
     async def bookmark(self, revision: int) -> None:
         await self._line({"type": "BOOKMARK", "object": {

@@ -26,6 +26,21 @@ pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns")]
 ADDON = Path(__file__).resolve().parents[2] / "portico" / "addons" / "ingress.yaml"
 NS = "app-routing-system"
+# A backend that answers with the X-Forwarded-* headers it received (image python).
+ECHO = """
+import http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = " ".join(str(self.headers.get(h)) for h in
+                        ("X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host")).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+http.server.ThreadingHTTPServer(("", 8080), H).serve_forever()
+"""
+ECHO_POD = {"containers": [{"name": "echo", "image": "python:3.12",
+                            "command": ["python3", "-c", ECHO],
+                            "readinessProbe": {"tcpSocket": {"port": 8080},
+                                               "periodSeconds": 1}}]}
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +89,13 @@ def test_routes_by_host_and_path_over_http_and_https(cluster: Cluster, tmp_path:
     ip = external_ip(cluster)
     cluster.kubectl("apply", "-f", "-", check=True, input=dump(
         deployment("web", 2), service("web", [HTTP_PORT]),
-        ingress("web", "shop.example.com", [("/", "web")]),
+        deployment("echo", 1, ECHO_POD), service("echo", [HTTP_PORT]),
+        ingress("web", "shop.example.com", [("/", "web"), ("/headers", "echo")]),
         ingress("other-class", "other.example.com", [("/", "web")],
                 ingressClassName="someone-else")))
-    cluster.kubectl("rollout", "status", "deployment/web", "--timeout=90s", check=True,
-                    timeout=100)
+    for name in ("web", "echo"):
+        cluster.kubectl("rollout", "status", f"deployment/{name}", "--timeout=90s", check=True,
+                        timeout=100)
 
     def address() -> str:
         out = cluster.kubectl("get", "ingress", "web").stdout
@@ -95,8 +112,8 @@ def test_routes_by_host_and_path_over_http_and_https(cluster: Cluster, tmp_path:
                 "Host: nobody.example.com", f"http://{ip}/") == "404"
     assert curl(cluster, "-o", "/dev/null", "-w", "%{http_code}", "-H",
                 "Host: other.example.com", f"http://{ip}/") == "404"
-    headers = curl(cluster, "-H", "Host: shop.example.com", f"http://{ip}/header?key=X-Forwarded-For")
-    assert headers == SANDBOX_IP
+    headers = curl(cluster, "-H", "Host: shop.example.com:80", f"http://{ip}/headers/x")
+    assert headers == f"{SANDBOX_IP} http shop.example.com:80"
     other = json.loads(cluster.kubectl("get", "ingress", "other-class", "-o", "json").stdout)
     assert not (other.get("status") or {}).get("loadBalancer", {}).get("ingress")
 
@@ -114,9 +131,12 @@ def test_routes_by_host_and_path_over_http_and_https(cluster: Cluster, tmp_path:
                    " %{http_version}", "https://shop.example.com/hostname")
         return out if out.startswith("web-") else ""
     assert wait_for(https, timeout=60, message="HTTPS through the ingress").endswith(" 2")
-    redirect = curl(cluster, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
-                    "-H", "Host: shop.example.com", f"http://{ip}/hostname?a=1")
-    assert redirect == "308 https://shop.example.com/hostname?a=1"
+
+    def redirected() -> bool:  # every replica: several requests in a row
+        return all(curl(cluster, "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+                        "-H", "Host: shop.example.com", f"http://{ip}/hostname?a=1")
+                   == "308 https://shop.example.com/hostname?a=1" for _ in range(6))
+    wait_for(redirected, timeout=30, message="HTTP -> HTTPS redirect on every replica")
     issuer = cluster.sandbox.run(["curl", "-skv", "--max-time", "3", "--resolve",
                                   f"shop.example.com:443:{ip}", "https://shop.example.com/"],
                                  timeout=15).stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ from portico.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from portico.store import Compacted, Event, EventType, SqliteStore
+from portico.store import Compacted, Event, EventType, KeyValue, SqliteStore
 
 
 @dataclass(frozen=True)
@@ -175,11 +176,17 @@ class Reader:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
+def _decoded(kv: KeyValue) -> Object:
+    """One decode per change however many watchers see it (watchers must not mutate it)."""
+    return decode(kv)
+
+
 def _convert(event: Event, flt: Filter, prefix: str) -> WatchEvent | None:
     if not event.kv.key.startswith(prefix):
         return None
-    current = decode(event.kv)
-    previous = decode(event.prev) if event.prev is not None else None
+    current = _decoded(event.kv)
+    previous = _decoded(event.prev) if event.prev is not None else None
     if event.type is EventType.DELETE:
         return WatchEvent("DELETED", current) if flt.matches(current) else None
     now_matches = flt.matches(current)
