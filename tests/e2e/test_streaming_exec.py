@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from portico.testing.sandbox import Cluster, wait_for
-from tests.e2e.streaming_support import NAMESPACE, kubectl_env, run_in_pty, streaming_cluster
+from tests.e2e.test_streaming_support import NAMESPACE, kubectl_env, run_in_pty, streaming_cluster
 
 pytestmark = pytest.mark.e2e
 VERSIONS = ("1.32", "1.33")

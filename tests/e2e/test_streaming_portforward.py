@@ -16,7 +16,7 @@ import pytest
 
 from portico.testing.sandbox import Cluster, end_process
 from tests.e2e.e2e_support import LineReader
-from tests.e2e.streaming_support import NAMESPACE, streaming_cluster
+from tests.e2e.test_streaming_support import NAMESPACE, streaming_cluster
 
 pytestmark = pytest.mark.e2e
 VERSIONS = ("1.32", "1.33")

@@ -1,4 +1,4 @@
-"""Helpers for the streaming end-to-end tests: one node cluster with workloads, and a pty.
+"""Shared helpers (no tests) for the streaming end-to-end tests: a node cluster and a pty.
 
 `streaming_cluster()` starts `portico up --nodes 1` in a sandbox with, in one
 namespace: pod `p1` (busybox, `sleep`), Deployment `web` (2 agnhost netexec replicas
