@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-ADDONS = ("coredns",)
+ADDONS = ("coredns", "ingress")
 
 
 def load(name: str) -> list[dict[str, Any]]:

@@ -12,14 +12,12 @@ from pathlib import Path
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 
-log = logging.getLogger("portico.addons")
+from portico.addons import ADDONS, load
 
-ADDONS = ("coredns",)
+log = logging.getLogger("portico.addons")
 
 
 async def install(kubeconfig: Path, networked: bool, names: tuple[str, ...] = ADDONS) -> None:
-    from portico.addons import load
-
     if not networked:
         return
     client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),

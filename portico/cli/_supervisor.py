@@ -169,10 +169,31 @@ class Supervisor:
         self.children["cloud-lb"] = _spawn(argv, directory / "lb.log")
 
     async def _install_addons(self) -> None:
+        """Once the nodes are Ready (so the scheduler spreads the addons' replicas)."""
         from portico.cli._addons import install
 
         assert self.api is not None
+        if self._networked():
+            await self._wait_nodes_ready(timeout=20.0)
         await install(self.api.kubeconfig, networked=self._networked())
+
+    async def _wait_nodes_ready(self, timeout: float) -> None:
+        from portico.apiserver.registry import ListOptions
+
+        assert self.api is not None
+        nodes = self.api.registry.find("", "v1", "nodes")
+        assert nodes is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            listed = self.api.registry.list(nodes, None, ListOptions()).items
+            ready = [n for n in listed if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in n.get("status", {}).get("conditions", []) or [])]
+            if len(ready) >= self.config.nodes:
+                return
+            await asyncio.sleep(0.1)
+        log.warning("not every node is Ready after %.0fs; installing addons anyway", timeout)
 
     async def stop(self) -> None:
         for name, child in self.children.items():

@@ -101,16 +101,10 @@ class Applier:
         current = render.render_config(plan, slots, self.settings)
         if self.running is not None and current == self.running and self.haproxy.running:
             return Result(Outcome.UNCHANGED)
-        valid, message = self._check(plan, slots)
-        if not valid:
-            log.error("generated HAProxy config is invalid, keeping the running one: %s",
-                      message)
-            return Result(Outcome.INVALID, message)
-        if not self.haproxy.running or self.running is None:
-            write_files(self.root, current)
-            await self.haproxy.start()
-            return self._done(current, slots, Result(Outcome.STARTED))
-        if not needs_reload(self.running, current):
+        starting = not self.haproxy.running or self.running is None
+        if not starting and self.running is not None and \
+                not needs_reload(self.running, current):
+            # Same shape as the checked config HAProxy runs: no `haproxy -c` needed.
             try:
                 await self._runtime(current, slots)
                 write_files(self.root, current)
@@ -118,7 +112,15 @@ class Applier:
                 return self._done(current, slots, Result(Outcome.RUNTIME))
             except (RuntimeError_, OSError) as exc:
                 log.warning("runtime update refused (%s); reloading", exc)
+        valid, message = self._check(plan, slots)
+        if not valid:
+            log.error("generated HAProxy config is invalid, keeping the running one: %s",
+                      message)
+            return Result(Outcome.INVALID, message)
         write_files(self.root, current)
+        if starting:
+            await self.haproxy.start()
+            return self._done(current, slots, Result(Outcome.STARTED))
         self.reloads += 1
         if not await self.haproxy.reload():
             self.failed_reloads += 1
