@@ -215,3 +215,20 @@ async def test_status_subresource_only_changes_status(api):
     plain["status"] = {}
     after = (await api.put(f"{path}/st", plain)).body
     assert after["status"]["loadBalancer"]["ingress"] == [{"ip": "198.51.100.7", "ipMode": "VIP"}]
+
+
+async def test_ingress_without_class_gets_the_default_class(api):
+    classes = "/apis/networking.k8s.io/v1/ingressclasses"
+    for name, default in (("other", "false"), ("main", "true")):
+        body = {"metadata": {"name": name, "annotations": {
+            "ingressclass.kubernetes.io/is-default-class": default}},
+            "spec": {"controller": f"example.com/{name}"}}
+        assert (await api.post(classes, body)).status == 201
+    ingress = {"metadata": {"name": "web"}, "spec": {"defaultBackend": {
+        "service": {"name": "web", "port": {"number": 80}}}}}
+    path = "/apis/networking.k8s.io/v1/namespaces/default/ingresses"
+    created = (await api.post(path, ingress)).body
+    assert created["spec"]["ingressClassName"] == "main"
+    legacy = {**ingress, "metadata": {"name": "legacy", "annotations": {
+        "kubernetes.io/ingress.class": "other"}}}
+    assert "ingressClassName" not in (await api.post(path, legacy)).body["spec"]

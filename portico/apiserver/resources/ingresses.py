@@ -14,6 +14,8 @@ import datetime
 import ipaddress
 from typing import Any
 
+import orjson
+
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
@@ -24,6 +26,7 @@ from portico.apiserver.resources._base import (
     Strategy,
     Subresource,
     Table,
+    WriteContext,
     nested,
 )
 from portico.apiserver.resources._meta import (
@@ -173,9 +176,41 @@ def _class_annotation_errors(obj: Object) -> list[FieldError]:
     return []
 
 
+_CLASSES_PREFIX = "/registry/networking.k8s.io/ingressclasses/"
+_DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
+_LEGACY_CLASS = "kubernetes.io/ingress.class"
+
+
+def default_class(ctx: WriteContext) -> str | None:
+    """The newest IngressClass annotated as the default, as the DefaultIngressClass
+    admission plugin picks it."""
+    best: tuple[str, str] | None = None
+    for key in ctx.keys(_CLASSES_PREFIX):
+        raw = ctx.get(key)
+        if raw is None:
+            continue
+        meta = orjson.loads(raw).get("metadata", {})
+        if (meta.get("annotations") or {}).get(_DEFAULT_CLASS) == "true":
+            candidate = (str(meta.get("creationTimestamp", "")), str(meta.get("name")))
+            best = max(best, candidate) if best else candidate
+    return best[1] if best else None
+
+
 class IngressStrategy(Strategy):
     def prepare_for_create(self, obj: Object) -> None:
         obj["status"] = {"loadBalancer": {}}
+
+    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+        """Admission: a new Ingress without a class gets the default IngressClass."""
+        if old is not None:
+            return
+        spec = new.setdefault("spec", {})
+        annotations = new.get("metadata", {}).get("annotations") or {}
+        if spec.get("ingressClassName") or _LEGACY_CLASS in annotations:
+            return
+        chosen = default_class(ctx)
+        if chosen:
+            spec["ingressClassName"] = chosen
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         new["status"] = copy.deepcopy(old.get("status") or {"loadBalancer": {}})
