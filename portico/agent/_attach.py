@@ -36,6 +36,7 @@ from portico.agent._exec import (
 )
 from portico.agent._runtime import DEFAULT_PATH, ContainerProcess
 from portico.agent._sandbox import IP
+from portico.agent._streamio import write_process_input
 from portico.streaming import TerminalSize
 
 REPLAY_LIMIT = 64 * 1024
@@ -138,16 +139,7 @@ class AttachableProcess(ContainerProcess):
         return self.master is not None
 
     async def write_stdin(self, data: bytes) -> None:
-        if self._tty_in is not None:
-            if not self._tty_in.is_closing():
-                self._tty_in.write(data)
-            return
-        stdin = self.proc.stdin
-        if stdin is None or stdin.is_closing():
-            return
-        with contextlib.suppress(ConnectionError):
-            stdin.write(data)
-            await stdin.drain()
+        await write_process_input(self._tty_in, self.proc.stdin, data)
 
     def session_stdin_closed(self) -> None:
         """An attached session's stdin ended: with stdinOnce, so does the container's."""

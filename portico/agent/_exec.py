@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from portico.agent._runtime import DEFAULT_PATH, exit_code
 from portico.agent._sandbox import IP
+from portico.agent._streamio import write_process_input
 from portico.streaming import TerminalSize
 
 _PR_SET_PDEATHSIG = 1
@@ -135,16 +136,7 @@ class CommandProcess:
         return self
 
     async def write_stdin(self, data: bytes) -> None:
-        if self._tty_in is not None:
-            if not self._tty_in.is_closing():
-                self._tty_in.write(data)
-            return
-        stdin = self.proc.stdin
-        if stdin is None or stdin.is_closing():
-            return
-        with contextlib.suppress(ConnectionError):
-            stdin.write(data)
-            await stdin.drain()
+        await write_process_input(self._tty_in, self.proc.stdin, data)
 
     def close_stdin(self) -> None:
         """stdin EOF: the pipe closes; a terminal gets ^D (its EOF character)."""

@@ -136,7 +136,10 @@ async def create_sandbox(ip: IpRunner, spec: SandboxSpec) -> None:
     await ip.batch(
         f"netns add {spec.netns}\n"
         f"link add {spec.veth} type veth peer name {POD_IFNAME} netns {spec.netns}\n"
-        f"link set {spec.veth} master {BRIDGE} up\n", in_parent_mount_ns=True)
+        f"link set {spec.veth} master {BRIDGE} up\n"
+        # hairpin: a pod reaching itself through a Service gets its packet back on the
+        # bridge port it came in on (kubenet's hairpin-veth mode)
+        f"link set {spec.veth} type bridge_slave hairpin on\n", in_parent_mount_ns=True)
     await ip.batch(
         "link set lo up\n"
         f"addr add {spec.pod_ip}/{spec.prefixlen} dev {POD_IFNAME}\n"

@@ -39,6 +39,20 @@ from portico.streaming import (
 FINISH_GRACE = 2.0
 
 
+async def write_process_input(tty_in: asyncio.WriteTransport | None,
+                              stdin: asyncio.StreamWriter | None, data: bytes) -> None:
+    """Feed a process's input: its terminal when it has one, else its stdin pipe."""
+    if tty_in is not None:
+        if not tty_in.is_closing():
+            tty_in.write(data)
+        return
+    if stdin is None or stdin.is_closing():
+        return
+    with contextlib.suppress(ConnectionError):
+        stdin.write(data)
+        await stdin.drain()
+
+
 class CommandIO(Protocol):
     closed: asyncio.Event
 

@@ -1,17 +1,29 @@
-"""Request bodies in (JSON, YAML, protobuf) and responses out, with kube's errors."""
+"""Request bodies in (JSON, YAML, protobuf) and responses out, with kube's errors.
+
+Responses are serialized with one `orjson.dumps` call. Objects from the list cache
+are shared, so nothing here changes them: list items missing apiVersion/kind get a
+typed shallow copy, and each cached item's JSON is kept in its memo and embedded as
+an `orjson.Fragment`. Watch events are written a batch at a time (`EventWriter`);
+the line of one change is serialized once for all its watchers (`_event_line`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
 from aiohttp import web
 
 from portico.apiserver import errors
+from portico.apiserver._tables import table
 from portico.apiserver.protobuf import PROTOBUF_CONTENT_TYPE
 from portico.apiserver.protobuf import decode as decode_protobuf
 from portico.apiserver.registry import PATCH_TYPES, PatchType
+from portico.apiserver.resources._base import Object, ResourceType
+
+if TYPE_CHECKING:
+    from portico.apiserver.registry._read import WatchEvent
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 
@@ -87,3 +99,80 @@ async def read_patch(request: web.Request) -> tuple[str, Any]:
     raw = await read_raw(request)
     body = _parse_yaml(raw) if kind == PatchType.APPLY else _parse_json(raw)
     return kind, body
+
+
+_JSON_MEMO = "json"
+
+
+def _typed(rt: ResourceType, obj: Object) -> Object:
+    if "apiVersion" in obj and "kind" in obj:
+        return obj
+    return {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
+
+
+def list_items(rt: ResourceType, items: list[Object],
+               memos: list[dict[str, Any]] | None = None) -> list[Any]:
+    """The `items` of a list response: typed, never mutated; cached JSON where there is a memo."""
+    if memos is None:
+        return [_typed(rt, obj) for obj in items]
+    out: list[Any] = []
+    for obj, memo in zip(items, memos, strict=True):
+        fragment = memo.get(_JSON_MEMO)
+        if fragment is None:
+            fragment = orjson.Fragment(orjson.dumps(_typed(rt, obj)))
+            memo[_JSON_MEMO] = fragment
+        out.append(fragment)
+    return out
+
+
+_LINES: dict[tuple[str, str, str, str], bytes] = {}
+
+
+def _event_line(kind_of_event: str, rt: ResourceType, obj: Object) -> bytes:
+    """The JSON line of one watch event, serialized once for all its watchers."""
+    meta = obj.get("metadata", {})
+    key = (kind_of_event, rt.kind, str(meta.get("uid")), str(meta.get("resourceVersion")))
+    line = _LINES.get(key)
+    if line is None:
+        if len(_LINES) > 4096:
+            _LINES.clear()
+        line = orjson.dumps({"type": kind_of_event, "object": _typed(rt, obj)}) + b"\n"
+        _LINES[key] = line
+    return line
+
+
+class EventWriter:
+    """Writes watch events to a chunked response as JSON lines, one write per batch."""
+
+    def __init__(self, response: web.StreamResponse, rt: ResourceType, as_table: bool,
+                 include: str) -> None:
+        self.response = response
+        self.rt = rt
+        self.as_table = as_table
+        self.include = include
+        self.headers_sent = False
+
+    async def _line(self, payload: dict[str, Any]) -> None:
+        await self.response.write(orjson.dumps(payload) + b"\n")
+
+    def _table_line(self, event: WatchEvent) -> bytes:
+        obj = event.object  # shared by every watcher of this change: never mutated here
+        tbl = table(self.rt, [_typed(self.rt, obj)], self.include,
+                    obj["metadata"].get("resourceVersion", ""), headers=not self.headers_sent)
+        self.headers_sent = True
+        return orjson.dumps({"type": event.type, "object": tbl}) + b"\n"
+
+    async def send(self, events: list[WatchEvent]) -> None:
+        if self.as_table:
+            lines = [self._table_line(event) for event in events]
+        else:
+            lines = [_event_line(event.type, self.rt, event.object) for event in events]
+        await self.response.write(lines[0] if len(lines) == 1 else b"".join(lines))
+
+    async def bookmark(self, revision: int) -> None:
+        await self._line({"type": "BOOKMARK", "object": {
+            "kind": self.rt.kind, "apiVersion": self.rt.api_version,
+            "metadata": {"resourceVersion": str(revision)}}})
+
+    async def error(self, exc: errors.StatusError) -> None:
+        await self._line({"type": "ERROR", "object": exc.status()})

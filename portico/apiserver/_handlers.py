@@ -10,7 +10,13 @@ import orjson
 from aiohttp import web
 
 from portico.apiserver import errors
-from portico.apiserver._bodies import json_response, read_object, read_patch
+from portico.apiserver._bodies import (
+    EventWriter,
+    json_response,
+    list_items,
+    read_object,
+    read_patch,
+)
 from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._paths import ResourcePath, parse
 from portico.apiserver._tables import TABLE_CONTENT_TYPE, table, wants_table
@@ -18,9 +24,9 @@ from portico.apiserver.registry import (
     DeleteOptions,
     ListOptions,
     Registry,
-    WatchEvent,
     WriteOptions,
 )
+from portico.apiserver.registry._read import WatchStream
 from portico.apiserver.resources._base import Object, ResourceType
 
 _NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
@@ -74,17 +80,16 @@ def _list_options(request: web.Request) -> ListOptions:
 
 
 def _list_body(rt: ResourceType, items: list[Object], rv: int, cont: str,
-               remaining: int | None) -> dict[str, Any]:
+               remaining: int | None,
+               memos: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A `<Kind>List`; items may be shared (cached), so they are never changed here."""
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if cont:
         meta["continue"] = cont
     if remaining is not None:
         meta["remainingItemCount"] = remaining
-    for item in items:
-        item.setdefault("apiVersion", rt.api_version)
-        item.setdefault("kind", rt.kind)
     return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-            "items": items}
+            "items": list_items(rt, items, memos)}
 
 
 class ResourceHandlers:
@@ -174,10 +179,12 @@ class ResourceHandlers:
         accept = request.headers.get("Accept", "")
         if wants_table(accept):
             body = table(rt, result.items, request.query.get("includeObject", "Metadata"),
-                         str(result.resource_version), result.continue_token, result.remaining)
+                         str(result.resource_version), result.continue_token, result.remaining,
+                         memos=result.memos)
             return json_response(body, content_type=TABLE_CONTENT_TYPE)
         return json_response(_list_body(rt, result.items, result.resource_version,
-                                         result.continue_token, result.remaining))
+                                         result.continue_token, result.remaining,
+                                         result.memos))
 
     async def create(self, request: web.Request, rt: ResourceType,
                      namespace: str) -> web.Response:
@@ -290,104 +297,58 @@ class ResourceHandlers:
 
     async def watch(self, request: web.Request, rt: ResourceType,
                     namespace: str | None) -> web.StreamResponse:
+        """Stream events as JSON lines; every batch of pending events goes out in one write.
+
+        Errors opening the watch (a bad selector, a compacted resourceVersion) come as an
+        ERROR event after the 200 headers, as kube-apiserver sends them."""
         opts = _list_options(request)
         timeout = _int_param(request, "timeoutSeconds")
         bookmarks = _truthy(request.query.get("allowWatchBookmarks"))
         as_table = wants_table(request.headers.get("Accept", ""))
-        include = request.query.get("includeObject", "Metadata")
         response = web.StreamResponse(headers={"Content-Type": "application/json",
                                                "Cache-Control": "no-cache, private"})
         response.enable_chunked_encoding()
-        events = self.registry.reader.watch(rt, namespace, opts)
         await response.prepare(request)
-        writer = _EventWriter(response, rt, as_table, include)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout if timeout else None
-        iterator = events.__aiter__()
-        pending: asyncio.Future[WatchEvent] | None = None
+        writer = EventWriter(response, rt, as_table, request.query.get("includeObject",
+                                                                       "Metadata"))
         try:
-            while True:
-                wait = _BOOKMARK_INTERVAL
-                if deadline is not None:
-                    wait = min(wait, deadline - loop.time())
-                    if wait <= 0:
-                        break
-                if pending is None:
-                    pending = asyncio.ensure_future(iterator.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=wait)
-                if not done:
-                    if bookmarks:
-                        await writer.bookmark(self.registry.store.revision)
-                    continue
-                future, pending = pending, None
-                try:
-                    event = future.result()
-                except StopAsyncIteration:
-                    break
-                except errors.StatusError as exc:
-                    await writer.error(exc)
-                    break
-                await writer.send(event)
+            stream = self.registry.reader.watch(rt, namespace, opts)
+        except errors.StatusError as exc:
+            with contextlib.suppress(ConnectionResetError):
+                await writer.error(exc)
+                await response.write_eof()
+            return response
+        try:
+            await self._stream(request, stream, writer, timeout, bookmarks)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
-            await iterator.aclose()
+            stream.close()
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
 
-
-_LINES: dict[tuple[str, str, str, str], bytes] = {}
-
-
-def _event_line(kind_of_event: str, api_version: str, kind: str, obj: Object) -> bytes:
-    """The JSON line of one watch event, serialized once for all its watchers."""
-    meta = obj.get("metadata", {})
-    key = (kind_of_event, kind, str(meta.get("uid")), str(meta.get("resourceVersion")))
-    line = _LINES.get(key)
-    if line is None:
-        if len(_LINES) > 4096:
-            _LINES.clear()
-        typed = {"apiVersion": api_version, "kind": kind, **obj} if "kind" not in obj else obj
-        line = orjson.dumps({"type": kind_of_event, "object": typed}) + b"\n"
-        _LINES[key] = line
-    return line
-
-
-class _EventWriter:
-    def __init__(self, response: web.StreamResponse, rt: ResourceType, as_table: bool,
-                 include: str) -> None:
-        self.response = response
-        self.rt = rt
-        self.as_table = as_table
-        self.include = include
-        self.headers_sent = False
-
-    async def _line(self, payload: dict[str, Any]) -> None:
-        await self.response.write(orjson.dumps(payload) + b"\n")
-
-    async def send(self, event: WatchEvent) -> None:
-        obj = event.object  # shared by every watcher of this change: never mutated here
-        if self.as_table:
-            typed = {"apiVersion": self.rt.api_version, "kind": self.rt.kind, **obj}
-            tbl = table(self.rt, [typed], self.include,
-                        obj["metadata"].get("resourceVersion", ""), headers=not self.headers_sent)
-            self.headers_sent = True
-            await self._line({"type": event.type, "object": tbl})
-            return
-        await self.response.write(_event_line(event.type, self.rt.api_version, self.rt.kind, obj))
-
-    async def bookmark(self, revision: int) -> None:
-        await self._line({"type": "BOOKMARK", "object": {
-            "kind": self.rt.kind, "apiVersion": self.rt.api_version,
-            "metadata": {"resourceVersion": str(revision)}}})
-
-    async def error(self, exc: errors.StatusError) -> None:
-        await self._line({"type": "ERROR", "object": exc.status()})
+    async def _stream(self, request: web.Request, stream: WatchStream, writer: EventWriter,
+                      timeout: int | None, bookmarks: bool) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout if timeout else None
+        while True:
+            wait = _BOOKMARK_INTERVAL
+            if deadline is not None:
+                wait = min(wait, deadline - loop.time())
+                if wait <= 0:
+                    return
+            batch = await stream.next_batch(wait)
+            if batch is None:
+                return
+            if batch:
+                await writer.send(batch)
+                continue
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return  # the client went away while nothing happened
+            if bookmarks:
+                await writer.bookmark(self.registry.store.revision)
 
 
 async def _delete_options(request: web.Request) -> DeleteOptions:

@@ -28,6 +28,7 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from portico.proxy import _gc
 from portico.proxy._conntrack import clear
 from portico.proxy._health import ProxyServers, ServiceHealthServers
 from portico.proxy._metrics import ProxyMetrics
@@ -83,6 +84,8 @@ class Proxier:
         await self.runner.stop()
         await self.servers.stop()
         await self.health_servers.stop()
+        if isinstance(self.nft, NftCommand):
+            self.nft.close()
 
     # --- tracking (cheap; never renders) ------------------------------------------
 
@@ -167,7 +170,8 @@ class Proxier:
 
     async def _sync_locked(self) -> None:
         started = time.monotonic()
-        plan = self.state.plan()
+        with _gc.paused():
+            plan = self.state.plan()
         assert plan.tx is not None
         kind = "full" if plan.full else "partial"
         try:
@@ -180,7 +184,10 @@ class Proxier:
             self.metrics.syncs.inc(f'type="{kind}",result="failure"')
             self.runner.retry_after(RETRY_AFTER_FAILURE)
             return
-        self.state.commit(plan)
+        with _gc.paused():
+            self.state.commit(plan)
+        if plan.full:
+            _gc.settle()
         done = time.time()
         elapsed = time.monotonic() - started
         self._observe(kind, elapsed, len(plan.tx), plan.service_changes, plan.endpoint_changes)

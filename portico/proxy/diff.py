@@ -107,9 +107,8 @@ def full_sync(config: ProxyConfig, fragments: Mapping[ServicePortName, Fragment]
             tx.add(obj)
     _add_chains(tx, _pick_chains(p for f in fragments.values() for p in f.picks))
     for key in sorted(applied.claims):
-        winner = applied.winner(key)
-        assert winner is not None
-        tx.add(winner)
+        owners = applied.claims[key]
+        tx.add(next(iter(owners.values())) if len(owners) == 1 else owners[min(owners)])
     return tx, applied
 
 

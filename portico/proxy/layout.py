@@ -43,6 +43,7 @@ per endpoint count and variant in use).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from portico.proxy.config import ProxyConfig
@@ -138,6 +139,9 @@ class Pick:
 
     def chains(self) -> list[tuple[str, tuple[str, ...]]]:
         """This chain and the ones it uses, as (name, rules)."""
+        return _pick_chains(self)
+
+    def _chains(self) -> list[tuple[str, tuple[str, ...]]]:
         if self.masquerade:
             unmasked = Pick(self.count, self.local, False, self.affinity)
             return [(self.name, (f"jump {MARK_MASQ_CHAIN}", unmasked.verdict)),
@@ -159,6 +163,11 @@ class Pick:
             f"update @{AFFINITY_MAP} {{ {client} timeout {self.affinity}s : ct mark }}",
             dnat,
         ))]
+
+
+@functools.cache
+def _pick_chains(pick: Pick) -> list[tuple[str, tuple[str, ...]]]:
+    return pick._chains()  # noqa: SLF001 - cached: every fragment asks for its picks
 
 
 def base_objects(config: ProxyConfig) -> list[Object]:

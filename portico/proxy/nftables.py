@@ -16,6 +16,7 @@ line of the script.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ class Verb(StrEnum):
     DELETE = "delete"
 
 
+@functools.lru_cache(maxsize=4096)  # names repeat: one check per set, not per element
 def _check_name(kind: str, name: str) -> None:
     if not name or len(name) > NAME_LENGTH_MAX or not _NAME.match(name):
         raise ValueError(f"invalid {kind} name {name!r}")
@@ -198,9 +200,12 @@ class Element:
             raise ValueError("elements cannot be flushed")
         if not self.key:
             raise ValueError(f"element of {self.container}: empty key")
-        for part in (*self.key, *self.value):
-            _check_text("element part", part)
-        _comment(self.comment)
+        for parts in (self.key, self.value):
+            for part in parts:  # inline _check_text: this runs once per element
+                if not part or "\n" in part or part != part.strip():
+                    raise ValueError(f"invalid element part {part!r}")
+        if self.comment is not None:
+            _comment(self.comment)
 
     def text(self, verb: Verb) -> str:
         """The element as it appears between the braces of an element command."""

@@ -290,7 +290,8 @@ class Tracer:
     `meta mark` tests and updates, `ct mark set numgen random mod N [offset O]`
     (which forks the trace, one branch per slot), `ct mark set <concat> map @m`,
     `update @m { <concat> timeout Ts : ct mark }` (recorded in `dynamic`, so a
-    later trace sees it, not the rest of this one), `dnat ip to <concat> map @m`, `masquerade` and verdicts.
+    later trace sees it, not the rest of this one), `dnat ip to <concat> map @m`,
+    `masquerade` and verdicts.
     """
 
     def __init__(self, nft: FakeNft, local_ips: tuple[str, ...], table: str = "portico-proxy",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -82,6 +83,9 @@ class Topology:
             self.run("node", "ip", "link", "add", host_if, "type", "veth", "peer", "name",
                      "eth0", "netns", self.ns(role))
             self.run("node", "ip", "link", "set", host_if, "master", "cbr0", "up")
+            # With bridge-nf-call-iptables, a pod's DNATed packet to itself is bridged back
+            # out of the port it came in on: kubenet's hairpin-veth mode allows that.
+            self.run("node", "ip", "link", "set", host_if, "type", "bridge_slave", "hairpin", "on")
             self.run(role, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
             self.run(role, "ip", "link", "set", "eth0", "up")
             self.run(role, "ip", "route", "add", "default", "via", "10.244.0.1")
@@ -264,9 +268,9 @@ async def test_hairpin_and_affinity_across_scale_up(env) -> None:
     slice_ = await client.get(EndpointSlice, "sticky2-1", namespace="default")
     slice_.endpoints.append(pod_slice("x", ["a"]).endpoints[0])
     await client.replace(slice_)
-    await wait(lambda: f"{ip} . tcp . 80 : goto pick-2-affinity-10800" in
-               topo.run("node", "nft", "list", "map", "inet", "portico-proxy",
-                        "service-ips").stdout)
+    element = re.compile(rf"(^|\s){re.escape(ip)} \. tcp \. 80 [^,]*: goto pick-2-affinity-10800")
+    await wait(lambda: element.search(topo.run("node", "nft", "list", "map", "inet",
+                                               "portico-proxy", "service-ips").stdout))
     # pod a sorts first but takes the new slot: the remembered slot still means pod b
     answers = {topo.curl("client", f"http://{ip}/hostname")[1] for _ in range(6)}
     assert answers == {"pod-b"}

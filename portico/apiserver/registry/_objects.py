@@ -1,15 +1,29 @@
-"""Encoding objects for the store and the metadata rules every kind shares."""
+"""Encoding objects for the store and the metadata rules every kind shares.
+
+`DecodeCache` is the list path's object cache (kube-apiserver keeps a watch
+cache for the same reason): one decoded object per key, valid for exactly the
+`mod_revision` it was decoded at, so a list decodes only what changed since the
+last list. Each entry carries a `memo` dict for values derived from that one
+version (a Table row, the serialized JSON); they die with the entry.
+
+Invariants: cached objects and memos are shared by every request that lists
+them, so nobody may mutate them (copy first). The cache holds a subset of the
+store's current state: entries are added only from synchronous reads of the
+current state, and the store's commit listener (`forget`) drops every key a
+commit touches before anything else runs.
+"""
 
 from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 from portico.apiserver.resources._base import Object, ResourceType
-from portico.store import KeyValue
+from portico.store import Event, KeyValue
 
 # Characters kube uses for generateName suffixes (no vowels, no confusables).
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -44,6 +58,44 @@ def decode(kv: KeyValue) -> Object:
     obj: Object = orjson.loads(kv.value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
     return obj
+
+
+class Decoded:
+    """One cached version of one key: the decoded object and values derived from it."""
+
+    __slots__ = ("memo", "mod_revision", "object")
+
+    def __init__(self, kv: KeyValue) -> None:
+        self.mod_revision = kv.mod_revision
+        self.object = decode(kv)
+        self.memo: dict[str, Any] = {}
+
+
+class DecodeCache:
+    """Decoded objects by key, each valid for one mod_revision (see the module docstring)."""
+
+    def __init__(self, capacity: int = 250_000) -> None:
+        self.capacity = capacity
+        self._entries: dict[str, Decoded] = {}
+
+    def get(self, kv: KeyValue) -> Decoded:
+        """The cached decode of `kv`, which must be the key's current version in the store."""
+        entry = self._entries.get(kv.key)
+        if entry is not None and entry.mod_revision == kv.mod_revision:
+            return entry
+        entry = Decoded(kv)
+        self._entries[kv.key] = entry
+        if len(self._entries) > self.capacity:
+            del self._entries[next(iter(self._entries))]
+        return entry
+
+    def forget(self, events: Iterable[Event]) -> None:
+        """A commit listener: the keys these events touched are no longer current."""
+        for event in events:
+            self._entries.pop(event.kv.key, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def generate_name(prefix: str) -> str:

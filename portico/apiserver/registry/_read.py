@@ -1,14 +1,32 @@
-"""Get, list and watch: selectors, paging and the event filtering kube-apiserver does."""
+"""Get, list and watch: selectors, paging and the event filtering kube-apiserver does.
+
+Lists decode through the reader's `DecodeCache` (see `_objects`): the items of a
+`ListResult` are shared with the cache and with every other list, so callers
+treat them as read-only, and `memos[i]` holds values derived from `items[i]`'s
+exact version (Table rows, serialized JSON). `get` always decodes afresh: its
+result belongs to the caller, who may change it for a write.
+
+A watch is a `WatchStream`: the initial ADDED events (for resourceVersion "0" or
+none) and then, batch by batch, every matching change. Each change is decoded
+once for all its watchers (`_decoded`); those objects are shared as well.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from portico.apiserver import errors
 from portico.apiserver.paging import EXPIRED_CONTINUE_MESSAGE, decode_continue, encode_continue
-from portico.apiserver.registry._objects import decode, labels, object_key, prefix_for
+from portico.apiserver.registry._objects import (
+    DecodeCache,
+    decode,
+    labels,
+    object_key,
+    prefix_for,
+)
 from portico.apiserver.resources._base import Object, ResourceType
 from portico.apiserver.selectors import (
     FieldSelector,
@@ -16,7 +34,7 @@ from portico.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from portico.store import Compacted, Event, EventType, KeyValue, SqliteStore
+from portico.store import Compacted, Event, EventType, KeyValue, SqliteStore, Watcher
 
 
 @dataclass(frozen=True)
@@ -30,10 +48,11 @@ class ListOptions:
 
 @dataclass(frozen=True)
 class ListResult:
-    items: list[Object]
+    items: list[Object]  # shared with the cache: read-only
     resource_version: int
     continue_token: str = ""
     remaining: int | None = None
+    memos: list[dict[str, Any]] | None = None  # per item: values derived from that version
 
 
 @dataclass(frozen=True)
@@ -88,6 +107,8 @@ def _single_name(flt: Filter) -> str | None:
 class Reader:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
+        self.cache = DecodeCache()
+        store.hub.add_listener(self.cache.forget)
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Object:
         kv = self.store.get(object_key(rt, namespace, name))
@@ -107,23 +128,18 @@ class Reader:
                 revision = self.store.revision
             elif revision < self.store.compacted_revision:
                 raise errors.gone(EXPIRED_CONTINUE_MESSAGE)
+        items: list[Object] = []
+        memos: list[dict[str, Any]] = []
         name = _single_name(flt)
         if name is not None and (namespace or not rt.namespaced):
             kv = self.store.get(object_key(rt, namespace or "", name))
-            objs = [decode(kv)] if kv else []
-            return ListResult([o for o in objs if flt.matches(o)], revision)
-        items: list[Object] = []
+            self._collect([kv] if kv else [], flt, 0, items, memos)
+            return ListResult(items, revision, memos=memos)
         last_key = ""
         batch = max(opts.limit, 500) if opts.limit else 0
         while True:
             kvs = self.store.range(prefix, start_after, batch)
-            for kv in kvs:
-                obj = decode(kv)
-                if flt.everything or flt.matches(obj):
-                    items.append(obj)
-                last_key = kv.key
-                if opts.limit and len(items) >= opts.limit:
-                    break
+            last_key = self._collect(kvs, flt, opts.limit, items, memos)
             if opts.limit and len(items) >= opts.limit:
                 break
             if not batch or len(kvs) < batch:
@@ -133,22 +149,40 @@ class Reader:
         if opts.limit and last_key and self.store.range(prefix, last_key, 1):
             remaining = self.store.count(prefix, last_key) if flt.everything else None
             token = encode_continue(last_key[len(prefix):], revision)
-            return ListResult(items, revision, token, remaining)
-        return ListResult(items, revision)
+            return ListResult(items, revision, token, remaining, memos)
+        return ListResult(items, revision, memos=memos)
 
-    async def watch(
-        self, rt: ResourceType, namespace: str | None, opts: ListOptions,
-    ) -> AsyncIterator[WatchEvent]:
-        """Initial ADDED events (from version "0" or none), then every matching change."""
+    def _collect(self, kvs: list[KeyValue], flt: Filter, limit: int, items: list[Object],
+                 memos: list[dict[str, Any]]) -> str:
+        """Append the matching objects of `kvs` (up to `limit` items); the last key looked at."""
+        cached = self.cache.get
+        everything = flt.everything
+        last_key = ""
+        for kv in kvs:
+            entry = cached(kv)
+            if everything or flt.matches(entry.object):
+                items.append(entry.object)
+                memos.append(entry.memo)
+            last_key = kv.key
+            if limit and len(items) >= limit:
+                break
+        return last_key
+
+    def watch(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> WatchStream:
+        """Open a watch: raises `StatusError` for a bad selector or resourceVersion, `Gone`
+        for a compacted one."""
         flt = Filter(rt, opts)
         prefix = prefix_for(rt, namespace)
         name = _single_name(flt)
         if name is not None and (namespace or not rt.namespaced):
             prefix = object_key(rt, namespace or "", name)
-        initial: list[Object] = []
+        initial: list[WatchEvent] = []
         if opts.resource_version in ("", "0"):
             watcher = self.store.watch(prefix, self.store.revision)
-            initial = [decode(kv) for kv in self.store.range(prefix)]
+            for kv in self.store.range(prefix):
+                obj = self.cache.get(kv).object
+                if flt.matches(obj):
+                    initial.append(WatchEvent("ADDED", obj))
         else:
             try:
                 since = int(opts.resource_version)
@@ -161,19 +195,49 @@ class Reader:
             except Compacted as exc:
                 raise errors.gone(
                     f"too old resource version: {since} ({exc.compacted})") from None
-        try:
-            for obj in initial:
-                if flt.matches(obj):
-                    yield WatchEvent("ADDED", obj)
-            async for event in watcher:
-                converted = _convert(event, flt, prefix)
-                if converted is not None:
-                    yield converted
-        finally:
-            watcher.close()
+        return WatchStream(watcher, flt, prefix, initial)
 
     def watcher_overflowed(self) -> bool:
         return False
+
+
+class WatchStream:
+    """An open watch: `next_batch` until it returns None; `close` when done."""
+
+    def __init__(self, watcher: Watcher, flt: Filter, prefix: str,
+                 initial: list[WatchEvent]) -> None:
+        self._watcher = watcher
+        self._filter = flt
+        self._prefix = prefix
+        self._initial: list[WatchEvent] | None = initial
+
+    async def next_batch(self, timeout: float | None = None) -> list[WatchEvent] | None:
+        """The matching events since the last batch, [] when `timeout` passed without any,
+        None once the watch has ended."""
+        if self._initial:
+            batch, self._initial = self._initial, None
+            return batch
+        watcher = self._watcher
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return []
+            await watcher.wait(left)
+            changes = watcher.drain()
+            if not changes:
+                return None if watcher.closed else []
+            out = []
+            for event in changes:
+                converted = _convert(event, self._filter, self._prefix)
+                if converted is not None:
+                    out.append(converted)
+            if out:
+                return out
+
+    def close(self) -> None:
+        self._watcher.close()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -186,6 +250,10 @@ def _convert(event: Event, flt: Filter, prefix: str) -> WatchEvent | None:
     if not event.kv.key.startswith(prefix):
         return None
     current = _decoded(event.kv)
+    if flt.everything:  # no filter: the previous version need not be decoded
+        if event.type is EventType.DELETE:
+            return WatchEvent("DELETED", current)
+        return WatchEvent("ADDED" if event.prev is None else "MODIFIED", current)
     previous = _decoded(event.prev) if event.prev is not None else None
     if event.type is EventType.DELETE:
         return WatchEvent("DELETED", current) if flt.matches(current) else None

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from proxy_builders import World, endpoint, endpoint_slice, port, service
 
-from portico.proxy.apply import NftError
+from portico.proxy.apply import IN_PROCESS_MAX_OPERATIONS, NftCommand, NftError
 from portico.proxy.nftables import Chain, Element, Family, Map, Rule, Table, Transaction
 from portico.testing.nft import FakeNft
 
@@ -119,4 +119,34 @@ def test_real_nft_accepts_full_and_partial_syncs() -> None:
         w.state.failed()
         nft(w.sync().tx.script())  # a full sync over a table with elements
     finally:
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nft"), reason="needs root and nft")
+async def test_nft_command_in_process_and_subprocess() -> None:
+    """Small transactions go through libnftables in the netns, big ones through `nft -f -`."""
+    ns = f"portico-t-{secrets.token_hex(4)}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    runner = NftCommand(ns)
+    try:
+        big = _tx()
+        big.add(Table())
+        big.add(Map("m", "inet_service : verdict"))
+        big.add(Chain("c"))
+        for port_number in range(1, IN_PROCESS_MAX_OPERATIONS + 1):
+            big.add(Element("m", (str(port_number),), ("goto c",)))
+        await runner.run(big)
+        small = _tx()
+        small.delete(Element("m", ("1",)))
+        small.add(Element("m", ("1",), ("drop",)))
+        await runner.run(small)
+        listing = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "map", "inet", "t",
+                                  "m"], capture_output=True, text=True, check=True).stdout
+        assert "1 : drop" in listing and "1000 : goto c" in listing
+        bad = _tx()
+        bad.delete(Element("m", ("1001",)))
+        with pytest.raises(NftError, match="No such file or directory"):
+            await runner.run(bad)
+    finally:
+        runner.close()
         subprocess.run(["ip", "netns", "del", ns], check=False)
