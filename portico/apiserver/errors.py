@@ -217,7 +217,9 @@ def gone(message: str) -> StatusError:
 
 
 def internal(message: str) -> StatusError:
-    return StatusError(500, "InternalError", f"Internal error occurred: {message}")
+    """`errors.NewInternalError`: the cause's message is repeated in `details.causes`."""
+    return StatusError(500, "InternalError", f"Internal error occurred: {message}",
+                       {"causes": [{"message": message}]})
 
 
 def unauthorized() -> StatusError:

@@ -94,8 +94,10 @@ def _repair(store: SqliteStore, registry: Registry, services: ServiceConfig) -> 
     assert rt is not None
     with store.txn() as txn:
         objs = [decode(kv) for kv in txn.range("/registry/core/services/")]
-        for line in repair_allocations(TxnContext(txn), objs, services):
+        fixes = repair_allocations(TxnContext(txn), objs, services)
+        for line in fixes:
             log.warning("repair: %s", line)
+    log.info("repair: %d services checked, %d allocation records fixed", len(objs), len(fixes))
 
 
 class ApiServer:

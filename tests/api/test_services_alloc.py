@@ -24,6 +24,7 @@ from portico.apiserver.resources.services import ServiceConfig
 MERGE = "application/merge-patch+json"
 INV = "FieldValueInvalid"
 KUBE_IP = {"10.0.0.1": "default/kubernetes"}
+LOCAL_LB = {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}
 
 
 async def _server(tmp_path: Any, config: ServiceConfig) -> AsyncIterator[Api]:
@@ -207,6 +208,30 @@ async def test_update_errors(det: Api, spec: dict[str, Any], change: dict[str, A
     await assert_records_match(det)
 
 
+INTERNAL = [
+    pytest.param({**LOCAL_LB, "ports": [{"port": 80}], "healthCheckNodePort": 20000},
+                 "failed to allocate requested HealthCheck NodePort 20000: provided port is not "
+                 "in the valid range. The range of valid ports is 30000-32767",
+                 id="hc-port-out-of-range"),
+    pytest.param({**LOCAL_LB, "ports": [{"port": 80}], "healthCheckNodePort": 70000},
+                 "failed to allocate requested HealthCheck NodePort 70000: provided port is not "
+                 "in the valid range. The range of valid ports is 30000-32767",
+                 id="hc-port-not-a-port",
+                 marks=pytest.mark.xfail(strict=True, reason="kube allocates before it "
+                                         "validates; Portico answers 422 `must be between 1 "
+                                         "and 65535, inclusive`")),
+]
+
+
+@pytest.mark.parametrize(("spec", "message"), INTERNAL)
+async def test_health_check_port_allocation_errors_are_internal(
+        det: Api, spec: dict[str, Any], message: str) -> None:
+    reply = await det.post(SVCS, svc("x", **spec))
+    assert (reply.status, reply.body["reason"], reply.body["message"]) == (
+        500, "InternalError", f"Internal error occurred: {message}")
+    assert allocations(det.server) == (KUBE_IP, {})
+
+
 async def test_health_check_port_cannot_change(det: Api) -> None:
     await create(det, "lb", type="LoadBalancer", externalTrafficPolicy="Local",
                  ports=[{"port": 80}])
@@ -249,8 +274,6 @@ async def test_custom_service_cidr_and_node_port_range(tiny: Api) -> None:
     await assert_records_match(tiny)
 
 
-@pytest.mark.xfail(strict=True, reason="kube's errors.NewInternalError also sets "
-                   "details.causes[0].message; Portico's 500 Status has no details")
 async def test_range_full_status_body(tmp_path: Any) -> None:
     config = ServiceConfig(node_port_range=(30000, 30000))
     async for api in _server(tmp_path, config):
