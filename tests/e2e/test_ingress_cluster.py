@@ -102,7 +102,8 @@ def test_routes_by_host_and_path_over_http_and_https(cluster: Cluster, tmp_path:
         return out if ip in out else ""
     table = wait_for(address, timeout=60, message="ADDRESS of ingress web")
     assert table.split("\n")[0].split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
-    assert table.split("\n")[1].split()[1:5] == ["<none>", "shop.example.com", ip, "80"]
+    assert table.split("\n")[1].split()[1:5] == [
+        "webapprouting.kubernetes.azure.com", "shop.example.com", ip, "80"]
 
     def routed() -> str:
         out = curl(cluster, "-H", "Host: shop.example.com", f"http://{ip}/hostname")
