@@ -215,7 +215,8 @@ async def _spawn(phase: str, base: str, pki: Path, args: argparse.Namespace,
             "--creates", str(args.creates), "--services", str(args.services),
             "--lists", str(args.lists), "--watchers", str(args.watchers),
             "--events", str(args.events), "--interval", str(args.interval)]
-    return await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+    return await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
+                                                  limit=1 << 26)
 
 
 async def _result(proc: asyncio.subprocess.Process) -> dict[str, Any]:

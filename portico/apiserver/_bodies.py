@@ -1,9 +1,9 @@
 """Request bodies in (JSON, YAML, protobuf) and responses out, with kube's errors.
 
 Responses are serialized with one `orjson.dumps` call. Objects from the list cache
-are shared, so nothing here changes them: list items missing apiVersion/kind get a
-typed shallow copy, and each cached item's JSON is kept in its memo and embedded as
-an `orjson.Fragment`. Watch events are written a batch at a time (`EventWriter`);
+may be shared, so nothing here changes them: items missing apiVersion/kind get a
+typed shallow copy, and a listed item's JSON is kept in its version's memo and
+embedded as an `orjson.Fragment`. Watch events are written a batch at a time (`EventWriter`);
 the line of one change is serialized once for all its watchers (`_event_line`).
 """
 
@@ -16,13 +16,14 @@ import yaml
 from aiohttp import web
 
 from portico.apiserver import errors
-from portico.apiserver._tables import table
+from portico.apiserver._tables import memo_json, table
 from portico.apiserver.protobuf import PROTOBUF_CONTENT_TYPE
 from portico.apiserver.protobuf import decode as decode_protobuf
 from portico.apiserver.registry import PATCH_TYPES, PatchType
 from portico.apiserver.resources._base import Object, ResourceType
 
 if TYPE_CHECKING:
+    from portico.apiserver.registry._objects import Stored
     from portico.apiserver.registry._read import WatchEvent
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -101,28 +102,20 @@ async def read_patch(request: web.Request) -> tuple[str, Any]:
     return kind, body
 
 
-_JSON_MEMO = "json"
-
-
 def _typed(rt: ResourceType, obj: Object) -> Object:
     if "apiVersion" in obj and "kind" in obj:
         return obj
     return {"apiVersion": rt.api_version, "kind": rt.kind, **obj}
 
 
-def list_items(rt: ResourceType, items: list[Object],
-               memos: list[dict[str, Any]] | None = None) -> list[Any]:
-    """The `items` of a list response: typed, never mutated; cached JSON where there is a memo."""
-    if memos is None:
-        return [_typed(rt, obj) for obj in items]
-    out: list[Any] = []
-    for obj, memo in zip(items, memos, strict=True):
-        fragment = memo.get(_JSON_MEMO)
-        if fragment is None:
-            fragment = orjson.Fragment(orjson.dumps(_typed(rt, obj)))
-            memo[_JSON_MEMO] = fragment
-        out.append(fragment)
-    return out
+def list_items(rt: ResourceType, items: list[Object]) -> list[Object]:
+    """The `items` of a list response, with apiVersion and kind (copies where missing)."""
+    return [_typed(rt, obj) for obj in items]
+
+
+def stored_items(rt: ResourceType, items: list[Stored]) -> list[orjson.Fragment]:
+    """The `items` of a list response from the registry: each version serialized once."""
+    return [memo_json(rt, item) for item in items]
 
 
 _LINES: dict[tuple[str, str, str, str], bytes] = {}

@@ -16,10 +16,11 @@ from portico.apiserver._bodies import (
     list_items,
     read_object,
     read_patch,
+    stored_items,
 )
 from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._paths import ResourcePath, parse
-from portico.apiserver._tables import TABLE_CONTENT_TYPE, table, wants_table
+from portico.apiserver._tables import TABLE_CONTENT_TYPE, list_table, table, wants_table
 from portico.apiserver.registry import (
     DeleteOptions,
     ListOptions,
@@ -79,17 +80,16 @@ def _list_options(request: web.Request) -> ListOptions:
     )
 
 
-def _list_body(rt: ResourceType, items: list[Object], rv: int, cont: str,
-               remaining: int | None,
-               memos: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A `<Kind>List`; items may be shared (cached), so they are never changed here."""
+def _list_body(rt: ResourceType, items: list[Any], rv: int, cont: str,
+               remaining: int | None) -> dict[str, Any]:
+    """A `<Kind>List` of prepared items (`list_items` or `stored_items`)."""
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if cont:
         meta["continue"] = cont
     if remaining is not None:
         meta["remainingItemCount"] = remaining
     return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-            "items": list_items(rt, items, memos)}
+            "items": items}
 
 
 class ResourceHandlers:
@@ -178,13 +178,13 @@ class ResourceHandlers:
         result = self.registry.list(rt, namespace, _list_options(request))
         accept = request.headers.get("Accept", "")
         if wants_table(accept):
-            body = table(rt, result.items, request.query.get("includeObject", "Metadata"),
-                         str(result.resource_version), result.continue_token, result.remaining,
-                         memos=result.memos)
+            body = list_table(rt, result.stored, request.query.get("includeObject", "Metadata"),
+                              str(result.resource_version), result.continue_token,
+                              result.remaining)
             return json_response(body, content_type=TABLE_CONTENT_TYPE)
-        return json_response(_list_body(rt, result.items, result.resource_version,
-                                         result.continue_token, result.remaining,
-                                         result.memos))
+        return json_response(_list_body(rt, stored_items(rt, result.stored),
+                                         result.resource_version, result.continue_token,
+                                         result.remaining))
 
     async def create(self, request: web.Request, rt: ResourceType,
                      namespace: str) -> web.Response:
@@ -293,7 +293,8 @@ class ResourceHandlers:
             with contextlib.suppress(errors.StatusError):
                 result = self.registry.delete(rt, meta.get("namespace", ""), meta["name"], opts)
                 deleted.append(result.object)
-        return json_response(_list_body(rt, deleted, self.registry.store.revision, "", None))
+        return json_response(_list_body(rt, list_items(rt, deleted), self.registry.store.revision,
+                                        "", None))
 
     async def watch(self, request: web.Request, rt: ResourceType,
                     namespace: str | None) -> web.StreamResponse:

@@ -46,8 +46,15 @@ def node_cidr_prefix(i: int) -> str:
 
 
 def running_cluster(nodes: int = NODES) -> Iterator[Cluster]:
-    """Body of a module-scoped fixture: one real cluster, closed afterwards."""
+    """Body of a module-scoped fixture: one real cluster, closed afterwards.
+
+    `portico wait` returns before the addons run, so this also waits for both
+    coredns replicas to be ready endpoints of kube-dns (pods rely on DNS).
+    """
     with Cluster(nodes=nodes) as cluster:
+        system = Kubectl(cluster, "1.33", "kube-system")
+        wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
+                 message="two ready kube-dns endpoints")
         yield cluster
 
 
@@ -69,6 +76,54 @@ def curl(cluster: Cluster, url: str, node: int | None = None, max_time: float = 
     if node is None:
         return cluster.sandbox.run(argv, timeout=max_time + 10)
     return on_node(cluster, node, argv, timeout=max_time + 10)
+
+
+HTTP_MANY = r"""
+import sys, urllib.request
+url, n = sys.argv[1], int(sys.argv[2])
+for _ in range(n):
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            print(r.read().decode().strip(), flush=True)
+    except Exception as e:
+        print(f"ERR {e!r}", flush=True)
+"""
+
+CONNECT = r"""
+import json, socket, sys, time
+s = socket.socket()
+s.settimeout(float(sys.argv[3]))
+start = time.monotonic()
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    errno = 0
+except OSError as e:
+    errno = e.errno or -1
+print(json.dumps({"errno": errno, "seconds": time.monotonic() - start}))
+"""
+
+
+def in_node(cluster: Cluster, node: int | None, argv: Sequence[str]) -> list[str]:
+    """`argv` prefixed to run in node-I's netns (None: the sandbox itself)."""
+    if node is None:
+        return list(argv)
+    return ["nsenter", f"--net=/run/netns/{node_netns(cluster, node)}", "--", *argv]
+
+
+def http_many(cluster: Cluster, url: str, n: int, node: int | None = None) -> list[str]:
+    """GET `url` n times (one new connection each) from the sandbox or a node; bodies
+    (or `ERR ...` lines), in order."""
+    argv = in_node(cluster, node, [VENV_PYTHON, "-c", HTTP_MANY, url, str(n)])
+    result = cluster.sandbox.run(argv, timeout=10 + 4 * n)
+    return result.stdout.splitlines()
+
+
+def connect(cluster: Cluster, ip: str, port: int, node: int | None = None,
+            timeout: float = 5.0) -> tuple[int, float]:
+    """TCP connect from the sandbox or a node: (errno, 0 when connected; seconds taken)."""
+    argv = in_node(cluster, node, [VENV_PYTHON, "-c", CONNECT, ip, str(port), str(timeout)])
+    out = json.loads(cluster.sandbox.run(argv, timeout=timeout + 10).stdout)
+    return int(out["errno"]), float(out["seconds"])
 
 
 def body_or_empty(result: subprocess.CompletedProcess[str]) -> str:

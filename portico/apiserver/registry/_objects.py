@@ -1,16 +1,20 @@
 """Encoding objects for the store and the metadata rules every kind shares.
 
-`DecodeCache` is the list path's object cache (kube-apiserver keeps a watch
-cache for the same reason): one decoded object per key, valid for exactly the
-`mod_revision` it was decoded at, so a list decodes only what changed since the
-last list. Each entry carries a `memo` dict for values derived from that one
-version (a Table row, the serialized JSON); they die with the entry.
+`MemoCache` is the list path's cache (kube-apiserver keeps a watch cache for
+the same reason): per key, a memo dict of values derived from exactly one
+`mod_revision` (a Table row, the serialized JSON, the PartialObjectMetadata),
+so a list recomputes only what changed since the last list. Memo values are
+immutable (tuples, frozen dataclasses, `orjson.Fragment`s) and shared by every
+request. The cache keeps no decoded objects: a Python heap of thousands of
+nested dicts makes every full garbage collection slow (~50 ms per 10,000
+Services), which would show up in watch latency; fragments and tuples of strings
+are not even tracked by the collector.
 
-Invariants: cached objects and memos are shared by every request that lists
-them, so nobody may mutate them (copy first). The cache holds a subset of the
-store's current state: entries are added only from synchronous reads of the
-current state, and the store's commit listener (`forget`) drops every key a
-commit touches before anything else runs.
+A list hands out `Stored` items: the key's current `KeyValue` and its memo.
+
+The cache holds a subset of the store's current state: entries are added only
+from synchronous reads of the current state, and the store's commit listener
+(`forget`) drops every key a commit touches before anything else runs.
 """
 
 from __future__ import annotations
@@ -60,34 +64,43 @@ def decode(kv: KeyValue) -> Object:
     return obj
 
 
-class Decoded:
-    """One cached version of one key: the decoded object and values derived from it."""
+class Stored:
+    """One listed object: its stored version and the shared memo of that version.
 
-    __slots__ = ("memo", "mod_revision", "object")
+    `object()` decodes it afresh on every call (the caller owns the result), unless the
+    list already decoded it to match a selector. Not keeping decodes lets each die
+    young: holding 10,000 decoded objects until a response is written promotes them
+    to the oldest generation and makes the collector walk them again and again."""
 
-    def __init__(self, kv: KeyValue) -> None:
-        self.mod_revision = kv.mod_revision
-        self.object = decode(kv)
-        self.memo: dict[str, Any] = {}
+    __slots__ = ("_object", "kv", "memo")
+
+    def __init__(self, kv: KeyValue, memo: dict[str, Any],
+                 obj: Object | None = None) -> None:
+        self.kv = kv
+        self.memo = memo
+        self._object = obj
+
+    def object(self) -> Object:
+        return decode(self.kv) if self._object is None else self._object
 
 
-class DecodeCache:
-    """Decoded objects by key, each valid for one mod_revision (see the module docstring)."""
+class MemoCache:
+    """Per key, the memo of one mod_revision (see the module docstring)."""
 
     def __init__(self, capacity: int = 250_000) -> None:
         self.capacity = capacity
-        self._entries: dict[str, Decoded] = {}
+        self._entries: dict[str, tuple[int, dict[str, Any]]] = {}
 
-    def get(self, kv: KeyValue) -> Decoded:
-        """The cached decode of `kv`, which must be the key's current version in the store."""
+    def memo(self, kv: KeyValue) -> dict[str, Any]:
+        """The memo of `kv`, which must be the key's current version in the store."""
         entry = self._entries.get(kv.key)
-        if entry is not None and entry.mod_revision == kv.mod_revision:
-            return entry
-        entry = Decoded(kv)
-        self._entries[kv.key] = entry
+        if entry is not None and entry[0] == kv.mod_revision:
+            return entry[1]
+        memo: dict[str, Any] = {}
+        self._entries[kv.key] = (kv.mod_revision, memo)
         if len(self._entries) > self.capacity:
             del self._entries[next(iter(self._entries))]
-        return entry
+        return memo
 
     def forget(self, events: Iterable[Event]) -> None:
         """A commit listener: the keys these events touched are no longer current."""

@@ -1,10 +1,9 @@
 """Get, list and watch: selectors, paging and the event filtering kube-apiserver does.
 
-Lists decode through the reader's `DecodeCache` (see `_objects`): the items of a
-`ListResult` are shared with the cache and with every other list, so callers
-treat them as read-only, and `memos[i]` holds values derived from `items[i]`'s
-exact version (Table rows, serialized JSON). `get` always decodes afresh: its
-result belongs to the caller, who may change it for a write.
+A list returns `Stored` items (see `_objects`): each the key's stored version
+plus the shared memo of values derived from it, so the Table and JSON responses
+of unchanged objects are not recomputed; `ListResult.items` decodes them (objects
+of the caller's own). `get` always decodes afresh as well.
 
 A watch is a `WatchStream`: the initial ADDED events (for resourceVersion "0" or
 none) and then, batch by batch, every matching change. Each change is decoded
@@ -16,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 from portico.apiserver import errors
 from portico.apiserver.paging import EXPIRED_CONTINUE_MESSAGE, decode_continue, encode_continue
 from portico.apiserver.registry._objects import (
-    DecodeCache,
+    MemoCache,
+    Stored,
     decode,
     labels,
     object_key,
@@ -48,11 +47,14 @@ class ListOptions:
 
 @dataclass(frozen=True)
 class ListResult:
-    items: list[Object]  # shared with the cache: read-only
+    stored: list[Stored]
     resource_version: int
     continue_token: str = ""
     remaining: int | None = None
-    memos: list[dict[str, Any]] | None = None  # per item: values derived from that version
+
+    @property
+    def items(self) -> list[Object]:
+        return [item.object() for item in self.stored]
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def _single_name(flt: Filter) -> str | None:
 class Reader:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
-        self.cache = DecodeCache()
+        self.cache = MemoCache()
         store.hub.add_listener(self.cache.forget)
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Object:
@@ -128,18 +130,17 @@ class Reader:
                 revision = self.store.revision
             elif revision < self.store.compacted_revision:
                 raise errors.gone(EXPIRED_CONTINUE_MESSAGE)
-        items: list[Object] = []
-        memos: list[dict[str, Any]] = []
+        items: list[Stored] = []
         name = _single_name(flt)
         if name is not None and (namespace or not rt.namespaced):
             kv = self.store.get(object_key(rt, namespace or "", name))
-            self._collect([kv] if kv else [], flt, 0, items, memos)
-            return ListResult(items, revision, memos=memos)
+            self._collect([kv] if kv else [], flt, 0, items)
+            return ListResult(items, revision)
         last_key = ""
         batch = max(opts.limit, 500) if opts.limit else 0
         while True:
             kvs = self.store.range(prefix, start_after, batch)
-            last_key = self._collect(kvs, flt, opts.limit, items, memos)
+            last_key = self._collect(kvs, flt, opts.limit, items)
             if opts.limit and len(items) >= opts.limit:
                 break
             if not batch or len(kvs) < batch:
@@ -149,20 +150,22 @@ class Reader:
         if opts.limit and last_key and self.store.range(prefix, last_key, 1):
             remaining = self.store.count(prefix, last_key) if flt.everything else None
             token = encode_continue(last_key[len(prefix):], revision)
-            return ListResult(items, revision, token, remaining, memos)
-        return ListResult(items, revision, memos=memos)
+            return ListResult(items, revision, token, remaining)
+        return ListResult(items, revision)
 
-    def _collect(self, kvs: list[KeyValue], flt: Filter, limit: int, items: list[Object],
-                 memos: list[dict[str, Any]]) -> str:
+    def _collect(self, kvs: list[KeyValue], flt: Filter, limit: int,
+                 items: list[Stored]) -> str:
         """Append the matching objects of `kvs` (up to `limit` items); the last key looked at."""
-        cached = self.cache.get
+        memo = self.cache.memo
         everything = flt.everything
         last_key = ""
         for kv in kvs:
-            entry = cached(kv)
-            if everything or flt.matches(entry.object):
-                items.append(entry.object)
-                memos.append(entry.memo)
+            if everything:
+                items.append(Stored(kv, memo(kv)))
+            else:
+                obj = decode(kv)
+                if flt.matches(obj):
+                    items.append(Stored(kv, memo(kv), obj))
             last_key = kv.key
             if limit and len(items) >= limit:
                 break
@@ -180,7 +183,7 @@ class Reader:
         if opts.resource_version in ("", "0"):
             watcher = self.store.watch(prefix, self.store.revision)
             for kv in self.store.range(prefix):
-                obj = self.cache.get(kv).object
+                obj = decode(kv)
                 if flt.matches(obj):
                     initial.append(WatchEvent("ADDED", obj))
         else:
@@ -240,7 +243,7 @@ class WatchStream:
         self._watcher.close()
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1024)
 def _decoded(kv: KeyValue) -> Object:
     """One decode per change however many watchers see it (watchers must not mutate it)."""
     return decode(kv)

@@ -1,0 +1,118 @@
+"""Pod start-up bench: 100 pods from create to Ready on a 3-node sandbox cluster.
+
+Run on demand (not in CI), as root:  .venv/bin/python -m bench.pods [--pods 100]
+
+Theory of operation: the harness (`portico.testing.sandbox.Cluster`) runs `portico up`
+in a sandbox netns of its own.  The bench creates N bare agnhost `pause` pods in one
+`kubectl apply` (so creation time is the same for all), then watches the pods with the
+official Python client and records, per pod, the time from the first watch event that
+shows it (its creation; the API's timestamps have second resolution, too coarse) to
+the first event showing condition Ready=True.  It prints the total time to all Ready, the
+per-pod p50/p99 (goal: p99 < 1 s per pod after scheduling), and the RSS of each node's
+agent (found among the processes of its node netns).  Everything is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from portico.testing.sandbox import Cluster  # noqa: E402
+
+AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+
+WATCH = r"""
+import json, sys, time
+start = float(sys.argv[1]); expected = int(sys.argv[2]); ns = sys.argv[3]
+w = watch.Watch()
+seen, ready = {}, {}
+for event in w.stream(core.list_namespaced_pod, ns, timeout_seconds=300):
+    pod = event["object"]
+    name = pod.metadata.name
+    seen.setdefault(name, time.time() - start)
+    conditions = pod.status.conditions or []
+    if name not in ready and any(c.type == "Ready" and c.status == "True" for c in conditions):
+        ready[name] = time.time() - start
+        if len(ready) == expected:
+            w.stop()
+print(json.dumps({n: [seen[n], r] for n, r in ready.items()}))
+"""
+
+
+def manifests(count: int) -> str:
+    pods = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"bench-{i:03d}"},
+             "spec": {"terminationGracePeriodSeconds": 0,
+                      "containers": [{"name": "pause", "image": AGNHOST, "args": ["pause"]}]}}
+            for i in range(count)]
+    return "\n---\n".join(json.dumps(p) for p in pods)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def agent_rss_kib(cluster: Cluster) -> dict[str, int]:
+    """RSS (KiB) of each node's agent process, found in its node netns by command line."""
+    out: dict[str, int] = {}
+    for i in range(1, cluster.nodes + 1):
+        netns = f"portico-{cluster.name}-node-{i}"
+        pids = cluster.sandbox.run(["ip", "netns", "pids", netns]).stdout.split()
+        for pid in pids:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if b"agent" in cmdline:
+                status = Path(f"/proc/{pid}/status").read_text()
+                rss = next(ln for ln in status.splitlines() if ln.startswith("VmRSS:"))
+                out[f"node-{i}"] = int(rss.split()[1])
+    return out
+
+
+def run(count: int) -> None:
+    with Cluster(nodes=3) as cluster:
+        rss_before = agent_rss_kib(cluster)
+        cluster.kubectl("create", "namespace", "bench", check=True)
+        start = time.time()
+        watcher = cluster.sandbox.popen(
+            [sys.executable, "-c", _prelude(cluster) + WATCH, str(start), str(count), "bench"],
+            env=cluster.kube_env())
+        cluster.kubectl("-n", "bench", "apply", "-f", "-", input=manifests(count), check=True,
+                        timeout=120)
+        created = time.time() - start
+        out, err = watcher.communicate(timeout=330)
+        ready = json.loads(out or "{}")
+        if len(ready) != count:
+            sys.exit(f"only {len(ready)}/{count} pods became Ready: {err}")
+        total = max(r for _, r in ready.values())
+        per_pod = [r - s for s, r in ready.values()]
+        print(f"{count} pods on 3 nodes: apply took {created:.2f}s, all Ready after {total:.2f}s"
+              f" ({count / total:.1f} pods/s)")
+        print(f"per pod (created -> Ready, as watched): p50 {percentile(per_pod, 0.5):.2f}s "
+              f"p99 {percentile(per_pod, 0.99):.2f}s (goal p99 < 1 s)")
+        after = agent_rss_kib(cluster)
+        for node in sorted(after):
+            print(f"{node} agent RSS: {rss_before.get(node, 0) / 1024:.1f} MiB idle -> "
+                  f"{after[node] / 1024:.1f} MiB with the pods")
+
+
+def _prelude(cluster: Cluster) -> str:
+    return (
+        "from kubernetes import client, config, watch\n"
+        f"config.load_kube_config(config_file={str(cluster.kubeconfig)!r})\n"
+        "core = client.CoreV1Api()\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=100)
+    run(parser.parse_args().pods)
+
+
+if __name__ == "__main__":
+    main()
