@@ -19,12 +19,15 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from portico.apiserver.certs import issue_client_cert, issue_serving_cert, load_pki
+from portico.agent import AgentConfig
+from portico.apiserver.certs import Pki, issue_client_cert, issue_serving_cert, load_pki
 from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
 from portico.apiserver.server import ApiServer, ApiServerConfig, write_kubeconfig
+from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
+from portico.controllers import ControllerManager
 
 log = logging.getLogger("portico.supervisor")
 
@@ -43,7 +46,6 @@ class ClusterConfig:
     history_revisions: int
     compaction_interval: float
     lb_pool: str = "198.51.100.0/24"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _die_with_parent() -> None:
@@ -70,9 +72,9 @@ class Supervisor:
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
         self.api: ApiServer | None = None
-        self.controllers: object | None = None
+        self.controllers: ControllerManager | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
-        self.topology: object | None = None
+        self.topology: Topology | None = None
 
     # the cloud
 
@@ -80,12 +82,10 @@ class Supervisor:
         return self.config.nodes > 0 and os.geteuid() == 0
 
     def _create_topology(self) -> None:
-        from portico.cloud import TopologyConfig, create, plan
-
         c = self.config
         self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
                                             service_cidr=c.services.service_cidr))
-        create(self.topology)  # type: ignore[arg-type]
+        create(self.topology)
 
     async def start(self) -> None:
         c = self.config
@@ -107,12 +107,11 @@ class Supervisor:
             # agents and the load balancer are separate processes: start them first so their
             # start-up overlaps the controllers'
             self._start_cloud_lb()
-            for node in self.topology.nodes:  # type: ignore[attr-defined]
+            assert self.topology is not None
+            for node in self.topology.nodes:
                 self._start_agent(node)
-        from portico.controllers import ControllerManager
-
         self.controllers = ControllerManager(self.api.kubeconfig)
-        await self.controllers.start()  # type: ignore[attr-defined]
+        await self.controllers.start()
         await self._install_addons()
 
     def _component_kubeconfig(self, name: str, common_name: str, organization: str,
@@ -121,30 +120,26 @@ class Supervisor:
         cert, key = directory / "client.crt", directory / "client.key"
         issue_client_cert(pki, cert, key, common_name, organization)
         path = directory / "kubeconfig"
-        from portico.apiserver.certs import Pki
-
         write_kubeconfig(path, self.config.name, f"https://{EDGE_HOST_IP}:{self.config.api_port}",
                          Pki(pki.ca_cert, pki.ca_key, pki.serving_cert, pki.serving_key, cert,
                              key))
         return path
 
-    def _start_agent(self, node: object) -> None:
-        from portico.agent import AgentConfig
-
+    def _start_agent(self, node: NodePlan) -> None:
         c = self.config
-        name = node.name  # type: ignore[attr-defined]
+        name = node.name
         directory = c.data_dir / "nodes" / name
         directory.mkdir(parents=True, exist_ok=True)
         kubeconfig = self._component_kubeconfig(name, f"system:node:{name}", "system:nodes",
                                                 directory)
         pki = load_pki(c.data_dir / "pki")
         serving_cert, serving_key = directory / "kubelet.crt", directory / "kubelet.key"
-        issue_serving_cert(pki, serving_cert, serving_key, name, [str(node.ip), name])  # type: ignore[attr-defined]
+        issue_serving_cert(pki, serving_cert, serving_key, name, [str(node.ip), name])
         zones = ("eastus-1", "eastus-2", "eastus-3")
         config = AgentConfig(
-            cluster_name=c.name, node_name=name, node_ip=str(node.ip),  # type: ignore[attr-defined]
-            pod_cidr=str(node.pod_cidr), bridge_ip=str(node.bridge_ip),  # type: ignore[attr-defined]
-            zone=zones[(node.index - 1) % 3],  # type: ignore[attr-defined]
+            cluster_name=c.name, node_name=name, node_ip=str(node.ip),
+            pod_cidr=str(node.pod_cidr), bridge_ip=str(node.bridge_ip),
+            zone=zones[(node.index - 1) % 3],
             kubeconfig=str(kubeconfig), data_dir=str(directory),
             cluster_dns=dns_service_ip(c.services), cluster_domain="cluster.local",
             serving_cert=str(serving_cert), serving_key=str(serving_key),
@@ -153,7 +148,7 @@ class Supervisor:
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)
-        argv = [*_in_netns(node.netns), sys.executable, "-m", "portico",  # type: ignore[attr-defined]
+        argv = [*_in_netns(node.netns), sys.executable, "-m", "portico",
                 "agent", "--config", str(config_path)]
         self.children[name] = _spawn(argv, directory / "agent.log")
 
@@ -163,7 +158,8 @@ class Supervisor:
         directory.mkdir(parents=True, exist_ok=True)
         kubeconfig = self._component_kubeconfig("cloud", "system:cloud-controller-manager",
                                                 "", directory)
-        argv = [*_in_netns(self.topology.cloud_netns),  # type: ignore[attr-defined]
+        assert self.topology is not None
+        argv = [*_in_netns(self.topology.cloud_netns),
                 sys.executable, "-m", "portico.cloud.lb", "--kubeconfig", str(kubeconfig),
                 "--cluster-name", c.name, "--public-pool", c.lb_pool]
         self.children["cloud-lb"] = _spawn(argv, directory / "lb.log")
@@ -207,10 +203,8 @@ class Supervisor:
                 child.kill()
                 child.wait()
         if self.controllers is not None:
-            await self.controllers.stop()  # type: ignore[attr-defined]
+            await self.controllers.stop()
         if self.api is not None:
             await self.api.stop()
         if self.topology is not None:
-            from portico.cloud import destroy
-
             destroy(self.config.name)
