@@ -1,7 +1,10 @@
 """Pod IP address management for the node's pod /24 (host-local IPAM, as kubenet).
 
 The network address, the bridge address (.1) and the broadcast address are never
-handed out.  `Ipam` is pure bookkeeping (uid -> address); `IpamStore` persists it
+handed out.  Allocation goes round the range from the last address handed out (as
+host-local does), so a freed address is reused as late as possible: neighbours'
+ARP caches and conntrack entries for the old pod have long expired by then.
+`Ipam` is pure bookkeeping (uid -> address); `IpamStore` persists it
 as one JSON file under the data directory, rewritten atomically on every change.
 At start the agent also feeds `reserve()` the `status.podIP` of the pods the API
 says run here, so an address a live pod holds is never given to another pod, and
@@ -25,6 +28,7 @@ class Ipam:
         self.network = ipaddress.IPv4Network(pod_cidr, strict=False)
         self.bridge_ip = ipaddress.IPv4Address(bridge_ip)
         self.by_uid: dict[str, str] = {}
+        self.last: ipaddress.IPv4Address | None = None
 
     def _usable(self, ip: ipaddress.IPv4Address) -> bool:
         return (ip in self.network and ip != self.bridge_ip
@@ -48,13 +52,16 @@ class Ipam:
         return None
 
     def allocate(self, uid: str) -> str:
-        """`uid`'s address: the one it holds, else the lowest free one."""
+        """`uid`'s address: the one it holds, else the next free one after the last."""
         if uid in self.by_uid:
             return self.by_uid[uid]
         used = set(self.by_uid.values())
-        for addr in self.network.hosts():
+        hosts = list(self.network.hosts())
+        start = hosts.index(self.last) + 1 if self.last in hosts else 0
+        for addr in hosts[start:] + hosts[:start]:
             if self._usable(addr) and str(addr) not in used:
                 self.by_uid[uid] = str(addr)
+                self.last = addr
                 return str(addr)
         raise IpamExhausted(f"no free address in {self.network}")
 
@@ -78,13 +85,18 @@ class IpamStore:
             saved = json.loads(path.read_text())
         except (OSError, ValueError):
             saved = {}
-        for uid, ip in sorted(saved.items()):
+        addresses = saved.get("addresses", {}) if "addresses" in saved else saved
+        for uid, ip in sorted(addresses.items()):
             self.ipam.reserve(uid, ip)
+        if saved.get("last"):
+            self.ipam.last = ipaddress.IPv4Address(saved["last"])
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.ipam.by_uid, sort_keys=True))
+        last = str(self.ipam.last) if self.ipam.last else None
+        tmp.write_text(json.dumps({"addresses": self.ipam.by_uid, "last": last},
+                                  sort_keys=True))
         os.replace(tmp, self.path)
 
     def allocate(self, uid: str) -> str:

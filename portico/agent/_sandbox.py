@@ -139,7 +139,9 @@ async def create_sandbox(ip: IpRunner, spec: SandboxSpec) -> None:
         f"link set {spec.veth} master {BRIDGE} up\n"
         # hairpin: a pod reaching itself through a Service gets its packet back on the
         # bridge port it came in on (kubenet's hairpin-veth mode)
-        f"link set {spec.veth} type bridge_slave hairpin on\n", in_parent_mount_ns=True)
+        f"link set {spec.veth} type bridge_slave hairpin on\n"
+        # a reused address must not be answered from a stale neighbour entry
+        f"neigh flush to {spec.pod_ip} dev {BRIDGE}\n", in_parent_mount_ns=True)
     await ip.batch(
         "link set lo up\n"
         f"addr add {spec.pod_ip}/{spec.prefixlen} dev {POD_IFNAME}\n"

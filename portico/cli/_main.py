@@ -175,6 +175,27 @@ def _nodes_ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool
         for c in n.get("status", {}).get("conditions", []) or [])]
     if len(ready) < expected:
         return False, f"{len(ready)} of {expected} nodes Ready"
+    return _addons_ready(server, ctx)
+
+
+# (namespace, Deployment) of each addon `portico up` installs on a cluster with nodes
+_ADDON_DEPLOYMENTS = (("kube-system", "coredns"), ("app-routing-system", "nginx"))
+
+
+def _addons_ready(server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
+    """Cluster DNS and the ingress controller have an available replica."""
+    import json
+    import urllib.error
+
+    for namespace, name in _ADDON_DEPLOYMENTS:
+        url = f"{server}/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        try:
+            with urllib.request.urlopen(url, context=ctx, timeout=2) as r:
+                available = json.load(r).get("status", {}).get("availableReplicas", 0)
+        except urllib.error.HTTPError:
+            return False, f"addon {namespace}/{name} not installed yet"
+        if not available:
+            return False, f"addon {namespace}/{name} has no available replica yet"
     return True, "ready"
 
 

@@ -215,7 +215,7 @@ class Writer:
             return old  # kube-apiserver skips writes that change nothing (same resourceVersion)
         result = new
         with self._txn(opts.dry_run) as txn:
-            if self._finalized(new):
+            if self._finalized(new, old):
                 rt.strategy.release(TxnContext(txn), old)
                 self._delete_key(txn, rt, key, expect, meta["name"])
                 result = deep_copy(new)
@@ -233,10 +233,13 @@ class Writer:
         return result
 
     @staticmethod
-    def _finalized(obj: Object) -> bool:
-        """An object being deleted whose last finalizer is gone is removed, not updated."""
+    def _finalized(obj: Object, old: Object) -> bool:
+        """An object being deleted whose last finalizer is gone is removed, not updated —
+        unless it is in its grace period (a pod still terminating): `ShouldDeleteDuringUpdate`."""
         meta = obj["metadata"]
         if not meta.get("deletionTimestamp") or meta.get("finalizers"):
+            return False
+        if old["metadata"].get("deletionGracePeriodSeconds"):
             return False
         return not (obj.get("kind") == "Namespace" and obj.get("spec", {}).get("finalizers"))
 

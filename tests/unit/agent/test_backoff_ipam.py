@@ -53,7 +53,17 @@ def test_ipam_skips_network_bridge_broadcast_and_held() -> None:
     assert not ipam.reserve("c", "10.244.0.1")
     assert not ipam.reserve("c", "10.244.0.255")
     ipam.release("a")
-    assert ipam.allocate("d") == "10.244.0.2"
+    # round robin: the freed .2 comes back only after the rest of the range
+    assert ipam.allocate("d") == "10.244.0.5"
+
+
+def test_ipam_reuses_freed_addresses_last() -> None:
+    ipam = Ipam("10.244.0.0/29", "10.244.0.1")
+    assert [ipam.allocate(u) for u in ("a", "b", "c", "d", "e")] == [
+        "10.244.0.2", "10.244.0.3", "10.244.0.4", "10.244.0.5", "10.244.0.6"]
+    ipam.release("b")
+    ipam.release("d")
+    assert [ipam.allocate(u) for u in ("f", "g")] == ["10.244.0.3", "10.244.0.5"]
 
 
 def test_ipam_exhausted() -> None:
@@ -69,10 +79,11 @@ def test_ipam_store_round_trip(tmp_path: Path) -> None:
     assert store.allocate("a") == "10.244.1.2"
     assert store.allocate("b") == "10.244.1.3"
     store.release("a")
-    assert json.loads(path.read_text()) == {"b": "10.244.1.3"}
+    assert json.loads(path.read_text()) == {"addresses": {"b": "10.244.1.3"},
+                                            "last": "10.244.1.3"}
     again = IpamStore(path, "10.244.1.0/24", "10.244.1.1")
     assert again.allocate("b") == "10.244.1.3"
-    assert again.allocate("c") == "10.244.1.2"
+    assert again.allocate("c") == "10.244.1.4"
 
 
 def test_agent_config_round_trip(tmp_path: Path) -> None:
