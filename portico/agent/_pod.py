@@ -4,7 +4,7 @@
 `run()` is the pod's whole life: sandbox (netns, veth, address, resolv.conf,
 hosts, service-account files), init containers one at a time, then every
 container in parallel (`ContainerRunner.loop`), until the pod gets a
-deletionTimestamp (graceful termination: Ready False at once, preStop, SIGTERM,
+deletionTimestamp (graceful termination: still Ready while serving, preStop, SIGTERM,
 SIGKILL after the grace period, sandbox torn down, pod object deleted with
 gracePeriodSeconds=0), is deleted outright, or the agent shuts down (node
 shutdown: processes killed and sandbox removed, the object and the address kept).
@@ -236,8 +236,11 @@ class PodWorker:
 
     async def _finish(self, mode: StopMode, life: asyncio.Task[None] | None) -> None:
         self.terminating = True
-        for runner in self.init + self.containers:
-            runner.record.ready = False
+        if mode is not StopMode.DELETE:
+            # a graceful delete keeps serving (Ready) until the containers stop, as kubelet
+            # does: the endpoint is then serving and terminating
+            for runner in self.init + self.containers:
+                runner.record.ready = False
         self.mark_dirty()
         grace = 0.0 if mode is StopMode.GONE else self.grace_period()
         if mode is StopMode.NODE_SHUTDOWN:

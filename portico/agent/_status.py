@@ -177,7 +177,9 @@ def _conditions(facts: PodFacts, phase: PodPhase) -> list[Object]:
     pending_init = [r.name for r in facts.init_records if not _done(r)]
     initialized = not pending_init or phase is PodPhase.SUCCEEDED
     unready = [r.name for r in facts.records if not r.ready]
-    ready = not unready and not facts.terminating
+    # a terminating pod stays Ready while its containers are ready (kubelet keeps probing):
+    # its endpoint is then `serving` and `terminating`, not `ready`
+    ready = not unready
     if phase is PodPhase.SUCCEEDED or phase is PodPhase.FAILED:
         ready_reason, ready_msg = Reason.POD_COMPLETED.value, ""
     else:

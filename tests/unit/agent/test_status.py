@@ -71,15 +71,18 @@ def test_running_ready_status() -> None:
         "state": {"running": {"startedAt": "2026-01-01T00:00:01Z"}}, "lastState": {}}]
 
 
-def test_terminating_pod_is_not_ready_and_times_are_kept() -> None:
+def test_terminating_pod_stays_ready_while_serving_and_times_are_kept() -> None:
     first = pod_status(facts([running()]))
     later = PodFacts(**{**facts([running()], terminating=True).__dict__, "previous": first,
                         "now": "2026-01-01T00:09:00Z"})
     conds = {c["type"]: c for c in pod_status(later)["conditions"]}
-    assert (conds["Ready"]["status"], conds["Ready"]["reason"],
-            conds["Ready"]["lastTransitionTime"]) == ("False", "ContainersNotReady",
-                                                      "2026-01-01T00:09:00Z")
+    assert conds["Ready"]["status"] == "True"
+    assert conds["Ready"]["lastTransitionTime"] == first_ready_time(first)
     assert conds["PodScheduled"]["lastTransitionTime"] == NOW
+
+
+def first_ready_time(status: dict) -> str:
+    return next(c["lastTransitionTime"] for c in status["conditions"] if c["type"] == "Ready")
 
 
 def test_crashloop_container_status() -> None:
