@@ -164,11 +164,24 @@ def new_rs_replicas(d: Obj, all_rss: list[Obj], new_rs: Obj) -> int:
     return spec_replicas(new_rs) + max(scale_up, 0)
 
 
+def _observed(rs: Obj) -> bool:
+    observed = (rs.get("status") or {}).get("observedGeneration")
+    generation = meta(rs).get("generation")
+    return observed is None or generation is None or int(observed) >= int(generation)
+
+
 def old_scale_down(d: Obj, all_rss: list[Obj], old_rss: list[Obj],
                    new_rs: Obj) -> dict[str, int]:
-    """New spec.replicas for the old ReplicaSets this step may scale down."""
+    """New spec.replicas for the old ReplicaSets this step may scale down.
+
+    Availability comes from ReplicaSet status, which lags behind a scale-down this
+    controller just made: until every ReplicaSet's status has observed its latest
+    spec, no further scale-down happens (otherwise a stale `availableReplicas`
+    lets one rollout step remove more pods than maxUnavailable allows)."""
     old_count = sum(spec_replicas(rs) for rs in old_rss)
     if old_count == 0:
+        return {}
+    if any(not _observed(rs) for rs in all_rss):
         return {}
     all_count = sum(spec_replicas(rs) for rs in all_rss)
     min_available = spec_replicas(d) - max_unavailable(d)

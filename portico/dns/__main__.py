@@ -2,7 +2,10 @@
 
 Flags: --listen 0.0.0.0:53 --zone cluster.local --ttl 5 --upstream a:53,...
 --metrics :9153 --health :8080 --ready :8181 [--kubeconfig PATH]. Runs until
-SIGTERM or SIGINT, then closes its sockets and exits 0.
+SIGTERM or SIGINT; like CoreDNS's `health { lameduck 5s }` (AKS's setting), it
+keeps answering for `PORTICO_DNS_LAMEDUCK` seconds (default 5) after SIGTERM, so
+queries already on their way to this replica are answered while the Service's
+endpoints move to the other one; then it closes its sockets and exits 0.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ async def _run(argv: Sequence[str]) -> None:
     await app.start()
     try:
         await stop.wait()
+        await asyncio.sleep(float(os.environ.get("PORTICO_DNS_LAMEDUCK", "5")))
     finally:
         await app.stop()
 
