@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import Api, start_api
+from tests.api.conftest import Api, start_api
 from test_services_support import SVCS, allocations, expect_invalid, held, svc
 
 from portico.apiserver.resources.services import ServiceConfig

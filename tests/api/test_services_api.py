@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from conftest import Api, start_api
+from tests.api.conftest import Api, start_api
 from test_services_support import SVCS, allocations, expect_invalid, svc
 
 from portico.apiserver.resources.services import ServiceConfig

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import Api
+from tests.api.conftest import Api
 from test_services_support import SVCS, allocations, held, svc
 
 CLIENTS = 16

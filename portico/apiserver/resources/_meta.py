@@ -24,6 +24,7 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, required, too_long
 from portico.apiserver.resources._base import Object
+from portico.model.selectors import is_qualified_name, is_valid_label_value
 
 FIELD_IMMUTABLE = "field is immutable"
 DNS1123_LABEL_MAX = 63
@@ -165,42 +166,6 @@ def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
         errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
     if not _WILDCARD_RE.match(value):
         errs.append(regex_error(_WILDCARD_MSG, _WILDCARD_FMT, "*.example.com"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """`IsQualifiedName` (label keys, annotation keys, finalizers): `[prefix/]name`."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part " + empty_error())
-        else:
-            errs.extend("prefix part " + m for m in is_dns1123_subdomain(prefix))
-    else:
-        return [
-            "a qualified name "
-            + regex_error(_QNAME_MSG, _QNAME_FMT, *_QNAME_EXAMPLES)
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part " + empty_error())
-    elif len(name) > 63:
-        errs.append("name part " + max_len_error(63))
-    if not _QNAME_RE.match(name):
-        errs.append("name part " + regex_error(_QNAME_MSG, _QNAME_FMT, *_QNAME_EXAMPLES))
-    return errs
-
-
-def is_valid_label_value(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > 63:
-        errs.append(max_len_error(63))
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
     return errs
 
 
