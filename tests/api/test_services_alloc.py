@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from tests.api.conftest import Api, start_api
 from test_services_support import SVCS, allocations, expect_invalid, held, svc
 
 from portico.apiserver.resources.services import ServiceConfig
+from tests.api.conftest import Api, start_api
 
 MERGE = "application/merge-patch+json"
 INV = "FieldValueInvalid"

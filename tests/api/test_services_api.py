@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from tests.api.conftest import Api, start_api
 from test_services_support import SVCS, allocations, expect_invalid, svc
 
 from portico.apiserver.resources.services import ServiceConfig
+from tests.api.conftest import Api, start_api
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.api.conftest import Api
 from test_services_support import SVCS, allocations, held, svc
+
+from tests.api.conftest import Api
 
 CLIENTS = 16
 CREATES = 25
