@@ -216,10 +216,7 @@ INTERNAL = [
     pytest.param({**LOCAL_LB, "ports": [{"port": 80}], "healthCheckNodePort": 70000},
                  "failed to allocate requested HealthCheck NodePort 70000: provided port is not "
                  "in the valid range. The range of valid ports is 30000-32767",
-                 id="hc-port-not-a-port",
-                 marks=pytest.mark.xfail(strict=True, reason="kube allocates before it "
-                                         "validates; Portico answers 422 `must be between 1 "
-                                         "and 65535, inclusive`")),
+                 id="hc-port-not-a-port"),
 ]
 
 

@@ -368,21 +368,19 @@ INVALID = [
          ("spec.ports[1].nodePort", INV,
           "Invalid value: 30080: provided port is already allocated"),
          id="nodeport-reused-by-other-port-number"),
-    # kube-apiserver allocates before it validates; Portico validates first
     # 1.33's MultiCIDRServiceAllocator: no ServiceCIDR holds the address (MetaAllocator's
     # getAllocator returns ErrMismatchedNetwork)
     case({"ports": P, "clusterIP": "10.1.0.5"},
          ("spec.clusterIPs", INV, 'Invalid value: []string{"10.1.0.5"}: failed to allocate IP '
           "10.1.0.5: the provided network does not match the current range"),
          id="clusterip-out-of-range"),
+    # kube-apiserver allocates before it validates: the allocator's error, not `Duplicate`
     pytest.param(
         {"type": "NodePort", "ports": [{"name": "a", "port": 80, "nodePort": 30080},
                                        {"name": "b", "port": 81, "nodePort": 30080}]},
         (("spec.ports[1].nodePort", INV,
           "Invalid value: 30080: provided port is already allocated"),),
-        id="nodeport-twice-same-protocol",
-        marks=pytest.mark.xfail(strict=True, reason="kube allocates (and fails) before "
-                                "validation; Portico reports `Duplicate value: 30080`")),
+        id="nodeport-twice-same-protocol"),
 ]
 
 
