@@ -226,9 +226,5 @@ def unauthorized() -> StatusError:
     return StatusError(401, "Unauthorized", "Unauthorized")
 
 
-def forbidden_request(message: str) -> StatusError:
-    return StatusError(403, "Forbidden", message)
-
-
 def request_too_large() -> StatusError:
     return StatusError(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728")

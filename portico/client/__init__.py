@@ -10,8 +10,9 @@ from portico.client._informer import (
     split_key,
 )
 from portico.client._queue import WorkQueue
+from portico.client._runner import CoalescingRunner
 
 __all__ = [
-    "Handler", "Informer", "InformerFactory", "Obj", "WorkQueue", "is_namespaced", "key_of",
-    "split_key",
+    "CoalescingRunner", "Handler", "Informer", "InformerFactory", "Obj", "WorkQueue",
+    "is_namespaced", "key_of", "split_key",
 ]

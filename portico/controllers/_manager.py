@@ -22,7 +22,7 @@ from pathlib import Path
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Namespace
 
-from portico.client import InformerFactory, WorkQueue
+from portico.client import CoalescingRunner, InformerFactory, WorkQueue
 from portico.controllers._deployment import DeploymentController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
@@ -30,7 +30,6 @@ from portico.controllers._kinds import OWNED_KINDS
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
 from portico.controllers._replicaset import ReplicaSetController
-from portico.controllers._runner import CoalescingRunner
 from portico.controllers._scheduler import Scheduler
 
 log = logging.getLogger("portico.controllers")

@@ -4,7 +4,7 @@ Theory of operation. `start()` lists Services, EndpointSlices and Nodes through
 lightkube, records them in the change trackers, runs the first (full) sync
 inline, starts the servers, and then follows each kind with a watch from the
 list's resourceVersion; a broken watch relists and records the difference, so
-nothing is lost. Every recorded change asks the `SyncRunner` for a sync; the
+nothing is lost. Every recorded change asks the `CoalescingRunner` for a sync; the
 runner folds bursts (at most one sync per `min_sync_interval`) and also syncs
 every `sync_period`.
 
@@ -28,11 +28,11 @@ from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from portico.client import CoalescingRunner
 from portico.proxy import _gc
 from portico.proxy._conntrack import clear
 from portico.proxy._health import ProxyServers, ServiceHealthServers
 from portico.proxy._metrics import ProxyMetrics
-from portico.proxy._runner import SyncRunner
 from portico.proxy._state import ProxyState
 from portico.proxy.apply import NftCommand, NftError, NftRunner
 from portico.proxy.config import ProxyConfig, split_address
@@ -52,7 +52,8 @@ class Proxier:
         self.nft: NftRunner = runner or NftCommand(config.netns)
         self.state = ProxyState(config)
         self.metrics = ProxyMetrics()
-        self.runner = SyncRunner(self.sync, config.min_sync_interval, config.sync_period)
+        self.runner = CoalescingRunner("proxy-sync", self.sync, config.min_sync_interval,
+                                       config.sync_period)
         self.health_servers = ServiceHealthServers(config.node_ip, config.netns)
         self.servers = ProxyServers(
             split_address(config.healthz_address) if config.healthz_address else None,

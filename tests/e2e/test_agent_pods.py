@@ -134,7 +134,7 @@ class Env:
         path = config.data_dir / "agent.json"
         config.to_file(path)
         self.agent_log = open(self.tmp / "agent.log", "a")  # noqa: SIM115
-        self.agent = self.node.popen([sys.executable, "-m", "portico.agent", "--config",
+        self.agent = self.node.popen([sys.executable, "-m", "portico", "agent", "--config",
                                       str(path)], stdout=self.agent_log, stderr=self.agent_log)
 
     def stop_agent(self) -> int:

@@ -200,9 +200,6 @@ class Reader:
                     f"too old resource version: {since} ({exc.compacted})") from None
         return WatchStream(watcher, flt, prefix, initial)
 
-    def watcher_overflowed(self) -> bool:
-        return False
-
 
 class WatchStream:
     """An open watch: `next_batch` until it returns None; `close` when done."""

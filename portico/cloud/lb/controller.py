@@ -30,6 +30,7 @@ from lightkube.generic_resource import create_global_resource
 from lightkube.resources.core_v1 import Node, Service
 from lightkube.types import PatchType
 
+from portico.client import CoalescingRunner
 from portico.cloud.lb import objects
 from portico.cloud.lb.apply import DataPlane, Runner
 from portico.cloud.lb.build import LbConfig, Plan, plan
@@ -43,7 +44,6 @@ from portico.cloud.lb.model import (
     probe_target,
 )
 from portico.cloud.lb.probes import NetnsSockets, Prober
-from portico.controllers._runner import CoalescingRunner
 
 log = logging.getLogger("portico.cloud.lb")
 

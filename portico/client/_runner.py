@@ -3,8 +3,10 @@
 `run()` never blocks and never queues more than one sync: any number of calls
 while a sync is pending fold into it. Syncs start at most once per
 `min_interval` (measured start to start, so a burst of events a few ms apart is
-one sync) and at least once per `max_interval`. `retry_after(s)` asks for a sync
-`s` seconds from now (after a failure). The clock is injectable for tests.
+one sync) and at least once per `max_interval` (a periodic resync). A failed
+sync is retried after a second; a sync that returns True (it is waiting for
+something, e.g. a namespace still being emptied) is run again soon.
+`retry_after(s)` asks for a sync `s` seconds from now. The clock is injectable.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-log = logging.getLogger("portico.proxy.runner")
+log = logging.getLogger("portico.runner")
 
 
-class SyncRunner:
-    def __init__(self, sync: Callable[[], Awaitable[None]], min_interval: float,
-                 max_interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+class CoalescingRunner:
+    def __init__(self, name: str, sync: Callable[[], Awaitable[bool | None]],
+                 min_interval: float, max_interval: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.name = name
         self._sync = sync
         self._min = min_interval
         self._max = max_interval
@@ -31,6 +35,7 @@ class SyncRunner:
         self._timers: list[asyncio.TimerHandle] = []
 
     def run(self) -> None:
+        """Ask for a sync soon; never blocks, never queues more than one."""
         self._wake.set()
 
     def retry_after(self, seconds: float) -> None:
@@ -38,7 +43,7 @@ class SyncRunner:
         self._timers.append(asyncio.get_running_loop().call_later(seconds, self._wake.set))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="proxy-sync-runner")
+        self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
         for timer in self._timers:
@@ -59,9 +64,10 @@ class SyncRunner:
             self._wake.clear()
             self._last = self._clock()
             try:
-                await self._sync()
+                if await self._sync():
+                    self.retry_after(max(self._min * 4, 0.05))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - a failed sync is retried, never fatal
-                log.exception("proxy sync failed; retrying")
+                log.exception("%s: sync failed; retrying", self.name)
                 self.retry_after(1.0)
