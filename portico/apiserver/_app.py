@@ -20,7 +20,7 @@ from portico.apiserver._discovery import (
 )
 from portico.apiserver._handlers import ResourceHandlers
 from portico.apiserver._node_proxy import NodeProxy
-from portico.apiserver.openapi import document, openapi_root
+from portico.apiserver.openapi import document, openapi_root, openapi_v2
 from portico.apiserver.registry import Registry
 from portico.apiserver.resources._base import ResourceType
 
@@ -122,6 +122,11 @@ class Api:
             raise _not_found()
         return json_response(body)
 
+    async def openapi_v2(self, request: web.Request) -> web.Response:
+        status, body, headers = openapi_v2(self.resources, request.headers.get("Accept", ""),
+                                           request.headers.get("If-None-Match", ""))
+        return web.Response(status=status, body=body or None, headers=headers)
+
     async def openapi_v3(self, request: web.Request) -> web.Response:
         return json_response(openapi_root(self.resources))
 
@@ -150,6 +155,7 @@ def build_app(api: Api, tokens: dict[str, str]) -> web.Application:
     r.add_get("/api", api.api)
     r.add_get("/apis", api.apis)
     r.add_get("/api/v1", api.core_v1)
+    r.add_get("/openapi/v2", api.openapi_v2)
     r.add_get("/openapi/v3", api.openapi_v3)
     r.add_get("/openapi/v3/{path:.+}", api.openapi_v3_doc)
     r.add_get("/apis/{group}", api.group)

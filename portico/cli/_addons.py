@@ -1,13 +1,24 @@
-"""Install the addons (cluster DNS, ingress) the way AKS's addon manager does: create if absent.
+"""Install the addons (cluster DNS, ingress) the way AKS's addon manager reconciles them.
 
-Objects come from manifests shipped in `portico.addons`; existing objects are left
-as they are (EnsureExists), so a user's edits survive restarts.
+Objects come from manifests shipped in `portico.addons` and are server-side
+applied (field manager `portico-addon-manager`, conflicts forced), so installing
+is idempotent: an absent object is created, one that matches its manifest is left
+untouched (same resourceVersion), one whose manifest fields drifted (an older
+Portico's manifest, a user's edit of a field the manifest sets) is brought back
+to the manifest. Fields the manifest does not set (a user's extra label, what
+the controllers and the API server fill in, such as the Service's allocated
+clusterIPs) are not the addon manager's and stay as they are.
+
+Never a plain create: creating an object that exists fails, and for the
+`kube-dns` Service it fails as "provided IP is already allocated" (the
+allocator runs before the existence check), not as AlreadyExists.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
@@ -16,21 +27,32 @@ from portico.addons import ADDONS, load
 
 log = logging.getLogger("portico.addons")
 
+FIELD_MANAGER = "portico-addon-manager"
+
 
 async def install(kubeconfig: Path, networked: bool, names: tuple[str, ...] = ADDONS) -> None:
+    """Apply every document of each addon in `names`; failures are logged, not raised."""
     if not networked:
         return
     client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),
-                         field_manager="portico-addon-manager")
+                         field_manager=FIELD_MANAGER)
+    applied: list[str] = []
     try:
         for name in names:
-            for doc in load(name):
-                obj = from_dict(doc)
-                try:
-                    await client.create(obj)
-                except ApiError as exc:
-                    if exc.status.code != 409:
-                        log.warning("addon %s: %s %s: %s", name, doc.get("kind"),
-                                    doc.get("metadata", {}).get("name"), exc.status.message)
+            docs = load(name)
+            ok = [await _apply(client, name, doc) for doc in docs]
+            applied.append(f"{name} ({sum(ok)}/{len(docs)} objects)")
     finally:
         await client.close()
+    log.info("addons applied: %s", ", ".join(applied))
+
+
+async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> bool:
+    """Server-side apply one manifest document; a refusal is a warning naming the object."""
+    try:
+        await client.apply(from_dict(doc), force=True)
+    except ApiError as exc:
+        log.warning("addon %s: %s %s: %s", addon, doc.get("kind"),
+                    doc.get("metadata", {}).get("name"), exc.status.message)
+        return False
+    return True

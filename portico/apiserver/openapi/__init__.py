@@ -10,6 +10,9 @@
   unknown fields are a 400 (Strict), Warning texts (Warn, or "") or nothing (Ignore).
   `decode_problems()` gives the raw findings for callers (patch handlers) that word
   the error differently.
+- `openapi_v2(resources, accept, if_none_match)` is the reply to `GET /openapi/v2`:
+  one Swagger 2.0 document of every served kind, as gnostic protobuf (what kubectl
+  asks for, and needs for client-side validation of a `kind: List`) or JSON.
 """
 
 from portico.apiserver.openapi._documents import (
@@ -27,9 +30,10 @@ from portico.apiserver.openapi._strict import (
     decode_problems,
     strict_decoding_message,
 )
+from portico.apiserver.openapi._v2 import openapi_v2, swagger_document
 
 __all__ = [
     "DecodeProblems", "Document", "FieldValidation", "check_fields", "decode_problems",
-    "document", "gv_path", "openapi_document", "openapi_root", "parse_gv_path",
-    "strict_decoding_message",
+    "document", "gv_path", "openapi_document", "openapi_root", "openapi_v2", "parse_gv_path",
+    "strict_decoding_message", "swagger_document",
 ]

@@ -68,7 +68,8 @@ def parse_gv_path(path: str) -> tuple[str, str] | None:
     return None
 
 
-def _signature(rts: Sequence[ResourceType]) -> tuple[Any, ...]:
+def signature(rts: Sequence[ResourceType]) -> tuple[Any, ...]:
+    """What a document of `rts` depends on (its cache key)."""
     return tuple(
         (rt.group, rt.version, rt.kind, rt.plural, rt.namespaced, rt.verbs,
          tuple((s.name, s.kind, s.group, s.version, s.verbs) for s in rt.subresources))
@@ -88,33 +89,46 @@ def _stand_in(rt: ResourceType, kind: str) -> tuple[str, dict[str, Any]]:
     return f"{prefix}.{rt.version}.{kind}", schema
 
 
-def _build(group: str, version: str, rts: Sequence[ResourceType]) -> dict[str, Any]:
+@dataclass
+class Parts:
+    """What the documents of some resources are made of (v3 forms; v2 converts them)."""
+
+    roots: list[str]  # definition names the kinds reach (kinds, Lists, subresource kinds)
+    extra: dict[str, dict[str, Any]]  # stand-in schemas of kinds without a definition
+    paths: dict[str, Any]
+
+
+def collect(rts: Sequence[ResourceType]) -> Parts:
+    """The definitions and paths of `rts` (any mix of group-versions)."""
     defs = definitions()
-    roots: list[str] = list(META_KINDS)
-    extra: dict[str, dict[str, Any]] = {}
+    parts = Parts(list(META_KINDS), {}, {})
     sub_names: dict[tuple[str, str, str], str] = {}
-    paths: dict[str, Any] = {}
     for rt in rts:
         for sub in rt.subresources:
             name = defs.name_for(sub.group, sub.version, sub.kind) if sub.kind else None
             if name:
                 sub_names[(sub.group, sub.version, sub.kind)] = name
-                roots.append(name)
+                parts.roots.append(name)
         names = []
         for kind in (rt.kind, rt.kind + "List"):
             name = defs.name_for(rt.group, rt.version, kind)
             if name is None:
-                name, extra[name] = _stand_in(rt, kind)
+                name, parts.extra[name] = _stand_in(rt, kind)
             else:
-                roots.append(name)
+                parts.roots.append(name)
             names.append(name)
-        paths.update(resource_paths(rt, names[0], names[1], sub_names))
-    schemas = {**components(defs, roots), **extra}
+        parts.paths.update(resource_paths(rt, names[0], names[1], sub_names))
+    return parts
+
+
+def _build(rts: Sequence[ResourceType]) -> dict[str, Any]:
+    parts = collect(rts)
+    schemas = {**components(definitions(), parts.roots), **parts.extra}
     return {
         "components": {"schemas": dict(sorted(schemas.items()))},
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
         "openapi": "3.0.0",
-        "paths": dict(sorted(paths.items())),
+        "paths": dict(sorted(parts.paths.items())),
     }
 
 
@@ -126,11 +140,11 @@ def document(path: str, resources: Sequence[ResourceType]) -> Document | None:
     rts = [rt for rt in resources if (rt.group, rt.version) == gv]
     if not rts:
         return None
-    key = (gv, _signature(rts))
+    key = (gv, signature(rts))
     with _LOCK:
         cached = _CACHE.get(key)
         if cached is None:
-            body = _build(gv[0], gv[1], rts)
+            body = _build(rts)
             data = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
             cached = Document(body, data, hashlib.sha512(data).hexdigest().upper())
             _CACHE[key] = cached
