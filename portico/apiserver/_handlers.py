@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from portico.apiserver.registry import (
     WriteOptions,
 )
 from portico.apiserver.registry._read import WatchStream
+from portico.apiserver.resources import pods
 from portico.apiserver.resources._base import Object, ResourceType
 
 _NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
@@ -261,7 +263,7 @@ class ResourceHandlers:
         if pod["metadata"].get("deletionTimestamp"):
             raise errors.conflict("pods/binding", name, "",
                                   f"pod {name} is being deleted, cannot be assigned to a host")
-        pod["spec"]["nodeName"] = node
+        pods.bind(pod, node, datetime.datetime.now(datetime.UTC))
         self.registry.writer.update(rt, pod, self.registry.get(rt, namespace, name), "binding",
                                     _write_options(request))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},

@@ -3,10 +3,12 @@
 Each `record` creates an Event named `<object>.<hex nanoseconds>` in the object's
 namespace with `source.component` and `reportingComponent` set, `count: 1` and
 first/last timestamps; failures are logged, never raised (events are best effort).
+`emit` records in the background, for callers on a hot path.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from enum import StrEnum
@@ -29,6 +31,7 @@ class EventRecorder:
     def __init__(self, client: AsyncClient, component: str) -> None:
         self.client = client
         self.component = component
+        self._pending: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def render(component: str, involved: dict[str, Any], event_type: EventType, reason: str,
@@ -59,3 +62,10 @@ class EventRecorder:
                                      namespace=body["metadata"]["namespace"])
         except Exception as exc:  # noqa: BLE001 - events are best effort
             log.debug("event %s for %s not recorded: %s", reason, body["involvedObject"], exc)
+
+    def emit(self, involved: dict[str, Any], event_type: EventType, reason: str,
+             message: str) -> None:
+        """`record` without waiting for it (client-go's recorder is asynchronous too)."""
+        task = asyncio.create_task(self.record(involved, event_type, reason, message))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)

@@ -177,6 +177,8 @@ class Writer:
             if not merged["spec"]["finalizers"]:
                 merged["spec"].pop("finalizers")
             new = merged
+        elif subresource == "binding":
+            pass  # the binding handler sets the PodScheduled condition on the old status
         elif rt.has_status and "status" in old:
             new["status"] = old["status"]
         elif rt.has_status:

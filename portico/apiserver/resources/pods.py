@@ -120,6 +120,22 @@ def _mutable_masked(spec: Object) -> Object:
     return masked
 
 
+def bind(pod: Object, node: str, now: datetime.datetime) -> None:
+    """What `pods/binding` writes: the node, and PodScheduled=True (as kube's binding
+    storage does, so the scheduler needs no status write of its own)."""
+    pod["spec"]["nodeName"] = node
+    conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+    scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                 "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    for i, cond in enumerate(conditions):
+        if cond.get("type") == "PodScheduled":
+            if cond.get("status") == "True":
+                scheduled["lastTransitionTime"] = cond.get("lastTransitionTime")
+            conditions[i] = scheduled
+            return
+    conditions.append(scheduled)
+
+
 def _later(a: str | None, b: str | None) -> str | None:
     ta, tb = parse_time(a), parse_time(b)
     if tb is None:

@@ -1,4 +1,7 @@
-"""The scheduler: the pure filter/score, then binding against the real API server."""
+"""The scheduler: node filters and the count spread, then binding against the real API server.
+
+Topology spread and inter-pod (anti-)affinity are in test_placement.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from collections import Counter
 import pytest
 from lightkube.resources.core_v1 import Event, Pod
 
-from portico.controllers._scheduler import schedule
+from portico.controllers._placement import schedule
 from tests.unit.controllers.conftest import eventually
 
 
@@ -47,7 +50,9 @@ UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule"}
     pytest.param(pod(), [], {}, (None, "no nodes available to schedule pods"), id="no-nodes"),
 ])
 def test_schedule(the_pod, nodes, load, expected):
-    decision = schedule(the_pod, nodes, Counter(load))
+    bound = [{"metadata": {"name": f"{node}-{i}", "namespace": "default"},
+              "spec": {"nodeName": node}} for node, count in load.items() for i in range(count)]
+    decision = schedule(the_pod, nodes, bound)
     assert (decision.node, decision.message) == expected
 
 
@@ -105,3 +110,57 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
         return got["spec"].get("nodeName")
 
     assert await eventually(picky_bound) == "node-4"
+
+
+HOST = "kubernetes.io/hostname"
+
+
+def labelled_pod(name: str, app: str, **spec) -> Pod:
+    return Pod.from_dict({"apiVersion": "v1", "kind": "Pod",
+                          "metadata": {"name": name, "labels": {"app": app}},
+                          "spec": {"containers": [{"name": "c", "image": "pause"}], **spec}})
+
+
+def required(kind: str, app: str) -> dict:
+    return {kind: {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"app": app}}, "topologyKey": HOST}]}}
+
+
+async def test_pod_affinity_sees_assumed_pods_and_waits_for_peers(cluster_factory):
+    c = await cluster_factory("scheduler")
+    for name in ("node-1", "node-2", "node-3"):
+        await c.add_node(name, labels={HOST: name})
+    for i in range(4):  # created at once: each placement must see the ones just bound
+        await c.client.create(labelled_pod(f"a{i}", "anti", affinity=required(
+            "podAntiAffinity", "anti")), namespace="default")
+    await c.client.create(labelled_pod("follower", "web", affinity=required(
+        "podAffinity", "db")), namespace="default")
+
+    async def scheduled() -> dict:
+        pods = {p["metadata"]["name"]: p for p in await c.pods()}
+        refused = {n: cond["message"] for n, p in pods.items()
+                   for cond in p["status"].get("conditions", [])
+                   if cond["type"] == "PodScheduled" and cond["status"] == "False"}
+        bound = {n: p["spec"]["nodeName"] for n, p in pods.items() if p["spec"].get("nodeName")}
+        return len(bound) == 3 and len(refused) == 2 and (bound, refused)
+
+    bound, refused = await eventually(scheduled)
+    assert sorted(bound.values()) == ["node-1", "node-2", "node-3"]
+    (pending,) = {"a0", "a1", "a2", "a3"} - set(bound)
+    assert refused == {
+        pending: "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules.",
+        "follower": "0/3 nodes are available: 3 node(s) didn't match pod affinity rules."}
+
+    # a peer lands (pinned by nodeSelector): the follower joins it
+    await c.client.create(labelled_pod("db", "db", nodeSelector={HOST: "node-2"}),
+                          namespace="default")
+    # an anti pod goes away: the pending one takes its node
+    gone = sorted(bound)[0]
+    await c.client.delete(Pod, gone, namespace="default", grace_period=0)
+
+    async def placed() -> dict:
+        pods = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in await c.pods()}
+        return pods.get("follower") and pods.get(pending) and pods
+
+    pods = await eventually(placed)
+    assert (pods["follower"], pods[pending]) == ("node-2", bound[gone])
