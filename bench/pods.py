@@ -9,7 +9,7 @@ official Python client and records, per pod, the time from the first watch event
 shows it (its creation; the API's timestamps have second resolution, too coarse) to
 the first event showing condition Ready=True.  It prints the total time to all Ready, the
 per-pod p50/p99 (goal: p99 < 1 s per pod after scheduling), and the RSS of each node's
-agent (found among the processes of its node netns).  Everything is removed afterwards.
+agent (the process titled `portico agent` in its node netns).  Everything is removed afterwards.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def agent_rss_kib(cluster: Cluster) -> dict[str, int]:
         netns = f"portico-{cluster.name}-node-{i}"
         pids = cluster.sandbox.run(["ip", "netns", "pids", netns]).stdout.split()
         for pid in pids:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if b"agent" in cmdline:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            if title.startswith(b"portico agent "):
                 status = Path(f"/proc/{pid}/status").read_text()
                 rss = next(ln for ln in status.splitlines() if ln.startswith("VmRSS:"))
                 out[f"node-{i}"] = int(rss.split()[1])

@@ -33,7 +33,9 @@ from portico.agent._names import container_log, pod_netns, pod_veth
 from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
 from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
+from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
+from portico.client import wait_for_api
 from portico.images import Mappings, load_mappings
 
 log = logging.getLogger("portico.agent")
@@ -47,8 +49,10 @@ def _retry_watch(error: Exception, count: int) -> OnErrorResult:
 
 class Agent:
     def __init__(self, config: AgentConfig, client: AsyncClient | None = None,
-                 extra_routes: list[web.RouteDef] | None = None) -> None:
+                 extra_routes: list[web.RouteDef] | None = None,
+                 spawner: Spawner | None = None) -> None:
         self.config = config
+        self.spawner = spawner or Spawner()
         self.client = client or AsyncClient(config=KubeConfig.from_file(config.kubeconfig),
                                             field_manager="kubelet")
         self.workers: dict[str, PodWorker] = {}
@@ -65,7 +69,8 @@ class Agent:
         return AgentContext(
             config=cfg, client=self.client, ip=IpRunner(parent_mount_namespace()),
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
-            mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic)
+            mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
+            spawner=self.spawner)
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat
@@ -73,11 +78,12 @@ class Agent:
         cfg = self.config
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.ctx = self._context()
+        await self.ctx.spawner.start()  # its start-up overlaps the node's registration
         await ensure_bridge(self.ctx.ip, cfg.bridge_ip, cfg.pod_cidr)
+        await wait_for_api(self.client)
         self._heartbeat = NodeHeartbeat(cfg, self.client)
         await self._heartbeat.register()
-        await self._heartbeat.renew_lease()
-        self._heartbeat.start()
+        self._heartbeat.start()  # renews the Lease at once
         pods = self.client.list(Pod, namespace="*", fields={"spec.nodeName": cfg.node_name})
         listed = [p.to_dict() async for p in pods]
         await self._recover(listed)
@@ -189,5 +195,9 @@ class Agent:
             await self._heartbeat.stop()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.ctx is not None:
+            await self.ctx.spawner.close()
+            await self.ctx.ipam.flush()
         with contextlib.suppress(Exception):
             await self.client.close()
+        log.info("node %s: agent stopped", self.config.node_name)

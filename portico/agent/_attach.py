@@ -27,15 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from portico.agent._crilog import Stream
-from portico.agent._exec import (
-    _child_with_tty,
-    _child_without_tty,
-    set_window_size,
-    terminal_reader,
-    terminal_writer,
-)
+from portico.agent._exec import set_window_size, terminal_reader, terminal_writer
 from portico.agent._runtime import DEFAULT_PATH, ContainerProcess
-from portico.agent._sandbox import IP
+from portico.agent._spawner import SpawnedProcess, Spawner
 from portico.agent._streamio import write_process_input
 from portico.streaming import TerminalSize
 
@@ -44,7 +38,7 @@ Listener = Callable[[Stream, bytes], None]
 
 
 class AttachableProcess(ContainerProcess):
-    def __init__(self, proc: asyncio.subprocess.Process, log_path: Path,
+    def __init__(self, proc: SpawnedProcess, log_path: Path,
                  master: int | None = None, stdin_once: bool = False) -> None:
         self.master = master
         self.stdin_once = stdin_once
@@ -58,28 +52,22 @@ class AttachableProcess(ContainerProcess):
         super().__init__(proc, log_path)
 
     @classmethod
-    async def start_attachable(cls, netns: str, argv: Sequence[str], env: Mapping[str, str],
-                               working_dir: str | None, log_path: Path,
-                               spec: Mapping[str, object]) -> AttachableProcess:
-        """Start a container per its spec's `stdin`, `stdinOnce` and `tty`."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [IP, "netns", "exec", netns, *argv]
+    async def start_attachable(cls, spawner: Spawner, netns: str, argv: Sequence[str],
+                               env: Mapping[str, str], working_dir: str | None,
+                               log_path: Path, spec: Mapping[str, object]) -> AttachableProcess:
+        """Start a container per its spec's `stdin`, `stdinOnce` and `tty` (the log's
+        directory exists)."""
         tty, stdin = bool(spec.get("tty")), bool(spec.get("stdin"))
         full_env = {"PATH": DEFAULT_PATH, **env}
-        common: dict[str, object] = {"env": full_env, "cwd": working_dir or "/",
-                                     "start_new_session": True}
+        cwd = working_dir or "/"
         if not tty:
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE if stdin else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                preexec_fn=_child_without_tty, **common)  # type: ignore[arg-type]
+            proc = await spawner.spawn_piped(netns, argv, full_env, cwd, stdin)
             return cls(proc, log_path, None, bool(spec.get("stdinOnce")))
         master, slave = pty.openpty()
         try:
             full_env.setdefault("TERM", "xterm")
-            proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=slave, stdout=slave, stderr=slave, preexec_fn=_child_with_tty,
-                **common)  # type: ignore[arg-type]
+            proc = await spawner.spawn(netns, argv, full_env, cwd, slave, slave, slave,
+                                       tty=True)
         except BaseException:
             os.close(master)
             raise

@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import secrets
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portico.agent._attach import AttachableProcess
@@ -44,6 +45,14 @@ def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _make_files(scratch: Path, log: Path) -> None:
+    """The container's directories and its (empty) log file; run in a thread, as the
+    disk may be slow to create them."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.touch()
+
+
 def container_ports(spec: Object) -> dict[str, int]:
     return {p["name"]: int(p["containerPort"]) for p in spec.get("ports") or [] if p.get("name")}
 
@@ -65,11 +74,14 @@ class ContainerRunner:
     def key(self) -> str:
         return f"{self.pod.uid}/{self.record.name}"
 
+    def scratch_dir(self) -> Path:
+        """The container's own directory (its default working directory)."""
+        return pod_dir(self.pod.ctx.config.data_dir, self.pod.uid) / self.spec["name"] / "root"
+
     def _prepare(self) -> tuple[list[str], dict[str, str], str | None]:
         pod, spec = self.pod, self.spec
         env = container_env(pod.pod, spec, pod.env_sources)
-        workdir = pod_dir(pod.ctx.config.data_dir, pod.uid) / spec["name"] / "root"
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = self.scratch_dir()
         env.setdefault(CONTAINER_DIR_ENV, str(workdir))
         command = [expand(c, env) for c in spec.get("command") or []] or None
         args = [expand(a, env) for a in spec.get("args") or []] or None
@@ -92,9 +104,10 @@ class ContainerRunner:
             return False
         log = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                             rec.restart_count)
+        await asyncio.to_thread(_make_files, self.scratch_dir(), log)
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.netns, argv, self.env, workdir, log, self.spec)
+                self.pod.ctx.spawner, self.pod.netns, argv, self.env, workdir, log, self.spec)
         except OSError as error:
             self._waiting("RunContainerError", str(error))
             return False

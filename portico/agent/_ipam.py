@@ -5,7 +5,8 @@ handed out.  Allocation goes round the range from the last address handed out (a
 host-local does), so a freed address is reused as late as possible: neighbours'
 ARP caches and conntrack entries for the old pod have long expired by then.
 `Ipam` is pure bookkeeping (uid -> address); `IpamStore` persists it
-as one JSON file under the data directory, rewritten atomically on every change.
+as one JSON file under the data directory, rewritten atomically after every change
+(in the background when an event loop runs: the agent never waits on the disk).
 At start the agent also feeds `reserve()` the `status.podIP` of the pods the API
 says run here, so an address a live pod holds is never given to another pod, and
 a recreated pod gets its old address back.
@@ -13,6 +14,7 @@ a recreated pod gets its old address back.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
@@ -81,6 +83,8 @@ class IpamStore:
     def __init__(self, path: Path, pod_cidr: str, bridge_ip: str) -> None:
         self.path = path
         self.ipam = Ipam(pod_cidr, bridge_ip)
+        self._dirty = False
+        self._writer: asyncio.Task[None] | None = None
         try:
             saved = json.loads(path.read_text())
         except (OSError, ValueError):
@@ -91,20 +95,47 @@ class IpamStore:
         if saved.get("last"):
             self.ipam.last = ipaddress.IPv4Address(saved["last"])
 
-    def save(self) -> None:
+    def _snapshot(self) -> str:
+        last = str(self.ipam.last) if self.ipam.last else None
+        return json.dumps({"addresses": self.ipam.by_uid, "last": last}, sort_keys=True)
+
+    def _write(self, text: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        last = str(self.ipam.last) if self.ipam.last else None
-        tmp.write_text(json.dumps({"addresses": self.ipam.by_uid, "last": last},
-                                  sort_keys=True))
+        tmp.write_text(text)
         os.replace(tmp, self.path)
+
+    def save(self) -> None:
+        self._write(self._snapshot())
+
+    def _changed(self) -> None:
+        """Persist: at once outside an event loop; inside one, from a thread, coalesced,
+        so that the loop never waits on the disk (the rename flushes the data)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.save()
+            return
+        self._dirty = True
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._flush_changes())
+
+    async def _flush_changes(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            await asyncio.to_thread(self._write, self._snapshot())
+
+    async def flush(self) -> None:
+        """Wait until every change so far is on disk."""
+        if self._writer is not None:
+            await self._writer
 
     def allocate(self, uid: str) -> str:
         ip = self.ipam.allocate(uid)
-        self.save()
+        self._changed()
         return ip
 
     def release(self, uid: str) -> None:
         if uid in self.ipam.by_uid:
             self.ipam.release(uid)
-            self.save()
+            self._changed()

@@ -2,8 +2,9 @@
 
 `render_node` (pure) is the Node this agent registers: AKS labels, podCIDR(s),
 addresses, capacity/allocatable, the four conditions and nodeInfo.  At start
-the agent creates the Node or, if it exists, merge-patches its labels and spec
-and its `nodes/status`.  Afterwards two loops run: the Lease
+the agent creates the Node with its status (Ready at once, as kubelet's
+registration) or, if it exists, merge-patches its labels and spec and its
+`nodes/status`.  Afterwards two loops run: the Lease
 `kube-node-lease/<node>` renewed every `lease_renew_seconds` (the cheap
 heartbeat), and the Ready heartbeat (conditions' `lastHeartbeatTime`) patched
 every `node_status_update_seconds` (kubelet's nodeStatusReportFrequency).
@@ -132,13 +133,13 @@ class NodeHeartbeat:
         node = render_node(self.config, now_rfc3339(), self.since, self.image, self.kernel)
         name = self.config.node_name
         try:
-            await self.client.create(Node.from_dict(node))
+            await self.client.create(Node.from_dict(node))  # with its status, as kubelet
+            return
         except ApiError as error:
             if error.status.code != 409:
                 raise
-            await self.client.patch(Node, name, {"metadata": node["metadata"],
-                                                 "spec": node["spec"]},
-                                    patch_type=PatchType.MERGE)
+        await self.client.patch(Node, name, {"metadata": node["metadata"], "spec": node["spec"]},
+                                patch_type=PatchType.MERGE)
         await self.client.patch(NodeStatus, name, {"status": node["status"]},
                                 patch_type=PatchType.MERGE)
 

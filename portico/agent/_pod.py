@@ -43,6 +43,7 @@ from portico.agent._sandbox import (
     remove_sandbox,
     resolv_conf,
 )
+from portico.agent._spawner import Spawner
 from portico.agent._status import (
     ContainerRecord,
     PodFacts,
@@ -77,6 +78,7 @@ class AgentContext:
     mappings: Mappings
     backoff: CrashLoopBackoff
     clock: Callable[[], float]
+    spawner: Spawner
 
 
 async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:
@@ -204,7 +206,7 @@ class PodWorker:
         self.start_time = self.start_time or now_rfc3339()
         self.pod.setdefault("status", {})["podIP"] = self.pod_ip
         self.pod["status"]["hostIP"] = cfg.node_ip
-        self._write_serviceaccount()
+        await asyncio.to_thread(self._write_serviceaccount)
         self.env_sources = await self._env_sources()
         self.mark_dirty()
 

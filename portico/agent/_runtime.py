@@ -1,14 +1,13 @@
 """Container processes: started in the pod netns, in their own process group.
 
-`ContainerProcess.start` runs `ip netns exec <pod netns> <argv>` (ip `exec`s
-the command, so the PID we hold is the container's own PID; ip also
-bind-mounts /etc/netns/<pod netns>/* for it) with exactly the container's
-environment, its workingDir, a new session (hence process group = PID), and
-`PR_SET_PDEATHSIG=SIGKILL` so a crashed agent leaves no orphans.  Its stdout and
-stderr are pumped line by line into the CRI log file.  `wait()` returns the
-exit code as Kubernetes reports it (128 + signal number for a signal death).
-`run_exec` runs a one-shot command (exec probes, preStop hooks) the same way,
-with a timeout.
+A `ContainerProcess` is a process the container launcher (`_spawner`/`_zygote`)
+started inside the pod (its netns, /etc/netns/<pod netns>/* bind-mounted over
+/etc, exactly the container's environment, its workingDir, a new session (hence
+process group = PID), `PR_SET_PDEATHSIG` so a crashed agent leaves no orphans).
+Its stdout and stderr are pumped line by line into the CRI log file.  `wait()`
+returns the exit code as Kubernetes reports it (128 + signal number for a signal
+death).  `run_exec` runs a one-shot command (exec probes, preStop hooks) with
+`ip netns exec`, which does the same set-up, with a timeout.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from portico.agent._crilog import CriLineSplitter, Stream, format_record
 from portico.agent._sandbox import IP
+from portico.agent._spawner import SpawnedProcess
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -46,7 +46,9 @@ def _netns_argv(netns: str, argv: Sequence[str]) -> list[str]:
 
 
 class ContainerProcess:
-    def __init__(self, proc: asyncio.subprocess.Process, log_path: Path) -> None:
+    """A running container (from `Spawner`): its output pumped into the CRI log."""
+
+    def __init__(self, proc: SpawnedProcess, log_path: Path) -> None:
         self.proc = proc
         self.pid = proc.pid
         self.log_path = log_path
@@ -54,19 +56,6 @@ class ContainerProcess:
         self._pumps = [asyncio.create_task(self._pump(proc.stdout, Stream.STDOUT)),
                        asyncio.create_task(self._pump(proc.stderr, Stream.STDERR))]
         self._waiter = asyncio.ensure_future(self._wait())
-
-    @classmethod
-    async def start(cls, netns: str, argv: Sequence[str], env: Mapping[str, str],
-                    working_dir: str | None, log_path: Path) -> ContainerProcess:
-        """Start the container; raises OSError if it cannot be started."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        full_env = {"PATH": DEFAULT_PATH, **env}
-        proc = await asyncio.create_subprocess_exec(
-            *_netns_argv(netns, argv), env=full_env, cwd=working_dir or "/",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True,
-            preexec_fn=_child_setup)
-        return cls(proc, log_path)
 
     async def _pump(self, reader: asyncio.StreamReader | None, stream: Stream) -> None:
         if reader is None:

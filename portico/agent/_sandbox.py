@@ -130,7 +130,7 @@ def _write_etc(spec: SandboxSpec) -> None:
 
 async def create_sandbox(ip: IpRunner, spec: SandboxSpec) -> None:
     """Create (or re-create after a partial failure) the pod's netns and veth."""
-    _write_etc(spec)
+    await asyncio.to_thread(_write_etc, spec)
     if (NETNS_RUN / spec.netns).exists():
         await remove_sandbox(ip, spec.netns, spec.veth, keep_etc=True)
     await ip.batch(

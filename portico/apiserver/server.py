@@ -52,6 +52,16 @@ class ApiServerConfig:
     compaction_interval: float = 30.0
 
 
+def api_hosts(c: ApiServerConfig) -> list[str]:
+    """The names and addresses the serving certificate covers."""
+    hosts = ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
+             "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+             kubernetes_service_ip(c.services), c.advertise_address]
+    if c.bind_address not in ("0.0.0.0", "::", *hosts):
+        hosts.append(c.bind_address)
+    return hosts
+
+
 def resources_for(config: ServiceConfig) -> tuple:
     services = make_services(config)
     return tuple(services if rt.plural == "services" and rt.group == "" else rt
@@ -111,18 +121,9 @@ class ApiServer:
         self._compactor: asyncio.Task[None] | None = None
         self.kubeconfig = config.data_dir / "kubeconfig"
 
-    def _hosts(self) -> list[str]:
-        c = self.config
-        hosts = ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default",
-                 "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-                 kubernetes_service_ip(c.services), c.advertise_address]
-        if c.bind_address not in ("0.0.0.0", "::", *hosts):
-            hosts.append(c.bind_address)
-        return hosts
-
     async def start(self) -> None:
         c = self.config
-        pki = ensure_pki(c.data_dir / "pki", self._hosts())
+        pki = ensure_pki(c.data_dir / "pki", api_hosts(c))
         _repair(self.store, self.registry, c.services)
         ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
                          c.advertise_address, c.port)

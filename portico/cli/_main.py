@@ -16,10 +16,14 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from portico.logs import setup as setup_logging
+
+if TYPE_CHECKING:
+    from portico.cli._supervisor import Supervisor
 
 DEFAULT_NAME = "portico"
 
@@ -58,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     wait.add_argument("--name", default=DEFAULT_NAME)
     wait.add_argument("--data-dir", type=Path)
     wait.add_argument("--timeout", type=float, default=60.0)
+    wait.add_argument("--for", dest="wait_for", choices=("all", "nodes"), default="all",
+                      help="nodes: every node Ready; all (default): also the DNS and "
+                           "ingress addons available")
     down = sub.add_parser("down", help="remove what a crashed run left behind")
     down.add_argument("--name", default=DEFAULT_NAME)
     lb = sub.add_parser("lb", help="the cluster's Azure-style load balancers")
@@ -72,11 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _run_up(args: argparse.Namespace, data_dir: Path) -> int:
+def _supervisor(args: argparse.Namespace, data_dir: Path) -> Supervisor:
     from portico.apiserver.resources.services import ServiceConfig
     from portico.cli._supervisor import ClusterConfig, Supervisor
 
-    supervisor = Supervisor(ClusterConfig(
+    return Supervisor(ClusterConfig(
         name=args.name, data_dir=data_dir, api_port=args.api_port,
         bind_address=args.bind_address, nodes=args.nodes,
         services=ServiceConfig(service_cidr=args.service_cidr,
@@ -84,6 +91,9 @@ async def _run_up(args: argparse.Namespace, data_dir: Path) -> int:
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
     ))
+
+
+async def _run_up(supervisor: Supervisor, name: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -91,7 +101,7 @@ async def _run_up(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         await supervisor.start()
         assert supervisor.api is not None
-        print(f"portico: cluster {args.name!r} is up; "
+        print(f"portico: cluster {name!r} is up; "
               f"export KUBECONFIG={supervisor.api.kubeconfig}", flush=True)
         await stop.wait()
     finally:
@@ -112,7 +122,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("portico: nodes need root (network namespaces); starting the control plane "
               "only", file=sys.stderr)
     setup_logging(args.verbose)
-    return asyncio.run(_run_up(args, data_dir))
+    supervisor = _supervisor(args, data_dir)
+    try:
+        supervisor.prepare()  # forks the components: before any event loop or thread
+    except BaseException:
+        asyncio.run(supervisor.stop())
+        raise
+    return asyncio.run(_run_up(supervisor, args.name))
 
 
 def cmd_lb(args: argparse.Namespace) -> int:
@@ -129,7 +145,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return agent_main(args.config)
 
 
-def _ready(kubeconfig: Path) -> tuple[bool, str]:
+def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
     try:
         config = yaml.safe_load(kubeconfig.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -150,23 +166,40 @@ def _ready(kubeconfig: Path) -> tuple[bool, str]:
         with urllib.request.urlopen(cluster["server"] + "/readyz", context=ctx, timeout=2) as r:
             if r.status != 200:
                 return False, f"readyz answered {r.status}"
-        return _nodes_ready(kubeconfig.parent, cluster["server"], ctx)
+        expected = _expected_nodes(kubeconfig.parent)
+        if expected is None:
+            return False, "cluster state not written yet"
+        if expected == 0:  # the control plane only: no nodes, no addons
+            return True, "ready"
+        ok, reason = _nodes_ready(expected, kubeconfig.parent, cluster["server"], ctx)
+        if ok and addons:
+            return _addons_ready(cluster["server"], ctx)
+        return ok, reason
     except OSError as exc:
         return False, f"API server not answering: {exc}"
 
 
-def _nodes_ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
-    """Every node the cluster was started with is Ready, with a heartbeat from this run."""
+def _cluster_state(data_dir: Path) -> dict[str, Any] | None:
     import json
 
     try:
         state = json.loads((data_dir / "cluster.json").read_text())
     except (OSError, ValueError):
-        return False, "cluster state not written yet"
-    expected = int(state.get("nodes", 0))
-    if expected == 0:
-        return True, "ready"
-    started = state.get("startedAt", "")
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _expected_nodes(data_dir: Path) -> int | None:
+    state = _cluster_state(data_dir)
+    return None if state is None else int(state.get("nodes", 0))
+
+
+def _nodes_ready(expected: int, data_dir: Path, server: str,
+                 ctx: ssl.SSLContext) -> tuple[bool, str]:
+    """Every node the cluster was started with is Ready, with a heartbeat from this run."""
+    import json
+
+    started = (_cluster_state(data_dir) or {}).get("startedAt", "")
     with urllib.request.urlopen(server + "/api/v1/nodes", context=ctx, timeout=2) as r:
         nodes = json.load(r)["items"]
     ready = [n for n in nodes if any(
@@ -175,7 +208,7 @@ def _nodes_ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool
         for c in n.get("status", {}).get("conditions", []) or [])]
     if len(ready) < expected:
         return False, f"{len(ready)} of {expected} nodes Ready"
-    return _addons_ready(server, ctx)
+    return True, "ready"
 
 
 # (namespace, Deployment) of each addon `portico up` installs on a cluster with nodes
@@ -204,7 +237,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     reason = "not started"
     while time.monotonic() < deadline:
-        ok, reason = _ready(data_dir / "kubeconfig")
+        ok, reason = _ready(data_dir / "kubeconfig", addons=args.wait_for == "all")
         if ok:
             return 0
         time.sleep(0.1)

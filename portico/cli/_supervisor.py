@@ -1,38 +1,49 @@
 """`portico up`: one supervisor runs the whole cluster (like k3s), each part over HTTPS.
 
-Start order: the cloud (netns, VNet, edge, node netns) -> API server (loopback and
-edge) -> controllers -> load balancer process in the cloud netns -> one agent
-process per node in its netns -> addons. Stop order is the reverse, and the
-cloud's namespaces, links and tables are removed at the end, so a clean stop
-leaves nothing behind (`portico down` does the same after a crash).
+Start order: before the event loop (`prepare`), the cloud (netns, VNet, edge, node
+netns), the certificates, then the components forked from this process (see
+`_children`): the controller manager, the load balancer in the cloud netns and
+one agent per node in its netns; they wait for the API server, which starts next
+(`start`, in the event loop), then the addons once the nodes are Ready.  Stop
+order is the reverse, and the cloud's namespaces, links and tables are removed at
+the end, so a clean stop leaves nothing behind (`portico down` does the same after
+a crash).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import datetime
+import importlib
 import json
 import logging
 import os
-import signal
 import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from portico.agent import AgentConfig
-from portico.apiserver.certs import Pki, issue_client_cert, issue_serving_cert, load_pki
+from portico.apiserver.certs import (
+    Pki,
+    ensure_pki,
+    issue_client_cert,
+    issue_serving_cert,
+    load_pki,
+)
 from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
-from portico.apiserver.server import ApiServer, ApiServerConfig, write_kubeconfig
+from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, write_kubeconfig
+from portico.cli._children import ForkedChild, fork_child
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
-from portico.controllers import ControllerManager
 
 log = logging.getLogger("portico.supervisor")
 
-_PR_SET_PDEATHSIG = 1
 EDGE_HOST_IP = "10.223.0.1"
+# What the forked components run: imported once here, before forking.
+COMPONENT_MODULES = ("portico.agent._agent", "portico.agent._main", "portico.proxy",
+                     "portico.cloud.lb.__main__", "portico.controllers")
+CHILD_STOP_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -48,46 +59,27 @@ class ClusterConfig:
     lb_pool: str = "198.51.100.0/24"
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the supervisor dies, even by SIGKILL."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    os.setpgrp()
-
-
-def _in_netns(netns: str) -> list[str]:
-    """Enter only the network namespace: unlike `ip netns exec`, keep the machine's mounts,
-    so namespaces the child creates (pod sandboxes) are visible to everyone."""
-    return ["nsenter", f"--net=/run/netns/{netns}", "--"]
-
-
-def _spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its whole life
-    return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=_die_with_parent)  # noqa: PLW1509
-
-
 class Supervisor:
     def __init__(self, config: ClusterConfig) -> None:
         self.config = config
         self.api: ApiServer | None = None
-        self.controllers: ControllerManager | None = None
-        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.children: dict[str, ForkedChild] = {}
         self.topology: Topology | None = None
-
-    # the cloud
 
     def _networked(self) -> bool:
         return self.config.nodes > 0 and os.geteuid() == 0
 
-    def _create_topology(self) -> None:
+    def _api_config(self) -> ApiServerConfig:
         c = self.config
-        self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
-                                            service_cidr=c.services.service_cidr))
-        create(self.topology)
+        return ApiServerConfig(
+            name=c.name, data_dir=c.data_dir, port=c.api_port, bind_address=c.bind_address,
+            services=c.services, history_revisions=c.history_revisions,
+            compaction_interval=c.compaction_interval,
+            extra_bind_addresses=(EDGE_HOST_IP,) if self._networked() else (),
+        )
 
-    async def start(self) -> None:
+    def prepare(self) -> None:
+        """Before the event loop: the cloud, the certificates, the forked components."""
         c = self.config
         networked = self._networked()
         started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
@@ -95,42 +87,57 @@ class Supervisor:
             {"name": c.name, "nodes": c.nodes if networked else 0,
              "startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}))
         if networked:
-            self._create_topology()
-        self.api = ApiServer(ApiServerConfig(
-            name=c.name, data_dir=c.data_dir, port=c.api_port, bind_address=c.bind_address,
-            services=c.services, history_revisions=c.history_revisions,
-            compaction_interval=c.compaction_interval,
-            extra_bind_addresses=(EDGE_HOST_IP,) if networked else (),
-        ))
-        await self.api.start()
-        if networked:
-            # agents and the load balancer are separate processes: start them first so their
-            # start-up overlaps the controllers'
-            self._start_cloud_lb()
-            assert self.topology is not None
+            self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
+                                                service_cidr=c.services.service_cidr))
+            create(self.topology)
+        ensure_pki(c.data_dir / "pki", api_hosts(self._api_config()))
+        for module in COMPONENT_MODULES:
+            importlib.import_module(module)
+        self._fork_controller_manager()
+        if self.topology is not None:
+            self._fork_cloud_lb()
             for node in self.topology.nodes:
-                self._start_agent(node)
-        self.controllers = ControllerManager(self.api.kubeconfig)
-        await self.controllers.start()
+                self._fork_agent(node)
+
+    async def start(self) -> None:
+        self.api = ApiServer(self._api_config())
+        await self.api.start()
         await self._install_addons()
 
-    def _component_kubeconfig(self, name: str, common_name: str, organization: str,
-                              directory: Path) -> Path:
+    def _component_kubeconfig(self, common_name: str, organization: str, directory: Path,
+                              server_host: str = EDGE_HOST_IP) -> Path:
         pki = load_pki(self.config.data_dir / "pki")
+        directory.mkdir(parents=True, exist_ok=True)
         cert, key = directory / "client.crt", directory / "client.key"
         issue_client_cert(pki, cert, key, common_name, organization)
         path = directory / "kubeconfig"
-        write_kubeconfig(path, self.config.name, f"https://{EDGE_HOST_IP}:{self.config.api_port}",
+        write_kubeconfig(path, self.config.name, f"https://{server_host}:{self.config.api_port}",
                          Pki(pki.ca_cert, pki.ca_key, pki.serving_cert, pki.serving_key, cert,
                              key))
         return path
 
-    def _start_agent(self, node: NodePlan) -> None:
+    def _fork(self, name: str, title: str, main: Callable[[], int], log_path: Path,
+              netns: str | None = None) -> None:
+        self.children[name] = fork_child(name, title, main, log_path, netns)
+
+    def _fork_controller_manager(self) -> None:
+        from portico.controllers import run
+
+        c = self.config
+        directory = c.data_dir / "controller-manager"
+        host = c.bind_address if c.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
+        kubeconfig = self._component_kubeconfig("system:kube-controller-manager", "",
+                                                directory, f"[{host}]" if ":" in host else host)
+        self._fork("controller-manager", f"portico controller-manager --kubeconfig {kubeconfig}",
+                   lambda: run(kubeconfig), directory / "controller-manager.log")
+
+    def _fork_agent(self, node: NodePlan) -> None:
+        from portico.agent import main as agent_main
+
         c = self.config
         name = node.name
         directory = c.data_dir / "nodes" / name
-        directory.mkdir(parents=True, exist_ok=True)
-        kubeconfig = self._component_kubeconfig(name, f"system:node:{name}", "system:nodes",
+        kubeconfig = self._component_kubeconfig(f"system:node:{name}", "system:nodes",
                                                 directory)
         pki = load_pki(c.data_dir / "pki")
         serving_cert, serving_key = directory / "kubelet.crt", directory / "kubelet.key"
@@ -148,21 +155,21 @@ class Supervisor:
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)
-        argv = [*_in_netns(node.netns), sys.executable, "-m", "portico",
-                "agent", "--config", str(config_path)]
-        self.children[name] = _spawn(argv, directory / "agent.log")
+        self._fork(name, f"portico agent --config {config_path}", lambda: agent_main(config_path),
+                   directory / "agent.log", node.netns)
 
-    def _start_cloud_lb(self) -> None:
+    def _fork_cloud_lb(self) -> None:
+        from portico.cloud.lb.__main__ import main as lb_main
+
         c = self.config
         directory = c.data_dir / "cloud"
-        directory.mkdir(parents=True, exist_ok=True)
-        kubeconfig = self._component_kubeconfig("cloud", "system:cloud-controller-manager",
-                                                "", directory)
+        kubeconfig = self._component_kubeconfig("system:cloud-controller-manager", "",
+                                                directory)
         assert self.topology is not None
-        argv = [*_in_netns(self.topology.cloud_netns),
-                sys.executable, "-m", "portico.cloud.lb", "--kubeconfig", str(kubeconfig),
-                "--cluster-name", c.name, "--public-pool", c.lb_pool]
-        self.children["cloud-lb"] = _spawn(argv, directory / "lb.log")
+        argv = ["--kubeconfig", str(kubeconfig), "--cluster-name", c.name,
+                "--public-pool", c.lb_pool]
+        self._fork("cloud-lb", " ".join(["portico cloud-lb", *argv]), lambda: lb_main(argv),
+                   directory / "lb.log", self.topology.cloud_netns)
 
     async def _install_addons(self) -> None:
         """Once the nodes are Ready (so the scheduler spreads the addons' replicas)."""
@@ -191,19 +198,21 @@ class Supervisor:
             await asyncio.sleep(0.1)
         log.warning("not every node is Ready after %.0fs; installing addons anyway", timeout)
 
-    async def stop(self) -> None:
+    def stop_children(self) -> None:
+        """SIGTERM every component (agents stop their pods), then wait; SIGKILL laggards."""
         for name, child in self.children.items():
             if child.poll() is None:
                 log.info("stopping %s (pid %d)", name, child.pid)
                 child.terminate()
         for child in self.children.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
-                await asyncio.to_thread(child.wait, 30)
+                child.wait(CHILD_STOP_SECONDS)
             if child.poll() is None:
                 child.kill()
                 child.wait()
-        if self.controllers is not None:
-            await self.controllers.stop()
+
+    async def stop(self) -> None:
+        await asyncio.to_thread(self.stop_children)
         if self.api is not None:
             await self.api.stop()
         if self.topology is not None:

@@ -10,9 +10,10 @@ from portico.client._informer import (
     split_key,
 )
 from portico.client._queue import WorkQueue
+from portico.client._ready import wait_for_api
 from portico.client._runner import CoalescingRunner
 
 __all__ = [
     "CoalescingRunner", "Handler", "Informer", "InformerFactory", "Obj", "WorkQueue",
-    "is_namespaced", "key_of", "split_key",
+    "is_namespaced", "key_of", "split_key", "wait_for_api",
 ]

@@ -42,6 +42,10 @@ class CoalescingRunner:
         self._timers = [t for t in self._timers if not t.cancelled()]
         self._timers.append(asyncio.get_running_loop().call_later(seconds, self._wake.set))
 
+    @property
+    def started(self) -> bool:
+        return self._task is not None
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 

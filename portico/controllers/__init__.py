@@ -1,8 +1,9 @@
 """Controllers (kube-controller-manager's role), each talking to the API through lightkube.
 
-`ControllerManager` runs them in the `portico up` process, over HTTPS like any client.
+`ControllerManager` runs them; `run(kubeconfig)` is the process `portico up` forks
+for them, a client over HTTPS like any other.
 """
 
-from portico.controllers._manager import ControllerManager
+from portico.controllers._manager import ControllerManager, run
 
-__all__ = ["ControllerManager"]
+__all__ = ["ControllerManager", "run"]

@@ -1,11 +1,16 @@
 """The garbage collector: dependents follow their owners, as kube-controller-manager's does.
 
-Each sync builds the ownership graph from every object of the known kinds:
-- an object whose owners (of known kinds) are all gone is deleted (background);
+Each sync builds the ownership graph from the shared informers' caches (no API
+reads), for every object of the known kinds:
+- an object whose owners (of known kinds) are all gone is deleted (background),
+  after a live GET of each owner confirms it (the caches of different kinds are
+  not in step: the owner may be newer than its informer's view, as kube's GC
+  checks "virtual" owners against the API before deleting);
 - an owner with the `foregroundDeletion` finalizer has its dependents deleted
   and loses the finalizer once none is left;
 - an owner with the `orphan` finalizer has its ownerReferences removed from
   its dependents, then loses the finalizer.
+Any change to an object of a known kind asks the coalescing runner for a sync.
 """
 
 from __future__ import annotations
@@ -13,102 +18,125 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from lightkube import ApiError, AsyncClient
-from lightkube.types import PatchType
+from lightkube.types import CascadeType, PatchType
 
+from portico.client import CoalescingRunner, InformerFactory, Obj
 from portico.controllers._kinds import OWNED_KINDS
 
 log = logging.getLogger("portico.controllers.gc")
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
+MIN_SYNC_INTERVAL = 0.1
+RESYNC_INTERVAL = 30.0
 
 
 @dataclass
 class Node:
     kind: type
-    obj: Any
+    obj: Obj
+
+    @property
+    def meta(self) -> Obj:
+        return self.obj.get("metadata") or {}
 
     @property
     def uid(self) -> str:
-        return str(self.obj.metadata.uid)
+        return str(self.meta.get("uid"))
 
     @property
     def namespace(self) -> str | None:
-        return self.obj.metadata.namespace
+        return self.meta.get("namespace")
 
     @property
     def name(self) -> str:
-        return str(self.obj.metadata.name)
+        return str(self.meta.get("name"))
 
     @property
-    def owner_refs(self) -> list[Any]:
-        return list(self.obj.metadata.ownerReferences or [])
+    def owner_refs(self) -> list[Obj]:
+        return list(self.meta.get("ownerReferences") or [])
 
     @property
     def finalizers(self) -> list[str]:
-        return list(self.obj.metadata.finalizers or [])
+        return list(self.meta.get("finalizers") or [])
+
+    @property
+    def deleting(self) -> bool:
+        return bool(self.meta.get("deletionTimestamp"))
 
 
-_KNOWN_KINDS = {k._api_info.resource.kind for k in OWNED_KINDS}  # type: ignore[attr-defined]
+_KINDS_BY_NAME: dict[str, type] = {
+    k._api_info.resource.kind: k for k in OWNED_KINDS}  # type: ignore[attr-defined]
 
 
 class GarbageCollector:
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
         self.client = client
+        self.informers = [(kind, informers.informer(kind)) for kind in OWNED_KINDS]
+        self.runner = CoalescingRunner("garbage-collector", self.sync, MIN_SYNC_INTERVAL,
+                                       RESYNC_INTERVAL)
+        for _kind, informer in self.informers:
+            informer.add_handler(lambda _previous, _current: self.runner.run())
 
-    async def _snapshot(self) -> list[Node]:
-        nodes: list[Node] = []
-        for kind in OWNED_KINDS:
-            namespaced = "Namespaced" in kind.__mro__[1].__name__
-            listing = self.client.list(kind, namespace="*") if namespaced else \
-                self.client.list(kind)
-            async for obj in listing:
-                nodes.append(Node(kind, obj))
-        return nodes
+    def _snapshot(self) -> list[Node] | None:
+        if not all(informer.synced for _kind, informer in self.informers):
+            return None
+        return [Node(kind, obj) for kind, informer in self.informers for obj in informer.list()]
 
     async def sync(self) -> None:
-        nodes = await self._snapshot()
+        nodes = self._snapshot()
+        if nodes is None:
+            return
         by_uid = {n.uid: n for n in nodes}
         dependents: dict[str, list[Node]] = {}
         for node in nodes:
             for ref in node.owner_refs:
-                dependents.setdefault(ref.uid, []).append(node)
+                dependents.setdefault(str(ref.get("uid")), []).append(node)
         for node in nodes:
-            if node.obj.metadata.deletionTimestamp:
+            if node.deleting:
                 await self._finish_owner(node, dependents.get(node.uid, []))
-            elif self._orphaned(node, by_uid):
+            elif self._orphaned(node, by_uid) and not await self._any_owner_alive(node):
                 await self._delete(node)
 
     @staticmethod
     def _orphaned(node: Node, by_uid: dict[str, Node]) -> bool:
-        refs = [r for r in node.owner_refs if r.kind in _KNOWN_KINDS]
-        return bool(refs) and all(r.uid not in by_uid for r in refs) and len(refs) == len(
+        refs = [r for r in node.owner_refs if r.get("kind") in _KINDS_BY_NAME]
+        return bool(refs) and all(r.get("uid") not in by_uid for r in refs) and len(refs) == len(
             node.owner_refs)
+
+    async def _any_owner_alive(self, node: Node) -> bool:
+        for ref in node.owner_refs:
+            kind = _KINDS_BY_NAME[ref["kind"]]
+            namespaced = "Namespaced" in kind.__mro__[1].__name__
+            try:
+                owner = await self.client.get(kind, ref.get("name", ""),
+                                              namespace=node.namespace if namespaced else None)
+            except ApiError as error:
+                if error.status.code == 404:
+                    continue
+                return True  # unsure: keep the dependent
+            if owner.metadata is not None and owner.metadata.uid == ref.get("uid"):
+                return True
+        return False
 
     async def _finish_owner(self, owner: Node, deps: list[Node]) -> None:
         if FOREGROUND in owner.finalizers:
-            pending = [d for d in deps if not d.obj.metadata.deletionTimestamp]
-            for dep in pending:
-                await self._delete(dep, "Foreground")
+            for dep in [d for d in deps if not d.deleting]:
+                await self._delete(dep, CascadeType.FOREGROUND)
             if not deps:
                 await self._drop_finalizer(owner, FOREGROUND)
         elif ORPHAN in owner.finalizers:
             for dep in deps:
-                kept = [r.to_dict() for r in dep.owner_refs if r.uid != owner.uid]
+                kept = [r for r in dep.owner_refs if r.get("uid") != owner.uid]
                 with contextlib.suppress(ApiError):
                     await self.client.patch(dep.kind, dep.name,
                                             {"metadata": {"ownerReferences": kept or None}},
                                             namespace=dep.namespace, patch_type=PatchType.MERGE)
             await self._drop_finalizer(owner, ORPHAN)
 
-    async def _delete(self, node: Node, propagation: str = "Background") -> None:
-        from lightkube.types import CascadeType
-
-        cascade = CascadeType.FOREGROUND if propagation == "Foreground" else \
-            CascadeType.BACKGROUND
+    async def _delete(self, node: Node, cascade: CascadeType = CascadeType.BACKGROUND) -> None:
         with contextlib.suppress(ApiError):
             await self.client.delete(node.kind, node.name, namespace=node.namespace,
                                      cascade=cascade)

@@ -1,8 +1,9 @@
 """Start the controllers, as kube-controller-manager (plus kube-scheduler) does.
 
 Two patterns live here:
-- the namespace controller and the garbage collector resync from the full state,
-  triggered by watches through coalescing runners;
+- the namespace controller and the garbage collector resync from the full state
+  (the namespace controller from the API, the collector from the informers'
+  caches), triggered through coalescing runners;
 - the workload controllers (scheduler, ReplicaSet, Deployment, EndpointSlice,
   node lifecycle) share one informer per kind (`InformerFactory`) and each keep a
   work queue of object keys, so a change to one Deployment reconciles only it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -22,15 +24,15 @@ from pathlib import Path
 from lightkube import AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Namespace
 
-from portico.client import CoalescingRunner, InformerFactory, WorkQueue
+from portico.client import CoalescingRunner, InformerFactory, WorkQueue, wait_for_api
 from portico.controllers._deployment import DeploymentController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
-from portico.controllers._kinds import OWNED_KINDS
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
 from portico.controllers._replicaset import ReplicaSetController
 from portico.controllers._scheduler import Scheduler
+from portico.logs import setup as setup_logging
 
 log = logging.getLogger("portico.controllers")
 
@@ -62,6 +64,7 @@ class ControllerManager:
     async def start(self) -> None:
         config = KubeConfig.from_file(str(self.kubeconfig))
         self._client = AsyncClient(config=config, field_manager="portico-controller-manager")
+        await wait_for_api(self._client)
         self._start_resync_controllers(self._client)
         informers = self._informers = InformerFactory(self._client)
         self._queues = self._build_queued_controllers(self._client, informers)
@@ -84,12 +87,17 @@ class ControllerManager:
             self._node_lifecycle = NodeLifecycleController(client, informers,
                                                            self.node_grace_period)
             queues.append(self._node_lifecycle.queue)
+        if Controller.GARBAGE_COLLECTOR in self.enabled:
+            self._runners.append(GarbageCollector(client, informers).runner)
         return queues
 
     async def _start_queues(self, informers: InformerFactory) -> None:
         await informers.wait_synced()
         for queue in self._queues:
             queue.start()
+        for runner in self._runners:
+            if not runner.started:
+                runner.start()
         if self._node_lifecycle is not None:
             self._node_lifecycle.start_monitor()
         log.info("controllers started: %s", ", ".join(sorted(self.enabled)))
@@ -100,13 +108,6 @@ class ControllerManager:
             runners.append(CoalescingRunner("namespace-controller",
                                             NamespaceController(client).sync, 0.05, 10.0))
             self._watch(Namespace, runners[-1:])
-        if Controller.GARBAGE_COLLECTOR in self.enabled:
-            garbage = CoalescingRunner("garbage-collector", GarbageCollector(client).sync,
-                                       0.05, 30.0)
-            runners.append(garbage)
-            self._watch(Namespace, [garbage])
-            for kind in OWNED_KINDS:
-                self._watch(kind, [garbage])
         self._runners = runners
         for runner in runners:
             runner.start()
@@ -146,3 +147,23 @@ class ControllerManager:
             await runner.stop()
         if self._client:
             await self._client.close()
+
+
+async def _serve(kubeconfig: Path) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    manager = ControllerManager(kubeconfig)
+    try:
+        await manager.start()
+        await stop.wait()
+    finally:
+        await manager.stop()
+    return 0
+
+
+def run(kubeconfig: Path) -> int:
+    """The controller-manager process (`portico up` forks it): run until SIGTERM."""
+    setup_logging()
+    return asyncio.run(_serve(kubeconfig))

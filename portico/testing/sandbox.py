@@ -296,19 +296,29 @@ class Cluster:
             "--nodes", str(self.nodes), *self.extra_args,
         ]
 
-    def start(self) -> None:
-        """Start `portico up` (again) and block until `portico wait` reports ready."""
+    def launch(self) -> None:
+        """Start `portico up` (again) without waiting for it."""
         if self.process is not None and self.process.poll() is None:
             raise SandboxError(f"cluster {self.name} is already running")
         self._log = self.log_path.open("a")
         self._log.write(f"===== start {time.strftime('%H:%M:%S')}: {self.up_argv()}\n")
         self._log.flush()
         self.process = self.sandbox.popen(self.up_argv(), stdout=self._log, stderr=self._log)
-        waiter = self.sandbox.popen(
-            [self.portico, "wait", "--data-dir", self.data_dir,
+
+    def waiter(self, wait_for: str = "all") -> subprocess.Popen[str]:
+        """`portico wait [--for <wait_for>]` on this cluster, started now."""
+        only = ["--for", wait_for] if wait_for != "all" else []
+        return self.sandbox.popen(
+            [self.portico, "wait", "--data-dir", self.data_dir, *only,
              "--timeout", str(int(self.ready_timeout))],
         )
+
+    def start(self) -> None:
+        """Start `portico up` (again) and block until `portico wait` reports ready."""
+        self.launch()
+        waiter = self.waiter()
         up = self.process
+        assert up is not None
         try:
             wait_for(lambda: waiter.poll() is not None or up.poll() is not None,
                      self.ready_timeout + 10, message=f"portico wait for {self.name}")

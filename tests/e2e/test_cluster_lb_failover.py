@@ -46,14 +46,13 @@ def cluster() -> Iterator[Cluster]:
 
 
 def agent_pid(cluster: Cluster, node: int) -> int:
-    """The PID of node-I's agent: in its netns, running `portico agent` on node-I's config."""
+    """The PID of node-I's agent: in its netns, titled `portico agent --config <node-I's>`."""
     netns = node_netns(cluster, node)
     out = cluster.sandbox.run(["ip", "netns", "pids", netns], check=True).stdout
     config = f"nodes/node-{node}/agent.json"
     for pid in map(int, out.split()):
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        text = [a.decode() for a in argv]
-        if "agent" in text and any(a.endswith(config) for a in text):
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        if title.startswith("portico agent --config ") and config in title:
             return pid
     raise AssertionError(f"no agent process in {netns}: {out}")
 

@@ -1,9 +1,9 @@
 """`python -m portico.cloud.lb`: the cloud load balancer controller process.
 
-Runs inside the cluster's cloud netns (the supervisor starts it with
-`ip netns exec portico-N-cloud <venv python> -m portico.cloud.lb --kubeconfig
-D/cloud/kubeconfig --cluster-name N`), so its nft/ip commands and its health
-probes act on the cloud netns directly. It stops on SIGTERM/SIGINT and leaves
+Runs inside the cluster's cloud netns (the supervisor forks it there, with the
+arguments `--kubeconfig D/cloud/kubeconfig --cluster-name N`), so its nft/ip
+commands and its health probes act on the cloud netns directly.  It waits for the
+API server to answer before it starts watching. It stops on SIGTERM/SIGINT and leaves
 the data plane in place (like a cloud load balancer whose controller restarts);
 the cloud netns' removal takes it away.
 
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from lightkube import AsyncClient, KubeConfig
 
+from portico.client import wait_for_api
 from portico.cloud.lb.apply import NetnsRunner
 from portico.cloud.lb.build import LbConfig
 from portico.cloud.lb.controller import FIELD_MANAGER, ControllerConfig, LoadBalancerController
@@ -61,6 +62,7 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await wait_for_api(client)
     await controller.start()
     try:
         await stop.wait()

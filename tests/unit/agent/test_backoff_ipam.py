@@ -86,6 +86,18 @@ def test_ipam_store_round_trip(tmp_path: Path) -> None:
     assert again.allocate("c") == "10.244.1.4"
 
 
+async def test_ipam_store_writes_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "ipam.json"
+    store = IpamStore(path, "10.244.1.0/24", "10.244.1.1")
+    assert [store.allocate(u) for u in ("a", "b", "c")] == [
+        "10.244.1.2", "10.244.1.3", "10.244.1.4"]
+    store.release("b")
+    await store.flush()
+    assert json.loads(path.read_text()) == {"addresses": {"a": "10.244.1.2",
+                                                          "c": "10.244.1.4"},
+                                            "last": "10.244.1.4"}
+
+
 def test_agent_config_round_trip(tmp_path: Path) -> None:
     from portico.agent import AgentConfig
 

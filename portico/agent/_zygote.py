@@ -1,0 +1,328 @@
+"""The container launcher ("zygote"): forks container processes for one agent.
+
+Why: a container of a built-in image is `python -m portico.images.<image>`, and a
+fresh interpreter importing asyncio and the image costs ~70 ms of CPU; a burst of
+pods on two cores queued behind those imports.  The zygote is one process per agent
+that has imported the built-in images once; starting a container is a `fork()`
+(~1 ms), after which the child enters the pod and either runs the image's module
+in place (`python -m portico...` argv) or `execve`s any other command.
+
+What the child does, in order, as `ip netns exec` would: a new session (so the
+process group is the PID), `PR_SET_PDEATHSIG=SIGKILL` (the zygote dies with its
+agent, the containers with the zygote), `setns` into the pod's network namespace,
+a private mount namespace (slave of the machine's) where /sys is remounted for the
+pod's netns and every file of /etc/netns/<pod netns>/ is bind-mounted over /etc/
+(resolv.conf, hosts); then stdin/stdout/stderr from the fds the agent passed, a
+controlling terminal if asked, the working directory and exactly the container's
+environment.
+
+Protocol (SOCK_SEQPACKET, one JSON message per packet):
+- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "tty"}` with three fds
+  (stdin, stdout, stderr) attached (SCM_RIGHTS);
+- zygote -> agent: `{"id", "pid"}` once the child runs (exec succeeded, or the
+  Python image is about to run), or `{"id", "errno", "error"}` when it could not
+  start; later `{"exited": pid, "returncode": n}` (negative: killed by a signal),
+  always after the pid's answer.
+The zygote exits when the agent closes its end.
+
+The agent process forks it before its event loop starts (`Spawner.forked`), or,
+in an agent built inside a running loop, runs `python -m portico.agent._zygote <fd>`.
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import ctypes
+import gc
+import io
+import json
+import os
+import runpy
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any
+
+import setproctitle
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_BIND = 4096
+MS_REC = 16384
+MS_SLAVE = 1 << 19
+MNT_DETACH = 2
+NETNS_RUN = "/run/netns"
+NETNS_ETC = "/etc/netns"
+MAX_MESSAGE = 1 << 20
+# Modules whose `python -m` runs inside the forked child instead of a new interpreter.
+IN_PLACE_PREFIX = "portico."
+PRELOAD = ("asyncio", "portico.images.agnhost", "portico.images.agnhost._netexec",
+           "portico.images.agnhost._serve_hostname", "portico.images.agnhost._pause",
+           "portico.images.pause", "portico.images.nginx", "portico.images.wget",
+           "portico.images.nslookup", "portico.dns._app", "portico.dns._config",
+           "portico.ingress._controller", "portico.ingress._config", "portico.ingress._http")
+# (never a `__main__` module: runpy runs that afresh, as the container's main)
+PRELOAD_NICENESS = 19
+# What a new interpreter would have: SIGPIPE and friends back to their defaults for exec.
+_RESTORED_FOR_EXEC = ("SIGPIPE", "SIGXFSZ")
+
+
+class StartError(Exception):
+    """The child could not start; carries errno and a runc-like message."""
+
+    def __init__(self, errno: int, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise StartError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int) -> None:
+    _check(_libc.mount(source.encode(), target.encode(),
+                       fstype.encode() if fstype else None, flags, None), f"mount {target}")
+
+
+def enter_pod(netns: str) -> None:
+    """setns into the pod netns, then `ip netns exec`'s private mounts."""
+    fd = os.open(os.path.join(NETNS_RUN, netns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(_libc.setns(fd, CLONE_NEWNET), f"setns {netns}")
+    finally:
+        os.close(fd)
+    _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
+    _mount("none", "/", None, MS_SLAVE | MS_REC)
+    # /sys shows the network devices of the namespace that mounted it
+    read_only = os.statvfs("/sys").f_flag & os.ST_RDONLY
+    if _libc.umount2(b"/sys", MNT_DETACH) == 0:
+        _mount(netns, "/sys", "sysfs", MS_RDONLY if read_only else 0)
+    etc = os.path.join(NETNS_ETC, netns)
+    try:
+        names = os.listdir(etc)
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        target = os.path.join("/etc", name)
+        if os.path.exists(target):
+            _mount(os.path.join(etc, name), target, "none", MS_BIND)
+
+
+def _exit_code(error: SystemExit) -> int:
+    code = error.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _std_streams(env: dict[str, str]) -> None:
+    """Fresh sys.std* over fds 0-2, buffered as a new interpreter's would be."""
+    unbuffered = bool(env.get("PYTHONUNBUFFERED"))
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(
+        open(0, "rb", closefd=False), encoding="utf-8")  # noqa: SIM115
+    for fd, name, errors in ((1, "stdout", "strict"), (2, "stderr", "backslashreplace")):
+        raw = open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)  # noqa: SIM115
+        tty = os.isatty(fd)
+        stream = io.TextIOWrapper(raw, encoding="utf-8", errors=errors,  # type: ignore[arg-type]
+                                  line_buffering=tty or name == "stderr",
+                                  write_through=unbuffered)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+
+
+def run_module_in_place(module: str, args: list[str], env: dict[str, str]) -> int:
+    """What `python -m module args` would do, in this (forked) interpreter."""
+    import atexit
+    import random
+    import threading
+
+    os.environ.clear()
+    os.environ.update(env)
+    _std_streams(env)
+    random.seed()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    sys.argv = [module, *args]
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as error:
+        code = _exit_code(error)
+    except KeyboardInterrupt:
+        code = 128 + signal.SIGINT
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    return code
+
+
+def _in_place_module(argv: list[str]) -> str | None:
+    if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m" \
+            and argv[2].startswith(IN_PLACE_PREFIX):
+        return argv[2]
+    return None
+
+
+def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
+    """In the forked child: become the container.  Returns only to exit."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        enter_pod(request["netns"])
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target, inheritable=True)
+        if request.get("tty"):
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        os.closerange(3, report)
+        os.closerange(report + 1, 65536)
+        os.chdir(request.get("cwd") or "/")
+        argv, env = list(request["argv"]), dict(request["env"])
+        module = _in_place_module(argv)
+        if module is not None:
+            os.close(report)
+            setproctitle.setproctitle(" ".join(argv))  # what `ps` would show for it
+            return run_module_in_place(module, argv[3:], env)
+        for name in _RESTORED_FOR_EXEC:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+        try:
+            os.execvpe(argv[0], argv, env)
+        except FileNotFoundError as error:
+            where = "$PATH" if "/" not in argv[0] else "the filesystem"
+            raise StartError(error.errno,
+                             f'exec: "{argv[0]}": executable file not found in {where}') from None
+        except OSError as error:
+            raise StartError(error.errno or 0, f'exec: "{argv[0]}": {error.strerror}') from None
+    except StartError as error:
+        os.write(report, json.dumps({"errno": error.errno, "error": str(error)}).encode())
+        return 127
+    except BaseException as error:  # noqa: BLE001 - report whatever failed
+        os.write(report, json.dumps({"errno": 0, "error": repr(error)}).encode())
+        return 127
+    return 127  # not reached: execvpe does not return
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(sock, selectors.EVENT_READ)
+        self.selector.register(self.wake_r, selectors.EVENT_READ)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.sock.send(json.dumps(message).encode())
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                if key.fileobj is self.sock:
+                    if not self.handle_request():
+                        return
+                else:
+                    while True:
+                        try:
+                            if not os.read(self.wake_r, 4096):
+                                break
+                        except BlockingIOError:
+                            break
+            self.reap()
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.send({"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+
+    def handle_request(self) -> bool:
+        fds = array.array("i")
+        data, ancdata, _flags, _addr = self.sock.recvmsg(
+            MAX_MESSAGE, socket.CMSG_SPACE(16 * fds.itemsize))
+        for level, ctype, cdata in ancdata:
+            if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
+                fds.frombytes(cdata[:len(cdata) - len(cdata) % fds.itemsize])
+        if not data:
+            return False
+        try:
+            request = json.loads(data)
+            self.send({"id": request["id"], **self.spawn(request, list(fds))})
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return True
+
+    def spawn(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        report_r, report_w = os.pipe2(os.O_CLOEXEC)
+        pid = os.fork()
+        if pid == 0:
+            code = 127
+            try:
+                os.close(report_r)
+                code = _child(request, fds, report_w)
+            finally:
+                os._exit(code)
+        os.close(report_w)
+        chunks = []
+        while chunk := os.read(report_r, 65536):
+            chunks.append(chunk)
+        os.close(report_r)
+        if chunks:
+            failure = json.loads(b"".join(chunks))
+            return {"errno": failure["errno"], "error": failure["error"]}
+        return {"pid": pid}
+
+
+def serve_forever(sock: socket.socket) -> None:
+    """Preload the built-in images, then serve the agent until it closes its end."""
+    import importlib
+
+    sock.setblocking(True)
+    # Preload with spare CPU only: the node starts at the same time and needs it more.
+    priority = os.getpriority(os.PRIO_PROCESS, 0)
+    lowered = os.geteuid() == 0  # only root may raise its priority back afterwards
+    if lowered:
+        os.setpriority(os.PRIO_PROCESS, 0, PRELOAD_NICENESS)
+    for module in PRELOAD:
+        importlib.import_module(module)
+    if lowered:
+        os.setpriority(os.PRIO_PROCESS, 0, priority)
+    gc.collect()
+    gc.freeze()  # forked children then do not touch (copy) the preloaded objects' pages
+    Zygote(sock).serve()
+
+
+def main(argv: list[str]) -> int:
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    serve_forever(socket.socket(fileno=int(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,26 @@
+"""Wait until the API server answers: components forked before it listens start here."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.core_v1 import Namespace
+
+POLL_SECONDS = 0.05
+
+
+async def wait_for_api(client: AsyncClient, timeout: float = 120.0) -> None:
+    """Poll every 50 ms until the API server answers anything (an HTTP error counts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await client.get(Namespace, "kube-system")
+            return
+        except ApiError:
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(POLL_SECONDS)
