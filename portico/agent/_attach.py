@@ -29,7 +29,7 @@ from pathlib import Path
 from portico.agent._crilog import Stream
 from portico.agent._exec import set_window_size, terminal_reader, terminal_writer
 from portico.agent._runtime import DEFAULT_PATH, ContainerProcess
-from portico.agent._spawner import SpawnedProcess, Spawner
+from portico.agent._spawner import PodPlace, SpawnedProcess, Spawner
 from portico.agent._streamio import write_process_input
 from portico.streaming import TerminalSize
 
@@ -52,7 +52,7 @@ class AttachableProcess(ContainerProcess):
         super().__init__(proc, log_path)
 
     @classmethod
-    async def start_attachable(cls, spawner: Spawner, netns: str, argv: Sequence[str],
+    async def start_attachable(cls, spawner: Spawner, pod: PodPlace, argv: Sequence[str],
                                env: Mapping[str, str], working_dir: str | None,
                                log_path: Path, spec: Mapping[str, object]) -> AttachableProcess:
         """Start a container per its spec's `stdin`, `stdinOnce` and `tty` (the log's
@@ -61,12 +61,12 @@ class AttachableProcess(ContainerProcess):
         full_env = {"PATH": DEFAULT_PATH, **env}
         cwd = working_dir or "/"
         if not tty:
-            proc = await spawner.spawn_piped(netns, argv, full_env, cwd, stdin)
+            proc = await spawner.spawn_piped(pod, argv, full_env, cwd, stdin)
             return cls(proc, log_path, None, bool(spec.get("stdinOnce")))
         master, slave = pty.openpty()
         try:
             full_env.setdefault("TERM", "xterm")
-            proc = await spawner.spawn(netns, argv, full_env, cwd, slave, slave, slave,
+            proc = await spawner.spawn(pod, argv, full_env, cwd, slave, slave, slave,
                                        tty=True)
         except BaseException:
             os.close(master)

@@ -107,7 +107,7 @@ class ContainerRunner:
         await asyncio.to_thread(_make_files, self.scratch_dir(), log)
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.ctx.spawner, self.pod.netns, argv, self.env, workdir, log, self.spec)
+                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log, self.spec)
         except OSError as error:
             self._waiting("RunContainerError", str(error))
             return False
@@ -182,7 +182,7 @@ class ContainerRunner:
         if ptype is not ProbeType.STARTUP:
             await self._started.wait()
         tracker = ProbeTracker(ptype, timing, started_mono)
-        target = ProbeTarget(self.pod.pod_ip, self.pod.netns, container_ports(self.spec),
+        target = ProbeTarget(self.pod.pod_ip, proc.pid, container_ports(self.spec),
                              self.env)
         while proc.running():
             delay = tracker.next_at() - clock()
@@ -228,5 +228,5 @@ class ContainerRunner:
         deadline = loop.time() + grace
         hook = ((self.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if pre_stop and hook and grace > 0:
-            await run_exec(self.pod.netns, hook.get("command") or [], self.env, grace)
+            await run_exec(proc.pid, hook.get("command") or [], self.env, grace)
         await self._kill(proc, max(deadline - loop.time(), 0.0))

@@ -1,7 +1,8 @@
 """Processes for `exec`: started in the pod netns, with pipes or a pseudo-terminal.
 
-A command runs like the container's own process (`ip netns exec <pod netns> argv`,
-the container's environment and working directory, `PR_SET_PDEATHSIG`), in a new
+A command runs inside the running container's namespaces (`nsenter --target
+<container pid> --net --mount --uts`, as `runc exec` joins a container), with the
+container's environment and working directory and `PR_SET_PDEATHSIG`, in a new
 session.  Without `tty` it gets pipes for stdin (when requested), stdout and stderr.
 With `tty` it gets the slave side of a fresh pty as stdin, stdout and stderr, made
 its controlling terminal (`setsid` then `TIOCSCTTY` in the child, so shells have job
@@ -27,8 +28,7 @@ import termios
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from portico.agent._runtime import DEFAULT_PATH, exit_code
-from portico.agent._sandbox import IP
+from portico.agent._runtime import DEFAULT_PATH, exit_code, in_container
 from portico.agent._streamio import write_process_input
 from portico.streaming import TerminalSize
 
@@ -84,7 +84,7 @@ async def terminal_writer(master: int) -> asyncio.WriteTransport:
 
 @dataclass(frozen=True)
 class CommandSpec:
-    netns: str
+    container_pid: int  # the command joins this running container's namespaces
     argv: Sequence[str]
     env: Mapping[str, str]
     working_dir: str
@@ -107,7 +107,7 @@ class CommandProcess:
     @classmethod
     async def start(cls, spec: CommandSpec) -> CommandProcess:
         """Start it; OSError when the command cannot be started."""
-        argv = [IP, "netns", "exec", spec.netns, *spec.argv]
+        argv = in_container(spec.container_pid, spec.argv)
         env = {"PATH": DEFAULT_PATH, **spec.env}
         if not spec.tty:
             proc = await asyncio.create_subprocess_exec(

@@ -40,10 +40,11 @@ from portico.agent._sandbox import (
     SandboxSpec,
     create_sandbox,
     hosts_file,
+    pod_hostname,
     remove_sandbox,
     resolv_conf,
 )
-from portico.agent._spawner import Spawner
+from portico.agent._spawner import PodPlace, Spawner
 from portico.agent._status import (
     ContainerRecord,
     PodFacts,
@@ -97,6 +98,7 @@ class PodWorker:
         meta = pod["metadata"]
         self.uid, self.name, self.namespace = meta["uid"], meta["name"], meta["namespace"]
         self.netns = pod_netns(ctx.config.cluster_name, self.uid)
+        self.place = PodPlace(self.netns, pod_hostname(pod))
         self.veth = pod_veth(self.uid)
         self.pod_ip = ""
         self.start_time = (pod.get("status") or {}).get("startTime")
@@ -195,7 +197,7 @@ class PodWorker:
         cfg = self.ctx.config
         self.pod_ip = self.ctx.ipam.allocate(self.uid)
         spec = self.pod["spec"]
-        hostname = spec.get("hostname") or self.name
+        hostname = self.place.hostname
         prefixlen = self.ctx.ipam.ipam.network.prefixlen
         await create_sandbox(self.ctx.ip, SandboxSpec(
             netns=self.netns, veth=self.veth, pod_ip=self.pod_ip, prefixlen=prefixlen,

@@ -27,7 +27,7 @@ USER_AGENT = "kube-probe/1.33"
 @dataclass(frozen=True)
 class ProbeTarget:
     pod_ip: str
-    netns: str
+    container_pid: int  # exec probes run in this process's namespaces
     ports: Mapping[str, int] = field(default_factory=dict)  # container port name -> number
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -102,7 +102,7 @@ async def run_probe(probe: dict[str, Any], target: ProbeTarget, timeout: float) 
         if handler is ProbeHandler.TCP_SOCKET:
             return await asyncio.wait_for(_tcp(probe["tcpSocket"], target), timeout)
         if handler is ProbeHandler.EXEC:
-            code, _ = await run_exec(target.netns, probe["exec"].get("command") or [],
+            code, _ = await run_exec(target.container_pid, probe["exec"].get("command") or [],
                                      target.env, timeout)
             return ProbeResult.SUCCESS if code == 0 else ProbeResult.FAILURE
     except (TimeoutError, OSError, ValueError):

@@ -6,8 +6,8 @@ started inside the pod (its netns, /etc/netns/<pod netns>/* bind-mounted over
 process group = PID), `PR_SET_PDEATHSIG` so a crashed agent leaves no orphans).
 Its stdout and stderr are pumped line by line into the CRI log file.  `wait()`
 returns the exit code as Kubernetes reports it (128 + signal number for a signal
-death).  `run_exec` runs a one-shot command (exec probes, preStop hooks) with
-`ip netns exec`, which does the same set-up, with a timeout.
+death).  `run_exec` runs a one-shot command (exec probes, preStop hooks) inside
+the running container's namespaces (`nsenter --target <pid>`), with a timeout.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from portico.agent._crilog import CriLineSplitter, Stream, format_record
-from portico.agent._sandbox import IP
+from portico.agent._sandbox import NSENTER
 from portico.agent._spawner import SpawnedProcess
 
 _PR_SET_PDEATHSIG = 1
@@ -41,8 +41,10 @@ def exit_code(returncode: int) -> tuple[int, int | None]:
     return returncode, None
 
 
-def _netns_argv(netns: str, argv: Sequence[str]) -> list[str]:
-    return [IP, "netns", "exec", netns, *argv]
+def in_container(pid: int, argv: Sequence[str]) -> list[str]:
+    """argv run in the namespaces of container process `pid` (network, mounts, hostname),
+    as `runc exec` joins a running container's."""
+    return [NSENTER, f"--target={pid}", "--net", "--mount", "--uts", "--", *argv]
 
 
 class ContainerProcess:
@@ -94,11 +96,11 @@ class ContainerProcess:
             os.killpg(self.pid, sig)
 
 
-async def run_exec(netns: str, argv: Sequence[str], env: Mapping[str, str],
+async def run_exec(container_pid: int, argv: Sequence[str], env: Mapping[str, str],
                    timeout: float) -> tuple[int | None, bytes]:
-    """Run a command in the pod netns; (exit code or None on timeout, output)."""
+    """Run a command in a running container; (exit code or None on timeout, output)."""
     proc = await asyncio.create_subprocess_exec(
-        *_netns_argv(netns, argv), env={"PATH": DEFAULT_PATH, **env},
+        *in_container(container_pid, argv), env={"PATH": DEFAULT_PATH, **env},
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup)
     try:

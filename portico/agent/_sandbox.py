@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass
+from typing import Any
 
 from portico.agent._names import BRIDGE, NETNS_ETC, NETNS_RUN, POD_IFNAME
 
@@ -96,6 +97,13 @@ def resolv_conf(cluster_dns: str, namespace: str, domain: str) -> str:
     """kubelet's ClusterFirst resolv.conf."""
     return (f"search {namespace}.svc.{domain} svc.{domain} {domain}\n"
             f"nameserver {cluster_dns}\noptions ndots:5\n")
+
+
+def pod_hostname(pod: dict[str, Any]) -> str:
+    """kubelet's pod hostname: `spec.hostname` or the pod's name, cut to 63 characters
+    without a trailing '-' or '.'."""
+    name = str((pod.get("spec") or {}).get("hostname") or pod["metadata"]["name"])
+    return name if len(name) <= 63 else name[:63].rstrip("-.")
 
 
 def hosts_file(pod_ip: str, hostname: str, aliases: list[dict[str, object]]) -> str:

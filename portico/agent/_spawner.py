@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import setproctitle
@@ -39,6 +40,14 @@ MAX_MESSAGE = 1 << 20
 
 def _die_with_agent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class PodPlace:
+    """Where a container runs: its pod's network namespace and hostname."""
+
+    netns: str
+    hostname: str
 
 
 class SpawnedProcess:
@@ -200,18 +209,19 @@ class Spawner:
                     await asyncio.sleep(0.001)
         return await answer
 
-    async def spawn(self, netns: str, argv: Sequence[str], env: Mapping[str, str],
+    async def spawn(self, pod: PodPlace, argv: Sequence[str], env: Mapping[str, str],
                     cwd: str, stdin: int, stdout: int, stderr: int,
                     tty: bool = False) -> SpawnedProcess:
         """Start a container process with these fds as 0, 1, 2 (the caller closes them)."""
         answer = await self._request({"argv": list(argv), "env": dict(env), "cwd": cwd,
-                                      "netns": netns, "tty": tty}, (stdin, stdout, stderr))
+                                      "netns": pod.netns, "hostname": pod.hostname,
+                                      "tty": tty}, (stdin, stdout, stderr))
         if "pid" not in answer:
             raise OSError(int(answer.get("errno") or 0), answer.get("error", "cannot start"))
         pid = int(answer["pid"])
         return SpawnedProcess(pid, self._exits[pid])
 
-    async def spawn_piped(self, netns: str, argv: Sequence[str], env: Mapping[str, str],
+    async def spawn_piped(self, pod: PodPlace, argv: Sequence[str], env: Mapping[str, str],
                           cwd: str, stdin: bool) -> SpawnedProcess:
         """Spawn with pipes for stdout and stderr (and stdin if asked; else /dev/null)."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
@@ -220,7 +230,7 @@ class Spawner:
             os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), -1)
         theirs, ours = (in_r, out_w, err_w), [fd for fd in (in_w, out_r, err_r) if fd >= 0]
         try:
-            proc = await self.spawn(netns, argv, env, cwd, in_r, out_w, err_w)
+            proc = await self.spawn(pod, argv, env, cwd, in_r, out_w, err_w)
         except BaseException:
             for fd in ours:
                 os.close(fd)

@@ -208,11 +208,14 @@ class StreamingServer:
             resolved = resolve(runner.spec.get("image", ""), opts.command, None,
                                worker.ctx.mappings)
             argv, env = resolved.argv, {**resolved.env, **runner.env}
+            container = runner.proc
+            if container is None or not container.running():
+                raise ProcessLookupError("container is not running")
             if "/" not in argv[0] and not shutil.which(argv[0], path=env.get("PATH")):
                 raise FileNotFoundError(f'exec: "{argv[0]}": executable file not found in '
                                         "$PATH")
             return await CommandProcess.start(CommandSpec(
-                netns=worker.netns, argv=argv, env=env,
+                container_pid=container.pid, argv=argv, env=env,
                 working_dir=runner.working_dir, stdin=opts.stdin, stderr=opts.stderr,
                 tty=opts.tty, size=size))
         except (ImageError, OSError) as error:

@@ -7,17 +7,18 @@ that has imported the built-in images once; starting a container is a `fork()`
 (~1 ms), after which the child enters the pod and either runs the image's module
 in place (`python -m portico...` argv) or `execve`s any other command.
 
-What the child does, in order, as `ip netns exec` would: a new session (so the
-process group is the PID), `PR_SET_PDEATHSIG=SIGKILL` (the zygote dies with its
-agent, the containers with the zygote), `setns` into the pod's network namespace,
-a private mount namespace (slave of the machine's) where /sys is remounted for the
-pod's netns and every file of /etc/netns/<pod netns>/ is bind-mounted over /etc/
-(resolv.conf, hosts); then stdin/stdout/stderr from the fds the agent passed, a
+What the child does, in order, as `ip netns exec` would (plus the hostname): a new
+session (so the process group is the PID), `PR_SET_PDEATHSIG=SIGKILL` (the zygote
+dies with its agent, the containers with the zygote), `setns` into the pod's network
+namespace, a UTS namespace with the pod's hostname (as a pod sandbox has), a private
+mount namespace (slave of the machine's) where /sys is remounted for the pod's netns
+and every file of /etc/netns/<pod netns>/ is bind-mounted over /etc/ (resolv.conf,
+hosts); then stdin/stdout/stderr from the fds the agent passed, a
 controlling terminal if asked, the working directory and exactly the container's
 environment.
 
 Protocol (SOCK_SEQPACKET, one JSON message per packet):
-- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "tty"}` with three fds
+- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty"}` with three fds
   (stdin, stdout, stderr) attached (SCM_RIGHTS);
 - zygote -> agent: `{"id", "pid"}` once the child runs (exec succeeded, or the
   Python image is about to run), or `{"id", "errno", "error"}` when it could not
@@ -52,6 +53,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUTS = 0x04000000
 MS_RDONLY = 1
 MS_BIND = 4096
 MS_REC = 16384
@@ -92,14 +94,17 @@ def _mount(source: str, target: str, fstype: str | None, flags: int) -> None:
                        fstype.encode() if fstype else None, flags, None), f"mount {target}")
 
 
-def enter_pod(netns: str) -> None:
-    """setns into the pod netns, then `ip netns exec`'s private mounts."""
+def enter_pod(netns: str, hostname: str) -> None:
+    """setns into the pod netns, the pod's hostname in a UTS namespace, then `ip netns
+    exec`'s private mounts."""
     fd = os.open(os.path.join(NETNS_RUN, netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         _check(_libc.setns(fd, CLONE_NEWNET), f"setns {netns}")
     finally:
         os.close(fd)
-    _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
+    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare mount and UTS namespaces")
+    name = hostname.encode()
+    _check(_libc.sethostname(name, len(name)), "sethostname")
     _mount("none", "/", None, MS_SLAVE | MS_REC)
     # /sys shows the network devices of the namespace that mounted it
     read_only = os.statvfs("/sys").f_flag & os.ST_RDONLY
@@ -141,6 +146,19 @@ def _std_streams(env: dict[str, str]) -> None:
         setattr(sys, f"__{name}__", stream)
 
 
+def _fresh_logging() -> None:
+    """Logging as a new interpreter has it: the agent's configuration is not the image's."""
+    import logging
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
+    for logger in logging.Logger.manager.loggerDict.values():
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(logging.NOTSET)
+
+
 def run_module_in_place(module: str, args: list[str], env: dict[str, str]) -> int:
     """What `python -m module args` would do, in this (forked) interpreter."""
     import atexit
@@ -150,6 +168,7 @@ def run_module_in_place(module: str, args: list[str], env: dict[str, str]) -> in
     os.environ.clear()
     os.environ.update(env)
     _std_streams(env)
+    _fresh_logging()
     random.seed()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.argv = [module, *args]
@@ -190,7 +209,7 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        enter_pod(request["netns"])
+        enter_pod(request["netns"], request["hostname"])
         for target, fd in enumerate(fds):
             os.dup2(fd, target, inheritable=True)
         if request.get("tty"):

@@ -12,9 +12,17 @@ rewrite-target, use-regex, ssl-redirect, force-ssl-redirect, proxy-body-size
 (nginx sizes: 8m, 512k, 0 = unlimited), proxy-connect/read/send-timeout
 (seconds), affinity: cookie (+ session-cookie-name, default INGRESSCOOKIE),
 whitelist-source-range (CIDRs), canary (+ canary-weight, canary-weight-total,
-canary-by-header, canary-by-header-value), limit-rps (+ limit-burst-multiplier,
-default 5), auth-type: basic (+ auth-secret, auth-realm), backend-protocol:
-HTTP|HTTPS.
+canary-by-header, canary-by-header-value, canary-by-header-pattern,
+canary-by-cookie), limit-rps (+ limit-burst-multiplier, default 5), auth-type:
+basic (+ auth-secret, auth-realm), backend-protocol: HTTP|HTTPS.
+
+Canary values are checked as ingress-nginx (>= 1.12, annotation validation on)
+checks them: header and cookie names and the header value use its "basic"
+characters (letters, digits, `-._~/:`), the header pattern its regex
+characters; a value that fails is ignored with a warning, as there. A header
+name is looked up as nginx's `$http_<name>` is: `_` stands for `-`, and a name
+with other punctuation can never match (nginx drops such request headers), so
+it is refused. `canary-weight-total` below 100 counts as 100 (balancer.lua).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from portico.ingress import htpasswd
+from portico.ingress import htpasswd, pcre
 from portico.ingress.model import BasicAuth, Obj, Options, Reason
 
 PREFIXES = ("portico.dev/", "nginx.ingress.kubernetes.io/")
@@ -32,12 +40,18 @@ DEFAULT_COOKIE = "INGRESSCOOKIE"
 DEFAULT_REALM = "Authentication Required"
 _SIZE = re.compile(r"^(\d+)([kKmMgG]?)$")
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
-_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&*+.^_`|~-]+$")  # RFC 7230 token (cookie / header names)
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&*+.^_`|~-]+$")  # RFC 7230 token (session cookie name)
+# ingress-nginx's annotation validators (internal/ingress/annotations/parser/validators.go).
+_BASIC = re.compile(r"^[-._~a-zA-Z0-9/:]+$")                  # BasicCharsRegex, non-empty
+_REGEX_CHARS = re.compile(r"^[-._~a-zA-Z0-9/:^$\[\](){}*+?|&=\\]+$")  # IsValidRegex, non-empty
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9_-]+$")  # what nginx keeps of a request header name
+MAX_PATTERN = 1024
 SUPPORTED = frozenset({
     "rewrite-target", "use-regex", "ssl-redirect", "force-ssl-redirect", "proxy-body-size",
     "proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout", "affinity",
     "session-cookie-name", "whitelist-source-range", "canary", "canary-weight",
-    "canary-weight-total", "canary-by-header", "canary-by-header-value", "limit-rps",
+    "canary-weight-total", "canary-by-header", "canary-by-header-value",
+    "canary-by-header-pattern", "canary-by-cookie", "limit-rps",
     "limit-burst-multiplier", "auth-type", "auth-secret", "auth-realm", "backend-protocol",
 })
 
@@ -115,10 +129,19 @@ def _token(value: str) -> str:
     return value
 
 
-def _header_value(value: str) -> str:
-    if not value or any(c in value for c in " '\"\\\t\r\n"):
-        raise _Invalid("must be a non-empty value without spaces or quotes")
+def _basic(value: str) -> str:
+    if not _BASIC.match(value):
+        raise _Invalid("must be letters, digits and -._~/: only")
     return value
+
+
+def _canary_header(value: str) -> str:
+    """The request header nginx's `$http_<value>` reads: `_` and `-` are the same there."""
+    _basic(value)
+    if not _HEADER_NAME.match(value):
+        raise _Invalid("nginx never sees request headers whose name has characters other "
+                       "than letters, digits, - and _")
+    return value.replace("_", "-")
 
 
 def _rewrite(value: str) -> str:
@@ -146,9 +169,11 @@ _SIMPLE: dict[str, tuple[str, Callable[[str], object]]] = {
     "whitelist-source-range": ("whitelist", _cidrs),
     "canary": ("canary", _bool),
     "canary-weight": ("canary_weight", lambda v: _int(v, 0, 1_000_000)),
-    "canary-weight-total": ("canary_weight_total", lambda v: _int(v, 1, 1_000_000)),
-    "canary-by-header": ("canary_header", _token),
-    "canary-by-header-value": ("canary_header_value", _header_value),
+    # balancer.lua: a total below 100 counts as 100
+    "canary-weight-total": ("canary_weight_total", lambda v: _int(v, 100, 1_000_000)),
+    "canary-by-header": ("canary_header", _canary_header),
+    "canary-by-header-value": ("canary_header_value", _basic),
+    "canary-by-cookie": ("canary_cookie", _basic),
     "limit-rps": ("limit_rps", lambda v: _int(v, 1, 1_000_000)),
     "limit-burst-multiplier": ("limit_burst_multiplier", lambda v: _int(v, 1, 1000)),
     "backend-protocol": ("backend_https", _protocol),
@@ -176,6 +201,26 @@ def _auth(found: dict[str, str], namespace: str, secrets: SecretLookup) -> Basic
     return BasicAuth(realm=realm, users=users)
 
 
+def _header_pattern(value: str) -> tuple[dict[str, object], list[Problem]]:
+    """The Options of canary-by-header-pattern, and what to report about it.
+
+    A pattern PCRE cannot compile is kept, marked as failing: nginx fails the
+    match of every request carrying the header and sends it to the main backend
+    (balancer.lua), and so do we.
+    """
+    key = f"annotation canary-by-header-pattern={value!r}"
+    if not _REGEX_CHARS.match(value) or len(value) > MAX_PATTERN:
+        return {}, [(Reason.INVALID_ANNOTATION, f"{key} ignored: must be at most {MAX_PATTERN} "
+                     "letters, digits, -._~/: and regex characters ^$[](){}*+?|&=\\")]
+    if why := pcre.nginx_error(value):
+        return ({"canary_header_pattern": value, "canary_header_pattern_fails": True},
+                [(Reason.INVALID_ANNOTATION, f"{key}: PCRE cannot compile it ({why}); as in "
+                  "ingress-nginx, a request carrying the header goes to the main backend")])
+    if why := pcre.haproxy_error(value):
+        return {}, [(Reason.INVALID_ANNOTATION, f"{key} ignored: HAProxy cannot match it ({why})")]
+    return {"canary_header_pattern": value}, []
+
+
 def parse(annotations: Mapping[str, str], namespace: str,
           secrets: SecretLookup) -> tuple[Options, list[Problem]]:
     """The Options of one Ingress and the problems to report on it."""
@@ -188,6 +233,10 @@ def parse(annotations: Mapping[str, str], namespace: str,
             except _Invalid as exc:
                 problems.append((Reason.INVALID_ANNOTATION, f"annotation {key}={found[key]!r} "
                                  f"ignored: {exc}"))
+    if "canary-by-header-pattern" in found:
+        pattern_changes, pattern_problems = _header_pattern(found["canary-by-header-pattern"])
+        changes.update(pattern_changes)
+        problems += pattern_problems
     if "affinity" in found:
         if found["affinity"].strip().lower() == "cookie":
             try:

@@ -96,8 +96,11 @@ class Options:
     canary: bool = False
     canary_weight: int = 0
     canary_weight_total: int = 100
-    canary_header: str | None = None
+    canary_header: str | None = None       # the request header's name (`_` read as `-`)
     canary_header_value: str | None = None
+    canary_header_pattern: str | None = None
+    canary_header_pattern_fails: bool = False  # PCRE cannot compile it: the header forces main
+    canary_cookie: str | None = None
     limit_rps: int | None = None
     limit_burst_multiplier: int = 5
     auth: BasicAuth | None = None
@@ -142,14 +145,24 @@ class Route:
 
 @dataclass(frozen=True)
 class Canary:
-    """Requests matching route `route_id` go to backend `canary` by header, then by weight."""
+    """Requests on route `route_id` may go to backend `canary` instead, as ingress-nginx decides.
+
+    In order (balancer.lua, `route_to_alternative_balancer`), the first rule
+    that decides wins: the header (`header_value`, else `header_pattern`, else
+    `always` / `never`), then the cookie (`always` / `never`), then the weight
+    (`weight` out of `weight_total`). Any other header or cookie value decides
+    nothing.
+    """
 
     route_id: str
     canary: str
     weight: int
     weight_total: int
-    header: str | None
-    header_value: str | None
+    header: str | None = None
+    header_value: str | None = None
+    header_pattern: str | None = None
+    header_pattern_fails: bool = False
+    cookie: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,15 @@ longest key), in that order. A Prefix route `/foo` is written as the exact key
 value `<backend>.<route id>` picks the backend; the route id lets a backend
 apply per-path rules (redirects, rewrites) and canaries.
 
+Canaries follow ingress-nginx's balancer.lua: `http-request set-var(txn.canary)`
+rules, one per decision and each only while nothing has decided yet, set
+`canary` or `main` in its order (header, cookie, weight); a `use_backend` per
+canary route then picks the canary on `canary`. What HAProxy cannot mirror
+exactly: a pattern is matched against each line of a header sent several
+times (nginx joins them with ", "), a cookie name is case-sensitive (nginx's
+`$cookie_` is not) and a cookie sent twice counts if any copy decides (nginx
+reads the first).
+
 Everything that changes often stays out of haproxy.cfg's *shape*: map rows
 (runtime `add map`), certificates and crt-list lines (runtime `set ssl cert`),
 server addresses in pre-allocated slots (runtime `set server`). `shape()`
@@ -153,26 +162,57 @@ def _routing(s: Settings) -> list[str]:
     ]
 
 
-def _canary_lines(canaries: tuple[Canary, ...]) -> list[str]:
-    lines = []
-    for c in canaries:
-        on_route = f"{{ var(txn.route) -m str {c.route_id} }}"
-        weight = f"{{ rand({c.weight_total}) lt {c.weight} }}"
-        if c.header and c.header_value:
-            lines.append(f"    use_backend {c.canary} if {on_route} "
-                         f"{{ req.hdr({c.header}) -m str {c.header_value} }}")
-        elif c.header:
-            lines.append(f"    use_backend {c.canary} if {on_route} "
-                         f"{{ req.hdr({c.header}) -m str always }}")
-            weight += f" !{{ req.hdr({c.header}) -m str never }}"
-        if c.weight > 0:
-            lines.append(f"    use_backend {c.canary} if {on_route} {weight}")
-    return lines
+def _regex_word(pattern: str) -> str:
+    """`pattern` as one config word: single quotes keep `\\` and `$` as they are.
+
+    annotations.py lets no quote, space or `#` through; a pattern that is just
+    `}` would close the ACL's braces, so it is written as the same regex `\\}`.
+    """
+    return "'\\}'" if pattern == "}" else f"'{pattern}'"
+
+
+def _header_rules(c: Canary) -> list[tuple[str, str]]:
+    """(decision, condition) for the header: nginx reads `$http_<name>`, all lines joined."""
+    if not c.header:
+        return []
+    one = f"{{ req.fhdr_cnt({c.header}) eq 1 }}"  # a joined "a, b" equals no basic value
+    value = f"{{ req.fhdr({c.header}) -m str"
+    if c.header_value:
+        return [("canary", f"{one} {value} {c.header_value} }}")]
+    if c.header_pattern_fails:
+        return [("main", f"{{ req.fhdr_cnt({c.header}) gt 0 }}")]
+    if c.header_pattern:  # unanchored and case-sensitive, as ngx.re.match; each line alone
+        return [("canary", f"{{ req.fhdr({c.header}) -m reg {_regex_word(c.header_pattern)} }}")]
+    return [("canary", f"{one} {value} always }}"), ("main", f"{one} {value} never }}")]
+
+
+def _decisions(c: Canary) -> list[tuple[str, str]]:
+    """(canary | main, condition), in the order balancer.lua tries them (see model.Canary)."""
+    rules = _header_rules(c)
+    if c.cookie:
+        cookie = f"{{ req.cook({c.cookie}) -m str"
+        rules += [("canary", f"{cookie} always }}"), ("main", f"{cookie} never }}")]
+    if c.weight > 0:
+        rules.append(("canary", f"{{ rand({c.weight_total}) lt {c.weight} }}"))
+    return rules
+
+
+def _canary_rules(canaries: tuple[Canary, ...]) -> list[str]:
+    """`txn.canary` set by the first rule that decides; later ones see it set and skip."""
+    return [f"    http-request set-var(txn.canary) str({decision}) if "
+            f"{{ var(txn.route) -m str {c.route_id} }} !{{ var(txn.canary) -m found }} "
+            f"{condition}" for c in canaries for decision, condition in _decisions(c)]
+
+
+def _canary_backends(canaries: tuple[Canary, ...]) -> list[str]:
+    return [f"    use_backend {c.canary} if {{ var(txn.route) -m str {c.route_id} }} "
+            "{ var(txn.canary) -m str canary }" for c in canaries
+            if any(decision == "canary" for decision, _ in _decisions(c))]
 
 
 def _frontends(plan: Plan, s: Settings) -> list[str]:
     default = plan.default_backend or NOT_FOUND_BACKEND
-    tail = [*_canary_lines(plan.canaries),
+    tail = [*_canary_rules(plan.canaries), *_canary_backends(plan.canaries),
             "    use_backend %[var(txn.backend)] if { var(txn.backend) -m found }",
             f"    default_backend {default}"]
     tls_dir = s.state_dir / "tls"

@@ -221,6 +221,13 @@ def _finish_backends(b: _Builder, routes: list[Route]) -> tuple[tuple[Backend, .
     return backends, redirects
 
 
+def _canary(primary: str, backend: str, o: Options) -> Canary:
+    return Canary(route_id=primary, canary=backend, weight=o.canary_weight,
+                  weight_total=o.canary_weight_total, header=o.canary_header,
+                  header_value=o.canary_header_value, header_pattern=o.canary_header_pattern,
+                  header_pattern_fails=o.canary_header_pattern_fails, cookie=o.canary_cookie)
+
+
 def build_plan(snapshot: Snapshot, settings: Settings) -> Plan:
     names, default = our_classes(snapshot, settings)
     ours = sorted((i for i in snapshot.ingresses if is_ours(i, names, default)), key=age_key)
@@ -234,11 +241,7 @@ def build_plan(snapshot: Snapshot, settings: Settings) -> Plan:
     for route, options in b.canary_routes:
         primary = b.routes.get((route.host, route.path, route.kind))
         if primary is not None:
-            canaries.append(Canary(route_id=primary.route_id, canary=route.backend,
-                                   weight=options.canary_weight,
-                                   weight_total=options.canary_weight_total,
-                                   header=options.canary_header,
-                                   header_value=options.canary_header_value))
+            canaries.append(_canary(primary.route_id, route.backend, options))
     unique = {c.route_id: c for c in reversed(canaries)}  # first canary for a route wins
     backends, redirects = _finish_backends(b, routes)
     return Plan(routes=tuple(routes), backends=backends, redirect_routes=tuple(sorted(redirects)),

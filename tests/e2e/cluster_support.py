@@ -22,7 +22,9 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from portico.testing.sandbox import Cluster, wait_for
@@ -33,6 +35,12 @@ NETEXEC = ["netexec", "--http-port=8080", "--udp-port=8081"]
 NODES = 3
 SANDBOX_IP = "10.223.0.1"
 VENV_PYTHON = sys.executable  # has dnspython; the pod's `python3` is the machine's
+LB_ANNOTATION = "service.beta.kubernetes.io/"
+# Azure's smallest probe settings: a backend is out after 2 failed probes 5 s apart
+FAST_PROBES = {LB_ANNOTATION + "azure-load-balancer-health-probe-interval": "5",
+               LB_ANNOTATION + "azure-load-balancer-health-probe-num-of-probe": "2"}
+INGRESS_ADDON = Path(__file__).resolve().parents[2] / "portico" / "addons" / "ingress.yaml"
+INGRESS_NS = "app-routing-system"
 
 
 def node_ip(i: int) -> str:
@@ -55,6 +63,15 @@ def running_cluster(nodes: int = NODES) -> Iterator[Cluster]:
         system = Kubectl(cluster, "1.33", "kube-system")
         wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
                  message="two ready kube-dns endpoints")
+        yield cluster
+
+
+@contextmanager
+def ingress_cluster(nodes: int) -> Iterator[Cluster]:
+    """A cluster with the ingress addon applied (again, if `portico up` has not yet)."""
+    with Cluster(nodes=nodes) as cluster:
+        if cluster.kubectl("get", "namespace", INGRESS_NS).returncode != 0:
+            cluster.kubectl("apply", "-f", str(INGRESS_ADDON), check=True)
         yield cluster
 
 

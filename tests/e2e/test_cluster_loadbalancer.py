@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from cluster_support import (
+    FAST_PROBES,
     HTTP_PORT,
     SANDBOX_IP,
     connect,
@@ -30,14 +31,14 @@ from cluster_support import (
     service,
     wait_ready,
 )
+from cluster_support import (
+    LB_ANNOTATION as ANNOTATION,
+)
 from e2e_support import parse_table
 
 from portico.testing.sandbox import Cluster, wait_for
 from tests.conftest import Kubectl
 
-ANNOTATION = "service.beta.kubernetes.io/"
-FAST_PROBES = {ANNOTATION + "azure-load-balancer-health-probe-interval": "5",
-               ANNOTATION + "azure-load-balancer-health-probe-num-of-probe": "2"}
 PUBLIC_POOL = ipaddress.ip_network("198.51.100.0/24")
 VNET = ipaddress.ip_network("10.224.0.0/16")
 

@@ -20,12 +20,19 @@ import pytest
 
 from portico.ingress import tls
 from portico.testing.sandbox import Cluster, wait_for
-from tests.e2e.cluster_support import HTTP_PORT, SANDBOX_IP, deployment, dump, service
+from tests.e2e.cluster_support import (
+    HTTP_PORT,
+    INGRESS_NS,
+    SANDBOX_IP,
+    deployment,
+    dump,
+    ingress_cluster,
+    service,
+)
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns")]
-ADDON = Path(__file__).resolve().parents[2] / "portico" / "addons" / "ingress.yaml"
-NS = "app-routing-system"
+NS = INGRESS_NS
 # A backend that answers with the X-Forwarded-* headers it received (image python).
 ECHO = """
 import http.server
@@ -45,9 +52,7 @@ ECHO_POD = {"containers": [{"name": "echo", "image": "python:3.12",
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    with Cluster(nodes=2) as running:
-        if running.kubectl("get", "namespace", NS).returncode != 0:
-            running.kubectl("apply", "-f", str(ADDON), check=True)
+    with ingress_cluster(2) as running:
         yield running
 
 

@@ -48,6 +48,15 @@ def test_exec_exit_codes(cluster: Cluster, version: str, env: dict[str, str],
     assert err == expected
 
 
+def test_exec_joins_the_container_hostname_and_resolver(cluster: Cluster) -> None:
+    """exec runs in the container's namespaces: the pod's hostname (a UTS namespace of
+    its own) and its resolv.conf (a mount namespace of its own), as in a pod sandbox."""
+    rc, out, err = kubectl_env(cluster, "exec", "p1", "--", "sh", "-c",
+                               "hostname; grep -c 'nameserver 10.0.0.10' /etc/resolv.conf",
+                               version="1.33", env=WEBSOCKET)
+    assert (rc, out, err) == (0, "p1\n1\n", "")
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("env", TRANSPORTS)
 def test_exec_stdin_through_cat(cluster: Cluster, version: str, env: dict[str, str]) -> None:

@@ -18,29 +18,14 @@ from typing import Any
 
 import orjson
 
+from portico.apiserver.protobuf._wire import WireType, encode_bytes, encode_tag, encode_varint
+
 Encoder = Callable[[Any], bytes]
 
-_VARINT, _BYTES = 0, 2
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _tag(number: int, wire_type: int) -> bytes:
-    return _varint(number << 3 | wire_type)
 
 
 def _bytes(number: int, data: bytes) -> bytes:
-    return _tag(number, _BYTES) + _varint(len(data)) + data
+    return encode_bytes(number, data)
 
 
 def _string(number: int, value: str) -> bytes:
@@ -52,7 +37,7 @@ def _strings(number: int, values: Iterable[str]) -> bytes:
 
 
 def _bool(number: int, value: bool) -> bytes:
-    return _tag(number, _VARINT) + b"\x01" if value else b""
+    return encode_tag(number, WireType.VARINT) + b"\x01" if value else b""
 
 
 def _message(number: int, data: bytes) -> bytes:
@@ -98,7 +83,7 @@ def schema(node: dict[str, Any]) -> bytes:
     if isinstance(extra, dict):
         out.append(_message(21, _message(1, schema(extra))))
     elif isinstance(extra, bool):
-        out.append(_message(21, _tag(2, _VARINT) + _varint(int(extra))))
+        out.append(_message(21, encode_tag(2, WireType.VARINT) + encode_varint(int(extra))))
     if "type" in node:
         kinds = node["type"] if isinstance(node["type"], list) else [node["type"]]
         out.append(_message(22, _strings(1, kinds)))

@@ -1,4 +1,4 @@
-"""The protobuf wire format: varints, tags and length-delimited fields.
+"""The protobuf wire format: varints, tags and length-delimited fields (read and written).
 
 A message is a sequence of `(tag, payload)` pairs. The tag is a varint holding
 `field_number << 3 | wire_type`; the payload is a varint (type 0), 8 bytes
@@ -35,6 +35,28 @@ class Field:
     number: int
     wire_type: WireType
     value: int | bytes
+
+
+def encode_varint(value: int) -> bytes:
+    """A varint; negative numbers as their 64-bit two's complement (as Go's int64)."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)
+
+
+def encode_tag(number: int, wire_type: WireType) -> bytes:
+    return encode_varint(number << 3 | wire_type)
+
+
+def encode_bytes(number: int, data: bytes) -> bytes:
+    """A length-delimited field (bytes, string or embedded message)."""
+    return encode_tag(number, WireType.BYTES) + encode_varint(len(data)) + data
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:

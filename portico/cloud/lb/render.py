@@ -18,6 +18,17 @@ The data plane lives in the cloud netns, table `inet portico-lb`:
   the map `nodeports-<rule>` (mark -> address . port).
 No SNAT happens here, so the client address reaches the node.
 
+Idle timeout (TCP rules): table `inet portico-lb-idle` holds one `ct timeout
+idle-<M>m` object (policy `established` = M*60 s) and one chain `idle-<M>m`
+(`ct timeout set "idle-<M>m"`) per distinct timeout, and the verdict map
+`frontends` (`frontend address . port : goto idle-<M>m`) that its prerouting
+chain looks new TCP flows up in, so their conntrack entries expire after M idle
+minutes instead of the kernel's 5 days. It is a table of its own because
+deleting a timeout object detaches it from every flow (they fall back to the
+default on their next packet): `portico-lb` is replaced on any structural
+change, while this table is only added to (objects and chains, kept once made)
+and has its map refilled, in the same `nft -f` transaction.
+
 Health only changes the 60 slots of the `backends-<rule>` maps (slot i -> the
 i-th healthy member modulo their count), so a probe flap is rendered as
 `flush map` + `add element` of those maps alone; anything else changes
@@ -39,6 +50,7 @@ from portico.cloud.lb.model import (
     LoadBalancingRule,
     LoadDistribution,
     ProbeTarget,
+    TransportProtocol,
     probe_target,
 )
 
@@ -52,6 +64,8 @@ SET_FRONTEND_IPS = "frontend-ips"
 SLOTS = 60  # divisible by 1..6, 10, 12: even spread over small pools
 MARK_BASE = 0x10000
 ROUTE_RULE_PRIORITY = 1000
+IDLE_TABLE = "portico-lb-idle"
+MAP_IDLE = "frontends"
 
 Health = Mapping[ProbeTarget, HealthState]
 
@@ -81,6 +95,11 @@ def allow_set(frontend: str) -> str:
     return f"allow-{frontend}"
 
 
+def idle_name(minutes: int) -> str:
+    """The `ct timeout` object (and the chain setting it) of an idle timeout."""
+    return f"idle-{minutes}m"
+
+
 @dataclass(frozen=True)
 class PolicyRoute:
     """`ip rule add fwmark M lookup M` + `ip route replace default via <gateway> table M`."""
@@ -90,10 +109,20 @@ class PolicyRoute:
 
 
 @dataclass(frozen=True)
+class IdleTimeout:
+    """New TCP flows to `frontend_ip`:`port` are forgotten after `minutes` idle."""
+
+    frontend_ip: str
+    port: int
+    minutes: int
+
+
+@dataclass(frozen=True)
 class Ruleset:
     structure: str  # the table without the backends maps' elements
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     routes: tuple[PolicyRoute, ...] = ()
+    idle: tuple[IdleTimeout, ...] = ()  # what the idle table's map holds
 
 
 def healthy_members(lb: LoadBalancer, rule: LoadBalancingRule, health: Health
@@ -191,7 +220,43 @@ def render(lbs: Sequence[LoadBalancer], health: Health) -> Ruleset:
     members = {m.ip_address for lb in lbs for m in lb.backend_address_pool.members}
     routes = tuple(PolicyRoute(mark_of(ip), ip)
                    for ip in sorted(members, key=ipaddress.IPv4Address))
-    return Ruleset("\n".join(lines) + "\n", backends, routes)
+    return Ruleset("\n".join(lines) + "\n", backends, routes, idle_timeouts(lbs))
+
+
+def idle_timeouts(lbs: Sequence[LoadBalancer]) -> tuple[IdleTimeout, ...]:
+    """The idle timeout of every TCP rule (Azure applies it to TCP only)."""
+    found = {IdleTimeout(r.frontend_ip, r.frontend_port, r.idle_timeout_in_minutes)
+             for lb in lbs for r in lb.load_balancing_rules
+             if r.protocol == TransportProtocol.TCP}
+    return tuple(sorted(found, key=lambda t: (ipaddress.IPv4Address(t.frontend_ip), t.port)))
+
+
+def idle_script(idle: Sequence[IdleTimeout]) -> str:
+    """Idempotent commands making table IDLE_TABLE match `idle`.
+
+    Objects and chains are only added (a flow keeps the timeout object it was
+    given for its lifetime); the prerouting rule and the map are rewritten.
+    """
+    t = f"{FAMILY} {IDLE_TABLE}"
+    lines = [f"add table {t}",
+             f"add chain {t} {CHAIN_PREROUTING} {{ type filter hook prerouting "
+             "priority mangle; policy accept; }",
+             f"add map {t} {MAP_IDLE} {{ type ipv4_addr . inet_service : verdict; }}"]
+    for minutes in sorted({i.minutes for i in idle}):
+        name = idle_name(minutes)
+        lines += [f"add ct timeout {t} {name} {{ protocol tcp; l3proto ip; "
+                  f"policy = {{ established: {minutes * 60} }}; }}",
+                  f"add chain {t} {name}", f"flush chain {t} {name}",
+                  f'add rule {t} {name} ct timeout set "{name}"']
+    lines += [f"flush chain {t} {CHAIN_PREROUTING}",
+              f"add rule {t} {CHAIN_PREROUTING} ct state new meta l4proto tcp "
+              f"ip daddr . th dport vmap @{MAP_IDLE}",
+              f"flush map {t} {MAP_IDLE}"]
+    if idle:
+        elements = ", ".join(f"{i.frontend_ip} . {i.port} : goto {idle_name(i.minutes)}"
+                             for i in idle)
+        lines.append(f"add element {t} {MAP_IDLE} {{ {elements} }}")
+    return "\n".join(lines) + "\n"
 
 
 def _elements(name: str, elements: Sequence[str]) -> str:
@@ -200,18 +265,22 @@ def _elements(name: str, elements: Sequence[str]) -> str:
 
 def script(previous: Ruleset | None, current: Ruleset) -> str:
     """The nft -f script taking the kernel from `previous` to `current` ("" if nothing)."""
+    idle = idle_script(current.idle) if previous is None or previous.idle != current.idle \
+        else ""
     if previous is None or previous.structure != current.structure:
         text = f"add table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n" + current.structure
-        return text + "".join(_elements(n, e) for n, e in sorted(current.backends.items()) if e)
+        return text + "".join(_elements(n, e) for n, e in sorted(current.backends.items())
+                              if e) + idle
     text = ""
     for name, elements in sorted(current.backends.items()):
         if previous.backends.get(name) != elements:
             text += f"flush map {FAMILY} {TABLE} {name}\n"
             if elements:
                 text += _elements(name, elements)
-    return text
+    return text + idle
 
 
 def delete_script() -> str:
-    """Remove the table if present (for `portico down`-like cleanups and tests)."""
-    return f"add table {FAMILY} {TABLE}\ndelete table {FAMILY} {TABLE}\n"
+    """Remove the tables if present (for `portico down`-like cleanups and tests)."""
+    return "".join(f"add table {FAMILY} {name}\ndelete table {FAMILY} {name}\n"
+                   for name in (TABLE, IDLE_TABLE))

@@ -1,7 +1,9 @@
-"""The renderer: golden nft text, health-only updates, policy routes, and `nft -c` for real."""
+"""The renderer: golden nft text, health-only updates, policy routes, idle timeouts,
+and `nft -c` for real."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 
@@ -21,7 +23,16 @@ from portico.cloud.lb.model import (
     TransportProtocol,
     probe_target,
 )
-from portico.cloud.lb.render import SLOTS, PolicyRoute, mark_of, render, script
+from portico.cloud.lb.render import (
+    SLOTS,
+    IdleTimeout,
+    PolicyRoute,
+    delete_script,
+    idle_script,
+    mark_of,
+    render,
+    script,
+)
 from portico.testing.sandbox import Sandbox, is_root
 
 N1, N2 = BackendMember("node-1", "10.224.0.4"), BackendMember("node-2", "10.224.0.5")
@@ -31,9 +42,10 @@ PROBE = Probe("a1-TCP-80", ProbeProtocol.TCP, 30080, None, 5, 2)
 def rule(name: str, ip: str, port: int, floating: bool = True,
          distribution: LoadDistribution = LoadDistribution.DEFAULT,
          probe: str | None = None, protocol: TransportProtocol = TransportProtocol.TCP,
-         frontend: str = "a1", backend: int | None = None) -> LoadBalancingRule:
+         frontend: str = "a1", backend: int | None = None, idle: int = 4
+         ) -> LoadBalancingRule:
     return LoadBalancingRule(name, frontend, ip, protocol, port,
-                             backend if backend is not None else port, floating, 4,
+                             backend if backend is not None else port, floating, idle,
                              distribution, probe)
 
 
@@ -144,7 +156,7 @@ def test_structure_change_replaces_the_table() -> None:
     assert text.startswith("add table inet portico-lb\ndelete table inet portico-lb\n"
                            "table inet portico-lb {\n")
     assert text.endswith("add element inet portico-lb backends-a2-UDP-53 { "
-                         + ", ".join(BOTH) + " }\n")
+                         + ", ".join(BOTH) + " }\n" + idle_script(render([LB], UP).idle))
     empty = render([], {})
     assert script(render([LB], UP), empty).count("table inet portico-lb {\n") == 1
     assert "elements" not in empty.structure
@@ -152,6 +164,85 @@ def test_structure_change_replaces_the_table() -> None:
 
 def test_marks() -> None:
     assert (mark_of("10.224.0.4"), mark_of("10.224.1.4")) == (0x10004, 0x10104)
+
+
+IDLE_LB = LoadBalancer(
+    "portico", LoadBalancerType.PUBLIC, LB.frontend_ip_configurations,
+    BackendAddressPool("portico", (N1,)),
+    (rule("a1-TCP-443", "198.51.100.1", 443, idle=30),
+     rule("a1-TCP-80", "198.51.100.1", 80, idle=5),
+     rule("a2-TCP-53", "198.51.100.2", 53, frontend="a2", idle=5),
+     rule("a2-UDP-53", "198.51.100.2", 53, frontend="a2", idle=30,
+          protocol=TransportProtocol.UDP)),
+    ())
+
+IDLE_GOLDEN = textwrap.dedent("""\
+    add table inet portico-lb-idle
+    add chain inet portico-lb-idle prerouting { type filter hook prerouting priority mangle; policy accept; }
+    add map inet portico-lb-idle frontends { type ipv4_addr . inet_service : verdict; }
+    add ct timeout inet portico-lb-idle idle-5m { protocol tcp; l3proto ip; policy = { established: 300 }; }
+    add chain inet portico-lb-idle idle-5m
+    flush chain inet portico-lb-idle idle-5m
+    add rule inet portico-lb-idle idle-5m ct timeout set "idle-5m"
+    add ct timeout inet portico-lb-idle idle-30m { protocol tcp; l3proto ip; policy = { established: 1800 }; }
+    add chain inet portico-lb-idle idle-30m
+    flush chain inet portico-lb-idle idle-30m
+    add rule inet portico-lb-idle idle-30m ct timeout set "idle-30m"
+    flush chain inet portico-lb-idle prerouting
+    add rule inet portico-lb-idle prerouting ct state new meta l4proto tcp ip daddr . th dport vmap @frontends
+    flush map inet portico-lb-idle frontends
+    add element inet portico-lb-idle frontends { 198.51.100.1 . 80 : goto idle-5m, 198.51.100.1 . 443 : goto idle-30m, 198.51.100.2 . 53 : goto idle-5m }
+    """)  # noqa: E501
+
+
+def test_idle_timeouts_of_tcp_rules_golden() -> None:
+    ruleset = render([IDLE_LB], {})
+    assert ruleset.idle == (IdleTimeout("198.51.100.1", 80, 5),
+                            IdleTimeout("198.51.100.1", 443, 30),
+                            IdleTimeout("198.51.100.2", 53, 5))
+    assert idle_script(ruleset.idle) == IDLE_GOLDEN
+    assert "portico-lb-idle" not in ruleset.structure
+
+
+def test_idle_timeout_change_leaves_the_lb_table_alone() -> None:
+    before = render([LB], UP)
+    five = LoadBalancer(LB.name, LB.type, LB.frontend_ip_configurations,
+                        LB.backend_address_pool,
+                        (rule("a1-TCP-80", "198.51.100.1", 80, probe="a1-TCP-80", idle=5),
+                         LB.load_balancing_rules[1]), LB.probes)
+    after = render([five], UP)
+    assert after.structure == before.structure
+    text = script(before, after)
+    assert text == idle_script(after.idle)
+    assert text.endswith("{ 198.51.100.1 . 80 : goto idle-5m }\n")
+    assert script(after, after) == ""
+
+
+def test_no_tcp_rule_empties_the_idle_map() -> None:
+    text = script(render([LB], UP), render([], {}))
+    assert text.endswith("flush map inet portico-lb-idle frontends\n")
+    assert "add element inet portico-lb-idle" not in text
+
+
+@pytest.mark.skipif(not is_root(), reason="needs root for a throwaway netns")
+def test_idle_table_keeps_its_timeouts_across_syncs() -> None:
+    with Sandbox() as box:
+        first = render([LB], UP)
+        for text in (script(None, first), script(None, first)):  # a restart re-applies
+            box.run(["nft", "-f", "-"], input=text, check=True)
+        second = render([IDLE_LB], {})
+        box.run(["nft", "-f", "-"], input=script(first, second), check=True)
+        listed = box.run(["nft", "list", "table", "inet", "portico-lb-idle"], check=True).stdout
+        for name, seconds in (("idle-4m", 240), ("idle-5m", 300), ("idle-30m", 1800)):
+            assert f"ct timeout {name} {{" in listed, listed
+            assert f'ct timeout set "{name}"' in listed, listed
+            assert f"established : {seconds} }}" in listed, listed
+        assert listed.count("ct state new ip daddr . tcp dport vmap @frontends") == 1, listed
+        assert set(re.findall(r"(\S+) \. (\d+) : goto (idle-\d+m)", listed)) == {
+            ("198.51.100.1", "80", "idle-5m"), ("198.51.100.1", "443", "idle-30m"),
+            ("198.51.100.2", "53", "idle-5m")}, listed
+        box.run(["nft", "-f", "-"], input=delete_script(), check=True)
+        assert box.run(["nft", "list", "tables"], check=True).stdout == ""
 
 
 @pytest.mark.skipif(not is_root(), reason="needs root for a throwaway netns")

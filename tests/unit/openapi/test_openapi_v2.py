@@ -13,20 +13,9 @@ from portico.apiserver.openapi import openapi_document, openapi_v2, swagger_docu
 from portico.apiserver.openapi._gnostic import encode_document, schema
 from portico.apiserver.openapi._v2 import JSON, PROTOBUF, negotiate, swagger
 from portico.apiserver.protobuf._wire import WireType, iter_fields
-from portico.apiserver.resources._base import (
-    NAME_COLUMN,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-)
+from portico.apiserver.resources._base import ResourceType, Strategy
+from tests.unit.openapi.test_openapi_documents import DEPLOYMENT, SERVICE, TABLE
 
-TABLE = Table((NAME_COLUMN,), lambda o, now: [o["metadata"]["name"]])
-SERVICE = ResourceType("", "v1", "Service", "services", "service", True, Strategy(), TABLE,
-                       subresources=(Subresource("status"),))
-DEPLOYMENT = ResourceType(
-    "apps", "v1", "Deployment", "deployments", "deployment", True, Strategy(), TABLE,
-    subresources=(Subresource("status"), Subresource("scale", "Scale", "autoscaling", "v1")))
 WIDGET = ResourceType("example.com", "v1", "Widget", "widgets", "widget", True, Strategy(), TABLE)
 RESOURCES = [SERVICE, DEPLOYMENT, WIDGET]
 DEFS = "#/definitions/"

@@ -13,19 +13,7 @@ import pytest
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.protobuf import PROTOBUF_CONTENT_TYPE, decode
-
-
-def varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        low = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
+from portico.apiserver.protobuf._wire import encode_varint as varint
 
 
 def num(field: int, value: int | bool) -> bytes:
