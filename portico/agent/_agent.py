@@ -1,7 +1,9 @@
 """The node agent (kubelet part): wires the node heartbeat, the pod workers and the server.
 
 Start-up order, as kubelet: `cbr0` in the node netns; the Node registered and
-its heartbeats started; the node's pods listed (`fieldSelector
+its heartbeats started; the Service informer synced (containers' Service
+environment variables come from it, as from kubelet's service lister); the node's
+pods listed (`fieldSelector
 spec.nodeName=<node>`) so that IPAM learns every live pod's `status.podIP`
 before anything is allocated, and local pod directories whose pod no longer
 exists are torn down (sandbox, address, files); one `PodWorker` per pod; then a
@@ -23,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Pod, Service
 from lightkube.types import OnErrorAction, OnErrorResult
 
 from portico.agent._backoff import CrashLoopBackoff
@@ -35,7 +37,7 @@ from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespa
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
 from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
-from portico.client import wait_for_api
+from portico.client import Informer, wait_for_api
 from portico.images import Mappings, load_mappings
 
 log = logging.getLogger("portico.agent")
@@ -70,7 +72,7 @@ class Agent:
             config=cfg, client=self.client, ip=IpRunner(parent_mount_namespace()),
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
-            spawner=self.spawner)
+            spawner=self.spawner, services=Informer(self.client, Service))
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat
@@ -84,6 +86,8 @@ class Agent:
         self._heartbeat = NodeHeartbeat(cfg, self.client)
         await self._heartbeat.register()
         self._heartbeat.start()  # renews the Lease at once
+        self.ctx.services.start()
+        await self.ctx.services.wait_synced()  # Service env vars need the full list
         pods = self.client.list(Pod, namespace="*", fields={"spec.nodeName": cfg.node_name})
         listed = [p.to_dict() async for p in pods]
         await self._recover(listed)
@@ -191,6 +195,8 @@ class Agent:
         if self._proxier is not None:
             with contextlib.suppress(Exception):
                 await self._proxier.stop()
+        if self.ctx is not None:
+            await self.ctx.services.stop()
         if self._heartbeat is not None:
             await self._heartbeat.stop()
         if self._runner is not None:

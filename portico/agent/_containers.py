@@ -182,8 +182,8 @@ class ContainerRunner:
         if ptype is not ProbeType.STARTUP:
             await self._started.wait()
         tracker = ProbeTracker(ptype, timing, started_mono)
-        target = ProbeTarget(self.pod.pod_ip, proc.pid, container_ports(self.spec),
-                             self.env)
+        target = ProbeTarget(self.pod.pod_ip, proc.pid, self.working_dir,
+                             container_ports(self.spec), self.env)
         while proc.running():
             delay = tracker.next_at() - clock()
             if delay > 0:
@@ -228,5 +228,6 @@ class ContainerRunner:
         deadline = loop.time() + grace
         hook = ((self.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if pre_stop and hook and grace > 0:
-            await run_exec(proc.pid, hook.get("command") or [], self.env, grace)
+            await run_exec(proc.pid, hook.get("command") or [], self.env, self.working_dir,
+                           grace)
         await self._kill(proc, max(deadline - loop.time(), 0.0))

@@ -107,7 +107,7 @@ class CommandProcess:
     @classmethod
     async def start(cls, spec: CommandSpec) -> CommandProcess:
         """Start it; OSError when the command cannot be started."""
-        argv = in_container(spec.container_pid, spec.argv)
+        argv = in_container(spec.container_pid, spec.argv, spec.working_dir)
         env = {"PATH": DEFAULT_PATH, **spec.env}
         if not spec.tty:
             proc = await asyncio.create_subprocess_exec(

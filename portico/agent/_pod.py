@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret, Service
+from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret
 from lightkube.types import PatchType
 
 from portico.agent._backoff import CrashLoopBackoff
@@ -56,6 +56,7 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
+from portico.client import Informer
 from portico.images import Mappings
 
 log = logging.getLogger("portico.agent.pod")
@@ -80,6 +81,7 @@ class AgentContext:
     backoff: CrashLoopBackoff
     clock: Callable[[], float]
     spawner: Spawner
+    services: Informer  # every Service, for the containers' Service environment variables
 
 
 async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:
@@ -210,7 +212,8 @@ class PodWorker:
         self.pod["status"]["hostIP"] = cfg.node_ip
         await asyncio.to_thread(self._write_serviceaccount)
         self.env_sources = await self._env_sources()
-        self.mark_dirty()
+        # no status report of its own: the containers' start follows within milliseconds
+        # and reports the sandbox's podIP with it (a failure to start reports it too)
 
     def _write_serviceaccount(self) -> None:
         cfg = self.ctx.config
@@ -223,9 +226,9 @@ class PodWorker:
 
     async def _env_sources(self) -> EnvSources:
         client, ns = self.ctx.client, self.namespace
-        services = [s.to_dict() async for s in client.list(Service, namespace=ns)]
+        services = self.ctx.services.list(ns)  # kubelet's service lister
         if ns != MASTER_NAMESPACE:
-            master = await _get_or_none(client, Service, "kubernetes", MASTER_NAMESPACE)
+            master = self.ctx.services.get(f"{MASTER_NAMESPACE}/kubernetes")
             services += [master] if master else []
         spec = self.pod["spec"]
         cms, secrets = referenced_objects(

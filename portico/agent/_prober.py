@@ -28,6 +28,7 @@ USER_AGENT = "kube-probe/1.33"
 class ProbeTarget:
     pod_ip: str
     container_pid: int  # exec probes run in this process's namespaces
+    working_dir: str = "/"
     ports: Mapping[str, int] = field(default_factory=dict)  # container port name -> number
     env: Mapping[str, str] = field(default_factory=dict)
 
@@ -103,7 +104,7 @@ async def run_probe(probe: dict[str, Any], target: ProbeTarget, timeout: float) 
             return await asyncio.wait_for(_tcp(probe["tcpSocket"], target), timeout)
         if handler is ProbeHandler.EXEC:
             code, _ = await run_exec(target.container_pid, probe["exec"].get("command") or [],
-                                     target.env, timeout)
+                                     target.env, target.working_dir, timeout)
             return ProbeResult.SUCCESS if code == 0 else ProbeResult.FAILURE
     except (TimeoutError, OSError, ValueError):
         return ProbeResult.FAILURE

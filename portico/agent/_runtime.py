@@ -41,10 +41,12 @@ def exit_code(returncode: int) -> tuple[int, int | None]:
     return returncode, None
 
 
-def in_container(pid: int, argv: Sequence[str]) -> list[str]:
-    """argv run in the namespaces of container process `pid` (network, mounts, hostname),
-    as `runc exec` joins a running container's."""
-    return [NSENTER, f"--target={pid}", "--net", "--mount", "--uts", "--", *argv]
+def in_container(pid: int, argv: Sequence[str], working_dir: str) -> list[str]:
+    """argv run in the namespaces of container process `pid` (network, mounts, hostname)
+    and its working directory, as `runc exec` joins a running container.  (`--wd`: entering
+    a mount namespace moves the process to that namespace's root.)"""
+    return [NSENTER, f"--target={pid}", "--net", "--mount", "--uts", f"--wd={working_dir}",
+            "--", *argv]
 
 
 class ContainerProcess:
@@ -97,10 +99,10 @@ class ContainerProcess:
 
 
 async def run_exec(container_pid: int, argv: Sequence[str], env: Mapping[str, str],
-                   timeout: float) -> tuple[int | None, bytes]:
+                   working_dir: str, timeout: float) -> tuple[int | None, bytes]:
     """Run a command in a running container; (exit code or None on timeout, output)."""
     proc = await asyncio.create_subprocess_exec(
-        *in_container(container_pid, argv), env={"PATH": DEFAULT_PATH, **env},
+        *in_container(container_pid, argv, working_dir), env={"PATH": DEFAULT_PATH, **env},
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup)
     try:

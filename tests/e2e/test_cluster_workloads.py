@@ -177,6 +177,46 @@ def test_deleted_pod_is_terminating_in_endpointslice(kubectl133: Kubectl) -> Non
     wait_for(lambda: endpoints(k, "slow") == [], 30, interval=0.2, message="endpoint removal")
 
 
+def test_container_environment_as_kubelet_builds_it(kubectl133: Kubectl) -> None:
+    """Plain values, fieldRefs, ConfigMap and Secret keys, the Service links, workingDir
+    and the pod's hostname, read from inside the running container."""
+    k = kubectl133
+    ns = k.namespace
+    k.ok("apply", "-f", "-", input=dump(
+        service("web", [HTTP_PORT], selector={"app": "nothing"}),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
+         "data": {"color": "blue"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sec"},
+         "stringData": {"token": "s3cret"}}))
+    web_ip = k.ok("get", "service", "web", "-o", "jsonpath={.spec.clusterIP}")
+
+    def field(path: str) -> dict[str, object]:
+        return {"valueFrom": {"fieldRef": {"fieldPath": path}}}
+    env = [{"name": "PLAIN", "value": "x"}, {"name": "POD_NAME", **field("metadata.name")},
+           {"name": "POD_NS", **field("metadata.namespace")},
+           {"name": "POD_IP", **field("status.podIP")},
+           {"name": "NODE", **field("spec.nodeName")},
+           {"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "color"}}},
+           {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "token"}}}]
+    shell = pod("envy", {"terminationGracePeriodSeconds": 0, "containers": [
+        {"name": "c", "image": "busybox", "command": ["sleep", "3600"], "env": env,
+         "workingDir": "/tmp"}]}, {"app": "envy"})
+    k.ok("apply", "-f", "-", input=dump(shell))
+    [view] = wait_ready(k, "app=envy", 1)
+    got = dict(line.split("=", 1) for line in k.ok("exec", "envy", "--", "env").splitlines()
+               if "=" in line)
+    assert {key: got.get(key) for key in ("PLAIN", "POD_NAME", "POD_NS", "POD_IP", "NODE",
+                                          "COLOR", "TOKEN")} == {
+        "PLAIN": "x", "POD_NAME": "envy", "POD_NS": ns, "POD_IP": view.ip,
+        "NODE": view.node, "COLOR": "blue", "TOKEN": "s3cret"}
+    assert got["WEB_SERVICE_HOST"] == web_ip and got["WEB_SERVICE_PORT"] == "80"
+    assert got["WEB_SERVICE_PORT_HTTP"] == "80"
+    assert got["WEB_PORT"] == f"tcp://{web_ip}:80"
+    assert got["WEB_PORT_80_TCP_ADDR"] == web_ip
+    assert got["KUBERNETES_SERVICE_HOST"] == "10.0.0.1"
+    assert k.ok("exec", "envy", "--", "sh", "-c", "pwd; hostname") == "/tmp\nenvy\n"
+
+
 def test_logs_tail_and_follow(kubectl133: Kubectl, flags: Path) -> None:
     k = kubectl133
     go = flags / "go"
