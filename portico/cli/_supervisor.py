@@ -195,7 +195,7 @@ class Supervisor:
                 for c in n.get("status", {}).get("conditions", []) or [])]
             if len(ready) >= self.config.nodes:
                 return
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)  # an in-process read: cheap
         log.warning("not every node is Ready after %.0fs; installing addons anyway", timeout)
 
     def stop_children(self) -> None:
