@@ -217,6 +217,30 @@ def test_container_environment_as_kubelet_builds_it(kubectl133: Kubectl) -> None
     assert k.ok("exec", "envy", "--", "sh", "-c", "pwd; hostname") == "/tmp\nenvy\n"
 
 
+def test_cascading_deletion_background_foreground_orphan(kubectl133: Kubectl) -> None:
+    """`kubectl delete --cascade=...`: the garbage collector takes the ReplicaSets and pods
+    with the Deployment, after them (foreground), or leaves them ownerless (orphan)."""
+    k = kubectl133
+    pause = {"terminationGracePeriodSeconds": 0, "containers": [
+        {"name": "c", "image": "registry.k8s.io/pause:3.10"}]}
+    for name in ("bg", "fg", "orphan"):
+        k.ok("apply", "-f", "-", input=dump(deployment(name, 2, pause)))
+        wait_ready(k, f"app={name}", 2)
+
+    def left(selector: str) -> list[str]:
+        return k.ok("get", "replicasets,pods", "-l", selector, "-o", "name").split()
+
+    k.ok("delete", "deployment", "bg")  # background, kubectl's default
+    wait_for(lambda: not left("app=bg"), 30, interval=0.2, message="bg's dependents gone")
+    k.ok("delete", "deployment", "fg", "--cascade=foreground")  # waits for the finalizer
+    assert not left("app=fg")
+    k.ok("delete", "deployment", "orphan", "--cascade=orphan")
+    wait_for(lambda: not k.ok("get", "replicasets", "-l", "app=orphan", "-o",
+                              "jsonpath={.items[*].metadata.ownerReferences}"),
+             30, interval=0.2, message="the orphaned ReplicaSet to lose its owner")
+    assert len(wait_ready(k, "app=orphan", 2)) == 2  # its pods keep running
+
+
 def test_logs_tail_and_follow(kubectl133: Kubectl, flags: Path) -> None:
     k = kubectl133
     go = flags / "go"
