@@ -11,11 +11,11 @@ What the child does, in order, as `ip netns exec` would (plus the hostname): a n
 session (so the process group is the PID), `PR_SET_PDEATHSIG=SIGKILL` (the zygote
 dies with its agent, the containers with the zygote), `setns` into the pod's network
 namespace, a UTS namespace with the pod's hostname (as a pod sandbox has), a private
-mount namespace (slave of the machine's) where /sys is remounted for the pod's netns
-and every file of /etc/netns/<pod netns>/ is bind-mounted over /etc/ (resolv.conf,
-hosts); then stdin/stdout/stderr from the fds the agent passed, a
-controlling terminal if asked, the working directory and exactly the container's
-environment.
+mount namespace (a slave of the machine's, without /run/netns) where /sys is
+remounted for the pod's netns and every file of /etc/netns/<pod netns>/ is
+bind-mounted over /etc/ (resolv.conf, hosts); then stdin/stdout/stderr from the fds
+the agent passed, a controlling terminal if asked, the working directory and exactly
+the container's environment.
 
 Protocol (SOCK_SEQPACKET, one JSON message per packet):
 - agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty"}` with three fds
@@ -106,6 +106,10 @@ def enter_pod(netns: str, hostname: str) -> None:
     name = hostname.encode()
     _check(_libc.sethostname(name, len(name)), "sethostname")
     _mount("none", "/", None, MS_SLAVE | MS_REC)
+    # Without the netns mounts: a container holding copies of every pod's
+    # /run/netns/<name> would keep deleted pods' namespaces alive, and each new pod's
+    # mount would be copied into every container (creating a sandbox was O(pods)).
+    _libc.umount2(NETNS_RUN.encode(), MNT_DETACH)
     # /sys shows the network devices of the namespace that mounted it
     read_only = os.statvfs("/sys").f_flag & os.ST_RDONLY
     if _libc.umount2(b"/sys", MNT_DETACH) == 0:
