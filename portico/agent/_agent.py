@@ -24,7 +24,7 @@ import time
 from typing import Any
 
 from aiohttp import web
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Pod, Service
 from lightkube.types import OnErrorAction, OnErrorResult
 
@@ -37,7 +37,7 @@ from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespa
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
 from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
-from portico.client import Informer, wait_for_api
+from portico.client import Informer, api_client, wait_for_api
 from portico.images import Mappings, load_mappings
 
 log = logging.getLogger("portico.agent")
@@ -55,8 +55,7 @@ class Agent:
                  spawner: Spawner | None = None) -> None:
         self.config = config
         self.spawner = spawner or Spawner()
-        self.client = client or AsyncClient(config=KubeConfig.from_file(config.kubeconfig),
-                                            field_manager="kubelet")
+        self.client = client or api_client(config.kubeconfig, "kubelet")
         self.workers: dict[str, PodWorker] = {}
         self.extra_routes = extra_routes or []
         self._watch: asyncio.Task[None] | None = None

@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import secrets
+import sqlite3
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from portico.apiserver.resources.services import (
 from portico.store import SqliteStore
 
 log = logging.getLogger("portico.apiserver")
+CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class ApiServer:
         self.ready = False
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
+        self._checkpointer: asyncio.Task[None] | None = None
         self.kubeconfig = config.data_dir / "kubeconfig"
 
     async def start(self) -> None:
@@ -154,6 +157,7 @@ class ApiServer:
         write_kubeconfig(self.kubeconfig, c.name, f"https://{host}:{c.port}", pki)
         self.ready = True
         self._compactor = asyncio.create_task(self._compact_forever())
+        self._checkpointer = asyncio.create_task(self._checkpoint_forever())
         log.info("API server serving on https://%s:%d", host, c.port)
 
     async def _compact_forever(self) -> None:
@@ -161,10 +165,21 @@ class ApiServer:
             await asyncio.sleep(self.config.compaction_interval)
             self.store.compact(self.config.history_revisions)
 
+    async def _checkpoint_forever(self) -> None:
+        """The store's write-ahead log into the database file, off the event loop (the
+        checkpoint's fsync would otherwise stall every request behind some commit)."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await asyncio.to_thread(self.store.checkpoint)
+            except sqlite3.Error as error:
+                log.warning("store checkpoint failed: %s", error)
+
     async def stop(self) -> None:
         self.ready = False
-        if self._compactor:
-            self._compactor.cancel()
+        for task in (self._compactor, self._checkpointer):
+            if task:
+                task.cancel()
         self.store.hub.close_all()
         if self._runner:
             await self._runner.cleanup()

@@ -1,5 +1,6 @@
 """The one place that talks to the API: list+watch caches (informers) and work queues."""
 
+from portico.client._connect import api_client
 from portico.client._informer import (
     Handler,
     Informer,
@@ -14,6 +15,6 @@ from portico.client._ready import wait_for_api
 from portico.client._runner import CoalescingRunner
 
 __all__ = [
-    "CoalescingRunner", "Handler", "Informer", "InformerFactory", "Obj", "WorkQueue",
+    "CoalescingRunner", "Handler", "api_client", "Informer", "InformerFactory", "Obj", "WorkQueue",
     "is_namespaced", "key_of", "split_key", "wait_for_api",
 ]

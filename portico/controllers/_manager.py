@@ -21,10 +21,16 @@ from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Namespace
 
-from portico.client import CoalescingRunner, InformerFactory, WorkQueue, wait_for_api
+from portico.client import (
+    CoalescingRunner,
+    InformerFactory,
+    WorkQueue,
+    api_client,
+    wait_for_api,
+)
 from portico.controllers._deployment import DeploymentController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
@@ -62,8 +68,7 @@ class ControllerManager:
         self._node_lifecycle: NodeLifecycleController | None = None
 
     async def start(self) -> None:
-        config = KubeConfig.from_file(str(self.kubeconfig))
-        self._client = AsyncClient(config=config, field_manager="portico-controller-manager")
+        self._client = api_client(self.kubeconfig, "portico-controller-manager")
         await wait_for_api(self._client)
         self._start_resync_controllers(self._client)
         informers = self._informers = InformerFactory(self._client)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -130,10 +131,16 @@ class SqliteStore:
     """The default store. All calls run on the caller's thread (the API server's loop)."""
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._path = str(path)
+        self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        # No checkpoint (and its fsync) inside a commit on the caller's thread: the owner
+        # calls `checkpoint()` from another thread instead.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoint_lock = threading.Lock()
         self._db.executescript(_SCHEMA)
         self._revision = self._meta("revision")
         self._compacted = self._meta("compacted")
@@ -233,6 +240,20 @@ class SqliteStore:
         self._compacted = cut
         return cut
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database (PASSIVE: never blocks a writer);
+        meant for a background thread, on a connection of its own."""
+        with self._checkpoint_lock:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self._path, isolation_level=None,
+                                                     check_same_thread=False)
+                self._checkpointer.execute("PRAGMA busy_timeout=5000")
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         self.hub.close_all()
+        with self._checkpoint_lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
         self._db.close()

@@ -26,9 +26,7 @@ import signal
 import sys
 from pathlib import Path
 
-from lightkube import AsyncClient, KubeConfig
-
-from portico.client import wait_for_api
+from portico.client import api_client, wait_for_api
 from portico.cloud.lb.apply import NetnsRunner
 from portico.cloud.lb.build import LbConfig
 from portico.cloud.lb.controller import FIELD_MANAGER, ControllerConfig, LoadBalancerController
@@ -54,8 +52,7 @@ def parser() -> argparse.ArgumentParser:
 async def run(args: argparse.Namespace) -> int:
     config = ControllerConfig(lb=LbConfig(args.cluster_name, args.public_pool,
                                           args.internal_subnet, args.min_probe_interval))
-    client = AsyncClient(config=KubeConfig.from_file(str(args.kubeconfig)),
-                         field_manager=FIELD_MANAGER)
+    client = api_client(args.kubeconfig, FIELD_MANAGER)
     sockets = NetnsSockets(args.netns)
     controller = LoadBalancerController(client, NetnsRunner(args.netns), sockets, config)
     stop = asyncio.Event()

@@ -1,6 +1,7 @@
 """The SQLite store keeps etcd's contract: revisions, CAS, atomic txns, watch, compaction."""
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -110,3 +111,27 @@ def test_survives_reopen(tmp_path):
     assert again.revision == rev
     assert again.get("/a").mod_revision == rev
     again.close()
+
+
+def test_commits_leave_the_database_file_to_checkpoint(tmp_path) -> None:
+    """Commits stay in the write-ahead log (no checkpoint, hence no fsync, on the
+    committing thread) until `checkpoint()` copies them into the database file."""
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    store = SqliteStore(path)
+    store.checkpoint()  # the schema
+
+    def in_database_file() -> list[str]:
+        # immutable=1 reads the database file alone, ignoring the write-ahead log
+        with contextlib.closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as db:
+            return [row[0] for row in db.execute("SELECT key FROM kv")]
+
+    with store.txn() as t:
+        for i in range(2000):  # well past SQLite's default auto-checkpoint (1000 pages)
+            t.put(f"/k/{i:05d}", b"x" * 4096)
+    assert in_database_file() == []
+    assert store.get("/k/00007") is not None
+    store.checkpoint()
+    assert len(in_database_file()) == 2000
+    store.close()
