@@ -4,17 +4,17 @@ Creating one is two `ip -batch` runs (a few ms in all): in the node netns
 `netns add <pod netns>`, `link add vp<hex> type veth peer name eth0 netns <pod
 netns>`, `link set vp<hex> master cbr0 up`; then inside the pod netns `lo` up,
 the address, `eth0` up and the default route via the bridge.  The DNS and hosts
-files go to `/etc/netns/<pod netns>/{resolv.conf,hosts}`, which `ip netns exec`
-bind-mounts over `/etc/resolv.conf` and `/etc/hosts` for the processes it starts.
+files go to `/etc/netns/<pod netns>/{resolv.conf,hosts}`, which the container
+launcher (like `ip netns exec`) bind-mounts over `/etc/resolv.conf` and `/etc/hosts`
+in each container's mount namespace.
 
-Mount namespaces (the kernel quirk): the supervisor starts the agent with
-`ip netns exec`, which gives the agent a private mount namespace that is a
-*slave* of the supervisor's (see ip-netns(8), "netns_switch").  A `netns add`
-run there would bind-mount /run/netns/<name> only in the agent's namespace,
-invisible to the supervisor and to `portico down`.  So `netns add/del` run in
-the parent's mount namespace (`nsenter --mount=...`, a reference opened at start
-so it survives the parent); mounts under the shared /run/netns propagate down
-to the agent's slave namespace, where `ip netns exec` then finds them.
+Mount namespaces (the kernel quirk): an agent started with `ip netns exec` gets a
+private mount namespace that is a *slave* of its parent's (see ip-netns(8),
+"netns_switch"), where a `netns add` would bind-mount /run/netns/<name> invisibly
+to the parent and to `portico down`.  So when the agent's mount namespace differs
+from its parent's, `netns add/del` run in the parent's (`nsenter --mount=...`, a
+reference opened at start so it survives the parent).  `portico up` forks its
+agents into their network namespace only, where this does not arise.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A busybox-style `nslookup` for machines without one: `python -m portico.images.nslookup`.
 
 `nslookup NAME [SERVER]` asks SERVER (`IP`, or `IPv4:PORT`; default: the first
-nameserver of /etc/resolv.conf, which `ip netns exec` replaces with the pod's from
-/etc/netns/<netns>/resolv.conf) for NAME's A and AAAA records, applying the
+nameserver of /etc/resolv.conf, which the container's mount namespace replaces with
+the pod's from /etc/netns/<netns>/resolv.conf) for NAME's A and AAAA records, applying the
 resolv.conf search list like a pod's resolver (busybox's own applet is notorious for
 not doing so). Output and exit status follow busybox:
 
