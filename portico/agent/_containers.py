@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import logging
 import secrets
 import signal
 from pathlib import Path
@@ -36,6 +37,7 @@ from portico.images import ImageError, resolve
 if TYPE_CHECKING:
     from portico.agent._pod import PodWorker
 
+log = logging.getLogger("portico.agent.containers")
 CONFIG_RETRY_SECONDS = 10.0
 CONTAINER_DIR_ENV = "PORTICO_CONTAINER_DIR"
 Object = dict[str, Any]
@@ -110,6 +112,10 @@ class ContainerRunner:
                 self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log, self.spec)
         except OSError as error:
             self._waiting("RunContainerError", str(error))
+            return False
+        except Exception as error:  # a bug must not end the pod's worker silently
+            log.exception("container %s: start failed", self.key)
+            self._waiting("RunContainerError", repr(error))
             return False
         self.working_dir = workdir or "/"
         rec.container_id = f"portico://{secrets.token_hex(32)}"

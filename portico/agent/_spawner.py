@@ -171,7 +171,11 @@ class Spawner:
         if answer is None:
             return
         if "pid" in message:
-            self._exits[message["pid"]] = asyncio.get_running_loop().create_future()
+            # handed over with the answer: the exit may be dispatched (and popped from
+            # `_exits`) before the spawning task resumes, for a process that exits at once
+            exited = asyncio.get_running_loop().create_future()
+            self._exits[message["pid"]] = exited
+            message = {**message, "exited": exited}
         if not answer.done():
             answer.set_result(message)
 
@@ -218,8 +222,7 @@ class Spawner:
                                       "tty": tty}, (stdin, stdout, stderr))
         if "pid" not in answer:
             raise OSError(int(answer.get("errno") or 0), answer.get("error", "cannot start"))
-        pid = int(answer["pid"])
-        return SpawnedProcess(pid, self._exits[pid])
+        return SpawnedProcess(int(answer["pid"]), answer["exited"])
 
     async def spawn_piped(self, pod: PodPlace, argv: Sequence[str], env: Mapping[str, str],
                           cwd: str, stdin: bool) -> SpawnedProcess:
