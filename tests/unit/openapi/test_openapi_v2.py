@@ -14,7 +14,7 @@ from portico.apiserver.openapi._gnostic import encode_document, schema
 from portico.apiserver.openapi._v2 import JSON, PROTOBUF, negotiate, swagger
 from portico.apiserver.protobuf._wire import WireType, iter_fields
 from portico.apiserver.resources._base import ResourceType, Strategy
-from tests.unit.openapi.test_openapi_documents import DEPLOYMENT, SERVICE, TABLE
+from tests.unit.openapi.test_openapi_documents import DEPLOYMENT, SERVICE, TABLE, _refs
 
 WIDGET = ResourceType("example.com", "v1", "Widget", "widgets", "widget", True, Strategy(), TABLE)
 RESOURCES = [SERVICE, DEPLOYMENT, WIDGET]
@@ -26,15 +26,6 @@ PB_ACCEPT = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 @pytest.fixture(scope="module")
 def body() -> dict[str, Any]:
     return swagger_document(RESOURCES).body
-
-
-def _refs(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
-        return found.union(*(_refs(v) for v in node.values()))
-    if isinstance(node, list):
-        return set().union(*(_refs(v) for v in node))
-    return set()
 
 
 def test_document_shape(body: dict[str, Any]) -> None:
