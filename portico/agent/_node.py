@@ -138,10 +138,11 @@ class NodeHeartbeat:
         except ApiError as error:
             if error.status.code != 409:
                 raise
-        await self.client.patch(Node, name, {"metadata": node["metadata"], "spec": node["spec"]},
-                                patch_type=PatchType.MERGE)
-        await self.client.patch(NodeStatus, name, {"status": node["status"]},
-                                patch_type=PatchType.MERGE)
+        await asyncio.gather(  # re-registration: both at once
+            self.client.patch(Node, name, {"metadata": node["metadata"], "spec": node["spec"]},
+                              patch_type=PatchType.MERGE),
+            self.client.patch(NodeStatus, name, {"status": node["status"]},
+                              patch_type=PatchType.MERGE))
 
     async def renew_lease(self) -> None:
         lease = render_lease(self.config, now_micro())
