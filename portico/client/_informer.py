@@ -10,9 +10,11 @@ Theory of operation (client-go's reflector + indexer, kopf's watcher):
   change as previous/current pairs and nothing is lost.
 - Objects are plain dicts (the JSON the API server sent); the cache is the
   only copy and callers must not mutate what `get`/`list` return.
-- `assume(obj)` writes a controller's own successful write through to the cache,
-  so the next sync sees it before the watch event arrives. The cache never goes
-  backwards: an event older (by resourceVersion) than the cached copy is ignored.
+- `assume(obj)` writes a controller's own successful write (or, for the
+  scheduler, a placement being bound) through to the cache, so the next sync sees
+  it before the watch event arrives. The cache never goes backwards: an event
+  older (by resourceVersion) than the cached copy is ignored, and so is one of the
+  same version, which would undo an assumption made on that version.
 
 Handlers must be cheap and never block: they only enqueue keys on a `WorkQueue`.
 """
@@ -100,15 +102,20 @@ class Informer:
     # --- writes ------------------------------------------------------------------------
     def assume(self, obj: Obj) -> None:
         """Write a controller's own write through (if not older than the cached copy)."""
-        self._store(obj)
+        self._store(obj, assumed=True)
 
     def assume_deleted(self, key: str) -> None:
         self._remove(key)
 
-    def _store(self, obj: Obj) -> None:
+    def _store(self, obj: Obj, assumed: bool = False) -> None:
         key = key_of(obj)
         previous = self._cache.get(key)
-        if previous is not None and _rv(obj) and _rv(obj) < _rv(previous):
+        # An assumption may replace the copy it was made from (same resourceVersion); the
+        # server's copy replaces it only once newer: a late event for the version the
+        # assumption started from (say, the ADDED event of a pod that another controller's
+        # write-through already showed) must not undo it.
+        if previous is not None and _rv(obj) and (
+                _rv(obj) < _rv(previous) or (not assumed and _rv(obj) == _rv(previous))):
             return
         if previous == obj:
             return
