@@ -10,11 +10,14 @@ Theory of operation (client-go's reflector + indexer, kopf's watcher):
   change as previous/current pairs and nothing is lost.
 - Objects are plain dicts (the JSON the API server sent); the cache is the
   only copy and callers must not mutate what `get`/`list` return.
-- `assume(obj)` writes a controller's own successful write (or, for the
-  scheduler, a placement being bound) through to the cache, so the next sync sees
-  it before the watch event arrives. The cache never goes backwards: an event
-  older (by resourceVersion) than the cached copy is ignored, and so is one of the
-  same version, which would undo an assumption made on that version.
+- `assume(obj)` writes a controller's own successful write through to the cache,
+  so the next sync sees it before the watch event arrives. The cache never goes
+  backwards: an event older (by resourceVersion) than the cached copy is ignored.
+- `speculate(obj)` caches a change not written yet (the scheduler's placement while
+  its binding is in flight, kube's "assumed" pod). Nothing of the same
+  resourceVersion replaces it (a late ADDED event, another controller's
+  write-through of the same version): only a newer version, or
+  `forget_speculation` when the binding failed.
 
 Handlers must be cheap and never block: they only enqueue keys on a `WorkQueue`.
 """
@@ -68,6 +71,7 @@ class Informer:
         self.namespace = namespace
         self.retry_seconds = retry_seconds
         self._cache: dict[str, Obj] = {}
+        self._speculative: dict[str, int] = {}  # key -> resourceVersion speculated on
         self._by_namespace: dict[str | None, dict[str, Obj]] = {}
         self._handlers: list[Handler] = []
         self._synced = asyncio.Event()
@@ -101,30 +105,49 @@ class Informer:
 
     # --- writes ------------------------------------------------------------------------
     def assume(self, obj: Obj) -> None:
-        """Write a controller's own write through (if not older than the cached copy)."""
-        self._store(obj, assumed=True)
+        """Write a controller's own write through (the server's answer to it)."""
+        self._store(obj)
 
     def assume_deleted(self, key: str) -> None:
         self._remove(key)
 
-    def _store(self, obj: Obj, assumed: bool = False) -> None:
+    def speculate(self, obj: Obj) -> None:
+        """Cache a change not yet written (the scheduler's placement while it is being
+        bound): kept over any copy of the same resourceVersion, until a newer one
+        arrives or `forget_speculation` takes it back."""
+        if self._store(obj, speculative=True):
+            self._speculative[key_of(obj)] = _rv(obj)
+
+    def forget_speculation(self, original: Obj) -> None:
+        """Back to `original` if the speculation made on it is still cached."""
+        key = key_of(original)
+        if self._speculative.get(key) == _rv(original) and _rv(original):
+            del self._speculative[key]
+            self._store(original, speculative=True)
+
+    def _store(self, obj: Obj, speculative: bool = False) -> bool:
+        """Cache `obj` unless the cached copy is newer (or a speculation on the same
+        version); True if cached."""
         key = key_of(obj)
         previous = self._cache.get(key)
-        # An assumption may replace the copy it was made from (same resourceVersion); the
-        # server's copy replaces it only once newer: a late event for the version the
-        # assumption started from (say, the ADDED event of a pod that another controller's
-        # write-through already showed) must not undo it.
-        if previous is not None and _rv(obj) and (
-                _rv(obj) < _rv(previous) or (not assumed and _rv(obj) == _rv(previous))):
-            return
+        rv = _rv(obj)
+        if previous is not None and rv:
+            if rv < _rv(previous):
+                return False
+            if not speculative and rv == self._speculative.get(key):
+                return False
+        if rv > self._speculative.get(key, rv):
+            del self._speculative[key]
         if previous == obj:
-            return
+            return True
         self._cache[key] = obj
         ns = (obj.get("metadata") or {}).get("namespace")
         self._by_namespace.setdefault(ns, {})[key] = obj
         self._notify(previous, obj)
+        return True
 
     def _remove(self, key: str) -> None:
+        self._speculative.pop(key, None)
         previous = self._cache.pop(key, None)
         if previous is None:
             return

@@ -123,7 +123,8 @@ class Scheduler:
             return None
         # kube-scheduler's split: the decision is taken one pod at a time against the
         # cache (with this pod assumed on its node), the binding runs on its own
-        self.pods.assume(dict(pod, spec=dict(pod.get("spec") or {}, nodeName=decision.node)))
+        self.pods.speculate(dict(pod, spec=dict(pod.get("spec") or {},
+                                                nodeName=decision.node)))
         task = asyncio.create_task(self._bind(pod, decision.node))
         self._binding.add(task)
         task.add_done_callback(self._binding.discard)
@@ -142,7 +143,7 @@ class Scheduler:
             pass  # 201 with a Status body, which lightkube cannot decode as a Binding
         except Exception as error:  # noqa: BLE001 - any failure: forget and retry
             log.warning("binding %s/%s to %s failed: %s", namespace, name, node, error)
-            self.pods.assume(pod)
+            self.pods.forget_speculation(pod)
             self.queue.add_after(key_of(pod), BIND_RETRY_SECONDS)
             return
         self.events.emit(_involved(pod), EventType.NORMAL, "Scheduled",

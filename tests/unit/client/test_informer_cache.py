@@ -1,4 +1,4 @@
-"""The informer cache's ordering rules: never backwards, and assumptions survive late events."""
+"""The informer cache's ordering rules: never backwards; speculations survive their version."""
 
 from __future__ import annotations
 
@@ -14,17 +14,34 @@ def pod(rv: int, node: str | None = None) -> dict[str, Any]:
             "spec": {"nodeName": node} if node else {}}
 
 
-def test_an_assumption_survives_a_late_event_of_its_own_version() -> None:
-    informer = Informer(client=None, kind=Pod)  # type: ignore[arg-type]
-    seen: list[tuple[Any, Any]] = []
-    informer.add_handler(lambda previous, current: seen.append((previous, current)))
-    informer.assume(pod(10))  # another controller's write-through of its create
-    informer.assume(pod(10, "node-2"))  # the scheduler's placement, being bound
-    informer._store(pod(10))  # the create's ADDED event, arriving late
-    assert informer.get("ns/p") == pod(10, "node-2")
-    informer._store(pod(12, "node-2"))  # the binding's event
-    assert informer.get("ns/p") == pod(12, "node-2")
-    informer._store(pod(11))  # anything older is ignored
-    informer.assume(pod(10))  # a failed binding's revert comes too late: ignored
-    assert informer.get("ns/p") == pod(12, "node-2")
-    assert [c["metadata"]["resourceVersion"] for _, c in seen] == ["10", "10", "12"]
+def informer() -> tuple[Informer, list[str]]:
+    cache = Informer(client=None, kind=Pod)  # type: ignore[arg-type]
+    seen: list[str] = []
+    cache.add_handler(lambda _p, current: seen.append(
+        f"{current['metadata']['resourceVersion']}:{current['spec'].get('nodeName')}"))
+    return cache, seen
+
+
+def test_a_speculation_survives_every_copy_of_its_own_version() -> None:
+    cache, seen = informer()
+    cache._store(pod(10))  # the ADDED event
+    cache.speculate(pod(10, "node-2"))  # the scheduler's placement, being bound
+    cache.assume(pod(10))  # the creating controller's write-through, arriving late
+    cache._store(pod(10))  # the ADDED event again (a relist)
+    assert cache.get("ns/p") == pod(10, "node-2")
+    cache._store(pod(12, "node-2"))  # the binding's event
+    cache._store(pod(11))  # anything older is ignored
+    cache.forget_speculation(pod(10))  # a failed binding's revert comes too late
+    assert cache.get("ns/p") == pod(12, "node-2")
+    assert seen == ["10:None", "10:node-2", "12:node-2"]
+
+
+def test_a_failed_binding_takes_its_speculation_back() -> None:
+    cache, seen = informer()
+    cache.assume(pod(10))  # the creating controller's write-through
+    cache.speculate(pod(10, "node-1"))
+    cache.forget_speculation(pod(10))
+    assert cache.get("ns/p") == pod(10)
+    cache._store(pod(10))  # no longer speculative: a copy of the version is fine again
+    cache._store(pod(11, "node-3"))
+    assert seen == ["10:None", "10:node-1", "10:None", "11:node-3"]
