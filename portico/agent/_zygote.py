@@ -49,17 +49,17 @@ from typing import Any
 
 import setproctitle
 
+from portico.netns import NETNS_RUN, enter_netns
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
 CLONE_NEWUTS = 0x04000000
 MS_RDONLY = 1
 MS_BIND = 4096
 MS_REC = 16384
 MS_SLAVE = 1 << 19
 MNT_DETACH = 2
-NETNS_RUN = "/run/netns"
 NETNS_ETC = "/etc/netns"
 MAX_MESSAGE = 1 << 20
 # Modules whose `python -m` runs inside the forked child instead of a new interpreter.
@@ -97,11 +97,10 @@ def _mount(source: str, target: str, fstype: str | None, flags: int) -> None:
 def enter_pod(netns: str, hostname: str) -> None:
     """setns into the pod netns, the pod's hostname in a UTS namespace, then `ip netns
     exec`'s private mounts."""
-    fd = os.open(os.path.join(NETNS_RUN, netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _check(_libc.setns(fd, CLONE_NEWNET), f"setns {netns}")
-    finally:
-        os.close(fd)
+        enter_netns(netns)
+    except OSError as error:
+        raise StartError(error.errno or 0, str(error)) from None
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare mount and UTS namespaces")
     name = hostname.encode()
     _check(_libc.sethostname(name, len(name)), "sethostname")

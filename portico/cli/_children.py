@@ -30,9 +30,9 @@ from pathlib import Path
 
 import setproctitle
 
+from portico.netns import enter_netns
+
 _PR_SET_PDEATHSIG = 1
-CLONE_NEWNET = 0x40000000
-NETNS_RUN = Path("/run/netns")
 MAX_FD = 65536
 
 
@@ -69,17 +69,6 @@ class ForkedChild:
         self._signal(signal.SIGKILL)
 
 
-def _enter_netns(netns: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(NETNS_RUN / netns, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns {netns}: {os.strerror(err)}")
-    finally:
-        os.close(fd)
-
-
 def _become_child(parent: int, netns: str | None, log_path: Path) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != parent:  # the supervisor died before the line above
@@ -88,7 +77,7 @@ def _become_child(parent: int, netns: str | None, log_path: Path) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     if netns is not None:
-        _enter_netns(netns)
+        enter_netns(netns)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     devnull = os.open(os.devnull, os.O_RDONLY)

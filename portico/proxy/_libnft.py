@@ -23,10 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import os
 from concurrent.futures import ThreadPoolExecutor
 
-from portico.proxy._netns import CLONE_NEWNET
+from portico.netns import enter_netns
 
 LIBRARY = "libnftables.so.1"
 NFT_CTX_DEFAULT = 0
@@ -62,13 +61,7 @@ class LibNft:
     def _enter(self, netns: str | None) -> None:
         """Runs first on the worker thread: enter the netns, open the context."""
         if netns is not None:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {netns}")
-            finally:
-                os.close(fd)
+            enter_netns(netns)
         ctx = self._lib.nft_ctx_new(NFT_CTX_DEFAULT)
         if not ctx:
             raise OSError("nft_ctx_new failed")

@@ -10,12 +10,10 @@ this calls libc's setns(2) through ctypes. With `netns=None` it is a plain bind.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import socket
 import threading
 
-CLONE_NEWNET = 0x40000000
+from portico.netns import enter_netns
 
 
 def _bind(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
@@ -37,13 +35,7 @@ def bind_socket(host: str, port: int, netns: str | None = None,
 
     def inside() -> None:
         try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {netns}")
-            finally:
-                os.close(fd)
+            enter_netns(netns)
             result.append(_bind(host, port, kind))
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
             result.append(exc)

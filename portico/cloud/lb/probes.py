@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
-import os
 import socket
 import ssl
 from collections.abc import Callable, Iterable
@@ -27,22 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from portico.cloud.lb.model import HealthState, ProbeProtocol, ProbeTarget
+from portico.netns import enter_netns
 
 log = logging.getLogger("portico.cloud.lb.probes")
 
-CLONE_NEWNET = 0x40000000
 DEFAULT_TIMEOUT = 1.0
-
-
-def _enter_netns(name: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns({name}): {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 class NetnsSockets:
@@ -51,7 +38,7 @@ class NetnsSockets:
     def __init__(self, netns: str | None = None) -> None:
         self.netns = netns
         self._pool = ThreadPoolExecutor(1, thread_name_prefix=f"netns-{netns}",
-                                        initializer=_enter_netns, initargs=(netns,)) \
+                                        initializer=enter_netns, initargs=(netns,)) \
             if netns else None
 
     async def socket(self) -> socket.socket:

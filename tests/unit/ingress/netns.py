@@ -7,25 +7,13 @@ the namespace while the test runs in its own event loop. `close()` deletes it.
 
 from __future__ import annotations
 
-import ctypes
-import os
 import secrets
 import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-CLONE_NEWNET = 0x40000000
-
-
-def _enter(name: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{name}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"setns {name}")
-    finally:
-        os.close(fd)
+from portico.netns import enter_netns
 
 
 class Netns:
@@ -34,7 +22,7 @@ class Netns:
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         try:
             subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
-            self._pool = ThreadPoolExecutor(1, initializer=_enter, initargs=(self.name,))
+            self._pool = ThreadPoolExecutor(1, initializer=enter_netns, initargs=(self.name,))
         except BaseException:
             self.close()
             raise
