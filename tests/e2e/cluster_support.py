@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +67,15 @@ def running_cluster(nodes: int = NODES) -> Iterator[Cluster]:
         wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
                  message="two ready kube-dns endpoints")
         yield cluster
+
+
+def host_dir() -> Iterator[Path]:
+    """Body of a fixture: a fresh directory of the machine that the test's pods can read
+    (pods share the machine's filesystem), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=f"portico-e2e-{secrets.token_hex(3)}-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @contextmanager

@@ -65,6 +65,16 @@ def wait_external_ip(k: Kubectl, name: str, timeout: float = 30.0) -> str:
                     message=f"EXTERNAL-IP of {name}")
 
 
+def answering_lb(k: Kubectl, cluster: Cluster, name: str) -> tuple[set[str], str]:
+    """One backend and a LoadBalancer Service `name`: (its pod names, its EXTERNAL-IP),
+    once the frontend answers from that pod."""
+    names = backends(k, name, 1)
+    lb_service(k, name)
+    ip = wait_external_ip(k, name)
+    serving(cluster, f"http://{ip}/hostname", names, n=2)
+    return names, ip
+
+
 def serving(cluster: Cluster, url: str, expected: set[str], n: int = 24) -> set[str]:
     """Poll until `n` requests through `url` reach exactly the `expected` pods."""
     return wait_for(lambda: set(http_many(cluster, url, n)) == expected and expected, 60,
@@ -147,10 +157,7 @@ def test_local_policy_through_frontend_keeps_client_ip(kubectl133: Kubectl,
 def test_delete_removes_rules_and_frees_the_address(kubectl133: Kubectl,
                                                     cluster: Cluster) -> None:
     k = kubectl133
-    names = backends(k, "gone", 1)
-    lb_service(k, "gone")
-    ip = wait_external_ip(k, "gone")
-    serving(cluster, f"http://{ip}/hostname", names, n=2)
+    names, ip = answering_lb(k, cluster, "gone")
     assert ip in cloud_lb_table(cluster)
     assert ip in lb_show(cluster)
     k.ok("delete", "svc", "gone")
@@ -168,10 +175,7 @@ def test_delete_removes_rules_and_frees_the_address(kubectl133: Kubectl,
 def test_get_lb_and_lb_show_list_frontends_pool_rules_probes(kubectl133: Kubectl,
                                                              cluster: Cluster) -> None:
     k = kubectl133
-    names = backends(k, "shown", 1)
-    lb_service(k, "shown")
-    ip = wait_external_ip(k, "shown")
-    serving(cluster, f"http://{ip}/hostname", names, n=2)
+    _, ip = answering_lb(k, cluster, "shown")
     rows = [r for r in parse_table(k.ok("get", "lb"))[1] if r["TYPE"] == "public"]
     assert [r["NAME"] for r in rows] == [cluster.name], rows
     assert ip in rows[0]["FRONTENDS"].split(","), rows

@@ -3,15 +3,12 @@ and `kubectl logs --previous` shows the run before the restart."""
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cluster_support import dump, pod, running_cluster
+from cluster_support import dump, host_dir, pod, running_cluster
 
 from portico.testing.sandbox import Cluster, wait_for
 from tests.conftest import Kubectl
@@ -24,10 +21,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def flags() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=f"portico-e2e-{secrets.token_hex(3)}-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    yield from host_dir()
 
 
 def _status(k: Kubectl, name: str) -> dict[str, Any]:

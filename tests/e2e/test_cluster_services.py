@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
 from errno import ECONNREFUSED
 from pathlib import Path
@@ -30,6 +27,7 @@ from cluster_support import (
     curl,
     deployment,
     dump,
+    host_dir,
     http_many,
     node_ip,
     node_netns,
@@ -57,9 +55,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def scratch() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix=f"portico-e2e-{secrets.token_hex(3)}-"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    yield from host_dir()
 
 
 def web(k: Kubectl, name: str, replicas: int, svc_type: str = "ClusterIP", **svc: object,

@@ -9,9 +9,6 @@ The restart test runs last: it stops and restarts the shared cluster.
 from __future__ import annotations
 
 import json
-import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from cluster_support import (
     deployment,
     dump,
     endpoints,
+    host_dir,
     node_cidr_prefix,
     node_ip,
     pod,
@@ -49,10 +47,7 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def flags() -> Iterator[Path]:
     """A directory of the machine the test's pods can read (files = probe switches)."""
-    path = Path(tempfile.mkdtemp(prefix=f"portico-e2e-{secrets.token_hex(3)}-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    yield from host_dir()
 
 
 def test_nodes_are_ready_with_internal_ips_and_zones(kubectl133: Kubectl) -> None:
