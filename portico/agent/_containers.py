@@ -126,11 +126,11 @@ class ContainerRunner:
         """kubelet's Pulled (or Pulling, Pulled) for an image Portico has."""
         image, mappings = self.record.image, self.pod.ctx.mappings
         if self.spec.get("imagePullPolicy") != "Always":
-            self._event(EventType.NORMAL, ev.Reason.PULLED, ev.already_present(image))
+            self._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
             return
-        self._event(EventType.NORMAL, ev.Reason.PULLING, ev.pulling(image))
-        self._event(EventType.NORMAL, ev.Reason.PULLED, ev.nothing_pulled(
-            image, ev.image_source(image, mappings), mappings.hint))
+        self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
+        self._event(EventType.NORMAL, ev.Reason.PULLED, ev.NOTHING_PULLED[
+            ev.image_source(image, mappings)].format(image=image, hint=mappings.hint))
 
     def _image_failed(self, error: ImageError) -> None:
         image = self.record.image
@@ -141,20 +141,21 @@ class ContainerRunner:
             self._event(EventType.WARNING, ev.Reason.INSPECT_FAILED, error.message)
             self._create_failed(str(error.reason), error.message, str(error.reason))
         elif self.spec.get("imagePullPolicy") == "Never":
-            message = ev.never_pull(image)
+            message = ev.NEVER_PULL.format(image=image)
             self._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
             self._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
                                 ev.Reason.ERR_IMAGE_NEVER_PULL)
         else:
-            self._event(EventType.NORMAL, ev.Reason.PULLING, ev.pulling(image))
+            self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
             self._event(EventType.WARNING, ev.Reason.FAILED,
-                        ev.pull_failed(image, error.message))
+                        ev.PULL_FAILED.format(image=image, message=error.message))
             self._create_failed(ERR_IMAGE_PULL, error.message, ERR_IMAGE_PULL)
 
     def _create_failed(self, reason: str, message: str, event_text: str = "") -> None:
         """Waiting with `reason`; kubelet's `Error: ...` event (the reason for image
         errors, the message for the others)."""
-        self._event(EventType.WARNING, ev.Reason.FAILED, ev.error(event_text or message))
+        self._event(EventType.WARNING, ev.Reason.FAILED,
+                    ev.ERROR.format(message=event_text or message))
         self._waiting(reason, message)
 
     async def _pull_back_off(self) -> None:
@@ -163,10 +164,11 @@ class ContainerRunner:
         await self._sleep(CONFIG_RETRY_SECONDS / 2)
         if self.stopping or rec.reason != ERR_IMAGE_PULL:
             return
-        self._event(EventType.NORMAL, ev.Reason.BACK_OFF, ev.pull_back_off(rec.image))
-        self._event(EventType.WARNING, ev.Reason.FAILED, ev.error(IMAGE_PULL_BACK_OFF))
-        self._waiting(IMAGE_PULL_BACK_OFF, f"{ev.pull_back_off(rec.image)}: "
-                                           f"{ERR_IMAGE_PULL}: {rec.message}")
+        back_off = ev.PULL_BACK_OFF.format(image=rec.image)
+        self._event(EventType.NORMAL, ev.Reason.BACK_OFF, back_off)
+        self._event(EventType.WARNING, ev.Reason.FAILED,
+                    ev.ERROR.format(message=IMAGE_PULL_BACK_OFF))
+        self._waiting(IMAGE_PULL_BACK_OFF, f"{back_off}: {ERR_IMAGE_PULL}: {rec.message}")
         await self._sleep(CONFIG_RETRY_SECONDS / 2)
 
     def _start_failed(self, detail: str) -> None:
@@ -179,7 +181,7 @@ class ContainerRunner:
         rec.exit_code, rec.signal = START_ERROR_EXIT_CODE, None
         rec.started_at, rec.finished_at = NEVER_STARTED, now_rfc3339()
         rec.ready = rec.started = False
-        self._event(EventType.WARNING, ev.Reason.FAILED, ev.error(message))
+        self._event(EventType.WARNING, ev.Reason.FAILED, ev.ERROR.format(message=message))
         self.pod.mark_dirty()
 
     async def _start(self) -> Attempt:
@@ -197,7 +199,7 @@ class ContainerRunner:
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
-        self._event(EventType.NORMAL, ev.Reason.CREATED, ev.created(rec.name))
+        self._event(EventType.NORMAL, ev.Reason.CREATED, ev.CREATED.format(container=rec.name))
         try:
             self.proc = await AttachableProcess.start_attachable(
                 self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log_path,
@@ -218,7 +220,7 @@ class ContainerRunner:
         self._started = asyncio.Event()
         if rec.started:
             self._started.set()
-        self._event(EventType.NORMAL, ev.Reason.STARTED, ev.started(rec.name))
+        self._event(EventType.NORMAL, ev.Reason.STARTED, ev.STARTED.format(container=rec.name))
         self.pod.mark_dirty()
         return Attempt.STARTED
 
@@ -268,7 +270,8 @@ class ContainerRunner:
             if remaining > 0:
                 meta = self.pod.pod["metadata"]
                 self._event(EventType.WARNING, ev.Reason.BACK_OFF,
-                            ev.back_off(rec.name, self.pod.pod))
+                            ev.BACK_OFF.format(container=rec.name,
+                                              pod=ev.format_pod(self.pod.pod)))
                 self._waiting(CRASH_LOOP_BACK_OFF, back_off_message(
                     backoff.current(self.key), rec.name, meta["name"], meta["namespace"],
                     self.pod.uid))
@@ -315,7 +318,7 @@ class ContainerRunner:
             self._started.set()
         elif result is ProbeResult.FAILURE:
             self._event(EventType.NORMAL, ev.Reason.KILLING,
-                        ev.probe_kill(rec.name, ptype.value))
+                        ev.PROBE_KILL.format(container=rec.name, probe=ptype.value))
             asyncio.create_task(self._kill(proc, self.pod.grace_period()))
         self.pod.mark_dirty()
 
@@ -336,7 +339,8 @@ class ContainerRunner:
         if proc is None or not proc.running():
             return
         if announce:
-            self._event(EventType.NORMAL, ev.Reason.KILLING, ev.stopping(self.record.name))
+            self._event(EventType.NORMAL, ev.Reason.KILLING,
+                        ev.STOPPING.format(container=self.record.name))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         hook = ((self.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")

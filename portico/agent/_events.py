@@ -35,6 +35,7 @@ class Reason(StrEnum):
     ERR_IMAGE_NEVER_PULL = "ErrImageNeverPull"
     UNHEALTHY = "Unhealthy"
     FAILED_CREATE_POD_SANDBOX = "FailedCreatePodSandBox"
+    FAILED_MOUNT = "FailedMount"
     DNS_CONFIG_FORMING = "DNSConfigForming"
 
 
@@ -63,62 +64,26 @@ def field_path(container: str, init: bool) -> str:
     return f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
 
 
-def created(container: str) -> str:
-    return f"Created container: {container}"
-
-
-def started(container: str) -> str:
-    return f"Started container {container}"
-
-
-def stopping(container: str) -> str:
-    return f"Stopping container {container}"
-
-
-def probe_kill(container: str, probe_type: str) -> str:
-    return f"Container {container} failed {probe_type} probe, will be restarted"
+# kubelet's message texts, filled in with str.format
+CREATED = "Created container: {container}"
+STARTED = "Started container {container}"
+STOPPING = "Stopping container {container}"
+PROBE_KILL = "Container {container} failed {probe} probe, will be restarted"
+BACK_OFF = "Back-off restarting failed container {container} in pod {pod}"
+ERROR = "Error: {message}"
+PULLING = 'Pulling image "{image}"'
+ALREADY_PRESENT = 'Container image "{image}" already present on machine'
+PULL_FAILED = 'Failed to pull image "{image}": {message}'
+PULL_BACK_OFF = 'Back-off pulling image "{image}"'
+NEVER_PULL = 'Container image "{image}" is not present with pull policy of Never'
+SANDBOX_FAILED = "Failed to create pod sandbox: {message}"
+NOTHING_PULLED = {
+    ImageSource.BUILT_IN: 'Container image "{image}" is built into portico: nothing to pull',
+    ImageSource.MAPPED: 'Container image "{image}" is mapped in {hint}: nothing to pull',
+    ImageSource.MACHINE: ('Container image "{image}" is not built in: its command runs with '
+                          "this machine's programs, nothing to pull"),
+}
 
 
 def unhealthy(probe_type: str, output: str) -> str:
     return f"{probe_type.capitalize()} probe failed: {output}"
-
-
-def back_off(container: str, pod: Object) -> str:
-    return f"Back-off restarting failed container {container} in pod {format_pod(pod)}"
-
-
-def error(message: str) -> str:
-    return f"Error: {message}"
-
-
-def pulling(image: str) -> str:
-    return f'Pulling image "{image}"'
-
-
-def already_present(image: str) -> str:
-    return f'Container image "{image}" already present on machine'
-
-
-def nothing_pulled(image: str, source: ImageSource, hint: str) -> str:
-    if source is ImageSource.BUILT_IN:
-        return f'Container image "{image}" is built into portico: nothing to pull'
-    if source is ImageSource.MAPPED:
-        return f'Container image "{image}" is mapped in {hint}: nothing to pull'
-    return (f'Container image "{image}" is not built in: its command runs with this '
-            "machine's programs, nothing to pull")
-
-
-def pull_failed(image: str, message: str) -> str:
-    return f'Failed to pull image "{image}": {message}'
-
-
-def pull_back_off(image: str) -> str:
-    return f'Back-off pulling image "{image}"'
-
-
-def never_pull(image: str) -> str:
-    return f'Container image "{image}" is not present with pull policy of Never'
-
-
-def sandbox_failed(message: str) -> str:
-    return f"Failed to create pod sandbox: {message}"

@@ -1,7 +1,8 @@
 """The pod worker: one sequential worker per pod uid (parallel across pods).
 
 `PodWorker.update(pod)` only records the newest object and wakes the worker.
-`run()` is the pod's whole life: sandbox (netns, veth, address, resolv.conf,
+`run()` is the pod's whole life: the objects its volumes need (`_volumes`: until they
+exist, FailedMount events and no sandbox), sandbox (netns, veth, address, resolv.conf,
 hosts, service-account files), init containers one at a time, then every
 container in parallel (`ContainerRunner.loop`), until the pod gets a
 deletionTimestamp (graceful termination: still Ready while serving, preStop, SIGTERM,
@@ -61,6 +62,7 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
+from portico.agent._volumes import SourceKind, needed_objects
 from portico.client import EventRecorder, EventType, Informer
 from portico.images import Mappings
 
@@ -68,6 +70,7 @@ log = logging.getLogger("portico.agent.pod")
 Object = dict[str, Any]
 DEFAULT_GRACE = 30.0
 TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
+VOLUME_RETRY_FIRST, VOLUME_RETRY_MAX = 0.5, 16.0  # kubelet: 0.5 s doubling to 2m2s
 
 
 class StopMode(StrEnum):
@@ -185,13 +188,37 @@ class PodWorker:
         finally:
             status_task.cancel()
 
+    async def _wait_for_volumes(self) -> None:
+        """kubelet's volume manager: wait for the objects the volumes need (FailedMount)."""
+        delay = VOLUME_RETRY_FIRST
+        kinds = {SourceKind.CONFIG_MAP: ConfigMap, SourceKind.SECRET: Secret}
+        while True:
+            try:
+                missing = [n for n in needed_objects(self.pod.get("spec") or {})
+                           if await _get_or_none(self.ctx.client, kinds[n.kind], n.name,
+                                                 self.namespace) is None]
+            except Exception as error:  # the API is unreachable: try again
+                log.warning("pod %s/%s: volume check failed: %r", self.namespace, self.name,
+                            error)
+                missing = []
+            else:
+                if not missing:
+                    return
+            self.mark_dirty()  # Pending, its containers ContainerCreating
+            for needed in missing:
+                self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.FAILED_MOUNT,
+                                     needed.mount_failed())
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, VOLUME_RETRY_MAX)
+
     async def _live(self) -> None:
+        await self._wait_for_volumes()
         try:
             await self._setup()
         except Exception as error:
             log.exception("pod %s/%s: sandbox failed", self.namespace, self.name)
-            self.ctx.events.emit(self.pod, EventType.WARNING,
-                                 ev.Reason.FAILED_CREATE_POD_SANDBOX, ev.sandbox_failed(str(error)))
+            self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.FAILED_CREATE_POD_SANDBOX,
+                                 ev.SANDBOX_FAILED.format(message=error))
             for runner in self.init + self.containers:
                 runner.record.reason, runner.record.message = "CreatePodSandboxError", str(error)
             self.mark_dirty()

@@ -12,8 +12,9 @@ Every event a component records passes three steps before it is written:
    event) is not written again: the written one gets `count` + 1, the new
    `lastTimestamp` and message (a patch), keeping its name and `firstTimestamp`.
 3. Spam filtering (`EventSourceObjectSpamFilter`): a token bucket per (source,
-   object, type), `SPAM_BURST` events at once then one every `SPAM_REFILL_SECONDS`;
-   events past it are dropped.
+   object), `SPAM_BURST` events at once then one every `SPAM_REFILL_SECONDS`; events
+   past it are not written, but step 2 has counted them, so the next one written
+   carries the whole count (hence kubelet's "(x64 over 17m)").
 
 Caches are LRUs of `CACHE_SIZE` entries, as client-go's.  The clock (seconds since
 the epoch) is injected, so the whole behaviour is testable without waiting.
@@ -86,8 +87,8 @@ def aggregate_key(event: Object) -> str:
 
 
 def spam_key(event: Object) -> str:
-    """`getSpamKey`: the token bucket's key (source, object, type)."""
-    return "\x00".join([*_ref_key(event, False), event.get("type", "")])
+    """`getSpamKey`: the token bucket's key (source and object)."""
+    return "\x00".join(_ref_key(event, False))
 
 
 @dataclass

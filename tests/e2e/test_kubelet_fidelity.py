@@ -240,3 +240,19 @@ def test_dns_limits_cut_with_kubelets_event(kubectl: Kubectl) -> None:
         "nameserver line is: 10.0.0.10 192.0.2.1 192.0.2.2",
         "Search Line limits were exceeded, some search paths have been omitted, the applied "
         f"search line is: {' '.join(applied)}"}
+
+
+def test_a_missing_configmap_volume_is_failed_mount_until_it_exists(kubectl: Kubectl) -> None:
+    k = kubectl
+    k.ok("apply", "-f", "-", input=dump(pod("vol", {
+        "volumes": [{"name": "cfg", "configMap": {"name": "later"}}],
+        "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "3600"],
+                        "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}]}]})))
+    failed = event(k, "vol", "FailedMount")
+    assert (failed["type"], failed["message"]) == (
+        "Warning", 'MountVolume.SetUp failed for volume "cfg" : configmap "later" not found')
+    assert "fieldPath" not in failed["involvedObject"]
+    assert status_column(k, "vol") == "ContainerCreating"
+    k.ok("create", "configmap", "later", "--from-literal=mode=on")
+    wait_for(lambda: status_column(k, "vol") == "Running", 60, interval=0.2,
+             message="pod vol Running once its ConfigMap exists")

@@ -80,5 +80,7 @@ def test_spam_filter_lets_a_burst_through_then_one_per_refill() -> None:
     passed = [correlator.correlate(event("same")) for _ in range(SPAM_BURST + 5)]
     assert sum(p is not None for p in passed) == SPAM_BURST
     clock.now += SPAM_REFILL_SECONDS
-    assert correlator.correlate(event("same")) is not None
-    assert correlator.correlate(event("same")) is None
+    allowed = correlator.correlate(event("same"))
+    assert allowed is not None and allowed.patch is not None
+    assert allowed.patch["count"] == SPAM_BURST + 6  # the filtered repeats were counted
+    assert correlator.correlate(event("same", reason="Other")) is None  # same object
