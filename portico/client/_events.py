@@ -3,8 +3,8 @@
 `render` builds the Event: named `<object>.<hex nanoseconds>` in the object's
 namespace, `involvedObject` a reference to the object (with `fieldPath` for a
 container, e.g. `spec.containers{web}`), `source` {component, host},
-`reportingComponent` the component and `reportingInstance` the host (or the
-component when there is none), `count: 1` and first/last timestamps.  Each one is
+`reportingComponent` the component and `reportingInstance` the host (empty for a
+controller, as client-go's `makeEvent`), `count: 1` and first/last timestamps.  Each one is
 then correlated (`_correlator`: aggregation, de-duplication into `count`, spam
 filter) and written: created, or patched when it repeats one already written (a
 patch that finds the event gone creates it again, as client-go does).
@@ -75,7 +75,7 @@ class EventRecorder:
             "involvedObject": ref, "reason": reason, "message": message,
             "type": str(event_type), "source": source,
             "reportingComponent": self.component,
-            "reportingInstance": self.host or self.component,
+            "reportingInstance": self.host,
             "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
         }
 
