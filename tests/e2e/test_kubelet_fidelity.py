@@ -44,6 +44,13 @@ def event(k: Kubectl, name: str, reason: str, min_count: int = 1) -> dict[str, A
     return wait_for(found, 60, interval=0.2, message=f"event {reason} x{min_count} on {name}")
 
 
+def has_messages(k: Kubectl, name: str, reason: str, expected: set[str]) -> None:
+    """Wait until the events `reason` on `name` include each of `expected`."""
+    def found() -> bool:
+        return expected <= {e["message"] for e in events_of(k, name) if e["reason"] == reason}
+    wait_for(found, 30, interval=0.2, message=f"{reason} events {expected} on {name}")
+
+
 def container_status(k: Kubectl, name: str) -> dict[str, Any]:
     statuses = k.json("get", "pod", name)["status"].get("containerStatuses") or [{}]
     return dict(statuses[0])
@@ -86,6 +93,26 @@ def test_events_of_a_pod_life_as_kubelet_records_them(kubectl: Kubectl) -> None:
     k.ok("delete", "pod", "web", "--wait=false")
     killing = event(k, "web", "Killing")
     assert (killing["type"], killing["message"]) == ("Normal", "Stopping container web")
+
+
+def test_a_failed_liveness_probe_kills_and_restarts_with_kubelets_events(
+        kubectl: Kubectl) -> None:
+    k = kubectl
+    probe = {"exec": {"command": ["sh", "-c", "echo gone >&2; exit 1"]},
+             "periodSeconds": 1, "failureThreshold": 2}
+    k.ok("apply", "-f", "-", input=dump(pod("live", {
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "app", "image": "busybox", "command": ["sleep", "3600"],
+                        "livenessProbe": probe}]})))
+    unhealthy = event(k, "live", "Unhealthy", min_count=2)
+    assert (unhealthy["type"], unhealthy["message"]) == (
+        "Warning", "Liveness probe failed: gone\n")
+    killing = event(k, "live", "Killing")
+    assert (killing["type"], killing["message"]) == (
+        "Normal", "Container app failed liveness probe, will be restarted")
+    assert killing["involvedObject"]["fieldPath"] == "spec.containers{app}"
+    wait_for(lambda: container_status(k, "live").get("restartCount", 0) >= 1, 60,
+             interval=0.2, message="a restart after the liveness failure")
 
 
 def test_always_pull_policy_says_what_ran(kubectl: Kubectl) -> None:
@@ -152,9 +179,8 @@ def test_an_image_that_cannot_run_shows_why_at_once(kubectl: Kubectl) -> None:
     assert f'image "{image}" is not built into portico' in first["message"]
     assert status_column(k, "app") in ("ErrImagePull", "ImagePullBackOff")
     assert event(k, "app", "Pulling")["message"] == f'Pulling image "{image}"'
-    failures = {e["message"] for e in events_of(k, "app") if e["reason"] == "Failed"}
-    assert f'Failed to pull image "{image}": {first["message"]}' in failures
-    assert "Error: ErrImagePull" in failures
+    has_messages(k, "app", "Failed", {
+        f'Failed to pull image "{image}": {first["message"]}', "Error: ErrImagePull"})
     back_off = wait_for(lambda: waiting("ImagePullBackOff"), 30, interval=0.1,
                         message="ImagePullBackOff")
     assert back_off["message"] == (
@@ -163,6 +189,18 @@ def test_an_image_that_cannot_run_shows_why_at_once(kubectl: Kubectl) -> None:
     described = k.ok("describe", "pod", "app")
     assert "Reason:       ErrImagePull" in described or \
         "Reason:       ImagePullBackOff" in described
+
+
+def test_never_pull_policy_for_an_image_portico_lacks(kubectl: Kubectl) -> None:
+    k = kubectl
+    image = "example.com/team/unknown-app:2.0"
+    k.ok("run", "never", f"--image={image}", "--image-pull-policy=Never")
+    wait_for(lambda: status_column(k, "never") == "ErrImageNeverPull", 30, interval=0.1,
+             message="ErrImageNeverPull")
+    message = f'Container image "{image}" is not present with pull policy of Never'
+    assert container_status(k, "never")["state"]["waiting"]["message"] == message
+    assert event(k, "never", "ErrImageNeverPull")["message"] == message
+    has_messages(k, "never", "Failed", {"Error: ErrImageNeverPull"})
 
 
 def test_a_missing_configmap_shows_create_container_config_error(kubectl: Kubectl) -> None:
@@ -252,7 +290,9 @@ def test_a_missing_configmap_volume_is_failed_mount_until_it_exists(kubectl: Kub
     assert (failed["type"], failed["message"]) == (
         "Warning", 'MountVolume.SetUp failed for volume "cfg" : configmap "later" not found')
     assert "fieldPath" not in failed["involvedObject"]
-    assert status_column(k, "vol") == "ContainerCreating"
+    wait_for(lambda: status_column(k, "vol") == "ContainerCreating", 30, interval=0.2,
+             message="pod vol ContainerCreating")
+    assert "podIP" not in k.json("get", "pod", "vol")["status"]  # no sandbox yet
     k.ok("create", "configmap", "later", "--from-literal=mode=on")
     wait_for(lambda: status_column(k, "vol") == "Running", 60, interval=0.2,
              message="pod vol Running once its ConfigMap exists")
