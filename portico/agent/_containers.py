@@ -345,6 +345,9 @@ class ContainerRunner:
         deadline = loop.time() + grace
         hook = ((self.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if pre_stop and hook and grace > 0:
-            await run_exec(proc.pid, hook.get("command") or [], self.env, self.working_dir,
-                           grace)
+            code, _ = await run_exec(proc.pid, hook.get("command") or [], self.env,
+                                     self.working_dir, grace)
+            if code != 0:  # kubelet keeps the hook's output out of the event (secrets)
+                self._event(EventType.WARNING, ev.Reason.FAILED_PRE_STOP_HOOK,
+                            ev.PRE_STOP_HOOK_FAILED)
         await self._kill(proc, max(deadline - loop.time(), 0.0))

@@ -37,6 +37,7 @@ class Reason(StrEnum):
     FAILED_CREATE_POD_SANDBOX = "FailedCreatePodSandBox"
     FAILED_MOUNT = "FailedMount"
     DNS_CONFIG_FORMING = "DNSConfigForming"
+    FAILED_PRE_STOP_HOOK = "FailedPreStopHook"
 
 
 class ImageSource(StrEnum):
@@ -77,6 +78,7 @@ PULL_FAILED = 'Failed to pull image "{image}": {message}'
 PULL_BACK_OFF = 'Back-off pulling image "{image}"'
 NEVER_PULL = 'Container image "{image}" is not present with pull policy of Never'
 SANDBOX_FAILED = "Failed to create pod sandbox: {message}"
+PRE_STOP_HOOK_FAILED = "PreStopHook failed"
 NOTHING_PULLED = {
     ImageSource.BUILT_IN: 'Container image "{image}" is built into portico: nothing to pull',
     ImageSource.MAPPED: 'Container image "{image}" is mapped in {hint}: nothing to pull',

@@ -67,7 +67,9 @@ def test_events_of_a_pod_life_as_kubelet_records_them(kubectl: Kubectl) -> None:
              "periodSeconds": 1}
     k.ok("apply", "-f", "-", input=dump(pod("web", {
         "terminationGracePeriodSeconds": 1,
-        "containers": [{"name": "web", "image": "nginx:1.27", "readinessProbe": probe}]})))
+        "containers": [{"name": "web", "image": "nginx:1.27", "readinessProbe": probe,
+                        "lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "exit 3"]}}},
+                        }]})))
     pulled = event(k, "web", "Pulled")
     assert (pulled["type"], pulled["message"]) == (
         "Normal", 'Container image "nginx:1.27" already present on machine')
@@ -93,6 +95,8 @@ def test_events_of_a_pod_life_as_kubelet_records_them(kubectl: Kubectl) -> None:
     k.ok("delete", "pod", "web", "--wait=false")
     killing = event(k, "web", "Killing")
     assert (killing["type"], killing["message"]) == ("Normal", "Stopping container web")
+    hook = event(k, "web", "FailedPreStopHook")
+    assert (hook["type"], hook["message"]) == ("Warning", "PreStopHook failed")
 
 
 def test_a_failed_liveness_probe_kills_and_restarts_with_kubelets_events(
