@@ -37,7 +37,7 @@ from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespa
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
 from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
-from portico.client import Informer, api_client, wait_for_api
+from portico.client import EventRecorder, Informer, api_client, wait_for_api
 from portico.images import Mappings, load_mappings
 
 log = logging.getLogger("portico.agent")
@@ -71,7 +71,8 @@ class Agent:
             config=cfg, client=self.client, ip=IpRunner(parent_mount_namespace()),
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
-            spawner=self.spawner, services=Informer(self.client, Service))
+            spawner=self.spawner, services=Informer(self.client, Service),
+            events=EventRecorder(self.client, "kubelet", host=cfg.node_name))
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat
@@ -196,6 +197,7 @@ class Agent:
                 await self._proxier.stop()
         if self.ctx is not None:
             await self.ctx.services.stop()
+            await self.ctx.events.close()
         if self._heartbeat is not None:
             await self._heartbeat.stop()
         if self._runner is not None:

@@ -33,6 +33,8 @@ class AgentConfig:
     region: str = "eastus"
     cluster_dns: str = "10.0.0.10"
     cluster_domain: str = "cluster.local"
+    # The node's resolv.conf (kubelet's resolvConf): dnsPolicy Default, host search paths.
+    resolv_conf: Path | None = Path("/etc/resolv.conf")
     kubelet_port: int = 10250
     images_file: Path | None = None
     serviceaccount_token: Path | None = None
@@ -94,5 +96,5 @@ class AgentConfig:
 
 _PATH_FIELDS = frozenset({
     "kubeconfig", "data_dir", "serving_cert", "serving_key", "client_ca", "images_file",
-    "serviceaccount_token",
+    "serviceaccount_token", "resolv_conf",
 })

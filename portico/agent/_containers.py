@@ -7,7 +7,13 @@ start; wait; on exit restart according to the restart policy, immediately the
 first time and then after the crash-loop back-off (state waiting
 `CrashLoopBackOff`, `lastState` the exit, `restartCount` + 1 on each restart).
 Config and image errors leave the container waiting with their reason and are
-retried every `CONFIG_RETRY_SECONDS`.  Probe tasks live as long as one run of
+retried every `CONFIG_RETRY_SECONDS` (an image that cannot be had is shown as
+`ErrImagePull`, then for the second half of the wait as `ImagePullBackOff`).  A
+process that cannot be started (no such executable) is reported as the runtime
+does: terminated, reason `StartError`, exit code 128 and the launcher's message,
+after which the restart policy and back-off apply as to any exit.  kubelet's events
+go with each step (`_events`): Pulled (or Pulling and Failed), Created, Started or
+Failed, BackOff, Unhealthy with the probe's output, Killing.  Probe tasks live as long as one run of
 the process: startup gates liveness and readiness; readiness drives `ready`;
 a liveness (or startup) failure kills the process group, and the restart policy
 decides what follows.
@@ -21,9 +27,11 @@ import datetime
 import logging
 import secrets
 import signal
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portico.agent import _events as ev
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import EnvError, container_env, expand
@@ -32,7 +40,8 @@ from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
 from portico.agent._status import ContainerRecord, Reason, RestartPolicy, State
-from portico.images import ImageError, resolve
+from portico.client import EventType
+from portico.images import ImageError, ImageErrorReason, resolve
 
 if TYPE_CHECKING:
     from portico.agent._pod import PodWorker
@@ -40,7 +49,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("portico.agent.containers")
 CONFIG_RETRY_SECONDS = 10.0
 CONTAINER_DIR_ENV = "PORTICO_CONTAINER_DIR"
+START_ERROR = "StartError"
+START_ERROR_EXIT_CODE = 128
+NEVER_STARTED = "1970-01-01T00:00:00Z"  # containerd's zero start time, as kubelet reports it
+ERR_IMAGE_PULL = "ErrImagePull"
+IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 Object = dict[str, Any]
+
+
+class Attempt(StrEnum):
+    """How an attempt to start the container ended."""
+    STARTED = "started"
+    START_ERROR = "start-error"  # created but could not start: terminated StartError
+    NOT_CREATED = "not-created"  # image or config error: waiting, retried later
 
 
 def now_rfc3339() -> str:
@@ -97,26 +118,99 @@ class ContainerRunner:
         rec.ready = rec.started = False
         self.pod.mark_dirty()
 
-    async def _start(self) -> bool:
+    def _event(self, event_type: EventType, reason: ev.Reason, message: str) -> None:
+        self.pod.ctx.events.emit(self.pod.pod, event_type, reason, message,
+                                 ev.field_path(self.record.name, self.record.init))
+
+    def _image_ready(self) -> None:
+        """kubelet's Pulled (or Pulling, Pulled) for an image Portico has."""
+        image, mappings = self.record.image, self.pod.ctx.mappings
+        if self.spec.get("imagePullPolicy") != "Always":
+            self._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
+            return
+        self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
+        self._event(EventType.NORMAL, ev.Reason.PULLED, ev.NOTHING_PULLED[
+            ev.image_source(image, mappings)].format(image=image, hint=mappings.hint))
+
+    def _image_failed(self, error: ImageError) -> None:
+        image = self.record.image
+        if error.reason is ImageErrorReason.CREATE_CONTAINER_ERROR:
+            self._image_ready()
+            self._create_failed(str(error.reason), error.message)
+        elif error.reason is ImageErrorReason.INVALID_IMAGE_NAME:
+            self._event(EventType.WARNING, ev.Reason.INSPECT_FAILED, error.message)
+            self._create_failed(str(error.reason), error.message, str(error.reason))
+        elif self.spec.get("imagePullPolicy") == "Never":
+            message = ev.NEVER_PULL.format(image=image)
+            self._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
+            self._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
+                                ev.Reason.ERR_IMAGE_NEVER_PULL)
+        else:
+            self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
+            self._event(EventType.WARNING, ev.Reason.FAILED,
+                        ev.PULL_FAILED.format(image=image, message=error.message))
+            self._create_failed(ERR_IMAGE_PULL, error.message, ERR_IMAGE_PULL)
+
+    def _create_failed(self, reason: str, message: str, event_text: str = "") -> None:
+        """Waiting with `reason`; kubelet's `Error: ...` event (the reason for image
+        errors, the message for the others)."""
+        self._event(EventType.WARNING, ev.Reason.FAILED,
+                    ev.ERROR.format(message=event_text or message))
+        self._waiting(reason, message)
+
+    async def _pull_back_off(self) -> None:
+        """The retry wait after a failed pull: ErrImagePull, then ImagePullBackOff."""
+        rec = self.record
+        await self._sleep(CONFIG_RETRY_SECONDS / 2)
+        if self.stopping or rec.reason != ERR_IMAGE_PULL:
+            return
+        back_off = ev.PULL_BACK_OFF.format(image=rec.image)
+        self._event(EventType.NORMAL, ev.Reason.BACK_OFF, back_off)
+        self._event(EventType.WARNING, ev.Reason.FAILED,
+                    ev.ERROR.format(message=IMAGE_PULL_BACK_OFF))
+        self._waiting(IMAGE_PULL_BACK_OFF, f"{back_off}: {ERR_IMAGE_PULL}: {rec.message}")
+        await self._sleep(CONFIG_RETRY_SECONDS / 2)
+
+    def _start_failed(self, detail: str) -> None:
+        """The process could not be started: terminated StartError, as containerd says."""
+        rec = self.record
+        message = f"failed to create portico task: unable to start container process: " \
+                  f"{detail}: unknown"
+        rec.container_id = f"portico://{secrets.token_hex(32)}"
+        rec.state, rec.reason, rec.message = State.TERMINATED, START_ERROR, message
+        rec.exit_code, rec.signal = START_ERROR_EXIT_CODE, None
+        rec.started_at, rec.finished_at = NEVER_STARTED, now_rfc3339()
+        rec.ready = rec.started = False
+        self._event(EventType.WARNING, ev.Reason.FAILED, ev.ERROR.format(message=message))
+        self.pod.mark_dirty()
+
+    async def _start(self) -> Attempt:
         rec = self.record
         try:
             argv, self.env, workdir = self._prepare()
-        except (EnvError, ImageError) as error:
-            self._waiting(str(error.reason), error.message)
-            return False
-        log = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
-                            rec.restart_count)
-        await asyncio.to_thread(_make_files, self.scratch_dir(), log)
+        except ImageError as error:
+            self._image_failed(error)
+            return Attempt.NOT_CREATED
+        except EnvError as error:  # kubelet builds the config after the image is there
+            self._image_ready()
+            self._create_failed(str(error.reason), error.message)
+            return Attempt.NOT_CREATED
+        self._image_ready()
+        log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
+                                 rec.restart_count)
+        await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
+        self._event(EventType.NORMAL, ev.Reason.CREATED, ev.CREATED.format(container=rec.name))
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log, self.spec)
+                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log_path,
+                self.spec)
         except OSError as error:
-            self._waiting("RunContainerError", str(error))
-            return False
+            self._start_failed(error.strerror or str(error))
+            return Attempt.START_ERROR
         except Exception as error:  # a bug must not end the pod's worker silently
             log.exception("container %s: start failed", self.key)
-            self._waiting("RunContainerError", repr(error))
-            return False
+            self._start_failed(repr(error))
+            return Attempt.START_ERROR
         self.working_dir = workdir or "/"
         rec.container_id = f"portico://{secrets.token_hex(32)}"
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
@@ -126,13 +220,15 @@ class ContainerRunner:
         self._started = asyncio.Event()
         if rec.started:
             self._started.set()
+        self._event(EventType.NORMAL, ev.Reason.STARTED, ev.STARTED.format(container=rec.name))
         self.pod.mark_dirty()
-        return True
+        return Attempt.STARTED
 
     async def _run_once(self) -> bool:
-        """Start the process and wait for its exit; False if it could not start."""
-        if not await self._start():
-            return False
+        """Start the process and wait for its exit; False if it was not created."""
+        attempt = await self._start()
+        if attempt is not Attempt.STARTED:
+            return attempt is Attempt.START_ERROR
         assert self.proc is not None
         proc, started_mono = self.proc, self.pod.ctx.clock()
         for ptype in ProbeType:
@@ -160,7 +256,10 @@ class ContainerRunner:
         backoff, clock, rec = self.pod.ctx.backoff, self.pod.ctx.clock, self.record
         while not self.stopping:
             if not await self._run_once():
-                await self._sleep(CONFIG_RETRY_SECONDS)
+                if rec.reason == ERR_IMAGE_PULL:
+                    await self._pull_back_off()
+                else:
+                    await self._sleep(CONFIG_RETRY_SECONDS)
                 continue
             if self.stopping or policy is RestartPolicy.NEVER:
                 return
@@ -170,6 +269,9 @@ class ContainerRunner:
             remaining = backoff.remaining(self.key, finished, clock())
             if remaining > 0:
                 meta = self.pod.pod["metadata"]
+                self._event(EventType.WARNING, ev.Reason.BACK_OFF,
+                            ev.BACK_OFF.format(container=rec.name,
+                                              pod=ev.format_pod(self.pod.pod)))
                 self._waiting(CRASH_LOOP_BACK_OFF, back_off_message(
                     backoff.current(self.key), rec.name, meta["name"], meta["namespace"],
                     self.pod.uid))
@@ -196,7 +298,10 @@ class ContainerRunner:
                 await asyncio.sleep(delay)
             if not proc.running():
                 return
-            result = await run_probe(probe, target, timing.timeout)
+            result, output = await run_probe(probe, target, timing.timeout)
+            if result is ProbeResult.FAILURE and proc.running():
+                self._event(EventType.WARNING, ev.Reason.UNHEALTHY,
+                            ev.unhealthy(ptype.value, output))
             changed = tracker.observe(result, clock())
             if changed is not None:
                 self._on_probe(ptype, changed, proc)
@@ -212,6 +317,8 @@ class ContainerRunner:
             rec.ready = "readinessProbe" not in self.spec and not self.pod.terminating
             self._started.set()
         elif result is ProbeResult.FAILURE:
+            self._event(EventType.NORMAL, ev.Reason.KILLING,
+                        ev.PROBE_KILL.format(container=rec.name, probe=ptype.value))
             asyncio.create_task(self._kill(proc, self.pod.grace_period()))
         self.pod.mark_dirty()
 
@@ -223,17 +330,24 @@ class ContainerRunner:
             proc.kill_group(signal.SIGKILL)
             await proc.wait()
 
-    async def stop(self, grace: float, pre_stop: bool) -> None:
-        """Stop for good: preStop hook (exec), SIGTERM, SIGKILL after `grace` seconds."""
+    async def stop(self, grace: float, pre_stop: bool, announce: bool = True) -> None:
+        """Stop for good: preStop hook (exec), SIGTERM, SIGKILL after `grace` seconds;
+        `announce`: with kubelet's Killing event."""
         self.stopping = True
         self._stop.set()
         proc = self.proc
         if proc is None or not proc.running():
             return
+        if announce:
+            self._event(EventType.NORMAL, ev.Reason.KILLING,
+                        ev.STOPPING.format(container=self.record.name))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         hook = ((self.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if pre_stop and hook and grace > 0:
-            await run_exec(proc.pid, hook.get("command") or [], self.env, self.working_dir,
-                           grace)
+            code, _ = await run_exec(proc.pid, hook.get("command") or [], self.env,
+                                     self.working_dir, grace)
+            if code != 0:  # kubelet keeps the hook's output out of the event (secrets)
+                self._event(EventType.WARNING, ev.Reason.FAILED_PRE_STOP_HOOK,
+                            ev.PRE_STOP_HOOK_FAILED)
         await self._kill(proc, max(deadline - loop.time(), 0.0))

@@ -1,13 +1,17 @@
 """The pod worker: one sequential worker per pod uid (parallel across pods).
 
 `PodWorker.update(pod)` only records the newest object and wakes the worker.
-`run()` is the pod's whole life: sandbox (netns, veth, address, resolv.conf,
+`run()` is the pod's whole life: the objects its volumes need (`_volumes`: until they
+exist, FailedMount events and no sandbox), sandbox (netns, veth, address, resolv.conf,
 hosts, service-account files), init containers one at a time, then every
 container in parallel (`ContainerRunner.loop`), until the pod gets a
 deletionTimestamp (graceful termination: still Ready while serving, preStop, SIGTERM,
 SIGKILL after the grace period, sandbox torn down, pod object deleted with
 gracePeriodSeconds=0), is deleted outright, or the agent shuts down (node
 shutdown: processes killed and sandbox removed, the object and the address kept).
+
+The sandbox's resolv.conf is kubelet's (`_dns`, from dnsPolicy, dnsConfig and the
+node's resolv.conf); a sandbox that cannot be made is a FailedCreatePodSandBox event.
 
 Status: every change calls `mark_dirty()`; one status task computes
 `pod_status` and sends a JSON merge patch to `pods/status` when it differs from
@@ -23,15 +27,18 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret
 from lightkube.types import PatchType
 
+from portico.agent import _events as ev
 from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
 from portico.agent._containers import ContainerRunner, now_rfc3339
+from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns, render
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
@@ -42,7 +49,6 @@ from portico.agent._sandbox import (
     hosts_file,
     pod_hostname,
     remove_sandbox,
-    resolv_conf,
 )
 from portico.agent._spawner import PodPlace, Spawner
 from portico.agent._status import (
@@ -56,13 +62,15 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
-from portico.client import Informer
+from portico.agent._volumes import SourceKind, needed_objects
+from portico.client import EventRecorder, EventType, Informer
 from portico.images import Mappings
 
 log = logging.getLogger("portico.agent.pod")
 Object = dict[str, Any]
 DEFAULT_GRACE = 30.0
 TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
+VOLUME_RETRY_FIRST, VOLUME_RETRY_MAX = 0.5, 16.0  # kubelet: 0.5 s doubling to 2m2s
 
 
 class StopMode(StrEnum):
@@ -82,6 +90,7 @@ class AgentContext:
     clock: Callable[[], float]
     spawner: Spawner
     services: Informer  # every Service, for the containers' Service environment variables
+    events: EventRecorder  # kubelet's events (component kubelet, host the node)
 
 
 async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:
@@ -91,6 +100,14 @@ async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str)
         if error.status.code == 404:
             return None
         raise
+
+
+def _node_dns(path: Path | None) -> DnsConfig:
+    """The node's resolv.conf (kubelet's `resolvConf`); none when unreadable."""
+    try:
+        return parse_resolv_conf(path.read_text()) if path else DnsConfig()
+    except OSError:
+        return DnsConfig()
 
 
 class PodWorker:
@@ -171,11 +188,37 @@ class PodWorker:
         finally:
             status_task.cancel()
 
+    async def _wait_for_volumes(self) -> None:
+        """kubelet's volume manager: wait for the objects the volumes need (FailedMount)."""
+        delay = VOLUME_RETRY_FIRST
+        kinds = {SourceKind.CONFIG_MAP: ConfigMap, SourceKind.SECRET: Secret}
+        while True:
+            try:
+                missing = [n for n in needed_objects(self.pod.get("spec") or {})
+                           if await _get_or_none(self.ctx.client, kinds[n.kind], n.name,
+                                                 self.namespace) is None]
+            except Exception as error:  # the API is unreachable: try again
+                log.warning("pod %s/%s: volume check failed: %r", self.namespace, self.name,
+                            error)
+                missing = []
+            else:
+                if not missing:
+                    return
+            self.mark_dirty()  # Pending, its containers ContainerCreating
+            for needed in missing:
+                self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.FAILED_MOUNT,
+                                     needed.mount_failed())
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, VOLUME_RETRY_MAX)
+
     async def _live(self) -> None:
+        await self._wait_for_volumes()
         try:
             await self._setup()
         except Exception as error:
             log.exception("pod %s/%s: sandbox failed", self.namespace, self.name)
+            self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.FAILED_CREATE_POD_SANDBOX,
+                                 ev.SANDBOX_FAILED.format(message=error))
             for runner in self.init + self.containers:
                 runner.record.reason, runner.record.message = "CreatePodSandboxError", str(error)
             self.mark_dirty()
@@ -203,8 +246,7 @@ class PodWorker:
         prefixlen = self.ctx.ipam.ipam.network.prefixlen
         await create_sandbox(self.ctx.ip, SandboxSpec(
             netns=self.netns, veth=self.veth, pod_ip=self.pod_ip, prefixlen=prefixlen,
-            bridge_ip=cfg.bridge_ip,
-            resolv_conf=resolv_conf(cfg.cluster_dns, self.namespace, cfg.cluster_domain),
+            bridge_ip=cfg.bridge_ip, resolv_conf=await self._resolv_conf(),
             hosts=hosts_file(self.pod_ip, hostname, spec.get("hostAliases") or [])))
         self.sandbox_ready = True
         self.start_time = self.start_time or now_rfc3339()
@@ -214,6 +256,17 @@ class PodWorker:
         self.env_sources = await self._env_sources()
         # no status report of its own: the containers' start follows within milliseconds
         # and reports the sandbox's podIP with it (a failure to start reports it too)
+
+    async def _resolv_conf(self) -> str:
+        """kubelet's resolv.conf for the pod, with its DNSConfigForming events."""
+        cfg = self.ctx.config
+        host = await asyncio.to_thread(_node_dns, cfg.resolv_conf)
+        cluster = ClusterDns(tuple(filter(None, [cfg.cluster_dns])), cfg.cluster_domain)
+        dns, warnings = pod_dns(self.pod["spec"], self.namespace, cluster, host)
+        for warning in warnings:
+            self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.DNS_CONFIG_FORMING,
+                                 warning)
+        return render(dns)
 
     def _write_serviceaccount(self) -> None:
         cfg = self.ctx.config
@@ -252,7 +305,8 @@ class PodWorker:
         grace = 0.0 if mode is StopMode.GONE else self.grace_period()
         if mode is StopMode.NODE_SHUTDOWN:
             grace = min(grace, self.ctx.config.shutdown_grace_seconds)
-        await asyncio.gather(*(r.stop(grace, pre_stop=mode is StopMode.DELETE)
+        await asyncio.gather(*(r.stop(grace, pre_stop=mode is StopMode.DELETE,
+                                      announce=mode is not StopMode.NODE_SHUTDOWN)
                                for r in self.init + self.containers))
         if life is not None:
             life.cancel()

@@ -6,13 +6,17 @@ with kubelet's headers (`User-Agent: kube-probe/1.33`, `Accept: */*`, plus
 is not verified (`scheme: HTTPS`).  tcpSocket succeeds when the connection opens.
 exec runs the command inside the pod netns with the container's environment and
 succeeds on exit 0.  Each is bounded by `timeoutSeconds`; a timeout is a failure.
-gRPC probes are reported Unknown (not supported).
+gRPC probes are reported Unknown (not supported).  Each result comes with kubelet's
+output text for the `Unhealthy` event: the exec command's output, `HTTP probe failed
+with statuscode: 503`, or Go's error texts (`Get "http://10.244.0.5:8080/": dial tcp
+10.244.0.5:8080: connect: connection refused`, `... i/o timeout`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from portico.agent._probes import ProbeHandler, ProbeResult, probe_handler
 from portico.agent._runtime import run_exec
 
 USER_AGENT = "kube-probe/1.33"
+Outcome = tuple[ProbeResult, str]
 
 
 @dataclass(frozen=True)
@@ -65,47 +70,85 @@ def http_status(status_line: bytes) -> int:
     return int(parts[1])
 
 
-async def _http_get(action: dict[str, Any], target: ProbeTarget) -> ProbeResult:
+def dial_error(host: str, port: int, error: BaseException) -> str:
+    """Go's net.Dial error text: `dial tcp 10.244.0.5:80: connect: connection refused`."""
+    if isinstance(error, TimeoutError):
+        return f"dial tcp {host}:{port}: i/o timeout"
+    errno = error.errno if isinstance(error, OSError) else None
+    text = os.strerror(errno) if errno else str(error)
+    return f"dial tcp {host}:{port}: connect: {text[:1].lower()}{text[1:]}"
+
+
+def _url(action: dict[str, Any], host: str, port: int, scheme: str) -> str:
+    path = action.get("path") or "/"
+    return f"{scheme.lower()}://{host}:{port}{path if path.startswith('/') else '/' + path}"
+
+
+async def _http_get(action: dict[str, Any], target: ProbeTarget, timeout: float) -> Outcome:
     host = action.get("host") or target.pod_ip
     port = resolve_port(action["port"], target.ports)
+    scheme = (action.get("scheme") or "HTTP").upper()
     tls = None
-    if (action.get("scheme") or "HTTP").upper() == "HTTPS":
+    if scheme == "HTTPS":
         tls = ssl.create_default_context()
         tls.check_hostname = False
         tls.verify_mode = ssl.CERT_NONE
-    reader, writer = await asyncio.open_connection(host, port, ssl=tls)
+    url = _url(action, host, port, scheme)
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=tls), timeout)
+    except (OSError, TimeoutError) as error:
+        return ProbeResult.FAILURE, f'Get "{url}": {dial_error(host, port, error)}'
     try:
         writer.write(http_request(action.get("path", "/"), host, port,
                                   action.get("httpHeaders") or []))
         await writer.drain()
-        code = http_status(await reader.readline())
+        code = http_status(await asyncio.wait_for(reader.readline(), timeout))
+    except TimeoutError:
+        return ProbeResult.FAILURE, (f'Get "{url}": context deadline exceeded '
+                                     "(Client.Timeout exceeded while awaiting headers)")
     finally:
         writer.close()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
-    return ProbeResult.SUCCESS if 200 <= code < 400 else ProbeResult.FAILURE
+    if 200 <= code < 400:
+        return ProbeResult.SUCCESS, ""
+    return ProbeResult.FAILURE, f"HTTP probe failed with statuscode: {code}"
 
 
-async def _tcp(action: dict[str, Any], target: ProbeTarget) -> ProbeResult:
+async def _tcp(action: dict[str, Any], target: ProbeTarget, timeout: float) -> Outcome:
     host = action.get("host") or target.pod_ip
-    _, writer = await asyncio.open_connection(host, resolve_port(action["port"], target.ports))
+    port = resolve_port(action["port"], target.ports)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, TimeoutError) as error:
+        return ProbeResult.FAILURE, dial_error(host, port, error)
     writer.close()
     with contextlib.suppress(Exception):
         await writer.wait_closed()
-    return ProbeResult.SUCCESS
+    return ProbeResult.SUCCESS, ""
 
 
-async def run_probe(probe: dict[str, Any], target: ProbeTarget, timeout: float) -> ProbeResult:
+async def _exec(action: dict[str, Any], target: ProbeTarget, timeout: float) -> Outcome:
+    command = action.get("command") or []
+    code, output = await run_exec(target.container_pid, command, target.env,
+                                  target.working_dir, timeout)
+    if code is None:
+        return ProbeResult.FAILURE, f"command {' '.join(command)!r} timed out"
+    text = output.decode(errors="replace")
+    return (ProbeResult.SUCCESS if code == 0 else ProbeResult.FAILURE), text
+
+
+async def run_probe(probe: dict[str, Any], target: ProbeTarget, timeout: float) -> Outcome:
+    """(result, output): the output is what kubelet puts after "<Type> probe failed: "."""
     handler = probe_handler(probe)
     try:
         if handler is ProbeHandler.HTTP_GET:
-            return await asyncio.wait_for(_http_get(probe["httpGet"], target), timeout)
+            return await _http_get(probe["httpGet"], target, timeout)
         if handler is ProbeHandler.TCP_SOCKET:
-            return await asyncio.wait_for(_tcp(probe["tcpSocket"], target), timeout)
+            return await _tcp(probe["tcpSocket"], target, timeout)
         if handler is ProbeHandler.EXEC:
-            code, _ = await run_exec(target.container_pid, probe["exec"].get("command") or [],
-                                     target.env, target.working_dir, timeout)
-            return ProbeResult.SUCCESS if code == 0 else ProbeResult.FAILURE
-    except (TimeoutError, OSError, ValueError):
-        return ProbeResult.FAILURE
-    return ProbeResult.UNKNOWN
+            return await _exec(probe["exec"], target, timeout)
+    except (TimeoutError, OSError, ValueError) as error:
+        return ProbeResult.FAILURE, str(error)
+    return ProbeResult.UNKNOWN, f"probe type {handler} is not supported"

@@ -93,12 +93,6 @@ class SandboxSpec:
     hosts: str
 
 
-def resolv_conf(cluster_dns: str, namespace: str, domain: str) -> str:
-    """kubelet's ClusterFirst resolv.conf."""
-    return (f"search {namespace}.svc.{domain} svc.{domain} {domain}\n"
-            f"nameserver {cluster_dns}\noptions ndots:5\n")
-
-
 def pod_hostname(pod: dict[str, Any]) -> str:
     """kubelet's pod hostname: `spec.hostname` or the pod's name, cut to 63 characters
     without a trailing '-' or '.'."""

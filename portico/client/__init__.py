@@ -1,6 +1,7 @@
 """The one place that talks to the API: list+watch caches (informers) and work queues."""
 
 from portico.client._connect import api_client
+from portico.client._events import EventRecorder, EventType, object_reference
 from portico.client._informer import (
     Handler,
     Informer,
@@ -15,6 +16,7 @@ from portico.client._ready import wait_for_api
 from portico.client._runner import CoalescingRunner
 
 __all__ = [
-    "CoalescingRunner", "Handler", "api_client", "Informer", "InformerFactory", "Obj", "WorkQueue",
-    "is_namespaced", "key_of", "split_key", "wait_for_api",
+    "CoalescingRunner", "EventRecorder", "EventType", "Handler", "api_client", "Informer",
+    "InformerFactory", "Obj", "WorkQueue", "is_namespaced", "key_of", "object_reference",
+    "split_key", "wait_for_api",
 ]

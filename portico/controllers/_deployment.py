@@ -26,9 +26,8 @@ from lightkube.resources.apps_v1 import Deployment, ReplicaSet
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from portico.client import InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _rollout as ro
-from portico.controllers._events import EventRecorder, EventType
 from portico.controllers._pods import (
     controller_ref,
     is_terminated,

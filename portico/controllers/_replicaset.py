@@ -28,8 +28,7 @@ from lightkube.resources.apps_v1 import ReplicaSet
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from portico.client import InformerFactory, Obj, WorkQueue, key_of
-from portico.controllers._events import EventRecorder, EventType
+from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers._pods import (
     controller_ref,
     deletion_rank,

@@ -35,8 +35,15 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Node, Pod
 from lightkube.types import PatchType
 
-from portico.client import InformerFactory, Obj, WorkQueue, key_of, split_key
-from portico.controllers._events import EventRecorder, EventType
+from portico.client import (
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    WorkQueue,
+    key_of,
+    split_key,
+)
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
     ConditionStatus,

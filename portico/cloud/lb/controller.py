@@ -246,7 +246,6 @@ class LoadBalancerController:
         await self.events.record(svc, EventType.NORMAL, Reason.DELETED, "Deleted load balancer")
         self._ensured.pop(svc.uid, None)
         self._failed_at.pop(svc.uid, None)
-        self.events.forget(svc.uid)
 
     # ---- LoadBalancer objects --------------------------------------------------------
 
