@@ -57,7 +57,7 @@ from portico.agent._status import (
     pod_status,
 )
 from portico.client import Informer
-from portico.images import Mappings
+from portico.images import MappingSource
 
 log = logging.getLogger("portico.agent.pod")
 Object = dict[str, Any]
@@ -77,7 +77,7 @@ class AgentContext:
     client: AsyncClient
     ip: IpRunner
     ipam: IpamStore
-    mappings: Mappings
+    mappings: MappingSource
     backoff: CrashLoopBackoff
     clock: Callable[[], float]
     spawner: Spawner

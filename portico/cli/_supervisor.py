@@ -36,6 +36,7 @@ from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
 from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, write_kubeconfig
 from portico.cli._children import ForkedChild, fork_child
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
+from portico.images import default_path
 
 log = logging.getLogger("portico.supervisor")
 
@@ -44,6 +45,12 @@ EDGE_HOST_IP = "10.223.0.1"
 COMPONENT_MODULES = ("portico.agent._agent", "portico.agent._main", "portico.proxy",
                      "portico.cloud.lb.__main__", "portico.controllers")
 CHILD_STOP_SECONDS = 30.0
+
+
+def images_file() -> Path:
+    """The image mappings file of `portico up`'s environment: `$PORTICO_IMAGES`, else
+    the default path; the agents re-read it when it changes (it need not exist yet)."""
+    return default_path()[0].absolute()
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,7 @@ class Supervisor:
             serving_cert=str(serving_cert), serving_key=str(serving_key),
             client_ca=str(pki.ca_cert),
             serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
+            images_file=str(images_file()),
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)

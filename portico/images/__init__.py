@@ -25,6 +25,7 @@ from portico.images._catalog import BUILTIN, ImageConfig
 from portico.images._mappings import (
     Mappings,
     MappingsError,
+    MappingSource,
     default_path,
     load_mappings,
     parse_mappings,
@@ -38,14 +39,17 @@ from portico.images._resolve import (
     expand,
     resolve,
 )
+from portico.images._watched import MappingsFile
 
 __all__ = [
     "BUILTIN",
     "ImageConfig",
     "ImageError",
     "ImageErrorReason",
+    "MappingSource",
     "Mappings",
     "MappingsError",
+    "MappingsFile",
     "Reference",
     "Resolved",
     "Which",

@@ -39,7 +39,7 @@ from enum import StrEnum
 
 from portico.images import _reference
 from portico.images._catalog import BUILTIN, DEFAULT_PATH, HOST_TOOLS, PYTHON_ENV, ImageConfig
-from portico.images._mappings import Mappings
+from portico.images._mappings import MappingSource
 
 Which = Callable[[str, str], str | None]
 """`which(name, path)`: the executable `name` resolves to on `path`, or None."""
@@ -79,7 +79,7 @@ def _host_which(name: str, path: str) -> str | None:
     return shutil.which(name, path=path)
 
 
-def _config(image: str, command: list[str] | None, mappings: Mappings) -> ImageConfig:
+def _config(image: str, command: list[str] | None, mappings: MappingSource) -> ImageConfig:
     try:
         ref = _reference.parse(image)
     except ValueError as error:
@@ -117,7 +117,7 @@ def resolve(
     image: str,
     command: list[str] | None,
     args: list[str] | None,
-    mappings: Mappings,
+    mappings: MappingSource,
     *,
     which: Which = _host_which,
 ) -> Resolved:
