@@ -35,6 +35,7 @@ from portico.apiserver.certs import (
 from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
 from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, write_kubeconfig
 from portico.cli._children import ForkedChild, fork_child
+from portico.cli._progress import Progress
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
 from portico.images import default_path
 
@@ -67,8 +68,9 @@ class ClusterConfig:
 
 
 class Supervisor:
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: ClusterConfig, progress: Progress | None = None) -> None:
         self.config = config
+        self.progress = progress or Progress(write=None)
         self.api: ApiServer | None = None
         self.children: dict[str, ForkedChild] = {}
         self.topology: Topology | None = None
@@ -97,6 +99,8 @@ class Supervisor:
             self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
                                                 service_cidr=c.services.service_cidr))
             create(self.topology)
+            self.progress.step(f"network ready: cloud namespace, VNet, {c.nodes} node "
+                               "namespaces")
         ensure_pki(c.data_dir / "pki", api_hosts(self._api_config()))
         for module in COMPONENT_MODULES:
             importlib.import_module(module)
@@ -105,10 +109,13 @@ class Supervisor:
             self._fork_cloud_lb()
             for node in self.topology.nodes:
                 self._fork_agent(node)
+        self.progress.step("started " + ", ".join(self.children))
 
     async def start(self) -> None:
         self.api = ApiServer(self._api_config())
         await self.api.start()
+        self.progress.step(f"API server ready on {self.config.bind_address}:"
+                           f"{self.config.api_port}")
         await self._install_addons()
 
     def _component_kubeconfig(self, common_name: str, organization: str, directory: Path,
@@ -187,6 +194,9 @@ class Supervisor:
         if self._networked():
             await self._wait_nodes_ready(timeout=20.0)
         await install(self.api.kubeconfig, networked=self._networked())
+        if self._networked():
+            self.progress.step("addons applied: cluster DNS (kube-system/coredns), ingress "
+                               "(app-routing-system/nginx)")
 
     async def _wait_nodes_ready(self, timeout: float) -> None:
         from portico.apiserver.registry import ListOptions
@@ -196,11 +206,15 @@ class Supervisor:
         assert nodes is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        reported: set[str] = set()
         while loop.time() < deadline:
             listed = self.api.registry.list(nodes, None, ListOptions()).items
-            ready = [n for n in listed if any(
+            ready = [n["metadata"]["name"] for n in listed if any(
                 c.get("type") == "Ready" and c.get("status") == "True"
                 for c in n.get("status", {}).get("conditions", []) or [])]
+            for name in sorted(set(ready) - reported):
+                self.progress.step(f"{name} Ready")
+            reported.update(ready)
             if len(ready) >= self.config.nodes:
                 return
             await asyncio.sleep(0.02)  # an in-process read: cheap
