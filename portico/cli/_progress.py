@@ -35,6 +35,8 @@ def print_line(line: str) -> None:
 
 
 class Progress:
+    """Progress lines with the seconds since start; `write=None` keeps quiet."""
+
     def __init__(self, write: Write | None = print_line,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.write = write
