@@ -109,6 +109,9 @@ class Supervisor:
             self._fork_cloud_lb()
             for node in self.topology.nodes:
                 self._fork_agent(node)
+            mappings = images_file()
+            self.progress.step(f"image mappings: {mappings}"
+                               + ("" if mappings.exists() else " (no such file yet)"))
         self.progress.step("started " + ", ".join(self.children))
 
     async def start(self) -> None:

@@ -169,13 +169,15 @@ def test_busybox_applets_against_a_service(kubectl: Kubectl) -> None:
     assert lines[-1].startswith("BusyBox v1.35"), run.logs
 
 
-def test_portico_up_reports_progress_and_what_to_try(cluster: Cluster) -> None:
+def test_portico_up_reports_progress_and_what_to_try(cluster: Cluster,
+                                                      images_dir: Path) -> None:
     def summary() -> str | None:
         text = cluster.log_path.read_text(errors="replace")
         return text if "kubectl expose deployment web" in text else None
 
     text = wait_for(summary, 60, message="portico up's summary")
-    for step in ("network ready:", "API server ready on", "node-1 Ready (", "node-2 Ready (",
+    for step in ("network ready:", f"image mappings: {images_dir}/images.yaml",
+                 "API server ready on", "node-1 Ready (", "node-2 Ready (",
                  "addons applied:", "cluster DNS available (kube-system/coredns)",
                  "ingress controller available (app-routing-system/nginx)",
                  f"cluster {cluster.name!r} is up in"):
