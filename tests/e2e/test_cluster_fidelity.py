@@ -75,6 +75,21 @@ def test_a_mapped_image_runs_the_mapped_program_and_follows_edits(
     assert run_mapped(kubectl, "second") == ("Succeeded", f"{second}\n")
 
 
+def test_an_unmapped_image_says_which_file_would_map_it(kubectl133: Kubectl,
+                                                       images_dir: Path) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("unmapped", {"containers": [
+        {"name": "c", "image": "example.test/unmapped:1"}]})))
+
+    def waiting_message() -> str | None:
+        message = k.ok("get", "pod", "unmapped", "-o",
+                       "jsonpath={.status.containerStatuses[0].state.waiting.message}")
+        return message if str(images_dir) in message else None
+
+    message = wait_for(waiting_message, 30, message="the image error in the pod's status")
+    assert message.endswith(f"or map the image in {images_dir}/images.yaml"), message
+
+
 def test_cluster_ip_out_of_range_names_the_range(kubectl: Kubectl) -> None:
     err = kubectl.fail("create", "service", "clusterip", "test", "--clusterip", "10.1.0.5",
                        "--tcp=80:80")
