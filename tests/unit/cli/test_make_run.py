@@ -15,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 def up_argv(*assignments: str, env: dict[str, str] | None = None) -> list[str]:
     """The `portico up` command `make -n run ...` would run."""
+    inherited = {k: v for k, v in os.environ.items()  # not `make test`'s own variables
+                 if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     result = subprocess.run(["make", "-n", "-s", "run", *assignments], cwd=ROOT, text=True,
-                            capture_output=True, env={**os.environ, **(env or {})}, check=True)
+                            capture_output=True, env={**inherited, **(env or {})}, check=True)
     line = next(ln for ln in reversed(result.stdout.splitlines()) if "portico up" in ln)
     return shlex.split(line)[2:]
 
