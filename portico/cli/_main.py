@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from portico.cli._progress import Progress
+from portico.cli._progress import Progress, count
 from portico.logs import setup as setup_logging
 
 if TYPE_CHECKING:
@@ -136,7 +136,8 @@ def cmd_up(args: argparse.Namespace) -> int:
               "only", file=sys.stderr)
     setup_logging(args.verbose)
     progress = Progress()
-    progress.step(f"starting cluster {args.name!r} with {args.nodes} nodes in {data_dir}")
+    progress.step(f"starting cluster {args.name!r} with {count(args.nodes, 'node')} in "
+                  f"{data_dir}")
     supervisor = _supervisor(args, data_dir, progress)
     try:
         supervisor.prepare()  # forks the components: before any event loop or thread

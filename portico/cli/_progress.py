@@ -30,6 +30,11 @@ ADDON_TIMEOUT_SECONDS = 120.0
 _POLL_SECONDS = 0.05
 
 
+def count(n: int, noun: str) -> str:
+    """`1 node`, `3 nodes`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def print_line(line: str) -> None:
     print(line, flush=True)
 

@@ -35,7 +35,7 @@ from portico.apiserver.certs import (
 from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
 from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, write_kubeconfig
 from portico.cli._children import ForkedChild, fork_child
-from portico.cli._progress import Progress
+from portico.cli._progress import Progress, count
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
 from portico.images import default_path
 
@@ -99,8 +99,8 @@ class Supervisor:
             self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
                                                 service_cidr=c.services.service_cidr))
             create(self.topology)
-            self.progress.step(f"network ready: cloud namespace, VNet, {c.nodes} node "
-                               "namespaces")
+            self.progress.step("network ready: cloud namespace, VNet, "
+                               f"{count(c.nodes, 'node namespace')}")
         ensure_pki(c.data_dir / "pki", api_hosts(self._api_config()))
         for module in COMPONENT_MODULES:
             importlib.import_module(module)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portico.cli._progress import Progress
+from portico.cli._progress import Progress, count
 
 
 def progress_at(*times: float) -> tuple[Progress, list[str]]:
@@ -41,3 +41,7 @@ def test_a_control_plane_only_cluster_suggests_what_runs_without_nodes() -> None
     progress.summary("cp", Path("/k"), nodes=0)
     assert "  kubectl create configmap hello --from-literal=a=1" in lines[0]
 
+
+
+def test_counts_say_one_or_many() -> None:
+    assert [count(1, "node"), count(3, "node namespace")] == ["1 node", "3 node namespaces"]
