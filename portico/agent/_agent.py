@@ -38,7 +38,7 @@ from portico.agent._server import LogLookupError, LogTarget, build_app, serve
 from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
 from portico.client import EventRecorder, Informer, api_client, wait_for_api
-from portico.images import Mappings, load_mappings
+from portico.images import Mappings, MappingsFile, MappingSource
 
 log = logging.getLogger("portico.agent")
 Object = dict[str, Any]
@@ -66,7 +66,8 @@ class Agent:
 
     def _context(self) -> AgentContext:
         cfg = self.config
-        mappings = load_mappings(cfg.images_file) if cfg.images_file else Mappings()
+        mappings: MappingSource = (MappingsFile(cfg.images_file) if cfg.images_file
+                                   else Mappings())
         return AgentContext(
             config=cfg, client=self.client, ip=IpRunner(parent_mount_namespace()),
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),

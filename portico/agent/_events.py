@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from portico.images import BUILTIN, Mappings, parse
+from portico.images import BUILTIN, MappingSource, parse
 
 Object = dict[str, Any]
 
@@ -47,7 +47,7 @@ class ImageSource(StrEnum):
     MACHINE = "machine"
 
 
-def image_source(image: str, mappings: Mappings) -> ImageSource:
+def image_source(image: str, mappings: MappingSource) -> ImageSource:
     """Where the program for `image` (a reference that parses) comes from."""
     ref = parse(image)
     if mappings.lookup(ref) is not None:

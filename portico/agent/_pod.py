@@ -64,7 +64,7 @@ from portico.agent._status import (
 )
 from portico.agent._volumes import SourceKind, needed_objects
 from portico.client import EventRecorder, EventType, Informer
-from portico.images import Mappings
+from portico.images import MappingSource
 
 log = logging.getLogger("portico.agent.pod")
 Object = dict[str, Any]
@@ -85,7 +85,7 @@ class AgentContext:
     client: AsyncClient
     ip: IpRunner
     ipam: IpamStore
-    mappings: Mappings
+    mappings: MappingSource
     backoff: CrashLoopBackoff
     clock: Callable[[], float]
     spawner: Spawner

@@ -20,6 +20,7 @@ response streams until the container's process exits (or the client leaves).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ssl
 from collections.abc import Callable, Sequence
@@ -95,6 +96,15 @@ async def _stream_logs(request: web.Request, target: LogTarget, opts: LogOptions
         web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/plain"})
     await response.prepare(request)
+    # A reader that goes away (the API server stops when `kubectl logs -f` is
+    # interrupted) is the normal end of a follow, not an error.
+    with contextlib.suppress(ConnectionResetError):
+        await _write_logs(response, target, opts)
+    return response
+
+
+async def _write_logs(response: web.StreamResponse, target: LogTarget,
+                      opts: LogOptions) -> None:
     budget = _Budget(opts.limit_bytes)
     with open(target.path, "rb") as f:
         data = f.read()
@@ -119,7 +129,6 @@ async def _stream_logs(request: web.Request, target: LogTarget, opts: LogOptions
             await response.write(budget.cut(b"".join(render_record(r, opts.timestamps)
                                                       for r in new)))
     await response.write_eof()
-    return response
 
 
 def _require_client_cert(allowed: Sequence[str]) -> Callable[..., object]:

@@ -17,6 +17,7 @@ from portico.apiserver._bodies import (
     list_items,
     read_object,
     read_patch,
+    status_body_response,
     stored_items,
 )
 from portico.apiserver._node_proxy import NodeProxy
@@ -266,8 +267,7 @@ class ResourceHandlers:
         pods.bind(pod, node, datetime.datetime.now(datetime.UTC))
         self.registry.writer.update(rt, pod, self.registry.get(rt, namespace, name), "binding",
                                     _write_options(request))
-        return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                              "status": "Success", "code": 201}, 201)
+        return status_body_response(errors.status_body("Success", code=201), 201)
 
     async def delete(self, request: web.Request, rt: ResourceType, namespace: str,
                      name: str) -> web.Response:
@@ -279,11 +279,8 @@ class ResourceHandlers:
             # these registries return the deleted object (ReturnDeletedObject), not a Status
             return self._respond(request, rt, result.object, 200)
         meta = result.object["metadata"]
-        return json_response({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": name, "group": rt.group, "kind": rt.plural,
-                        "uid": meta.get("uid")},
-        })
+        return status_body_response(errors.status_body("Success", details={
+            "name": name, "group": rt.group, "kind": rt.plural, "uid": meta.get("uid")}))
 
     async def delete_collection(self, request: web.Request, rt: ResourceType,
                                 namespace: str) -> web.Response:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from portico.apiserver import errors
 from portico.apiserver.registry import Registry
 from portico.apiserver.resources._base import Object
 from portico.streaming import RawConnection
+
+log = logging.getLogger("portico.apiserver")
 
 KUBELET_PORT = 10250
 _STREAM_PATHS = {"exec": "exec", "attach": "attach", "portforward": "portForward"}
@@ -133,9 +136,7 @@ class NodeProxy:
                 response = web.StreamResponse(headers={"Content-Type": "text/plain"})
                 response.enable_chunked_encoding()
                 await response.prepare(request)
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
+                await _relay_log(upstream, response)
                 return response
 
     def _stream_path(self, request: web.Request, pod: Object, subresource: str) -> str:
@@ -172,6 +173,20 @@ class NodeProxy:
             return conn.response
         finally:
             writer.close()
+
+
+async def _relay_log(upstream: aiohttp.ClientResponse, response: web.StreamResponse) -> None:
+    """Copy the kubelet's log stream to the client until either side ends it.
+
+    A client that stops reading (`kubectl logs -f` interrupted) is the normal end of
+    a follow, as for kube-apiserver's proxy: the stream stops, nothing is logged as
+    an error, and leaving closes the kubelet connection."""
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+        await response.write_eof()
+    except ConnectionResetError:
+        log.debug("pods/log: the client went away")
 
 
 def _upgrade_request(request: web.Request, path: str, host: str) -> bytes:

@@ -134,18 +134,34 @@ class StatusError(Exception):
         self.details = details
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return body
+        return status_body("Failure", message=self.message, reason=self.reason,
+                           details=self.details, code=self.code)
+
+
+# Field order of metav1.StatusDetails and metav1.StatusCause (every field `omitempty`).
+_DETAIL_FIELDS = ("name", "group", "kind", "uid", "causes", "retryAfterSeconds")
+_CAUSE_FIELDS = ("reason", "message", "field")
+
+
+def _present(value: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    return {f: value[f] for f in fields if value.get(f)}
+
+
+def status_body(status: str, *, message: str = "", reason: str = "",
+                details: dict[str, Any] | None = None, code: int = 0) -> dict[str, Any]:
+    """A `metav1.Status` as kube-apiserver serializes it: the Go struct's field order
+    (kind, apiVersion, metadata, status, message, reason, details, code), every
+    empty field left out as `omitempty` does (`metadata` is a struct and `details` a
+    pointer: there even when empty)."""
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                            "status": status, "message": message, "reason": reason}
+    if details is not None:
+        shown = _present(details, _DETAIL_FIELDS)
+        if "causes" in shown:
+            shown["causes"] = [_present(c, _CAUSE_FIELDS) for c in shown["causes"]]
+        body["details"] = shown
+    body["code"] = code
+    return {k: v for k, v in body.items() if v or k in ("metadata", "details")}
 
 
 def _details(resource: str, name: str, group: str = "") -> dict[str, Any]:

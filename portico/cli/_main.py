@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from portico.cli._progress import Progress, count
 from portico.logs import setup as setup_logging
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _supervisor(args: argparse.Namespace, data_dir: Path) -> Supervisor:
+def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) -> Supervisor:
     from portico.apiserver.resources.services import ServiceConfig
     from portico.cli._supervisor import ClusterConfig, Supervisor
 
@@ -90,21 +91,33 @@ def _supervisor(args: argparse.Namespace, data_dir: Path) -> Supervisor:
                                node_port_range=args.node_port_range),
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
-    ))
+    ), progress)
 
 
-async def _run_up(supervisor: Supervisor, name: str) -> int:
+async def _announce(supervisor: Supervisor) -> None:
+    """Each addon as it becomes available, then the kubeconfig and commands to try."""
+    from portico.cli._progress import report_addons
+
+    assert supervisor.api is not None
+    nodes = len(supervisor.topology.nodes) if supervisor.topology is not None else 0
+    if nodes:
+        await report_addons(supervisor.api.registry, supervisor.progress)
+    supervisor.progress.summary(supervisor.config.name, supervisor.api.kubeconfig, nodes)
+
+
+async def _run_up(supervisor: Supervisor) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    announce: asyncio.Task[None] | None = None
     try:
         await supervisor.start()
-        assert supervisor.api is not None
-        print(f"portico: cluster {name!r} is up; "
-              f"export KUBECONFIG={supervisor.api.kubeconfig}", flush=True)
+        announce = asyncio.create_task(_announce(supervisor))
         await stop.wait()
     finally:
+        if announce is not None:
+            announce.cancel()
         await supervisor.stop()
     return 0
 
@@ -122,13 +135,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("portico: nodes need root (network namespaces); starting the control plane "
               "only", file=sys.stderr)
     setup_logging(args.verbose)
-    supervisor = _supervisor(args, data_dir)
+    progress = Progress()
+    progress.step(f"starting cluster {args.name!r} with {count(args.nodes, 'node')} in "
+                  f"{data_dir}")
+    supervisor = _supervisor(args, data_dir, progress)
     try:
         supervisor.prepare()  # forks the components: before any event loop or thread
     except BaseException:
         asyncio.run(supervisor.stop())
         raise
-    return asyncio.run(_run_up(supervisor, args.name))
+    return asyncio.run(_run_up(supervisor))
 
 
 def cmd_lb(args: argparse.Namespace) -> int:
@@ -211,16 +227,14 @@ def _nodes_ready(expected: int, data_dir: Path, server: str,
     return True, "ready"
 
 
-# (namespace, Deployment) of each addon `portico up` installs on a cluster with nodes
-_ADDON_DEPLOYMENTS = (("kube-system", "coredns"), ("app-routing-system", "nginx"))
-
-
 def _addons_ready(server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
     """Cluster DNS and the ingress controller have an available replica."""
     import json
     import urllib.error
 
-    for namespace, name in _ADDON_DEPLOYMENTS:
+    from portico.cli._progress import ADDON_DEPLOYMENTS
+
+    for namespace, name, _what in ADDON_DEPLOYMENTS:
         url = f"{server}/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
         try:
             with urllib.request.urlopen(url, context=ctx, timeout=2) as r:

@@ -35,7 +35,9 @@ from portico.apiserver.certs import (
 from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
 from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, write_kubeconfig
 from portico.cli._children import ForkedChild, fork_child
+from portico.cli._progress import Progress, count
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
+from portico.images import default_path
 
 log = logging.getLogger("portico.supervisor")
 
@@ -44,6 +46,12 @@ EDGE_HOST_IP = "10.223.0.1"
 COMPONENT_MODULES = ("portico.agent._agent", "portico.agent._main", "portico.proxy",
                      "portico.cloud.lb.__main__", "portico.controllers")
 CHILD_STOP_SECONDS = 30.0
+
+
+def images_file() -> Path:
+    """The image mappings file of `portico up`'s environment: `$PORTICO_IMAGES`, else
+    the default path; the agents re-read it when it changes (it need not exist yet)."""
+    return default_path()[0].absolute()
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,9 @@ class ClusterConfig:
 
 
 class Supervisor:
-    def __init__(self, config: ClusterConfig) -> None:
+    def __init__(self, config: ClusterConfig, progress: Progress | None = None) -> None:
         self.config = config
+        self.progress = progress or Progress(write=None)
         self.api: ApiServer | None = None
         self.children: dict[str, ForkedChild] = {}
         self.topology: Topology | None = None
@@ -90,6 +99,8 @@ class Supervisor:
             self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
                                                 service_cidr=c.services.service_cidr))
             create(self.topology)
+            self.progress.step("network ready: cloud namespace, VNet, "
+                               f"{count(c.nodes, 'node namespace')}")
         ensure_pki(c.data_dir / "pki", api_hosts(self._api_config()))
         for module in COMPONENT_MODULES:
             importlib.import_module(module)
@@ -98,10 +109,16 @@ class Supervisor:
             self._fork_cloud_lb()
             for node in self.topology.nodes:
                 self._fork_agent(node)
+            mappings = images_file()
+            self.progress.step(f"image mappings: {mappings}"
+                               + ("" if mappings.exists() else " (no such file yet)"))
+        self.progress.step("started " + ", ".join(self.children))
 
     async def start(self) -> None:
         self.api = ApiServer(self._api_config())
         await self.api.start()
+        self.progress.step(f"API server ready on {self.config.bind_address}:"
+                           f"{self.config.api_port}")
         await self._install_addons()
 
     def _component_kubeconfig(self, common_name: str, organization: str, directory: Path,
@@ -152,6 +169,7 @@ class Supervisor:
             serving_cert=str(serving_cert), serving_key=str(serving_key),
             client_ca=str(pki.ca_cert),
             serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
+            images_file=str(images_file()),
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)
@@ -179,6 +197,9 @@ class Supervisor:
         if self._networked():
             await self._wait_nodes_ready(timeout=20.0)
         await install(self.api.kubeconfig, networked=self._networked())
+        if self._networked():
+            self.progress.step("addons applied: cluster DNS (kube-system/coredns), ingress "
+                               "(app-routing-system/nginx)")
 
     async def _wait_nodes_ready(self, timeout: float) -> None:
         from portico.apiserver.registry import ListOptions
@@ -188,11 +209,15 @@ class Supervisor:
         assert nodes is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        reported: set[str] = set()
         while loop.time() < deadline:
             listed = self.api.registry.list(nodes, None, ListOptions()).items
-            ready = [n for n in listed if any(
+            ready = [n["metadata"]["name"] for n in listed if any(
                 c.get("type") == "Ready" and c.get("status") == "True"
                 for c in n.get("status", {}).get("conditions", []) or [])]
+            for name in sorted(set(ready) - reported):
+                self.progress.step(f"{name} Ready")
+            reported.update(ready)
             if len(ready) >= self.config.nodes:
                 return
             await asyncio.sleep(0.02)  # an in-process read: cheap

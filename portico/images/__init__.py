@@ -10,12 +10,14 @@ namespace, on this machine's filesystem; this package decides its argv:
   prefix under `$PORTICO_CONTAINER_DIR` (`portico.images.nginx`).
 - base images (`busybox`, `alpine`, `debian`, `ubuntu`, `fedora`, `python`,
   `curlimages/curl`): their CMD (`sh`, `bash`, ...) or the container's command, run with
-  this machine's tools; `wget` and `nslookup` fall back to Python stand-ins
-  (`portico.images.wget`, `portico.images.nslookup`) when the machine lacks them.
+  this machine's tools; in `busybox`, a command naming a busybox applet runs the
+  machine's `/bin/busybox` (`_busybox`); `wget` and `nslookup` fall back to Python
+  stand-ins (`portico.images.wget`, `portico.images.nslookup`) when the machine lacks
+  them.
 - addons: `portico/coredns` -> `python -m portico.dns`, `portico/ingress-controller`
   -> `python -m portico.ingress`.
 - any other image runs only with an explicit command (on this machine), or when mapped
-  in the user's file (see `_mappings`).
+  in the user's file (see `_mappings`; `MappingsFile` re-reads it when it changes).
 
 Entry points are in modules without an underscore (run with `python -m`); this
 `__init__` imports no third-party module, so they start fast.
@@ -25,6 +27,7 @@ from portico.images._catalog import BUILTIN, ImageConfig
 from portico.images._mappings import (
     Mappings,
     MappingsError,
+    MappingSource,
     default_path,
     load_mappings,
     parse_mappings,
@@ -38,14 +41,17 @@ from portico.images._resolve import (
     expand,
     resolve,
 )
+from portico.images._watched import MappingsFile
 
 __all__ = [
     "BUILTIN",
     "ImageConfig",
     "ImageError",
     "ImageErrorReason",
+    "MappingSource",
     "Mappings",
     "MappingsError",
+    "MappingsFile",
     "Reference",
     "Resolved",
     "Which",

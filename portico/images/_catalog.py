@@ -10,9 +10,10 @@ runs on the host's filesystem (no mount namespace), inside the pod's network nam
 Images are keyed by normalized repository name (see `_reference`), so every tag and
 registry alias of an image resolves to the same config.
 
-`HOST_TOOLS` are fallbacks for base images (busybox, alpine, ...) when the machine
-lacks a tool their users expect: Debian hosts often have no `wget`/`nslookup`, busybox
-always does. They apply only when the tool is not on the image's PATH.
+`busybox` runs its commands' applets with this machine's `/bin/busybox` (`_busybox`).
+`HOST_TOOLS` are fallbacks for base images (busybox without `/bin/busybox`, alpine,
+...) when the machine lacks a tool their users expect: Debian hosts often have no
+`wget`/`nslookup`. They apply only when the tool is not on the image's PATH.
 
 Pure: the table is data; `sys.executable` is the interpreter running Portico.
 """
@@ -23,6 +24,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from portico.images._busybox import BUSYBOX
 
 # The directory that holds the `portico` package, so `python -m portico...` imports it
 # whatever the container's workingDir.
@@ -50,6 +53,8 @@ class ImageConfig:
     binaries: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Whether commands run with HOST_TOOLS fallbacks (base images with a shell and tools).
     host_tools: bool = False
+    # A multi-call binary whose applets the image's commands are (busybox), if any.
+    multicall: str | None = None
 
 
 PYTHON_ENV: Mapping[str, str] = {
@@ -92,6 +97,11 @@ def _base(*cmd: str, entrypoint: tuple[str, ...] = ()) -> ImageConfig:
     return ImageConfig(entrypoint=entrypoint, cmd=cmd, env=PYTHON_ENV, host_tools=True)
 
 
+# busybox: CMD ["sh"]; every command that names an applet runs busybox's (`_busybox`).
+_BUSYBOX = ImageConfig(cmd=("sh",), env=PYTHON_ENV, host_tools=True, multicall=BUSYBOX,
+                       binaries={"busybox": (BUSYBOX,)})
+
+
 # curlimages/curl: ENTRYPOINT ["/entrypoint.sh"], CMD ["curl"]; the entrypoint prepends
 # `curl` when the first argument is a flag, then execs its arguments.
 _CURL_ENTRYPOINT = (
@@ -110,9 +120,9 @@ BUILTIN: Mapping[str, ImageConfig] = {
     "docker.io/portico/agnhost": _AGNHOST,
     "docker.io/library/nginx": _NGINX,
     "docker.io/nginxinc/nginx-unprivileged": _NGINX,
-    "docker.io/library/busybox": _base("sh"),
-    "registry.k8s.io/e2e-test-images/busybox": _base("sh"),
-    "registry.k8s.io/busybox": _base("sh"),
+    "docker.io/library/busybox": _BUSYBOX,
+    "registry.k8s.io/e2e-test-images/busybox": _BUSYBOX,
+    "registry.k8s.io/busybox": _BUSYBOX,
     "docker.io/library/alpine": _base("/bin/sh"),
     "docker.io/library/debian": _base("bash"),
     "docker.io/library/ubuntu": _base("/bin/bash"),

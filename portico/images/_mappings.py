@@ -1,7 +1,7 @@
 """User image mappings: teach Portico what a non-built-in image runs.
 
-Theory of operation: the file is YAML, read once by whoever resolves images (the node
-agent) at start:
+Theory of operation: the file is YAML, read by whoever resolves images (the node
+agent, through `MappingsFile`, which re-reads it when it changes):
 
     images:
       myrepo/app:                 # every tag of docker.io/myrepo/app
@@ -17,7 +17,8 @@ Keys are image references normalized like the images they match (`app` means
 args exactly as they replace an image's ENTRYPOINT / CMD.
 
 Location: `load_mappings(path)`; with no path, `$PORTICO_IMAGES` if set, else
-`$XDG_CONFIG_HOME/portico/images.yaml` (default `~/.config/portico/images.yaml`).
+`$XDG_CONFIG_HOME/portico/images.yaml` (default `~/.config/portico/images.yaml`),
+as seen by `portico up`, which writes the path into each node's agent.json.
 A missing default file means no mappings; a missing explicit file is an error.
 Entries take precedence over the built-in images, so a user may remap `nginx`.
 """
@@ -28,6 +29,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from portico.images import _reference
 from portico.images._catalog import BUILTIN, PYTHON_ENV, ImageConfig
@@ -57,6 +59,15 @@ class Mappings:
     def hint(self) -> str:
         """Where a user would add a mapping, for error messages."""
         return str(self.source) if self.source is not None else DEFAULT_HINT
+
+
+class MappingSource(Protocol):
+    """What `resolve` needs: `Mappings`, or a `MappingsFile` that follows its file."""
+
+    def lookup(self, ref: _reference.Reference) -> ImageConfig | None: ...
+
+    @property
+    def hint(self) -> str: ...
 
 
 def default_path() -> tuple[Path, bool]:

@@ -14,8 +14,9 @@ Theory of operation, with the kubelet's semantics:
    CMD. Empty lists count as unset. An empty argv fails with `CreateContainerError`.
 4. argv[0] is looked up in the image's `binaries` (e.g. `/agnhost` -> Portico's Python
    agnhost); a binary mapped to `()` is an exec-its-arguments entrypoint and is
-   dropped. For base images, a tool missing on this machine (`wget`, `nslookup`)
-   runs Portico's Python stand-in.
+   dropped. In busybox images an applet name (`sh`, `nc`, `/bin/wget`) runs as
+   `/bin/busybox APPLET ...` when the machine has it. For base images, a tool
+   missing on this machine (`wget`, `nslookup`) runs Portico's Python stand-in.
 
 `expand` implements the kubelet's `$(VAR)` references in command and args; the agent
 applies it with the container's environment before calling `resolve`.
@@ -38,8 +39,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from portico.images import _reference
+from portico.images._busybox import APPLET_DIRS, APPLETS
 from portico.images._catalog import BUILTIN, DEFAULT_PATH, HOST_TOOLS, PYTHON_ENV, ImageConfig
-from portico.images._mappings import Mappings
+from portico.images._mappings import MappingSource
 
 Which = Callable[[str, str], str | None]
 """`which(name, path)`: the executable `name` resolves to on `path`, or None."""
@@ -79,7 +81,7 @@ def _host_which(name: str, path: str) -> str | None:
     return shutil.which(name, path=path)
 
 
-def _config(image: str, command: list[str] | None, mappings: Mappings) -> ImageConfig:
+def _config(image: str, command: list[str] | None, mappings: MappingSource) -> ImageConfig:
     try:
         ref = _reference.parse(image)
     except ValueError as error:
@@ -101,11 +103,22 @@ def _config(image: str, command: list[str] | None, mappings: Mappings) -> ImageC
     )
 
 
+def _applet(name: str) -> str | None:
+    """The busybox applet `name` (`nc`, `/bin/nc`) runs, if it names one."""
+    directory, _, applet = name.rpartition("/")
+    if (directory and directory not in APPLET_DIRS) or applet not in APPLETS:
+        return None
+    return applet
+
+
 def _substitute(argv: list[str], config: ImageConfig, path: str, which: Which) -> list[str]:
     for _ in range(_MAX_EXEC_ENTRYPOINTS):
         if not argv or argv[0] not in config.binaries:
             break
         argv = [*config.binaries[argv[0]], *argv[1:]]
+    multicall = config.multicall
+    if argv and multicall and (applet := _applet(argv[0])) and which(multicall, path):
+        return [multicall, applet, *argv[1:]]
     if argv and config.host_tools:
         tool = os.path.basename(argv[0])
         if tool in HOST_TOOLS and which(argv[0], path) is None:
@@ -117,7 +130,7 @@ def resolve(
     image: str,
     command: list[str] | None,
     args: list[str] | None,
-    mappings: Mappings,
+    mappings: MappingSource,
     *,
     which: Which = _host_which,
 ) -> Resolved:

@@ -250,6 +250,7 @@ class Cluster:
     def __init__(
         self, nodes: int = 0, api_port: int = 6443, extra_args: Sequence[str] = (),
         portico: Path | None = None, ready_timeout: float = 120.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.name = f"pt{secrets.token_hex(3)}"  # unique cluster name
         self.api_port = api_port
@@ -262,6 +263,10 @@ class Cluster:
         self.cache_dir = self.workdir / "kubectl-cache"
         self.log_path = self.workdir / "portico-up.log"
         self.sandbox = Sandbox()
+        # `portico up` never reads the user's files (~/.config/portico/images.yaml):
+        # its home is the cluster's work directory, unless `env` says otherwise.
+        self.env = {"HOME": os.fspath(self.workdir), "XDG_CONFIG_HOME": "",
+                    "PORTICO_IMAGES": "", **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
 
@@ -303,7 +308,8 @@ class Cluster:
         self._log = self.log_path.open("a")
         self._log.write(f"===== start {time.strftime('%H:%M:%S')}: {self.up_argv()}\n")
         self._log.flush()
-        self.process = self.sandbox.popen(self.up_argv(), stdout=self._log, stderr=self._log)
+        self.process = self.sandbox.popen(self.up_argv(), env=self.env, stdout=self._log,
+                                          stderr=self._log)
 
     def waiter(self, wait_for: str = "all") -> subprocess.Popen[str]:
         """`portico wait [--for <wait_for>]` on this cluster, started now."""

@@ -368,11 +368,11 @@ INVALID = [
          ("spec.ports[1].nodePort", INV,
           "Invalid value: 30080: provided port is already allocated"),
          id="nodeport-reused-by-other-port-number"),
-    # 1.33's MultiCIDRServiceAllocator: no ServiceCIDR holds the address (MetaAllocator's
-    # getAllocator returns ErrMismatchedNetwork)
+    # the bitmap allocator's ErrNotInRange, naming the range (no ServiceCIDR API)
     case({"ports": P, "clusterIP": "10.1.0.5"},
          ("spec.clusterIPs", INV, 'Invalid value: []string{"10.1.0.5"}: failed to allocate IP '
-          "10.1.0.5: the provided network does not match the current range"),
+          "10.1.0.5: the provided IP (10.1.0.5) is not in the valid range. The range of valid "
+          "IPs is 10.0.0.0/16"),
          id="clusterip-out-of-range"),
     # kube-apiserver allocates before it validates: the allocator's error, not `Duplicate`
     pytest.param(

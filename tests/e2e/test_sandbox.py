@@ -158,12 +158,15 @@ def test_cluster_lifecycle(fake_cluster: Cluster, fake_portico: Path) -> None:
     c = fake_cluster
     assert c.name.startswith("pt") and len(c.name) == 8
     assert c.kubeconfig.exists()
+    # a stopped run leaves its kubeconfig, so the fake `wait` may answer before the
+    # new `up` has counted its start
+    starts = c.data_dir / "starts"
     assert c.stop() == 0
     c.start()
-    assert (c.data_dir / "starts").read_text() == "2"
+    wait_for(lambda: starts.read_text() == "2", 10, message="the second start counted")
     assert c.kill9() == -9
     c.start()
-    assert (c.data_dir / "starts").read_text() == "3"
+    wait_for(lambda: starts.read_text() == "3", 10, message="the third start counted")
     assert "serving " + c.name in c.log_tail()
     c.close()
     assert (fake_portico.parent / "down-record").read_text() == c.name + "\n"

@@ -17,6 +17,11 @@ cluster DNS address (the 10th of the range) is never handed out dynamically.
 
 The create/update/release entry points mirror `allocateCreate`, `allocateUpdate`
 and `releaseAllocatedResources`; failures raise `StatusError` with kube's wording.
+A requested address outside the range gets the bitmap allocator's `ErrNotInRange`
+("the provided IP (X) is not in the valid range. The range of valid IPs is CIDR"):
+Portico has one `--service-cluster-ip-range` and no ServiceCIDR API, as a
+kube-apiserver without MultiCIDRServiceAllocator (1.32's default), and tools
+(vcluster, submariner, ...) parse that sentence to discover the service CIDR.
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ PORT_PREFIX = "/registry/ranges/servicenodeports/"
 ERR_FULL = "range is full"
 ERR_IP_ALLOCATED = "provided IP is already allocated"
 ERR_PORT_ALLOCATED = "provided port is already allocated"
-ERR_MISMATCHED_NETWORK = "the provided network does not match the current range"
 
 _SYSTEM_RANDOM = random.SystemRandom()
 
@@ -139,17 +143,25 @@ def allocate_ip(ctx: WriteContext, config: ServiceConfig, owner: bytes, ip: str)
             raise AllocationError(ERR_FULL)
         chosen = str(ipaddress.IPv4Address(found))
     else:
-        try:
-            addr = int(ipaddress.ip_address(ip))
-        except ValueError:
-            raise AllocationError(ERR_MISMATCHED_NETWORK) from None
-        if ipaddress.ip_address(ip).version != 4 or not first <= addr <= last:
-            raise AllocationError(ERR_MISMATCHED_NETWORK)
-        chosen = str(ipaddress.IPv4Address(addr))
+        chosen = _in_range(config, ip, first, last)
         if ctx.get(IP_PREFIX + chosen) is not None:
             raise AllocationError(ERR_IP_ALLOCATED)
     ctx.put(IP_PREFIX + chosen, owner)
     return chosen
+
+
+def _in_range(config: ServiceConfig, ip: str, first: int, last: int) -> str:
+    """`ip` normalized, or `ErrNotInRange` naming the range (the bitmap allocator's
+    answer; the network and broadcast addresses are outside it too)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        address = None
+    if address is None or address.version != 4 or not first <= int(address) <= last:
+        raise AllocationError(
+            f"the provided IP ({ip}) is not in the valid range. "
+            f"The range of valid IPs is {config.service_cidr}")
+    return str(address)
 
 
 def release_ip(ctx: WriteContext, owner: bytes, ip: str) -> None:

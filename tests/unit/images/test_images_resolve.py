@@ -121,8 +121,41 @@ def test_resolve_env_and_working_dir() -> None:
 
 
 def test_wget_present_on_the_machine_runs_it() -> None:
-    resolved = resolve("busybox", None, ["wget", "x"], Mappings(), which=lambda n, p: "/bin/" + n)
+    resolved = resolve("alpine", None, ["wget", "x"], Mappings(), which=lambda n, p: "/bin/" + n)
     assert resolved.argv == ["wget", "x"]
+
+
+def with_busybox(name: str, path: str) -> str | None:
+    """A machine with Debian's busybox-static (and the tools of `fake_which`)."""
+    return name if name == "/bin/busybox" else fake_which(name, path)
+
+
+BB = "/bin/busybox"
+
+
+@pytest.mark.parametrize(("command", "args", "argv"), [
+    pytest.param(None, None, [BB, "sh"], id="cmd-sh"),
+    pytest.param(["sh", "-c"], ["nc -z web 80"], [BB, "sh", "-c", "nc -z web 80"], id="sh"),
+    pytest.param(["/bin/sh", "-c", "x"], None, [BB, "sh", "-c", "x"], id="bin-sh"),
+    pytest.param(None, ["nc", "-z", "web", "80"], [BB, "nc", "-z", "web", "80"], id="nc"),
+    pytest.param(["nslookup", "web"], None, [BB, "nslookup", "web"], id="nslookup"),
+    pytest.param(["wget", "-qO-", "http://web"], None, [BB, "wget", "-qO-", "http://web"],
+                 id="wget"),
+    pytest.param(["busybox", "nc", "-h"], None, [BB, "nc", "-h"], id="busybox-itself"),
+    pytest.param(["curl", "-s", "http://web"], None, ["curl", "-s", "http://web"],
+                 id="not-an-applet"),
+    pytest.param(["/opt/tools/nc"], None, ["/opt/tools/nc"], id="applet-name-elsewhere"),
+])
+def test_busybox_runs_its_applets(command: list[str] | None, args: list[str] | None,
+                                  argv: list[str]) -> None:
+    resolved = resolve("busybox:1.36", command, args, Mappings(), which=with_busybox)
+    assert resolved.argv == argv
+
+
+def test_other_base_images_keep_the_machines_tools() -> None:
+    resolved = resolve("debian", ["sh", "-c", "nc -z web 80"], None, Mappings(),
+                       which=with_busybox)
+    assert resolved.argv == ["sh", "-c", "nc -z web 80"]
 
 
 ERRORS = [

@@ -131,11 +131,13 @@ ALLOC_CASES = [
                   "allocate IP 10.0.0.10: provided IP is already allocated"), id="ip-taken"),
     pytest.param([], svc(clusterIP="10.1.0.5", ports=P),
                  (422, INV + 'spec.clusterIPs: Invalid value: []string{"10.1.0.5"}: failed to '
-                  "allocate IP 10.1.0.5: the provided network does not match the current range"),
+                  "allocate IP 10.1.0.5: the provided IP (10.1.0.5) is not in the valid range. "
+                  "The range of valid IPs is 10.0.0.0/16"),
                  id="ip-out-of-range"),
     pytest.param([], svc(clusterIP="10.0.0.0", ports=P),
                  (422, INV + 'spec.clusterIPs: Invalid value: []string{"10.0.0.0"}: failed to '
-                  "allocate IP 10.0.0.0: the provided network does not match the current range"),
+                  "allocate IP 10.0.0.0: the provided IP (10.0.0.0) is not in the valid range. "
+                  "The range of valid IPs is 10.0.0.0/16"),
                  id="network-address"),
     pytest.param([nodeport("a", 30080)], nodeport("web", 30080),
                  (422, INV + "spec.ports[0].nodePort: Invalid value: 30080: provided port is "
