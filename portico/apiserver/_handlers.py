@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -13,10 +14,12 @@ from aiohttp import web
 from portico.apiserver import errors
 from portico.apiserver._bodies import (
     EventWriter,
+    decode_object,
     json_response,
     list_items,
     read_object,
     read_patch,
+    read_raw,
     stored_items,
 )
 from portico.apiserver._node_proxy import NodeProxy
@@ -59,15 +62,24 @@ def _field_manager(request: web.Request) -> str:
     return agent.split("/")[0][:128] if agent else ""
 
 
-def _write_options(request: web.Request) -> WriteOptions:
+_FIELD_VALIDATIONS = ("", "Ignore", "Strict", "Warn")
+
+
+def _write_options(request: web.Request, options_kind: str = "UpdateOptions") -> WriteOptions:
+    """The query's write options; `options_kind` (CreateOptions, UpdateOptions,
+    PatchOptions) names them in kube-apiserver's 422 for a bad `fieldValidation`."""
     dry = request.query.getall("dryRun", [])
     for value in dry:
         if value != "All":
             raise errors.bad_request(f'Invalid dry run value: "{value}"')
+    validation = request.query.get("fieldValidation", "")
+    if validation not in _FIELD_VALIDATIONS:
+        raise errors.invalid_object(options_kind, "", [errors.not_supported(
+            "fieldValidation", validation, _FIELD_VALIDATIONS)], "meta.k8s.io")
     return WriteOptions(
         dry_run=bool(dry),
         field_manager=_field_manager(request),
-        field_validation=request.query.get("fieldValidation", ""),
+        field_validation=validation,
         force=_truthy(request.query.get("force")),
     )
 
@@ -190,34 +202,41 @@ class ResourceHandlers:
 
     async def create(self, request: web.Request, rt: ResourceType,
                      namespace: str) -> web.Response:
-        obj = await read_object(request)
+        raw = await read_raw(request)
+        opts = _write_options(request, "CreateOptions")
+        body = decode_object(request, raw, rt.kind, opts.field_validation)
+        obj = body.object
         check_type(rt, obj)
         body_ns = obj.get("metadata", {}).get("namespace")
         if rt.namespaced and body_ns and body_ns != namespace:
             raise errors.bad_request(
                 "the namespace of the provided object does not match the namespace sent on "
                 "the request")
-        opts = _write_options(request)
+        opts = replace(opts, duplicate_fields=tuple(body.duplicates))
         created = self.registry.create(rt, namespace, obj, opts)
         return self._respond(request, rt, created, 201, opts.warnings)
 
     async def update(self, request: web.Request, rt: ResourceType, namespace: str,
                      path: ResourcePath) -> web.Response:
-        obj = await read_object(request)
+        raw = await read_raw(request)
         opts = _write_options(request)
+        kind = "Scale" if path.subresource == "scale" else rt.kind
+        body = decode_object(request, raw, kind, opts.field_validation)
+        obj = body.object
         if path.subresource == "scale":
             live = self.registry.get(rt, namespace, path.name)
             updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj), "",
                                            opts)
             return json_response(to_scale(rt, updated))
         check_type(rt, obj)
+        opts = replace(opts, duplicate_fields=tuple(body.duplicates))
         updated = self.registry.update(rt, namespace, path.name, obj, path.subresource, opts)
         return self._respond(request, rt, updated, 200, opts.warnings)
 
     async def patch(self, request: web.Request, rt: ResourceType, namespace: str,
                     path: ResourcePath) -> web.Response:
         patch_type, body = await read_patch(request)
-        opts = _write_options(request)
+        opts = _write_options(request, "PatchOptions")
         if patch_type.startswith("application/apply-patch") and not opts.field_manager:
             raise errors.bad_request(
                 "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests")
@@ -250,7 +269,7 @@ class ResourceHandlers:
     async def bind(self, request: web.Request, rt: ResourceType, namespace: str,
                    name: str) -> web.Response:
         """`pods/binding`: assign a pod to a node, once (the scheduler's write)."""
-        binding = await read_object(request)
+        binding = await read_object(request, "Binding")
         target = binding.get("target") or {}
         node = target.get("name")
         if not node:

@@ -71,10 +71,18 @@ class DecodeProblems:
 
     type_error: str | None = None
     unknown_fields: list[str] = field(default_factory=list)
+    # where each unknown field sits: (the object holding it, its key)
+    unknown_places: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
-    def strict_errors(self) -> list[str]:
+    def strict_errors(self, duplicates: tuple[str, ...] = ()) -> list[str]:
         """The strict decoding errors, each worded as its Warning header text."""
-        return [f'unknown field "{path}"' for path in self.unknown_fields]
+        return ([f'duplicate field "{path}"' for path in duplicates]
+                + [f'unknown field "{path}"' for path in self.unknown_fields])
+
+    def drop_unknown_fields(self) -> None:
+        """Remove the unknown fields from the decoded object, as decoding into Go types does."""
+        for holder, key in self.unknown_places:
+            holder.pop(key, None)
 
 
 def strict_decoding_message(errors: list[str]) -> str:
@@ -211,6 +219,7 @@ class _Decoder:
                 sub_path = f"{path}.{key}" if path else key
                 if key not in props:
                     self.problems.unknown_fields.append(sub_path)
+                    self.problems.unknown_places.append((value, key))
                     continue
                 sub_named = NAMED_STRINGS.get((ref, key), "") if ref else ""
                 self.value(item, props[key], _Ctx(owner, sub_go, sub_path, sub_named))
@@ -282,21 +291,25 @@ def decode_problems(group: str, version: str, kind: str, obj: Any) -> DecodeProb
     return decoder.problems
 
 
-def check_fields(group: str, version: str, kind: str, obj: dict, mode: str) -> list[str]:
+def check_fields(group: str, version: str, kind: str, obj: dict, mode: str,
+                 duplicates: tuple[str, ...] = ()) -> list[str]:
     """Apply `fieldValidation` to a create/update body the way kube-apiserver decodes it.
 
-    Raises `StatusError` 400 for a type error (any mode) or unknown fields (Strict);
-    returns the Warning texts for unknown fields in Warn mode ("" means Warn).
+    Raises `StatusError` 400 for a type error (any mode) or for unknown or duplicate
+    fields (Strict). Otherwise unknown fields are dropped from `obj`, as decoding
+    into the Go types drops them, and the Warning texts are returned in Warn mode
+    ("" means Warn); `duplicates` are the body's repeated keys (`metadata.name`).
     """
     problems = decode_problems(group, version, kind, obj)
     prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: '
     if problems.type_error is not None:
         raise bad_request(prefix + problems.type_error)
-    errors = problems.strict_errors()
+    errors = problems.strict_errors(duplicates)
+    if errors and mode == FieldValidation.STRICT:
+        raise bad_request(prefix + strict_decoding_message(errors))
+    problems.drop_unknown_fields()
     if not errors or mode == FieldValidation.IGNORE:
         return []
-    if mode == FieldValidation.STRICT:
-        raise bad_request(prefix + strict_decoding_message(errors))
     return errors
 
 
