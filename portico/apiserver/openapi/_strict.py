@@ -45,6 +45,9 @@ _OPAQUE = {
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool",
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray",
 }
+# Portico's own bound for schema-less values (managedFields' fieldsV1): everything else
+# is bounded by its schema or dropped as unknown, and stored objects must stay encodable
+MAX_OPAQUE_DEPTH = 200
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 QUANTITY_FORMAT_ERROR = (
@@ -107,6 +110,19 @@ class _Abort(Exception):
     """A custom unmarshaller failed; the decoder stops and returns this error."""
 
 
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether `value` holds objects or arrays more than `limit` levels deep (no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _json_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
@@ -165,6 +181,8 @@ class _Decoder:
             return
         ref = self.defs.ref_name(prop)
         if ref in _OPAQUE:
+            if nesting_exceeds(value, MAX_OPAQUE_DEPTH):
+                raise _Abort(f"json: {ctx.path} is nested deeper than {MAX_OPAQUE_DEPTH} levels")
             return
         if ref is not None and self._special(value, ref, ctx):
             return

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from portico.apiserver import errors
-from portico.apiserver.openapi import check_fields
 from portico.apiserver.registry._objects import (
     decode,
     deep_copy,
@@ -154,9 +153,6 @@ class Writer:
         return obj
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
-        opts.warnings.extend(
-            check_fields(rt.group, rt.version, rt.kind, obj, opts.field_validation,
-                         opts.duplicate_fields))
         obj = self.prepare_create(rt, namespace, obj)
         name = obj["metadata"]["name"]
         result = obj
@@ -222,9 +218,6 @@ class Writer:
         self, rt: ResourceType, new: Object, old: Object, subresource: str, opts: WriteOptions,
     ) -> Object:
         """Compare-and-swap `new` over `old` (whose resourceVersion is the precondition)."""
-        opts.warnings.extend(
-            check_fields(rt.group, rt.version, rt.kind, new, opts.field_validation,
-                         opts.duplicate_fields))
         meta = old["metadata"]
         key = object_key(rt, meta.get("namespace", ""), meta["name"])
         requested = new.get("metadata", {}).get("resourceVersion")
