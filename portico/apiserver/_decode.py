@@ -344,6 +344,19 @@ def duplicate_fields(raw: bytes) -> list[str]:
     return found
 
 
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether `value` holds objects or arrays more than `limit` levels deep (no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def summarize(raw: bytes, limit: int = 30) -> str:
     """apiserver's `summarizeData`: a JSON object's start as text, anything else in hex."""
     if not raw:

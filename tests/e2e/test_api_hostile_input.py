@@ -224,6 +224,14 @@ def test_bad_strategic_merge_directives(cluster: Cluster, web: str, patch: bytes
     assert (reply.code, failure(reply)) == (code, status(code, message, reason))
 
 
+def test_deep_patch_is_refused(cluster: Cluster, web: str) -> None:
+    """Portico's own bound: patches nest at most 200 levels (kube-apiserver: 10,000)."""
+    reply = raw(cluster, "PATCH", web, b'{"bogus":' + deep(1000) + b"}",
+                "application/merge-patch+json")
+    assert (reply.code, failure(reply)) == (400, status(
+        400, "error decoding patch: exceeded max depth of 200", "BadRequest"))
+
+
 def test_json_patch_path_without_a_leading_slash(cluster: Cluster, ns, web: str) -> None:
     """json-patch v4 ignores the first path segment: `metadata/labels/x` looks for `labels`
     at the root (422), `spec/bogus` adds a root `bogus` (dropped as an unknown field)."""

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from portico.apiserver._decode import nesting_exceeds
 from portico.apiserver.errors import bad_request
 from portico.apiserver.openapi._gotypes import NAMED_STRINGS, go_type, struct_name
 from portico.apiserver.schema import Definitions, definitions
@@ -108,19 +109,6 @@ class _Ctx(NamedTuple):
 
 class _Abort(Exception):
     """A custom unmarshaller failed; the decoder stops and returns this error."""
-
-
-def nesting_exceeds(value: Any, limit: int) -> bool:
-    """Whether `value` holds objects or arrays more than `limit` levels deep (no recursion)."""
-    pending: list[tuple[Any, int]] = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            if depth >= limit:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
-    return False
 
 
 def _json_kind(value: Any) -> str:

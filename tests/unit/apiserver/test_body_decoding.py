@@ -14,6 +14,7 @@ from portico.apiserver._decode import (
     duplicate_fields,
     load_json,
     load_yaml,
+    nesting_exceeds,
     summarize,
 )
 
@@ -113,3 +114,12 @@ def test_summaries_as_apiserver_writes_them():
     assert summarize(b'{"a":1}') == '{"a":1}'
     assert summarize(b"kind: ConfigMap") == b"kind: ConfigMap".hex()
     assert summarize(b"x" * 40) == (b"x" * 30).hex() + " ..."
+
+
+def test_nesting_is_measured_without_recursion():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    assert nesting_exceeds({"a": deep}, 200)
+    assert not nesting_exceeds({"a": [[{"b": 1}]]}, 4)  # four levels of containers
+    assert nesting_exceeds({"a": [[{"b": {}}]]}, 4)
