@@ -120,7 +120,7 @@ def decode_object(request: web.Request, raw: bytes, kind: str, field_validation:
     if media in ("", "application/json", "*/*"):
         body = _parse_json(raw, kind)
         if field_validation != "Ignore":
-            duplicates = duplicate_fields(raw)
+            duplicates = duplicate_fields(raw, body)
     elif media in ("application/yaml", "application/x-yaml", "text/yaml"):
         body = _parse_yaml(raw, kind)
     else:

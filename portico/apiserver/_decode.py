@@ -25,8 +25,9 @@ go-yaml counts them, from each anchor's decoded size, and the expanded document
 is bounded by the stored-object limit as well (`MAX_EXPANDED_BYTES`), so no body
 expands past what could be stored.
 
-Duplicate keys in a JSON object are found by a second parse that records the
-pairs of each object (only when `fieldValidation` asks for them); their paths
+Duplicate keys in a JSON object are found by a second, slower parse that records
+the pairs of each object, only when `fieldValidation` asks for them and a cheap
+count of key ends says some key may repeat (`_may_repeat_keys`); their paths
 are worded as `sigs.k8s.io/json`'s strict errors (`duplicate field
 "metadata.name"`).
 """
@@ -34,6 +35,7 @@ are worded as `sigs.k8s.io/json`'s strict errors (`duplicate field
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,7 @@ _ALIAS_LOW, _ALIAS_HIGH = 400_000, 4_000_000
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _KEPT_AS_TEXT = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:binary",
                  "tag:yaml.org,2002:str"}
+_SPACED_COLON = re.compile(rb'"[ \t\r\n]+:')
 _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
@@ -322,9 +325,19 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
     return obj
 
 
-def duplicate_fields(raw: bytes) -> list[str]:
-    """Paths of repeated keys in a JSON body (`metadata.name`, `spec.ports[0].port`)."""
-    if b'"' not in raw:
+def _may_repeat_keys(raw: bytes, parsed: Any) -> bool:
+    """False when `raw` surely has no repeated key: it has no more `":` pairs (key ends)
+    than the parsed value written back (a repeated key was merged away), and no key
+    spaced from its colon. A cheap test in C before the slow parse that finds them."""
+    if _SPACED_COLON.search(raw):
+        return True
+    return raw.count(b'":') > orjson.dumps(parsed).count(b'":')
+
+
+def duplicate_fields(raw: bytes, parsed: Any) -> list[str]:
+    """Paths of repeated keys in a JSON body (`metadata.name`, `spec.ports[0].port`);
+    `parsed` is the body as `load_json` returned it."""
+    if not _may_repeat_keys(raw, parsed):
         return []
     try:
         parsed = json.loads(raw, object_pairs_hook=_object_pairs)

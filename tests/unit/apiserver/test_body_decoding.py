@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import orjson
 import pytest
 
 from portico.apiserver._decode import (
@@ -105,8 +106,19 @@ def test_many_deep_nests_are_refused_without_a_long_stall():
 
 def test_duplicate_fields_are_found_with_their_paths():
     body = b'{"metadata":{"name":"a","name":"b"},"spec":{"ports":[{"port":1,"port":2}]}}'
-    assert duplicate_fields(body) == ["metadata.name", "spec.ports[0].port"]
-    assert duplicate_fields(b'{"metadata":{"name":"a"}}') == []
+    assert duplicate_fields(body, load_json(body)) == ["metadata.name", "spec.ports[0].port"]
+    spaced = b'{"metadata": {"name" : "a", "name" : "b"}}'
+    assert duplicate_fields(spaced, load_json(spaced)) == ["metadata.name"]
+    unique = b'{"metadata":{"name":"a"},"data":{"k":"\\":x"}}'
+    assert duplicate_fields(unique, load_json(unique)) == []
+
+
+def test_bodies_without_repeated_keys_skip_the_slow_parse():
+    ports = [{"port": 1 + i, "name": f"p{i}"} for i in range(60_000)]
+    body = orjson.dumps({"metadata": {"name": "x"}, "spec": {"ports": ports}})
+    start = time.monotonic()
+    assert duplicate_fields(body, load_json(body)) == []
+    assert time.monotonic() - start < 0.5
 
 
 def test_summaries_as_apiserver_writes_them():
