@@ -235,7 +235,7 @@ class ResourceHandlers:
                                   f"pod {name} is being deleted, cannot be assigned to a host")
         pods.bind(pod, node, datetime.datetime.now(datetime.UTC))
         self.registry.writer.update(rt, pod, self.registry.get(rt, namespace, name), "binding",
-                                    write_options(request))
+                                    write_options(request, "CreateOptions"))
         return json_response({"kind": "Status", "apiVersion": "v1", "metadata": {},
                               "status": "Success", "code": 201}, 201)
 
