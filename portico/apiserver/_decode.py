@@ -331,7 +331,10 @@ def _may_repeat_keys(raw: bytes, parsed: Any) -> bool:
     spaced from its colon. A cheap test in C before the slow parse that finds them."""
     if _SPACED_COLON.search(raw):
         return True
-    return raw.count(b'":') > orjson.dumps(parsed).count(b'":')
+    try:
+        return raw.count(b'":') > orjson.dumps(parsed).count(b'":')
+    except orjson.JSONEncodeError:  # deeper than orjson writes: let the slow parse tell
+        return True
 
 
 def duplicate_fields(raw: bytes, parsed: Any) -> list[str]:

@@ -111,6 +111,8 @@ def test_duplicate_fields_are_found_with_their_paths():
     assert duplicate_fields(spaced, load_json(spaced)) == ["metadata.name"]
     unique = b'{"metadata":{"name":"a"},"data":{"k":"\\":x"}}'
     assert duplicate_fields(unique, load_json(unique)) == []
+    deep = b'{"a":' + b"[" * 1000 + b"]" * 1000 + b',"a":1}'
+    assert duplicate_fields(deep, load_json(deep)) == []  # past the slow parse's recursion
 
 
 def test_bodies_without_repeated_keys_skip_the_slow_parse():
