@@ -18,8 +18,9 @@ the TLS handshake) and `IdleTimeout: 90s`. Here:
   out a client that sends whole requests (kubectl), even from the same address.
   (kube-apiserver has no such cap: Go's connections are cheap; Python's are not.)
 
-Accept errors (`EMFILE` when descriptors run out) are reported by asyncio's
-exception handler once per failed accept; `quiet_accept_errors` logs them at
+Accept errors (`EMFILE` when descriptors run out, failures to set up a TLS
+transport) are reported by asyncio's exception handler, with a traceback, once per
+failed connection; `quiet_accept_errors` logs them at
 most once per `ACCEPT_LOG_INTERVAL` with the count of those left out, and
 `raise_open_files_limit` lifts the soft descriptor limit to the hard one.
 """
@@ -43,6 +44,9 @@ IDLE_TIMEOUT = 90.0
 MAX_CONNECTIONS_PER_CLIENT = 256
 ACCEPT_LOG_INTERVAL = 10.0
 _HEADER_END = b"\r\n\r\n"
+# what asyncio reports, with a traceback, for each connection it fails to accept or set up
+_ACCEPT_ERRORS = ("socket.accept() out of system resource",
+                  "Error on transport creation for incoming connection")
 
 
 class ClientSlots:
@@ -177,7 +181,7 @@ class _AcceptLogLimiter:
         self.left_out = 0
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        if not str(context.get("message", "")).startswith("socket.accept()"):
+        if not str(context.get("message", "")).startswith(_ACCEPT_ERRORS):
             if self.previous is not None:
                 self.previous(loop, context)
             else:

@@ -58,9 +58,9 @@ def test_accept_errors_are_logged_once_per_interval(caplog):
         handler = loop.get_exception_handler()
         assert handler is not None
         with caplog.at_level(logging.ERROR, logger="portico.apiserver"):
-            for _ in range(1000):
-                handler(loop, {"message": "socket.accept() out of system resource",
-                               "exception": OSError(24, "Too many open files")})
+            for message in ["socket.accept() out of system resource",
+                            "Error on transport creation for incoming connection"] * 500:
+                handler(loop, {"message": message, "exception": OSError(24, "Too many open files")})
         assert len(caplog.records) == 1
         undo()
         assert loop.get_exception_handler() is None
