@@ -62,6 +62,9 @@ def test_accept_errors_are_logged_once_per_interval(caplog):
                             "Error on transport creation for incoming connection"] * 500:
                 handler(loop, {"message": message, "exception": OSError(24, "Too many open files")})
         assert len(caplog.records) == 1
+        with caplog.at_level(logging.ERROR, logger="asyncio"):
+            handler(loop, {"message": "Task exception was never retrieved"})
+        assert caplog.records[-1].name == "asyncio"  # anything else goes on as before
         undo()
         assert loop.get_exception_handler() is None
     finally:
