@@ -64,6 +64,8 @@ class ApiServerConfig:
     compaction_interval: float = 30.0
     # kube-apiserver's ReadHeaderTimeout: TLS handshake, then the first request header
     header_timeout: float = HEADER_TIMEOUT
+    # kube-apiserver's IdleTimeout: a kept-alive connection with no complete request
+    idle_timeout: float = IDLE_TIMEOUT
 
 
 def api_hosts(c: ApiServerConfig) -> list[str]:
@@ -160,7 +162,7 @@ class ApiServer:
         raise_open_files_limit()
         self._undo_accept_log = quiet_accept_errors(asyncio.get_running_loop())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0, keepalive_timeout=IDLE_TIMEOUT)
+                                     shutdown_timeout=1.0, keepalive_timeout=c.idle_timeout)
         await self._runner.setup()
         slots = ClientSlots()
         for address in (c.bind_address, *c.extra_bind_addresses):

@@ -13,12 +13,14 @@ from portico.apiserver.server import ApiServer, ApiServerConfig
 from tests.api.conftest import free_port
 
 HEADER_TIMEOUT = 1.0
+IDLE_TIMEOUT = 3.0
 
 
 @pytest.fixture
 async def server(tmp_path):
     config = ApiServerConfig(name="conntest", data_dir=tmp_path / "data", port=free_port(),
-                             services=ServiceConfig(), header_timeout=HEADER_TIMEOUT)
+                             services=ServiceConfig(), header_timeout=HEADER_TIMEOUT,
+                             idle_timeout=IDLE_TIMEOUT)
     api = ApiServer(config)
     await api.start()
     try:
@@ -78,4 +80,14 @@ async def test_a_whole_header_is_served_and_the_connection_kept(server):
     await writer.drain()
     rest = await asyncio.wait_for(reader.readuntil(b"ok"), 5)
     assert rest.count(b"HTTP/1.1 200") == 1
+    writer.close()
+
+
+async def test_an_idle_connection_is_dropped_after_the_idle_timeout(server):
+    reader, writer = await _open(server)
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    await asyncio.wait_for(reader.readuntil(b"ok"), 5)
+    writer.write(b"GET /healthz HTTP/1.1\r\n")  # the next header, never finished
+    waited = await _seconds_until_closed(reader, IDLE_TIMEOUT + 5)
+    assert IDLE_TIMEOUT * 0.8 <= waited <= IDLE_TIMEOUT + 2
     writer.close()
