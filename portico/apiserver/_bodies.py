@@ -1,6 +1,7 @@
 """Request bodies in (JSON, YAML, protobuf) and responses out, with kube's errors.
 
-Bodies are read up to kube-apiserver's 3 MiB and decoded by `_decode` under its
+Bodies are read up to kube-apiserver's 3 MiB within its 60 s request timeout (a
+client that sends a header and then trickles its body gets 504), and decoded by `_decode` under its
 depth and alias bounds; decoding errors carry kube-apiserver's wording.
 
 Responses are serialized with one `orjson.dumps` call. Objects from the list cache
@@ -12,6 +13,7 @@ the line of one change is serialized once for all its watchers (`_event_line`).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from portico.apiserver.registry._read import WatchEvent
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
+BODY_TIMEOUT = 60.0  # kube-apiserver's default --request-timeout
 # Portico's bound on patch nesting: patches are applied by recursive code, and no
 # built-in kind nests anywhere near this deep outside fields it would drop
 MAX_PATCH_DEPTH = 200
@@ -64,14 +67,27 @@ def media_type(request: web.Request) -> str:
     return raw.split(";")[0].strip().lower()
 
 
+def request_timeout() -> errors.StatusError:
+    """kube-apiserver's answer to a request that outlives `--request-timeout`."""
+    return errors.StatusError(
+        504, "Timeout",
+        "Timeout: request did not complete within requested timeout - context deadline exceeded",
+        {})
+
+
 async def read_raw(request: web.Request) -> bytes:
+    """The whole body: at most 3 MiB, within kube-apiserver's 60 s request timeout."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise errors.request_too_large()
     data = bytearray()
-    async for chunk in request.content.iter_chunked(65536):
-        data += chunk
-        if len(data) > MAX_BODY_BYTES:
-            raise errors.request_too_large()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > MAX_BODY_BYTES:
+                    raise errors.request_too_large()
+    except TimeoutError:
+        raise request_timeout() from None
     return bytes(data)
 
 

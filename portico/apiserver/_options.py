@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from portico.apiserver import errors
+from portico.apiserver._bodies import read_raw
 from portico.apiserver.registry import DeleteOptions, ListOptions, WriteOptions
 
 
@@ -72,7 +73,7 @@ def list_options(request: web.Request) -> ListOptions:
 async def delete_options(request: web.Request) -> DeleteOptions:
     body: dict[str, Any] = {}
     if request.can_read_body:
-        raw = await request.read()
+        raw = await read_raw(request)
         if raw.strip():
             try:
                 body = orjson.loads(raw)

@@ -6,8 +6,10 @@ import asyncio
 import ssl
 import time
 
+import orjson
 import pytest
 
+from portico.apiserver import _bodies
 from portico.apiserver.resources.services import ServiceConfig
 from portico.apiserver.server import ApiServer, ApiServerConfig
 from tests.api.conftest import free_port
@@ -90,4 +92,22 @@ async def test_an_idle_connection_is_dropped_after_the_idle_timeout(server):
     writer.write(b"GET /healthz HTTP/1.1\r\n")  # the next header, never finished
     waited = await _seconds_until_closed(reader, IDLE_TIMEOUT + 5)
     assert IDLE_TIMEOUT * 0.8 <= waited <= IDLE_TIMEOUT + 2
+    writer.close()
+
+
+async def test_a_trickled_body_times_out_as_kube_apiserver_answers(server, monkeypatch):
+    monkeypatch.setattr(_bodies, "BODY_TIMEOUT", 1.0)
+    pki = server.config.data_dir / "pki"
+    tls = _tls()
+    tls.load_cert_chain(pki / "admin.crt", pki / "admin.key")
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.config.port, ssl=tls)
+    writer.write(b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 504")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    assert orjson.loads(await reader.readexactly(length)) == {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "Timeout: request did not complete within requested timeout - context "
+                   "deadline exceeded", "reason": "Timeout", "details": {}, "code": 504}
     writer.close()
