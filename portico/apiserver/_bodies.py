@@ -1,5 +1,9 @@
 """Request bodies in (JSON, YAML, protobuf) and responses out, with kube's errors.
 
+Bodies are read up to kube-apiserver's 3 MiB within its 60 s request timeout (a
+client that sends a header and then trickles its body gets 504), and decoded by `_decode` under its
+depth and alias bounds; decoding errors carry kube-apiserver's wording.
+
 Responses are serialized with one `orjson.dumps` call. Objects from the list cache
 may be shared, so nothing here changes them: items missing apiVersion/kind get a
 typed shallow copy, and a listed item's JSON is kept in its version's memo and
@@ -9,18 +13,30 @@ the line of one change is serialized once for all its watchers (`_event_line`).
 
 from __future__ import annotations
 
+import asyncio
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
 from aiohttp import web
 
 from portico.apiserver import errors
+from portico.apiserver._decode import (
+    BodyError,
+    ExpandsTooLarge,
+    TooDeep,
+    duplicate_fields,
+    load_json,
+    load_yaml,
+    nesting_exceeds,
+    summarize,
+)
 from portico.apiserver._tables import memo_json, table
 from portico.apiserver.protobuf import PROTOBUF_CONTENT_TYPE
 from portico.apiserver.protobuf import decode as decode_protobuf
 from portico.apiserver.registry import PATCH_TYPES, PatchType
+from portico.apiserver.registry._write import object_too_large
 from portico.apiserver.resources._base import Object, ResourceType
 
 if TYPE_CHECKING:
@@ -28,6 +44,10 @@ if TYPE_CHECKING:
     from portico.apiserver.registry._read import WatchEvent
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
+BODY_TIMEOUT = 60.0  # kube-apiserver's default --request-timeout
+# Portico's bound on patch nesting: patches are applied by recursive code, and no
+# built-in kind nests anywhere near this deep outside fields it would drop
+MAX_PATCH_DEPTH = 200
 
 
 def json_response(body: Any, status: int = 200, content_type: str = "application/json",
@@ -70,47 +90,89 @@ def media_type(request: web.Request) -> str:
     return raw.split(";")[0].strip().lower()
 
 
+def request_timeout() -> errors.StatusError:
+    """kube-apiserver's answer to a request that outlives `--request-timeout`."""
+    return errors.StatusError(
+        504, "Timeout",
+        "Timeout: request did not complete within requested timeout - context deadline exceeded",
+        {})
+
+
 async def read_raw(request: web.Request) -> bytes:
+    """The whole body: at most 3 MiB, within kube-apiserver's 60 s request timeout."""
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise errors.request_too_large()
     data = bytearray()
-    async for chunk in request.content.iter_chunked(65536):
-        data += chunk
-        if len(data) > MAX_BODY_BYTES:
-            raise errors.request_too_large()
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.content.iter_chunked(65536):
+                data += chunk
+                if len(data) > MAX_BODY_BYTES:
+                    raise errors.request_too_large()
+    except TimeoutError:
+        raise request_timeout() from None
     return bytes(data)
 
 
-def _parse_json(raw: bytes) -> Any:
+def _unrecognized(kind: str, reason: str, raw: bytes) -> errors.StatusError:
+    """`transformDecodeError` when the decoder could not even find the body's kind."""
+    return errors.bad_request(f"the object provided is unrecognized (must be of type {kind}): "
+                              f"{reason} ({summarize(raw)})")
+
+
+def _parse_json(raw: bytes, kind: str) -> Any:
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return load_json(raw)
+    except TooDeep as exc:
+        raise _unrecognized(kind, f"couldn't get version/kind; json parse error: {exc}",
+                            raw) from None
+    except BodyError as exc:
         raise errors.bad_request(f"error decoding JSON: {exc}") from None
 
 
-def _parse_yaml(raw: bytes) -> Any:
+def _parse_yaml(raw: bytes, kind: str) -> Any:
     try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise errors.bad_request(f"error converting YAML to JSON: {exc}") from None
+        return load_yaml(raw)
+    except BodyError as exc:
+        raise _unrecognized(kind, f"error converting YAML to JSON: {exc}", raw) from None
+    except ExpandsTooLarge:
+        raise object_too_large() from None
 
 
-async def read_object(request: web.Request) -> dict[str, Any]:
-    """A create/update body: JSON (also when no Content-Type is sent), YAML or protobuf."""
-    raw = await read_raw(request)
-    kind = media_type(request)
-    if kind == PROTOBUF_CONTENT_TYPE:
-        return decode_protobuf(raw)
-    if kind in ("", "application/json", "*/*"):
-        body = _parse_json(raw)
-    elif kind in ("application/yaml", "application/x-yaml", "text/yaml"):
-        body = _parse_yaml(raw)
+@dataclass
+class Body:
+    """A decoded create/update body, and the duplicate keys its JSON repeated."""
+
+    object: dict[str, Any]
+    duplicates: list[str]
+
+
+def decode_object(request: web.Request, raw: bytes, kind: str, field_validation: str) -> Body:
+    """A create/update body: JSON (also when no Content-Type is sent), YAML or protobuf.
+
+    `kind` names the expected type in decoding errors; duplicate JSON keys are looked
+    for unless `fieldValidation=Ignore` (the only mode whose decoder does not report them)."""
+    media = media_type(request)
+    duplicates: list[str] = []
+    if media == PROTOBUF_CONTENT_TYPE:
+        return Body(decode_protobuf(raw), duplicates)
+    if media in ("", "application/json", "*/*"):
+        body = _parse_json(raw, kind)
+        if field_validation != "Ignore":
+            duplicates = duplicate_fields(raw, body)
+    elif media in ("application/yaml", "application/x-yaml", "text/yaml"):
+        body = _parse_yaml(raw, kind)
     else:
-        raise errors.unsupported_media_type(kind)
+        raise errors.unsupported_media_type(media)
     if not isinstance(body, dict):
         raise errors.bad_request(
             "Object 'Kind' is missing in '" + raw.decode(errors="replace")[:200] + "'")
-    return body
+    return Body(body, duplicates)
+
+
+async def read_object(request: web.Request, kind: str) -> dict[str, Any]:
+    """A body read and decoded in one step (bindings: no field validation applies)."""
+    return decode_object(request, await read_raw(request), kind, "Ignore").object
 
 
 async def read_patch(request: web.Request) -> tuple[str, Any]:
@@ -121,8 +183,26 @@ async def read_patch(request: web.Request) -> tuple[str, Any]:
             f'the body of the request was in an unknown format - accepted media types include: '
             f'{", ".join(PATCH_TYPES)}')
     raw = await read_raw(request)
-    body = _parse_yaml(raw) if kind == PatchType.APPLY else _parse_json(raw)
+    body = _parse_patch(raw, kind)
+    if (kind == PatchType.APPLY or raw.count(b"[") + raw.count(b"{") > MAX_PATCH_DEPTH) and (
+            nesting_exceeds(body, MAX_PATCH_DEPTH)):
+        raise errors.bad_request(f"error decoding patch: exceeded max depth of {MAX_PATCH_DEPTH}")
     return kind, body
+
+
+def _parse_patch(raw: bytes, kind: str) -> Any:
+    if kind != PatchType.APPLY:
+        try:
+            return load_json(raw)
+        except BodyError as exc:
+            raise errors.bad_request(f"error decoding JSON: {exc}") from None
+    try:
+        return load_yaml(raw)
+    except BodyError as exc:
+        raise errors.bad_request(
+            f"error decoding YAML: error converting YAML to JSON: {exc}") from None
+    except ExpandsTooLarge:
+        raise object_too_large() from None
 
 
 def _typed(rt: ResourceType, obj: Object) -> Object:

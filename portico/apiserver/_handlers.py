@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -13,19 +14,26 @@ from aiohttp import web
 from portico.apiserver import errors
 from portico.apiserver._bodies import (
     EventWriter,
+    decode_object,
     json_response,
     list_items,
     read_object,
     read_patch,
+    read_raw,
     status_body_response,
     stored_items,
 )
 from portico.apiserver._node_proxy import NodeProxy
+from portico.apiserver._options import (
+    delete_options,
+    int_param,
+    list_options,
+    truthy,
+    write_options,
+)
 from portico.apiserver._paths import ResourcePath, parse
 from portico.apiserver._tables import TABLE_CONTENT_TYPE, list_table, table, wants_table
 from portico.apiserver.registry import (
-    DeleteOptions,
-    ListOptions,
     Registry,
     WriteOptions,
 )
@@ -36,51 +44,6 @@ from portico.apiserver.resources._base import Object, ResourceType
 _NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 _BOOKMARK_INTERVAL = 1.0
 _STREAMING = ("exec", "attach", "portforward")
-
-
-def _truthy(value: str | None) -> bool:
-    return value in ("1", "true", "True")
-
-
-def _int_param(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise errors.bad_request(f'invalid value for {name}: "{raw}"') from None
-
-
-def _field_manager(request: web.Request) -> str:
-    manager = request.query.get("fieldManager", "")
-    if manager:
-        return manager
-    agent = request.headers.get("User-Agent", "")
-    return agent.split("/")[0][:128] if agent else ""
-
-
-def _write_options(request: web.Request) -> WriteOptions:
-    dry = request.query.getall("dryRun", [])
-    for value in dry:
-        if value != "All":
-            raise errors.bad_request(f'Invalid dry run value: "{value}"')
-    return WriteOptions(
-        dry_run=bool(dry),
-        field_manager=_field_manager(request),
-        field_validation=request.query.get("fieldValidation", ""),
-        force=_truthy(request.query.get("force")),
-    )
-
-
-def _list_options(request: web.Request) -> ListOptions:
-    return ListOptions(
-        label_selector=request.query.get("labelSelector", ""),
-        field_selector=request.query.get("fieldSelector", ""),
-        limit=_int_param(request, "limit") or 0,
-        continue_token=request.query.get("continue", ""),
-        resource_version=request.query.get("resourceVersion", ""),
-    )
 
 
 def _list_body(rt: ResourceType, items: list[Any], rv: int, cont: str,
@@ -129,7 +92,7 @@ class ResourceHandlers:
             if rt.namespaced and path.namespace is None and method not in ("GET",):
                 raise _NOT_FOUND
             if method == "GET":
-                if _truthy(request.query.get("watch")):
+                if truthy(request.query.get("watch")):
                     return await self.watch(request, rt, path.namespace)
                 return self.list(request, rt, path.namespace)
             if method == "POST":
@@ -178,7 +141,7 @@ class ResourceHandlers:
 
     def list(self, request: web.Request, rt: ResourceType,
              namespace: str | None) -> web.Response:
-        result = self.registry.list(rt, namespace, _list_options(request))
+        result = self.registry.list(rt, namespace, list_options(request))
         accept = request.headers.get("Accept", "")
         if wants_table(accept):
             body = list_table(rt, result.stored, request.query.get("includeObject", "Metadata"),
@@ -191,34 +154,41 @@ class ResourceHandlers:
 
     async def create(self, request: web.Request, rt: ResourceType,
                      namespace: str) -> web.Response:
-        obj = await read_object(request)
+        raw = await read_raw(request)
+        opts = write_options(request, "CreateOptions")
+        body = decode_object(request, raw, rt.kind, opts.field_validation)
+        obj = body.object
         check_type(rt, obj)
         body_ns = obj.get("metadata", {}).get("namespace")
         if rt.namespaced and body_ns and body_ns != namespace:
             raise errors.bad_request(
                 "the namespace of the provided object does not match the namespace sent on "
                 "the request")
-        opts = _write_options(request)
+        opts = replace(opts, duplicate_fields=tuple(body.duplicates))
         created = self.registry.create(rt, namespace, obj, opts)
         return self._respond(request, rt, created, 201, opts.warnings)
 
     async def update(self, request: web.Request, rt: ResourceType, namespace: str,
                      path: ResourcePath) -> web.Response:
-        obj = await read_object(request)
-        opts = _write_options(request)
+        raw = await read_raw(request)
+        opts = write_options(request)
+        kind = "Scale" if path.subresource == "scale" else rt.kind
+        body = decode_object(request, raw, kind, opts.field_validation)
+        obj = body.object
         if path.subresource == "scale":
             live = self.registry.get(rt, namespace, path.name)
             updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj), "",
                                            opts)
             return json_response(to_scale(rt, updated))
         check_type(rt, obj)
+        opts = replace(opts, duplicate_fields=tuple(body.duplicates))
         updated = self.registry.update(rt, namespace, path.name, obj, path.subresource, opts)
         return self._respond(request, rt, updated, 200, opts.warnings)
 
     async def patch(self, request: web.Request, rt: ResourceType, namespace: str,
                     path: ResourcePath) -> web.Response:
         patch_type, body = await read_patch(request)
-        opts = _write_options(request)
+        opts = write_options(request, "PatchOptions")
         if patch_type.startswith("application/apply-patch") and not opts.field_manager:
             raise errors.bad_request(
                 "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests")
@@ -251,7 +221,7 @@ class ResourceHandlers:
     async def bind(self, request: web.Request, rt: ResourceType, namespace: str,
                    name: str) -> web.Response:
         """`pods/binding`: assign a pod to a node, once (the scheduler's write)."""
-        binding = await read_object(request)
+        binding = await read_object(request, "Binding")
         target = binding.get("target") or {}
         node = target.get("name")
         if not node:
@@ -266,12 +236,12 @@ class ResourceHandlers:
                                   f"pod {name} is being deleted, cannot be assigned to a host")
         pods.bind(pod, node, datetime.datetime.now(datetime.UTC))
         self.registry.writer.update(rt, pod, self.registry.get(rt, namespace, name), "binding",
-                                    _write_options(request))
+                                    write_options(request, "CreateOptions"))
         return status_body_response(errors.status_body("Success", code=201), 201)
 
     async def delete(self, request: web.Request, rt: ResourceType, namespace: str,
                      name: str) -> web.Response:
-        opts = await _delete_options(request)
+        opts = await delete_options(request)
         result = self.registry.delete(rt, namespace, name, opts)
         if not result.deleted:
             return self._respond(request, rt, result.object, 200)
@@ -284,8 +254,8 @@ class ResourceHandlers:
 
     async def delete_collection(self, request: web.Request, rt: ResourceType,
                                 namespace: str) -> web.Response:
-        opts = await _delete_options(request)
-        listing = self.registry.list(rt, namespace or None, _list_options(request))
+        opts = await delete_options(request)
+        listing = self.registry.list(rt, namespace or None, list_options(request))
         deleted = []
         for obj in listing.items:
             meta = obj["metadata"]
@@ -301,9 +271,9 @@ class ResourceHandlers:
 
         Errors opening the watch (a bad selector, a compacted resourceVersion) come as an
         ERROR event after the 200 headers, as kube-apiserver sends them."""
-        opts = _list_options(request)
-        timeout = _int_param(request, "timeoutSeconds")
-        bookmarks = _truthy(request.query.get("allowWatchBookmarks"))
+        opts = list_options(request)
+        timeout = int_param(request, "timeoutSeconds")
+        bookmarks = truthy(request.query.get("allowWatchBookmarks"))
         as_table = wants_table(request.headers.get("Accept", ""))
         response = web.StreamResponse(headers={"Content-Type": "application/json",
                                                "Cache-Control": "no-cache, private"})
@@ -349,30 +319,6 @@ class ResourceHandlers:
                 return  # the client went away while nothing happened
             if bookmarks:
                 await writer.bookmark(self.registry.store.revision)
-
-
-async def _delete_options(request: web.Request) -> DeleteOptions:
-    body: dict[str, Any] = {}
-    if request.can_read_body:
-        raw = await request.read()
-        if raw.strip():
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from None
-    grace = body.get("gracePeriodSeconds")
-    if grace is None:
-        grace = _int_param(request, "gracePeriodSeconds")
-    pre = body.get("preconditions") or {}
-    dry = body.get("dryRun") or request.query.getall("dryRun", [])
-    return DeleteOptions(
-        propagation_policy=body.get("propagationPolicy")
-        or request.query.get("propagationPolicy", ""),
-        grace_period_seconds=grace,
-        precondition_uid=pre.get("uid") or "",
-        precondition_resource_version=pre.get("resourceVersion") or "",
-        dry_run=bool(dry),
-    )
 
 
 def check_type(rt: ResourceType, obj: Object) -> None:

@@ -1,7 +1,8 @@
 """Run the API server: open the store, repair allocations, bootstrap, serve HTTPS.
 
 Writes `kubeconfig` into the data directory once the listener is up, and keeps
-compacting the watch history in the background.
+compacting the watch history in the background. The listeners bound slow and
+idle connections and cap each client address (`_connections`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import secrets
 import sqlite3
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +23,14 @@ import yaml
 from aiohttp import web
 
 from portico.apiserver._app import Api, build_app
+from portico.apiserver._connections import (
+    HEADER_TIMEOUT,
+    IDLE_TIMEOUT,
+    ClientSlots,
+    GuardedSite,
+    quiet_accept_errors,
+    raise_open_files_limit,
+)
 from portico.apiserver._node_proxy import KubeletClientConfig, NodeProxy
 from portico.apiserver.bootstrap import ensure_bootstrap
 from portico.apiserver.certs import Pki, ensure_pki, issue_client_cert
@@ -52,6 +62,10 @@ class ApiServerConfig:
     extra_bind_addresses: tuple[str, ...] = ()
     history_revisions: int = 50_000
     compaction_interval: float = 30.0
+    # kube-apiserver's ReadHeaderTimeout: TLS handshake, then the first request header
+    header_timeout: float = HEADER_TIMEOUT
+    # kube-apiserver's IdleTimeout: a kept-alive connection with no complete request
+    idle_timeout: float = IDLE_TIMEOUT
 
 
 def api_hosts(c: ApiServerConfig) -> list[str]:
@@ -122,6 +136,7 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
         self._checkpointer: asyncio.Task[None] | None = None
+        self._undo_accept_log: Callable[[], None] | None = None
         self.kubeconfig = config.data_dir / "kubeconfig"
 
     async def start(self) -> None:
@@ -144,13 +159,15 @@ class ApiServer:
         tls.load_cert_chain(pki.serving_cert, pki.serving_key)
         tls.load_verify_locations(pki.ca_cert)
         tls.verify_mode = ssl.CERT_OPTIONAL
+        raise_open_files_limit()
+        self._undo_accept_log = quiet_accept_errors(asyncio.get_running_loop())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+                                     shutdown_timeout=1.0, keepalive_timeout=c.idle_timeout)
         await self._runner.setup()
+        slots = ClientSlots()
         for address in (c.bind_address, *c.extra_bind_addresses):
-            site = web.TCPSite(self._runner, address, c.port, ssl_context=tls,
-                               reuse_address=True)
-            await site.start()
+            await GuardedSite(self._runner, address, c.port, tls, slots,
+                              c.header_timeout).start()
         host = c.bind_address if c.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
         if ipaddress.ip_address(host).version == 6:
             host = f"[{host}]"
@@ -183,4 +200,6 @@ class ApiServer:
         self.store.hub.close_all()
         if self._runner:
             await self._runner.cleanup()
+        if self._undo_accept_log:
+            self._undo_accept_log()
         self.store.close()

@@ -5,9 +5,10 @@
   (`document()` also gives the serialized bytes and hash). kubectl reads them for
   `--validate=strict` (the kind's PATCH operation must declare `fieldValidation`)
   and for `kubectl explain`.
-- `check_fields(group, version, kind, obj, mode)` applies the `fieldValidation`
-  query parameter to a create/update body: type errors are always a 400,
-  unknown fields are a 400 (Strict), Warning texts (Warn, or "") or nothing (Ignore).
+- `check_fields(group, version, kind, obj, mode, duplicates)` applies the
+  `fieldValidation` query parameter to a create/update body: type errors are always
+  a 400, unknown (and repeated) fields are a 400 (Strict), else unknown fields are
+  dropped from the object with Warning texts (Warn, or "") or silently (Ignore).
   `decode_problems()` gives the raw findings for callers (patch handlers) that word
   the error differently.
 - `openapi_v2(resources, accept, if_none_match)` is the reply to `GET /openapi/v2`:

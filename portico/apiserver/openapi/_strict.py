@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from portico.apiserver._decode import nesting_exceeds
 from portico.apiserver.errors import bad_request
 from portico.apiserver.openapi._gotypes import NAMED_STRINGS, go_type, struct_name
 from portico.apiserver.schema import Definitions, definitions
@@ -45,6 +46,9 @@ _OPAQUE = {
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrBool",
     "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSONSchemaPropsOrStringArray",
 }
+# Portico's own bound for schema-less values (managedFields' fieldsV1): everything else
+# is bounded by its schema or dropped as unknown, and stored objects must stay encodable
+MAX_OPAQUE_DEPTH = 200
 _INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 
 QUANTITY_FORMAT_ERROR = (
@@ -71,10 +75,18 @@ class DecodeProblems:
 
     type_error: str | None = None
     unknown_fields: list[str] = field(default_factory=list)
+    # where each unknown field sits: (the object holding it, its key)
+    unknown_places: list[tuple[dict[str, Any], str]] = field(default_factory=list)
 
-    def strict_errors(self) -> list[str]:
+    def strict_errors(self, duplicates: tuple[str, ...] = ()) -> list[str]:
         """The strict decoding errors, each worded as its Warning header text."""
-        return [f'unknown field "{path}"' for path in self.unknown_fields]
+        return ([f'duplicate field "{path}"' for path in duplicates]
+                + [f'unknown field "{path}"' for path in self.unknown_fields])
+
+    def drop_unknown_fields(self) -> None:
+        """Remove the unknown fields from the decoded object, as decoding into Go types does."""
+        for holder, key in self.unknown_places:
+            holder.pop(key, None)
 
 
 def strict_decoding_message(errors: list[str]) -> str:
@@ -157,6 +169,8 @@ class _Decoder:
             return
         ref = self.defs.ref_name(prop)
         if ref in _OPAQUE:
+            if nesting_exceeds(value, MAX_OPAQUE_DEPTH):
+                raise _Abort(f"json: {ctx.path} is nested deeper than {MAX_OPAQUE_DEPTH} levels")
             return
         if ref is not None and self._special(value, ref, ctx):
             return
@@ -211,6 +225,7 @@ class _Decoder:
                 sub_path = f"{path}.{key}" if path else key
                 if key not in props:
                     self.problems.unknown_fields.append(sub_path)
+                    self.problems.unknown_places.append((value, key))
                     continue
                 sub_named = NAMED_STRINGS.get((ref, key), "") if ref else ""
                 self.value(item, props[key], _Ctx(owner, sub_go, sub_path, sub_named))
@@ -282,21 +297,25 @@ def decode_problems(group: str, version: str, kind: str, obj: Any) -> DecodeProb
     return decoder.problems
 
 
-def check_fields(group: str, version: str, kind: str, obj: dict, mode: str) -> list[str]:
+def check_fields(group: str, version: str, kind: str, obj: dict, mode: str,
+                 duplicates: tuple[str, ...] = ()) -> list[str]:
     """Apply `fieldValidation` to a create/update body the way kube-apiserver decodes it.
 
-    Raises `StatusError` 400 for a type error (any mode) or unknown fields (Strict);
-    returns the Warning texts for unknown fields in Warn mode ("" means Warn).
+    Raises `StatusError` 400 for a type error (any mode) or for unknown or duplicate
+    fields (Strict). Otherwise unknown fields are dropped from `obj`, as decoding
+    into the Go types drops them, and the Warning texts are returned in Warn mode
+    ("" means Warn); `duplicates` are the body's repeated keys (`metadata.name`).
     """
     problems = decode_problems(group, version, kind, obj)
     prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: '
     if problems.type_error is not None:
         raise bad_request(prefix + problems.type_error)
-    errors = problems.strict_errors()
+    errors = problems.strict_errors(duplicates)
+    if errors and mode == FieldValidation.STRICT:
+        raise bad_request(prefix + strict_decoding_message(errors))
+    problems.drop_unknown_fields()
     if not errors or mode == FieldValidation.IGNORE:
         return []
-    if mode == FieldValidation.STRICT:
-        raise bad_request(prefix + strict_decoding_message(errors))
     return errors
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico.apiserver import errors
+from portico.apiserver.openapi import check_fields
 from portico.apiserver.patch import (
     apply_patch,
     json_patch,
@@ -56,6 +57,14 @@ class DeleteResult:
 _MAX_PATCH_ATTEMPTS = 8
 
 
+def _decoded(rt: ResourceType, obj: Object, opts: WriteOptions) -> Object:
+    """`obj` as decoding it into the kind's Go type leaves it: type errors and (Strict)
+    unknown or duplicate fields refused, unknown fields dropped, warnings noted (Warn)."""
+    opts.warnings.extend(check_fields(rt.group, rt.version, rt.kind, obj, opts.field_validation,
+                                      opts.duplicate_fields))
+    return obj
+
+
 def _managed(rt: ResourceType, old: Object | None, new: Object, opts: WriteOptions,
              subresource: str = "") -> Object:
     if not opts.field_manager:
@@ -88,7 +97,7 @@ class Registry:
     # writes
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
-        obj = _managed(rt, None, obj, opts)
+        obj = _managed(rt, None, _decoded(rt, obj, opts), opts)
         return self.writer.create(rt, namespace, obj, opts)
 
     def update(self, rt: ResourceType, namespace: str, name: str, obj: Object,
@@ -99,7 +108,7 @@ class Registry:
             raise errors.bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL "
                 f"({name})")
-        obj = _managed(rt, old, obj, opts, subresource)
+        obj = _managed(rt, old, _decoded(rt, obj, opts), opts, subresource)
         return self.writer.update(rt, obj, old, subresource, opts)
 
     def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str,
@@ -132,7 +141,7 @@ class Registry:
         obj = apply_patch(None, body, opts.field_manager, opts.force, rt.group, rt.version,
                           rt.kind, rfc3339(now_utc()), default=rt.strategy.default)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        return self.writer.create(rt, namespace, obj, opts)
+        return self.writer.create(rt, namespace, _decoded(rt, obj, opts), opts)
 
     def _patched(self, rt: ResourceType, live: Object, patch_type: str, body: Any,
                  subresource: str, opts: WriteOptions) -> Object:
@@ -141,8 +150,9 @@ class Registry:
         if patch_type == PatchType.APPLY:
             if not isinstance(body, dict):
                 raise errors.bad_request("apply patch body must be an object")
-            return apply_patch(original, body, opts.field_manager, opts.force, rt.group,
-                               rt.version, rt.kind, now, default=rt.strategy.default)
+            return _decoded(rt, apply_patch(original, body, opts.field_manager, opts.force,
+                                            rt.group, rt.version, rt.kind, now,
+                                            default=rt.strategy.default), opts)
         if patch_type == PatchType.JSON:
             if not isinstance(body, list):
                 raise errors.bad_request(
@@ -155,7 +165,7 @@ class Registry:
             new = merge_patch(original, body)
         else:
             new = strategic_merge_patch(original, body, rt.group, rt.version, rt.kind)
-        return _managed(rt, live, new, opts, subresource)
+        return _managed(rt, live, _decoded(rt, new, opts), opts, subresource)
 
     def delete(self, rt: ResourceType, namespace: str, name: str,
                opts: DeleteOptions) -> DeleteResult:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from portico.apiserver import errors
-from portico.apiserver.openapi import check_fields
 from portico.apiserver.registry._objects import (
     decode,
     deep_copy,
@@ -28,6 +27,21 @@ from portico.apiserver.resources._meta import validate_object_meta, validate_obj
 from portico.apiserver.resources._printers import now_utc, rfc3339
 from portico.store import KeyExists, KeyNotFound, RevisionMismatch, SqliteStore, Txn
 
+MAX_OBJECT_BYTES = 1536 * 1024  # etcd's default --max-request-bytes
+
+
+def object_too_large() -> errors.StatusError:
+    """What kube-apiserver passes on when etcd refuses a request over 1.5 MiB: a plain 500."""
+    return errors.StatusError(500, "", "etcdserver: request is too large")
+
+
+def _stored(obj: Object) -> bytes:
+    """The bytes to store, refused as etcd refuses a request over its limit."""
+    data = encode(obj)
+    if len(data) > MAX_OBJECT_BYTES:
+        raise object_too_large()
+    return data
+
 
 class DryRunRollback(Exception):
     """Raised at the end of a dry-run write so the transaction rolls back."""
@@ -39,6 +53,8 @@ class WriteOptions:
     field_manager: str = ""
     field_validation: str = ""
     force: bool = False
+    # keys the JSON body repeated (`metadata.name`): strict decoding errors like unknown fields
+    duplicate_fields: tuple[str, ...] = ()
     # filled in by the write: warnings for the `Warning` response header
     warnings: list[str] = field(default_factory=list)
 
@@ -137,8 +153,6 @@ class Writer:
         return obj
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
-        opts.warnings.extend(
-            check_fields(rt.group, rt.version, rt.kind, obj, opts.field_validation))
         obj = self.prepare_create(rt, namespace, obj)
         name = obj["metadata"]["name"]
         result = obj
@@ -146,7 +160,7 @@ class Writer:
             self._check_namespace(txn, rt, namespace, name)
             rt.strategy.allocate(TxnContext(txn), obj, None)
             try:
-                kv = txn.create(object_key(rt, namespace, name), encode(obj))
+                kv = txn.create(object_key(rt, namespace, name), _stored(obj))
             except KeyExists:
                 raise errors.already_exists(rt.plural, name, rt.group) from None
             result = deep_copy(obj)
@@ -204,8 +218,6 @@ class Writer:
         self, rt: ResourceType, new: Object, old: Object, subresource: str, opts: WriteOptions,
     ) -> Object:
         """Compare-and-swap `new` over `old` (whose resourceVersion is the precondition)."""
-        opts.warnings.extend(
-            check_fields(rt.group, rt.version, rt.kind, new, opts.field_validation))
         meta = old["metadata"]
         key = object_key(rt, meta.get("namespace", ""), meta["name"])
         requested = new.get("metadata", {}).get("resourceVersion")
@@ -225,7 +237,7 @@ class Writer:
             if subresource != "status":
                 rt.strategy.allocate(TxnContext(txn), new, old)
             try:
-                kv = txn.update(key, encode(new), expect)
+                kv = txn.update(key, _stored(new), expect)
             except RevisionMismatch:
                 raise errors.conflict(rt.plural, meta["name"], rt.group) from None
             except KeyNotFound:

@@ -130,3 +130,48 @@ def test_type_errors(group: str, kind: str, obj: dict[str, Any], error: str) -> 
 def test_accepted(kind: str, obj: dict[str, Any]) -> None:
     problems = decode_problems("", "v1", kind, obj)
     assert (problems.type_error, problems.unknown_fields) == (None, [])
+
+
+@pytest.mark.parametrize(("mode", "warnings"), [
+    pytest.param("Warn", ['unknown field "spec.bogus"', 'unknown field "spec.ports[0].x"'],
+                 id="warn"),
+    pytest.param("Ignore", [], id="ignore"),
+])
+def test_unknown_fields_are_dropped(mode: str, warnings: list[str]) -> None:
+    obj = svc({"bogus": {"deep": [[[1]]]}, "ports": [{"port": 80, "x": 1}]})
+    assert check_fields("", "v1", "Service", obj, mode) == warnings
+    assert obj["spec"] == {"ports": [{"port": 80}]}
+
+
+def test_strict_refuses_and_keeps_the_object() -> None:
+    obj = svc({"bogus": 1})
+    with pytest.raises(StatusError):
+        check_fields("", "v1", "Service", obj, "Strict")
+    assert obj["spec"] == {"bogus": 1}
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    pytest.param("Warn", ['duplicate field "metadata.name"', 'unknown field "spec.bogus"'],
+                 id="warn"),
+    pytest.param("Strict", SVC_PREFIX + 'strict decoding error: duplicate field "metadata.name", '
+                 'unknown field "spec.bogus"', id="strict"),
+])
+def test_duplicate_fields_are_strict_errors(mode: str, expected: object) -> None:
+    obj = svc({"bogus": 1})
+    if mode == "Strict":
+        with pytest.raises(StatusError) as caught:
+            check_fields("", "v1", "Service", obj, mode, ("metadata.name",))
+        assert caught.value.message == expected
+    else:
+        assert check_fields("", "v1", "Service", obj, mode, ("metadata.name",)) == expected
+
+
+def test_schemaless_values_are_bounded() -> None:
+    deep: dict[str, Any] = {}
+    for _ in range(300):
+        deep = {"f:x": deep}
+    obj = {"metadata": {"name": "web", "managedFields": [{"fieldsV1": deep}]}}
+    with pytest.raises(StatusError) as caught:
+        check_fields("", "v1", "Service", obj, "Warn")
+    assert caught.value.message == SVC_PREFIX + (
+        "json: metadata.managedFields[0].fieldsV1 is nested deeper than 200 levels")
