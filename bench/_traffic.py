@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import _wrk
 from portico.cloud import NodePlan, TopologyConfig, create, destroy, plan
 from portico.proxy._state import ProxyState
 from portico.proxy.config import ProxyConfig
@@ -115,6 +116,7 @@ class TrafficCluster:
         self._pod(self.node1, "client1", 3)
         self._pod(self.node2, "client2", 2)
         self.server = start_nginx(self.pod_netns("server"), self.workdir)
+        self.server_ticks = _wrk.group_ticks(self.server.pid)
         wait_serving(self.pod_netns("client1"), f"http://{self.server_ip}:{SERVER_PORT}/")
 
     def _bridge(self, node: NodePlan) -> None:
@@ -162,6 +164,7 @@ class TrafficCluster:
 
 def start_nginx(netns: str, workdir: Path, port: int = SERVER_PORT) -> subprocess.Popen[bytes]:
     """The built-in nginx image in `netns` (its own process group); access log to a file."""
+    _wrk.drop_time_wait(netns)
     env = dict(os.environ, PORTICO_CONTAINER_DIR=str(workdir), PORTICO_NGINX_PORT=str(port))
     with open(workdir / f"nginx-{netns}.log", "wb") as log:
         return subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-m",

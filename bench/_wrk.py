@@ -29,7 +29,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,28 +103,62 @@ def _machine_ticks() -> int:
     return sum(fields[:8]) - fields[3] - fields[4]
 
 
-def _group_ticks(pgid: int) -> int:
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+def _process_ticks(pids: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """pid -> (process group, CPU ticks: utime + stime) of the processes still there."""
+    found = {}
+    for pid in pids:
         try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # pgrp; then utime and stime at 11 and 12
-            total += int(fields[11]) + int(fields[12])
-    return total
+        found[pid] = (int(fields[2]), int(fields[11]) + int(fields[12]))
+    return found
 
 
-def run_wrk(netns: str | None, url: str, seconds: float, close: bool, server_pgid: int,
+def _all_pids() -> list[str]:
+    return [entry for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def group_ticks(pgid: int) -> Callable[[], int]:
+    """The server's CPU ticks: the processes of group `pgid`."""
+    return lambda: sum(t for g, t in _process_ticks(_all_pids()).values() if g == pgid)
+
+
+def netns_ticks(netns: Iterable[str], comm: str) -> Callable[[], int]:
+    """The server's CPU ticks: processes named `comm` in any of these named netns."""
+    inodes = {os.stat(f"/run/netns/{name}").st_ino for name in netns}
+
+    def ticks() -> int:
+        pids = []
+        for pid in _all_pids():
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == comm and \
+                        os.stat(f"/proc/{pid}/ns/net").st_ino in inodes:
+                    pids.append(pid)
+            except OSError:
+                continue
+        return sum(t for _, t in _process_ticks(pids).values())
+    return ticks
+
+
+def drop_time_wait(server_netns: str) -> None:
+    """The server's netns keeps no TIME_WAIT sockets (`tcp_max_tw_buckets=0`): wrk reuses
+    its client ports within seconds, and a SYN that meets the server's TIME_WAIT of an
+    earlier run waits for a 1 s retransmission whatever the path (stalls that measure
+    nothing but the harness)."""
+    subprocess.run(["ip", "netns", "exec", server_netns, "sysctl", "-qw",
+                    "net.ipv4.tcp_max_tw_buckets=0"], check=True, capture_output=True)
+
+
+def run_wrk(netns: str | None, url: str, seconds: float, close: bool,
+            server_ticks: Callable[[], int],
             connections: int = CONNECTIONS, threads: int = THREADS) -> Sample:
-    """One bounded wrk run from `netns` (None: this one); the server is process group
-    `server_pgid`."""
+    """One bounded wrk run from `netns` (None: this one); `server_ticks` reads the server's
+    CPU ticks so far (`group_ticks`, `netns_ticks`)."""
     headers = ["-H", "Connection: close"] if close else []
     argv = netns_argv(netns, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
                       "--timeout", "2s", *headers, url)
-    before, machine = _group_ticks(server_pgid), _machine_ticks()
+    before, machine = server_ticks(), _machine_ticks()
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -140,7 +174,7 @@ def run_wrk(netns: str | None, url: str, seconds: float, close: bool, server_pgi
         watchdog.cancel()
         proc.stdout.close()  # type: ignore[union-attr]
     wall = time.monotonic() - started
-    server = (_group_ticks(server_pgid) - before) / TICKS
+    server = (server_ticks() - before) / TICKS
     machine = (_machine_ticks() - machine) / TICKS
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {out[-400:]}")
@@ -167,23 +201,27 @@ def median_sample(samples: Sequence[Sample]) -> Sample:
 
 
 def ratio_text(samples: Mapping[str, Sequence[Sample]], path: str, baseline: str,
-               goal: float) -> str:
-    """`path` against `baseline`: the median of the per-round ratios and the goal, or why
-    there is no ratio."""
+               goal: float | None) -> str:
+    """`path` against `baseline`: the median of the per-round ratios of requests/s (and of
+    CPU per request, baseline's / path's: the same ratio, less sensitive to a busy
+    machine) and the goal; or why there is no ratio."""
     why = client_bound(median_sample(samples[baseline]))
     if why is not None:
         return f"no ratio vs {baseline} ({why})"
-    ratios = [p.rate / b.rate for p, b in zip(samples[path], samples[baseline], strict=True)
-              if b.rate > 0]
-    if not ratios:
+    pairs = [(p, b) for p, b in zip(samples[path], samples[baseline], strict=True)
+             if b.rate > 0 and p.rate > 0]
+    if not pairs:
         return f"no ratio vs {baseline} (no requests)"
-    ratio = statistics.median(ratios)
-    verdict = "met" if ratio >= goal else "MISSED"
-    return f"{ratio:.2f} of {baseline} (goal >= {goal:.2f}: {verdict})"
+    ratio = statistics.median(p.rate / b.rate for p, b in pairs)
+    by_cpu = statistics.median(b.cpu_per_request / p.cpu_per_request for p, b in pairs
+                               if p.cpu_per_request > 0)
+    verdict = "" if goal is None else \
+        f"; goal >= {goal:.2f}: {'met' if ratio >= goal else 'MISSED'}"
+    return f"{ratio:.2f} of {baseline} (by CPU per request {by_cpu:.2f}{verdict})"
 
 
 def print_table(title: str, samples: Mapping[str, Sequence[Sample]],
-                ratios: Mapping[str, Sequence[tuple[str, float]]]) -> None:
+                ratios: Mapping[str, Sequence[tuple[str, float | None]]]) -> None:
     """Per path: median req/s, CPU (client, server, whole machine), CPU per request,
     errors, then its ratios on a line of their own."""
     print(title)
@@ -195,5 +233,5 @@ def print_table(title: str, samples: Mapping[str, Sequence[Sample]],
         print(f"  {name:30} {m.rate:9.0f}  {m.client_cpu:6.2f} {m.server_cpu:6.2f} "
               f"{m.machine_cpu:7.2f} {cost:6.1f} {m.errors:6}")
         for base, goal in ratios.get(name, ()):
-            print(f"  {'':30} {ratio_text(samples, name, base, goal)}")
+            print(f"      -> {ratio_text(samples, name, base, goal)}")
     sys.stdout.flush()

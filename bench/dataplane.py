@@ -89,8 +89,7 @@ def traffic_paths(cluster: TrafficCluster) -> dict[str, tuple[str | None, str, R
 def measure(cluster: TrafficCluster, netns: str | None, url: str, rules: Rules,
             args: argparse.Namespace, close: bool) -> _wrk.Sample:
     cluster.use(rules)
-    assert cluster.server is not None
-    return _wrk.run_wrk(netns, url, args.seconds, close, cluster.server.pid, args.connections)
+    return _wrk.run_wrk(netns, url, args.seconds, close, cluster.server_ticks, args.connections)
 
 
 def traffic(args: argparse.Namespace) -> None:
@@ -103,10 +102,9 @@ def traffic(args: argparse.Namespace) -> None:
                                                                 close)
                                        for label, path in paths.items()}, args.rounds)
             ratios: dict[str, list[tuple[str, float]]] = {}
-            for label in paths:
-                direct, reference = _baselines(label)
-                if label.endswith(("ClusterIP (same node)", "ClusterIP (other node)",
-                                   "NodePort")):
+            for label, (_, _, rules) in paths.items():
+                if rules is Rules.PORTICO:
+                    direct, reference = _baselines(label)
                     ratios[label] = [(direct, VS_DIRECT), (reference, VS_REFERENCE)]
             mode = "Connection: close" if close else "keep-alive"
             _wrk.print_table(f"traffic, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "

@@ -64,9 +64,11 @@ def _runs(*rates: float, client: float = 0.5) -> list[_wrk.Sample]:
 def test_ratio_is_the_median_of_the_rounds_against_the_goal() -> None:
     samples = {"direct": _runs(100, 200, 100), "path": _runs(95, 150, 99)}
     assert _wrk.ratio_text(samples, "path", "direct", 0.90) == \
-        "0.95 of direct (goal >= 0.90: met)"
+        "0.95 of direct (by CPU per request 0.95; goal >= 0.90: met)"
     assert _wrk.ratio_text(samples, "path", "direct", 0.97) == \
-        "0.95 of direct (goal >= 0.97: MISSED)"
+        "0.95 of direct (by CPU per request 0.95; goal >= 0.97: MISSED)"
+    assert _wrk.ratio_text(samples, "path", "direct", None) == \
+        "0.95 of direct (by CPU per request 0.95)"
 
 
 def test_no_ratio_against_a_client_bound_baseline() -> None:
