@@ -172,10 +172,12 @@ def start_nginx(netns: str, workdir: Path, port: int = SERVER_PORT) -> subproces
                                 start_new_session=True)
 
 
-def wait_serving(netns: str, url: str, timeout: float = 15.0) -> None:
+def wait_serving(netns: str, url: str, timeout: float = 15.0, host: str | None = None) -> None:
+    """Until `url` answers 2xx from `netns` (with Host `host` if given), at most `timeout`."""
     deadline = time.monotonic() + timeout
+    header = ["-H", f"Host: {host}"] if host else []
     while subprocess.run(["ip", "netns", "exec", netns, "curl", "-sf", "-o", "/dev/null",
-                          "--max-time", "1", url], check=False).returncode != 0:
+                          "--max-time", "1", *header, url], check=False).returncode != 0:
         if time.monotonic() > deadline:
             raise TimeoutError(f"nobody answers {url} from {netns}")
         time.sleep(0.1)

@@ -124,15 +124,15 @@ def group_ticks(pgid: int) -> Callable[[], int]:
     return lambda: sum(t for g, t in _process_ticks(_all_pids()).values() if g == pgid)
 
 
-def netns_ticks(netns: Iterable[str], comm: str) -> Callable[[], int]:
-    """The server's CPU ticks: processes named `comm` in any of these named netns."""
+def netns_ticks(netns: Iterable[str], *comms: str) -> Callable[[], int]:
+    """The server side's CPU ticks: processes named one of `comms` in these named netns."""
     inodes = {os.stat(f"/run/netns/{name}").st_ino for name in netns}
 
     def ticks() -> int:
         pids = []
         for pid in _all_pids():
             try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() == comm and \
+                if Path(f"/proc/{pid}/comm").read_text().strip() in comms and \
                         os.stat(f"/proc/{pid}/ns/net").st_ino in inodes:
                     pids.append(pid)
             except OSError:
@@ -152,12 +152,13 @@ def drop_time_wait(server_netns: str) -> None:
 
 def run_wrk(netns: str | None, url: str, seconds: float, close: bool,
             server_ticks: Callable[[], int],
-            connections: int = CONNECTIONS, threads: int = THREADS) -> Sample:
+            connections: int = CONNECTIONS, threads: int = THREADS,
+            headers: Sequence[str] = ()) -> Sample:
     """One bounded wrk run from `netns` (None: this one); `server_ticks` reads the server's
     CPU ticks so far (`group_ticks`, `netns_ticks`)."""
-    headers = ["-H", "Connection: close"] if close else []
+    wanted = [*headers, *(["Connection: close"] if close else [])]
     argv = netns_argv(netns, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
-                      "--timeout", "2s", *headers, url)
+                      "--timeout", "2s", *(f for h in wanted for f in ("-H", h)), url)
     before, machine = server_ticks(), _machine_ticks()
     started = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
