@@ -5,7 +5,8 @@ path is the bottleneck, so the load generator and the server must be far faster
 than any path under test: `wrk` (C, epoll) as the client and the built-in `nginx`
 image (`python -m portico.images.nginx`: Debian's nginx configured as the official
 image, `worker_processes auto`) as the server.  Its access log (one line per
-request) goes to a file; the container log pipeline is measured by `bench/logs.py`.
+request) goes to a file in `dataplane.py` and `ingress.py`, and through the container
+log pipeline in `loadbalancer.py` (real pods); `logs.py` measures that pipeline alone.
 
 - `run_wrk` runs `wrk` inside a client netns for a fixed time (a bounded run), with
   keep-alive or `Connection: close` (a new connection per request), and measures

@@ -1,14 +1,17 @@
-"""The traffic benchmarks' pure parts: wrk's summary, the client-bound verdict, ratios,
-interleaving, and the hand-written reference rules."""
+"""The benchmarks' pure parts: wrk's summary, the client-bound verdict, ratios,
+interleaving, the hand-written reference rules and baselines, the log check."""
 
 from __future__ import annotations
 
+import datetime
 from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
 
 import pytest
 
-from bench import _wrk
+from bench import _lbtraffic, _wrk, dataplane, ingress, logs
 from bench._traffic import reference_rules
+from portico.agent._crilog import CriLogFramer, Stream
 from portico.cloud import NodePlan
 
 KEEP_ALIVE = """Running 2s test @ http://10.244.0.2:80/
@@ -106,3 +109,35 @@ def test_reference_rules_are_one_dnat_rule_per_service_address() -> None:
         "ct original ip daddr 10.224.0.4 masquerade; }\n"
         "}\n")
     assert "30080" not in reference_rules(node, "10.244.0.2", node_port=False)
+
+
+def test_dataplane_compares_each_portico_path_with_its_own_baselines() -> None:
+    assert dataplane._baselines("pod->ClusterIP (other node)") == (
+        "pod->pod IP (other node)", "pod->DNAT rule (other node)")
+    assert dataplane._baselines("host->NodePort") == ("host->pod IP", "host->DNAT rule NodePort")
+
+
+def test_load_balancer_reference_and_manifests() -> None:
+    assert _lbtraffic.reference_rules({"198.51.100.250": "10.224.0.4:31000"}) == (
+        "table ip portico-bench-dnat {\n"
+        "  chain prerouting { type nat hook prerouting priority dstnat; "
+        "ip daddr 198.51.100.250 tcp dport 80 dnat to 10.224.0.4:31000; }\n"
+        "}\n")
+    deployment, *services = _lbtraffic.manifests()
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    assert [(s["metadata"]["name"], s["spec"]["externalTrafficPolicy"]) for s in services] == [
+        ("web-cluster", "Cluster"), ("web-local", "Local")]
+
+
+def test_ingress_baseline_balances_the_nginx_servers() -> None:
+    config = ingress.baseline_config()
+    assert "server a 127.0.0.1:19101" in config and "server b 127.0.0.1:19102" in config
+
+
+def test_logs_check_accepts_only_every_line_framed(tmp_path: Path) -> None:
+    framer = CriLogFramer(Stream.STDOUT)
+    log = tmp_path / "0.log"
+    log.write_bytes(framer.feed(logs.LINE * 3, datetime.datetime.now(datetime.UTC)))
+    logs.check_log(log, 3)
+    with pytest.raises(SystemExit, match="holds 3 records, not 4 lines"):
+        logs.check_log(log, 4)
