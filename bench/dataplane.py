@@ -101,7 +101,7 @@ def traffic(args: argparse.Namespace) -> None:
             samples = _wrk.interleave({label: functools.partial(measure, cluster, *path, args,
                                                                 close)
                                        for label, path in paths.items()}, args.rounds)
-            ratios: dict[str, list[tuple[str, float]]] = {}
+            ratios: dict[str, list[tuple[str, float | None]]] = {}
             for label, (_, _, rules) in paths.items():
                 if rules is Rules.PORTICO:
                     direct, reference = _baselines(label)
