@@ -1,29 +1,36 @@
 """Benchmark the Service data plane (on demand, not in CI; needs root).
 
-    .venv/bin/python bench/dataplane.py [--services 10000] [--endpoints 10] [--changes 100]
-                                        [--seconds 3] [--skip-scale] [--skip-traffic]
+    .venv/bin/python bench/dataplane.py [--seconds 2] [--rounds 3] [--connections 16]
+                                        [--services 10000] [--endpoints 10] [--changes 100]
+                                        [--skip-scale] [--skip-traffic]
 
-Prints, each against a baseline measured in the same run:
+Prints, each against baselines measured in the same run:
 
-- traffic: requests/s from a client pod to a netexec pod straight to the pod IP
-  (baseline), through a ClusterIP and through a NodePort (from outside the node),
-  with keep-alive and with a new connection per request; ratios vs direct;
+- traffic (`_traffic`: a two-node cluster's data path; `_wrk`: wrk against the
+  built-in nginx, keep-alive and `Connection: close`, interleaved rounds, medians,
+  client and server CPU): requests/s from a client pod to the server pod's IP
+  (direct, no tables), through a hand-written single DNAT rule and through
+  Portico's rules for its ClusterIP, from the server's node and from the other
+  node; from the host to the pod IP (routed through the node) and to
+  nodeIP:NodePort, again with the DNAT rule and with Portico's rules.  Each
+  Portico path prints its ratio to direct (goal >= 0.90) and to the DNAT rule
+  (goal >= 0.97), or why there is none (a client-bound baseline);
 - scale: a full sync of S services x E endpoints (render + one `nft -f -` +
   commit), the size of the resulting table, then single-endpoint changes
   (partial syncs: render + apply + commit; the `nft` share shown apart), p50/p99,
   and memory (the process's max RSS against its RSS before the state was built).
 
-Everything runs in network namespaces named `portico-b-<hex>-*`, removed at the end.
+Everything runs inside a private network namespace (`_sandbox`), in namespaces
+named `portico-b<hex>-*` / `portico-b-<hex>-scale`, removed at the end, also on failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import functools
 import resource
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
@@ -32,6 +39,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _wrk  # noqa: E402
+from bench._sandbox import ensure_private_netns  # noqa: E402
+from bench._traffic import (  # noqa: E402
+    NODE_PORT,
+    SERVICE_IP,
+    SERVICE_PORT,
+    Rules,
+    TrafficCluster,
+    sh,
+)
 from portico.proxy import _gc  # noqa: E402
 from portico.proxy._state import ProxyState  # noqa: E402
 from portico.proxy.apply import NftCommand, netns_argv  # noqa: E402
@@ -45,113 +62,64 @@ from portico.proxy.model import (  # noqa: E402
     SliceInfo,
 )
 
-TAG = secrets.token_hex(3)
-NODE_IP, OUT_IP, POD_IP, CLIENT_IP = "10.224.0.4", "10.224.0.100", "10.244.0.2", "10.244.0.3"
-CONFIG = ProxyConfig(node_name="node-1", node_ip=NODE_IP, pod_cidr="10.244.0.0/24",
+SCALE_NETNS = f"portico-b-{secrets.token_hex(3)}-scale"
+CONFIG = ProxyConfig(node_name="node-1", node_ip="10.224.0.4", pod_cidr="10.244.0.0/24",
                      metrics_address="", healthz_address="")
-
-LOAD = r"""
-import http.client, sys, time
-host, port, seconds, keep = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4] == "1"
-n, end, conn = 0, time.monotonic() + seconds, None
-while time.monotonic() < end:
-    if conn is None:
-        conn = http.client.HTTPConnection(host, port, timeout=5)
-    conn.request("GET", "/hostname", headers={} if keep else {"Connection": "close"})
-    conn.getresponse().read()
-    n += 1
-    if not keep:
-        conn.close(); conn = None
-print(n / seconds)
-"""
+VS_DIRECT, VS_REFERENCE = 0.90, 0.97
 
 
-def ns(role: str) -> str:
-    return f"portico-b-{TAG}-{role}"
+def traffic_paths(cluster: TrafficCluster) -> dict[str, tuple[str | None, str, Rules]]:
+    """label -> (client netns, URL, rules in place)."""
+    direct = f"http://{cluster.server_ip}:80/"
+    service = f"http://{SERVICE_IP}:{SERVICE_PORT}/"
+    nodeport = f"http://{cluster.node1.ip}:{NODE_PORT}/"
+    paths: dict[str, tuple[str | None, str, Rules]] = {}
+    for where, pod in (("same node", "client1"), ("other node", "client2")):
+        netns = cluster.pod_netns(pod)
+        paths[f"pod->pod IP ({where})"] = (netns, direct, Rules.NONE)
+        paths[f"pod->DNAT rule ({where})"] = (netns, service, Rules.REFERENCE)
+        paths[f"pod->ClusterIP ({where})"] = (netns, service, Rules.PORTICO)
+    host = None  # this (private) netns: the host of the cluster
+    paths["host->pod IP"] = (host, direct, Rules.NONE)
+    paths["host->DNAT rule NodePort"] = (host, nodeport, Rules.REFERENCE)
+    paths["host->NodePort"] = (host, nodeport, Rules.PORTICO)
+    return paths
 
 
-def sh(*argv: str, inp: str | None = None) -> str:
-    result = subprocess.run(argv, input=inp, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: {result.stderr}")
-    return result.stdout
+def measure(cluster: TrafficCluster, netns: str | None, url: str, rules: Rules,
+            args: argparse.Namespace, close: bool) -> _wrk.Sample:
+    cluster.use(rules)
+    return _wrk.run_wrk(netns, url, args.seconds, close, cluster.server_ticks, args.connections)
 
 
-def inns(role: str, *argv: str) -> str:
-    return sh("ip", "netns", "exec", ns(role), *argv)
+def traffic(args: argparse.Namespace) -> None:
+    cluster = TrafficCluster()
+    try:
+        cluster.start()
+        for close in (False, True):
+            paths = traffic_paths(cluster)
+            samples = _wrk.interleave({label: functools.partial(measure, cluster, *path, args,
+                                                                close)
+                                       for label, path in paths.items()}, args.rounds)
+            ratios: dict[str, list[tuple[str, float | None]]] = {}
+            for label, (_, _, rules) in paths.items():
+                if rules is Rules.PORTICO:
+                    direct, reference = _baselines(label)
+                    ratios[label] = [(direct, VS_DIRECT), (reference, VS_REFERENCE)]
+            mode = "Connection: close" if close else "keep-alive"
+            _wrk.print_table(f"traffic, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
+                             f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
+                             "built-in nginx)", samples, ratios)
+    finally:
+        cluster.close()
 
 
-def topology() -> subprocess.Popen[bytes]:
-    for role in ("node", "out", "pod", "client"):
-        sh("ip", "netns", "add", ns(role))
-        inns(role, "ip", "link", "set", "lo", "up")
-    inns("node", "sysctl", "-qw", "net.ipv4.ip_forward=1")
-    inns("node", "ip", "link", "add", "cbr0", "type", "bridge")
-    inns("node", "ip", "addr", "add", "10.244.0.1/24", "dev", "cbr0")
-    inns("node", "ip", "link", "set", "cbr0", "up")
-    inns("out", "ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns",
-         ns("node"))
-    for role, ip in (("out", OUT_IP), ("node", NODE_IP)):
-        inns(role, "ip", "addr", "add", f"{ip}/16", "dev", "eth0")
-        inns(role, "ip", "link", "set", "eth0", "up")
-    for i, (role, ip) in enumerate((("pod", POD_IP), ("client", CLIENT_IP))):
-        inns("node", "ip", "link", "add", f"vb{TAG}{i}", "type", "veth", "peer", "name", "eth0",
-             "netns", ns(role))
-        inns("node", "ip", "link", "set", f"vb{TAG}{i}", "master", "cbr0", "up")
-        inns(role, "ip", "addr", "add", f"{ip}/24", "dev", "eth0")
-        inns(role, "ip", "link", "set", "eth0", "up")
-        inns(role, "ip", "route", "add", "default", "via", "10.244.0.1")
-    return subprocess.Popen(
-        ["ip", "netns", "exec", ns("pod"), sys.executable, "-m", "portico.images.agnhost",
-         "netexec", "--http-port=8080", "--udp-port=-1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def cleanup(server: subprocess.Popen[bytes] | None) -> None:
-    if server is not None and server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(10)
-    for role in ("node", "out", "pod", "client"):
-        subprocess.run(["ip", "netns", "del", ns(role)], capture_output=True, check=False)
-
-
-def one_service_state(node_port: int) -> ProxyState:
-    state = ProxyState(CONFIG)
-    name = ServiceName("bench", "web")
-    spn = ServicePortName("bench", "web", "http", Protocol.TCP)
-    state.service_changes.update(name, None, {spn: ServicePort(spn, "10.0.0.10", 80,
-                                                               node_port=node_port)}, 0)
-    eps = (Endpoint(POD_IP, 8080, node_name="node-1"),)
-    state.slice_changes.update(("bench", "web-1"), None, SliceInfo(name, ((spn, eps),)), 0)
-    return state
-
-
-def load(role: str, host: str, port: int, seconds: float, keep: bool) -> float:
-    return float(inns(role, sys.executable, "-c", LOAD, host, str(port), str(seconds),
-                      "1" if keep else "0"))
-
-
-def traffic(seconds: float) -> None:
-    state = one_service_state(30080)
-    plan = state.plan()
-    sh("ip", "netns", "exec", ns("node"), "nft", "-f", "-", inp=plan.tx.script())
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            load("client", POD_IP, 8080, 0.1, True)
-            break
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    print(f"traffic ({seconds:g}s each, one client, python http.client; agnhost netexec)")
-    for keep in (True, False):
-        mode = "keep-alive" if keep else "new connection per request"
-        direct = load("client", POD_IP, 8080, seconds, keep)
-        cluster = load("client", "10.0.0.10", 80, seconds, keep)
-        nodeport = load("out", NODE_IP, 30080, seconds, keep)
-        print(f"  {mode:28} direct {direct:8.0f} req/s | ClusterIP {cluster:8.0f} "
-              f"({cluster / direct:.2f}x) | NodePort {nodeport:8.0f} ({nodeport / direct:.2f}x)")
+def _baselines(label: str) -> tuple[str, str]:
+    """The direct and the reference path of a Portico path's label."""
+    if label.startswith("host"):
+        return "host->pod IP", "host->DNAT rule NodePort"
+    where = label[label.index("("):]
+    return f"pod->pod IP {where}", f"pod->DNAT rule {where}"
 
 
 def fill(state: ProxyState, services: int, endpoints: int) -> None:
@@ -172,7 +140,7 @@ def _endpoints(i: int, count: int, skip: int = -1) -> tuple[Endpoint, ...]:
 
 
 async def scale(services: int, endpoints: int, changes: int) -> None:
-    runner = NftCommand(ns("node"))
+    runner = NftCommand(SCALE_NETNS)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     state = ProxyState(CONFIG)
     fill(state, services, endpoints)
@@ -238,24 +206,24 @@ def _count(netns: str | None, what: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
     parser.add_argument("--services", type=int, default=10000)
     parser.add_argument("--endpoints", type=int, default=10)
     parser.add_argument("--changes", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--skip-traffic", action="store_true")
     args = parser.parse_args()
-    server = None
-    try:
-        server = topology()
-        if not args.skip_traffic:
-            traffic(args.seconds)
-        if not args.skip_scale:
-            subprocess.run(["ip", "netns", "exec", ns("node"), "nft", "delete", "table", "inet",
-                            CONFIG.table], capture_output=True, check=False)
+    ensure_private_netns()
+    if not args.skip_traffic:
+        traffic(args)
+    if not args.skip_scale:
+        subprocess.run(["ip", "netns", "add", SCALE_NETNS], check=True)
+        try:
             asyncio.run(scale(args.services, args.endpoints, args.changes))
-    finally:
-        cleanup(server)
+        finally:
+            subprocess.run(["ip", "netns", "del", SCALE_NETNS], check=False)
 
 
 if __name__ == "__main__":

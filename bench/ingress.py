@@ -1,27 +1,32 @@
 """Benchmark: HTTP through an Ingress vs a minimal hand-written HAProxy, and changes under load.
 
-Run on demand (root; not in CI):  .venv/bin/python bench/ingress.py [--seconds 3] [--clients 2]
+Run on demand (root; not in CI):
+    .venv/bin/python bench/ingress.py [--seconds 2] [--rounds 3] [--connections 16]
 
 Network safety: everything runs inside a throwaway network namespace
 `portico-t-ingbench<hex>` (loopback only), removed at the end, also on failure; every
-HAProxy started here is stopped by its PID.
+HAProxy and nginx started here is stopped by its PID.
 
-Setup: two "pods" are one HAProxy origin (nbthread 1) answering `200 <name>` on
-127.0.0.1:19001 and :19002. The Ingress data plane is rendered by the controller's
-own code (`routes.build_plan` -> `Applier`) from a snapshot with one Ingress
-(host bench.example.com, Prefix /) to a Service with both endpoints; the baseline
-is a hand-written HAProxy config (one frontend, one backend, the same two
-servers, same defaults). Load comes from `--clients` processes, each keeping
-`--connections` connections busy with a raw HTTP/1.1 loop.
+Setup: the throughput "pods" are two built-in nginx servers (`_traffic.start_nginx`,
+the official image's configuration) on 127.0.0.1:19101 and :19102; for the change
+measurements, three HAProxy origins (nbthread 1) answer `200 <name>` on :19001-19003.
+The Ingress data plane is rendered by the controller's own code (`routes.build_plan`
+-> `Applier`) from a snapshot with one Ingress (host bench.example.com, Prefix /) to
+a Service with two endpoints; the baseline is a hand-written HAProxy config (one
+frontend, one backend, the same two servers, same defaults).  Load comes from `wrk`
+(`_wrk`: keep-alive and `Connection: close`, interleaved rounds, medians, client and
+server CPU: the nginx servers and the HAProxy in front of them; no ratio against a
+client-bound baseline).
 
 What it prints:
-1. requests/s through the Ingress and through the baseline, keep-alive and
-   `Connection: close`, and the ratio Ingress / baseline;
+1. requests/s straight to one nginx (direct), through the baseline HAProxy and
+   through the Ingress, keep-alive and `Connection: close`; the Ingress's ratio to
+   the baseline (goal >= 0.90) and to direct;
 2. endpoint change -> traffic shift: time from `Applier.apply()` (runtime API) until
    a request goes to the new endpoint, p50/p99 over `--shifts` changes;
-3. failed requests (non-200 or socket errors) under steady keep-alive load during
-   50 changes: new paths (map updates), endpoint scale up/down (server slots) and
-   annotation changes (hitless reloads).
+3. failed requests (socket errors or non-2xx/3xx answers, counted by wrk) under steady
+   keep-alive load during 50 changes: new paths (map updates), endpoint scale up/down
+   (server slots) and annotation changes (hitless reloads).
 """
 
 from __future__ import annotations
@@ -29,18 +34,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
-import multiprocessing
+import functools
 import os
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _wrk  # noqa: E402
+from bench._traffic import start_nginx, stop_server, wait_serving  # noqa: E402
 from portico.ingress import routes, tls  # noqa: E402
 from portico.ingress.apply import Applier  # noqa: E402
 from portico.ingress.haproxy import HAProxyProcess  # noqa: E402
@@ -49,6 +58,8 @@ from portico.ingress.model import Settings, Snapshot  # noqa: E402
 HOST = "bench.example.com"
 INGRESS_PORT, BASELINE_PORT = 18080, 17080
 ORIGINS = {"pod-a": 19001, "pod-b": 19002, "pod-c": 19003}
+NGINX = {"nginx-a": 19101, "nginx-b": 19102}
+INGRESS_GOAL = 0.90
 DEFAULTS = """defaults
     mode http
     option forwardfor
@@ -77,8 +88,8 @@ def origin_config() -> str:
 def baseline_config() -> str:
     return (f"global\n    nbthread 2\n{DEFAULTS}frontend fe\n    bind 127.0.0.1:{BASELINE_PORT}\n"
             "    default_backend be\nbackend be\n"
-            f"    server a 127.0.0.1:{ORIGINS['pod-a']}\n"
-            f"    server b 127.0.0.1:{ORIGINS['pod-b']}\n")
+            f"    server a 127.0.0.1:{NGINX['nginx-a']}\n"
+            f"    server b 127.0.0.1:{NGINX['nginx-b']}\n")
 
 
 def snapshot(pods: tuple[str, ...], paths: int = 0, timeout: int = 60) -> Snapshot:
@@ -96,60 +107,9 @@ def snapshot(pods: tuple[str, ...], paths: int = 0, timeout: int = 60) -> Snapsh
     slices = tuple({"metadata": {"name": f"web-{p}", "namespace": "default",
                                  "labels": {"kubernetes.io/service-name": "web"}},
                     "endpoints": [{"addresses": ["127.0.0.1"]}],
-                    "ports": [{"name": "", "port": ORIGINS[p]}]} for p in pods)
+                    "ports": [{"name": "", "port": {**ORIGINS, **NGINX}[p]}]} for p in pods)
     return Snapshot(ingresses=(ingress,), services={("default", "web"): service},
                     endpoint_slices=slices)
-
-
-# --- load ------------------------------------------------------------------------------
-async def _connection(port: int, close: bool, deadline: float, counts: list[int]) -> None:
-    request = (f"GET / HTTP/1.1\r\nHost: {HOST}\r\n"
-               f"{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n").encode()
-    reader = writer = None
-    while time.monotonic() < deadline:
-        try:
-            if writer is None:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-            await reader.readexactly(length)
-            counts[0 if head.startswith(b"HTTP/1.1 200") else 1] += 1
-            if close or b"connection: close" in head.lower():
-                writer.close()
-                writer = None
-        except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
-            counts[1] += 1
-            writer = None
-
-
-def _load(netns: str, port: int, close: bool, seconds: float, connections: int,
-          out: multiprocessing.Queue) -> None:
-    enter(netns)
-    counts = [0, 0]
-    deadline = time.monotonic() + seconds
-
-    async def run() -> None:
-        await asyncio.gather(*(_connection(port, close, deadline, counts)
-                               for _ in range(connections)))
-    asyncio.run(run())
-    out.put(counts)
-
-
-def load(netns: str, port: int, close: bool, args: argparse.Namespace,
-         seconds: float | None = None) -> tuple[float, int]:
-    """(requests/s, failures) over `seconds` with `args.clients` processes."""
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    duration = seconds or args.seconds
-    procs = [multiprocessing.Process(target=_load, args=(netns, port, close, duration,
-                                                         args.connections, queue))
-             for _ in range(args.clients)]
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
-    return sum(r[0] for r in results) / duration, sum(r[1] for r in results)
 
 
 # --- measurements ----------------------------------------------------------------------
@@ -184,9 +144,13 @@ async def shift_times(applier: Applier, settings: Settings, pool, shifts: int) -
 
 
 async def changes_under_load(netns: str, applier: Applier, settings: Settings,
+                             server: Callable[[], int],
                              args: argparse.Namespace) -> tuple[int, int, dict[str, int]]:
+    await applier.apply(routes.build_plan(snapshot(("pod-a", "pod-b")), settings))
     loop = asyncio.get_running_loop()
-    running = loop.run_in_executor(None, load, netns, INGRESS_PORT, False, args, 8.0)
+    running = loop.run_in_executor(None, functools.partial(
+        _wrk.run_wrk, netns, f"http://127.0.0.1:{INGRESS_PORT}/", 8.0, False, server,
+        args.connections, headers=(f"Host: {HOST}",)))
     await asyncio.sleep(0.5)
     outcomes: dict[str, int] = {}
     pods = [("pod-a", "pod-b"), ("pod-a", "pod-b", "pod-c"), ("pod-b",), ("pod-a", "pod-c")]
@@ -195,8 +159,24 @@ async def changes_under_load(netns: str, applier: Applier, settings: Settings,
         result = await applier.apply(routes.build_plan(snap, settings))
         outcomes[result.outcome.value] = outcomes.get(result.outcome.value, 0) + 1
         await asyncio.sleep(0.1)
-    rps, failed = await running
-    return int(rps * 8), failed, outcomes
+    sample = await running
+    return int(sample.rate * 8), sample.errors, outcomes
+
+
+def throughput(netns: str, server: Callable[[], int], args: argparse.Namespace) -> None:
+    paths = {"direct (one nginx)": NGINX["nginx-a"], "hand-written HAProxy": BASELINE_PORT,
+             "Ingress": INGRESS_PORT}
+    ratios = {"Ingress": [("hand-written HAProxy", INGRESS_GOAL), ("direct (one nginx)", None)]}
+    for close in (False, True):
+        samples = _wrk.interleave(
+            {label: functools.partial(_wrk.run_wrk, netns, f"http://127.0.0.1:{port}/",
+                                      args.seconds, close, server, args.connections,
+                                      headers=(f"Host: {HOST}",))
+             for label, port in paths.items()}, args.rounds)
+        mode = "Connection: close" if close else "keep-alive"
+        _wrk.print_table(f"ingress, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
+                         f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
+                         "built-in nginx x 2)", samples, ratios)
 
 
 def start(argv: list[str]) -> subprocess.Popen:
@@ -209,6 +189,7 @@ async def main(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="ingbench-"))
     subprocess.run(["ip", "netns", "add", netns], check=True)
     procs: list[subprocess.Popen] = []
+    servers: list[subprocess.Popen[bytes]] = []
     haproxy = None
     pool = ThreadPoolExecutor(1, initializer=enter, initargs=(netns,))
     try:
@@ -217,6 +198,10 @@ async def main(args: argparse.Namespace) -> None:
             (work / name).write_text(text)
             procs.append(start(["ip", "netns", "exec", netns, "haproxy", "-db", "-f",
                                 str(work / name)]))
+        for name, port in NGINX.items():
+            (work / name).mkdir()
+            servers.append(start_nginx(netns, work / name, port))
+        server = _wrk.netns_ticks([netns], "nginx", "haproxy")  # the proxies are the path
         crt, key = tls.self_signed()
         settings = Settings(state_dir=PurePosixPath(work / "ingress"),
                             run_dir=PurePosixPath(work / "run"), http_port=INGRESS_PORT,
@@ -226,19 +211,16 @@ async def main(args: argparse.Namespace) -> None:
                                  work / "run" / "admin.sock",
                                  prefix=("ip", "netns", "exec", netns))
         applier = Applier(settings, haproxy)
-        await applier.apply(routes.build_plan(snapshot(("pod-a", "pod-b")), settings))
-        await asyncio.sleep(0.5)
-        for close in (False, True):
-            label = "Connection: close" if close else "keep-alive"
-            base, base_failed = load(netns, BASELINE_PORT, close, args)
-            ours, ours_failed = load(netns, INGRESS_PORT, close, args)
-            print(f"{label:18}: baseline {base:9.0f} req/s ({base_failed} failed), ingress "
-                  f"{ours:9.0f} req/s ({ours_failed} failed), ratio {ours / base:.2f}")
+        await applier.apply(routes.build_plan(snapshot(("nginx-a", "nginx-b")), settings))
+        for port in (*NGINX.values(), BASELINE_PORT, INGRESS_PORT):
+            wait_serving(netns, f"http://127.0.0.1:{port}/", host=HOST)
+        await asyncio.get_running_loop().run_in_executor(None, throughput, netns, server, args)
         samples = sorted(await shift_times(applier, settings, pool, args.shifts))
         p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
         print(f"endpoint change -> traffic shift ({len(samples)} changes, runtime API): "
               f"p50 {statistics.median(samples) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms")
-        total, failed, outcomes = await changes_under_load(netns, applier, settings, args)
+        total, failed, outcomes = await changes_under_load(netns, applier, settings, server,
+                                                           args)
         print(f"50 changes under keep-alive load: {total} requests, {failed} failed; "
               f"applied as {outcomes}")
     finally:
@@ -248,13 +230,16 @@ async def main(args: argparse.Namespace) -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+        for nginx in servers:
+            stop_server(nginx)
         subprocess.run(["ip", "netns", "del", netns], check=False)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument("--connections", type=int, default=25)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
     parser.add_argument("--shifts", type=int, default=40)
     asyncio.run(main(parser.parse_args()))

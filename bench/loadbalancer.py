@@ -1,14 +1,22 @@
 """Benchmark the cloud load balancer (root; on demand: `python bench/loadbalancer.py`).
 
-Builds a MiniCloud (host, cloud and two node netns), runs the API server and
-the LB controller in this process, and prints:
-- requests/s through the frontend (LB rules, policy routing) vs straight to
-  nodeIP:nodePort over the same path without the LB rules, and their ratio (the
-  median of interleaved rounds);
+    .venv/bin/python bench/loadbalancer.py [--seconds 2] [--rounds 3] [--connections 16]
+                                           [--skip-traffic] [--skip-control]
+
+traffic (`_lbtraffic`): a real `portico up --nodes 2` in a sandbox netns (the
+cluster's host), a Deployment of the built-in nginx (one pod per node) behind two
+LoadBalancer Services, externalTrafficPolicy Cluster and Local; `wrk` from the host
+(`_wrk`: keep-alive and `Connection: close`, interleaved rounds, medians, client and
+server CPU) to each Service's frontend, to node-1's nodeIP:nodePort (the baseline:
+the same node rules without the load balancer; goal: frontend >= 0.90 of it), and
+through a hand-written single DNAT rule in the cloud netns from a spare pool address
+to the same nodeIP:nodePort (the least a load balancer can do).
+
+control (a MiniCloud: host, cloud and two node netns; the API server and the LB
+controller in this process):
 - apply -> first answer: Service created until the first HTTP answer via its frontend;
 - failover: a node's server stopped until new connections all go to the other node
   (probe interval 1 s x 2 probes).
-The client is the same asyncio loop for both paths, so the ratio is what counts.
 """
 
 from __future__ import annotations
@@ -16,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -27,6 +34,8 @@ from lightkube.resources.core_v1 import Node, Service
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import _wrk  # noqa: E402
+from bench._lbtraffic import traffic  # noqa: E402
 from bench._sandbox import ensure_private_netns  # noqa: E402
 from portico.apiserver.server import ApiServer, ApiServerConfig  # noqa: E402
 from portico.cloud.lb.apply import NetnsRunner  # noqa: E402
@@ -36,7 +45,6 @@ from portico.cloud.lb.minicloud import MiniCloud  # noqa: E402
 from portico.cloud.lb.probes import NetnsSockets  # noqa: E402
 
 A = "service.beta.kubernetes.io/azure-load-balancer-health-probe-"
-ROUNDS = 6
 
 
 def free_port() -> int:
@@ -57,20 +65,6 @@ async def fetch(sockets: NetnsSockets, ip: str, port: int, timeout: float = 1.0)
         return None
 
 
-async def rate(sockets: NetnsSockets, ip: str, port: int, seconds: float, conc: int) -> float:
-    done = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            if await fetch(sockets, ip, port):
-                done += 1
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(conc)))
-    return done / (time.perf_counter() - started)
-
-
 async def wait_until(check, timeout: float = 30.0) -> float:  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     while not await check():
@@ -80,7 +74,7 @@ async def wait_until(check, timeout: float = 30.0) -> float:  # type: ignore[no-
     return time.perf_counter() - started
 
 
-async def main(seconds: float, conc: int) -> None:
+async def control() -> None:
     with MiniCloud(nodes=2) as cloud, tempfile.TemporaryDirectory() as tmp:
         servers = [cloud.serve(i, 80, 30080) for i in (1, 2)]
         api = ApiServer(ApiServerConfig(name="bench", data_dir=Path(tmp), port=free_port()))
@@ -111,17 +105,6 @@ async def main(seconds: float, conc: int) -> None:
             # kernel's ICMP rate limit kicks in, and would otherwise wait a whole second
             await wait_until(lambda: fetch(host, "198.51.100.1", 80, 0.1))
             first = time.perf_counter() - started
-            # interleaved rounds, alternating which path goes first: the machine is shared
-            # and noisy, so each ratio compares two neighbouring measurements
-            ratios, lb_rates, direct_rates = [], [], []
-            for i in range(ROUNDS):
-                paths = [("lb", "198.51.100.1", 80), ("direct", cloud.node_ip(1), 30080)]
-                got = {name: await rate(host, ip, port, seconds / ROUNDS, conc)
-                       for name, ip, port in (paths if i % 2 == 0 else paths[::-1])}
-                lb_rates.append(got["lb"])
-                direct_rates.append(got["direct"])
-                ratios.append(got["lb"] / got["direct"])
-            via_lb, direct = statistics.median(lb_rates), statistics.median(direct_rates)
             cloud.stop(servers[1])
 
             async def only_node1() -> bool:
@@ -129,11 +112,6 @@ async def main(seconds: float, conc: int) -> None:
                                                 for _ in range(10)))
                 return all(b and b.startswith("node-1") for b in bodies)
             failover = await wait_until(only_node1)
-            print(f"requests/s via frontend     {via_lb:10.0f}")
-            print(f"requests/s nodeIP:nodePort  {direct:10.0f}")
-            print(f"ratio frontend/direct       {statistics.median(ratios):10.2f}"
-                  f"   (median of {ROUNDS} interleaved rounds: "
-                  f"{', '.join(f'{r:.2f}' for r in ratios)})")
             print(f"apply -> EXTERNAL-IP        {external_ip * 1000:10.0f} ms")
             print(f"apply -> first answer       {first * 1000:10.0f} ms")
             print(f"failover (1 s x 2 probes)   {failover * 1000:10.0f} ms")
@@ -145,10 +123,20 @@ async def main(seconds: float, conc: int) -> None:
             cloud_sockets.close()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--concurrency", type=int, default=32)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
+    parser.add_argument("--skip-traffic", action="store_true")
+    parser.add_argument("--skip-control", action="store_true")
     args = parser.parse_args()
     ensure_private_netns()
-    asyncio.run(main(args.seconds, args.concurrency))
+    if not args.skip_traffic:
+        traffic(args.seconds, args.rounds, args.connections)
+    if not args.skip_control:
+        asyncio.run(control())
+
+
+if __name__ == "__main__":
+    main()

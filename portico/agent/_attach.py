@@ -7,8 +7,8 @@ attached sessions, and whose stdin stays open when the container asks for it:
   process's controlling terminal; the agent keeps the master (output is logged
   as stdout, as container runtimes do for terminals; resizes go to the master);
 - otherwise stdin is /dev/null, as before.
-Output reaches the CRI log exactly as for a plain `ContainerProcess`: each output
-pipe is teed - one copy to the log pump, one to every subscriber.  For containers
+Output reaches the CRI log exactly as for a plain `ContainerProcess`, whose pump
+hands every chunk, once logged, to the subscribers.  For containers
 with stdin, output written before the first attach is kept (up to
 `REPLAY_LIMIT` bytes) and replayed to that first session: `kubectl run -it`
 attaches only once the pod is Running, and a quick command would otherwise have
@@ -83,27 +83,14 @@ class AttachableProcess(ContainerProcess):
     async def _pump(self, reader: asyncio.StreamReader | None, stream: Stream) -> None:
         if reader is None and stream is Stream.STDOUT:
             reader = self._terminal
-        if reader is None:
-            return
-        tee = asyncio.StreamReader(limit=2 ** 20)
-        copier = asyncio.ensure_future(self._tee(reader, tee, stream))
         try:
-            await super()._pump(tee, stream)
+            await super()._pump(reader, stream)
         finally:
-            copier.cancel()
             if stream is Stream.STDOUT:
                 self._close_terminal()
 
-    async def _tee(self, source: asyncio.StreamReader, tee: asyncio.StreamReader,
-                   stream: Stream) -> None:
-        try:
-            while chunk := await source.read(65536):
-                tee.feed_data(chunk)
-                self._broadcast(stream, chunk)
-        except OSError:
-            pass
-        tee.feed_eof()
-        self._broadcast(stream, b"")
+    def _output(self, stream: Stream, chunk: bytes) -> None:
+        self._broadcast(stream, chunk)
 
     def _broadcast(self, stream: Stream, chunk: bytes) -> None:
         if self._replay is not None and chunk and self._replay_size < REPLAY_LIMIT:

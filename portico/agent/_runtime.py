@@ -4,7 +4,8 @@ A `ContainerProcess` is a process the container launcher (`_spawner`/`_zygote`)
 started inside the pod (its netns, /etc/netns/<pod netns>/* bind-mounted over
 /etc, exactly the container's environment, its workingDir, a new session (hence
 process group = PID), `PR_SET_PDEATHSIG` so a crashed agent leaves no orphans).
-Its stdout and stderr are pumped line by line into the CRI log file.  `wait()`
+Its stdout and stderr are pumped into the CRI log file a whole read at a time (up to
+`READ_SIZE`; `CriLogFramer` frames all lines of a read at once, one `write` each).  `wait()`
 returns the exit code as Kubernetes reports it (128 + signal number for a signal
 death).  `run_exec` runs a one-shot command (exec probes, preStop hooks) inside
 the running container's namespaces (`nsenter --target <pid>`), with a timeout.
@@ -21,12 +22,13 @@ import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from portico.agent._crilog import CriLineSplitter, Stream, format_record
+from portico.agent._crilog import CriLogFramer, Stream
 from portico.agent._sandbox import NSENTER
 from portico.agent._spawner import SpawnedProcess
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
+READ_SIZE = 1 << 20
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -64,16 +66,22 @@ class ContainerProcess:
     async def _pump(self, reader: asyncio.StreamReader | None, stream: Stream) -> None:
         if reader is None:
             return
-        splitter = CriLineSplitter()
+        framer = CriLogFramer(stream)
         while True:
-            chunk = await reader.read(65536)
-            records = splitter.feed(chunk) if chunk else splitter.close()
+            try:
+                chunk = await reader.read(READ_SIZE)
+            except OSError:  # a terminal's master reads EIO once the slave is gone
+                chunk = b""
             now = datetime.datetime.now(datetime.UTC)
-            data = b"".join(format_record(now, stream, tag, c) for tag, c in records)
+            data = framer.feed(chunk, now) if chunk else framer.close(now)
             if data:
                 self._log.write(data)
+            self._output(stream, chunk)
             if not chunk:
                 return
+
+    def _output(self, stream: Stream, chunk: bytes) -> None:
+        """Called with every chunk of output after it was logged (b"": the stream ended)."""
 
     def running(self) -> bool:
         return self.proc.returncode is None

@@ -3,10 +3,14 @@
 Run as `python -m portico.images.nginx [nginx flags]` (what `nginx` resolves to, with
 the image's CMD `-g "daemon off;"`). Theory of operation:
 
-1. `render_config(settings)` (pure) writes the official image's default server: port 80
-   (and `[::]:80` when the machine has IPv6), `root` the welcome page, `index.html`;
-   `worker_processes 1`, the pid file and every temp path under the prefix, error log to
-   stderr and access log to stdout (so the agent's container log gets both).
+1. `render_config(settings)` (pure) writes the official image's `nginx.conf` with its
+   `conf.d/default.conf` inlined: `worker_processes auto` (one worker per CPU), 1024 connections
+   per worker, the `main` log format, `sendfile on`, `keepalive_timeout 65`; the default
+   server on port 80 (and `[::]:80` when the machine has IPv6), `root` the welcome page,
+   `index.html`, and `/50x.html` for server errors.  As in the official image (whose
+   /var/log/nginx/access.log and error.log are links to /dev/stdout and /dev/stderr),
+   every request is one `main` line on stdout and errors go to stderr, so the container
+   log gets both.  The pid file and every temp path live under the prefix.
 2. `main()` makes the prefix `$PORTICO_CONTAINER_DIR/nginx` (a fresh temp dir if the
    agent passed none), writes `nginx.conf` there and execs nginx with `-p PREFIX -c CONF
    -e stderr`, so the container's process *is* the nginx master (signals reach it:
@@ -16,8 +20,9 @@ the image's CMD `-g "daemon off;"`). Theory of operation:
 
 Welcome page: Debian's `/usr/share/nginx/html/index.html`, else
 `/var/www/html/index.nginx-debian.html`, else our own "Welcome to nginx!" page in the
-prefix. Test hooks: `$PORTICO_NGINX_PORT` replaces port 80, `$PORTICO_LISTEN_ADDRESS`
-binds one address instead of all.
+prefix; the error page `50x.html` is always ours, in the prefix.  Test hooks:
+`$PORTICO_NGINX_PORT` replaces port 80, `$PORTICO_LISTEN_ADDRESS` binds one address
+instead of all.
 """
 
 from __future__ import annotations
@@ -54,6 +59,25 @@ working. Further configuration is required.</p>
 </body>
 </html>
 """
+ERROR_HTML = """<!DOCTYPE html>
+<html>
+<head>
+<title>Error</title>
+</head>
+<body>
+<h1>An error occurred.</h1>
+<p>Sorry, the page you are looking for is currently unavailable.<br/>
+Please try again later.</p>
+</body>
+</html>
+"""
+ERROR_PAGE = "50x.html"
+# The official image's `main` format (nginx.conf of docker-library/nginx).
+MAIN_LOG_FORMAT = (
+    "'$remote_addr - $remote_user [$time_local] \"$request\" '\n"
+    "                      '$status $body_bytes_sent \"$http_referer\" '\n"
+    "                      '\"$http_user_agent\" \"$http_x_forwarded_for\"'"
+)
 _DAEMON = re.compile(r"\bdaemon\s+\w+\s*;")
 
 
@@ -61,6 +85,7 @@ _DAEMON = re.compile(r"\bdaemon\s+\w+\s*;")
 class Settings:
     prefix: Path  # pid file and temp paths live here
     root: Path  # the directory served
+    error_root: Path  # the directory holding 50x.html
     index: str  # the index file name in `root`
     listen: tuple[str, ...]  # `listen` directive arguments
     mime_types: Path | None  # included when the file exists
@@ -77,13 +102,14 @@ def render_config(settings: Settings) -> str:
     user = "user root root;\n" if settings.user_root else ""
     index = " ".join(dict.fromkeys((settings.index, "index.html", "index.htm")))
     return (
-        f"{user}worker_processes 1;\n"
+        f"{user}worker_processes auto;\n"
         f"pid {settings.prefix / 'nginx.pid'};\n"
         "error_log stderr notice;\n"
         "events {\n    worker_connections 1024;\n}\n"
         "http {\n"
         f"{mime}    default_type application/octet-stream;\n"
-        "    access_log /dev/stdout;\n"
+        f"    log_format main {MAIN_LOG_FORMAT};\n"
+        "    access_log /dev/stdout main;\n"
         "    sendfile on;\n"
         "    keepalive_timeout 65;\n"
         f"{temp}"
@@ -93,6 +119,10 @@ def render_config(settings: Settings) -> str:
         "        location / {\n"
         f"            root {settings.root};\n"
         f"            index {index};\n"
+        "        }\n"
+        f"        error_page 500 502 503 504 /{ERROR_PAGE};\n"
+        f"        location = /{ERROR_PAGE} {{\n"
+        f"            root {settings.error_root};\n"
         "        }\n"
         "    }\n"
         "}\n"
@@ -125,12 +155,10 @@ def nginx_argv(prefix: Path, config: Path, user_args: Sequence[str]) -> list[str
     ]  # fmt: skip
 
 
-def _welcome(prefix: Path) -> tuple[Path, str]:
+def _welcome(html: Path) -> tuple[Path, str]:
     for page in WELCOME_PAGES:
         if page.is_file():
             return page.parent, page.name
-    html = prefix / "html"
-    html.mkdir(exist_ok=True)
     (html / "index.html").write_text(WELCOME_HTML)
     return html, "index.html"
 
@@ -141,10 +169,14 @@ def prepare(container_dir: Path | None) -> Path:
         container_dir = Path(tempfile.mkdtemp(prefix="portico-nginx-"))
     prefix = container_dir / "nginx"
     prefix.mkdir(parents=True, exist_ok=True)
-    root, index = _welcome(prefix)
+    html = prefix / "html"
+    html.mkdir(exist_ok=True)
+    (html / ERROR_PAGE).write_text(ERROR_HTML)
+    root, index = _welcome(html)
     settings = Settings(
         prefix=prefix,
         root=root,
+        error_root=html,
         index=index,
         listen=listen_addresses(os.environ, Path("/proc/net/if_inet6").exists()),
         mime_types=MIME_TYPES if MIME_TYPES.is_file() else None,

@@ -14,7 +14,7 @@ mod N vmap { ... }`. A faithful port of that measured, at 10,000 Services x 10
 endpoints on this machine (nft 1.0.6): full sync ~190 s (the anonymous vmaps
 make a big batch quadratic inside `nft`) and ~0.86 s for a one-endpoint change
 (every `nft -f` first loads the table's 100k+ chains and rules into its cache).
-Here the chains and rules are few and fixed (18 chains, 31 rules at that
+Here the chains and rules are few and fixed (17 chains, 31 rules at that
 scale) and everything that grows with Services and endpoints is an element of
 a named map or set:
 
@@ -37,9 +37,12 @@ grouped 1000 per command.
 Measured with `bench/dataplane.py` (10,000 Services x 10 endpoints, same
 machine, shared with other work): full sync 2.6-3.4 s (render ~1.3 s, `nft -f
 -` ~1.4 s, commit 0.1 s; goal < 5 s), one-endpoint change p50 1.3-1.7 ms, p99
-~4 ms (goal p99 < 50 ms; 3-8 element operations), max RSS ~250 MiB. Requests
-through a ClusterIP or NodePort run at 0.8-1.2x the rate of going straight to
-the pod (within the run-to-run noise).
+~4 ms (goal p99 < 50 ms; 3-8 element operations), max RSS ~250 MiB. Traffic
+(wrk against nginx, see README's Performance) is judged against going straight to
+the pod and against a hand-written single DNAT rule for the same Service; what
+every packet of a connection pays is kept to the filter chains that must reject
+(`reject` needs input/forward/output), the firewall check runs in the nat chains
+(first packets only).
 
 Semantics kept from kube-proxy: ready endpoints, else serving-and-terminating
 ones (for Cluster and Local separately); internalTrafficPolicy Local (drop

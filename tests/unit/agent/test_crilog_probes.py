@@ -8,7 +8,7 @@ import pytest
 
 from portico.agent._crilog import (
     MAX_LINE,
-    CriLineSplitter,
+    CriLogFramer,
     LogOptions,
     Stream,
     Tag,
@@ -34,13 +34,33 @@ def test_format_and_parse_round_trip() -> None:
     assert rfc3339nano(T0.replace(microsecond=0)) == "2026-01-02T03:04:05Z"
 
 
-def test_splitter_handles_partial_and_long_lines() -> None:
-    s = CriLineSplitter()
-    assert s.feed(b"a\nb") == [(Tag.FULL, b"a")]
-    assert s.feed(b"c\n") == [(Tag.FULL, b"bc")]
-    long = b"x" * (MAX_LINE + 5)
-    assert s.feed(long) == [(Tag.PARTIAL, b"x" * MAX_LINE)]
-    assert s.close() == [(Tag.FULL, b"xxxxx")]
+def test_framer_frames_a_read_at_once() -> None:
+    f = CriLogFramer(Stream.STDOUT)
+    assert f.feed(b"a\n\nb", T0) == (b"2026-01-02T03:04:05.12Z stdout F a\n"
+                                    b"2026-01-02T03:04:05.12Z stdout F \n")
+    assert f.feed(b"c\n", T0) == b"2026-01-02T03:04:05.12Z stdout F bc\n"
+    assert f.feed(b"", T0) == b""
+    assert f.close(T0) == b""
+
+
+def _records(data: bytes) -> list[tuple[Tag, bytes]]:
+    return [(r.tag, r.content) for r in map(parse_line, data.splitlines())]
+
+
+@pytest.mark.parametrize(("chunks", "expected"), [
+    pytest.param([b"x" * (MAX_LINE + 5)], [(Tag.PARTIAL, b"x" * MAX_LINE), (Tag.FULL, b"x" * 5)],
+                 id="unterminated-long"),
+    pytest.param([b"x" * MAX_LINE], [(Tag.FULL, b"x" * MAX_LINE)], id="unterminated-max"),
+    pytest.param([b"y" * (2 * MAX_LINE) + b"\nz\n"],
+                 [(Tag.PARTIAL, b"y" * MAX_LINE), (Tag.FULL, b"y" * MAX_LINE), (Tag.FULL, b"z")],
+                 id="long-line-in-a-read"),
+    pytest.param([b"y" * (MAX_LINE + 1), b"yy\n"],
+                 [(Tag.PARTIAL, b"y" * MAX_LINE), (Tag.FULL, b"yyy")], id="long-across-reads"),
+])  # fmt: skip
+def test_framer_splits_long_lines(chunks: list[bytes], expected: list[tuple[Tag, bytes]]) -> None:
+    f = CriLogFramer(Stream.STDERR)
+    out = b"".join(f.feed(chunk, T0) for chunk in chunks) + f.close(T0)
+    assert _records(out) == expected
 
 
 def _lines(n: int) -> list[bytes]:

@@ -26,6 +26,7 @@ def test_render_config() -> None:
     settings = nginx.Settings(
         prefix=Path("/run/c/nginx"),
         root=Path("/usr/share/nginx/html"),
+        error_root=Path("/run/c/nginx/html"),
         index="index.html",
         listen=("80", "[::]:80"),
         mime_types=Path("/etc/nginx/mime.types"),
@@ -33,7 +34,7 @@ def test_render_config() -> None:
     )
     assert nginx.render_config(settings) == textwrap.dedent("""\
         user root root;
-        worker_processes 1;
+        worker_processes auto;
         pid /run/c/nginx/nginx.pid;
         error_log stderr notice;
         events {
@@ -42,7 +43,10 @@ def test_render_config() -> None:
         http {
             include /etc/nginx/mime.types;
             default_type application/octet-stream;
-            access_log /dev/stdout;
+            log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                              '$status $body_bytes_sent "$http_referer" '
+                              '"$http_user_agent" "$http_x_forwarded_for"';
+            access_log /dev/stdout main;
             sendfile on;
             keepalive_timeout 65;
             client_body_temp_path /run/c/nginx/client_body_temp;
@@ -57,6 +61,10 @@ def test_render_config() -> None:
                 location / {
                     root /usr/share/nginx/html;
                     index index.html index.htm;
+                }
+                error_page 500 502 503 504 /50x.html;
+                location = /50x.html {
+                    root /run/c/nginx/html;
                 }
             }
         }

@@ -22,7 +22,6 @@ EXPECTED = textwrap.dedent("""\
         add chain inet portico-proxy filter-input { type filter hook input priority -110 ; }
         add chain inet portico-proxy filter-output { type filter hook output priority -110 ; }
         add chain inet portico-proxy filter-output-post-dnat { type filter hook output priority -90 ; }
-        add chain inet portico-proxy filter-prerouting { type filter hook prerouting priority dstnat - 10 ; }
         add chain inet portico-proxy firewall-check
         add chain inet portico-proxy mark-for-masquerade
         add chain inet portico-proxy masquerading
@@ -61,17 +60,17 @@ EXPECTED = textwrap.dedent("""\
         add rule inet portico-proxy filter-input ct state new jump nodeport-endpoints-check
         add rule inet portico-proxy filter-input ct state new jump service-endpoints-check
         add rule inet portico-proxy filter-output ct state new jump service-endpoints-check
-        add rule inet portico-proxy filter-output ct state new jump firewall-check
         add rule inet portico-proxy filter-output-post-dnat ct state new jump cluster-ips-check
-        add rule inet portico-proxy filter-prerouting ct state new jump firewall-check
         add rule inet portico-proxy firewall-check ip daddr . meta l4proto . th dport @firewall-ips ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop
         add rule inet portico-proxy mark-for-masquerade meta mark set meta mark | 0x4000
         add rule inet portico-proxy masquerading ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade
         add rule inet portico-proxy masquerading meta mark & 0x4000 == 0 return
         add rule inet portico-proxy masquerading meta mark set meta mark ^ 0x4000
         add rule inet portico-proxy masquerading masquerade fully-random
+        add rule inet portico-proxy nat-output jump firewall-check
         add rule inet portico-proxy nat-output jump services
         add rule inet portico-proxy nat-postrouting jump masquerading
+        add rule inet portico-proxy nat-prerouting jump firewall-check
         add rule inet portico-proxy nat-prerouting jump services
         add rule inet portico-proxy nodeport-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-nodeports
         add rule inet portico-proxy pick-1 ct mark set numgen random mod 1
