@@ -21,9 +21,11 @@ import datetime
 import logging
 import secrets
 import signal
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portico.agent._adoption import container_labels, reported_status, restore_running
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import EnvError, container_env, expand
@@ -97,7 +99,30 @@ class ContainerRunner:
         rec.ready = rec.started = False
         self.pod.mark_dirty()
 
+    async def _adopt(self) -> bool:
+        """Take this container over from a previous agent's launcher, if it kept it."""
+        found = await self.pod.ctx.spawner.adopt(self.pod.uid, self.record.name)
+        if found is None:
+            return False
+        adopted, proc = found
+        rec = self.record
+        restore_running(rec, adopted.labels, reported_status(self.pod.pod, rec.name, False),
+                        self.spec)
+        with contextlib.suppress(EnvError, ImageError):
+            self.env = self._prepare()[1]  # for exec probes
+        self.working_dir = str(adopted.labels.get("workingDir") or "/")
+        log = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
+                            rec.restart_count)
+        self.proc = await AttachableProcess.adopt(proc, log, adopted.fds.get("tty"), self.spec)
+        self._started = asyncio.Event()
+        if rec.started:
+            self._started.set()
+        self.pod.mark_dirty()
+        return True
+
     async def _start(self) -> bool:
+        if await self._adopt():
+            return True
         rec = self.record
         try:
             argv, self.env, workdir = self._prepare()
@@ -107,9 +132,13 @@ class ContainerRunner:
         log = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                             rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log)
+        container_id, started_at = f"portico://{secrets.token_hex(32)}", now_rfc3339()
+        labels = container_labels(self.pod.uid, replace(
+            rec, container_id=container_id, started_at=started_at), workdir or "/")
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log, self.spec)
+                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log, self.spec,
+                labels)
         except OSError as error:
             self._waiting("RunContainerError", str(error))
             return False
@@ -118,9 +147,9 @@ class ContainerRunner:
             self._waiting("RunContainerError", repr(error))
             return False
         self.working_dir = workdir or "/"
-        rec.container_id = f"portico://{secrets.token_hex(32)}"
+        rec.container_id = container_id
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
-        rec.started_at, rec.finished_at, rec.exit_code, rec.signal = now_rfc3339(), None, None, None
+        rec.started_at, rec.finished_at, rec.exit_code, rec.signal = started_at, None, None, None
         rec.started = "startupProbe" not in self.spec
         rec.ready = rec.started and "readinessProbe" not in self.spec
         self._started = asyncio.Event()

@@ -8,6 +8,9 @@ deletionTimestamp (graceful termination: still Ready while serving, preStop, SIG
 SIGKILL after the grace period, sandbox torn down, pod object deleted with
 gracePeriodSeconds=0), is deleted outright, or the agent shuts down (node
 shutdown: processes killed and sandbox removed, the object and the address kept).
+A pod whose containers a previous agent's launcher kept (`adopting`) keeps its
+sandbox and its completed init containers, and its containers are adopted
+(`_adoption`) instead of started.
 
 Status: every change calls `mark_dirty()`; one status task computes
 `pod_status` and sends a JSON merge patch to `pods/status` when it differs from
@@ -29,6 +32,7 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret
 from lightkube.types import PatchType
 
+from portico.agent._adoption import reported_status, restore_finished
 from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
 from portico.agent._containers import ContainerRunner, now_rfc3339
@@ -40,6 +44,7 @@ from portico.agent._sandbox import (
     SandboxSpec,
     create_sandbox,
     hosts_file,
+    keep_sandbox,
     pod_hostname,
     remove_sandbox,
     resolv_conf,
@@ -106,6 +111,7 @@ class PodWorker:
         self.start_time = (pod.get("status") or {}).get("startTime")
         self.sandbox_ready = False
         self.terminating = False
+        self.adopting = ctx.spawner.keeps(self.uid)  # its containers outlived an agent
         self.env_sources = EnvSources()
         self.reported: Object = dict(pod.get("status") or {})
         spec = pod.get("spec") or {}
@@ -184,6 +190,10 @@ class PodWorker:
         init_policy = RestartPolicy.NEVER if policy is RestartPolicy.NEVER \
             else RestartPolicy.ON_FAILURE
         for runner in self.init:
+            if self.adopting:  # done before the agent restarted
+                restore_finished(runner.record, reported_status(self.pod, runner.record.name,
+                                                                True))
+                continue
             await runner.loop(init_policy)
             if runner.stopping or runner.record.exit_code != 0:
                 return
@@ -201,7 +211,7 @@ class PodWorker:
         spec = self.pod["spec"]
         hostname = self.place.hostname
         prefixlen = self.ctx.ipam.ipam.network.prefixlen
-        await create_sandbox(self.ctx.ip, SandboxSpec(
+        await (keep_sandbox if self.adopting else create_sandbox)(self.ctx.ip, SandboxSpec(
             netns=self.netns, veth=self.veth, pod_ip=self.pod_ip, prefixlen=prefixlen,
             bridge_ip=cfg.bridge_ip,
             resolv_conf=resolv_conf(cfg.cluster_dns, self.namespace, cfg.cluster_domain),

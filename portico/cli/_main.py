@@ -194,20 +194,47 @@ def _expected_nodes(data_dir: Path) -> int | None:
     return None if state is None else int(state.get("nodes", 0))
 
 
-def _nodes_ready(expected: int, data_dir: Path, server: str,
-                 ctx: ssl.SSLContext) -> tuple[bool, str]:
-    """Every node the cluster was started with is Ready, with a heartbeat from this run."""
+def _live_agents(data_dir: Path) -> dict[str, str]:
+    """Node name -> start time of its agent process, for the agents alive now (the
+    supervisor's `components.json`)."""
     import json
 
-    started = (_cluster_state(data_dir) or {}).get("startedAt", "")
+    try:
+        components = json.loads((data_dir / "components.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    live = {}
+    for name, record in components.items():
+        try:
+            os.kill(int(record["pid"]), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        live[name] = str(record["startedAt"])
+    return live
+
+
+def _nodes_ready(expected: int, data_dir: Path, server: str,
+                 ctx: ssl.SSLContext) -> tuple[bool, str]:
+    """Every node the cluster was started with is Ready, and its agent process of now
+    is alive and has renewed the node's Lease since it started (not a dead one's)."""
+    import json
+
     with urllib.request.urlopen(server + "/api/v1/nodes", context=ctx, timeout=2) as r:
         nodes = json.load(r)["items"]
+    with urllib.request.urlopen(server + "/apis/coordination.k8s.io/v1/namespaces/"
+                                "kube-node-lease/leases", context=ctx, timeout=2) as r:
+        renewed = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime") or ""
+                   for lease in json.load(r)["items"]}
+    agents = _live_agents(data_dir)
     ready = [n for n in nodes if any(
         c.get("type") == "Ready" and c.get("status") == "True"
-        and c.get("lastHeartbeatTime", "") >= started
-        for c in n.get("status", {}).get("conditions", []) or [])]
+        for c in n.get("status", {}).get("conditions", []) or [])
+        and n["metadata"]["name"] in agents
+        and renewed.get(n["metadata"]["name"], "") >= agents[n["metadata"]["name"]]]
     if len(ready) < expected:
-        return False, f"{len(ready)} of {expected} nodes Ready"
+        return False, f"{len(ready)} of {expected} nodes Ready with a live agent"
     return True, "ready"
 
 
