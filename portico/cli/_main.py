@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--history-revisions", type=int, default=50_000,
                     help="watch history kept, in revisions (older resourceVersions get 410)")
     up.add_argument("--compaction-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                    help="seconds a node may stop heartbeating before it is marked "
+                         "unreachable (kube-controller-manager's flag; default 40)")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
     wait.add_argument("--name", default=DEFAULT_NAME)
@@ -90,6 +93,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path) -> Supervisor:
                                node_port_range=args.node_port_range),
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
+        node_monitor_grace_period=args.node_monitor_grace_period,
     ))
 
 

@@ -55,6 +55,7 @@ class ClusterConfig:
     history_revisions: int
     compaction_interval: float
     lb_pool: str = "198.51.100.0/24"
+    node_monitor_grace_period: float = 40.0
 
 
 class Supervisor:
@@ -129,8 +130,8 @@ class Supervisor:
         kubeconfig = self._component_kubeconfig("system:kube-controller-manager", "",
                                                 directory, f"[{host}]" if ":" in host else host)
         self._fork("controller-manager", f"portico controller-manager --kubeconfig {kubeconfig}",
-                   "portico.controllers:run", (str(kubeconfig),), directory,
-                   "controller-manager.log")
+                   "portico.controllers:run", (str(kubeconfig), c.node_monitor_grace_period),
+                   directory, "controller-manager.log")
 
     def _fork_agent(self, node: NodePlan) -> None:
         c = self.config

@@ -154,12 +154,12 @@ class ControllerManager:
             await self._client.close()
 
 
-async def _serve(kubeconfig: Path) -> int:
-    manager = ControllerManager(kubeconfig)
+async def _serve(kubeconfig: Path, node_grace_period: float) -> int:
+    manager = ControllerManager(kubeconfig, node_grace_period=node_grace_period)
     return await run_until_signalled(manager.start, manager.stop)
 
 
-def run(kubeconfig: Path) -> int:
+def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD) -> int:
     """The controller-manager process (`portico up` forks it): run until SIGTERM."""
     setup_logging()
-    return asyncio.run(_serve(kubeconfig))
+    return asyncio.run(_serve(kubeconfig, node_grace_period))

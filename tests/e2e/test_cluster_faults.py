@@ -1,0 +1,166 @@
+"""Issue 18, points 1 and 2, end to end: components that die come back, containers
+outlive their agent, a node whose agent stays gone has its pods evicted, and a
+cluster comes back whole after `kill -9` of `portico up`.
+
+One 3-node cluster for the module (node monitor grace 12 s, so that an eviction
+takes seconds, not minutes); the `kill -9` of `portico up` test runs last, as it
+restarts the whole cluster.  Traffic comes from node-2's namespace only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from cluster_support import (
+    HTTP_PORT,
+    deployment,
+    dump,
+    in_node,
+    node_ip,
+    node_port,
+    pods,
+    ready_addresses,
+    service,
+    wait_ready,
+)
+
+from portico.agent._names import pod_netns
+from portico.testing.sandbox import Cluster, wait_for
+from portico.testing.traffic import finish_traffic, start_traffic
+from tests.conftest import Kubectl
+
+GRACE_SECONDS = 12
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    extra = ["--node-monitor-grace-period", str(GRACE_SECONDS)]
+    with Cluster(nodes=3, extra_args=extra) as cluster:
+        system = Kubectl(cluster, "1.33", "kube-system")
+        wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
+                 message="two ready kube-dns endpoints")
+        yield cluster
+
+
+def agent_pid(cluster: Cluster, node: int) -> int:
+    components = json.loads((cluster.data_dir / "components.json").read_text())
+    return int(components[f"node-{node}"]["pid"])
+
+
+def container_pids(cluster: Cluster, k: Kubectl, selector: str) -> dict[str, set[int]]:
+    """Pod name -> the PIDs in its network namespace (its containers' processes)."""
+    out = {}
+    for item in k.json("get", "pods", "-l", selector)["items"]:
+        netns = pod_netns(cluster.name, item["metadata"]["uid"])
+        listing = subprocess.run(["ip", "netns", "pids", netns], capture_output=True,
+                                 text=True, check=True)
+        out[item["metadata"]["name"]] = {int(p) for p in listing.stdout.split()}
+    return out
+
+
+def agent_log(cluster: Cluster, node: int) -> str:
+    return (cluster.data_dir / "nodes" / f"node-{node}" / "agent.log").read_text()
+
+
+def node_ready(k: Kubectl, node: int) -> bool:
+    conditions = k.json("get", "node", f"node-{node}")["status"]["conditions"]
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def test_kill9_of_an_agent_keeps_its_containers_and_connections(
+        cluster: Cluster, kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(deployment("web", 3), service("web", [HTTP_PORT],
+                                                                      "NodePort")))
+    placed = wait_ready(k, "app=web", 3)
+    wait_for(lambda: len(ready_addresses(k, "web")) == 3, 30, message="3 endpoints")
+    assert {p.node for p in placed} == {"node-1", "node-2", "node-3"}
+    before = container_pids(cluster, k, "app=web")
+    assert all(before.values())
+    ip = k.ok("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
+    targets = [f"{ip}:80", f"{node_ip(1)}:{node_port(k, 'web')}"]
+    client = start_traffic(cluster, in_node(cluster, 2, []), targets, seconds=10,
+                           interval=0.02)
+    old = agent_pid(cluster, 1)
+    os.kill(old, signal.SIGKILL)
+    new = wait_for(lambda: agent_pid(cluster, 1) != old and agent_pid(cluster, 1), 30,
+                   message="the supervisor to restart the agent")
+    wait_for(lambda: "adopted the container launcher with" in agent_log(cluster, 1), 30,
+             message="the new agent to adopt the launcher")
+    wait_for(lambda: node_ready(k, 1), 30, message="node-1 Ready again")
+    report = finish_traffic(client, 30)
+    for target, result in report.items():
+        assert result.new_ok > 100 and result.kept_ok > 100, (target, result)
+        assert result.kept_failed == 0, (target, result)
+        assert result.failure_window < 2.0, (target, result)
+    assert new != old
+    assert container_pids(cluster, k, "app=web") == before
+    statuses = [p["status"]["containerStatuses"][0]
+                for p in k.json("get", "pods", "-l", "app=web")["items"]]
+    assert [(s["restartCount"], s["ready"]) for s in statuses] == [(0, True)] * 3
+    # the restarted agent manages its adopted containers: a deletion ends them
+    victim = next(p for p in k.json("get", "pods", "-l", "app=web")["items"]
+                  if p["spec"]["nodeName"] == "node-1")
+    k.ok("delete", "pod", victim["metadata"]["name"], "--wait=false")
+    wait_ready(k, "app=web", 3)
+    netns = pod_netns(cluster.name, victim["metadata"]["uid"])
+    wait_for(lambda: not os.path.exists(f"/run/netns/{netns}"), 30,
+             message="the deleted pod's sandbox gone")
+    k.ok("delete", "deployment", "web")
+
+
+def test_pods_are_evicted_from_a_node_whose_agent_is_gone(
+        cluster: Cluster, kubectl133: Kubectl) -> None:
+    k = kubectl133
+    spec = deployment("evict", 3)
+    tolerations = [{"key": f"node.kubernetes.io/{key}", "operator": "Exists",
+                    "effect": "NoExecute", "tolerationSeconds": 2}
+                   for key in ("unreachable", "not-ready")]
+    spec["spec"]["template"]["spec"]["tolerations"] = tolerations
+    k.ok("apply", "-f", "-", input=dump(spec))
+    placed = wait_ready(k, "app=evict", 3)
+    on_node3 = [p.name for p in placed if p.node == "node-3"]
+    assert on_node3
+    agent = agent_pid(cluster, 3)
+    os.kill(agent, signal.SIGSTOP)  # hung: alive for the supervisor, silent for the API
+    try:
+        def evicted() -> bool:
+            current = {p.name: p for p in pods(k, "app=evict")}
+            return all(current[n].terminating for n in on_node3 if n in current)
+        wait_for(evicted, GRACE_SECONDS + 30, interval=0.5, message="pods evicted")
+        taints = k.json("get", "node", "node-3")["spec"]["taints"]
+        assert {(t["key"], t["effect"]) for t in taints} == {
+            ("node.kubernetes.io/unreachable", "NoSchedule"),
+            ("node.kubernetes.io/unreachable", "NoExecute")}
+        wait_for(lambda: len([p for p in pods(k, "app=evict")
+                              if p.ready and not p.terminating]) == 3, 60, interval=0.5,
+                 message="3 ready replacements")
+        events = k.json("get", "events", "--field-selector", "reason=TaintManagerEviction")
+        assert {e["involvedObject"]["name"] for e in events["items"]} >= set(on_node3)
+    finally:
+        os.kill(agent, signal.SIGCONT)
+    wait_for(lambda: node_ready(k, 3) and not k.json("get", "node", "node-3")["spec"].get(
+        "taints"), 60, message="node-3 back, untainted")
+    wait_for(lambda: not set(on_node3) & {p.name for p in pods(k, "app=evict")}, 60,
+             message="the evicted pods gone once their agent came back")
+    k.ok("delete", "deployment", "evict")
+
+
+def test_restart_right_after_kill9_of_portico_up(cluster: Cluster,
+                                                 kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(deployment("back", 3)))
+    wait_ready(k, "app=back", 3)
+    for _ in range(3):
+        cluster.kill9()
+        cluster.start()  # returns once `portico wait` says ready
+        assert all(node_ready(k, i) for i in (1, 2, 3))
+        for i in (1, 2, 3):
+            os.kill(agent_pid(cluster, i), 0)  # the agents `portico wait` counted are alive
+        wait_ready(k, "app=back", 3)
+    assert not any("address already in use" in agent_log(cluster, i) for i in (1, 2, 3))
