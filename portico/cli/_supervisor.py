@@ -34,6 +34,7 @@ from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, writ
 from portico.cli._children import Component
 from portico.cli._watchdog import Children
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
+from portico.netns import end_processes_in
 
 log = logging.getLogger("portico.supervisor")
 
@@ -199,6 +200,11 @@ class Supervisor:
 
     async def stop(self) -> None:
         await self.children.stop(CHILD_STOP_SECONDS)
+        if self.topology is not None:
+            # a container launcher whose agent died before it could stop it
+            for node in self.topology.nodes:
+                if end_processes_in(node.netns):
+                    log.warning("%s: ended processes left in its namespace", node.name)
         if self.api is not None:
             await self.api.stop()
         if self.topology is not None:
