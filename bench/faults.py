@@ -4,15 +4,18 @@
 
 Theory of operation: a 3-node cluster (`portico.testing.sandbox.Cluster`, in a
 network namespace of its own) runs a 3-replica Deployment of agnhost netexec with
-a readiness probe (HTTP /healthz every second) behind a NodePort Service.  From
+a readiness probe (HTTP /healthz every second) and `--delay-shutdown` (on SIGTERM it
+serves 5 s more, as in kube's rolling-update e2e tests: without it, requests already
+routed to a pod that exits at once fail, on any cluster) behind a NodePort Service.  From
 node-2's namespace the client loop of `portico.testing.traffic` makes
 `--requests` requests on new connections (and as many on established keep-alive
-connections), while
+connections), `--interval` apart, while
 - `kill -9` hits node-1's agent (targets: the ClusterIP and node-1's NodePort, half
   the requests each): the supervisor restarts the agent, which adopts its
   containers;
 - `kubectl rollout restart` replaces the three pods one by one (target: the
-  ClusterIP): kube-proxy's e2e expects no failure at all.
+  ClusterIP), until the old pods are gone: kube-proxy's e2e expects no failed new
+  connection (an established one ends with the pod it was made to).
 For each, the failed requests (new / established connections), the window of
 failures and the distinct errors are printed, and whether the fault was over
 before the requests were (else more requests are needed for a fair count).
@@ -37,10 +40,13 @@ from portico.testing.sandbox import Cluster, wait_for  # noqa: E402
 from portico.testing.traffic import TargetReport, finish_traffic, start_traffic  # noqa: E402
 
 NODE_1_IP = "10.224.0.4"
+# as kube's rolling-update e2e tests: the server outlives its endpoint in every node's rules
+DELAY_SHUTDOWN = 5
 LABELS = {"app": "web"}
 PROBE = {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1}
 CONTAINER = {"name": "agnhost", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
-             "args": ["netexec", "--http-port=8080", "--udp-port=8081"],
+             "args": ["netexec", "--http-port=8080", "--udp-port=8081",
+                      f"--delay-shutdown={DELAY_SHUTDOWN}"],
              "readinessProbe": PROBE}
 MANIFESTS = [
     {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -86,10 +92,12 @@ def show(title: str, reports: dict[str, TargetReport], fault_seconds: float,
             print(f"    {error}")
 
 
-def agent_kill(cluster: Cluster, requests: int, cluster_ip: str, node_port: int) -> None:
+def agent_kill(cluster: Cluster, requests: int, interval: float, cluster_ip: str,
+               node_port: int) -> None:
     targets = [f"{cluster_ip}:80", f"{NODE_1_IP}:{node_port}"]
     start = time.monotonic()
-    client = start_traffic(cluster, node_netns(cluster, 2), targets, requests=requests // 2)
+    client = start_traffic(cluster, node_netns(cluster, 2), targets, requests=requests // 2,
+                           interval=interval)
     old = agent_pid(cluster, 1)
     os.kill(old, signal.SIGKILL)
     wait_for(lambda: agent_pid(cluster, 1) != old, 60, message="the agent restarted")
@@ -100,12 +108,18 @@ def agent_kill(cluster: Cluster, requests: int, cluster_ip: str, node_port: int)
     show("kill -9 of node-1's agent", reports, fault, time.monotonic() - start)
 
 
-def rolling_update(cluster: Cluster, requests: int, cluster_ip: str) -> None:
+def pod_count(cluster: Cluster) -> int:
+    return len(json.loads(kubectl(cluster, "get", "pods", "-l", "app=web", "-o",
+                                  "json"))["items"])
+
+
+def rolling_update(cluster: Cluster, requests: int, interval: float, cluster_ip: str) -> None:
     start = time.monotonic()
     client = start_traffic(cluster, node_netns(cluster, 2), [f"{cluster_ip}:80"],
-                           requests=requests)
+                           requests=requests, interval=interval)
     kubectl(cluster, "rollout", "restart", "deployment/web")
     kubectl(cluster, "rollout", "status", "deployment/web", "--timeout=120s")
+    wait_for(lambda: pod_count(cluster) == 3, 120, interval=0.2, message="old pods gone")
     fault = time.monotonic() - start
     reports = finish_traffic(client, 300)
     show("rolling update of 3 replicas", reports, fault, time.monotonic() - start)
@@ -114,6 +128,8 @@ def rolling_update(cluster: Cluster, requests: int, cluster_ip: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--interval", type=float, default=0.006,
+                        help="seconds between rounds of requests (default 0.006)")
     args = parser.parse_args()
     ensure_private_netns()
     with Cluster(nodes=3) as cluster:
@@ -124,8 +140,8 @@ def main() -> None:
         cluster_ip = kubectl(cluster, "get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
         node_port = int(kubectl(cluster, "get", "svc", "web", "-o",
                                 "jsonpath={.spec.ports[0].nodePort}"))
-        agent_kill(cluster, args.requests, cluster_ip, node_port)
-        rolling_update(cluster, args.requests, cluster_ip)
+        agent_kill(cluster, args.requests, args.interval * 2, cluster_ip, node_port)
+        rolling_update(cluster, args.requests, args.interval, cluster_ip)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import json
 import os
 import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -25,6 +27,7 @@ from cluster_support import (
     node_port,
     pods,
     ready_addresses,
+    running_cluster,
     service,
     wait_ready,
 )
@@ -39,12 +42,7 @@ GRACE_SECONDS = 12
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    extra = ["--node-monitor-grace-period", str(GRACE_SECONDS)]
-    with Cluster(nodes=3, extra_args=extra) as cluster:
-        system = Kubectl(cluster, "1.33", "kube-system")
-        wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
-                 message="two ready kube-dns endpoints")
-        yield cluster
+    yield from running_cluster(3, ["--node-monitor-grace-period", str(GRACE_SECONDS)])
 
 
 def agent_pid(cluster: Cluster, node: int) -> int:
@@ -149,6 +147,37 @@ def test_pods_are_evicted_from_a_node_whose_agent_is_gone(
     wait_for(lambda: not set(on_node3) & {p.name for p in pods(k, "app=evict")}, 60,
              message="the evicted pods gone once their agent came back")
     k.ok("delete", "deployment", "evict")
+
+
+BLOCK_PORT = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+print("listening", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_failed_start_exits_within_seconds() -> None:
+    """The API port is taken: `portico up` fails after forking its components, which
+    stop at once (not after their two-minute wait for the API server)."""
+    failing = Cluster(nodes=1)
+    failing.sandbox.create()
+    try:
+        blocker = failing.sandbox.popen([sys.executable, "-c", BLOCK_PORT,
+                                         str(failing.api_port)])
+        assert blocker.stdout is not None and blocker.stdout.readline().strip() == "listening"
+        started = time.monotonic()
+        failing.launch()
+        assert failing.process is not None
+        assert failing.process.wait(timeout=60) != 0
+        assert time.monotonic() - started < 15
+        assert failing.sandbox.pids() == [blocker.pid]  # no component left behind
+        netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert f"portico-{failing.name}-" not in netns
+    finally:
+        failing.close()
 
 
 def test_restart_right_after_kill9_of_portico_up(cluster: Cluster,
