@@ -9,8 +9,9 @@ path length limit applies), and accepts one agent at a time (of the same uid).
 
 `Keeper` is the launcher's table of the containers it started, each with
 - the labels the agent gave it (pod uid, container name, restart count, ...),
-- the agent's ends of its stdio (stdout/stderr read ends, stdin write end or a
-  tty master), sent along with the spawn request and kept here: with a reader
+- the agent's ends of its output (stdout/stderr read ends, or a tty master; not
+  stdin, whose end the container must see when the agent closes it), sent along
+  with the spawn request and kept here: with a reader
   left, a container writing while no agent runs blocks on a full pipe (64 KiB)
   instead of dying of EPIPE, and a new agent reads on where the old one stopped;
 - its exit status, kept until the agent releases it (`{"release": pid}`).
@@ -115,7 +116,7 @@ class Adopted:
     pid: int
     labels: dict[str, Any]
     returncode: int | None
-    fds: dict[str, int]  # kept fd by what it is: stdin, stdout, stderr, tty
+    fds: dict[str, int]  # kept fd by what it is: stdout, stderr, tty
 
 
 def list_kept(sock: socket.socket) -> list[Adopted]:

@@ -185,8 +185,6 @@ class Spawner:
         if "stdout" in adopted.fds:
             proc.stdout = await _reader(adopted.fds["stdout"])
             proc.stderr = await _reader(adopted.fds["stderr"])
-        if "stdin" in adopted.fds:
-            proc.stdin = await _writer(adopted.fds["stdin"])
         return adopted, proc
 
     def keeps(self, pod_uid: str) -> bool:
@@ -328,7 +326,8 @@ class Spawner:
             os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), -1)
         theirs, ours = (in_r, out_w, err_w), [fd for fd in (in_w, out_r, err_r) if fd >= 0]
         try:
-            kept = {"stdout": out_r, "stderr": err_r, **({"stdin": in_w} if stdin else {})}
+            # not stdin: the container must see its end when the agent closes it (stdinOnce)
+            kept = {"stdout": out_r, "stderr": err_r}
             proc = await self.spawn(pod, argv, env, cwd, in_r, out_w, err_w, labels=labels,
                                     keep=kept if labels is not None else None)
         except BaseException:
