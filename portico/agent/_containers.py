@@ -256,6 +256,8 @@ class ContainerRunner:
         """Stop for good: preStop hook (exec), SIGTERM, SIGKILL after `grace` seconds."""
         self.stopping = True
         self._stop.set()
+        if self.proc is None:  # kept by the launcher for a pod deleted while no agent ran
+            await self._adopt()
         proc = self.proc
         if proc is None or not proc.running():
             return

@@ -20,11 +20,13 @@ from collections.abc import Iterator
 import pytest
 from cluster_support import (
     HTTP_PORT,
+    agnhost_container,
     deployment,
     dump,
     in_node,
     node_ip,
     node_port,
+    pod,
     pods,
     ready_addresses,
     running_cluster,
@@ -110,6 +112,27 @@ def test_kill9_of_an_agent_keeps_its_containers_and_connections(
     wait_for(lambda: not os.path.exists(f"/run/netns/{netns}"), 30,
              message="the deleted pod's sandbox gone")
     k.ok("delete", "deployment", "web")
+
+
+def test_a_pod_deleted_while_its_agent_was_down_is_stopped_by_the_next(
+        cluster: Cluster, kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("lone", {"nodeName": "node-1",
+                                                     "containers": [agnhost_container()]},
+                                            {"app": "lone"})))
+    wait_ready(k, "app=lone", 1)
+    (pids,) = container_pids(cluster, k, "app=lone").values()
+    agent = agent_pid(cluster, 1)
+    os.kill(agent, signal.SIGSTOP)
+    try:
+        k.ok("delete", "pod", "lone", "--wait=false")
+    finally:
+        os.kill(agent, signal.SIGKILL)  # a stopped process dies of SIGKILL too
+    wait_for(lambda: not k.json("get", "pods", "-l", "app=lone")["items"], 60,
+             message="the pod gone, stopped by the restarted agent")
+    assert agent_pid(cluster, 1) != agent
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10,
+             message="its containers' processes gone")
 
 
 def test_pods_are_evicted_from_a_node_whose_agent_is_gone(
