@@ -77,9 +77,9 @@ class Keeper:
     def started(self, pid: int, request: dict[str, Any], fds: list[int]) -> list[int]:
         """Keep the agent's ends of a started container's stdio; returns the fds kept
         (the caller must not close them)."""
-        keep = fds[:len(request.get("keep") or [])]
-        self.kept[pid] = Kept(dict(request.get("labels") or {}), keep,
-                              names=list(request.get("keep") or []))
+        names = list(request.get("keep") or [])[:len(fds)]
+        keep = fds[:len(names)]
+        self.kept[pid] = Kept(dict(request.get("labels") or {}), keep, names=names)
         return keep
 
     def exited(self, pid: int, returncode: int) -> None:
