@@ -92,6 +92,13 @@ class Keeper:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def _list(self, ident: int, sock: socket.socket) -> None:
+        for pid, kept in sorted(self.kept.items()):
+            send_with_fds(sock, {"adopt": {"pid": pid, "labels": kept.labels,
+                                           "returncode": kept.returncode,
+                                           "fds": kept.names}}, kept.fds)
+        sock.send(json.dumps({"id": ident, "count": len(self.kept)}).encode())
+
     def handle(self, request: dict[str, Any], sock: socket.socket) -> bool:
         """A keeper request (list, release, shutdown): True if it was one."""
         if "release" in request:
@@ -99,11 +106,8 @@ class Keeper:
         elif request.get("shutdown"):
             self.shutdown = True
         elif request.get("list"):
-            for pid, kept in sorted(self.kept.items()):
-                send_with_fds(sock, {"adopt": {"pid": pid, "labels": kept.labels,
-                                               "returncode": kept.returncode,
-                                               "fds": kept.names}}, kept.fds)
-            sock.send(json.dumps({"id": request["id"], "count": len(self.kept)}).encode())
+            with contextlib.suppress(OSError):  # the agent went: the next one asks again
+                self._list(request["id"], sock)
         else:
             return False
         return True

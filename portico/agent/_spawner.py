@@ -75,7 +75,7 @@ class SpawnedProcess:
         return await asyncio.shield(self._exited)
 
 
-def _launcher_main(ours: socket.socket, theirs: socket.socket | None,
+def _launcher_main(parent: int, ours: socket.socket, theirs: socket.socket | None,
                    listener: socket.socket | None) -> None:
     """The forked launcher: dies with the agent when it serves only a socket pair;
     with a listener, a session of its own that outlives the agent."""
@@ -84,6 +84,8 @@ def _launcher_main(ours: socket.socket, theirs: socket.socket | None,
         ours.close()
         if listener is None:
             _die_with_agent()
+            if os.getppid() != parent:  # the agent died before the line above
+                return
         else:
             os.setsid()
         from portico.agent._zygote import serve_forever
@@ -138,9 +140,10 @@ class Spawner:
             listener.bind(launcher_address(state_dir))
             listener.listen(4)
             ours, theirs = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET), None
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _launcher_main(ours, theirs, listener)
+            _launcher_main(parent, ours, theirs, listener)
         if theirs is not None:
             theirs.close()
         if listener is not None:
