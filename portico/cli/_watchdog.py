@@ -79,7 +79,10 @@ class Children:
     async def watch(self) -> None:
         while True:
             for running in list(self.running.values()):
-                self._check(running, time.monotonic())
+                try:
+                    self._check(running, time.monotonic())
+                except OSError:  # e.g. no fork possible now: try again at the next poll
+                    log.exception("cannot restart %s", running.component.name)
             await asyncio.sleep(POLL_SECONDS)
 
     def _check(self, running: Running, now: float) -> None:
