@@ -13,7 +13,6 @@ a crash).  While the cluster runs, a component that dies is restarted (`_watchdo
 from __future__ import annotations
 
 import asyncio
-import datetime
 import importlib
 import json
 import logging
@@ -82,10 +81,8 @@ class Supervisor:
         """Before the event loop: the cloud, the certificates, the forked components."""
         c = self.config
         networked = self._networked()
-        started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
         (c.data_dir / "cluster.json").write_text(json.dumps(
-            {"name": c.name, "nodes": c.nodes if networked else 0,
-             "startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+            {"name": c.name, "nodes": c.nodes if networked else 0}))
         if networked:
             self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
                                                 service_cidr=c.services.service_cidr))
