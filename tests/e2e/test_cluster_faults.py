@@ -23,6 +23,7 @@ from cluster_support import (
     agnhost_container,
     deployment,
     dump,
+    external_ip,
     in_node,
     node_ip,
     node_port,
@@ -47,9 +48,13 @@ def cluster() -> Iterator[Cluster]:
     yield from running_cluster(3, ["--node-monitor-grace-period", str(GRACE_SECONDS)])
 
 
-def agent_pid(cluster: Cluster, node: int) -> int:
+def component_pid(cluster: Cluster, name: str) -> int:
     components = json.loads((cluster.data_dir / "components.json").read_text())
-    return int(components[f"node-{node}"]["pid"])
+    return int(components[name]["pid"])
+
+
+def agent_pid(cluster: Cluster, node: int) -> int:
+    return component_pid(cluster, f"node-{node}")
 
 
 def container_pids(cluster: Cluster, k: Kubectl, selector: str) -> dict[str, set[int]]:
@@ -133,6 +138,26 @@ def test_a_pod_deleted_while_its_agent_was_down_is_stopped_by_the_next(
     assert agent_pid(cluster, 1) != agent
     wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10,
              message="its containers' processes gone")
+
+
+def test_killed_control_components_come_back(cluster: Cluster, kubectl133: Kubectl) -> None:
+    """The controller manager and the load balancer, restarted as fresh interpreters."""
+    k = kubectl133
+    old = {name: component_pid(cluster, name) for name in ("controller-manager", "cloud-lb")}
+    for pid in old.values():
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: all(component_pid(cluster, n) != p for n, p in old.items()), 30,
+             message="both restarted")
+    k.ok("apply", "-f", "-", input=dump(deployment("after", 1),
+                                        service("after", [HTTP_PORT], "LoadBalancer")))
+    wait_ready(k, "app=after", 1)  # the restarted controller manager and scheduler work
+    wait_for(lambda: external_ip(k, "after"), 30, message="an EXTERNAL-IP from the new LB")
+    restarted = {name: component_pid(cluster, name) for name in old}
+    log = cluster.log_path.read_text()
+    for name, pid in restarted.items():
+        os.kill(pid, 0)
+        assert log.count(f"{name} restarted") == 1, log  # once: not crash-looping
+    k.ok("delete", "deployment,service", "after")
 
 
 def test_pods_are_evicted_from_a_node_whose_agent_is_gone(
