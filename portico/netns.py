@@ -2,12 +2,16 @@
 
 setns(2) moves only the calling thread; a process that enters one before it starts
 threads (a forked component, a container) has all of them there.
+`end_processes_in` SIGKILLs whatever still runs in one (`ip netns pids`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import signal
+import subprocess
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN = "/run/netns"
@@ -23,3 +27,14 @@ def enter_netns(name: str) -> None:
             raise OSError(err, f"setns {name}: {os.strerror(err)}")
     finally:
         os.close(fd)
+
+
+def end_processes_in(name: str) -> int:
+    """SIGKILL every process in network namespace `name`; how many there were."""
+    listing = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    ended = 0
+    for pid in listing.stdout.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+            ended += 1
+    return ended

@@ -6,7 +6,9 @@ environment variables come from it, as from kubelet's service lister); the node'
 pods listed (`fieldSelector
 spec.nodeName=<node>`) so that IPAM learns every live pod's `status.podIP`
 before anything is allocated, and local pod directories whose pod no longer
-exists are torn down (sandbox, address, files); one `PodWorker` per pod; then a
+exists are torn down (sandbox, address, files), as are the containers adopted
+from a previous agent's launcher whose pod is gone; one `PodWorker` per pod (which
+adopts its running containers); then a
 watch from the list's resourceVersion feeds the workers (`update`, or `GONE` on
 DELETED); the :10250 server; and the Service proxy when `portico.proxy`
 provides `Proxier`.  `stop()` is a node shutdown: every pod's processes are
@@ -113,6 +115,7 @@ class Agent:
             if ip and not ipam.ipam.reserve(uid, ip):
                 log.warning("pod %s: podIP %s is unusable or taken", uid, ip)
         ipam.save()
+        self.ctx.spawner.discard_adopted(set(live))
         pods_dir = self.config.data_dir / "pods"
         known = {p["metadata"]["uid"] for p in pods}
         for entry in sorted(pods_dir.iterdir()) if pods_dir.exists() else []:

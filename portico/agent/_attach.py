@@ -54,25 +54,36 @@ class AttachableProcess(ContainerProcess):
     @classmethod
     async def start_attachable(cls, spawner: Spawner, pod: PodPlace, argv: Sequence[str],
                                env: Mapping[str, str], working_dir: str | None,
-                               log_path: Path, spec: Mapping[str, object]) -> AttachableProcess:
+                               log_path: Path, spec: Mapping[str, object],
+                               labels: Mapping[str, object] | None = None,
+                               ) -> AttachableProcess:
         """Start a container per its spec's `stdin`, `stdinOnce` and `tty` (the log's
-        directory exists)."""
+        directory exists); with `labels`, the launcher keeps it for a next agent."""
         tty, stdin = bool(spec.get("tty")), bool(spec.get("stdin"))
         full_env = {"PATH": DEFAULT_PATH, **env}
         cwd = working_dir or "/"
         if not tty:
-            proc = await spawner.spawn_piped(pod, argv, full_env, cwd, stdin)
+            proc = await spawner.spawn_piped(pod, argv, full_env, cwd, stdin, labels)
             return cls(proc, log_path, None, bool(spec.get("stdinOnce")))
         master, slave = pty.openpty()
         try:
             full_env.setdefault("TERM", "xterm")
             proc = await spawner.spawn(pod, argv, full_env, cwd, slave, slave, slave,
-                                       tty=True)
+                                       tty=True, labels=labels,
+                                       keep={"tty": master} if labels is not None else None)
         except BaseException:
             os.close(master)
             raise
         finally:
             os.close(slave)
+        return await cls.adopt(proc, log_path, master, spec)
+
+    @classmethod
+    async def adopt(cls, proc: SpawnedProcess, log_path: Path, master: int | None,
+                    spec: Mapping[str, object]) -> AttachableProcess:
+        """Over a started (or adopted) process: its pipes in `proc`, or a tty `master`."""
+        if master is None:
+            return cls(proc, log_path, None, bool(spec.get("stdinOnce")))
         terminal = await terminal_reader(master)
         self = cls(proc, log_path, master, bool(spec.get("stdinOnce")))
         self._terminal = terminal  # before the pump tasks first run

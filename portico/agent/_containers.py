@@ -27,11 +27,13 @@ import datetime
 import logging
 import secrets
 import signal
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portico.agent import _events as ev
+from portico.agent._adoption import container_labels, reported_status, restore_running
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import EnvError, container_env, expand
@@ -184,7 +186,30 @@ class ContainerRunner:
         self._event(EventType.WARNING, ev.Reason.FAILED, ev.ERROR.format(message=message))
         self.pod.mark_dirty()
 
+    async def _adopt(self) -> bool:
+        """Take this container over from a previous agent's launcher, if it kept it."""
+        found = await self.pod.ctx.spawner.adopt(self.pod.uid, self.record.name)
+        if found is None:
+            return False
+        adopted, proc = found
+        rec = self.record
+        restore_running(rec, adopted.labels, reported_status(self.pod.pod, rec.name, False),
+                        self.spec)
+        with contextlib.suppress(EnvError, ImageError):
+            self.env = self._prepare()[1]  # for exec probes
+        self.working_dir = str(adopted.labels.get("workingDir") or "/")
+        log = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
+                            rec.restart_count)
+        self.proc = await AttachableProcess.adopt(proc, log, adopted.fds.get("tty"), self.spec)
+        self._started = asyncio.Event()
+        if rec.started:
+            self._started.set()
+        self.pod.mark_dirty()
+        return True
+
     async def _start(self) -> Attempt:
+        if await self._adopt():
+            return Attempt.STARTED
         rec = self.record
         try:
             argv, self.env, workdir = self._prepare()
@@ -200,10 +225,13 @@ class ContainerRunner:
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
         self._event(EventType.NORMAL, ev.Reason.CREATED, ev.CREATED.format(container=rec.name))
+        container_id, started_at = f"portico://{secrets.token_hex(32)}", now_rfc3339()
+        labels = container_labels(self.pod.uid, replace(
+            rec, container_id=container_id, started_at=started_at), workdir or "/")
         try:
             self.proc = await AttachableProcess.start_attachable(
                 self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log_path,
-                self.spec)
+                self.spec, labels)
         except OSError as error:
             self._start_failed(error.strerror or str(error))
             return Attempt.START_ERROR
@@ -212,9 +240,9 @@ class ContainerRunner:
             self._start_failed(repr(error))
             return Attempt.START_ERROR
         self.working_dir = workdir or "/"
-        rec.container_id = f"portico://{secrets.token_hex(32)}"
+        rec.container_id = container_id
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
-        rec.started_at, rec.finished_at, rec.exit_code, rec.signal = now_rfc3339(), None, None, None
+        rec.started_at, rec.finished_at, rec.exit_code, rec.signal = started_at, None, None, None
         rec.started = "startupProbe" not in self.spec
         rec.ready = rec.started and "readinessProbe" not in self.spec
         self._started = asyncio.Event()
@@ -335,6 +363,8 @@ class ContainerRunner:
         `announce`: with kubelet's Killing event."""
         self.stopping = True
         self._stop.set()
+        if self.proc is None:  # kept by the launcher for a pod deleted while no agent ran
+            await self._adopt()
         proc = self.proc
         if proc is None or not proc.running():
             return

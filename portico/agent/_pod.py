@@ -9,6 +9,9 @@ deletionTimestamp (graceful termination: still Ready while serving, preStop, SIG
 SIGKILL after the grace period, sandbox torn down, pod object deleted with
 gracePeriodSeconds=0), is deleted outright, or the agent shuts down (node
 shutdown: processes killed and sandbox removed, the object and the address kept).
+A pod whose containers a previous agent's launcher kept (`adopting`) keeps its
+sandbox and its completed init containers, and its containers are adopted
+(`_adoption`) instead of started.
 
 The sandbox's resolv.conf is kubelet's (`_dns`, from dnsPolicy, dnsConfig and the
 node's resolv.conf); a sandbox that cannot be made is a FailedCreatePodSandBox event.
@@ -35,6 +38,7 @@ from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret
 from lightkube.types import PatchType
 
 from portico.agent import _events as ev
+from portico.agent._adoption import reported_status, restore_finished
 from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
 from portico.agent._containers import ContainerRunner, now_rfc3339
@@ -47,6 +51,7 @@ from portico.agent._sandbox import (
     SandboxSpec,
     create_sandbox,
     hosts_file,
+    keep_sandbox,
     pod_hostname,
     remove_sandbox,
 )
@@ -123,6 +128,7 @@ class PodWorker:
         self.start_time = (pod.get("status") or {}).get("startTime")
         self.sandbox_ready = False
         self.terminating = False
+        self.adopting = ctx.spawner.keeps(self.uid)  # its containers outlived an agent
         self.env_sources = EnvSources()
         self.reported: Object = dict(pod.get("status") or {})
         spec = pod.get("spec") or {}
@@ -227,6 +233,10 @@ class PodWorker:
         init_policy = RestartPolicy.NEVER if policy is RestartPolicy.NEVER \
             else RestartPolicy.ON_FAILURE
         for runner in self.init:
+            if self.adopting:  # done before the agent restarted
+                restore_finished(runner.record, reported_status(self.pod, runner.record.name,
+                                                                True))
+                continue
             await runner.loop(init_policy)
             if runner.stopping or runner.record.exit_code != 0:
                 return
@@ -244,7 +254,7 @@ class PodWorker:
         spec = self.pod["spec"]
         hostname = self.place.hostname
         prefixlen = self.ctx.ipam.ipam.network.prefixlen
-        await create_sandbox(self.ctx.ip, SandboxSpec(
+        await (keep_sandbox if self.adopting else create_sandbox)(self.ctx.ip, SandboxSpec(
             netns=self.netns, veth=self.veth, pod_ip=self.pod_ip, prefixlen=prefixlen,
             bridge_ip=cfg.bridge_ip, resolv_conf=await self._resolv_conf(),
             hosts=hosts_file(self.pod_ip, hostname, spec.get("hostAliases") or [])))

@@ -151,6 +151,13 @@ async def create_sandbox(ip: IpRunner, spec: SandboxSpec) -> None:
         f"route add default via {spec.bridge_ip}\n", netns=spec.netns)
 
 
+async def keep_sandbox(ip: IpRunner, spec: SandboxSpec) -> None:
+    """The sandbox of a pod whose containers outlived the agent: kept as it is (they run
+    in it), created only if it is gone."""
+    if not netns_exists(spec.netns):
+        await create_sandbox(ip, spec)
+
+
 async def remove_sandbox(ip: IpRunner, netns: str, veth: str, keep_etc: bool = False) -> None:
     """Delete the veth and the netns (idempotent) and the /etc/netns files."""
     await ip.batch(f"link del {veth}\n", force=True)

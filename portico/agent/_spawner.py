@@ -11,6 +11,13 @@ The launcher is forked from the agent before its event loop starts (`forked()`),
 or started as `python -m portico.agent._zygote` on first use (and again after it
 died); its death kills every container it started (they have PDEATHSIG), and each
 of them is reported as killed by SIGKILL.
+
+Given the node's state dir, `forked(state_dir)` first looks for that node's
+launcher left by a previous agent (see `_keeper`): found, the spawner adopts it
+and the containers it kept (`adopted`, claimed by the pod workers with
+`adopt()`; `discard_adopted` ends those of pods that are gone); else it forks a
+launcher that outlives this agent.  Labels given to `spawn` come back on
+adoption; `close()` after the pods stopped asks the launcher to exit.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import setproctitle
+
+from portico.agent._keeper import Adopted, launcher_address, list_kept
 
 log = logging.getLogger("portico.agent.spawner")
 _PR_SET_PDEATHSIG = 1
@@ -66,6 +75,28 @@ class SpawnedProcess:
         return await asyncio.shield(self._exited)
 
 
+def _launcher_main(parent: int, ours: socket.socket, theirs: socket.socket | None,
+                   listener: socket.socket | None) -> None:
+    """The forked launcher: dies with the agent when it serves only a socket pair;
+    with a listener, a session of its own that outlives the agent."""
+    code = 1
+    try:
+        ours.close()
+        if listener is None:
+            _die_with_agent()
+            if os.getppid() != parent:  # the agent died before the line above
+                return
+        else:
+            os.setsid()
+        from portico.agent._zygote import serve_forever
+
+        setproctitle.setproctitle("portico container-launcher")
+        serve_forever(theirs, listener)
+        code = 0
+    finally:
+        os._exit(code)
+
+
 async def _reader(fd: int) -> asyncio.StreamReader:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2 ** 20)
@@ -90,36 +121,94 @@ class Spawner:
         self._answers: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._lock = asyncio.Lock()
+        self.adopted: dict[tuple[str, str], Adopted] = {}  # by (pod uid, container name)
+        self._adopted_exits: dict[int, asyncio.Future[int]] = {}
 
     @classmethod
-    def forked(cls) -> Spawner:
+    def forked(cls, state_dir: str | None = None) -> Spawner:
         """A spawner whose launcher is forked from this process now, sharing its loaded
-        modules; call before any event loop or thread exists."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        modules (or, given the node's state dir, the launcher a previous agent left
+        there); call before any event loop or thread exists."""
+        spawner = cls()
+        if state_dir is not None and spawner._adopt(launcher_address(state_dir)):
+            return spawner
+        listener = None
+        if state_dir is None:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        else:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            listener.bind(launcher_address(state_dir))
+            listener.listen(4)
+            ours, theirs = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET), None
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            code = 1
-            try:
-                ours.close()
-                _die_with_agent()
-                if os.getppid() == parent:
-                    from portico.agent._zygote import serve_forever
-
-                    setproctitle.setproctitle("portico container-launcher")
-                    serve_forever(theirs)
-                    code = 0
-            finally:
-                os._exit(code)
-        theirs.close()
-        spawner = cls()
+            _launcher_main(parent, ours, theirs, listener)
+        if theirs is not None:
+            theirs.close()
+        if listener is not None:
+            ours.connect(listener.getsockname())
+            listener.close()
         spawner._attach(ours, pid)
         return spawner
+
+    def _adopt(self, address: bytes) -> bool:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock.connect(address)
+            adopted = list_kept(sock)
+        except OSError:
+            sock.close()
+            return False
+        self.adopted = {(str(a.labels.get("pod")), str(a.labels.get("container"))): a
+                        for a in adopted}
+        log.info("adopted the container launcher with %d containers", len(adopted))
+        self._attach(sock, None)
+        return True
 
     async def start(self) -> None:
         """Start the launcher now (it is otherwise started on first use)."""
         async with self._lock:
+            for adopted in self.adopted.values():  # before any exit can be read
+                exited = asyncio.get_running_loop().create_future()
+                if adopted.returncode is None:
+                    self._exits[adopted.pid] = exited
+                else:
+                    exited.set_result(adopted.returncode)
+                    self._release(adopted.pid)
+                self._adopted_exits[adopted.pid] = exited
             self._ensure_running()
+
+    async def adopt(self, pod_uid: str, container: str) -> tuple[Adopted, SpawnedProcess] | None:
+        """The kept container `container` of pod `pod_uid`, if the launcher had it."""
+        adopted = self.adopted.pop((pod_uid, container), None)
+        if adopted is None:
+            return None
+        proc = SpawnedProcess(adopted.pid, self._adopted_exits.pop(adopted.pid))
+        if "stdout" in adopted.fds:
+            proc.stdout = await _reader(adopted.fds["stdout"])
+            proc.stderr = await _reader(adopted.fds["stderr"])
+        return adopted, proc
+
+    def keeps(self, pod_uid: str) -> bool:
+        """Whether a container of this pod awaits adoption."""
+        return any(uid == pod_uid for uid, _ in self.adopted)
+
+    def discard_adopted(self, live_pods: set[str]) -> None:
+        """Kill the kept containers of pods not in `live_pods` (their exits release them)."""
+        for key, adopted in list(self.adopted.items()):
+            if key[0] not in live_pods:
+                del self.adopted[key]
+                for fd in adopted.fds.values():
+                    os.close(fd)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(adopted.pid, signal.SIGKILL)
+
+    def _release(self, pid: int) -> None:
+        """The launcher may forget an exited container (its output was read here)."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.send(json.dumps({"release": pid}).encode())
 
     def _ensure_running(self) -> None:
         if self._sock is None:
@@ -137,7 +226,7 @@ class Spawner:
             self._reader_task = asyncio.create_task(self._read(self._sock),
                                                     name="zygote reader")
 
-    def _attach(self, sock: socket.socket, pid: int) -> None:
+    def _attach(self, sock: socket.socket, pid: int | None) -> None:
         sock.setblocking(False)
         self._sock, self._pid, self._reader_task = sock, pid, None
 
@@ -163,6 +252,7 @@ class Spawner:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "exited" in message:
+            self._release(message["exited"])
             exited = self._exits.pop(message["exited"], None)
             if exited is not None and not exited.done():
                 exited.set_result(int(message["returncode"]))
@@ -215,17 +305,23 @@ class Spawner:
 
     async def spawn(self, pod: PodPlace, argv: Sequence[str], env: Mapping[str, str],
                     cwd: str, stdin: int, stdout: int, stderr: int,
-                    tty: bool = False) -> SpawnedProcess:
-        """Start a container process with these fds as 0, 1, 2 (the caller closes them)."""
+                    tty: bool = False, labels: Mapping[str, Any] | None = None,
+                    keep: Mapping[str, int] | None = None) -> SpawnedProcess:
+        """Start a container process with these fds as 0, 1, 2 (the caller closes them);
+        the launcher keeps copies of the `keep` fds (the agent's ends) with `labels`."""
+        keep = keep or {}
         answer = await self._request({"argv": list(argv), "env": dict(env), "cwd": cwd,
                                       "netns": pod.netns, "hostname": pod.hostname,
-                                      "tty": tty}, (stdin, stdout, stderr))
+                                      "tty": tty, "labels": dict(labels or {}),
+                                      "keep": list(keep)},
+                                     (stdin, stdout, stderr, *keep.values()))
         if "pid" not in answer:
             raise OSError(int(answer.get("errno") or 0), answer.get("error", "cannot start"))
         return SpawnedProcess(int(answer["pid"]), answer["exited"])
 
     async def spawn_piped(self, pod: PodPlace, argv: Sequence[str], env: Mapping[str, str],
-                          cwd: str, stdin: bool) -> SpawnedProcess:
+                          cwd: str, stdin: bool,
+                          labels: Mapping[str, Any] | None = None) -> SpawnedProcess:
         """Spawn with pipes for stdout and stderr (and stdin if asked; else /dev/null)."""
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -233,7 +329,10 @@ class Spawner:
             os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC), -1)
         theirs, ours = (in_r, out_w, err_w), [fd for fd in (in_w, out_r, err_r) if fd >= 0]
         try:
-            proc = await self.spawn(pod, argv, env, cwd, in_r, out_w, err_w)
+            # not stdin: the container must see its end when the agent closes it (stdinOnce)
+            kept = {"stdout": out_r, "stderr": err_r}
+            proc = await self.spawn(pod, argv, env, cwd, in_r, out_w, err_w, labels=labels,
+                                    keep=kept if labels is not None else None)
         except BaseException:
             for fd in ours:
                 os.close(fd)
@@ -253,6 +352,7 @@ class Spawner:
         if sock is None:
             return
         with contextlib.suppress(OSError):
+            sock.send(json.dumps({"shutdown": True}).encode())
             sock.shutdown(socket.SHUT_RDWR)
         if reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -8,8 +8,8 @@ that has imported the built-in images once; starting a container is a `fork()`
 in place (`python -m portico...` argv) or `execve`s any other command.
 
 What the child does, in order, as `ip netns exec` would (plus the hostname): a new
-session (so the process group is the PID), `PR_SET_PDEATHSIG=SIGKILL` (the zygote
-dies with its agent, the containers with the zygote), `setns` into the pod's network
+session (so the process group is the PID), `PR_SET_PDEATHSIG=SIGKILL` (the
+containers die with the zygote), `setns` into the pod's network
 namespace, a UTS namespace with the pod's hostname (as a pod sandbox has), a private
 mount namespace (a slave of the machine's, without /run/netns) where /sys is
 remounted for the pod's netns and every file of /etc/netns/<pod netns>/ is
@@ -18,13 +18,17 @@ the agent passed, a controlling terminal if asked, the working directory and exa
 the container's environment.
 
 Protocol (SOCK_SEQPACKET, one JSON message per packet):
-- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty"}` with three fds
-  (stdin, stdout, stderr) attached (SCM_RIGHTS);
+- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty", "labels",
+  "keep"}` with three fds (stdin, stdout, stderr) attached (SCM_RIGHTS), then the
+  agent's own ends of them that the zygote keeps (named in `keep`, see `_keeper`);
 - zygote -> agent: `{"id", "pid"}` once the child runs (exec succeeded, or the
   Python image is about to run), or `{"id", "errno", "error"}` when it could not
   start; later `{"exited": pid, "returncode": n}` (negative: killed by a signal),
-  always after the pid's answer.
-The zygote exits when the agent closes its end.
+  always after the pid's answer;
+- the keeper's requests (list, release, shutdown: `_keeper`).
+Given only the agent's end of a socket pair, the zygote exits when the agent closes
+it; given a listening socket too (`Spawner.forked`), it survives its agent and
+serves the next one, until an agent that asked for a shutdown closes its end.
 
 The agent process forks it before its event loop starts (`Spawner.forked`), or,
 in an agent built inside a running loop, runs `python -m portico.agent._zygote <fd>`.
@@ -49,6 +53,7 @@ from typing import Any
 
 import setproctitle
 
+from portico.agent._keeper import Keeper, accept_agent
 from portico.netns import NETNS_RUN, enter_netns
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -246,24 +251,48 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
 
 
 class Zygote:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    def __init__(self, sock: socket.socket | None, listener: socket.socket | None = None) -> None:
+        self.sock: socket.socket | None = None
+        self.listener = listener
+        self.keeper = Keeper()
         self.selector = selectors.DefaultSelector()
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        self.selector.register(sock, selectors.EVENT_READ)
         self.selector.register(self.wake_r, selectors.EVENT_READ)
+        if listener is not None:
+            self.selector.register(listener, selectors.EVENT_READ)
+        if sock is not None:
+            self._connected(sock)
+
+    def _connected(self, sock: socket.socket) -> None:
+        """A new agent: it replaces the previous one (which is gone, or going)."""
+        self._disconnected()
+        sock.setblocking(True)
+        self.sock = sock
+        self.selector.register(sock, selectors.EVENT_READ)
+
+    def _disconnected(self) -> None:
+        if self.sock is not None:
+            self.selector.unregister(self.sock)
+            self.sock.close()
+            self.sock = None
 
     def send(self, message: dict[str, Any]) -> None:
-        self.sock.send(json.dumps(message).encode())
+        if self.sock is not None:
+            with contextlib.suppress(OSError):  # the agent is gone: a new one asks again
+                self.sock.send(json.dumps(message).encode())
 
     def serve(self) -> None:
         while True:
             for key, _ in self.selector.select():
-                if key.fileobj is self.sock:
+                if key.fileobj is self.listener:
+                    self._accept()
+                elif key.fileobj is self.sock:
                     if not self.handle_request():
-                        return
+                        self._disconnected()
+                        if self.listener is None or self.keeper.shutdown:
+                            return
                 else:
                     while True:
                         try:
@@ -273,6 +302,12 @@ class Zygote:
                             break
             self.reap()
 
+    def _accept(self) -> None:
+        assert self.listener is not None
+        sock = accept_agent(self.listener)
+        if sock is not None:
+            self._connected(sock)
+
     def reap(self) -> None:
         while True:
             try:
@@ -281,23 +316,35 @@ class Zygote:
                 return
             if pid == 0:
                 return
-            self.send({"exited": pid, "returncode": os.waitstatus_to_exitcode(status)})
+            returncode = os.waitstatus_to_exitcode(status)
+            self.keeper.exited(pid, returncode)
+            self.send({"exited": pid, "returncode": returncode})
 
     def handle_request(self) -> bool:
+        assert self.sock is not None
         fds = array.array("i")
-        data, ancdata, _flags, _addr = self.sock.recvmsg(
-            MAX_MESSAGE, socket.CMSG_SPACE(16 * fds.itemsize))
+        try:
+            data, ancdata, _flags, _addr = self.sock.recvmsg(
+                MAX_MESSAGE, socket.CMSG_SPACE(16 * fds.itemsize))
+        except OSError:
+            return False
         for level, ctype, cdata in ancdata:
             if level == socket.SOL_SOCKET and ctype == socket.SCM_RIGHTS:
                 fds.frombytes(cdata[:len(cdata) - len(cdata) % fds.itemsize])
         if not data:
             return False
+        kept: list[int] = []
         try:
             request = json.loads(data)
-            self.send({"id": request["id"], **self.spawn(request, list(fds))})
+            if not self.keeper.handle(request, self.sock):
+                answer = self.spawn(request, list(fds)[:3])
+                if "pid" in answer:
+                    kept = self.keeper.started(answer["pid"], request, list(fds)[3:])
+                self.send({"id": request["id"], **answer})
         finally:
             for fd in fds:
-                os.close(fd)
+                if fd not in kept:
+                    os.close(fd)
         return True
 
     def spawn(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
@@ -321,11 +368,13 @@ class Zygote:
         return {"pid": pid}
 
 
-def serve_forever(sock: socket.socket) -> None:
-    """Preload the built-in images, then serve the agent until it closes its end."""
+def serve_forever(sock: socket.socket | None, listener: socket.socket | None = None) -> None:
+    """Preload the built-in images, then serve the agent (and, with a listener, the
+    agents that follow it) until it closes its end (after a shutdown request)."""
     import importlib
 
-    sock.setblocking(True)
+    if sock is not None:
+        sock.setblocking(True)
     # Preload with spare CPU only: the node starts at the same time and needs it more.
     priority = os.getpriority(os.PRIO_PROCESS, 0)
     lowered = os.geteuid() == 0  # only root may raise its priority back afterwards
@@ -337,7 +386,7 @@ def serve_forever(sock: socket.socket) -> None:
         os.setpriority(os.PRIO_PROCESS, 0, priority)
     gc.collect()
     gc.freeze()  # forked children then do not touch (copy) the preloaded objects' pages
-    Zygote(sock).serve()
+    Zygote(sock, listener).serve()
 
 
 def main(argv: list[str]) -> int:

@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--history-revisions", type=int, default=50_000,
                     help="watch history kept, in revisions (older resourceVersions get 410)")
     up.add_argument("--compaction-interval", type=float, default=30.0, help=argparse.SUPPRESS)
+    up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                    help="seconds a node may stop heartbeating before it is marked "
+                         "unreachable (kube-controller-manager's flag; default 40)")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
     wait.add_argument("--name", default=DEFAULT_NAME)
@@ -91,6 +94,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
                                node_port_range=args.node_port_range),
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
+        node_monitor_grace_period=args.node_monitor_grace_period,
     ), progress)
 
 
@@ -210,20 +214,47 @@ def _expected_nodes(data_dir: Path) -> int | None:
     return None if state is None else int(state.get("nodes", 0))
 
 
-def _nodes_ready(expected: int, data_dir: Path, server: str,
-                 ctx: ssl.SSLContext) -> tuple[bool, str]:
-    """Every node the cluster was started with is Ready, with a heartbeat from this run."""
+def _live_agents(data_dir: Path) -> dict[str, str]:
+    """Node name -> start time of its agent process, for the agents alive now (the
+    supervisor's `components.json`)."""
     import json
 
-    started = (_cluster_state(data_dir) or {}).get("startedAt", "")
+    try:
+        components = json.loads((data_dir / "components.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    live = {}
+    for name, record in components.items():
+        try:
+            os.kill(int(record["pid"]), 0)
+        except ProcessLookupError:
+            continue
+        except PermissionError:
+            pass
+        live[name] = str(record["startedAt"])
+    return live
+
+
+def _nodes_ready(expected: int, data_dir: Path, server: str,
+                 ctx: ssl.SSLContext) -> tuple[bool, str]:
+    """Every node the cluster was started with is Ready, and its agent process of now
+    is alive and has renewed the node's Lease since it started (not a dead one's)."""
+    import json
+
     with urllib.request.urlopen(server + "/api/v1/nodes", context=ctx, timeout=2) as r:
         nodes = json.load(r)["items"]
+    with urllib.request.urlopen(server + "/apis/coordination.k8s.io/v1/namespaces/"
+                                "kube-node-lease/leases", context=ctx, timeout=2) as r:
+        renewed = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime") or ""
+                   for lease in json.load(r)["items"]}
+    agents = _live_agents(data_dir)
     ready = [n for n in nodes if any(
         c.get("type") == "Ready" and c.get("status") == "True"
-        and c.get("lastHeartbeatTime", "") >= started
-        for c in n.get("status", {}).get("conditions", []) or [])]
+        for c in n.get("status", {}).get("conditions", []) or [])
+        and n["metadata"]["name"] in agents
+        and renewed.get(n["metadata"]["name"], "") >= agents[n["metadata"]["name"]]]
     if len(ready) < expected:
-        return False, f"{len(ready)} of {expected} nodes Ready"
+        return False, f"{len(ready)} of {expected} nodes Ready with a live agent"
     return True, "ready"
 
 

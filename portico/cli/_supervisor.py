@@ -7,20 +7,16 @@ one agent per node in its netns; they wait for the API server, which starts next
 (`start`, in the event loop), then the addons once the nodes are Ready.  Stop
 order is the reverse, and the cloud's namespaces, links and tables are removed at
 the end, so a clean stop leaves nothing behind (`portico down` does the same after
-a crash).
+a crash).  While the cluster runs, a component that dies is restarted (`_watchdog`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime
 import importlib
 import json
 import logging
 import os
-import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +30,12 @@ from portico.apiserver.certs import (
 )
 from portico.apiserver.resources.services import ServiceConfig, dns_service_ip
 from portico.apiserver.server import ApiServer, ApiServerConfig, api_hosts, write_kubeconfig
-from portico.cli._children import ForkedChild, fork_child
+from portico.cli._children import Component
 from portico.cli._progress import Progress, count
+from portico.cli._watchdog import Children
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
 from portico.images import default_path
+from portico.netns import end_processes_in
 
 log = logging.getLogger("portico.supervisor")
 
@@ -65,6 +63,7 @@ class ClusterConfig:
     history_revisions: int
     compaction_interval: float
     lb_pool: str = "198.51.100.0/24"
+    node_monitor_grace_period: float = 40.0
 
 
 class Supervisor:
@@ -72,7 +71,7 @@ class Supervisor:
         self.config = config
         self.progress = progress or Progress(write=None)
         self.api: ApiServer | None = None
-        self.children: dict[str, ForkedChild] = {}
+        self.children = Children(config.data_dir)
         self.topology: Topology | None = None
 
     def _networked(self) -> bool:
@@ -91,10 +90,8 @@ class Supervisor:
         """Before the event loop: the cloud, the certificates, the forked components."""
         c = self.config
         networked = self._networked()
-        started = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
         (c.data_dir / "cluster.json").write_text(json.dumps(
-            {"name": c.name, "nodes": c.nodes if networked else 0,
-             "startedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+            {"name": c.name, "nodes": c.nodes if networked else 0}))
         if networked:
             self.topology = plan(TopologyConfig(name=c.name, nodes=c.nodes,
                                                 service_cidr=c.services.service_cidr))
@@ -112,13 +109,14 @@ class Supervisor:
             mappings = images_file()
             self.progress.step(f"image mappings: {mappings}"
                                + ("" if mappings.exists() else " (no such file yet)"))
-        self.progress.step("started " + ", ".join(self.children))
+        self.progress.step("started " + ", ".join(self.children.running))
 
     async def start(self) -> None:
         self.api = ApiServer(self._api_config())
         await self.api.start()
         self.progress.step(f"API server ready on {self.config.bind_address}:"
                            f"{self.config.api_port}")
+        self.children.start_watch()
         await self._install_addons()
 
     def _component_kubeconfig(self, common_name: str, organization: str, directory: Path,
@@ -133,24 +131,24 @@ class Supervisor:
                              key))
         return path
 
-    def _fork(self, name: str, title: str, main: Callable[[], int], log_path: Path,
-              netns: str | None = None) -> None:
-        self.children[name] = fork_child(name, title, main, log_path, netns)
+    def _fork(self, name: str, title: str, target: str, args: tuple[object, ...],
+              directory: Path, log_name: str, netns: str | None = None) -> None:
+        self.children.fork(Component(name=name, title=title, target=target, args=args,
+                                     log_path=str(directory / log_name),
+                                     lock_path=str(directory / "component.lock"),
+                                     netns=netns))
 
     def _fork_controller_manager(self) -> None:
-        from portico.controllers import run
-
         c = self.config
         directory = c.data_dir / "controller-manager"
         host = c.bind_address if c.bind_address not in ("0.0.0.0", "::") else "127.0.0.1"
         kubeconfig = self._component_kubeconfig("system:kube-controller-manager", "",
                                                 directory, f"[{host}]" if ":" in host else host)
         self._fork("controller-manager", f"portico controller-manager --kubeconfig {kubeconfig}",
-                   lambda: run(kubeconfig), directory / "controller-manager.log")
+                   "portico.controllers:run", (str(kubeconfig), c.node_monitor_grace_period),
+                   directory, "controller-manager.log")
 
     def _fork_agent(self, node: NodePlan) -> None:
-        from portico.agent import main as agent_main
-
         c = self.config
         name = node.name
         directory = c.data_dir / "nodes" / name
@@ -173,12 +171,10 @@ class Supervisor:
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)
-        self._fork(name, f"portico agent --config {config_path}", lambda: agent_main(config_path),
-                   directory / "agent.log", node.netns)
+        self._fork(name, f"portico agent --config {config_path}", "portico.agent:main",
+                   (str(config_path),), directory, "agent.log", node.netns)
 
     def _fork_cloud_lb(self) -> None:
-        from portico.cloud.lb.__main__ import main as lb_main
-
         c = self.config
         directory = c.data_dir / "cloud"
         kubeconfig = self._component_kubeconfig("system:cloud-controller-manager", "",
@@ -186,8 +182,9 @@ class Supervisor:
         assert self.topology is not None
         argv = ["--kubeconfig", str(kubeconfig), "--cluster-name", c.name,
                 "--public-pool", c.lb_pool]
-        self._fork("cloud-lb", " ".join(["portico cloud-lb", *argv]), lambda: lb_main(argv),
-                   directory / "lb.log", self.topology.cloud_netns)
+        self._fork("cloud-lb", " ".join(["portico cloud-lb", *argv]),
+                   "portico.cloud.lb.__main__:main", (argv,), directory, "lb.log",
+                   self.topology.cloud_netns)
 
     async def _install_addons(self) -> None:
         """Once the nodes are Ready (so the scheduler spreads the addons' replicas)."""
@@ -223,21 +220,13 @@ class Supervisor:
             await asyncio.sleep(0.02)  # an in-process read: cheap
         log.warning("not every node is Ready after %.0fs; installing addons anyway", timeout)
 
-    def stop_children(self) -> None:
-        """SIGTERM every component (agents stop their pods), then wait; SIGKILL laggards."""
-        for name, child in self.children.items():
-            if child.poll() is None:
-                log.info("stopping %s (pid %d)", name, child.pid)
-                child.terminate()
-        for child in self.children.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.wait(CHILD_STOP_SECONDS)
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-
     async def stop(self) -> None:
-        await asyncio.to_thread(self.stop_children)
+        await self.children.stop(CHILD_STOP_SECONDS)
+        if self.topology is not None:
+            # a container launcher whose agent died before it could stop it
+            for node in self.topology.nodes:
+                if end_processes_in(node.netns):
+                    log.warning("%s: ended processes left in its namespace", node.name)
         if self.api is not None:
             await self.api.stop()
         if self.topology is not None:

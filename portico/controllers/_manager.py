@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -38,6 +37,7 @@ from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
 from portico.controllers._replicaset import ReplicaSetController
 from portico.controllers._scheduler import Scheduler
+from portico.lifecycle import run_until_signalled
 from portico.logs import setup as setup_logging
 
 log = logging.getLogger("portico.controllers")
@@ -154,21 +154,12 @@ class ControllerManager:
             await self._client.close()
 
 
-async def _serve(kubeconfig: Path) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    manager = ControllerManager(kubeconfig)
-    try:
-        await manager.start()
-        await stop.wait()
-    finally:
-        await manager.stop()
-    return 0
+async def _serve(kubeconfig: Path, node_grace_period: float) -> int:
+    manager = ControllerManager(kubeconfig, node_grace_period=node_grace_period)
+    return await run_until_signalled(manager.start, manager.stop)
 
 
-def run(kubeconfig: Path) -> int:
+def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD) -> int:
     """The controller-manager process (`portico up` forks it): run until SIGTERM."""
     setup_logging()
-    return asyncio.run(_serve(kubeconfig))
+    return asyncio.run(_serve(kubeconfig, node_grace_period))

@@ -14,7 +14,9 @@ Every `monitor period` (grace/8) each node is enqueued. A sync of a node:
   `node.kubernetes.io/unreachable` NoSchedule and NoExecute; Ready False ->
   `node.kubernetes.io/not-ready` likewise; otherwise neither. So once the Lease is
   renewed the taints go at once, and Ready comes back when the kubelet posts it.
-Pod eviction after tolerationSeconds is not done (yet).
+- pods on a node with NoExecute taints are evicted as the taint eviction
+  controller does (`_taint_eviction`): at once without a matching toleration,
+  else once the shortest tolerationSeconds has passed (the sync is requeued then).
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ from lightkube.resources.core_v1 import Node, Pod
 from lightkube.types import PatchType
 
 from portico.client import InformerFactory, Obj, WorkQueue, key_of
+from portico.controllers._events import EventRecorder, EventType
 from portico.controllers._pods import ConditionStatus, condition, meta, now_utc, rfc3339
+from portico.controllers._taint_eviction import (
+    DISRUPTION_TARGET,
+    EVENT_REASON,
+    eviction_delay,
+    no_execute_taints,
+)
 
 log = logging.getLogger("portico.controllers.nodelifecycle")
 
@@ -89,6 +98,7 @@ class NodeLifecycleController:
         self.leases = informers.informer(Lease, LEASE_NAMESPACE)
         self.pods = informers.informer(Pod)
         self.queue = WorkQueue("node-lifecycle-controller", self.sync, workers=2)
+        self.events = EventRecorder(client, "taint-eviction-controller")
         self._heard: dict[str, tuple[object, float]] = {}  # node -> (heartbeat, seen at)
         self._monitor: asyncio.Task[None] | None = None
         self.nodes.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
@@ -137,7 +147,38 @@ class NodeLifecycleController:
             node = await self._patch_node(key, {"spec": {"taints": taints or None}}, "")
         if silent:
             await self._mark_pods_not_ready(key, now)
-        return None
+        return await self._evict_pods(key, no_execute_taints(node))
+
+    async def _evict_pods(self, node_name: str, taints: list[Obj]) -> float | None:
+        """Evict the node's pods whose time is up; seconds until the next one's is."""
+        if not taints:
+            return None
+        now, next_due = now_utc(), None
+        for pod in self.pods.list():
+            if (pod.get("spec") or {}).get("nodeName") != node_name or \
+                    meta(pod).get("deletionTimestamp"):
+                continue
+            delay = eviction_delay(pod, taints, now)
+            if delay == 0:
+                await self._evict(pod)
+            elif delay is not None:
+                next_due = delay if next_due is None else min(next_due, delay)
+        return next_due
+
+    async def _evict(self, pod: Obj) -> None:
+        name, namespace = meta(pod)["name"], meta(pod)["namespace"]
+        log.info("evicting pod %s/%s from node %s (NoExecute taint)", namespace, name,
+                 (pod.get("spec") or {}).get("nodeName"))
+        self.events.emit({"apiVersion": "v1", "kind": "Pod", **pod}, EventType.NORMAL,
+                         EVENT_REASON, f"Marking for deletion Pod {namespace}/{name}")
+        condition = {**DISRUPTION_TARGET, "lastTransitionTime": rfc3339(now_utc())}
+        try:
+            await self.client.patch(Pod.Status, name, {"status": {"conditions": [condition]}},
+                                    namespace=namespace, patch_type=PatchType.STRATEGIC)
+            await self.client.delete(Pod, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
 
     async def _patch_node(self, name: str, patch: Obj, subresource: str) -> Obj:
         kind = Node.Status if subresource == "status" else Node

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import signal
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from portico.cloud.lb.apply import NetnsRunner
 from portico.cloud.lb.build import LbConfig
 from portico.cloud.lb.controller import FIELD_MANAGER, ControllerConfig, LoadBalancerController
 from portico.cloud.lb.probes import NetnsSockets
+from portico.lifecycle import run_until_signalled
 from portico.logs import setup as setup_logging
 
 
@@ -55,19 +55,17 @@ async def run(args: argparse.Namespace) -> int:
     client = api_client(args.kubeconfig, FIELD_MANAGER)
     sockets = NetnsSockets(args.netns)
     controller = LoadBalancerController(client, NetnsRunner(args.netns), sockets, config)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await wait_for_api(client)
-    await controller.start()
-    try:
-        await stop.wait()
-    finally:
+
+    async def start() -> None:
+        await wait_for_api(client)
+        await controller.start()
+
+    async def stop() -> None:
         await controller.stop()
         await client.close()
         sockets.close()
-    return 0
+
+    return await run_until_signalled(start, stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,8 @@ HTTP (`--http-port`, default 8080; HTTPS with `--tls-cert-file`/`--tls-private-k
   /redirect       ?location=&code= -> redirect (default 302)
   /shell          ?cmd= (or shellCommand=) -> {"output": ..., "error": ...} from /bin/sh -c
   /shutdown       exits 0 at once
-`--http-override PATH?QUERY` serves that path for every request.
+`--http-override PATH?QUERY` serves that path for every request. `--delay-shutdown N`:
+on SIGTERM keep serving N seconds, then exit 0.
 
 UDP (`--udp-port`, default 8081, -1 disables; `--udp-listen-addresses`): the text is
 trimmed and lower-cased; "hostname" -> hostname, "echo X" -> X, "clientip" -> ip:port;
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import ssl
 import sys
@@ -63,6 +65,7 @@ FLAGS = (
     Flag("sctp-port", -1, "SCTP Listen Port (ignored by portico)"),
     Flag("http-override", "", "Serve this path & params for every request."),
     Flag("udp-listen-addresses", "", "Comma separated ip addresses the udp servers listen on."),
+    Flag("delay-shutdown", 0, "Number of seconds to delay shutdown when receiving SIGTERM."),
 )
 SHORT = "Creates HTTP(S), UDP, and (optionally) SCTP servers with various endpoints"
 BACKLOG = 4096
@@ -77,6 +80,7 @@ class Options:
     key_file: str
     http_override: str
     udp_listen_addresses: tuple[str, ...]
+    delay_shutdown: int = 0
 
     @classmethod
     def from_flags(cls, values: dict[str, FlagValue]) -> Options:
@@ -89,6 +93,7 @@ class Options:
             key_file=str(values["tls-private-key-file"]),
             http_override=str(values["http-override"]),
             udp_listen_addresses=tuple(sorted({a for a in addresses.split(",") if a})),
+            delay_shutdown=int(values["delay-shutdown"]),
         )
 
 
@@ -323,6 +328,13 @@ def ssl_context(options: Options) -> ssl.SSLContext | None:
     return context
 
 
+def _delayed_exit(seconds: int) -> None:
+    """SIGTERM with --delay-shutdown: keep serving for `seconds`, then exit 0 (so that
+    the endpoint is gone from every node's rules before the server is)."""
+    log(f"Sleeping {seconds} seconds before terminating...")
+    asyncio.get_running_loop().call_later(seconds, hard_exit, 0)
+
+
 async def serve(options: Options) -> int:
     """Run until /exit asks for a graceful exit; returns the exit code."""
     state = State(exit=asyncio.get_running_loop().create_future())
@@ -344,6 +356,9 @@ async def serve(options: Options) -> int:
     )
     await site.start()
     log(f"Started HTTP server on port {options.http_port}")
+    if options.delay_shutdown > 0:
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM, _delayed_exit, options.delay_shutdown)
     code, timeout = await state.exit
     try:
         await asyncio.wait_for(runner.cleanup(), timeout)

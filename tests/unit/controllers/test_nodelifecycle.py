@@ -9,6 +9,7 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Node, Pod
 
 from portico.controllers._nodelifecycle import desired_taints
+from portico.controllers._taint_eviction import eviction_delay
 from tests.unit.controllers.conftest import eventually
 
 
@@ -71,3 +72,53 @@ async def test_stale_lease_marks_node_unknown_then_recovers(cluster_factory):
         return not node["spec"].get("taints")
 
     await eventually(untainted)
+
+
+NOW = datetime.datetime(2026, 1, 1, 0, 1, 0, tzinfo=datetime.UTC)
+UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute",
+               "timeAdded": "2026-01-01T00:00:00Z"}
+
+
+def toleration(seconds: int | None, key: str = "node.kubernetes.io/unreachable") -> dict:
+    tol = {"key": key, "operator": "Exists", "effect": "NoExecute"}
+    return tol if seconds is None else {**tol, "tolerationSeconds": seconds}
+
+
+@pytest.mark.parametrize(("tolerations", "expected"), [
+    pytest.param([], 0.0, id="not-tolerated"),
+    pytest.param([toleration(300)], 240.0, id="default-300s-60s-ago"),
+    pytest.param([toleration(300), toleration(30)], 0.0, id="shortest-wins-and-is-past"),
+    pytest.param([toleration(90)], 30.0, id="short"),
+    pytest.param([toleration(None)], None, id="forever"),
+    pytest.param([toleration(300, "other")], 0.0, id="other-key"),
+    pytest.param([{"operator": "Exists"}], None, id="tolerates-everything"),
+])
+def test_eviction_delay(tolerations, expected):
+    pod = {"spec": {"tolerations": tolerations}}
+    assert eviction_delay(pod, [UNREACHABLE], NOW) == expected
+
+
+async def test_pods_are_evicted_after_their_toleration_seconds(cluster_factory):
+    c = await cluster_factory("nodelifecycle", grace=0.4)
+    await c.add_node("node-1")
+    await c.client.create(lease("node-1"), namespace="kube-node-lease")
+    for name, seconds in (("short", 1), ("default", None)):
+        spec = {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}]}
+        if seconds is not None:
+            spec["tolerations"] = [toleration(seconds)]
+        await c.client.create(Pod.from_dict({"apiVersion": "v1", "kind": "Pod",
+                                             "metadata": {"name": name}, "spec": spec}),
+                              namespace="default")
+
+    async def evicted():
+        pod = (await c.client.get(Pod, "short", namespace="default")).to_dict()
+        return pod["metadata"].get("deletionTimestamp") and pod
+
+    pod = await eventually(evicted, timeout=10.0)
+    target = [x for x in pod["status"]["conditions"] if x["type"] == "DisruptionTarget"]
+    assert [(x["status"], x["reason"], x["message"]) for x in target] == [
+        ("True", "DeletionByTaintManager", "Taint manager: deleting due to NoExecute taint")]
+    default = (await c.client.get(Pod, "default", namespace="default")).to_dict()
+    assert not default["metadata"].get("deletionTimestamp")  # 300 s: not yet
+    assert {t["key"]: t["tolerationSeconds"] for t in default["spec"]["tolerations"]} == {
+        "node.kubernetes.io/not-ready": 300, "node.kubernetes.io/unreachable": 300}
