@@ -1,0 +1,126 @@
+"""Claiming a cluster: its name is exclusive on the machine, its data dir is root's only.
+
+Theory of operation.  A cluster's machine-wide things (the netns `portico-<name>-*`,
+its edge link, its nftables tables) are named after the cluster name, its files
+live in the data dir; two `portico up` sharing either would tear down each other's
+cluster.  So `portico up` takes two flock(2) locks before it creates anything and
+holds them for its whole life: `<lock dir>/<name>.lock` (`/run/portico` for root)
+and `<data dir>/lock`.  A second `portico up` finding either held is refused at
+once and touches nothing.  The kernel drops the locks when the process dies, even
+by `kill -9`, so a crashed run never blocks the next one; the forked components
+close the descriptors (`_children`), so only the supervisor holds them.  Each
+lock file records its holder (pid, name, data dir) for the refusal message and for
+`portico down`, which will not tear down a cluster whose `portico up` still runs.
+
+The data dir holds the database (Secrets among them), the CA and component keys,
+the service-account token and the kubeconfigs: `secure` makes it 0700 and strips
+group and other permissions from everything in it, which also tightens a data dir
+written by an older Portico when it is reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+ROOT_LOCK_DIR = Path("/run/portico")
+DATA_DIR_LOCK = "lock"
+
+
+class ClaimError(Exception):
+    """The name or the data dir is taken (the message says by whom)."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a lock: the `portico up` process, its cluster and data dir."""
+
+    pid: int
+    name: str
+    data_dir: str
+
+    def __str__(self) -> str:
+        return f"pid {self.pid}, cluster {self.name!r}, data dir {self.data_dir}"
+
+
+def lock_dir() -> Path:
+    """Machine-wide for root; a non-root user (control plane only) gets a private one."""
+    if os.geteuid() == 0:
+        return ROOT_LOCK_DIR
+    runtime = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(runtime) / f"portico-{os.geteuid()}"
+
+
+def name_lock_path(name: str) -> Path:
+    return lock_dir() / f"{name}.lock"
+
+
+def _open(path: Path) -> IO[str]:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o600), "r+")
+
+
+def _read_holder(lock: IO[str]) -> Holder | None:
+    lock.seek(0)
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        record: dict[str, Any] = json.loads(lock.read())
+        return Holder(int(record["pid"]), str(record["name"]), str(record["dataDir"]))
+    return None
+
+
+def holder(path: Path) -> Holder | None:
+    """The live holder of the lock at `path`, or None if nobody holds it."""
+    if not path.exists():
+        return None
+    with _open(path) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_holder(lock) or Holder(0, "?", "?")
+        return None
+
+
+def _acquire(path: Path, name: str, data_dir: Path) -> IO[str] | Holder:
+    lock = _open(path)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        found = _read_holder(lock) or Holder(0, "?", "?")
+        lock.close()
+        return found
+    lock.seek(0)
+    lock.truncate()
+    lock.write(json.dumps({"pid": os.getpid(), "name": name, "dataDir": str(data_dir)}))
+    lock.flush()
+    return lock
+
+
+def claim(name: str, data_dir: Path) -> list[IO[str]]:
+    """Lock the cluster name, then the data dir (created 0700); the returned files
+    hold the locks until they are closed (at the latest when the process ends)."""
+    held = _acquire(name_lock_path(name), name, data_dir)
+    if isinstance(held, Holder):
+        raise ClaimError(f"cluster {name!r} is already running ({held}); stop it first "
+                         f"or choose another --name")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    in_dir = _acquire(data_dir / DATA_DIR_LOCK, name, data_dir)
+    if isinstance(in_dir, Holder):
+        held.close()
+        raise ClaimError(f"data dir {data_dir} is in use by another `portico up` "
+                         f"({in_dir}); choose another --data-dir")
+    return [held, in_dir]
+
+
+def secure(data_dir: Path) -> None:
+    """The data dir and everything in it: no permission for group and others."""
+    for path in (data_dir, *data_dir.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):  # a pod's file may come and go
+            mode = path.lstat().st_mode
+            if mode & 0o077 and not path.is_symlink():
+                path.chmod(mode & 0o7700)
