@@ -32,6 +32,11 @@ set (see `render.py` for the elements a service port contributes):
   service-CIDR addresses; `firewall-check` drops sources outside
   loadBalancerSourceRanges (`firewall-ips` selects the LB addresses subject to
   ranges, the interval set `firewall-allow` holds LB IP . proto . port . range).
+- Node ports on 127.0.0.0/8: the node netns has `route_localnet=1`, so, as
+  kube-proxy (CVE-2020-8558), `filter-input` and `filter-output-post-dnat` drop
+  packets to 127.0.0.0/8 from any other source unless conntrack knows them
+  (established, related, or DNATed): a neighbour on the VNet cannot reach what
+  listens on the node's loopback.
 - Masquerading is mark based (`mark-for-masquerade`, `masquerading`); hairpin
   traffic (a local endpoint reaching itself through a Service) is found in
   postrouting by the `hairpin` set of `endpoint . endpoint` pairs.
@@ -77,6 +82,11 @@ LOCAL_SLOT_OFFSET = 1 << 20
 """Slots of node-local endpoint lists start here, cluster-wide lists at 0."""
 AFFINITY_MAP_TIMEOUT = 10800
 """The map's default; every `update` sets its own per-Service timeout."""
+
+# kube-proxy's "block incoming localnet connections", as `nft list` prints it
+LOCALNET_DROP = ("ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 "
+                 "ct state ! established,related ct status ! dnat drop")
+LOCALNET_CHAINS = ("filter-input", "filter-output-post-dnat")
 
 ADDRESS_KEY = "ipv4_addr . inet_proto . inet_service"
 _VERDICT = f"{ADDRESS_KEY} : verdict"
@@ -239,4 +249,6 @@ def _fixed_rules(config: ProxyConfig) -> list[Object]:
         Rule(MASQUERADING_CHAIN, f"meta mark set meta mark ^ {mark}"),
         Rule(MASQUERADING_CHAIN, "masquerade fully-random"),
         Rule(REJECT_CHAIN, "reject"),
+        *(Rule(chain, LOCALNET_DROP, comment="block incoming localnet connections")
+          for chain in LOCALNET_CHAINS),
     ]
