@@ -56,13 +56,13 @@ def node_cidr_prefix(i: int) -> str:
     return f"10.244.{i - 1}."
 
 
-def running_cluster(nodes: int = NODES) -> Iterator[Cluster]:
+def running_cluster(nodes: int = NODES, name: str | None = None) -> Iterator[Cluster]:
     """Body of a module-scoped fixture: one real cluster, closed afterwards.
 
     `portico wait` returns before the addons run, so this also waits for both
     coredns replicas to be ready endpoints of kube-dns (pods rely on DNS).
     """
-    with Cluster(nodes=nodes) as cluster:
+    with Cluster(nodes=nodes, name=name) as cluster:
         system = Kubectl(cluster, "1.33", "kube-system")
         wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
                  message="two ready kube-dns endpoints")
