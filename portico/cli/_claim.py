@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,10 +118,17 @@ def claim(name: str, data_dir: Path) -> list[IO[str]]:
     return [held, in_dir]
 
 
+def _strip_group_and_other(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):  # a pod's file may come and go
+        mode = os.lstat(path).st_mode
+        if mode & 0o077 and not stat.S_ISLNK(mode):
+            os.chmod(path, stat.S_IMODE(mode) & 0o7700)
+
+
 def secure(data_dir: Path) -> None:
-    """The data dir and everything in it: no permission for group and others."""
-    for path in (data_dir, *data_dir.rglob("*")):
-        with contextlib.suppress(FileNotFoundError):  # a pod's file may come and go
-            mode = path.lstat().st_mode
-            if mode & 0o077 and not path.is_symlink():
-                path.chmod(mode & 0o7700)
+    """The data dir and everything in it: no permission for group and others.
+    Symbolic links are neither changed nor followed (nothing outside is touched)."""
+    _strip_group_and_other(str(data_dir))
+    for directory, dirs, files in os.walk(data_dir, followlinks=False):
+        for name in (*dirs, *files):
+            _strip_group_and_other(os.path.join(directory, name))

@@ -1,0 +1,56 @@
+"""Claiming a cluster: one holder per name and per data dir; a root-only data dir."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from portico.cli import _claim
+from portico.cli._claim import ClaimError, Holder, claim, holder, name_lock_path, secure
+
+
+@pytest.fixture(autouse=True)
+def private_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_claim, "ROOT_LOCK_DIR", tmp_path / "run")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "run"))
+
+
+def test_a_name_and_a_data_dir_have_one_holder_at_a_time(tmp_path: Path) -> None:
+    first = claim("demo", tmp_path / "a")
+    with pytest.raises(ClaimError, match=r"cluster 'demo' is already running \(pid "
+                                         rf"{os.getpid()}, cluster 'demo', data dir "):
+        claim("demo", tmp_path / "b")
+    assert not (tmp_path / "b").exists()  # refused before anything is created
+    with pytest.raises(ClaimError, match="is in use by another `portico up`"):
+        claim("other", tmp_path / "a")
+    assert holder(name_lock_path("other")) is None  # the refused claim let its name go
+    assert holder(name_lock_path("demo")) == Holder(os.getpid(), "demo", str(tmp_path / "a"))
+    for lock in first:
+        lock.close()
+    assert holder(name_lock_path("demo")) is None
+    for lock in claim("demo", tmp_path / "b"):
+        lock.close()
+
+
+def test_secure_strips_group_and_other_and_never_follows_links(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o755)
+    (outside / "file").write_text("x")
+    (outside / "file").chmod(0o644)
+    data = tmp_path / "data"
+    (data / "pki").mkdir(parents=True)
+    data.chmod(0o755)
+    (data / "pki" / "ca.key").write_text("k")
+    (data / "pki" / "ca.key").chmod(0o644)
+    (data / "run.sh").write_text("#!/bin/sh\n")
+    (data / "run.sh").chmod(0o755)
+    (data / "link").symlink_to(outside)
+    secure(data)
+    mode = {p: oct(stat.S_IMODE(os.lstat(tmp_path / p).st_mode))
+            for p in ("data", "data/pki", "data/pki/ca.key", "data/run.sh", "outside",
+                      "outside/file")}
+    assert mode == {"data": "0o700", "data/pki": "0o700", "data/pki/ca.key": "0o600",
+                    "data/run.sh": "0o700", "outside": "0o755", "outside/file": "0o644"}
