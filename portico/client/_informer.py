@@ -58,11 +58,15 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (ns or None), name
 
 
-def _rv(obj: Obj | None) -> int:
+def _parse_rv(version: str | int | None) -> int:
     try:
-        return int((obj or {}).get("metadata", {}).get("resourceVersion") or 0)
+        return int(version or 0)
     except ValueError:  # opaque resourceVersions: treat every event as newer
         return 0
+
+
+def _rv(obj: Obj | None) -> int:
+    return _parse_rv((obj or {}).get("metadata", {}).get("resourceVersion"))
 
 
 def is_namespaced(kind: type) -> bool:
@@ -236,7 +240,7 @@ class Informer:
         with contextlib.suppress(Exception):
             version = str(listing.resourceVersion)  # type: ignore[attr-defined]
         for key in [k for k in self._cache if k not in seen]:
-            self._remove(key, _rv({"metadata": {"resourceVersion": version}}))
+            self._remove(key, _parse_rv(version))
         return version
 
     async def _watch(self, version: str | None) -> None:
