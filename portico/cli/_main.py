@@ -104,13 +104,20 @@ def _supervisor(args: argparse.Namespace, data_dir: Path) -> Supervisor:
     ))
 
 
+class StartFailed(Exception):
+    """The cluster could not be brought up; the cause is chained."""
+
+
 async def _run_up(supervisor: Supervisor, name: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await supervisor.start()
+        try:
+            await supervisor.start()
+        except Exception as exc:
+            raise StartFailed from exc
         secure(supervisor.config.data_dir)
         assert supervisor.api is not None
         print(f"portico: cluster {name!r} is up; "
@@ -151,9 +158,15 @@ def _preflight(args: argparse.Namespace) -> str | None:
     return problem or _port_problem(args.bind_address, args.api_port)
 
 
-def _one_line(exc: BaseException) -> str:
+def _start_failed(args: argparse.Namespace, exc: BaseException) -> int:
+    """One line for the user (the traceback is logged with -v); the exit code."""
+    log.debug("start failed", exc_info=exc)
     text = " ".join(str(exc).split()) or exc.__class__.__name__
-    return text if isinstance(exc, OSError | ValueError) else f"{exc.__class__.__name__}: {text}"
+    if not isinstance(exc, OSError | ValueError):
+        text = f"{exc.__class__.__name__}: {text}"
+    print(f"portico: cannot start cluster {args.name!r}: {text}"
+          + ("" if args.verbose else " (-v shows the traceback)"), file=sys.stderr)
+    return 1
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -174,17 +187,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
     supervisor = _supervisor(args, data_dir)
     try:
-        try:
-            supervisor.prepare()  # forks the components: before any event loop or thread
-        except BaseException:
-            asyncio.run(supervisor.stop())
-            raise
+        supervisor.prepare()  # forks the components: before any event loop or thread
+    except BaseException as exc:
+        asyncio.run(supervisor.stop())
+        if isinstance(exc, Exception):
+            return _start_failed(args, exc)
+        raise
+    try:
         return asyncio.run(_run_up(supervisor, args.name))
-    except Exception as exc:  # noqa: BLE001 - one line for the user, the trace with -v
-        log.debug("start failed", exc_info=True)
-        print(f"portico: cannot start cluster {args.name!r}: {_one_line(exc)}"
-              + ("" if args.verbose else " (-v shows the traceback)"), file=sys.stderr)
-        return 1
+    except StartFailed as failed:
+        return _start_failed(args, failed.__cause__ or failed)
 
 
 def cmd_lb(args: argparse.Namespace) -> int:
