@@ -6,8 +6,9 @@ live in the data dir; two `portico up` sharing either would tear down each other
 cluster.  So `portico up` takes two flock(2) locks before it creates anything and
 holds them for its whole life: `<lock dir>/<name>.lock` (`/run/portico` for root)
 and `<data dir>/lock`.  A second `portico up` finding either held is refused at
-once and touches nothing.  The kernel drops the locks when the process dies, even
-by `kill -9`, so a crashed run never blocks the next one; the forked components
+once and touches nothing.  A clean exit removes the name's lock file; the kernel
+drops the locks when the process dies, even by `kill -9`, so a crashed run never
+blocks the next one (a claimant re-opens a lock file removed under it); the forked components
 close the descriptors (`_children`), so only the supervisor holds them.  Each
 lock file records its holder (pid, name, data dir) for the refusal message and for
 `portico down`, which will not tear down a cluster whose `portico up` still runs.
@@ -87,14 +88,25 @@ def holder(path: Path) -> Holder | None:
         return None
 
 
-def _acquire(path: Path, name: str, data_dir: Path) -> IO[str] | Holder:
-    lock = _open(path)
+def _same_file(lock: IO[str], path: Path) -> bool:
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        found = _read_holder(lock) or Holder(0, "?", "?")
-        lock.close()
-        return found
+        return os.path.samestat(os.fstat(lock.fileno()), path.stat())
+    except FileNotFoundError:
+        return False
+
+
+def _acquire(path: Path, name: str, data_dir: Path) -> IO[str] | Holder:
+    while True:
+        lock = _open(path)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            found = _read_holder(lock) or Holder(0, "?", "?")
+            lock.close()
+            return found
+        if _same_file(lock, path):
+            break
+        lock.close()  # its holder removed it while we waited: take the new file
     lock.seek(0)
     lock.truncate()
     lock.write(json.dumps({"pid": os.getpid(), "name": name, "dataDir": str(data_dir)}))
@@ -102,10 +114,28 @@ def _acquire(path: Path, name: str, data_dir: Path) -> IO[str] | Holder:
     return lock
 
 
-def claim(name: str, data_dir: Path) -> list[IO[str]]:
-    """Lock the cluster name, then the data dir (created 0700); the returned files
-    hold the locks until they are closed (at the latest when the process ends)."""
-    held = _acquire(name_lock_path(name), name, data_dir)
+@dataclass
+class Claim:
+    """The held locks of a cluster name and its data dir."""
+
+    name_path: Path
+    name_lock: IO[str]
+    data_dir_lock: IO[str]
+
+    def release(self) -> None:
+        """Give the claim up; the name's lock file goes (removed while held, so a
+        claimant that opened it sees it replaced), the data dir's stays with the data."""
+        with contextlib.suppress(FileNotFoundError):
+            self.name_path.unlink()
+        self.name_lock.close()
+        self.data_dir_lock.close()
+
+
+def claim(name: str, data_dir: Path) -> Claim:
+    """Lock the cluster name, then the data dir (created 0700), until `release`
+    (at the latest when the process ends)."""
+    name_path = name_lock_path(name)
+    held = _acquire(name_path, name, data_dir)
     if isinstance(held, Holder):
         raise ClaimError(f"cluster {name!r} is already running ({held}); stop it first "
                          f"or choose another --name")
@@ -115,7 +145,7 @@ def claim(name: str, data_dir: Path) -> list[IO[str]]:
         held.close()
         raise ClaimError(f"data dir {data_dir} is in use by another `portico up` "
                          f"({in_dir}); choose another --data-dir")
-    return [held, in_dir]
+    return Claim(name_path, held, in_dir)
 
 
 def _strip_group_and_other(path: str) -> None:

@@ -176,10 +176,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"portico: {problem}", file=sys.stderr)
         return 1
     try:
-        _locks = claim(args.name, data_dir)  # noqa: F841 - held for the life of the process
+        held = claim(args.name, data_dir)
     except ClaimError as refused:
         print(f"portico: {refused}", file=sys.stderr)
         return 1
+    try:
+        return _up(args, data_dir)
+    finally:
+        held.release()
+
+
+def _up(args: argparse.Namespace, data_dir: Path) -> int:
+    """Run the cluster claimed in `data_dir` until SIGINT/SIGTERM."""
     secure(data_dir)
     if args.nodes and os.geteuid() != 0:
         print("portico: nodes need root (network namespaces); starting the control plane "

@@ -28,11 +28,22 @@ def test_a_name_and_a_data_dir_have_one_holder_at_a_time(tmp_path: Path) -> None
         claim("other", tmp_path / "a")
     assert holder(name_lock_path("other")) is None  # the refused claim let its name go
     assert holder(name_lock_path("demo")) == Holder(os.getpid(), "demo", str(tmp_path / "a"))
-    for lock in first:
-        lock.close()
-    assert holder(name_lock_path("demo")) is None
-    for lock in claim("demo", tmp_path / "b"):
-        lock.close()
+    first.release()
+    assert not name_lock_path("demo").exists() and holder(name_lock_path("demo")) is None
+    claim("demo", tmp_path / "b").release()
+
+
+def test_a_claimant_retries_when_the_lock_file_is_removed_under_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = claim("demo", tmp_path / "a")
+    stale = _claim._open(name_lock_path("demo"))  # opened just before its holder leaves
+    first.release()
+    real_open, opened = _claim._open, iter([stale])
+    monkeypatch.setattr(_claim, "_open", lambda path: next(opened, None) or real_open(path))
+    second = claim("demo", tmp_path / "b")
+    assert second.name_lock is not stale and stale.closed
+    assert holder(name_lock_path("demo")) == Holder(os.getpid(), "demo", str(tmp_path / "b"))
+    second.release()
 
 
 def test_secure_strips_group_and_other_and_never_follows_links(tmp_path: Path) -> None:
