@@ -123,12 +123,16 @@ class Claim:
     data_dir_lock: IO[str]
 
     def release(self) -> None:
-        """Give the claim up; the name's lock file goes (removed while held, so a
-        claimant that opened it sees it replaced), the data dir's stays with the data."""
-        with contextlib.suppress(FileNotFoundError):
-            self.name_path.unlink()
-        self.name_lock.close()
+        """Give the claim up; the data dir's lock file stays with the data."""
+        _remove_and_unlock(self.name_path, self.name_lock)
         self.data_dir_lock.close()
+
+
+def _remove_and_unlock(path: Path, lock: IO[str]) -> None:
+    """Remove a held lock file, then let it go: a claimant that opened it before sees
+    it replaced and opens the new one (`_acquire`)."""
+    path.unlink(missing_ok=True)
+    lock.close()
 
 
 def claim(name: str, data_dir: Path) -> Claim:
@@ -142,7 +146,7 @@ def claim(name: str, data_dir: Path) -> Claim:
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     in_dir = _acquire(data_dir / DATA_DIR_LOCK, name, data_dir)
     if isinstance(in_dir, Holder):
-        held.close()
+        _remove_and_unlock(name_path, held)
         raise ClaimError(f"data dir {data_dir} is in use by another `portico up` "
                          f"({in_dir}); choose another --data-dir")
     return Claim(name_path, held, in_dir)

@@ -26,7 +26,7 @@ def test_a_name_and_a_data_dir_have_one_holder_at_a_time(tmp_path: Path) -> None
     assert not (tmp_path / "b").exists()  # refused before anything is created
     with pytest.raises(ClaimError, match="is in use by another `portico up`"):
         claim("other", tmp_path / "a")
-    assert holder(name_lock_path("other")) is None  # the refused claim let its name go
+    assert not name_lock_path("other").exists()  # the refused claim let its name go
     assert holder(name_lock_path("demo")) == Holder(os.getpid(), "demo", str(tmp_path / "a"))
     first.release()
     assert not name_lock_path("demo").exists() and holder(name_lock_path("demo")) is None
