@@ -10,8 +10,10 @@ once and touches nothing.  A clean exit removes the name's lock file; the kernel
 drops the locks when the process dies, even by `kill -9`, so a crashed run never
 blocks the next one (a claimant re-opens a lock file removed under it); the forked components
 close the descriptors (`_children`), so only the supervisor holds them.  Each
-lock file records its holder (pid, name, data dir) for the refusal message and for
-`portico down`, which will not tear down a cluster whose `portico up` still runs.
+lock file records its holder (pid, name, data dir) for the refusal message.
+`portico down` holds the name's lock while it tears the cluster's remains down, so
+it is refused while the cluster's `portico up` runs, and no `portico up` of that
+name starts meanwhile.
 
 The data dir holds the database (Secrets among them), the CA and component keys,
 the service-account token and the kubeconfigs: `secure` makes it 0700 and strips
@@ -27,6 +29,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -76,18 +79,6 @@ def _read_holder(lock: IO[str]) -> Holder | None:
     return None
 
 
-def holder(path: Path) -> Holder | None:
-    """The live holder of the lock at `path`, or None if nobody holds it."""
-    if not path.exists():
-        return None
-    with _open(path) as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return _read_holder(lock) or Holder(0, "?", "?")
-        return None
-
-
 def _same_file(lock: IO[str], path: Path) -> bool:
     try:
         return os.path.samestat(os.fstat(lock.fileno()), path.stat())
@@ -133,6 +124,21 @@ def _remove_and_unlock(path: Path, lock: IO[str]) -> None:
     it replaced and opens the new one (`_acquire`)."""
     path.unlink(missing_ok=True)
     lock.close()
+
+
+@contextlib.contextmanager
+def name_held(name: str, data_dir: Path) -> Iterator[None]:
+    """Hold the cluster name for a while (`portico down`: no `portico up` of it starts
+    meanwhile), then remove its lock file; refused while a `portico up` holds it."""
+    path = name_lock_path(name)
+    held = _acquire(path, name, data_dir)
+    if isinstance(held, Holder):
+        raise ClaimError(f"cluster {name!r} is running ({held}); stop that `portico up` "
+                         f"(Ctrl-C or SIGTERM) and it cleans up after itself")
+    try:
+        yield
+    finally:
+        _remove_and_unlock(path, held)
 
 
 def claim(name: str, data_dir: Path) -> Claim:

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from portico.cli._claim import ClaimError, claim, holder, name_lock_path, secure
-from portico.cli._target import DEFAULT_NAME, Target, cluster_state, default_data_dir, resolve
+from portico.cli._claim import ClaimError, claim, name_held, secure
+from portico.cli._target import DEFAULT_NAME, cluster_state, default_data_dir, resolve
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
 
@@ -310,39 +310,37 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 1
 
 
-def _down_target(args: argparse.Namespace) -> Target | str:
-    """The cluster to tear down, or why not."""
-    target = resolve(args.name, args.data_dir)
-    problem = name_problem(target.name)
-    if problem is not None:
-        return problem
-    running = holder(name_lock_path(target.name))
-    if running is not None:
-        return (f"cluster {target.name!r} is running ({running}); stop that `portico up` "
-                f"(Ctrl-C or SIGTERM) and it cleans up after itself")
-    return target
-
-
 def cmd_down(args: argparse.Namespace) -> int:
     """End the processes left in the cluster's namespaces, then remove everything it made."""
+    target = resolve(args.name, args.data_dir)
+    problem = name_problem(target.name)
+    try:
+        if problem is not None:
+            raise ClaimError(problem)
+        with name_held(target.name, target.data_dir):
+            killed, removed = _tear_down(target.name)
+    except ClaimError as refused:
+        print(f"portico: {refused}", file=sys.stderr)
+        return 1
+    print(f"portico: {target}: ended {killed} processes, removed {removed} "
+          f"namespaces/links/tables")
+    return 0
+
+
+def _tear_down(name: str) -> tuple[int, int]:
+    """SIGKILL what runs in the cluster's netns, then remove them and its links:
+    (processes ended, things removed)."""
     from portico.cloud import destroy, owned_netns
 
-    target = _down_target(args)
-    if isinstance(target, str):
-        print(f"portico: {target}", file=sys.stderr)
-        return 1
     killed = 0
-    for netns in owned_netns(target.name):
+    for netns in owned_netns(name):
         pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True)
         for pid in pids.stdout.split():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid), signal.SIGKILL)
                 killed += 1
         shutil.rmtree(f"/etc/netns/{netns}", ignore_errors=True)
-    removed = destroy(target.name)
-    print(f"portico: {target}: ended {killed} processes, removed "
-          f"{len(removed)} namespaces/links/tables")
-    return 0
+    return killed, len(destroy(name))
 
 
 def main(argv: list[str] | None = None) -> int:

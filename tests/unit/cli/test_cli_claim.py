@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portico.cli import _claim
-from portico.cli._claim import ClaimError, Holder, claim, holder, name_lock_path, secure
+from portico.cli._claim import ClaimError, claim, name_held, name_lock_path, secure
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +27,14 @@ def test_a_name_and_a_data_dir_have_one_holder_at_a_time(tmp_path: Path) -> None
     with pytest.raises(ClaimError, match="is in use by another `portico up`"):
         claim("other", tmp_path / "a")
     assert not name_lock_path("other").exists()  # the refused claim let its name go
-    assert holder(name_lock_path("demo")) == Holder(os.getpid(), "demo", str(tmp_path / "a"))
+    with pytest.raises(ClaimError, match="cluster 'demo' is running"):  # portico down
+        name_held("demo", tmp_path / "a").__enter__()
     first.release()
-    assert not name_lock_path("demo").exists() and holder(name_lock_path("demo")) is None
+    assert not name_lock_path("demo").exists()
+    with name_held("demo", tmp_path / "a"), pytest.raises(  # down, after the cluster stopped
+            ClaimError, match="cluster 'demo' is already running"):
+        claim("demo", tmp_path / "b")
+    assert not name_lock_path("demo").exists()
     claim("demo", tmp_path / "b").release()
 
 
@@ -42,7 +47,8 @@ def test_a_claimant_retries_when_the_lock_file_is_removed_under_it(
     monkeypatch.setattr(_claim, "_open", lambda path: next(opened, None) or real_open(path))
     second = claim("demo", tmp_path / "b")
     assert second.name_lock is not stale and stale.closed
-    assert holder(name_lock_path("demo")) == Holder(os.getpid(), "demo", str(tmp_path / "b"))
+    with pytest.raises(ClaimError, match=f"data dir {tmp_path / 'b'}\\)"):
+        claim("demo", tmp_path / "c")
     second.release()
 
 
