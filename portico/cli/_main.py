@@ -118,7 +118,7 @@ async def _run_up(supervisor: Supervisor, name: str) -> int:
             await supervisor.start()
         except Exception as exc:
             raise StartFailed from exc
-        secure(supervisor.config.data_dir)
+        await asyncio.to_thread(secure, supervisor.config.data_dir)  # files made since
         assert supervisor.api is not None
         print(f"portico: cluster {name!r} is up; "
               f"export KUBECONFIG={supervisor.api.kubeconfig}", flush=True)
