@@ -6,11 +6,12 @@ live in the data dir; two `portico up` sharing either would tear down each other
 cluster.  So `portico up` takes two flock(2) locks before it creates anything and
 holds them for its whole life: `<lock dir>/<name>.lock` (`/run/portico` for root)
 and `<data dir>/lock`.  A second `portico up` finding either held is refused at
-once and touches nothing.  A clean exit removes the name's lock file; the kernel
-drops the locks when the process dies, even by `kill -9`, so a crashed run never
-blocks the next one (a claimant re-opens a lock file removed under it); the forked components
-close the descriptors (`_children`), so only the supervisor holds them.  Each
-lock file records its holder (pid, name, data dir) for the refusal message.
+once and touches nothing.  A clean exit removes the name's lock file (a claimant
+that opened it just before takes the new one); the kernel drops the locks when the
+process dies, even by `kill -9`, so a crashed run never blocks the next one.  The
+forked components close the descriptors (`_children`): only the supervisor holds
+them.  Each lock file records its holder (pid, name, data dir) for the refusal
+message.
 `portico down` holds the name's lock while it tears the cluster's remains down, so
 it is refused while the cluster's `portico up` runs, and no `portico up` of that
 name starts meanwhile.
