@@ -22,7 +22,9 @@ Theory of operation (client-go's reflector + indexer, kopf's watcher):
   the deletion's resourceVersion, or the cached one when a controller deletes), and
   nothing of that version or older is cached again (a controller's write-through
   answered before the deletion but arriving after its DELETED event, a stale
-  event); a newer version (the name created anew) replaces the tombstone.
+  event); a newer version (the name created anew) replaces the tombstone, and a
+  deletion older than the cached copy (the old object's DELETED event after the new
+  one's write-through, a listing older than it) leaves that copy alone.
   Tombstones are forgotten after `TOMBSTONE_SECONDS`, far longer than a request.
 
 Handlers must be cheap and never block: they only enqueue keys on a `WorkQueue`.
@@ -185,7 +187,11 @@ class Informer:
             self._tombstones[key] = (rv, now)
 
     def _remove(self, key: str, deleted_at: int = 0) -> None:
-        """Drop `key`, leaving a tombstone at `deleted_at` (or the cached version)."""
+        """Drop `key`, leaving a tombstone at `deleted_at` (or the cached version) -
+        unless the cached copy is newer than the deletion: an object of the same name
+        created since (written through before the old one's DELETED event arrived)."""
+        if deleted_at and _rv(self._cache.get(key)) > deleted_at:
+            return
         self._speculative.pop(key, None)
         previous = self._cache.pop(key, None)
         self._bury(key, max(deleted_at, _rv(previous)))

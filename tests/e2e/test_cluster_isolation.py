@@ -153,26 +153,25 @@ def test_a_restart_makes_an_old_data_dir_root_only(fresh_cluster: Cluster) -> No
     assert set(modes(data, loose).values()) == {"0o600"}
 
 
-# create and delete one Deployment name over and over, the delete at varying
-# moments of the controllers' work on it
+# create and delete a few Deployment names over and over (in threads), each delete
+# at another moment of the controllers' work on the Deployment just created
 CYCLES = """
-import time
-body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ghost"},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "ghost"}},
-                 "template": {"metadata": {"labels": {"app": "ghost"}},
-                              "spec": {"containers": [{"name": "c", "image": "busybox",
-                                                       "command": ["sleep", "3600"]}]}}}}
-for i in range(__CYCLES__):
-    apps.create_namespaced_deployment("__NS__", body)
-    time.sleep((i % 6) * 0.02)
-    apps.delete_namespaced_deployment("ghost", "__NS__")
-    while True:
-        try:
-            apps.read_namespaced_deployment("ghost", "__NS__")
-        except ApiException as error:
-            if error.status == 404:
-                break
-            raise
+import threading, time
+def body(name):
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox",
+                                                           "command": ["sleep", "3600"]}]}}}}
+def cycle(name):
+    for i in range(__CYCLES__):
+        apps.create_namespaced_deployment("__NS__", body(name))
+        time.sleep((i % 25) * 0.004)
+        apps.delete_namespaced_deployment(name, "__NS__")
+threads = [threading.Thread(target=cycle, args=(f"ghost-{n}",)) for n in range(__NAMES__)]
+for t in threads: t.start()
+for t in threads: t.join()
 print("done")
 """
 
@@ -180,7 +179,8 @@ print("done")
 def test_fast_deployment_create_delete_cycles_leave_no_ghosts(cluster: Cluster,
                                                               kubectl133: Kubectl) -> None:
     k = kubectl133
-    code = CYCLES.replace("__CYCLES__", "24").replace("__NS__", k.namespace)
+    code = (CYCLES.replace("__CYCLES__", "50").replace("__NAMES__", "3")
+            .replace("__NS__", k.namespace))
     assert cluster.python_client(code, timeout=120).strip() == "done"
     # a Deployment left as a ghost in a controller's cache keeps (re)creating its
     # ReplicaSet, which keeps its pods: they would never all be gone

@@ -80,3 +80,16 @@ def test_tombstones_are_forgotten_after_a_while(monkeypatch: Any) -> None:
     now[0] += _informer.TOMBSTONE_SECONDS + 1
     cache._remove("ns/r", 16)  # every deletion sweeps the expired ones
     assert list(cache._tombstones) == ["ns/r"]
+
+
+def test_a_late_deletion_of_the_old_object_leaves_the_new_one_of_the_same_name() -> None:
+    cache, seen = informer()
+    cache._store(pod(10))  # the ADDED event of the old object
+    cache.assume(pod(20, "node-1"))  # a controller created the name anew (old one gone)
+    cache._remove("ns/p", 15)  # the old object's DELETED event, arriving late
+    cache._remove("ns/p", 18)  # a relist whose listing predates the new object
+    cache._store(pod(20, "node-1"))  # the new object's ADDED event
+    assert cache.get("ns/p") == pod(20, "node-1")
+    cache._remove("ns/p", 25)  # the new object's own deletion
+    assert cache.get("ns/p") is None
+    assert seen == ["10:None", "20:node-1", "deleted"]
