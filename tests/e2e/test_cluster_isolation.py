@@ -182,7 +182,8 @@ def test_fast_deployment_create_delete_cycles_leave_no_ghosts(cluster: Cluster,
     code = (CYCLES.replace("__CYCLES__", "50").replace("__NAMES__", "3")
             .replace("__NS__", k.namespace))
     assert cluster.python_client(code, timeout=120).strip() == "done"
-    # a Deployment left as a ghost in a controller's cache keeps (re)creating its
-    # ReplicaSet, which keeps its pods: they would never all be gone
+    # a deleted Deployment back in the controllers' cache keeps (re)creating its
+    # ReplicaSet; a ReplicaSet lost from it (an old one's late DELETED event) is never
+    # collected: either way some would never be gone
     wait_for(lambda: not k.json("get", "deployments,replicasets,pods")["items"], 60,
              interval=0.5, message="no ReplicaSet or pod of a deleted Deployment left")
