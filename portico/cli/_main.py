@@ -50,6 +50,16 @@ def _port_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}, want 1-65535")
+    return port
+
+
 def _target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help=f"cluster name (default: $KUBECONFIG's cluster, "
                                        f"else {DEFAULT_NAME!r})")
@@ -62,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run a cluster in the foreground until SIGINT/SIGTERM")
     up.add_argument("--name", default=DEFAULT_NAME)
     up.add_argument("--data-dir", type=Path)
-    up.add_argument("--api-port", type=int, default=6443)
+    up.add_argument("--api-port", type=_port, default=6443)
     up.add_argument("--bind-address", default="127.0.0.1")
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--service-cidr", type=ipaddress.IPv4Network, default="10.0.0.0/16")
