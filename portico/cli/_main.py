@@ -1,37 +1,44 @@
-"""`portico up | wait | down`: run a cluster in the foreground, wait for it, clean up after it."""
+"""`portico up | wait | down`: run a cluster in the foreground, wait for it, clean up after it.
+
+`up` claims the cluster name and its data dir first (`_claim`: refused at once,
+touching nothing, if another `portico up` holds either), checks that the API port
+is free, and reports a failed start as one line with a hint (the traceback only
+with `-v`).  `wait`, `down` and `lb` find their cluster as `_target` says
+(`--data-dir`, `--name`, `$KUBECONFIG`, the default).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import fcntl
+import errno
 import ipaddress
+import logging
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 
+from portico.cli._claim import ClaimError, claim, name_held, secure
 from portico.cli._progress import Progress, count
+from portico.cli._target import DEFAULT_NAME, cluster_state, default_data_dir, resolve
+from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
 
 if TYPE_CHECKING:
     from portico.cli._supervisor import Supervisor
 
-DEFAULT_NAME = "portico"
-
-
-def default_data_dir(name: str) -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "portico" / name
+log = logging.getLogger("portico.cli")
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -44,13 +51,29 @@ def _port_range(text: str) -> tuple[int, int]:
     return low, high
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}, want 1-65535")
+    return port
+
+
+def _target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help=f"cluster name (default: $KUBECONFIG's cluster, "
+                                       f"else {DEFAULT_NAME!r})")
+    parser.add_argument("--data-dir", type=Path, help="the cluster's data dir")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portico", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="run a cluster in the foreground until SIGINT/SIGTERM")
     up.add_argument("--name", default=DEFAULT_NAME)
     up.add_argument("--data-dir", type=Path)
-    up.add_argument("--api-port", type=int, default=6443)
+    up.add_argument("--api-port", type=_port, default=6443)
     up.add_argument("--bind-address", default="127.0.0.1")
     up.add_argument("--nodes", type=int, default=3)
     up.add_argument("--service-cidr", type=ipaddress.IPv4Network, default="10.0.0.0/16")
@@ -63,21 +86,19 @@ def _parser() -> argparse.ArgumentParser:
                          "unreachable (kube-controller-manager's flag; default 40)")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
-    wait.add_argument("--name", default=DEFAULT_NAME)
-    wait.add_argument("--data-dir", type=Path)
+    _target_arguments(wait)
     wait.add_argument("--timeout", type=float, default=60.0)
     wait.add_argument("--for", dest="wait_for", choices=("all", "nodes"), default="all",
                       help="nodes: every node Ready; all (default): also the DNS and "
                            "ingress addons available")
     down = sub.add_parser("down", help="remove what a crashed run left behind")
-    down.add_argument("--name", default=DEFAULT_NAME)
+    _target_arguments(down)
     lb = sub.add_parser("lb", help="the cluster's Azure-style load balancers")
     lb_sub = lb.add_subparsers(dest="lb_command", required=True)
     show = lb_sub.add_parser("show", help="frontends, backend pool with probe state, rules, "
                                           "probes (like `az network lb show`)")
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
-    show.add_argument("--name", default=DEFAULT_NAME, help="cluster name")
-    show.add_argument("--data-dir", type=Path)
+    _target_arguments(show)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -98,6 +119,10 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
     ), progress)
 
 
+class StartFailed(Exception):
+    """The cluster could not be brought up; the cause is chained."""
+
+
 async def _announce(supervisor: Supervisor) -> None:
     """Each addon as it becomes available, then the kubeconfig and commands to try."""
     from portico.cli._progress import report_addons
@@ -116,7 +141,11 @@ async def _run_up(supervisor: Supervisor) -> int:
         loop.add_signal_handler(sig, stop.set)
     announce: asyncio.Task[None] | None = None
     try:
-        await supervisor.start()
+        try:
+            await supervisor.start()
+        except Exception as exc:
+            raise StartFailed from exc
+        await asyncio.to_thread(secure, supervisor.config.data_dir)  # files made since
         announce = asyncio.create_task(_announce(supervisor))
         await stop.wait()
     finally:
@@ -126,15 +155,67 @@ async def _run_up(supervisor: Supervisor) -> int:
     return 0
 
 
+_PORT_HINTS = {
+    errno.EADDRINUSE: "another cluster or program listens there; choose another port "
+                      "with --api-port",
+    errno.EACCES: "ports below 1024 need root; choose another with --api-port",
+    errno.EADDRNOTAVAIL: "not an address of this machine; see --bind-address",
+}
+
+
+def _port_problem(address: str, port: int) -> str | None:
+    """Why the API server could not listen on address:port, with a hint, or None."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the API server
+        try:
+            sock.bind((address, port))
+        except OSError as exc:
+            hint = _PORT_HINTS.get(exc.errno or 0, "")
+            return (f"cannot listen on {address}:{port}: {exc.strerror or exc}"
+                    + (f" ({hint})" if hint else ""))
+    return None
+
+
+def _preflight(args: argparse.Namespace) -> str | None:
+    """What makes `up` fail before it creates anything, or None."""
+    problem = name_problem(args.name)
+    if problem is None and args.nodes < 0:
+        problem = f"--nodes must be 0 or more, not {args.nodes}"
+    return problem or _port_problem(args.bind_address, args.api_port)
+
+
+def _start_failed(args: argparse.Namespace, exc: BaseException) -> int:
+    """One line for the user (the traceback is logged with -v); the exit code."""
+    log.debug("start failed", exc_info=exc)
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    if not isinstance(exc, OSError | ValueError):
+        text = f"{exc.__class__.__name__}: {text}"
+    print(f"portico: cannot start cluster {args.name!r}: {text}"
+          + ("" if args.verbose else " (-v shows the traceback)"), file=sys.stderr)
+    return 1
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(data_dir / "lock", "w")  # noqa: SIM115 - held for the life of the process
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print(f"portico: another `portico up` is using {data_dir}", file=sys.stderr)
+    problem = _preflight(args)
+    if problem is not None:
+        print(f"portico: {problem}", file=sys.stderr)
         return 1
+    try:
+        held = claim(args.name, data_dir)
+    except ClaimError as refused:
+        print(f"portico: {refused}", file=sys.stderr)
+        return 1
+    try:
+        return _up(args, data_dir)
+    finally:
+        held.release()
+
+
+def _up(args: argparse.Namespace, data_dir: Path) -> int:
+    """Run the cluster claimed in `data_dir` until SIGINT/SIGTERM."""
+    secure(data_dir)
     if args.nodes and os.geteuid() != 0:
         print("portico: nodes need root (network namespaces); starting the control plane "
               "only", file=sys.stderr)
@@ -145,17 +226,21 @@ def cmd_up(args: argparse.Namespace) -> int:
     supervisor = _supervisor(args, data_dir, progress)
     try:
         supervisor.prepare()  # forks the components: before any event loop or thread
-    except BaseException:
+    except BaseException as exc:
         asyncio.run(supervisor.stop())
+        if isinstance(exc, Exception):
+            return _start_failed(args, exc)
         raise
-    return asyncio.run(_run_up(supervisor))
+    try:
+        return asyncio.run(_run_up(supervisor))
+    except StartFailed as failed:
+        return _start_failed(args, failed.__cause__ or failed)
 
 
 def cmd_lb(args: argparse.Namespace) -> int:
     from portico.cli._lb import show
 
-    data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
-    print(show(data_dir / "kubeconfig", args.lb_name))
+    print(show(resolve(args.name, args.data_dir).kubeconfig, args.lb_name))
     return 0
 
 
@@ -199,18 +284,8 @@ def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
         return False, f"API server not answering: {exc}"
 
 
-def _cluster_state(data_dir: Path) -> dict[str, Any] | None:
-    import json
-
-    try:
-        state = json.loads((data_dir / "cluster.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if isinstance(state, dict) else None
-
-
 def _expected_nodes(data_dir: Path) -> int | None:
-    state = _cluster_state(data_dir)
+    state = cluster_state(data_dir)
     return None if state is None else int(state.get("nodes", 0))
 
 
@@ -278,41 +353,49 @@ def _addons_ready(server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
+    target = resolve(args.name, args.data_dir)
     deadline = time.monotonic() + args.timeout
     reason = "not started"
     while time.monotonic() < deadline:
-        ok, reason = _ready(data_dir / "kubeconfig", addons=args.wait_for == "all")
+        ok, reason = _ready(target.kubeconfig, addons=args.wait_for == "all")
         if ok:
             return 0
         time.sleep(0.1)
-    print(f"portico: cluster not ready after {args.timeout:g}s: {reason}", file=sys.stderr)
+    print(f"portico: {target} not ready after {args.timeout:g}s: {reason}", file=sys.stderr)
     return 1
-
-
-def _cluster_netns(name: str) -> list[str]:
-    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
-    prefix = f"portico-{name}-"
-    return [line.split()[0] for line in listing.stdout.splitlines()
-            if line.split() and line.split()[0].startswith(prefix)]
 
 
 def cmd_down(args: argparse.Namespace) -> int:
     """End the processes left in the cluster's namespaces, then remove everything it made."""
-    from portico.cloud import destroy
+    target = resolve(args.name, args.data_dir)
+    problem = name_problem(target.name)
+    try:
+        if problem is not None:
+            raise ClaimError(problem)
+        with name_held(target.name, target.data_dir):
+            killed, removed = _tear_down(target.name)
+    except ClaimError as refused:
+        print(f"portico: {refused}", file=sys.stderr)
+        return 1
+    print(f"portico: {target}: ended {killed} processes, removed {removed} "
+          f"namespaces/links/tables")
+    return 0
+
+
+def _tear_down(name: str) -> tuple[int, int]:
+    """SIGKILL what runs in the cluster's netns, then remove them and its links:
+    (processes ended, things removed)."""
+    from portico.cloud import destroy, owned_netns
 
     killed = 0
-    for netns in _cluster_netns(args.name):
+    for netns in owned_netns(name):
         pids = subprocess.run(["ip", "netns", "pids", netns], capture_output=True, text=True)
         for pid in pids.stdout.split():
             with contextlib.suppress(ProcessLookupError, ValueError):
                 os.kill(int(pid), signal.SIGKILL)
                 killed += 1
         shutil.rmtree(f"/etc/netns/{netns}", ignore_errors=True)
-    removed = destroy(args.name)
-    print(f"portico: cluster {args.name!r}: ended {killed} processes, removed "
-          f"{len(removed)} namespaces/links/tables")
-    return 0
+    return killed, len(destroy(name))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,14 @@ Theory of operation (client-go's reflector + indexer, kopf's watcher):
   resourceVersion replaces it (a late ADDED event, another controller's
   write-through of the same version): only a newer version, or
   `forget_speculation` when the binding failed.
+- A deleted object never comes back: each deletion leaves a tombstone (the key and
+  the deletion's resourceVersion, or the cached one when a controller deletes), and
+  nothing of that version or older is cached again (a controller's write-through
+  answered before the deletion but arriving after its DELETED event, a stale
+  event); a newer version (the name created anew) replaces the tombstone, and a
+  deletion older than the cached copy (the old object's DELETED event after the new
+  one's write-through, a listing older than it) leaves that copy alone.
+  Tombstones are forgotten after `TOMBSTONE_SECONDS`, far longer than a request.
 
 Handlers must be cheap and never block: they only enqueue keys on a `WorkQueue`.
 """
@@ -27,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +45,7 @@ log = logging.getLogger("portico.client.informer")
 
 Obj = dict[str, Any]
 Handler = Callable[[Obj | None, Obj | None], None]
+TOMBSTONE_SECONDS = 300.0
 
 
 def key_of(obj: Obj) -> str:
@@ -50,11 +60,15 @@ def split_key(key: str) -> tuple[str | None, str]:
     return (ns or None), name
 
 
-def _rv(obj: Obj | None) -> int:
+def _parse_rv(version: str | int | None) -> int:
     try:
-        return int((obj or {}).get("metadata", {}).get("resourceVersion") or 0)
+        return int(version or 0)
     except ValueError:  # opaque resourceVersions: treat every event as newer
         return 0
+
+
+def _rv(obj: Obj | None) -> int:
+    return _parse_rv((obj or {}).get("metadata", {}).get("resourceVersion"))
 
 
 def is_namespaced(kind: type) -> bool:
@@ -72,6 +86,8 @@ class Informer:
         self.retry_seconds = retry_seconds
         self._cache: dict[str, Obj] = {}
         self._speculative: dict[str, int] = {}  # key -> resourceVersion speculated on
+        # key -> (resourceVersion deleted at, when); oldest first
+        self._tombstones: dict[str, tuple[int, float]] = {}
         self._by_namespace: dict[str | None, dict[str, Obj]] = {}
         self._handlers: list[Handler] = []
         self._synced = asyncio.Event()
@@ -109,6 +125,7 @@ class Informer:
         self._store(obj)
 
     def assume_deleted(self, key: str) -> None:
+        """A controller's own successful delete: gone, and no older copy comes back."""
         self._remove(key)
 
     def speculate(self, obj: Obj) -> None:
@@ -131,6 +148,8 @@ class Informer:
         key = key_of(obj)
         previous = self._cache.get(key)
         rv = _rv(obj)
+        if self._buried(key, rv):
+            return False
         if previous is not None and rv:
             if rv < _rv(previous):
                 return False
@@ -146,9 +165,36 @@ class Informer:
         self._notify(previous, obj)
         return True
 
-    def _remove(self, key: str) -> None:
+    def _buried(self, key: str, rv: int) -> bool:
+        """True if `key` was deleted at `rv` or later; a newer version unburies it."""
+        tombstone = self._tombstones.get(key)
+        if tombstone is None or not rv:
+            return False
+        if rv <= tombstone[0]:
+            return True
+        del self._tombstones[key]
+        return False
+
+    def _bury(self, key: str, rv: int) -> None:
+        now = time.monotonic()
+        while self._tombstones:
+            oldest = next(iter(self._tombstones))
+            if now - self._tombstones[oldest][1] < TOMBSTONE_SECONDS:
+                break
+            del self._tombstones[oldest]
+        if rv:
+            self._tombstones.pop(key, None)  # re-inserted last: the order stays by time
+            self._tombstones[key] = (rv, now)
+
+    def _remove(self, key: str, deleted_at: int = 0) -> None:
+        """Drop `key`, leaving a tombstone at `deleted_at` (or the cached version) -
+        unless the cached copy is newer than the deletion: an object of the same name
+        created since (written through before the old one's DELETED event arrived)."""
+        if deleted_at and _rv(self._cache.get(key)) > deleted_at:
+            return
         self._speculative.pop(key, None)
         previous = self._cache.pop(key, None)
+        self._bury(key, max(deleted_at, _rv(previous)))
         if previous is None:
             return
         ns = (previous.get("metadata") or {}).get("namespace")
@@ -196,18 +242,19 @@ class Informer:
             obj = item.to_dict()
             seen.add(key_of(obj))
             self._store(obj)
-        for key in [k for k in self._cache if k not in seen]:
-            self._remove(key)
+        version: str | None = None
         with contextlib.suppress(Exception):
-            return str(listing.resourceVersion)  # type: ignore[attr-defined]
-        return None
+            version = str(listing.resourceVersion)  # type: ignore[attr-defined]
+        for key in [k for k in self._cache if k not in seen]:
+            self._remove(key, _parse_rv(version))
+        return version
 
     async def _watch(self, version: str | None) -> None:
         stream = self.client.watch(self.kind, resource_version=version, **self._scope())
         async for event, item in stream:
             obj = item.to_dict()
             if event == "DELETED":
-                self._remove(key_of(obj))
+                self._remove(key_of(obj), _rv(obj))
             elif event in ("ADDED", "MODIFIED"):
                 self._store(obj)
         raise ConnectionError("watch stream closed")

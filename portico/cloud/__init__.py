@@ -5,7 +5,14 @@
 `destroy(name)` removes every trace.  See `_topology` for the picture.
 """
 
-from portico.cloud._netops import TopologyError, add_node, create, destroy, observe
+from portico.cloud._netops import (
+    TopologyError,
+    add_node,
+    create,
+    destroy,
+    observe,
+    owned_netns,
+)
 from portico.cloud._steps import TopologyConflict
 from portico.cloud._topology import (
     EDGE_CLOUD_IF,
@@ -21,6 +28,7 @@ from portico.cloud._topology import (
     cloud_routes,
     edge_host_if_name,
     host_routes,
+    name_problem,
     node_netns_name,
     node_routes,
     plan,
@@ -47,9 +55,11 @@ __all__ = [
     "destroy",
     "edge_host_if_name",
     "host_routes",
+    "name_problem",
     "node_netns_name",
     "node_routes",
     "observe",
+    "owned_netns",
     "plan",
     "plan_node",
     "with_node",

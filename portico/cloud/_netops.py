@@ -158,6 +158,13 @@ def add_node(topology: Topology, node: NodePlan) -> None:
     create(with_node(topology, node))
 
 
+def owned_netns(name: str) -> list[str]:
+    """Cluster `name`'s netns (cloud, nodes, pods), whole-name matches only: cluster
+    `x` never claims `portico-x-b-node-1` of cluster `x-b`."""
+    pattern = owned_netns_pattern(name)
+    return sorted(ns for ns in list_netns() if pattern.fullmatch(ns))
+
+
 def destroy(name: str) -> list[str]:
     """Remove cluster `name`'s netns, its edge veth and the routes through it.
 
@@ -175,8 +182,7 @@ def destroy(name: str) -> list[str]:
             raise TopologyError(f"cannot delete link {dev}")
         removed.append(f"link {dev}")
         removed += [f"route {dst} dev {dev}" for dst in sorted(routes)]
-    pattern = owned_netns_pattern(name)
-    doomed = sorted(ns for ns in list_netns() if pattern.fullmatch(ns))
+    doomed = owned_netns(name)
     if doomed:
         run_stages([(Batch(Tool.IP, None, tuple(f"netns del {ns}" for ns in doomed), force=True),)])
         left = sorted(set(doomed) & list_netns())

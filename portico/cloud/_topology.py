@@ -45,6 +45,7 @@ IFNAMSIZ = 15
 FIRST_NODE_HOST = 4  # node-1 is the 4th address of the node subnet (AKS reserves .0-.3)
 POD_PREFIX_LEN = 24
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+NAME_MAX = 63
 
 
 class Sysctl(StrEnum):
@@ -164,9 +165,19 @@ def owned_netns_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"{NETNS_PREFIX}-{re.escape(name)}-(cloud|node-[0-9]+|pod-[0-9a-f]{{12}})")
 
 
+def name_problem(name: str) -> str | None:
+    """Why `name` cannot name a cluster (it names netns and links), or None."""
+    if len(name) > NAME_MAX or not _NAME.fullmatch(name):
+        return (f"cluster name {name!r} is not a DNS label (lowercase letters, digits "
+                f"and '-', starting and ending with a letter or digit, at most {NAME_MAX} "
+                f"characters)")
+    return None
+
+
 def _validate(config: TopologyConfig) -> None:
-    if not _NAME.fullmatch(config.name):
-        raise ValueError(f"cluster name {config.name!r} is not a DNS label ([a-z0-9-])")
+    problem = name_problem(config.name)
+    if problem is not None:
+        raise ValueError(problem)
     if config.nodes < 0:
         raise ValueError(f"nodes must be >= 0, not {config.nodes}")
     if config.edge.num_addresses < 4:

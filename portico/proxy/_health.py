@@ -5,9 +5,10 @@
   any path answers 200 with `{"service": {"namespace", "name"}, "localEndpoints":
   N, "serviceProxyHealthy": true}` when this node has N > 0 ready endpoints of the
   Service, else 503. The cloud load balancer probes it to pick nodes.
-- `:10256/healthz` (kube-proxy's healthz): 200 while the last queued change has
-  been synced within `2 * sync_period`, else 503.
-- `:10249`: `/metrics` (Prometheus text) and `/healthz`.
+- `0.0.0.0:10256/healthz` (kube-proxy's healthz): 200 while the last queued
+  change has been synced within `2 * sync_period`, else 503.
+- `127.0.0.1:10249`: `/metrics` (Prometheus text) and `/healthz`; the node's
+  loopback only, where kube-proxy binds them (no authentication on either).
 
 Listeners are created by `bind_socket`, so they can live in the node's netns
 while this process runs elsewhere (see `_netns.py`).

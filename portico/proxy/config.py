@@ -21,7 +21,7 @@ class ProxyConfig:
     pod_cidr: str
     cluster_cidr: str = "10.244.0.0/16"
     service_cidr: str = "10.0.0.0/16"
-    metrics_address: str = "0.0.0.0:10249"
+    metrics_address: str = "127.0.0.1:10249"
     healthz_address: str = "0.0.0.0:10256"
     table: str = "portico-proxy"
     min_sync_interval: float = 0.005

@@ -35,6 +35,11 @@ set (see `render.py` for the elements a service port contributes):
   Unlike kube-proxy, `firewall-check` is jumped to first from the nat chains
   (before `services`), which see only new connections: no filter chain on
   prerouting, whose every packet would pay for it.
+- Node ports on 127.0.0.0/8: the node netns has `route_localnet=1`, so, as
+  kube-proxy (CVE-2020-8558), `filter-input` and `filter-output-post-dnat` drop
+  packets to 127.0.0.0/8 from any other source unless conntrack knows them
+  (established, related, or DNATed): a neighbour on the VNet cannot reach what
+  listens on the node's loopback.
 - Masquerading is mark based (`mark-for-masquerade`, `masquerading`); hairpin
   traffic (a local endpoint reaching itself through a Service) is found in
   postrouting by the `hairpin` set of `endpoint . endpoint` pairs.
@@ -80,6 +85,11 @@ LOCAL_SLOT_OFFSET = 1 << 20
 """Slots of node-local endpoint lists start here, cluster-wide lists at 0."""
 AFFINITY_MAP_TIMEOUT = 10800
 """The map's default; every `update` sets its own per-Service timeout."""
+
+# kube-proxy's "block incoming localnet connections", as `nft list` prints it
+LOCALNET_DROP = ("ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 "
+                 "ct state ! established,related ct status ! dnat drop")
+LOCALNET_CHAINS = ("filter-input", "filter-output-post-dnat")
 
 ADDRESS_KEY = "ipv4_addr . inet_proto . inet_service"
 _VERDICT = f"{ADDRESS_KEY} : verdict"
@@ -245,4 +255,6 @@ def _fixed_rules(config: ProxyConfig) -> list[Object]:
         Rule(MASQUERADING_CHAIN, f"meta mark set meta mark ^ {mark}"),
         Rule(MASQUERADING_CHAIN, "masquerade fully-random"),
         Rule(REJECT_CHAIN, "reject"),
+        *(Rule(chain, LOCALNET_DROP, comment="block incoming localnet connections")
+          for chain in LOCALNET_CHAINS),
     ]

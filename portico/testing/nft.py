@@ -363,12 +363,13 @@ class Tracer:
         """The branches after the rule from token `i` on; CONTINUE = go on to the next rule."""
         while i < len(toks):
             tok, nxt = toks[i], toks[i + 1] if i + 1 < len(toks) else ""
-            if tok == "ct" and nxt == "state":  # traces are of new connections
-                i += 3
-            elif tok == "ct" and nxt == "status":  # ct status dnat
-                if pkt.dnat is None:
+            if tok == "ct" and nxt == "state":  # traces are of new connections: `new`
+                i = _after_flags(toks, i + 2)  # and `! established,related` both match
+            elif tok == "ct" and nxt == "status":  # ct status [!] dnat
+                negate = toks[i + 2] == "!"
+                if (pkt.dnat is None) != negate:
                     return [(pkt, _CONTINUE)]
-                i += 3
+                i = _after_flags(toks, i + 2)
             elif tok == "ct" and nxt == "mark" and toks[i + 2] == "set":
                 return self._set_ct_mark(toks, i + 3, pkt)
             elif tok == "meta" and toks[i + 2] == "&":
@@ -468,3 +469,11 @@ class Tracer:
             return [(p, _CONTINUE if v == _RETURN else v) for p, v in self._chain(target, pkt, 0)]
         return [(pkt, {"drop": _DROP, "reject": _REJECT, "accept": _ACCEPT,
                        "return": _RETURN}[word])]
+
+
+def _after_flags(toks: list[str], i: int) -> int:
+    """The token after a flag list `[!] a , b , ...` starting at `i`."""
+    i += 2 if toks[i] == "!" else 1
+    while i < len(toks) and toks[i] == ",":
+        i += 2
+    return i

@@ -249,10 +249,10 @@ class Cluster:
 
     def __init__(
         self, nodes: int = 0, api_port: int = 6443, extra_args: Sequence[str] = (),
-        portico: Path | None = None, ready_timeout: float = 120.0,
+        portico: Path | None = None, ready_timeout: float = 120.0, name: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.name = f"pt{secrets.token_hex(3)}"  # unique cluster name
+        self.name = name or f"pt{secrets.token_hex(3)}"  # unique cluster name
         self.api_port = api_port
         self.nodes = nodes
         self.extra_args = list(extra_args)

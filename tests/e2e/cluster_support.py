@@ -57,14 +57,15 @@ def node_cidr_prefix(i: int) -> str:
 
 
 def running_cluster(nodes: int = NODES, env: dict[str, str] | None = None,
-                    extra_args: Sequence[str] = ()) -> Iterator[Cluster]:
+                    extra_args: Sequence[str] = (), name: str | None = None,
+                    ) -> Iterator[Cluster]:
     """Body of a module-scoped fixture: one real cluster (`env`: more of `portico up`'s
-    environment; `extra_args`: more of its arguments), closed afterwards.
+    environment; `extra_args`: more of its arguments; `name`: its name), closed afterwards.
 
     `portico wait` returns before the addons run, so this also waits for both
     coredns replicas to be ready endpoints of kube-dns (pods rely on DNS).
     """
-    with Cluster(nodes=nodes, env=env, extra_args=extra_args) as cluster:
+    with Cluster(nodes=nodes, env=env, extra_args=extra_args, name=name) as cluster:
         system = Kubectl(cluster, "1.33", "kube-system")
         wait_for(lambda: len(ready_addresses(system, "kube-dns")) == 2, 60, interval=0.2,
                  message="two ready kube-dns endpoints")

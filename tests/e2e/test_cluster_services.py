@@ -258,9 +258,12 @@ def test_kubernetes_service_reaches_api_server_from_pod(kubectl133: Kubectl, hos
     assert version["gitVersion"].startswith("v1."), version
 
 
-def test_proxy_metrics_on_node(cluster: Cluster) -> None:
-    result = curl(cluster, f"http://{node_ip(1)}:10249/metrics")
+def test_proxy_metrics_on_node_loopback_only(cluster: Cluster) -> None:
+    result = on_node(cluster, 1, ["curl", "-sS", "--max-time", "3",
+                                  "http://127.0.0.1:10249/metrics"])
     assert result.returncode == 0, result.stderr
+    assert curl(cluster, f"http://{node_ip(1)}:10249/metrics").returncode != 0
+    assert curl(cluster, f"http://{node_ip(1)}:10256/healthz").returncode == 0
     names = {line.split("{")[0].split(" ")[0] for line in result.stdout.splitlines()
              if line and not line.startswith("#")}
     assert "kubeproxy_sync_proxy_rules_duration_seconds_count" in names, sorted(names)

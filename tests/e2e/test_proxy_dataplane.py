@@ -232,7 +232,7 @@ async def test_service_dataplane(env) -> None:
     # the proxier's own servers run on this event loop: curl from a thread
     code, body = await asyncio.to_thread(topo.curl, "out", f"http://{NODE_IP}:10256/healthz")
     assert code == 0 and json.loads(body)["nodeEligible"] is True
-    _, metrics = await asyncio.to_thread(topo.curl, "out", f"http://{NODE_IP}:10249/metrics")
+    _, metrics = await asyncio.to_thread(topo.curl, "node", "http://127.0.0.1:10249/metrics")
     assert 'kubeproxy_sync_proxy_rules_total{type="full",result="success"} 1' in metrics
 
 

@@ -97,6 +97,7 @@ def test_plan_edges(config: TopologyConfig, edge_if: str, last: NodePlan) -> Non
     [
         pytest.param(TopologyConfig("Demo", 1), "not a DNS label", id="uppercase"),
         pytest.param(TopologyConfig("demo-", 1), "not a DNS label", id="trailing-dash"),
+        pytest.param(TopologyConfig("d" * 64, 1), "not a DNS label", id="too-long"),
         pytest.param(TopologyConfig("demo", -1), "nodes must be >= 0", id="negative"),
         pytest.param(TopologyConfig("demo", 257), "does not fit the pod CIDR", id="pods-full"),
         pytest.param(TopologyConfig("demo", 2, node_subnet=N("10.224.0.0/30")),

@@ -63,3 +63,19 @@ async def test_background_foreground_and_orphan_deletion(cluster_factory):
         return not child.metadata.ownerReferences
 
     await eventually(released)
+
+
+async def test_dependents_of_a_vanished_owner_uid_go_though_the_name_is_reused(cluster_factory):
+    c = await cluster_factory("garbagecollector")
+    client = c.client
+    vanished = await client.create(configmap("reused"))
+    await client.delete(ConfigMap, "reused", namespace="default")
+    await client.create(configmap("reused"))  # the same name, another uid
+    # what a controller with the deleted owner still in its cache would create
+    await client.create(configmap("ghost-child", vanished))
+
+    async def ghost_child_gone():
+        return not await _exists(client, "ghost-child")
+
+    await eventually(ghost_child_gone)
+    assert await _exists(client, "reused")

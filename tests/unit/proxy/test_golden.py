@@ -59,8 +59,10 @@ EXPECTED = textwrap.dedent("""\
         add rule inet portico-proxy filter-forward ct state new jump cluster-ips-check
         add rule inet portico-proxy filter-input ct state new jump nodeport-endpoints-check
         add rule inet portico-proxy filter-input ct state new jump service-endpoints-check
+        add rule inet portico-proxy filter-input ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state ! established,related ct status ! dnat drop comment "block incoming localnet connections"
         add rule inet portico-proxy filter-output ct state new jump service-endpoints-check
         add rule inet portico-proxy filter-output-post-dnat ct state new jump cluster-ips-check
+        add rule inet portico-proxy filter-output-post-dnat ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state ! established,related ct status ! dnat drop comment "block incoming localnet connections"
         add rule inet portico-proxy firewall-check ip daddr . meta l4proto . th dport @firewall-ips ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow drop
         add rule inet portico-proxy mark-for-masquerade meta mark set meta mark | 0x4000
         add rule inet portico-proxy masquerading ct status dnat ip saddr . ip daddr @hairpin jump mark-for-masquerade
