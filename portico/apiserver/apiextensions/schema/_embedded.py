@@ -64,7 +64,7 @@ def meta_type_error(meta: dict[str, Any]) -> str:
             else:
                 bad = next((v for v in value.values() if not isinstance(v, str | None)), None)
                 go_type = "string" if bad is not None else go_type
-        elif not isinstance(value, list):
+        elif go_type.startswith("[]") and not isinstance(value, list):
             bad = value
         if bad is not None:
             shown = _JSON_NAMES.get(type(bad), "value")
