@@ -50,6 +50,7 @@ class Node:
     nullable: bool = False
     format: str = ""
     properties: dict[str, Node] = field(default_factory=dict)
+    property_order: tuple[str, ...] = ()
     additional: Node | None = None
     additional_present: bool = False
     additional_allows: bool = True
@@ -108,6 +109,7 @@ def _set_children(node: Node, raw: Mapping[str, Any]) -> None:
     props = raw.get("properties")
     if isinstance(props, Mapping):
         node.properties = {k: compile_node(v) for k, v in props.items() if isinstance(v, Mapping)}
+        node.property_order = tuple(sorted(node.properties))
     additional = raw.get("additionalProperties")
     if additional is not None:
         node.additional_present = True

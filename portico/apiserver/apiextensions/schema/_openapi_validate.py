@@ -267,7 +267,8 @@ class OpenAPIValidator:
                 ErrorType.TOO_MANY, name, count, f"must have at most {node.max_properties} {noun}"))
             return
         old_map = old if isinstance(old, dict) else {}
-        extra = sorted(k for k in data if k not in node.properties)
+        props = node.properties
+        extra = sorted(k for k in data if k not in props)
         if node.additional_present and node.additional is None and not node.additional_allows:
             for key in extra:
                 res.errors.append(self.invalid(
@@ -276,11 +277,10 @@ class OpenAPIValidator:
             for key in extra:
                 res.merge(self.validate(node.additional, data[key], f"{name}.{key}",
                                         old_map.get(key, MISSING)))
-        for key in sorted(node.properties):
+        for key in node.property_order:
             if key in data:
                 child = f"{name}.{key}" if name else key
-                res.merge(self.validate(node.properties[key], data[key], child,
-                                        old_map.get(key, MISSING)))
+                res.merge(self.validate(props[key], data[key], child, old_map.get(key, MISSING)))
         for key in node.required:
             if key not in data:
                 res.errors.append(FieldError(ErrorType.REQUIRED, self.field(f"{name}.{key}")))
