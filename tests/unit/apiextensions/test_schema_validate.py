@@ -244,3 +244,30 @@ def test_blocks_cel(kind: ErrorType, blocks: bool) -> None:
 def test_type_errors_block_cel_through_validate() -> None:
     assert blocks_cel(validate({"spec": {"replicas": "x"}}, SCHEMA))
     assert not blocks_cel(validate({"spec": {"replicas": 20}}, SCHEMA))
+
+
+def test_null_in_nullable_enum_fails_the_enum_as_upstream() -> None:
+    schema = {"type": "object", "properties": {"e": {"type": "string", "nullable": True,
+                                                     "enum": ["a"]}}}
+    assert [e.message() for e in validate({"e": None}, schema)] == [
+        'e: Unsupported value: null: supported values: "a"']
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    pytest.param(2.5, "spec.ratio: Invalid value: 2.5: spec.ratio in body should be less than 2",
+                 id="float"),
+    pytest.param(1e21, "spec.ratio: Invalid value: 1e+21: spec.ratio in body should be less "
+                 "than 2", id="float-exponent"),
+    pytest.param(1e20, "spec.ratio: Invalid value: 100000000000000000000: spec.ratio in body "
+                 "should be less than 2", id="float-large"),
+])
+def test_float_values_print_as_go(value: float, want: str) -> None:
+    assert msgs({"ratio": value}) == [want]
+
+
+def test_map_values_print_as_go() -> None:
+    schema = {"type": "object", "properties": {"o": {"type": "object", "properties": {
+        "a": {"type": "string"}}, "enum": [{"a": "x"}]}}}
+    assert [e.message() for e in validate({"o": {"a": "y"}}, schema)] == [
+        'o: Unsupported value: map[string]interface {}{"a":"y"}: supported values: '
+        '"{\\"a\\":\\"x\\"}"']

@@ -52,7 +52,9 @@ class _Pruner:
                 if isinstance(item, dict | list):
                     self.prune(item, items, f"{path}[{i}]")
 
-    def prune_map(self, value: dict[str, Any], node: Node | None, path: str) -> None:
+    def prune_map(self, value: dict[str, Any], node: Node | None, path: str,
+                  keep_unknown: bool = False) -> None:
+        """Prune a map's values; drop its unknown keys unless `keep_unknown`."""
         if node is None:
             self.unknown.extend(_child(path, k) for k in value)
             value.clear()
@@ -66,7 +68,7 @@ class _Pruner:
                 self.prune(value[key], sub, _child(path, key))
             elif node.additional_present:
                 self.prune(value[key], node.additional, _child(path, key))
-            else:
+            elif not keep_unknown:
                 self.unknown.append(_child(path, key))
                 del value[key]
         if node.embedded:
@@ -75,17 +77,7 @@ class _Pruner:
     def skip(self, value: Any, node: Node, path: str) -> None:
         """`skipPrune`: keep unknown keys, prune below the declared ones."""
         if isinstance(value, dict):
-            resource = self.is_resource(node)
-            for key in list(value):
-                if resource and key in _META_FIELDS:
-                    continue
-                sub = node.properties.get(key)
-                if sub is not None:
-                    self.prune(value[key], sub, _child(path, key))
-                elif node.additional_present:
-                    self.prune(value[key], node.additional, _child(path, key))
-            if node.embedded:
-                coerce_metadata(value, path, self.unknown)
+            self.prune_map(value, node, path, keep_unknown=True)
         elif isinstance(value, list) and node.items is not None:
             for i, item in enumerate(value):
                 self.skip(item, node.items, f"{path}[{i}]")
