@@ -271,3 +271,13 @@ def test_map_values_print_as_go() -> None:
     assert [e.message() for e in validate({"o": {"a": "y"}}, schema)] == [
         'o: Unsupported value: map[string]interface {}{"a":"y"}: supported values: '
         '"{\\"a\\":\\"x\\"}"']
+
+
+def test_any_of_reports_the_branch_with_most_passing_checks() -> None:
+    schema = {"type": "object", "properties": {"x": {
+        "type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}},
+        "anyOf": [{"required": ["a"]}, {"properties": {"b": {"maximum": 5}}}]}}}
+    assert [e.message() for e in validate({"x": {"b": 10}}, schema)] == [
+        '<nil>: Invalid value: "": "x" must validate at least one schema (anyOf)',
+        "x.b: Invalid value: 10: x.b in body should be less than or equal to 5"]
+    assert validate({"x": {"a": "1", "b": 10}}, schema) == []

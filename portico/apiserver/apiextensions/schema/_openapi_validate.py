@@ -78,22 +78,28 @@ class OpenAPIValidator:
                 res.errors.append(self._type_error(name, ",".join(node.types), "null"))
             self._enum(node, data, name, res)
             return res
+        # `matches` counts as kube-openapi's MatchCount does: one per validator that
+        # applied, one more for each passing type check, number, slice and junctor step
         kind, go_format = go_kind(data)
         if node.types or node.format:
+            failed = len(res.errors)
             self._type(node, data, kind, go_format, name, res)
-            res.matches += 1
+            res.matches += 1 + (len(res.errors) == failed)
         self._junctors(node, data, name, old, res)
-        res.matches += 1
+        res.matches += 2
         if kind == "string":
             self._string(node, data, name, res)
+            res.matches += 1
             if node.format and is_string_format(node.format):
                 if not format_ok(node.format, data):
                     res.errors.append(self._type_error(name, node.format, data))
                 res.matches += 1
         elif kind in ("integer", "number"):
             self._number(node, data, name, res)
+            res.matches += 2
         elif kind == "array":
             self._slice(node, data, name, old, res)
+            res.matches += 2
         self._enum(node, data, name, res)
         res.matches += 1
         if kind == "object":
@@ -206,7 +212,6 @@ class OpenAPIValidator:
                 rel = f"{word} than" if exclusive else f"{word} than or equal to"
                 res.errors.append(self.invalid(
                     name, data, f"{name} in body should be {rel} {go_number(limit)}"))
-        res.matches += 1
 
     def _multiple_of(self, factor: float, data: int | float, name: str, res: _Result) -> None:
         if isinstance(data, int):
@@ -245,7 +250,6 @@ class OpenAPIValidator:
         if node.unique_items and len({freeze(v) for v in data}) != size:
             res.errors.append(self.invalid(
                 name, "", f"{name} in body shouldn't contain duplicates"))
-        res.matches += 1
 
     def _enum(self, node: Node, data: Any, name: str, res: _Result) -> None:
         if not node.enum or any(_enum_match(data, ev) for ev in node.enum):
