@@ -145,7 +145,7 @@ def test_structural_schemas_pass(schema: dict[str, Any]) -> None:
                   "property"], id="map-key-optional"),
     pytest.param(root(a={"type": "array", "x-kubernetes-list-type": "set", "items": {
         "type": "object", "properties": {"k": {"type": "string"}}}}),
-        [f"{P}.properties[a].items.x-kubernetes-map-type: Invalid value: null: must be atomic as "
+        [f'{P}.properties[a].items.x-kubernetes-map-type: Invalid value: "null": must be atomic as '
          "item of a list with x-kubernetes-list-type=set"], id="set-of-granular-objects"),
     pytest.param(root(a={"type": "string", "x-kubernetes-validations": [{"rule": " "}]}),
                  [f"{P}.properties[a].x-kubernetes-validations[0].rule: Required value: rule is "

@@ -250,7 +250,7 @@ def test_null_in_nullable_enum_fails_the_enum_as_upstream() -> None:
     schema = {"type": "object", "properties": {"e": {"type": "string", "nullable": True,
                                                      "enum": ["a"]}}}
     assert [e.message() for e in validate({"e": None}, schema)] == [
-        'e: Unsupported value: null: supported values: "a"']
+        'e: Unsupported value: "null": supported values: "a"']
 
 
 @pytest.mark.parametrize(("value", "want"), [

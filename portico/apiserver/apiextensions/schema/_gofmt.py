@@ -65,10 +65,14 @@ def go_text(text: str) -> Any:
 def go_value(value: Any) -> Any:
     """The bad value of a field error: strings, ints and booleans as they are, the rest rendered.
 
+    A nil value becomes the string "null" (printed quoted), as `field.Error` does.
+
     `FieldError` prints strings quoted and ints bare; floats, maps, lists and null need
     Go's rendering, carried in a `GoValue` (imported here, not at module level, because
     the resources package imports this package's users).
     """
-    if value is None or isinstance(value, str | bool | int):
+    if value is None:
+        return "null"  # field.Error prints a nil bad value as the quoted string "null"
+    if isinstance(value, str | bool | int):
         return value
     return go_text(go_float(value) if isinstance(value, float) else go_sharp(value))

@@ -196,7 +196,7 @@ def _list_map_errors(s: Schema, path: str) -> list[FieldError]:
         return errs
     props = items.get("properties") or {}
     seen: set[str] = set()
-    keys_value = go_value(keys)
+    keys_value = keys  # a []string, printed as []string{"a"}
     for name in keys:
         sub = props.get(name)
         if sub is None:
