@@ -101,6 +101,11 @@ def _opt_float(raw: Mapping[str, Any], key: str) -> float | None:
     return None
 
 
+def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = raw.get(key)
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
 def _children(raw: Mapping[str, Any], key: str) -> tuple[Node, ...]:
     return tuple(compile_node(s) for s in raw.get(key) or () if isinstance(s, Mapping))
 
@@ -140,8 +145,8 @@ def compile_node(raw: Mapping[str, Any]) -> Node:
     node = Node(
         type=str(raw.get("type") or ""),
         nullable=bool(raw.get("nullable")),
-        required=tuple(raw.get("required") or ()),
-        enum=list(raw["enum"]) if raw.get("enum") is not None else None,
+        required=_strings(raw, "required"),
+        enum=list(raw["enum"]) if isinstance(raw.get("enum"), list) else None,
         maximum=_opt_float(raw, "maximum"),
         exclusive_maximum=bool(raw.get("exclusiveMaximum")),
         minimum=_opt_float(raw, "minimum"),
@@ -158,7 +163,7 @@ def compile_node(raw: Mapping[str, Any]) -> Node:
         embedded=raw.get("x-kubernetes-embedded-resource") is True,
         int_or_string=raw.get("x-kubernetes-int-or-string") is True,
         list_type=str(raw.get("x-kubernetes-list-type") or ""),
-        list_map_keys=tuple(raw.get("x-kubernetes-list-map-keys") or ()),
+        list_map_keys=_strings(raw, "x-kubernetes-list-map-keys"),
         default=raw.get("default", MISSING),
     )
     node.types = ("integer", "string") if node.int_or_string else (

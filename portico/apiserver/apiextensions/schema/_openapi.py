@@ -23,7 +23,8 @@ def _map_tree(schema: Mapping[str, Any], visit: Callable[[dict[str, Any]], None]
     """Copy `schema`, applying `visit` to every structural node (not inside junctors)."""
     out = dict(schema)
     if isinstance(out.get("properties"), Mapping):
-        out["properties"] = {k: _map_tree(v, visit) for k, v in out["properties"].items()}
+        out["properties"] = {k: _map_tree(v, visit) if isinstance(v, Mapping) else v
+                             for k, v in out["properties"].items()}
     if isinstance(out.get("items"), Mapping):
         out["items"] = _map_tree(out["items"], visit)
     if isinstance(out.get("additionalProperties"), Mapping):
@@ -36,8 +37,10 @@ def _unfold(node: dict[str, Any]) -> None:
     if node.get("x-kubernetes-int-or-string") is not True:
         return
     any_of = node.get("anyOf")
-    all_of = node.get("allOf") or []
-    if any_of == _INT_OR_STRING or (all_of and all_of[0].get("anyOf") == _INT_OR_STRING):
+    all_of = node.get("allOf") if isinstance(node.get("allOf"), list) else []
+    first = all_of[0] if all_of else {}
+    if any_of == _INT_OR_STRING or (isinstance(first, Mapping) and
+                                    first.get("anyOf") == _INT_OR_STRING):
         return
     if not any_of:
         node["anyOf"] = [dict(t) for t in _INT_OR_STRING]
@@ -57,7 +60,8 @@ def _to_v2(node: dict[str, Any]) -> None:
         node.pop("properties", None)
     if "items" not in node and node.get("type") == "array":
         del node["type"]
-    nullable = {k for k, v in (node.get("properties") or {}).items() if v.get("_nullable")}
+    nullable = {k for k, v in (node.get("properties") or {}).items()
+                if isinstance(v, Mapping) and v.get("_nullable")}
     additional = node.get("additionalProperties")
     if isinstance(additional, Mapping) and additional.get("_nullable"):
         node.pop("required", None)
