@@ -37,7 +37,7 @@ def _unfold(node: dict[str, Any]) -> None:
     if node.get("x-kubernetes-int-or-string") is not True:
         return
     any_of = node.get("anyOf")
-    all_of = node.get("allOf") if isinstance(node.get("allOf"), list) else []
+    all_of: list[Any] = node["allOf"] if isinstance(node.get("allOf"), list) else []
     first = all_of[0] if all_of else {}
     if any_of == _INT_OR_STRING or (isinstance(first, Mapping) and
                                     first.get("anyOf") == _INT_OR_STRING):
