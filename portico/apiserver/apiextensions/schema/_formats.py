@@ -15,7 +15,6 @@ import datetime
 import ipaddress
 import re
 from collections.abc import Callable
-from email.utils import parseaddr
 
 from portico.apiserver.apiextensions.schema._regex import compile_pattern
 
@@ -82,9 +81,14 @@ def _is_uri(text: str) -> bool:
     return text.startswith("/") or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text) is not None
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_ADDRESS = rf"{_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*"
+_EMAIL = re.compile(rf"^(?:{_ADDRESS}|[^<>@]*<{_ADDRESS}>)$")
+
+
 def _is_email(text: str) -> bool:
-    _, address = parseaddr(text)
-    return "@" in address and not address.startswith("@") and not address.endswith("@")
+    """net/mail.ParseAddress: `local@domain`, optionally as `Name <local@domain>`."""
+    return bool(_EMAIL.match(text.strip()))
 
 
 def _is_hostname(text: str) -> bool:
