@@ -62,7 +62,7 @@ def _defaults(node: Node, path: str, root: Node, inside_meta: bool) -> list[Fiel
 def _default_value_errors(node: Node, path: str) -> list[FieldError]:
     value = node.default
     pruned = json_copy(value)
-    prune_object(pruned, node, node.embedded)
+    prune_object(pruned, node, node.embedded, coerce_meta=False)
     if not deep_equal(pruned, value):
         return [invalid(path, go_value(value), "must not have unknown fields")]
     if errs := embedded_errors(node, value, path):

@@ -22,9 +22,11 @@ from portico.apiserver.apiextensions.schema._node import Node
 _META_FIELDS = frozenset(("apiVersion", "kind", "metadata"))
 
 
-def prune_object(obj: Any, node: Node, is_resource_root: bool) -> list[str]:
+def prune_object(obj: Any, node: Node, is_resource_root: bool,
+                 coerce_meta: bool = True) -> list[str]:
+    """Prune `obj` in place; `coerce_meta=False` is `pruning.Prune` alone (no ObjectMeta step)."""
     unknown: list[str] = []
-    _Pruner(unknown, node if is_resource_root else None).prune(obj, node, "")
+    _Pruner(unknown, node if is_resource_root else None, coerce_meta).prune(obj, node, "")
     unknown.sort()
     return unknown
 
@@ -34,9 +36,10 @@ def _child(path: str, key: str) -> str:
 
 
 class _Pruner:
-    def __init__(self, unknown: list[str], root: Node | None) -> None:
+    def __init__(self, unknown: list[str], root: Node | None, coerce_meta: bool) -> None:
         self.unknown = unknown
         self.root = root
+        self.coerce_meta = coerce_meta
 
     def is_resource(self, node: Node) -> bool:
         return node.embedded or node is self.root
@@ -71,7 +74,7 @@ class _Pruner:
             elif not keep_unknown:
                 self.unknown.append(_child(path, key))
                 del value[key]
-        if node.embedded:
+        if node.embedded and self.coerce_meta:
             coerce_metadata(value, path, self.unknown)
 
     def skip(self, value: Any, node: Node, path: str) -> None:
