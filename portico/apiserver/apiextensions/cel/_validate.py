@@ -1,0 +1,174 @@
+"""Evaluating compiled rules on a custom resource (`AE:pkg/apiserver/schema/cel/validation.go`).
+
+The walk follows the `RuleNode` tree over the new object, carrying the
+correlated old value: by property name, by map key, and by the
+`x-kubernetes-list-map-keys` of map lists (items of other lists have none).
+At each non-null node every rule runs with `self` (and `oldSelf`); a rule using
+`oldSelf` runs only where an old value correlates, unless `optionalOldSelf` is
+set (then `oldSelf` is an optional, `optional.none()` on create).
+
+A failed rule becomes a field error at the node's path (plus its `fieldPath`)
+with the node's schema type as value and `message`, the evaluated
+`messageExpression`, or `failed rule: <rule>` as detail, typed by `reason`.
+Ratcheting: on update, a failure of a rule that does not use `oldSelf`, on a
+value equal to its correlated old value, is a warning instead of an error.
+
+Cost: every evaluation is charged its static estimate against the per-object
+budget of 10^7; past it, validation stops with kube's out-of-budget error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from portico.apiserver.apiextensions.cel._compile import RuleNode
+from portico.apiserver.apiextensions.cel._env import Program
+from portico.apiserver.apiextensions.cel._rule import OLD_PRESENT, OLD_VALUE, Rule
+from portico.apiserver.apiextensions.cel._values import convert_self
+from portico.apiserver.errors import ErrorType, FieldError
+
+RUNTIME_BUDGET = 10_000_000
+_OUT_OF_BUDGET = ("validation failed due to running out of cost budget, no further validation "
+                  "rules will be run")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING_OLD"
+
+
+MISSING_OLD: Any = _Missing()
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
+@dataclass
+class _Run:
+    budget: int = RUNTIME_BUDGET
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Bindings:
+    """One node's variables, bound once per environment the node's programs use."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.activations: dict[tuple[tuple[str, str], ...], Any] = {}
+
+    def get(self, program: Program) -> Any:
+        activation = self.activations.get(program.variables)
+        if activation is None:
+            names = {name for name, _ in program.variables}
+            activation = program.activation({k: v for k, v in self.data.items() if k in names})
+            self.activations[program.variables] = activation
+        return activation
+
+
+def _display(path: str) -> str:
+    return path or "<nil>"
+
+
+def _child(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _error(rule: Rule, path: str, schema_type: str, detail: str) -> FieldError:
+    """`fieldErrorForReason`."""
+    where = _display(_child(path, rule.field_path) if rule.field_path else path)
+    match rule.reason:
+        case "FieldValueForbidden":
+            return FieldError(ErrorType.FORBIDDEN, where, detail=detail)
+        case "FieldValueRequired":
+            return FieldError(ErrorType.REQUIRED, where, detail=detail)
+        case "FieldValueDuplicate":
+            return FieldError(ErrorType.DUPLICATE, where, schema_type)
+        case _:
+            return FieldError(ErrorType.INVALID, where, schema_type, detail)
+
+
+def _message(rule: Rule, bound: _Bindings) -> str:
+    if rule.message_program is None:
+        return rule.default_message
+    value, err = rule.message_program.run(bound.get(rule.message_program))
+    if err or not isinstance(value, str) or not value.strip() or "\n" in value:
+        return rule.default_message
+    return value
+
+
+def _evaluate(node: RuleNode, new: Any, old: Any, path: str, ratchet: bool, run: _Run) -> None:
+    self_value = convert_self(node.shape, node.schema, new)
+    has_old = old is not MISSING_OLD and old is not None
+    old_value = convert_self(node.shape, node.schema, old) if has_old else None
+    bound = _Bindings({"self": self_value, "oldSelf": old_value, OLD_VALUE: old_value,
+                       OLD_PRESENT: has_old})
+    for rule in node.rules:
+        if rule.uses_old_self and not has_old and not rule.optional_old_self:
+            continue
+        cost = rule.cost
+        if cost > run.budget:
+            run.errors.append(FieldError(ErrorType.INVALID, _display(path), node.schema_type,
+                                         _OUT_OF_BUDGET))
+            raise _OutOfBudget
+        run.budget -= cost
+        result, err = rule.program.run(bound.get(rule.program))
+        if err:
+            run.errors.append(FieldError(ErrorType.INVALID, _display(path), node.schema_type,
+                                         _runtime_detail(err, rule)))
+            continue
+        if result is True:
+            continue
+        failure = _error(rule, path, node.schema_type, _message(rule, bound))
+        if not rule.uses_old_self and ratchet and has_old and new == old:
+            run.warnings.append(failure.message())
+        else:
+            run.errors.append(failure)
+
+
+def _runtime_detail(err: str, rule: Rule) -> str:
+    if err.startswith("no such overload"):
+        return (f"'{err}': call arguments did not match a supported operator, function or "
+                f"macro signature for rule: {rule.error_string}")
+    return f"{err} evaluating rule: {rule.error_string}"
+
+
+def _correlate_item(node: RuleNode, item: Any, old: Any) -> Any:
+    if not node.map_keys or not isinstance(old, list) or not isinstance(item, dict):
+        return MISSING_OLD
+    key = tuple(item.get(k) for k in node.map_keys)
+    for candidate in old:
+        if isinstance(candidate, dict) and tuple(candidate.get(k) for k in node.map_keys) == key:
+            return candidate
+    return MISSING_OLD
+
+
+def walk(node: RuleNode, new: Any, old: Any, path: str, ratchet: bool, run: _Run) -> None:
+    if new is None:
+        return
+    if node.rules:
+        _evaluate(node, new, old, path, ratchet, run)
+    old_map = old if isinstance(old, dict) else {}
+    if isinstance(new, dict):
+        for name, child in node.properties.items():
+            if name in new:
+                walk(child, new[name], old_map.get(name, MISSING_OLD), _child(path, name),
+                     ratchet, run)
+        if node.additional is not None:
+            for key, value in new.items():
+                walk(node.additional, value, old_map.get(key, MISSING_OLD), f"{path}[{key}]",
+                     ratchet, run)
+    if isinstance(new, list) and node.items is not None:
+        for index, item in enumerate(new):
+            walk(node.items, item, _correlate_item(node, item, old), f"{path}[{index}]",
+                 ratchet, run)
+
+
+def validate_tree(root: RuleNode, new: Any, old: Any) -> tuple[list[FieldError], list[str]]:
+    run = _Run()
+    with contextlib.suppress(_OutOfBudget):
+        walk(root, new, old, "", old is not MISSING_OLD, run)
+    return run.errors, run.warnings
