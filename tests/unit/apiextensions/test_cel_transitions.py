@@ -59,9 +59,10 @@ def test_transition_rules(spec_schema: dict[str, Any], new: Any, old: Any,
 
 
 def test_optional_old_self_runs_on_create_too() -> None:
-    spec = {"type": "object", "properties": {"name": {"type": "string", "x-kubernetes-validations": [
-        {"rule": "oldSelf.hasValue() ? self == oldSelf.value() : self.startsWith('v')",
-         "optionalOldSelf": True, "message": "must start with v, then never change"}]}}}
+    rule = {"rule": "oldSelf.hasValue() ? self == oldSelf.value() : self.startsWith('v')",
+            "optionalOldSelf": True, "message": "must start with v, then never change"}
+    spec = {"type": "object", "properties": {"name": {
+        "type": "string", "x-kubernetes-validations": [rule]}}}
     assert run(spec, {"name": "v1"})[0] == []
     assert run(spec, {"name": "x1"})[0] == [
         'spec.name: Invalid value: "string": must start with v, then never change']
@@ -70,8 +71,10 @@ def test_optional_old_self_runs_on_create_too() -> None:
 
 
 def test_unchanged_invalid_value_is_ratcheted_to_a_warning() -> None:
-    spec = {"type": "object", "properties": {"name": {"type": "string", "x-kubernetes-validations": [
-        {"rule": "self.size() < 3", "message": "too long"}]}, "other": {"type": "string"}}}
+    rule = {"rule": "self.size() < 3", "message": "too long"}
+    spec = {"type": "object", "properties": {
+        "name": {"type": "string", "x-kubernetes-validations": [rule]},
+        "other": {"type": "string"}}}
     errors, warnings = run(spec, {"name": "long", "other": "b"}, {"name": "long", "other": "a"})
     assert errors == []
     assert warnings == ['spec.name: Invalid value: "string": too long']

@@ -99,7 +99,7 @@ class Program:
         value = self.expression.eval(activation)
         if value.type() == cel.Type.ERROR:
             return None, runtime_error_text(str(value.value()))
-        return value.value(), ""
+        return value.plain_value(), ""
 
 
 def compile_expression(source: str, variables: tuple[tuple[str, str], ...]) -> Program:
