@@ -75,9 +75,9 @@ def cr(spec: dict[str, Any], name: str = "x") -> dict[str, Any]:
                  {"labels": {"bad": "x"}},
                  ["spec.labels[bad]: Invalid value: \"object\": failed rule: "
                   "self.labels.all(k, k != 'bad')"], id="fieldPath-map-key"),
-    pytest.param({"rule": "self.missing == 1"}, {},
-                 ['spec: Invalid value: "object": no such key: missing evaluating rule: '
-                  "self.missing == 1"], id="runtime-no-such-key"),
+    pytest.param({"rule": "self.name == 'x'"}, {},
+                 ['spec: Invalid value: "object": no such key: name evaluating rule: '
+                  "self.name == 'x'"], id="runtime-no-such-key"),
     pytest.param({"rule": "self.name + 1 == 2"}, {"name": "a"},
                  ["spec: Invalid value: \"object\": 'no such overload': call arguments did not "
                   "match a supported operator, function or macro signature for rule: "
@@ -158,6 +158,15 @@ def test_format_types_of_self(fmt: str, rule: str, value: str) -> None:
                   "FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: "
                   "<input>:1:5: found no matching overload for '_+_' applied to '(string, int)'"
                   "\n | 'a' + 1 == 'b'\n | ....^"], id="type-error"),
+    pytest.param({"rule": "self.replicas > 0 &&\n  self.labels.all(k, self.nme != k)",
+                  "message": "m"},
+                 [f"{ROOT}.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "
+                  "apiextensions.ValidationRule{Rule:\"self.replicas > 0 &&\\n  "
+                  "self.labels.all(k, self.nme != k)\", Message:\"m\", MessageExpression:\"\", "
+                  "Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", "
+                  "OptionalOldSelf:(*bool)(nil)}: compilation failed: ERROR: <input>:2:26: "
+                  "undefined field 'nme'\n |   self.labels.all(k, self.nme != k)\n | "
+                  ".........................^"], id="undefined-field"),
     pytest.param({"rule": "'not a bool'"},
                  [f"{ROOT}.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "
                   "apiextensions.ValidationRule{Rule:\"'not a bool'\", Message:\"\", "

@@ -74,7 +74,7 @@ def _rule_cost(rule: Rule, schema: Schema) -> int:
 
 
 def _compile_node_rules(schema: Schema, path: str, cardinality: int, forbid_old: str,
-                        walk: _Walk) -> list[Rule]:
+                        walk: _Walk, root: bool) -> list[Rule]:
     rules: list[Rule] = []
     entries = schema.get("x-kubernetes-validations") or []
     entry_errors = [e for i, entry in enumerate(entries)
@@ -84,7 +84,7 @@ def _compile_node_rules(schema: Schema, path: str, cardinality: int, forbid_old:
         return rules
     for i, entry in enumerate(entries):
         at = f"{path}.x-kubernetes-validations[{i}]"
-        rule, errs = compile_entry(entry, schema, at, variable_type(schema))
+        rule, errs = compile_entry(entry, schema, at, variable_type(schema), root)
         if rule is None:
             walk.errors.extend(errs)
             continue
@@ -108,7 +108,7 @@ def _compile_node_rules(schema: Schema, path: str, cardinality: int, forbid_old:
 def _build(schema: Schema, path: str, cardinality: int, forbid_old: str, walk: _Walk,
            root: bool = False) -> RuleNode:
     node = RuleNode(schema, Shape(schema, resource_root=root))
-    node.rules = _compile_node_rules(schema, path, cardinality, forbid_old, walk)
+    node.rules = _compile_node_rules(schema, path, cardinality, forbid_old, walk, root)
     atomic_map = schema.get("x-kubernetes-map-type") == "atomic"
     for name, child in (schema.get("properties") or {}).items():
         child_forbid = forbid_old or (path if atomic_map else "")

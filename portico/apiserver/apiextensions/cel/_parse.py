@@ -37,6 +37,7 @@ class Node:
     name: str = ""
     args: list[Node] = field(default_factory=list)
     target: Node | None = None  # receiver of member calls, operand of select/index
+    offset: int = -1  # where a select's `.` is in the source
 
     def walk(self) -> list[Node]:
         out = [self]
@@ -47,8 +48,9 @@ class Node:
         return out
 
 
-def tokenize(source: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
+def tokenize(source: str) -> list[tuple[str, str, int]]:
+    """(kind, text, offset) of every token."""
+    tokens: list[tuple[str, str, int]] = []
     pos = 0
     while pos < len(source):
         match = _TOKEN.match(source, pos)
@@ -58,12 +60,13 @@ def tokenize(source: str) -> list[tuple[str, str]]:
         kind = match.lastgroup or ""
         if kind != "ws":
             text = match.group(kind)
-            tokens.append(("op" if kind == "ident" and text == "in" else kind, text))
+            kind = "op" if kind == "ident" and text == "in" else kind
+            tokens.append((kind, text, match.start(kind)))
     return tokens
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str, int]]) -> None:
         self.tokens = tokens
         self.pos = 0
 
@@ -73,11 +76,11 @@ class _Parser:
     def take(self, expected: str = "") -> tuple[str, str]:
         if self.pos >= len(self.tokens):
             raise ParseError("unexpected end")
-        token = self.tokens[self.pos]
-        if expected and token[1] != expected:
-            raise ParseError(f"expected {expected}, got {token[1]}")
+        kind, text, _ = self.tokens[self.pos]
+        if expected and text != expected:
+            raise ParseError(f"expected {expected}, got {text}")
         self.pos += 1
-        return token
+        return kind, text
 
     def expr(self) -> Node:
         cond = self.binary(0)
@@ -114,6 +117,7 @@ class _Parser:
 
     def member(self, node: Node) -> Node:
         while self.peek() in (".", ".?", "["):
+            offset = self.tokens[self.pos][2]
             op = self.take()[1]
             if op == "[":
                 node = Node("index", args=[self.expr()], target=node)
@@ -124,7 +128,7 @@ class _Parser:
                 self.take("(")
                 node = Node("call", name, self.arguments(")"), target=node)
             else:
-                node = Node("select", name, target=node)
+                node = Node("select", name, target=node, offset=offset)
         return node
 
     def primary(self) -> Node:

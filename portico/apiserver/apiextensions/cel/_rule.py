@@ -21,6 +21,7 @@ from portico.apiserver.apiextensions.cel._env import (
     compile_expression,
 )
 from portico.apiserver.apiextensions.cel._fieldpath import FieldPathError, resolve_field_path
+from portico.apiserver.apiextensions.cel._fields import undefined_field_errors
 from portico.apiserver.apiextensions.cel._parse import ParseError, parse, uses_variable
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
 
@@ -144,13 +145,27 @@ def _optional_old_self(source: str, schema_type: str) -> Program:
     return compile_expression(wrapped, variables)
 
 
-def compile_entry(entry: Mapping[str, Any], schema: Schema, at: str,
-                  self_type: str) -> tuple[Rule | None, list[FieldError]]:
+def _compile_rule(source: str, variables: tuple[tuple[str, str], ...], schema: Schema,
+                  resource_root: bool) -> tuple[Program, bool]:
+    """cel-cpp's compilation plus the schema's field check; (program, uses oldSelf)."""
+    program = compile_expression(source, variables)
+    try:
+        tree = parse(source)
+    except ParseError:
+        return program, "oldSelf" in source
+    undefined = undefined_field_errors(tree, source, schema, resource_root)
+    if undefined:
+        raise CompileError(undefined)
+    return program, uses_variable(tree, "oldSelf")
+
+
+def compile_entry(entry: Mapping[str, Any], schema: Schema, at: str, self_type: str,
+                  resource_root: bool = False) -> tuple[Rule | None, list[FieldError]]:
     """Compile one entry's rule (and messageExpression) on cel-cpp."""
     variables = _variables(self_type)
     source = str(entry["rule"])
     try:
-        program = compile_expression(source, variables)
+        program, old_self = _compile_rule(source, variables, schema, resource_root)
     except CompileError as exc:
         return None, [invalid(f"{at}.rule", rule_struct(entry), f"compilation failed: {exc}")]
     errs: list[FieldError] = []
@@ -168,10 +183,6 @@ def compile_entry(entry: Mapping[str, Any], schema: Schema, at: str,
             if message_program.result_type not in ("STRING", "DYN"):
                 errs.append(invalid(f"{at}.messageExpression", rule_struct(entry),
                                     "messageExpression must evaluate to a string"))
-    try:
-        old_self = uses_variable(parse(source), "oldSelf")
-    except ParseError:
-        old_self = "oldSelf" in source
     field_path = ""
     if entry.get("fieldPath"):
         field_path = resolve_field_path(str(entry["fieldPath"]), schema)
