@@ -82,6 +82,19 @@ def test_unchanged_invalid_value_is_ratcheted_to_a_warning() -> None:
     assert errors == ['spec.name: Invalid value: "string": too long']
 
 
+def test_items_of_an_unchanged_atomic_list_are_ratcheted() -> None:
+    rule = {"rule": "self.size() < 3", "message": "too long"}
+    spec = {"type": "object", "properties": {"tags": {
+        "type": "array", "maxItems": 4,
+        "items": {"type": "string", "x-kubernetes-validations": [rule]}}, "other": {
+        "type": "string"}}}
+    old = {"tags": ["ok", "long"], "other": "a"}
+    errors, warnings = run(spec, {"tags": ["ok", "long"], "other": "b"}, old)
+    assert (errors, warnings) == ([], ['spec.tags[1]: Invalid value: "string": too long'])
+    errors, _ = run(spec, {"tags": ["long", "ok"]}, old)
+    assert errors == ['spec.tags[0]: Invalid value: "string": too long']
+
+
 @pytest.mark.parametrize(("spec_schema", "rule_path", "within"), [
     pytest.param({"type": "array", "maxItems": 4, "items": {
         "type": "string", "x-kubernetes-validations": [IMMUTABLE]}},

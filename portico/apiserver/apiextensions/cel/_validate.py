@@ -11,7 +11,8 @@ A failed rule becomes a field error at the node's path (plus its `fieldPath`)
 with the node's schema type as value and `message`, the evaluated
 `messageExpression`, or `failed rule: <rule>` as detail, typed by `reason`.
 Ratcheting: on update, a failure of a rule that does not use `oldSelf`, on a
-value equal to its correlated old value, is a warning instead of an error.
+value equal to its correlated old value (for an item of a list that does not
+correlate its items: the list equal to the old list), is a warning instead.
 
 Cost: every evaluation is charged its static estimate against the per-object
 budget of 10^7; past it, validation stops with kube's out-of-budget error.
@@ -20,6 +21,7 @@ budget of 10^7; past it, validation stops with kube's out-of-budget error.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +102,8 @@ def _message(rule: Rule, bound: _Bindings) -> str:
     return value
 
 
-def _evaluate(node: RuleNode, new: Any, old: Any, path: str, ratchet: bool, run: _Run) -> None:
+def _evaluate(node: RuleNode, new: Any, old: Any, path: str, unchanged: Callable[[], bool],
+              run: _Run) -> None:
     self_value = convert_self(node.shape, node.schema, new)
     has_old = old is not MISSING_OLD and old is not None
     old_value = convert_self(node.shape, node.schema, old) if has_old else None
@@ -123,7 +126,7 @@ def _evaluate(node: RuleNode, new: Any, old: Any, path: str, ratchet: bool, run:
         if result is True:
             continue
         failure = _error(rule, path, node.schema_type, _message(rule, bound))
-        if not rule.uses_old_self and ratchet and has_old and new == old:
+        if not rule.uses_old_self and unchanged():
             run.warnings.append(failure.message())
         else:
             run.errors.append(failure)
@@ -146,29 +149,43 @@ def _correlate_item(node: RuleNode, item: Any, old: Any) -> Any:
     return MISSING_OLD
 
 
-def walk(node: RuleNode, new: Any, old: Any, path: str, ratchet: bool, run: _Run) -> None:
+Unchanged = Callable[[], bool]
+
+
+def _unchanged(new: Any, old: Any) -> Unchanged:
+    """Whether a correlated value equals its old one (computed only when a rule fails)."""
+    return lambda: old is not MISSING_OLD and new == old
+
+
+def walk(node: RuleNode, new: Any, old: Any, path: str, unchanged: Unchanged,
+         run: _Run) -> None:
+    """Evaluate the rules of `node` and below; `unchanged` tells whether the nearest
+    correlated value (this one, or the list an uncorrelated item is in) is as before."""
     if new is None:
         return
     if node.rules:
-        _evaluate(node, new, old, path, ratchet, run)
+        _evaluate(node, new, old, path, unchanged, run)
     old_map = old if isinstance(old, dict) else {}
     if isinstance(new, dict):
         for name, child in node.properties.items():
             if name in new:
-                walk(child, new[name], old_map.get(name, MISSING_OLD), _child(path, name),
-                     ratchet, run)
+                old_child = old_map.get(name, MISSING_OLD)
+                walk(child, new[name], old_child, _child(path, name),
+                     _unchanged(new[name], old_child), run)
         if node.additional is not None:
             for key, value in new.items():
-                walk(node.additional, value, old_map.get(key, MISSING_OLD), f"{path}[{key}]",
-                     ratchet, run)
+                old_value = old_map.get(key, MISSING_OLD)
+                walk(node.additional, value, old_value, f"{path}[{key}]",
+                     _unchanged(value, old_value), run)
     if isinstance(new, list) and node.items is not None:
         for index, item in enumerate(new):
-            walk(node.items, item, _correlate_item(node, item, old), f"{path}[{index}]",
-                 ratchet, run)
+            old_item = _correlate_item(node, item, old)
+            item_unchanged = unchanged if old_item is MISSING_OLD else _unchanged(item, old_item)
+            walk(node.items, item, old_item, f"{path}[{index}]", item_unchanged, run)
 
 
 def validate_tree(root: RuleNode, new: Any, old: Any) -> tuple[list[FieldError], list[str]]:
     run = _Run()
     with contextlib.suppress(_OutOfBudget):
-        walk(root, new, old, "", old is not MISSING_OLD, run)
+        walk(root, new, old, "", _unchanged(new, old), run)
     return run.errors, run.warnings
