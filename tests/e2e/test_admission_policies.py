@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
+from e2e_support import AGE, assert_row, parse_table
 
 from portico.testing.sandbox import Cluster
 from tests.conftest import Kubectl
@@ -111,6 +112,12 @@ def test_gateway_bundle_policy_is_stored(cluster: Cluster, kubectl: Kubectl) -> 
     name = docs[0]["metadata"]["name"]
     try:
         kubectl.ok("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs))
+        _, rows = parse_table(kubectl.ok("get", "validatingadmissionpolicies"))
+        assert_row(next(r for r in rows if r["NAME"] == name),
+                   {"NAME": name, "VALIDATIONS": "2", "PARAMKIND": "<unset>", "AGE": AGE})
+        _, rows = parse_table(kubectl.ok("get", "validatingadmissionpolicybindings"))
+        assert_row(next(r for r in rows if r["NAME"] == name),
+                   {"NAME": name, "POLICYNAME": name, "PARAMREF": "<unset>", "AGE": AGE})
         stored = kubectl.json("get", "validatingadmissionpolicy", name)
         assert stored["spec"]["validations"] == docs[0]["spec"]["validations"]
         assert stored["spec"]["failurePolicy"] == "Fail"

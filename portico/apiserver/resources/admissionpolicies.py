@@ -36,7 +36,7 @@ from portico.apiserver.resources._base import (
 )
 from portico.apiserver.resources._meta import is_dns1123_subdomain
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources._selector import validate_label_selector
+from portico.apiserver.resources._selector import selector_string, validate_label_selector
 
 GROUP = "admissionregistration.k8s.io"
 FAILURE_POLICIES = ("Fail", "Ignore")
@@ -159,20 +159,31 @@ def _policy_cells(obj: Object, now: datetime.datetime) -> list[Any]:
     return [name(obj), validations, kind, age(obj, now)]
 
 
+def _param_name(param_ref: Any) -> str:
+    """`printValidatingAdmissionPolicyBinding`'s PARAMREF cell."""
+    if not isinstance(param_ref, dict):
+        return "<unset>"
+    if param_ref.get("name"):
+        return f"{param_ref.get('namespace') or '*'}/{param_ref['name']}"
+    if param_ref.get("selector") is not None:
+        return selector_string(param_ref["selector"])
+    return "<unset>"
+
+
 def _binding_cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    param_ref = nested(obj, "spec", "paramRef")
-    ref = "<unset>"
-    if isinstance(param_ref, dict):
-        ref = f"{param_ref.get('namespace', '')}/{param_ref.get('name', '*')}"
-    return [name(obj), nested(obj, "spec", "policyName", default=""), ref, age(obj, now)]
+    return [name(obj), nested(obj, "spec", "policyName", default=""),
+            _param_name(nested(obj, "spec", "paramRef")), age(obj, now)]
 
 
 VALIDATINGADMISSIONPOLICIES = ResourceType(
     group=GROUP, version="v1", kind="ValidatingAdmissionPolicy",
     plural="validatingadmissionpolicies", singular="validatingadmissionpolicy",
     namespaced=False, strategy=PolicyStrategy(),
-    table=Table((NAME_COLUMN, Column("Validations", type="integer"),
-                 Column("ParamKind"), AGE_COLUMN), _policy_cells),
+    table=Table((NAME_COLUMN, Column("Validations", type="integer", description=(
+        "Validations indicates the number of validation rules defined in this configuration")),
+        Column("ParamKind", description=(
+            "ParamKind specifies the kind of resources used to parameterize this policy")),
+        AGE_COLUMN), _policy_cells),
     categories=("api-extensions",), subresources=(Subresource("status"),),
     has_status=True, generation=True,
 )
@@ -181,7 +192,10 @@ VALIDATINGADMISSIONPOLICYBINDINGS = ResourceType(
     group=GROUP, version="v1", kind="ValidatingAdmissionPolicyBinding",
     plural="validatingadmissionpolicybindings", singular="validatingadmissionpolicybinding",
     namespaced=False, strategy=BindingStrategy(),
-    table=Table((NAME_COLUMN, Column("PolicyName"), Column("ParamRef"), AGE_COLUMN),
-                _binding_cells),
+    table=Table((NAME_COLUMN, Column("PolicyName", description=(
+        "PolicyName indicates the policy definition which the policy binding binded to")),
+        Column("ParamRef", description=(
+            "ParamRef indicates the param resource which sets the configration param")),
+        AGE_COLUMN), _binding_cells),
     categories=("api-extensions",), has_status=False, generation=True,
 )
