@@ -11,7 +11,8 @@ declares them as one `CelExtension` whose implementations are plain Python:
 - ip/cidr: `isIP(<string>)`, `isCIDR(<string>)` (kube's strict parsing: no
   IPv4-mapped IPv6, no zones, no leading zeros);
 - url: `isURL(<string>)` (absolute URI or absolute path, as Go's `url.ParseRequestURI`);
-- quantity: `isQuantity(<string>)` (the resource.Quantity grammar).
+- quantity: `isQuantity(<string>)` (the resource.Quantity grammar);
+- sets (cel-go's `ext.Sets`): `sets.contains`, `sets.equivalent`, `sets.intersects`.
 
 The object-returning forms (`ip()`, `cidr()`, `url()`, `quantity()`) need
 opaque CEL types that the Python binding cannot carry and are not declared: a
@@ -141,6 +142,26 @@ def _list_functions() -> list[cel.FunctionDecl]:
     ]
 
 
+def sets_contain(items: Sequence[Any], wanted: Sequence[Any]) -> bool:
+    return all(w in items for w in wanted)
+
+
+def sets_equivalent(first: Sequence[Any], second: Sequence[Any]) -> bool:
+    return sets_contain(first, second) and sets_contain(second, first)
+
+
+def sets_intersect(first: Sequence[Any], second: Sequence[Any]) -> bool:
+    return any(item in first for item in second)
+
+
+def _set_functions() -> list[cel.FunctionDecl]:
+    lists = [T.List(T.DYN), T.List(T.DYN)]
+    return [cel.FunctionDecl(f"sets.{name}", [_overload(f"sets_{name}", T.BOOL, lists, impl,
+                                                        False)])
+            for name, impl in (("contains", sets_contain), ("equivalent", sets_equivalent),
+                               ("intersects", sets_intersect))]
+
+
 def kubernetes_library() -> cel.CelExtension:
     """The extension with every function this module implements."""
     functions = [
@@ -157,5 +178,6 @@ def kubernetes_library() -> cel.CelExtension:
                       [T.STRING, T.STRING, T.INT], find_all, True),
         ]),
         *_list_functions(),
+        *_set_functions(),
     ]
     return cel.CelExtension("kubernetes", functions)
