@@ -78,6 +78,10 @@ def cr(spec: dict[str, Any], name: str = "x") -> dict[str, Any]:
     pytest.param({"rule": "self.name == 'x'"}, {},
                  ['spec: Invalid value: "object": no such key: name evaluating rule: '
                   "self.name == 'x'"], id="runtime-no-such-key"),
+    pytest.param({"rule": "self.labels.size() < 2", "fieldPath": ".labels"},
+                 {"labels": {"a": "1", "b": "2"}},
+                 ['spec.labels: Invalid value: "object": failed rule: self.labels.size() < 2'],
+                 id="fieldPath-property"),
     pytest.param({"rule": "self.name + 1 == 2"}, {"name": "a"},
                  ["spec: Invalid value: \"object\": 'no such overload': call arguments did not "
                   "match a supported operator, function or macro signature for rule: "

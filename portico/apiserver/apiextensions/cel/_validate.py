@@ -79,9 +79,16 @@ def _child(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def _join(path: str, suffix: str) -> str:
+    """`path` followed by a relative field path (`a.b`, `[key]`, or nothing)."""
+    if not suffix or suffix.startswith("["):
+        return path + suffix
+    return _child(path, suffix)
+
+
 def _error(rule: Rule, path: str, schema_type: str, detail: str) -> FieldError:
     """`fieldErrorForReason`."""
-    where = _display(_child(path, rule.field_path) if rule.field_path else path)
+    where = _display(_join(path, rule.field_path))
     match rule.reason:
         case "FieldValueForbidden":
             return FieldError(ErrorType.FORBIDDEN, where, detail=detail)
