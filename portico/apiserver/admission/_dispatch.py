@@ -57,8 +57,9 @@ def denial(request: AdmissionRequest, policy: str, binding: str, decision: Decis
     resource = errors.qualified(request.resource, request.group)
     details: dict[str, Any] = {"name": request.name, "group": request.group,
                                "kind": request.resource, "causes": [{"message": message}]}
+    subject = f'{resource} "{request.name}"' if request.name else resource
     return errors.StatusError(_CODES.get(reason, 422), reason,
-                              f'{resource} "{request.name}" is forbidden: {message}', details)
+                              f"{subject} is forbidden: {message}", details)
 
 
 class PolicyAdmission:
