@@ -177,6 +177,13 @@ def test_format_types_of_self(fmt: str, rule: str, value: str) -> None:
                   "MessageExpression:\"\", Reason:(*apiextensions.FieldValueErrorReason)(nil), "
                   "FieldPath:\"\", OptionalOldSelf:(*bool)(nil)}: cel expression must evaluate "
                   "to a bool"], id="not-bool"),
+    pytest.param({"rule": "true", "messageExpression": "size(self) + 1"},
+                 [f"{ROOT}.properties[spec].x-kubernetes-validations[0].messageExpression: "
+                  "Invalid value: apiextensions.ValidationRule{Rule:\"true\", Message:\"\", "
+                  "MessageExpression:\"size(self) + 1\", "
+                  "Reason:(*apiextensions.FieldValueErrorReason)(nil), FieldPath:\"\", "
+                  "OptionalOldSelf:(*bool)(nil)}: messageExpression must evaluate to a string"],
+                 id="messageExpression-not-string"),
     pytest.param({"rule": "true", "optionalOldSelf": True},
                  [f"{ROOT}.properties[spec].x-kubernetes-validations[0].optionalOldSelf: "
                   "Invalid value: true: may not be set if oldSelf is not used in rule"],
