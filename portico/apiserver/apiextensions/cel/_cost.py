@@ -110,14 +110,14 @@ class Estimator:
             return 1.0
         if node.kind == "call" and node.target is not None and node.name in _MACROS:
             return self._macro(node)
+        if node.kind == "call" and node.name == "_?_:_":
+            cond, then, other = (self.cost(a) for a in node.args)
+            return cond + max(then, other)
         inner = sum(self.cost(arg) for arg in node.args)
         if node.target is not None:
             inner += self.cost(node.target)
         if node.kind in ("list", "map"):
             return inner + 10.0
-        if node.kind == "call" and node.name == "_?_:_":
-            cond, then, other = (self.cost(a) for a in node.args)
-            return cond + max(then, other)
         return inner + self._call_cost(node)
 
     def _length(self, node: Node | None) -> int:
