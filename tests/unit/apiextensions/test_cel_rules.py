@@ -98,11 +98,19 @@ def test_runtime_error_shapes(rule: dict[str, Any], spec: dict[str, Any],
 def test_root_rule_sees_only_name_of_metadata_and_prints_nil() -> None:
     schema = crd_schema(spec_with([]), [
         {"rule": "self.metadata.name.startsWith('ok')"},
-        {"rule": "!has(self.metadata.namespace) && self.kind == 'Foo'"},
+        {"rule": "self.kind == 'Foo' && self.apiVersion == 'stable.example.com/v1'"},
     ])
     assert messages(schema, cr({}, name="ok-1")) == []
     assert messages(schema, cr({}, name="bad")) == [
         "<nil>: Invalid value: \"object\": failed rule: self.metadata.name.startsWith('ok')"]
+
+
+def test_root_rule_cannot_see_labels() -> None:
+    schema = crd_schema(spec_with([]), [{"rule": "has(self.metadata.labels)"}])
+    _, errs = compile_rules(schema, ROOT)
+    assert [e.body().split(": compilation failed: ")[1] for e in errs] == [
+        "ERROR: <input>:1:18: undefined field 'labels'\n | has(self.metadata.labels)\n | "
+        ".................^"]
 
 
 def test_rules_on_items_report_indexed_paths_and_skip_nulls() -> None:

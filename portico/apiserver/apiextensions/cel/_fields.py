@@ -6,7 +6,7 @@ sees `self` as `dyn` here; this module re-checks every selection whose operand
 has a known object schema (declared `properties`, no preserved unknown fields)
 and reports the undefined ones in cel-go's error format, located at the `.`.
 At a resource root (and in an embedded resource) `apiVersion`, `kind` and
-`metadata` are defined too.
+`metadata` are defined too, and of `metadata` only `name` and `generateName`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from portico.apiserver.apiextensions.cel._parse import Node
 Schema = Mapping[str, Any]
 _MACROS = ("all", "exists", "exists_one", "map", "filter")
 _RESOURCE_FIELDS = ("apiVersion", "kind", "metadata")
+_META_FIELDS = ("name", "generateName")
 
 
 def _defined(schema: Schema | None, name: str, root: Schema | None) -> bool:
@@ -34,11 +35,23 @@ def _defined(schema: Schema | None, name: str, root: Schema | None) -> bool:
     return unescape(name) in schema["properties"]
 
 
+def _visible_meta(estimator: Estimator, node: Node, root: Schema | None) -> bool:
+    """Of a resource's `metadata`, CEL sees only `name` and `generateName`."""
+    meta = node.target
+    if meta is None or meta.kind != "select" or meta.name != "metadata" or meta.target is None:
+        return True
+    owner = estimator.schema_of(meta.target)
+    if owner is None or not (owner is root or owner.get("x-kubernetes-embedded-resource")):
+        return True
+    return node.name in _META_FIELDS
+
+
 def _undefined(node: Node, scope: dict[str, Schema | None], root: Schema | None,
                found: list[Node]) -> None:
     estimator = Estimator(scope)
-    if node.kind == "select" and node.target is not None and not _defined(
-            estimator.schema_of(node.target), node.name, root):
+    if node.kind == "select" and node.target is not None and not (
+            _defined(estimator.schema_of(node.target), node.name, root)
+            and _visible_meta(estimator, node, root)):
         found.append(node)
     if (node.kind == "call" and node.name in _MACROS and node.target is not None
             and len(node.args) >= 2 and node.args[0].kind == "ident"):
