@@ -61,16 +61,18 @@ class _Walk:
     costs: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _rule_cost(rule: Rule, schema: Schema) -> int:
-    """The estimated cost of one evaluation of the rule and its messageExpression."""
+def _costed(rule: Rule, schema: Schema) -> Rule:
+    """The rule with its parsed expressions and the estimated cost of one evaluation."""
     scope: dict[str, Schema | None] = {"self": schema, "oldSelf": schema}
+    sources = [str(rule.entry["rule"])]
+    if rule.message_program is not None:
+        sources.append(rule.message_program.source)
     try:
-        cost = estimate(parse(str(rule.entry["rule"])), scope)
-        if rule.message_program is not None:
-            cost += estimate(parse(rule.message_program.source), scope)
+        trees = tuple(parse(source) for source in sources)
     except ParseError:
-        cost = 1
-    return max(cost, 1)
+        return rule
+    cost = sum(estimate(tree, scope) for tree in trees)
+    return dataclasses.replace(rule, cost=max(cost, 1), trees=trees)
 
 
 def _compile_node_rules(schema: Schema, path: str, cardinality: int, forbid_old: str,
@@ -88,7 +90,7 @@ def _compile_node_rules(schema: Schema, path: str, cardinality: int, forbid_old:
         if rule is None:
             walk.errors.extend(errs)
             continue
-        rule = dataclasses.replace(rule, cost=_rule_cost(rule, schema))
+        rule = _costed(rule, schema)
         cost = rule.cost * cardinality
         if cost > PER_RULE_LIMIT:
             walk.errors.append(forbidden(rule.path, cost_error_text(

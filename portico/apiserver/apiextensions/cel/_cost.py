@@ -13,6 +13,10 @@ costs close to cel-go's (1 per operator, select and index; string functions
 rule's cost by how many times it can run (the product of the sizes of the lists
 and maps above the rule's schema node) and refuses a rule over 10^7 and a schema
 over 10^8 in total, with `cost_error_text`'s wording.
+
+At runtime (`runtime_cost`) the same estimate is made with the sizes of the value
+a rule runs on (`observe`), which is what the per-object budget of 10^7 is
+charged for rules whose static estimate is large.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ PER_RULE_LIMIT = 10_000_000
 PER_SCHEMA_LIMIT = 100_000_000
 MAX_REQUEST_BYTES = 3 * 1024 * 1024
 Schema = Mapping[str, Any]
+Sizes = dict[int, int]  # id(schema node) -> largest actual size seen
 
 _MACROS = ("all", "exists", "exists_one", "map", "filter")
 _PREFIX_SCAN = ("startsWith", "endsWith")
@@ -64,13 +69,16 @@ def max_length(schema: Schema | None) -> int:
     return MAX_REQUEST_BYTES - 2
 
 
+MAP_KEY: Schema = {"type": "string"}  # what a comprehension over a map ranges over
+
+
 def element_schema(schema: Schema | None) -> Schema | None:
     """What a comprehension's variable ranges over: list items or map keys."""
     schema = schema or {}
     if schema.get("type") == "array":
         items = schema.get("items")
         return items if isinstance(items, Mapping) else None
-    return {"type": "string"}
+    return MAP_KEY
 
 
 def _select(schema: Schema | None, name: str) -> Schema | None:
@@ -83,10 +91,19 @@ def _select(schema: Schema | None, name: str) -> Schema | None:
 
 
 class Estimator:
-    """Worst-case cost of a parsed expression; `scope` maps variables to schemas."""
+    """Worst-case cost of a parsed expression; `scope` maps variables to schemas.
 
-    def __init__(self, scope: dict[str, Schema | None]) -> None:
+    With `sizes` (from `observe`), the sizes of lists, maps and strings are the ones
+    of an actual value instead of the schema's bounds: the runtime estimate."""
+
+    def __init__(self, scope: dict[str, Schema | None], sizes: Sizes | None = None) -> None:
         self.scope = scope
+        self.sizes = sizes
+
+    def _cardinality(self, schema: Schema | None) -> int:
+        if self.sizes is not None and schema is not None:
+            return self.sizes.get(id(schema), 0)
+        return max_cardinality(schema)
 
     def schema_of(self, node: Node) -> Schema | None:
         if node.kind == "ident":
@@ -127,7 +144,11 @@ class Estimator:
         if node.kind == "literal":
             return len(node.name)
         schema = self.schema_of(node)
-        return max_length(schema) if schema is not None else 0
+        if schema is None:
+            return 0
+        if self.sizes is not None:
+            return self.sizes.get(id(schema), 0)
+        return max_length(schema)
 
     def _call_cost(self, node: Node) -> float:
         if node.kind != "call":
@@ -143,24 +164,54 @@ class Estimator:
             container = node.args[1]
             if container.kind == "list":
                 return 1.0 + len(container.args)
-            return 1.0 + max_cardinality(self.schema_of(container))
+            return 1.0 + self._cardinality(self.schema_of(container))
         return 1.0
 
     def _macro(self, node: Node) -> float:
         assert node.target is not None
         collection = self.schema_of(node.target)
-        size = max_cardinality(collection)
+        size = self._cardinality(collection)
         if len(node.args) < 2 or node.args[0].kind != "ident":
             return self.cost(node.target) + size
         variable = node.args[0].name
-        inner = Estimator({**self.scope, variable: element_schema(collection)})
+        inner = Estimator({**self.scope, variable: element_schema(collection)}, self.sizes)
         body = sum(inner.cost(arg) for arg in node.args[1:])
         per_element = body + 1.0 + (1.0 if node.name in ("map", "filter") else 0.0)
         return self.cost(node.target) + size * per_element
 
 
-def estimate(node: Node, scope: dict[str, Schema | None]) -> int:
-    return int(min(Estimator(scope).cost(node), float(2**63)))
+def estimate(node: Node, scope: dict[str, Schema | None], sizes: Sizes | None = None) -> int:
+    return int(min(Estimator(scope, sizes).cost(node), float(2**63)))
+
+
+def observe(value: Any, schema: Schema | None, sizes: Sizes) -> None:
+    """Record the largest actual size per schema node (strings, lists, maps, map keys)."""
+    if schema is None or value is None:
+        return
+    if isinstance(value, str | list | dict):
+        sizes[id(schema)] = max(sizes.get(id(schema), 0), len(value))
+    if isinstance(value, list):
+        items = schema.get("items")
+        for item in value:
+            observe(item, items if isinstance(items, Mapping) else None, sizes)
+    elif isinstance(value, dict):
+        props = schema.get("properties")
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            if props:
+                observe(item, props.get(key), sizes)
+            elif isinstance(extra, Mapping):
+                sizes[id(MAP_KEY)] = max(sizes.get(id(MAP_KEY), 0), len(key))
+                observe(item, extra, sizes)
+
+
+def runtime_cost(trees: tuple[Node, ...], schema: Schema, values: tuple[Any, ...]) -> int:
+    """The cost estimate of a rule for the sizes of the values it runs on."""
+    sizes: Sizes = {}
+    for value in values:
+        observe(value, schema, sizes)
+    scope: dict[str, Schema | None] = {"self": schema, "oldSelf": schema}
+    return sum(estimate(tree, scope, sizes) for tree in trees)
 
 
 def cost_error_text(cost_name: str, cost: int, limit: int) -> str:

@@ -22,7 +22,7 @@ from portico.apiserver.apiextensions.cel._env import (
 )
 from portico.apiserver.apiextensions.cel._fieldpath import FieldPathError, resolve_field_path
 from portico.apiserver.apiextensions.cel._fields import undefined_field_errors
-from portico.apiserver.apiextensions.cel._parse import ParseError, parse, uses_variable
+from portico.apiserver.apiextensions.cel._parse import Node, ParseError, parse, uses_variable
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
 
 REASONS = ("FieldValueDuplicate", "FieldValueForbidden", "FieldValueInvalid",
@@ -71,6 +71,7 @@ class Rule:
     field_path: str  # relative field.Path to append ("" for the rule's own node)
     path: str  # the rule's path in the CRD, for cost errors
     cost: int = 1  # estimated cost of one evaluation, charged to the runtime budget
+    trees: tuple[Node, ...] = ()  # parsed rule and messageExpression, for runtime costs
 
     @property
     def error_string(self) -> str:

@@ -14,8 +14,10 @@ Ratcheting: on update, a failure of a rule that does not use `oldSelf`, on a
 value equal to its correlated old value (for an item of a list that does not
 correlate its items: the list equal to the old list), is a warning instead.
 
-Cost: every evaluation is charged its static estimate against the per-object
-budget of 10^7; past it, validation stops with kube's out-of-budget error.
+Cost: every evaluation is charged against the per-object budget of 10^7: its
+static estimate, or for a costly rule the same estimate made with the sizes of
+the actual value (`_cost.runtime_cost`); past the budget, validation stops with
+kube's out-of-budget error.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portico.apiserver.apiextensions.cel._compile import RuleNode
+from portico.apiserver.apiextensions.cel._cost import runtime_cost
 from portico.apiserver.apiextensions.cel._env import Program
 from portico.apiserver.apiextensions.cel._rule import OLD_PRESENT, OLD_VALUE, Rule
 from portico.apiserver.apiextensions.cel._values import convert_self
 from portico.apiserver.errors import ErrorType, FieldError
 
 RUNTIME_BUDGET = 10_000_000
+RECOST_ABOVE = 1000  # costlier evaluations can be re-estimated for their actual value
 _OUT_OF_BUDGET = ("validation failed due to running out of cost budget, no further validation "
                   "rules will be run")
 
@@ -48,11 +52,37 @@ class _OutOfBudget(Exception):
     pass
 
 
+_Pending = tuple[tuple[Any, ...], Any, Any, Any, int]  # trees, schema, new, old, charged
+
+
 @dataclass
 class _Run:
     budget: int = RUNTIME_BUDGET
     errors: list[FieldError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # costly evaluations charged their static estimate, refundable down to their actual one
+    pending: list[_Pending] = field(default_factory=list)
+
+    def charge(self, rule: Rule, schema: Any, new: Any, old: Any) -> bool:
+        """Spend a rule's cost; False when the budget cannot pay for it. Static estimates
+        are charged first; only when they exhaust the budget are costly evaluations
+        re-estimated for their actual values (`_cost.runtime_cost`)."""
+        cost = rule.cost
+        if cost > self.budget:
+            self._refund()
+            if cost > self.budget and rule.trees:
+                cost = min(cost, runtime_cost(rule.trees, schema, (new, old)))
+            if cost > self.budget:
+                return False
+        elif cost > RECOST_ABOVE and rule.trees:
+            self.pending.append((rule.trees, schema, new, old, cost))
+        self.budget -= cost
+        return True
+
+    def _refund(self) -> None:
+        for trees, schema, new, old, charged in self.pending:
+            self.budget += charged - min(charged, runtime_cost(trees, schema, (new, old)))
+        self.pending.clear()
 
 
 class _Bindings:
@@ -119,12 +149,10 @@ def _evaluate(node: RuleNode, new: Any, old: Any, path: str, unchanged: Callable
     for rule in node.rules:
         if rule.uses_old_self and not has_old and not rule.optional_old_self:
             continue
-        cost = rule.cost
-        if cost > run.budget:
+        if not run.charge(rule, node.schema, new, old if has_old else None):
             run.errors.append(FieldError(ErrorType.INVALID, _display(path), node.schema_type,
                                          _OUT_OF_BUDGET))
             raise _OutOfBudget
-        run.budget -= cost
         result, err = rule.program.run(bound.get(rule.program))
         if err:
             run.errors.append(FieldError(ErrorType.INVALID, _display(path), node.schema_type,
