@@ -28,6 +28,8 @@ def evaluate(source: str, value: object = None) -> object:
     pytest.param("isURL('https://example.com/a?b=c')", True, id="isURL"),
     pytest.param("isURL('/relative/path')", True, id="isURL-absolute-path"),
     pytest.param("isURL('example.com')", False, id="isURL-no-scheme"),
+    pytest.param("isURL('https://a.example/p#frag')", True, id="isURL-hash-is-path"),
+    pytest.param("isURL('https://a b/')", False, id="isURL-space-in-host"),
     pytest.param("isQuantity('1.5Gi')", True, id="isQuantity"),
     pytest.param("isQuantity('1.5GB')", False, id="isQuantity-bad-suffix"),
     pytest.param("'abc 123 def 45'.find('[0-9]+')", "123", id="find"),

@@ -25,7 +25,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from cel_expr_python import cel  # type: ignore[import-untyped]
 
@@ -71,16 +70,17 @@ def is_cidr(value: str) -> bool:
 
 
 def is_url(value: str) -> bool:
-    """Go's `url.ParseRequestURI`: an absolute URI or an absolute path, no fragment."""
-    if not value or "#" in value or any(c in value for c in " \t\n"):
+    """Go's `url.ParseRequestURI`: an absolute URI or an absolute path (a `#` is
+    part of the path), no control characters, no spaces in the authority."""
+    if not value or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         return False
     if value.startswith("/"):
         return True
-    try:
-        parts = urlsplit(value)
-    except ValueError:
+    scheme, colon, rest = value.partition(":")
+    if not colon or re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme) is None:
         return False
-    return bool(parts.scheme) and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme) is not None
+    authority = rest[2:].split("/", 1)[0] if rest.startswith("//") else ""
+    return " " not in authority
 
 
 def is_quantity(value: str) -> bool:
