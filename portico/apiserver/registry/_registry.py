@@ -22,7 +22,7 @@ from portico.apiserver.patch import (
 )
 from portico.apiserver.registry._objects import deep_copy
 from portico.apiserver.registry._read import ListOptions, ListResult, Reader
-from portico.apiserver.registry._write import WriteOptions, Writer
+from portico.apiserver.registry._write import WriteOptions, Writer, admission_request
 from portico.apiserver.resources._base import Object, ResourceType
 from portico.apiserver.resources._printers import now_utc, rfc3339
 from portico.store import SqliteStore
@@ -184,6 +184,8 @@ class Registry:
                 f"{opts.precondition_resource_version}, ResourceVersion in object meta: "
                 f"{meta['resourceVersion']}")
         wopts = WriteOptions(dry_run=opts.dry_run)
+        self.writer.admit(admission_request(rt, "DELETE", None, live, dry_run=opts.dry_run),
+                          wopts)
         add: list[str] = []
         if opts.propagation_policy == "Foreground":
             add.append("foregroundDeletion")

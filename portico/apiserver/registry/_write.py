@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from portico.apiserver import errors
+from portico.apiserver.admission import AdmissionRequest, PolicyAdmission
 from portico.apiserver.registry._objects import (
     decode,
     deep_copy,
@@ -98,9 +99,24 @@ def _unchanged(new: Object, old: Object) -> bool:
     return comparable(new) == comparable(old)
 
 
+def admission_request(rt: ResourceType, operation: str, new: Object | None, old: Object | None,
+                      subresource: str = "", dry_run: bool = False) -> AdmissionRequest:
+    meta = (new if new is not None else old or {}).get("metadata", {})
+    return AdmissionRequest(
+        operation=operation, group=rt.group, version=rt.version, resource=rt.plural,
+        kind=rt.kind, namespace=meta.get("namespace", "") if rt.namespaced else "",
+        name=meta.get("name", ""), object=new, old_object=old, subresource=subresource,
+        dry_run=dry_run)
+
+
 class Writer:
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
+        self.admission = PolicyAdmission(store)
+
+    def admit(self, request: AdmissionRequest, opts: WriteOptions) -> None:
+        """Validating admission (ValidatingAdmissionPolicy): raises a denial, adds warnings."""
+        opts.warnings.extend(self.admission.admit(request))
 
     @contextlib.contextmanager
     def _txn(self, dry_run: bool) -> Iterator[Txn]:
@@ -154,6 +170,7 @@ class Writer:
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
         obj = self.prepare_create(rt, namespace, obj)
+        self.admit(admission_request(rt, "CREATE", obj, None, dry_run=opts.dry_run), opts)
         name = obj["metadata"]["name"]
         result = obj
         with self._txn(opts.dry_run) as txn:
@@ -224,6 +241,7 @@ class Writer:
         if requested and requested != meta["resourceVersion"]:
             raise errors.conflict(rt.plural, meta["name"], rt.group)
         new = self.prepare_update(rt, new, old, subresource)
+        self.admit(admission_request(rt, "UPDATE", new, old, subresource, opts.dry_run), opts)
         expect = int(meta["resourceVersion"])
         if _unchanged(new, old):
             return old  # kube-apiserver skips writes that change nothing (same resourceVersion)

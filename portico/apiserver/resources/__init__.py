@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from portico.apiserver.resources import services
 from portico.apiserver.resources._base import ResourceType
+from portico.apiserver.resources.admissionpolicies import (
+    VALIDATINGADMISSIONPOLICIES,
+    VALIDATINGADMISSIONPOLICYBINDINGS,
+)
 from portico.apiserver.resources.configmaps import CONFIGMAPS
 from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
@@ -41,6 +45,8 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSCLASSES,
     INGRESSES,
     LOADBALANCERS,
+    VALIDATINGADMISSIONPOLICIES,
+    VALIDATINGADMISSIONPOLICYBINDINGS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
