@@ -56,7 +56,7 @@ def node_cidr_prefix(i: int) -> str:
     return f"10.244.{i - 1}."
 
 
-def running_cluster(nodes: int = NODES, env: dict[str, str] | None = None,
+def running_cluster(nodes: int = NODES, *, env: dict[str, str] | None = None,
                     extra_args: Sequence[str] = (), name: str | None = None,
                     ) -> Iterator[Cluster]:
     """Body of a module-scoped fixture: one real cluster (`env`: more of `portico up`'s

@@ -45,7 +45,7 @@ GRACE_SECONDS = 12
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    yield from running_cluster(3, ["--node-monitor-grace-period", str(GRACE_SECONDS)])
+    yield from running_cluster(3, extra_args=["--node-monitor-grace-period", str(GRACE_SECONDS)])
 
 
 def component_pid(cluster: Cluster, name: str) -> int:

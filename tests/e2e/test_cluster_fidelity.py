@@ -176,7 +176,9 @@ def test_busybox_applets_against_a_service(kubectl: Kubectl) -> None:
     assert run.phase == "Succeeded", run.logs
     lines = run.logs.splitlines()
     assert "recursion not available" not in run.logs
-    assert any(ln.startswith("** server can't find kubernetes.default:") for ln in lines)
+    # busybox's nslookup ignores the search list: the short name goes out as it is and is
+    # not found (NXDOMAIN, or a timeout where the machine's resolvers are out of reach)
+    assert "Name:" not in run.logs.split("short-rc=")[0], run.logs
     assert "short-rc=1" in lines and "full-rc=0" in lines
     assert "Name:\tkubernetes.default.svc.cluster.local" in lines
     assert "Address: 10.0.0.1" in lines
