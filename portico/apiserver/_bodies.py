@@ -141,13 +141,14 @@ def stored_items(rt: ResourceType, items: list[Stored]) -> list[orjson.Fragment]
     return [memo_json(rt, item) for item in items]
 
 
-_LINES: dict[tuple[str, str, str, str], bytes] = {}
+_LINES: dict[tuple[str, str, str, str, str], bytes] = {}
 
 
 def _event_line(kind_of_event: str, rt: ResourceType, obj: Object) -> bytes:
     """The JSON line of one watch event, serialized once for all its watchers."""
     meta = obj.get("metadata", {})
-    key = (kind_of_event, rt.kind, str(meta.get("uid")), str(meta.get("resourceVersion")))
+    key = (kind_of_event, rt.api_version, rt.kind, str(meta.get("uid")),
+           str(meta.get("resourceVersion")))
     line = _LINES.get(key)
     if line is None:
         if len(_LINES) > 4096:

@@ -15,6 +15,7 @@ from portico.apiserver._bodies import (
     EventWriter,
     json_response,
     list_items,
+    media_type,
     read_object,
     read_patch,
     status_body_response,
@@ -23,10 +24,14 @@ from portico.apiserver._bodies import (
 from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._paths import ResourcePath, parse
 from portico.apiserver._tables import TABLE_CONTENT_TYPE, list_table, table, wants_table
+from portico.apiserver.apiextensions import _scale as custom_scale
 from portico.apiserver.registry import (
     DeleteOptions,
     ListOptions,
+    ListResult,
+    PatchType,
     Registry,
+    WatchEvent,
     WriteOptions,
 )
 from portico.apiserver.registry._read import WatchStream
@@ -91,8 +96,21 @@ def _list_body(rt: ResourceType, items: list[Any], rv: int, cont: str,
         meta["continue"] = cont
     if remaining is not None:
         meta["remainingItemCount"] = remaining
-    return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-            "items": items}
+    kind = rt.custom.list_kind if rt.custom is not None else f"{rt.kind}List"
+    return {"kind": kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
+
+
+def _custom_checks(rt: ResourceType, method: str, path: ResourcePath,
+                   content_type: str) -> None:
+    """What kube-apiserver refuses for custom resources before any generic handling."""
+    if method == "POST" and not path.name and rt.custom.terminating:
+        raise errors.method_not_allowed(
+            "create not allowed while custom resource definition is terminating")
+    if method == "PATCH" and content_type == PatchType.STRATEGIC:
+        raise errors.StatusError(
+            415, "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: "
+            f"{PatchType.JSON}, {PatchType.MERGE}, {PatchType.APPLY}")
 
 
 class ResourceHandlers:
@@ -125,6 +143,8 @@ class ResourceHandlers:
         rt, path = self._resolve(group, version, rest)
         namespace = path.namespace or ""
         method = request.method
+        if rt.custom is not None:
+            _custom_checks(rt, method, path, media_type(request))
         if not path.name:
             if rt.namespaced and path.namespace is None and method not in ("GET",):
                 raise _NOT_FOUND
@@ -158,6 +178,8 @@ class ResourceHandlers:
 
     def _respond(self, request: web.Request, rt: ResourceType, obj: Object,
                  status: int = 200, warnings: list[str] | None = None) -> web.Response:
+        if rt.custom is not None and rt.custom.deprecation_warning:
+            warnings = [rt.custom.deprecation_warning, *(warnings or [])]
         obj.setdefault("apiVersion", rt.api_version)
         obj.setdefault("kind", rt.kind)
         accept = request.headers.get("Accept", "")
@@ -180,6 +202,8 @@ class ResourceHandlers:
              namespace: str | None) -> web.Response:
         result = self.registry.list(rt, namespace, _list_options(request))
         accept = request.headers.get("Accept", "")
+        if rt.custom is not None:
+            return self._custom_list(request, rt, result)
         if wants_table(accept):
             body = list_table(rt, result.stored, request.query.get("includeObject", "Metadata"),
                               str(result.resource_version), result.continue_token,
@@ -188,6 +212,19 @@ class ResourceHandlers:
         return json_response(_list_body(rt, stored_items(rt, result.stored),
                                          result.resource_version, result.continue_token,
                                          result.remaining))
+
+    def _custom_list(self, request: web.Request, rt: ResourceType,
+                     result: ListResult) -> web.Response:
+        """Custom resources are read through their version (defaults, apiVersion): no memo."""
+        objs = [rt.strategy.read(obj) for obj in result.items]
+        warnings = [rt.custom.deprecation_warning] if rt.custom.deprecation_warning else None
+        if wants_table(request.headers.get("Accept", "")):
+            body = table(rt, objs, request.query.get("includeObject", "Metadata"),
+                         str(result.resource_version), result.continue_token, result.remaining)
+            return json_response(body, content_type=TABLE_CONTENT_TYPE, warnings=warnings)
+        return json_response(_list_body(rt, objs, result.resource_version,
+                                        result.continue_token, result.remaining),
+                             warnings=warnings)
 
     async def create(self, request: web.Request, rt: ResourceType,
                      namespace: str) -> web.Response:
@@ -208,7 +245,7 @@ class ResourceHandlers:
         opts = _write_options(request)
         if path.subresource == "scale":
             live = self.registry.get(rt, namespace, path.name)
-            updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj), "",
+            updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj, rt), "",
                                            opts)
             return json_response(to_scale(rt, updated))
         check_type(rt, obj)
@@ -245,7 +282,8 @@ class ResourceHandlers:
             new_scale = json_patch(scale, body)
         else:
             new_scale = merge_patch(scale, body)
-        updated = self.registry.update(rt, namespace, name, from_scale(live, new_scale), "", opts)
+        updated = self.registry.update(rt, namespace, name, from_scale(live, new_scale, rt), "",
+                                       opts)
         return to_scale(rt, updated)
 
     async def bind(self, request: web.Request, rt: ResourceType, namespace: str,
@@ -319,7 +357,7 @@ class ResourceHandlers:
                 await response.write_eof()
             return response
         try:
-            await self._stream(request, stream, writer, timeout, bookmarks)
+            await self._stream(request, rt, stream, writer, timeout, bookmarks)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -328,8 +366,8 @@ class ResourceHandlers:
             await response.write_eof()
         return response
 
-    async def _stream(self, request: web.Request, stream: WatchStream, writer: EventWriter,
-                      timeout: int | None, bookmarks: bool) -> None:
+    async def _stream(self, request: web.Request, rt: ResourceType, stream: WatchStream,
+                      writer: EventWriter, timeout: int | None, bookmarks: bool) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         while True:
@@ -342,6 +380,8 @@ class ResourceHandlers:
             if batch is None:
                 return
             if batch:
+                if rt.custom is not None:
+                    batch = [WatchEvent(e.type, rt.strategy.read(e.object)) for e in batch]
                 await writer.send(batch)
                 continue
             transport = request.transport
@@ -390,9 +430,11 @@ def check_type(rt: ResourceType, obj: Object) -> None:
 
 
 def to_scale(rt: ResourceType, obj: Object) -> Object:
-    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+    """The autoscaling/v1 Scale view of a Deployment, ReplicaSet or custom resource."""
     from portico.apiserver.selectors import selector_from_label_selector_object
 
+    if rt.custom is not None:
+        return custom_scale.to_scale(rt.custom.scale, obj)
     meta = obj["metadata"]
     selector = obj.get("spec", {}).get("selector")
     return {
@@ -408,14 +450,17 @@ def to_scale(rt: ResourceType, obj: Object) -> Object:
     }
 
 
-def from_scale(live: Object, scale: Object) -> Object:
+def from_scale(live: Object, scale: Object, rt: ResourceType | None = None) -> Object:
     replicas = scale.get("spec", {}).get("replicas")
     if not isinstance(replicas, int) or replicas < 0:
         raise errors.invalid_object("Scale", live["metadata"]["name"], [
             errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
             "autoscaling")
     new = orjson.loads(orjson.dumps(live))
-    new.setdefault("spec", {})["replicas"] = replicas
+    if rt is not None and rt.custom is not None:
+        custom_scale.set_replicas(rt.custom.scale, new, replicas)
+    else:
+        new.setdefault("spec", {})["replicas"] = replicas
     rv = scale.get("metadata", {}).get("resourceVersion")
     if rv:
         new["metadata"]["resourceVersion"] = rv

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from portico.apiserver._app import Api, build_app
 from portico.apiserver._node_proxy import KubeletClientConfig, NodeProxy
+from portico.apiserver.apiextensions._controller import CrdController
 from portico.apiserver.bootstrap import ensure_bootstrap
 from portico.apiserver.certs import Pki, ensure_pki, issue_client_cert
 from portico.apiserver.registry import Registry
@@ -118,6 +119,7 @@ class ApiServer:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(config.data_dir / "state.db")
         self.registry = Registry(self.store, resources_for(config.services))
+        self.crds = CrdController(self.registry)
         self.ready = False
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
@@ -130,6 +132,7 @@ class ApiServer:
         _repair(self.store, self.registry, c.services)
         ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
                          c.advertise_address, c.port)
+        self.crds.start()
         tokens = {_token(c.data_dir, "admin"): "kubernetes-admin",
                   _token(c.data_dir, "serviceaccount"): "system:serviceaccount"}
         kubelet_client = KubeletClientConfig(
@@ -180,6 +183,7 @@ class ApiServer:
         for task in (self._compactor, self._checkpointer):
             if task:
                 task.cancel()
+        await self.crds.stop()
         self.store.hub.close_all()
         if self._runner:
             await self._runner.cleanup()

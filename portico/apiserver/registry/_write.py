@@ -70,6 +70,14 @@ def _raise_invalid(rt: ResourceType, obj: Object, errs: list[errors.FieldError])
         raise errors.invalid_object(rt.kind, name, errs, rt.group)
 
 
+def _field_problems(rt: ResourceType, obj: Object, mode: str) -> list[str]:
+    """`fieldValidation`: the kind's own check (custom resources) or the built-in decoder's."""
+    own = rt.strategy.unknown_fields(obj, mode)
+    if own is not None:
+        return own
+    return check_fields(rt.group, rt.version, rt.kind, obj, mode)
+
+
 def _unchanged(new: Object, old: Object) -> bool:
     """Equal but for the resourceVersion and managedFields timestamps."""
     def comparable(obj: Object) -> Object:
@@ -137,8 +145,7 @@ class Writer:
         return obj
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
-        opts.warnings.extend(
-            check_fields(rt.group, rt.version, rt.kind, obj, opts.field_validation))
+        opts.warnings.extend(_field_problems(rt, obj, opts.field_validation))
         obj = self.prepare_create(rt, namespace, obj)
         name = obj["metadata"]["name"]
         result = obj
@@ -204,8 +211,7 @@ class Writer:
         self, rt: ResourceType, new: Object, old: Object, subresource: str, opts: WriteOptions,
     ) -> Object:
         """Compare-and-swap `new` over `old` (whose resourceVersion is the precondition)."""
-        opts.warnings.extend(
-            check_fields(rt.group, rt.version, rt.kind, new, opts.field_validation))
+        opts.warnings.extend(_field_problems(rt, new, opts.field_validation))
         meta = old["metadata"]
         key = object_key(rt, meta.get("namespace", ""), meta["name"])
         requested = new.get("metadata", {}).get("resourceVersion")

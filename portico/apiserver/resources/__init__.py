@@ -9,6 +9,7 @@ from __future__ import annotations
 from portico.apiserver.resources import services
 from portico.apiserver.resources._base import ResourceType
 from portico.apiserver.resources.configmaps import CONFIGMAPS
+from portico.apiserver.resources.customresourcedefinitions import CUSTOMRESOURCEDEFINITIONS
 from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
 from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
@@ -41,6 +42,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSCLASSES,
     INGRESSES,
     LOADBALANCERS,
+    CUSTOMRESOURCEDEFINITIONS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {

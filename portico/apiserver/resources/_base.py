@@ -66,6 +66,19 @@ class Strategy:
     def warnings(self, obj: Object) -> list[str]:
         return []
 
+    def unknown_fields(self, obj: Object, mode: str) -> list[str] | None:
+        """Kinds with their own schema (custom resources) prune and report unknown fields
+        here (warnings, or a 400 for Strict); None: the built-in decoder's check."""
+        return None
+
+    def finalizers_on_delete(self, obj: Object) -> tuple[str, ...]:
+        """Finalizers the first DELETE adds (CRDs: the custom-resource cleanup)."""
+        return ()
+
+    def read(self, stored: Object) -> Object:
+        """A stored object as this kind serves it (custom resources: defaulted, converted)."""
+        return stored
+
 
 @dataclass(frozen=True)
 class Column:
@@ -134,6 +147,8 @@ class ResourceType:
     has_status: bool = True
     # spec changes bump metadata.generation (kinds with a spec)
     generation: bool = True
+    # custom resources: the `apiextensions.CustomInfo` of their CRD version (None: built-in)
+    custom: Any = None
 
     @property
     def api_version(self) -> str:
