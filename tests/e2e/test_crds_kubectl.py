@@ -165,6 +165,29 @@ def test_own_crd_with_kubectl(kubectl: Kubectl) -> None:
     assert "NotFound" in k.fail("get", "--raw", f"/apis/{GROUP}/v1")
 
 
+def owned_configmap(name: str, owner: dict[str, Any]) -> str:
+    meta = owner["metadata"]
+    return json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": name, "ownerReferences": [{"apiVersion": owner["apiVersion"],
+                                           "kind": owner["kind"], "name": meta["name"],
+                                           "uid": meta["uid"]}]}})
+
+
+def test_garbage_collection_and_namespace_deletion(cluster: Cluster) -> None:
+    k = Kubectl(cluster, "1.33", new_namespace(cluster, "gc"))
+    k("create", "-f", "-", input=toy_crd())
+    k.ok("wait", "--for", "condition=established", f"crd/robots.{GROUP}", "--timeout=10s")
+    k.ok("create", "-f", "-", input=robot("owner"))
+    k.ok("create", "-f", "-", input=owned_configmap("child", k.json("get", "robot", "owner")))
+    k.ok("delete", "robot", "owner")
+    wait_for(lambda: "NotFound" in k("get", "cm", "child").stderr, 30, interval=0.2,
+             message="the ConfigMap owned by a custom resource collected")
+    k.ok("create", "-f", "-", input=robot("stays"))
+    k.ok("delete", "namespace", k.namespace, "--timeout=60s")
+    robots = k("get", "robots", "-A", "-o", "name").stdout.split()
+    assert not any(name.endswith("/stays") for name in robots)
+
+
 def test_crd_and_custom_resources_survive_kill9(fresh_cluster: Cluster) -> None:
     k = Kubectl(fresh_cluster, "1.33", new_namespace(fresh_cluster, "keep"))
     k.ok("create", "-f", "-", input=toy_crd())
