@@ -121,8 +121,19 @@ async def read_patch(request: web.Request) -> tuple[str, Any]:
             f'the body of the request was in an unknown format - accepted media types include: '
             f'{", ".join(PATCH_TYPES)}')
     raw = await read_raw(request)
-    body = _parse_yaml(raw) if kind == PatchType.APPLY else _parse_json(raw)
+    body = _parse_apply(raw) if kind == PatchType.APPLY else _parse_json(raw)
     return kind, body
+
+
+def _parse_apply(raw: bytes) -> Any:
+    """An apply patch is YAML, and JSON (what kubectl sends) is YAML: JSON is tried first,
+    as it parses a hundred times faster (a Gateway API CRD is half a megabyte)."""
+    if raw.lstrip()[:1] == b"{":
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return _parse_yaml(raw)
 
 
 def _typed(rt: ResourceType, obj: Object) -> Object:

@@ -55,6 +55,7 @@ class CrdController:
         self._types: dict[str, tuple[tuple[Any, ...], list[ResourceType]]] = {}
         self._cleanups: dict[str, asyncio.Task[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._decoded: dict[str, tuple[int, Object]] = {}
 
     def start(self) -> None:
         """Serve the stored CRDs now, then keep following changes."""
@@ -79,13 +80,22 @@ class CrdController:
             watcher.close()
 
     def _crds(self) -> list[Object]:
-        crds = [decode(kv) for kv in self.registry.store.range(CRD_PREFIX)]
+        """Every CRD in creation order; each version is decoded once (they are large)."""
+        crds = []
+        decoded: dict[str, tuple[int, Object]] = {}
+        for kv in self.registry.store.range(CRD_PREFIX):
+            cached = self._decoded.get(kv.key)
+            if cached is None or cached[0] != kv.mod_revision:
+                cached = (kv.mod_revision, decode(kv))
+            decoded[kv.key] = cached
+            crds.append(cached[1])
+        self._decoded = decoded
         return sorted(crds, key=lambda c: (c["metadata"].get("creationTimestamp", ""),
                                            c["metadata"]["name"]))
 
     def sync(self) -> None:
         """Bring every CRD's status and the served custom kinds up to date."""
-        crds = self._crds()
+        crds = [dict(crd) for crd in self._crds()]  # statuses change below, not the cache's
         for crd in crds:
             self._update_status(crd, crds)
         crds = self._crds()
