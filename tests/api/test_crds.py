@@ -5,6 +5,7 @@ discovery, OpenAPI and the cleanup on delete."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -350,3 +351,61 @@ async def test_delete_crd_removes_instances_then_kind(widgets):
         await asyncio.sleep(0.02)
     assert (await api.get(f"{CRDS}/widgets.{GROUP}")).status == 404
     assert (await api.get(f"/apis/{GROUP}/v1")).status == 404
+
+
+async def test_defaults_on_read_after_schema_change(widgets):
+    api = widgets
+    await api.post(WIDGETS, widget("old", replicas=1))
+    crd = (await api.get(f"{CRDS}/widgets.{GROUP}")).body
+    spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec_schema["properties"]["size"] = {"type": "string", "default": "small"}
+    assert (await api.put(f"{CRDS}/widgets.{GROUP}", crd)).status == 200
+    for _ in range(100):
+        got = await api.get(f"{WIDGETS}/old")
+        if got.body["spec"].get("size") == "small":
+            break
+        await asyncio.sleep(0.02)
+    assert got.body["spec"] == {"color": "blue", "replicas": 1, "size": "small"}
+    listed = await api.get(WIDGETS)
+    assert listed.body["items"][0]["spec"]["size"] == "small"
+
+
+async def test_watch_custom_resources_with_selectable_field(widgets):
+    api = widgets
+    first = await api.post(WIDGETS, widget("before", color="red"))
+    rv = first.body["metadata"]["resourceVersion"]
+    await api.post(WIDGETS, widget("red-one", color="red"))
+    await api.post(WIDGETS, widget("green-one", color="green"))
+    url = (f"/apis/{GROUP}/v1/widgets?watch=true&resourceVersion={rv}"
+           "&fieldSelector=spec.color%3Dred&timeoutSeconds=1")
+    reply = await api.get(url)
+    # one event parses as a JSON document, several stay text (JSON lines)
+    events = ([json.loads(line) for line in reply.body.splitlines()]
+              if isinstance(reply.body, str) else [reply.body])
+    assert [(e["type"], e["object"]["metadata"]["name"], e["object"]["apiVersion"])
+            for e in events] == [("ADDED", "red-one", f"{GROUP}/v1")]
+
+
+async def test_crd_update_rules(widgets):
+    api = widgets
+    crd = (await api.get(f"{CRDS}/widgets.{GROUP}")).body
+    crd["spec"]["scope"] = "Cluster"
+    crd["spec"]["names"]["plural"] = "gizmos"
+    reply = await api.put(f"{CRDS}/widgets.{GROUP}", crd)
+    assert reply.status == 422
+    fields = {c["field"]: c["message"] for c in reply.body["details"]["causes"]}
+    assert fields["spec.scope"] == 'Invalid value: "Cluster": field is immutable'
+    assert fields["spec.names.plural"] == 'Invalid value: "gizmos": field is immutable'
+    crd = (await api.get(f"{CRDS}/widgets.{GROUP}")).body
+    crd["status"]["storedVersions"] = []
+    reply = await api.put(f"{CRDS}/widgets.{GROUP}/status", crd)
+    assert reply.status == 422
+
+
+async def test_deprecated_version_warns(api):
+    crd = widget_crd()
+    crd["spec"]["versions"][0]["deprecated"] = True
+    assert (await api.post(CRDS, crd)).status == 201
+    await established(api)
+    reply = await api.post(WIDGETS, widget("old"))
+    assert reply.headers["Warning"] == f'299 - "{GROUP}/v1 Widget is deprecated"'
