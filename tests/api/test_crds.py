@@ -409,3 +409,19 @@ async def test_deprecated_version_warns(api):
     await established(api)
     reply = await api.post(WIDGETS, widget("old"))
     assert reply.headers["Warning"] == f'299 - "{GROUP}/v1 Widget is deprecated"'
+
+
+async def test_metadata_coerced(widgets):
+    api = widgets
+    body = widget("meta")
+    body["metadata"].update({"generation": 7, "bogus": "x"})
+    created = await api.post(WIDGETS, body)
+    assert created.status == 201
+    assert created.body["metadata"]["generation"] == 1 and "bogus" not in created.body["metadata"]
+    assert created.headers["Warning"] == '299 - "unknown field \\"metadata.bogus\\""'
+    mistyped = widget("labels")
+    mistyped["metadata"]["labels"] = {"a": 1}
+    reply = await api.post(WIDGETS, mistyped)
+    assert reply.status == 400
+    assert reply.body["message"].startswith(
+        'Widget in version "v1" cannot be handled as a Widget: ')

@@ -25,7 +25,7 @@ from typing import Any
 from portico.apiserver import errors
 from portico.apiserver.apiextensions._kinds import CustomInfo
 from portico.apiserver.errors import FieldError
-from portico.apiserver.openapi import FieldValidation, strict_decoding_message
+from portico.apiserver.openapi import FieldValidation, decode_problems, strict_decoding_message
 from portico.apiserver.registry._objects import deep_copy
 from portico.apiserver.resources._base import Object, Strategy
 
@@ -44,17 +44,34 @@ class CustomResourceStrategy(Strategy):
         self.info = info
 
     def unknown_fields(self, obj: Object, mode: str) -> list[str]:
-        """Prune `obj` in place; the unknown fields as `fieldValidation` wants them."""
-        unknown = _engine().prune(obj, self.info.schema)
-        if not unknown or mode == FieldValidation.IGNORE:
+        """Coerce `obj` in place (metadata checked and its unknown keys dropped, unknown
+        fields pruned); the unknown fields as `fieldValidation` wants them."""
+        kind = self.info.kind
+        prefix = f'{kind} in version "{self.info.version}" cannot be handled as a {kind}: '
+        texts = self._coerce_metadata(obj, prefix)
+        texts += [f'unknown field "{path}"' for path in _engine().prune(obj, self.info.schema)]
+        if not texts or mode == FieldValidation.IGNORE:
             return []
-        texts = [f'unknown field "{path}"' for path in unknown]
         if mode == FieldValidation.STRICT:
-            kind = self.info.kind
-            raise errors.bad_request(
-                f'{kind} in version "{self.info.version}" cannot be handled as a {kind}: '
-                + strict_decoding_message(texts))
+            raise errors.bad_request(prefix + strict_decoding_message(texts))
         return texts
+
+    @staticmethod
+    def _coerce_metadata(obj: Object, prefix: str) -> list[str]:
+        """ObjectMeta as the typed decoder reads it: a 400 for a mistyped field, unknown
+        keys dropped (and reported)."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict):
+            return []
+        problems = decode_problems("", "v1", "ConfigMap", {"metadata": meta})
+        if problems.type_error is not None:
+            raise errors.bad_request(prefix + problems.type_error)
+        unknown = problems.strict_errors()
+        for text in unknown:
+            key = text.removeprefix('unknown field "metadata.').removesuffix('"')
+            if "." not in key:
+                meta.pop(key, None)
+        return unknown
 
     def default(self, obj: Object) -> None:
         _engine().default(obj, self.info.schema)
