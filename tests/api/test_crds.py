@@ -425,3 +425,15 @@ async def test_metadata_coerced(widgets):
     assert reply.status == 400
     assert reply.body["message"].startswith(
         'Widget in version "v1" cannot be handled as a Widget: ')
+
+
+async def test_generation_counts_status_without_its_subresource(api):
+    crd = widget_crd()
+    del crd["spec"]["versions"][0]["subresources"]
+    assert (await api.post(CRDS, crd)).status == 201
+    await established(api)
+    created = await api.post(WIDGETS, {**widget("plain"), "status": {"phase": "new"}})
+    assert created.body["status"] == {"phase": "new"}
+    patched = await api.patch(f"{WIDGETS}/plain", {"status": {"phase": "old"}}, MERGE)
+    assert patched.body["metadata"]["generation"] == 2
+    assert (await api.get(f"{WIDGETS}/plain/status")).status == 404

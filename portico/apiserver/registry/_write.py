@@ -195,7 +195,9 @@ class Writer:
             rt.strategy.prepare_for_update(new, old)
         if rt.generation:
             generation = int(old_meta.get("generation", 1))
-            if spec_of(new) != spec_of(old):
+            # without a status subresource, status is part of what bumps it (custom kinds)
+            if spec_of(new) != spec_of(old) or (
+                    not rt.has_status and new.get("status") != old.get("status")):
                 generation += 1
             new["metadata"]["generation"] = generation
         errs = validate_object_meta_update(new, old)
