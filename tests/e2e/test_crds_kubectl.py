@@ -138,6 +138,10 @@ def test_own_crd_with_kubectl(kubectl: Kubectl) -> None:
     k("delete", "crd", f"robots.{GROUP}", "--ignore-not-found", "--wait=true")
     k.ok("create", "-f", "-", input=toy_crd())
     k.ok("wait", "--for", "condition=established", f"crd/robots.{GROUP}", "--timeout=10s")
+    assert k.ok("get", "crds", f"robots.{GROUP}").splitlines()[0].split() == [
+        "NAME", "CREATED", "AT"]
+    assert "api-extensions" in k.ok("api-resources", "--api-group=apiextensions.k8s.io",
+                                    "-o", "wide")
     k.ok("create", "-f", "-", input=robot("r1", replicas=1))
     k.ok("apply", "-f", "-", input=robot("r2", color="blue"))
     wide = k.ok("get", "rb", "-o", "wide").splitlines()
