@@ -42,6 +42,9 @@ def _engine() -> Any:
 class CustomResourceStrategy(Strategy):
     def __init__(self, info: CustomInfo) -> None:
         self.info = info
+        # (id of the object last validated, its CEL warnings): `warnings` follows
+        # `validate*` in the same synchronous write, so one slot is enough
+        self._warned: tuple[int, list[str]] = (0, [])
 
     def unknown_fields(self, obj: Object, mode: str) -> list[str]:
         """Coerce `obj` in place (metadata checked and its unknown keys dropped, unknown
@@ -106,16 +109,22 @@ class CustomResourceStrategy(Strategy):
         return errs + self._cel(obj, old, errs)
 
     def _cel(self, obj: Object, old: Object | None, errs: list[FieldError]) -> list[FieldError]:
+        self._warned = (0, [])
         rules = self.info.rules
         if rules is None or rules.empty:
             return []
         if _engine().blocks_cel(errs):
             return [errors.invalid("<nil>", "null", CEL_SKIPPED)]
         if old is None:
-            found, _ = rules.validate(obj)
+            found, warned = rules.validate(obj)
         else:
-            found, _ = rules.validate(obj, old)
+            found, warned = rules.validate(obj, old)
+        self._warned = (id(obj), list(warned))
         return list(found)
+
+    def warnings(self, obj: Object) -> list[str]:
+        """The CEL warnings (ratcheted failures) of `obj`'s validation."""
+        return self._warned[1] if self._warned[0] == id(obj) else []
 
     def read(self, stored: Object) -> Object:
         """A stored object as this version serves it (a copy: `stored` may be shared)."""

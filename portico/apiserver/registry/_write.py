@@ -147,6 +147,7 @@ class Writer:
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
         opts.warnings.extend(_field_problems(rt, obj, opts.field_validation))
         obj = self.prepare_create(rt, namespace, obj)
+        opts.warnings.extend(rt.strategy.warnings(obj))
         name = obj["metadata"]["name"]
         result = obj
         with self._txn(opts.dry_run) as txn:
@@ -220,6 +221,7 @@ class Writer:
         if requested and requested != meta["resourceVersion"]:
             raise errors.conflict(rt.plural, meta["name"], rt.group)
         new = self.prepare_update(rt, new, old, subresource)
+        opts.warnings.extend(rt.strategy.warnings(new))
         expect = int(meta["resourceVersion"])
         if _unchanged(new, old):
             return old  # kube-apiserver skips writes that change nothing (same resourceVersion)

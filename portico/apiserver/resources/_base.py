@@ -64,6 +64,7 @@ class Strategy:
         """Give back what `allocate` reserved, inside the delete's transaction."""
 
     def warnings(self, obj: Object) -> list[str]:
+        """Warnings about `obj` found by its validation (the `Warning` response header)."""
         return []
 
     def unknown_fields(self, obj: Object, mode: str) -> list[str] | None:
