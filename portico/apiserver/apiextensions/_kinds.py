@@ -12,6 +12,7 @@ pruning and defaulting with the storage schema, then with the requested one.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -50,7 +51,6 @@ class ScalePaths:
 class CustomInfo:
     """What serving one version of a CRD needs beyond the generic `ResourceType`."""
 
-    crd_name: str
     group: str
     version: str
     kind: str
@@ -171,7 +171,7 @@ def resource_type(crd: Object, version: Schema, storage: Schema,
     terminating = bool(crd["metadata"].get("deletionTimestamp"))
     schema = schema_of(version)
     info = CustomInfo(
-        crd_name=crd["metadata"]["name"], group=spec["group"], version=version["name"],
+        group=spec["group"], version=version["name"],
         kind=names["kind"], list_kind=names.get("listKind") or names["kind"] + "List",
         storage_version=storage["name"], schema=schema, storage_schema=schema_of(storage),
         status="status" in (version.get("subresources") or {}), scale=_scale(version),
@@ -200,7 +200,7 @@ def _with_rules(info: CustomInfo) -> CustomInfo:
     from portico.apiserver.apiextensions.cel import compile_rules  # noqa: PLC0415 (merged later)
 
     rules, _ = compile_rules(info.schema, "")
-    return CustomInfo(**{**info.__dict__, "rules": rules})
+    return dataclasses.replace(info, rules=rules)
 
 
 def _deprecation(spec: Schema, version: Schema, kind: str) -> str:
