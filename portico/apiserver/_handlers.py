@@ -23,13 +23,13 @@ from portico.apiserver._bodies import (
 )
 from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._paths import ResourcePath, parse
+from portico.apiserver._scale import from_scale, to_scale
 from portico.apiserver._tables import TABLE_CONTENT_TYPE, list_table, table, wants_table
-from portico.apiserver.apiextensions import _scale as custom_scale
+from portico.apiserver.apiextensions._strategy import refuse_request
 from portico.apiserver.registry import (
     DeleteOptions,
     ListOptions,
     ListResult,
-    PatchType,
     Registry,
     WatchEvent,
     WriteOptions,
@@ -100,19 +100,6 @@ def _list_body(rt: ResourceType, items: list[Any], rv: int, cont: str,
     return {"kind": kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
 
 
-def _custom_checks(rt: ResourceType, method: str, path: ResourcePath,
-                   content_type: str) -> None:
-    """What kube-apiserver refuses for custom resources before any generic handling."""
-    if method == "POST" and not path.name and rt.custom.terminating:
-        raise errors.method_not_allowed(
-            "create not allowed while custom resource definition is terminating")
-    if method == "PATCH" and content_type == PatchType.STRATEGIC:
-        raise errors.StatusError(
-            415, "UnsupportedMediaType",
-            "the body of the request was in an unknown format - accepted media types include: "
-            f"{PatchType.JSON}, {PatchType.MERGE}, {PatchType.APPLY}")
-
-
 class ResourceHandlers:
     def __init__(self, registry: Registry, node_proxy: NodeProxy | None = None) -> None:
         self.registry = registry
@@ -144,7 +131,7 @@ class ResourceHandlers:
         namespace = path.namespace or ""
         method = request.method
         if rt.custom is not None:
-            _custom_checks(rt, method, path, media_type(request))
+            refuse_request(rt.custom, method, bool(path.name), media_type(request))
         if not path.name:
             if rt.namespaced and path.namespace is None and method not in ("GET",):
                 raise _NOT_FOUND
@@ -427,41 +414,3 @@ def check_type(rt: ResourceType, obj: Object) -> None:
         raise errors.bad_request(
             f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
     obj["apiVersion"], obj["kind"] = api_version, kind
-
-
-def to_scale(rt: ResourceType, obj: Object) -> Object:
-    """The autoscaling/v1 Scale view of a Deployment, ReplicaSet or custom resource."""
-    from portico.apiserver.selectors import selector_from_label_selector_object
-
-    if rt.custom is not None:
-        return custom_scale.to_scale(rt.custom.scale, obj)
-    meta = obj["metadata"]
-    selector = obj.get("spec", {}).get("selector")
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                           "creationTimestamp") if k in meta},
-        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
-        "status": {
-            "replicas": obj.get("status", {}).get("replicas", 0),
-            "selector": str(selector_from_label_selector_object(selector)) if selector else "",
-        },
-    }
-
-
-def from_scale(live: Object, scale: Object, rt: ResourceType | None = None) -> Object:
-    replicas = scale.get("spec", {}).get("replicas")
-    if not isinstance(replicas, int) or replicas < 0:
-        raise errors.invalid_object("Scale", live["metadata"]["name"], [
-            errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
-            "autoscaling")
-    new = orjson.loads(orjson.dumps(live))
-    if rt is not None and rt.custom is not None:
-        custom_scale.set_replicas(rt.custom.scale, new, replicas)
-    else:
-        new.setdefault("spec", {})["replicas"] = replicas
-    rv = scale.get("metadata", {}).get("resourceVersion")
-    if rv:
-        new["metadata"]["resourceVersion"] = rv
-    return new

@@ -26,11 +26,24 @@ from portico.apiserver import errors
 from portico.apiserver.apiextensions._kinds import CustomInfo
 from portico.apiserver.errors import FieldError
 from portico.apiserver.openapi import FieldValidation, decode_problems, strict_decoding_message
+from portico.apiserver.registry import PatchType
 from portico.apiserver.registry._objects import deep_copy
 from portico.apiserver.resources._base import Object, Strategy
 
+STRATEGIC_REFUSED = (
+    "the body of the request was in an unknown format - accepted media types include: "
+    f"{PatchType.JSON}, {PatchType.MERGE}, {PatchType.APPLY}")
 CEL_SKIPPED = ("some validation rules were not checked because the object was invalid; "
                "correct the existing errors to complete validation")
+
+
+def refuse_request(info: CustomInfo, method: str, named: bool, content_type: str) -> None:
+    """What kube-apiserver refuses for custom resources before any generic handling."""
+    if method == "POST" and not named and info.terminating:
+        raise errors.method_not_allowed(
+            "create not allowed while custom resource definition is terminating")
+    if method == "PATCH" and content_type == PatchType.STRATEGIC:
+        raise errors.StatusError(415, "UnsupportedMediaType", STRATEGIC_REFUSED)
 
 
 def _engine() -> Any:
