@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from portico.apiserver.apiextensions._jsonpath import compile_path
-from portico.apiserver.errors import ErrorType, FieldError, invalid, not_supported, required
+from portico.apiserver.errors import (
+    ErrorType,
+    FieldError,
+    forbidden,
+    invalid,
+    not_supported,
+    required,
+)
 from portico.apiserver.resources._base import Object
 from portico.apiserver.resources._meta import is_dns1035_label, is_dns1123_subdomain
 
@@ -169,9 +176,7 @@ def validate_crd(crd: Object) -> list[FieldError]:
         errs.append(not_supported("spec.scope", scope, ("Cluster", "Namespaced")))
     errs += validate_names(names, "spec.names")
     errs += _validate_versions(spec.get("versions") or [])
-    strategy = (spec.get("conversion") or {}).get("strategy", "None")
-    if strategy not in ("None", "Webhook"):
-        errs.append(not_supported("spec.conversion.strategy", strategy, ("None", "Webhook")))
+    errs += _conversion(spec.get("conversion") or {})
     if spec.get("preserveUnknownFields"):
         errs.append(invalid("spec.preserveUnknownFields", True,
                             "cannot set to true, set x-kubernetes-preserve-unknown-fields to "
@@ -182,6 +187,24 @@ def validate_crd(crd: Object) -> list[FieldError]:
             f'protected groups must have approval annotation "{APPROVAL_ANNOTATION}", see '
             "https://github.com/kubernetes/enhancements/pull/1111"))
     return errs
+
+
+def _conversion(conversion: dict[str, Any]) -> list[FieldError]:
+    """The conversion strategy; a webhook's review versions must include v1 or v1beta1."""
+    strategy = conversion.get("strategy", "None")
+    webhook = conversion.get("webhook")
+    if strategy not in ("None", "Webhook"):
+        return [not_supported("spec.conversion.strategy", strategy, ("None", "Webhook"))]
+    if strategy == "None":
+        return [] if webhook is None else [forbidden(
+            "spec.conversion.webhook", "should not be set when strategy is not set to Webhook")]
+    if webhook is None:
+        return [required("spec.conversion.webhook", "required when strategy is set to Webhook")]
+    reviews = webhook.get("conversionReviewVersions") or []
+    if not set(reviews) & {"v1", "v1beta1"}:
+        return [required("spec.conversion.webhook.conversionReviewVersions",
+                         "must include at least one of v1, v1beta1")]
+    return []
 
 
 def _validate_versions(versions: list[Any]) -> list[FieldError]:

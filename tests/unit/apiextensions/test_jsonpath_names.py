@@ -87,3 +87,14 @@ def test_version_order() -> None:
     versions = ["v1alpha1", "foo", "v1", "v2beta1", "v1beta2", "v2", "v1beta1"]
     assert sorted(versions, key=version_priority) == [
         "v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1", "foo"]
+
+
+def test_conversion_rules() -> None:
+    from portico.apiserver.apiextensions._validation import _conversion
+
+    assert _conversion({"strategy": "None"}) == []
+    assert [e.message() for e in _conversion({"strategy": "Webhook"})] == [
+        "spec.conversion.webhook: Required value: required when strategy is set to Webhook"]
+    reviews = _conversion({"strategy": "Webhook", "webhook": {
+        "conversionReviewVersions": ["v2"]}})
+    assert reviews[0].field == "spec.conversion.webhook.conversionReviewVersions"
