@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from portico.apiserver.apiextensions._jsonpath import Path, compile_path
+from portico.apiserver.apiextensions._rules import rules_for
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -197,10 +198,7 @@ def resource_type(crd: Object, version: Schema, storage: Schema,
 
 
 def _with_rules(info: CustomInfo) -> CustomInfo:
-    from portico.apiserver.apiextensions.cel import compile_rules  # noqa: PLC0415 (merged later)
-
-    rules, _ = compile_rules(info.schema, "")
-    return dataclasses.replace(info, rules=rules)
+    return dataclasses.replace(info, rules=rules_for(info.schema))
 
 
 def _deprecation(spec: Schema, version: Schema, kind: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from portico.apiserver.apiextensions._jsonpath import compile_path
+from portico.apiserver.apiextensions._rules import compiled
 from portico.apiserver.errors import (
     ErrorType,
     FieldError,
@@ -131,7 +132,6 @@ def _scale(version: dict[str, Any], path: str) -> list[FieldError]:
 
 
 def _version(version: dict[str, Any], i: int, seen: set[str]) -> list[FieldError]:
-    from portico.apiserver.apiextensions.cel import compile_rules  # noqa: PLC0415 (merged later)
     from portico.apiserver.apiextensions.schema import (  # noqa: PLC0415 (merged later)
         structural_errors,
     )
@@ -149,7 +149,7 @@ def _version(version: dict[str, Any], i: int, seen: set[str]) -> list[FieldError
     else:
         status = "status" in (version.get("subresources") or {})
         errs += structural_errors(schema, schema_path, status_subresource=status)
-        errs += compile_rules(schema, schema_path)[1]
+        errs += compiled(schema, schema_path)[1]
     return errs + _columns(version, path) + _scale(version, path)
 
 
