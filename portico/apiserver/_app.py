@@ -85,10 +85,14 @@ class Api:
     def __init__(self, registry: Registry, advertise: str, ready: Callable[[], bool],
                  node_proxy: NodeProxy | None = None) -> None:
         self.registry = registry
-        self.resources: Sequence[ResourceType] = registry.resources
         self.advertise = advertise
         self.ready = ready
         self.handlers = ResourceHandlers(registry, node_proxy)
+
+    @property
+    def resources(self) -> Sequence[ResourceType]:
+        """Every served kind, custom ones included (they change as CRDs do)."""
+        return self.registry.resources
 
     async def api(self, request: web.Request) -> web.Response:
         content_type = wants_aggregated(request.headers.get("Accept", ""))

@@ -191,11 +191,14 @@ async def read_patch(request: web.Request) -> tuple[str, Any]:
 
 
 def _parse_patch(raw: bytes, kind: str) -> Any:
-    if kind != PatchType.APPLY:
+    if kind != PatchType.APPLY or raw.lstrip()[:1] == b"{":
+        # an apply patch is YAML, and JSON (what kubectl sends) is YAML: JSON is tried
+        # first, as it parses a hundred times faster (a Gateway API CRD is half a megabyte)
         try:
             return load_json(raw)
         except BodyError as exc:
-            raise errors.bad_request(f"error decoding JSON: {exc}") from None
+            if kind != PatchType.APPLY:
+                raise errors.bad_request(f"error decoding JSON: {exc}") from None
     try:
         return load_yaml(raw)
     except BodyError as exc:
@@ -221,13 +224,14 @@ def stored_items(rt: ResourceType, items: list[Stored]) -> list[orjson.Fragment]
     return [memo_json(rt, item) for item in items]
 
 
-_LINES: dict[tuple[str, str, str, str], bytes] = {}
+_LINES: dict[tuple[str, str, str, str, str], bytes] = {}
 
 
 def _event_line(kind_of_event: str, rt: ResourceType, obj: Object) -> bytes:
     """The JSON line of one watch event, serialized once for all its watchers."""
     meta = obj.get("metadata", {})
-    key = (kind_of_event, rt.kind, str(meta.get("uid")), str(meta.get("resourceVersion")))
+    key = (kind_of_event, rt.api_version, rt.kind, str(meta.get("uid")),
+           str(meta.get("resourceVersion")))
     line = _LINES.get(key)
     if line is None:
         if len(_LINES) > 4096:

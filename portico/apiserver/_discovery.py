@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,13 +26,31 @@ def wants_aggregated(accept: str) -> str | None:
     return AGGREGATED_V2BETA1
 
 
-def _groups(resources: Sequence[ResourceType]) -> list[tuple[str, str]]:
-    seen: list[tuple[str, str]] = []
+_KUBE_VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key of kube-aware version order: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > other."""
+    match = _KUBE_VERSION.fullmatch(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, stage, minor = match.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -int(major), -int(minor or 0), "")
+
+
+def _groups(resources: Sequence[ResourceType]) -> list[tuple[str, list[str]]]:
+    """Each named group with its versions, preferred first; custom groups after built-ins."""
+    versions: dict[str, list[str]] = {}
+    custom: set[str] = set()
     for rt in resources:
-        if rt.group and (rt.group, rt.version) not in seen:
-            seen.append((rt.group, rt.version))
+        if rt.group and rt.version not in versions.setdefault(rt.group, []):
+            versions[rt.group].append(rt.version)
+        if rt.custom is not None:
+            custom.add(rt.group)
     order = {g: i for i, g in enumerate(_GROUP_ORDER)}
-    return sorted(seen, key=lambda gv: (order.get(gv[0], len(order)), gv[0]))
+    groups = sorted(versions, key=lambda g: (g in custom, order.get(g, len(order)), g))
+    return [(g, sorted(versions[g], key=version_priority)) for g in groups]
 
 
 def _scope(rt: ResourceType) -> str:
@@ -69,19 +88,20 @@ def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
 def aggregated(resources: Sequence[ResourceType], core: bool, content_type: str) -> dict[str, Any]:
     """`GET /api` (core=True) or `GET /apis` as an `APIGroupDiscoveryList`."""
     version = "v2" if content_type == AGGREGATED_V2 else "v2beta1"
-    groups = [("", "v1")] if core else _groups(resources)
+    groups = [("", ["v1"])] if core else _groups(resources)
     items = []
-    for group, gv_version in groups:
-        members = [rt for rt in resources if rt.group == group and rt.version == gv_version]
-        items.append({
-            "metadata": {"name": group, "creationTimestamp": None},
-            "versions": [{
+    for group, gv_versions in groups:
+        versions = []
+        for gv_version in gv_versions:
+            members = [rt for rt in resources if rt.group == group and rt.version == gv_version]
+            versions.append({
                 "version": gv_version,
                 "resources": [_aggregated_resource(rt) for rt in
                               sorted(members, key=lambda r: r.plural)],
                 "freshness": "Current",
-            }],
-        })
+            })
+        items.append({"metadata": {"name": group, "creationTimestamp": None},
+                      "versions": versions})
     return {
         "kind": "APIGroupDiscoveryList",
         "apiVersion": f"apidiscovery.k8s.io/{version}",
@@ -100,19 +120,19 @@ def api_versions(server_address: str) -> dict[str, Any]:
 
 
 def api_group_list(resources: Sequence[ResourceType]) -> dict[str, Any]:
-    groups = []
-    for group, version in _groups(resources):
-        gv = {"groupVersion": f"{group}/{version}", "version": version}
-        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+    groups = [_api_group_body(group, versions) for group, versions in _groups(resources)]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
+def _api_group_body(group: str, versions: list[str]) -> dict[str, Any]:
+    gvs = [{"groupVersion": f"{group}/{version}", "version": version} for version in versions]
+    return {"name": group, "versions": gvs, "preferredVersion": gvs[0]}
+
+
 def api_group(resources: Sequence[ResourceType], group: str) -> dict[str, Any] | None:
-    for g, version in _groups(resources):
+    for g, versions in _groups(resources):
         if g == group:
-            gv = {"groupVersion": f"{group}/{version}", "version": version}
-            return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": [gv],
-                    "preferredVersion": gv}
+            return {"kind": "APIGroup", "apiVersion": "v1", **_api_group_body(group, versions)}
     return None
 
 

@@ -8,7 +8,6 @@ import datetime
 from dataclasses import replace
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from portico.apiserver import errors
@@ -17,6 +16,7 @@ from portico.apiserver._bodies import (
     decode_object,
     json_response,
     list_items,
+    media_type,
     read_object,
     read_patch,
     read_raw,
@@ -32,9 +32,13 @@ from portico.apiserver._options import (
     write_options,
 )
 from portico.apiserver._paths import ResourcePath, parse
+from portico.apiserver._scale import from_scale, to_scale
 from portico.apiserver._tables import TABLE_CONTENT_TYPE, list_table, table, wants_table
+from portico.apiserver.apiextensions._strategy import refuse_request
 from portico.apiserver.registry import (
+    ListResult,
     Registry,
+    WatchEvent,
     WriteOptions,
 )
 from portico.apiserver.registry._read import WatchStream
@@ -54,8 +58,8 @@ def _list_body(rt: ResourceType, items: list[Any], rv: int, cont: str,
         meta["continue"] = cont
     if remaining is not None:
         meta["remainingItemCount"] = remaining
-    return {"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta,
-            "items": items}
+    kind = rt.custom.list_kind if rt.custom is not None else f"{rt.kind}List"
+    return {"kind": kind, "apiVersion": rt.api_version, "metadata": meta, "items": items}
 
 
 class ResourceHandlers:
@@ -88,6 +92,8 @@ class ResourceHandlers:
         rt, path = self._resolve(group, version, rest)
         namespace = path.namespace or ""
         method = request.method
+        if rt.custom is not None:
+            refuse_request(rt.custom, method, bool(path.name), media_type(request))
         if not path.name:
             if rt.namespaced and path.namespace is None and method not in ("GET",):
                 raise _NOT_FOUND
@@ -121,6 +127,8 @@ class ResourceHandlers:
 
     def _respond(self, request: web.Request, rt: ResourceType, obj: Object,
                  status: int = 200, warnings: list[str] | None = None) -> web.Response:
+        if rt.custom is not None and rt.custom.deprecation_warning:
+            warnings = [rt.custom.deprecation_warning, *(warnings or [])]
         obj.setdefault("apiVersion", rt.api_version)
         obj.setdefault("kind", rt.kind)
         accept = request.headers.get("Accept", "")
@@ -143,6 +151,8 @@ class ResourceHandlers:
              namespace: str | None) -> web.Response:
         result = self.registry.list(rt, namespace, list_options(request))
         accept = request.headers.get("Accept", "")
+        if rt.custom is not None:
+            return self._custom_list(request, rt, result)
         if wants_table(accept):
             body = list_table(rt, result.stored, request.query.get("includeObject", "Metadata"),
                               str(result.resource_version), result.continue_token,
@@ -151,6 +161,19 @@ class ResourceHandlers:
         return json_response(_list_body(rt, stored_items(rt, result.stored),
                                          result.resource_version, result.continue_token,
                                          result.remaining))
+
+    def _custom_list(self, request: web.Request, rt: ResourceType,
+                     result: ListResult) -> web.Response:
+        """Custom resources are read through their version (defaults, apiVersion): no memo."""
+        objs = [rt.strategy.read(obj) for obj in result.items]
+        warnings = [rt.custom.deprecation_warning] if rt.custom.deprecation_warning else None
+        if wants_table(request.headers.get("Accept", "")):
+            body = table(rt, objs, request.query.get("includeObject", "Metadata"),
+                         str(result.resource_version), result.continue_token, result.remaining)
+            return json_response(body, content_type=TABLE_CONTENT_TYPE, warnings=warnings)
+        return json_response(_list_body(rt, objs, result.resource_version,
+                                        result.continue_token, result.remaining),
+                             warnings=warnings)
 
     async def create(self, request: web.Request, rt: ResourceType,
                      namespace: str) -> web.Response:
@@ -177,7 +200,7 @@ class ResourceHandlers:
         obj = body.object
         if path.subresource == "scale":
             live = self.registry.get(rt, namespace, path.name)
-            updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj), "",
+            updated = self.registry.update(rt, namespace, path.name, from_scale(live, obj, rt), "",
                                            opts)
             return json_response(to_scale(rt, updated))
         check_type(rt, obj)
@@ -215,7 +238,8 @@ class ResourceHandlers:
             new_scale = json_patch(scale, body)
         else:
             new_scale = merge_patch(scale, body)
-        updated = self.registry.update(rt, namespace, name, from_scale(live, new_scale), "", opts)
+        updated = self.registry.update(rt, namespace, name, from_scale(live, new_scale, rt), "",
+                                       opts)
         return to_scale(rt, updated)
 
     async def bind(self, request: web.Request, rt: ResourceType, namespace: str,
@@ -289,7 +313,7 @@ class ResourceHandlers:
                 await response.write_eof()
             return response
         try:
-            await self._stream(request, stream, writer, timeout, bookmarks)
+            await self._stream(request, rt, stream, writer, timeout, bookmarks)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -298,8 +322,8 @@ class ResourceHandlers:
             await response.write_eof()
         return response
 
-    async def _stream(self, request: web.Request, stream: WatchStream, writer: EventWriter,
-                      timeout: int | None, bookmarks: bool) -> None:
+    async def _stream(self, request: web.Request, rt: ResourceType, stream: WatchStream,
+                      writer: EventWriter, timeout: int | None, bookmarks: bool) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout if timeout else None
         while True:
@@ -312,6 +336,8 @@ class ResourceHandlers:
             if batch is None:
                 return
             if batch:
+                if rt.custom is not None:
+                    batch = [WatchEvent(e.type, rt.strategy.read(e.object)) for e in batch]
                 await writer.send(batch)
                 continue
             transport = request.transport
@@ -333,36 +359,3 @@ def check_type(rt: ResourceType, obj: Object) -> None:
         raise errors.bad_request(
             f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
     obj["apiVersion"], obj["kind"] = api_version, kind
-
-
-def to_scale(rt: ResourceType, obj: Object) -> Object:
-    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
-    from portico.apiserver.selectors import selector_from_label_selector_object
-
-    meta = obj["metadata"]
-    selector = obj.get("spec", {}).get("selector")
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                           "creationTimestamp") if k in meta},
-        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
-        "status": {
-            "replicas": obj.get("status", {}).get("replicas", 0),
-            "selector": str(selector_from_label_selector_object(selector)) if selector else "",
-        },
-    }
-
-
-def from_scale(live: Object, scale: Object) -> Object:
-    replicas = scale.get("spec", {}).get("replicas")
-    if not isinstance(replicas, int) or replicas < 0:
-        raise errors.invalid_object("Scale", live["metadata"]["name"], [
-            errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")],
-            "autoscaling")
-    new = orjson.loads(orjson.dumps(live))
-    new.setdefault("spec", {})["replicas"] = replicas
-    rv = scale.get("metadata", {}).get("resourceVersion")
-    if rv:
-        new["metadata"]["resourceVersion"] = rv
-    return new

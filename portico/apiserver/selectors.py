@@ -374,12 +374,13 @@ def unsupported_field_message(label: str, kind: str, version: str) -> str:
 
 
 def parse_field_selector(
-    text: str, supported: Collection[str], kind: str, version: str,
+    text: str, supported: Collection[str], kind: str, version: str, custom: bool = False,
 ) -> FieldSelector:
     """`fields.ParseSelector` + field-label conversion; 400 BadRequest when either fails.
 
     `supported` is the kind's set of selectable fields (authoritative); `kind` and
-    `version` (the apiVersion, e.g. "v1", "apps/v1") only choose the error wording.
+    `version` (the apiVersion, e.g. "v1", "apps/v1") only choose the error wording,
+    as `custom` does (a custom resource's converter: "field label not supported").
     """
     terms: list[tuple[str, Operator, str]] = []
     for part in sorted(_split_terms(text)):
@@ -394,5 +395,6 @@ def parse_field_selector(
                       value))
     for field, _, _ in terms:
         if field not in supported:
-            raise bad_request(unsupported_field_message(field, kind, version))
+            raise bad_request(f"field label not supported: {field}" if custom
+                              else unsupported_field_message(field, kind, version))
     return FieldSelector(tuple(terms))

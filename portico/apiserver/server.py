@@ -32,6 +32,7 @@ from portico.apiserver._connections import (
     raise_open_files_limit,
 )
 from portico.apiserver._node_proxy import KubeletClientConfig, NodeProxy
+from portico.apiserver.apiextensions._controller import CrdController
 from portico.apiserver.bootstrap import ensure_bootstrap
 from portico.apiserver.certs import Pki, ensure_pki, issue_client_cert
 from portico.apiserver.registry import Registry
@@ -132,6 +133,7 @@ class ApiServer:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = SqliteStore(config.data_dir / "state.db")
         self.registry = Registry(self.store, resources_for(config.services))
+        self.crds = CrdController(self.registry)
         self.ready = False
         self._runner: web.AppRunner | None = None
         self._compactor: asyncio.Task[None] | None = None
@@ -145,6 +147,7 @@ class ApiServer:
         _repair(self.store, self.registry, c.services)
         ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
                          c.advertise_address, c.port)
+        self.crds.start()
         tokens = {_token(c.data_dir, "admin"): "kubernetes-admin",
                   _token(c.data_dir, "serviceaccount"): "system:serviceaccount"}
         kubelet_client = KubeletClientConfig(
@@ -197,6 +200,7 @@ class ApiServer:
         for task in (self._compactor, self._checkpointer):
             if task:
                 task.cancel()
+        await self.crds.stop()
         self.store.hub.close_all()
         if self._runner:
             await self._runner.cleanup()

@@ -11,18 +11,24 @@ reads), for every object of the known kinds:
 - an owner with the `orphan` finalizer has its ownerReferences removed from
   its dependents, then loses the finalizer.
 Any change to an object of a known kind asks the coalescing runner for a sync.
+The known kinds are the built-in ones and those of every Established
+CustomResourceDefinition: a CRD informer adds (and drops) an informer per custom kind.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from lightkube import ApiError, AsyncClient
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.types import CascadeType, PatchType
 
-from portico.client import CoalescingRunner, InformerFactory, Obj
+from portico.client import CoalescingRunner, Informer, InformerFactory, Obj
+from portico.controllers._custom_kinds import custom_kinds
 from portico.controllers._kinds import OWNED_KINDS
 
 log = logging.getLogger("portico.controllers.gc")
@@ -74,14 +80,38 @@ _KINDS_BY_NAME: dict[str, type] = {
 class GarbageCollector:
     def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
         self.client = client
+        self.factory = informers
+        self.kinds_by_name = dict(_KINDS_BY_NAME)
         self.informers = [(kind, informers.informer(kind)) for kind in OWNED_KINDS]
+        self.custom: dict[str, tuple[type, Informer]] = {}
         self.runner = CoalescingRunner("garbage-collector", self.sync, MIN_SYNC_INTERVAL,
                                        RESYNC_INTERVAL)
         for _kind, informer in self.informers:
             informer.add_handler(lambda _previous, _current: self.runner.run())
+        self.crds = informers.informer(CustomResourceDefinition)
+        self.crds.add_handler(lambda _previous, _current: self._crds_changed())
+
+    def _crds_changed(self) -> None:
+        """Follow the custom kinds: an informer for each new one, none for removed ones."""
+        wanted = custom_kinds(self.crds.list())
+        for name in [n for n in self.custom if self.custom[n][0] is not wanted.get(n)]:
+            kind, informer = self.custom.pop(name)
+            self.informers.remove((kind, informer))
+            self.kinds_by_name.pop(kind._api_info.resource.kind, None)  # type: ignore[attr-defined]
+            asyncio.get_running_loop().create_task(informer.stop())
+        for name, kind in wanted.items():
+            if name in self.custom:
+                continue
+            informer = Informer(self.client, kind)
+            informer.add_handler(lambda _previous, _current: self.runner.run())
+            self.custom[name] = (kind, informer)
+            self.informers.append((kind, informer))
+            self.kinds_by_name[kind._api_info.resource.kind] = kind  # type: ignore[attr-defined]
+            informer.start()
+        self.runner.run()
 
     def _snapshot(self) -> list[Node] | None:
-        if not all(informer.synced for _kind, informer in self.informers):
+        if not self.crds.synced or not all(informer.synced for _kind, informer in self.informers):
             return None
         return [Node(kind, obj) for kind, informer in self.informers for obj in informer.list()]
 
@@ -100,18 +130,19 @@ class GarbageCollector:
             elif self._orphaned(node, by_uid) and not await self._any_owner_alive(node):
                 await self._delete(node)
 
-    @staticmethod
-    def _orphaned(node: Node, by_uid: dict[str, Node]) -> bool:
-        refs = [r for r in node.owner_refs if r.get("kind") in _KINDS_BY_NAME]
+    def _orphaned(self, node: Node, by_uid: dict[str, Node]) -> bool:
+        refs = [r for r in node.owner_refs if r.get("kind") in self.kinds_by_name]
         return bool(refs) and all(r.get("uid") not in by_uid for r in refs) and len(refs) == len(
             node.owner_refs)
 
     async def _any_owner_alive(self, node: Node) -> bool:
         for ref in node.owner_refs:
-            kind = _KINDS_BY_NAME[ref["kind"]]
+            kind = self.kinds_by_name.get(ref["kind"])
+            if kind is None:
+                return True  # its kind is gone from the API: keep the dependent
             namespaced = "Namespaced" in kind.__mro__[1].__name__
             try:
-                owner = await self.client.get(kind, ref.get("name", ""),
+                owner: Any = await self.client.get(kind, ref.get("name", ""),
                                               namespace=node.namespace if namespaced else None)
             except ApiError as error:
                 if error.status.code == 404:

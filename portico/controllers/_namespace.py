@@ -1,7 +1,8 @@
 """The namespace controller: empties a namespace being deleted, then finalizes it.
 
 Level-triggered: every sync looks at all namespaces with a deletionTimestamp,
-deletes what is still in them, and once nothing is left clears the `kubernetes`
+deletes what is still in them (built-in kinds and the custom kinds of every
+Established CRD), and once nothing is left clears the `kubernetes`
 finalizer through the `finalize` subresource, which removes the namespace.
 """
 
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.models.core_v1 import NamespaceSpec
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 
+from portico.controllers._custom_kinds import custom_kinds
 from portico.controllers._kinds import NAMESPACED_KINDS
 
 log = logging.getLogger("portico.controllers.namespace")
@@ -36,7 +40,10 @@ class NamespaceController:
         assert ns.metadata and ns.metadata.name
         name = ns.metadata.name
         remaining = 0
-        for kind in NAMESPACED_KINDS:
+        crds = [crd.to_dict() async for crd in self.client.list(CustomResourceDefinition)]
+        custom = custom_kinds(crds, namespaced_only=True).values()
+        obj: Any
+        for kind in (*NAMESPACED_KINDS, *custom):
             async for obj in self.client.list(kind, namespace=name):
                 remaining += 1
                 if obj.metadata.deletionTimestamp:

@@ -20,12 +20,18 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from portico.apiserver.openapi._convert import components
+from portico.apiserver.apiextensions._openapi import (
+    REFERENCED,
+    definition_name,
+    v2_definitions,
+    v3_definitions,
+)
+from portico.apiserver.openapi._convert import REF_PREFIX, components
 from portico.apiserver.openapi._paths import (
     DELETE_OPTIONS,
     META,
@@ -72,7 +78,8 @@ def signature(rts: Sequence[ResourceType]) -> tuple[Any, ...]:
     """What a document of `rts` depends on (its cache key)."""
     return tuple(
         (rt.group, rt.version, rt.kind, rt.plural, rt.namespaced, rt.verbs,
-         tuple((s.name, s.kind, s.group, s.version, s.verbs) for s in rt.subresources))
+         tuple((s.name, s.kind, s.group, s.version, s.verbs) for s in rt.subresources),
+         rt.custom.schema_hash if rt.custom is not None else "")
         for rt in rts
     )
 
@@ -94,8 +101,9 @@ class Parts:
     """What the documents of some resources are made of (v3 forms; v2 converts them)."""
 
     roots: list[str]  # definition names the kinds reach (kinds, Lists, subresource kinds)
-    extra: dict[str, dict[str, Any]]  # stand-in schemas of kinds without a definition
+    extra: dict[str, dict[str, Any]]  # stand-ins and custom kinds' schemas (v3 form)
     paths: dict[str, Any]
+    extra_v2: dict[str, dict[str, Any]] = field(default_factory=dict)  # custom kinds, v2 form
 
 
 def collect(rts: Sequence[ResourceType]) -> Parts:
@@ -109,6 +117,10 @@ def collect(rts: Sequence[ResourceType]) -> Parts:
             if name:
                 sub_names[(sub.group, sub.version, sub.kind)] = name
                 parts.roots.append(name)
+        if rt.custom is not None:
+            names = _custom(rt, parts)
+            parts.paths.update(resource_paths(rt, names[0], names[1], sub_names))
+            continue
         names = []
         for kind in (rt.kind, rt.kind + "List"):
             name = defs.name_for(rt.group, rt.version, kind)
@@ -119,6 +131,14 @@ def collect(rts: Sequence[ResourceType]) -> Parts:
             names.append(name)
         parts.paths.update(resource_paths(rt, names[0], names[1], sub_names))
     return parts
+
+
+def _custom(rt: ResourceType, parts: Parts) -> list[str]:
+    """Add a custom kind's definitions (from its CRD schema); its kind and list names."""
+    parts.extra.update(v3_definitions(rt, REF_PREFIX))
+    parts.extra_v2.update(v2_definitions(rt, "#/definitions/"))
+    parts.roots.extend(r for r in REFERENCED if r not in parts.roots)
+    return [definition_name(rt, rt.kind), definition_name(rt, rt.custom.list_kind)]
 
 
 def _build(rts: Sequence[ResourceType]) -> dict[str, Any]:

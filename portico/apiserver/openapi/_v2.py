@@ -148,7 +148,7 @@ def swagger(rts: Sequence[ResourceType]) -> dict[str, Any]:
     """The Swagger 2.0 document of `rts` (uncached; see `swagger_document`)."""
     parts = collect(rts)
     return {
-        "definitions": _definitions(parts.roots, parts.extra),
+        "definitions": _definitions(parts.roots, {**parts.extra, **parts.extra_v2}),
         "info": {"title": "Kubernetes", "version": KUBERNETES_VERSION},
         "paths": {url: _path_item(item) for url, item in sorted(parts.paths.items())},
         "swagger": "2.0",

@@ -48,7 +48,7 @@ from portico.apiserver.patch._typed import (
     to_field_set,
 )
 from portico.apiserver.patch._walk import merge, remove
-from portico.apiserver.schema import definitions
+from portico.apiserver.schema import Definitions, definitions
 
 
 def _describe(key: ManagerKey) -> str:
@@ -155,10 +155,12 @@ def apply_patch(
     live: dict[str, Any] | None, applied: dict[str, Any], manager: str, force: bool,
     group: str, version: str, kind: str, now: str,
     default: Callable[[dict[str, Any]], None] | None = None, subresource: str = "",
+    defs: Definitions | None = None,
 ) -> dict[str, Any]:
-    """Server-side apply of `applied` by `manager` onto `live` (None: create)."""
+    """Server-side apply of `applied` by `manager` onto `live` (None: create); `defs` holds
+    the kind's schema when it is not a built-in one (custom resources)."""
     _check_config(applied)
-    info = root_info(definitions(), group, version, kind)
+    info = root_info(defs or definitions(), group, version, kind)
     gv = api_version(group, version)
     live_obj = without_managed_fields(live)
     managers = decode_managers(live)

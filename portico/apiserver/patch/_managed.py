@@ -21,7 +21,7 @@ from portico.apiserver.patch._fieldset import EMPTY, FieldSet, Path, decode, enc
 from portico.apiserver.patch._fieldset import without_prefixes as _exclude
 from portico.apiserver.patch._typed import KeyError_, TypeInfo, root_info
 from portico.apiserver.patch._walk import Comparison, compare
-from portico.apiserver.schema import definitions
+from portico.apiserver.schema import Definitions, definitions
 
 APPLY = "Apply"
 UPDATE = "Update"
@@ -187,6 +187,7 @@ def _is_reset(obj: dict[str, Any]) -> bool:
 def update_managed_fields(
     old: dict[str, Any] | None, new: dict[str, Any], manager: str, operation: str,
     group: str, version: str, kind: str, now: str, subresource: str = "",
+    defs: Definitions | None = None,
 ) -> dict[str, Any]:
     """Record in `new`'s managedFields the fields `manager` set or changed (a non-apply write).
 
@@ -200,7 +201,7 @@ def update_managed_fields(
         return out
     base = new if decode_managers(new) and not subresource else old
     managers = decode_managers(base)
-    info = root_info(definitions(), group, version, kind)
+    info = root_info(defs or definitions(), group, version, kind)
     gv = api_version(group, version)
     writer = ManagerKey(manager, operation or UPDATE, gv, subresource)
     record_update(

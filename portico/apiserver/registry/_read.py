@@ -73,7 +73,8 @@ class Filter:
         )
         supported = {"metadata.name", "metadata.namespace", *rt.field_selectors}
         self.fields: FieldSelector | None = (
-            parse_field_selector(opts.field_selector, supported, rt.kind, rt.api_version)
+            parse_field_selector(opts.field_selector, supported, rt.kind, rt.api_version,
+                                 rt.custom is not None)
             if opts.field_selector else None
         )
 

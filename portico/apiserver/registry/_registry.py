@@ -25,6 +25,7 @@ from portico.apiserver.registry._read import ListOptions, ListResult, Reader
 from portico.apiserver.registry._write import WriteOptions, Writer, admission_request
 from portico.apiserver.resources._base import Object, ResourceType
 from portico.apiserver.resources._printers import now_utc, rfc3339
+from portico.apiserver.schema import Definitions
 from portico.store import SqliteStore
 
 
@@ -60,8 +61,9 @@ _MAX_PATCH_ATTEMPTS = 8
 def _decoded(rt: ResourceType, obj: Object, opts: WriteOptions) -> Object:
     """`obj` as decoding it into the kind's Go type leaves it: type errors and (Strict)
     unknown or duplicate fields refused, unknown fields dropped, warnings noted (Warn)."""
-    opts.warnings.extend(check_fields(rt.group, rt.version, rt.kind, obj, opts.field_validation,
-                                      opts.duplicate_fields))
+    own = rt.strategy.unknown_fields(obj, opts.field_validation, opts.duplicate_fields)
+    opts.warnings.extend(own if own is not None else check_fields(
+        rt.group, rt.version, rt.kind, obj, opts.field_validation, opts.duplicate_fields))
     return obj
 
 
@@ -70,26 +72,38 @@ def _managed(rt: ResourceType, old: Object | None, new: Object, opts: WriteOptio
     if not opts.field_manager:
         return new
     return update_managed_fields(old, new, opts.field_manager, "Update", rt.group, rt.version,
-                                 rt.kind, rfc3339(now_utc()), subresource)
+                                 rt.kind, rfc3339(now_utc()), subresource, defs=_defs(rt))
+
+
+def _defs(rt: ResourceType) -> Definitions | None:
+    """The schema source of a custom kind for server-side apply (None: the built-in one)."""
+    return rt.custom.definitions if rt.custom is not None else None
 
 
 class Registry:
     def __init__(self, store: SqliteStore, resources: tuple[ResourceType, ...]) -> None:
         self.store = store
+        self.builtin = resources
+        self.custom: dict[tuple[str, str, str], ResourceType] = {}
         self.resources = resources
         self.reader = Reader(store)
         self.writer = Writer(store)
 
+    def set_custom(self, types: list[ResourceType]) -> None:
+        """Serve these custom kinds (every served version of every Established CRD)."""
+        self.custom = {(rt.group, rt.version, rt.plural): rt for rt in types}
+        self.resources = (*self.builtin, *types)
+
     def find(self, group: str, version: str, plural: str) -> ResourceType | None:
-        for rt in self.resources:
+        for rt in self.builtin:
             if rt.group == group and rt.version == version and rt.plural == plural:
                 return rt
-        return None
+        return self.custom.get((group, version, plural))
 
     # reads
 
     def get(self, rt: ResourceType, namespace: str, name: str) -> Object:
-        return self.reader.get(rt, namespace, name)
+        return rt.strategy.read(self.reader.get(rt, namespace, name))
 
     def list(self, rt: ResourceType, namespace: str | None, opts: ListOptions) -> ListResult:
         return self.reader.list(rt, namespace, opts)
@@ -98,7 +112,7 @@ class Registry:
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
         obj = _managed(rt, None, _decoded(rt, obj, opts), opts)
-        return self.writer.create(rt, namespace, obj, opts)
+        return rt.strategy.read(self.writer.create(rt, namespace, obj, opts))
 
     def update(self, rt: ResourceType, namespace: str, name: str, obj: Object,
                subresource: str, opts: WriteOptions) -> Object:
@@ -109,7 +123,7 @@ class Registry:
                 f"the name of the object ({body_name}) does not match the name on the URL "
                 f"({name})")
         obj = _managed(rt, old, _decoded(rt, obj, opts), opts, subresource)
-        return self.writer.update(rt, obj, old, subresource, opts)
+        return rt.strategy.read(self.writer.update(rt, obj, old, subresource, opts))
 
     def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str,
               body: Any, subresource: str, opts: WriteOptions) -> Object:
@@ -126,7 +140,7 @@ class Registry:
                 new.setdefault("metadata", {})["resourceVersion"] = live["metadata"][
                     "resourceVersion"]
             try:
-                return self.writer.update(rt, new, live, subresource, opts)
+                return rt.strategy.read(self.writer.update(rt, new, live, subresource, opts))
             except errors.StatusError as exc:
                 if exc.reason != "Conflict" or pinned:
                     raise
@@ -139,9 +153,10 @@ class Registry:
         body = deep_copy(body)
         body.setdefault("metadata", {}).setdefault("name", name)
         obj = apply_patch(None, body, opts.field_manager, opts.force, rt.group, rt.version,
-                          rt.kind, rfc3339(now_utc()), default=rt.strategy.default)
+                          rt.kind, rfc3339(now_utc()), default=rt.strategy.default,
+                          defs=_defs(rt))
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        return self.writer.create(rt, namespace, _decoded(rt, obj, opts), opts)
+        return rt.strategy.read(self.writer.create(rt, namespace, _decoded(rt, obj, opts), opts))
 
     def _patched(self, rt: ResourceType, live: Object, patch_type: str, body: Any,
                  subresource: str, opts: WriteOptions) -> Object:
@@ -152,7 +167,7 @@ class Registry:
                 raise errors.bad_request("apply patch body must be an object")
             return _decoded(rt, apply_patch(original, body, opts.field_manager, opts.force,
                                             rt.group, rt.version, rt.kind, now,
-                                            default=rt.strategy.default), opts)
+                                            default=rt.strategy.default, defs=_defs(rt)), opts)
         if patch_type == PatchType.JSON:
             if not isinstance(body, list):
                 raise errors.bad_request(
@@ -191,6 +206,7 @@ class Registry:
             add.append("foregroundDeletion")
         elif opts.propagation_policy == "Orphan":
             add.append("orphan")
+        add.extend(rt.strategy.finalizers_on_delete(live))
         grace = self._grace(rt, live, opts)
         needs_wait = bool(add or meta.get("finalizers") or grace > 0 or rt.kind == "Namespace")
         if needs_wait:

@@ -170,6 +170,7 @@ class Writer:
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
         obj = self.prepare_create(rt, namespace, obj)
+        opts.warnings.extend(rt.strategy.warnings(obj))
         self.admit(admission_request(rt, "CREATE", obj, None, dry_run=opts.dry_run), opts)
         name = obj["metadata"]["name"]
         result = obj
@@ -219,7 +220,9 @@ class Writer:
             rt.strategy.prepare_for_update(new, old)
         if rt.generation:
             generation = int(old_meta.get("generation", 1))
-            if spec_of(new) != spec_of(old):
+            # without a status subresource, status is part of what bumps it (custom kinds)
+            if spec_of(new) != spec_of(old) or (
+                    not rt.has_status and new.get("status") != old.get("status")):
                 generation += 1
             new["metadata"]["generation"] = generation
         errs = validate_object_meta_update(new, old)
@@ -241,6 +244,7 @@ class Writer:
         if requested and requested != meta["resourceVersion"]:
             raise errors.conflict(rt.plural, meta["name"], rt.group)
         new = self.prepare_update(rt, new, old, subresource)
+        opts.warnings.extend(rt.strategy.warnings(new))
         self.admit(admission_request(rt, "UPDATE", new, old, subresource, opts.dry_run), opts)
         expect = int(meta["resourceVersion"])
         if _unchanged(new, old):

@@ -13,6 +13,7 @@ from portico.apiserver.resources.admissionpolicies import (
     VALIDATINGADMISSIONPOLICYBINDINGS,
 )
 from portico.apiserver.resources.configmaps import CONFIGMAPS
+from portico.apiserver.resources.customresourcedefinitions import CUSTOMRESOURCEDEFINITIONS
 from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
 from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
@@ -45,6 +46,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSCLASSES,
     INGRESSES,
     LOADBALANCERS,
+    CUSTOMRESOURCEDEFINITIONS,
     VALIDATINGADMISSIONPOLICIES,
     VALIDATINGADMISSIONPOLICYBINDINGS,
 )

@@ -64,7 +64,23 @@ class Strategy:
         """Give back what `allocate` reserved, inside the delete's transaction."""
 
     def warnings(self, obj: Object) -> list[str]:
+        """Warnings about `obj` found by its validation (the `Warning` response header)."""
         return []
+
+    def unknown_fields(self, obj: Object, mode: str,
+                       duplicates: tuple[str, ...] = ()) -> list[str] | None:
+        """Kinds with their own schema (custom resources) prune and report unknown fields
+        (and the body's `duplicates`) here (warnings, or a 400 for Strict); None: the
+        built-in decoder's check."""
+        return None
+
+    def finalizers_on_delete(self, obj: Object) -> tuple[str, ...]:
+        """Finalizers the first DELETE adds (CRDs: the custom-resource cleanup)."""
+        return ()
+
+    def read(self, stored: Object) -> Object:
+        """A stored object as this kind serves it (custom resources: defaulted, converted)."""
+        return stored
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,8 @@ class ResourceType:
     has_status: bool = True
     # spec changes bump metadata.generation (kinds with a spec)
     generation: bool = True
+    # custom resources: the `apiextensions.CustomInfo` of their CRD version (None: built-in)
+    custom: Any = None
 
     @property
     def api_version(self) -> str:
