@@ -336,11 +336,14 @@ def check_type(rt: ResourceType, obj: Object) -> None:
 
 
 def to_scale(rt: ResourceType, obj: Object) -> Object:
-    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+    """The autoscaling/v1 Scale view of a workload (a ReplicationController's map selector
+    is a LabelSelector's matchLabels)."""
     from portico.apiserver.selectors import selector_from_label_selector_object
 
     meta = obj["metadata"]
     selector = obj.get("spec", {}).get("selector")
+    if rt.kind == "ReplicationController" and selector:
+        selector = {"matchLabels": selector}
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
