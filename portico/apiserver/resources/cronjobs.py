@@ -135,6 +135,13 @@ class CronJobStrategy(Strategy):
         return validate_cronjob(obj)
 
 
+def _print_bool(value: Any) -> str:
+    """kubectl's `printBoolPtr`: True, False or <unset>."""
+    if value is None:
+        return "<unset>"
+    return "True" if value else "False"
+
+
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -145,7 +152,7 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
         name(obj),
         str(spec.get("schedule") or ""),
         str(spec.get("timeZone")) if spec.get("timeZone") is not None else "<none>",
-        bool(spec.get("suspend")),
+        _print_bool(spec.get("suspend")),
         len(status.get("active") or []),
         since(last, now) if last else "<none>",
         age(obj, now),
