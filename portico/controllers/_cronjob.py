@@ -21,12 +21,13 @@ import logging
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.batch_v1 import CronJob, Job
-from lightkube.types import CascadeType, PatchType
+from lightkube.types import CascadeType
 
 from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _cronjob_plan as cp
 from portico.controllers._podcontrol import OwnerKind
-from portico.controllers._pods import controller_ref, meta, now_utc, rfc3339
+from portico.controllers._pods import meta, now_utc, rfc3339
+from portico.controllers._workload import controlled_by, enqueue_owner, write_status
 
 log = logging.getLogger("portico.controllers.cronjob")
 
@@ -50,13 +51,7 @@ class CronJobController:
         self._unexpected: set[str] = set()  # uids of unexpected Jobs already reported
         self.queue = WorkQueue(COMPONENT, self.sync, workers=2)
         self.cronjobs.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
-        self.jobs.add_handler(self._on_job)
-
-    def _on_job(self, previous: Obj | None, current: Obj | None) -> None:
-        for job in (previous, current):
-            ref = controller_ref(job) if job is not None else None
-            if job is not None and ref is not None and ref.get("kind") == KIND.kind:
-                self.queue.add(f"{meta(job)['namespace']}/{ref['name']}")
+        self.jobs.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _event(self, cj: Obj, kind: EventType, reason: str, message: str) -> None:
         self.events.emit(KIND.involved(cj), kind, reason, message)
@@ -65,16 +60,14 @@ class CronJobController:
         cj = self.cronjobs.get(key)
         if cj is None or meta(cj).get("deletionTimestamp") or not self.jobs.synced:
             return None
-        uid = meta(cj)["uid"]
-        jobs = [j for j in self.jobs.list(meta(cj)["namespace"])
-                if (controller_ref(j) or {}).get("uid") == uid]
+        jobs = controlled_by(self.jobs.list(meta(cj)["namespace"]), cj)
         status = self._reconcile_active(cj, jobs)
         now = now_utc()
         spec = cj.get("spec") or {}
         wait: float | None = None
         if not spec.get("suspend"):
             wait = await self._schedule(cj, status, jobs, now)
-        await self._write_status(cj, status)
+        await write_status(self.client, CronJob, self.cronjobs, cj, status)
         for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit")),
                             ("Failed", spec.get("failedJobsHistoryLimit"))):
             for job in cp.over_history(jobs, kind, limit):
@@ -173,17 +166,3 @@ class CronJobController:
             return
         self.jobs.assume_deleted(key_of(job))
         self._event(cj, EventType.NORMAL, "SuccessfulDelete", f"Deleted job {meta(job)['name']}")
-
-    async def _write_status(self, cj: Obj, status: Obj) -> None:
-        previous = cj.get("status") or {}
-        if all(previous.get(k) == v for k, v in status.items()):
-            return
-        try:
-            updated = await self.client.patch(CronJob.Status, meta(cj)["name"],
-                                              {"status": status},
-                                              namespace=meta(cj)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.cronjobs.assume(updated.to_dict())
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise

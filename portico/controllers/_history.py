@@ -22,8 +22,9 @@ from lightkube.types import PatchType
 from portico.client import Obj, key_of
 from portico.client._informer import Informer
 from portico.controllers._podcontrol import OwnerKind
-from portico.controllers._pods import controller_ref, meta, owner_reference
+from portico.controllers._pods import meta, owner_reference
 from portico.controllers._rollout import template_hash
+from portico.controllers._workload import controlled_by
 
 PATCH = "$patch"
 
@@ -53,9 +54,7 @@ class History:
         self.owner_kind = owner_kind
 
     def owned(self, owner: Obj) -> list[Obj]:
-        uid = meta(owner).get("uid")
-        return [r for r in self.revisions.list(meta(owner)["namespace"])
-                if (controller_ref(r) or {}).get("uid") == uid]
+        return controlled_by(self.revisions.list(meta(owner)["namespace"]), owner)
 
     async def ensure(self, owner: Obj, template: Obj, labels: dict[str, str],
                      collision_count: int = 0) -> Obj:

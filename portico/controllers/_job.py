@@ -21,12 +21,13 @@ import logging
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
-from lightkube.types import CascadeType, PatchType
+from lightkube.types import CascadeType
 
 from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _job_plan as jp
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
-from portico.controllers._pods import controller_ref, meta, now_utc, parse_time, rfc3339
+from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
+from portico.controllers._workload import controlled_by, enqueue_owner, write_status
 
 log = logging.getLogger("portico.controllers.job")
 
@@ -70,18 +71,10 @@ class JobController:
         self.control = PodControl(client, self.pods, self.events, KIND)
         self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
         self.jobs.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
-        self.pods.add_handler(self._on_pod)
-
-    def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
-        for pod in (previous, current):
-            ref = controller_ref(pod) if pod is not None else None
-            if pod is not None and ref is not None and ref.get("kind") == KIND.kind:
-                self.queue.add(f"{meta(pod)['namespace']}/{ref['name']}")
+        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _owned(self, job: Obj) -> list[Obj]:
-        uid = meta(job)["uid"]
-        return [p for p in self.pods.list(meta(job)["namespace"])
-                if (controller_ref(p) or {}).get("uid") == uid]
+        return controlled_by(self.pods.list(meta(job)["namespace"]), job)
 
     async def sync(self, key: str) -> float | None:
         job = self.jobs.get(key)
@@ -145,18 +138,8 @@ class JobController:
                 status["failedIndexes"] = jp.format_indexes(counts.failed_indexes)
         if result.finish is not None and result.finish[0] == "Complete":
             status["completionTime"] = stamp
-        if all(previous.get(k) == v for k, v in status.items()):
-            return
-        try:
-            updated = await self.client.patch(Job.Status, meta(job)["name"], {"status": status},
-                                              namespace=meta(job)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.jobs.assume(updated.to_dict())
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
-            return
-        await self._record_finish(job, result)
+        if await write_status(self.client, Job, self.jobs, job, status):
+            await self._record_finish(job, result)
 
     async def _record_finish(self, job: Obj, result: jp.Plan) -> None:
         if result.finish is None or result.finish[0] not in ("Complete", "Failed"):

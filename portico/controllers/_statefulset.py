@@ -31,7 +31,8 @@ from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQ
 from portico.controllers import _statefulset_plan as sp
 from portico.controllers._history import History, template_of
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
-from portico.controllers._pods import controller_ref, meta, now_utc, owner_reference
+from portico.controllers._pods import meta, now_utc, owner_reference
+from portico.controllers._workload import controlled_by, enqueue_owner, write_status
 
 log = logging.getLogger("portico.controllers.statefulset")
 
@@ -80,20 +81,13 @@ class StatefulSetController:
         self.control = _StatefulPodControl(client, self.pods, self.events, KIND)
         self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
         self.sets.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
-        self.pods.add_handler(self._on_pod)
-
-    def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
-        for pod in (previous, current):
-            ref = controller_ref(pod) if pod is not None else None
-            if pod is not None and ref is not None and ref.get("kind") == KIND.kind:
-                self.queue.add(f"{meta(pod)['namespace']}/{ref['name']}")
+        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _pods_by_ordinal(self, sts: Obj) -> dict[int, Obj]:
-        uid, name = meta(sts)["uid"], meta(sts)["name"]
         out: dict[int, Obj] = {}
-        for pod in self.pods.list(meta(sts)["namespace"]):
-            ordinal = sp.ordinal_of(name, meta(pod).get("name", ""))
-            if ordinal is not None and (controller_ref(pod) or {}).get("uid") == uid:
+        for pod in controlled_by(self.pods.list(meta(sts)["namespace"]), sts):
+            ordinal = sp.ordinal_of(meta(sts)["name"], meta(pod).get("name", ""))
+            if ordinal is not None:
                 out[ordinal] = pod
         return out
 
@@ -121,7 +115,7 @@ class StatefulSetController:
         view = sp.View(sts, self._pods_by_ordinal(sts), view.current_revision,
                        view.update_revision, now_utc())
         status = sp.status(view, int(meta(sts).get("generation") or 1))
-        await self._write_status(sts, status)
+        await write_status(self.client, StatefulSet, self.sets, sts, status)
         in_use = {sp.revision_of(p) for p in view.pods.values()}
         in_use |= {status["currentRevision"], status["updateRevision"]}
         await self.history.truncate(sts, in_use, int(spec.get("revisionHistoryLimit", 10)))
@@ -181,17 +175,3 @@ class StatefulSetController:
             except ApiError as exc:
                 if exc.status.code != 404:
                     raise
-
-    async def _write_status(self, sts: Obj, status: Obj) -> None:
-        current = sts.get("status") or {}
-        if all(current.get(k) == v for k, v in status.items()):
-            return
-        try:
-            updated = await self.client.patch(StatefulSet.Status, meta(sts)["name"],
-                                              {"status": status},
-                                              namespace=meta(sts)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.sets.assume(updated.to_dict())
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise

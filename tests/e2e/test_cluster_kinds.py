@@ -4,6 +4,8 @@ One `portico up --nodes 3` serves the module; each test gets a fresh namespace a
 drives the real kubectl (1.33, and 1.32 where a test is parametrized). DNS names of
 StatefulSet pods are resolved from a pod (dnspython through the test's own
 interpreter). The Job retry test counts on the controller's 10 s failure backoff.
+A CronJob scheduled every minute is created with the cluster, so by the last test
+(which waits for it) it has fired while the others ran.
 """
 
 from __future__ import annotations
@@ -39,9 +41,19 @@ DNSPYTHON = ("import sys, dns.resolver\n"
              "        print(kind, name, rr.to_text())")
 
 
+MINUTELY_NS = "cron-e2e"
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    yield from running_cluster()
+    for running in running_cluster():
+        k = Kubectl(running, "1.33", MINUTELY_NS)
+        running.kubectl("create", "namespace", MINUTELY_NS, check=True)
+        cron = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "minutely"},
+                "spec": {"schedule": "* * * * *",
+                         "jobTemplate": {"spec": job("x", "echo fired")["spec"]}}}
+        k.ok("apply", "-f", "-", input=dump(cron))
+        yield running
 
 
 @pytest.fixture
@@ -313,3 +325,26 @@ def test_python_client_drives_every_kind(kubectl133: Kubectl, cluster: Cluster) 
     assert result["sts_label"] == {"patched": "yes"}
     assert result["suspend"] is True
     assert out[1] == "[]"
+    wait_for(lambda: not pods(kubectl133, "app in (pc-sts,pc-ds)"), 60, interval=0.2,
+             message="the deleted workloads' pods collected")
+
+
+def test_minutely_cronjob_has_fired(cluster: Cluster) -> None:
+    """Last in the module: the CronJob made with the cluster ran a Job that completed."""
+    k = Kubectl(cluster, "1.33", MINUTELY_NS)
+
+    def succeeded() -> dict[str, Any] | None:
+        status = k.json("get", "cronjob", "minutely")["status"]
+        return status if status.get("lastSuccessfulTime") else None
+
+    status = wait_for(succeeded, 90, interval=0.5, message="minutely's first success")
+    jobs = k.json("get", "jobs")["items"]
+    names = {j["metadata"]["name"] for j in jobs}
+    scheduled = {j["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+                 for j in jobs}
+    assert status["lastScheduleTime"] in scheduled
+    assert all(n.startswith("minutely-") and n[9:].isdigit() for n in names), names
+    (fired,) = [p for p in pods(k, "batch.kubernetes.io/job-name") if p.phase == "Succeeded"][:1]
+    assert k.ok("logs", fired.name).strip() == "fired"
+    _, rows = parse_table(k.ok("get", "cronjob", "minutely"))
+    assert rows[0]["LAST SCHEDULE"] != "<none>" and rows[0]["SCHEDULE"] == "* * * * *"

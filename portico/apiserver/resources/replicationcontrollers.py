@@ -17,7 +17,6 @@ from portico.apiserver.errors import FieldError, invalid, not_supported, require
 from portico.apiserver.resources._base import (
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
@@ -30,12 +29,14 @@ from portico.apiserver.resources._pod_template import (
     validate_pod_template,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources.replicasets import COLUMNS, SCALE, keep_status
+from portico.apiserver.resources.replicasets import COLUMNS, SCALE, ReplicaSetStrategy
 
 SELECTOR_MISMATCH = "selector does not match template labels"
 
 
-class ReplicationControllerStrategy(Strategy):
+class ReplicationControllerStrategy(ReplicaSetStrategy):
+    """The ReplicaSet's status handling; its own defaults and (mutable) selector rules."""
+
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         labels = nested(spec, "template", "metadata", "labels", default=None)
@@ -48,14 +49,11 @@ class ReplicationControllerStrategy(Strategy):
         spec.setdefault("replicas", 1)
         default_pod_template(spec.get("template"))
 
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {"replicas": 0}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
-
     def validate(self, obj: Object) -> list[FieldError]:
         return validate_rc_spec(obj.get("spec") or {})
+
+    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+        return self.validate(new)
 
 
 def validate_rc_spec(spec: Object) -> list[FieldError]:
