@@ -83,5 +83,4 @@ class DaemonSetController:
             f"{meta(ds)['name']}-{dp.revision_of(p)}" for p in view.pods}
         limit = int((ds.get("spec") or {}).get("revisionHistoryLimit", 10))
         await self.history.truncate(ds, in_use, limit)
-        min_ready = view.min_ready
-        return float(min_ready) if min_ready and result.delete == [] else None
+        return float(view.min_ready) if view.min_ready else None  # availability changes

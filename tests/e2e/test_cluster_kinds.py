@@ -348,3 +348,23 @@ def test_minutely_cronjob_has_fired(cluster: Cluster) -> None:
     assert k.ok("logs", fired.name).strip() == "fired"
     _, rows = parse_table(k.ok("get", "cronjob", "minutely"))
     assert rows[0]["LAST SCHEDULE"] != "<none>" and rows[0]["SCHEDULE"] == "* * * * *"
+
+
+def test_restart_keeps_every_kind(cluster: Cluster, kubectl133: Kubectl) -> None:
+    """Last: the objects, their revisions and their pods survive `portico up` restarting."""
+    k = kubectl133
+    k.ok("apply", "--server-side", "-f", "-", input=dump(
+        statefulset("keep", 2, podManagementPolicy="Parallel"),
+        job("once", "echo done")))
+    k.ok("wait", "--for=condition=complete", "job/once", "--timeout=60s")
+    before = {(p.name, p.ip) for p in wait_ready(k, "app=keep", 2)}
+    revision = revision_label(k, "keep-0")
+    assert cluster.stop() == 0
+    cluster.start()
+    assert {(p.name, p.ip) for p in wait_ready(k, "app=keep", 2, timeout=60)} == before
+    assert revision_label(k, "keep-0") == revision
+    assert len(k.json("get", "controllerrevisions")["items"]) == 1
+    _, rows = parse_table(k.ok("get", "job", "once"))
+    assert (rows[0]["STATUS"], rows[0]["COMPLETIONS"]) == ("Complete", "1/1")
+    managers = {m["manager"] for m in k.json("get", "sts", "keep")["metadata"]["managedFields"]}
+    assert "kubectl" in managers
