@@ -366,5 +366,6 @@ def test_restart_keeps_every_kind(cluster: Cluster, kubectl133: Kubectl) -> None
     assert len(k.json("get", "controllerrevisions")["items"]) == 1
     _, rows = parse_table(k.ok("get", "job", "once"))
     assert (rows[0]["STATUS"], rows[0]["COMPLETIONS"]) == ("Complete", "1/1")
-    managers = {m["manager"] for m in k.json("get", "sts", "keep")["metadata"]["managedFields"]}
+    shown = k.json("get", "sts", "keep", "--show-managed-fields")
+    managers = {m["manager"] for m in shown["metadata"]["managedFields"]}
     assert "kubectl" in managers

@@ -256,3 +256,41 @@ def test_cronjob_starting_deadline_and_job_name() -> None:
     body = cp.job_from_template(obj, at("2026-03-01T12:00:00"))
     assert body["metadata"]["name"] == "cj-29539440"
     assert body["metadata"]["annotations"] == {cp.SCHEDULED_TIMESTAMP: "2026-03-01T12:00:00Z"}
+
+
+# --- the pods the controllers create ------------------------------------------------------
+OWNER_META = {"name": "web", "namespace": "ns", "uid": "u"}
+
+
+def test_statefulset_pod_has_identity_and_claims() -> None:
+    from portico.controllers._statefulset import new_pod as sts_pod
+
+    owner = {"metadata": OWNER_META, "spec": {
+        "serviceName": "svc", "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}
+    template = {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c"}], "volumes": [{"name": "data"}]}}
+    body = sts_pod(owner, template, 2, "web-abc")
+    assert body["metadata"]["name"] == "web-2"
+    assert body["metadata"]["labels"] == {
+        "app": "web", sp.REVISION_LABEL: "web-abc", sp.POD_NAME_LABEL: "web-2",
+        sp.POD_INDEX_LABEL: "2"}
+    assert (body["spec"]["hostname"], body["spec"]["subdomain"]) == ("web-2", "svc")
+    assert body["spec"]["volumes"] == [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data-web-2"}}]
+    assert body["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
+
+
+def test_indexed_job_pod_gets_its_index() -> None:
+    from portico.controllers._job import new_pod as job_pod
+
+    owner = {"metadata": OWNER_META, "spec": {"template": {"spec": {
+        "containers": [{"name": "c", "env": [{"name": "A", "value": "1"}]}]}}}}
+    body = job_pod(owner, 4)
+    assert body["metadata"]["generateName"] == "web-4-"
+    assert body["metadata"]["annotations"] == {jp.INDEX_ANNOTATION: "4"}
+    assert body["spec"]["hostname"] == "web-4"
+    assert body["spec"]["containers"][0]["env"][-1] == {
+        "name": "JOB_COMPLETION_INDEX", "valueFrom": {"fieldRef": {
+            "apiVersion": "v1",
+            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}
+    assert "hostname" not in job_pod(owner, None)["spec"]
