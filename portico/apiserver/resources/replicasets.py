@@ -13,7 +13,7 @@ import copy
 import datetime
 from typing import Any
 
-from portico.apiserver.errors import FieldError, invalid, not_supported, required
+from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -93,14 +93,22 @@ def validate_selector_and_template(spec: Object, noun: str = "deployment",
     restart = nested(template, "spec", "restartPolicy", default="")
     if restart and restart not in restart_policies:
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, restart_policies))
-    if restart_policies == ("Always",) and \
-            nested(template, "spec", "activeDeadlineSeconds") is not None:
-        errs.append(invalid(
-            "spec.template.spec.activeDeadlineSeconds",
-            nested(template, "spec", "activeDeadlineSeconds"),
-            "activeDeadlineSeconds in ReplicaSet is not Supported",
-        ))
+    deadline = nested(template, "spec", "activeDeadlineSeconds")
+    if restart_policies == ("Always",) and deadline is not None:
+        errs.append(_deadline_error(noun, deadline))
     return errs
+
+
+def _deadline_error(noun: str, deadline: Any) -> FieldError:
+    """ReplicaSets (and Deployments) say Invalid; StatefulSets and DaemonSets Forbidden."""
+    path = "spec.template.spec.activeDeadlineSeconds"
+    if noun in _FORBIDDEN_DEADLINE:
+        return forbidden(path, f"activeDeadlineSeconds in {_FORBIDDEN_DEADLINE[noun]} is not "
+                               "Supported")
+    return invalid(path, deadline, "activeDeadlineSeconds in ReplicaSet is not Supported")
+
+
+_FORBIDDEN_DEADLINE = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 
 
 def keep_status(new: Object, old: Object) -> None:

@@ -147,3 +147,16 @@ def test_replication_controller_selector_defaults_from_the_template() -> None:
     errs = REPLICATIONCONTROLLERS.strategy.validate(body)
     assert [(e.field, e.detail) for e in errs] == [
         ("spec.template.metadata.labels", "selector does not match template labels")]
+
+
+@pytest.mark.parametrize(("rt", "kind"), [
+    pytest.param(STATEFULSETS, "StatefulSet", id="statefulset"),
+    pytest.param(DAEMONSETS, "DaemonSet", id="daemonset"),
+])
+def test_active_deadline_is_forbidden_in_templates(rt: Any, kind: str) -> None:
+    template = pod_template()
+    template["spec"]["activeDeadlineSeconds"] = 5
+    _, errs = created(rt, obj(kind, selector={"matchLabels": {"app": "x"}}, template=template))
+    assert [(e.field, e.body()) for e in errs] == [(
+        "spec.template.spec.activeDeadlineSeconds",
+        f"Forbidden: activeDeadlineSeconds in {kind} is not Supported")]
