@@ -18,7 +18,8 @@ activeDeadlineSeconds (`DeadlineExceeded`), a pod matches a `FailJob` rule
 
 Otherwise `plan` asks for pods up to parallelism (NonIndexed: min(parallelism,
 completions - succeeded), or parallelism until the first success when completions
-is unset; Indexed: the lowest pending indexes). After failures a replacement waits
+is unset; Indexed: the lowest pending indexes); pods being deleted count against
+parallelism only with `podReplacementPolicy: Failed`. After failures a replacement waits
 10 s doubled per failure, at most 6 min (`DefaultJobPodFailureBackOff`).
 """
 
@@ -197,7 +198,10 @@ def _complete(view: View, counts: Counts) -> bool:
 def _wanted(view: View, counts: Counts) -> list[int | None]:
     parallelism = int(view.spec.get("parallelism", 1))
     completions = view.spec.get("completions")
-    room = parallelism - len(counts.active)
+    busy = len(counts.active)
+    if view.spec.get("podReplacementPolicy") == "Failed":  # wait for terminating pods
+        busy += counts.terminating
+    room = parallelism - busy
     if view.indexed:
         busy = {index_of(p) for p in counts.active}
         pending = [i for i in range(int(completions or 0)) if i not in busy
@@ -207,7 +211,7 @@ def _wanted(view: View, counts: Counts) -> list[int | None]:
         want = parallelism if counts.succeeded == 0 else 0
     else:
         want = min(parallelism, int(completions) - counts.succeeded)
-    return [None] * max(want - len(counts.active), 0)
+    return [None] * max(want - busy, 0)
 
 
 def _backoff_wait(view: View, counts: Counts) -> float:

@@ -294,3 +294,9 @@ def test_indexed_job_pod_gets_its_index() -> None:
             "apiVersion": "v1",
             "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}}
     assert "hostname" not in job_pod(owner, None)["spec"]
+
+
+def test_job_replacement_policy_failed_waits_for_terminating_pods() -> None:
+    going = pod("a", metadata={"deletionTimestamp": "2026-03-01T12:00:00Z"})
+    assert job_plan(job(), [going]).create == [None]
+    assert job_plan(job(podReplacementPolicy="Failed"), [going]).create == []
