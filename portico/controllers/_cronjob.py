@@ -122,15 +122,15 @@ class CronJobController:
             self._event(cj, EventType.WARNING, "MissSchedule",
                         f"Missed scheduled time to start a job: {rfc3339(due.scheduled)}")
             return wait
-        policy = (cj.get("spec") or {}).get("concurrencyPolicy", "Allow")
         active_jobs = [j for j in jobs if cp.finished_type(j) is None
                        and meta(j)["uid"] in {r.get("uid") for r in status.get("active") or []}]
-        if policy == "Forbid" and active_jobs:
+        action = cp.start_action(cj, len(active_jobs))
+        if action == cp.Start.SKIP:
             self._event(cj, EventType.NORMAL, "JobAlreadyActive",
                         "Not starting job because prior execution is running and concurrency "
                         "policy is Forbid")
             return wait
-        if policy == "Replace":
+        if action == cp.Start.REPLACE:
             for job in active_jobs:
                 await self._delete_job(cj, job)
             status["active"] = None

@@ -19,6 +19,7 @@ import copy
 import datetime
 import zoneinfo
 from dataclasses import dataclass
+from enum import StrEnum
 
 from portico.controllers._pods import Obj, meta, owner_reference, parse_time
 from portico.model.cron import CronError, parse
@@ -70,6 +71,23 @@ def due(cj: Obj, now: datetime.datetime) -> Due:
             return Due(scheduled, nxt, missed)
         recent, cursor = step, step
         missed += 1
+
+
+class Start(StrEnum):
+    """What concurrencyPolicy says about starting a due Job."""
+
+    RUN = "run"
+    SKIP = "skip"  # Forbid, with a Job still running
+    REPLACE = "replace"  # Replace: delete the running Jobs first
+
+
+def start_action(cj: Obj, running: int) -> Start:
+    policy = (cj.get("spec") or {}).get("concurrencyPolicy", "Allow")
+    if running and policy == "Forbid":
+        return Start.SKIP
+    if running and policy == "Replace":
+        return Start.REPLACE
+    return Start.RUN
 
 
 def too_late(cj: Obj, scheduled: datetime.datetime, now: datetime.datetime) -> bool:

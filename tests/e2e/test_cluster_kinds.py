@@ -217,6 +217,20 @@ def test_indexed_job_gives_each_pod_its_index(kubectl133: Kubectl) -> None:
     assert logs == ["index=0", "index=1", "index=2"]
 
 
+def test_job_suspend_resume_and_ttl(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(job("later", "echo ran", suspend=True,
+                                             ttlSecondsAfterFinished=0)))
+    k.ok("wait", "--for=condition=suspended", "job/later", "--timeout=30s")
+    _, rows = parse_table(k.ok("get", "job", "later"))
+    assert (rows[0]["STATUS"], rows[0]["COMPLETIONS"]) == ("Suspended", "0/1")
+    assert pods(k, "job-name=later") == []
+    k.ok("patch", "job", "later", "-p", '{"spec":{"suspend":false}}')
+    k.ok("wait", "--for=delete", "job/later", "--timeout=60s")  # completed, then its TTL
+    wait_for(lambda: pods(k, "job-name=later") == [], 30, interval=0.2,
+             message="the expired Job's pods collected")
+
+
 @pytest.mark.parametrize("version", ["1.32", "1.33"])
 def test_cronjob_create_and_job_from_cronjob(cluster: Cluster, version: str) -> None:
     k = Kubectl(cluster, version, new_namespace(cluster))

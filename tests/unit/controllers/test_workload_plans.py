@@ -300,3 +300,28 @@ def test_job_replacement_policy_failed_waits_for_terminating_pods() -> None:
     going = pod("a", metadata={"deletionTimestamp": "2026-03-01T12:00:00Z"})
     assert job_plan(job(), [going]).create == [None]
     assert job_plan(job(podReplacementPolicy="Failed"), [going]).create == []
+
+
+@pytest.mark.parametrize(("policy", "running", "action"), [
+    pytest.param("Allow", 1, cp.Start.RUN, id="allow"),
+    pytest.param("Forbid", 1, cp.Start.SKIP, id="forbid-running"),
+    pytest.param("Forbid", 0, cp.Start.RUN, id="forbid-idle"),
+    pytest.param("Replace", 2, cp.Start.REPLACE, id="replace-running"),
+    pytest.param("Replace", 0, cp.Start.RUN, id="replace-idle"),
+])
+def test_cronjob_concurrency_policy(policy: str, running: int, action: cp.Start) -> None:
+    assert cp.start_action(cronjob("@hourly", concurrencyPolicy=policy), running) == action
+
+
+def test_cronjob_history_keeps_the_newest_finished_jobs() -> None:
+    def done(name: str, kind: str, start: str) -> dict[str, Any]:
+        return {"metadata": {"name": name}, "status": {
+            "startTime": start, "conditions": [{"type": kind, "status": "True"}]}}
+
+    jobs = [done("a", "Complete", "2026-03-01T10:00:00Z"),
+            done("b", "Complete", "2026-03-01T11:00:00Z"),
+            done("c", "Failed", "2026-03-01T09:00:00Z"),
+            done("d", "Complete", "2026-03-01T12:00:00Z")]
+    assert [j["metadata"]["name"] for j in cp.over_history(jobs, "Complete", 2)] == ["a"]
+    assert cp.over_history(jobs, "Failed", 1) == []
+    assert [j["metadata"]["name"] for j in cp.over_history(jobs, "Failed", 0)] == ["c"]
