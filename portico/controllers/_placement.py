@@ -6,9 +6,10 @@ terminated pods; pods being deleted stay until they are gone, and the scheduler'
 "assumed" pods are in the list) and the labels of every namespace.
 
 Filter: each node gets the first failing reason, in the default profile's plugin order:
-- NodeUnschedulable (`spec.unschedulable`), TaintToleration (NoSchedule/NoExecute),
+- NodeUnschedulable (`spec.unschedulable`, unless the pod tolerates the unschedulable
+  taint, as DaemonSet pods do), TaintToleration (NoSchedule/NoExecute),
   Ready (Portico's stand-in for the not-ready taint), NodeAffinity (`nodeSelector` and
-  required node affinity);
+  required node affinity, `matchFields` on `metadata.name` included);
 - PodTopologySpread, the pod's `DoNotSchedule` constraints: for each, the matching pods
   (same namespace, not being deleted, `labelSelector` plus `matchLabelKeys`) are
   counted per domain over the nodes that carry every constraint's topology key and pass

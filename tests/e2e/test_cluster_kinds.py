@@ -11,6 +11,7 @@ A CronJob scheduled every minute is created with the cluster, so by the last tes
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,9 @@ def test_statefulset_names_dns_and_ordered_scaling(kubectl133: Kubectl) -> None:
     ]
     _, rows = parse_table(k.ok("get", "statefulset", "web"))
     assert (rows[0]["NAME"], rows[0]["READY"]) == ("web", "2/2")
+    described = k.ok("describe", "statefulset", "web")
+    assert re.search(r"Pods Status:\s+2 Running / 0 Waiting / 0 Succeeded / 0 Failed", described)
+    assert "create Pod web-1 in StatefulSet web successful" in described
     k.ok("scale", "sts", "web", "--replicas=3")
     wait_ready(k, "app=web", 3)
     k.ok("scale", "sts", "web", "--replicas=1")
@@ -125,6 +129,22 @@ def test_statefulset_names_dns_and_ordered_scaling(kubectl133: Kubectl) -> None:
 
     wait_for(scaled_down, 60, interval=0.1, message="web scaled down to web-0")
     assert all("web-1" in names for names in seen if "web-2" in names), seen
+
+
+def test_not_ready_statefulset_pod_resolves_with_publish_not_ready(kubectl133: Kubectl,
+                                                                    ) -> None:
+    k = kubectl133
+    never = {"exec": {"command": ["false"]}, "periodSeconds": 1}
+    sts = statefulset("peer", 1)
+    sts["spec"]["template"]["spec"]["containers"] = [agnhost_container(readinessProbe=never)]
+    svc = service("peer", [HTTP_PORT], clusterIP="None")
+    svc["spec"]["publishNotReadyAddresses"] = True
+    k.ok("apply", "-f", "-", input=dump(sts, svc))
+    ip = wait_for(lambda: next((p.ip for p in pods(k, "app=peer") if p.ip), None), 60,
+                  interval=0.2, message="peer-0's IP")
+    assert not pods(k, "app=peer")[0].ready
+    fqdn = f"peer-0.peer.{k.namespace}.svc.cluster.local"
+    assert dns_lookup(k, "dig-peer", "A", fqdn) == [f"A {fqdn} {ip}"]
 
 
 def test_statefulset_partition_rollout_history_and_undo(kubectl133: Kubectl) -> None:
@@ -183,6 +203,12 @@ def test_daemonset_on_every_node_and_tolerated_taint(kubectl133: Kubectl,
                                               "AVAILABLE", "NODE SELECTOR")} == {
             "DESIRED": "3", "CURRENT": "3", "READY": "3", "UP-TO-DATE": "3",
             "AVAILABLE": "3", "NODE SELECTOR": "<none>"}
+        history = k.ok("rollout", "history", "ds/agent")
+        assert [ln.split()[0] for ln in history.splitlines()[2:] if ln.strip()] == ["1", "2"]
+        k.ok("rollout", "undo", "ds/agent")
+        wait_for(lambda: sorted(p.node for p in pods(k, "app=agent") if not p.terminating)
+                 == ["node-1", "node-2"], 60, interval=0.2, message="node-3's pod gone again")
+        assert "tolerations" not in k.json("get", "ds", "agent")["spec"]["template"]["spec"]
     finally:
         cluster.kubectl("taint", "nodes", "node-3", "dedicated=infra:NoSchedule-")
 
