@@ -50,6 +50,22 @@ def claim_name(template: Obj, sts: Obj, ordinal: int) -> str:
     return f"{meta(template).get('name')}-{meta(sts)['name']}-{ordinal}"
 
 
+def claim_body(sts: Obj, claim: Obj, ordinal: int) -> Obj:
+    """The PersistentVolumeClaim of one template and ordinal (labels: the selector's)."""
+    spec = sts.get("spec") or {}
+    labels = dict(meta(claim).get("labels") or {},
+                  **((spec.get("selector") or {}).get("matchLabels") or {}))
+    body: Obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                 "metadata": {"name": claim_name(claim, sts, ordinal),
+                              "namespace": meta(sts)["namespace"], "labels": labels},
+                 "spec": copy.deepcopy(claim.get("spec") or {})}
+    retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
+    if retention.get("whenDeleted") == "Delete":
+        ref = dict(owner_reference(sts, KIND.api_version, KIND.kind), controller=False)
+        body["metadata"]["ownerReferences"] = [ref]
+    return body
+
+
 def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
     name = f"{meta(sts)['name']}-{ordinal}"
     pod = pod_from_template(sts, KIND, template, name=name)
@@ -119,6 +135,9 @@ class StatefulSetController:
         in_use = {sp.revision_of(p) for p in view.pods.values()}
         in_use |= {status["currentRevision"], status["updateRevision"]}
         await self.history.truncate(sts, in_use, int(spec.get("revisionHistoryLimit", 10)))
+        min_ready = float(spec.get("minReadySeconds") or 0)
+        if min_ready and status["readyReplicas"] > status["availableReplicas"]:
+            return min_ready  # pods become available with time alone
         return None
 
     async def _create(self, sts: Obj, ordinal: int, revision: Obj) -> None:
@@ -132,17 +151,7 @@ class StatefulSetController:
                 raise
 
     async def _ensure_claim(self, sts: Obj, claim: Obj, ordinal: int) -> None:
-        spec = sts.get("spec") or {}
-        labels = dict(meta(claim).get("labels") or {},
-                      **((spec.get("selector") or {}).get("matchLabels") or {}))
-        body: Obj = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                     "metadata": {"name": claim_name(claim, sts, ordinal),
-                                  "namespace": meta(sts)["namespace"], "labels": labels},
-                     "spec": copy.deepcopy(claim.get("spec") or {})}
-        retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
-        if retention.get("whenDeleted") == "Delete":
-            ref = dict(owner_reference(sts, KIND.api_version, KIND.kind), controller=False)
-            body["metadata"]["ownerReferences"] = [ref]
+        body = claim_body(sts, claim, ordinal)
         try:
             await self.client.create(PersistentVolumeClaim.from_dict(body),
                                      namespace=meta(sts)["namespace"])

@@ -217,8 +217,11 @@ def test_job_fails_retries_and_completes(kubectl133: Kubectl, flags: Path) -> No
     k = kubectl133
     once = flags / "failed-once"
     script = f"if [ -f {once} ]; then echo second try; else touch {once}; exit 1; fi"
+    fatal = {"rules": [{"action": "FailJob",
+                        "onExitCodes": {"operator": "In", "values": [42]}}]}
     k.ok("apply", "-f", "-", input=dump(job("retry", script, backoffLimit=2),
-                                         job("doomed", "exit 3", backoffLimit=0)))
+                                         job("doomed", "exit 3", backoffLimit=0),
+                                         job("fatal", "exit 42", podFailurePolicy=fatal)))
     k.ok("wait", "--for=condition=complete", "job/retry", "--timeout=60s")
     status = k.json("get", "job", "retry")["status"]
     assert (status["succeeded"], status["failed"]) == (1, 1)
@@ -227,9 +230,15 @@ def test_job_fails_retries_and_completes(kubectl133: Kubectl, flags: Path) -> No
     failed = k.json("get", "job", "doomed")["status"]["conditions"][-1]
     assert (failed["reason"], failed["message"]) == (
         "BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    k.ok("wait", "--for=condition=failed", "job/fatal", "--timeout=60s")
+    (pod,) = pods(k, "job-name=fatal")
+    failed = k.json("get", "job", "fatal")["status"]["conditions"][-1]
+    assert (failed["reason"], failed["message"]) == (
+        "PodFailurePolicy", f"Container main for pod {k.namespace}/{pod.name} failed with exit "
+        "code 42 matching FailJob rule at index 0")
     _, rows = parse_table(k.ok("get", "jobs"))
     assert [(r["NAME"], r["STATUS"], r["COMPLETIONS"]) for r in rows] == [
-        ("doomed", "Failed", "0/1"), ("retry", "Complete", "1/1")]
+        ("doomed", "Failed", "0/1"), ("fatal", "Failed", "0/1"), ("retry", "Complete", "1/1")]
 
 
 def test_indexed_job_gives_each_pod_its_index(kubectl133: Kubectl) -> None:

@@ -325,3 +325,26 @@ def test_cronjob_history_keeps_the_newest_finished_jobs() -> None:
     assert [j["metadata"]["name"] for j in cp.over_history(jobs, "Complete", 2)] == ["a"]
     assert cp.over_history(jobs, "Failed", 1) == []
     assert [j["metadata"]["name"] for j in cp.over_history(jobs, "Failed", 0)] == ["c"]
+
+
+@pytest.mark.parametrize(("when_deleted", "owned"), [
+    pytest.param("Retain", False, id="retain"),
+    pytest.param("Delete", True, id="delete-with-the-set"),
+])
+def test_statefulset_claim_follows_the_retention_policy(when_deleted: str, owned: bool) -> None:
+    from portico.controllers._statefulset import claim_body
+
+    owner = {"metadata": OWNER_META, "spec": {
+        "selector": {"matchLabels": {"app": "web"}},
+        "persistentVolumeClaimRetentionPolicy": {"whenDeleted": when_deleted}}}
+    claim = {"metadata": {"name": "data", "labels": {"tier": "db"}},
+             "spec": {"accessModes": ["ReadWriteOnce"],
+                      "resources": {"requests": {"storage": "1Gi"}}}}
+    body = claim_body(owner, claim, 1)
+    assert body["metadata"]["name"] == "data-web-1"
+    assert body["metadata"]["labels"] == {"tier": "db", "app": "web"}
+    assert body["spec"] == claim["spec"]
+    refs = body["metadata"].get("ownerReferences")
+    assert bool(refs) == owned
+    if refs:
+        assert (refs[0]["kind"], refs[0]["controller"]) == ("StatefulSet", False)
