@@ -35,6 +35,8 @@ from portico.apiserver.resources._base import (
     nested,
 )
 from portico.apiserver.resources._meta import (
+    FIELD_IMMUTABLE,
+    GoValue,
     validate_immutable,
     validate_nonnegative,
 )
@@ -169,8 +171,8 @@ class JobStrategy(Strategy):
             errs.extend(validate_immutable(new_spec.get("completions"),
                                            old_spec.get("completions"), "spec.completions"))
         if not old_spec.get("suspend") and new_spec.get("template") != old_spec.get("template"):
-            errs.append(invalid("spec.template", "core.PodTemplateSpec{...}",
-                                "field is immutable"))
+            errs.append(invalid("spec.template", GoValue("core.PodTemplateSpec{...}"),
+                                FIELD_IMMUTABLE))
         return errs
 
 

@@ -160,3 +160,19 @@ def test_active_deadline_is_forbidden_in_templates(rt: Any, kind: str) -> None:
     assert [(e.field, e.body()) for e in errs] == [(
         "spec.template.spec.activeDeadlineSeconds",
         f"Forbidden: activeDeadlineSeconds in {kind} is not Supported")]
+
+
+def test_job_update_rules() -> None:
+    body, _ = created(JOBS, obj("Job", template=pod_template(restart="Never")))
+    scaled = copy.deepcopy(body)
+    scaled["spec"]["parallelism"] = 4
+    assert JOBS.strategy.validate_update(scaled, body) == []
+    changed = copy.deepcopy(body)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx"
+    changed["spec"]["completions"] = 3
+    assert sorted(e.message() for e in JOBS.strategy.validate_update(changed, body)) == [
+        "spec.completions: Invalid value: 3: field is immutable",
+        "spec.template: Invalid value: core.PodTemplateSpec{...}: field is immutable"]
+    body["spec"]["suspend"] = True
+    changed["spec"]["completions"] = body["spec"]["completions"]
+    assert JOBS.strategy.validate_update(changed, body) == []
