@@ -4,10 +4,11 @@ As `pkg/controller/history` and the two controllers' `getPatch` do, a revision's
 `data` is the strategic merge patch `{"spec": {"template": {..., "$patch":
 "replace"}}}` that puts its template back; `kubectl rollout undo` applies exactly
 that patch to the owner. A revision is named `<owner>-<hash of data>` (the
-collision count is hashed in when a name is taken by different data) and numbered
-one past the highest of the owner's revisions; when the owner's template returns
-to an older revision's (an undo), that revision is renumbered to the top instead of
-a new one being made. `truncate` deletes the oldest revisions beyond
+collision count is hashed in when a name is taken by different data; a taken name
+holding the same data under the same owner is that revision, not yet in the cache)
+and numbered one past the highest of the owner's revisions; when the owner's
+template returns to an older revision's (an undo), that revision is renumbered to
+the top instead of a new one being made. `truncate` deletes the oldest revisions beyond
 `revisionHistoryLimit` that no live pod uses.
 """
 
@@ -80,9 +81,14 @@ class History:
             created = await self.client.create(ControllerRevision.from_dict(body),
                                                namespace=meta(owner)["namespace"])
         except ApiError as exc:
-            if exc.status.code == 409:
-                return await self.ensure(owner, template, labels, collision_count + 1)
-            raise
+            if exc.status.code != 409:
+                raise
+            existing = (await self.client.get(ControllerRevision, name,
+                                              namespace=meta(owner)["namespace"])).to_dict()
+            if existing.get("data") == data and controlled_by([existing], owner):
+                self.revisions.assume(existing)  # ours, not yet seen by the informer
+                return existing
+            return await self.ensure(owner, template, labels, collision_count + 1)
         result = created.to_dict()
         self.revisions.assume(result)
         return result
