@@ -1,7 +1,7 @@
 """Issue 16 end to end: StatefulSet, DaemonSet, Job, CronJob and ReplicationController.
 
 One `portico up --nodes 3` serves the module; each test gets a fresh namespace and
-drives the real kubectl (1.33, and 1.32 where a test is parametrized). DNS names of
+drives the real kubectl (1.33; the rollout, scale and create tests also 1.32). DNS names of
 StatefulSet pods are resolved from a pod (dnspython through the test's own
 interpreter). The Job retry test counts on the controller's 10 s failure backoff.
 A CronJob scheduled every minute is created with the cluster, so by the last test
@@ -147,8 +147,8 @@ def test_not_ready_statefulset_pod_resolves_with_publish_not_ready(kubectl133: K
     assert dns_lookup(k, "dig-peer", "A", fqdn) == [f"A {fqdn} {ip}"]
 
 
-def test_statefulset_partition_rollout_history_and_undo(kubectl133: Kubectl) -> None:
-    k = kubectl133
+def test_statefulset_partition_rollout_history_and_undo(kubectl: Kubectl) -> None:
+    k = kubectl
     sts = statefulset("db", 3, podManagementPolicy="Parallel",
                       updateStrategy={"type": "RollingUpdate",
                                       "rollingUpdate": {"partition": 2}})
@@ -296,8 +296,8 @@ def test_job_selector_must_be_generated(kubectl133: Kubectl) -> None:
     assert "spec.selector: Invalid value:" in err and "`selector` not auto-generated" in err
 
 
-def test_replication_controller_defaults_selector_and_scales(kubectl133: Kubectl) -> None:
-    k = kubectl133
+def test_replication_controller_defaults_selector_and_scales(kubectl: Kubectl) -> None:
+    k = kubectl
     rc = {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "legacy"},
           "spec": {"replicas": 1, "template": template({"app": "legacy"})}}
     k.ok("apply", "-f", "-", input=dump(rc))
