@@ -14,7 +14,7 @@ AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscover
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
 # Preferred order of groups in /apis, as kube-apiserver lists them.
-_GROUP_ORDER = ("apps", "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io")
+_GROUP_ORDER = ("apps", "batch", "coordination.k8s.io", "discovery.k8s.io", "networking.k8s.io")
 
 
 def wants_aggregated(accept: str) -> str | None:

@@ -14,11 +14,14 @@ from portico.apiserver.selectors import selector_from_label_selector_object
 
 
 def to_scale(rt: ResourceType, obj: Object) -> Object:
-    """The autoscaling/v1 Scale view of a Deployment, ReplicaSet or custom resource."""
+    """The autoscaling/v1 Scale view of a workload or custom resource (a
+    ReplicationController's map selector is a LabelSelector's matchLabels)."""
     if rt.custom is not None:
         return custom_scale.to_scale(rt.custom.scale, obj)
     meta = obj["metadata"]
     selector = obj.get("spec", {}).get("selector")
+    if rt.kind == "ReplicationController" and selector:
+        selector = {"matchLabels": selector}
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",

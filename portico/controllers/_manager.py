@@ -4,9 +4,10 @@ Two patterns live here:
 - the namespace controller and the garbage collector resync from the full state
   (the namespace controller from the API, the collector from the informers'
   caches), triggered through coalescing runners;
-- the workload controllers (scheduler, ReplicaSet, Deployment, EndpointSlice,
-  node lifecycle) share one informer per kind (`InformerFactory`) and each keep a
-  work queue of object keys, so a change to one Deployment reconciles only it.
+- the workload controllers (scheduler, ReplicaSet, Deployment, ReplicationController,
+  StatefulSet, DaemonSet, Job, CronJob, EndpointSlice, node lifecycle) share one
+  informer per kind (`InformerFactory`) and each keep a work queue of object keys,
+  so a change to one Deployment reconciles only it.
 Queues start only after every informer has listed once (client-go's
 `WaitForCacheSync`), so no controller acts on a partial view.
 """
@@ -30,13 +31,17 @@ from portico.client import (
     api_client,
     wait_for_api,
 )
+from portico.controllers._cronjob import CronJobController
+from portico.controllers._daemonset import DaemonSetController
 from portico.controllers._deployment import DeploymentController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
+from portico.controllers._job import JobController
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
-from portico.controllers._replicaset import ReplicaSetController
+from portico.controllers._replicaset import REPLICATION_CONTROLLER, ReplicaSetController
 from portico.controllers._scheduler import Scheduler
+from portico.controllers._statefulset import StatefulSetController
 from portico.lifecycle import run_until_signalled
 from portico.logs import setup as setup_logging
 
@@ -49,6 +54,11 @@ class Controller(StrEnum):
     SCHEDULER = "scheduler"
     REPLICASET = "replicaset"
     DEPLOYMENT = "deployment"
+    REPLICATION_CONTROLLER = "replicationcontroller"
+    STATEFULSET = "statefulset"
+    DAEMONSET = "daemonset"
+    JOB = "job"
+    CRONJOB = "cronjob"
     ENDPOINTSLICE = "endpointslice"
     NODE_LIFECYCLE = "nodelifecycle"
 
@@ -86,6 +96,7 @@ class ControllerManager:
             queues.append(ReplicaSetController(client, informers).queue)
         if Controller.DEPLOYMENT in self.enabled:
             queues.append(DeploymentController(client, informers).queue)
+        queues.extend(self._build_workload_controllers(client, informers))
         if Controller.ENDPOINTSLICE in self.enabled:
             queues.append(EndpointSliceController(client, informers).queue)
         if Controller.NODE_LIFECYCLE in self.enabled:
@@ -94,6 +105,22 @@ class ControllerManager:
             queues.append(self._node_lifecycle.queue)
         if Controller.GARBAGE_COLLECTOR in self.enabled:
             self._runners.append(GarbageCollector(client, informers).runner)
+        return queues
+
+    def _build_workload_controllers(self, client: AsyncClient,
+                                    informers: InformerFactory) -> list[WorkQueue]:
+        """The controllers of the other workload kinds (issue 16)."""
+        queues: list[WorkQueue] = []
+        if Controller.REPLICATION_CONTROLLER in self.enabled:
+            queues.append(ReplicaSetController(client, informers, REPLICATION_CONTROLLER).queue)
+        if Controller.STATEFULSET in self.enabled:
+            queues.append(StatefulSetController(client, informers).queue)
+        if Controller.DAEMONSET in self.enabled:
+            queues.append(DaemonSetController(client, informers).queue)
+        if Controller.JOB in self.enabled:
+            queues.append(JobController(client, informers).queue)
+        if Controller.CRONJOB in self.enabled:
+            queues.append(CronJobController(client, informers).queue)
         return queues
 
     async def _start_queues(self, informers: InformerFactory) -> None:

@@ -6,9 +6,10 @@ terminated pods; pods being deleted stay until they are gone, and the scheduler'
 "assumed" pods are in the list) and the labels of every namespace.
 
 Filter: each node gets the first failing reason, in the default profile's plugin order:
-- NodeUnschedulable (`spec.unschedulable`), TaintToleration (NoSchedule/NoExecute),
+- NodeUnschedulable (`spec.unschedulable`, unless the pod tolerates the unschedulable
+  taint, as DaemonSet pods do), TaintToleration (NoSchedule/NoExecute),
   Ready (Portico's stand-in for the not-ready taint), NodeAffinity (`nodeSelector` and
-  required node affinity);
+  required node affinity, `matchFields` on `metadata.name` included);
 - PodTopologySpread, the pod's `DoNotSchedule` constraints: for each, the matching pods
   (same namespace, not being deleted, `labelSelector` plus `matchLabelKeys`) are
   counted per domain over the nodes that carry every constraint's topology key and pass
@@ -64,6 +65,8 @@ SPREAD_WEIGHT = 2  # the default profile's weights of PodTopologySpread and Inte
 AFFINITY_WEIGHT = 2
 HARD_POD_AFFINITY_WEIGHT = 1  # InterPodAffinityArgs.hardPodAffinityWeight
 _SCHEDULING_EFFECTS = ("NoSchedule", "NoExecute")
+# NodeUnschedulable lets a pod tolerating this taint (DaemonSet pods) onto a cordoned node.
+UNSCHEDULABLE_TAINT: Obj = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
 
 R_NOT_READY = "node(s) were not ready"
 R_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -119,20 +122,23 @@ def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
     return False
 
 
-def _term_matches(term: Obj, labels: dict[str, str]) -> bool:
-    return selector_matches({"matchExpressions": term.get("matchExpressions") or []}, labels)
+def _term_matches(term: Obj, node: Obj) -> bool:
+    """Label expressions on the node's labels, `matchFields` on `metadata.name`."""
+    fields = {"metadata.name": str(meta(node).get("name") or "")}
+    return (selector_matches({"matchExpressions": term.get("matchExpressions") or []},
+                             labels_of(node))
+            and selector_matches({"matchExpressions": term.get("matchFields") or []}, fields))
 
 
 def matches_node(pod: Obj, node: Obj) -> bool:
     """nodeSelector AND (any of the required node affinity terms)."""
     spec = pod.get("spec") or {}
-    labels = labels_of(node)
-    if not map_selector_matches(spec.get("nodeSelector"), labels):
+    if not map_selector_matches(spec.get("nodeSelector"), labels_of(node)):
         return False
     required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
     terms = required.get("nodeSelectorTerms") or []
-    return not terms or any(_term_matches(t, labels) for t in terms)
+    return not terms or any(_term_matches(t, node) for t in terms)
 
 
 def untolerated_taint(pod: Obj, node: Obj) -> Obj | None:
@@ -145,7 +151,8 @@ def untolerated_taint(pod: Obj, node: Obj) -> Obj | None:
 
 def filter_reason(pod: Obj, node: Obj) -> str | None:
     """Why `node` itself cannot take `pod` (pods elsewhere aside), or None."""
-    if (node.get("spec") or {}).get("unschedulable"):
+    if (node.get("spec") or {}).get("unschedulable") and not tolerates(
+            (pod.get("spec") or {}).get("tolerations") or [], UNSCHEDULABLE_TAINT):
         return R_UNSCHEDULABLE
     taint = untolerated_taint(pod, node)
     if taint is not None:

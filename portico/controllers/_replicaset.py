@@ -13,6 +13,10 @@ it). Pods it creates are written through to the pod cache, and pods it deletes
 are remembered by uid until the watch shows them going (kube's "expectations"),
 so a sync never acts twice on a change the watch has not delivered yet. Creation
 uses slow start (batches of 1, 2, 4, ...) and stops at the first failure.
+
+The same controller runs ReplicationControllers (`REPLICATION_CONTROLLER`):
+their plain label-map selector is read as a LabelSelector's matchLabels, which is
+all the difference kube-controller-manager's replication controller has.
 """
 
 from __future__ import annotations
@@ -22,13 +26,16 @@ import datetime
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apps_v1 import ReplicaSet
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Pod, ReplicationController
 from lightkube.types import PatchType
 
 from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.controllers._podcontrol import OwnerKind
+from portico.controllers._podcontrol import pod_from_template as build_pod
 from portico.controllers._pods import (
     controller_ref,
     deletion_rank,
@@ -45,9 +52,32 @@ from portico.controllers._pods import (
 
 log = logging.getLogger("portico.controllers.replicaset")
 
-COMPONENT = "replicaset-controller"
 BURST_REPLICAS = 500
 _EXPECTATION_TTL = 300.0
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between ReplicaSets and ReplicationControllers."""
+
+    resource: Any
+    api_version: str
+    kind: str
+    component: str
+    map_selector: bool = False
+
+    def view(self, obj: Obj) -> Obj:
+        """The object with its selector as a LabelSelector (RCs have a plain map)."""
+        if not self.map_selector:
+            return obj
+        spec = dict(obj.get("spec") or {})
+        spec["selector"] = {"matchLabels": dict(spec.get("selector") or {})}
+        return dict(obj, spec=spec)
+
+
+REPLICA_SET = Kind(ReplicaSet, "apps/v1", "ReplicaSet", "replicaset-controller")
+REPLICATION_CONTROLLER = Kind(ReplicationController, "v1", "ReplicationController",
+                              "replication-controller", map_selector=True)
 
 
 @dataclass
@@ -118,30 +148,20 @@ def plan(rs: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
     return result
 
 
-def pod_from_template(rs: Obj) -> Obj:
+def pod_from_template(rs: Obj, kind: Kind = REPLICA_SET) -> Obj:
     template = (rs.get("spec") or {}).get("template") or {}
-    tmeta = template.get("metadata") or {}
-    body: Obj = {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"generateName": f"{meta(rs)['name']}-", "namespace": meta(rs)["namespace"],
-                     "labels": dict(tmeta.get("labels") or {}),
-                     "ownerReferences": [owner_reference(rs, "apps/v1", "ReplicaSet")]},
-        "spec": template.get("spec") or {},
-    }
-    if tmeta.get("annotations"):
-        body["metadata"]["annotations"] = dict(tmeta["annotations"])
-    if tmeta.get("finalizers"):
-        body["metadata"]["finalizers"] = list(tmeta["finalizers"])
-    return body
+    return build_pod(rs, OwnerKind(kind.api_version, kind.kind), template)
 
 
 class ReplicaSetController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: AsyncClient, informers: InformerFactory,
+                 kind: Kind = REPLICA_SET) -> None:
         self.client = client
-        self.replicasets = informers.informer(ReplicaSet)
+        self.kind = kind
+        self.replicasets = informers.informer(kind.resource)
         self.pods = informers.informer(Pod)
-        self.events = EventRecorder(client, COMPONENT)
-        self.queue = WorkQueue("replicaset-controller", self.sync, workers=4)
+        self.events = EventRecorder(client, kind.component)
+        self.queue = WorkQueue(kind.component, self.sync, workers=4)
         self._deleting: dict[str, float] = {}  # pod uid -> when we asked
         self.replicasets.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
         self.pods.add_handler(self._on_pod)
@@ -155,11 +175,11 @@ class ReplicaSetController:
             ref = controller_ref(pod)
             ns = meta(pod).get("namespace")
             if ref is not None:
-                if ref.get("kind") == "ReplicaSet":
+                if ref.get("kind") == self.kind.kind:
                     self.queue.add(f"{ns}/{ref['name']}")
                 continue
             for rs in self.replicasets.list(ns):
-                selector = (rs.get("spec") or {}).get("selector")
+                selector = (self.kind.view(rs).get("spec") or {}).get("selector")
                 if selector and selector_matches(selector, labels_of(pod)):
                     self.queue.add(key_of(rs))
 
@@ -174,17 +194,18 @@ class ReplicaSetController:
         return True
 
     async def sync(self, key: str) -> float | None:
-        rs = self.replicasets.get(key)
-        if rs is None or not self.pods.synced:
+        stored = self.replicasets.get(key)
+        if stored is None or not self.pods.synced:
             return None
+        rs = self.kind.view(stored)
         ns = meta(rs)["namespace"]
         pods = [p for p in self.pods.list(ns) if not self._pending_deletion(p)]
         if meta(rs).get("deletionTimestamp"):
             return None
         result = plan(rs, pods, now_utc())
+        mine = owner_reference(rs, self.kind.api_version, self.kind.kind)
         for pod in result.adopt:
-            await self._set_owners(pod, [*(meta(pod).get("ownerReferences") or []),
-                                         owner_reference(rs, "apps/v1", "ReplicaSet")])
+            await self._set_owners(pod, [*(meta(pod).get("ownerReferences") or []), mine])
         for pod in result.release:
             kept = [r for r in meta(pod).get("ownerReferences") or []
                     if r.get("uid") != meta(rs)["uid"]]
@@ -194,7 +215,7 @@ class ReplicaSetController:
         if result.create or result.delete or result.adopt or result.release:
             pods = [p for p in self.pods.list(ns) if not self._pending_deletion(p)]
             result.status = plan(rs, pods, now_utc()).status
-        await self._write_status(rs, result.status)
+        await self._write_status(stored, result.status)
         return result.recheck_after
 
     async def _set_owners(self, pod: Obj, refs: list[Obj]) -> None:
@@ -220,11 +241,11 @@ class ReplicaSetController:
             batch *= 2
 
     async def _create_one(self, rs: Obj) -> None:
-        body = pod_from_template(rs)
+        body = pod_from_template(rs, self.kind)
         created = (await self.client.create(Pod.from_dict(body),
                                             namespace=meta(rs)["namespace"])).to_dict()
         self.pods.assume(created)
-        await self.events.record(_involved(rs), EventType.NORMAL, "SuccessfulCreate",
+        await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulCreate",
                                  f"Created pod: {meta(created)['name']}")
 
     async def _delete(self, rs: Obj, pod: Obj) -> None:
@@ -236,7 +257,7 @@ class ReplicaSetController:
             if exc.status.code != 404:
                 raise
             return
-        await self.events.record(_involved(rs), EventType.NORMAL, "SuccessfulDelete",
+        await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulDelete",
                                  f"Deleted pod: {meta(pod)['name']}")
 
     async def _write_status(self, rs: Obj, status: Obj) -> None:
@@ -250,7 +271,7 @@ class ReplicaSetController:
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)
                             if k not in ("conditions",)}}
         try:
-            updated = await self.client.patch(ReplicaSet.Status, meta(rs)["name"], patch,
+            updated = await self.client.patch(self.kind.resource.Status, meta(rs)["name"], patch,
                                               namespace=meta(rs)["namespace"],
                                               patch_type=PatchType.MERGE)
             self.replicasets.assume(updated.to_dict())
@@ -258,6 +279,6 @@ class ReplicaSetController:
             if exc.status.code != 404:
                 raise
 
-
-def _involved(rs: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": meta(rs)}
+    def _involved(self, rs: Obj) -> Obj:
+        return {"apiVersion": self.kind.api_version, "kind": self.kind.kind,
+                "metadata": meta(rs)}

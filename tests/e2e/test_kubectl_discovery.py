@@ -21,6 +21,12 @@ EXPECTED_RESOURCES = {
     ("secrets", "v1"): ("", "true", "Secret"),
     ("services", "v1"): ("svc", "true", "Service"),
     ("deployments", "apps/v1"): ("deploy", "true", "Deployment"),
+    ("replicationcontrollers", "v1"): ("rc", "true", "ReplicationController"),
+    ("statefulsets", "apps/v1"): ("sts", "true", "StatefulSet"),
+    ("daemonsets", "apps/v1"): ("ds", "true", "DaemonSet"),
+    ("controllerrevisions", "apps/v1"): ("", "true", "ControllerRevision"),
+    ("jobs", "batch/v1"): ("", "true", "Job"),
+    ("cronjobs", "batch/v1"): ("cj", "true", "CronJob"),
     ("endpointslices", "discovery.k8s.io/v1"): ("", "true", "EndpointSlice"),
     ("ingressclasses", "networking.k8s.io/v1"): ("", "false", "IngressClass"),
     ("ingresses", "networking.k8s.io/v1"): ("ing", "true", "Ingress"),
@@ -99,6 +105,30 @@ def test_explain_service_spec_ports_header(kubectl: Kubectl) -> None:
         "DESCRIPTION:\n    The list of ports that are exposed by this service. More info:\n"
     ), text
     assert "\nFIELDS:\n" in text
+
+
+@pytest.mark.parametrize(
+    ("resource", "line"),
+    [
+        pytest.param("statefulset.spec", "  podManagementPolicy\t<string>", id="statefulset"),
+        pytest.param("daemonset.spec", "  updateStrategy\t<DaemonSetUpdateStrategy>",
+                     id="daemonset"),
+        pytest.param("job.spec", "  backoffLimit\t<integer>", id="job"),
+        pytest.param("cronjob.spec", "  schedule\t<string> -required-", id="cronjob"),
+        pytest.param("rc.spec", "  selector\t<map[string]string>", id="rc"),
+    ],
+)
+def test_explain_workload_kinds(kubectl: Kubectl, resource: str, line: str) -> None:
+    assert line in kubectl.ok("explain", resource).splitlines()
+
+
+def test_unknown_field_of_a_cronjob_fails_client_side_validation(kubectl: Kubectl) -> None:
+    body = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"schedule": "@daily", "scheduel": "x", "jobTemplate": {"spec": {
+                "template": {"spec": {"restartPolicy": "Never", "containers": [
+                    {"name": "c", "image": "busybox"}]}}}}}}
+    stderr = kubectl.fail("create", "-f", "-", "--validate=strict", input=json.dumps(body))
+    assert 'unknown field "spec.scheduel"' in stderr
 
 
 def test_explain_unknown_field(kubectl: Kubectl) -> None:

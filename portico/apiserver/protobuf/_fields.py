@@ -25,6 +25,7 @@ _PREFIXES = {
     "m.": "io.k8s.apimachinery.pkg.apis.meta.v1.",
     "a.": "io.k8s.api.apps.v1.",
     "n.": "io.k8s.api.networking.v1.",
+    "b.": "io.k8s.api.batch.v1.",
 }
 
 _CONTAINER = (
@@ -66,6 +67,25 @@ _TABLE: dict[str, str] = {
     "a.DeploymentCondition": (
         "1 type 2 status 6 lastUpdateTime 7 lastTransitionTime 4 reason 5 message"
     ),
+    # batch/v1 (kubectl create job|cronjob)
+    "b.Job": _OBJECT,
+    "b.JobSpec": (
+        "1 parallelism* 2 completions* 3 activeDeadlineSeconds* 11 podFailurePolicy"
+        " 16 successPolicy 7 backoffLimit* 12 backoffLimitPerIndex* 13 maxFailedIndexes*"
+        " 4 selector 5 manualSelector* 6 template 8 ttlSecondsAfterFinished*"
+        " 9 completionMode* 10 suspend* 14 podReplacementPolicy* 15 managedBy*"
+    ),
+    "b.JobStatus": (
+        "1 conditions 2 startTime 3 completionTime 4 active 5 succeeded 6 failed"
+        " 11 terminating* 7 completedIndexes 10 failedIndexes* 8 uncountedTerminatedPods 9 ready*"
+    ),
+    "b.CronJob": _OBJECT,
+    "b.CronJobSpec": (
+        "1 schedule 8 timeZone* 2 startingDeadlineSeconds* 3 concurrencyPolicy 4 suspend*"
+        " 5 jobTemplate 6 successfulJobsHistoryLimit* 7 failedJobsHistoryLimit*"
+    ),
+    "b.CronJobStatus": "1 active 4 lastScheduleTime 5 lastSuccessfulTime",
+    "b.JobTemplateSpec": "1 metadata 2 spec",
     # networking/v1
     "n.Ingress": _OBJECT,
     "n.IngressSpec": "4 ingressClassName* 1 defaultBackend 2 tls 3 rules",

@@ -13,21 +13,27 @@ from portico.apiserver.resources.admissionpolicies import (
     VALIDATINGADMISSIONPOLICYBINDINGS,
 )
 from portico.apiserver.resources.configmaps import CONFIGMAPS
+from portico.apiserver.resources.controllerrevisions import CONTROLLERREVISIONS
+from portico.apiserver.resources.cronjobs import CRONJOBS
 from portico.apiserver.resources.customresourcedefinitions import CUSTOMRESOURCEDEFINITIONS
+from portico.apiserver.resources.daemonsets import DAEMONSETS
 from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
 from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
 from portico.apiserver.resources.events import EVENTS
 from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
 from portico.apiserver.resources.ingresses import INGRESSES
+from portico.apiserver.resources.jobs import JOBS
 from portico.apiserver.resources.leases import LEASES
 from portico.apiserver.resources.loadbalancers import LOADBALANCERS
 from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.pods import PODS
 from portico.apiserver.resources.replicasets import REPLICASETS
+from portico.apiserver.resources.replicationcontrollers import REPLICATIONCONTROLLERS
 from portico.apiserver.resources.secrets import SECRETS
 from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
+from portico.apiserver.resources.statefulsets import STATEFULSETS
 
 ALL_RESOURCES: tuple[ResourceType, ...] = (
     CONFIGMAPS,
@@ -36,11 +42,17 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     NAMESPACES,
     NODES,
     PODS,
+    REPLICATIONCONTROLLERS,
     SECRETS,
     SERVICEACCOUNTS,
     services.SERVICES,
     DEPLOYMENTS,
     REPLICASETS,
+    STATEFULSETS,
+    DAEMONSETS,
+    CONTROLLERREVISIONS,
+    JOBS,
+    CRONJOBS,
     LEASES,
     ENDPOINTSLICES,
     INGRESSCLASSES,

@@ -60,7 +60,7 @@ def _int_or_percent(value: Any, path: str) -> tuple[list[FieldError], int | None
     return [], None
 
 
-def _validate_rolling_update(rolling: Object, path: str) -> list[FieldError]:
+def validate_rolling_update(rolling: Object, path: str) -> list[FieldError]:
     unavailable = rolling.get("maxUnavailable")
     surge = rolling.get("maxSurge")
     errs, unavailable_n = _int_or_percent(unavailable, f"{path}.maxUnavailable")
@@ -90,7 +90,7 @@ def _validate_strategy(strategy: Object) -> list[FieldError]:
             return [required(
                 "spec.strategy.rollingUpdate", "this should be defaulted and never be nil"
             )]
-        return _validate_rolling_update(rolling, "spec.strategy.rollingUpdate")
+        return validate_rolling_update(rolling, "spec.strategy.rollingUpdate")
     return [not_supported("spec.strategy", kind, STRATEGY_TYPES)]
 
 

@@ -13,7 +13,7 @@ import copy
 import datetime
 from typing import Any
 
-from portico.apiserver.errors import FieldError, invalid, not_supported, required
+from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -59,10 +59,14 @@ def go_selector(selector: Object) -> GoValue:
     return GoValue(f"v1.LabelSelector{{MatchLabels:{labels_text}, MatchExpressions:{exprs_text}}}")
 
 
-def validate_selector_and_template(spec: Object) -> list[FieldError]:
+def validate_selector_and_template(spec: Object, noun: str = "deployment",
+                                   restart_policies: tuple[str, ...] = ("Always",),
+                                   ) -> list[FieldError]:
     """Selector presence/validity, then the template against it (`spec.template`).
 
-    Both apps kinds say "for deployment" for an empty selector, as upstream does.
+    Deployments and ReplicaSets say "for deployment" for an empty selector, as upstream
+    does; StatefulSets and DaemonSets name themselves (`noun`). Jobs pass their own
+    restart policies (OnFailure, Never).
     """
     errs: list[FieldError] = []
     selector = spec.get("selector")
@@ -72,7 +76,7 @@ def validate_selector_and_template(spec: Object) -> list[FieldError]:
         errs.extend(validate_label_selector(selector, "spec.selector"))
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             errs.append(invalid(
-                "spec.selector", go_selector(selector), "empty selector is invalid for deployment"
+                "spec.selector", go_selector(selector), f"empty selector is invalid for {noun}"
             ))
     template = spec.get("template")
     if not isinstance(template, dict):
@@ -87,15 +91,24 @@ def validate_selector_and_template(spec: Object) -> list[FieldError]:
         )
     errs.extend(validate_pod_template(template, "spec.template"))
     restart = nested(template, "spec", "restartPolicy", default="")
-    if restart and restart != "Always":
-        errs.append(not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
-    if nested(template, "spec", "activeDeadlineSeconds") is not None:
-        errs.append(invalid(
-            "spec.template.spec.activeDeadlineSeconds",
-            nested(template, "spec", "activeDeadlineSeconds"),
-            "activeDeadlineSeconds in ReplicaSet is not Supported",
-        ))
+    if restart and restart not in restart_policies:
+        errs.append(not_supported("spec.template.spec.restartPolicy", restart, restart_policies))
+    deadline = nested(template, "spec", "activeDeadlineSeconds")
+    if restart_policies == ("Always",) and deadline is not None:
+        errs.append(_deadline_error(noun, deadline))
     return errs
+
+
+def _deadline_error(noun: str, deadline: Any) -> FieldError:
+    """ReplicaSets (and Deployments) say Invalid; StatefulSets and DaemonSets Forbidden."""
+    path = "spec.template.spec.activeDeadlineSeconds"
+    if noun in _FORBIDDEN_DEADLINE:
+        return forbidden(path, f"activeDeadlineSeconds in {_FORBIDDEN_DEADLINE[noun]} is not "
+                               "Supported")
+    return invalid(path, deadline, "activeDeadlineSeconds in ReplicaSet is not Supported")
+
+
+_FORBIDDEN_DEADLINE = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 
 
 def keep_status(new: Object, old: Object) -> None:

@@ -141,3 +141,16 @@ def test_logs_check_accepts_only_every_line_framed(tmp_path: Path) -> None:
     logs.check_log(log, 3)
     with pytest.raises(SystemExit, match="holds 3 records, not 4 lines"):
         logs.check_log(log, 4)
+
+
+def test_workloads_bench_manifests_and_ratios() -> None:
+    from bench import workloads
+
+    deploy, sts, job = workloads.workloads(100)
+    assert [w.kind for w in (deploy, sts, job)] == ["deployment", "statefulset", "job"]
+    assert sts.manifest["spec"]["podManagementPolicy"] == "Parallel"  # type: ignore[index]
+    assert (job.manifest["spec"]["completions"],  # type: ignore[index]
+            job.manifest["spec"]["parallelism"]) == (100, 10)  # type: ignore[index]
+    assert "--for=jsonpath={.status.readyReplicas}=100" in sts.wait
+    assert workloads.ratios({"deployment": 10.0, "statefulset": 12.0, "job": 20.0}) == {
+        "statefulset": 1.2, "job": 2.0}

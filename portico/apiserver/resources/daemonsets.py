@@ -1,0 +1,148 @@
+"""DaemonSets (apps/v1): defaults, validation, table.
+
+Defaults are `SetDefaults_DaemonSet`: updateStrategy RollingUpdate with
+maxUnavailable 1 and maxSurge 0, revisionHistoryLimit 10, plus the pod template
+defaults. Validation is `ValidateDaemonSetSpec`: the selector and template rules
+shared with the other apps kinds (restartPolicy Always), the rolling update's
+int-or-percent checks shared with Deployments, and an immutable selector.
+The columns are kubectl's DESIRED, CURRENT, READY, UP-TO-DATE, AVAILABLE and
+NODE SELECTOR from the status counters and the template's nodeSelector.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from portico.apiserver.errors import FieldError, not_supported
+from portico.apiserver.resources._base import (
+    AGE_COLUMN,
+    NAME_COLUMN,
+    Column,
+    Object,
+    ResourceType,
+    Strategy,
+    Subresource,
+    Table,
+    nested,
+)
+from portico.apiserver.resources._meta import validate_nonnegative
+from portico.apiserver.resources._pod_template import (
+    container_images,
+    container_names,
+    default_pod_template,
+)
+from portico.apiserver.resources._printers import age, name
+from portico.apiserver.resources.deployments import validate_rolling_update
+from portico.apiserver.resources.replicasets import (
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    keep_status,
+    selector_update_errors,
+    validate_selector_and_template,
+    workload_selector,
+)
+
+UPDATE_STRATEGIES = ("OnDelete", "RollingUpdate")
+
+
+class DaemonSetStrategy(Strategy):
+    def default(self, obj: Object) -> None:
+        spec = obj.setdefault("spec", {})
+        strategy = spec.setdefault("updateStrategy", {})
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.get("rollingUpdate")
+            if not isinstance(rolling, dict):
+                rolling = strategy["rollingUpdate"] = {}
+            rolling.setdefault("maxUnavailable", 1)
+            rolling.setdefault("maxSurge", 0)
+        spec.setdefault("revisionHistoryLimit", 10)
+        default_pod_template(spec.get("template"))
+
+    def prepare_for_create(self, obj: Object) -> None:
+        obj["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                         "desiredNumberScheduled": 0, "numberReady": 0}
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        keep_status(new, old)
+
+    def validate(self, obj: Object) -> list[FieldError]:
+        return validate_daemonset_spec(obj.get("spec") or {})
+
+    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+        errs = validate_daemonset_spec(new.get("spec") or {})
+        errs.extend(selector_update_errors(new, old))
+        return errs
+
+
+def validate_daemonset_spec(spec: Object) -> list[FieldError]:
+    errs = validate_selector_and_template(spec, "daemonset")
+    errs.extend(validate_nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds"))
+    errs.extend(validate_nonnegative(spec.get("revisionHistoryLimit"),
+                                     "spec.revisionHistoryLimit"))
+    strategy = spec.get("updateStrategy") or {}
+    kind = strategy.get("type") or ""
+    if kind not in UPDATE_STRATEGIES:
+        errs.append(not_supported("spec.updateStrategy.type", kind, UPDATE_STRATEGIES))
+    elif kind == "RollingUpdate":
+        errs.extend(validate_rolling_update(strategy.get("rollingUpdate") or {},
+                                            "spec.updateStrategy.rollingUpdate"))
+    return errs
+
+
+def _node_selector(spec: Object) -> str:
+    """`labels.FormatLabels`: `k=v,...` sorted, `<none>` when empty."""
+    selector = nested(spec, "template", "spec", "nodeSelector", default=None) or {}
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
+
+
+def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    template_spec = nested(spec, "template", "spec", default=None) or {}
+    return [
+        name(obj),
+        int(status.get("desiredNumberScheduled") or 0),
+        int(status.get("currentNumberScheduled") or 0),
+        int(status.get("numberReady") or 0),
+        int(status.get("updatedNumberScheduled") or 0),
+        int(status.get("numberAvailable") or 0),
+        _node_selector(spec),
+        age(obj, now),
+        container_names(template_spec),
+        container_images(template_spec),
+        workload_selector(spec.get("selector")),
+    ]
+
+
+COLUMNS = (
+    NAME_COLUMN,
+    Column("Desired", type="integer", description="The total number of nodes that should be "
+           "running the daemon pod (including nodes correctly running the daemon pod)."),
+    Column("Current", type="integer", description="The number of nodes that are running at "
+           "least 1 daemon pod and are supposed to run the daemon pod."),
+    Column("Ready", type="integer", description="numberReady is the number of nodes that "
+           "should be running the daemon pod and have one or more of the daemon pod running "
+           "with a Ready Condition."),
+    Column("Up-to-date", type="integer", description="The total number of nodes that are "
+           "running updated daemon pod"),
+    Column("Available", type="integer", description="The number of nodes that should be "
+           "running the daemon pod and have one or more of the daemon pod running and "
+           "available (ready for at least spec.minReadySeconds)"),
+    Column("Node Selector", description="NodeSelector is a selector which must be true for "
+           "the pod to fit on a node. Selector which must match a node's labels for the pod "
+           "to be scheduled on that node."),
+    AGE_COLUMN,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    Column("Selector", priority=1, description="A label query over pods that are managed by "
+           "the daemon set. Must match in order to be controlled."),
+)
+
+DAEMONSETS = ResourceType(
+    group="apps", version="v1", kind="DaemonSet", plural="daemonsets", singular="daemonset",
+    namespaced=True, strategy=DaemonSetStrategy(), table=Table(COLUMNS, cells),
+    short_names=("ds",), categories=("all",), subresources=(Subresource("status"),),
+    generation=True,
+)

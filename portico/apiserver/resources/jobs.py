@@ -1,0 +1,250 @@
+"""Jobs (batch/v1): defaults, the generated selector, validation, table.
+
+Defaults are `SetDefaults_Job`: completions and parallelism 1 when both are unset
+(parallelism 1 when only it is), backoffLimit 6 (2147483647 with
+backoffLimitPerIndex), completionMode NonIndexed, suspend false, manualSelector
+left unset and podReplacementPolicy TerminatingOrFailed (Failed with a
+podFailurePolicy).
+
+On create, unless `manualSelector` is true, the job strategy's `generateSelector`
+labels the template with `batch.kubernetes.io/controller-uid`,
+`batch.kubernetes.io/job-name` and their legacy unprefixed twins, and adds the uid
+label to the selector; a user selector that does not match those labels is then
+"`selector` not auto-generated". `ValidateJobSpec` checks the counts, the restart
+policy (OnFailure or Never), Indexed mode's completions, and the selector against
+the template. On update the selector, completions (except with parallelism in
+elastic Indexed jobs), completionMode and podFailurePolicy are immutable, and the
+template only while the job is not suspended.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from portico.apiserver.errors import FieldError, invalid, not_supported, required
+from portico.apiserver.resources._base import (
+    AGE_COLUMN,
+    NAME_COLUMN,
+    Column,
+    Object,
+    ResourceType,
+    Strategy,
+    Subresource,
+    Table,
+    nested,
+)
+from portico.apiserver.resources._meta import (
+    FIELD_IMMUTABLE,
+    GoValue,
+    validate_immutable,
+    validate_nonnegative,
+)
+from portico.apiserver.resources._pod_template import (
+    container_images,
+    container_names,
+    default_pod_template,
+)
+from portico.apiserver.resources._printers import age, human_duration, name, parse_time
+from portico.apiserver.resources._selector import selector_matches
+from portico.apiserver.resources.replicasets import (
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    go_selector,
+    keep_status,
+    validate_selector_and_template,
+    workload_selector,
+)
+
+CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
+JOB_NAME = "batch.kubernetes.io/job-name"
+LEGACY_CONTROLLER_UID = "controller-uid"
+LEGACY_JOB_NAME = "job-name"
+COMPLETION_MODES = ("NonIndexed", "Indexed")
+JOB_RESTART_POLICIES = ("OnFailure", "Never")
+MAX_INT32 = 2147483647
+_NOT_GENERATED = "`selector` not auto-generated"
+
+
+def default_job_spec(spec: Object) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+    spec.setdefault("parallelism", 1)
+    if spec.get("backoffLimit") is None:
+        spec["backoffLimit"] = MAX_INT32 if spec.get("backoffLimitPerIndex") is not None else 6
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault("podReplacementPolicy",
+                    "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed")
+    default_pod_template(spec.get("template"))
+
+
+def generate_selector(obj: Object) -> None:
+    """`generateSelector`: the uid and name labels on the template, the uid in the selector."""
+    spec = obj.setdefault("spec", {})
+    if spec.get("manualSelector"):
+        return
+    meta = obj.get("metadata") or {}
+    uid, job = str(meta.get("uid", "")), str(meta.get("name", ""))
+    template = spec.setdefault("template", {})
+    labels = template.setdefault("metadata", {}).setdefault("labels", {})
+    for key, value in ((LEGACY_CONTROLLER_UID, uid), (LEGACY_JOB_NAME, job),
+                       (CONTROLLER_UID, uid), (JOB_NAME, job)):
+        labels.setdefault(key, value)
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        selector = spec["selector"] = {}
+    selector.setdefault("matchLabels", {}).setdefault(CONTROLLER_UID, uid)
+
+
+def _generated_selector_errors(obj: Object) -> list[FieldError]:
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    if spec.get("manualSelector") or not isinstance(selector, dict):
+        return []
+    meta = obj.get("metadata") or {}
+    expected = {CONTROLLER_UID: str(meta.get("uid", "")), JOB_NAME: str(meta.get("name", ""))}
+    errs: list[FieldError] = []
+    labels = nested(spec, "template", "metadata", "labels", default=None) or {}
+    for key, value in expected.items():
+        if labels.get(key) != value:
+            errs.append(required(f"spec.template.metadata.labels[{key}]", f"must be '{value}'"))
+    if not selector_matches(selector, expected):
+        errs.append(invalid("spec.selector", go_selector(selector), _NOT_GENERATED))
+    return errs
+
+
+def _validate_counts(spec: Object) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for key in ("parallelism", "completions", "backoffLimit", "backoffLimitPerIndex",
+                "maxFailedIndexes", "ttlSecondsAfterFinished"):
+        errs.extend(validate_nonnegative(spec.get(key), f"spec.{key}"))
+    deadline = spec.get("activeDeadlineSeconds")
+    if isinstance(deadline, int) and deadline <= 0:
+        errs.append(invalid("spec.activeDeadlineSeconds", deadline, "must be greater than 0"))
+    mode = spec.get("completionMode") or "NonIndexed"
+    if mode not in COMPLETION_MODES:
+        errs.append(not_supported("spec.completionMode", mode, COMPLETION_MODES))
+    if mode == "Indexed" and spec.get("completions") is None:
+        errs.append(required("spec.completions",
+                             "when completion mode is Indexed"))
+    if spec.get("backoffLimitPerIndex") is not None and mode != "Indexed":
+        errs.append(invalid("spec.backoffLimitPerIndex", spec["backoffLimitPerIndex"],
+                            "requires indexed completion mode"))
+    return errs
+
+
+def validate_job_spec(spec: Object) -> list[FieldError]:
+    errs = _validate_counts(spec)
+    errs.extend(validate_selector_and_template(spec, "job", JOB_RESTART_POLICIES))
+    return errs
+
+
+class JobStrategy(Strategy):
+    def default(self, obj: Object) -> None:
+        default_job_spec(obj.setdefault("spec", {}))
+
+    def prepare_for_create(self, obj: Object) -> None:
+        obj["status"] = {}
+        generate_selector(obj)
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        keep_status(new, old)
+
+    def validate(self, obj: Object) -> list[FieldError]:
+        errs = _generated_selector_errors(obj)
+        errs.extend(validate_job_spec(obj.get("spec") or {}))
+        return errs
+
+    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+        new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
+        errs = validate_job_spec(new_spec)
+        if new_spec.get("selector") != old_spec.get("selector"):
+            errs.extend(validate_immutable(go_selector(new_spec.get("selector") or {}),
+                                           go_selector(old_spec.get("selector") or {}),
+                                           "spec.selector"))
+        for key in ("completionMode", "podFailurePolicy", "backoffLimitPerIndex"):
+            errs.extend(validate_immutable(new_spec.get(key), old_spec.get(key), f"spec.{key}"))
+        elastic = new_spec.get("completionMode") == "Indexed" and \
+            new_spec.get("completions") == new_spec.get("parallelism")
+        if not elastic:
+            errs.extend(validate_immutable(new_spec.get("completions"),
+                                           old_spec.get("completions"), "spec.completions"))
+        if not old_spec.get("suspend") and new_spec.get("template") != old_spec.get("template"):
+            errs.append(invalid("spec.template", GoValue("core.PodTemplateSpec{...}"),
+                                FIELD_IMMUTABLE))
+        return errs
+
+
+def has_condition(obj: Object, cond_type: str) -> bool:
+    return any(c.get("type") == cond_type and c.get("status") == "True"
+               for c in nested(obj, "status", "conditions", default=None) or [])
+
+
+def job_status_word(obj: Object) -> str:
+    """The STATUS column: Complete, Failed, Terminating, Suspended, FailureTarget, Running."""
+    if has_condition(obj, "Complete"):
+        return "Complete"
+    if has_condition(obj, "Failed"):
+        return "Failed"
+    if nested(obj, "metadata", "deletionTimestamp"):
+        return "Terminating"
+    if has_condition(obj, "Suspended"):
+        return "Suspended"
+    if has_condition(obj, "FailureTarget"):
+        return "FailureTarget"
+    return "Running"
+
+
+def _completions(spec: Object, succeeded: int) -> str:
+    if spec.get("completions") is not None:
+        return f"{succeeded}/{int(spec['completions'])}"
+    parallelism = int(spec.get("parallelism") or 0)
+    return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
+
+
+def _duration(status: Object, now: datetime.datetime) -> str:
+    start = parse_time(status.get("startTime"))
+    if start is None:
+        return ""
+    end = parse_time(status.get("completionTime")) or now
+    return human_duration((end - start).total_seconds())
+
+
+def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    template_spec = nested(spec, "template", "spec", default=None) or {}
+    return [
+        name(obj),
+        job_status_word(obj),
+        _completions(spec, int(status.get("succeeded") or 0)),
+        _duration(status, now),
+        age(obj, now),
+        container_names(template_spec),
+        container_images(template_spec),
+        workload_selector(spec.get("selector")),
+    ]
+
+
+COLUMNS = (
+    NAME_COLUMN,
+    Column("Status", description="Status of the job."),
+    Column("Completions", description="The number of pods which reached phase Succeeded. The "
+           "value increases monotonically for a given spec. However, it may decrease in "
+           "reaction to scale down of elastic indexed jobs."),
+    Column("Duration", description="Time required to complete the job."),
+    AGE_COLUMN,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    Column("Selector", priority=1, description="A label query over pods that should match the "
+           "pod count. Normally, the system sets this field for you. More info: "
+           "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/"
+           "#label-selectors"),
+)
+
+JOBS = ResourceType(
+    group="batch", version="v1", kind="Job", plural="jobs", singular="job", namespaced=True,
+    strategy=JobStrategy(), table=Table(COLUMNS, cells), categories=("all",),
+    subresources=(Subresource("status"),), generation=True,
+)

@@ -1,0 +1,182 @@
+"""StatefulSets (apps/v1): defaults, validation, the one-field-set-of-updates rule, table.
+
+Defaults are `SetDefaults_StatefulSet`: replicas 1, podManagementPolicy
+OrderedReady, updateStrategy RollingUpdate with partition 0, revisionHistoryLimit 10,
+persistentVolumeClaimRetentionPolicy Retain/Retain, plus the pod template defaults
+and each volumeClaimTemplate's `volumeMode: Filesystem`.
+
+Validation is `ValidateStatefulSetSpec` (selector and template shared with the other
+apps kinds, restartPolicy Always) and, on update, `ValidateStatefulSetUpdate`: only
+replicas, ordinals, template, updateStrategy, revisionHistoryLimit,
+persistentVolumeClaimRetentionPolicy and minReadySeconds may change; anything else
+is one `spec: Forbidden` error worded as kube-apiserver's. READY is
+`readyReplicas/spec.replicas`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from typing import Any
+
+from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
+from portico.apiserver.resources._base import (
+    AGE_COLUMN,
+    NAME_COLUMN,
+    Column,
+    Object,
+    ResourceType,
+    Strategy,
+    Subresource,
+    Table,
+    nested,
+)
+from portico.apiserver.resources._meta import is_dns1123_label, validate_nonnegative
+from portico.apiserver.resources._pod_template import (
+    container_images,
+    container_names,
+    default_pod_template,
+)
+from portico.apiserver.resources._printers import age, name
+from portico.apiserver.resources.replicasets import (
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+    SCALE,
+    keep_status,
+    validate_selector_and_template,
+)
+
+POD_MANAGEMENT_POLICIES = ("OrderedReady", "Parallel")
+UPDATE_STRATEGIES = ("RollingUpdate", "OnDelete")
+RETENTION_POLICIES = ("Retain", "Delete")
+UPDATABLE_FIELDS = (
+    "replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+    "persistentVolumeClaimRetentionPolicy", "minReadySeconds",
+)
+UPDATE_FORBIDDEN = (
+    "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+    "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+    "'minReadySeconds' are forbidden"
+)
+
+
+def _default_update_strategy(spec: Object) -> None:
+    strategy = spec.setdefault("updateStrategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate")
+        if not isinstance(rolling, dict):
+            rolling = strategy["rollingUpdate"] = {}
+        rolling.setdefault("partition", 0)
+
+
+class StatefulSetStrategy(Strategy):
+    def default(self, obj: Object) -> None:
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("replicas", 1)
+        spec.setdefault("podManagementPolicy", "OrderedReady")
+        _default_update_strategy(spec)
+        spec.setdefault("revisionHistoryLimit", 10)
+        retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
+        retention.setdefault("whenDeleted", "Retain")
+        retention.setdefault("whenScaled", "Retain")
+        for claim in spec.get("volumeClaimTemplates") or []:
+            if isinstance(claim, dict):
+                claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+        default_pod_template(spec.get("template"))
+
+    def prepare_for_create(self, obj: Object) -> None:
+        obj["status"] = {"replicas": 0, "availableReplicas": 0}
+
+    def prepare_for_update(self, new: Object, old: Object) -> None:
+        keep_status(new, old)
+
+    def validate(self, obj: Object) -> list[FieldError]:
+        return validate_statefulset_spec(obj.get("spec") or {})
+
+    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+        errs = validate_statefulset_spec(new.get("spec") or {})
+        if _frozen(new) != _frozen(old):
+            errs.append(forbidden("spec", UPDATE_FORBIDDEN))
+        return errs
+
+
+def _frozen(obj: Object) -> Object:
+    """The spec without the fields an update may change."""
+    spec = copy.deepcopy(obj.get("spec") or {})
+    for key in UPDATABLE_FIELDS:
+        spec.pop(key, None)
+    return spec
+
+
+def _validate_update_strategy(strategy: Object) -> list[FieldError]:
+    kind = strategy.get("type") or ""
+    if kind not in UPDATE_STRATEGIES:
+        if not kind:
+            return [required("spec.updateStrategy", "")]
+        return [not_supported("spec.updateStrategy", kind, UPDATE_STRATEGIES)]
+    rolling = strategy.get("rollingUpdate")
+    if kind == "OnDelete" and rolling is not None:
+        return [invalid("spec.updateStrategy.rollingUpdate", rolling,
+                        "only allowed for updateStrategy 'RollingUpdate'")]
+    if isinstance(rolling, dict):
+        return validate_nonnegative(rolling.get("partition"),
+                                    "spec.updateStrategy.rollingUpdate.partition")
+    return []
+
+
+def _validate_retention(policy: Object) -> list[FieldError]:
+    errs: list[FieldError] = []
+    for key in ("whenDeleted", "whenScaled"):
+        value = policy.get(key)
+        if value not in RETENTION_POLICIES:
+            errs.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{key}",
+                                      value, RETENTION_POLICIES))
+    return errs
+
+
+def validate_statefulset_spec(spec: Object) -> list[FieldError]:
+    errs: list[FieldError] = []
+    policy = spec.get("podManagementPolicy") or ""
+    if policy not in POD_MANAGEMENT_POLICIES:
+        errs.append(not_supported("spec.podManagementPolicy", policy, POD_MANAGEMENT_POLICIES))
+    errs.extend(_validate_update_strategy(spec.get("updateStrategy") or {}))
+    errs.extend(_validate_retention(spec.get("persistentVolumeClaimRetentionPolicy") or {}))
+    errs.extend(validate_nonnegative(spec.get("replicas"), "spec.replicas"))
+    errs.extend(validate_nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds"))
+    service = spec.get("serviceName") or ""
+    if service:
+        errs.extend(invalid("spec.serviceName", service, m) for m in is_dns1123_label(service))
+    ordinals = spec.get("ordinals") or {}
+    errs.extend(validate_nonnegative(ordinals.get("start"), "spec.ordinals.start"))
+    errs.extend(validate_selector_and_template(spec, "statefulset"))
+    return errs
+
+
+def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+    spec = obj.get("spec") or {}
+    template_spec = nested(spec, "template", "spec", default=None) or {}
+    ready = int(nested(obj, "status", "readyReplicas", default=0) or 0)
+    return [
+        name(obj),
+        f"{ready}/{int(spec.get('replicas') or 0)}",
+        age(obj, now),
+        container_names(template_spec),
+        container_images(template_spec),
+    ]
+
+
+COLUMNS = (
+    NAME_COLUMN,
+    Column("Ready", description="Number of the pod with ready state"),
+    AGE_COLUMN,
+    CONTAINERS_COLUMN,
+    IMAGES_COLUMN,
+)
+
+STATEFULSETS = ResourceType(
+    group="apps", version="v1", kind="StatefulSet", plural="statefulsets",
+    singular="statefulset", namespaced=True, strategy=StatefulSetStrategy(),
+    table=Table(COLUMNS, cells), short_names=("sts",), categories=("all",),
+    subresources=(Subresource("status"), SCALE), generation=True,
+)

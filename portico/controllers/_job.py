@@ -1,0 +1,166 @@
+"""The Job controller (and ttl-after-finished): pods to completion, then conditions.
+
+One sync of a Job, from the informer caches: count its pods (`_job_plan.count`),
+plan (`_job_plan.plan`), create and delete pods, write the status (startTime when
+it first runs unsuspended, counters, completedIndexes/failedIndexes, conditions,
+completionTime with `Complete`), and once finished, with ttlSecondsAfterFinished,
+delete the Job (in the background, as the ttl-after-finished controller does)
+that many seconds after its Complete/Failed condition.
+
+An Indexed job's pod is named `<job>-<index>-<random>`, carries the index as the
+`batch.kubernetes.io/job-completion-index` annotation and label, gets the
+`JOB_COMPLETION_INDEX` variable from that annotation in every container and the
+hostname `<job>-<index>`. Pods are not given the job-tracking finalizer: Failed and
+Succeeded pods stay until the Job goes, so counting them is enough.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.batch_v1 import Job
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import CascadeType
+
+from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.controllers import _job_plan as jp
+from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
+from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
+from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+
+log = logging.getLogger("portico.controllers.job")
+
+COMPONENT = "job-controller"
+KIND = OwnerKind("batch/v1", "Job")
+INDEX_ENV = "JOB_COMPLETION_INDEX"
+_INTERIM = {"Complete": "SuccessCriteriaMet", "Failed": "FailureTarget"}
+_FINAL_EVENTS = {"Complete": (EventType.NORMAL, "Completed", "Job completed")}
+
+
+def new_pod(job: Obj, index: int | None) -> Obj:
+    template = (job.get("spec") or {}).get("template") or {}
+    pod = pod_from_template(job, KIND, template)
+    if index is None:
+        return pod
+    name = meta(job)["name"]
+    pod["metadata"]["generateName"] = f"{name}-{index}-"
+    pod["metadata"].setdefault("annotations", {})[jp.INDEX_ANNOTATION] = str(index)
+    pod["metadata"]["labels"][jp.INDEX_ANNOTATION] = str(index)
+    pod["spec"]["hostname"] = f"{name}-{index}"
+    ref = {"fieldRef": {"apiVersion": "v1",
+                        "fieldPath": f"metadata.annotations['{jp.INDEX_ANNOTATION}']"}}
+    for key in ("initContainers", "containers"):
+        for ctr in pod["spec"].get(key) or []:
+            env = [e for e in ctr.get("env") or [] if e.get("name") != INDEX_ENV]
+            ctr["env"] = [*env, {"name": INDEX_ENV, "valueFrom": ref}]
+    return pod
+
+
+def _condition(cond_type: str, reason: str, message: str, stamp: str) -> Obj:
+    return {"type": cond_type, "status": "True", "lastProbeTime": stamp,
+            "lastTransitionTime": stamp, "reason": reason, "message": message}
+
+
+class JobController:
+    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+        self.client = client
+        self.jobs = informers.informer(Job)
+        self.pods = informers.informer(Pod)
+        self.events = EventRecorder(client, COMPONENT)
+        self.control = PodControl(client, self.pods, self.events, KIND)
+        self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
+        self.jobs.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+
+    def _owned(self, job: Obj) -> list[Obj]:
+        return controlled_by(self.pods.list(meta(job)["namespace"]), job)
+
+    async def sync(self, key: str) -> float | None:
+        job = self.jobs.get(key)
+        if job is None or meta(job).get("deletionTimestamp") or not self.pods.synced:
+            return None
+        if jp.finished(job):
+            return await self._expire(job)
+        now = now_utc()
+        view = jp.View(job, self._owned(job), now)
+        counts = jp.count(view)
+        result = jp.plan(view, counts)
+        for index in result.create:
+            await self.control.create(job, new_pod(job, index))
+        for pod in result.delete:
+            await self.control.delete(job, pod)
+        await self._write_status(job, jp.count(jp.View(job, self._owned(job), now)), result)
+        deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
+        start = parse_time((job.get("status") or {}).get("startTime"))
+        if deadline is not None and start is not None and result.finish is None:
+            left = (start - now).total_seconds() + int(deadline)
+            result.recheck_after = min(result.recheck_after or left, left)
+        return max(result.recheck_after, 0.05) if result.recheck_after is not None else None
+
+    def _conditions(self, job: Obj, result: jp.Plan, stamp: str) -> list[Obj]:
+        conditions = list((job.get("status") or {}).get("conditions") or [])
+        types = {c.get("type") for c in conditions if c.get("status") == "True"}
+        suspended = bool((job.get("spec") or {}).get("suspend")) and result.finish is None
+        if suspended and "Suspended" not in types:
+            conditions = [c for c in conditions if c.get("type") != "Suspended"]
+            conditions.append(_condition("Suspended", "JobSuspended", "Job suspended", stamp))
+        elif not suspended and "Suspended" in types:
+            conditions = [c for c in conditions if c.get("type") != "Suspended"]
+            conditions.append(dict(_condition("Suspended", "JobResumed", "Job resumed", stamp),
+                                   status="False"))
+        if result.finish is not None:
+            cond_type, reason, message = result.finish
+            for wanted in (_INTERIM.get(cond_type), cond_type):
+                if wanted and wanted not in types:
+                    conditions.append(_condition(wanted, reason, message, stamp))
+        return conditions
+
+    async def _write_status(self, job: Obj, counts: jp.Counts, result: jp.Plan) -> None:
+        now = now_utc()
+        stamp = rfc3339(now)
+        previous = job.get("status") or {}
+        spec = job.get("spec") or {}
+        status: Obj = {
+            "active": len(counts.active) or None, "ready": jp.ready_count(counts),
+            "succeeded": counts.succeeded or None, "failed": counts.failed or None,
+            "terminating": counts.terminating, "uncountedTerminatedPods": {},
+            "startTime": previous.get("startTime"),
+            "conditions": self._conditions(job, result, stamp) or None,
+        }
+        if spec.get("suspend") and result.finish is None:
+            status["startTime"] = None
+        elif status["startTime"] is None:
+            status["startTime"] = stamp
+        if spec.get("completionMode") == "Indexed":
+            status["completedIndexes"] = jp.format_indexes(counts.succeeded_indexes)
+            if spec.get("backoffLimitPerIndex") is not None:
+                status["failedIndexes"] = jp.format_indexes(counts.failed_indexes)
+        if result.finish is not None and result.finish[0] == "Complete":
+            status["completionTime"] = stamp
+        if await write_status(self.client, Job, self.jobs, job, status):
+            await self._record_finish(job, result)
+
+    async def _record_finish(self, job: Obj, result: jp.Plan) -> None:
+        if result.finish is None or result.finish[0] not in ("Complete", "Failed"):
+            return
+        kind, reason, message = result.finish
+        event = _FINAL_EVENTS.get(kind, (EventType.WARNING, reason, message))
+        await self.events.record(KIND.involved(job), *event)
+
+    async def _expire(self, job: Obj) -> float | None:
+        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
+        done = jp.finished(job)
+        when = parse_time((done or {}).get("lastTransitionTime"))
+        if ttl is None or when is None:
+            return None
+        left = (when - now_utc()).total_seconds() + int(ttl)
+        if left > 0:
+            return left
+        try:
+            await self.client.delete(Job, meta(job)["name"], namespace=meta(job)["namespace"],
+                                     cascade=CascadeType.BACKGROUND)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+        return None

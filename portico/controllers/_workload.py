@@ -1,0 +1,54 @@
+"""What the StatefulSet, DaemonSet, Job and CronJob controllers share around their syncs.
+
+- `enqueue_owner(queue, kind)`: an informer handler that queues the controller owner
+  (of `kind`) of the object that changed, before and after the change;
+- `controlled_by(objects, owner)`: the objects whose controllerRef is `owner`;
+- `write_status(...)`: a merge patch of the status subresource when any field
+  differs from the cached object, written through to the cache; an owner deleted
+  meanwhile (404) is not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.types import PatchType
+
+from portico.client import Obj, WorkQueue
+from portico.client._informer import Informer
+from portico.controllers._pods import controller_ref, meta
+
+
+def enqueue_owner(queue: WorkQueue, kind: str) -> Callable[[Obj | None, Obj | None], None]:
+    def handle(previous: Obj | None, current: Obj | None) -> None:
+        for obj in (previous, current):
+            ref = controller_ref(obj) if obj is not None else None
+            if obj is not None and ref is not None and ref.get("kind") == kind:
+                queue.add(f"{meta(obj)['namespace']}/{ref['name']}")
+
+    return handle
+
+
+def controlled_by(objects: list[Obj], owner: Obj) -> list[Obj]:
+    uid = meta(owner).get("uid")
+    return [o for o in objects if (controller_ref(o) or {}).get("uid") == uid]
+
+
+async def write_status(client: AsyncClient, resource: Any, informer: Informer, obj: Obj,
+                       status: Obj) -> bool:
+    """Patch `status` onto `obj` if it changes anything; True when written."""
+    current = obj.get("status") or {}
+    if all(current.get(k) == v for k, v in status.items()):
+        return False
+    try:
+        updated = await client.patch(resource.Status, meta(obj)["name"], {"status": status},
+                                     namespace=meta(obj)["namespace"],
+                                     patch_type=PatchType.MERGE)
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise
+        return False
+    informer.assume(updated.to_dict())
+    return True
