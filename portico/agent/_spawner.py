@@ -33,6 +33,8 @@ from typing import Any
 
 import setproctitle
 
+from portico.agent._mounts import Mount
+
 log = logging.getLogger("portico.agent.spawner")
 _PR_SET_PDEATHSIG = 1
 MAX_MESSAGE = 1 << 20
@@ -44,10 +46,13 @@ def _die_with_agent() -> None:
 
 @dataclass(frozen=True)
 class PodPlace:
-    """Where a container runs: its pod's network namespace and hostname."""
+    """Where a container runs: its pod's network namespace and hostname, and the volumes
+    it sees (`root_staging`: an empty directory for a new root, see `_mounts`)."""
 
     netns: str
     hostname: str
+    mounts: tuple[Mount, ...] = ()
+    root_staging: str = ""
 
 
 class SpawnedProcess:
@@ -219,7 +224,9 @@ class Spawner:
         """Start a container process with these fds as 0, 1, 2 (the caller closes them)."""
         answer = await self._request({"argv": list(argv), "env": dict(env), "cwd": cwd,
                                       "netns": pod.netns, "hostname": pod.hostname,
-                                      "tty": tty}, (stdin, stdout, stderr))
+                                      "tty": tty,
+                                      "mounts": [m.to_json() for m in pod.mounts],
+                                      "rootStaging": pod.root_staging}, (stdin, stdout, stderr))
         if "pid" not in answer:
             raise OSError(int(answer.get("errno") or 0), answer.get("error", "cannot start"))
         return SpawnedProcess(int(answer["pid"]), answer["exited"])

@@ -13,12 +13,14 @@ dies with its agent, the containers with the zygote), `setns` into the pod's net
 namespace, a UTS namespace with the pod's hostname (as a pod sandbox has), a private
 mount namespace (a slave of the machine's, without /run/netns) where /sys is
 remounted for the pod's netns and every file of /etc/netns/<pod netns>/ is
-bind-mounted over /etc/ (resolv.conf, hosts); then stdin/stdout/stderr from the fds
+bind-mounted over /etc/ (resolv.conf, hosts), and the container's volumes at their
+mountPaths (`_mounts`); then stdin/stdout/stderr from the fds
 the agent passed, a controlling terminal if asked, the working directory and exactly
 the container's environment.
 
 Protocol (SOCK_SEQPACKET, one JSON message per packet):
-- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty"}` with three fds
+- agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty", "mounts",
+  "rootStaging"}` with three fds
   (stdin, stdout, stderr) attached (SCM_RIGHTS);
 - zygote -> agent: `{"id", "pid"}` once the child runs (exec succeeded, or the
   Python image is about to run), or `{"id", "errno", "error"}` when it could not
@@ -49,6 +51,7 @@ from typing import Any
 
 import setproctitle
 
+from portico.agent._mounts import Mount, mount_volumes
 from portico.netns import NETNS_RUN, enter_netns
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -213,6 +216,11 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         enter_pod(request["netns"], request["hostname"])
+        try:
+            mount_volumes([Mount.from_json(m) for m in request.get("mounts") or []],
+                          request.get("rootStaging") or "")
+        except OSError as error:
+            raise StartError(error.errno or 0, str(error)) from None
         for target, fd in enumerate(fds):
             os.dup2(fd, target, inheritable=True)
         if request.get("tty"):

@@ -46,6 +46,9 @@ EDGE_HOST_IP = "10.223.0.1"
 COMPONENT_MODULES = ("portico.agent._agent", "portico.agent._main", "portico.proxy",
                      "portico.cloud.lb.__main__", "portico.controllers")
 CHILD_STOP_SECONDS = 30.0
+# Seconds between rewrites of running pods' configMap/secret/downwardAPI/projected volumes.
+VOLUME_SYNC_ENV = "PORTICO_VOLUME_SYNC_SECONDS"
+DEFAULT_VOLUME_SYNC = "10"
 
 
 def images_file() -> Path:
@@ -170,6 +173,7 @@ class Supervisor:
             client_ca=str(pki.ca_cert),
             serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
             images_file=str(images_file()),
+            volume_sync_seconds=float(os.environ.get(VOLUME_SYNC_ENV) or DEFAULT_VOLUME_SYNC),
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)
