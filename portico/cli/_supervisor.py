@@ -203,7 +203,7 @@ class Supervisor:
         await install(self.api.kubeconfig, networked=self._networked())
         if self._networked():
             self.progress.step("addons applied: cluster DNS (kube-system/coredns), ingress "
-                               "(app-routing-system/nginx)")
+                               "(app-routing-system/nginx), default StorageClass (default)")
 
     async def _wait_nodes_ready(self, timeout: float) -> None:
         from portico.apiserver.registry import ListOptions

@@ -10,11 +10,12 @@ NAMESPACED_KINDS: tuple[type, ...] = (
     apps_v1.Deployment, apps_v1.ReplicaSet, core_v1.Pod, core_v1.Service, core_v1.Endpoints,
     discovery_v1.EndpointSlice, networking_v1.Ingress, core_v1.ConfigMap, core_v1.Secret,
     core_v1.ServiceAccount, core_v1.Event, coordination_v1.Lease,
+    core_v1.PersistentVolumeClaim,
 )
 
 # Kinds that own others or are owned (ownerReferences), for the garbage collector.
 OWNED_KINDS: tuple[type, ...] = (
     apps_v1.Deployment, apps_v1.ReplicaSet, core_v1.Pod, core_v1.Service, core_v1.Endpoints,
     discovery_v1.EndpointSlice, core_v1.ConfigMap, core_v1.Secret, networking_v1.Ingress,
-    coordination_v1.Lease, core_v1.Node,
+    coordination_v1.Lease, core_v1.Node, core_v1.PersistentVolumeClaim,
 )

@@ -36,6 +36,7 @@ from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
+from portico.controllers._persistentvolume import PersistentVolumeController
 from portico.controllers._replicaset import ReplicaSetController
 from portico.controllers._scheduler import Scheduler
 from portico.logs import setup as setup_logging
@@ -51,12 +52,16 @@ class Controller(StrEnum):
     DEPLOYMENT = "deployment"
     ENDPOINTSLICE = "endpointslice"
     NODE_LIFECYCLE = "nodelifecycle"
+    PERSISTENT_VOLUME = "persistentvolume-binder"
 
 
 class ControllerManager:
     def __init__(self, kubeconfig: Path, enabled: Iterable[Controller | str] | None = None,
-                 node_grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
+                 node_grace_period: float = DEFAULT_GRACE_PERIOD,
+                 data_dir: Path | None = None) -> None:
         self.kubeconfig = kubeconfig
+        # the cluster's data dir, where the local-path provisioner keeps volumes
+        self.data_dir = data_dir or kubeconfig.resolve().parent.parent
         self.enabled = {Controller(c) for c in enabled} if enabled is not None else set(
             Controller)
         self.node_grace_period = node_grace_period
@@ -92,6 +97,8 @@ class ControllerManager:
             self._node_lifecycle = NodeLifecycleController(client, informers,
                                                            self.node_grace_period)
             queues.append(self._node_lifecycle.queue)
+        if Controller.PERSISTENT_VOLUME in self.enabled:
+            queues.append(PersistentVolumeController(client, informers, self.data_dir).queue)
         if Controller.GARBAGE_COLLECTOR in self.enabled:
             self._runners.append(GarbageCollector(client, informers).runner)
         return queues

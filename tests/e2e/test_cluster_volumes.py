@@ -166,3 +166,76 @@ def test_host_path_directory_and_a_missing_one(kubectl: Kubectl, tmp_path: Any) 
     assert message.startswith('MountVolume.SetUp failed for volume "h" : hostPath type check '
                               f'failed: {tmp_path / "nope"} does not exist')
     assert not (tmp_path / "nope").exists()
+
+
+def claim(name: str, size: str = "64Mi", **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": size}}, **spec}}
+
+
+def claim_pod(name: str, claim_name: str, command: list[str] | None = None) -> dict[str, Any]:
+    return pod(name, {"terminationGracePeriodSeconds": 0,
+                      "volumes": [{"name": "data",
+                                   "persistentVolumeClaim": {"claimName": claim_name}}],
+                      "containers": [busybox("app", [{"name": "data", "mountPath": "/data"}],
+                                             command)]})
+
+
+def test_default_storage_class_provisions_on_first_consumer(kubectl: Kubectl) -> None:
+    k = kubectl
+    classes = k.ok("get", "storageclass")
+    assert classes.split("\n")[0].split() == ["NAME", "PROVISIONER", "RECLAIMPOLICY",
+                                              "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE"]
+    assert classes.split("\n")[1].split()[:6] == [
+        "default", "(default)", "rancher.io/local-path", "Delete", "WaitForFirstConsumer",
+        "false"]
+    k.ok("apply", "-f", "-", input=dump(claim("data")))
+    wait_for(lambda: k.json("get", "pvc", "data")["spec"].get("storageClassName") == "default",
+             30, interval=0.2, message="the default class on the claim")
+    assert k.json("get", "pvc", "data")["status"]["phase"] == "Pending"
+    k.ok("apply", "-f", "-", input=dump(claim_pod("writer", "data")))
+    running(k, "writer")
+    pvc = k.json("get", "pvc", "data")
+    assert pvc["status"]["phase"] == "Bound"
+    pv = k.json("get", "pv", pvc["spec"]["volumeName"])
+    assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"] \
+        == [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-1"]}]
+    assert (pv["spec"]["claimRef"]["name"], pv["status"]["phase"]) == ("data", "Bound")
+    row = k.ok("get", "pvc", "data").split("\n")[1].split()
+    assert row[:6] == ["data", "Bound", pv["metadata"]["name"], "64Mi", "RWO", "default"]
+    sh(k, "writer", "echo kept > /data/file")
+    k.ok("delete", "pod", "writer")
+    k.ok("apply", "-f", "-", input=dump(claim_pod("reader", "data")))
+    running(k, "reader")
+    assert sh(k, "reader", "cat /data/file") == "kept\n"
+    assert not os.path.lexists("/data/file")
+    path = pv["spec"]["hostPath"]["path"]
+    assert os.path.isfile(os.path.join(path, "file"))
+
+    smaller = k("patch", "pvc", "data", "-p", '{"spec":{"resources":{"requests":'
+                '{"storage":"32Mi"}}}}')
+    assert smaller.returncode == 1
+    assert 'The PersistentVolumeClaim "data" is invalid: spec.resources.requests.storage: ' \
+        "Forbidden: field can not be less than previous value" in smaller.stderr
+    changed = k("patch", "pvc", "data", "-p", '{"spec":{"accessModes":["ReadWriteMany"]}}')
+    assert "spec: Forbidden: spec is immutable after creation except resources.requests and " \
+        "volumeAttributesClassName for bound claims" in changed.stderr
+
+    k.ok("delete", "pod", "reader")
+    k.ok("delete", "pvc", "data")
+    wait_for(lambda: k("get", "pv", pv["metadata"]["name"]).returncode == 1, 30,
+             interval=0.2, message="the released volume deleted (reclaim policy Delete)")
+    assert not os.path.exists(path)
+
+
+def test_a_missing_claim_keeps_the_pod_pending(kubectl: Kubectl) -> None:
+    k = kubectl
+    k.ok("apply", "-f", "-", input=dump(claim_pod("orphan", "nothing")))
+
+    def message() -> str | None:
+        conditions = k.json("get", "pod", "orphan").get("status", {}).get("conditions") or []
+        return next((c.get("message") for c in conditions if c["type"] == "PodScheduled"
+                     and c["status"] == "False"), None)
+    assert wait_for(message, 30, interval=0.2, message="PodScheduled False") == \
+        '0/1 nodes are available: persistentvolumeclaim "nothing" not found.'

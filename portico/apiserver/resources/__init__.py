@@ -19,10 +19,13 @@ from portico.apiserver.resources.leases import LEASES
 from portico.apiserver.resources.loadbalancers import LOADBALANCERS
 from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
+from portico.apiserver.resources.persistentvolumeclaims import PERSISTENTVOLUMECLAIMS
+from portico.apiserver.resources.persistentvolumes import PERSISTENTVOLUMES
 from portico.apiserver.resources.pods import PODS
 from portico.apiserver.resources.replicasets import REPLICASETS
 from portico.apiserver.resources.secrets import SECRETS
 from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
+from portico.apiserver.resources.storageclasses import STORAGECLASSES
 
 ALL_RESOURCES: tuple[ResourceType, ...] = (
     CONFIGMAPS,
@@ -30,6 +33,8 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     EVENTS,
     NAMESPACES,
     NODES,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
     PODS,
     SECRETS,
     SERVICEACCOUNTS,
@@ -41,6 +46,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSCLASSES,
     INGRESSES,
     LOADBALANCERS,
+    STORAGECLASSES,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
