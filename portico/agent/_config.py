@@ -52,6 +52,8 @@ class AgentConfig:
     # How often running pods' configMap/secret/downwardAPI/projected volumes are
     # re-read and rewritten (kubelet: its sync period, 1 min, plus the cache's TTL).
     volume_sync_seconds: float = 10.0
+    # How often PodMetrics/NodeMetrics are written (metrics-server's resolution: 15 s).
+    metrics_seconds: float = 15.0
 
     @property
     def pod_prefix(self) -> str:

@@ -49,6 +49,9 @@ CHILD_STOP_SECONDS = 30.0
 # Seconds between rewrites of running pods' configMap/secret/downwardAPI/projected volumes.
 VOLUME_SYNC_ENV = "PORTICO_VOLUME_SYNC_SECONDS"
 DEFAULT_VOLUME_SYNC = "10"
+# Seconds between the agents' PodMetrics/NodeMetrics (metrics-server's resolution).
+METRICS_ENV = "PORTICO_METRICS_SECONDS"
+DEFAULT_METRICS = "15"
 
 
 def images_file() -> Path:
@@ -174,6 +177,7 @@ class Supervisor:
             serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
             images_file=str(images_file()),
             volume_sync_seconds=float(os.environ.get(VOLUME_SYNC_ENV) or DEFAULT_VOLUME_SYNC),
+            metrics_seconds=float(os.environ.get(METRICS_ENV) or DEFAULT_METRICS),
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)

@@ -17,6 +17,7 @@ from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
 from portico.apiserver.resources.ingresses import INGRESSES
 from portico.apiserver.resources.leases import LEASES
 from portico.apiserver.resources.loadbalancers import LOADBALANCERS
+from portico.apiserver.resources.metrics import NODEMETRICS, PODMETRICS
 from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.persistentvolumeclaims import PERSISTENTVOLUMECLAIMS
@@ -47,6 +48,8 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSES,
     LOADBALANCERS,
     STORAGECLASSES,
+    NODEMETRICS,
+    PODMETRICS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {

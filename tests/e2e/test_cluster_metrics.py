@@ -1,0 +1,85 @@
+"""Issue 16, point 7 end to end: resource metrics (`kubectl top`), cordon and uncordon.
+
+One `portico up --nodes 1` with the agents writing metrics every second serves the
+module; tests run with kubectl 1.32 and 1.33 in fresh namespaces.  A busy pod is a
+busybox shell spinning in a loop; an idle one sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cluster_support import dump, pod
+from e2e_support import parse_table
+
+from portico.testing.sandbox import Cluster, wait_for
+from tests.conftest import Kubectl
+
+SPIN = ["sh", "-c", "while :; do :; done"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    with Cluster(nodes=1, env={"PORTICO_METRICS_SECONDS": "1"}) as running:
+        yield running
+
+
+def busybox_pod(name: str, command: list[str]) -> str:
+    return dump(pod(name, {"terminationGracePeriodSeconds": 0, "containers": [
+        {"name": "main", "image": "busybox", "command": command}]}, labels={"app": name}))
+
+
+def millicores(cell: str) -> int:
+    return int(cell.removesuffix("m"))
+
+
+def test_kubectl_top_shows_a_busy_pod(kubectl: Kubectl) -> None:
+    k = kubectl
+    k.ok("apply", "-f", "-", input=busybox_pod("busy", SPIN))
+    k.ok("apply", "-f", "-", input=busybox_pod("idle", ["sleep", "3600"]))
+    try:
+        def top() -> dict[str, dict[str, str]] | None:
+            result = k("top", "pods")
+            if result.returncode != 0:
+                return None
+            header, rows = parse_table(result.stdout)
+            found = {row["NAME"]: row for row in rows}
+            return found if {"busy", "idle"} <= set(found) and header[:3] == [
+                "NAME", "CPU(cores)", "MEMORY(bytes)"] else None
+        rows = wait_for(top, 60, interval=0.5, message="kubectl top pods lists both pods")
+        wait_for(lambda: millicores((top() or rows)["busy"]["CPU(cores)"]) >= 200, 30,
+                 interval=0.5, message="the busy pod uses CPU")
+        assert millicores(rows["idle"]["CPU(cores)"]) < 50
+        assert rows["busy"]["MEMORY(bytes)"].endswith("Mi")
+        containers = k.ok("top", "pod", "busy", "--containers")
+        assert "main" in containers
+        selected = k.ok("top", "pods", "-l", "app=idle")
+        assert "idle" in selected and "busy" not in selected
+    finally:
+        k("delete", "pod", "busy", "--wait=false")
+
+    nodes = wait_for(lambda: k("top", "nodes").stdout or None, 30, interval=0.5,
+                     message="kubectl top nodes")
+    header, rows = parse_table(nodes)
+    assert header == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
+    assert rows[0]["NAME"] == "node-1"
+
+
+def test_cordon_and_uncordon(kubectl: Kubectl) -> None:
+    k = kubectl
+    assert "node/node-1 cordoned" in k.ok("cordon", "node-1")
+    try:
+        assert k.json("get", "node", "node-1")["spec"]["unschedulable"] is True
+        k.ok("apply", "-f", "-", input=busybox_pod("waits", ["sleep", "3600"]))
+
+        def unschedulable() -> str | None:
+            conditions = k.json("get", "pod", "waits").get("status", {}).get("conditions") or []
+            return next((c.get("message") for c in conditions
+                         if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+        assert "node(s) were unschedulable" in wait_for(unschedulable, 30, interval=0.2,
+                                                        message="pod unschedulable")
+    finally:
+        assert "node/node-1 uncordoned" in k.ok("uncordon", "node-1")
+    wait_for(lambda: k.json("get", "pod", "waits")["spec"].get("nodeName") == "node-1", 30,
+             interval=0.2, message="scheduled after uncordon")
