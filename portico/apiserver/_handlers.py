@@ -23,6 +23,7 @@ from portico.apiserver._bodies import (
     status_body_response,
     stored_items,
 )
+from portico.apiserver._eviction import evict
 from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._options import (
     delete_options,
@@ -111,6 +112,8 @@ class ResourceHandlers:
             return self.get(request, rt, namespace, path)
         if method == "POST" and path.subresource == "binding" and rt.kind == "Pod":
             return await self.bind(request, rt, namespace, path.name)
+        if method == "POST" and path.subresource == "eviction" and rt.kind == "Pod":
+            return await evict(request, self.registry, rt, namespace, path.name)
         if method == "PUT":
             return await self.update(request, rt, namespace, path)
         if method == "PATCH":

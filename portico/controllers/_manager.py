@@ -32,6 +32,7 @@ from portico.client import (
     wait_for_api,
 )
 from portico.controllers._deployment import DeploymentController
+from portico.controllers._disruption import DisruptionController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
 from portico.controllers._namespace import NamespaceController
@@ -53,6 +54,7 @@ class Controller(StrEnum):
     ENDPOINTSLICE = "endpointslice"
     NODE_LIFECYCLE = "nodelifecycle"
     PERSISTENT_VOLUME = "persistentvolume-binder"
+    DISRUPTION = "disruption"
 
 
 class ControllerManager:
@@ -99,6 +101,8 @@ class ControllerManager:
             queues.append(self._node_lifecycle.queue)
         if Controller.PERSISTENT_VOLUME in self.enabled:
             queues.append(PersistentVolumeController(client, informers, self.data_dir).queue)
+        if Controller.DISRUPTION in self.enabled:
+            queues.append(DisruptionController(client, informers).queue)
         if Controller.GARBAGE_COLLECTOR in self.enabled:
             self._runners.append(GarbageCollector(client, informers).runner)
         return queues

@@ -83,3 +83,49 @@ def test_cordon_and_uncordon(kubectl: Kubectl) -> None:
         assert "node/node-1 uncordoned" in k.ok("uncordon", "node-1")
     wait_for(lambda: k.json("get", "pod", "waits")["spec"].get("nodeName") == "node-1", 30,
              interval=0.2, message="scheduled after uncordon")
+
+
+def web_deployment(replicas: int) -> str:
+    labels = {"app": "web"}
+    return dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                 "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                          "template": {"metadata": {"labels": labels}, "spec": {
+                              "terminationGracePeriodSeconds": 0,
+                              "containers": [{"name": "main", "image": "busybox",
+                                              "command": ["sleep", "3600"]}]}}}})
+
+
+def budget(min_available: int | str) -> str:
+    return dump({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+                 "metadata": {"name": "web"},
+                 "spec": {"minAvailable": min_available,
+                          "selector": {"matchLabels": {"app": "web"}}}})
+
+
+def test_drain_is_blocked_by_a_disruption_budget(kubectl: Kubectl) -> None:
+    k = kubectl
+    k.ok("apply", "-f", "-", input=web_deployment(2))
+    k.ok("apply", "-f", "-", input=budget(2))
+
+    def status() -> dict[str, int] | None:
+        found = k.json("get", "pdb", "web").get("status") or {}
+        return found if found.get("currentHealthy") == 2 else None
+    found = wait_for(status, 60, interval=0.3, message="two healthy pods in the budget")
+    assert (found["desiredHealthy"], found["disruptionsAllowed"], found["expectedPods"]) == \
+        (2, 0, 2)
+    _, rows = parse_table(k.ok("get", "pdb"))
+    assert rows == [{"NAME": "web", "MIN AVAILABLE": "2", "MAX UNAVAILABLE": "N/A",
+                     "ALLOWED DISRUPTIONS": "0", "AGE": rows[0]["AGE"]}]
+    try:
+        drain = k("drain", "node-1", "--pod-selector=app=web", "--timeout=6s")
+        assert drain.returncode == 1
+        assert "Cannot evict pod as it would violate the pod's disruption budget." \
+            in drain.stderr
+        assert len(k.json("get", "pods", "-l", "app=web")["items"]) == 2
+        k.ok("apply", "-f", "-", input=budget("50%"))
+        wait_for(lambda: (k.json("get", "pdb", "web").get("status") or {}).get(
+            "disruptionsAllowed") == 1, 30, interval=0.3, message="one disruption allowed")
+        drained = k("drain", "node-1", "--pod-selector=app=web", "--timeout=20s")
+        assert "evicted" in drained.stdout, drained.stderr
+    finally:
+        k.ok("uncordon", "node-1")

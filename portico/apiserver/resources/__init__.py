@@ -22,6 +22,7 @@ from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.persistentvolumeclaims import PERSISTENTVOLUMECLAIMS
 from portico.apiserver.resources.persistentvolumes import PERSISTENTVOLUMES
+from portico.apiserver.resources.poddisruptionbudgets import PODDISRUPTIONBUDGETS
 from portico.apiserver.resources.pods import PODS
 from portico.apiserver.resources.replicasets import REPLICASETS
 from portico.apiserver.resources.secrets import SECRETS
@@ -50,6 +51,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     STORAGECLASSES,
     NODEMETRICS,
     PODMETRICS,
+    PODDISRUPTIONBUDGETS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
