@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Iterable
 from enum import StrEnum
@@ -35,6 +36,7 @@ from portico.controllers._deployment import DeploymentController
 from portico.controllers._disruption import DisruptionController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
+from portico.controllers._hpa import HorizontalPodAutoscalerController
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
 from portico.controllers._persistentvolume import PersistentVolumeController
@@ -43,6 +45,9 @@ from portico.controllers._scheduler import Scheduler
 from portico.logs import setup as setup_logging
 
 log = logging.getLogger("portico.controllers")
+# --horizontal-pod-autoscaler-sync-period (tests shorten it through the environment)
+HPA_SYNC_ENV = "PORTICO_HPA_SYNC_SECONDS"
+DEFAULT_HPA_SYNC_SECONDS = 15.0
 
 
 class Controller(StrEnum):
@@ -55,6 +60,7 @@ class Controller(StrEnum):
     NODE_LIFECYCLE = "nodelifecycle"
     PERSISTENT_VOLUME = "persistentvolume-binder"
     DISRUPTION = "disruption"
+    HORIZONTAL_POD_AUTOSCALER = "horizontalpodautoscaling"
 
 
 class ControllerManager:
@@ -101,6 +107,9 @@ class ControllerManager:
             queues.append(self._node_lifecycle.queue)
         if Controller.PERSISTENT_VOLUME in self.enabled:
             queues.append(PersistentVolumeController(client, informers, self.data_dir).queue)
+        if Controller.HORIZONTAL_POD_AUTOSCALER in self.enabled:
+            sync = float(os.environ.get(HPA_SYNC_ENV) or DEFAULT_HPA_SYNC_SECONDS)
+            queues.append(HorizontalPodAutoscalerController(client, informers, sync).queue)
         if Controller.DISRUPTION in self.enabled:
             queues.append(DisruptionController(client, informers).queue)
         if Controller.GARBAGE_COLLECTOR in self.enabled:

@@ -1,8 +1,9 @@
-"""Issue 16, point 7 end to end: resource metrics (`kubectl top`), cordon and uncordon.
+"""Issue 16, point 7 end to end: `kubectl top`, autoscaling, disruption budgets, drain.
 
-One `portico up --nodes 1` with the agents writing metrics every second serves the
-module; tests run with kubectl 1.32 and 1.33 in fresh namespaces.  A busy pod is a
-busybox shell spinning in a loop; an idle one sleeps.
+One `portico up --nodes 1` with the agents writing metrics every second and the
+autoscaler syncing every second serves the module; tests run with kubectl 1.32 and
+1.33 in fresh namespaces.  A busy pod is a busybox shell spinning in a loop; an idle
+one sleeps.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ SPIN = ["sh", "-c", "while :; do :; done"]
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    with Cluster(nodes=1, env={"PORTICO_METRICS_SECONDS": "1"}) as running:
+    with Cluster(nodes=1, env={"PORTICO_METRICS_SECONDS": "1",
+                               "PORTICO_HPA_SYNC_SECONDS": "1"}) as running:
         yield running
 
 
@@ -85,14 +87,18 @@ def test_cordon_and_uncordon(kubectl: Kubectl) -> None:
              interval=0.2, message="scheduled after uncordon")
 
 
-def web_deployment(replicas: int) -> str:
-    labels = {"app": "web"}
-    return dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+def web_deployment(replicas: int, name: str = "web", command: list[str] | None = None,
+                   cpu: str = "") -> str:
+    labels = {"app": name}
+    container: dict[str, object] = {"name": "main", "image": "busybox",
+                                    "command": command or ["sleep", "3600"]}
+    if cpu:
+        container["resources"] = {"requests": {"cpu": cpu}}
+    return dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
                  "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                           "template": {"metadata": {"labels": labels}, "spec": {
                               "terminationGracePeriodSeconds": 0,
-                              "containers": [{"name": "main", "image": "busybox",
-                                              "command": ["sleep", "3600"]}]}}}})
+                              "containers": [container]}}}})
 
 
 def budget(min_available: int | str) -> str:
@@ -129,3 +135,56 @@ def test_drain_is_blocked_by_a_disruption_budget(kubectl: Kubectl) -> None:
         assert "evicted" in drained.stdout, drained.stderr
     finally:
         k.ok("uncordon", "node-1")
+
+
+def autoscaler(name: str, cpu_percent: int, low: int, high: int) -> dict[str, object]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                        "name": name},
+                     "minReplicas": low, "maxReplicas": high,
+                     "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                         "type": "Utilization", "averageUtilization": cpu_percent}}}]}}
+
+
+def test_autoscaler_scales_a_busy_deployment_up(kubectl: Kubectl) -> None:
+    k = kubectl
+    k.ok("apply", "-f", "-", input=web_deployment(1, "load", SPIN, cpu="200m"))
+    k.ok("apply", "-f", "-", input=web_deployment(1, "norequest"))
+    try:
+        k.ok("apply", "-f", "-", input=dump(autoscaler("load", 50, 1, 2)))
+        if k.version == "1.33":  # 1.32 posts autoscaling/v1, which Portico does not serve
+            k.ok("autoscale", "deployment", "norequest", "--cpu-percent=50", "--max=3")
+        else:
+            k.ok("apply", "-f", "-", input=dump(autoscaler("norequest", 50, 1, 3)))
+        hpa = k.json("get", "hpa", "load")
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["metrics"][0]["resource"]["target"] == {
+            "type": "Utilization", "averageUtilization": 50}
+        wait_for(lambda: k.json("get", "deployment", "load")["spec"]["replicas"] == 2, 60,
+                 interval=0.5, message="the autoscaler scales the busy deployment to 2")
+
+        def row() -> dict[str, str] | None:
+            _, rows = parse_table(k.ok("get", "hpa", "load"))
+            return rows[0] if rows and rows[0]["REPLICAS"] == "2" else None
+        shown = wait_for(row, 30, interval=0.5, message="kubectl get hpa shows 2 replicas")
+        assert (shown["REFERENCE"], shown["MINPODS"], shown["MAXPODS"]) == (
+            "Deployment/load", "1", "2")
+        assert shown["TARGETS"].startswith("cpu: ") and shown["TARGETS"].endswith("%/50%")
+        described = k.ok("describe", "hpa", "load")
+        assert "SuccessfulRescale" in described and "New size: 2; reason: cpu resource " \
+            "utilization (percentage of request) above target" in described
+        assert "ScalingActive" in described and "ValidMetricFound" in described
+
+        def inactive() -> dict[str, str] | None:
+            conditions = k.json("get", "hpa", "norequest").get("status", {}).get(
+                "conditions") or []
+            return next((c for c in conditions if c["type"] == "ScalingActive"
+                         and c["status"] == "False"), None)
+        condition = wait_for(inactive, 30, interval=0.5, message="ScalingActive False")
+        assert condition["reason"] == "FailedGetResourceMetric"
+        assert condition["message"].startswith(
+            "failed to get cpu utilization: missing request for cpu in container main of Pod "
+            "norequest-")
+    finally:
+        k("delete", "deployment", "load", "--wait=false")

@@ -13,6 +13,7 @@ from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
 from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
 from portico.apiserver.resources.events import EVENTS
+from portico.apiserver.resources.horizontalpodautoscalers import HORIZONTALPODAUTOSCALERS
 from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
 from portico.apiserver.resources.ingresses import INGRESSES
 from portico.apiserver.resources.leases import LEASES
@@ -52,6 +53,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     NODEMETRICS,
     PODMETRICS,
     PODDISRUPTIONBUDGETS,
+    HORIZONTALPODAUTOSCALERS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
