@@ -44,6 +44,9 @@ from portico.apiserver.resources._base import Object, ResourceType
 
 _NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 _BOOKMARK_INTERVAL = 1.0
+# kinds whose registries answer a delete with the object (ReturnDeletedObject)
+_RETURN_DELETED = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "PersistentVolume",
+                   "StorageClass")
 _STREAMING = ("exec", "attach", "portforward")
 
 
@@ -248,7 +251,7 @@ class ResourceHandlers:
         result = self.registry.delete(rt, namespace, name, opts)
         if not result.deleted:
             return self._respond(request, rt, result.object, 200)
-        if rt.kind in ("Pod", "Namespace", "Service"):
+        if rt.kind in _RETURN_DELETED:
             # these registries return the deleted object (ReturnDeletedObject), not a Status
             return self._respond(request, rt, result.object, 200)
         meta = result.object["metadata"]

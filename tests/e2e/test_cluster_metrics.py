@@ -8,6 +8,8 @@ one sleeps.
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -188,3 +190,93 @@ def test_autoscaler_scales_a_busy_deployment_up(kubectl: Kubectl) -> None:
             "norequest-")
     finally:
         k("delete", "deployment", "load", "--wait=false")
+
+
+CLIENT_SCRIPT = r'''
+import json, sys, tempfile
+from kubernetes import client, config, utils, watch
+api = config.new_client_from_config(config_file=sys.argv[1])
+ns = sys.argv[2]
+docs = """
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: NAME}
+provisioner: rancher.io/local-path
+reclaimPolicy: Retain
+volumeBindingMode: Immediate
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: claim}
+spec:
+  storageClassName: NAME
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 16Mi}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: auto}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: nothing}
+  maxReplicas: 3
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: budget}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: none}}
+""".replace("NAME", ns)
+with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+    f.write(docs); f.flush()
+    utils.create_from_yaml(api, f.name, namespace=ns)
+core, storage = client.CoreV1Api(api), client.StorageV1Api(api)
+scaling, policy = client.AutoscalingV2Api(api), client.PolicyV1Api(api)
+out = {}
+events = []
+for event in watch.Watch().stream(core.list_namespaced_persistent_volume_claim, ns,
+                                  timeout_seconds=20):
+    events.append(event["type"])
+    if event["object"].status.phase == "Bound":
+        break
+claim = core.read_namespaced_persistent_volume_claim("claim", ns)
+out["claim"] = [claim.status.phase, claim.spec.volume_name, claim.status.capacity["storage"]]
+out["claim_events"] = events
+pv = core.read_persistent_volume(claim.spec.volume_name)
+out["pv"] = [pv.spec.persistent_volume_reclaim_policy, pv.status.phase]
+sc = storage.patch_storage_class(ns, {"metadata": {"labels": {"patched": "yes"}}})
+out["sc"] = [sc.reclaim_policy, sc.volume_binding_mode, sc.metadata.labels]
+hpa = scaling.patch_namespaced_horizontal_pod_autoscaler("auto", ns,
+                                                         {"spec": {"maxReplicas": 4}})
+out["hpa"] = [hpa.spec.min_replicas, hpa.spec.max_replicas,
+              hpa.spec.metrics[0].resource.target.average_utilization]
+pdb = policy.read_namespaced_pod_disruption_budget("budget", ns)
+out["pdb"] = [pdb.spec.max_unavailable, len(policy.list_namespaced_pod_disruption_budget(
+    ns).items)]
+core.delete_namespaced_persistent_volume_claim("claim", ns)
+scaling.delete_namespaced_horizontal_pod_autoscaler("auto", ns)
+policy.delete_namespaced_pod_disruption_budget("budget", ns)
+storage.delete_storage_class(ns)
+after = core.read_persistent_volume(claim.spec.volume_name)
+out["pv_after"] = [after.spec.persistent_volume_reclaim_policy]
+core.delete_persistent_volume(claim.spec.volume_name)
+print(json.dumps(out))
+'''
+
+
+def test_python_client_drives_claims_classes_autoscalers_and_budgets(
+        kubectl: Kubectl) -> None:
+    k = kubectl
+    if k.version != "1.33":
+        pytest.skip("the Python client does not depend on the kubectl version")
+    result = k.cluster.sandbox.run([sys.executable, "-c", CLIENT_SCRIPT,
+                                    str(k.cluster.kubeconfig), k.namespace], timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["claim"][0] == "Bound" and out["claim"][2] == "16Mi"
+    assert out["claim_events"][0] == "ADDED"
+    assert out["pv"] == ["Retain", "Bound"]
+    assert out["sc"] == ["Retain", "Immediate", {"patched": "yes"}]
+    assert out["hpa"] == [1, 4, 80]
+    assert out["pdb"] == [1, 1]
+    assert out["pv_after"] == ["Retain"]
