@@ -112,29 +112,34 @@ def _period_limit(rules: dict[str, Any], current: int, events: list[tuple[float,
 
 def normalize(desired: int, current: int, spec: dict[str, Any],
               events: list[tuple[float, int]], now: float) -> Limited:
-    """Policies, then min/max replicas (`events`: (time, replica change) of past scales)."""
+    """Policies and min/max replicas together, as `convertDesiredReplicasWithBehaviorRate`
+    (`events`: (time, replica change) of past scales)."""
     behavior = spec.get("behavior")
     low, high = int(spec.get("minReplicas") or 1), int(spec["maxReplicas"])
     if desired > current:
         rules = _rules(behavior, "scaleUp")
         limit = current if rules.get("selectPolicy") == "Disabled" else \
             _period_limit(rules, current, events, now, True)
-        if limit is not None and desired > limit:
-            return Limited(min(limit, high), "ScaleUpLimit",
-                           "the desired replica count is increasing faster than the maximum "
-                           "scale rate")
+        limit = max(current, high if limit is None else limit)
+        if high > limit:
+            allowed = Limited(limit, "ScaleUpLimit", "the desired replica count is increasing "
+                              "faster than the maximum scale rate")
+        else:
+            allowed = Limited(high, "TooManyReplicas", "the desired replica count is more "
+                              "than the maximum replica count")
+        if desired > allowed.replicas:
+            return allowed
     elif desired < current:
         rules = _rules(behavior, "scaleDown")
         limit = current if rules.get("selectPolicy") == "Disabled" else \
             _period_limit(rules, current, events, now, False)
-        if limit is not None and desired < limit:
-            return Limited(max(limit, low), "ScaleDownLimit",
-                           "the desired replica count is decreasing faster than the maximum "
-                           "scale rate")
-    if desired > high:
-        return Limited(high, "TooManyReplicas",
-                       "the desired replica count is more than the maximum replica count")
-    if desired < low:
-        return Limited(low, "TooFewReplicas",
-                       "the desired replica count is less than the minimum replica count")
+        limit = min(current, low if limit is None else limit)
+        if low < limit:
+            allowed = Limited(limit, "ScaleDownLimit", "the desired replica count is "
+                              "decreasing faster than the maximum scale rate")
+        else:
+            allowed = Limited(low, "TooFewReplicas", "the desired replica count is less than "
+                              "the minimum replica count")
+        if desired < allowed.replicas:
+            return allowed
     return Limited(desired, "", "the desired count is within the acceptable range")
