@@ -35,6 +35,7 @@ from lightkube.resources.core_v1 import ConfigMap, PersistentVolume, PersistentV
 
 from portico.agent._atomic_writer import write_payload
 from portico.agent._config import AgentConfig
+from portico.agent._mounts import MNT_DETACH, MS_NODEV, MS_NOSUID
 from portico.agent._volume_payload import PayloadError, VolumeSources, volume_payload
 from portico.agent._volumes import (
     API_DATA,
@@ -53,7 +54,6 @@ Object = dict[str, Any]
 RETRY_FIRST, RETRY_MAX = 0.5, 16.0  # kubelet: 0.5 s doubling to 2m2s
 SETUP_FAILED = 'MountVolume.SetUp failed for volume "{volume}" : {message}'
 _libc = ctypes.CDLL(None, use_errno=True)
-MS_NOSUID, MS_NODEV, MNT_DETACH = 2, 4, 2
 EMPTY_DIR_MODE = 0o777
 _HOST_PATH_TYPES = {
     "Directory": (stat.S_ISDIR, "is not a directory"),

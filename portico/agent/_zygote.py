@@ -51,18 +51,14 @@ from typing import Any
 
 import setproctitle
 
-from portico.agent._mounts import Mount, mount_volumes
+from portico.agent._mounts import MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, Mount, mount_volumes
 from portico.netns import NETNS_RUN, enter_netns
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
-MS_RDONLY = 1
-MS_BIND = 4096
-MS_REC = 16384
 MS_SLAVE = 1 << 19
-MNT_DETACH = 2
 NETNS_ETC = "/etc/netns"
 MAX_MESSAGE = 1 << 20
 # Modules whose `python -m` runs inside the forked child instead of a new interpreter.

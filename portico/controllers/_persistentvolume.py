@@ -34,15 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
-from lightkube.generic_resource import create_global_resource
 from lightkube.resources.core_v1 import Node, PersistentVolume, PersistentVolumeClaim
+from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 
 from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
 from portico.model.quantity import parse_quantity
 
 log = logging.getLogger("portico.controllers.persistentvolume")
-StorageClass = create_global_resource("storage.k8s.io", "v1", "StorageClass", "storageclasses")
 COMPONENT = "persistentvolume-controller"
 LOCAL_PROVISIONER = "rancher.io/local-path"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"

@@ -42,6 +42,7 @@ from lightkube.resources.core_v1 import (
     PersistentVolumeClaim,
     Pod,
 )
+from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 
 from portico.client import (
@@ -53,7 +54,7 @@ from portico.client import (
     key_of,
     split_key,
 )
-from portico.controllers._persistentvolume import StorageClass, is_bound
+from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
     ConditionStatus,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -239,3 +240,23 @@ def test_a_missing_claim_keeps_the_pod_pending(kubectl: Kubectl) -> None:
                      and c["status"] == "False"), None)
     assert wait_for(message, 30, interval=0.2, message="PodScheduled False") == \
         '0/1 nodes are available: persistentvolumeclaim "nothing" not found.'
+
+
+def test_claim_data_survives_a_portico_restart(kubectl133: Kubectl) -> None:
+    """Last in the module: it restarts the shared cluster."""
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(claim("keep")))
+    k.ok("apply", "-f", "-", input=dump(claim_pod("holder", "keep")))
+    k.ok("apply", "-f", "-", input=dump(pod("ram", {
+        "volumes": [{"name": "m", "emptyDir": {"medium": "Memory"}}],
+        "containers": [busybox("app", [{"name": "m", "mountPath": "/m"}])]})))
+    running(k, "holder")
+    running(k, "ram")
+    sh(k, "holder", "echo durable > /data/file")
+    cluster = k.cluster
+    assert cluster.stop() == 0
+    mounts = Path("/proc/self/mountinfo").read_text()
+    assert str(cluster.workdir) not in mounts  # memory emptyDirs unmounted
+    cluster.start()
+    wait_for(lambda: k("exec", "holder", "--", "cat", "/data/file").stdout == "durable\n", 90,
+             interval=0.5, message="the claim's data after portico up restarted")
