@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass, field
 
 from lightkube import ApiError, AsyncClient
-from lightkube.generic_resource import create_namespaced_resource
 from lightkube.resources.apps_v1 import Deployment, ReplicaSet
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import Pod
@@ -27,6 +26,7 @@ from lightkube.types import PatchType
 
 from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers._hpa_algorithm import PodCpu, cpu_proposal, normalize, stabilized
+from portico.controllers._kinds import PodMetrics
 from portico.controllers._pods import (
     is_terminated,
     labels_of,
@@ -38,7 +38,6 @@ from portico.controllers._pods import (
 )
 from portico.model.quantity import milli_value
 
-PodMetrics = create_namespaced_resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods")
 COMPONENT = "horizontal-pod-autoscaler"
 TARGETS = {"Deployment": Deployment, "ReplicaSet": ReplicaSet}
 REASON = "cpu resource utilization (percentage of request)"

@@ -68,6 +68,8 @@ def test_kubectl_top_shows_a_busy_pod(kubectl: Kubectl) -> None:
     header, rows = parse_table(nodes)
     assert header == ["NAME", "CPU(cores)", "CPU(%)", "MEMORY(bytes)", "MEMORY(%)"]
     assert rows[0]["NAME"] == "node-1"
+    wait_for(lambda: k("get", "pods.metrics.k8s.io", "busy").returncode == 1, 30,
+             interval=0.5, message="the deleted pod's PodMetrics collected with it")
 
 
 def test_cordon_and_uncordon(kubectl: Kubectl) -> None:

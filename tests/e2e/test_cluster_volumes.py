@@ -219,6 +219,11 @@ def test_default_storage_class_provisions_on_first_consumer(kubectl: Kubectl) ->
     assert smaller.returncode == 1
     assert 'The PersistentVolumeClaim "data" is invalid: spec.resources.requests.storage: ' \
         "Forbidden: field can not be less than previous value" in smaller.stderr
+    larger = k("patch", "pvc", "data", "-p", '{"spec":{"resources":{"requests":'
+               '{"storage":"128Mi"}}}}')
+    assert 'Error from server (Forbidden): persistentvolumeclaims "data" is forbidden: only ' \
+        "dynamically provisioned pvc can be resized and the storageclass that provisions the " \
+        "pvc must support resize" in larger.stderr
     changed = k("patch", "pvc", "data", "-p", '{"spec":{"accessModes":["ReadWriteMany"]}}')
     assert "spec: Forbidden: spec is immutable after creation except resources.requests and " \
         "volumeAttributesClassName for bound claims" in changed.stderr

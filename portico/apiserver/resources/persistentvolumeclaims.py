@@ -5,9 +5,10 @@ Create: access modes, `spec.resources[storage]` (required, greater than zero),
 `ValidatePersistentVolumeClaimUpdate`: the spec is immutable except
 `resources.requests` (and `volumeAttributesClassName`) of a bound claim; the PV
 controller's binding fields (`volumeName` when unset, `storageClassName` when unset)
-may be filled in once; a smaller storage request is forbidden.  A larger one needs a
-class that allows expansion, which Portico's local directories do not offer (checked
-by the PV controller, as the external resizer would be).
+may be filled in once; a smaller storage request is forbidden.  Admission, inside the
+write: a new claim without `storageClassName` gets the default StorageClass
+(DefaultStorageClass), and a larger request needs a class with
+`allowVolumeExpansion` (PersistentVolumeClaimResize: 403 otherwise).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import difflib
 import json
 from typing import Any
 
-from portico.apiserver.errors import FieldError, forbidden
+from portico.apiserver.errors import FieldError, StatusError, forbidden
+from portico.apiserver.resources._admission import newest_default, stored
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -28,6 +30,7 @@ from portico.apiserver.resources._base import (
     Strategy,
     Subresource,
     Table,
+    WriteContext,
     nested,
 )
 from portico.apiserver.resources._printers import age, name
@@ -37,11 +40,15 @@ from portico.apiserver.resources._volume_claims import (
     validate_storage,
     validate_volume_mode,
 )
+from portico.apiserver.resources.storageclasses import DEFAULT_CLASS_ANNOTATION
 from portico.model.quantity import parse_quantity
 
 IMMUTABLE_SPEC = ("spec is immutable after creation except resources.requests and "
                   "volumeAttributesClassName for bound claims")
 SMALLER = "field can not be less than previous value"
+RESIZE_FORBIDDEN = ("only dynamically provisioned pvc can be resized and the storageclass that "
+                    "provisions the pvc must support resize")
+CLASSES_PREFIX = "/registry/storage.k8s.io/storageclasses/"
 
 
 def _storage(obj: Object) -> Any:
@@ -55,7 +62,34 @@ def _spec_diff(old: Object, new: Object) -> str:
     return "\n".join(list(lines)[2:])
 
 
+def _resize_forbidden(ctx: WriteContext, new: Object) -> bool:
+    """The PersistentVolumeClaimResize admission plugin: only a claim of a class that
+    allows expansion may grow."""
+    name = nested(new, "spec", "storageClassName")
+    storage_class = stored(ctx, CLASSES_PREFIX + str(name)) if name else None
+    return not (storage_class or {}).get("allowVolumeExpansion")
+
+
 class PersistentVolumeClaimStrategy(Strategy):
+    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+        """Admission: DefaultStorageClass on create, PersistentVolumeClaimResize on update."""
+        spec = new.setdefault("spec", {})
+        if old is None:
+            if spec.get("storageClassName") is None:
+                chosen = newest_default(ctx, CLASSES_PREFIX, DEFAULT_CLASS_ANNOTATION)
+                if chosen:
+                    spec["storageClassName"] = chosen
+            return
+        try:
+            grows = parse_quantity(_storage(new)) > parse_quantity(_storage(old))
+        except (TypeError, ValueError):
+            grows = False
+        if grows and _resize_forbidden(ctx, new):
+            name = nested(new, "metadata", "name")
+            raise StatusError(403, "Forbidden", f'persistentvolumeclaims "{name}" is forbidden: '
+                              f"{RESIZE_FORBIDDEN}", {"name": name,
+                                                      "kind": "persistentvolumeclaims"})
+
     def default(self, obj: Object) -> None:
         obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
 
