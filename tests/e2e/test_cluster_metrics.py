@@ -135,10 +135,15 @@ def test_drain_is_blocked_by_a_disruption_budget(kubectl: Kubectl) -> None:
         k.ok("apply", "-f", "-", input=budget("50%"))
         wait_for(lambda: (k.json("get", "pdb", "web").get("status") or {}).get(
             "disruptionsAllowed") == 1, 30, interval=0.3, message="one disruption allowed")
-        drained = k("drain", "node-1", "--pod-selector=app=web", "--timeout=20s")
+        drained = k("drain", "node-1", "--pod-selector=app=web", "--timeout=8s")
         assert "evicted" in drained.stdout, drained.stderr
     finally:
         k.ok("uncordon", "node-1")
+    # `kubectl create poddisruptionbudget` posts protobuf (kubectl 1.33) or JSON
+    k.ok("create", "poddisruptionbudget", "spare", "--selector=app=none",
+         "--max-unavailable=50%")
+    spec = k.json("get", "pdb", "spare")["spec"]
+    assert (spec["maxUnavailable"], spec["selector"]) == ("50%", {"matchLabels": {"app": "none"}})
 
 
 def autoscaler(name: str, cpu_percent: int, low: int, high: int) -> dict[str, object]:
