@@ -2,7 +2,7 @@
 
 What metrics-server does with kubelet's numbers, done by the agent itself: each round
 reads its running containers' usage (`_usage`), turns CPU time into a rate over the
-round (`window`), and server-side applies one PodMetrics per pod (its labels, one
+round (`window`), and writes (merge patch, or create) one PodMetrics per pod (its labels, one
 entry per running container, owned by the Pod) and one NodeMetrics for the node
 (the sum over its pods).  A pod appears from its second round on (a rate needs two
 samples), as with metrics-server.  Failures are logged and the next round tries again.
@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 from lightkube.codecs import from_dict
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.types import PatchType
 
 from portico.agent._usage import UsageTracker, read_sessions
 from portico.model.quantity import format_bytes
@@ -32,7 +33,6 @@ Object = dict[str, Any]
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"
 PodMetrics = create_namespaced_resource(GROUP, VERSION, "PodMetrics", "pods")
 NodeMetrics = create_global_resource(GROUP, VERSION, "NodeMetrics", "nodes")
-FIELD_MANAGER = "portico-metrics"
 
 
 def _now() -> str:
@@ -107,4 +107,14 @@ class MetricsReporter:
                             sum(m for cs in per_pod.values() for _, _, m in cs))})
 
     async def _apply(self, obj: Object) -> None:
-        await self.client.apply(from_dict(obj), field_manager=FIELD_MANAGER, force=True)
+        """A merge patch of the whole object (cheaper than server-side apply, which would
+        track field managers on every round), or a create the first time."""
+        kind = PodMetrics if obj["kind"] == "PodMetrics" else NodeMetrics
+        meta = obj["metadata"]
+        try:
+            await self.client.patch(kind, meta["name"], obj, namespace=meta.get("namespace"),
+                                    patch_type=PatchType.MERGE)
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+            await self.client.create(from_dict(obj), namespace=meta.get("namespace"))
