@@ -1,6 +1,7 @@
 """Addons: the manifests `portico up` applies after the control plane starts, as AKS does.
 
-Each addon is one YAML file in this package (`coredns.yaml`: the cluster DNS).
+Each addon is one YAML file in this package (`coredns.yaml`: the cluster DNS;
+`storage.yaml`: the default StorageClass).
 `load(name)` returns its documents as plain dicts, ready for the API; the files
 are package data, read through importlib.resources so they work from a wheel.
 """
@@ -12,7 +13,7 @@ from typing import Any
 
 import yaml
 
-ADDONS = ("coredns", "ingress")
+ADDONS = ("coredns", "ingress", "storage")
 
 
 def load(name: str) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from lightkube.types import OnErrorAction, OnErrorResult
 from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
 from portico.agent._ipam import IpamStore
+from portico.agent._metrics import MetricsReporter
 from portico.agent._names import container_log, pod_netns, pod_veth
 from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
 from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
@@ -64,6 +65,7 @@ class Agent:
         self._runner: web.AppRunner | None = None
         self._proxier: Any = None
         self._heartbeat: Any = None
+        self._metrics: MetricsReporter | None = None
         self.ctx: AgentContext | None = None
 
     def _context(self) -> AgentContext:
@@ -101,6 +103,9 @@ class Agent:
                         cfg.kubelet_client_cns)
         self._runner = await serve(app, cfg)
         await self._start_proxy()
+        self._metrics = MetricsReporter(self.client, cfg.node_name, cfg.metrics_seconds,
+                                        lambda: list(self.workers.values()))
+        self._metrics.start()
         log.info("node %s: agent started with %d pods", cfg.node_name, len(listed))
 
     async def _recover(self, pods: list[Object]) -> None:
@@ -192,6 +197,8 @@ class Agent:
         """Node shutdown: stop every pod (keep the objects), then the server and beats."""
         if self._watch:
             self._watch.cancel()
+        if self._metrics is not None:
+            await self._metrics.stop()
         workers = list(self.workers.values())
         for worker in workers:
             worker.request_stop(StopMode.NODE_SHUTDOWN)

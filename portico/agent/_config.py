@@ -49,6 +49,11 @@ class AgentConfig:
     lease_duration_seconds: int = 40
     # Node shutdown (agent SIGTERM): at most this long between SIGTERM and SIGKILL.
     shutdown_grace_seconds: float = 5.0
+    # How often running pods' configMap/secret/downwardAPI/projected volumes are
+    # re-read and rewritten (kubelet: its sync period, 1 min, plus the cache's TTL).
+    volume_sync_seconds: float = 10.0
+    # How often PodMetrics/NodeMetrics are written (metrics-server's resolution: 15 s).
+    metrics_seconds: float = 15.0
 
     @property
     def pod_prefix(self) -> str:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import secrets
@@ -36,12 +37,14 @@ from portico.agent import _events as ev
 from portico.agent._adoption import container_labels, reported_status, restore_running
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
-from portico.agent._env import EnvError, container_env, expand
+from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
 from portico.agent._names import container_log, pod_dir
 from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
+from portico.agent._spawner import PodPlace
 from portico.agent._status import ContainerRecord, Reason, RestartPolicy, State
+from portico.agent._volumes import VolumeError, container_mounts
 from portico.client import EventType
 from portico.images import ImageError, ImageErrorReason, resolve
 
@@ -56,6 +59,7 @@ START_ERROR_EXIT_CODE = 128
 NEVER_STARTED = "1970-01-01T00:00:00Z"  # containerd's zero start time, as kubelet reports it
 ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
+ROOT_STAGING = "rootfs"
 Object = dict[str, Any]
 
 
@@ -71,9 +75,11 @@ def now_rfc3339() -> str:
 
 
 def _make_files(scratch: Path, log: Path) -> None:
-    """The container's directories and its (empty) log file; run in a thread, as the
-    disk may be slow to create them."""
+    """The container's directories (its own, and an empty one to stage a new root in,
+    see `_mounts`) and its (empty) log file; run in a thread, as the disk may be slow
+    to create them."""
     scratch.mkdir(parents=True, exist_ok=True)
+    (scratch.parent / ROOT_STAGING).mkdir(exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
 
@@ -102,6 +108,14 @@ class ContainerRunner:
     def scratch_dir(self) -> Path:
         """The container's own directory (its default working directory)."""
         return pod_dir(self.pod.ctx.config.data_dir, self.pod.uid) / self.spec["name"] / "root"
+
+    def _place(self, env: dict[str, str]) -> PodPlace:
+        """The pod's place with this container's volume mounts (raises VolumeError)."""
+        pod = self.pod
+        mounts = container_mounts(self.spec, pod.pod["spec"].get("volumes") or [],
+                                  pod.volumes.paths, env)
+        staging = self.scratch_dir().parent / ROOT_STAGING
+        return dataclasses.replace(pod.place, mounts=mounts, root_staging=str(staging))
 
     def _prepare(self) -> tuple[list[str], dict[str, str], str | None]:
         pod, spec = self.pod, self.spec
@@ -224,13 +238,18 @@ class ContainerRunner:
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
+        try:
+            place = await asyncio.to_thread(self._place, self.env)
+        except VolumeError as error:
+            self._create_failed(CONFIG_ERROR, str(error))
+            return Attempt.NOT_CREATED
         self._event(EventType.NORMAL, ev.Reason.CREATED, ev.CREATED.format(container=rec.name))
         container_id, started_at = f"portico://{secrets.token_hex(32)}", now_rfc3339()
         labels = container_labels(self.pod.uid, replace(
             rec, container_id=container_id, started_at=started_at), workdir or "/")
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log_path,
+                self.pod.ctx.spawner, place, argv, self.env, workdir, log_path,
                 self.spec, labels)
         except OSError as error:
             self._start_failed(error.strerror or str(error))

@@ -1,8 +1,9 @@
 """The pod worker: one sequential worker per pod uid (parallel across pods).
 
 `PodWorker.update(pod)` only records the newest object and wakes the worker.
-`run()` is the pod's whole life: the objects its volumes need (`_volumes`: until they
-exist, FailedMount events and no sandbox), sandbox (netns, veth, address, resolv.conf,
+`run()` is the pod's whole life: its volumes (`_volume_manager`: until they can be
+set up, FailedMount events and no sandbox; then kept current every
+`volume_sync_seconds`), sandbox (netns, veth, address, resolv.conf,
 hosts, service-account files), init containers one at a time, then every
 container in parallel (`ContainerRunner.loop`), until the pod gets a
 deletionTimestamp (graceful termination: still Ready while serving, preStop, SIGTERM,
@@ -67,7 +68,7 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
-from portico.agent._volumes import SourceKind, needed_objects
+from portico.agent._volume_manager import PodVolumes, get_or_none
 from portico.client import EventRecorder, EventType, Informer
 from portico.images import MappingSource
 
@@ -75,7 +76,6 @@ log = logging.getLogger("portico.agent.pod")
 Object = dict[str, Any]
 DEFAULT_GRACE = 30.0
 TERMINAL = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
-VOLUME_RETRY_FIRST, VOLUME_RETRY_MAX = 0.5, 16.0  # kubelet: 0.5 s doubling to 2m2s
 
 
 class StopMode(StrEnum):
@@ -96,15 +96,6 @@ class AgentContext:
     spawner: Spawner
     services: Informer  # every Service, for the containers' Service environment variables
     events: EventRecorder  # kubelet's events (component kubelet, host the node)
-
-
-async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:
-    try:
-        return (await client.get(res, name, namespace=namespace)).to_dict()
-    except ApiError as error:
-        if error.status.code == 404:
-            return None
-        raise
 
 
 def _node_dns(path: Path | None) -> DnsConfig:
@@ -134,6 +125,8 @@ class PodWorker:
         spec = pod.get("spec") or {}
         self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]
         self.containers = [self._runner(c, False) for c in spec.get("containers") or []]
+        self.volumes = PodVolumes(ctx.client, ctx.config, pod_dir(ctx.config.data_dir, self.uid))
+        self._volume_sync: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._stop: asyncio.Future[StopMode] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
@@ -194,31 +187,25 @@ class PodWorker:
         finally:
             status_task.cancel()
 
-    async def _wait_for_volumes(self) -> None:
-        """kubelet's volume manager: wait for the objects the volumes need (FailedMount)."""
-        delay = VOLUME_RETRY_FIRST
-        kinds = {SourceKind.CONFIG_MAP: ConfigMap, SourceKind.SECRET: Secret}
+    def _mount_failed(self, messages: list[str]) -> None:
+        self.mark_dirty()  # Pending, its containers ContainerCreating
+        for message in messages:
+            self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.FAILED_MOUNT, message)
+
+    async def _sync_volumes(self) -> None:
+        """Keep the API-backed volumes current while the pod runs (kubelet's pod sync)."""
         while True:
+            await asyncio.sleep(self.ctx.config.volume_sync_seconds)
             try:
-                missing = [n for n in needed_objects(self.pod.get("spec") or {})
-                           if await _get_or_none(self.ctx.client, kinds[n.kind], n.name,
-                                                 self.namespace) is None]
-            except Exception as error:  # the API is unreachable: try again
-                log.warning("pod %s/%s: volume check failed: %r", self.namespace, self.name,
+                await self.volumes.refresh(self.pod)
+            except Exception as error:  # the API is unreachable: next round
+                log.warning("pod %s/%s: volume refresh failed: %r", self.namespace, self.name,
                             error)
-                missing = []
-            else:
-                if not missing:
-                    return
-            self.mark_dirty()  # Pending, its containers ContainerCreating
-            for needed in missing:
-                self.ctx.events.emit(self.pod, EventType.WARNING, ev.Reason.FAILED_MOUNT,
-                                     needed.mount_failed())
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, VOLUME_RETRY_MAX)
 
     async def _live(self) -> None:
-        await self._wait_for_volumes()
+        await self.volumes.wait_ready(lambda: self.pod, self._mount_failed)
+        if self.volumes.has_api_data(self.pod):
+            self._volume_sync = asyncio.create_task(self._sync_volumes())
         try:
             await self._setup()
         except Exception as error:
@@ -296,8 +283,8 @@ class PodWorker:
         spec = self.pod["spec"]
         cms, secrets = referenced_objects(
             list(spec.get("initContainers") or []) + list(spec.get("containers") or []))
-        found_cms = {n: await _get_or_none(client, ConfigMap, n, ns) for n in sorted(cms)}
-        found_secrets = {n: await _get_or_none(client, Secret, n, ns) for n in sorted(secrets)}
+        found_cms = {n: await get_or_none(client, ConfigMap, n, ns) for n in sorted(cms)}
+        found_secrets = {n: await get_or_none(client, Secret, n, ns) for n in sorted(secrets)}
         return EnvSources(
             services=services, configmaps={k: v for k, v in found_cms.items() if v},
             secrets={k: v for k, v in found_secrets.items() if v},
@@ -322,7 +309,10 @@ class PodWorker:
             life.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await life
+        if self._volume_sync is not None:
+            self._volume_sync.cancel()
         await remove_sandbox(self.ctx.ip, self.netns, self.veth)
+        await self.volumes.teardown()
         if mode is StopMode.NODE_SHUTDOWN:
             return
         self.ctx.ipam.release(self.uid)

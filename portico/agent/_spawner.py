@@ -41,6 +41,7 @@ from typing import Any
 import setproctitle
 
 from portico.agent._keeper import Adopted, launcher_address, list_kept
+from portico.agent._mounts import Mount
 
 log = logging.getLogger("portico.agent.spawner")
 _PR_SET_PDEATHSIG = 1
@@ -53,10 +54,13 @@ def _die_with_agent() -> None:
 
 @dataclass(frozen=True)
 class PodPlace:
-    """Where a container runs: its pod's network namespace and hostname."""
+    """Where a container runs: its pod's network namespace and hostname, and the volumes
+    it sees (`root_staging`: an empty directory for a new root, see `_mounts`)."""
 
     netns: str
     hostname: str
+    mounts: tuple[Mount, ...] = ()
+    root_staging: str = ""
 
 
 class SpawnedProcess:
@@ -313,7 +317,9 @@ class Spawner:
         answer = await self._request({"argv": list(argv), "env": dict(env), "cwd": cwd,
                                       "netns": pod.netns, "hostname": pod.hostname,
                                       "tty": tty, "labels": dict(labels or {}),
-                                      "keep": list(keep)},
+                                      "keep": list(keep),
+                                      "mounts": [m.to_json() for m in pod.mounts],
+                                      "rootStaging": pod.root_staging},
                                      (stdin, stdout, stderr, *keep.values()))
         if "pid" not in answer:
             raise OSError(int(answer.get("errno") or 0), answer.get("error", "cannot start"))

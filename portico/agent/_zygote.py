@@ -13,14 +13,16 @@ containers die with the zygote), `setns` into the pod's network
 namespace, a UTS namespace with the pod's hostname (as a pod sandbox has), a private
 mount namespace (a slave of the machine's, without /run/netns) where /sys is
 remounted for the pod's netns and every file of /etc/netns/<pod netns>/ is
-bind-mounted over /etc/ (resolv.conf, hosts); then stdin/stdout/stderr from the fds
+bind-mounted over /etc/ (resolv.conf, hosts), and the container's volumes at their
+mountPaths (`_mounts`); then stdin/stdout/stderr from the fds
 the agent passed, a controlling terminal if asked, the working directory and exactly
 the container's environment.
 
 Protocol (SOCK_SEQPACKET, one JSON message per packet):
 - agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty", "labels",
-  "keep"}` with three fds (stdin, stdout, stderr) attached (SCM_RIGHTS), then the
-  agent's own ends of them that the zygote keeps (named in `keep`, see `_keeper`);
+  "keep", "mounts", "rootStaging"}` with three fds (stdin, stdout, stderr) attached
+  (SCM_RIGHTS), then the agent's own ends of them that the zygote keeps (named in
+  `keep`, see `_keeper`);
 - zygote -> agent: `{"id", "pid"}` once the child runs (exec succeeded, or the
   Python image is about to run), or `{"id", "errno", "error"}` when it could not
   start; later `{"exited": pid, "returncode": n}` (negative: killed by a signal),
@@ -54,17 +56,14 @@ from typing import Any
 import setproctitle
 
 from portico.agent._keeper import Keeper, accept_agent
+from portico.agent._mounts import MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, Mount, mount_volumes
 from portico.netns import NETNS_RUN, enter_netns
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
-MS_RDONLY = 1
-MS_BIND = 4096
-MS_REC = 16384
 MS_SLAVE = 1 << 19
-MNT_DETACH = 2
 NETNS_ETC = "/etc/netns"
 MAX_MESSAGE = 1 << 20
 # Modules whose `python -m` runs inside the forked child instead of a new interpreter.
@@ -218,6 +217,11 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         enter_pod(request["netns"], request["hostname"])
+        try:
+            mount_volumes([Mount.from_json(m) for m in request.get("mounts") or []],
+                          request.get("rootStaging") or "")
+        except OSError as error:
+            raise StartError(error.errno or 0, str(error)) from None
         for target, fd in enumerate(fds):
             os.dup2(fd, target, inheritable=True)
         if request.get("tty"):

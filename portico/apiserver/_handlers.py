@@ -23,6 +23,7 @@ from portico.apiserver._bodies import (
     status_body_response,
     stored_items,
 )
+from portico.apiserver._eviction import evict
 from portico.apiserver._node_proxy import NodeProxy
 from portico.apiserver._options import (
     delete_options,
@@ -47,6 +48,9 @@ from portico.apiserver.resources._base import Object, ResourceType
 
 _NOT_FOUND = errors.StatusError(404, "NotFound", "the server could not find the requested resource")
 _BOOKMARK_INTERVAL = 1.0
+# kinds whose registries answer a delete with the object (ReturnDeletedObject)
+_RETURN_DELETED = ("Pod", "Namespace", "Service", "PersistentVolumeClaim", "PersistentVolume",
+                   "StorageClass")
 _STREAMING = ("exec", "attach", "portforward")
 
 
@@ -117,6 +121,8 @@ class ResourceHandlers:
             return self.get(request, rt, namespace, path)
         if method == "POST" and path.subresource == "binding" and rt.kind == "Pod":
             return await self.bind(request, rt, namespace, path.name)
+        if method == "POST" and path.subresource == "eviction" and rt.kind == "Pod":
+            return await evict(request, self.registry, rt, namespace, path.name)
         if method == "PUT":
             return await self.update(request, rt, namespace, path)
         if method == "PATCH":
@@ -269,7 +275,7 @@ class ResourceHandlers:
         result = self.registry.delete(rt, namespace, name, opts)
         if not result.deleted:
             return self._respond(request, rt, result.object, 200)
-        if rt.kind in ("Pod", "Namespace", "Service"):
+        if rt.kind in _RETURN_DELETED:
             # these registries return the deleted object (ReturnDeletedObject), not a Status
             return self._respond(request, rt, result.object, 200)
         meta = result.object["metadata"]

@@ -44,6 +44,12 @@ EDGE_HOST_IP = "10.223.0.1"
 COMPONENT_MODULES = ("portico.agent._agent", "portico.agent._main", "portico.proxy",
                      "portico.cloud.lb.__main__", "portico.controllers")
 CHILD_STOP_SECONDS = 30.0
+# Seconds between rewrites of running pods' configMap/secret/downwardAPI/projected volumes.
+VOLUME_SYNC_ENV = "PORTICO_VOLUME_SYNC_SECONDS"
+DEFAULT_VOLUME_SYNC = "10"
+# Seconds between the agents' PodMetrics/NodeMetrics (metrics-server's resolution).
+METRICS_ENV = "PORTICO_METRICS_SECONDS"
+DEFAULT_METRICS = "15"
 
 
 def images_file() -> Path:
@@ -168,6 +174,8 @@ class Supervisor:
             client_ca=str(pki.ca_cert),
             serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
             images_file=str(images_file()),
+            volume_sync_seconds=float(os.environ.get(VOLUME_SYNC_ENV) or DEFAULT_VOLUME_SYNC),
+            metrics_seconds=float(os.environ.get(METRICS_ENV) or DEFAULT_METRICS),
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)
@@ -196,7 +204,7 @@ class Supervisor:
         await install(self.api.kubeconfig, networked=self._networked())
         if self._networked():
             self.progress.step("addons applied: cluster DNS (kube-system/coredns), ingress "
-                               "(app-routing-system/nginx)")
+                               "(app-routing-system/nginx), default StorageClass (default)")
 
     async def _wait_nodes_ready(self, timeout: float) -> None:
         from portico.apiserver.registry import ListOptions

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
@@ -34,11 +35,14 @@ from portico.client import (
 from portico.controllers._cronjob import CronJobController
 from portico.controllers._daemonset import DaemonSetController
 from portico.controllers._deployment import DeploymentController
+from portico.controllers._disruption import DisruptionController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
+from portico.controllers._hpa import HorizontalPodAutoscalerController
 from portico.controllers._job import JobController
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
+from portico.controllers._persistentvolume import PersistentVolumeController
 from portico.controllers._replicaset import REPLICATION_CONTROLLER, ReplicaSetController
 from portico.controllers._scheduler import Scheduler
 from portico.controllers._statefulset import StatefulSetController
@@ -46,6 +50,9 @@ from portico.lifecycle import run_until_signalled
 from portico.logs import setup as setup_logging
 
 log = logging.getLogger("portico.controllers")
+# --horizontal-pod-autoscaler-sync-period (tests shorten it through the environment)
+HPA_SYNC_ENV = "PORTICO_HPA_SYNC_SECONDS"
+DEFAULT_HPA_SYNC_SECONDS = 15.0
 
 
 class Controller(StrEnum):
@@ -61,12 +68,18 @@ class Controller(StrEnum):
     CRONJOB = "cronjob"
     ENDPOINTSLICE = "endpointslice"
     NODE_LIFECYCLE = "nodelifecycle"
+    PERSISTENT_VOLUME = "persistentvolume-binder"
+    DISRUPTION = "disruption"
+    HORIZONTAL_POD_AUTOSCALER = "horizontalpodautoscaling"
 
 
 class ControllerManager:
     def __init__(self, kubeconfig: Path, enabled: Iterable[Controller | str] | None = None,
-                 node_grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
+                 node_grace_period: float = DEFAULT_GRACE_PERIOD,
+                 data_dir: Path | None = None) -> None:
         self.kubeconfig = kubeconfig
+        # the cluster's data dir, where the local-path provisioner keeps volumes
+        self.data_dir = data_dir or kubeconfig.resolve().parent.parent
         self.enabled = {Controller(c) for c in enabled} if enabled is not None else set(
             Controller)
         self.node_grace_period = node_grace_period
@@ -103,6 +116,13 @@ class ControllerManager:
             self._node_lifecycle = NodeLifecycleController(client, informers,
                                                            self.node_grace_period)
             queues.append(self._node_lifecycle.queue)
+        if Controller.PERSISTENT_VOLUME in self.enabled:
+            queues.append(PersistentVolumeController(client, informers, self.data_dir).queue)
+        if Controller.HORIZONTAL_POD_AUTOSCALER in self.enabled:
+            sync = float(os.environ.get(HPA_SYNC_ENV) or DEFAULT_HPA_SYNC_SECONDS)
+            queues.append(HorizontalPodAutoscalerController(client, informers, sync).queue)
+        if Controller.DISRUPTION in self.enabled:
+            queues.append(DisruptionController(client, informers).queue)
         if Controller.GARBAGE_COLLECTOR in self.enabled:
             self._runners.append(GarbageCollector(client, informers).runner)
         return queues

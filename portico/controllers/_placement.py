@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from portico.controllers._pods import (
@@ -501,8 +501,10 @@ def fit_error(total: int, reasons: Counter[str]) -> str:
 
 
 def schedule(pod: Obj, nodes: Iterable[Obj], pods: Iterable[Obj] = (),
-             namespaces: Mapping[str, Mapping[str, str]] | None = None) -> Decision:
-    """Pick a node for `pod` among `nodes`, given the `pods` bound to them."""
+             namespaces: Mapping[str, Mapping[str, str]] | None = None,
+             volume_reason: Callable[[Obj], str | None] | None = None) -> Decision:
+    """Pick a node for `pod` among `nodes`, given the `pods` bound to them
+    (`volume_reason`: why a node cannot have the pod's volumes, see `_volume_binding`)."""
     snap = Snapshot.build(pod, nodes, pods, namespaces)
     if not snap.nodes:
         return Decision(None, NO_NODES)
@@ -511,7 +513,8 @@ def schedule(pod: Obj, nodes: Iterable[Obj], pods: Iterable[Obj] = (),
     reasons: Counter[str] = Counter()
     feasible: list[Obj] = []
     for node in snap.nodes:
-        reason = filter_reason(pod, node) or spread.reason(node) or affinity.reason(node)
+        reason = filter_reason(pod, node) or (volume_reason and volume_reason(node)) \
+            or spread.reason(node) or affinity.reason(node)
         if reason is None:
             feasible.append(node)
         else:

@@ -17,9 +17,12 @@ Binding runs in a task of its own (kube's binding cycle), the pod assumed on its
 meanwhile; a failed binding drops the assumption and queues the pod again. It uses the
 `pods/binding` subresource, which also sets PodScheduled=True (as kube's binding
 storage does); it answers 201 with a Status, which lightkube fails to decode as a
-Binding, so that error means success. Then a `Scheduled` event (in the background);
-unschedulable pods get PodScheduled=False `Unschedulable` and a `FailedScheduling`
-event (once per distinct message).
+Binding, so that error means success. Pods with PersistentVolumeClaims go through
+`_volume_binding` first (missing or unbound-immediate claims: unschedulable; bound
+claims: their PV's node affinity; WaitForFirstConsumer claims: the chosen node is
+written into them and the binding waits until they are bound). Then a `Scheduled`
+event (in the background); unschedulable pods get PodScheduled=False `Unschedulable`
+and a `FailedScheduling` event (once per distinct message).
 """
 
 from __future__ import annotations
@@ -32,7 +35,14 @@ import msgspec
 from lightkube import ApiError, AsyncClient
 from lightkube.models.core_v1 import ObjectReference
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace, Node, Pod
+from lightkube.resources.core_v1 import (
+    Namespace,
+    Node,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Pod,
+)
+from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 
 from portico.client import (
@@ -44,6 +54,7 @@ from portico.client import (
     key_of,
     split_key,
 )
+from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
     ConditionStatus,
@@ -55,6 +66,7 @@ from portico.controllers._pods import (
     now_utc,
     rfc3339,
 )
+from portico.controllers._volume_binding import SELECTED_NODE, ClaimPlan, claims_of
 
 __all__ = ["SCHEDULER_NAME", "Decision", "Scheduler", "schedule"]
 
@@ -62,6 +74,7 @@ log = logging.getLogger("portico.controllers.scheduler")
 
 SCHEDULER_NAME = "default-scheduler"
 BIND_RETRY_SECONDS = 1.0
+PROVISION_TIMEOUT_SECONDS = 60.0
 
 
 def needs_scheduling(pod: Obj) -> bool:
@@ -86,12 +99,17 @@ class Scheduler:
         self.pods = informers.informer(Pod)
         self.nodes = informers.informer(Node)
         self.namespaces = informers.informer(Namespace)
+        self.claims = informers.informer(PersistentVolumeClaim)
+        self.volumes = informers.informer(PersistentVolume)
+        self.classes = informers.informer(StorageClass)
         self.events = EventRecorder(client, SCHEDULER_NAME)
         self.queue = WorkQueue("scheduler", self.sync, workers=1)
         self._binding: set[asyncio.Task[None]] = set()
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
         self.namespaces.add_handler(self._on_namespace)
+        for informer in (self.claims, self.volumes, self.classes):
+            informer.add_handler(lambda _p, _c: self._requeue_pending())
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         if current is not None and needs_scheduling(current):
@@ -119,12 +137,22 @@ class Scheduler:
     def namespace_labels(self) -> dict[str, dict[str, str]]:
         return {meta(ns).get("name") or "": labels_of(ns) for ns in self.namespaces.list()}
 
+    def _claim_plan(self, pod: Obj) -> ClaimPlan:
+        return claims_of(pod, {key_of(c): c for c in self.claims.list()},
+                         {meta(v).get("name") or "": v for v in self.volumes.list()},
+                         {meta(c).get("name") or "": c for c in self.classes.list()})
+
     async def sync(self, key: str) -> float | None:
         pod = self.pods.get(key)
         if pod is None or not needs_scheduling(pod) or not self.nodes.synced:
             return None
+        plan = self._claim_plan(pod)
+        if plan.error:
+            await self._unschedulable(pod, f"0/{len(self.nodes.list())} nodes are available: "
+                                           f"{plan.error}.")
+            return None
         decision = schedule(pod, self.nodes.list(), self.bound_pods(),
-                            self.namespace_labels())
+                            self.namespace_labels(), plan.node_reason)
         if decision.node is None:
             await self._unschedulable(pod, decision.message)
             return None
@@ -132,16 +160,32 @@ class Scheduler:
         # cache (with this pod assumed on its node), the binding runs on its own
         self.pods.speculate(dict(pod, spec=dict(pod.get("spec") or {},
                                                 nodeName=decision.node)))
-        task = asyncio.create_task(self._bind(pod, decision.node))
+        task = asyncio.create_task(self._bind(pod, decision.node, plan.to_provision))
         self._binding.add(task)
         task.add_done_callback(self._binding.discard)
         return None
 
-    async def _bind(self, pod: Obj, node: str) -> None:
+    async def _provision_on(self, claims: list[Obj], node: str) -> None:
+        """kube's VolumeBinding PreBind: the node into each claim's selected-node
+        annotation, then wait until the PV controller bound them."""
+        for claim in claims:
+            namespace, name = split_key(key_of(claim))
+            await self.client.patch(PersistentVolumeClaim, name,
+                                    {"metadata": {"annotations": {SELECTED_NODE: node}}},
+                                    namespace=namespace, patch_type=PatchType.MERGE)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PROVISION_TIMEOUT_SECONDS
+        while not all(is_bound(self.claims.get(key_of(c)) or {}) for c in claims):
+            if loop.time() > deadline:
+                raise TimeoutError("timed out waiting for the volumes to be bound")
+            await asyncio.sleep(0.1)
+
+    async def _bind(self, pod: Obj, node: str, claims: list[Obj]) -> None:
         """`pods/binding` (which also sets PodScheduled=True), then the Scheduled event;
         on failure the assumption is dropped and the pod queued again."""
         namespace, name = split_key(key_of(pod))
         try:
+            await self._provision_on(claims, node)
             binding = Pod.Binding(
                 metadata=ObjectMeta(name=name, namespace=namespace),
                 target=ObjectReference(apiVersion="v1", kind="Node", name=node))

@@ -12,7 +12,8 @@ this table only maps numbers to JSON names. One entry is a string of
   e.g. `Volume.volumeSource` or `ConfigMapKeySelector.localObjectReference`.
 
 Definition names are written with short prefixes (`c.` core/v1, `m.` meta/v1,
-`a.` apps/v1, `n.` networking/v1) and expanded by `message_fields()`.
+`a.` apps/v1, `n.` networking/v1, `h.` autoscaling/v2, `p.` policy/v1) and expanded
+by `message_fields()`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _PREFIXES = {
     "a.": "io.k8s.api.apps.v1.",
     "n.": "io.k8s.api.networking.v1.",
     "b.": "io.k8s.api.batch.v1.",
+    "h.": "io.k8s.api.autoscaling.v2.",
+    "p.": "io.k8s.api.policy.v1.",
 }
 
 _CONTAINER = (
@@ -87,6 +90,30 @@ _TABLE: dict[str, str] = {
     "b.CronJobStatus": "1 active 4 lastScheduleTime 5 lastSuccessfulTime",
     "b.JobTemplateSpec": "1 metadata 2 spec",
     # networking/v1
+    # autoscaling/v2 (`kubectl autoscale`)
+    "h.HorizontalPodAutoscaler": _OBJECT,
+    "h.HorizontalPodAutoscalerSpec": (
+        "1 scaleTargetRef 2 minReplicas* 3 maxReplicas 4 metrics 5 behavior"),
+    "h.CrossVersionObjectReference": "1 kind 2 name 3 apiVersion",
+    "h.MetricSpec": "1 type 2 object 3 pods 4 resource 7 containerResource 5 external",
+    "h.ResourceMetricSource": "1 name 2 target",
+    "h.ContainerResourceMetricSource": "1 name 2 target 3 container",
+    "h.MetricTarget": "1 type 2 value* 3 averageValue* 4 averageUtilization*",
+    "h.HorizontalPodAutoscalerBehavior": "1 scaleUp 2 scaleDown",
+    "h.HPAScalingRules": "3 stabilizationWindowSeconds* 1 selectPolicy* 2 policies 4 tolerance*",
+    "h.HPAScalingPolicy": "1 type 2 value 3 periodSeconds",
+    "h.HorizontalPodAutoscalerCondition": (
+        "1 type 2 status 3 lastTransitionTime 4 reason 5 message 6 observedGeneration"),
+    "h.HorizontalPodAutoscalerStatus": (
+        "1 observedGeneration* 2 lastScaleTime 3 currentReplicas 4 desiredReplicas*"
+        " 5 currentMetrics 6 conditions"),
+    # policy/v1 (`kubectl create poddisruptionbudget`)
+    "p.PodDisruptionBudget": _OBJECT,
+    "p.PodDisruptionBudgetSpec": (
+        "1 minAvailable* 2 selector 3 maxUnavailable* 4 unhealthyPodEvictionPolicy*"),
+    "p.PodDisruptionBudgetStatus": (
+        "1 observedGeneration 2 disruptedPods 3 disruptionsAllowed* 4 currentHealthy*"
+        " 5 desiredHealthy* 6 expectedPods* 7 conditions"),
     "n.Ingress": _OBJECT,
     "n.IngressSpec": "4 ingressClassName* 1 defaultBackend 2 tls 3 rules",
     "n.IngressBackend": "4 service 3 resource",

@@ -21,19 +21,25 @@ from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
 from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
 from portico.apiserver.resources.events import EVENTS
+from portico.apiserver.resources.horizontalpodautoscalers import HORIZONTALPODAUTOSCALERS
 from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
 from portico.apiserver.resources.ingresses import INGRESSES
 from portico.apiserver.resources.jobs import JOBS
 from portico.apiserver.resources.leases import LEASES
 from portico.apiserver.resources.loadbalancers import LOADBALANCERS
+from portico.apiserver.resources.metrics import NODEMETRICS, PODMETRICS
 from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
+from portico.apiserver.resources.persistentvolumeclaims import PERSISTENTVOLUMECLAIMS
+from portico.apiserver.resources.persistentvolumes import PERSISTENTVOLUMES
+from portico.apiserver.resources.poddisruptionbudgets import PODDISRUPTIONBUDGETS
 from portico.apiserver.resources.pods import PODS
 from portico.apiserver.resources.replicasets import REPLICASETS
 from portico.apiserver.resources.replicationcontrollers import REPLICATIONCONTROLLERS
 from portico.apiserver.resources.secrets import SECRETS
 from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
 from portico.apiserver.resources.statefulsets import STATEFULSETS
+from portico.apiserver.resources.storageclasses import STORAGECLASSES
 
 ALL_RESOURCES: tuple[ResourceType, ...] = (
     CONFIGMAPS,
@@ -41,6 +47,8 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     EVENTS,
     NAMESPACES,
     NODES,
+    PERSISTENTVOLUMECLAIMS,
+    PERSISTENTVOLUMES,
     PODS,
     REPLICATIONCONTROLLERS,
     SECRETS,
@@ -61,6 +69,11 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     CUSTOMRESOURCEDEFINITIONS,
     VALIDATINGADMISSIONPOLICIES,
     VALIDATINGADMISSIONPOLICYBINDINGS,
+    STORAGECLASSES,
+    NODEMETRICS,
+    PODMETRICS,
+    PODDISRUPTIONBUDGETS,
+    HORIZONTALPODAUTOSCALERS,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {

@@ -14,9 +14,8 @@ import datetime
 import ipaddress
 from typing import Any
 
-import orjson
-
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
+from portico.apiserver.resources._admission import newest_default
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -184,16 +183,7 @@ _LEGACY_CLASS = "kubernetes.io/ingress.class"
 def default_class(ctx: WriteContext) -> str | None:
     """The newest IngressClass annotated as the default, as the DefaultIngressClass
     admission plugin picks it."""
-    best: tuple[str, str] | None = None
-    for key in ctx.keys(_CLASSES_PREFIX):
-        raw = ctx.get(key)
-        if raw is None:
-            continue
-        meta = orjson.loads(raw).get("metadata", {})
-        if (meta.get("annotations") or {}).get(_DEFAULT_CLASS) == "true":
-            candidate = (str(meta.get("creationTimestamp", "")), str(meta.get("name")))
-            best = max(best, candidate) if best else candidate
-    return best[1] if best else None
+    return newest_default(ctx, _CLASSES_PREFIX, _DEFAULT_CLASS)
 
 
 class IngressStrategy(Strategy):

@@ -171,6 +171,9 @@ def test_lease() -> None:
     pytest.param("coordination.k8s.io", "leases", (), id="leases"),
     pytest.param("apiextensions.k8s.io", "customresourcedefinitions", ("crd", "crds"),
                  id="customresourcedefinitions"),
+    pytest.param("", "persistentvolumes", ("pv",), id="persistentvolumes"),
+    pytest.param("", "persistentvolumeclaims", ("pvc",), id="persistentvolumeclaims"),
+    pytest.param("storage.k8s.io", "storageclasses", ("sc",), id="storageclasses"),
 ])
 def test_find(group: str, plural: str, short: tuple[str, ...]) -> None:
     rt = find(group, "v1", plural)
@@ -179,7 +182,7 @@ def test_find(group: str, plural: str, short: tuple[str, ...]) -> None:
 
 
 def test_all_resources_unique_and_columns_match_cells() -> None:
-    assert len({(r.group, r.plural) for r in ALL_RESOURCES}) == len(ALL_RESOURCES) == 25
+    assert len({(r.group, r.plural) for r in ALL_RESOURCES}) == len(ALL_RESOURCES) == 32
     for rt in ALL_RESOURCES:
         obj = {"metadata": {"name": "x", "namespace": "default"}}
         assert len(rt.table.cells(obj, NOW)) == len(rt.table.columns), rt.plural

@@ -1,0 +1,120 @@
+"""The agent's resource metrics: PodMetrics and NodeMetrics written every `metrics_seconds`.
+
+What metrics-server does with kubelet's numbers, done by the agent itself: each round
+reads its running containers' usage (`_usage`), turns CPU time into a rate over the
+round (`window`), and writes (merge patch, or create) one PodMetrics per pod (its labels, one
+entry per running container, owned by the Pod) and one NodeMetrics for the node
+(the sum over its pods).  A pod appears from its second round on (a rate needs two
+samples), as with metrics-server.  Failures are logged and the next round tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from lightkube import ApiError, AsyncClient
+from lightkube.codecs import from_dict
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+from lightkube.types import PatchType
+
+from portico.agent._usage import UsageTracker, read_sessions
+from portico.model.quantity import format_bytes
+
+if TYPE_CHECKING:
+    from portico.agent._pod import PodWorker
+
+log = logging.getLogger("portico.agent.metrics")
+Object = dict[str, Any]
+GROUP, VERSION = "metrics.k8s.io", "v1beta1"
+PodMetrics = create_namespaced_resource(GROUP, VERSION, "PodMetrics", "pods")
+NodeMetrics = create_global_resource(GROUP, VERSION, "NodeMetrics", "nodes")
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _usage(nanocores: int, memory: int) -> Object:
+    return {"cpu": f"{nanocores}n", "memory": format_bytes(memory)}
+
+
+def pod_metrics(worker: PodWorker, containers: list[tuple[str, int, int]], window: float,
+                ) -> Object:
+    """The PodMetrics of a pod: (container, nanocores, memory bytes) each (pure)."""
+    meta = worker.pod["metadata"]
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "PodMetrics",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                     "labels": dict(meta.get("labels") or {}),
+                     "ownerReferences": [{"apiVersion": "v1", "kind": "Pod",
+                                          "name": meta["name"], "uid": meta["uid"]}]},
+        "timestamp": _now(), "window": f"{int(window)}s",
+        "containers": [{"name": n, "usage": _usage(c, m)} for n, c, m in containers],
+    }
+
+
+class MetricsReporter:
+    def __init__(self, client: AsyncClient, node_name: str, interval: float,
+                 workers: Callable[[], Iterable[PodWorker]]) -> None:
+        self.client = client
+        self.node_name = node_name
+        self.interval = interval
+        self.workers = workers
+        self.tracker = UsageTracker()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="metrics")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.report()
+            except Exception as error:  # noqa: BLE001 - the next round tries again
+                log.warning("metrics round failed: %r", error)
+            await asyncio.sleep(self.interval)
+
+    async def report(self) -> None:
+        running = [(w, r.record.name, r.proc.pid) for w in self.workers()
+                   for r in w.containers if r.proc is not None and r.proc.running()]
+        usage = await asyncio.to_thread(read_sessions, {pid for _, _, pid in running})
+        now = time.monotonic()
+        per_pod: dict[str, list[tuple[str, int, int]]] = {}
+        workers: dict[str, PodWorker] = {}
+        for worker, name, pid in running:
+            rate = self.tracker.cpu_rate(f"{worker.uid}/{name}/{pid}", usage[pid].cpu_seconds,
+                                         now)
+            if rate is not None:
+                per_pod.setdefault(worker.uid, []).append((name, rate, usage[pid].memory_bytes))
+                workers[worker.uid] = worker
+        self.tracker.retain({f"{w.uid}/{n}/{p}" for w, n, p in running})
+        for uid, containers in per_pod.items():
+            await self._apply(pod_metrics(workers[uid], containers, self.interval))
+        await self._apply({
+            "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeMetrics",
+            "metadata": {"name": self.node_name}, "timestamp": _now(),
+            "window": f"{int(self.interval)}s",
+            "usage": _usage(sum(c for cs in per_pod.values() for _, c, _ in cs),
+                            sum(m for cs in per_pod.values() for _, _, m in cs))})
+
+    async def _apply(self, obj: Object) -> None:
+        """A merge patch of the whole object (cheaper than server-side apply, which would
+        track field managers on every round), or a create the first time."""
+        kind = PodMetrics if obj["kind"] == "PodMetrics" else NodeMetrics
+        meta = obj["metadata"]
+        try:
+            await self.client.patch(kind, meta["name"], obj, namespace=meta.get("namespace"),
+                                    patch_type=PatchType.MERGE)
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+            await self.client.create(from_dict(obj), namespace=meta.get("namespace"))
