@@ -34,6 +34,7 @@ from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
 from portico.agent._ipam import IpamStore
 from portico.agent._names import container_log, pod_netns, pod_veth
+from portico.agent._oci import ImageRuntime
 from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
 from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
@@ -75,7 +76,8 @@ class Agent:
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
             spawner=self.spawner, services=Informer(self.client, Service),
-            events=EventRecorder(self.client, "kubelet", host=cfg.node_name))
+            events=EventRecorder(self.client, "kubelet", host=cfg.node_name),
+            images=ImageRuntime(cfg))
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat

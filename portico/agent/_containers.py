@@ -37,13 +37,22 @@ from portico.agent._adoption import container_labels, reported_status, restore_r
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import EnvError, container_env, expand
+from portico.agent._image_events import ERR_IMAGE_PULL, image_failed, image_ready
 from portico.agent._names import container_log, pod_dir
+from portico.agent._oci import (
+    OOM_KILLED,
+    adopt_image_container,
+    finish_image_container,
+    launched,
+    start_image_container,
+)
 from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
 from portico.agent._status import ContainerRecord, Reason, RestartPolicy, State
 from portico.client import EventType
-from portico.images import ImageError, ImageErrorReason, resolve
+from portico.images import ImageError, resolve
+from portico.oci import OciContainer
 
 if TYPE_CHECKING:
     from portico.agent._pod import PodWorker
@@ -54,7 +63,6 @@ CONTAINER_DIR_ENV = "PORTICO_CONTAINER_DIR"
 START_ERROR = "StartError"
 START_ERROR_EXIT_CODE = 128
 NEVER_STARTED = "1970-01-01T00:00:00Z"  # containerd's zero start time, as kubelet reports it
-ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 Object = dict[str, Any]
 
@@ -94,6 +102,7 @@ class ContainerRunner:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self._probes: list[asyncio.Task[None]] = []
+        self.oci: OciContainer | None = None  # a pulled image's container, under runc
 
     @property
     def key(self) -> str:
@@ -123,35 +132,6 @@ class ContainerRunner:
     def _event(self, event_type: EventType, reason: ev.Reason, message: str) -> None:
         self.pod.ctx.events.emit(self.pod.pod, event_type, reason, message,
                                  ev.field_path(self.record.name, self.record.init))
-
-    def _image_ready(self) -> None:
-        """kubelet's Pulled (or Pulling, Pulled) for an image Portico has."""
-        image, mappings = self.record.image, self.pod.ctx.mappings
-        if self.spec.get("imagePullPolicy") != "Always":
-            self._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
-            return
-        self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
-        self._event(EventType.NORMAL, ev.Reason.PULLED, ev.NOTHING_PULLED[
-            ev.image_source(image, mappings)].format(image=image, hint=mappings.hint))
-
-    def _image_failed(self, error: ImageError) -> None:
-        image = self.record.image
-        if error.reason is ImageErrorReason.CREATE_CONTAINER_ERROR:
-            self._image_ready()
-            self._create_failed(str(error.reason), error.message)
-        elif error.reason is ImageErrorReason.INVALID_IMAGE_NAME:
-            self._event(EventType.WARNING, ev.Reason.INSPECT_FAILED, error.message)
-            self._create_failed(str(error.reason), error.message, str(error.reason))
-        elif self.spec.get("imagePullPolicy") == "Never":
-            message = ev.NEVER_PULL.format(image=image)
-            self._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
-            self._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
-                                ev.Reason.ERR_IMAGE_NEVER_PULL)
-        else:
-            self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
-            self._event(EventType.WARNING, ev.Reason.FAILED,
-                        ev.PULL_FAILED.format(image=image, message=error.message))
-            self._create_failed(ERR_IMAGE_PULL, error.message, ERR_IMAGE_PULL)
 
     def _create_failed(self, reason: str, message: str, event_text: str = "") -> None:
         """Waiting with `reason`; kubelet's `Error: ...` event (the reason for image
@@ -193,6 +173,7 @@ class ContainerRunner:
             return False
         adopted, proc = found
         rec = self.record
+        self.oci = adopt_image_container(self, proc.pid)
         restore_running(rec, adopted.labels, reported_status(self.pod.pod, rec.name, False),
                         self.spec)
         with contextlib.suppress(EnvError, ImageError):
@@ -211,16 +192,27 @@ class ContainerRunner:
         if await self._adopt():
             return Attempt.STARTED
         rec = self.record
+        if self.pod.ctx.images.pulls(rec.image, self.pod.ctx.mappings):
+            oci = await start_image_container(self)
+            if oci is None:
+                return Attempt.NOT_CREATED
+            return await self._launch(oci.run_argv(), {}, "/", oci)
         try:
             argv, self.env, workdir = self._prepare()
         except ImageError as error:
-            self._image_failed(error)
+            image_failed(self, error)
             return Attempt.NOT_CREATED
         except EnvError as error:  # kubelet builds the config after the image is there
-            self._image_ready()
+            image_ready(self)
             self._create_failed(str(error.reason), error.message)
             return Attempt.NOT_CREATED
-        self._image_ready()
+        image_ready(self)
+        return await self._launch(argv, self.env, workdir)
+
+    async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
+                      oci: OciContainer | None = None) -> Attempt:
+        """Start the process (for an image: runc, with `oci`'s bundle ready)."""
+        rec = self.record
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
@@ -230,15 +222,19 @@ class ContainerRunner:
             rec, container_id=container_id, started_at=started_at), workdir or "/")
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.ctx.spawner, self.pod.place, argv, self.env, workdir, log_path,
+                self.pod.ctx.spawner, self.pod.place, argv, env, workdir, log_path,
                 self.spec, labels)
-        except OSError as error:
-            self._start_failed(error.strerror or str(error))
-            return Attempt.START_ERROR
         except Exception as error:  # a bug must not end the pod's worker silently
-            log.exception("container %s: start failed", self.key)
-            self._start_failed(repr(error))
+            if oci is not None:
+                await launched(oci, None)
+            if not isinstance(error, OSError):
+                log.exception("container %s: start failed", self.key)
+            self._start_failed(error.strerror or str(error) if isinstance(error, OSError)
+                               else repr(error))
             return Attempt.START_ERROR
+        if oci is not None:
+            await launched(oci, self.proc.pid)
+        self.oci = oci
         self.working_dir = workdir or "/"
         rec.container_id = container_id
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
@@ -271,9 +267,17 @@ class ContainerRunner:
         rec = self.record
         rec.state, rec.exit_code, rec.signal = State.TERMINATED, code, sig
         rec.reason = Reason.COMPLETED if code == 0 else Reason.ERROR
+        if await self._finish_oci(proc.pid) and code == 137:
+            rec.reason = OOM_KILLED
         rec.finished_at, rec.ready, rec.started = now_rfc3339(), False, False
         self.pod.mark_dirty()
         return True
+
+    async def _finish_oci(self, pid: int) -> bool:
+        """An image's container exited: clean up once (also if the loop is cancelled);
+        whether it reached its memory limit."""
+        oci, self.oci = self.oci, None
+        return oci is not None and await asyncio.shield(finish_image_container(oci, pid))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -381,3 +385,4 @@ class ContainerRunner:
                 self._event(EventType.WARNING, ev.Reason.FAILED_PRE_STOP_HOOK,
                             ev.PRE_STOP_HOOK_FAILED)
         await self._kill(proc, max(deadline - loop.time(), 0.0))
+        await self._finish_oci(proc.pid)

@@ -28,7 +28,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
+from portico.agent._oci import ImageRuntime
 from portico.agent._sandbox import (
     IpRunner,
     SandboxSpec,
@@ -96,6 +97,7 @@ class AgentContext:
     spawner: Spawner
     services: Informer  # every Service, for the containers' Service environment variables
     events: EventRecorder  # kubelet's events (component kubelet, host the node)
+    images: ImageRuntime = field(default_factory=ImageRuntime.disabled)  # pulled images
 
 
 async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:

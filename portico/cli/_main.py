@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                     help="seconds a node may stop heartbeating before it is marked "
                          "unreachable (kube-controller-manager's flag; default 40)")
+    up.add_argument("--pull-builtin-images", action="store_true",
+                    help="pull the images Portico has built in (nginx, busybox, ...) from "
+                         "their registries, like any other image")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
     _target_arguments(wait)
@@ -116,6 +119,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
         node_monitor_grace_period=args.node_monitor_grace_period,
+        pull_builtin_images=args.pull_builtin_images,
     ), progress)
 
 

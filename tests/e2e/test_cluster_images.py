@@ -1,0 +1,144 @@
+"""Real OCI images: pulled from a registry on the sandbox's loopback, run under runc.
+
+The test builds its own image from Debian's busybox-static (`portico.testing.oci_images`),
+runs Debian's `docker-registry` on 127.0.0.1 inside the cluster's sandbox namespace
+(where `portico up`, hence the pulls, run) and pushes with skopeo.  Isolation is
+checked for real: `ls /` shows the image, `ps` only the container's processes, a
+memory hog over its limit is OOMKilled; deleted pods leave no mount or cgroup.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portico.testing.oci_images import build_layout
+from portico.testing.sandbox import Cluster, wait_for
+from tests.conftest import Kubectl, new_namespace
+from tests.e2e.cluster_support import dump, pod, running_cluster
+
+pytestmark = pytest.mark.e2e
+REGISTRY_PORT = 5000
+
+
+def _registry_config(root: Path) -> Path:
+    config = root / "registry.yml"
+    config.write_text(json.dumps({
+        "version": 0.1, "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
+        "http": {"addr": f"127.0.0.1:{REGISTRY_PORT}"}}))
+    return config
+
+
+def _registry_up(cluster: Cluster) -> bool:
+    result = cluster.sandbox.run(["python3", "-c", f"import socket; socket.create_connection("
+                                  f"('127.0.0.1', {REGISTRY_PORT}), 1)"])
+    return result.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    for running in running_cluster(nodes=1):
+        root = running.workdir / "registry"
+        root.mkdir()
+        running.sandbox.popen(["docker-registry", "serve", str(_registry_config(root))],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        layout = root / "oci"
+        build_layout(layout, "1.0", {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo image-cmd"],
+                                     "Env": ["PATH=/bin", "FROM_IMAGE=yes"]})
+        wait_for(lambda r=running: _registry_up(r), 20, message="the registry listening")
+        running.sandbox.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                             f"oci:{layout}:1.0",
+                             f"docker://127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"], check=True,
+                            timeout=60)
+        yield running
+
+
+@pytest.fixture
+def kubectl133(cluster: Cluster) -> Iterator[Kubectl]:
+    namespace = new_namespace(cluster)
+    yield Kubectl(cluster, "1.33", namespace)
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
+
+
+def _run(k: Kubectl, name: str, container: dict[str, Any]) -> dict[str, Any]:
+    k.ok("apply", "-f", "-", input=dump(pod(name, {"restartPolicy": "Never", "containers": [
+        {"name": "c", "image": IMAGE, **container}]})))
+
+    def finished() -> dict[str, Any] | None:
+        obj = json.loads(k.ok("get", "pod", name, "-o", "json"))
+        return obj if obj["status"].get("phase") in ("Succeeded", "Failed") else None
+
+    return wait_for(finished, 60, interval=0.2, message=f"pod {name} finished")
+
+
+def test_a_pulled_image_runs_in_its_own_root_and_pid_namespace(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    obj = _run(k, "iso", {"args": ["ls /; ps -o pid,args; hostname; echo $FROM_IMAGE; id -u"]})
+    lines = k.ok("logs", "iso").splitlines()
+    assert obj["status"]["phase"] == "Succeeded", lines
+    assert lines[:4] == ["bin", "dev", "etc", "proc"], lines
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["PID"])
+    processes = lines[header + 1:-3]  # the shell (PID 1) and ps: nothing of the machine
+    assert [p.split()[0] for p in processes][:1] == ["1"] and len(processes) == 2, lines
+    assert lines[-3:] == ["iso", "yes", "0"], lines
+    status = obj["status"]["containerStatuses"][0]
+    assert status["image"] == IMAGE
+    assert status["imageID"].startswith(f"127.0.0.1:{REGISTRY_PORT}/portico/bb@sha256:"), status
+    events = k.ok("get", "events", "-o", "jsonpath={range .items[*]}{.message}{'\\n'}{end}")
+    assert f'Pulling image "{IMAGE}"' in events
+    assert f'Successfully pulled image "{IMAGE}" in ' in events and "Image size: " in events
+
+
+def test_the_image_entrypoint_and_cmd_apply(kubectl133: Kubectl) -> None:
+    obj = _run(kubectl133, "cmd", {})
+    assert obj["status"]["phase"] == "Succeeded", dump(obj)
+    assert kubectl133.ok("logs", "cmd") == "image-cmd\n"
+
+
+def test_a_memory_hog_is_oom_killed(kubectl133: Kubectl) -> None:
+    obj = _run(kubectl133, "hog", {
+        "args": ["dd if=/dev/zero of=/dev/null bs=64M count=1"],
+        "resources": {"limits": {"memory": "16Mi"}}})
+    term = obj["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137), dump(obj)
+
+
+def test_a_missing_tag_is_err_image_pull(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("missing", {"containers": [
+        {"name": "c", "image": f"127.0.0.1:{REGISTRY_PORT}/portico/bb:nope"}]})))
+
+    def waiting() -> dict[str, Any] | None:
+        obj = json.loads(k.ok("get", "pod", "missing", "-o", "json"))
+        statuses = obj["status"].get("containerStatuses") or [{}]
+        state = statuses[0].get("state", {}).get("waiting") or {}
+        return state if state.get("reason") == "ErrImagePull" else None
+
+    state = wait_for(waiting, 30, message="ErrImagePull")
+    assert "not found" in state["message"], state
+
+
+def test_exec_runs_inside_the_container(kubectl133: Kubectl, cluster: Cluster) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("sleeper", {
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
+    k.ok("wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+    assert k.ok("exec", "sleeper", "--", "cat", "/etc/hostname") == "sleeper\n"
+    assert "bin" in k.ok("exec", "sleeper", "--", "ls", "/").split()
+    k.ok("delete", "pod", "sleeper", "--wait=true", "--timeout=30s")
+
+    def cleaned() -> bool:
+        return str(cluster.data_dir) not in Path("/proc/mounts").read_text() and not list(
+            Path("/sys/fs/cgroup/pids").glob(f"portico/{cluster.name}-*/*"))
+
+    wait_for(cleaned, 10, message="no mount or cgroup of the deleted pod left")
+
