@@ -60,6 +60,8 @@ Object = dict[str, Any]
 OOM_KILLED = "OOMKilled"
 NETNS_ETC = "/etc/netns"  # the pod's hosts and resolv.conf (`_sandbox`)
 SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+PULL_HINT = ('{error}; image "{image}" is not built into portico: push it to a registry this '
+             "machine reaches, load it with `portico image load`, or map the image in {hint}")
 PULLED = ('Successfully pulled image "{image}" in {pull} ({total} including waiting). '
           "Image size: {size} bytes.")
 
@@ -161,9 +163,10 @@ async def ensure_image(runner: ContainerRunner, ref: Reference) -> StoredImage |
         credentials = await _pull_credentials(runner, ref.registry)
         pulled = await rt.puller.pull(ref, node, credentials)
     except PullError as error:
+        message = PULL_HINT.format(error=error, image=image, hint=runner.pod.ctx.mappings.hint)
         runner._event(EventType.WARNING, ev.Reason.FAILED,
-                     ev.PULL_FAILED.format(image=image, message=str(error)))
-        runner._create_failed(ERR_IMAGE_PULL, str(error), ERR_IMAGE_PULL)
+                      ev.PULL_FAILED.format(image=image, message=message))
+        runner._create_failed(ERR_IMAGE_PULL, message, ERR_IMAGE_PULL)
         return None
     took = go_duration(pulled.seconds)
     runner._event(EventType.NORMAL, ev.Reason.PULLED, PULLED.format(
