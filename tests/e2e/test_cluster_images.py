@@ -23,21 +23,32 @@ from tests.conftest import Kubectl, new_namespace
 from tests.e2e.cluster_support import dump, pod, running_cluster
 
 pytestmark = pytest.mark.e2e
-REGISTRY_PORT = 5000
+REGISTRY_PORT, AUTH_PORT = 5000, 5001
+USER, PASSWORD = "alice", "s3cret"
+IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
+PRIVATE = f"127.0.0.1:{AUTH_PORT}/private/bb:1.0"
 
 
-def _registry_config(root: Path) -> Path:
-    config = root / "registry.yml"
-    config.write_text(json.dumps({
-        "version": 0.1, "storage": {"filesystem": {"rootdirectory": str(root / "data")}},
-        "http": {"addr": f"127.0.0.1:{REGISTRY_PORT}"}}))
-    return config
+def _start_registry(cluster: Cluster, root: Path, port: int, htpasswd: Path | None) -> None:
+    """Debian's docker-registry on the sandbox's 127.0.0.1:port (anonymous, or htpasswd)."""
+    config: dict[str, Any] = {
+        "version": 0.1, "http": {"addr": f"127.0.0.1:{port}"},
+        "storage": {"filesystem": {"rootdirectory": str(root / f"data-{port}")}}}
+    if htpasswd is not None:
+        config["auth"] = {"htpasswd": {"realm": "portico-test", "path": str(htpasswd)}}
+    path = root / f"registry-{port}.yml"
+    path.write_text(json.dumps(config))
+    cluster.sandbox.popen(["docker-registry", "serve", str(path)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 1)"
+    wait_for(lambda: cluster.sandbox.run(["python3", "-c", probe]).returncode == 0, 20,
+             message=f"the registry listening on {port}")
 
 
-def _registry_up(cluster: Cluster) -> bool:
-    result = cluster.sandbox.run(["python3", "-c", f"import socket; socket.create_connection("
-                                  f"('127.0.0.1', {REGISTRY_PORT}), 1)"])
-    return result.returncode == 0
+def _push(cluster: Cluster, layout: Path, tag: str, dest: str, creds: str = "") -> None:
+    cluster.sandbox.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                         *([f"--dest-creds={creds}"] if creds else []), f"oci:{layout}:{tag}",
+                         f"docker://{dest}"], check=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -45,16 +56,16 @@ def cluster() -> Iterator[Cluster]:
     for running in running_cluster(nodes=1):
         root = running.workdir / "registry"
         root.mkdir()
-        running.sandbox.popen(["docker-registry", "serve", str(_registry_config(root))],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        htpasswd = root / "htpasswd"
+        htpasswd.write_text(subprocess.run(["htpasswd", "-nbB", USER, PASSWORD], check=True,
+                                           capture_output=True, text=True).stdout)
+        _start_registry(running, root, REGISTRY_PORT, None)
+        _start_registry(running, root, AUTH_PORT, htpasswd)
         layout = root / "oci"
         build_layout(layout, "1.0", {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo image-cmd"],
                                      "Env": ["PATH=/bin", "FROM_IMAGE=yes"]})
-        wait_for(lambda r=running: _registry_up(r), 20, message="the registry listening")
-        running.sandbox.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
-                             f"oci:{layout}:1.0",
-                             f"docker://127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"], check=True,
-                            timeout=60)
+        _push(running, layout, "1.0", IMAGE)
+        _push(running, layout, "1.0", PRIVATE, f"{USER}:{PASSWORD}")
         yield running
 
 
@@ -64,8 +75,6 @@ def kubectl133(cluster: Cluster) -> Iterator[Kubectl]:
     yield Kubectl(cluster, "1.33", namespace)
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
 
-
-IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
 
 
 def _run(k: Kubectl, name: str, container: dict[str, Any]) -> dict[str, Any]:
@@ -142,3 +151,32 @@ def test_exec_runs_inside_the_container(kubectl133: Kubectl, cluster: Cluster) -
 
     wait_for(cleaned, 10, message="no mount or cgroup of the deleted pod left")
 
+
+
+def _waiting_reason(k: Kubectl, name: str) -> str:
+    obj = json.loads(k.ok("get", "pod", name, "-o", "json"))
+    statuses = obj["status"].get("containerStatuses") or [{}]
+    waiting = statuses[0].get("state", {}).get("waiting") or {}
+    return f"{waiting.get('reason')}: {waiting.get('message')}"
+
+
+def test_a_private_registry_needs_the_pull_secret(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    sleeper = {"name": "c", "image": PRIVATE, "args": ["exec sleep 600"]}
+    k.ok("apply", "-f", "-", input=dump(pod("anonymous", {"containers": [sleeper]})))
+    reason = wait_for(lambda: (r := _waiting_reason(k, "anonymous")).startswith(
+        "ErrImagePull") and r, 30, message="ErrImagePull without credentials")
+    assert "pull access denied" in reason, reason
+    k.ok("create", "secret", "docker-registry", "creds", f"--docker-server=127.0.0.1:{AUTH_PORT}",
+         f"--docker-username={USER}", f"--docker-password={PASSWORD}")
+    k.ok("apply", "-f", "-", input=dump(pod("with-secret", {
+        "terminationGracePeriodSeconds": 0, "imagePullSecrets": [{"name": "creds"}],
+        "containers": [sleeper]})))
+    k.ok("wait", "--for=condition=Ready", "pod/with-secret", "--timeout=60s")
+    k.ok("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "puller"},
+        "imagePullSecrets": [{"name": "creds"}]}))
+    k.ok("apply", "-f", "-", input=dump(pod("via-account", {
+        "terminationGracePeriodSeconds": 0, "serviceAccountName": "puller", "containers": [
+            {**sleeper, "imagePullPolicy": "Always"}]})))
+    k.ok("wait", "--for=condition=Ready", "pod/via-account", "--timeout=60s")
