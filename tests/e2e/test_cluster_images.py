@@ -25,6 +25,7 @@ from tests.e2e.cluster_support import dump, pod, running_cluster
 pytestmark = pytest.mark.e2e
 REGISTRY_PORT, AUTH_PORT = 5000, 5001
 USER, PASSWORD = "alice", "s3cret"
+MIRRORED_HOST = "registry.invalid"  # resolves nowhere: only its mirror can serve it
 IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
 PRIVATE = f"127.0.0.1:{AUTH_PORT}/private/bb:1.0"
 
@@ -52,8 +53,11 @@ def _push(cluster: Cluster, layout: Path, tag: str, dest: str, creds: str = "") 
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    for running in running_cluster(nodes=1):
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    registries = tmp_path_factory.mktemp("images") / "registries.yaml"
+    registries.write_text(json.dumps({"mirrors": {MIRRORED_HOST: {
+        "endpoint": [f"http://127.0.0.1:{REGISTRY_PORT}"]}}}))
+    for running in running_cluster(nodes=1, env={"PORTICO_REGISTRIES": str(registries)}):
         root = running.workdir / "registry"
         root.mkdir()
         htpasswd = root / "htpasswd"
@@ -180,3 +184,11 @@ def test_a_private_registry_needs_the_pull_secret(kubectl133: Kubectl) -> None:
         "terminationGracePeriodSeconds": 0, "serviceAccountName": "puller", "containers": [
             {**sleeper, "imagePullPolicy": "Always"}]})))
     k.ok("wait", "--for=condition=Ready", "pod/via-account", "--timeout=60s")
+
+
+def test_a_mirror_in_registries_yaml_serves_its_registry(kubectl133: Kubectl) -> None:
+    obj = _run(kubectl133, "mirrored", {"image": f"{MIRRORED_HOST}/portico/bb:1.0",
+                                        "args": ["echo mirrored"]})
+    assert obj["status"]["phase"] == "Succeeded", dump(obj)
+    status = obj["status"]["containerStatuses"][0]
+    assert status["imageID"].startswith(f"{MIRRORED_HOST}/portico/bb@sha256:"), status
