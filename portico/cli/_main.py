@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                                           "probes (like `az network lb show`)")
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
     _target_arguments(show)
+    from portico.cli._image import add_parser as add_image_parser
+
+    add_image_parser(sub, _target_arguments)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -404,8 +407,10 @@ def _tear_down(name: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from portico.cli._image import cmd_image
+
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb}
+                "lb": cmd_lb, "image": cmd_image}
     return commands[args.command](args)
 
 

@@ -192,3 +192,32 @@ def test_a_mirror_in_registries_yaml_serves_its_registry(kubectl133: Kubectl) ->
     assert obj["status"]["phase"] == "Succeeded", dump(obj)
     status = obj["status"]["containerStatuses"][0]
     assert status["imageID"].startswith(f"{MIRRORED_HOST}/portico/bb@sha256:"), status
+
+
+def _portico(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(cluster.portico), "image", *args, "--data-dir",
+                           str(cluster.data_dir)], capture_output=True, text=True, timeout=120)
+
+
+def test_image_load_of_a_docker_save_tarball(kubectl133: Kubectl, cluster: Cluster) -> None:
+    k, root = kubectl133, cluster.workdir / "registry"
+    tarball = root / "loaded.tar"
+    tarball.unlink(missing_ok=True)
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{root / 'oci'}:1.0",
+                    f"docker-archive:{tarball}:portico.test/loaded:1.0"], check=True, timeout=60)
+    loaded = _portico(cluster, "load", str(tarball))
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith("loaded portico.test/loaded:1.0 (sha256:"), loaded.stdout
+    assert "portico.test/loaded:1.0" in _portico(cluster, "ls").stdout
+    obj = _run(k, "loaded", {"image": "portico.test/loaded:1.0", "args": ["echo loaded"]})
+    assert obj["status"]["phase"] == "Succeeded", dump(obj)
+    status = obj["status"]["containerStatuses"][0]
+    assert status["imageID"].startswith("sha256:"), status  # an import has no repo digest
+    events = k.ok("get", "events", "-o", "jsonpath={range .items[*]}{.message}{'\\n'}{end}")
+    assert 'Container image "portico.test/loaded:1.0" already present on machine' in events
+    truncated = root / "truncated.tar"
+    truncated.write_bytes(tarball.read_bytes()[:4096])
+    failed = _portico(cluster, "load", str(truncated))
+    assert failed.returncode == 1 and failed.stderr.startswith("portico: "), failed.stderr
+    assert _portico(cluster, "rm", "portico.test/loaded:1.0").returncode == 0
+    assert "portico.test/loaded" not in _portico(cluster, "ls").stdout
