@@ -205,7 +205,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> C
     image_config = store.config(image).get("config") or {}
     security = _spec.security_context(pod.pod.get("spec") or {}, spec)
     _spec.check_run_as_non_root(security, image_config.get("User") or "",
-                                ev.format_pod(pod.pod).split("(")[0], spec["name"])
+                                ev.format_pod(pod.pod), spec["name"])
     passwd, group = ((lower / "etc" / n) for n in ("passwd", "group"))
     user = _spec.resolve_user(image_config.get("User") or "",
                               passwd.read_text() if passwd.exists() else "",

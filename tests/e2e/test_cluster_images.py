@@ -221,3 +221,33 @@ def test_image_load_of_a_docker_save_tarball(kubectl133: Kubectl, cluster: Clust
     assert failed.returncode == 1 and failed.stderr.startswith("portico: "), failed.stderr
     assert _portico(cluster, "rm", "portico.test/loaded:1.0").returncode == 0
     assert "portico.test/loaded" not in _portico(cluster, "ls").stdout
+
+
+def test_init_container_volume_user_and_exec_probe(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    mount = [{"name": "data", "mountPath": "/data"}]
+    k.ok("apply", "-f", "-", input=dump(pod("multi", {
+        "terminationGracePeriodSeconds": 1,
+        "volumes": [{"name": "data", "emptyDir": {}}],
+        "initContainers": [{"name": "init", "image": IMAGE, "volumeMounts": mount,
+                            "args": ["echo hello > /data/x"]}],
+        "containers": [{"name": "c", "image": IMAGE, "volumeMounts": mount,
+                        "securityContext": {"runAsUser": 1000},
+                        "readinessProbe": {"exec": {"command": ["cat", "/data/x"]},
+                                           "periodSeconds": 1},
+                        "args": ["id -u; cat /data/x; exec sleep 600"]}]})))
+    k.ok("wait", "--for=condition=Ready", "pod/multi", "--timeout=60s")
+    assert k.ok("logs", "multi") == "1000\nhello\n"
+    assert k.ok("exec", "multi", "--", "id", "-u") == "1000\n"
+
+
+def test_run_as_non_root_refuses_a_root_image(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("nonroot", {
+        "securityContext": {"runAsNonRoot": True},
+        "containers": [{"name": "c", "image": IMAGE, "args": ["true"]}]})))
+    uid = k.ok("get", "pod", "nonroot", "-o", "jsonpath={.metadata.uid}")
+    reason = wait_for(lambda: (r := _waiting_reason(k, "nonroot")).startswith(
+        "CreateContainerConfigError") and r, 30, message="CreateContainerConfigError")
+    assert reason == (f"CreateContainerConfigError: container has runAsNonRoot and image will "
+                      f'run as root (pod: "nonroot_{k.namespace}({uid})", container: c)')
