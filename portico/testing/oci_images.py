@@ -5,8 +5,9 @@
 with a symlink per applet, `/etc/passwd` and `/etc/group` (root, app 1000,
 nobody 65534), `/tmp` (1777) and `/root`, plus optional `extra` files.  Everything
 is deterministic (sorted tar entries, uid/gid 0, mtime 0, gzip mtime 0), so the
-same inputs give the same digests.  `skopeo copy oci:DEST:TAG docker://...` pushes
-it; `oci-archive:`/`docker-archive:` make the tarballs `portico image load` takes.
+same inputs give the same digests.  `start_registry` runs Debian's docker-registry
+in a sandbox and `push` copies an image there with skopeo; skopeo's `oci-archive:` /
+`docker-archive:` make the tarballs `portico image load` takes.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import io
 import json
 import subprocess
 import tarfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from portico.testing.sandbox import Sandbox, wait_for
 
 BUSYBOX = Path("/bin/busybox")
 PASSWD = ("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/tmp:/bin/sh\n"
@@ -101,8 +104,25 @@ def build_layout(dest: Path, tag: str, config: Mapping[str, Any],
     return str(man["digest"])
 
 
-def skopeo_copy(source: str, dest: str, extra: Sequence[str] = (),
-                prefix: Sequence[str] = ()) -> None:
-    """`skopeo copy` (through `prefix`, e.g. nsenter into a sandbox); raises with stderr."""
-    subprocess.run([*prefix, "skopeo", "copy", "--quiet", *extra, source, dest],
-                   check=True, capture_output=True, timeout=120)
+def start_registry(sandbox: Sandbox, root: Path, port: int, htpasswd: Path | None) -> None:
+    """Debian's docker-registry on the sandbox's 127.0.0.1:port (anonymous, or htpasswd);
+    the sandbox ends it when it closes."""
+    config: dict[str, Any] = {
+        "version": 0.1, "http": {"addr": f"127.0.0.1:{port}"},
+        "storage": {"filesystem": {"rootdirectory": str(root / f"data-{port}")}}}
+    if htpasswd is not None:
+        config["auth"] = {"htpasswd": {"realm": "portico-test", "path": str(htpasswd)}}
+    path = root / f"registry-{port}.yml"
+    path.write_text(json.dumps(config))
+    sandbox.popen(["docker-registry", "serve", str(path)], stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL)
+    probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 1)"
+    wait_for(lambda: sandbox.run(["python3", "-c", probe]).returncode == 0, 20,
+             message=f"the registry listening on {port}")
+
+
+def push(sandbox: Sandbox, layout: Path, tag: str, dest: str, creds: str = "") -> None:
+    """skopeo copy of the layout's `tag` to `dest` (a registry reference), in the sandbox."""
+    sandbox.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
+                 *([f"--dest-creds={creds}"] if creds else []), f"oci:{layout}:{tag}",
+                 f"docker://{dest}"], check=True, timeout=300)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from portico.testing.oci_images import build_layout
+from portico.testing.oci_images import build_layout, push, start_registry
 from portico.testing.sandbox import Cluster, wait_for
 from tests.conftest import Kubectl, new_namespace
 from tests.e2e.cluster_support import dump, pod, running_cluster
@@ -28,28 +28,6 @@ USER, PASSWORD = "alice", "s3cret"
 MIRRORED_HOST = "registry.invalid"  # resolves nowhere: only its mirror can serve it
 IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
 PRIVATE = f"127.0.0.1:{AUTH_PORT}/private/bb:1.0"
-
-
-def _start_registry(cluster: Cluster, root: Path, port: int, htpasswd: Path | None) -> None:
-    """Debian's docker-registry on the sandbox's 127.0.0.1:port (anonymous, or htpasswd)."""
-    config: dict[str, Any] = {
-        "version": 0.1, "http": {"addr": f"127.0.0.1:{port}"},
-        "storage": {"filesystem": {"rootdirectory": str(root / f"data-{port}")}}}
-    if htpasswd is not None:
-        config["auth"] = {"htpasswd": {"realm": "portico-test", "path": str(htpasswd)}}
-    path = root / f"registry-{port}.yml"
-    path.write_text(json.dumps(config))
-    cluster.sandbox.popen(["docker-registry", "serve", str(path)],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), 1)"
-    wait_for(lambda: cluster.sandbox.run(["python3", "-c", probe]).returncode == 0, 20,
-             message=f"the registry listening on {port}")
-
-
-def _push(cluster: Cluster, layout: Path, tag: str, dest: str, creds: str = "") -> None:
-    cluster.sandbox.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
-                         *([f"--dest-creds={creds}"] if creds else []), f"oci:{layout}:{tag}",
-                         f"docker://{dest}"], check=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -63,13 +41,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         htpasswd = root / "htpasswd"
         htpasswd.write_text(subprocess.run(["htpasswd", "-nbB", USER, PASSWORD], check=True,
                                            capture_output=True, text=True).stdout)
-        _start_registry(running, root, REGISTRY_PORT, None)
-        _start_registry(running, root, AUTH_PORT, htpasswd)
+        start_registry(running.sandbox, root, REGISTRY_PORT, None)
+        start_registry(running.sandbox, root, AUTH_PORT, htpasswd)
         layout = root / "oci"
         build_layout(layout, "1.0", {"Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo image-cmd"],
                                      "Env": ["PATH=/bin", "FROM_IMAGE=yes"]})
-        _push(running, layout, "1.0", IMAGE)
-        _push(running, layout, "1.0", PRIVATE, f"{USER}:{PASSWORD}")
+        push(running.sandbox, layout, "1.0", IMAGE)
+        push(running.sandbox, layout, "1.0", PRIVATE, f"{USER}:{PASSWORD}")
         yield running
 
 
