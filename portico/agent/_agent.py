@@ -42,6 +42,7 @@ from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
 from portico.client import EventRecorder, Informer, api_client, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
+from portico.oci._runc import remove_node_containers
 
 log = logging.getLogger("portico.agent")
 Object = dict[str, Any]
@@ -198,6 +199,8 @@ class Agent:
         for worker in workers:
             worker.request_stop(StopMode.NODE_SHUTDOWN)
         await asyncio.gather(*(w.task for w in workers if w.task), return_exceptions=True)
+        await asyncio.to_thread(remove_node_containers, self.config.data_dir,
+                                self.config.cluster_name)  # any a failed stop left
         if self._proxier is not None:
             with contextlib.suppress(Exception):
                 await self._proxier.stop()

@@ -173,9 +173,9 @@ class ContainerRunner:
             return False
         adopted, proc = found
         rec = self.record
-        self.oci = adopt_image_container(self, proc.pid)
         restore_running(rec, adopted.labels, reported_status(self.pod.pod, rec.name, False),
                         self.spec)
+        self.oci = adopt_image_container(self, proc.pid)
         with contextlib.suppress(EnvError, ImageError):
             self.env = self._prepare()[1]  # for exec probes
         self.working_dir = str(adopted.labels.get("workingDir") or "/")

@@ -51,6 +51,7 @@ from portico.oci import (
     unregister,
 )
 from portico.oci._quantity import memory_bytes
+from portico.oci._runc import cgroup_base
 
 if TYPE_CHECKING:
     from portico.agent._config import AgentConfig
@@ -257,7 +258,7 @@ def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None) -
     cfg, rec = runner.pod.ctx.config, runner.record
     cid = f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
     return OciContainer(cid, cfg.data_dir / "runc", cfg.data_dir / "oci" / cid,
-                        f"/portico/{cfg.cluster_name}-{cfg.node_name}/{cid}", lower,
+                        f"{cgroup_base(cfg.cluster_name, cfg.node_name)}/{cid}", lower,
                         memory_limit)
 
 

@@ -380,6 +380,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         if problem is not None:
             raise ClaimError(problem)
         with name_held(target.name, target.data_dir):
+            from portico.oci._runc import remove_node_containers
+
+            for node_dir in sorted((target.data_dir / "nodes").glob("*")):
+                remove_node_containers(node_dir, target.name)  # image containers
             killed, removed = _tear_down(target.name)
     except ClaimError as refused:
         print(f"portico: {refused}", file=sys.stderr)

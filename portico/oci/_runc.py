@@ -131,6 +131,25 @@ def remove_cgroups(path: str) -> None:
                 break
 
 
+def cgroup_base(cluster: str, node: str) -> str:
+    """The parent of a node's container cgroups."""
+    return f"/portico/{cluster}-{node}"
+
+
+def remove_node_containers(node_dir: Path, cluster: str) -> int:
+    """Every container still under the node's runc root or bundle dir: killed, deleted,
+    unmounted, its bundle and cgroups removed (an agent's shutdown after its pods
+    stopped, and `portico down` after a crash).  Returns how many there were."""
+    root, bundles = node_dir / "runc", node_dir / "oci"
+    ids = {p.name for d in (root, bundles) if d.is_dir() for p in d.iterdir() if p.is_dir()}
+    for cid in sorted(ids):
+        container = OciContainer(cid, root, bundles / cid,
+                                 f"{cgroup_base(cluster, node_dir.name)}/{cid}", Path("/"))
+        container.kill(signal.SIGKILL)
+        container.finish()
+    return len(ids)
+
+
 _BY_PID: dict[int, OciContainer] = {}
 
 

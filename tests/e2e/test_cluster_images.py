@@ -10,6 +10,8 @@ memory hog over its limit is OOMKilled; deleted pods leave no mount or cgroup.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -229,3 +231,40 @@ def test_run_as_non_root_refuses_a_root_image(kubectl133: Kubectl) -> None:
         "CreateContainerConfigError") and r, 30, message="CreateContainerConfigError")
     assert reason == (f"CreateContainerConfigError: container has runAsNonRoot and image will "
                       f'run as root (pod: "nonroot_{k.namespace}({uid})", container: c)')
+
+
+def _component_pid(cluster: Cluster, name: str) -> int:
+    return int(json.loads((cluster.data_dir / "components.json").read_text())[name]["pid"])
+
+
+def _pod_field(k: Kubectl, name: str, path: str) -> str:
+    return k.ok("get", "pod", name, "-o", f"jsonpath={{{path}}}")
+
+
+def test_image_containers_outlive_their_agent_and_come_back_after_a_restart(
+        kubectl133: Kubectl, cluster: Cluster) -> None:
+    """Runs last: it restarts the cluster."""
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("durable", {
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
+    k.ok("wait", "--for=condition=Ready", "pod/durable", "--timeout=60s")
+    ip, started = _pod_field(k, "durable", ".status.podIP"), _pod_field(
+        k, "durable", ".status.containerStatuses[0].state.running.startedAt")
+    old = _component_pid(cluster, "node-1")
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: _component_pid(cluster, "node-1") != old, 30, message="a new agent")
+    log = cluster.data_dir / "nodes" / "node-1" / "agent.log"
+    wait_for(lambda: "adopted the container launcher with" in log.read_text(), 30,
+             message="the new agent to adopt the launcher")
+    hostname = wait_for(lambda: k("exec", "durable", "--", "cat", "/etc/hostname").stdout,
+                        30, message="exec through the new agent")
+    assert hostname == "durable\n"
+    assert _pod_field(k, "durable", ".status.containerStatuses[0].state.running.startedAt") \
+        == started
+    cluster.stop()
+    cluster.start()
+    wait_for(lambda: _pod_field(k, "durable", ".status.containerStatuses[0].ready") == "true",
+             60, message="the image pod Ready again")
+    assert _pod_field(k, "durable", ".status.podIP") == ip
+    assert "bin" in k.ok("exec", "durable", "--", "ls", "/").split()
