@@ -41,6 +41,7 @@ from portico.agent._image_events import ERR_IMAGE_PULL, image_failed, image_read
 from portico.agent._names import container_log, pod_dir
 from portico.agent._oci import (
     OOM_KILLED,
+    ImageExit,
     adopt_image_container,
     finish_image_container,
     launched,
@@ -267,17 +268,23 @@ class ContainerRunner:
         rec = self.record
         rec.state, rec.exit_code, rec.signal = State.TERMINATED, code, sig
         rec.reason = Reason.COMPLETED if code == 0 else Reason.ERROR
-        if await self._finish_oci(proc.pid) and code == 137:
+        ended = await self._finish_oci(proc.pid)
+        if ended.oom and code == 137:
             rec.reason = OOM_KILLED
+        if ended.start_error:
+            self._start_failed(ended.start_error)
+            return True
         rec.finished_at, rec.ready, rec.started = now_rfc3339(), False, False
         self.pod.mark_dirty()
         return True
 
-    async def _finish_oci(self, pid: int) -> bool:
-        """An image's container exited: clean up once (also if the loop is cancelled);
-        whether it reached its memory limit."""
+    async def _finish_oci(self, pid: int) -> ImageExit:
+        """An image's container exited: how; cleaned up once (even if the loop is
+        cancelled)."""
         oci, self.oci = self.oci, None
-        return oci is not None and await asyncio.shield(finish_image_container(oci, pid))
+        if oci is None:
+            return ImageExit(False, "")
+        return await asyncio.shield(finish_image_container(oci, pid))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

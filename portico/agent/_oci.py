@@ -279,9 +279,16 @@ async def launched(container: OciContainer, pid: int | None) -> None:
         register(pid, container)
 
 
-async def finish_image_container(container: OciContainer, pid: int) -> bool:
-    """After the exit: whether it was OOM-killed; every trace removed."""
+@dataclass(frozen=True)
+class ImageExit:
+    oom: bool  # reached its memory limit
+    start_error: str  # runc could not start the process: why
+
+
+async def finish_image_container(container: OciContainer, pid: int) -> ImageExit:
+    """After the exit: how it ended; every trace removed."""
     unregister(pid)
-    oom = await asyncio.to_thread(container.oom_killed)
+    ended = ImageExit(await asyncio.to_thread(container.oom_killed),
+                      await asyncio.to_thread(container.start_error))
     await asyncio.to_thread(container.finish)
-    return oom
+    return ended

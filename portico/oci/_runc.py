@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 RUNC = "runc"
+RUNC_LOG = "runc.log"
+START_FAILED = "unable to start container process: "
 NSENTER = "nsenter"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MNT_DETACH = 2
@@ -55,7 +57,22 @@ class OciContainer:
         """runc run, back in the caller's mount namespace: the launcher's child enters
         the pod (netns, UTS) but also remounts /sys, which hides the cgroup mounts."""
         return [NSENTER, f"--mount=/proc/{os.getpid()}/ns/mnt", "--", RUNC, "--root",
-                str(self.runc_root), "run", "--bundle", str(self.bundle), self.id]
+                str(self.runc_root), "--log", str(self.bundle / RUNC_LOG), "--log-format",
+                "json", "run", "--bundle", str(self.bundle), self.id]
+
+    def start_error(self) -> str:
+        """What runc said when it could not start the process ("" when it started; read
+        before `finish`): its own log, kept out of the container's."""
+        try:
+            lines = (self.bundle / RUNC_LOG).read_text().splitlines()
+        except OSError:
+            return ""
+        for line in lines:
+            with contextlib.suppress(ValueError, AttributeError):
+                message = str(json.loads(line).get("msg", ""))
+                if START_FAILED in message:
+                    return message.split(START_FAILED, 1)[1]
+        return ""
 
     def exec_argv(self, argv: list[str], tty: bool = False) -> list[str]:
         return [RUNC, "--root", str(self.runc_root), "exec", *(["-t"] if tty else []),

@@ -233,6 +233,15 @@ def test_run_as_non_root_refuses_a_root_image(kubectl133: Kubectl) -> None:
                       f'run as root (pod: "nonroot_{k.namespace}({uid})", container: c)')
 
 
+def test_a_missing_entrypoint_is_a_start_error(kubectl133: Kubectl) -> None:
+    obj = _run(kubectl133, "noexec", {"command": ["/no/such/program"]})
+    term = obj["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("StartError", 128), dump(obj)
+    assert term["message"] == (
+        'failed to create portico task: unable to start container process: exec: '
+        '"/no/such/program": stat /no/such/program: no such file or directory: unknown')
+
+
 def _component_pid(cluster: Cluster, name: str) -> int:
     return int(json.loads((cluster.data_dir / "components.json").read_text())[name]["pid"])
 
