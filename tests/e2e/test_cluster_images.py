@@ -23,6 +23,7 @@ from portico.testing.oci_images import build_layout, push, start_registry
 from portico.testing.sandbox import Cluster, wait_for
 from tests.conftest import Kubectl, new_namespace
 from tests.e2e.cluster_support import dump, pod, running_cluster
+from tests.e2e.test_streaming_support import run_in_pty
 
 pytestmark = pytest.mark.e2e
 REGISTRY_PORT, AUTH_PORT = 5000, 5001
@@ -240,6 +241,16 @@ def test_a_missing_entrypoint_is_a_start_error(kubectl133: Kubectl) -> None:
     assert term["message"] == (
         'failed to create portico task: unable to start container process: exec: '
         '"/no/such/program": stat /no/such/program: no such file or directory: unknown')
+
+
+def test_run_it_with_an_image_gets_a_terminal(cluster: Cluster, kubectl133: Kubectl) -> None:
+    k = kubectl133
+    rc, out = run_in_pty(cluster, ["-n", k.namespace, "run", "-it", "--rm", "tty",
+                                   f"--image={IMAGE}", "--restart=Never", "--",
+                                   "read line; echo got $line; tty; exit 4"], "1.33",
+                         keys=b"ping\r")
+    assert rc == 4, out
+    assert "got ping" in out and "/dev/pts/0" in out, out
 
 
 def _component_pid(cluster: Cluster, name: str) -> int:
