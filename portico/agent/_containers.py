@@ -43,6 +43,7 @@ from portico.agent._oci import (
     OOM_KILLED,
     ImageExit,
     adopt_image_container,
+    created,
     finish_image_container,
     launched,
     start_image_container,
@@ -194,10 +195,13 @@ class ContainerRunner:
             return Attempt.STARTED
         rec = self.record
         if self.pod.ctx.images.pulls(rec.image, self.pod.ctx.mappings):
-            oci = await start_image_container(self)
-            if oci is None:
-                return Attempt.NOT_CREATED
-            return await self._launch(oci.run_argv(), {}, "/", oci)
+            async with self.pod.image_lock:  # so that each joins its peers' namespaces
+                oci = await start_image_container(self)
+                if oci is None:
+                    return Attempt.NOT_CREATED
+                attempt = await self._launch(oci.run_argv(), {}, "/", oci)
+                await created(oci, self.proc)
+                return attempt
         try:
             argv, self.env, workdir = self._prepare()
         except ImageError as error:

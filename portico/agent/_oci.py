@@ -56,6 +56,7 @@ from portico.oci._runc import cgroup_base
 if TYPE_CHECKING:
     from portico.agent._config import AgentConfig
     from portico.agent._containers import ContainerRunner
+    from portico.agent._runtime import ContainerProcess
 
 Object = dict[str, Any]
 OOM_KILLED = "OOMKilled"
@@ -196,6 +197,19 @@ def _mounts(runner: ContainerRunner, hostname_file: Path) -> list[BindMount]:
     return mounts
 
 
+def _peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
+    """The namespaces a running image container of the same pod has made (IPC, UTS;
+    PID with shareProcessNamespace) for this one to join; none for the first."""
+    pod = runner.pod
+    kinds = ["ipc", "uts"] + (["pid"] if (pod.pod.get("spec") or {}).get(
+        "shareProcessNamespace") else [])
+    for peer in pod.init + pod.containers:
+        pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
+        if pid is not None:
+            return {kind: f"/proc/{pid}/ns/{kind}" for kind in kinds}
+    return {}
+
+
 def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> ContainerPlan:
     """The container's bundle and config.json (blocking: reads the image's files)."""
     pod, spec = runner.pod, runner.spec
@@ -226,7 +240,8 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> C
     hostname = container.bundle / "hostname"
     hostname.write_text(pod.place.hostname + "\n")
     config = _spec.runtime_config(process, _mounts(runner, hostname),
-                                  container.cgroup_parent + "/c", spec.get("resources") or {})
+                                  container.cgroup_parent + "/c", spec.get("resources") or {},
+                                  _peer_namespaces(runner))
     container.create(config)
     return ContainerPlan(container, config)
 
@@ -277,6 +292,18 @@ async def launched(container: OciContainer, pid: int | None) -> None:
         await asyncio.to_thread(container.finish)
     else:
         register(pid, container)
+
+
+async def created(container: OciContainer, proc: ContainerProcess | None,
+                  timeout: float = 10.0) -> None:
+    """Wait until runc has made the container (its namespaces exist to be joined), it
+    ended, or `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while proc is not None and proc.running() and loop.time() < deadline:
+        if await asyncio.to_thread(container.init_pid) is not None:
+            return
+        await asyncio.sleep(0.02)
 
 
 @dataclass(frozen=True)

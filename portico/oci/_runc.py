@@ -60,6 +60,14 @@ class OciContainer:
                 str(self.runc_root), "--log", str(self.bundle / RUNC_LOG), "--log-format",
                 "json", "run", "--bundle", str(self.bundle), self.id]
 
+    def init_pid(self) -> int | None:
+        """The running container's init process (runc's state), or None."""
+        try:
+            state = json.loads((self.runc_root / self.id / "state.json").read_text())
+            return int(state["init_process_pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     def start_error(self) -> str:
         """What runc said when it could not start the process ("" when it started; read
         before `finish`): its own log, kept out of the container's."""

@@ -16,10 +16,13 @@ What Kubernetes does, in order:
   limit is not here: it is set on the container's parent cgroup (see `_cgroups`),
   so that the OOM kill stays countable after runc removed the container's own.
 
-The container keeps the network and UTS namespaces runc runs in (the launcher
-started runc inside the pod: its netns, a UTS namespace with the pod's hostname),
-and gets its own PID, mount and IPC namespaces.  Defaults otherwise follow `runc
-spec` and containerd (14 capabilities, masked and read-only /proc paths).
+The container keeps the network namespace runc runs in (the launcher started runc
+inside the pod) and its UTS namespace (with the pod's hostname), gets its own mount
+namespace, and its own PID and IPC namespaces unless it joins a running peer's of
+the same pod (`joined`: IPC and UTS always, PID with `shareProcessNamespace`, as the
+pod's sandbox shares them; the first container of a pod makes them).  Defaults
+otherwise follow `runc spec` and containerd (14 capabilities, masked and read-only
+/proc paths).
 """
 
 from __future__ import annotations
@@ -179,6 +182,16 @@ def base_mounts() -> list[Object]:
                                                           "relatime", "ro"])]
 
 
+def namespaces(joined: Mapping[str, str]) -> list[Object]:
+    out: list[Object] = [{"type": "mount"}]
+    for kind in ("pid", "ipc", "uts"):
+        if kind in joined:
+            out.append({"type": kind, "path": joined[kind]})
+        elif kind != "uts":  # the UTS namespace runc runs in has the pod's hostname
+            out.append({"type": kind})
+    return out
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     argv: list[str]
@@ -189,18 +202,18 @@ class ProcessSpec:
 
 
 def runtime_config(process: ProcessSpec, mounts: Sequence[BindMount], cgroups_path: str,
-                   resources: Mapping[str, Any], seccomp: Object | None = None) -> Object:
-    """config.json for runc (rootfs at `rootfs` beside it)."""
+                   resources: Mapping[str, Any], joined: Mapping[str, str] | None = None,
+                   ) -> Object:
+    """config.json for runc (rootfs at `rootfs` beside it); `joined`: namespace type ->
+    path of a pod peer's namespace to join (ipc, uts; pid with shareProcessNamespace)."""
     binds = [_mount(m.target, "bind", m.source, ["rbind", "rprivate", "ro" if m.read_only
                                                  else "rw"]) for m in mounts]
     caps = list(CAPABILITIES)
     linux: Object = {
-        "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "mount"}],
+        "namespaces": namespaces(joined or {}),
         "cgroupsPath": cgroups_path, "maskedPaths": MASKED, "readonlyPaths": READ_ONLY,
         "resources": {"devices": [{"allow": False, "access": "rwm"}],
                       "cpu": cpu_resources(resources)}}
-    if seccomp:
-        linux["seccomp"] = seccomp
     return {
         "ociVersion": "1.0.2",
         "process": {

@@ -253,6 +253,23 @@ def test_run_it_with_an_image_gets_a_terminal(cluster: Cluster, kubectl133: Kube
     assert "got ping" in out and "/dev/pts/0" in out, out
 
 
+def test_a_pods_containers_share_ipc_uts_and_with_the_flag_pids(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("shared", {
+        "terminationGracePeriodSeconds": 1, "shareProcessNamespace": True,
+        "containers": [{"name": n, "image": IMAGE, "args": [f"exec sleep {t}"]}
+                       for n, t in (("a", 600), ("b", 601))]})))
+    k.ok("wait", "--for=condition=Ready", "pod/shared", "--timeout=60s")
+
+    def in_container(name: str, *argv: str) -> str:
+        return k.ok("exec", "shared", "-c", name, "--", *argv)
+
+    assert in_container("a", "readlink", "/proc/self/ns/ipc") == in_container(
+        "b", "readlink", "/proc/self/ns/ipc")
+    assert in_container("b", "hostname") == "shared\n"
+    assert {"sleep 600", "sleep 601"} <= set(in_container("b", "ps", "-o", "args").splitlines())
+
+
 def _component_pid(cluster: Cluster, name: str) -> int:
     return int(json.loads((cluster.data_dir / "components.json").read_text())[name]["pid"])
 
