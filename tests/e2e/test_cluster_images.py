@@ -31,6 +31,7 @@ USER, PASSWORD = "alice", "s3cret"
 MIRRORED_HOST = "registry.invalid"  # resolves nowhere: only its mirror can serve it
 IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
 PRIVATE = f"127.0.0.1:{AUTH_PORT}/private/bb:1.0"
+OTHER_ARCH = f"127.0.0.1:{REGISTRY_PORT}/portico/arm:1.0"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                                      "Env": ["PATH=/bin", "FROM_IMAGE=yes"]})
         push(running.sandbox, layout, "1.0", IMAGE)
         push(running.sandbox, layout, "1.0", PRIVATE, f"{USER}:{PASSWORD}")
+        build_layout(layout, "arm", {"Cmd": ["true"]}, architecture="arm64")
+        push(running.sandbox, layout, "arm", OTHER_ARCH)
         yield running
 
 
@@ -268,6 +271,27 @@ def test_a_pods_containers_share_ipc_uts_and_with_the_flag_pids(kubectl133: Kube
         "b", "readlink", "/proc/self/ns/ipc")
     assert in_container("b", "hostname") == "shared\n"
     assert {"sleep 600", "sleep 601"} <= set(in_container("b", "ps", "-o", "args").splitlines())
+
+
+def test_an_image_for_another_architecture_is_not_pulled(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("arm", {"containers": [
+        {"name": "c", "image": OTHER_ARCH}]})))
+    reason = wait_for(lambda: (r := _waiting_reason(k, "arm")).startswith(
+        "ErrImagePull") and r, 30, message="ErrImagePull")
+    assert "no match for platform in manifest: image is for linux/arm64" in reason, reason
+
+
+def test_kubectl_cp_uses_the_images_tar(kubectl133: Kubectl, cluster: Cluster) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(pod("cp", {
+        "terminationGracePeriodSeconds": 0,
+        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
+    k.ok("wait", "--for=condition=Ready", "pod/cp", "--timeout=60s")
+    local = cluster.workdir / "to-copy.txt"
+    local.write_text("copied\n")
+    k.ok("cp", str(local), "cp:/tmp/copied.txt")
+    assert k.ok("exec", "cp", "--", "cat", "/tmp/copied.txt") == "copied\n"
 
 
 def _component_pid(cluster: Cluster, name: str) -> int:
