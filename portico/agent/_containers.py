@@ -41,11 +41,11 @@ from portico.agent._image_events import ERR_IMAGE_PULL, image_failed, image_read
 from portico.agent._names import container_log, pod_dir
 from portico.agent._oci import (
     OOM_KILLED,
-    ImageExit,
     adopt_image_container,
     created,
     finish_image_container,
     launched,
+    peer_namespaces,
     start_image_container,
 )
 from portico.agent._prober import ProbeTarget, run_probe
@@ -195,13 +195,10 @@ class ContainerRunner:
             return Attempt.STARTED
         rec = self.record
         if self.pod.ctx.images.pulls(rec.image, self.pod.ctx.mappings):
-            async with self.pod.image_lock:  # so that each joins its peers' namespaces
-                oci = await start_image_container(self)
-                if oci is None:
-                    return Attempt.NOT_CREATED
-                attempt = await self._launch(oci.run_argv(), {}, "/", oci)
-                await created(oci, self.proc)
-                return attempt
+            async with self.pod.image_lock:  # the first makes the namespaces the others join
+                if not peer_namespaces(self):
+                    return await self._start_image(first=True)
+            return await self._start_image()
         try:
             argv, self.env, workdir = self._prepare()
         except ImageError as error:
@@ -213,6 +210,15 @@ class ContainerRunner:
             return Attempt.NOT_CREATED
         image_ready(self)
         return await self._launch(argv, self.env, workdir)
+
+    async def _start_image(self, first: bool = False) -> Attempt:
+        oci = await start_image_container(self)
+        if oci is None:
+            return Attempt.NOT_CREATED
+        attempt = await self._launch(oci.run_argv(), {}, "/", oci)
+        if first:
+            await created(oci, self.proc)
+        return attempt
 
     async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
                       oci: OciContainer | None = None) -> Attempt:
@@ -272,7 +278,7 @@ class ContainerRunner:
         rec = self.record
         rec.state, rec.exit_code, rec.signal = State.TERMINATED, code, sig
         rec.reason = Reason.COMPLETED if code == 0 else Reason.ERROR
-        ended = await self._finish_oci(proc.pid)
+        ended = await finish_image_container(self, proc.pid)
         if ended.oom and code == 137:
             rec.reason = OOM_KILLED
         if ended.start_error:
@@ -281,14 +287,6 @@ class ContainerRunner:
         rec.finished_at, rec.ready, rec.started = now_rfc3339(), False, False
         self.pod.mark_dirty()
         return True
-
-    async def _finish_oci(self, pid: int) -> ImageExit:
-        """An image's container exited: how; cleaned up once (even if the loop is
-        cancelled)."""
-        oci, self.oci = self.oci, None
-        if oci is None:
-            return ImageExit(False, "")
-        return await asyncio.shield(finish_image_container(oci, pid))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -396,4 +394,4 @@ class ContainerRunner:
                 self._event(EventType.WARNING, ev.Reason.FAILED_PRE_STOP_HOOK,
                             ev.PRE_STOP_HOOK_FAILED)
         await self._kill(proc, max(deadline - loop.time(), 0.0))
-        await self._finish_oci(proc.pid)
+        await finish_image_container(self, proc.pid)

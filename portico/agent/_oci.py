@@ -197,7 +197,7 @@ def _mounts(runner: ContainerRunner, hostname_file: Path) -> list[BindMount]:
     return mounts
 
 
-def _peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
+def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
     """The namespaces a running image container of the same pod has made (IPC, UTS;
     PID with shareProcessNamespace) for this one to join; none for the first."""
     pod = runner.pod
@@ -241,7 +241,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> C
     hostname.write_text(pod.place.hostname + "\n")
     config = _spec.runtime_config(process, _mounts(runner, hostname),
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
-                                  _peer_namespaces(runner))
+                                  peer_namespaces(runner))
     container.create(config)
     return ContainerPlan(container, config)
 
@@ -312,10 +312,18 @@ class ImageExit:
     start_error: str  # runc could not start the process: why
 
 
-async def finish_image_container(container: OciContainer, pid: int) -> ImageExit:
-    """After the exit: how it ended; every trace removed."""
+async def _finish(container: OciContainer, pid: int) -> ImageExit:
     unregister(pid)
     ended = ImageExit(await asyncio.to_thread(container.oom_killed),
                       await asyncio.to_thread(container.start_error))
     await asyncio.to_thread(container.finish)
     return ended
+
+
+async def finish_image_container(runner: ContainerRunner, pid: int) -> ImageExit:
+    """The runner's image container exited: how; every trace removed, once (even if the
+    caller is cancelled)."""
+    container, runner.oci = runner.oci, None
+    if container is None:
+        return ImageExit(False, "")
+    return await asyncio.shield(_finish(container, pid))

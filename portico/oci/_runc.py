@@ -23,6 +23,7 @@ the rootfs and removes the bundle and the cgroups, whatever state they are in.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -38,6 +39,7 @@ START_FAILED = "unable to start container process: "
 NSENTER = "nsenter"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,10 @@ class OciContainer:
                 (self.bundle / name).mkdir(parents=True, exist_ok=True)
             options = (f"lowerdir={self.lower},upperdir={self.bundle / 'upper'},"
                        f"workdir={self.bundle / 'work'}")
-            subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options,
-                            str(self.rootfs)], check=True, capture_output=True, text=True)
+            if _libc.mount(b"overlay", str(self.rootfs).encode(), b"overlay", 0,
+                           options.encode()) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, f"mount overlay on {self.rootfs}: {os.strerror(error)}")
             (self.bundle / "config.json").write_text(json.dumps(config))
             self._limit_memory()
         except BaseException:
@@ -136,7 +140,7 @@ class OciContainer:
         subprocess.run([RUNC, "--root", str(self.runc_root), "delete", "--force", self.id],
                        capture_output=True, timeout=30, check=False)
         if os.path.ismount(self.rootfs):
-            subprocess.run(["umount", "-l", str(self.rootfs)], capture_output=True, check=False)
+            _libc.umount2(str(self.rootfs).encode(), MNT_DETACH)
         shutil.rmtree(self.bundle, ignore_errors=True)
         remove_cgroups(self.cgroup_parent)
 
