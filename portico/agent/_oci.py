@@ -52,6 +52,7 @@ from portico.oci import (
 )
 from portico.oci._quantity import memory_bytes
 from portico.oci._runc import cgroup_base
+from portico.oci._seccomp import profile_for
 
 if TYPE_CHECKING:
     from portico.agent._config import AgentConfig
@@ -241,7 +242,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> C
     hostname.write_text(pod.place.hostname + "\n")
     config = _spec.runtime_config(process, _mounts(runner, hostname),
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
-                                  peer_namespaces(runner))
+                                  peer_namespaces(runner), profile_for(security))
     container.create(config)
     return ContainerPlan(container, config)
 

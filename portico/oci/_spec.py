@@ -203,7 +203,7 @@ class ProcessSpec:
 
 def runtime_config(process: ProcessSpec, mounts: Sequence[BindMount], cgroups_path: str,
                    resources: Mapping[str, Any], joined: Mapping[str, str] | None = None,
-                   ) -> Object:
+                   seccomp: Object | None = None) -> Object:
     """config.json for runc (rootfs at `rootfs` beside it); `joined`: namespace type ->
     path of a pod peer's namespace to join (ipc, uts; pid with shareProcessNamespace)."""
     binds = [_mount(m.target, "bind", m.source, ["rbind", "rprivate", "ro" if m.read_only
@@ -214,6 +214,8 @@ def runtime_config(process: ProcessSpec, mounts: Sequence[BindMount], cgroups_pa
         "cgroupsPath": cgroups_path, "maskedPaths": MASKED, "readonlyPaths": READ_ONLY,
         "resources": {"devices": [{"allow": False, "access": "rwm"}],
                       "cpu": cpu_resources(resources)}}
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
     return {
         "ociVersion": "1.0.2",
         "process": {

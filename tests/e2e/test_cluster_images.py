@@ -294,6 +294,16 @@ def test_kubectl_cp_uses_the_images_tar(kubectl133: Kubectl, cluster: Cluster) -
     assert k.ok("exec", "cp", "--", "cat", "/tmp/copied.txt") == "copied\n"
 
 
+def test_runtime_default_seccomp_denies_unshare(kubectl133: Kubectl) -> None:
+    script = ["unshare -U true && echo allowed || echo denied"]
+    unconfined = _run(kubectl133, "unconfined", {"args": script})
+    confined = _run(kubectl133, "confined", {"args": script, "securityContext": {
+        "seccompProfile": {"type": "RuntimeDefault"}}})
+    assert unconfined["status"]["phase"] == confined["status"]["phase"] == "Succeeded"
+    assert kubectl133.ok("logs", "unconfined") == "allowed\n"
+    assert kubectl133.ok("logs", "confined").splitlines()[-1] == "denied"
+
+
 def _component_pid(cluster: Cluster, name: str) -> int:
     return int(json.loads((cluster.data_dir / "components.json").read_text())[name]["pid"])
 
