@@ -99,6 +99,9 @@ class OciContainer:
                            options.encode()) != 0:
                 error = ctypes.get_errno()
                 raise OSError(error, f"mount overlay on {self.rootfs}: {os.strerror(error)}")
+            if self.memory_limit is not None and not (CGROUP_ROOT / "memory").is_dir():
+                # cgroup v2: runc limits its own cgroup (an OOM kill then reads as Error 137)
+                config["linux"]["resources"]["memory"] = {"limit": self.memory_limit}
             (self.bundle / "config.json").write_text(json.dumps(config))
             self._limit_memory()
         except BaseException:

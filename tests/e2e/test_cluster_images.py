@@ -304,6 +304,14 @@ def test_runtime_default_seccomp_denies_unshare(kubectl133: Kubectl) -> None:
     assert kubectl133.ok("logs", "confined").splitlines()[-1] == "denied"
 
 
+def test_cpu_requests_and_limits_reach_the_cgroup(kubectl133: Kubectl) -> None:
+    obj = _run(kubectl133, "cpu", {
+        "args": ["cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpu/cpu.cfs_quota_us"],
+        "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "500m"}}})
+    assert obj["status"]["phase"] == "Succeeded", dump(obj)
+    assert kubectl133.ok("logs", "cpu") == "256\n50000\n"
+
+
 def _component_pid(cluster: Cluster, name: str) -> int:
     return int(json.loads((cluster.data_dir / "components.json").read_text())[name]["pid"])
 
