@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lightkube.resources.core_v1 import Secret, ServiceAccount
+
 from portico.agent import _events as ev
 from portico.agent._env import EnvError, container_env, expand
 from portico.agent._image_events import ERR_IMAGE_PULL
@@ -115,17 +117,9 @@ class ImageRuntime:
         return ref.name not in BUILTIN or self.config.pull_builtin_images
 
 
-@dataclass(frozen=True)
-class ContainerPlan:
-    container: OciContainer
-    config: Object
-
-
 async def _pull_credentials(runner: ContainerRunner, registry: str) -> list[tuple[str, str]]:
     """The pod's pull secrets (else its service account's), for `registry`."""
-    from lightkube.resources.core_v1 import Secret, ServiceAccount
-
-    from portico.agent._pod import _get_or_none
+    from portico.agent._pod import _get_or_none  # (_pod imports this module)
 
     pod = runner.pod
     spec, client = pod.pod.get("spec") or {}, pod.ctx.client
@@ -211,7 +205,7 @@ def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
     return {}
 
 
-def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> ContainerPlan:
+def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> OciContainer:
     """The container's bundle and config.json (blocking: reads the image's files)."""
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
@@ -244,7 +238,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> C
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
                                   peer_namespaces(runner), profile_for(security))
     container.create(config)
-    return ContainerPlan(container, config)
+    return container
 
 
 async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
@@ -256,7 +250,7 @@ async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
         return None
     try:
         env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
-        plan = await asyncio.to_thread(_plan, runner, image, env)
+        container = await asyncio.to_thread(_plan, runner, image, env)
     except EnvError as error:
         runner._create_failed(str(error.reason), error.message)
         return None
@@ -266,7 +260,7 @@ async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
         return None
     runner.env = env
     rec.image_ref, rec.image_id = image.ref, image.image_id
-    return plan.container
+    return container
 
 
 def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None) -> OciContainer:
