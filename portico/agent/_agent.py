@@ -35,6 +35,7 @@ from portico.agent._config import AgentConfig
 from portico.agent._ipam import IpamStore
 from portico.agent._metrics import MetricsReporter
 from portico.agent._names import container_log, pod_netns, pod_veth
+from portico.agent._oci import ImageRuntime
 from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
 from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
@@ -42,6 +43,7 @@ from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
 from portico.client import EventRecorder, Informer, api_client, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
+from portico.oci._runc import remove_node_containers
 
 log = logging.getLogger("portico.agent")
 Object = dict[str, Any]
@@ -77,7 +79,8 @@ class Agent:
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
             spawner=self.spawner, services=Informer(self.client, Service),
-            events=EventRecorder(self.client, "kubelet", host=cfg.node_name))
+            events=EventRecorder(self.client, "kubelet", host=cfg.node_name),
+            images=ImageRuntime(cfg))
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat
@@ -203,6 +206,8 @@ class Agent:
         for worker in workers:
             worker.request_stop(StopMode.NODE_SHUTDOWN)
         await asyncio.gather(*(w.task for w in workers if w.task), return_exceptions=True)
+        await asyncio.to_thread(remove_node_containers, self.config.data_dir,
+                                self.config.cluster_name)  # any a failed stop left
         if self._proxier is not None:
             with contextlib.suppress(Exception):
                 await self._proxier.stop()

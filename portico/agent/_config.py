@@ -54,6 +54,13 @@ class AgentConfig:
     volume_sync_seconds: float = 10.0
     # How often PodMetrics/NodeMetrics are written (metrics-server's resolution: 15 s).
     metrics_seconds: float = 15.0
+    # Real images (`portico.oci`): the cluster's shared store (None: images are not pulled),
+    # the network namespace pulls run in ("": the agent's), k3s-style registries.yaml,
+    # and whether the built-in catalog's images are pulled too.
+    image_store: Path | None = None
+    pull_netns: str = ""
+    registries_file: Path | None = None
+    pull_builtin_images: bool = False
 
     @property
     def pod_prefix(self) -> str:
@@ -101,5 +108,5 @@ class AgentConfig:
 
 _PATH_FIELDS = frozenset({
     "kubeconfig", "data_dir", "serving_cert", "serving_key", "client_ca", "images_file",
-    "serviceaccount_token", "resolv_conf",
+    "serviceaccount_token", "resolv_conf", "image_store", "registries_file",
 })

@@ -38,7 +38,17 @@ from portico.agent._adoption import container_labels, reported_status, restore_r
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
+from portico.agent._image_events import ERR_IMAGE_PULL, image_failed, image_ready
 from portico.agent._names import container_log, pod_dir
+from portico.agent._oci import (
+    OOM_KILLED,
+    adopt_image_container,
+    created,
+    finish_image_container,
+    launched,
+    peer_namespaces,
+    start_image_container,
+)
 from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
@@ -46,7 +56,8 @@ from portico.agent._spawner import PodPlace
 from portico.agent._status import ContainerRecord, Reason, RestartPolicy, State
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.client import EventType
-from portico.images import ImageError, ImageErrorReason, resolve
+from portico.images import ImageError, resolve
+from portico.oci import OciContainer
 
 if TYPE_CHECKING:
     from portico.agent._pod import PodWorker
@@ -57,7 +68,6 @@ CONTAINER_DIR_ENV = "PORTICO_CONTAINER_DIR"
 START_ERROR = "StartError"
 START_ERROR_EXIT_CODE = 128
 NEVER_STARTED = "1970-01-01T00:00:00Z"  # containerd's zero start time, as kubelet reports it
-ERR_IMAGE_PULL = "ErrImagePull"
 IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 ROOT_STAGING = "rootfs"
 Object = dict[str, Any]
@@ -100,6 +110,7 @@ class ContainerRunner:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self._probes: list[asyncio.Task[None]] = []
+        self.oci: OciContainer | None = None  # a pulled image's container, under runc
 
     @property
     def key(self) -> str:
@@ -137,35 +148,6 @@ class ContainerRunner:
     def _event(self, event_type: EventType, reason: ev.Reason, message: str) -> None:
         self.pod.ctx.events.emit(self.pod.pod, event_type, reason, message,
                                  ev.field_path(self.record.name, self.record.init))
-
-    def _image_ready(self) -> None:
-        """kubelet's Pulled (or Pulling, Pulled) for an image Portico has."""
-        image, mappings = self.record.image, self.pod.ctx.mappings
-        if self.spec.get("imagePullPolicy") != "Always":
-            self._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
-            return
-        self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
-        self._event(EventType.NORMAL, ev.Reason.PULLED, ev.NOTHING_PULLED[
-            ev.image_source(image, mappings)].format(image=image, hint=mappings.hint))
-
-    def _image_failed(self, error: ImageError) -> None:
-        image = self.record.image
-        if error.reason is ImageErrorReason.CREATE_CONTAINER_ERROR:
-            self._image_ready()
-            self._create_failed(str(error.reason), error.message)
-        elif error.reason is ImageErrorReason.INVALID_IMAGE_NAME:
-            self._event(EventType.WARNING, ev.Reason.INSPECT_FAILED, error.message)
-            self._create_failed(str(error.reason), error.message, str(error.reason))
-        elif self.spec.get("imagePullPolicy") == "Never":
-            message = ev.NEVER_PULL.format(image=image)
-            self._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
-            self._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
-                                ev.Reason.ERR_IMAGE_NEVER_PULL)
-        else:
-            self._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
-            self._event(EventType.WARNING, ev.Reason.FAILED,
-                        ev.PULL_FAILED.format(image=image, message=error.message))
-            self._create_failed(ERR_IMAGE_PULL, error.message, ERR_IMAGE_PULL)
 
     def _create_failed(self, reason: str, message: str, event_text: str = "") -> None:
         """Waiting with `reason`; kubelet's `Error: ...` event (the reason for image
@@ -209,6 +191,7 @@ class ContainerRunner:
         rec = self.record
         restore_running(rec, adopted.labels, reported_status(self.pod.pod, rec.name, False),
                         self.spec)
+        self.oci = adopt_image_container(self, proc.pid)
         with contextlib.suppress(EnvError, ImageError):
             self.env = self._prepare()[1]  # for exec probes
         self.working_dir = str(adopted.labels.get("workingDir") or "/")
@@ -225,39 +208,65 @@ class ContainerRunner:
         if await self._adopt():
             return Attempt.STARTED
         rec = self.record
+        if self.pod.ctx.images.pulls(rec.image, self.pod.ctx.mappings):
+            async with self.pod.image_lock:  # the first makes the namespaces the others join
+                if not peer_namespaces(self):
+                    return await self._start_image(first=True)
+            return await self._start_image()
         try:
             argv, self.env, workdir = self._prepare()
         except ImageError as error:
-            self._image_failed(error)
+            image_failed(self, error)
             return Attempt.NOT_CREATED
         except EnvError as error:  # kubelet builds the config after the image is there
-            self._image_ready()
+            image_ready(self)
             self._create_failed(str(error.reason), error.message)
             return Attempt.NOT_CREATED
-        self._image_ready()
+        image_ready(self)
+        return await self._launch(argv, self.env, workdir)
+
+    async def _start_image(self, first: bool = False) -> Attempt:
+        oci = await start_image_container(self)
+        if oci is None:
+            return Attempt.NOT_CREATED
+        attempt = await self._launch(oci.run_argv(), {}, "/", oci)
+        if first:
+            await created(oci, self.proc)
+        return attempt
+
+    async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
+                      oci: OciContainer | None = None) -> Attempt:
+        """Start the process (for an image: runc, with `oci`'s bundle ready)."""
+        rec = self.record
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
-        try:
-            place = await asyncio.to_thread(self._place, self.env)
-        except VolumeError as error:
-            self._create_failed(CONFIG_ERROR, str(error))
-            return Attempt.NOT_CREATED
+        place = self.pod.place  # an image's volumes are mounts of its bundle (`_oci`)
+        if oci is None:
+            try:
+                place = await asyncio.to_thread(self._place, env)
+            except VolumeError as error:
+                self._create_failed(CONFIG_ERROR, str(error))
+                return Attempt.NOT_CREATED
         self._event(EventType.NORMAL, ev.Reason.CREATED, ev.CREATED.format(container=rec.name))
         container_id, started_at = f"portico://{secrets.token_hex(32)}", now_rfc3339()
         labels = container_labels(self.pod.uid, replace(
             rec, container_id=container_id, started_at=started_at), workdir or "/")
         try:
             self.proc = await AttachableProcess.start_attachable(
-                self.pod.ctx.spawner, place, argv, self.env, workdir, log_path,
+                self.pod.ctx.spawner, place, argv, env, workdir, log_path,
                 self.spec, labels)
-        except OSError as error:
-            self._start_failed(error.strerror or str(error))
-            return Attempt.START_ERROR
         except Exception as error:  # a bug must not end the pod's worker silently
-            log.exception("container %s: start failed", self.key)
-            self._start_failed(repr(error))
+            if oci is not None:
+                await launched(oci, None)
+            if not isinstance(error, OSError):
+                log.exception("container %s: start failed", self.key)
+            self._start_failed(error.strerror or str(error) if isinstance(error, OSError)
+                               else repr(error))
             return Attempt.START_ERROR
+        if oci is not None:
+            await launched(oci, self.proc.pid)
+        self.oci = oci
         self.working_dir = workdir or "/"
         rec.container_id = container_id
         rec.state, rec.reason, rec.message = State.RUNNING, "", ""
@@ -290,6 +299,12 @@ class ContainerRunner:
         rec = self.record
         rec.state, rec.exit_code, rec.signal = State.TERMINATED, code, sig
         rec.reason = Reason.COMPLETED if code == 0 else Reason.ERROR
+        ended = await finish_image_container(self, proc.pid)
+        if ended.oom and code == 137:
+            rec.reason = OOM_KILLED
+        if ended.start_error:
+            self._start_failed(ended.start_error)
+            return True
         rec.finished_at, rec.ready, rec.started = now_rfc3339(), False, False
         self.pod.mark_dirty()
         return True
@@ -400,3 +415,4 @@ class ContainerRunner:
                 self._event(EventType.WARNING, ev.Reason.FAILED_PRE_STOP_HOOK,
                             ev.PRE_STOP_HOOK_FAILED)
         await self._kill(proc, max(deadline - loop.time(), 0.0))
+        await finish_image_container(self, proc.pid)

@@ -29,7 +29,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
+from portico.agent._oci import ImageRuntime
 from portico.agent._sandbox import (
     IpRunner,
     SandboxSpec,
@@ -96,6 +97,7 @@ class AgentContext:
     spawner: Spawner
     services: Informer  # every Service, for the containers' Service environment variables
     events: EventRecorder  # kubelet's events (component kubelet, host the node)
+    images: ImageRuntime = field(default_factory=ImageRuntime.disabled)  # pulled images
 
 
 def _node_dns(path: Path | None) -> DnsConfig:
@@ -121,6 +123,7 @@ class PodWorker:
         self.terminating = False
         self.adopting = ctx.spawner.keeps(self.uid)  # its containers outlived an agent
         self.env_sources = EnvSources()
+        self.image_lock = asyncio.Lock()  # image containers start one at a time (`_oci`)
         self.reported: Object = dict(pod.get("status") or {})
         spec = pod.get("spec") or {}
         self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]

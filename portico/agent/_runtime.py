@@ -25,6 +25,7 @@ from pathlib import Path
 from portico.agent._crilog import CriLogFramer, Stream
 from portico.agent._sandbox import NSENTER
 from portico.agent._spawner import SpawnedProcess
+from portico.oci import lookup as oci_container
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -47,6 +48,9 @@ def in_container(pid: int, argv: Sequence[str], working_dir: str) -> list[str]:
     """argv run in the namespaces of container process `pid` (network, mounts, hostname)
     and its working directory, as `runc exec` joins a running container.  (`--wd`: entering
     a mount namespace moves the process to that namespace's root.)"""
+    oci = oci_container(pid)
+    if oci is not None:  # a container of an image: runc exec (its env, user and cwd)
+        return oci.exec_argv(list(argv))
     return [NSENTER, f"--target={pid}", "--net", "--mount", "--uts", f"--wd={working_dir}",
             "--", *argv]
 
@@ -101,7 +105,12 @@ class ContainerProcess:
         return await asyncio.shield(self._waiter)
 
     def kill_group(self, sig: signal.Signals) -> None:
-        """Signal the container's process group (PGID = PID, from setsid)."""
+        """Signal the container's process group (PGID = PID, from setsid); an image's
+        container through runc (SIGKILL to runc itself would orphan the container)."""
+        oci = oci_container(self.pid)
+        if oci is not None:
+            oci.kill(sig)
+            return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
 

@@ -75,6 +75,8 @@ class ContainerRecord:
     last_terminated: Object | None = None
     ready: bool = False
     started: bool = False
+    image_ref: str = ""  # a pulled image's normalized reference, as containerd reports it
+    image_id: str = ""  # and its repo@digest
 
     def terminated(self) -> Object:
         term: Object = {"exitCode": self.exit_code or 0, "reason": self.reason,
@@ -87,12 +89,12 @@ class ContainerRecord:
         return term
 
     def status(self) -> Object:
-        out: Object = {"name": self.name, "image": self.image, "imageID": "",
+        out: Object = {"name": self.name, "image": self.image_ref or self.image, "imageID": "",
                        "ready": self.ready, "restartCount": self.restart_count,
                        "started": self.started if self.state is State.RUNNING else False}
         if self.container_id:
             out["containerID"] = self.container_id
-            out["imageID"] = f"portico://{self.image}"
+            out["imageID"] = self.image_id or f"portico://{self.image}"
         if self.state is State.RUNNING:
             out["state"] = {"running": {"startedAt": self.started_at}}
         elif self.state is State.TERMINATED:

@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                     help="seconds a node may stop heartbeating before it is marked "
                          "unreachable (kube-controller-manager's flag; default 40)")
+    up.add_argument("--pull-builtin-images", action="store_true",
+                    help="pull the images Portico has built in (nginx, busybox, ...) from "
+                         "their registries, like any other image")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
     _target_arguments(wait)
@@ -99,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                                           "probes (like `az network lb show`)")
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
     _target_arguments(show)
+    from portico.cli._image import add_parser as add_image_parser
+
+    add_image_parser(sub, _target_arguments)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -116,6 +122,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
         node_monitor_grace_period=args.node_monitor_grace_period,
+        pull_builtin_images=args.pull_builtin_images,
     ), progress)
 
 
@@ -373,6 +380,10 @@ def cmd_down(args: argparse.Namespace) -> int:
         if problem is not None:
             raise ClaimError(problem)
         with name_held(target.name, target.data_dir):
+            from portico.oci._runc import remove_node_containers
+
+            for node_dir in sorted((target.data_dir / "nodes").glob("*")):
+                remove_node_containers(node_dir, target.name)  # image containers
             killed, removed = _tear_down(target.name)
     except ClaimError as refused:
         print(f"portico: {refused}", file=sys.stderr)
@@ -400,8 +411,10 @@ def _tear_down(name: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from portico.cli._image import cmd_image
+
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb}
+                "lb": cmd_lb, "image": cmd_image}
     return commands[args.command](args)
 
 

@@ -36,6 +36,7 @@ from portico.cli._watchdog import Children
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
 from portico.images import default_path
 from portico.netns import end_processes_in
+from portico.oci import _registries as registries
 
 log = logging.getLogger("portico.supervisor")
 
@@ -70,6 +71,7 @@ class ClusterConfig:
     compaction_interval: float
     lb_pool: str = "198.51.100.0/24"
     node_monitor_grace_period: float = 40.0
+    pull_builtin_images: bool = False  # pull the catalog's images (nginx, busybox...) for real
 
 
 class Supervisor:
@@ -176,6 +178,9 @@ class Supervisor:
             images_file=str(images_file()),
             volume_sync_seconds=float(os.environ.get(VOLUME_SYNC_ENV) or DEFAULT_VOLUME_SYNC),
             metrics_seconds=float(os.environ.get(METRICS_ENV) or DEFAULT_METRICS),
+            image_store=str(c.data_dir / "images"), pull_netns=f"/proc/{os.getpid()}/ns/net",
+            registries_file=str(registries.default_file().absolute()),
+            pull_builtin_images=c.pull_builtin_images,
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)

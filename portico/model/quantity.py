@@ -41,6 +41,11 @@ def milli_value(value: str | int | float) -> int:
     return math.ceil(parse_quantity(value) * 1000)
 
 
+def value(quantity: str | int | float) -> int:
+    """The quantity as a whole number, rounded up (Quantity.Value: bytes for memory)."""
+    return math.ceil(parse_quantity(quantity))
+
+
 def format_cpu_milli(millis: int) -> str:
     return f"{millis}m"
 

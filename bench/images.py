@@ -1,0 +1,124 @@
+"""Real images bench: pod start-up of a cached image against a built-in one, and pull speed.
+
+Run on demand (not in CI), as root:  .venv/bin/python -m bench.images [--pods 30]
+
+Theory of operation: a 3-node sandbox cluster (`portico.testing.sandbox.Cluster`) and
+Debian's docker-registry on the sandbox's loopback (`portico.testing.oci_images`),
+holding a busybox-static image and a 50 MB one (the same plus 50 MB of
+incompressible data).
+1. Start-up: the image is pulled once on every node (a pod pinned to each), then a
+   burst of N 3-container pods of it (`sleep`, policy IfNotPresent: "already
+   present") and, in the same run, a burst of N 3-container pods of the built-in
+   agnhost `pause`; per pod, created -> Ready as watched (bench.pods' lean watch);
+   p50/p99 of each and the ratio of the p99s are printed (goal: image p99 < 1 s).
+2. Pull: the 50 MB image pulled by Portico's puller (inspect, copy into an empty
+   store, unpack: what a pod's first pull costs) against `skopeo copy` of the same
+   image from the same registry into an empty OCI layout; ratio skopeo / Portico
+   (goal >= 0.8).
+Everything is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from bench.pods import WATCH, percentile  # noqa: E402
+from portico.images._reference import parse  # noqa: E402
+from portico.oci import ImageStore, Puller, Registries  # noqa: E402
+from portico.testing.oci_images import build_layout, push, start_registry  # noqa: E402
+from portico.testing.sandbox import Cluster  # noqa: E402
+
+PORT = 5000
+SMALL = f"127.0.0.1:{PORT}/bench/bb:1.0"
+LARGE = f"127.0.0.1:{PORT}/bench/large:1.0"
+AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
+SLEEP = {"args": ["sleep", "3600"]}
+
+
+def _pod(name: str, image: str, extra: dict[str, object], node: str | None = None) -> str:
+    spec: dict[str, object] = {"terminationGracePeriodSeconds": 0, "containers": [
+        {"name": f"c{i}", "image": image, **extra} for i in range(3)]}
+    if node:
+        spec["nodeName"] = node
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                       "spec": spec})
+
+
+def _burst(cluster: Cluster, namespace: str, docs: list[str]) -> list[float]:
+    """Apply the pods at once; created -> Ready per pod (seconds)."""
+    cluster.kubectl("create", "namespace", namespace, check=True)
+    start = time.time()
+    watcher = cluster.sandbox.popen([sys.executable, "-c", WATCH, str(start), str(len(docs)),
+                                     namespace, str(cluster.kubeconfig)])
+    cluster.kubectl("-n", namespace, "apply", "-f", "-", input="\n---\n".join(docs),
+                    check=True, timeout=120)
+    out, err = watcher.communicate(timeout=330)
+    ready = json.loads(out or "{}")
+    if len(ready) != len(docs):
+        sys.exit(f"{namespace}: only {len(ready)}/{len(docs)} pods became Ready: {err}")
+    return [r - s for s, r in ready.values()]
+
+
+def startup(cluster: Cluster, count: int) -> None:
+    warm = [_pod(f"warm-{i}", SMALL, SLEEP, f"node-{i}") for i in (1, 2, 3)]
+    _burst(cluster, "warm", warm)
+    image = _burst(cluster, "image", [_pod(f"img-{i:03d}", SMALL, SLEEP) for i in range(count)])
+    builtin = _burst(cluster, "builtin", [_pod(f"bi-{i:03d}", AGNHOST, {"args": ["pause"]})
+                                          for i in range(count)])
+    for label, values in (("cached image (runc)", image), ("built-in image", builtin)):
+        print(f"{count} 3-container pods, {label}: p50 {percentile(values, 0.5):.2f}s "
+              f"p99 {percentile(values, 0.99):.2f}s")
+    print(f"p99 ratio image / built-in: {percentile(image, 0.99) / percentile(builtin, 0.99):.2f}"
+          f" (goal: image p99 < 1 s)")
+
+
+def pull_speed(cluster: Cluster) -> None:
+    netns = f"/run/netns/{cluster.sandbox.name}"
+    work = Path(tempfile.mkdtemp(prefix="portico-bench-images-"))
+    try:
+        started = time.monotonic()
+        subprocess.run(["nsenter", f"--net={netns}", "skopeo", "copy", "--quiet",
+                        "--src-tls-verify=false", f"docker://{LARGE}", f"oci:{work / 'ref'}:x"],
+                       check=True, capture_output=True, timeout=600)
+        skopeo = time.monotonic() - started
+        puller = Puller(ImageStore(work / "store"), Registries(), netns)
+        pulled = puller.pull_sync(parse(LARGE), "node-1")
+        print(f"pull of a {pulled.image.size / 1e6:.0f} MB image: portico {pulled.seconds:.2f}s "
+              f"(inspect, copy, unpack), skopeo copy {skopeo:.2f}s; ratio skopeo / portico "
+              f"{skopeo / pulled.seconds:.2f} (goal >= 0.8)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(count: int) -> None:
+    with Cluster(nodes=3) as cluster:
+        root = cluster.workdir / "registry"
+        root.mkdir()
+        start_registry(cluster.sandbox, root, PORT, None)
+        layout = root / "oci"
+        build_layout(layout, "small", {"Env": ["PATH=/bin"]})
+        build_layout(layout, "large", {"Env": ["PATH=/bin"]}, padding=50 * 1024 * 1024)
+        push(cluster.sandbox, layout, "small", SMALL)
+        push(cluster.sandbox, layout, "large", LARGE)
+        startup(cluster, count)
+        pull_speed(cluster)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=30)
+    run(parser.parse_args().pods)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+"""The agent's side of real images: which images it pulls, kubelet's pull policy and
+events, and a container's start under runc (`portico.oci`).
+
+`ImageRuntime.pulls(image)`: any image that is neither mapped (the user's mapping
+wins) nor built in is pulled; built-in ones too when the cluster asks for real
+catalog images (`pull_builtin_images`).  `start_image_container(runner)` is
+kubelet's EnsureImageExists then CreateContainer for one such container:
+- pull policy (default `Always` for `:latest` or no tag, else `IfNotPresent`):
+  `Never` and absent -> `ErrImageNeverPull`; present -> `Pulled` "already present";
+  else `Pulling`, the pull (credentials: the pod's `imagePullSecrets`, else its
+  service account's), then `Pulled` "Successfully pulled image ... in 1.2s (1.2s
+  including waiting). Image size: N bytes." or `Failed` + `ErrImagePull` (the
+  container loop then backs off, `ImagePullBackOff`);
+- the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
+  resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
+  config error is `CreateContainerConfigError`/`CreateContainerError`;
+- the bundle and cgroups (`OciContainer.create`), then the launcher runs `runc run`
+  in the pod (`runner.launch`).  `finish_image_container` after the exit tells an
+  OOM kill (`OOMKilled`, 137) and removes every trace of the container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lightkube.resources.core_v1 import Secret, ServiceAccount
+
+from portico.agent import _events as ev
+from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
+from portico.agent._image_events import ERR_IMAGE_PULL
+from portico.agent._names import serviceaccount_dir, uid_hex
+from portico.agent._volumes import VolumeError, container_mounts
+from portico.client import EventType
+from portico.images._catalog import BUILTIN
+from portico.images._mappings import MappingSource
+from portico.images._reference import Reference, parse
+from portico.model.quantity import value as memory_bytes
+from portico.oci import (
+    BindMount,
+    ImageStore,
+    OciContainer,
+    Puller,
+    PullError,
+    SpecError,
+    StoredImage,
+    _registries,
+    _spec,
+    full_ref,
+    register,
+    unregister,
+)
+from portico.oci._runc import cgroup_base
+from portico.oci._seccomp import profile_for
+
+if TYPE_CHECKING:
+    from portico.agent._config import AgentConfig
+    from portico.agent._containers import ContainerRunner
+    from portico.agent._runtime import ContainerProcess
+
+Object = dict[str, Any]
+OOM_KILLED = "OOMKilled"
+NETNS_ETC = "/etc/netns"  # the pod's hosts and resolv.conf (`_sandbox`)
+SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+PULL_HINT = ('{error}; image "{image}" is not built into portico: push it to a registry this '
+             "machine reaches, load it with `portico image load`, or map the image in {hint}")
+PULLED = ('Successfully pulled image "{image}" in {pull} ({total} including waiting). '
+          "Image size: {size} bytes.")
+
+
+def go_duration(seconds: float) -> str:
+    """Go's Duration text truncated to milliseconds, as kubelet prints pull times."""
+    ms = int(seconds * 1000)
+    if ms < 1000:
+        return f"{ms}ms"
+    if ms < 60_000:
+        return f"{ms / 1000:g}s"
+    minutes, rest = divmod(ms, 60_000)
+    return f"{minutes}m{rest / 1000:g}s"
+
+
+def pull_policy(container: Object, ref: Reference) -> str:
+    policy = container.get("imagePullPolicy")
+    if policy:
+        return str(policy)
+    return "Always" if not ref.digest and ref.tag in (None, "latest") else "IfNotPresent"
+
+
+class ImageRuntime:
+    """The node's image service: disabled (no store) in agents run on their own."""
+
+    def __init__(self, config: AgentConfig | None) -> None:
+        self.config = config
+        self.store: ImageStore | None = None
+        self.puller: Puller | None = None
+        if config is not None and config.image_store is not None:
+            self.store = ImageStore(config.image_store)
+            self.puller = Puller(self.store, _registries.load(config.registries_file),
+                                 config.pull_netns)
+
+    @classmethod
+    def disabled(cls) -> ImageRuntime:
+        return cls(None)
+
+    def pulls(self, image: str, mappings: MappingSource) -> bool:
+        if self.store is None or self.config is None:
+            return False
+        try:
+            ref = parse(image)
+        except ValueError:
+            return False  # InvalidImageName, as for any image
+        if mappings.lookup(ref) is not None:
+            return False
+        return ref.name not in BUILTIN or self.config.pull_builtin_images
+
+
+async def _pull_credentials(runner: ContainerRunner, registry: str) -> list[tuple[str, str]]:
+    """The pod's pull secrets (else its service account's), for `registry`."""
+    from portico.agent._pod import _get_or_none  # (_pod imports this module)
+
+    pod = runner.pod
+    spec, client = pod.pod.get("spec") or {}, pod.ctx.client
+    refs = spec.get("imagePullSecrets") or []
+    if not refs:
+        account = await _get_or_none(client, ServiceAccount,
+                                     spec.get("serviceAccountName") or "default", pod.namespace)
+        refs = (account or {}).get("imagePullSecrets") or []
+    out: list[tuple[str, str]] = []
+    for ref in refs:
+        secret = await _get_or_none(client, Secret, ref.get("name", ""), pod.namespace)
+        for key in (".dockerconfigjson", ".dockercfg"):
+            data = ((secret or {}).get("data") or {}).get(key)
+            if data:
+                out += _registries.secret_credentials(json.loads(base64.b64decode(data)),
+                                                      registry)
+    return out
+
+
+async def ensure_image(runner: ContainerRunner, ref: Reference) -> StoredImage | None:
+    """kubelet's EnsureImageExists with its events; None when the container must wait."""
+    rt = runner.pod.ctx.images
+    assert rt.store is not None and rt.puller is not None and rt.config is not None
+    image, name, node = runner.record.image, full_ref(ref), rt.config.node_name
+    policy = pull_policy(runner.spec, ref)
+    present = await asyncio.to_thread(rt.store.lookup, name, node)
+    if present is not None and policy != "Always":
+        runner._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
+        return present
+    if policy == "Never":
+        message = ev.NEVER_PULL.format(image=image)
+        runner._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
+        runner._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
+                             ev.Reason.ERR_IMAGE_NEVER_PULL)
+        return None
+    runner._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
+    try:
+        credentials = await _pull_credentials(runner, ref.registry)
+        pulled = await rt.puller.pull(ref, node, credentials)
+    except PullError as error:
+        message = PULL_HINT.format(error=error, image=image, hint=runner.pod.ctx.mappings.hint)
+        runner._event(EventType.WARNING, ev.Reason.FAILED,
+                      ev.PULL_FAILED.format(image=image, message=message))
+        runner._create_failed(ERR_IMAGE_PULL, message, ERR_IMAGE_PULL)
+        return None
+    took = go_duration(pulled.seconds)
+    runner._event(EventType.NORMAL, ev.Reason.PULLED, PULLED.format(
+        image=image, pull=took, total=took, size=pulled.image.size))
+    return pulled.image
+
+
+def _mounts(runner: ContainerRunner, hostname_file: Path,
+            env: dict[str, str]) -> list[BindMount]:
+    """/etc/hosts, resolv.conf and hostname, the service-account token, then the
+    container's volumes: the same machine paths a process container mounts (`_volumes`)."""
+    pod, cfg = runner.pod, runner.pod.ctx.config
+    etc = Path(NETNS_ETC) / pod.netns
+    mounts = [BindMount(str(etc / name), f"/etc/{name}") for name in ("hosts", "resolv.conf")
+              if (etc / name).exists()]
+    mounts.append(BindMount(str(hostname_file), "/etc/hostname"))
+    volumes = container_mounts(runner.spec, pod.pod["spec"].get("volumes") or [],
+                               pod.volumes.paths, env)
+    sa = serviceaccount_dir(cfg.data_dir, pod.uid)
+    if sa.is_dir() and all(m.target != SA_MOUNT for m in volumes):
+        mounts.append(BindMount(str(sa), SA_MOUNT, read_only=True))
+    mounts += [BindMount(m.source, m.target, m.read_only) for m in volumes]
+    return mounts
+
+
+def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
+    """The namespaces a running image container of the same pod has made (IPC, UTS;
+    PID with shareProcessNamespace) for this one to join; none for the first."""
+    pod = runner.pod
+    kinds = ["ipc", "uts"] + (["pid"] if (pod.pod.get("spec") or {}).get(
+        "shareProcessNamespace") else [])
+    for peer in pod.init + pod.containers:
+        pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
+        if pid is not None:
+            return {kind: f"/proc/{pid}/ns/{kind}" for kind in kinds}
+    return {}
+
+
+def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> OciContainer:
+    """The container's bundle and config.json (blocking: reads the image's files)."""
+    pod, spec = runner.pod, runner.spec
+    store = pod.ctx.images.store
+    assert store is not None
+    with store.locked():
+        lower = store.unpacked(image)
+    image_config = store.config(image).get("config") or {}
+    security = _spec.security_context(pod.pod.get("spec") or {}, spec)
+    _spec.check_run_as_non_root(security, image_config.get("User") or "",
+                                ev.format_pod(pod.pod), spec["name"])
+    passwd, group = ((lower / "etc" / n) for n in ("passwd", "group"))
+    user = _spec.resolve_user(image_config.get("User") or "",
+                              passwd.read_text() if passwd.exists() else "",
+                              group.read_text() if group.exists() else "",
+                              security.get("runAsUser"), security.get("runAsGroup"))
+    command = [expand(c, env) for c in spec.get("command") or []] or None
+    args = [expand(a, env) for a in spec.get("args") or []] or None
+    process = _spec.ProcessSpec(
+        _spec.merged_argv(command, args, image_config),
+        _spec.merged_env(image_config, pod.place.hostname, env),
+        spec.get("workingDir") or image_config.get("WorkingDir") or "/", user,
+        bool(spec.get("tty")))
+    limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
+    container = _container(runner, lower, memory_bytes(str(limit)) if limit is not None
+                           else None)
+    container.bundle.mkdir(parents=True, exist_ok=True)
+    hostname = container.bundle / "hostname"
+    hostname.write_text(pod.place.hostname + "\n")
+    config = _spec.runtime_config(process, _mounts(runner, hostname, env),
+                                  container.cgroup_parent + "/c", spec.get("resources") or {},
+                                  peer_namespaces(runner), profile_for(security))
+    container.create(config)
+    return container
+
+
+async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
+    """Pull as needed and create the container's bundle; None: it waits (reported)."""
+    rec = runner.record
+    ref = parse(rec.image)
+    image = await ensure_image(runner, ref)
+    if image is None:
+        return None
+    try:
+        env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
+        container = await asyncio.to_thread(_plan, runner, image, env)
+    except EnvError as error:
+        runner._create_failed(str(error.reason), error.message)
+        return None
+    except VolumeError as error:
+        runner._create_failed(CONFIG_ERROR, str(error))
+        return None
+    except (SpecError, OSError) as error:
+        reason = error.reason if isinstance(error, SpecError) else "CreateContainerError"
+        runner._create_failed(reason, str(error))
+        return None
+    runner.env = env
+    rec.image_ref, rec.image_id = image.ref, image.image_id
+    return container
+
+
+def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None) -> OciContainer:
+    """The container's runc identity: one id per pod, container and restart."""
+    cfg, rec = runner.pod.ctx.config, runner.record
+    cid = f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
+    return OciContainer(cid, cfg.data_dir / "runc", cfg.data_dir / "oci" / cid,
+                        f"{cgroup_base(cfg.cluster_name, cfg.node_name)}/{cid}", lower,
+                        memory_limit)
+
+
+def adopt_image_container(runner: ContainerRunner, pid: int) -> OciContainer | None:
+    """Re-register a container a previous agent started (same id, same bundle)."""
+    container = _container(runner, Path("/"), None)
+    if not (container.runc_root / container.id).is_dir():
+        return None
+    register(pid, container)
+    return container
+
+
+async def launched(container: OciContainer, pid: int | None) -> None:
+    """The launcher started runc as `pid` (None: it could not start it)."""
+    if pid is None:
+        await asyncio.to_thread(container.finish)
+    else:
+        register(pid, container)
+
+
+async def created(container: OciContainer, proc: ContainerProcess | None,
+                  timeout: float = 10.0) -> None:
+    """Wait until runc has made the container (its namespaces exist to be joined), it
+    ended, or `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while proc is not None and proc.running() and loop.time() < deadline:
+        if await asyncio.to_thread(container.init_pid) is not None:
+            return
+        await asyncio.sleep(0.02)
+
+
+@dataclass(frozen=True)
+class ImageExit:
+    oom: bool  # reached its memory limit
+    start_error: str  # runc could not start the process: why
+
+
+async def _finish(container: OciContainer, pid: int) -> ImageExit:
+    unregister(pid)
+    ended = ImageExit(await asyncio.to_thread(container.oom_killed),
+                      await asyncio.to_thread(container.start_error))
+    await asyncio.to_thread(container.finish)
+    return ended
+
+
+async def finish_image_container(runner: ContainerRunner, pid: int) -> ImageExit:
+    """The runner's image container exited: how; every trace removed, once (even if the
+    caller is cancelled)."""
+    container, runner.oci = runner.oci, None
+    if container is None:
+        return ImageExit(False, "")
+    return await asyncio.shield(_finish(container, pid))

@@ -1,0 +1,23 @@
+"""Real OCI images: pulled with skopeo into a store shared by the cluster's nodes,
+unpacked once with umoci, each container run by runc on an overlayfs root inside
+its pod's network namespace.
+
+- `_reference` normalization is `portico.images._reference` (containerd's);
+- `_registries`: k3s's registries.yaml (mirrors, TLS, auth) and pull-secret keyring;
+- `_pull`: skopeo inspect/copy into the store, containerd's error texts;
+- `_store`: the shared content store (layout, refs, unpacked roots, lock);
+- `_archive`: `portico image load` of docker-save and OCI archives;
+- `_spec`: config.json as Kubernetes merges image config and pod spec;
+- `_runc`: a container's bundle, cgroups, kill/exec and clean-up.
+The agent's side (pull policy, events, status) is `portico.agent._oci`.
+"""
+
+from portico.oci._pull import Pulled, Puller, PullError, full_ref
+from portico.oci._registries import Registries
+from portico.oci._runc import OciContainer, lookup, register, unregister
+from portico.oci._spec import BindMount, SpecError
+from portico.oci._store import ImageStore, StoredImage, StoreError
+
+__all__ = ["BindMount", "ImageStore", "OciContainer", "PullError", "Pulled", "Puller",
+           "Registries", "SpecError", "StoreError", "StoredImage", "full_ref", "lookup",
+           "register", "unregister"]

@@ -1,0 +1,197 @@
+"""One container of an image under runc: bundle, cgroup, kill, exec, clean-up.
+
+`OciContainer.create()` (blocking; the agent runs it in a thread) makes the bundle
+`<node dir>/oci/<id>/`: `rootfs` is an overlayfs mount (lower = the image's
+unpacked root from the store, read-only and shared; upper and work = this
+container's own, fresh for every start, as a restarted container gets a new
+writable layer), `config.json` beside it.  The memory limit goes on the
+container's parent cgroup `/portico/<cluster>-<node>/<id>`, made here, with runc's
+own cgroup `.../<id>/c` below it: runc removes its cgroup when the container
+exits, the parent keeps the OOM-kill count until `finish()` has read it.
+
+The container process the launcher starts is `runc --root <node dir>/runc run
+--bundle B ID` (foreground: runc exits with the container's code, 128 + signal
+for a signal death, and forwards the signals it gets to the container's init).
+runc's own death would orphan the container, so a SIGKILL goes through `runc kill`
+(`kill()`); `exec_argv()` is `runc exec` (the container's env, user and cwd).  The
+launcher pid -> container table (`register`/`lookup`) is how the agent's generic
+process code finds them; a restarted agent re-registers adopted containers.
+`finish()` (after the exit) reads the OOM count, deletes runc's state, unmounts
+the rootfs and removes the bundle and the cgroups, whatever state they are in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RUNC = "runc"
+RUNC_LOG = "runc.log"
+START_FAILED = "unable to start container process: "
+NSENTER = "nsenter"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+MNT_DETACH = 2
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class OciContainer:
+    id: str
+    runc_root: Path
+    bundle: Path
+    cgroup_parent: str  # "/portico/<cluster>-<node>/<id>"
+    lower: Path
+    memory_limit: int | None = None
+
+    @property
+    def rootfs(self) -> Path:
+        return self.bundle / "rootfs"
+
+    def run_argv(self) -> list[str]:
+        """runc run, back in the caller's mount namespace: the launcher's child enters
+        the pod (netns, UTS) but also remounts /sys, which hides the cgroup mounts."""
+        return [NSENTER, f"--mount=/proc/{os.getpid()}/ns/mnt", "--", RUNC, "--root",
+                str(self.runc_root), "--log", str(self.bundle / RUNC_LOG), "--log-format",
+                "json", "run", "--bundle", str(self.bundle), self.id]
+
+    def init_pid(self) -> int | None:
+        """The running container's init process (runc's state), or None."""
+        try:
+            state = json.loads((self.runc_root / self.id / "state.json").read_text())
+            return int(state["init_process_pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def start_error(self) -> str:
+        """What runc said when it could not start the process ("" when it started; read
+        before `finish`): its own log, kept out of the container's."""
+        try:
+            lines = (self.bundle / RUNC_LOG).read_text().splitlines()
+        except OSError:
+            return ""
+        for line in lines:
+            with contextlib.suppress(ValueError, AttributeError):
+                message = str(json.loads(line).get("msg", ""))
+                if START_FAILED in message:
+                    return message.split(START_FAILED, 1)[1]
+        return ""
+
+    def exec_argv(self, argv: list[str], tty: bool = False) -> list[str]:
+        return [RUNC, "--root", str(self.runc_root), "exec", *(["-t"] if tty else []),
+                self.id, *argv]
+
+    def create(self, config: dict[str, Any]) -> None:
+        """Mount the rootfs, write config.json, make the memory cgroup (clean on failure)."""
+        try:
+            for name in ("upper", "work", "rootfs"):
+                (self.bundle / name).mkdir(parents=True, exist_ok=True)
+            options = (f"lowerdir={self.lower},upperdir={self.bundle / 'upper'},"
+                       f"workdir={self.bundle / 'work'}")
+            if _libc.mount(b"overlay", str(self.rootfs).encode(), b"overlay", 0,
+                           options.encode()) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, f"mount overlay on {self.rootfs}: {os.strerror(error)}")
+            if self.memory_limit is not None and not (CGROUP_ROOT / "memory").is_dir():
+                # cgroup v2: runc limits its own cgroup (an OOM kill then reads as Error 137)
+                config["linux"]["resources"]["memory"] = {"limit": self.memory_limit}
+            (self.bundle / "config.json").write_text(json.dumps(config))
+            self._limit_memory()
+        except BaseException:
+            self.finish()
+            raise
+
+    def _limit_memory(self) -> None:
+        if self.memory_limit is None:
+            return
+        v1 = CGROUP_ROOT / "memory"
+        if v1.is_dir():
+            parent = v1 / self.cgroup_parent.lstrip("/")
+            parent.mkdir(parents=True, exist_ok=True)
+            (parent / "memory.limit_in_bytes").write_text(str(self.memory_limit))
+            with contextlib.suppress(OSError):  # swap accounting may be off
+                (parent / "memory.memsw.limit_in_bytes").write_text(str(self.memory_limit))
+
+    def oom_killed(self) -> bool:
+        """Whether the container reached its memory limit (read before `finish`; the
+        caller also checks the SIGKILL exit).  v2 counts OOM kills up the tree
+        (`memory.events`); v1 counts them only in runc's (gone) cgroup, and with the
+        swap limit set its fail counters stay 0, so there the parent's peak tells."""
+        parent = CGROUP_ROOT / "memory" / self.cgroup_parent.lstrip("/")
+        with contextlib.suppress(OSError, ValueError):
+            peak = int((parent / "memory.max_usage_in_bytes").read_text())
+            return peak >= int((parent / "memory.limit_in_bytes").read_text())
+        with contextlib.suppress(OSError, ValueError):
+            events = (CGROUP_ROOT / self.cgroup_parent.lstrip("/") / "memory.events")
+            for line in events.read_text().splitlines():
+                if line.startswith("oom_kill ") and int(line.split()[1]) > 0:
+                    return True
+        return False
+
+    def kill(self, sig: signal.Signals) -> None:
+        subprocess.run([RUNC, "--root", str(self.runc_root), "kill", self.id, str(int(sig))],
+                       capture_output=True, timeout=10, check=False)
+
+    def finish(self) -> None:
+        subprocess.run([RUNC, "--root", str(self.runc_root), "delete", "--force", self.id],
+                       capture_output=True, timeout=30, check=False)
+        if os.path.ismount(self.rootfs):
+            _libc.umount2(str(self.rootfs).encode(), MNT_DETACH)
+        shutil.rmtree(self.bundle, ignore_errors=True)
+        remove_cgroups(self.cgroup_parent)
+
+
+def remove_cgroups(path: str) -> None:
+    """rmdir `path`'s runc child and then `path` and its empty parents, in every hierarchy."""
+    parts = path.strip("/").split("/")
+    hierarchies = [CGROUP_ROOT] if (CGROUP_ROOT / "cgroup.controllers").exists() else [
+        p for p in CGROUP_ROOT.iterdir() if p.is_dir()]
+    for hierarchy in hierarchies:
+        with contextlib.suppress(OSError):
+            (hierarchy / path.strip("/") / "c").rmdir()
+        for depth in range(len(parts), 0, -1):
+            try:
+                (hierarchy / "/".join(parts[:depth])).rmdir()
+            except OSError:
+                break
+
+
+def cgroup_base(cluster: str, node: str) -> str:
+    """The parent of a node's container cgroups."""
+    return f"/portico/{cluster}-{node}"
+
+
+def remove_node_containers(node_dir: Path, cluster: str) -> int:
+    """Every container still under the node's runc root or bundle dir: killed, deleted,
+    unmounted, its bundle and cgroups removed (an agent's shutdown after its pods
+    stopped, and `portico down` after a crash).  Returns how many there were."""
+    root, bundles = node_dir / "runc", node_dir / "oci"
+    ids = {p.name for d in (root, bundles) if d.is_dir() for p in d.iterdir() if p.is_dir()}
+    for cid in sorted(ids):
+        container = OciContainer(cid, root, bundles / cid,
+                                 f"{cgroup_base(cluster, node_dir.name)}/{cid}", Path("/"))
+        container.kill(signal.SIGKILL)
+        container.finish()
+    return len(ids)
+
+
+_BY_PID: dict[int, OciContainer] = {}
+
+
+def register(pid: int, container: OciContainer) -> None:
+    _BY_PID[pid] = container
+
+
+def unregister(pid: int) -> None:
+    _BY_PID.pop(pid, None)
+
+
+def lookup(pid: int) -> OciContainer | None:
+    return _BY_PID.get(pid)
