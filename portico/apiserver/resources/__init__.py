@@ -18,6 +18,7 @@ from portico.apiserver.resources.ingresses import INGRESSES
 from portico.apiserver.resources.leases import LEASES
 from portico.apiserver.resources.loadbalancers import LOADBALANCERS
 from portico.apiserver.resources.namespaces import NAMESPACES
+from portico.apiserver.resources.networkpolicies import NETWORKPOLICIES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.pods import PODS
 from portico.apiserver.resources.replicasets import REPLICASETS
@@ -40,6 +41,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     ENDPOINTSLICES,
     INGRESSCLASSES,
     INGRESSES,
+    NETWORKPOLICIES,
     LOADBALANCERS,
 )
 
