@@ -75,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
     show.add_argument("--name", default=DEFAULT_NAME, help="cluster name")
     show.add_argument("--data-dir", type=Path)
+    policy = sub.add_parser("policy", help="NetworkPolicy: would a connection be allowed?")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser(
+        "check", help="answer from the model the nodes' rules are rendered from "
+                      "(exit 0: allowed, 1: denied)")
+    check.add_argument("--from", dest="source", required=True,
+                       help="NAMESPACE/POD, or an IPv4 address")
+    check.add_argument("--to", dest="destination", required=True, help="NAMESPACE/POD:PORT")
+    check.add_argument("--protocol", default="TCP", choices=("TCP", "UDP", "SCTP"))
+    check.add_argument("--name", default=DEFAULT_NAME, help="cluster name")
+    check.add_argument("--data-dir", type=Path)
+    check.add_argument("--kubeconfig", type=Path,
+                       help="default: the cluster's (DATA_DIR/kubeconfig)")
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -153,6 +166,23 @@ def cmd_lb(args: argparse.Namespace) -> int:
     data_dir = (args.data_dir or default_data_dir(args.name)).resolve()
     print(show(data_dir / "kubeconfig", args.lb_name))
     return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from portico.cli._policy import CheckError, Question, check, parse_destination
+    from portico.netpol.model import Protocol
+
+    kubeconfig = args.kubeconfig or \
+        (args.data_dir or default_data_dir(args.name)).resolve() / "kubeconfig"
+    try:
+        pod, port = parse_destination(args.destination)
+        allowed, text = check(kubeconfig, Question(args.source, pod, port,
+                                                   Protocol(args.protocol)))
+    except CheckError as exc:
+        print(f"portico policy check: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0 if allowed else 1
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -287,7 +317,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb}
+                "lb": cmd_lb, "policy": cmd_policy}
     return commands[args.command](args)
 
 

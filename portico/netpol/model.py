@@ -156,11 +156,16 @@ class Policy:
 
 @dataclass(frozen=True)
 class DirectionVerdict:
-    isolated: bool
+    selected_by: tuple[str, ...] = ()
+    """The policies (`ns/name`) that isolate the pod in this direction."""
     allowed_by: tuple[str, ...] = ()
-    """The policies (`ns/name`) whose rules allow the connection."""
+    """Those of them whose rules allow the connection."""
     always: str = ""
     """Why the connection is allowed whatever the policies ("self", "node")."""
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.selected_by)
 
     @property
     def allowed(self) -> bool:
@@ -199,12 +204,10 @@ class Cluster:
                 port: int, destination: Pod | None) -> DirectionVerdict:
         selecting = [p for p in sorted(self.policies.values(), key=lambda p: p.key)
                      if direction in p.types and p.selects(subject)]
-        if not selecting:
-            return DirectionVerdict(False)
         allowed = tuple(p.key for p in selecting
                         if any(self._rule_matches(p, r, other, protocol, port, destination)
                                for r in p.rules(direction)))
-        return DirectionVerdict(True, allowed)
+        return DirectionVerdict(tuple(p.key for p in selecting), allowed)
 
     def _rule_matches(self, policy: Policy, rule: PolicyRule, other: str, protocol: Protocol,
                       port: int, destination: Pod | None) -> bool:
@@ -216,14 +219,13 @@ class Cluster:
         """The verdict for a new connection from address `src` to `dst:port` (post-DNAT)."""
         source, destination = self.pods.get(src), self.pods.get(dst)
         if src == dst:
-            return Decision(DirectionVerdict(False, always="self"),
-                            DirectionVerdict(False, always="self"))
+            return Decision(DirectionVerdict(always="self"), DirectionVerdict(always="self"))
         egress = (self.verdict(Direction.EGRESS, source, dst, protocol, port, destination)
-                  if source is not None else DirectionVerdict(False))
+                  if source is not None else DirectionVerdict())
         if destination is None:
-            return Decision(egress, DirectionVerdict(False))
+            return Decision(egress, DirectionVerdict())
         if src in self.node_addresses.get(destination.node, frozenset()):
-            return Decision(egress, DirectionVerdict(False, always="node"))
+            return Decision(egress, DirectionVerdict(always="node"))
         ingress = self.verdict(Direction.INGRESS, destination, src, protocol, port, destination)
         return Decision(egress, ingress)
 
