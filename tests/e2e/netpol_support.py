@@ -147,9 +147,11 @@ def render(table: dict[tuple[str, str], bool]) -> str:
 class Matrix:
     """The probers of every pod, and the pods' addresses."""
 
-    def __init__(self, probers: dict[str, Prober], ips: dict[str, str]) -> None:
+    def __init__(self, probers: dict[str, Prober], ips: dict[str, str],
+                 netns: dict[str, str]) -> None:
         self.probers = probers
         self.ips = ips
+        self.netns = netns
 
     def observe(self, checks: Iterable[Reachability]) -> list[dict[tuple[str, str], bool]]:
         checks = list(checks)
@@ -178,3 +180,46 @@ class Matrix:
             report = [f"{c.protocol}/{c.port} expected:\n{render(c.expected())}\n"
                       f"observed:\n{render(o)}" for c, o in zip(checks, observed, strict=True)]
             raise AssertionError("\n\n".join(report)) from None
+
+
+HOLDER = r"""
+import socket, sys
+ip, port = sys.argv[1], int(sys.argv[2])
+s = socket.create_connection((ip, port), timeout=3)
+s.settimeout(2)
+request = f"GET /hostname HTTP/1.1\r\nHost: {ip}\r\n\r\n".encode()
+
+def ask():
+    try:
+        s.sendall(request)
+        return "ok" if s.recv(4096) else "closed"
+    except OSError as e:
+        return f"fail {e!r}"
+
+print(ask(), flush=True)
+for _ in sys.stdin:
+    print(ask(), flush=True)
+"""
+
+
+class HeldConnection:
+    """One keep-alive HTTP connection from a pod, asked for a response on demand."""
+
+    def __init__(self, cluster: Cluster, netns: str, ip: str, port: int) -> None:
+        self.proc = cluster.sandbox.popen(
+            ["nsenter", f"--net=/run/netns/{netns}", "--", VENV_PYTHON, "-c", HOLDER,
+             ip, str(port)], stdin=subprocess.PIPE)
+        assert self.read() == "ok"
+
+    def read(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def ask(self) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def close(self) -> None:
+        end_process(self.proc)
