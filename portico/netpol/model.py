@@ -29,6 +29,7 @@ rules in the kernel and the CLI's answer cannot disagree.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,6 +76,11 @@ class Pod:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @functools.cached_property
+    def label_map(self) -> dict[str, str]:
+        """The labels as a mapping, built once (selectors match many times)."""
+        return dict(self.labels)
 
     def named_port(self, name: str, protocol: Protocol) -> int | None:
         return next((p.port for p in self.ports if p.name == name and p.protocol == protocol),
@@ -151,7 +157,7 @@ class Policy:
         return self.ingress if direction is Direction.INGRESS else self.egress
 
     def selects(self, pod: Pod) -> bool:
-        return pod.namespace == self.namespace and self.pod_selector.matches(dict(pod.labels))
+        return pod.namespace == self.namespace and self.pod_selector.matches(pod.label_map)
 
 
 @dataclass(frozen=True)
@@ -198,7 +204,7 @@ class Cluster:
             address = ipaddress.IPv4Address(ip)
             return any(address in net for net in peer.networks())
         pod = self.pods.get(ip)
-        return pod is not None and peer_selects(policy, peer, pod, self.namespaces)
+        return pod is not None and peer_selects(policy.namespace, peer, pod, self.namespaces)
 
     def verdict(self, direction: Direction, subject: Pod, other: str, protocol: Protocol,
                 port: int, destination: Pod | None) -> DirectionVerdict:
@@ -230,17 +236,17 @@ class Cluster:
         return Decision(egress, ingress)
 
 
-def peer_selects(policy: Policy, peer: Peer, pod: Pod, namespaces: Mapping[str, Labels]) -> bool:
-    """Whether a pod (not ipBlock) peer of `policy` selects `pod`."""
+def peer_selects(namespace: str, peer: Peer, pod: Pod, namespaces: Mapping[str, Labels]) -> bool:
+    """Whether a pod (not ipBlock) peer of a policy in `namespace` selects `pod`."""
     if peer.cidr is not None:
         return False
     if peer.namespace_selector is None:
-        in_namespace = pod.namespace == policy.namespace
+        in_namespace = pod.namespace == namespace
     else:
         in_namespace = peer.namespace_selector.matches(dict(namespaces.get(pod.namespace, ())))
     if not in_namespace:
         return False
-    return peer.pod_selector is None or peer.pod_selector.matches(dict(pod.labels))
+    return peer.pod_selector is None or peer.pod_selector.matches(pod.label_map)
 
 
 # --- parsing at the boundary -----------------------------------------------------------------

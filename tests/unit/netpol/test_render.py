@@ -12,11 +12,12 @@ from portico.netpol.model import Policy, labels_of
 from portico.netpol.render import TABLE
 from portico.testing.nft import FakeNft
 
+ALLOW_SPEC_FROM = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "y"}},
+                    "podSelector": {"matchLabels": {"pod": "b"}}},
+                   {"ipBlock": {"cidr": "192.0.2.0/24", "except": ["192.0.2.128/25"]}}]
 ALLOW = policy("x", "allow-y-b", {
     "podSelector": {"matchLabels": {"pod": "a"}},
-    "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-        "kubernetes.io/metadata.name": "y"}}, "podSelector": {"matchLabels": {"pod": "b"}}},
-        {"ipBlock": {"cidr": "192.0.2.0/24", "except": ["192.0.2.128/25"]}}],
+    "ingress": [{"from": ALLOW_SPEC_FROM,
         "ports": [{"port": 80, "protocol": "TCP"}, {"port": 81, "endPort": 90, "protocol": "TCP"},
                   {"port": "serve-81-udp", "protocol": "UDP"}]}],
     "egress": [{}], "policyTypes": ["Ingress", "Egress"]})
@@ -29,8 +30,8 @@ GOLDEN = textwrap.dedent("""\
     add chain inet portico-netpol ingress-10.244.0.10
     add chain inet portico-netpol np-3b1b37e5-in { comment "x/allow-y-b Ingress" ; }
     add chain inet portico-netpol np-3b1b37e5-out { comment "x/allow-y-b Egress" ; }
-    add set inet portico-netpol np-3b1b37e5-in-0 { type ipv4_addr ; flags interval ; }
     add set inet portico-netpol np-3b1b37e5-in-0-named { type ipv4_addr . inet_proto . inet_service ; }
+    add set inet portico-netpol peers-a57f13707897 { type ipv4_addr ; flags interval ; }
     add map inet portico-netpol egress-pods { type ipv4_addr : verdict ; }
     add map inet portico-netpol ingress-pods { type ipv4_addr : verdict ; }
     add rule inet portico-netpol egress ct state established,related accept
@@ -44,14 +45,14 @@ GOLDEN = textwrap.dedent("""\
     add rule inet portico-netpol ingress-10.244.0.10 ip saddr 10.244.0.10 accept
     add rule inet portico-netpol ingress-10.244.0.10 jump np-3b1b37e5-in
     add rule inet portico-netpol ingress-10.244.0.10 drop
-    add rule inet portico-netpol np-3b1b37e5-in ip saddr @np-3b1b37e5-in-0 meta l4proto tcp th dport { 80-90 } counter accept
-    add rule inet portico-netpol np-3b1b37e5-in ip saddr @np-3b1b37e5-in-0 ip daddr . meta l4proto . th dport @np-3b1b37e5-in-0-named counter accept
+    add rule inet portico-netpol np-3b1b37e5-in ip saddr @peers-a57f13707897 meta l4proto tcp th dport { 80-90 } counter accept
+    add rule inet portico-netpol np-3b1b37e5-in ip saddr @peers-a57f13707897 ip daddr . meta l4proto . th dport @np-3b1b37e5-in-0-named counter accept
     add rule inet portico-netpol np-3b1b37e5-out counter accept
     add element inet portico-netpol egress-pods { 10.244.0.10 : jump egress-10.244.0.10 }
     add element inet portico-netpol ingress-pods { 10.244.0.10 : jump ingress-10.244.0.10 }
-    add element inet portico-netpol np-3b1b37e5-in-0 { 10.244.1.11 }
-    add element inet portico-netpol np-3b1b37e5-in-0 { 192.0.2.0/25 }
     add element inet portico-netpol np-3b1b37e5-in-0-named { 10.244.0.10 . udp . 81 }
+    add element inet portico-netpol peers-a57f13707897 { 10.244.1.11 }
+    add element inet portico-netpol peers-a57f13707897 { 192.0.2.0/25 }
     """)  # noqa: E501 - rules are one line each
 
 
@@ -116,6 +117,14 @@ def test_partial_sync_equals_full_sync(change: object) -> None:
     change(state)  # type: ignore[operator]
     sync(state, nft)
     assert nft.dump(name=TABLE) == _full_dump(state)
+
+
+def test_rules_with_the_same_peers_share_one_set() -> None:
+    twin = policy("x", "twin", {"podSelector": {"matchLabels": {"pod": "a"}},
+                                "ingress": [{"from": ALLOW_SPEC_FROM, "ports": [{"port": 9}]}]})
+    nft = FakeNft()
+    sync(new_state("node-1", ALLOW, twin), nft)
+    assert nft.dump(name=TABLE).count("add set inet portico-netpol peers-") == 1
 
 
 def test_unrelated_label_change_renders_nothing() -> None:
