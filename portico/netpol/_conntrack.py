@@ -1,14 +1,17 @@
 """Cut connections a policy change forbids; keep the ones still allowed.
 
 Theory of operation. The filter chains accept `ct state established,related`
-first, so a policy change alone never touches a running connection. Like Cilium
-and Antrea (which re-check existing connections when policies change) rather than
-a conntrack-blind iptables engine, after every sync that changed the rules the agent
-lists its node's conntrack table, asks the model (`Cluster`, the same one that
-rendered the rules) about each flow from or to a local pod, and deletes the
+first, so a policy change alone never touches a running connection. Upstream
+leaves the effect on existing connections to the implementation; Portico follows
+kube-network-policies' strict mode (kubernetes-sigs/kube-network-policies#268: the
+conntrack table is evaluated against the current policies, and entries no longer
+allowed are expired so their next packets are judged again), where Calico and
+Antrea let running connections go on. After every sync that changed the rules the
+agent lists its node's conntrack table, asks the model (`Cluster`, the same one
+that rendered the rules) about each flow from or to a local pod, and deletes the
 entries of the flows it now forbids. The next packet of such a flow is a new
-connection for the kernel, and the policy chains drop it; flows still allowed
-keep their entry and are never interrupted.
+connection for the kernel (`nf_conntrack_tcp_loose` picks TCP up mid-stream), and
+the policy chains drop it; flows still allowed keep their entry and never notice.
 
 A flow is judged as the rules judge its first packet: the source pod's egress
 toward the endpoint (the reply's source: after the Service DNAT) and the

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cluster_support import (
@@ -48,7 +49,9 @@ from netpol_support import (
 )
 
 from portico.testing.sandbox import Cluster, portico_executable, wait_for
+from tests.conftest import Kubectl
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXTRA_POD_LABELS = ("pod2", "target")
 EXTRA_NAMESPACE_LABELS = ("ns2",)
 RESOLVE = r"""
@@ -270,3 +273,34 @@ def test_running_connections_kept_if_allowed_cut_if_forbidden(
     finally:
         kept.close()
         cut.close()
+
+
+def test_readme_chapter(cluster: Cluster, kubectl133: Kubectl) -> None:
+    """README's NetworkPolicy chapter, command for command, in a namespace of its own."""
+    k, ns = kubectl133, kubectl133.namespace
+    k.ok("create", "deployment", "web", "--image=nginx")
+    k.ok("expose", "deployment", "web", "--port=80")
+    k.ok("run", "client", "--image=busybox", "--labels=app=client", "--", "sleep", "3600")
+    k.ok("run", "other", "--image=busybox", "--", "sleep", "3600")
+    k.ok("wait", "--for=condition=Available", "deployment/web", "--timeout=60s")
+    k.ok("wait", "--for=condition=Ready", "pod/client", "pod/other", "--timeout=60s")
+
+    def works(pod: str, *argv: str) -> bool:
+        return k("exec", pod, "--", *argv, timeout=20).returncode == 0
+    wget = ("wget", "-qO", "/dev/null", "-T", "2", "http://web")
+    wait_for(lambda: works("other", *wget), 20, message="other reaches web")
+    for name in ("netpol-deny-all", "netpol-allow-client"):
+        k.ok("apply", "-f", str(EXAMPLES / f"{name}.yaml"))
+    wait_for(lambda: not works("other", *wget), 20, message="other no longer reaches web")
+    assert works("client", *wget)
+    k.ok("apply", "-f", str(EXAMPLES / "netpol-egress-dns.yaml"))
+    wait_for(lambda: not works("client", "nc", "-z", "-w", "2", "kubernetes.default", "443"),
+             20, message="client's egress to the API server denied")
+    assert works("client", "nslookup", "web") and works("client", *wget)
+    web = k.ok("get", "pod", "-l", "app=web", "-o", "jsonpath={.items[0].metadata.name}")
+    check = [str(portico_executable()), "policy", "check", "--kubeconfig",
+             str(cluster.kubeconfig)]
+    assert cluster.sandbox.run([*check, "--from", f"{ns}/client",
+                                "--to", f"{ns}/{web}:80"]).returncode == 0
+    assert cluster.sandbox.run([*check, "--from", f"{ns}/other",
+                                "--to", f"{ns}/{web}:80"]).returncode == 1
