@@ -38,7 +38,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-import socket
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -161,7 +160,7 @@ def _interval_elements(addresses: Iterable[str], networks: Iterable[ipaddress.IP
     if not ranges:
         return out + list(addresses)
     for address in addresses:
-        value = int.from_bytes(socket.inet_aton(address), "big")
+        value = int.from_bytes(bytes(int(octet) for octet in address.split(".")), "big")
         if not any(lo <= value <= hi for lo, hi in ranges):
             out.append(address)
     return out
