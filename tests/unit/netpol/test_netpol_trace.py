@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 from netpol_builders import NODE_ADDRESSES, cluster, ip, model_pods, policy
-from test_render import ALLOW, new_state, sync
+from test_netpol_render import ALLOW, new_state, sync
 
 from portico.netpol.model import Cluster, Policy, Protocol
 from portico.netpol.render import TABLE
