@@ -11,9 +11,10 @@ sync. A failed transaction makes the next sync a full one, retried after a secon
 `stop()` leaves the rules in place, as the proxier does: a restarted agent
 replaces the table atomically on its first sync.
 
-Per-policy counters: every accept rule of a policy chain has a `counter`;
-`metrics()` reads them (`nft -j -t list table`: rules only, no set elements) when
-`/metrics` is scraped and prints them per policy and direction.
+Per-policy counters: every accept rule of a policy has a `counter` and a comment
+naming the policy and direction; `metrics()` reads them (`nft -j -t list table`:
+rules only, no set elements) when `/metrics` is scraped and sums them per policy and
+direction.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
 from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
 from portico.netpol.render import TABLE
+from portico.proxy import _gc
 from portico.proxy.apply import NftCommand, NftError, NftRunner, netns_argv
 from portico.proxy.config import ProxyConfig
 
@@ -115,7 +117,8 @@ class PolicyAgent:
         async with self._lock:
             if not self.state.pending():
                 return
-            plan = self.state.plan()
+            with _gc.paused():  # as the proxier: no collector passes over the state
+                plan = self.state.plan()
             try:
                 if plan.tx.operations:
                     await self.nft.run(plan.tx)
@@ -125,6 +128,8 @@ class PolicyAgent:
                 self.runner.retry_after(RETRY_AFTER_FAILURE)
                 return
             self.state.commit(plan)
+            if plan.full:
+                _gc.settle()
             self.last_applied = time.monotonic()
         if plan.tx.operations:
             self._request_cut()
@@ -150,14 +155,10 @@ class PolicyAgent:
 
     async def metrics(self) -> str:
         """Per-policy counters of accepted new-connection packets, for `/metrics`."""
-        owners = {name: (key, spec.chain.comment or "")
-                  for key, fragment in self.state.applied.items()
-                  for name, spec in fragment.chains.items() if name.startswith("np-")}
         counts: dict[tuple[str, str], int] = {}
-        for chain, packets in await self._rule_counters():
-            if chain in owners:
-                key, comment = owners[chain]
-                direction = comment.rsplit(" ", 1)[-1]
+        for comment, packets in await self._rule_counters():
+            key, _, direction = comment.rpartition(" ")
+            if "/" in key:
                 counts[(key, direction)] = counts.get((key, direction), 0) + packets
         lines = [f"# HELP {ALLOWED_METRIC} New-connection packets accepted by the rules of "
                  "a NetworkPolicy", f"# TYPE {ALLOWED_METRIC} counter"]
@@ -178,12 +179,13 @@ class PolicyAgent:
 
 
 def _counters(document: dict[str, Any]) -> list[tuple[str, int]]:
+    """(rule comment, packets) of every rule with a counter and a comment."""
     found = []
     for item in document.get("nftables", []):
         rule = item.get("rule")
-        if not rule:
+        if not rule or not rule.get("comment"):
             continue
         for expr in rule.get("expr", []):
             if isinstance(expr, dict) and "counter" in expr:
-                found.append((rule["chain"], int(expr["counter"].get("packets", 0))))
+                found.append((rule["comment"], int(expr["counter"].get("packets", 0))))
     return found

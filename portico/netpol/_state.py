@@ -146,7 +146,7 @@ class PolicyState:
         for key in keys:
             policy = self.cluster.policies.get(key)
             fragment = render_policy(policy, self.node, selection) if policy else Fragment()
-            if not fragment.chains:
+            if not fragment.targets:
                 policies_changed |= fragments.pop(key, None) is not None
             elif fragment != fragments.get(key):
                 fragments[key] = fragment

@@ -8,34 +8,39 @@ kube-network-policies and kube-proxy's nftables mode arrange it):
 - base chain `egress` (priority 90, before the source NAT at 100): replies and
   known connections pass (`ct state established,related accept`); a new
   connection from a local pod isolated for egress goes, through the verdict map
-  `egress-pods` (pod IP -> `jump egress-<ip>`), to that pod's chain.
+  `egress-pods` (pod IP -> `jump egress-<hash>`), to its pod group's chain.
 - base chain `ingress` (priority 110, after the source NAT, so it sees what the
   pod sees: the client of an `externalTrafficPolicy: Local` NodePort, the node's
   address for `Cluster`): known connections pass, traffic from this node's own
   addresses passes (pods cannot block their node), and a new connection to a
-  local pod isolated for ingress goes through `ingress-pods` to `ingress-<ip>`.
-- a pod chain accepts the pod's traffic to itself, jumps to the chain of every
-  policy that selects the pod for that direction (in policy key order), and drops
-  what none of them accepted: the union of the policies' allows.
-- a policy chain `np-<hash>-in` / `np-<hash>-out` has per rule and protocol one
-  `counter accept` rule: `ip saddr|daddr @peers-<hash>` and `meta l4proto P th
-  dport { ports }`; named ports are resolved per destination pod into a set
-  `<chain>-<i>-named` of pod IP . protocol . port, matched on `ip daddr`.
+  local pod isolated for ingress goes through `ingress-pods` to `ingress-<hash>`.
+- a pod's traffic to itself passes (`ip saddr . ip daddr @self`); a new connection
+  of an isolated pod jumps to its group chain `<direction>-<hash>`, shared by the
+  local pods that the same policies select: the rules of every selecting policy in
+  policy key order, then `drop` (the union of the policies' allows). Per rule and
+  protocol one `... counter accept comment "<ns>/<name> <Direction>"`: `ip
+  saddr|daddr @peers-<hash>` and `meta l4proto P th dport N[-M]`; named ports
+  are resolved per destination pod into a set `np-<hash>-<in|out>-<i>-named` of pod
+  IP . protocol . port, matched on `ip daddr`. Policies have no chains of their
+  own and rules no anonymous sets: `nft` loads every chain and set of the table into
+  its cache for each transaction, even an element-only one, so they price every
+  sync (1,000 policy chains, or 1,300 anonymous port sets, made a one-element change
+  cost 40-100 ms of `nft` instead of about 1).
 - a peer set `peers-<hash>` holds the pod addresses of one rule's peers (an interval
   set when the peers have ipBlocks: those minus their excepts, collapsed, and the
   pods inside them left out); it is named after the peers (and the namespace they
   are relative to), so every rule with the same peers shares one set, as Cilium
   shares identities: peers repeat far more than policies.
 
-Everything a policy contributes is one `Fragment`, rendered only when the policy
-selects a pod on this node (others cost this node nothing); each peer set in use is
-a fragment of its own; the pod chains and maps are the `base` fragment. `diff.py`
-turns changed fragments into one transaction.
+Everything a policy contributes (its rules, its named-port sets, the pods it
+isolates) is one `Fragment`, rendered only when the policy selects a pod on this node
+(others cost this node nothing); each peer set in use is a fragment of its own; the
+group chains and maps are the `base` fragment. `diff.py` turns changed fragments into
+one transaction.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
 from collections import defaultdict
@@ -63,6 +68,8 @@ EGRESS_CHAIN = "egress"
 INGRESS_CHAIN = "ingress"
 EGRESS_PODS_MAP = "egress-pods"
 INGRESS_PODS_MAP = "ingress-pods"
+SELF_SET = "self"
+"""pod . pod for every isolated local pod: a pod's traffic to itself always passes."""
 EGRESS_PRIORITY = "90"
 """Before the source NAT (srcnat = 100): the pod's own address, the post-DNAT endpoint."""
 INGRESS_PRIORITY = "110"
@@ -97,12 +104,19 @@ class Fragment:
     """The local pod IPs the policy isolates, per direction."""
     peers: frozenset[PeerKey] = frozenset()
     """The shared peer sets the policy's rules use."""
+    rules: Mapping[Direction, tuple[str, ...]] = field(default_factory=dict)
+    """The policy's rules per direction, each ending in `counter accept comment "ns/name
+    Direction"` (the comment names the policy for the per-policy counters)."""
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def policy_chain(policy_key: str, direction: Direction) -> str:
+def policy_prefix(policy_key: str, direction: Direction) -> str:
+    """The prefix of the names of a policy's own sets."""
     digest = hashlib.sha256(policy_key.encode()).hexdigest()[:8]
     return f"np-{digest}-{_SHORT[direction]}"
+
+
+def rule_comment(policy_key: str, direction: Direction) -> str:
+    return f"{policy_key} {direction}"
 
 
 def peer_key(namespace: str, peers: tuple[Peer, ...]) -> PeerKey:
@@ -167,7 +181,7 @@ def _interval_elements(addresses: Iterable[str], networks: Iterable[ipaddress.IP
 
 
 def _port_rules(prefix: str, specs: Iterable[PortSpec]) -> list[str]:
-    """One `meta l4proto P [th dport { ... }]` rule per protocol, ranges merged."""
+    """`meta l4proto P [th dport N[-M]]` rules: per protocol, per merged port range."""
     ranges: dict[Protocol, list[tuple[int, int]] | None] = {}
     for spec in specs:
         if spec.port is None:
@@ -178,10 +192,12 @@ def _port_rules(prefix: str, specs: Iterable[PortSpec]) -> list[str]:
     rules = []
     for protocol in sorted(ranges):
         spans = ranges[protocol]
-        match = f"meta l4proto {protocol.lower()}"
-        if spans is not None:
-            match += " th dport { " + ", ".join(_merge(spans)) + " }"
-        rules.append(f"{prefix}{match} counter accept")
+        match = f"{prefix}meta l4proto {protocol.lower()}"
+        # one rule per port or range, never an anonymous set `{ 80, 81 }`: `nft` loads
+        # every set of the table, anonymous ones too, into its cache for each
+        # transaction (1,300 of them made a one-element change cost 100 ms, not 1)
+        rules += ([f"{match} counter accept"] if spans is None else
+                  [f"{match} th dport {span} counter accept" for span in _merge(spans)])
     return rules
 
 
@@ -209,7 +225,7 @@ def _named_elements(name: str, specs: Iterable[PortSpec], pods: Iterable[Pod]
 def _rule_objects(policy: Policy, direction: Direction, index: int, rule: PolicyRule,
                   targets: list[Pod], selection: Selection
                   ) -> tuple[list[str], dict[str, SetSpec], PeerKey | None]:
-    chain = policy_chain(policy.key, direction)
+    prefix_name = policy_prefix(policy.key, direction)
     sets: dict[str, SetSpec] = {}
     prefix = ""
     key = peer_key(policy.namespace, rule.peers)
@@ -221,7 +237,7 @@ def _rule_objects(policy: Policy, direction: Direction, index: int, rule: Policy
     rules = _port_rules(prefix, (s for s in rule.ports if not isinstance(s.port, str)))
     named = [s for s in rule.ports if isinstance(s.port, str)]
     if named:
-        name = f"{chain}-{index}-named"
+        name = f"{prefix_name}-{index}-named"
         destinations = targets if direction is Direction.INGRESS else selection.peer_pods(key)
         sets[name] = SetSpec(Set(name, NAMED_TYPE), _named_elements(name, named, destinations))
         rules.append(f"{prefix}ip daddr . meta l4proto . th dport @{name} counter accept")
@@ -229,26 +245,26 @@ def _rule_objects(policy: Policy, direction: Direction, index: int, rule: Policy
 
 
 def render_policy(policy: Policy, node: str, selection: Selection) -> Fragment:
-    """A policy's chains and sets on `node`; empty when it selects no pod there."""
+    """A policy's rules and sets on `node`; empty when it selects no pod there."""
     targets = selection.targets(policy, node)
     if not targets:
         return Fragment()
-    chains: dict[str, ChainSpec] = {}
     sets: dict[str, SetSpec] = {}
     isolated: dict[Direction, frozenset[str]] = {}
     peers: set[PeerKey] = set()
+    rules: dict[Direction, tuple[str, ...]] = {}
     for direction in sorted(policy.types):
-        rules: list[str] = []
+        texts: list[str] = []
         for i, rule in enumerate(policy.rules(direction)):
-            texts, rule_sets, key = _rule_objects(policy, direction, i, rule, targets, selection)
-            rules += texts
+            more, rule_sets, key = _rule_objects(policy, direction, i, rule, targets, selection)
+            texts += more
             sets.update(rule_sets)
             if key is not None:
                 peers.add(key)
-        name = policy_chain(policy.key, direction)
-        chains[name] = ChainSpec(Chain(name, comment=f"{policy.key} {direction}"), tuple(rules))
+        comment = f' comment "{rule_comment(policy.key, direction)}"'
+        rules[direction] = tuple(text + comment for text in texts)
         isolated[direction] = frozenset(p.ip for p in targets)
-    return Fragment(chains, sets, isolated, frozenset(peers))
+    return Fragment({}, sets, isolated, frozenset(peers), rules)
 
 
 def render_peer_set(key: PeerKey, members: Iterable[str]) -> Fragment:
@@ -265,31 +281,40 @@ def render_peer_set(key: PeerKey, members: Iterable[str]) -> Fragment:
 
 
 def render_base(fragments: Mapping[str, Fragment], node_addresses: Iterable[str]) -> Fragment:
-    """The base chains, the pod maps and one chain per isolated local pod and direction."""
-    jumps: dict[tuple[Direction, str], list[str]] = defaultdict(list)
+    """The base chains, the pod maps, and one chain per group of local pods isolated by the
+    same policies in one direction: the rules of those policies (in policy key order),
+    then `drop`. Pods share chains (fewer chains: `nft` loads every chain into its cache
+    for each transaction, so their number prices every sync)."""
+    selecting: dict[tuple[Direction, str], list[str]] = defaultdict(list)
     for key in sorted(fragments):
         for direction, ips in fragments[key].targets.items():
             for ip in ips:
-                jumps[(direction, ip)].append(policy_chain(key, direction))
-    local = ", ".join(sorted(node_addresses))
+                selecting[(direction, ip)].append(key)
+    self_check = f"ip saddr . ip daddr @{SELF_SET} accept"
     chains = {
         EGRESS_CHAIN: ChainSpec(
             Chain(EGRESS_CHAIN, ChainType.FILTER, Hook.POSTROUTING, EGRESS_PRIORITY),
-            ("ct state established,related accept", f"ip saddr vmap @{EGRESS_PODS_MAP}")),
+            ("ct state established,related accept", self_check,
+             f"ip saddr vmap @{EGRESS_PODS_MAP}")),
         INGRESS_CHAIN: ChainSpec(
             Chain(INGRESS_CHAIN, ChainType.FILTER, Hook.POSTROUTING, INGRESS_PRIORITY),
-            ("ct state established,related accept", f"ip saddr {{ {local} }} accept",
-             f"ip daddr vmap @{INGRESS_PODS_MAP}")),
+            ("ct state established,related accept",
+             *(f"ip saddr {address} accept" for address in sorted(node_addresses)),
+             self_check, f"ip daddr vmap @{INGRESS_PODS_MAP}")),
     }
     maps: dict[Direction, set[Element]] = {Direction.INGRESS: set(), Direction.EGRESS: set()}
-    for (direction, ip), policy_chains in sorted(jumps.items()):
-        name = f"{direction.lower()}-{ip}"
-        self_match = f"ip {'saddr' if direction is Direction.INGRESS else 'daddr'} {ip} accept"
-        chains[name] = ChainSpec(Chain(name), (self_match, *(f"jump {c}" for c in policy_chains),
-                                               "drop"))
+    for (direction, ip), keys in sorted(selecting.items()):
+        digest = hashlib.sha256(",".join(keys).encode()).hexdigest()[:12]
+        name = f"{direction.lower()}-{digest}"
+        if name not in chains:
+            rules = [r for key in keys for r in fragments[key].rules.get(direction, ())]
+            chains[name] = ChainSpec(Chain(name), (*rules, "drop"))
         container = INGRESS_PODS_MAP if direction is Direction.INGRESS else EGRESS_PODS_MAP
         maps[direction].add(Element(container, (ip,), (f"jump {name}",)))
     sets = {name: SetSpec(Map(name, "ipv4_addr : verdict"), frozenset(maps[direction]))
             for name, direction in ((INGRESS_PODS_MAP, Direction.INGRESS),
                                     (EGRESS_PODS_MAP, Direction.EGRESS))}
+    isolated = {ip for _, ip in selecting}
+    sets[SELF_SET] = SetSpec(Set(SELF_SET, "ipv4_addr . ipv4_addr"),
+                             frozenset(Element(SELF_SET, (ip, ip)) for ip in isolated))
     return Fragment(chains, sets)

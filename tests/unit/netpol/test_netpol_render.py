@@ -25,34 +25,33 @@ ALLOW = policy("x", "allow-y-b", {
 GOLDEN = textwrap.dedent("""\
     add table inet portico-netpol { comment "NetworkPolicy rules of portico" ; }
     add chain inet portico-netpol egress { type filter hook postrouting priority 90 ; }
-    add chain inet portico-netpol egress-10.244.0.10
+    add chain inet portico-netpol egress-3b1b37e5d2e4
     add chain inet portico-netpol ingress { type filter hook postrouting priority 110 ; }
-    add chain inet portico-netpol ingress-10.244.0.10
-    add chain inet portico-netpol np-3b1b37e5-in { comment "x/allow-y-b Ingress" ; }
-    add chain inet portico-netpol np-3b1b37e5-out { comment "x/allow-y-b Egress" ; }
+    add chain inet portico-netpol ingress-3b1b37e5d2e4
     add set inet portico-netpol np-3b1b37e5-in-0-named { type ipv4_addr . inet_proto . inet_service ; }
     add set inet portico-netpol peers-a57f13707897 { type ipv4_addr ; flags interval ; }
+    add set inet portico-netpol self { type ipv4_addr . ipv4_addr ; }
     add map inet portico-netpol egress-pods { type ipv4_addr : verdict ; }
     add map inet portico-netpol ingress-pods { type ipv4_addr : verdict ; }
     add rule inet portico-netpol egress ct state established,related accept
+    add rule inet portico-netpol egress ip saddr . ip daddr @self accept
     add rule inet portico-netpol egress ip saddr vmap @egress-pods
-    add rule inet portico-netpol egress-10.244.0.10 ip daddr 10.244.0.10 accept
-    add rule inet portico-netpol egress-10.244.0.10 jump np-3b1b37e5-out
-    add rule inet portico-netpol egress-10.244.0.10 drop
+    add rule inet portico-netpol egress-3b1b37e5d2e4 counter accept comment "x/allow-y-b Egress"
+    add rule inet portico-netpol egress-3b1b37e5d2e4 drop
     add rule inet portico-netpol ingress ct state established,related accept
-    add rule inet portico-netpol ingress ip saddr { 10.224.0.4, 10.244.0.1 } accept
+    add rule inet portico-netpol ingress ip saddr 10.224.0.4 accept
+    add rule inet portico-netpol ingress ip saddr 10.244.0.1 accept
+    add rule inet portico-netpol ingress ip saddr . ip daddr @self accept
     add rule inet portico-netpol ingress ip daddr vmap @ingress-pods
-    add rule inet portico-netpol ingress-10.244.0.10 ip saddr 10.244.0.10 accept
-    add rule inet portico-netpol ingress-10.244.0.10 jump np-3b1b37e5-in
-    add rule inet portico-netpol ingress-10.244.0.10 drop
-    add rule inet portico-netpol np-3b1b37e5-in ip saddr @peers-a57f13707897 meta l4proto tcp th dport { 80-90 } counter accept
-    add rule inet portico-netpol np-3b1b37e5-in ip saddr @peers-a57f13707897 ip daddr . meta l4proto . th dport @np-3b1b37e5-in-0-named counter accept
-    add rule inet portico-netpol np-3b1b37e5-out counter accept
-    add element inet portico-netpol egress-pods { 10.244.0.10 : jump egress-10.244.0.10 }
-    add element inet portico-netpol ingress-pods { 10.244.0.10 : jump ingress-10.244.0.10 }
+    add rule inet portico-netpol ingress-3b1b37e5d2e4 ip saddr @peers-a57f13707897 meta l4proto tcp th dport 80-90 counter accept comment "x/allow-y-b Ingress"
+    add rule inet portico-netpol ingress-3b1b37e5d2e4 ip saddr @peers-a57f13707897 ip daddr . meta l4proto . th dport @np-3b1b37e5-in-0-named counter accept comment "x/allow-y-b Ingress"
+    add rule inet portico-netpol ingress-3b1b37e5d2e4 drop
+    add element inet portico-netpol egress-pods { 10.244.0.10 : jump egress-3b1b37e5d2e4 }
+    add element inet portico-netpol ingress-pods { 10.244.0.10 : jump ingress-3b1b37e5d2e4 }
     add element inet portico-netpol np-3b1b37e5-in-0-named { 10.244.0.10 . udp . 81 }
     add element inet portico-netpol peers-a57f13707897 { 10.244.1.11 }
     add element inet portico-netpol peers-a57f13707897 { 192.0.2.0/25 }
+    add element inet portico-netpol self { 10.244.0.10 . 10.244.0.10 }
     """)  # noqa: E501 - rules are one line each
 
 
