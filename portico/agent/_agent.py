@@ -11,9 +11,10 @@ from a previous agent's launcher whose pod is gone; one `PodWorker` per pod (whi
 adopts its running containers); then a
 watch from the list's resourceVersion feeds the workers (`update`, or `GONE` on
 DELETED); the :10250 server; and the Service proxy when `portico.proxy`
-provides `Proxier`.  `stop()` is a node shutdown: every pod's processes are
-killed and its sandbox removed; pod objects and addresses are kept, so a restarted
-agent brings every pod back with the same IP (restartCount + 1).
+provides `Proxier`, then the NetworkPolicy agent (`portico.netpol`).  `stop()` is
+a node shutdown: every pod's processes are killed and its sandbox removed; pod
+objects and addresses are kept, so a restarted agent brings every pod back with the
+same IP (restartCount + 1).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class Agent:
         self._watch: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._proxier: Any = None
+        self._policy_agent: Any = None
         self._heartbeat: Any = None
         self._metrics: MetricsReporter | None = None
         self.ctx: AgentContext | None = None
@@ -141,6 +143,11 @@ class Agent:
         proxy_config = ProxyConfig(node_name=c.node_name, node_ip=c.node_ip, pod_cidr=c.pod_cidr)
         self._proxier = Proxier(proxy_config, self.client)
         await self._proxier.start()
+        from portico.netpol import PolicyAgent
+
+        self._policy_agent = PolicyAgent(proxy_config, self.client)
+        self._proxier.extra_metrics.append(self._policy_agent.metrics)
+        await self._policy_agent.start()
 
     def _dispatch(self, event: str, pod: Object) -> None:
         assert self.ctx is not None
@@ -208,6 +215,9 @@ class Agent:
         await asyncio.gather(*(w.task for w in workers if w.task), return_exceptions=True)
         await asyncio.to_thread(remove_node_containers, self.config.data_dir,
                                 self.config.cluster_name)  # any a failed stop left
+        if self._policy_agent is not None:
+            with contextlib.suppress(Exception):
+                await self._policy_agent.stop()
         if self._proxier is not None:
             with contextlib.suppress(Exception):
                 await self._proxier.stop()

@@ -105,6 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     from portico.cli._image import add_parser as add_image_parser
 
     add_image_parser(sub, _target_arguments)
+    policy = sub.add_parser("policy", help="NetworkPolicy: would a connection be allowed?")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser(
+        "check", help="answer from the model the nodes' rules are rendered from "
+                      "(exit 0: allowed, 1: denied)")
+    check.add_argument("--from", dest="source", required=True,
+                       help="NAMESPACE/POD, or an IPv4 address")
+    check.add_argument("--to", dest="destination", required=True, help="NAMESPACE/POD:PORT")
+    check.add_argument("--protocol", default="TCP", choices=("TCP", "UDP", "SCTP"))
+    _target_arguments(check)
+    check.add_argument("--kubeconfig", type=Path,
+                       help="default: the cluster's (DATA_DIR/kubeconfig)")
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -249,6 +261,22 @@ def cmd_lb(args: argparse.Namespace) -> int:
 
     print(show(resolve(args.name, args.data_dir).kubeconfig, args.lb_name))
     return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from portico.cli._policy import CheckError, Question, check, parse_destination
+    from portico.netpol.model import Protocol
+
+    kubeconfig = args.kubeconfig or resolve(args.name, args.data_dir).kubeconfig
+    try:
+        pod, port = parse_destination(args.destination)
+        allowed, text = check(kubeconfig, Question(args.source, pod, port,
+                                                   Protocol(args.protocol)))
+    except CheckError as exc:
+        print(f"portico policy check: {exc}", file=sys.stderr)
+        return 2
+    print(text)
+    return 0 if allowed else 1
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -414,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     from portico.cli._image import cmd_image
 
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb, "image": cmd_image}
+                "lb": cmd_lb, "image": cmd_image, "policy": cmd_policy}
     return commands[args.command](args)
 
 

@@ -99,7 +99,8 @@ class ProxyServers:
     """kube-proxy's healthz (:10256) and metrics (:10249) servers."""
 
     def __init__(self, healthz: tuple[str, int] | None, metrics: tuple[str, int] | None,
-                 netns: str | None, render_metrics: Callable[[], str], sync_period: float
+                 netns: str | None, render_metrics: Callable[[], Awaitable[str]],
+                 sync_period: float
                  ) -> None:
         self._healthz, self._metrics, self._netns = healthz, metrics, netns
         self._render = render_metrics
@@ -140,7 +141,7 @@ class ProxyServers:
 
     async def _handle_metrics(self, request: BaseRequest) -> web.StreamResponse:
         if request.path == "/metrics":
-            return web.Response(text=self._render(), content_type="text/plain",
+            return web.Response(text=await self._render(), content_type="text/plain",
                                 charset="utf-8")
         if request.path in ("/healthz", "/livez"):
             return await self._handle_healthz(request)

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lightkube import AsyncClient
@@ -58,7 +59,9 @@ class Proxier:
         self.servers = ProxyServers(
             split_address(config.healthz_address) if config.healthz_address else None,
             split_address(config.metrics_address) if config.metrics_address else None,
-            config.netns, self.metrics.render, config.sync_period)
+            config.netns, self._render_metrics, config.sync_period)
+        self.extra_metrics: list[Callable[[], Awaitable[str]]] = []
+        """More metrics for `/metrics` (the node's policy agent adds its counters)."""
         self._node_labels: dict[str, str] | None = None
         self._known: dict[type, dict[Any, Any]] = {Service: {}, EndpointSlice: {}, Node: {}}
         self._tasks: list[asyncio.Task[None]] = []
@@ -87,6 +90,10 @@ class Proxier:
         await self.health_servers.stop()
         if isinstance(self.nft, NftCommand):
             self.nft.close()
+
+    async def _render_metrics(self) -> str:
+        texts = [self.metrics.render()] + [await extra() for extra in self.extra_metrics]
+        return "".join(texts)
 
     # --- tracking (cheap; never renders) ------------------------------------------
 

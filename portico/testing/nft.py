@@ -283,7 +283,9 @@ def _part_matches(pattern: str, value: str) -> bool:
 class Tracer:
     """Trace new connections through a FakeNft table, as a node with `local_ips` sees them.
 
-    Only the rule shapes `portico.proxy.layout` writes are understood: conditions
+    Only the rule shapes `portico.proxy.layout` and `portico.netpol.render` write are
+    understood (trace the policy table with `table="portico-netpol"`, addresses as
+    its postrouting chains see them: after DNAT and SNAT): conditions
     on `ip saddr/daddr`, concatenations of `ip saddr/daddr`, `meta l4proto`, `th
     dport` and `ct mark` matched against values, CIDRs, ranges and `@sets`
     (interval sets too), `vmap @map`, `fib ... type local`, `ct state/status`,
@@ -291,7 +293,7 @@ class Tracer:
     (which forks the trace, one branch per slot), `ct mark set <concat> map @m`,
     `update @m { <concat> timeout Ts : ct mark }` (recorded in `dynamic`, so a
     later trace sees it, not the rest of this one), `dnat ip to <concat> map @m`,
-    `masquerade` and verdicts.
+    `masquerade`, `counter` and verdicts; `ct state` matches when it lists `new`.
     """
 
     def __init__(self, nft: FakeNft, local_ips: tuple[str, ...], table: str = "portico-proxy",
@@ -364,7 +366,13 @@ class Tracer:
         while i < len(toks):
             tok, nxt = toks[i], toks[i + 1] if i + 1 < len(toks) else ""
             if tok == "ct" and nxt == "state":  # traces are of new connections: `new`
-                i = _after_flags(toks, i + 2)  # and `! established,related` both match
+                end = _after_flags(toks, i + 2)  # and `! established,related` both match
+                states = {s for t in toks[i + 2:end] if t not in ("!", ",") for s in t.split(",")}
+                if ("new" in states) == (toks[i + 2] == "!"):
+                    return [(pkt, _CONTINUE)]
+                i = end
+            elif tok == "counter":
+                i += 1
             elif tok == "ct" and nxt == "status":  # ct status [!] dnat
                 negate = toks[i + 2] == "!"
                 if (pkt.dnat is None) != negate:

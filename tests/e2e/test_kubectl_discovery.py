@@ -30,6 +30,7 @@ EXPECTED_RESOURCES = {
     ("endpointslices", "discovery.k8s.io/v1"): ("", "true", "EndpointSlice"),
     ("ingressclasses", "networking.k8s.io/v1"): ("", "false", "IngressClass"),
     ("ingresses", "networking.k8s.io/v1"): ("ing", "true", "Ingress"),
+    ("networkpolicies", "networking.k8s.io/v1"): ("netpol", "true", "NetworkPolicy"),
 }
 
 
@@ -50,7 +51,8 @@ def test_api_resources_columns(kubectl: Kubectl) -> None:
                      id="cluster-scoped"),
         pytest.param(["--api-group=apps", "-o", "name"], {"deployments.apps"}, id="apps-group"),
         pytest.param(["--api-group=networking.k8s.io", "-o", "name"],
-                     {"ingresses.networking.k8s.io", "ingressclasses.networking.k8s.io"},
+                     {"ingresses.networking.k8s.io", "ingressclasses.networking.k8s.io",
+                      "networkpolicies.networking.k8s.io"},
                      id="networking-group"),
     ],
 )

@@ -29,6 +29,7 @@ from portico.apiserver.resources.leases import LEASES
 from portico.apiserver.resources.loadbalancers import LOADBALANCERS
 from portico.apiserver.resources.metrics import NODEMETRICS, PODMETRICS
 from portico.apiserver.resources.namespaces import NAMESPACES
+from portico.apiserver.resources.networkpolicies import NETWORKPOLICIES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.persistentvolumeclaims import PERSISTENTVOLUMECLAIMS
 from portico.apiserver.resources.persistentvolumes import PERSISTENTVOLUMES
@@ -65,6 +66,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     ENDPOINTSLICES,
     INGRESSCLASSES,
     INGRESSES,
+    NETWORKPOLICIES,
     LOADBALANCERS,
     CUSTOMRESOURCEDEFINITIONS,
     VALIDATINGADMISSIONPOLICIES,

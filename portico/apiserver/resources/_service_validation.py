@@ -44,7 +44,7 @@ IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 MAX_AFFINITY_SECONDS = 86400
 _IP_MSG = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
-_CIDR_MSG = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
+CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _CLIENT_IP = "when session affinity type is ClientIP"
 
 
@@ -303,7 +303,7 @@ def _validate_source_ranges(svc: Object) -> list[FieldError]:
         for i, value in enumerate(ranges):
             value = value.strip()
             if not is_valid_cidr(value):
-                errs.append(invalid(f"{path}[{i}]", value, _CIDR_MSG))
+                errs.append(invalid(f"{path}[{i}]", value, CIDR_MESSAGE))
     elif SOURCE_RANGES_ANNOTATION in annotations:
         path = f"metadata.annotations[{SOURCE_RANGES_ANNOTATION}]"
         if not lb:
@@ -311,7 +311,7 @@ def _validate_source_ranges(svc: Object) -> list[FieldError]:
         text = str(annotations[SOURCE_RANGES_ANNOTATION]).strip()
         for value in text.split(",") if text else []:
             if not is_valid_cidr(value.strip()):
-                errs.append(invalid(path, value.strip(), _CIDR_MSG))
+                errs.append(invalid(path, value.strip(), CIDR_MESSAGE))
     return errs
 
 

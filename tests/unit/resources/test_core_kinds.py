@@ -168,6 +168,7 @@ def test_lease() -> None:
     pytest.param("discovery.k8s.io", "endpointslices", (), id="endpointslices"),
     pytest.param("networking.k8s.io", "ingresses", ("ing",), id="ingresses"),
     pytest.param("networking.k8s.io", "ingressclasses", (), id="ingressclasses"),
+    pytest.param("networking.k8s.io", "networkpolicies", ("netpol",), id="networkpolicies"),
     pytest.param("coordination.k8s.io", "leases", (), id="leases"),
     pytest.param("apiextensions.k8s.io", "customresourcedefinitions", ("crd", "crds"),
                  id="customresourcedefinitions"),
@@ -182,7 +183,7 @@ def test_find(group: str, plural: str, short: tuple[str, ...]) -> None:
 
 
 def test_all_resources_unique_and_columns_match_cells() -> None:
-    assert len({(r.group, r.plural) for r in ALL_RESOURCES}) == len(ALL_RESOURCES) == 32
+    assert len({(r.group, r.plural) for r in ALL_RESOURCES}) == len(ALL_RESOURCES) == 33
     for rt in ALL_RESOURCES:
         obj = {"metadata": {"name": "x", "namespace": "default"}}
         assert len(rt.table.cells(obj, NOW)) == len(rt.table.columns), rt.plural

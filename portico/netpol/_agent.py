@@ -1,0 +1,191 @@
+"""The policy agent: informers -> `PolicyState` -> (coalesced) sync -> one nft transaction.
+
+Theory of operation. Runs in the node agent beside the Service proxier, in the node
+netns, and owns only the `inet portico-netpol` table. Three informers (Pods,
+Namespaces, NetworkPolicies of every namespace) feed their changes, parsed into
+model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
+burst of events is one sync. A sync plans (pure), applies the one transaction,
+commits, and, when the rules changed, cuts the connections the policies now
+forbid (`_conntrack.py`), in the background so that it never delays the next
+sync. A failed transaction makes the next sync a full one, retried after a second.
+`stop()` leaves the rules in place, as the proxier does: a restarted agent
+replaces the table atomically on its first sync.
+
+Per-policy counters: every accept rule of a policy has a `counter` and a comment
+naming the policy and direction; `metrics()` reads them (`nft -j -t list table`:
+rules only, no set elements) when `/metrics` is scraped and sums them per policy and
+direction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import time
+from typing import Any
+
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Namespace, Pod
+from lightkube.resources.networking_v1 import NetworkPolicy
+
+from portico.client import CoalescingRunner, Informer, Obj, key_of
+from portico.netpol._conntrack import cut_forbidden
+from portico.netpol._state import PolicyState
+from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
+from portico.netpol.render import TABLE
+from portico.proxy import _gc
+from portico.proxy.apply import NftCommand, NftError, NftRunner, netns_argv
+from portico.proxy.config import ProxyConfig
+
+log = logging.getLogger("portico.netpol")
+
+RETRY_AFTER_FAILURE = 1.0
+ALLOWED_METRIC = "portico_networkpolicy_allowed_packets_total"
+
+
+def node_addresses(node_ip: str, pod_cidr: str) -> frozenset[str]:
+    """The sources of this node's own traffic to its pods: its IP and the pod bridge's."""
+    bridge = next(ipaddress.ip_network(pod_cidr, strict=False).hosts())
+    return frozenset({node_ip, str(bridge)})
+
+
+class PolicyAgent:
+    def __init__(self, config: ProxyConfig, client: AsyncClient,
+                 runner: NftRunner | None = None) -> None:
+        self.config = config
+        self.nft: NftRunner = runner or NftCommand(config.netns)
+        self.state = PolicyState(config.node_name,
+                                 node_addresses(config.node_ip, config.pod_cidr))
+        self.runner = CoalescingRunner("netpol-sync", self.sync, config.min_sync_interval,
+                                       config.sync_period)
+        self.informers = [Informer(client, kind) for kind in (Namespace, Pod, NetworkPolicy)]
+        handlers = (self._on_namespace, self._on_pod, self._on_policy)
+        for informer, handler in zip(self.informers, handlers, strict=True):
+            informer.add_handler(handler)
+        self._lock = asyncio.Lock()
+        self._cut: asyncio.Task[None] | None = None
+        self._cut_again = False
+        self.last_applied = 0.0
+        """When (time.monotonic) the last transaction was applied."""
+
+    async def start(self) -> None:
+        for informer in self.informers:
+            informer.start()
+        for informer in self.informers:
+            await informer.wait_synced()
+        await self.sync()
+        self.runner.start()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        if self._cut is not None:
+            self._cut.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cut
+        for informer in self.informers:
+            await informer.stop()
+        if isinstance(self.nft, NftCommand):
+            self.nft.close()
+
+    # --- recording (cheap; never renders) ---------------------------------------------------
+
+    def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
+        obj = current or previous
+        assert obj is not None
+        self.state.set_pod(key_of(obj), pod_from_object(current) if current else None)
+        self.runner.run()
+
+    def _on_namespace(self, previous: Obj | None, current: Obj | None) -> None:
+        obj = current or previous
+        assert obj is not None
+        name = obj["metadata"]["name"]
+        self.state.set_namespace(name, namespace_labels(current) if current else None)
+        self.runner.run()
+
+    def _on_policy(self, previous: Obj | None, current: Obj | None) -> None:
+        obj = current or previous
+        assert obj is not None
+        self.state.set_policy(key_of(obj), policy_from_object(current) if current else None)
+        self.runner.run()
+
+    # --- sync -------------------------------------------------------------------------------
+
+    async def sync(self) -> None:
+        async with self._lock:
+            if not self.state.pending():
+                return
+            with _gc.paused():  # as the proxier: no collector passes over the state
+                plan = self.state.plan()
+            try:
+                if plan.tx.operations:
+                    await self.nft.run(plan.tx)
+            except (NftError, OSError) as exc:
+                log.error("netpol sync failed, next sync is full: %s", exc)
+                self.state.failed()
+                self.runner.retry_after(RETRY_AFTER_FAILURE)
+                return
+            self.state.commit(plan)
+            if plan.full:
+                _gc.settle()
+            self.last_applied = time.monotonic()
+        if plan.tx.operations:
+            self._request_cut()
+
+    def _request_cut(self) -> None:
+        """Cut forbidden connections in the background, never two cuts at once."""
+        if self._cut is not None and not self._cut.done():
+            self._cut_again = True
+            return
+        self._cut_again = False
+        self._cut = asyncio.create_task(self._cut_forbidden(), name="netpol-cut")
+
+    async def _cut_forbidden(self) -> None:
+        try:
+            await cut_forbidden(self.state.cluster, self.config.node_name, self.config.netns)
+        except OSError as exc:
+            log.warning("cannot cut forbidden connections: %s", exc)
+        if self._cut_again:
+            self._cut_again = False
+            await self._cut_forbidden()
+
+    # --- metrics ----------------------------------------------------------------------------
+
+    async def metrics(self) -> str:
+        """Per-policy counters of accepted new-connection packets, for `/metrics`."""
+        counts: dict[tuple[str, str], int] = {}
+        for comment, packets in await self._rule_counters():
+            key, _, direction = comment.rpartition(" ")
+            if "/" in key:
+                counts[(key, direction)] = counts.get((key, direction), 0) + packets
+        lines = [f"# HELP {ALLOWED_METRIC} New-connection packets accepted by the rules of "
+                 "a NetworkPolicy", f"# TYPE {ALLOWED_METRIC} counter"]
+        for (key, direction), packets in sorted(counts.items()):
+            namespace, _, name = key.partition("/")
+            lines.append(f'{ALLOWED_METRIC}{{namespace="{namespace}",networkpolicy="{name}",'
+                         f'direction="{direction}"}} {packets}')
+        return "\n".join(lines) + "\n"
+
+    async def _rule_counters(self) -> list[tuple[str, int]]:
+        argv = netns_argv(self.config.netns, "nft", "-j", "-t", "list", "table", "inet", TABLE)
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            return []
+        return list(_counters(json.loads(out or b"{}")))
+
+
+def _counters(document: dict[str, Any]) -> list[tuple[str, int]]:
+    """(rule comment, packets) of every rule with a counter and a comment."""
+    found = []
+    for item in document.get("nftables", []):
+        rule = item.get("rule")
+        if not rule or not rule.get("comment"):
+            continue
+        for expr in rule.get("expr", []):
+            if isinstance(expr, dict) and "counter" in expr:
+                found.append((rule["comment"], int(expr["counter"].get("packets", 0))))
+    return found
