@@ -32,7 +32,9 @@ from portico.apiserver._connections import (
     raise_open_files_limit,
 )
 from portico.apiserver._node_proxy import KubeletClientConfig, NodeProxy
-from portico.apiserver.bootstrap import ensure_bootstrap
+from portico.apiserver.auth import MASTERS, UserInfo
+from portico.apiserver.auth.service import Auth
+from portico.apiserver.bootstrap import ensure_bootstrap, ensure_rbac
 from portico.apiserver.certs import Pki, ensure_pki, issue_client_cert
 from portico.apiserver.registry import Registry
 from portico.apiserver.registry._objects import decode
@@ -85,7 +87,7 @@ def resources_for(config: ServiceConfig) -> tuple:
 
 
 def _token(data_dir: Path, name: str) -> str:
-    """A bearer token kept in the PKI directory (`admin`, `serviceaccount`), made once."""
+    """A bearer token kept in the PKI directory (`admin`), made once."""
     path = data_dir / "pki" / f"{name}.token"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -138,6 +140,7 @@ class ApiServer:
         self._checkpointer: asyncio.Task[None] | None = None
         self._undo_accept_log: Callable[[], None] | None = None
         self.kubeconfig = config.data_dir / "kubeconfig"
+        self.auth: Auth | None = None
 
     async def start(self) -> None:
         c = self.config
@@ -145,8 +148,10 @@ class ApiServer:
         _repair(self.store, self.registry, c.services)
         ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
                          c.advertise_address, c.port)
-        tokens = {_token(c.data_dir, "admin"): "kubernetes-admin",
-                  _token(c.data_dir, "serviceaccount"): "system:serviceaccount"}
+        ensure_rbac(self.registry)
+        self.auth = Auth(self.registry, c.data_dir / "pki",
+                         {_token(c.data_dir, "admin"): UserInfo("kubernetes-admin", (MASTERS,))},
+                         f"{c.advertise_address}:{c.port}")
         kubelet_client = KubeletClientConfig(
             pki.ca_cert, c.data_dir / "pki" / "kubelet-client.crt",
             c.data_dir / "pki" / "kubelet-client.key")
@@ -154,7 +159,7 @@ class ApiServer:
                           "kube-apiserver-kubelet-client", "system:masters")
         api = Api(self.registry, f"{c.advertise_address}:{c.port}", lambda: self.ready,
                   NodeProxy(self.registry, kubelet_client))
-        app = build_app(api, tokens)
+        app = build_app(api, self.auth)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(pki.serving_cert, pki.serving_key)
         tls.load_verify_locations(pki.ca_cert)
@@ -197,6 +202,8 @@ class ApiServer:
         for task in (self._compactor, self._checkpointer):
             if task:
                 task.cancel()
+        if self.auth is not None:
+            self.auth.close()
         self.store.hub.close_all()
         if self._runner:
             await self._runner.cleanup()

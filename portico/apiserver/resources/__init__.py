@@ -20,7 +20,9 @@ from portico.apiserver.resources.loadbalancers import LOADBALANCERS
 from portico.apiserver.resources.namespaces import NAMESPACES
 from portico.apiserver.resources.nodes import NODES
 from portico.apiserver.resources.pods import PODS
+from portico.apiserver.resources.rbac import RBAC_RESOURCES
 from portico.apiserver.resources.replicasets import REPLICASETS
+from portico.apiserver.resources.reviews import REVIEW_RESOURCES
 from portico.apiserver.resources.secrets import SECRETS
 from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
 
@@ -41,6 +43,8 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     INGRESSCLASSES,
     INGRESSES,
     LOADBALANCERS,
+    *RBAC_RESOURCES,
+    *REVIEW_RESOURCES,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {

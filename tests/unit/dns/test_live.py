@@ -122,12 +122,16 @@ async def test_coredns_addon_is_accepted_by_the_api(cluster) -> None:
 
 
 async def test_in_cluster_service_account_settings(tmp_path: Path, monkeypatch) -> None:
-    """KUBERNETES_SERVICE_HOST/PORT plus PORTICO_SERVICEACCOUNT_DIR (token, ca.crt, namespace)."""
+    """KUBERNETES_SERVICE_HOST/PORT plus PORTICO_SERVICEACCOUNT_DIR (token, ca.crt, namespace):
+    a token of `kube-system/kube-dns`, which the default policy lets read what DNS needs."""
     server, api = await start_api(tmp_path)
     pki = server.config.data_dir / "pki"
     account = tmp_path / "serviceaccount"
     account.mkdir()
-    (account / "token").write_text((pki / "serviceaccount.token").read_text())
+    sa_path = "/api/v1/namespaces/kube-system/serviceaccounts"
+    assert (await api.post(sa_path, {"metadata": {"name": "kube-dns"}})).status == 201
+    minted = await api.post(f"{sa_path}/kube-dns/token", {"spec": {}})
+    (account / "token").write_text(minted.body["status"]["token"])
     (account / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
     (account / "namespace").write_text("kube-system")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", LOCAL)
