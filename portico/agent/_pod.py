@@ -67,6 +67,7 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
+from portico.agent._tokens import TokenManager, TokenSource, token_sources, write_files
 from portico.agent._volumes import SourceKind, needed_objects
 from portico.client import EventRecorder, EventType, Informer
 from portico.images import MappingSource
@@ -84,6 +85,9 @@ class StopMode(StrEnum):
     NODE_SHUTDOWN = "node-shutdown"  # the agent stops: kill, keep object and IP
 
 
+_TOKEN_ATTEMPTS = 50  # x 0.1 s: how long a pod waits for its ServiceAccount
+
+
 @dataclass
 class AgentContext:
     config: AgentConfig
@@ -96,6 +100,7 @@ class AgentContext:
     spawner: Spawner
     services: Informer  # every Service, for the containers' Service environment variables
     events: EventRecorder  # kubelet's events (component kubelet, host the node)
+    tokens: TokenManager  # bound ServiceAccount tokens of the pods
 
 
 async def _get_or_none(client: AsyncClient, res: Any, name: str, namespace: str) -> Any:
@@ -262,7 +267,7 @@ class PodWorker:
         self.start_time = self.start_time or now_rfc3339()
         self.pod.setdefault("status", {})["podIP"] = self.pod_ip
         self.pod["status"]["hostIP"] = cfg.node_ip
-        await asyncio.to_thread(self._write_serviceaccount)
+        await self.write_serviceaccount()
         self.env_sources = await self._env_sources()
         # no status report of its own: the containers' start follows within milliseconds
         # and reports the sandbox's podIP with it (a failure to start reports it too)
@@ -278,14 +283,28 @@ class PodWorker:
                                  warning)
         return render(dns)
 
-    def _write_serviceaccount(self) -> None:
-        cfg = self.ctx.config
-        sa = serviceaccount_dir(cfg.data_dir, self.uid)
-        sa.mkdir(parents=True, exist_ok=True)
-        token = cfg.serviceaccount_token
-        (sa / "token").write_text(token.read_text().strip() if token and token.exists() else "")
-        (sa / "ca.crt").write_bytes(cfg.client_ca.read_bytes())
-        (sa / "namespace").write_text(self.namespace)
+    async def write_serviceaccount(self) -> None:
+        """The pod's token (TokenRequest, bound to the pod), `ca.crt` and `namespace` files,
+        when it mounts a service-account token; also called to put a refreshed token in."""
+        sources = token_sources(self.pod)
+        if not sources:
+            return
+        token = await self._token(sources[0])
+        sa = serviceaccount_dir(self.ctx.config.data_dir, self.uid)
+        await asyncio.to_thread(write_files, sa, {
+            "token": token.encode(), "ca.crt": self.ctx.config.client_ca.read_bytes(),
+            "namespace": self.namespace.encode()})
+
+    async def _token(self, source: TokenSource) -> str:
+        """A 404 (the ServiceAccount controller has not made `default` yet) is retried briefly."""
+        for _ in range(_TOKEN_ATTEMPTS - 1):
+            try:
+                return await self.ctx.tokens.token(self.pod, source)
+            except ApiError as error:
+                if error.status.code != 404:
+                    raise
+                await asyncio.sleep(0.1)
+        return await self.ctx.tokens.token(self.pod, source)
 
     async def _env_sources(self) -> EnvSources:
         client, ns = self.ctx.client, self.namespace
@@ -302,7 +321,8 @@ class PodWorker:
             services=services, configmaps={k: v for k, v in found_cms.items() if v},
             secrets={k: v for k, v in found_secrets.items() if v},
             node_ip=self.ctx.config.node_ip,
-            serviceaccount_dir=str(serviceaccount_dir(self.ctx.config.data_dir, self.uid)))
+            serviceaccount_dir=str(serviceaccount_dir(self.ctx.config.data_dir, self.uid))
+            if token_sources(self.pod) else "")
 
     async def _finish(self, mode: StopMode, life: asyncio.Task[None] | None) -> None:
         self.terminating = True
@@ -329,6 +349,7 @@ class PodWorker:
         for runner in self.init + self.containers:
             self.ctx.backoff.forget(runner.key)
         shutil.rmtree(pod_dir(self.ctx.config.data_dir, self.uid), ignore_errors=True)
+        self.ctx.tokens.forget(self.uid)
         if mode is StopMode.DELETE:
             await self._delete_object()
 

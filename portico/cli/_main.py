@@ -99,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
                                           "probes (like `az network lb show`)")
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
     _target_arguments(show)
+    creds = sub.add_parser("kubeconfig", help="print a kubeconfig for a user (certificate "
+                                              "CN=user, O=groups, signed by the cluster CA)")
+    creds.add_argument("user")
+    creds.add_argument("--group", action="append", default=[], help="a group (repeatable)")
+    creds.add_argument("--days", type=int, default=365, help="certificate validity")
+    _target_arguments(creds)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -241,6 +247,15 @@ def cmd_lb(args: argparse.Namespace) -> int:
     from portico.cli._lb import show
 
     print(show(resolve(args.name, args.data_dir).kubeconfig, args.lb_name))
+    return 0
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    from portico.cli._credentials import user_kubeconfig
+
+    target = resolve(args.name, args.data_dir)
+    sys.stdout.write(user_kubeconfig(target.data_dir, target.name, args.user,
+                                     tuple(args.group), args.days))
     return 0
 
 
@@ -401,7 +416,7 @@ def _tear_down(name: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb}
+                "lb": cmd_lb, "kubeconfig": cmd_kubeconfig}
     return commands[args.command](args)
 
 

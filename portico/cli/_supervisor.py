@@ -166,7 +166,6 @@ class Supervisor:
             cluster_dns=dns_service_ip(c.services), cluster_domain="cluster.local",
             serving_cert=str(serving_cert), serving_key=str(serving_key),
             client_ca=str(pki.ca_cert),
-            serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
             images_file=str(images_file()),
         )
         config_path = directory / "agent.json"

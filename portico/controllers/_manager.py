@@ -21,18 +21,21 @@ from enum import StrEnum
 from pathlib import Path
 
 from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.core_v1 import ConfigMap, Namespace, ServiceAccount
+from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from portico.client import (
     CoalescingRunner,
     InformerFactory,
     WorkQueue,
     api_client,
+    kubeconfig_ca,
     wait_for_api,
 )
 from portico.controllers._deployment import DeploymentController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
+from portico.controllers._identity import IdentityController
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
 from portico.controllers._replicaset import ReplicaSetController
@@ -51,6 +54,7 @@ class Controller(StrEnum):
     DEPLOYMENT = "deployment"
     ENDPOINTSLICE = "endpointslice"
     NODE_LIFECYCLE = "nodelifecycle"
+    IDENTITY = "identity"  # serviceaccount, root-ca-cert-publisher, clusterrole-aggregation
 
 
 class ControllerManager:
@@ -113,6 +117,11 @@ class ControllerManager:
             runners.append(CoalescingRunner("namespace-controller",
                                             NamespaceController(client).sync, 0.05, 10.0))
             self._watch(Namespace, runners[-1:])
+        if Controller.IDENTITY in self.enabled:
+            runners.append(CoalescingRunner("identity-controllers", IdentityController(
+                client, kubeconfig_ca(self.kubeconfig)).sync, 0.05, 30.0))
+            for kind in (Namespace, ServiceAccount, ConfigMap, ClusterRole):
+                self._watch(kind, runners[-1:])
         self._runners = runners
         for runner in runners:
             runner.start()

@@ -24,6 +24,11 @@ EXPECTED_RESOURCES = {
     ("endpointslices", "discovery.k8s.io/v1"): ("", "true", "EndpointSlice"),
     ("ingressclasses", "networking.k8s.io/v1"): ("", "false", "IngressClass"),
     ("ingresses", "networking.k8s.io/v1"): ("ing", "true", "Ingress"),
+    ("roles", "rbac.authorization.k8s.io/v1"): ("", "true", "Role"),
+    ("clusterrolebindings", "rbac.authorization.k8s.io/v1"): ("", "false", "ClusterRoleBinding"),
+    ("selfsubjectaccessreviews", "authorization.k8s.io/v1"): ("", "false",
+                                                              "SelfSubjectAccessReview"),
+    ("tokenreviews", "authentication.k8s.io/v1"): ("", "false", "TokenReview"),
 }
 
 

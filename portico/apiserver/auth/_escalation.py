@@ -14,7 +14,7 @@ from typing import Any
 from portico.apiserver.auth._attributes import Attributes
 from portico.apiserver.auth._context import CURRENT, RequestContext
 from portico.apiserver.auth._forbidden import forbidden_error
-from portico.apiserver.auth._rules import Rule, uncovered
+from portico.apiserver.auth._rules import Rule, compact, uncovered
 from portico.apiserver.auth._user import MASTERS
 
 Object = dict[str, Any]
@@ -38,7 +38,8 @@ def _not_held(ctx: RequestContext, resource: str, name: str, missing: list[Rule]
               errs: list[str]) -> Exception:
     groups = " ".join(f'"{g}"' for g in ctx.user.groups)
     message = (f'user "{ctx.user.name}" (groups=[{groups}]) is attempting to grant RBAC '
-               "permissions not currently held:\n" + "\n".join(r.compact() for r in missing))
+               "permissions not currently held:\n"
+               + "\n".join(sorted({r.compact() for r in compact(missing)})))
     if errs:
         message += f"; resolution errors: [{', '.join(errs)}]"
     return forbidden_error(resource, GROUP, name, message)

@@ -48,9 +48,8 @@ class Rule:
         """The rule as `CompactString` prints it in escalation errors."""
         fields = []
         for label, value in (("APIGroups", self.api_groups), ("Resources", self.resources),
-                             ("ResourceNames", self.resource_names),
                              ("NonResourceURLs", self.non_resource_urls),
-                             ("Verbs", self.verbs)):
+                             ("ResourceNames", self.resource_names), ("Verbs", self.verbs)):
             if value:
                 fields.append(f"{label}:[" + " ".join(f'"{v}"' for v in value) + "]")
         return "{" + ", ".join(fields) + "}"
@@ -133,3 +132,13 @@ def uncovered(owner: Sequence[Rule], requested: Iterable[Rule]) -> list[Rule]:
             else:
                 missing.append(Rule((atom.verb,), non_resource_urls=(atom.path,)))
     return missing
+
+
+def compact(rules: Iterable[Rule]) -> list[Rule]:
+    """Single-resource rules that differ only in verbs merged into one (`CompactRules`)."""
+    merged: dict[tuple[tuple[str, ...], ...], list[str]] = {}
+    for rule in rules:
+        key = (rule.api_groups, rule.resources, rule.resource_names, rule.non_resource_urls)
+        verbs = merged.setdefault(key, [])
+        verbs.extend(v for v in rule.verbs if v not in verbs)
+    return [Rule(tuple(verbs), *key) for key, verbs in merged.items()]

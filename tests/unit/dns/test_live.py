@@ -105,9 +105,12 @@ async def test_coredns_addon_is_accepted_by_the_api(cluster) -> None:
     api, app, _ports = cluster
     paths = {"ServiceAccount": "/api/v1/namespaces/kube-system/serviceaccounts",
              "Deployment": "/apis/apps/v1/namespaces/kube-system/deployments",
-             "Service": "/api/v1/namespaces/kube-system/services"}
+             "Service": "/api/v1/namespaces/kube-system/services",
+             "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+             "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}
     docs = load("coredns")
-    assert [d["kind"] for d in docs] == ["ServiceAccount", "Deployment", "Service"]
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+                                         "Deployment", "Service"]
     for doc in docs:
         reply = await api.post(paths[doc["kind"]], doc)
         assert reply.status == 201, reply.body
