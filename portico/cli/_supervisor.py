@@ -145,7 +145,8 @@ class Supervisor:
         kubeconfig = self._component_kubeconfig("system:kube-controller-manager", "",
                                                 directory, f"[{host}]" if ":" in host else host)
         self._fork("controller-manager", f"portico controller-manager --kubeconfig {kubeconfig}",
-                   "portico.controllers:run", (str(kubeconfig), c.node_monitor_grace_period),
+                   "portico.controllers:run", (str(kubeconfig), c.node_monitor_grace_period,
+                                               str(c.data_dir / "pki" / "sa.key")),
                    directory, "controller-manager.log")
 
     def _fork_agent(self, node: NodePlan) -> None:

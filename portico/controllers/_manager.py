@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from lightkube import AsyncClient
-from lightkube.resources.core_v1 import ConfigMap, Namespace, ServiceAccount
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from portico.client import (
@@ -59,8 +59,10 @@ class Controller(StrEnum):
 
 class ControllerManager:
     def __init__(self, kubeconfig: Path, enabled: Iterable[Controller | str] | None = None,
-                 node_grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
+                 node_grace_period: float = DEFAULT_GRACE_PERIOD,
+                 signing_key: Path | None = None) -> None:
         self.kubeconfig = kubeconfig
+        self.signing_key = signing_key  # the ServiceAccount key, for legacy Secret tokens
         self.enabled = {Controller(c) for c in enabled} if enabled is not None else set(
             Controller)
         self.node_grace_period = node_grace_period
@@ -119,8 +121,8 @@ class ControllerManager:
             self._watch(Namespace, runners[-1:])
         if Controller.IDENTITY in self.enabled:
             runners.append(CoalescingRunner("identity-controllers", IdentityController(
-                client, kubeconfig_ca(self.kubeconfig)).sync, 0.05, 30.0))
-            for kind in (Namespace, ServiceAccount, ConfigMap, ClusterRole):
+                client, kubeconfig_ca(self.kubeconfig), self.signing_key).sync, 0.05, 30.0))
+            for kind in (Namespace, ServiceAccount, ConfigMap, Secret, ClusterRole):
                 self._watch(kind, runners[-1:])
         self._runners = runners
         for runner in runners:
@@ -163,12 +165,15 @@ class ControllerManager:
             await self._client.close()
 
 
-async def _serve(kubeconfig: Path, node_grace_period: float) -> int:
-    manager = ControllerManager(kubeconfig, node_grace_period=node_grace_period)
+async def _serve(kubeconfig: Path, node_grace_period: float, signing_key: Path | None) -> int:
+    manager = ControllerManager(kubeconfig, node_grace_period=node_grace_period,
+                                signing_key=signing_key)
     return await run_until_signalled(manager.start, manager.stop)
 
 
-def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD) -> int:
+def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD,
+        signing_key: str = "") -> int:
     """The controller-manager process (`portico up` forks it): run until SIGTERM."""
     setup_logging()
-    return asyncio.run(_serve(kubeconfig, node_grace_period))
+    return asyncio.run(_serve(kubeconfig, node_grace_period,
+                              Path(signing_key) if signing_key else None))

@@ -255,3 +255,20 @@ def test_oidc_discovery_verifies_tokens(k: Kubectl) -> None:
     assert discovery["jwks_uri"].endswith("/openid/v1/jwks")
     keys = json.loads(as_file(k, config, "get", "--raw", "/openid/v1/jwks").stdout)["keys"]
     assert [(key["kty"], key["alg"], key["use"]) for key in keys] == [("EC", "ES256", "sig")]
+
+
+def test_a_legacy_secret_token_only_when_asked_for(k: Kubectl) -> None:
+    k.ok("create", "serviceaccount", "legacy")
+    assert k.json("get", "serviceaccount", "legacy").get("secrets") is None
+    k.ok("apply", "-f", "-", input=dump({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/service-account-token",
+        "metadata": {"name": "legacy-token",
+                     "annotations": {"kubernetes.io/service-account.name": "legacy"}}}))
+    secret = wait_for(lambda: (s := k.json("get", "secret", "legacy-token")).get("data", {}).get(
+        "token") and s, 30, interval=0.2, message="the tokens controller")
+    assert base64.b64decode(secret["data"]["namespace"]).decode() == k.namespace
+    config = token_kubeconfig(k.cluster, base64.b64decode(secret["data"]["token"]).decode())
+    whoami = as_file(k, config, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
+    assert whoami.stdout == f"system:serviceaccount:{k.namespace}:legacy"
+    k.ok("delete", "secret", "legacy-token")
+    assert as_file(k, config, "auth", "whoami").returncode == 1

@@ -9,8 +9,10 @@ the RBAC strategies' escalation checks; `policy` holds the default roles.
 
 from portico.apiserver.auth._authorizer import Authorizer, Decision
 from portico.apiserver.auth._context import CURRENT, RequestContext
+from portico.apiserver.auth._jwt import SigningKey
 from portico.apiserver.auth._rules import Rule, uncovered
+from portico.apiserver.auth._tokens import legacy_claims
 from portico.apiserver.auth._user import MASTERS, UserInfo
 
 __all__ = ["CURRENT", "MASTERS", "Authorizer", "Decision", "RequestContext", "Rule",
-           "UserInfo", "uncovered"]
+           "SigningKey", "UserInfo", "legacy_claims", "uncovered"]

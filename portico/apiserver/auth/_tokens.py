@@ -74,16 +74,6 @@ class TokenIssuer:
                   CLAIM: private}
         return self.key.sign(claims), expires
 
-    def legacy(self, sa: Object, secret_name: str) -> str:
-        meta = sa["metadata"]
-        prefix = "kubernetes.io/serviceaccount/"
-        return self.key.sign({
-            "iss": LEGACY_ISSUER, f"{prefix}namespace": meta["namespace"],
-            f"{prefix}secret.name": secret_name,
-            f"{prefix}service-account.name": meta["name"],
-            f"{prefix}service-account.uid": meta["uid"],
-            "sub": f"system:serviceaccount:{meta['namespace']}:{meta['name']}"})
-
     def authenticate(self, token: str, audiences: tuple[str, ...] = ()) -> UserInfo:
         """The user a token stands for; raises InvalidToken."""
         claims = self._verified.get(token)
@@ -147,6 +137,17 @@ class TokenIssuer:
         if sa is None or sa["metadata"].get("uid") != claims.get(f"{prefix}service-account.uid"):
             raise InvalidToken("the token's ServiceAccount has been deleted")
         return service_account_user(namespace, name, sa["metadata"]["uid"])
+
+
+def legacy_claims(sa: Object, secret_name: str) -> Object:
+    """The claims of a legacy Secret token (no expiry; valid while the Secret holds it)."""
+    meta = sa["metadata"]
+    prefix = "kubernetes.io/serviceaccount/"
+    return {"iss": LEGACY_ISSUER, f"{prefix}namespace": meta["namespace"],
+            f"{prefix}secret.name": secret_name,
+            f"{prefix}service-account.name": meta["name"],
+            f"{prefix}service-account.uid": meta["uid"],
+            "sub": f"system:serviceaccount:{meta['namespace']}:{meta['name']}"}
 
 
 def _deleted(obj: Object) -> bool:
