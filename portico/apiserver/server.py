@@ -202,8 +202,6 @@ class ApiServer:
         for task in (self._compactor, self._checkpointer):
             if task:
                 task.cancel()
-        if self.auth is not None:
-            self.auth.close()
         self.store.hub.close_all()
         if self._runner:
             await self._runner.cleanup()

@@ -14,15 +14,16 @@ applies and Portico keeps:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 _CONNECT_CREATE = ("exec", "attach", "portforward")
 _WRITE_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
 
-@dataclass(frozen=True)
-class Attributes:
+class Attributes(NamedTuple):
+    """Immutable and hashable (a decision cache key); a tuple, for speed."""
+
     verb: str
     resource_request: bool
     path: str = ""

@@ -13,6 +13,7 @@ the costly part); the objects a token is bound to are looked up at every request
 
 from __future__ import annotations
 
+import functools
 import hmac
 from typing import Any
 
@@ -22,8 +23,13 @@ from portico.apiserver.auth._user import UserInfo, authenticated
 
 
 def certificate_user(peercert: dict[str, Any]) -> UserInfo:
+    return _subject_user(peercert.get("subject", ()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _subject_user(subject: tuple[Any, ...]) -> UserInfo:
     name, groups = "", []
-    for rdn in peercert.get("subject", ()):
+    for rdn in subject:
         for key, value in rdn:
             if key == "commonName":
                 name = value

@@ -19,7 +19,7 @@ from portico.apiserver.auth._node import NodeAuthorizer, PodsIn, node_name
 from portico.apiserver.auth._rbac import Policy
 from portico.apiserver.auth._rules import Rule
 from portico.apiserver.auth._user import MASTERS, UserInfo
-from portico.store import SqliteStore
+from portico.store import Event, SqliteStore
 
 Object = dict[str, Any]
 RBAC_PREFIX = "/registry/rbac.authorization.k8s.io/"
@@ -40,9 +40,14 @@ class PolicySource:
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
-        self._watcher = store.watch(RBAC_PREFIX, store.revision)
+        self._stale = False
+        store.hub.add_listener(self._on_commit)
         self._policy = self._build()
         self.generation = 0
+
+    def _on_commit(self, events: list[Event]) -> None:
+        if not self._stale:
+            self._stale = any(e.kv.key.startswith(RBAC_PREFIX) for e in events)
 
     def _build(self) -> Policy:
         from portico.apiserver.registry._objects import decode
@@ -54,19 +59,11 @@ class PolicySource:
                             objects("rolebindings"), objects("clusterrolebindings"))
 
     def current(self) -> Policy:
-        if self._watcher.closed:  # overflowed: follow again from now
-            self._watcher = self.store.watch(RBAC_PREFIX, self.store.revision)
-            self._refresh()
-        elif self._watcher.drain():
-            self._refresh()
+        if self._stale:
+            self._stale = False
+            self._policy = self._build()
+            self.generation += 1
         return self._policy
-
-    def _refresh(self) -> None:
-        self._policy = self._build()
-        self.generation += 1
-
-    def close(self) -> None:
-        self._watcher.close()
 
 
 class Authorizer:

@@ -50,6 +50,8 @@ def _wanted(headers: Mapping[str, str], getall: list[str]) -> tuple[
 def impersonate(authorizer: Authorizer, actor: UserInfo, headers: Mapping[str, str],
                 groups: list[str]) -> UserInfo:
     """The user to act as (the actor itself without impersonation headers)."""
+    if not groups and not any(key[:12].lower() == "impersonate-" for key in headers):
+        return actor
     name, groups, uid, extra = _wanted(headers, groups)
     if not name:
         if groups or uid or extra:

@@ -139,9 +139,6 @@ class Auth:
                                          audiences or list(self.issuer.audiences))
         return json_response(reply, 201)
 
-    def close(self) -> None:
-        self.policies.close()
-
 
 _REVIEWS = {"selfsubjectaccessreviews": "SelfSubjectAccessReview",
             "subjectaccessreviews": "SubjectAccessReview",
