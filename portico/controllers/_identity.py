@@ -76,8 +76,8 @@ class IdentityController:
     async def _legacy_tokens(self) -> None:
         if self.key_path is None or not self.key_path.exists():
             return
-        wanted = [s.to_dict() async for s in self.client.list(Secret, namespace="*")
-                  if s.type == TOKEN_TYPE and not (s.data or {}).get("token")]
+        wanted = [s.to_dict() async for s in self.client.list(
+            Secret, namespace="*", fields={"type": TOKEN_TYPE}) if not (s.data or {}).get("token")]
         for secret in wanted:
             meta = secret["metadata"]
             try:
