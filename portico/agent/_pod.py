@@ -67,7 +67,7 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
-from portico.agent._tokens import TokenManager, TokenSource, token_sources, write_files
+from portico.agent._tokens import TokenManager, token_sources, write_files
 from portico.agent._volumes import SourceKind, needed_objects
 from portico.client import EventRecorder, EventType, Informer
 from portico.images import MappingSource
@@ -84,8 +84,6 @@ class StopMode(StrEnum):
     GONE = "gone"  # the object is gone: stop now
     NODE_SHUTDOWN = "node-shutdown"  # the agent stops: kill, keep object and IP
 
-
-_TOKEN_ATTEMPTS = 50  # x 0.1 s: how long a pod waits for its ServiceAccount
 
 
 @dataclass
@@ -289,22 +287,11 @@ class PodWorker:
         sources = token_sources(self.pod)
         if not sources:
             return
-        token = await self._token(sources[0])
+        token = await self.ctx.tokens.token(self.pod, sources[0])
         sa = serviceaccount_dir(self.ctx.config.data_dir, self.uid)
         await asyncio.to_thread(write_files, sa, {
             "token": token.encode(), "ca.crt": self.ctx.config.client_ca.read_bytes(),
             "namespace": self.namespace.encode()})
-
-    async def _token(self, source: TokenSource) -> str:
-        """A 404 (the ServiceAccount controller has not made `default` yet) is retried briefly."""
-        for _ in range(_TOKEN_ATTEMPTS - 1):
-            try:
-                return await self.ctx.tokens.token(self.pod, source)
-            except ApiError as error:
-                if error.status.code != 404:
-                    raise
-                await asyncio.sleep(0.1)
-        return await self.ctx.tokens.token(self.pod, source)
 
     async def _env_sources(self) -> EnvSources:
         client, ns = self.ctx.client, self.namespace

@@ -8,11 +8,13 @@ server) and `expirationSeconds`. As kubelet, a token is requested again once 80%
 of its life has passed, or after 24 h (`requires_refresh`, pure); `refresh()`
 is called periodically and rewrites the files of pods whose token changed.
 Tokens are cached per (pod uid, account, audience, expiration) and forgotten
-with the pod.
+with the pod. A pod may start before the ServiceAccount controller made its
+namespace's `default` account: a 404 is retried for up to 5 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import time
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 from lightkube.models.authentication_v1 import (
     BoundObjectReference,
     TokenRequest,
@@ -33,7 +35,7 @@ from lightkube.resources.core_v1 import ServiceAccountToken
 Object = dict[str, Any]
 REFRESH_FRACTION = 0.8
 MAX_AGE = 24 * 3600.0
-VOLUME_PREFIX = "kube-api-access-"
+ACCOUNT_ATTEMPTS = 50  # x 0.1 s
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,18 @@ class TokenManager:
         self._cache: dict[tuple[str, str, str, int], Issued] = {}
 
     async def token(self, pod: Object, source: TokenSource) -> str:
+        """The pod's token; a 404 (the ServiceAccount controller has not made the
+        namespace's `default` account yet) is retried for up to 5 s."""
+        for _ in range(ACCOUNT_ATTEMPTS - 1):
+            try:
+                return await self._token(pod, source)
+            except ApiError as error:
+                if error.status.code != 404:
+                    raise
+                await asyncio.sleep(0.1)
+        return await self._token(pod, source)
+
+    async def _token(self, pod: Object, source: TokenSource) -> str:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         account = spec.get("serviceAccountName") or "default"
         key = (meta["uid"], account, source.audience, source.expiration_seconds)

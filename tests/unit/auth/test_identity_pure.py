@@ -73,3 +73,44 @@ def test_aggregation_collects_matching_rules_in_name_order_once() -> None:
              {"metadata": {"name": "c"}, "rules": [{"verbs": ["*"]}]}]
     assert aggregated_rules(target, roles) == [
         {"verbs": ["list"], "apiGroups": [""], "resources": ["pods"]}, read]
+
+
+class _FakeTokenClient:
+    """TokenRequest's answers: 404 until `ready`, then a new token each time."""
+
+    def __init__(self, missing: int = 0) -> None:
+        self.missing = missing
+        self.calls = 0
+
+    async def create(self, request, name, namespace):  # type: ignore[no-untyped-def]
+        import datetime
+
+        import httpx2 as httpx
+        from lightkube import ApiError
+        from lightkube.models.authentication_v1 import TokenRequest, TokenRequestStatus
+
+        self.calls += 1
+        if self.calls <= self.missing:
+            raise ApiError(response=httpx.Response(404, json={
+                "kind": "Status", "code": 404, "message": "not found"}))
+        expires = datetime.datetime.fromtimestamp(1000.0 + 3600, datetime.UTC)
+        return TokenRequest(spec=request.spec, status=TokenRequestStatus(
+            token=f"t{self.calls}", expirationTimestamp=expires))
+
+
+async def test_token_manager_caches_refreshes_and_waits_for_the_account() -> None:
+    from portico.agent._tokens import TokenManager
+
+    pod = _pod(serviceAccountName="default")
+    pod["metadata"]["uid"] = "u1"
+    admit(_Ctx({}), pod)
+    now = [1000.0]
+    client = _FakeTokenClient(missing=2)
+    manager = TokenManager(client, clock=lambda: now[0])  # type: ignore[arg-type]
+    source = token_sources(pod)[0]
+    assert await manager.token(pod, source) == "t3"
+    assert await manager.token(pod, source) == "t3"
+    now[0] += 0.8 * 3600
+    assert await manager.token(pod, source) == "t4"
+    manager.forget("u1")
+    assert await manager.token(pod, source) == "t5"
