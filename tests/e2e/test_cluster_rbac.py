@@ -272,3 +272,18 @@ def test_a_legacy_secret_token_only_when_asked_for(k: Kubectl) -> None:
     assert whoami.stdout == f"system:serviceaccount:{k.namespace}:legacy"
     k.ok("delete", "secret", "legacy-token")
     assert as_file(k, config, "auth", "whoami").returncode == 1
+
+
+def test_exec_and_logs_are_checked_as_upstream(k: Kubectl) -> None:
+    pod_token(k, "target")
+    k.ok("create", "serviceaccount", "viewer")
+    k.ok("create", "rolebinding", "viewer-view", "--clusterrole=view",
+         f"--serviceaccount={k.namespace}:viewer")
+    config = token_kubeconfig(k.cluster, k.ok("create", "token", "viewer").strip())
+    assert as_file(k, config, "logs", "target").returncode == 0
+    denied = as_file(k, config, "exec", "target", "--", "true")
+    assert (f'pods "target" is forbidden: User "system:serviceaccount:{k.namespace}:viewer" '
+            f'cannot create resource "pods/exec" in API group "" in the namespace '
+            f'"{k.namespace}"') in denied.stderr
+    forwarded = as_file(k, config, "port-forward", "pod/target", "18080:8080")
+    assert 'cannot create resource "pods/portforward"' in forwarded.stderr
