@@ -5,8 +5,9 @@
 aggregate the `system:aggregate-to-*` roles (and anything labelled like them);
 the components' roles. Portico's components map to upstream ones:
 - the node agents (kubelet + kube-proxy, user `system:node:<node>` in
-  `system:nodes`) get the Node authorizer (`_node.py`, with `NODE_RULES`) and
-  `system:node-proxier` bound to `system:nodes` (upstream binds it to kube-proxy);
+  `system:nodes`) get the Node authorizer (`_node.py`, with `NODE_RULES`),
+  `system:node-proxier` bound to `system:nodes` (upstream binds it to kube-proxy)
+  and `system:portico:node-network` (reads for NetworkPolicy, as a policy daemon);
 - the controller manager (user `system:kube-controller-manager`) holds the union
   of the upstream `system:controller:*` roles of the controllers it runs and
   `system:kube-scheduler` (Portico runs no per-controller ServiceAccounts);
@@ -119,8 +120,10 @@ CONTROLLER_MANAGER = [
     rule(("get", "list", "watch", "patch", "update", "delete", "deletecollection"),
          ("*",), ("*",)),
     rule(("create",), ("",), ("pods", "endpoints", "serviceaccounts", "configmaps",
-                              "pods/binding", "bindings", "pods/eviction")),
-    rule(("create",), (_APPS,), ("replicasets",)),
+                              "pods/binding", "bindings", "pods/eviction",
+                              "persistentvolumeclaims", "persistentvolumes")),
+    rule(("create",), (_APPS,), ("replicasets", "controllerrevisions")),
+    rule(("create",), ("batch",), ("jobs",)),
     rule(("create",), (_DISCOVERY,), ("endpointslices",)),
     rule(("create",), (_COORD,), ("leases",)),
     rule(("create",), ("authentication.k8s.io",), ("tokenreviews",)),
@@ -138,6 +141,12 @@ CLOUD_CONTROLLER_MANAGER = [
     rule(("get", "list", "watch"), ("",), ("secrets",)),
     rule(("get", "create", "update"), (_COORD,), ("leases",)),
     rule(("*",), (_CLOUD,), ("loadbalancers", "loadbalancers/status")),
+]
+# what a node agent reads to enforce NetworkPolicy, as a network-policy daemon's
+# role does (Azure NPM's, Calico's): pods, namespaces and the policies
+NODE_NETWORK = [
+    rule(("get", "list", "watch"), ("",), ("pods", "namespaces")),
+    rule(("get", "list", "watch"), (_NET,), ("networkpolicies",)),
 ]
 KUBE_DNS = [
     rule(("list", "watch"), ("",), ("endpoints", "services", "pods", "namespaces")),
@@ -207,6 +216,7 @@ def cluster_roles() -> list[Object]:
             rule(("create",), ("authorization.k8s.io",), ("subjectaccessreviews",))]),
         cluster_role("system:node", NODE_RULES),
         cluster_role("system:node-proxier", NODE_PROXIER),
+        cluster_role("system:portico:node-network", NODE_NETWORK),
         cluster_role("system:kube-controller-manager", CONTROLLER_MANAGER),
         cluster_role("system:cloud-controller-manager", CLOUD_CONTROLLER_MANAGER),
         cluster_role("system:kube-dns", KUBE_DNS),
@@ -225,6 +235,8 @@ def cluster_role_bindings() -> list[Object]:
                  [_group("system:serviceaccounts")]),
         _binding("system:node-proxier", "system:node-proxier",
                  [_user("system:kube-proxy"), _group(NODES)]),
+        _binding("system:portico:node-network", "system:portico:node-network",
+                 [_group(NODES)]),
         _binding("system:kube-controller-manager", "system:kube-controller-manager",
                  [_user("system:kube-controller-manager")]),
         _binding("system:cloud-controller-manager", "system:cloud-controller-manager",
