@@ -42,12 +42,14 @@ from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespa
 from portico.agent._server import LogLookupError, LogTarget, build_app, serve
 from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
+from portico.agent._tokens import TokenManager
 from portico.client import EventRecorder, Informer, api_client, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
 from portico.oci._runc import remove_node_containers
 
 log = logging.getLogger("portico.agent")
 Object = dict[str, Any]
+TOKEN_CHECK_INTERVAL = 60.0
 
 
 def _retry_watch(error: Exception, count: int) -> OnErrorResult:
@@ -65,6 +67,7 @@ class Agent:
         self.workers: dict[str, PodWorker] = {}
         self.extra_routes = extra_routes or []
         self._watch: asyncio.Task[None] | None = None
+        self._token_refresh: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._proxier: Any = None
         self._policy_agent: Any = None
@@ -82,7 +85,7 @@ class Agent:
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
             spawner=self.spawner, services=Informer(self.client, Service),
             events=EventRecorder(self.client, "kubelet", host=cfg.node_name),
-            images=ImageRuntime(cfg))
+            images=ImageRuntime(cfg), tokens=TokenManager(self.client))
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat
@@ -104,6 +107,7 @@ class Agent:
         for pod in listed:
             self._dispatch("ADDED", pod)
         self._watch = asyncio.create_task(self._watch_pods(pods.resourceVersion))
+        self._token_refresh = asyncio.create_task(self._refresh_tokens())
         app = build_app(self._locate_log, [*streaming_routes(self._find), *self.extra_routes],
                         cfg.kubelet_client_cns)
         self._runner = await serve(app, cfg)
@@ -112,6 +116,18 @@ class Agent:
                                         lambda: list(self.workers.values()))
         self._metrics.start()
         log.info("node %s: agent started with %d pods", cfg.node_name, len(listed))
+
+    async def _refresh_tokens(self) -> None:
+        """Put a new token into every pod whose token is near its end (kubelet's token
+        manager), checked every minute."""
+        while True:
+            await asyncio.sleep(TOKEN_CHECK_INTERVAL)
+            for worker in list(self.workers.values()):
+                if worker.sandbox_ready and not worker.terminating:
+                    try:
+                        await worker.write_serviceaccount()
+                    except Exception as exc:  # noqa: BLE001 - retried at the next check
+                        log.warning("pod %s: token refresh failed: %s", worker.uid, exc)
 
     async def _recover(self, pods: list[Object]) -> None:
         """IPAM from the API's view; tear down what belongs to pods that are gone."""
@@ -205,8 +221,9 @@ class Agent:
 
     async def stop(self) -> None:
         """Node shutdown: stop every pod (keep the objects), then the server and beats."""
-        if self._watch:
-            self._watch.cancel()
+        for task in (self._watch, self._token_refresh):
+            if task:
+                task.cancel()
         if self._metrics is not None:
             await self._metrics.stop()
         workers = list(self.workers.values())

@@ -37,7 +37,6 @@ class AgentConfig:
     resolv_conf: Path | None = Path("/etc/resolv.conf")
     kubelet_port: int = 10250
     images_file: Path | None = None
-    serviceaccount_token: Path | None = None
     # CNs of client certificates (signed by client_ca) allowed on :10250.
     kubelet_client_cns: tuple[str, ...] = (KUBELET_CLIENT_CN,)
     # Also listen on 127.0.0.1 (the node netns' loopback).
@@ -108,5 +107,5 @@ class AgentConfig:
 
 _PATH_FIELDS = frozenset({
     "kubeconfig", "data_dir", "serving_cert", "serving_key", "client_ca", "images_file",
-    "serviceaccount_token", "resolv_conf", "image_store", "registries_file",
+    "resolv_conf", "image_store", "registries_file",
 })

@@ -69,6 +69,7 @@ from portico.agent._status import (
     pod_phase,
     pod_status,
 )
+from portico.agent._tokens import TokenManager, token_sources, write_files
 from portico.agent._volume_manager import PodVolumes, get_or_none
 from portico.client import EventRecorder, EventType, Informer
 from portico.images import MappingSource
@@ -85,6 +86,7 @@ class StopMode(StrEnum):
     NODE_SHUTDOWN = "node-shutdown"  # the agent stops: kill, keep object and IP
 
 
+
 @dataclass
 class AgentContext:
     config: AgentConfig
@@ -97,6 +99,7 @@ class AgentContext:
     spawner: Spawner
     services: Informer  # every Service, for the containers' Service environment variables
     events: EventRecorder  # kubelet's events (component kubelet, host the node)
+    tokens: TokenManager  # bound ServiceAccount tokens of the pods
     images: ImageRuntime = field(default_factory=ImageRuntime.disabled)  # pulled images
 
 
@@ -128,7 +131,8 @@ class PodWorker:
         spec = pod.get("spec") or {}
         self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]
         self.containers = [self._runner(c, False) for c in spec.get("containers") or []]
-        self.volumes = PodVolumes(ctx.client, ctx.config, pod_dir(ctx.config.data_dir, self.uid))
+        self.volumes = PodVolumes(ctx.client, ctx.config, pod_dir(ctx.config.data_dir, self.uid),
+                                  ctx.tokens)
         self._volume_sync: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._stop: asyncio.Future[StopMode] = asyncio.get_running_loop().create_future()
@@ -252,7 +256,7 @@ class PodWorker:
         self.start_time = self.start_time or now_rfc3339()
         self.pod.setdefault("status", {})["podIP"] = self.pod_ip
         self.pod["status"]["hostIP"] = cfg.node_ip
-        await asyncio.to_thread(self._write_serviceaccount)
+        await self.write_serviceaccount()
         self.env_sources = await self._env_sources()
         # no status report of its own: the containers' start follows within milliseconds
         # and reports the sandbox's podIP with it (a failure to start reports it too)
@@ -268,14 +272,17 @@ class PodWorker:
                                  warning)
         return render(dns)
 
-    def _write_serviceaccount(self) -> None:
-        cfg = self.ctx.config
-        sa = serviceaccount_dir(cfg.data_dir, self.uid)
-        sa.mkdir(parents=True, exist_ok=True)
-        token = cfg.serviceaccount_token
-        (sa / "token").write_text(token.read_text().strip() if token and token.exists() else "")
-        (sa / "ca.crt").write_bytes(cfg.client_ca.read_bytes())
-        (sa / "namespace").write_text(self.namespace)
+    async def write_serviceaccount(self) -> None:
+        """The pod's token (TokenRequest, bound to the pod), `ca.crt` and `namespace` files,
+        when it mounts a service-account token; also called to put a refreshed token in."""
+        sources = token_sources(self.pod)
+        if not sources:
+            return
+        token = await self.ctx.tokens.token(self.pod, sources[0])
+        sa = serviceaccount_dir(self.ctx.config.data_dir, self.uid)
+        await asyncio.to_thread(write_files, sa, {
+            "token": token.encode(), "ca.crt": self.ctx.config.client_ca.read_bytes(),
+            "namespace": self.namespace.encode()})
 
     async def _env_sources(self) -> EnvSources:
         client, ns = self.ctx.client, self.namespace
@@ -292,7 +299,8 @@ class PodWorker:
             services=services, configmaps={k: v for k, v in found_cms.items() if v},
             secrets={k: v for k, v in found_secrets.items() if v},
             node_ip=self.ctx.config.node_ip,
-            serviceaccount_dir=str(serviceaccount_dir(self.ctx.config.data_dir, self.uid)))
+            serviceaccount_dir=str(serviceaccount_dir(self.ctx.config.data_dir, self.uid))
+            if token_sources(self.pod) else "")
 
     async def _finish(self, mode: StopMode, life: asyncio.Task[None] | None) -> None:
         self.terminating = True
@@ -322,6 +330,7 @@ class PodWorker:
         for runner in self.init + self.containers:
             self.ctx.backoff.forget(runner.key)
         shutil.rmtree(pod_dir(self.ctx.config.data_dir, self.uid), ignore_errors=True)
+        self.ctx.tokens.forget(self.uid)
         if mode is StopMode.DELETE:
             await self._delete_object()
 

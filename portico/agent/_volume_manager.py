@@ -36,6 +36,7 @@ from lightkube.resources.core_v1 import ConfigMap, PersistentVolume, PersistentV
 from portico.agent._atomic_writer import write_payload
 from portico.agent._config import AgentConfig
 from portico.agent._mounts import MNT_DETACH, MS_NODEV, MS_NOSUID
+from portico.agent._tokens import TokenManager, token_sources
 from portico.agent._volume_payload import PayloadError, VolumeSources, volume_payload
 from portico.agent._volumes import (
     API_DATA,
@@ -121,9 +122,11 @@ def _mount_tmpfs(path: Path, size_limit: Any) -> None:
 
 
 class PodVolumes:
-    def __init__(self, client: AsyncClient, config: AgentConfig, pod_dir: Path) -> None:
+    def __init__(self, client: AsyncClient, config: AgentConfig, pod_dir: Path,
+                 tokens: TokenManager) -> None:
         self.client = client
         self.config = config
+        self.tokens = tokens
         self.pod_dir = pod_dir
         self.paths: VolumePaths = {}
         self._memory: list[Path] = []
@@ -132,13 +135,12 @@ class PodVolumes:
         namespace = pod["metadata"]["namespace"]
         configmaps, secrets = referenced_names(pod["spec"].get("volumes") or [])
         cfg = self.config
-        token = cfg.serviceaccount_token
         client = self.client
         return VolumeSources(
             configmaps={n: await get_or_none(client, ConfigMap, n, namespace) for n in configmaps},
             secrets={n: await get_or_none(client, Secret, n, namespace) for n in secrets},
-            token=await asyncio.to_thread(lambda: token.read_text().strip()
-                                          if token and token.exists() else ""),
+            tokens={(s.audience, s.expiration_seconds): await self.tokens.token(pod, s)
+                    for s in token_sources(pod)},
             root_ca=await asyncio.to_thread(cfg.client_ca.read_bytes), node_ip=cfg.node_ip)
 
     async def _claim_path(self, volume: Object, namespace: str) -> Path:

@@ -48,13 +48,21 @@ class File:
 Payload = dict[str, File]
 
 
+TokenKey = tuple[str, int]
+
+
+def token_key(source: Object) -> TokenKey:
+    """A projected `serviceAccountToken` source's audience and expirationSeconds."""
+    return str(source.get("audience") or ""), int(source.get("expirationSeconds") or 3600)
+
+
 @dataclass(frozen=True)
 class VolumeSources:
     """What the files come from: the namespace's objects by name (None: not found)."""
 
     configmaps: dict[str, Object | None] = field(default_factory=dict)
     secrets: dict[str, Object | None] = field(default_factory=dict)
-    token: str = ""
+    tokens: dict[TokenKey, str] = field(default_factory=dict)  # by (audience, expiration)
     root_ca: bytes = b""
     node_ip: str = ""
 
@@ -138,7 +146,8 @@ def _projected_files(projected: Object, pod: Object, sources: VolumeSources) -> 
                                          sources.node_ip, default_mode))
         token = source.get("serviceAccountToken")
         if token is not None:
-            files[str(token.get("path", "token"))] = File(sources.token.encode(), default_mode)
+            issued = sources.tokens.get(token_key(token), "")
+            files[str(token.get("path", "token"))] = File(issued.encode(), default_mode)
     return files
 
 

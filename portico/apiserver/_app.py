@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -20,6 +19,7 @@ from portico.apiserver._discovery import (
 )
 from portico.apiserver._handlers import ResourceHandlers
 from portico.apiserver._node_proxy import NodeProxy
+from portico.apiserver.auth.service import PUBLIC_PATHS, Auth
 from portico.apiserver.openapi import document, openapi_root, openapi_v2
 from portico.apiserver.registry import Registry
 from portico.apiserver.resources._base import ResourceType
@@ -31,7 +31,6 @@ KUBERNETES_VERSION = {"major": "1", "minor": "33", "gitVersion": "v1.33.0+portic
                       "buildDate": "2026-11-28T00:00:00Z", "goVersion": "python3.11",
                       "compiler": "cpython", "platform": "linux/amd64"}
 
-_PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -57,26 +56,6 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except Exception as exc:  # noqa: BLE001 - any bug becomes a 500 Status, never a hang
         log.exception("internal error on %s %s", request.method, request.path)
         return status_response(errors.internal(str(exc)))
-
-
-def _authenticator(tokens: dict[str, str]) -> Callable[[web.Request, Handler],
-                                                       Awaitable[web.StreamResponse]]:
-    @web.middleware
-    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in _PUBLIC_PATHS:
-            return await handler(request)
-        peer = request.transport.get_extra_info("peercert") if request.transport else None
-        if peer:
-            return await handler(request)
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            presented = auth[7:].strip()
-            for token in tokens:
-                if hmac.compare_digest(presented, token):
-                    return await handler(request)
-        return status_response(errors.unauthorized())
-
-    return authenticate
 
 
 class Api:
@@ -149,11 +128,11 @@ class Api:
         return web.Response(text="ok")
 
 
-def build_app(api: Api, tokens: dict[str, str]) -> web.Application:
-    app = web.Application(middlewares=[_errors, _authenticator(tokens)],
+def build_app(api: Api, auth: Auth) -> web.Application:
+    app = web.Application(middlewares=[_errors, auth.middleware],
                           client_max_size=3 * 1024 * 1024)
     r = app.router
-    for path in _PUBLIC_PATHS[:3]:
+    for path in PUBLIC_PATHS[:3]:
         r.add_get(path, api.health)
     r.add_get("/version", api.version)
     r.add_get("/api", api.api)

@@ -2,7 +2,9 @@
 
 The system namespaces, and the `default/kubernetes` Service at the first
 service address with Endpoints and an EndpointSlice pointing at the API server's
-address that pods reach (as kube-apiserver's endpoint reconciler keeps them).
+address that pods reach (as kube-apiserver's endpoint reconciler keeps them),
+and the default RBAC policy (`auth.policy`): a missing default ClusterRole or
+ClusterRoleBinding is created again, one a user changed is left as it is.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 
 from portico.apiserver import errors
+from portico.apiserver.auth.policy import cluster_role_bindings, cluster_roles
 from portico.apiserver.registry import Registry, WriteOptions
 from portico.apiserver.resources._base import Object
 
@@ -62,3 +65,16 @@ def ensure_bootstrap(registry: Registry, cluster_ip: str, advertise: str, port: 
         "endpoints": [{"addresses": [advertise], "conditions": {"ready": True}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     })
+
+
+def ensure_rbac(registry: Registry) -> None:
+    group = "rbac.authorization.k8s.io"
+    for plural, objects in (("clusterroles", cluster_roles()),
+                            ("clusterrolebindings", cluster_role_bindings())):
+        rt = registry.find(group, "v1", plural)
+        assert rt is not None, plural
+        for obj in objects:
+            with contextlib.suppress(errors.StatusError):
+                registry.get(rt, "", obj["metadata"]["name"])
+                continue
+            registry.create(rt, "", obj, _MANAGER)

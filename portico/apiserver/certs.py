@@ -31,10 +31,10 @@ class Pki:
     admin_key: Path
 
 
-def _name(common_name: str, organization: str = "") -> x509.Name:
-    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
-    if organization:
-        attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
+def _name(common_name: str, *organizations: str) -> x509.Name:
+    """CN = the user, one O per group (as kube-apiserver's x509 authenticator reads them)."""
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in organizations if o]
+    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
     return x509.Name(attrs)
 
 
@@ -59,7 +59,8 @@ def _load_key(path: Path) -> ec.EllipticCurvePrivateKey:
 def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Name,
            issuer_key: ec.EllipticCurvePrivateKey, *, ca: bool,
            usages: list[x509.ObjectIdentifier] | None = None,
-           sans: list[x509.GeneralName] | None = None) -> x509.Certificate:
+           sans: list[x509.GeneralName] | None = None,
+           validity: datetime.timedelta = _VALIDITY) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
@@ -68,7 +69,7 @@ def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Nam
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALIDITY)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ca:
@@ -141,6 +142,19 @@ def issue_client_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: st
     cert_path.parent.mkdir(parents=True, exist_ok=True)
     _write_key(key_path, key)
     _write_cert(cert_path, cert)
+
+
+def user_credentials(pki: Pki, user: str, groups: tuple[str, ...],
+                     validity: datetime.timedelta) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) of a user (CN) in groups (O), signed by the cluster CA."""
+    ca_key = _load_key(pki.ca_key)
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _issue(_name(user, *groups), key, ca_name, ca_key, ca=False,
+                  usages=[ExtendedKeyUsageOID.CLIENT_AUTH], validity=validity)
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
 
 
 def issue_serving_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: str,

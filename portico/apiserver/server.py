@@ -33,7 +33,9 @@ from portico.apiserver._connections import (
 )
 from portico.apiserver._node_proxy import KubeletClientConfig, NodeProxy
 from portico.apiserver.apiextensions._controller import CrdController
-from portico.apiserver.bootstrap import ensure_bootstrap
+from portico.apiserver.auth import MASTERS, UserInfo
+from portico.apiserver.auth.service import Auth
+from portico.apiserver.bootstrap import ensure_bootstrap, ensure_rbac
 from portico.apiserver.certs import Pki, ensure_pki, issue_client_cert
 from portico.apiserver.registry import Registry
 from portico.apiserver.registry._objects import decode
@@ -86,7 +88,7 @@ def resources_for(config: ServiceConfig) -> tuple:
 
 
 def _token(data_dir: Path, name: str) -> str:
-    """A bearer token kept in the PKI directory (`admin`, `serviceaccount`), made once."""
+    """A bearer token kept in the PKI directory (`admin`), made once."""
     path = data_dir / "pki" / f"{name}.token"
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -140,6 +142,7 @@ class ApiServer:
         self._checkpointer: asyncio.Task[None] | None = None
         self._undo_accept_log: Callable[[], None] | None = None
         self.kubeconfig = config.data_dir / "kubeconfig"
+        self.auth: Auth | None = None
 
     async def start(self) -> None:
         c = self.config
@@ -148,8 +151,10 @@ class ApiServer:
         ensure_bootstrap(self.registry, kubernetes_service_ip(c.services),
                          c.advertise_address, c.port)
         self.crds.start()
-        tokens = {_token(c.data_dir, "admin"): "kubernetes-admin",
-                  _token(c.data_dir, "serviceaccount"): "system:serviceaccount"}
+        ensure_rbac(self.registry)
+        self.auth = Auth(self.registry, c.data_dir / "pki",
+                         {_token(c.data_dir, "admin"): UserInfo("kubernetes-admin", (MASTERS,))},
+                         f"{c.advertise_address}:{c.port}")
         kubelet_client = KubeletClientConfig(
             pki.ca_cert, c.data_dir / "pki" / "kubelet-client.crt",
             c.data_dir / "pki" / "kubelet-client.key")
@@ -157,7 +162,7 @@ class ApiServer:
                           "kube-apiserver-kubelet-client", "system:masters")
         api = Api(self.registry, f"{c.advertise_address}:{c.port}", lambda: self.ready,
                   NodeProxy(self.registry, kubelet_client))
-        app = build_app(api, tokens)
+        app = build_app(api, self.auth)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(pki.serving_cert, pki.serving_key)
         tls.load_verify_locations(pki.ca_cert)

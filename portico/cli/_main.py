@@ -117,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     _target_arguments(check)
     check.add_argument("--kubeconfig", type=Path,
                        help="default: the cluster's (DATA_DIR/kubeconfig)")
+    creds = sub.add_parser("kubeconfig", help="print a kubeconfig for a user (certificate "
+                                              "CN=user, O=groups, signed by the cluster CA)")
+    creds.add_argument("user")
+    creds.add_argument("--group", action="append", default=[], help="a group (repeatable)")
+    creds.add_argument("--days", type=int, default=365, help="certificate validity")
+    _target_arguments(creds)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -277,6 +283,15 @@ def cmd_policy(args: argparse.Namespace) -> int:
         return 2
     print(text)
     return 0 if allowed else 1
+
+
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    from portico.cli._credentials import user_kubeconfig
+
+    target = resolve(args.name, args.data_dir)
+    sys.stdout.write(user_kubeconfig(target.data_dir, target.name, args.user,
+                                     tuple(args.group), args.days))
+    return 0
 
 
 def cmd_agent(args: argparse.Namespace) -> int:
@@ -442,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     from portico.cli._image import cmd_image
 
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb, "image": cmd_image, "policy": cmd_policy}
+                "lb": cmd_lb, "image": cmd_image, "policy": cmd_policy,
+                "kubeconfig": cmd_kubeconfig}
     return commands[args.command](args)
 
 

@@ -153,7 +153,8 @@ class Supervisor:
         kubeconfig = self._component_kubeconfig("system:kube-controller-manager", "",
                                                 directory, f"[{host}]" if ":" in host else host)
         self._fork("controller-manager", f"portico controller-manager --kubeconfig {kubeconfig}",
-                   "portico.controllers:run", (str(kubeconfig), c.node_monitor_grace_period),
+                   "portico.controllers:run", (str(kubeconfig), c.node_monitor_grace_period,
+                                               str(c.data_dir / "pki" / "sa.key")),
                    directory, "controller-manager.log")
 
     def _fork_agent(self, node: NodePlan) -> None:
@@ -174,7 +175,6 @@ class Supervisor:
             cluster_dns=dns_service_ip(c.services), cluster_domain="cluster.local",
             serving_cert=str(serving_cert), serving_key=str(serving_key),
             client_ca=str(pki.ca_cert),
-            serviceaccount_token=str(c.data_dir / "pki" / "serviceaccount.token"),
             images_file=str(images_file()),
             volume_sync_seconds=float(os.environ.get(VOLUME_SYNC_ENV) or DEFAULT_VOLUME_SYNC),
             metrics_seconds=float(os.environ.get(METRICS_ENV) or DEFAULT_METRICS),

@@ -10,6 +10,7 @@ minute); TLS is set up exactly as lightkube does it for the kubeconfig.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import httpx2
@@ -32,3 +33,11 @@ def api_client(kubeconfig: Path | str | KubeConfig, field_manager: str) -> Async
                                          max_keepalive_connections=KEEPALIVE,
                                          keepalive_expiry=KEEPALIVE_SECONDS))
     return AsyncClient(config=config, field_manager=field_manager, transport=transport)
+
+
+def kubeconfig_ca(kubeconfig: Path | str) -> str:
+    """The PEM of the cluster CA a kubeconfig trusts (for the root CA publisher)."""
+    cluster = KubeConfig.from_file(str(kubeconfig)).get().cluster
+    if cluster.certificate_auth_data:
+        return base64.b64decode(cluster.certificate_auth_data).decode()
+    return Path(cluster.certificate_auth or "").read_text() if cluster.certificate_auth else ""

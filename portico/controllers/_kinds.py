@@ -12,6 +12,7 @@ from lightkube.resources import (
     discovery_v1,
     networking_v1,
     policy_v1,
+    rbac_authorization_v1,
 )
 
 # metrics.k8s.io (written by the agents): owned by their Pod
@@ -27,6 +28,7 @@ NAMESPACED_KINDS: tuple[type, ...] = (
     core_v1.ServiceAccount, core_v1.Event, coordination_v1.Lease,
     core_v1.PersistentVolumeClaim, policy_v1.PodDisruptionBudget,
     autoscaling_v2.HorizontalPodAutoscaler, PodMetrics,
+    rbac_authorization_v1.RoleBinding, rbac_authorization_v1.Role,
 )
 
 # Kinds that own others or are owned (ownerReferences), for the garbage collector.

@@ -23,13 +23,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
+from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from portico.client import (
     CoalescingRunner,
     InformerFactory,
     WorkQueue,
     api_client,
+    kubeconfig_ca,
     wait_for_api,
 )
 from portico.controllers._cronjob import CronJobController
@@ -39,6 +41,7 @@ from portico.controllers._disruption import DisruptionController
 from portico.controllers._endpointslice import EndpointSliceController
 from portico.controllers._garbage import GarbageCollector
 from portico.controllers._hpa import HorizontalPodAutoscalerController
+from portico.controllers._identity import IdentityController
 from portico.controllers._job import JobController
 from portico.controllers._namespace import NamespaceController
 from portico.controllers._nodelifecycle import DEFAULT_GRACE_PERIOD, NodeLifecycleController
@@ -71,15 +74,17 @@ class Controller(StrEnum):
     PERSISTENT_VOLUME = "persistentvolume-binder"
     DISRUPTION = "disruption"
     HORIZONTAL_POD_AUTOSCALER = "horizontalpodautoscaling"
+    IDENTITY = "identity"  # serviceaccount, root-ca-cert-publisher, clusterrole-aggregation
 
 
 class ControllerManager:
     def __init__(self, kubeconfig: Path, enabled: Iterable[Controller | str] | None = None,
                  node_grace_period: float = DEFAULT_GRACE_PERIOD,
-                 data_dir: Path | None = None) -> None:
+                 data_dir: Path | None = None, signing_key: Path | None = None) -> None:
         self.kubeconfig = kubeconfig
         # the cluster's data dir, where the local-path provisioner keeps volumes
         self.data_dir = data_dir or kubeconfig.resolve().parent.parent
+        self.signing_key = signing_key  # the ServiceAccount key, for legacy Secret tokens
         self.enabled = {Controller(c) for c in enabled} if enabled is not None else set(
             Controller)
         self.node_grace_period = node_grace_period
@@ -160,6 +165,11 @@ class ControllerManager:
             runners.append(CoalescingRunner("namespace-controller",
                                             NamespaceController(client).sync, 0.05, 10.0))
             self._watch(Namespace, runners[-1:])
+        if Controller.IDENTITY in self.enabled:
+            runners.append(CoalescingRunner("identity-controllers", IdentityController(
+                client, kubeconfig_ca(self.kubeconfig), self.signing_key).sync, 0.05, 30.0))
+            for kind in (Namespace, ServiceAccount, ConfigMap, Secret, ClusterRole):
+                self._watch(kind, runners[-1:])
         self._runners = runners
         for runner in runners:
             runner.start()
@@ -201,12 +211,15 @@ class ControllerManager:
             await self._client.close()
 
 
-async def _serve(kubeconfig: Path, node_grace_period: float) -> int:
-    manager = ControllerManager(kubeconfig, node_grace_period=node_grace_period)
+async def _serve(kubeconfig: Path, node_grace_period: float, signing_key: Path | None) -> int:
+    manager = ControllerManager(kubeconfig, node_grace_period=node_grace_period,
+                                signing_key=signing_key)
     return await run_until_signalled(manager.start, manager.stop)
 
 
-def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD) -> int:
+def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD,
+        signing_key: str = "") -> int:
     """The controller-manager process (`portico up` forks it): run until SIGTERM."""
     setup_logging()
-    return asyncio.run(_serve(kubeconfig, node_grace_period))
+    return asyncio.run(_serve(kubeconfig, node_grace_period,
+                              Path(signing_key) if signing_key else None))

@@ -108,9 +108,6 @@ class Env:
         self.kubeconfig = data / "kubeconfig"
         wait_for(self.kubeconfig.exists, 30, 0.05, "API server kubeconfig")
         self.pki = ensure_pki(data / "pki", [])
-        token = data / "pki" / "serviceaccount.token"
-        if not token.exists():
-            token.write_text("sa-token\n")
 
     def agent_config(self) -> AgentConfig:
         nd = self.tmp / "nodes" / "node-1"
@@ -127,8 +124,7 @@ class Env:
             cluster_name=self.cluster, node_name="node-1", node_ip=NODE_IP,
             pod_cidr="10.244.0.0/24", bridge_ip="10.244.0.1", kubeconfig=nd / "kubeconfig",
             data_dir=nd, serving_cert=nd / "serving.crt", serving_key=nd / "serving.key",
-            client_ca=pki.ca_cert, serviceaccount_token=self.tmp / "cp" / "pki" /
-            "serviceaccount.token", run_proxy=False)
+            client_ca=pki.ca_cert, run_proxy=False)
 
     def start_agent(self, config: AgentConfig) -> None:
         path = config.data_dir / "agent.json"
@@ -182,8 +178,11 @@ def api(env: Env):  # type: ignore[no-untyped-def]
 
 
 def agnhost_pod(name: str) -> dict[str, object]:
+    """No token: this API server runs without the controller manager (no `default`
+    ServiceAccount to issue one for)."""
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 5, "containers": [{
+            "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 5,
+                     "automountServiceAccountToken": False, "containers": [{
                 "name": "web", "image": "registry.k8s.io/e2e-test-images/agnhost:2.53",
                 "args": ["netexec", "--http-port=8080"],
                 "ports": [{"containerPort": 8080, "name": "http"}],

@@ -130,7 +130,7 @@ def modes(root: Path, relative: list[str]) -> dict[str, str]:
 
 
 SECRETS = ["state.db", "kubeconfig", "pki/ca.key", "pki/admin.token",
-           "pki/serviceaccount.token", "controller-manager/kubeconfig",
+           "pki/sa.key", "controller-manager/kubeconfig",
            "nodes/node-1/kubeconfig", "nodes/node-1/kubelet.key", "cloud/kubeconfig"]
 
 

@@ -31,6 +31,11 @@ EXPECTED_RESOURCES = {
     ("ingressclasses", "networking.k8s.io/v1"): ("", "false", "IngressClass"),
     ("ingresses", "networking.k8s.io/v1"): ("ing", "true", "Ingress"),
     ("networkpolicies", "networking.k8s.io/v1"): ("netpol", "true", "NetworkPolicy"),
+    ("roles", "rbac.authorization.k8s.io/v1"): ("", "true", "Role"),
+    ("clusterrolebindings", "rbac.authorization.k8s.io/v1"): ("", "false", "ClusterRoleBinding"),
+    ("selfsubjectaccessreviews", "authorization.k8s.io/v1"): ("", "false",
+                                                              "SelfSubjectAccessReview"),
+    ("tokenreviews", "authentication.k8s.io/v1"): ("", "false", "TokenReview"),
 }
 
 

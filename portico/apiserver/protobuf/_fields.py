@@ -29,6 +29,9 @@ _PREFIXES = {
     "b.": "io.k8s.api.batch.v1.",
     "h.": "io.k8s.api.autoscaling.v2.",
     "p.": "io.k8s.api.policy.v1.",
+    "r.": "io.k8s.api.rbac.v1.",
+    "authn.": "io.k8s.api.authentication.v1.",
+    "authz.": "io.k8s.api.authorization.v1.",
 }
 
 _CONTAINER = (
@@ -54,6 +57,33 @@ _TABLE: dict[str, str] = {
     "m.LabelSelector": "1 matchLabels 2 matchExpressions",
     "m.LabelSelectorRequirement": "1 key 2 operator 3 values",
     "m.Condition": ("1 type 2 status 3 observedGeneration 4 lastTransitionTime 5 reason 6 message"),
+    # rbac/v1 (kubectl create role|clusterrole|rolebinding|clusterrolebinding)
+    "r.Role": "1 metadata 2 rules",
+    "r.ClusterRole": "1 metadata 2 rules 3 aggregationRule",
+    "r.PolicyRule": "1 verbs 2 apiGroups 3 resources 4 resourceNames 5 nonResourceURLs",
+    "r.AggregationRule": "1 clusterRoleSelectors",
+    "r.RoleBinding": "1 metadata 2 subjects 3 roleRef",
+    "r.ClusterRoleBinding": "1 metadata 2 subjects 3 roleRef",
+    "r.RoleRef": "1 apiGroup 2 kind 3 name",
+    "r.Subject": "1 kind 2 apiGroup 3 name 4 namespace",
+    # authentication/v1, authorization/v1 (kubectl create token, auth can-i, auth whoami)
+    "authn.TokenRequest": _OBJECT,
+    "authn.TokenRequestSpec": "1 audiences 4 expirationSeconds* 3 boundObjectRef",
+    "authn.BoundObjectReference": "1 kind 2 apiVersion 3 name 4 uid",
+    "authn.SelfSubjectReview": "1 metadata 2 status",
+    "authn.TokenReview": _OBJECT,
+    "authn.TokenReviewSpec": "1 token 2 audiences",
+    "authz.SelfSubjectAccessReview": _OBJECT,
+    "authz.SelfSubjectAccessReviewSpec": "1 resourceAttributes 2 nonResourceAttributes",
+    "authz.SelfSubjectRulesReview": _OBJECT,
+    "authz.SelfSubjectRulesReviewSpec": "1 namespace",
+    "authz.SubjectAccessReview": _OBJECT,
+    "authz.LocalSubjectAccessReview": _OBJECT,
+    "authz.SubjectAccessReviewSpec": (
+        "1 resourceAttributes 2 nonResourceAttributes 3 user 4 groups 6 uid"),
+    "authz.ResourceAttributes": (
+        "1 namespace 2 verb 3 group 4 version 5 resource 6 subresource 7 name"),
+    "authz.NonResourceAttributes": "1 path 2 verb",
     # apps/v1
     "a.Deployment": _OBJECT,
     "a.DeploymentSpec": (

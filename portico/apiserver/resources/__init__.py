@@ -35,8 +35,10 @@ from portico.apiserver.resources.persistentvolumeclaims import PERSISTENTVOLUMEC
 from portico.apiserver.resources.persistentvolumes import PERSISTENTVOLUMES
 from portico.apiserver.resources.poddisruptionbudgets import PODDISRUPTIONBUDGETS
 from portico.apiserver.resources.pods import PODS
+from portico.apiserver.resources.rbac import RBAC_RESOURCES
 from portico.apiserver.resources.replicasets import REPLICASETS
 from portico.apiserver.resources.replicationcontrollers import REPLICATIONCONTROLLERS
+from portico.apiserver.resources.reviews import REVIEW_RESOURCES
 from portico.apiserver.resources.secrets import SECRETS
 from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
 from portico.apiserver.resources.statefulsets import STATEFULSETS
@@ -76,6 +78,8 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     PODMETRICS,
     PODDISRUPTIONBUDGETS,
     HORIZONTALPODAUTOSCALERS,
+    *RBAC_RESOURCES,
+    *REVIEW_RESOURCES,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {

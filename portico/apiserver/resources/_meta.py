@@ -235,7 +235,10 @@ def _mask_trailing_dash(name: str) -> str:
 
 
 def name_errors(value: str, prefix: bool, name_validator: str = "subdomain") -> list[str]:
-    """`NameIsDNSSubdomain` / `NameIsDNSLabel` / `NameIsDNS1035Label`."""
+    """`NameIsDNSSubdomain` / `NameIsDNSLabel` / `NameIsDNS1035Label` /
+    `ValidatePathSegmentName` ("path": RBAC's names, like `system:basic-user`)."""
+    if name_validator == "path":
+        return path_segment_errors(value, prefix)
     if prefix:
         value = _mask_trailing_dash(value)
     if name_validator == "label":
@@ -243,6 +246,12 @@ def name_errors(value: str, prefix: bool, name_validator: str = "subdomain") -> 
     if name_validator == "dns1035":
         return is_dns1035_label(value)
     return is_dns1123_subdomain(value)
+
+
+def path_segment_errors(value: str, prefix: bool) -> list[str]:
+    if not prefix and value in (".", ".."):
+        return [f"may not be '{value}'"]
+    return [f"may not contain '{c}'" for c in "/%" if c in value]
 
 
 def validate_labels(labels: Any, path: str) -> list[FieldError]:

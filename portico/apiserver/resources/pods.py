@@ -18,6 +18,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden
+from portico.apiserver.resources import _sa_admission as sa_admission
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -27,6 +28,7 @@ from portico.apiserver.resources._base import (
     Strategy,
     Subresource,
     Table,
+    WriteContext,
     field_selector_fn,
     nested,
 )
@@ -89,6 +91,10 @@ class PodStrategy(Strategy):
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
         _default_tolerations(spec)
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
+
+    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+        if old is None:
+            sa_admission.admit(ctx, new)
 
     def prepare_for_update(self, new: Object, old: Object) -> None:
         if "status" in old:

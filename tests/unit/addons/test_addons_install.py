@@ -16,7 +16,9 @@ from tests.api.conftest import Api, start_api
 
 PLURALS = {"Namespace": "namespaces", "ServiceAccount": "serviceaccounts",
            "IngressClass": "ingressclasses", "Deployment": "deployments", "Service": "services",
-           "StorageClass": "storageclasses"}
+           "StorageClass": "storageclasses",
+           "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
+           "Role": "roles", "RoleBinding": "rolebindings"}
 COREDNS = "/apis/apps/v1/namespaces/kube-system/deployments/coredns"
 KUBE_DNS = "/api/v1/namespaces/kube-system/services/kube-dns"
 
@@ -71,7 +73,7 @@ async def test_installing_twice_changes_nothing(
     await install(apiserver.kubeconfig, networked=True)
     assert addon_warnings(caplog) == []
     assert [r.getMessage() for r in caplog.records if r.name == "portico.addons"] == [
-        "addons applied: coredns (3/3 objects), ingress (5/5 objects), storage (1/1 objects)"] * 2
+        "addons applied: coredns (5/5 objects), ingress (9/9 objects), storage (1/1 objects)"] * 2
     assert await snapshot(api) == first
     dns = (await api.get(KUBE_DNS)).body
     assert (dns["spec"]["clusterIP"], dns["spec"]["clusterIPs"]) == ("10.0.0.10", ["10.0.0.10"])
@@ -131,7 +133,7 @@ async def test_a_refused_object_is_a_warning_and_the_rest_still_applies(
         'addon coredns: Service kube-dns: Service "kube-dns" is invalid: spec.clusterIPs: '
         'Invalid value: []string{"10.0.0.10"}: failed to allocate IP 10.0.0.10: '
         "provided IP is already allocated"]
-    assert ("addons applied: coredns (2/3 objects), ingress (5/5 objects), "
+    assert ("addons applied: coredns (4/5 objects), ingress (9/9 objects), "
             "storage (1/1 objects)") in caplog.messages
     assert (await api.get(KUBE_DNS)).status == 404
     assert (await api.get(COREDNS)).status == 200

@@ -105,7 +105,6 @@ def test_agent_config_round_trip(tmp_path: Path) -> None:
         cluster_name="c", node_name="node-1", node_ip="10.224.0.4", pod_cidr="10.244.0.0/24",
         bridge_ip="10.244.0.1", kubeconfig=tmp_path / "kc", data_dir=tmp_path,
         serving_cert=tmp_path / "s.crt", serving_key=tmp_path / "s.key",
-        client_ca=tmp_path / "ca.crt", images_file=None,
-        serviceaccount_token=tmp_path / "sa.token")
+        client_ca=tmp_path / "ca.crt", images_file=None)
     config.to_file(tmp_path / "agent.json")
     assert AgentConfig.from_file(tmp_path / "agent.json") == config

@@ -27,7 +27,7 @@ SOURCES = VolumeSources(
     configmaps={"app": {"data": {"mode": "blue", "size": "3"},
                         "binaryData": {"raw": base64.b64encode(b"\x00\x01").decode()}}},
     secrets={"creds": {"data": {"password": base64.b64encode(b"s3cret").decode()}}},
-    token="TOKEN", root_ca=b"CA", node_ip="10.224.0.4")
+    tokens={("x", 3600): "TOKEN"}, root_ca=b"CA", node_ip="10.224.0.4")
 
 
 @pytest.mark.parametrize(("volume", "files"), [

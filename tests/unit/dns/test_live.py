@@ -105,9 +105,12 @@ async def test_coredns_addon_is_accepted_by_the_api(cluster) -> None:
     api, app, _ports = cluster
     paths = {"ServiceAccount": "/api/v1/namespaces/kube-system/serviceaccounts",
              "Deployment": "/apis/apps/v1/namespaces/kube-system/deployments",
-             "Service": "/api/v1/namespaces/kube-system/services"}
+             "Service": "/api/v1/namespaces/kube-system/services",
+             "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
+             "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings"}
     docs = load("coredns")
-    assert [d["kind"] for d in docs] == ["ServiceAccount", "Deployment", "Service"]
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding",
+                                         "Deployment", "Service"]
     for doc in docs:
         reply = await api.post(paths[doc["kind"]], doc)
         assert reply.status == 201, reply.body
@@ -122,12 +125,16 @@ async def test_coredns_addon_is_accepted_by_the_api(cluster) -> None:
 
 
 async def test_in_cluster_service_account_settings(tmp_path: Path, monkeypatch) -> None:
-    """KUBERNETES_SERVICE_HOST/PORT plus PORTICO_SERVICEACCOUNT_DIR (token, ca.crt, namespace)."""
+    """KUBERNETES_SERVICE_HOST/PORT plus PORTICO_SERVICEACCOUNT_DIR (token, ca.crt, namespace):
+    a token of `kube-system/kube-dns`, which the default policy lets read what DNS needs."""
     server, api = await start_api(tmp_path)
     pki = server.config.data_dir / "pki"
     account = tmp_path / "serviceaccount"
     account.mkdir()
-    (account / "token").write_text((pki / "serviceaccount.token").read_text())
+    sa_path = "/api/v1/namespaces/kube-system/serviceaccounts"
+    assert (await api.post(sa_path, {"metadata": {"name": "kube-dns"}})).status == 201
+    minted = await api.post(f"{sa_path}/kube-dns/token", {"spec": {}})
+    (account / "token").write_text(minted.body["status"]["token"])
     (account / "ca.crt").write_bytes((pki / "ca.crt").read_bytes())
     (account / "namespace").write_text("kube-system")
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", LOCAL)
