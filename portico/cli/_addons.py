@@ -34,17 +34,22 @@ async def install(kubeconfig: Path, networked: bool, names: tuple[str, ...] = AD
     """Apply every document of each addon in `names`; failures are logged, not raised."""
     if not networked:
         return
+    applied: list[str] = []
+    for name in names:
+        docs = load(name)
+        ok = await apply_documents(kubeconfig, name, docs)
+        applied.append(f"{name} ({ok}/{len(docs)} objects)")
+    log.info("addons applied: %s", ", ".join(applied))
+
+
+async def apply_documents(kubeconfig: Path, addon: str, docs: list[dict[str, Any]]) -> int:
+    """Server-side apply `docs` in order; how many were applied (refusals are logged)."""
     client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),
                          field_manager=FIELD_MANAGER)
-    applied: list[str] = []
     try:
-        for name in names:
-            docs = load(name)
-            ok = [await _apply(client, name, doc) for doc in docs]
-            applied.append(f"{name} ({sum(ok)}/{len(docs)} objects)")
+        return sum([await _apply(client, addon, doc) for doc in docs])
     finally:
         await client.close()
-    log.info("addons applied: %s", ", ".join(applied))
 
 
 async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> bool:

@@ -30,8 +30,17 @@ from typing import TYPE_CHECKING
 import yaml
 
 from portico.cli._claim import ClaimError, claim, name_held, secure
+from portico.cli._gateway import add_parser as gateway_parser
+from portico.cli._gateway import cmd_gateway
+from portico.cli._gatewayapi import ready as gateway_api_ready
 from portico.cli._progress import Progress, count
-from portico.cli._target import DEFAULT_NAME, cluster_state, default_data_dir, resolve
+from portico.cli._target import (
+    DEFAULT_NAME,
+    cluster_state,
+    default_data_dir,
+    resolve,
+    target_arguments,
+)
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
 
@@ -61,12 +70,6 @@ def _port(text: str) -> int:
     return port
 
 
-def _target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", help=f"cluster name (default: $KUBECONFIG's cluster, "
-                                       f"else {DEFAULT_NAME!r})")
-    parser.add_argument("--data-dir", type=Path, help="the cluster's data dir")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portico", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,21 +87,27 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                     help="seconds a node may stop heartbeating before it is marked "
                          "unreachable (kube-controller-manager's flag; default 40)")
+    up.add_argument("--gateway-api-crds", type=Path, metavar="FILE",
+                    help="Gateway API standard-install.yaml to install when offline "
+                         "(default: $PORTICO_GATEWAY_API_CRDS, the cached copy, else "
+                         "downloaded from the pinned release)")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
-    _target_arguments(wait)
+    target_arguments(wait)
     wait.add_argument("--timeout", type=float, default=60.0)
     wait.add_argument("--for", dest="wait_for", choices=("all", "nodes"), default="all",
                       help="nodes: every node Ready; all (default): also the DNS and "
-                           "ingress addons available")
+                           "ingress addons available and the Gateway API CRDs "
+                           "Established")
     down = sub.add_parser("down", help="remove what a crashed run left behind")
-    _target_arguments(down)
+    target_arguments(down)
     lb = sub.add_parser("lb", help="the cluster's Azure-style load balancers")
     lb_sub = lb.add_subparsers(dest="lb_command", required=True)
     show = lb_sub.add_parser("show", help="frontends, backend pool with probe state, rules, "
                                           "probes (like `az network lb show`)")
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
-    _target_arguments(show)
+    target_arguments(show)
+    gateway_parser(sub)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -116,6 +125,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
         node_monitor_grace_period=args.node_monitor_grace_period,
+        gateway_api_crds=args.gateway_api_crds and args.gateway_api_crds.absolute(),
     ), progress)
 
 
@@ -274,11 +284,13 @@ def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
         expected = _expected_nodes(kubeconfig.parent)
         if expected is None:
             return False, "cluster state not written yet"
-        if expected == 0:  # the control plane only: no nodes, no addons
-            return True, "ready"
-        ok, reason = _nodes_ready(expected, kubeconfig.parent, cluster["server"], ctx)
+        ok, reason = True, "ready"  # the control plane only: no nodes, no addons
+        if expected:
+            ok, reason = _nodes_ready(expected, kubeconfig.parent, cluster["server"], ctx)
+            if ok and addons:
+                ok, reason = _addons_ready(cluster["server"], ctx)
         if ok and addons:
-            return _addons_ready(cluster["server"], ctx)
+            return gateway_api_ready(kubeconfig.parent, cluster["server"], ctx)
         return ok, reason
     except OSError as exc:
         return False, f"API server not answering: {exc}"
@@ -359,6 +371,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         ok, reason = _ready(target.kubeconfig, addons=args.wait_for == "all")
         if ok:
+            print(f"portico: {target} {reason}")
             return 0
         time.sleep(0.1)
     print(f"portico: {target} not ready after {args.timeout:g}s: {reason}", file=sys.stderr)
@@ -401,7 +414,7 @@ def _tear_down(name: str) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
-                "lb": cmd_lb}
+                "lb": cmd_lb, "gateway": cmd_gateway}
     return commands[args.command](args)
 
 
