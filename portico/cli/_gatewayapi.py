@@ -12,10 +12,12 @@ before.  The bundle is found, in this order:
 3. the copy cached in the data dir (`gateway-api/standard-install-<version>.yaml`);
 4. a download from the project's official GitHub release, then cached.
 
-Every source is checked against the pinned sha256: a file of another release or a
-truncated download is refused, never applied.  When no bundle can be had, the
-reason is logged and written to the state file; the rest of the cluster works,
-and the gateway controller waits for the CRDs.  The bundle is server-side applied
+`none` as the file (option or variable) installs nothing, for a cluster whose
+Gateway API CRDs are installed by hand.  Every source is checked against the
+pinned sha256: a file of another release or a truncated download is refused,
+never applied.  When no bundle can be had, the reason is logged and written to
+the state file; the rest of the cluster works, and the gateway controller waits
+for the CRDs.  The bundle is server-side applied
 as the addons are (`_addons`), so a restart is a no-op.  `gateway-api.json` in
 the data dir says what happened (`state`: installing, installed or unavailable,
 `reason`, `source`, the CRD names), which `portico wait` reads to wait for the
@@ -47,6 +49,7 @@ URL = ("https://github.com/kubernetes-sigs/gateway-api/releases/download/"
        f"{VERSION}/standard-install.yaml")
 SHA256 = "8ae37311f086cc20dab403ff7f1a8343a9d1568b7b825d7596a384357e5a8e8c"
 ENV_VARIABLE = "PORTICO_GATEWAY_API_CRDS"
+DISABLED = "none"  # as the file: install nothing
 STATE_FILE = "gateway-api.json"
 DOWNLOAD_TIMEOUT_SECONDS = 20.0
 
@@ -67,6 +70,11 @@ class BundleError(Exception):
 class Bundle:
     text: bytes
     source: str
+
+
+def bundle_option(text: str) -> Path:
+    """`--gateway-api-crds`'s value: an absolute path, or `none`."""
+    return Path(text) if text == DISABLED else Path(text).absolute()
 
 
 def cache_path(data_dir: Path) -> Path:
@@ -99,6 +107,8 @@ def locate(option: Path | None, data_dir: Path, fetch: Fetch = download,
            url: str = URL) -> Bundle:
     """The bundle from the first source that names one (see the module docstring)."""
     given = option or (Path(os.environ[ENV_VARIABLE]) if os.environ.get(ENV_VARIABLE) else None)
+    if given == Path(DISABLED):
+        raise BundleError(f"not installed: the bundle's file is {DISABLED!r}")
     if given is not None:
         return _read(given)
     cached = cache_path(data_dir)

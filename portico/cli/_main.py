@@ -32,6 +32,7 @@ import yaml
 from portico.cli._claim import ClaimError, claim, name_held, secure
 from portico.cli._gateway import add_parser as gateway_parser
 from portico.cli._gateway import cmd_gateway
+from portico.cli._gatewayapi import bundle_option
 from portico.cli._gatewayapi import ready as gateway_api_ready
 from portico.cli._progress import Progress, count
 from portico.cli._target import (
@@ -87,10 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
                     help="seconds a node may stop heartbeating before it is marked "
                          "unreachable (kube-controller-manager's flag; default 40)")
-    up.add_argument("--gateway-api-crds", type=Path, metavar="FILE",
-                    help="Gateway API standard-install.yaml to install when offline "
-                         "(default: $PORTICO_GATEWAY_API_CRDS, the cached copy, else "
-                         "downloaded from the pinned release)")
+    up.add_argument("--gateway-api-crds", type=bundle_option, metavar="FILE",
+                    help="Gateway API standard-install.yaml to install when offline, or "
+                         "`none` (default: $PORTICO_GATEWAY_API_CRDS, the cached copy, "
+                         "else downloaded from the pinned release)")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
     target_arguments(wait)
@@ -125,7 +126,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
         history_revisions=args.history_revisions,
         compaction_interval=args.compaction_interval,
         node_monitor_grace_period=args.node_monitor_grace_period,
-        gateway_api_crds=args.gateway_api_crds and args.gateway_api_crds.absolute(),
+        gateway_api_crds=args.gateway_api_crds,
     ), progress)
 
 

@@ -50,6 +50,8 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 # The Gateway API release file every test cluster installs (never downloaded in tests)
 GATEWAY_API_BUNDLE = (Path(__file__).resolve().parents[3] / "shared" / "conformance"
                       / "gateway-api" / "standard-install.yaml")
+# `Cluster(env=...)` for a cluster whose Gateway API CRDs a test installs by hand
+WITHOUT_GATEWAY_API = {"PORTICO_GATEWAY_API_CRDS": "none"}
 
 
 class SandboxError(RuntimeError):

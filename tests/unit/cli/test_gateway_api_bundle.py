@@ -104,3 +104,16 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
     gwapi.write_state(tmp_path, gwapi.State.UNAVAILABLE, reason="offline")
     assert gwapi.read_state(tmp_path) == {"version": "v1.6.1", "state": "unavailable",
                                           "reason": "offline", "source": "", "crds": []}
+
+
+def test_none_installs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(url: str) -> bytes:
+        raise AssertionError("no download when disabled")
+
+    assert gwapi.bundle_option("none") == Path("none")
+    assert gwapi.bundle_option("b.yaml") == Path("b.yaml").absolute()
+    with pytest.raises(gwapi.BundleError, match="not installed: the bundle's file is 'none'"):
+        gwapi.locate(Path("none"), tmp_path, fetch=never)
+    monkeypatch.setenv(gwapi.ENV_VARIABLE, "none")
+    with pytest.raises(gwapi.BundleError, match="'none'"):
+        gwapi.locate(None, tmp_path, fetch=never)
