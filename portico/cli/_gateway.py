@@ -31,14 +31,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    from lightkube import ApiError, Client, KubeConfig
+    from lightkube import ApiError, Client, ConfigError, KubeConfig
     from lightkube.resources.core_v1 import Service
     from lightkube.resources.networking_v1 import Ingress
 
     from portico.ingress.togateway import convert, to_yaml
 
     target = resolve(args.name, args.data_dir)
-    client = Client(config=KubeConfig.from_file(str(target.kubeconfig)))
+    try:
+        client = Client(config=KubeConfig.from_file(str(target.kubeconfig)))
+    except ConfigError as exc:
+        print(f"portico: {target}: {exc}", file=sys.stderr)
+        return 1
     namespace = "*" if args.all_namespaces else args.namespace
     try:
         ingresses = [i.to_dict() for i in client.list(Ingress, namespace=namespace)]
