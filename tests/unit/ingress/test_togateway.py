@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from portico.ingress.togateway import MAX_RULES, convert, to_yaml
+from tests.unit.apiextensions.gateway_bundle import needs_bundle, schema_errors
 from tests.unit.ingress.togateway_cases import CASES, ingress, path, rule
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -56,3 +57,19 @@ def test_namespaces_get_a_gateway_each_and_the_yaml_loads() -> None:
 
 def test_no_ingresses_no_objects() -> None:
     assert to_yaml(convert([], ports)).count("---") == 0
+
+
+@needs_bundle
+@pytest.mark.parametrize("case", [pytest.param(c, id=c) for c in CASES])
+def test_converted_objects_are_valid_against_the_crds(case: str) -> None:
+    for obj in convert(CASES[case], ports).objects:
+        assert schema_errors(obj) == [], obj["metadata"]["name"]
+
+
+@needs_bundle
+def test_the_schema_check_sees_a_redirect_with_backends() -> None:
+    route = convert(CASES["tls-host-redirects-http"], ports).objects[1]
+    route["spec"]["rules"][0]["filters"] = [{"type": "RequestRedirect", "requestRedirect": {
+        "scheme": "https"}}]
+    assert any("RequestRedirect filter must not be used together with backendRefs" in e
+               for e in schema_errors(route))
