@@ -152,8 +152,9 @@ def read_state(data_dir: Path) -> dict[str, Any] | None:
     return state
 
 
-async def install(kubeconfig: Path, data_dir: Path, option: Path | None) -> None:
-    """Find, verify and server-side apply the bundle; never raises (the cluster works on)."""
+async def install(kubeconfig: Path, data_dir: Path, option: Path | None) -> str:
+    """Find, verify and server-side apply the bundle; what happened, for `portico up`'s
+    progress.  Never raises: the cluster works on without the CRDs."""
     from portico.cli._addons import apply_documents
 
     write_state(data_dir, State.INSTALLING)
@@ -163,14 +164,15 @@ async def install(kubeconfig: Path, data_dir: Path, option: Path | None) -> None
     except (BundleError, yaml.YAMLError) as exc:
         log.warning("Gateway API CRDs not installed: %s", exc)
         write_state(data_dir, State.UNAVAILABLE, reason=str(exc))
-        return
+        return f"Gateway API CRDs not installed: {exc}"
     applied = await apply_documents(kubeconfig, "gateway-api", docs)
     if applied < len(docs):
         reason = f"{len(docs) - applied} of {len(docs)} objects refused (see the log)"
         write_state(data_dir, State.UNAVAILABLE, reason=reason, source=bundle.source)
-        return
+        return f"Gateway API CRDs not installed: {reason}"
     write_state(data_dir, State.INSTALLED, source=bundle.source, crds=crd_names(docs))
     log.info("Gateway API %s standard CRDs applied from %s", VERSION, bundle.source)
+    return f"Gateway API {VERSION} standard CRDs applied"
 
 
 def ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:

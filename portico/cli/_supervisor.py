@@ -208,7 +208,8 @@ class Supervisor:
         from portico.cli._gatewayapi import install
 
         assert self.api is not None
-        await install(self.api.kubeconfig, self.config.data_dir, self.config.gateway_api_crds)
+        self.progress.step(await install(self.api.kubeconfig, self.config.data_dir,
+                                         self.config.gateway_api_crds))
 
     async def _wait_nodes_ready(self, timeout: float) -> None:
         from portico.apiserver.registry import ListOptions
