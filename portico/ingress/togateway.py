@@ -103,9 +103,10 @@ def _view(ingress: Obj, notes: list[str]) -> IngressView:
     return view
 
 
-def _tls_secrets(ingresses: Sequence[IngressView], notes: list[str]) -> dict[str, str]:
-    """Host ("" for TLS without hosts) -> Secret name, the first Ingress's winning."""
-    secrets: dict[str, str] = {}
+def _tls_secrets(ingresses: Sequence[IngressView],
+                 notes: list[str]) -> dict[str, tuple[str, IngressView]]:
+    """TLS host ("" for TLS without hosts) -> its Secret and Ingress, the first winning."""
+    secrets: dict[str, tuple[str, IngressView]] = {}
     for ingress in ingresses:
         if ingress.options.canary:
             continue
@@ -114,11 +115,31 @@ def _tls_secrets(ingresses: Sequence[IngressView], notes: list[str]) -> dict[str
                 secret = tls.get("secretName")
                 if not secret:
                     note(notes, ingress, f"TLS for {host or 'every host'} without a "
-                          "secretName (the controller's default certificate); not converted")
-                elif secrets.setdefault(host, secret) != secret:
+                         "secretName (the controller's default certificate); not converted")
+                elif secrets.setdefault(host, (secret, ingress))[0] != secret:
                     note(notes, ingress, f"TLS Secret {secret} for {host or 'every host'} "
-                          f"ignored: another Ingress gives {secrets[host]}")
+                         f"ignored: another Ingress gives {secrets[host][0]}")
     return secrets
+
+
+def _served_secrets(hosts: list[str], tls: Mapping[str, tuple[str, IngressView]],
+                    notes: list[str]) -> dict[str, str]:
+    """Served host -> the Secret of its TLS entry, exact or a wildcard covering it (as
+    the certificate's SAN would); a TLS entry serving no host is noted."""
+    served: dict[str, str] = {}
+    used: set[str] = set()
+    for host in hosts:
+        parent = host.split(".", 1)[1] if "." in host and not host.startswith("*") else None
+        for candidate in (host, f"*.{parent}" if parent else None):
+            if candidate is not None and candidate in tls:
+                served[host] = tls[candidate][0]
+                used.add(candidate)
+                break
+    for host, (secret, ingress) in sorted(tls.items()):
+        if host not in used:
+            note(notes, ingress, f"TLS Secret {secret} for {host or 'every host'}: no rule "
+                 "serves that host; not converted")
+    return served
 
 
 def _hosts(ingresses: Sequence[IngressView]) -> list[str]:
@@ -152,10 +173,10 @@ def _listener(kind: str, host: str, port: int, protocol: str) -> Obj:
 def _convert_namespace(ingresses: list[IngressView], ports: PortLookup, gateway: str,
                        result: Conversion) -> None:
     namespace = ingresses[0].namespace
-    secrets = _tls_secrets(ingresses, result.notes)
     hosts = _hosts(ingresses)
     if not hosts:
         return
+    secrets = _served_secrets(hosts, _tls_secrets(ingresses, result.notes), result.notes)
     result.objects.append({
         "apiVersion": API_VERSION, "kind": "Gateway",
         "metadata": {"name": gateway, "namespace": namespace},

@@ -58,4 +58,9 @@ CASES: dict[str, list[dict[str, Any]]] = {
             "path": "/static", "pathType": "ImplementationSpecific",
             "backend": {"resource": {"kind": "StorageBucket", "name": "b"}}})]}),
     ],
+    "wildcard-tls-and-unused-tls": [ingress("apps", {
+        "tls": [{"hosts": ["*.apps.example.com"], "secretName": "apps-wildcard"},
+                {"hosts": ["old.example.com"], "secretName": "old"}],
+        "rules": [rule("a.apps.example.com", path("/", "a")),
+                  rule("b.c.apps.example.com", path("/", "bc"))]})],
 }
