@@ -37,27 +37,30 @@ async def install(kubeconfig: Path, networked: bool, names: tuple[str, ...] = AD
     applied: list[str] = []
     for name in names:
         docs = load(name)
-        ok = await apply_documents(kubeconfig, name, docs)
-        applied.append(f"{name} ({ok}/{len(docs)} objects)")
+        ok = [o for o in await apply_documents(kubeconfig, name, docs) if o is not None]
+        applied.append(f"{name} ({len(ok)}/{len(docs)} objects)")
     log.info("addons applied: %s", ", ".join(applied))
 
 
-async def apply_documents(kubeconfig: Path, addon: str, docs: list[dict[str, Any]]) -> int:
-    """Server-side apply `docs` in order; how many were applied (refusals are logged)."""
+async def apply_documents(kubeconfig: Path, addon: str,
+                          docs: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """Server-side apply `docs` in order; each object as stored, None where refused
+    (refusals are logged)."""
     client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),
                          field_manager=FIELD_MANAGER)
     try:
-        return sum([await _apply(client, addon, doc) for doc in docs])
+        return [await _apply(client, addon, doc) for doc in docs]
     finally:
         await client.close()
 
 
-async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> bool:
+async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> dict[str, Any] | None:
     """Server-side apply one manifest document; a refusal is a warning naming the object."""
     try:
-        await client.apply(from_dict(doc), force=True)
+        applied = await client.apply(from_dict(doc), force=True)
     except ApiError as exc:
         log.warning("addon %s: %s %s: %s", addon, doc.get("kind"),
                     doc.get("metadata", {}).get("name"), exc.status.message)
-        return False
-    return True
+        return None
+    stored: dict[str, Any] = applied.to_dict()
+    return stored

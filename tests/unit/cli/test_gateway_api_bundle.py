@@ -102,8 +102,22 @@ def test_documents_are_the_crds_and_the_policy() -> None:
 def test_state_file_round_trip(tmp_path: Path) -> None:
     assert gwapi.read_state(tmp_path) is None
     gwapi.write_state(tmp_path, gwapi.State.UNAVAILABLE, reason="offline")
-    assert gwapi.read_state(tmp_path) == {"version": "v1.6.1", "state": "unavailable",
-                                          "reason": "offline", "source": "", "crds": []}
+    assert gwapi.read_state(tmp_path) == {"version": "v1.6.1", "sha256": gwapi.SHA256,
+                                          "state": "unavailable", "reason": "offline",
+                                          "source": "", "crds": [], "objects": {}}
+
+
+def _crd(uid: str, generation: int, annotations: dict[str, str]) -> dict[str, object]:
+    return {"metadata": {"uid": uid, "generation": generation, "annotations": annotations,
+                         "resourceVersion": "7"}, "status": {"conditions": []}}
+
+
+def test_fingerprint_changes_with_uid_generation_and_metadata_not_status() -> None:
+    base = gwapi.fingerprint(_crd("u1", 1, {"a": "1"}))
+    assert gwapi.fingerprint({**_crd("u1", 1, {"a": "1"}), "status": {"x": 1}}) == base
+    for other in (_crd("u2", 1, {"a": "1"}), _crd("u1", 2, {"a": "1"}),
+                  _crd("u1", 1, {"a": "2"})):
+        assert gwapi.fingerprint(other) != base
 
 
 def test_none_installs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
