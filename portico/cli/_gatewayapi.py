@@ -3,8 +3,8 @@
 Theory of operation: `portico up` installs one pinned release of the Gateway API
 standard bundle (`standard-install.yaml`: the CRDs plus the `safe-upgrades`
 ValidatingAdmissionPolicy and its binding), as AKS's `--enable-gateway-api` does,
-in the background once the API server answers, so the nodes come up as fast as
-before.  The bundle is found, in this order:
+in the background once the API server answers and the addons are applied, so
+the nodes and addons come up as fast as before.  The bundle is found, in this order:
 
 1. the file named by `portico up --gateway-api-crds FILE`;
 2. the file named by `$PORTICO_GATEWAY_API_CRDS` (tests and CI name the
@@ -110,7 +110,7 @@ def locate(option: Path | None, data_dir: Path, fetch: Fetch = download,
     """The bundle from the first source that names one (see the module docstring)."""
     given = option or (Path(os.environ[ENV_VARIABLE]) if os.environ.get(ENV_VARIABLE) else None)
     if given == Path(DISABLED):
-        raise BundleError(f"not installed: the bundle's file is {DISABLED!r}")
+        raise BundleError(f"the bundle's file is {DISABLED!r}")
     if given is not None:
         return _read(given)
     cached = cache_path(data_dir)
