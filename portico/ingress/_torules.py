@@ -45,10 +45,14 @@ class Canaries:
     used: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
-    def of(cls, ingresses: Sequence[IngressView]) -> Canaries:
+    def of(cls, ingresses: Sequence[IngressView], notes: list[str]) -> Canaries:
         canaries = cls()
         for ingress in ingresses:
             if ingress.options.canary:
+                own = sorted(k for k in ingress.annotations if not k.startswith("canary"))
+                if own:
+                    note(notes, ingress, f"annotations {', '.join(own)} of a canary are not "
+                         "converted: its rules are the main Ingress's")
                 for rule in ingress.spec.get("rules") or []:
                     for path in (rule.get("http") or {}).get("paths") or []:
                         key = (rule.get("host", ""), path.get("path") or "/")

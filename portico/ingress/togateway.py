@@ -182,7 +182,7 @@ def _convert_namespace(ingresses: list[IngressView], ports: PortLookup, gateway:
         "metadata": {"name": gateway, "namespace": namespace},
         "spec": {"gatewayClassName": GATEWAY_CLASS, "listeners": _listeners(hosts, secrets)},
     })
-    canaries = Canaries.of(ingresses)
+    canaries = Canaries.of(ingresses, result.notes)
     routes: list[Obj] = []
     for ingress in ingresses:
         if ingress.options.canary:

@@ -39,7 +39,7 @@ CASES: dict[str, list[dict[str, Any]]] = {
         ingress("web", {"rules": [rule("shop.example.com", path("/", "web"))]}),
         ingress("web-canary", {"rules": [rule("shop.example.com", path("/", "web-v2"))]},
                 {NGINX + "canary": "true", NGINX + "canary-weight": "20",
-                 NGINX + "canary-by-header": "X-Canary"}),
+                 NGINX + "canary-by-header": "X-Canary", NGINX + "proxy-read-timeout": "5"}),
         ingress("orphan-canary", {"rules": [rule("shop.example.com", path("/new", "v3"))]},
                 {NGINX + "canary": "true", NGINX + "canary-by-header": "X-New",
                  NGINX + "canary-by-header-value": "yes"}),
