@@ -12,6 +12,8 @@ heartbeat from this run) and `portico wait` (also CoreDNS and the ingress contro
 available) started at the same moment as `portico up`; each time is when its waiter
 exits.  The cluster is stopped and started again on the same data dir (restart: pods
 come back).  Medians over the rounds are printed, with ratios to the baseline.
+Every cluster installs the Gateway API CRDs in the background (from the conformance
+copy, as in the tests); `--gateway-api-crds none` measures without them.
 """
 
 from __future__ import annotations
@@ -52,12 +54,12 @@ def _timed_start(cluster: Cluster, targets: tuple[str, ...]) -> dict[str, float]
     return done
 
 
-def _round() -> dict[str, float]:
+def _round(env: dict[str, str]) -> dict[str, float]:
     results: dict[str, float] = {}
-    with Cluster(nodes=0) as control_plane:  # opening it is the first start: not timed
+    with Cluster(nodes=0, env=env) as control_plane:  # the first start: not timed
         control_plane.stop()
         results["control plane"] = _timed_start(control_plane, ("all",))["all"]
-    cluster = Cluster(nodes=3)
+    cluster = Cluster(nodes=3, env=env)
     cluster.sandbox.create()
     try:
         fresh = _timed_start(cluster, ("nodes", "all"))
@@ -74,7 +76,11 @@ def _round() -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    rounds = [_round() for _ in range(parser.parse_args().rounds)]
+    parser.add_argument("--gateway-api-crds", metavar="FILE",
+                        help="the Gateway API bundle, or `none` (default: the tests' copy)")
+    args = parser.parse_args()
+    env = {"PORTICO_GATEWAY_API_CRDS": args.gateway_api_crds} if args.gateway_api_crds else {}
+    rounds = [_round(env) for _ in range(args.rounds)]
     medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
     base = medians["control plane"]
     print(f"median of {len(rounds)} rounds (seconds from `portico up` to `portico wait`):")

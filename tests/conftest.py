@@ -63,17 +63,22 @@ def sandbox() -> Iterator[Sandbox]:
         yield box
 
 
+def _module_env(request: pytest.FixtureRequest) -> dict[str, str] | None:
+    """More of `portico up`'s environment, from the test module's `CLUSTER_ENV`."""
+    return getattr(request.module, "CLUSTER_ENV", None)
+
+
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The default cluster (`--nodes 0`), shared by the tests of one module."""
-    with Cluster(nodes=0) as running:
+    with Cluster(nodes=0, env=_module_env(request)) as running:
         yield running
 
 
 @pytest.fixture
-def fresh_cluster() -> Iterator[Cluster]:
+def fresh_cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """A cluster of the test's own, for tests that stop, kill or restart it."""
-    with Cluster(nodes=0) as running:
+    with Cluster(nodes=0, env=_module_env(request)) as running:
         yield running
 
 

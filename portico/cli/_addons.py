@@ -34,25 +34,33 @@ async def install(kubeconfig: Path, networked: bool, names: tuple[str, ...] = AD
     """Apply every document of each addon in `names`; failures are logged, not raised."""
     if not networked:
         return
-    client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),
-                         field_manager=FIELD_MANAGER)
     applied: list[str] = []
-    try:
-        for name in names:
-            docs = load(name)
-            ok = [await _apply(client, name, doc) for doc in docs]
-            applied.append(f"{name} ({sum(ok)}/{len(docs)} objects)")
-    finally:
-        await client.close()
+    for name in names:
+        docs = load(name)
+        ok = [o for o in await apply_documents(kubeconfig, name, docs) if o is not None]
+        applied.append(f"{name} ({len(ok)}/{len(docs)} objects)")
     log.info("addons applied: %s", ", ".join(applied))
 
 
-async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> bool:
+async def apply_documents(kubeconfig: Path, addon: str,
+                          docs: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """Server-side apply `docs` in order; each object as stored, None where refused
+    (refusals are logged)."""
+    client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),
+                         field_manager=FIELD_MANAGER)
+    try:
+        return [await _apply(client, addon, doc) for doc in docs]
+    finally:
+        await client.close()
+
+
+async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> dict[str, Any] | None:
     """Server-side apply one manifest document; a refusal is a warning naming the object."""
     try:
-        await client.apply(from_dict(doc), force=True)
+        applied = await client.apply(from_dict(doc), force=True)
     except ApiError as exc:
         log.warning("addon %s: %s %s: %s", addon, doc.get("kind"),
                     doc.get("metadata", {}).get("name"), exc.status.message)
-        return False
-    return True
+        return None
+    stored: dict[str, Any] = applied.to_dict()
+    return stored

@@ -30,8 +30,18 @@ from typing import TYPE_CHECKING
 import yaml
 
 from portico.cli._claim import ClaimError, claim, name_held, secure
+from portico.cli._gateway import add_parser as gateway_parser
+from portico.cli._gateway import cmd_gateway
+from portico.cli._gatewayapi import bundle_option
+from portico.cli._gatewayapi import ready as gateway_api_ready
 from portico.cli._progress import Progress, count
-from portico.cli._target import DEFAULT_NAME, cluster_state, default_data_dir, resolve
+from portico.cli._target import (
+    DEFAULT_NAME,
+    cluster_state,
+    default_data_dir,
+    resolve,
+    target_arguments,
+)
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
 
@@ -61,12 +71,6 @@ def _port(text: str) -> int:
     return port
 
 
-def _target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--name", help=f"cluster name (default: $KUBECONFIG's cluster, "
-                                       f"else {DEFAULT_NAME!r})")
-    parser.add_argument("--data-dir", type=Path, help="the cluster's data dir")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portico", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -87,24 +91,29 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--pull-builtin-images", action="store_true",
                     help="pull the images Portico has built in (nginx, busybox, ...) from "
                          "their registries, like any other image")
+    up.add_argument("--gateway-api-crds", type=bundle_option, metavar="FILE",
+                    help="Gateway API standard-install.yaml to install when offline, or "
+                         "`none` (default: $PORTICO_GATEWAY_API_CRDS, the cached copy, "
+                         "else downloaded from the pinned release)")
     up.add_argument("-v", "--verbose", action="store_true")
     wait = sub.add_parser("wait", help="exit 0 once the cluster is ready")
-    _target_arguments(wait)
+    target_arguments(wait)
     wait.add_argument("--timeout", type=float, default=60.0)
     wait.add_argument("--for", dest="wait_for", choices=("all", "nodes"), default="all",
                       help="nodes: every node Ready; all (default): also the DNS and "
-                           "ingress addons available")
+                           "ingress addons available and the Gateway API CRDs "
+                           "Established")
     down = sub.add_parser("down", help="remove what a crashed run left behind")
-    _target_arguments(down)
+    target_arguments(down)
     lb = sub.add_parser("lb", help="the cluster's Azure-style load balancers")
     lb_sub = lb.add_subparsers(dest="lb_command", required=True)
     show = lb_sub.add_parser("show", help="frontends, backend pool with probe state, rules, "
                                           "probes (like `az network lb show`)")
     show.add_argument("lb_name", nargs="?", help="load balancer name (default: all)")
-    _target_arguments(show)
+    target_arguments(show)
     from portico.cli._image import add_parser as add_image_parser
 
-    add_image_parser(sub, _target_arguments)
+    add_image_parser(sub, target_arguments)
     policy = sub.add_parser("policy", help="NetworkPolicy: would a connection be allowed?")
     policy_sub = policy.add_subparsers(dest="policy_command", required=True)
     check = policy_sub.add_parser(
@@ -114,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="NAMESPACE/POD, or an IPv4 address")
     check.add_argument("--to", dest="destination", required=True, help="NAMESPACE/POD:PORT")
     check.add_argument("--protocol", default="TCP", choices=("TCP", "UDP", "SCTP"))
-    _target_arguments(check)
+    target_arguments(check)
     check.add_argument("--kubeconfig", type=Path,
                        help="default: the cluster's (DATA_DIR/kubeconfig)")
     creds = sub.add_parser("kubeconfig", help="print a kubeconfig for a user (certificate "
@@ -122,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     creds.add_argument("user")
     creds.add_argument("--group", action="append", default=[], help="a group (repeatable)")
     creds.add_argument("--days", type=int, default=365, help="certificate validity")
-    _target_arguments(creds)
+    target_arguments(creds)
+    gateway_parser(sub)
     agent = sub.add_parser("agent", help="run a node agent (started by `portico up`)")
     agent.add_argument("--config", type=Path, required=True)
     return parser
@@ -141,6 +151,7 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
         compaction_interval=args.compaction_interval,
         node_monitor_grace_period=args.node_monitor_grace_period,
         pull_builtin_images=args.pull_builtin_images,
+        gateway_api_crds=args.gateway_api_crds,
     ), progress)
 
 
@@ -324,11 +335,13 @@ def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
         expected = _expected_nodes(kubeconfig.parent)
         if expected is None:
             return False, "cluster state not written yet"
-        if expected == 0:  # the control plane only: no nodes, no addons
-            return True, "ready"
-        ok, reason = _nodes_ready(expected, kubeconfig.parent, cluster["server"], ctx)
+        ok, reason = True, "ready"  # the control plane only: no nodes, no addons
+        if expected:
+            ok, reason = _nodes_ready(expected, kubeconfig.parent, cluster["server"], ctx)
+            if ok and addons:
+                ok, reason = _addons_ready(cluster["server"], ctx)
         if ok and addons:
-            return _addons_ready(cluster["server"], ctx)
+            return gateway_api_ready(kubeconfig.parent, cluster["server"], ctx)
         return ok, reason
     except OSError as exc:
         return False, f"API server not answering: {exc}"
@@ -409,6 +422,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     while time.monotonic() < deadline:
         ok, reason = _ready(target.kubeconfig, addons=args.wait_for == "all")
         if ok:
+            print(f"portico: {target} {reason}")
             return 0
         time.sleep(0.1)
     print(f"portico: {target} not ready after {args.timeout:g}s: {reason}", file=sys.stderr)
@@ -458,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
 
     commands = {"up": cmd_up, "wait": cmd_wait, "down": cmd_down, "agent": cmd_agent,
                 "lb": cmd_lb, "image": cmd_image, "policy": cmd_policy,
-                "kubeconfig": cmd_kubeconfig}
+                "kubeconfig": cmd_kubeconfig, "gateway": cmd_gateway}
     return commands[args.command](args)
 
 

@@ -2,10 +2,11 @@
 
 Theory of operation: one line per step, `portico: <what> (<seconds since start>s)`,
 flushed at once so `make run` shows it as it happens. The supervisor reports the
-network, the forked components, the API server, each node as it turns Ready and
-the addons applied; `report_addons` then follows the addons' Deployments through
-the API server's registry (in process, no request) until each has an available
-replica, and `summary` ends with the kubeconfig's path and three commands to try.
+network, the forked components, the API server, each node as it turns Ready, the
+Gateway API CRDs (applied in the background) and the addons applied;
+`report_addons` then follows the addons' Deployments through the API server's
+registry (in process, no request) until each has an available replica, and
+`summary` ends with the kubeconfig's path and three commands to try.
 Nothing here changes the cluster; a silent `Progress` (no `write`) is a no-op.
 """
 

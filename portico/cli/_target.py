@@ -12,6 +12,7 @@ kubectl does.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -78,3 +79,9 @@ def resolve(name: str | None, data_dir: Path | None) -> Target:
     if variable and Path(variable).resolve() != target.kubeconfig:
         print(f"portico: using {target}, not $KUBECONFIG={variable}", file=sys.stderr)
     return target
+
+
+def target_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help=f"cluster name (default: $KUBECONFIG's cluster, "
+                                       f"else {DEFAULT_NAME!r})")
+    parser.add_argument("--data-dir", type=Path, help="the cluster's data dir")

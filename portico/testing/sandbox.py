@@ -16,10 +16,12 @@ then SIGKILL after a grace period), then any process still inside the namespace
 `Cluster` drives `portico up --name pt<6 hex> --data-dir DIR --api-port P` in a
 sandbox: `start()` returns once `portico wait` succeeds, `stop()` is SIGTERM,
 `kill9()` SIGKILL, `start()` again resumes the same data dir, and `close()` also
-runs `portico down --name`.  `kubectl()` runs the real `kubectl.<version>` (beside
-the dispatcher on PATH) with a fresh `--cache-dir`; `python_client()` runs a
-snippet with the official client configured from the kubeconfig.  Waiting is
-polling (`wait_for`), never blind sleeping.
+runs `portico down --name`.  Its `portico up` installs the Gateway API CRDs from
+the conformance copy (`GATEWAY_API_BUNDLE`, through `$PORTICO_GATEWAY_API_CRDS`).
+`kubectl()` runs the real `kubectl.<version>` (beside the dispatcher on PATH) with
+a fresh `--cache-dir`; `python_client()` runs a snippet with the official client
+configured from the kubeconfig.  Waiting is polling (`wait_for`), never blind
+sleeping.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ Stream = int | IO[Any] | None
 TERM_GRACE_SECONDS = 15.0
 DEFAULT_TIMEOUT = 60.0
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+# The Gateway API release file every test cluster installs (never downloaded in tests)
+GATEWAY_API_BUNDLE = (Path(__file__).resolve().parents[3] / "shared" / "conformance"
+                      / "gateway-api" / "standard-install.yaml")
+# `Cluster(env=...)` for a cluster whose Gateway API CRDs a test installs by hand
+WITHOUT_GATEWAY_API = {"PORTICO_GATEWAY_API_CRDS": "none"}
 
 
 class SandboxError(RuntimeError):
@@ -265,8 +272,10 @@ class Cluster:
         self.sandbox = Sandbox()
         # `portico up` never reads the user's files (~/.config/portico/images.yaml):
         # its home is the cluster's work directory, unless `env` says otherwise.
+        # The Gateway API CRDs come from the conformance copy, never the network.
         self.env = {"HOME": os.fspath(self.workdir), "XDG_CONFIG_HOME": "",
-                    "PORTICO_IMAGES": "", **(env or {})}
+                    "PORTICO_IMAGES": "",
+                    "PORTICO_GATEWAY_API_CRDS": os.fspath(GATEWAY_API_BUNDLE), **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self._log: IO[str] | None = None
 

@@ -11,6 +11,8 @@ ever sent from inside namespaces the harness created:
   for Succeeded/Failed and reads `kubectl logs` (`run_pod`).  Pod commands run the
   machine's tools (sh, curl, python3) inside the pod's netns.
 
+Every cluster gets the Gateway API CRDs from the conformance copy, never the network
+(`Cluster`'s default `$PORTICO_GATEWAY_API_CRDS`, `sandbox.GATEWAY_API_BUNDLE`).
 Nothing sleeps blindly: every wait polls with `wait_for` and a timeout.  Manifests
 are built as dicts and dumped as JSON (a subset of YAML that kubectl reads).
 """

@@ -195,7 +195,8 @@ def test_portico_up_reports_progress_and_what_to_try(cluster: Cluster,
     text = wait_for(summary, 60, message="portico up's summary")
     for step in ("network ready:", f"image mappings: {images_dir}/images.yaml",
                  "API server ready on", "node-1 Ready (", "node-2 Ready (",
-                 "addons applied:", "cluster DNS available (kube-system/coredns)",
+                 "Gateway API v1.6.1 standard CRDs applied (", "addons applied:",
+                 "cluster DNS available (kube-system/coredns)",
                  "ingress controller available (app-routing-system/nginx)",
                  f"cluster {cluster.name!r} is up in"):
         assert f"portico: {step}" in text, step

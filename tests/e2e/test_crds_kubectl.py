@@ -1,7 +1,8 @@
 """CustomResourceDefinitions with the real kubectl 1.32 and 1.33 against `portico up`.
 
 The Gateway API standard-channel bundle is read from `../shared/conformance`
-(never copied into the project) and installed unchanged with
+(never copied into the project) and installed unchanged, on a cluster started
+without its managed install (`WITHOUT_GATEWAY_API`), with
 `kubectl apply --server-side` and with `kubectl create`; a small CRD of the tests'
 own exercises what the bundle does not (printer columns, scale, status, field
 selectors, strategic merge patch refused, deletion of instances with the CRD).
@@ -18,13 +19,14 @@ from typing import Any
 import pytest
 from e2e_support import LineReader
 
-from portico.testing.sandbox import Cluster, end_process, wait_for
+from portico.testing.sandbox import WITHOUT_GATEWAY_API, Cluster, end_process, wait_for
 from tests.conftest import Kubectl, new_namespace
 
 BUNDLE = (Path(__file__).resolve().parents[3] / "shared" / "conformance" / "gateway-api"
           / "standard-install.yaml")
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 GROUP = "toys.example.com"
+CLUSTER_ENV = WITHOUT_GATEWAY_API  # these tests install the bundle themselves
 
 pytestmark = pytest.mark.skipif(not BUNDLE.exists(), reason=f"{BUNDLE} is not on this machine")
 

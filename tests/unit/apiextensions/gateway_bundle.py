@@ -69,3 +69,25 @@ def defaulted(obj: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(obj)
     _fill(out, schema)
     return out
+
+
+@functools.cache
+def _compiled(api_version: str, kind: str) -> tuple[Any, Any]:
+    from portico.apiserver.apiextensions.cel import compile_rules
+    from portico.apiserver.apiextensions.schema import CompiledSchema
+
+    schema = crd_schemas()[(api_version, kind)]
+    rules, problems = compile_rules(schema, "schema")
+    assert problems == []
+    return CompiledSchema(schema), rules
+
+
+def schema_errors(obj: dict[str, Any]) -> list[str]:
+    """What the API server would refuse in `obj` (pruned fields, then schema and CEL
+    errors after defaulting), against the bundle's CRD of its apiVersion and kind."""
+    compiled, rules = _compiled(obj["apiVersion"], obj["kind"])
+    candidate = copy.deepcopy(obj)
+    pruned = [f"pruned: {p}" for p in compiled.prune(candidate)]
+    compiled.default(candidate)
+    found = compiled.validate(candidate) or rules.validate(candidate)[0]
+    return pruned + [e.message() for e in found]
