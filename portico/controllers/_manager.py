@@ -221,5 +221,5 @@ def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD,
         signing_key: str = "") -> int:
     """The controller-manager process (`portico up` forks it): run until SIGTERM."""
     setup_logging()
-    return asyncio.run(_serve(kubeconfig, node_grace_period,
+    return asyncio.run(_serve(Path(kubeconfig), node_grace_period,
                               Path(signing_key) if signing_key else None))
