@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-ADDONS = ("coredns", "ingress")
+ADDONS = ("coredns", "ingress", "gateway")
 
 
 def load(name: str) -> list[dict[str, Any]]:

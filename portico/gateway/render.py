@@ -1,0 +1,216 @@
+"""One Gateway's routing table -> HAProxy's files (pure).
+
+Theory of operation: one frontend per listener port (HTTPS ports terminate TLS
+with the default certificate - the hostless HTTPS listener's - plus a crt-list
+whose lines carry the other listeners' hostnames as SNI filters). In a
+frontend the request first picks its listener by Host (port stripped, lower
+case): an exact listener hostname, then the longest wildcard, then the
+hostless listener. Then the table's entries, already in precedence order, are
+tried in turn: the first whose ACLs all hold sets `txn.match`. The matched
+entry's filters run (redirect, request/response header changes, URL
+rewrites), `rand(total weight)` picks one of its backends, and an unresolved
+choice or an empty rule goes to a backend answering 500; no entry: 404.
+Servers sit in pre-allocated slots (ingress's applier changes them at run
+time); any other change is a seamless reload by the same applier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from portico.gateway.model import Obj
+from portico.gateway.routing import Entry, Table
+from portico.ingress import render as ingress_render
+from portico.ingress.endpoints import Slots
+from portico.ingress.model import Plan, Settings
+
+NOT_FOUND, ERROR = "gw_404", "gw_500"
+_ESCAPED = {"\\": "\\\\", " ": "\\ ", "'": "\\'", '"': '\\"', "#": "\\#"}
+
+
+def word(text: str) -> str:
+    """`text` as one config word (backslash escapes)."""
+    return "".join(_ESCAPED.get(ch, ch) for ch in text)
+
+
+def log_word(text: str) -> str:
+    """`text` as one log-format word: `%` doubled too."""
+    return word(text.replace("%", "%%"))
+
+
+def _listener_lines(table: Table, port: int) -> list[str]:
+    here = [li for li in table.listeners if li.port == port]
+    exact = [li for li in here if li.hostname and not li.hostname.startswith("*.")]
+    wild = sorted((li for li in here if li.hostname and li.hostname.startswith("*.")),
+                  key=lambda li: -len(li.hostname or ""))
+    unset = "!{ var(txn.listener) -m found }"
+    out = [f"    http-request set-var(txn.listener) str({li.name}) if {unset} "
+           f"{{ var(txn.host) -m str {li.hostname} }}" for li in exact]
+    out += [f"    http-request set-var(txn.listener) str({li.name}) if {unset} "
+            f"{{ var(txn.host) -m end {(li.hostname or '')[1:]} }}" for li in wild]
+    out += [f"    http-request set-var(txn.listener) str({li.name}) if {unset}"
+            for li in here if not li.hostname]
+    return out
+
+
+def _acls(n: int, e: Entry) -> list[str]:
+    a = f"m{n}"
+    lines = [f"    acl {a}_l var(txn.listener) -m str {e.listener}"]
+    if e.hostname:
+        how = "end" if e.hostname.startswith("*.") else "str"
+        lines.append(f"    acl {a}_h var(txn.host) -m {how} {e.hostname.removeprefix('*')}")
+    path = e.match.get("path") or {"type": "PathPrefix", "value": "/"}
+    value = str(path.get("value") or "/")
+    if path.get("type") == "Exact":
+        lines.append(f"    acl {a}_p path -m str {word(value)}")
+    elif path.get("type") == "RegularExpression":
+        lines.append(f"    acl {a}_p path -m reg {word('^(?:' + value + ')$')}")
+    elif value.rstrip("/"):
+        lines += [f"    acl {a}_p path -m str {word(value.rstrip('/'))}",
+                  f"    acl {a}_p path -m beg {word(value.rstrip('/') + '/')}"]
+    return lines
+
+
+def _conditions(n: int, e: Entry) -> str:
+    a = f"m{n}"
+    parts = [f"{a}_l"] + ([f"{a}_h"] if e.hostname else [])
+    path = e.match.get("path") or {}
+    if path.get("type") in ("Exact", "RegularExpression") or \
+            str(path.get("value") or "/").rstrip("/"):
+        parts.append(f"{a}_p")
+    for h in e.match.get("headers") or []:
+        how = "reg" if h.get("type") == "RegularExpression" else "str"
+        parts.append(f"{{ req.fhdr({h['name']},1) -m {how} {word(h['value'])} }}")
+    for q in e.match.get("queryParams") or []:
+        how = "reg" if q.get("type") == "RegularExpression" else "str"
+        parts.append(f"{{ url_param({q['name']}) -m {how} {word(q['value'])} }}")
+    if e.match.get("method"):
+        parts.append(f"{{ method {e.match['method']} }}")
+    return " ".join(parts)
+
+
+def _redirect(e: Entry, r: Obj) -> str:
+    scheme = r.get("scheme") or e.scheme
+    port = r.get("port") or (None if r.get("scheme") else e.port)
+    port = port or (443 if scheme == "https" else 80)
+    shown = "" if (scheme, port) in (("http", 80), ("https", 443)) else f":{port}"
+    host = log_word(r["hostname"]) if r.get("hostname") else "%[var(txn.host)]"
+    path = "%[capture.req.uri]"
+    p = r.get("path") or {}
+    if p.get("type") == "ReplaceFullPath":
+        path = log_word(p.get("replaceFullPath") or "/")
+    elif p.get("type") == "ReplacePrefixMatch":
+        path = log_word((p.get("replacePrefixMatch") or "/").rstrip("/")) + "%[var(txn.rest)]"
+    return f"redirect location {scheme}://{host}{shown}{path} code {r.get('statusCode', 302)}"
+
+
+
+def _prefix(e: Entry) -> str:
+    return str((e.match.get("path") or {}).get("value") or "/").rstrip("/")
+
+
+def _header_lines(verb: str, mod: Obj, cond: str) -> list[str]:
+    out = [f"    {verb} set-header {h['name']} {log_word(h['value'])} {cond}"
+           for h in mod.get("set") or []]
+    out += [f"    {verb} add-header {h['name']} {log_word(h['value'])} {cond}"
+            for h in mod.get("add") or []]
+    return out + [f"    {verb} del-header {name} {cond}" for name in mod.get("remove") or []]
+
+
+def _filter_lines(n: int, e: Entry) -> list[str]:
+    cond = f"if {{ var(txn.match) -m str m{n} }}"
+    prefix = _prefix(e)
+    rest = (f"    http-request set-var(txn.rest) path,regsub(^{word(prefix)},) {cond}"
+            if prefix else f"    http-request set-var(txn.rest) path {cond}")
+    out: list[str] = []
+    for f in e.filters:
+        kind = f.get("type")
+        if kind == "RequestHeaderModifier":
+            out += _header_lines("http-request", f.get("requestHeaderModifier") or {}, cond)
+        elif kind == "ResponseHeaderModifier":
+            out += _header_lines("http-response", f.get("responseHeaderModifier") or {}, cond)
+        elif kind == "RequestRedirect":
+            out += [rest, f"    http-request {_redirect(e, f.get('requestRedirect') or {})} {cond}"]
+        elif kind == "URLRewrite":
+            out += _rewrite_lines(f.get("urlRewrite") or {}, cond, rest)
+    return out
+
+
+def _rewrite_lines(r: Obj, cond: str, rest: str) -> list[str]:
+    out = []
+    if r.get("hostname"):
+        out.append(f"    http-request set-header Host {log_word(r['hostname'])} {cond}")
+    p = r.get("path") or {}
+    if p.get("type") == "ReplaceFullPath":
+        out.append(f"    http-request set-path {log_word(p.get('replaceFullPath') or '/')} {cond}")
+    elif p.get("type") == "ReplacePrefixMatch":
+        target = log_word((p.get("replacePrefixMatch") or "/").rstrip("/"))
+        out += [rest, f"    http-request set-path {target}%[var(txn.rest)] {cond}",
+                f"    http-request set-path / {cond} {{ path -m len 0 }}"]
+    return out
+
+
+def _backend_lines(n: int, e: Entry) -> list[str]:
+    cond = f"{{ var(txn.match) -m str m{n} }}"
+    total = sum(c.weight for c in e.choices)
+    if total == 0:
+        return [f"    use_backend {ERROR} if {cond}"]
+    weighted = [c for c in e.choices if c.weight]
+    if len(weighted) == 1:
+        return [f"    use_backend {weighted[0].backend or ERROR} if {cond}"]
+    out = [f"    http-request set-var(txn.pick) rand({total}) if {cond}"]
+    upto = 0
+    for c in e.choices:
+        if c.weight:
+            upto += c.weight
+            out.append(f"    use_backend {c.backend or ERROR} if {cond} "
+                       f"{{ var(txn.pick) -m int lt {upto} }}")
+    return out
+
+
+def _frontend(table: Table, port: int, s: Settings) -> list[str]:
+    indexed = [(n, e) for n, e in enumerate(table.entries) if e.port == port]
+    https = any(li.protocol == "HTTPS" for li in table.listeners if li.port == port)
+    tls_dir = s.state_dir / "tls"
+    bind = f"    bind {s.bind_address}:{port}" + (
+        f" ssl crt {tls_dir / 'default.pem'} crt-list {tls_dir / 'crt-list'} alpn http/1.1"
+        if https else "")
+    unset = "!{ var(txn.match) -m found }"
+    lines = ["", f"frontend port_{port}", bind]
+    lines += [acl for n, e in indexed for acl in _acls(n, e)]
+    lines += ["    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
+              *_listener_lines(table, port)]
+    lines += [f"    http-request set-var(txn.match) str(m{n}) if {unset} {_conditions(n, e)}"
+              for n, e in indexed]
+    for n, e in indexed:
+        lines += _filter_lines(n, e)
+    for n, e in indexed:
+        lines += _backend_lines(n, e)
+    return lines + [f"    default_backend {NOT_FOUND}"]
+
+
+def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingress_render.Rendered:
+    lines = ingress_render.global_section(Plan(), s)
+    for port in sorted({li.port for li in table.listeners}):
+        lines += _frontend(table, port, s)
+    lines += ["", f"backend {NOT_FOUND}", "    http-request return status 404",
+              "", f"backend {ERROR}", "    http-request return status 500"]
+    for b in table.backends:
+        lines += ["", f"backend {b.name}"]
+        lines += [f"    server s{i} {server}" if server else
+                  f"    server s{i} {ingress_render.PLACEHOLDER} disabled"
+                  for i, server in enumerate(slots[b.name], start=1)]
+    certs: dict[str, str] = {}
+    crt_lines: list[str] = []
+    default = ""
+    for li in table.listeners:
+        for i, pem in enumerate(li.certificates):
+            if not li.hostname:
+                default = default or pem
+                continue
+            name = f"{li.name}_{i}.pem"
+            certs[name] = pem
+            crt_lines.append(f"{ingress_render.cert_path(s, name)} {li.hostname}\n")
+    return ingress_render.Rendered(config="\n".join(lines) + "\n", certificates=certs,
+                                   crt_list="".join(crt_lines),
+                                   default_certificate=default or s.default_certificate)

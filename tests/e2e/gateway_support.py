@@ -1,0 +1,130 @@
+"""Gateway API end-to-end helpers: the conformance setup on a running cluster, statuses, requests.
+
+`setup(cluster)` does what the upstream suite's Setup does, with the real
+kubectl: the Standard CRD bundle (server-side apply, until `portico up`
+installs it), the base manifests with our class, the generated TLS Secrets,
+then waits for the GatewayClass to be Accepted, the echo Deployments to be
+Available and the base Gateways to be Programmed. The base's gRPC, TCP, TLS
+and CoreDNS backends are left out: no ported test uses them and they would
+only cost CPU. `applied(cluster, name)` applies one test's manifests and
+deletes them afterwards (waiting until they are gone), as upstream's
+per-test cleanup. `expect(cluster, address, cases)` runs `gateway_probe.py`
+inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME
+from portico.testing.sandbox import Cluster, wait_for
+from tests.e2e.cluster_support import VENV_PYTHON
+from tests.gateway_conformance import BASE_SECRETS, BUNDLE, documents, tls_secret
+
+INFRA = "gateway-conformance-infra"
+PROBE = Path(__file__).with_name("gateway_probe.py")
+UNUSED_BACKENDS = ("grpc-", "tcp-backend", "tls-backend", "coredns")
+BACKEND_NAMESPACES = (INFRA, "gateway-conformance-app-backend", "gateway-conformance-web-backend")
+
+
+def kubectl_json(cluster: Cluster, *args: str) -> Any:
+    result = cluster.kubectl(*args, "-o", "json")
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def apply(cluster: Cluster, docs: list[dict[str, Any]], *extra: str) -> None:
+    body = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+    cluster.kubectl("apply", *extra, "-f", "-", input=body, check=True, timeout=120)
+
+
+def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == kind:
+            return c
+    return {}
+
+
+def current(obj: dict[str, Any], cond: dict[str, Any]) -> bool:
+    return cond.get("observedGeneration") == obj["metadata"].get("generation")
+
+
+def _base_docs() -> list[dict[str, Any]]:
+    return [d for d in documents("base") if not (
+        d["kind"] in ("Deployment", "ConfigMap") and d["metadata"]["name"].startswith(
+            UNUSED_BACKENDS))]
+
+
+def setup(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "--server-side", "-f", str(BUNDLE), check=True, timeout=120)
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                    *(f"crd/{p}.gateway.networking.k8s.io" for p in
+                      ("gatewayclasses", "gateways", "httproutes", "referencegrants")),
+                    check=True, timeout=90)
+    wait_for(lambda: condition(kubectl_json(cluster, "get", "gatewayclass", CLASS_NAME),
+                               "Accepted").get("status") == "True", 120, interval=0.5,
+             message=f"GatewayClass {CLASS_NAME} Accepted")
+    apply(cluster, _base_docs())
+    apply(cluster, [tls_secret(*s) for s in BASE_SECRETS])
+    for ns in BACKEND_NAMESPACES:
+        cluster.kubectl("wait", "-n", ns, "--for=condition=Available", "deployment", "--all",
+                        "--timeout=240s", check=True, timeout=250)
+    cluster.kubectl("wait", "-n", INFRA, "--for=condition=programmed", "gateway", "--all",
+                    "--timeout=240s", check=True, timeout=250)
+
+
+def address(cluster: Cluster, gateway: str, namespace: str = INFRA) -> str:
+    def found() -> str:
+        gw = kubectl_json(cluster, "get", "gateway", gateway, "-n", namespace) or {}
+        return str((((gw.get("status") or {}).get("addresses")) or [{}])[0].get("value") or "")
+    return wait_for(found, 180, interval=0.5, message=f"address of gateway {gateway}")
+
+
+def parent_conditions(route: dict[str, Any], gateway: str) -> dict[str, dict[str, Any]]:
+    for parent in (route.get("status") or {}).get("parents") or []:
+        if parent.get("controllerName") == CONTROLLER_NAME and \
+                parent["parentRef"]["name"] == gateway:
+            return {c["type"]: c for c in parent.get("conditions") or []}
+    return {}
+
+
+def route_parent(cluster: Cluster, route: str, gateway: str, accepted: str = "True",
+                 namespace: str = INFRA, kind: str = "httproute") -> dict[str, dict[str, Any]]:
+    """The route's parent conditions for `gateway` once Accepted is `accepted` and current."""
+    def ready() -> dict[str, dict[str, Any]] | None:
+        obj = kubectl_json(cluster, "get", kind, route, "-n", namespace)
+        conds = parent_conditions(obj or {}, gateway)
+        ok = conds.get("Accepted", {})
+        return conds if ok.get("status") == accepted and current(obj, ok) else None
+    return wait_for(ready, 60, interval=0.3, message=f"{kind} {route} parent {gateway}")
+
+
+def gateway_status(cluster: Cluster, name: str, namespace: str = INFRA) -> dict[str, Any]:
+    """The Gateway's status once its Accepted condition is current."""
+    def ready() -> dict[str, Any] | None:
+        obj = kubectl_json(cluster, "get", "gateway", name, "-n", namespace)
+        return obj if obj and current(obj, condition(obj, "Accepted")) else None
+    return wait_for(ready, 60, interval=0.3, message=f"status of gateway {name}")["status"]
+
+
+@contextmanager
+def applied(cluster: Cluster, name: str) -> Iterator[list[dict[str, Any]]]:
+    docs = documents(name)
+    apply(cluster, docs)
+    try:
+        yield docs
+    finally:
+        body = json.dumps({"apiVersion": "v1", "kind": "List", "items": docs})
+        cluster.kubectl("delete", "--ignore-not-found", "--wait", "-f", "-", input=body,
+                        timeout=120)
+
+
+def expect(cluster: Cluster, addr: str, cases: list[dict[str, Any]]) -> None:
+    result = cluster.sandbox.run([VENV_PYTHON, str(PROBE), addr, json.dumps(cases)],
+                                 timeout=40 * len(cases) + 10)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    failed = [line for line in lines if not line["ok"]]
+    assert len(lines) == len(cases) and not failed, result.stderr + json.dumps(failed, indent=1)
