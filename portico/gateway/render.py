@@ -5,11 +5,13 @@ with the default certificate - the hostless HTTPS listener's - plus a crt-list
 whose lines carry the other listeners' hostnames as SNI filters). In a
 frontend the request first picks its listener by Host (port stripped, lower
 case): an exact listener hostname, then the longest wildcard, then the
-hostless listener. Then the table's entries, already in precedence order, are
-tried in turn: the first whose ACLs all hold sets `txn.match`. The matched
-entry's filters run (redirect, request/response header changes, URL
-rewrites), `rand(total weight)` picks one of its backends, and an unresolved
-choice or an empty rule goes to a backend answering 500; no entry: 404.
+hostless listener (on HTTPS ports by the TLS SNI when the client sent one, as
+Envoy chooses a filter chain; the Host header must then match the routes).
+Then the table's entries, already in precedence order, are tried in turn:
+the first whose ACLs all hold sets `txn.match`. The matched entry's filters
+run (redirect, request/response header changes, URL rewrites),
+`rand(total weight)` picks one of its backends, and an unresolved choice or an
+empty rule goes to a backend answering 500; no entry: 404.
 Servers sit in pre-allocated slots (ingress's applier changes them at run
 time); any other change is a seamless reload by the same applier.
 """
@@ -45,9 +47,9 @@ def _listener_lines(table: Table, port: int) -> list[str]:
                   key=lambda li: -len(li.hostname or ""))
     unset = "!{ var(txn.listener) -m found }"
     out = [f"    http-request set-var(txn.listener) str({li.name}) if {unset} "
-           f"{{ var(txn.host) -m str {li.hostname} }}" for li in exact]
+           f"{{ var(txn.lhost) -m str {li.hostname} }}" for li in exact]
     out += [f"    http-request set-var(txn.listener) str({li.name}) if {unset} "
-            f"{{ var(txn.host) -m end {(li.hostname or '')[1:]} }}" for li in wild]
+            f"{{ var(txn.lhost) -m end {(li.hostname or '')[1:]} }}" for li in wild]
     out += [f"    http-request set-var(txn.listener) str({li.name}) if {unset}"
             for li in here if not li.hostname]
     return out
@@ -179,7 +181,10 @@ def _frontend(table: Table, port: int, s: Settings) -> list[str]:
     lines = ["", f"frontend port_{port}", bind]
     lines += [acl for n, e in indexed for acl in _acls(n, e)]
     lines += ["    http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
-              *_listener_lines(table, port)]
+              "    http-request set-var(txn.lhost) var(txn.host)"]
+    if https:
+        lines.append("    http-request set-var(txn.lhost) ssl_fc_sni,lower if { ssl_fc_has_sni }")
+    lines += _listener_lines(table, port)
     lines += [f"    http-request set-var(txn.match) str(m{n}) if {unset} {_conditions(n, e)}"
               for n, e in indexed]
     for n, e in indexed:

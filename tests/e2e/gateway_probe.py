@@ -6,9 +6,13 @@ cluster's sandbox netns, never from the machine's). Each case is a request
 must come back: `status`; on 200 the echo backend's view (`backend`: pod-name
 prefix, `namespace`, `path`, `host`, `headers` (values joined by ","),
 `absent`); on 3xx `redirect` (`scheme`, `host`, `port`, `path` of Location);
-`response_headers`. As upstream (`conformance/utils/http`), a case passes after
-3 consecutive matching answers within 30 s, one connection per request. Prints
-one JSON line per case: {"ok": bool, "last": what the last answer was}.
+`response_headers`; status "unreachable": the connection must fail. As
+upstream (`conformance/utils/http`), a case passes after 3 consecutive
+matching answers within 30 s, one connection per request. Prints one JSON line
+per case: {"ok": bool, "last": what the last answer was}. With a third
+argument N, sends the first case N times and prints how many answers each
+backend gave (weights); with `for=SECONDS`, sends it back to back that long and
+prints how many answers had each status (hitless changes).
 """
 
 from __future__ import annotations
@@ -88,10 +92,12 @@ def check(address: str, case: Case, needed: int = 3, timeout: float = 30.0) -> d
     while time.monotonic() < deadline:
         try:
             answer = send(address, case)
-            found = problems(case, answer)
+            found = ["answered"] if case.get("status") == "unreachable" else \
+                problems(case, answer)
             last = {"problems": found, "status": answer["status"]}
         except OSError as exc:
-            found, last = ["error"], {"error": repr(exc)}
+            found = [] if case.get("status") == "unreachable" else ["error"]
+            last = {"error": repr(exc)}
         streak = 0 if found else streak + 1
         if streak >= needed:
             return {"ok": True, "last": last}
@@ -99,8 +105,38 @@ def check(address: str, case: Case, needed: int = 3, timeout: float = 30.0) -> d
     return {"ok": False, "case": case, "last": last}
 
 
+def distribution(address: str, case: Case, count: int) -> dict[str, int]:
+    """Backend (pod name without its two generated parts) -> answers, of `count` requests."""
+    seen: dict[str, int] = {}
+    for _ in range(count):
+        answer = send(address, case)
+        pod = json.loads(answer["body"]).get("pod", "") if answer["status"] == 200 else ""
+        backend = pod.rsplit("-", 2)[0] if pod else f"status {answer['status']}"
+        seen[backend] = seen.get(backend, 0) + 1
+    return seen
+
+
+def soak(address: str, case: Case, seconds: float) -> dict[str, int]:
+    """Status (or error) -> count, of requests sent back to back for `seconds`."""
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            key = str(send(address, case)["status"])
+        except OSError as exc:
+            key = type(exc).__name__
+        seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
 def main() -> int:
     address, cases = sys.argv[1], json.loads(sys.argv[2])
+    if len(sys.argv) > 3 and sys.argv[3].startswith("for="):
+        print(json.dumps(soak(address, cases[0], float(sys.argv[3][4:]))), flush=True)
+        return 0
+    if len(sys.argv) > 3:
+        print(json.dumps(distribution(address, cases[0], int(sys.argv[3]))), flush=True)
+        return 0
     for case in cases:
         print(json.dumps(check(address, case)), flush=True)
     return 0

@@ -128,3 +128,44 @@ def expect(cluster: Cluster, addr: str, cases: list[dict[str, Any]]) -> None:
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     failed = [line for line in lines if not line["ok"]]
     assert len(lines) == len(cases) and not failed, result.stderr + json.dumps(failed, indent=1)
+
+
+def listener_view(gw_status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """name -> {attached, kinds, conditions: type -> (status, reason)} of a Gateway status."""
+    return {li["name"]: {"attached": li["attachedRoutes"],
+                         "kinds": [k["kind"] for k in li.get("supportedKinds") or []],
+                         "conditions": {c["type"]: (c["status"], c["reason"])
+                                        for c in li.get("conditions") or []}}
+            for li in gw_status.get("listeners") or []}
+
+
+def wait_listeners(cluster: Cluster, gateway: str, expected: dict[str, dict[str, Any]],
+                   namespace: str = INFRA) -> dict[str, Any]:
+    """Wait until the Gateway's current status has exactly these listeners, each with the
+    given attachedRoutes, supportedKinds and (a subset of) conditions."""
+    def matches() -> dict[str, Any] | None:
+        status = gateway_status(cluster, gateway, namespace)
+        view = listener_view(status)
+        if set(view) != set(expected):
+            return None
+        for name, want in expected.items():
+            got = view[name]
+            if got["attached"] != want.get("attached", got["attached"]) or \
+                    got["kinds"] != want.get("kinds", ["HTTPRoute"]) or \
+                    any(got["conditions"].get(t) != c for t, c in want.get("conditions",
+                                                                          {}).items()):
+                return None
+        return status
+    return wait_for(matches, 60, interval=0.3, message=f"listeners of gateway {gateway}")
+
+
+OK = {"Accepted": ("True", "Accepted"), "ResolvedRefs": ("True", "ResolvedRefs")}
+
+
+def distribution(cluster: Cluster, addr: str, request: dict[str, Any], count: int,
+                 ) -> dict[str, int]:
+    """Backend name -> answers out of `count` requests (upstream's weight check)."""
+    result = cluster.sandbox.run([VENV_PYTHON, str(PROBE), addr, json.dumps([request]),
+                                  str(count)], timeout=120)
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))

@@ -11,13 +11,14 @@ deletes its manifests. Requests only ever leave from the sandbox netns.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 
 import pytest
 
 from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME, GATEWAY_NAME_LABEL
-from portico.testing.sandbox import Cluster
+from portico.testing.sandbox import Cluster, wait_for
 from tests.e2e import gateway_support as gs
 from tests.e2e.cluster_support import running_cluster
 from tests.gateway_conformance import needs_conformance
@@ -142,3 +143,378 @@ def test_httproute_invalid_nonexistent_backend_ref(cluster: Cluster, same_ns: st
         assert (conds["ResolvedRefs"]["status"], conds["ResolvedRefs"]["reason"]) == \
             ("False", "BackendNotFound")
         gs.expect(cluster, same_ns, [{"host": "example.com", "path": "/", "status": 500}])
+
+
+def test_httproute_exact_path_matching(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-exact-path-matching"):
+        gs.route_parent(cluster, "exact-matching", "same-namespace")
+        gs.expect(cluster, same_ns, [
+            case("/one"), case("/two", V2), {"host": "example.com", "path": "/", "status": 404},
+            {"host": "example.com", "path": "/one/example", "status": 404},
+            {"host": "example.com", "path": "/two/", "status": 404}])
+
+
+def test_httproute_header_matching(cluster: Cluster, same_ns: str) -> None:
+    def h(backend: str, **headers: str) -> dict[str, object]:
+        return case("/", backend, headers=headers)
+    with gs.applied(cluster, "httproute-header-matching"):
+        gs.route_parent(cluster, "header-matching", "same-namespace")
+        gs.expect(cluster, same_ns, [
+            h(V1, Version="one"), h(V2, Version="two"), h(V1, Version="two", Color="orange"),
+            h(V1, Color="blue"), h(V1, Color="green"), h(V2, Color="red"),
+            h(V2, Color="yellow"), h(V1, Version="one", Color="orange"),
+            {"host": "example.com", "path": "/", "status": 404, "headers": {"Version": "three"}},
+            {"host": "example.com", "path": "/", "status": 404, "headers": {"Color": "purple"}}])
+
+
+def test_httproute_matching_across_routes(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-matching-across-routes"):
+        gs.route_parent(cluster, "matching-part1", "same-namespace")
+        gs.route_parent(cluster, "matching-part2", "same-namespace")
+        gs.expect(cluster, same_ns, [
+            case("/"), case("/example"), case("/example", host="example.net"),
+            case("/example", headers={"Version": "one"}), case("/v2", V2),
+            case("/v2", host="example.net"), case("/v2/example", V2),
+            case("/", V2, headers={"Version": "two"})])
+
+
+def test_httproute_path_match_order(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-path-match-order"):
+        gs.route_parent(cluster, "path-matching-order", "same-namespace")
+        gs.expect(cluster, same_ns, [
+            case("/match/exact/one", V3), case("/match/exact", V2), case("/match"),
+            case("/match/prefix/one/any", V2), case("/match/prefix/any"),
+            case("/match/any", V3)])
+
+
+def test_httproute_weight(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-weight"):
+        gs.route_parent(cluster, "weighted-backends", "same-namespace")
+        gs.expect(cluster, same_ns, [{"host": "example.com", "path": "/", "status": 200}])
+        shares = gs.distribution(cluster, same_ns, {"host": "example.com", "path": "/"}, 500)
+        assert set(shares) <= {V1, V2}, shares
+        assert abs(shares.get(V1, 0) / 500 - 0.7) <= 0.05 and \
+            abs(shares.get(V2, 0) / 500 - 0.3) <= 0.05, shares
+
+
+def test_httproute_no_backend_refs_answer_500(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-omitted-backendrefs"):
+        gs.route_parent(cluster, "omitted-backendrefs", "same-namespace")
+        gs.expect(cluster, same_ns, [
+            {"host": "example.com", "path": "/omitted-no-forward", "status": 500},
+            {"host": "example.com", "path": "/empty-no-forward", "status": 500}])
+
+
+@pytest.mark.parametrize(("manifest", "route", "reason"), [
+    ("httproute-invalid-backendref-unknown-kind", "invalid-backend-ref-unknown-kind",
+     "InvalidKind"),
+    ("httproute-invalid-cross-namespace-backend-ref", "invalid-cross-namespace-backend-ref",
+     "RefNotPermitted"),
+    ("httproute-invalid-reference-grant", "reference-grant", "RefNotPermitted")])
+def test_httproute_unresolved_backends_answer_500(cluster: Cluster, same_ns: str, manifest: str,
+                                                 route: str, reason: str) -> None:
+    with gs.applied(cluster, manifest):
+        conds = gs.route_parent(cluster, route, "same-namespace")
+        assert (conds["ResolvedRefs"]["status"], conds["ResolvedRefs"]["reason"]) == \
+            ("False", reason)
+        gs.expect(cluster, same_ns, [{"host": "example.com", "path": "/", "status": 500}])
+
+
+def test_httproute_partially_invalid_via_reference_grant(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-partially-invalid-via-invalid-reference-grant"):
+        conds = gs.route_parent(cluster, "invalid-reference-grant", "same-namespace")
+        assert conds["ResolvedRefs"]["reason"] == "RefNotPermitted"
+        gs.expect(cluster, same_ns, [
+            {"host": "example.com", "path": "/v2", "status": 500},
+            case("/", "app-backend-v1", "gateway-conformance-app-backend")])
+
+
+def test_httproute_reference_grant(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-reference-grant"):
+        conds = gs.route_parent(cluster, "reference-grant", "same-namespace")
+        assert conds["ResolvedRefs"]["status"] == "True"
+        gs.expect(cluster, same_ns, [case("/", "web-backend", "gateway-conformance-web-backend")])
+
+
+def test_httproute_cross_namespace(cluster: Cluster) -> None:
+    with gs.applied(cluster, "httproute-cross-namespace"):
+        gs.route_parent(cluster, "cross-namespace", "backend-namespaces",
+                        namespace="gateway-conformance-web-backend")
+        gs.expect(cluster, gs.address(cluster, "backend-namespaces"),
+                  [case("/", "web-backend", "gateway-conformance-web-backend")])
+
+
+def test_httproute_invalid_parent_refs(cluster: Cluster) -> None:
+    with gs.applied(cluster, "httproute-invalid-cross-namespace-parent-ref"), \
+            gs.applied(cluster, "httproute-invalid-parentref-not-matching-section-name"):
+        conds = gs.route_parent(cluster, "invalid-cross-namespace-parent-ref", "same-namespace",
+                                "False", namespace="gateway-conformance-web-backend")
+        assert conds["Accepted"]["reason"] == "NotAllowedByListeners"
+        conds = gs.route_parent(cluster, "httproute-listener-not-matching-section-name",
+                                "same-namespace", "False")
+        assert conds["Accepted"]["reason"] == "NoMatchingParent"
+        gs.wait_listeners(cluster, "same-namespace", {"http": {"attached": 0,
+                                                               "conditions": gs.OK}})
+
+
+def test_httproute_multiple_gateways(cluster: Cluster, same_ns: str) -> None:
+    with gs.applied(cluster, "httproute-multiple-gateways"):
+        gs.route_parent(cluster, "multiple-gateways-shared-route", "same-namespace")
+        gs.route_parent(cluster, "multiple-gateways-shared-route", "all-namespaces")
+        gs.expect(cluster, same_ns, [case("/shared"), case("/", V2)])
+        gs.expect(cluster, gs.address(cluster, "all-namespaces"), [case("/shared"),
+                                                                   case("/", V3)])
+
+
+def test_httproute_observed_generation_bump(cluster: Cluster) -> None:
+    with gs.applied(cluster, "httproute-observed-generation-bump"):
+        before = gs.route_parent(cluster, "observed-generation-bump", "same-namespace")
+        cluster.kubectl("patch", "httproute", "observed-generation-bump", "-n", NS,
+                        "--type=json", "-p",
+                        '[{"op":"replace","path":"/spec/rules/0/backendRefs/0/port",'
+                        '"value":8080}]', check=True)
+        cluster.kubectl("patch", "httproute", "observed-generation-bump", "-n", NS,
+                        "--type=merge", "-p", '{"spec":{"hostnames":["bumped.example.com"]}}',
+                        check=True)
+        after = gs.route_parent(cluster, "observed-generation-bump", "same-namespace")
+        assert after["Accepted"]["observedGeneration"] > before["Accepted"]["observedGeneration"]
+
+
+def test_httproute_hostname_intersection(cluster: Cluster) -> None:
+    def h(host: str, path: str, backend: str | None) -> dict[str, object]:
+        return case(path, backend, host=host) if backend else \
+            {"host": host, "path": path, "status": 404}
+    with gs.applied(cluster, "httproute-hostname-intersection"):
+        for route in ("specific-host-matches-listener-specific-host",
+                      "specific-host-matches-listener-wildcard-host",
+                      "wildcard-host-matches-listener-specific-host",
+                      "wildcard-host-matches-listener-wildcard-host"):
+            gs.route_parent(cluster, route, "httproute-hostname-intersection")
+        conds = gs.route_parent(cluster, "no-intersecting-hosts",
+                                "httproute-hostname-intersection", "False")
+        assert conds["Accepted"]["reason"] == "NoMatchingListenerHostname"
+        gs.wait_listeners(cluster, "httproute-hostname-intersection", {
+            "listener-1": {"attached": 2, "conditions": gs.OK},
+            "listener-2": {"attached": 1, "conditions": gs.OK},
+            "listener-3": {"attached": 1, "conditions": gs.OK}})
+        gs.expect(cluster, gs.address(cluster, "httproute-hostname-intersection"), [
+            h("very.specific.com", "/s1", V1), h("very.specific.com:1234", "/s1", V1),
+            h("non.matching.com", "/s1", None), h("foo.nonmatchingwildcard.io", "/s1", None),
+            h("foo.wildcard.io", "/s1", None), h("very.specific.com", "/non-matching-prefix",
+                                                 None),
+            h("foo.wildcard.io", "/s2", V2), h("bar.wildcard.io", "/s2", V2),
+            h("foo.bar.wildcard.io", "/s2", V2), h("wildcard.io", "/s2", None),
+            h("very.specific.com", "/s2", None), h("very.specific.com", "/s3", V3),
+            h("foo.specific.com", "/s3", None), h("foo.wildcard.io", "/s3", None),
+            h("foo.anotherwildcard.io", "/s4", V1), h("foo.bar.anotherwildcard.io", "/s4", V1),
+            h("anotherwildcard.io", "/s4", None), h("foo.wildcard.io", "/s4", None),
+            h("specific.but.wrong.com", "/s5", None), h("wildcard.io", "/s5", None)])
+        gs.expect(cluster, gs.address(cluster, "httproute-hostname-intersection-all"), [
+            h("first.com", "/", V2), h("sub.first.com", "/", V2), h("second.com", "/", V2),
+            h("sub.second.com", "/", V2), h("third.com", "/", None),
+            h("sub.third.com", "/", None)])
+
+
+def test_httproute_listener_hostname_matching(cluster: Cluster) -> None:
+    with gs.applied(cluster, "httproute-listener-hostname-matching"):
+        for route in ("backend-v1", "backend-v2", "backend-v3"):
+            gs.route_parent(cluster, route, "httproute-listener-hostname-matching")
+        gs.expect(cluster, gs.address(cluster, "httproute-listener-hostname-matching"), [
+            case("/", V1, host="bar.com"), case("/", V2, host="foo.bar.com"),
+            case("/", V3, host="baz.bar.com"), case("/", V3, host="boo.bar.com"),
+            case("/", V3, host="multiple.prefixes.bar.com"),
+            case("/", V3, host="multiple.prefixes.foo.com"),
+            {"host": "foo.com", "path": "/", "status": 404},
+            {"host": "no.matching.host", "path": "/", "status": 404}])
+
+
+def test_httproute_https_listener(cluster: Cluster) -> None:
+    with gs.applied(cluster, "httproute-https-listener"):
+        gs.route_parent(cluster, "httproute-https-test", "same-namespace-with-https-listener")
+        gs.route_parent(cluster, "httproute-https-test-no-hostname",
+                        "same-namespace-with-https-listener")
+        gs.expect(cluster, gs.address(cluster, "same-namespace-with-https-listener"), [
+            case("/", host="example.org", https=True),
+            {"host": "second-example.org", "sni": "unknown-example.org", "path": "/",
+             "https": True, "status": 404},
+            case("/", V2, host="second-example.org", https=True),
+            {"host": "unknown-example.org", "path": "/", "https": True, "status": 404}])
+
+
+# --- Gateway tests ---------------------------------------------------------------------
+def _accepted(cluster: Cluster, gateway: str) -> tuple[str, str]:
+    c = gs.condition({"status": gs.gateway_status(cluster, gateway)}, "Accepted")
+    return c["status"], c["reason"]
+
+
+def test_gatewayclass_observed_generation_bump(cluster: Cluster) -> None:
+    name = "gatewayclass-observed-generation-bump"
+    with gs.applied(cluster, name):
+        def accepted_at() -> int | None:
+            cls = gs.kubectl_json(cluster, "get", "gatewayclass", name)
+            c = gs.condition(cls, "Accepted")
+            return c.get("observedGeneration") if gs.current(cls, c) else None
+        before = wait_for(accepted_at, 60, interval=0.3, message="class accepted")
+        cluster.kubectl("patch", "gatewayclass", name, "--type=merge", "-p",
+                        '{"spec":{"description":"bumped"}}', check=True)
+        after = wait_for(accepted_at, 60, interval=0.3, message="class observed bump")
+        assert after > before
+
+
+def test_gateway_observed_generation_bump(cluster: Cluster) -> None:
+    name = "gateway-observed-generation-bump"
+    with gs.applied(cluster, name):
+        before = gs.condition({"status": gs.gateway_status(cluster, name)}, "Accepted")
+        cluster.kubectl("patch", "gateway", name, "-n", NS, "--type=json", "-p",
+                        '[{"op":"add","path":"/spec/listeners/-","value":{"name":"http-2",'
+                        '"port":8080,"protocol":"HTTP","hostname":"foo.com"}}]', check=True)
+        status = gs.wait_listeners(cluster, name, {"http": {}, "http-2": {}})
+        after = gs.condition({"status": status}, "Accepted")
+        assert after["observedGeneration"] > before["observedGeneration"]
+
+
+def test_gateway_invalid_parameters_ref(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-invalid-parameters-ref"):
+        assert _accepted(cluster, "gateway-invalid-parameters-ref") == \
+            ("False", "InvalidParameters")
+
+
+def test_gateway_invalid_route_kind(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-invalid-route-kind"):
+        invalid = {"ResolvedRefs": ("False", "InvalidRouteKinds")}
+        gs.wait_listeners(cluster, "gateway-only-invalid-route-kind",
+                          {"http": {"kinds": [], "conditions": invalid}})
+        gs.wait_listeners(cluster, "gateway-supported-and-invalid-route-kind",
+                          {"http": {"kinds": ["HTTPRoute"], "conditions": invalid}})
+
+
+def test_gateway_invalid_tls_configuration(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-invalid-tls-configuration"):
+        for name in ("nonexistent-secret", "unsupported-group", "unsupported-kind",
+                     "malformed-secret"):
+            gs.wait_listeners(cluster, f"gateway-certificate-{name}", {"https": {"conditions": {
+                "ResolvedRefs": ("False", "InvalidCertificateRef"),
+                "Programmed": ("False", "Invalid")}}})
+
+
+def test_gateway_listener_unsupported_protocol(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-invalid-listeners-unsupported-protocol"):
+        bad = {"kinds": [], "conditions": {"Accepted": ("False", "UnsupportedProtocol")}}
+        gs.wait_listeners(cluster, "gateway-only-unsupported-protocols", {"invalid": bad})
+        assert _accepted(cluster, "gateway-only-unsupported-protocols") == \
+            ("False", "ListenersNotValid")
+        gs.wait_listeners(cluster, "gateway-supported-and-unsupported-protocols",
+                          {"invalid": bad, "http": {"conditions": gs.OK}})
+        assert _accepted(cluster, "gateway-supported-and-unsupported-protocols") == \
+            ("True", "ListenersNotValid")
+
+
+@pytest.mark.parametrize(("manifest", "resolved"), [
+    ("gateway-secret-missing-reference-grant", ("False", "RefNotPermitted")),
+    ("gateway-secret-invalid-reference-grant", ("False", "RefNotPermitted")),
+    ("gateway-secret-reference-grant-all-in-namespace", ("True", "ResolvedRefs")),
+    ("gateway-secret-reference-grant-specific", ("True", "ResolvedRefs"))])
+def test_gateway_secret_reference_grants(cluster: Cluster, manifest: str,
+                                         resolved: tuple[str, str]) -> None:
+    with gs.applied(cluster, manifest):
+        programmed = ("True", "Programmed") if resolved[0] == "True" else ("False", "Invalid")
+        gs.wait_listeners(cluster, manifest, {"https": {"conditions": {
+            "ResolvedRefs": resolved, "Programmed": programmed}}})
+
+
+def test_gateway_with_attached_routes(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-with-attached-routes"):
+        gs.wait_listeners(cluster, "gateway-with-one-attached-route",
+                          {"http": {"attached": 1, "conditions": gs.OK}})
+        gs.wait_listeners(cluster, "gateway-with-two-attached-routes",
+                          {"http": {"attached": 2, "conditions": gs.OK}})
+        gs.wait_listeners(cluster, "unresolved-gateway-with-one-attached-unresolved-route",
+                          {"tls": {"attached": 1, "conditions": {
+                              "ResolvedRefs": ("False", "InvalidCertificateRef")}}})
+
+
+def test_gateway_modify_listeners(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-modify-listeners"):
+        add, remove = "gateway-add-listener", "gateway-remove-listener"
+        gs.wait_listeners(cluster, add, {"https": {"attached": 1, "conditions": gs.OK}})
+        cluster.kubectl("patch", "gateway", add, "-n", NS, "--type=json", "-p",
+                        '[{"op":"add","path":"/spec/listeners/-","value":{"name":"http",'
+                        '"port":80,"protocol":"HTTP","hostname":"data.test.com",'
+                        '"allowedRoutes":{"namespaces":{"from":"All"}}}}]', check=True)
+        gs.wait_listeners(cluster, add, {"https": {"attached": 1, "conditions": gs.OK},
+                                         "http": {"attached": 1, "conditions": gs.OK}})
+        gs.expect(cluster, gs.address(cluster, add), [case("/", host="data.test.com")])
+        gs.wait_listeners(cluster, remove, {"https": {"attached": 1}, "http": {"attached": 1}})
+        gs.expect(cluster, gs.address(cluster, remove), [
+            case("/", host="secure.test.com", https=True)])
+        cluster.kubectl("patch", "gateway", remove, "-n", NS, "--type=json", "-p",
+                        '[{"op":"remove","path":"/spec/listeners/0"}]', check=True)
+        gs.wait_listeners(cluster, remove, {"http": {"attached": 1, "conditions": gs.OK}})
+        gs.expect(cluster, gs.address(cluster, remove), [
+            {"host": "secure.test.com", "path": "/", "https": True, "status": "unreachable"}])
+
+
+def test_gateway_name_maximum_length(cluster: Cluster) -> None:
+    with gs.applied(cluster, "gateway-name-maximum-length") as docs:
+        name = docs[0]["metadata"]["name"]
+        assert len(name) == 253
+        waited = cluster.kubectl("wait", "--for=condition=programmed", f"gateway/{name}",
+                                 "-n", NS, "--timeout=120s", timeout=130)
+        assert waited.returncode == 0, waited.stderr
+        deployments = gs.kubectl_json(cluster, "get", "deployment", "-n", NS)["items"]
+        owned = [d for d in deployments if d["metadata"]["ownerReferences"][0]["name"] == name]
+        assert len(owned) == 1 and len(owned[0]["metadata"]["name"]) <= 63
+
+
+def test_gateway_of_another_class_is_ignored(cluster: Cluster) -> None:
+    other = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+             "metadata": {"name": "other-class", "namespace": NS},
+             "spec": {"gatewayClassName": "someone-else",
+                      "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+    gs.apply(cluster, [other])
+    try:
+        gs.wait_listeners(cluster, "same-namespace", {"http": {}})  # a sync has run since
+        gw = gs.kubectl_json(cluster, "get", "gateway", "other-class", "-n", NS)
+        assert gs.condition(gw, "Accepted")["reason"] == "Pending"
+        assert "listeners" not in gw["status"]
+        assert cluster.kubectl("get", "deployment", "other-class-someone-else", "-n",
+                               NS).returncode != 0
+    finally:
+        cluster.kubectl("delete", "gateway", "other-class", "-n", NS, "--wait")
+
+
+def test_ingress_and_gateway_each_have_their_own_load_balancer_ip(cluster: Cluster,
+                                                                  same_ns: str) -> None:
+    ingress = wait_for(lambda: cluster.kubectl(
+        "get", "service", "nginx", "-n", "app-routing-system", "-o",
+        "jsonpath={.status.loadBalancer.ingress[0].ip}").stdout.strip(), 90,
+        message="the ingress addon's EXTERNAL-IP")
+    assert ingress and ingress != same_ns
+
+
+def test_route_and_endpoint_changes_are_hitless(cluster: Cluster, same_ns: str) -> None:
+    """Requests back to back while the route changes (reloads) and the backend scales
+    (runtime API): every one is answered 200."""
+    with gs.applied(cluster, "httproute-simple-same-namespace"):
+        gs.route_parent(cluster, "gateway-conformance-infra-test", "same-namespace")
+        gs.expect(cluster, same_ns, [case("/")])
+        soak = cluster.sandbox.popen([gs.VENV_PYTHON, str(gs.PROBE), same_ns, json.dumps(
+            [{"host": "example.com", "path": "/"}]), "for=12"])
+        try:
+            for i in range(4):
+                cluster.kubectl("patch", "httproute", "gateway-conformance-infra-test", "-n", NS,
+                                "--type=merge", "-p", json.dumps({"spec": {"rules": [{
+                                    "matches": [{"path": {"type": "PathPrefix", "value": "/"}},
+                                                {"headers": [{"name": "x-change",
+                                                              "value": str(i)}]}],
+                                    "backendRefs": [{"name": V1, "port": 8080}]}]}}),
+                                check=True)
+            cluster.kubectl("scale", "deployment", V1, "-n", NS, "--replicas=3", check=True)
+            out, err = soak.communicate(timeout=60)
+        finally:
+            cluster.kubectl("scale", "deployment", V1, "-n", NS, "--replicas=2")
+            if soak.poll() is None:
+                soak.kill()
+                soak.wait()
+        counts = json.loads(out)
+        assert set(counts) == {"200"} and counts["200"] > 50, (counts, err)
