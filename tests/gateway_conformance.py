@@ -44,4 +44,5 @@ def tls_secret(namespace: str, name: str, hosts: tuple[str, ...]) -> dict[str, A
 
 BASE_SECRETS = (("gateway-conformance-infra", "tls-validity-checks-certificate",
                  ("*", "*.org", "*.wildcard.org")),
+                ("gateway-conformance-infra", "tls-checks-certificate", ("abc.example.com",)),
                 ("gateway-conformance-web-backend", "certificate", ("*",)))

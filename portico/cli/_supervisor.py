@@ -196,7 +196,8 @@ class Supervisor:
         await install(self.api.kubeconfig, networked=self._networked())
         if self._networked():
             self.progress.step("addons applied: cluster DNS (kube-system/coredns), ingress "
-                               "(app-routing-system/nginx)")
+                               "(app-routing-system/nginx), Gateway API "
+                               "(aks-istio-system/istiod)")
 
     async def _wait_nodes_ready(self, timeout: float) -> None:
         from portico.apiserver.registry import ListOptions

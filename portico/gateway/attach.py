@@ -1,9 +1,9 @@
-"""HTTPRoutes attached to Gateway listeners, and each parentRef's status (pure).
+"""HTTPRoutes and GRPCRoutes attached to Gateway listeners, and each parentRef's status (pure).
 
-Theory of operation: for every parentRef of an HTTPRoute that names a Gateway of
+Theory of operation: for every parentRef of a route that names a Gateway of
 ours (group/kind/namespace defaulted), the candidate listeners are those the
 sectionName and port select (none: NoMatchingParent); of those, the listeners
-whose supportedKinds hold HTTPRoute and whose allowedRoutes admit the route's
+whose supportedKinds hold the route's kind and whose allowedRoutes admit the route's
 namespace (Same, All, or a Selector over the Namespace's labels) take it
 (none: NotAllowedByListeners) if the hostnames intersect (none:
 NoMatchingListenerHostname). The parentRef is Accepted when one listener
@@ -34,12 +34,14 @@ from portico.gateway.model import (
 class Attachment:
     gateway: NamespacedName
     listener: str
+    kind: str                           # HTTPRoute | GRPCRoute
     route: Obj
     hostnames: tuple[str | None, ...]   # None: any host the listener takes
 
 
 @dataclass(frozen=True)
 class ParentStatus:
+    kind: str
     route: NamespacedName
     parent_ref: Obj                     # defaulted, as written to status
     conditions: tuple[Condition, ...]
@@ -82,8 +84,9 @@ def _selected(labels: dict[str, str], selector: Obj) -> bool:
     return True
 
 
-def admits(snapshot: Snapshot, gateway_ns: str, listener: Listener, route_ns: str) -> bool:
-    if "HTTPRoute" not in listener.kinds:
+def admits(snapshot: Snapshot, gateway_ns: str, listener: Listener, kind: str,
+           route_ns: str) -> bool:
+    if kind not in listener.kinds:
         return False
     if listener.allowed_from == "All":
         return True
@@ -102,24 +105,23 @@ def default_parent(ref: Obj, route_ns: str) -> Obj:
     return out
 
 
-def resolved_refs(snapshot: Snapshot, route: Obj) -> Condition:
+def resolved_refs(snapshot: Snapshot, kind: str, route: Obj) -> Condition:
     ns = namespaced_name(route)[0]
     for rule in (route.get("spec") or {}).get("rules") or []:
         for ref in rule.get("backendRefs") or []:
-            reason = backend_problem(snapshot, ns, ref)
+            reason = backend_problem(snapshot, kind, ns, ref)
             if reason:
                 return Condition("ResolvedRefs", False, reason,
                                  f"backendRef {ref.get('name')}: {reason}")
     return Condition("ResolvedRefs", True, "ResolvedRefs")
 
 
-def backend_problem(snapshot: Snapshot, route_ns: str, ref: Obj) -> str:
+def backend_problem(snapshot: Snapshot, kind: str, route_ns: str, ref: Obj) -> str:
     """"" when `ref` names a usable Service port, else the ResolvedRefs reason."""
     if (ref.get("group") or "") != "" or (ref.get("kind") or "Service") != "Service":
         return "InvalidKind"
     ns = ref.get("namespace") or route_ns
-    if ns != route_ns and not granted(snapshot, "HTTPRoute", route_ns, "", "Service", ns,
-                                      ref["name"]):
+    if ns != route_ns and not granted(snapshot, kind, route_ns, "", "Service", ns, ref["name"]):
         return "RefNotPermitted"
     if (ns, ref["name"]) not in snapshot.services:
         return "BackendNotFound"
@@ -131,18 +133,18 @@ def _candidates(view: GatewayView, ref: Obj) -> list[Listener]:
             if ref.get("sectionName") in (None, li.name) and ref.get("port") in (None, li.port)]
 
 
-def _attach_one(snapshot: Snapshot, view: GatewayView, route: Obj, ref: Obj,
+def _attach_one(snapshot: Snapshot, view: GatewayView, kind: str, route: Obj, ref: Obj,
                 ) -> tuple[Condition, list[Attachment]]:
     route_ns = namespaced_name(route)[0]
     candidates = _candidates(view, ref)
     if not candidates:
         return Condition("Accepted", False, "NoMatchingParent",
                          "no listener matches the parentRef's sectionName and port"), []
-    allowed = [li for li in candidates if admits(snapshot, view.key[0], li, route_ns)]
+    allowed = [li for li in candidates if admits(snapshot, view.key[0], li, kind, route_ns)]
     if not allowed:
         return Condition("Accepted", False, "NotAllowedByListeners",
                          "no listener allows routes of this kind from this namespace"), []
-    taken = [Attachment(view.key, li.name, route, hostnames(li, route)) for li in allowed]
+    taken = [Attachment(view.key, li.name, kind, route, hostnames(li, route)) for li in allowed]
     taken = [a for a in taken if a.hostnames]
     if not taken:
         return Condition("Accepted", False, "NoMatchingListenerHostname",
@@ -155,15 +157,15 @@ def attachments(snapshot: Snapshot, views: dict[NamespacedName, GatewayView],
     """Every attachment to our Gateways, and the status of every parentRef naming one."""
     attached: list[Attachment] = []
     statuses: list[ParentStatus] = []
-    for route in snapshot.http_routes:
+    for kind, route in snapshot.routes():
         key = namespaced_name(route)
-        resolved = resolved_refs(snapshot, route)
+        resolved = resolved_refs(snapshot, kind, route)
         for ref in (route.get("spec") or {}).get("parentRefs") or []:
             parent = default_parent(ref, key[0])
             view = views.get((parent["namespace"], parent["name"]))
             if parent["group"] != GROUP or parent["kind"] != "Gateway" or view is None:
                 continue
-            accepted, taken = _attach_one(snapshot, view, route, ref)
+            accepted, taken = _attach_one(snapshot, view, kind, route, ref)
             attached += taken
-            statuses.append(ParentStatus(key, parent, (accepted, resolved)))
+            statuses.append(ParentStatus(kind, key, parent, (accepted, resolved)))
     return attached, statuses

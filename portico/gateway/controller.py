@@ -6,7 +6,7 @@ class whose controllerName is ours (with status.supportedFeatures), and for
 every Gateway of such a class server-side applies the Deployment, Service and
 (when the API serves policy/v1 PodDisruptionBudgets) PodDisruptionBudget of
 `provision`, then writes the Gateway's status (listeners, attachedRoutes,
-addresses from its Service) and the parents status of every HTTPRoute naming
+addresses from its Service) and the parents status of every HTTPRoute and GRPCRoute naming
 one of our Gateways. Statuses are written only when they differ; a conflict
 or an error is retried by the next sync. Gateways of other classes are never
 touched; route parent entries of other controllers are kept.
@@ -67,12 +67,12 @@ class GatewayController:
         for key, gateway in ours.items():
             await self._provision(gateway)
             await self._gateway_status(snapshot, gateway, views[key], attached)
-        for route in snapshot.http_routes:
-            mine = [p for p in parents if p.route == namespaced_name(route)]
+        for kind, route in snapshot.routes():
+            mine = [p for p in parents if (p.kind, p.route) == (kind, namespaced_name(route))]
             wanted = status.route_status(route, mine)
             if mine or any(p.get("controllerName") == CONTROLLER_NAME
                            for p in (route.get("status") or {}).get("parents") or []):
-                await self._write_status(sources.HTTPRoute, route, wanted)
+                await self._write_status(sources.ROUTE_CLASSES[kind], route, wanted)
 
     async def _classes(self, snapshot: Snapshot) -> None:
         if CLASS_NAME not in snapshot.classes:

@@ -24,11 +24,14 @@ CONTROLLER_NAME = "istio.aks.azure.com/gateway-controller"
 NAME_SUFFIX = "-approuting-istio"
 GATEWAY_NAME_LABEL = GROUP + "/gateway-name"
 GATEWAY_CLASS_LABEL = GROUP + "/gateway-class-name"
-ROUTE_KINDS = ("HTTPRoute",)
+ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 SUPPORTED_FEATURES = (
-    "Gateway", "GatewayPort8080", "HTTPRoute", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching",
+    "GRPCRoute", "Gateway", "GatewayInfrastructurePropagation", "GatewayPort8080", "HTTPRoute",
+    "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
+    "HTTPRoute308RedirectStatusCode", "HTTPRouteBackendRequestHeaderModification",
+    "HTTPRouteBackendTimeout", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching",
     "HTTPRoutePathRedirect", "HTTPRoutePathRewrite", "HTTPRoutePortRedirect",
-    "HTTPRouteQueryParamMatching", "HTTPRouteRequestMultipleMirrors",
+    "HTTPRouteQueryParamMatching", "HTTPRouteRequestTimeout",
     "HTTPRouteResponseHeaderModification", "HTTPRouteSchemeRedirect", "ReferenceGrant")
 
 
@@ -61,12 +64,18 @@ class Snapshot:
     classes: Mapping[str, Obj] = field(default_factory=dict)
     gateways: Mapping[NamespacedName, Obj] = field(default_factory=dict)
     http_routes: tuple[Obj, ...] = ()
+    grpc_routes: tuple[Obj, ...] = ()
     reference_grants: tuple[Obj, ...] = ()
     services: Mapping[NamespacedName, Obj] = field(default_factory=dict)
     endpoint_slices: tuple[Obj, ...] = ()
     secrets: Mapping[NamespacedName, Obj] = field(default_factory=dict)
     namespaces: Mapping[str, Obj] = field(default_factory=dict)
     config_maps: Mapping[NamespacedName, Obj] = field(default_factory=dict)
+
+    def routes(self) -> list[tuple[str, Obj]]:
+        """(kind, route) for every route this controller serves."""
+        return [("HTTPRoute", r) for r in self.http_routes] + \
+            [("GRPCRoute", r) for r in self.grpc_routes]
 
     def ours(self, gateway: Obj) -> bool:
         """Whether `gateway`'s class is one this controller owns."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from portico.gateway.model import Obj
-from portico.gateway.routing import Entry, Table
+from portico.gateway.routing import Choice, Entry, Table
 from portico.ingress import render as ingress_render
 from portico.ingress.endpoints import Slots
 from portico.ingress.model import Plan, Settings
@@ -152,22 +152,45 @@ def _rewrite_lines(r: Obj, cond: str, rest: str) -> list[str]:
     return out
 
 
-def _backend_lines(n: int, e: Entry) -> list[str]:
+def _pick_lines(n: int, e: Entry) -> list[str]:
+    """The weighted pick and the chosen backendRef's own header filters."""
     cond = f"{{ var(txn.match) -m str m{n} }}"
-    total = sum(c.weight for c in e.choices)
-    if total == 0:
-        return [f"    use_backend {ERROR} if {cond}"]
+    out = []
+    if len([c for c in e.choices if c.weight]) > 1:
+        out.append(f"    http-request set-var(txn.pick) rand({_total(e)}) if {cond}")
+    for c, picked in _ranges(n, e):
+        for f in c.filters:
+            if f.get("type") == "RequestHeaderModifier":
+                out += _header_lines("http-request", f.get("requestHeaderModifier") or {},
+                                     f"if {picked}")
+            elif f.get("type") == "ResponseHeaderModifier":
+                out += _header_lines("http-response", f.get("responseHeaderModifier") or {},
+                                     f"if {picked}")
+    return out
+
+
+def _total(e: Entry) -> int:
+    return sum(c.weight for c in e.choices)
+
+
+def _ranges(n: int, e: Entry) -> list[tuple[Choice, str]]:
+    """Each choice with weight, and the condition under which it is the one picked."""
+    cond = f"{{ var(txn.match) -m str m{n} }}"
     weighted = [c for c in e.choices if c.weight]
     if len(weighted) == 1:
-        return [f"    use_backend {weighted[0].backend or ERROR} if {cond}"]
-    out = [f"    http-request set-var(txn.pick) rand({total}) if {cond}"]
-    upto = 0
-    for c in e.choices:
-        if c.weight:
-            upto += c.weight
-            out.append(f"    use_backend {c.backend or ERROR} if {cond} "
-                       f"{{ var(txn.pick) -m int lt {upto} }}")
+        return [(weighted[0], cond)]
+    out, upto = [], 0
+    for c in weighted:
+        low, upto = upto, upto + c.weight
+        out.append((c, f"{cond} {{ var(txn.pick) -m int ge {low} }} "
+                       f"{{ var(txn.pick) -m int lt {upto} }}"))
     return out
+
+
+def _backend_lines(n: int, e: Entry) -> list[str]:
+    if _total(e) == 0:
+        return [f"    use_backend {ERROR} if {{ var(txn.match) -m str m{n} }}"]
+    return [f"    use_backend {c.backend or ERROR} if {picked}" for c, picked in _ranges(n, e)]
 
 
 def _frontend(table: Table, port: int, s: Settings) -> list[str]:
@@ -175,7 +198,7 @@ def _frontend(table: Table, port: int, s: Settings) -> list[str]:
     https = any(li.protocol == "HTTPS" for li in table.listeners if li.port == port)
     tls_dir = s.state_dir / "tls"
     bind = f"    bind {s.bind_address}:{port}" + (
-        f" ssl crt {tls_dir / 'default.pem'} crt-list {tls_dir / 'crt-list'} alpn http/1.1"
+        f" ssl crt {tls_dir / 'default.pem'} crt-list {tls_dir / 'crt-list'} alpn h2,http/1.1"
         if https else "")
     unset = "!{ var(txn.match) -m found }"
     lines = ["", f"frontend port_{port}", bind]
@@ -188,10 +211,22 @@ def _frontend(table: Table, port: int, s: Settings) -> list[str]:
     lines += [f"    http-request set-var(txn.match) str(m{n}) if {unset} {_conditions(n, e)}"
               for n, e in indexed]
     for n, e in indexed:
-        lines += _filter_lines(n, e)
+        lines += _filter_lines(n, e) + _pick_lines(n, e)
     for n, e in indexed:
         lines += _backend_lines(n, e)
     return lines + [f"    default_backend {NOT_FOUND}"]
+
+
+def _timeouts(table: Table) -> dict[str, list[str]]:
+    """backend -> its `set-timeout server` lines (a timeout needs a backend's capability)."""
+    out: dict[str, list[str]] = {}
+    for n, e in enumerate(table.entries):
+        for c in e.choices:
+            if e.timeout_ms and c.backend:
+                out.setdefault(c.backend, []).append(
+                    f"    http-request set-timeout server {e.timeout_ms}ms "
+                    f"if {{ var(txn.match) -m str m{n} }}")
+    return out
 
 
 def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingress_render.Rendered:
@@ -200,8 +235,11 @@ def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingre
         lines += _frontend(table, port, s)
     lines += ["", f"backend {NOT_FOUND}", "    http-request return status 404",
               "", f"backend {ERROR}", "    http-request return status 500"]
+    timeouts = _timeouts(table)
     for b in table.backends:
-        lines += ["", f"backend {b.name}"]
+        lines += ["", f"backend {b.name}", *timeouts.get(b.name, [])]
+        if b.h2:
+            lines.append("    default-server proto h2")
         lines += [f"    server s{i} {server}" if server else
                   f"    server s{i} {ingress_render.PLACEHOLDER} disabled"
                   for i, server in enumerate(slots[b.name], start=1)]

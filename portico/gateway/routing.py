@@ -8,11 +8,15 @@ the older route, `namespace/name`, the earlier rule. A request takes the first
 entry whose conditions all hold. An entry's backend choices carry weights; a
 backendRef that cannot be resolved keeps its share but answers 500 (backend
 `None`), and a rule with no backendRefs answers 500 too. Services become
-HAProxy backends named `be_<ns>_<service>_<port>` with their ready endpoints.
+HAProxy backends named `be_<ns>_<service>_<port>` with their ready endpoints
+(`_h2c` added for GRPCRoute backends, which HAProxy reaches over h2c). A
+GRPCRoute match is the HTTP match it means (`grpc_match`): the path
+`/package.Service/Method`, exactly, by service prefix or by regex.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from portico.gateway.attach import Attachment, backend_problem
@@ -26,6 +30,7 @@ from portico.ingress import model as ingress_model
 class Choice:
     backend: str | None   # None: 500
     weight: int
+    filters: tuple[Obj, ...] = ()    # the backendRef's own filters
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,30 @@ class Entry:
     choices: tuple[Choice, ...]
     scheme: str
     port: int
+    timeout_ms: int | None = None    # timeouts.backendRequest, else timeouts.request
+
+
+H2_SUFFIX = "_h2c"
+_DURATION = re.compile(r"(\d+)(ms|h|m|s)")
+_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def timeout_ms(rule: Obj) -> int | None:
+    """The rule's backend timeout in ms (Gateway API duration), None when unset or `0s`."""
+    timeouts = rule.get("timeouts") or {}
+    for key in ("backendRequest", "request"):
+        if timeouts.get(key):
+            ms = sum(int(n) * _UNIT_MS[u] for n, u in _DURATION.findall(str(timeouts[key])))
+            if ms:
+                return ms
+    return None
 
 
 @dataclass(frozen=True)
 class Backend:
     name: str
     servers: tuple[ingress_model.Server, ...]
+    h2: bool = False                    # GRPCRoute backends speak h2c
 
 
 @dataclass(frozen=True)
@@ -73,17 +96,43 @@ def precedence(entry: Entry, route: Obj, rule_index: int) -> tuple:
             "/".join(namespaced_name(route)), rule_index)
 
 
-def backend_name(ns: str, service: str, port: int) -> str:
-    return f"be_{ns}_{service}_{port}"
+def backend_name(ns: str, service: str, port: int, h2: bool = False) -> str:
+    return f"be_{ns}_{service}_{port}" + (H2_SUFFIX if h2 else "")
 
 
-def _choices(snapshot: Snapshot, route_ns: str, rule: Obj) -> tuple[Choice, ...]:
+def parse_backend_name(name: str) -> tuple[str, str, str, bool]:
+    """(namespace, service, port, h2) of a `backend_name` (names hold no `_`)."""
+    h2 = name.endswith(H2_SUFFIX)
+    _, ns, service, port = name.removesuffix(H2_SUFFIX).split("_")
+    return ns, service, port, h2
+
+
+def grpc_match(match: Obj) -> Obj:
+    """A GRPCRoute match as the HTTP match it means: `/service/method` paths, headers."""
+    method = match.get("method") or {}
+    service, name = method.get("service"), method.get("method")
+    if method.get("type") == "RegularExpression":
+        path = {"type": "RegularExpression",
+                "value": f"/{service or '[^/]+'}/{name or '[^/]+'}"}
+    elif service and name:
+        path = {"type": "Exact", "value": f"/{service}/{name}"}
+    elif service:
+        path = {"type": "PathPrefix", "value": f"/{service}"}
+    elif name:
+        path = {"type": "RegularExpression", "value": f"/[^/]+/{re.escape(name)}"}
+    else:
+        path = {"type": "PathPrefix", "value": "/"}
+    return {"path": path, "headers": match.get("headers") or []}
+
+
+def _choices(snapshot: Snapshot, kind: str, route_ns: str, rule: Obj) -> tuple[Choice, ...]:
     out = []
     for ref in rule.get("backendRefs") or []:
-        problem = backend_problem(snapshot, route_ns, ref) or ("" if ref.get("port") else "port")
+        problem = backend_problem(snapshot, kind, route_ns, ref) or \
+            ("" if ref.get("port") else "port")
         name = None if problem else backend_name(ref.get("namespace") or route_ns, ref["name"],
-                                                 int(ref["port"]))
-        out.append(Choice(name, int(ref.get("weight", 1))))
+                                                 int(ref["port"]), kind == "GRPCRoute")
+        out.append(Choice(name, int(ref.get("weight", 1)), tuple(ref.get("filters") or [])))
     return tuple(out)
 
 
@@ -91,12 +140,14 @@ def _entries(snapshot: Snapshot, listener: Listener, att: Attachment) -> list[tu
     route_ns = namespaced_name(att.route)[0]
     out = []
     for index, rule in enumerate((att.route.get("spec") or {}).get("rules") or [{}]):
-        choices = _choices(snapshot, route_ns, rule)
+        choices = _choices(snapshot, att.kind, route_ns, rule)
         for match in rule.get("matches") or [{}]:
+            if att.kind == "GRPCRoute":
+                match = grpc_match(match)
             for host in att.hostnames:
                 entry = Entry(listener.name, host, match, tuple(rule.get("filters") or []),
                               choices, "https" if listener.protocol == "HTTPS" else "http",
-                              listener.port)
+                              listener.port, timeout_ms(rule))
                 out.append((precedence(entry, att.route, index), entry))
     return out
 
@@ -107,10 +158,8 @@ def _backends(snapshot: Snapshot, entries: list[Entry]) -> tuple[Backend, ...]:
     shim = ingress_model.Snapshot(services=snapshot.services)
     out = []
     for name in names:
-        _, rest = name.split("_", 1)
-        ns, rest = rest.split("_", 1)
-        service, port = rest.rsplit("_", 1)
-        out.append(Backend(name, endpoints.ready_servers(shim, slices, ns, service, port)))
+        ns, service, port, h2 = parse_backend_name(name)
+        out.append(Backend(name, endpoints.ready_servers(shim, slices, ns, service, port), h2))
     return tuple(out)
 
 

@@ -29,11 +29,13 @@ GatewayClass = generic_resource.create_global_resource(GROUP, "v1", "GatewayClas
                                                        "gatewayclasses")
 Gateway = generic_resource.create_namespaced_resource(GROUP, "v1", "Gateway", "gateways")
 HTTPRoute = generic_resource.create_namespaced_resource(GROUP, "v1", "HTTPRoute", "httproutes")
+GRPCRoute = generic_resource.create_namespaced_resource(GROUP, "v1", "GRPCRoute", "grpcroutes")
 ReferenceGrant = generic_resource.create_namespaced_resource(GROUP, "v1beta1", "ReferenceGrant",
                                                              "referencegrants")
-GATEWAY_KINDS = (GatewayClass, Gateway, HTTPRoute, ReferenceGrant)
+GATEWAY_KINDS = (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant)
+ROUTE_CLASSES = {"HTTPRoute": HTTPRoute, "GRPCRoute": GRPCRoute}
 CRDS = tuple(f"{plural}.{GROUP}" for plural in
-             ("gatewayclasses", "gateways", "httproutes", "referencegrants"))
+             ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"))
 
 
 def _established(crd: object) -> bool:
@@ -89,6 +91,7 @@ class Sources:
         return Snapshot(
             classes={o["metadata"]["name"]: o for o in self.list(GatewayClass)},
             gateways=_by_key(self.list(Gateway)), http_routes=tuple(self.list(HTTPRoute)),
+            grpc_routes=tuple(self.list(GRPCRoute)),
             reference_grants=tuple(self.list(ReferenceGrant)),
             services=_by_key(self.list(Service)),
             endpoint_slices=tuple(self.list(EndpointSlice)),

@@ -77,7 +77,7 @@ def gateway_status(gateway: Obj, view: GatewayView, attached: list[Attachment],
     found = addresses(service)
     listeners = []
     for li in view.listeners:
-        count = len({namespaced_name(a.route) for a in attached
+        count = len({(a.kind, namespaced_name(a.route)) for a in attached
                      if a.gateway == view.key and a.listener == li.name})
         listeners.append({
             "name": li.name, "attachedRoutes": count,

@@ -9,7 +9,8 @@ the conformance manifests set through the downward API), `httpPort`, `service`
 and `ingress` (empty here) - as upstream's echo-basic does. `/status/NNN`
 answers with that status code; `?delay=D` (a Go duration such as `500ms`, `1s`)
 waits before answering; `X-Echo-Set-Header: Name:Value,...` adds those response
-headers. h2c (`$H2C_PORT`) and TLS are not served.
+headers. With `$GRPC_ECHO_SERVER` set, it is a gRPC echo over h2c instead
+(`_grpc_echo`). A separate h2c port (`$H2C_PORT`) and TLS are not served.
 """
 
 from __future__ import annotations
@@ -80,6 +81,10 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
 def main(argv: Sequence[str] | None = None) -> int:
     del argv
     port = int(os.environ.get("HTTP_PORT") or 3000)
+    if os.environ.get("GRPC_ECHO_SERVER"):
+        from portico.images import _grpc_echo
+        _grpc_echo.serve(port)
+        return 0
     server = http.server.ThreadingHTTPServer(("", port), EchoHandler)
     server.daemon_threads = True
     server.serve_forever()

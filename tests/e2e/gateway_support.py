@@ -4,9 +4,9 @@
 kubectl: the Standard CRD bundle (server-side apply, until `portico up`
 installs it), the base manifests with our class, the generated TLS Secrets,
 then waits for the GatewayClass to be Accepted, the echo Deployments to be
-Available and the base Gateways to be Programmed. The base's gRPC, TCP, TLS
-and CoreDNS backends are left out: no ported test uses them and they would
-only cost CPU. `applied(cluster, name)` applies one test's manifests and
+Available and the base Gateways to be Programmed. The base's TCP, TLS,
+CoreDNS and third gRPC backends are left out: no ported test uses them and
+they would only cost CPU. `applied(cluster, name)` applies one test's manifests and
 deletes them afterwards (waiting until they are gone), as upstream's
 per-test cleanup. `expect(cluster, address, cases)` runs `gateway_probe.py`
 inside the sandbox.
@@ -27,7 +27,7 @@ from tests.gateway_conformance import BASE_SECRETS, BUNDLE, documents, tls_secre
 
 INFRA = "gateway-conformance-infra"
 PROBE = Path(__file__).with_name("gateway_probe.py")
-UNUSED_BACKENDS = ("grpc-", "tcp-backend", "tls-backend", "coredns")
+UNUSED_BACKENDS = ("grpc-infra-backend-v3", "tcp-backend", "tls-backend", "coredns")
 BACKEND_NAMESPACES = (INFRA, "gateway-conformance-app-backend", "gateway-conformance-web-backend")
 
 
@@ -142,7 +142,8 @@ def listener_view(gw_status: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def wait_listeners(cluster: Cluster, gateway: str, expected: dict[str, dict[str, Any]],
                    namespace: str = INFRA) -> dict[str, Any]:
     """Wait until the Gateway's current status has exactly these listeners, each with the
-    given attachedRoutes, supportedKinds and (a subset of) conditions."""
+    given attachedRoutes, supportedKinds (by default: HTTPRoute among them, as upstream's
+    subset check) and (a subset of) conditions."""
     def matches() -> dict[str, Any] | None:
         status = gateway_status(cluster, gateway, namespace)
         view = listener_view(status)
@@ -150,8 +151,9 @@ def wait_listeners(cluster: Cluster, gateway: str, expected: dict[str, dict[str,
             return None
         for name, want in expected.items():
             got = view[name]
-            if got["attached"] != want.get("attached", got["attached"]) or \
-                    got["kinds"] != want.get("kinds", ["HTTPRoute"]) or \
+            kinds_ok = got["kinds"] == want["kinds"] if "kinds" in want else \
+                "HTTPRoute" in got["kinds"]
+            if got["attached"] != want.get("attached", got["attached"]) or not kinds_ok or \
                     any(got["conditions"].get(t) != c for t, c in want.get("conditions",
                                                                           {}).items()):
                 return None
@@ -169,3 +171,19 @@ def distribution(cluster: Cluster, addr: str, request: dict[str, Any], count: in
                                   str(count)], timeout=120)
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
+
+
+def grpc_call(cluster: Cluster, addr: str, path: str, host: str = "grpc.example.com",
+              ) -> tuple[int, dict[str, str]]:
+    """(HTTP status, response headers and trailers) of one unary gRPC call over h2c (curl
+    with prior knowledge, an empty message), from the sandbox; (0, {}) when it fails."""
+    result = cluster.sandbox.run(
+        ["curl", "-sS", "--max-time", "3", "--http2-prior-knowledge", "-X", "POST",
+         "-H", f"Host: {host}", "-H", "content-type: application/grpc", "-H", "te: trailers",
+         "--data-binary", "@-", "-D", "-", "-o", "/dev/null", f"http://{addr}{path}"],
+        input="\0" * 5, timeout=15)
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or not lines:
+        return 0, {}
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), {k.lower(): v.strip() for k, v in headers.items()}

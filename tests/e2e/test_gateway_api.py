@@ -462,7 +462,8 @@ def test_gateway_name_maximum_length(cluster: Cluster) -> None:
                                  "-n", NS, "--timeout=120s", timeout=130)
         assert waited.returncode == 0, waited.stderr
         deployments = gs.kubectl_json(cluster, "get", "deployment", "-n", NS)["items"]
-        owned = [d for d in deployments if d["metadata"]["ownerReferences"][0]["name"] == name]
+        owned = [d for d in deployments
+                 if any(o["name"] == name for o in d["metadata"].get("ownerReferences") or [])]
         assert len(owned) == 1 and len(owned[0]["metadata"]["name"]) <= 63
 
 
@@ -518,3 +519,95 @@ def test_route_and_endpoint_changes_are_hitless(cluster: Cluster, same_ns: str) 
                 soak.wait()
         counts = json.loads(out)
         assert set(counts) == {"200"} and counts["200"] > 50, (counts, err)
+
+
+def _route(name: str, rules: list[dict[str, object]]) -> dict[str, object]:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"parentRefs": [{"name": "same-namespace"}],
+                     "hostnames": ["extended.example"], "rules": rules}}
+
+
+EXTENDED_RULES: list[dict[str, object]] = [
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/q"},
+                  "queryParams": [{"name": "v", "value": "2"}], "method": "POST"}],
+     "backendRefs": [{"name": V2, "port": 8080}]},
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/q"}}],
+     "backendRefs": [{"name": V1, "port": 8080, "filters": [
+         {"type": "RequestHeaderModifier",
+          "requestHeaderModifier": {"set": [{"name": "X-Picked", "value": "v1"}]}}]}]},
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/old"}}],
+     "filters": [{"type": "URLRewrite", "urlRewrite": {
+         "hostname": "rewritten.example",
+         "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/new"}}},
+        {"type": "ResponseHeaderModifier", "responseHeaderModifier": {
+            "add": [{"name": "X-Rewritten", "value": "yes"}]}}],
+     "backendRefs": [{"name": V1, "port": 8080}]},
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/moved"}}],
+     "filters": [{"type": "RequestRedirect", "requestRedirect": {
+         "scheme": "https", "port": 8443, "statusCode": 308,
+         "path": {"type": "ReplaceFullPath", "replaceFullPath": "/elsewhere"}}}]},
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/slow"}}],
+     "timeouts": {"request": "500ms"}, "backendRefs": [{"name": V1, "port": 8080}]},
+    {"matches": [{"path": {"type": "PathPrefix", "value": "/nobody"}}],
+     "backendRefs": [{"name": "no-endpoints", "port": 8080}]}]
+
+
+def test_httproute_extended_features(cluster: Cluster, same_ns: str) -> None:
+    empty = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "no-endpoints",
+                                                                "namespace": NS},
+             "spec": {"selector": {"app": "nothing-runs-this"},
+                      "ports": [{"port": 8080, "targetPort": 3000}]}}
+    route = _route("extended", EXTENDED_RULES)
+    gs.apply(cluster, [empty, route])
+    try:
+        gs.route_parent(cluster, "extended", "same-namespace")
+        host = "extended.example"
+        gs.expect(cluster, same_ns, [
+            case("/q?v=2", V2, host=host, method="POST"),
+            case("/q?v=2", V1, host=host, expected_request={"headers": {"X-Picked": "v1"}}),
+            case("/old/x", host=host, response_headers={"X-Rewritten": "yes"},
+                 expected_request={"path": "/new/x", "host": "rewritten.example"}),
+            case("/old", host=host, expected_request={"path": "/new"}),
+            {"host": host, "path": "/moved/a", "status": 308,
+             "redirect": {"scheme": "https", "host": host, "port": 8443,
+                          "path": "/elsewhere"}},
+            case("/slow?delay=100ms", host=host),
+            {"host": host, "path": "/slow?delay=2s", "status": 504},
+            {"host": host, "path": "/nobody", "status": 503}])
+    finally:
+        cluster.kubectl("delete", "httproute/extended", "service/no-endpoints", "-n", NS,
+                        "--wait")
+
+
+GRPC_SERVICE = "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho"
+
+
+def test_grpcroute_exact_method_matching_over_h2c(cluster: Cluster, same_ns: str) -> None:
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+             "metadata": {"name": "exact-matching", "namespace": NS},
+             "spec": {"parentRefs": [{"name": "same-namespace"}],
+                      "hostnames": ["grpc.example.com"], "rules": [
+                 {"matches": [{"method": {"service": GRPC_SERVICE, "method": "Echo"}}],
+                  "backendRefs": [{"name": "grpc-infra-backend-v1", "port": 8080}]},
+                 {"matches": [{"method": {"service": GRPC_SERVICE, "method": "EchoTwo"}}],
+                  "backendRefs": [{"name": "grpc-infra-backend-v2", "port": 8080}]}]}}
+    gs.apply(cluster, [route])
+    try:
+        conds = gs.route_parent(cluster, "exact-matching", "same-namespace", kind="grpcroute")
+        assert conds["ResolvedRefs"]["status"] == "True"
+
+        def answered_by(method: str, backend: str) -> bool:
+            status, headers = gs.grpc_call(cluster, same_ns, f"/{GRPC_SERVICE}/{method}")
+            return status == 200 and headers.get("grpc-status") == "0" and \
+                headers.get("x-echo-pod", "").startswith(backend) and \
+                headers.get("x-echo-method") == f"/{GRPC_SERVICE}/{method}"
+        for method, backend in (("Echo", "grpc-infra-backend-v1"),
+                                ("EchoTwo", "grpc-infra-backend-v2")):
+            wait_for(lambda m=method, b=backend: all(answered_by(m, b) for _ in range(3)), 30,
+                     interval=0.2, message=f"{method} answered by {backend}")
+        assert gs.grpc_call(cluster, same_ns, f"/{GRPC_SERVICE}/EchoThree")[0] == 404
+        gw = gs.gateway_status(cluster, "same-namespace")
+        assert "GRPCRoute" in gs.listener_view(gw)["http"]["kinds"]
+    finally:
+        cluster.kubectl("delete", "grpcroute/exact-matching", "-n", NS, "--wait")

@@ -70,7 +70,7 @@ async def test_installing_twice_changes_nothing(
     await install(apiserver.kubeconfig, networked=True)
     assert addon_warnings(caplog) == []
     assert [r.getMessage() for r in caplog.records if r.name == "portico.addons"] == [
-        "addons applied: coredns (3/3 objects), ingress (5/5 objects)"] * 2
+        "addons applied: coredns (3/3 objects), ingress (5/5 objects), gateway (3/3 objects)"] * 2
     assert await snapshot(api) == first
     dns = (await api.get(KUBE_DNS)).body
     assert (dns["spec"]["clusterIP"], dns["spec"]["clusterIPs"]) == ("10.0.0.10", ["10.0.0.10"])
@@ -130,6 +130,7 @@ async def test_a_refused_object_is_a_warning_and_the_rest_still_applies(
         'addon coredns: Service kube-dns: Service "kube-dns" is invalid: spec.clusterIPs: '
         'Invalid value: []string{"10.0.0.10"}: failed to allocate IP 10.0.0.10: '
         "provided IP is already allocated"]
-    assert "addons applied: coredns (2/3 objects), ingress (5/5 objects)" in caplog.messages
+    assert "addons applied: coredns (2/3 objects), ingress (5/5 objects), gateway (3/3 objects)" \
+        in caplog.messages
     assert (await api.get(KUBE_DNS)).status == 404
     assert (await api.get(COREDNS)).status == 200

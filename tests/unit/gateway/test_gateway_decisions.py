@@ -159,3 +159,47 @@ def test_rendered_config_is_valid(names: tuple[str, ...], tmp_path: Path) -> Non
         write_files(Path(settings.state_dir), rendered)
         ok, message = check_config(Path(settings.state_dir) / "haproxy.cfg")
         assert ok, message
+
+
+EXTENDED_ROUTE = {
+    "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+    "metadata": {"name": "extended", "namespace": INFRA},
+    "spec": {"parentRefs": [{"name": "same-namespace"}], "rules": [
+        {"matches": [{"path": {"type": "RegularExpression", "value": "/re/[a-z]+"},
+                      "queryParams": [{"name": "q", "value": "it's #1"}], "method": "POST"}],
+         "timeouts": {"request": "2s", "backendRequest": "500ms"},
+         "filters": [{"type": "ResponseHeaderModifier", "responseHeaderModifier": {
+             "set": [{"name": "X-Out", "value": "100%"}]}},
+             {"type": "URLRewrite", "urlRewrite": {
+                 "hostname": "rewritten.example", "path": {
+                     "type": "ReplacePrefixMatch", "replacePrefixMatch": "/new"}}}],
+         "backendRefs": [{"name": "infra-backend-v1", "port": 8080, "weight": 3, "filters": [
+             {"type": "RequestHeaderModifier",
+              "requestHeaderModifier": {"add": [{"name": "X-Pick", "value": "v1"}]}}]},
+             {"name": "infra-backend-v2", "port": 8080, "weight": 1}]},
+        {"matches": [{"path": {"type": "PathPrefix", "value": "/moved/"}}],
+         "filters": [{"type": "RequestRedirect", "requestRedirect": {
+             "scheme": "https", "port": 8443, "statusCode": 308,
+             "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}]}]}}
+
+
+def test_extended_features_render_a_valid_config(tmp_path: Path) -> None:
+    snap = snapshot(extra=(EXTENDED_ROUTE,))
+    views, attached, _ = decide(snap)
+    table = build_table(snap, views[(INFRA, "same-namespace")], attached)
+    assert [e.timeout_ms for e in table.entries] == [None, 500]  # prefix before regex
+    settings = Settings(state_dir=PurePosixPath(tmp_path), run_dir=PurePosixPath(tmp_path),
+                        default_certificate=tls_pem())
+    slots = {b.name: assign_slots(b.servers, (), 4) for b in table.backends}
+    rendered = render.render_table(table, slots, settings)
+    assert "set-timeout server 500ms" in rendered.config
+    assert "url_param(q) -m str it\\'s\\ \\#1" in rendered.config
+    write_files(tmp_path, rendered)
+    ok, message = check_config(tmp_path / "haproxy.cfg")
+    assert ok, message
+
+
+def tls_pem() -> str:
+    from portico.ingress import tls
+    crt, key = tls.self_signed()
+    return crt + key
