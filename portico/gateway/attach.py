@@ -10,13 +10,15 @@ NoMatchingListenerHostname). The parentRef is Accepted when one listener
 takes it. ResolvedRefs looks at every backendRef of every rule (InvalidKind,
 RefNotPermitted, BackendNotFound, in the order met). An `Attachment` records
 one (route, listener) pair with the hostnames served there - the
-intersection of the listener's and the route's.
+intersection of the listener's and the route's. A route this data plane
+cannot render (`checks.problem`) is Accepted False / UnsupportedValue.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from portico.gateway import checks
 from portico.gateway.listeners import GatewayView, Listener
 from portico.gateway.model import (
     GROUP,
@@ -136,6 +138,9 @@ def _candidates(view: GatewayView, ref: Obj) -> list[Listener]:
 def _attach_one(snapshot: Snapshot, view: GatewayView, kind: str, route: Obj, ref: Obj,
                 ) -> tuple[Condition, list[Attachment]]:
     route_ns = namespaced_name(route)[0]
+    unsupported = checks.problem(kind, route)
+    if unsupported:
+        return Condition("Accepted", False, "UnsupportedValue", unsupported), []
     candidates = _candidates(view, ref)
     if not candidates:
         return Condition("Accepted", False, "NoMatchingParent",

@@ -23,7 +23,6 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
 
-from portico.client import CoalescingRunner
 from portico.gateway import provision, sources, status
 from portico.gateway.attach import Attachment, attachments
 from portico.gateway.listeners import GatewayView, gateway_view
@@ -39,23 +38,11 @@ def _comparable(obj_status: Obj | None) -> str:
     return json.dumps(obj_status or {}, sort_keys=True)
 
 
-class GatewayController:
+class GatewayController(sources.Watching):
     def __init__(self, client: AsyncClient) -> None:
-        self.client = client
-        self.runner = CoalescingRunner("gateway-controller", self.sync, 0.05, 30.0)
-        self.sources = sources.Sources(client, self.runner.run, with_deployments=True)
+        super().__init__(client, "gateway-controller", with_deployments=True)
         self._applied: dict[tuple[str, str, str], str] = {}
         self._pdb: bool | None = None
-
-    async def start(self) -> None:
-        await sources.wait_for_crds(self.client)
-        await self.sources.start()
-        self.runner.start()
-        self.runner.run()
-
-    async def stop(self) -> None:
-        await self.runner.stop()
-        await self.sources.stop()
 
     async def sync(self) -> None:
         snapshot = self.sources.snapshot()

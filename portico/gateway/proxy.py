@@ -19,7 +19,6 @@ from pathlib import Path, PurePosixPath
 
 from lightkube import AsyncClient
 
-from portico.client import CoalescingRunner
 from portico.gateway import render, sources
 from portico.gateway.attach import attachments
 from portico.gateway.listeners import gateway_view
@@ -32,7 +31,7 @@ from portico.ingress.model import Settings
 log = logging.getLogger("portico.gateway.proxy")
 
 
-class GatewayProxy:
+class GatewayProxy(sources.Watching):
     def __init__(self, client: AsyncClient, namespace: str, gateway: str, state_dir: Path,
                  run_dir: Path, status_port: int, haproxy: str = "/usr/sbin/haproxy") -> None:
         crt, key = tls.self_signed()
@@ -45,19 +44,10 @@ class GatewayProxy:
                                       Path(self.settings.master_socket),
                                       Path(self.settings.admin_socket), haproxy)
         self.applier = Applier(self.settings, self.haproxy, render.render_table)
-        self.runner = CoalescingRunner("gateway-proxy", self.sync, 0.05, 30.0)
-        self.sources = sources.Sources(client, self.runner.run)
-        self.client = client
-
-    async def start(self) -> None:
-        await sources.wait_for_crds(self.client)
-        await self.sources.start()
-        self.runner.start()
-        self.runner.run()
+        super().__init__(client, "gateway-proxy")
 
     async def stop(self) -> None:
-        await self.runner.stop()
-        await self.sources.stop()
+        await super().stop()
         await self.haproxy.stop()
         shutil.rmtree(self.run_dir, ignore_errors=True)
 

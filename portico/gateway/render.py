@@ -122,8 +122,7 @@ def _header_lines(verb: str, mod: Obj, cond: str) -> list[str]:
 def _filter_lines(n: int, e: Entry) -> list[str]:
     cond = f"if {{ var(txn.match) -m str m{n} }}"
     prefix = _prefix(e)
-    rest = (f"    http-request set-var(txn.rest) path,regsub(^{word(prefix)},) {cond}"
-            if prefix else f"    http-request set-var(txn.rest) path {cond}")
+    rest = f"    http-request set-var(txn.rest) path,bytes({len(prefix)}) {cond}"
     out: list[str] = []
     for f in e.filters:
         kind = f.get("type")

@@ -5,7 +5,8 @@ classes are generic resources (`GATEWAY_KINDS`); `wait_for_crds` polls until
 the CRDs the controller needs are Established, logging once why it waits (a
 cluster without the CRDs keeps working; the controller just idles).
 `Sources` holds one informer per kind, wakes `on_change` on any event and
-freezes the caches into a `model.Snapshot`.
+freezes the caches into a `model.Snapshot`; `Watching` runs a coalesced sync on
+every change (the controller and the gateway pods are both `Watching`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from portico.client import InformerFactory
+from portico.client import CoalescingRunner, InformerFactory
 from portico.gateway.model import GROUP, NamespacedName, Obj, Snapshot, namespaced_name
 
 log = logging.getLogger("portico.gateway")
@@ -98,3 +99,26 @@ class Sources:
             secrets=_by_key(self.list(Secret)),
             namespaces={o["metadata"]["name"]: o for o in self.list(Namespace)},
             config_maps=_by_key(self.list(ConfigMap)))
+
+
+class Watching:
+    """A process part that syncs (`sync`, coalesced) on any change of what `Sources` watch,
+    once the CRDs are there."""
+
+    def __init__(self, client: AsyncClient, name: str, with_deployments: bool = False) -> None:
+        self.client = client
+        self.runner = CoalescingRunner(name, self.sync, 0.05, 30.0)
+        self.sources = Sources(client, self.runner.run, with_deployments)
+
+    async def sync(self) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        await wait_for_crds(self.client)
+        await self.sources.start()
+        self.runner.start()
+        self.runner.run()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        await self.sources.stop()

@@ -187,3 +187,10 @@ def grpc_call(cluster: Cluster, addr: str, path: str, host: str = "grpc.example.
         return 0, {}
     headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
     return int(lines[0].split()[1]), {k.lower(): v.strip() for k, v in headers.items()}
+
+
+def case(path: str, backend: str = "infra-backend-v1", ns: str = INFRA, **more: Any,
+         ) -> dict[str, Any]:
+    """A request (Host example.com unless `host=`) the echo pod of `backend` in `ns` answers."""
+    return {"host": more.pop("host", "example.com"), "path": path, "backend": backend,
+            "namespace": ns, **more}

@@ -203,3 +203,18 @@ def tls_pem() -> str:
     from portico.ingress import tls
     crt, key = tls.self_signed()
     return crt + key
+
+
+def test_a_route_haproxy_cannot_render_is_unsupported_and_left_out() -> None:
+    bad = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+           "metadata": {"name": "bad-regex", "namespace": INFRA},
+           "spec": {"parentRefs": [{"name": "same-namespace"}], "rules": [
+               {"matches": [{"path": {"type": "RegularExpression", "value": "/(unclosed"}}],
+                "backendRefs": [{"name": "infra-backend-v1", "port": 8080}]}]}}
+    snap = snapshot("httproute-simple-same-namespace", extra=(bad,))
+    views, attached, parents = decide(snap)
+    found = {p.route[1]: {c.type: c.reason for c in p.conditions} for p in parents}
+    assert found["bad-regex"]["Accepted"] == "UnsupportedValue"
+    assert found["gateway-conformance-infra-test"]["Accepted"] == "Accepted"
+    table = build_table(snap, views[(INFRA, "same-namespace")], attached)
+    assert [e.match for e in table.entries] == [{}]
