@@ -11,7 +11,8 @@ takes it. ResolvedRefs looks at every backendRef of every rule (InvalidKind,
 RefNotPermitted, BackendNotFound, in the order met). An `Attachment` records
 one (route, listener) pair with the hostnames served there - the
 intersection of the listener's and the route's. A route this data plane
-cannot render (`checks.problem`) is Accepted False / UnsupportedValue.
+cannot render is Accepted False / UnsupportedValue, and one with some rules it
+cannot render gets PartiallyInvalid (`checks`).
 """
 
 from __future__ import annotations
@@ -130,6 +131,16 @@ def backend_problem(snapshot: Snapshot, kind: str, route_ns: str, ref: Obj) -> s
     return ""
 
 
+def partially_invalid(kind: str, route: Obj) -> tuple[Condition, ...]:
+    """PartiallyInvalid when some (not all) rules are dropped; never set False."""
+    dropped = checks.dropped_rules(kind, route)
+    rules = (route.get("spec") or {}).get("rules") or []
+    if not dropped or len(dropped) == len(rules):
+        return ()
+    text = "; ".join(f"rule {i}: {why}" for i, why in sorted(dropped.items()))
+    return (Condition("PartiallyInvalid", True, "UnsupportedValue", f"Dropped Rule(s): {text}"),)
+
+
 def _candidates(view: GatewayView, ref: Obj) -> list[Listener]:
     return [li for li in view.listeners
             if ref.get("sectionName") in (None, li.name) and ref.get("port") in (None, li.port)]
@@ -138,9 +149,10 @@ def _candidates(view: GatewayView, ref: Obj) -> list[Listener]:
 def _attach_one(snapshot: Snapshot, view: GatewayView, kind: str, route: Obj, ref: Obj,
                 ) -> tuple[Condition, list[Attachment]]:
     route_ns = namespaced_name(route)[0]
-    unsupported = checks.problem(kind, route)
-    if unsupported:
-        return Condition("Accepted", False, "UnsupportedValue", unsupported), []
+    dropped = checks.dropped_rules(kind, route)
+    if dropped and len(dropped) == len((route.get("spec") or {}).get("rules") or []):
+        return Condition("Accepted", False, "UnsupportedValue",
+                         "; ".join(dropped.values())), []
     candidates = _candidates(view, ref)
     if not candidates:
         return Condition("Accepted", False, "NoMatchingParent",
@@ -172,5 +184,6 @@ def attachments(snapshot: Snapshot, views: dict[NamespacedName, GatewayView],
                 continue
             accepted, taken = _attach_one(snapshot, view, kind, route, ref)
             attached += taken
-            statuses.append(ParentStatus(kind, key, parent, (accepted, resolved)))
+            statuses.append(ParentStatus(kind, key, parent,
+                                         (accepted, resolved, *partially_invalid(kind, route))))
     return attached, statuses

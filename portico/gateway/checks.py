@@ -1,9 +1,9 @@
-"""What a route asks for that this data plane cannot do safely: UnsupportedValue (pure).
+"""What a route rule asks for that this data plane cannot do safely (pure).
 
 Theory of operation: a route is rendered into HAProxy's configuration, and
 HAProxy refuses the *whole* configuration when one regex does not compile
 or one name breaks a sample fetch's argument list - one bad route would then
-freeze every Gateway's routing. So before a route attaches, `problem(kind,
+freeze every Gateway's routing. So `problem(kind,
 route)` looks at every regex (path, header, query param, GRPC method; compiled
 with the PCRE2 options HAProxy uses, `portico.ingress.pcre`) and every header
 or query-parameter name it uses (letters, digits, `-`, `_` and `.` only); the
@@ -48,15 +48,21 @@ def _names(rule: Obj) -> Iterator[str]:
             yield from (str(n) for n in mod.get("remove") or [])
 
 
-def problem(kind: str, route: Obj) -> str:
-    """"" when every rule can be rendered, else what cannot."""
-    for rule in (route.get("spec") or {}).get("rules") or []:
-        for match in rule.get("matches") or []:
-            for regex in _regexes(kind, match):
-                error = pcre.haproxy_error(regex)
-                if error:
-                    return f"regular expression {regex!r} is not supported: {error}"
-        for name in _names(rule):
-            if not _NAME.fullmatch(name):
-                return f"header or query parameter name {name!r} is not supported"
+def rule_problem(kind: str, rule: Obj) -> str:
+    """"" when the rule can be rendered, else what cannot."""
+    for match in rule.get("matches") or []:
+        for regex in _regexes(kind, match):
+            error = pcre.haproxy_error(regex)
+            if error:
+                return f"regular expression {regex!r} is not supported: {error}"
+    for name in _names(rule):
+        if not _NAME.fullmatch(name):
+            return f"header or query parameter name {name!r} is not supported"
     return ""
+
+
+def dropped_rules(kind: str, route: Obj) -> dict[int, str]:
+    """Rule index -> problem, for the rules left out of the data plane."""
+    rules = (route.get("spec") or {}).get("rules") or []
+    found = {i: rule_problem(kind, rule) for i, rule in enumerate(rules)}
+    return {i: text for i, text in found.items() if text}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from portico.gateway import checks
 from portico.gateway.attach import Attachment, backend_problem
 from portico.gateway.listeners import GatewayView, Listener
 from portico.gateway.model import Obj, Snapshot, meta, namespaced_name
@@ -139,7 +140,10 @@ def _choices(snapshot: Snapshot, kind: str, route_ns: str, rule: Obj) -> tuple[C
 def _entries(snapshot: Snapshot, listener: Listener, att: Attachment) -> list[tuple[tuple, Entry]]:
     route_ns = namespaced_name(att.route)[0]
     out = []
+    dropped = checks.dropped_rules(att.kind, att.route)
     for index, rule in enumerate((att.route.get("spec") or {}).get("rules") or [{}]):
+        if index in dropped:
+            continue
         choices = _choices(snapshot, att.kind, route_ns, rule)
         for match in rule.get("matches") or [{}]:
             if att.kind == "GRPCRoute":

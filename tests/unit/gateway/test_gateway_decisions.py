@@ -7,6 +7,7 @@ is checked with `haproxy -c`.
 
 from __future__ import annotations
 
+import copy
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -205,16 +206,44 @@ def tls_pem() -> str:
     return crt + key
 
 
-def test_a_route_haproxy_cannot_render_is_unsupported_and_left_out() -> None:
+def test_rules_haproxy_cannot_render_are_dropped() -> None:
     bad = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
            "metadata": {"name": "bad-regex", "namespace": INFRA},
            "spec": {"parentRefs": [{"name": "same-namespace"}], "rules": [
                {"matches": [{"path": {"type": "RegularExpression", "value": "/(unclosed"}}],
                 "backendRefs": [{"name": "infra-backend-v1", "port": 8080}]}]}}
-    snap = snapshot("httproute-simple-same-namespace", extra=(bad,))
+    partly = copy.deepcopy(bad)
+    partly["metadata"]["name"] = "partly-bad"
+    partly["spec"]["rules"].append({"matches": [{"path": {"type": "Exact", "value": "/ok"}}],
+                                    "backendRefs": [{"name": "infra-backend-v2", "port": 8080}]})
+    snap = snapshot("httproute-simple-same-namespace", extra=(bad, partly))
     views, attached, parents = decide(snap)
-    found = {p.route[1]: {c.type: c.reason for c in p.conditions} for p in parents}
-    assert found["bad-regex"]["Accepted"] == "UnsupportedValue"
-    assert found["gateway-conformance-infra-test"]["Accepted"] == "Accepted"
+    found = {p.route[1]: {c.type: (c.reason, c.message) for c in p.conditions} for p in parents}
+    assert found["bad-regex"]["Accepted"][0] == "UnsupportedValue"
+    assert found["gateway-conformance-infra-test"]["Accepted"][0] == "Accepted"
+    assert found["partly-bad"]["Accepted"][0] == "Accepted"
+    reason, message = found["partly-bad"]["PartiallyInvalid"]
+    assert reason == "UnsupportedValue" and message.startswith("Dropped Rule")
     table = build_table(snap, views[(INFRA, "same-namespace")], attached)
-    assert [e.match for e in table.entries] == [{}]
+    assert sorted(str(e.match) for e in table.entries) == \
+        sorted([str({}), str({"path": {"type": "Exact", "value": "/ok"}})])
+
+
+def test_listeners_that_are_not_distinct_are_all_conflicted() -> None:
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "conflicts", "namespace": INFRA},
+               "spec": {"gatewayClassName": CLASS_NAME, "listeners": [
+                   {"name": "a", "port": 80, "protocol": "HTTP", "hostname": "x.example"},
+                   {"name": "b", "port": 80, "protocol": "HTTP", "hostname": "x.example"},
+                   {"name": "c", "port": 80, "protocol": "HTTP", "hostname": "y.example"},
+                   {"name": "d", "port": 8443, "protocol": "HTTP"},
+                   {"name": "e", "port": 8443, "protocol": "HTTPS", "tls": {"certificateRefs": [
+                       {"name": "tls-validity-checks-certificate"}]}}]}}
+    snap = snapshot(extra=(gateway,))
+    view = gateway_view(snap, snap.gateways[(INFRA, "conflicts")])
+    conflicted = {li.name: next(c.reason for c in li.conditions if c.type == "Conflicted")
+                  for li in view.listeners}
+    assert conflicted == {"a": "HostnameConflict", "b": "HostnameConflict",
+                          "c": "NoConflicts", "d": "ProtocolConflict", "e": "ProtocolConflict"}
+    assert (view.accepted.status, view.accepted.reason) == (True, "ListenersNotValid")
+    assert [li.name for li in view.listeners if li.valid] == ["c"]
