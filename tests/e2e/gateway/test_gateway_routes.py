@@ -10,6 +10,7 @@ and GRPCRoute over h2c. Requests only leave from the sandbox.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -376,3 +377,22 @@ def test_grpcroute_exact_method_matching_over_h2c(cluster: Cluster, same_ns: str
         assert "GRPCRoute" in gs.listener_view(gw)["http"]["kinds"]
     finally:
         cluster.kubectl("delete", "grpcroute/exact-matching", "-n", NS, "--wait")
+
+
+def test_httproute_service_types(cluster: Cluster, same_ns: str) -> None:
+    """Headless Services and manual EndpointSlices; upstream fills the slices with the
+    infra-backend-v1 pods' addresses (IPv4 only here: Portico's pods have no IPv6)."""
+    with gs.applied(cluster, "httproute-service-types"):
+        gs.route_parent(cluster, "service-types", "same-namespace")
+        pods = gs.kubectl_json(cluster, "get", "pods", "-n", NS, "-l", f"app={V1}")["items"]
+        endpoints = [{"addresses": [p["status"]["podIP"]],
+                      "conditions": {"ready": True, "serving": True, "terminating": False},
+                      "nodeName": p["spec"]["nodeName"],
+                      "targetRef": {"kind": "Pod", "name": p["metadata"]["name"],
+                                    "namespace": NS, "uid": p["metadata"]["uid"]}}
+                     for p in pods]
+        for name in ("manual-endpointslices-ip4", "headless-manual-endpointslices-ip4"):
+            cluster.kubectl("patch", "endpointslice", name, "-n", NS, "--type=merge", "-p",
+                            json.dumps({"endpoints": endpoints}), check=True)
+        gs.expect(cluster, same_ns, [case(f"/{path}") for path in (
+            "headless", "manual-endpointslices", "headless-manual-endpointslices")])
