@@ -1,7 +1,8 @@
 """One Gateway's routing table: match entries in the spec's precedence, and backends (pure).
 
-Theory of operation: each attachment (route x listener x served hostname) and
-each match of each rule becomes an `Entry`; entries are sorted per listener by
+Theory of operation: a Gateway that is not Accepted serves nothing. Each
+attachment (route x listener x served hostname) and each match of each rule
+becomes an `Entry`; entries are sorted per listener by
 the spec's precedence - the more specific hostname (exact, longer), then Exact
 path, longer prefix, a method match, more header matches, more query matches,
 the older route, `namespace/name`, the earlier rule. A request takes the first
@@ -168,7 +169,7 @@ def _backends(snapshot: Snapshot, entries: list[Entry]) -> tuple[Backend, ...]:
 
 
 def build_table(snapshot: Snapshot, view: GatewayView, attached: list[Attachment]) -> Table:
-    valid = {li.name: li for li in view.listeners if li.valid}
+    valid = {li.name: li for li in view.listeners if li.valid and view.accepted.status}
     keyed = [item for att in attached if att.gateway == view.key and att.listener in valid
              for item in _entries(snapshot, valid[att.listener], att)]
     entries = [entry for _, entry in sorted(keyed, key=lambda kv: kv[0])]

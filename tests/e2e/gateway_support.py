@@ -111,9 +111,10 @@ def gateway_status(cluster: Cluster, name: str, namespace: str = INFRA) -> dict[
 
 
 @contextmanager
-def applied(cluster: Cluster, name: str) -> Iterator[list[dict[str, Any]]]:
+def applied(cluster: Cluster, name: str, *extra: str) -> Iterator[list[dict[str, Any]]]:
+    """One test's manifests applied (`extra`: more `kubectl apply` flags), deleted after."""
     docs = documents(name)
-    apply(cluster, docs)
+    apply(cluster, docs, *extra)
     try:
         yield docs
     finally:

@@ -201,13 +201,25 @@ def test_gateway_of_another_class_is_ignored(cluster: Cluster) -> None:
         cluster.kubectl("delete", "gateway", "other-class", "-n", NS, "--wait")
 
 
-def test_ingress_and_gateway_each_have_their_own_load_balancer_ip(cluster: Cluster,
-                                                                  same_ns: str) -> None:
-    ingress = wait_for(lambda: cluster.kubectl(
+def test_ingress_keeps_working_beside_gateway_api_on_its_own_ip(cluster: Cluster,
+                                                               same_ns: str) -> None:
+    ingress_ip = wait_for(lambda: cluster.kubectl(
         "get", "service", "nginx", "-n", "app-routing-system", "-o",
         "jsonpath={.status.loadBalancer.ingress[0].ip}").stdout.strip(), 90,
         message="the ingress addon's EXTERNAL-IP")
-    assert ingress and ingress != same_ns
+    assert ingress_ip != same_ns
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "beside", "namespace": NS},
+               "spec": {"rules": [{"host": "ingress.example", "http": {"paths": [
+                   {"path": "/", "pathType": "Prefix", "backend": {
+                       "service": {"name": V1, "port": {"number": 8080}}}}]}}]}}
+    gs.apply(cluster, [ingress])
+    try:
+        with gs.applied(cluster, "httproute-simple-same-namespace"):
+            gs.expect(cluster, ingress_ip, [case("/", host="ingress.example")])
+            gs.expect(cluster, same_ns, [case("/", V1)])
+    finally:
+        cluster.kubectl("delete", "ingress/beside", "-n", NS, "--wait")
 
 
 def test_infrastructure_labels_annotations_and_internal_load_balancer(cluster: Cluster) -> None:
