@@ -372,7 +372,8 @@ def test_grpcroute_exact_method_matching_over_h2c(cluster: Cluster, same_ns: str
                                 ("EchoTwo", "grpc-infra-backend-v2")):
             wait_for(lambda m=method, b=backend: all(answered_by(m, b) for _ in range(3)), 30,
                      interval=0.2, message=f"{method} answered by {backend}")
-        assert gs.grpc_call(cluster, same_ns, f"/{GRPC_SERVICE}/EchoThree")[0] == 404
+        wait_for(lambda: gs.grpc_call(cluster, same_ns, f"/{GRPC_SERVICE}/EchoThree")[0] == 404,
+                 30, interval=0.2, message="an unrouted method answered 404")
         gw = gs.gateway_status(cluster, "same-namespace")
         assert "GRPCRoute" in gs.listener_view(gw)["http"]["kinds"]
     finally:
@@ -381,9 +382,8 @@ def test_grpcroute_exact_method_matching_over_h2c(cluster: Cluster, same_ns: str
 
 def test_httproute_service_types(cluster: Cluster, same_ns: str) -> None:
     """Headless Services and manual EndpointSlices; upstream fills the slices with the
-    infra-backend-v1 pods' addresses (IPv4 only here: Portico's pods have no IPv6). The
-    slices come without `endpoints`, which kubectl's schema check calls required, so they
-    are sent unchecked, as upstream's applier (a Go client) sends them."""
+    infra-backend-v1 pods' addresses (IPv4 only: Portico's pods have no IPv6). kubectl's
+    schema calls the missing `endpoints` required: sent unchecked, as upstream does."""
     with gs.applied(cluster, "httproute-service-types", "--validate=false"):
         gs.route_parent(cluster, "service-types", "same-namespace")
         pods = gs.kubectl_json(cluster, "get", "pods", "-n", NS, "-l", f"app={V1}")["items"]
