@@ -11,6 +11,7 @@ status, the gateway pods render them (`routing`, `render`).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,6 @@ NamespacedName = tuple[str, str]
 GROUP = "gateway.networking.k8s.io"
 CLASS_NAME = "approuting-istio"
 CONTROLLER_NAME = "istio.aks.azure.com/gateway-controller"
-NAME_SUFFIX = "-approuting-istio"
 GATEWAY_NAME_LABEL = GROUP + "/gateway-name"
 GATEWAY_CLASS_LABEL = GROUP + "/gateway-class-name"
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
@@ -53,7 +53,6 @@ class Condition:
 
 
 def now_rfc3339() -> str:
-    import datetime
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

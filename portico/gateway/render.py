@@ -56,11 +56,12 @@ def _listener_lines(table: Table, port: int) -> list[str]:
 
 
 def _acls(n: int, e: Entry) -> list[str]:
+    """Named ACLs for entry `n` (named, so that no value can close an anonymous `{ }`)."""
     a = f"m{n}"
     lines = [f"    acl {a}_l var(txn.listener) -m str {e.listener}"]
     if e.hostname:
         how = "end" if e.hostname.startswith("*.") else "str"
-        lines.append(f"    acl {a}_h var(txn.host) -m {how} {e.hostname.removeprefix('*')}")
+        lines.append(f"    acl {a}_host var(txn.host) -m {how} {e.hostname.removeprefix('*')}")
     path = e.match.get("path") or {"type": "PathPrefix", "value": "/"}
     value = str(path.get("value") or "/")
     if path.get("type") == "Exact":
@@ -70,25 +71,21 @@ def _acls(n: int, e: Entry) -> list[str]:
     elif value.rstrip("/"):
         lines += [f"    acl {a}_p path -m str {word(value.rstrip('/'))}",
                   f"    acl {a}_p path -m beg {word(value.rstrip('/') + '/')}"]
+    for i, h in enumerate(e.match.get("headers") or []):
+        how = "reg" if h.get("type") == "RegularExpression" else "str"
+        lines.append(f"    acl {a}_h{i} req.fhdr({h['name']},1) -m {how} {word(h['value'])}")
+    for i, q in enumerate(e.match.get("queryParams") or []):
+        how = "reg" if q.get("type") == "RegularExpression" else "str"
+        lines.append(f"    acl {a}_q{i} url_param({q['name']}) -m {how} {word(q['value'])}")
+    if e.match.get("method"):
+        lines.append(f"    acl {a}_m method {e.match['method']}")
     return lines
 
 
 def _conditions(n: int, e: Entry) -> str:
-    a = f"m{n}"
-    parts = [f"{a}_l"] + ([f"{a}_h"] if e.hostname else [])
-    path = e.match.get("path") or {}
-    if path.get("type") in ("Exact", "RegularExpression") or \
-            str(path.get("value") or "/").rstrip("/"):
-        parts.append(f"{a}_p")
-    for h in e.match.get("headers") or []:
-        how = "reg" if h.get("type") == "RegularExpression" else "str"
-        parts.append(f"{{ req.fhdr({h['name']},1) -m {how} {word(h['value'])} }}")
-    for q in e.match.get("queryParams") or []:
-        how = "reg" if q.get("type") == "RegularExpression" else "str"
-        parts.append(f"{{ url_param({q['name']}) -m {how} {word(q['value'])} }}")
-    if e.match.get("method"):
-        parts.append(f"{{ method {e.match['method']} }}")
-    return " ".join(parts)
+    """The entry's ACL names, ANDed."""
+    return " ".join(sorted({line.split()[1] for line in _acls(n, e)},
+                           key=lambda name: (len(name), name)))
 
 
 def _redirect(e: Entry, r: Obj) -> str:

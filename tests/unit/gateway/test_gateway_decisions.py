@@ -195,6 +195,7 @@ def test_extended_features_render_a_valid_config(tmp_path: Path) -> None:
     rendered = render.render_table(table, slots, settings)
     assert "set-timeout server 500ms" in rendered.config
     assert "url_param(q) -m str it\\'s\\ \\#1" in rendered.config
+    assert "acl m1_m method POST" in rendered.config
     write_files(tmp_path, rendered)
     ok, message = check_config(tmp_path / "haproxy.cfg")
     assert ok, message
