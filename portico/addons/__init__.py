@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-ADDONS = ("coredns", "ingress", "storage")
+ADDONS = ("coredns", "ingress", "storage", "gateway")
 
 
 def load(name: str) -> list[dict[str, Any]]:

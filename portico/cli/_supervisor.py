@@ -215,7 +215,8 @@ class Supervisor:
         await install(self.api.kubeconfig, networked=self._networked())
         if self._networked():
             self.progress.step("addons applied: cluster DNS (kube-system/coredns), ingress "
-                               "(app-routing-system/nginx), default StorageClass (default)")
+                               "(app-routing-system/nginx), default StorageClass (default), "
+                               "Gateway API (aks-istio-system/istiod)")
 
     async def _install_gateway_api(self) -> None:
         """In the background: the nodes need not wait for the CRDs (`_gatewayapi`)."""

@@ -135,4 +135,13 @@ BUILTIN: Mapping[str, ImageConfig] = {
     "docker.io/portico/ingress-controller": ImageConfig(
         entrypoint=python_module("portico.ingress"), env=PYTHON_ENV
     ),
+    "docker.io/portico/gateway-controller": ImageConfig(
+        entrypoint=python_module("portico.gateway"), cmd=("controller",), env=PYTHON_ENV
+    ),
+    "docker.io/portico/gateway-proxy": ImageConfig(
+        entrypoint=python_module("portico.gateway"), cmd=("proxy",), env=PYTHON_ENV
+    ),
+    "registry.k8s.io/gateway-api/conformance/echo-basic": ImageConfig(
+        entrypoint=python_module("portico.images.echo_basic"), env=PYTHON_ENV
+    ),
 }

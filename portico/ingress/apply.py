@@ -20,15 +20,17 @@ what HAProxy runs now (`self.running`):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from portico.ingress import render
 from portico.ingress.endpoints import Slots, assign_slots
 from portico.ingress.files import write_files
 from portico.ingress.haproxy import HAProxyProcess, RuntimeError_, check_config
-from portico.ingress.model import Plan, Settings
+from portico.ingress.model import Settings
 from portico.ingress.render import Rendered
 
 log = logging.getLogger("portico.ingress.apply")
@@ -80,9 +82,17 @@ def server_commands(previous: dict[str, Slots], current: dict[str, Slots]) -> li
     return commands
 
 
+Renderer = Callable[[Any, dict[str, Slots], Settings], Rendered]
+
+
 class Applier:
-    def __init__(self, settings: Settings, haproxy: HAProxyProcess) -> None:
+    """Runs plans on one HAProxy. `renderer` turns a plan (anything whose `backends`
+    have `name` and `servers`) into files: Ingress's by default, the Gateway's too."""
+
+    def __init__(self, settings: Settings, haproxy: HAProxyProcess,
+                 renderer: Renderer = render.render_config) -> None:
         self.settings = settings
+        self.renderer = renderer
         self.haproxy = haproxy
         self.root = Path(settings.state_dir)
         self.staging = replace(settings, state_dir=PurePosixPath(self.root / "staging"))
@@ -92,13 +102,13 @@ class Applier:
         self.failed_reloads = 0
         self.runtime_updates = 0
 
-    def place(self, plan: Plan) -> dict[str, Slots]:
+    def place(self, plan: Any) -> dict[str, Slots]:
         return {b.name: assign_slots(b.servers, self.slots.get(b.name, ()),
                                      self.settings.slot_scale) for b in plan.backends}
 
-    async def apply(self, plan: Plan) -> Result:
+    async def apply(self, plan: Any) -> Result:
         slots = self.place(plan)
-        current = render.render_config(plan, slots, self.settings)
+        current = self.renderer(plan, slots, self.settings)
         if self.running is not None and current == self.running and self.haproxy.running:
             return Result(Outcome.UNCHANGED)
         starting = not self.haproxy.running or self.running is None
@@ -131,8 +141,8 @@ class Applier:
         self.running, self.slots = current, slots
         return result
 
-    def _check(self, plan: Plan, slots: dict[str, Slots]) -> tuple[bool, str]:
-        staged = render.render_config(plan, slots, self.staging)
+    def _check(self, plan: Any, slots: dict[str, Slots]) -> tuple[bool, str]:
+        staged = self.renderer(plan, slots, self.staging)
         directory = Path(self.staging.state_dir)
         write_files(directory, staged)
         return check_config(directory / "haproxy.cfg", self.haproxy.binary)

@@ -107,7 +107,7 @@ def render_maps(routes: tuple[Route, ...], redirects: tuple[str, ...] = ()) -> d
 
 
 # --- config ----------------------------------------------------------------------------
-def _global(plan: Plan, s: Settings) -> list[str]:
+def global_section(plan: Plan, s: Settings) -> list[str]:
     lines = ["global",
              f"    stats socket {s.admin_socket} mode 600 level admin expose-fd listeners",
              "    stats timeout 1m",
@@ -309,7 +309,7 @@ def _backend(backend: Backend, slots: Slots, s: Settings) -> list[str]:
 
 def render_config(plan: Plan, slots: Mapping[str, Slots], settings: Settings) -> Rendered:
     """All of HAProxy's files for `plan`, with servers placed in `slots` (by backend name)."""
-    lines = _global(plan, settings) + _frontends(plan, settings)
+    lines = global_section(plan, settings) + _frontends(plan, settings)
     for backend in plan.backends:
         lines += _backend(backend, slots[backend.name], settings)
     for backend in plan.backends:

@@ -73,7 +73,8 @@ async def test_installing_twice_changes_nothing(
     await install(apiserver.kubeconfig, networked=True)
     assert addon_warnings(caplog) == []
     assert [r.getMessage() for r in caplog.records if r.name == "portico.addons"] == [
-        "addons applied: coredns (5/5 objects), ingress (9/9 objects), storage (1/1 objects)"] * 2
+        "addons applied: coredns (5/5 objects), ingress (9/9 objects), storage (1/1 objects), "
+        "gateway (6/6 objects)"] * 2
     assert await snapshot(api) == first
     dns = (await api.get(KUBE_DNS)).body
     assert (dns["spec"]["clusterIP"], dns["spec"]["clusterIPs"]) == ("10.0.0.10", ["10.0.0.10"])
@@ -134,6 +135,6 @@ async def test_a_refused_object_is_a_warning_and_the_rest_still_applies(
         'Invalid value: []string{"10.0.0.10"}: failed to allocate IP 10.0.0.10: '
         "provided IP is already allocated"]
     assert ("addons applied: coredns (4/5 objects), ingress (9/9 objects), "
-            "storage (1/1 objects)") in caplog.messages
+            "storage (1/1 objects), gateway (6/6 objects)") in caplog.messages
     assert (await api.get(KUBE_DNS)).status == 404
     assert (await api.get(COREDNS)).status == 200

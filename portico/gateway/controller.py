@@ -1,0 +1,136 @@
+"""The Gateway API controller (AKS's istiod, app routing mode): GatewayClass, provisioning, status.
+
+Theory of operation (level-triggered, one coalescing sync for any event): the
+controller makes sure GatewayClass `approuting-istio` exists, accepts every
+class whose controllerName is ours (with status.supportedFeatures), and for
+every Gateway of such a class server-side applies the Deployment, Service and
+(when the API serves policy/v1 PodDisruptionBudgets) PodDisruptionBudget of
+`provision`, then writes the Gateway's status (listeners, attachedRoutes,
+addresses from its Service) and the parents status of every HTTPRoute and GRPCRoute naming
+one of our Gateways. Statuses are written only when they differ; a conflict
+or an error is retried by the next sync. Gateways of other classes are never
+touched; route parent entries of other controllers are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Service, ServiceAccount
+from lightkube.resources.policy_v1 import PodDisruptionBudget
+from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
+from lightkube.types import PatchType
+
+from portico.gateway import provision, sources, status
+from portico.gateway.attach import Attachment, attachments
+from portico.gateway.listeners import GatewayView, gateway_view
+from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME, Obj, Snapshot, meta, namespaced_name
+
+log = logging.getLogger("portico.gateway.controller")
+FIELD_MANAGER = "portico-gateway-controller"
+KINDS: dict[str, type] = {"Deployment": Deployment, "Service": Service,
+                          "ServiceAccount": ServiceAccount,
+                          "PodDisruptionBudget": PodDisruptionBudget,
+                          "ClusterRoleBinding": ClusterRoleBinding}
+
+
+def _comparable(obj_status: Obj | None) -> str:
+    return json.dumps(obj_status or {}, sort_keys=True)
+
+
+class GatewayController(sources.Watching):
+    def __init__(self, client: AsyncClient) -> None:
+        super().__init__(client, "gateway-controller", with_deployments=True)
+        self._applied: dict[tuple[str, str, str], str] = {}
+        self._pdb: bool | None = None
+
+    async def sync(self) -> None:
+        snapshot = self.sources.snapshot()
+        await self._classes(snapshot)
+        ours = {k: g for k, g in snapshot.gateways.items()
+                if snapshot.ours(g) and not meta(g).get("deletionTimestamp")}
+        views = {k: gateway_view(snapshot, g) for k, g in ours.items()}
+        attached, parents = attachments(snapshot, views)
+        await self._apply(provision.proxy_binding(list(ours.values())))
+        for key, gateway in ours.items():
+            await self._provision(gateway)
+            await self._gateway_status(snapshot, gateway, views[key], attached)
+        for kind, route in snapshot.routes():
+            mine = [p for p in parents if (p.kind, p.route) == (kind, namespaced_name(route))]
+            wanted = status.route_status(route, mine)
+            if mine or any(p.get("controllerName") == CONTROLLER_NAME
+                           for p in (route.get("status") or {}).get("parents") or []):
+                await self._write_status(sources.ROUTE_CLASSES[kind], route, wanted)
+
+    async def _classes(self, snapshot: Snapshot) -> None:
+        if CLASS_NAME not in snapshot.classes:
+            try:
+                await self.client.create(sources.GatewayClass.from_dict(
+                    provision.gateway_class()))
+            except ApiError as exc:
+                if exc.status.code != 409:
+                    raise
+        for cls in snapshot.classes.values():
+            if (cls.get("spec") or {}).get("controllerName") == CONTROLLER_NAME:
+                await self._write_status(sources.GatewayClass, cls, status.class_status(cls))
+
+    async def _write_status(self, kind: type, obj: Obj, wanted: Obj) -> None:
+        current = {k: v for k, v in (obj.get("status") or {}).items() if v is not None}
+        if _comparable(current) == _comparable({k: v for k, v in wanted.items()
+                                                if v is not None}):
+            return
+        ns, name = namespaced_name(obj)
+        body = {"metadata": {"resourceVersion": meta(obj).get("resourceVersion")},
+                "status": wanted}
+        try:
+            await self.client.patch(kind.Status, name, body, namespace=ns or None,
+                                    patch_type=PatchType.MERGE)
+        except ApiError as exc:
+            log.info("status of %s %s/%s: %s", kind.__name__, ns, name, exc.status.message)
+            self.runner.retry_after(0.5)
+
+    async def _serves_pdb(self) -> bool:
+        """Whether the API serves policy/v1 PodDisruptionBudgets (asked once)."""
+        if self._pdb is None:
+            try:
+                async for _ in self.client.list(PodDisruptionBudget, namespace="default"):
+                    break
+                self._pdb = True
+            except ApiError:
+                self._pdb = False
+        return self._pdb
+
+    async def _provision(self, gateway: Obj) -> None:
+        manifests = [provision.service_account(gateway), provision.deployment(gateway),
+                     provision.service(gateway)]
+        if await self._serves_pdb():
+            manifests.append(provision.disruption_budget(gateway))
+        for manifest in manifests:
+            await self._apply(manifest)
+
+    async def _apply(self, manifest: Obj) -> None:
+        """Server-side apply `manifest` unless this process applied the same already (and,
+        for a kind it watches, the object still exists)."""
+        m = manifest["metadata"]
+        key = (manifest["kind"], m.get("namespace", ""), m["name"])
+        text = json.dumps(manifest, sort_keys=True)
+        kind = KINDS[manifest["kind"]]
+        cached = kind not in self.sources.informers or \
+            self.sources.informers[kind].get(f"{m['namespace']}/{m['name']}") is not None
+        if self._applied.get(key) == text and cached:
+            return
+        await self.client.apply(kind.from_dict(manifest), force=True)
+        self._applied[key] = text
+
+    async def _gateway_status(self, snapshot: Snapshot, gateway: Obj, view: GatewayView,
+                              attached: list[Attachment]) -> None:
+        ns = namespaced_name(gateway)[0]
+        name = provision.object_name(gateway)
+        service = snapshot.services.get((ns, name))
+        deployment = self.sources.informers[Deployment].get(f"{ns}/{name}") or {}
+        available = int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0
+        await self._write_status(sources.Gateway, gateway, status.gateway_status(
+            gateway, view, attached, service, available))

@@ -1,0 +1,72 @@
+"""A Gateway's data plane: one pod of `<gateway>-approuting-istio`, HAProxy configured by Python.
+
+Theory of operation: the pod watches what its Gateway's routing depends on
+(`sources`), and on any change builds the Gateway's view, the attachments and
+the routing table - the same pure functions the controller uses for status -
+and hands the table to ingress's `Applier` with the Gateway renderer: endpoint
+changes become runtime `set server` commands, anything else a checked,
+seamless reload (HAProxy master-worker: the old worker finishes its
+connections). HAProxy's stats frontend on the status port (15021) answers
+`/healthz`, which is the pod's readiness probe. A Gateway that is gone or not of
+our class leaves only the status frontend.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path, PurePosixPath
+
+from lightkube import AsyncClient
+
+from portico.gateway import render, sources
+from portico.gateway.attach import attachments
+from portico.gateway.listeners import gateway_view
+from portico.gateway.routing import Table, build_table
+from portico.ingress import tls
+from portico.ingress.apply import Applier, Outcome
+from portico.ingress.haproxy import HAProxyProcess
+from portico.ingress.model import Settings
+
+log = logging.getLogger("portico.gateway.proxy")
+
+
+class GatewayProxy(sources.Watching):
+    def __init__(self, client: AsyncClient, namespace: str, gateway: str, state_dir: Path,
+                 run_dir: Path, status_port: int, haproxy: str = "/usr/sbin/haproxy") -> None:
+        crt, key = tls.self_signed()
+        self.key = (namespace, gateway)
+        self.run_dir = run_dir
+        self.settings = Settings(state_dir=PurePosixPath(state_dir),
+                                 run_dir=PurePosixPath(run_dir), stats_port=status_port,
+                                 default_certificate=crt + key)
+        self.haproxy = HAProxyProcess(state_dir / "haproxy.cfg",
+                                      Path(self.settings.master_socket),
+                                      Path(self.settings.admin_socket), haproxy)
+        self.applier = Applier(self.settings, self.haproxy, render.render_table)
+        super().__init__(client, "gateway-proxy")
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.haproxy.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+    def table(self) -> Table:
+        snapshot = self.sources.snapshot()
+        gateway = snapshot.gateways.get(self.key)
+        if gateway is None or not snapshot.ours(gateway):
+            return Table((), (), ())
+        view = gateway_view(snapshot, gateway)
+        attached, _ = attachments(snapshot, {self.key: view})
+        return build_table(snapshot, view, attached)
+
+    async def sync(self) -> None:
+        table = self.table()
+        result = await self.applier.apply(table)
+        if result.outcome in (Outcome.INVALID, Outcome.FAILED):
+            log.error("HAProxy config not applied (%s): %s", result.outcome, result.message)
+            self.runner.retry_after(5.0)
+        elif result.outcome != Outcome.UNCHANGED:
+            log.info("config %s: %d listeners, %d route matches, %d backends",
+                     result.outcome.value, len(table.listeners), len(table.entries),
+                     len(table.backends))

@@ -1,0 +1,1 @@
+"""Gateway API end to end: the conformance tests, ported, against `portico up`."""
