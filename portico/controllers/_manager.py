@@ -206,7 +206,8 @@ async def _serve(kubeconfig: Path, node_grace_period: float) -> int:
     return await run_until_signalled(manager.start, manager.stop)
 
 
-def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD) -> int:
-    """The controller-manager process (`portico up` forks it): run until SIGTERM."""
+def run(kubeconfig: Path | str, node_grace_period: float = DEFAULT_GRACE_PERIOD) -> int:
+    """The controller-manager process (`portico up` forks it, the path as a string):
+    run until SIGTERM."""
     setup_logging()
-    return asyncio.run(_serve(kubeconfig, node_grace_period))
+    return asyncio.run(_serve(Path(kubeconfig), node_grace_period))
