@@ -168,10 +168,10 @@ def test_autoscaler_scales_a_busy_deployment_up(kubectl: Kubectl) -> None:
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["metrics"][0]["resource"]["target"] == {
             "type": "Utilization", "averageUtilization": 50}
-        made = k.json("get", "hpa.v2.autoscaling", "norequest")["spec"]
+        made = k.json("get", "horizontalpodautoscalers.v2.autoscaling", "norequest")["spec"]
         assert (made["minReplicas"], made["maxReplicas"], made["metrics"]) == (
             1, 3, autoscaler("norequest", 50, 1, 3)["spec"]["metrics"])
-        old = k.json("get", "hpa.v1.autoscaling", "load")
+        old = k.json("get", "horizontalpodautoscalers.v1.autoscaling", "load")
         assert old["apiVersion"] == "autoscaling/v1"
         assert (old["spec"]["targetCPUUtilizationPercentage"], old["spec"]["maxReplicas"]) == (
             50, 2)
@@ -182,9 +182,9 @@ def test_autoscaler_scales_a_busy_deployment_up(kubectl: Kubectl) -> None:
             _, rows = parse_table(k.ok("get", "hpa", "load"))
             return rows[0] if rows and rows[0]["REPLICAS"] == "2" else None
         shown = wait_for(row, 30, interval=0.5, message="kubectl get hpa shows 2 replicas")
-        _, old_rows = parse_table(k.ok("get", "hpa.v1.autoscaling", "load"))
+        _, old_rows = parse_table(k.ok("get", "horizontalpodautoscalers.v1.autoscaling", "load"))
         assert old_rows[0]["TARGETS"].endswith("%/50%") and old_rows[0]["REPLICAS"] == "2"
-        status = k.json("get", "hpa.v1.autoscaling", "load")["status"]
+        status = k.json("get", "horizontalpodautoscalers.v1.autoscaling", "load")["status"]
         assert status["currentReplicas"] == 2 and "currentCPUUtilizationPercentage" in status
         assert (shown["REFERENCE"], shown["MINPODS"], shown["MAXPODS"]) == (
             "Deployment/load", "1", "2")
