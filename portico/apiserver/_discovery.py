@@ -137,7 +137,9 @@ def api_group(resources: Sequence[ResourceType], group: str) -> dict[str, Any] |
 
 
 def _storage_hash(rt: ResourceType) -> str:
-    digest = hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()
+    """The hash of the version objects are stored in (the same for every served one)."""
+    stored = rt.storage_version or rt.version
+    digest = hashlib.sha256(f"{rt.group}/{stored}/{rt.kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode()
 
 

@@ -157,8 +157,8 @@ class ResourceHandlers:
              namespace: str | None) -> web.Response:
         result = self.registry.list(rt, namespace, list_options(request))
         accept = request.headers.get("Accept", "")
-        if rt.custom is not None:
-            return self._custom_list(request, rt, result)
+        if rt.converted:
+            return self._converted_list(request, rt, result)
         if wants_table(accept):
             body = list_table(rt, result.stored, request.query.get("includeObject", "Metadata"),
                               str(result.resource_version), result.continue_token,
@@ -168,11 +168,13 @@ class ResourceHandlers:
                                          result.resource_version, result.continue_token,
                                          result.remaining))
 
-    def _custom_list(self, request: web.Request, rt: ResourceType,
-                     result: ListResult) -> web.Response:
-        """Custom resources are read through their version (defaults, apiVersion): no memo."""
+    def _converted_list(self, request: web.Request, rt: ResourceType,
+                        result: ListResult) -> web.Response:
+        """Custom resources (defaults, apiVersion) and built-in kinds served in a version
+        other than the stored one are read through their version: no memo."""
         objs = [rt.strategy.read(obj) for obj in result.items]
-        warnings = [rt.custom.deprecation_warning] if rt.custom.deprecation_warning else None
+        deprecation = rt.custom.deprecation_warning if rt.custom is not None else ""
+        warnings = [deprecation] if deprecation else None
         if wants_table(request.headers.get("Accept", "")):
             body = table(rt, objs, request.query.get("includeObject", "Metadata"),
                          str(result.resource_version), result.continue_token, result.remaining)
@@ -342,7 +344,7 @@ class ResourceHandlers:
             if batch is None:
                 return
             if batch:
-                if rt.custom is not None:
+                if rt.converted:
                     batch = [WatchEvent(e.type, rt.strategy.read(e.object)) for e in batch]
                 await writer.send(batch)
                 continue

@@ -1,11 +1,12 @@
 """The Job controller (and ttl-after-finished): pods to completion, then conditions.
 
 One sync of a Job, from the informer caches: count its pods (`_job_plan.count`),
-plan (`_job_plan.plan`), create and delete pods, write the status (startTime when
-it first runs unsuspended, counters, completedIndexes/failedIndexes, conditions,
-completionTime with `Complete`), and once finished, with ttlSecondsAfterFinished,
-delete the Job (in the background, as the ttl-after-finished controller does)
-that many seconds after its Complete/Failed condition.
+plan (`_job_plan.plan`), create pods (in slow-start batches) and delete pods,
+write the status (startTime when it first runs unsuspended, counters,
+completedIndexes/failedIndexes, conditions, completionTime with `Complete`), and
+once finished, with ttlSecondsAfterFinished, delete the Job (in the background, as
+the ttl-after-finished controller does) that many seconds after its
+Complete/Failed condition.
 
 An Indexed job's pod is named `<job>-<index>-<random>`, carries the index as the
 `batch.kubernetes.io/job-completion-index` annotation and label, gets the
@@ -16,6 +17,7 @@ Succeeded pods stay until the Job goes, so counting them is enough.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from lightkube import ApiError, AsyncClient
@@ -27,7 +29,12 @@ from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQ
 from portico.controllers import _job_plan as jp
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
-from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+from portico.controllers._workload import (
+    controlled_by,
+    enqueue_owner,
+    slow_start,
+    write_status,
+)
 
 log = logging.getLogger("portico.controllers.job")
 
@@ -86,8 +93,8 @@ class JobController:
         view = jp.View(job, self._owned(job), now)
         counts = jp.count(view)
         result = jp.plan(view, counts)
-        for index in result.create:
-            await self.control.create(job, new_pod(job, index))
+        await slow_start([functools.partial(self.control.create, job, new_pod(job, index))
+                          for index in result.create])
         for pod in result.delete:
             await self.control.delete(job, pod)
         await self._write_status(job, jp.count(jp.View(job, self._owned(job), now)), result)

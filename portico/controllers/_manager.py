@@ -217,9 +217,10 @@ async def _serve(kubeconfig: Path, node_grace_period: float, signing_key: Path |
     return await run_until_signalled(manager.start, manager.stop)
 
 
-def run(kubeconfig: Path, node_grace_period: float = DEFAULT_GRACE_PERIOD,
+def run(kubeconfig: Path | str, node_grace_period: float = DEFAULT_GRACE_PERIOD,
         signing_key: str = "") -> int:
-    """The controller-manager process (`portico up` forks it): run until SIGTERM."""
+    """The controller-manager process (`portico up` forks it, the paths as strings):
+    run until SIGTERM."""
     setup_logging()
     return asyncio.run(_serve(Path(kubeconfig), node_grace_period,
                               Path(signing_key) if signing_key else None))

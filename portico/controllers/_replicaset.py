@@ -12,7 +12,8 @@ controller (or, for an orphan, every ReplicaSet of the namespace that selects
 it). Pods it creates are written through to the pod cache, and pods it deletes
 are remembered by uid until the watch shows them going (kube's "expectations"),
 so a sync never acts twice on a change the watch has not delivered yet. Creation
-uses slow start (batches of 1, 2, 4, ...) and stops at the first failure.
+uses slow start (`_workload.slow_start`: batches of 1, 2, 4, ...) and stops at the
+first failure.
 
 The same controller runs ReplicationControllers (`REPLICATION_CONTROLLER`):
 their plain label-map selector is read as a LabelSelector's matchLabels, which is
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from portico.controllers._pods import (
     ready_since,
     selector_matches,
 )
+from portico.controllers._workload import slow_start
 
 log = logging.getLogger("portico.controllers.replicaset")
 
@@ -229,16 +232,7 @@ class ReplicaSetController:
                 raise
 
     async def _create(self, rs: Obj, count: int) -> None:
-        batch = 1
-        while count > 0:
-            size = min(batch, count)
-            results = await asyncio.gather(*(self._create_one(rs) for _ in range(size)),
-                                           return_exceptions=True)
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if errors:
-                raise errors[0]
-            count -= size
-            batch *= 2
+        await slow_start([functools.partial(self._create_one, rs)] * count)
 
     async def _create_one(self, rs: Obj) -> None:
         body = pod_from_template(rs, self.kind)

@@ -174,11 +174,13 @@ class StatefulSetController:
         if retention.get("whenScaled") != "Delete" or ordinal is None \
                 or ordinal in view.in_range():
             return
-        ref = dict(owner_reference(pod, "v1", "Pod"), controller=False)
+        refs = [dict(owner_reference(pod, "v1", "Pod"), controller=False)]
+        if retention.get("whenDeleted") == "Delete":  # the set stays an owner too
+            refs.append(dict(owner_reference(sts, KIND.api_version, KIND.kind), controller=False))
         for claim in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
             try:
                 await self.client.patch(PersistentVolumeClaim, claim_name(claim, sts, ordinal),
-                                        {"metadata": {"ownerReferences": [ref]}},
+                                        {"metadata": {"ownerReferences": refs}},
                                         namespace=meta(sts)["namespace"],
                                         patch_type=PatchType.MERGE)
             except ApiError as exc:

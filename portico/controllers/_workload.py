@@ -5,12 +5,16 @@
 - `controlled_by(objects, owner)`: the objects whose controllerRef is `owner`;
 - `write_status(...)`: a merge patch of the status subresource when any field
   differs from the cached object, written through to the cache; an owner deleted
-  meanwhile (404) is not an error.
+  meanwhile (404) is not an error;
+- `slow_start(calls)`: kube's `slowStartBatch` for pod creations (the ReplicaSet
+  controller's too): batches of 1, 2, 4, ... run concurrently, stopping at the first
+  batch with a failure, so a quota or admission refusal costs one call, not hundreds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -52,3 +56,16 @@ async def write_status(client: AsyncClient, resource: Any, informer: Informer, o
         return False
     informer.assume(updated.to_dict())
     return True
+
+
+async def slow_start(calls: Sequence[Callable[[], Awaitable[object]]]) -> None:
+    """Run `calls` in concurrent batches of 1, 2, 4, ...; raise a failed batch's first error."""
+    done, batch = 0, 1
+    while done < len(calls):
+        group = calls[done:done + batch]
+        results = await asyncio.gather(*(call() for call in group), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise errors[0]
+        done += len(group)
+        batch *= 2

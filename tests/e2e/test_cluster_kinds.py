@@ -378,6 +378,56 @@ def test_python_client_drives_every_kind(kubectl133: Kubectl, cluster: Cluster) 
              message="the deleted workloads' pods collected")
 
 
+def claimed_statefulset(name: str, when_scaled: str, when_deleted: str) -> dict[str, Any]:
+    """Two Parallel pods writing to `/data`, one 16Mi claim each from the default class."""
+    writer = {"name": "main", "image": "busybox", "command": ["sleep", "3600"],
+              "volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+    return statefulset(
+        name, 2, podManagementPolicy="Parallel",
+        template=template({"app": name}, containers=[writer]),
+        volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "16Mi"}}}}],
+        persistentVolumeClaimRetentionPolicy={"whenScaled": when_scaled,
+                                              "whenDeleted": when_deleted})
+
+
+def claim_names(k: Kubectl) -> set[str]:
+    return {c["metadata"]["name"] for c in k.json("get", "pvc")["items"]}
+
+
+def test_statefulset_claims_follow_their_pods(kubectl133: Kubectl) -> None:
+    k = kubectl133
+    k.ok("apply", "-f", "-", input=dump(claimed_statefulset("db", "Delete", "Retain"),
+                                         claimed_statefulset("cache", "Retain", "Delete")))
+    placed = {p.name: p.node for p in wait_ready(k, "app in (db,cache)", 4)}
+    assert claim_names(k) == {"data-db-0", "data-db-1", "data-cache-0", "data-cache-1"}
+    for ordinal in (0, 1):
+        claim = k.json("get", "pvc", f"data-db-{ordinal}")
+        assert claim["status"]["phase"] == "Bound"
+        assert claim["metadata"]["labels"] == {"app": "db"}
+        pv = k.json("get", "pv", claim["spec"]["volumeName"])
+        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        assert terms[0]["matchExpressions"][0]["values"] == [placed[f"db-{ordinal}"]]
+    k.ok("exec", "db-0", "--", "sh", "-c", "echo kept > /data/file")
+    old_uid = k.json("get", "pod", "db-0")["metadata"]["uid"]
+    k.ok("delete", "pod", "db-0")
+    wait_for(lambda: k.json("get", "pod", "db-0")["metadata"]["uid"] != old_uid, 60,
+             interval=0.2, message="db-0 recreated")
+    (back,) = [p for p in wait_ready(k, "app=db", 2) if p.name == "db-0"]
+    assert back.node == placed["db-0"]  # where its volume is
+    assert k.ok("exec", "db-0", "--", "cat", "/data/file") == "kept\n"
+
+    k.ok("scale", "sts", "db", "cache", "--replicas=1")
+    wait_for(lambda: "data-db-1" not in claim_names(k), 60, interval=0.2,
+             message="whenScaled Delete: the claim goes with its pod")
+    wait_ready(k, "app=cache", 1)
+    assert "data-cache-1" in claim_names(k)  # whenScaled Retain
+    k.ok("delete", "sts", "db", "cache")
+    wait_for(lambda: not {"data-cache-0", "data-cache-1"} & claim_names(k), 60, interval=0.2,
+             message="whenDeleted Delete: the claims go with their StatefulSet")
+    assert claim_names(k) == {"data-db-0"}  # whenDeleted Retain
+
+
 def test_minutely_cronjob_has_fired(cluster: Cluster) -> None:
     """Last in the module: the CronJob made with the cluster ran a Job that completed."""
     k = Kubectl(cluster, "1.33", MINUTELY_NS)

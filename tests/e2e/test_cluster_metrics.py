@@ -162,14 +162,19 @@ def test_autoscaler_scales_a_busy_deployment_up(kubectl: Kubectl) -> None:
     k.ok("apply", "-f", "-", input=web_deployment(1, "norequest"))
     try:
         k.ok("apply", "-f", "-", input=dump(autoscaler("load", 50, 1, 2)))
-        if k.version == "1.33":  # 1.32 posts autoscaling/v1, which Portico does not serve
-            k.ok("autoscale", "deployment", "norequest", "--cpu-percent=50", "--max=3")
-        else:
-            k.ok("apply", "-f", "-", input=dump(autoscaler("norequest", 50, 1, 3)))
+        # kubectl 1.32 posts autoscaling/v1, 1.33 autoscaling/v2: one object, both versions
+        k.ok("autoscale", "deployment", "norequest", "--cpu-percent=50", "--min=1", "--max=3")
         hpa = k.json("get", "hpa", "load")
         assert hpa["apiVersion"] == "autoscaling/v2"
         assert hpa["spec"]["metrics"][0]["resource"]["target"] == {
             "type": "Utilization", "averageUtilization": 50}
+        made = k.json("get", "horizontalpodautoscalers.v2.autoscaling", "norequest")["spec"]
+        assert (made["minReplicas"], made["maxReplicas"], made["metrics"]) == (
+            1, 3, autoscaler("norequest", 50, 1, 3)["spec"]["metrics"])
+        old = k.json("get", "horizontalpodautoscalers.v1.autoscaling", "load")
+        assert old["apiVersion"] == "autoscaling/v1"
+        assert (old["spec"]["targetCPUUtilizationPercentage"], old["spec"]["maxReplicas"]) == (
+            50, 2)
         wait_for(lambda: k.json("get", "deployment", "load")["spec"]["replicas"] == 2, 60,
                  interval=0.5, message="the autoscaler scales the busy deployment to 2")
 
@@ -177,6 +182,10 @@ def test_autoscaler_scales_a_busy_deployment_up(kubectl: Kubectl) -> None:
             _, rows = parse_table(k.ok("get", "hpa", "load"))
             return rows[0] if rows and rows[0]["REPLICAS"] == "2" else None
         shown = wait_for(row, 30, interval=0.5, message="kubectl get hpa shows 2 replicas")
+        _, old_rows = parse_table(k.ok("get", "horizontalpodautoscalers.v1.autoscaling", "load"))
+        assert old_rows[0]["TARGETS"].endswith("%/50%") and old_rows[0]["REPLICAS"] == "2"
+        status = k.json("get", "horizontalpodautoscalers.v1.autoscaling", "load")["status"]
+        assert status["currentReplicas"] == 2 and "currentCPUUtilizationPercentage" in status
         assert (shown["REFERENCE"], shown["MINPODS"], shown["MAXPODS"]) == (
             "Deployment/load", "1", "2")
         assert shown["TARGETS"].startswith("cpu: ") and shown["TARGETS"].endswith("%/50%")
@@ -257,6 +266,13 @@ hpa = scaling.patch_namespaced_horizontal_pod_autoscaler("auto", ns,
                                                          {"spec": {"maxReplicas": 4}})
 out["hpa"] = [hpa.spec.min_replicas, hpa.spec.max_replicas,
               hpa.spec.metrics[0].resource.target.average_utilization]
+for event in watch.Watch().stream(
+        client.AutoscalingV1Api(api).list_namespaced_horizontal_pod_autoscaler, ns,
+        timeout_seconds=20):
+    v1 = event["object"]
+    out["hpa_v1_watch"] = [event["type"], v1.api_version, v1.spec.max_replicas,
+                           v1.spec.target_cpu_utilization_percentage]
+    break
 pdb = policy.read_namespaced_pod_disruption_budget("budget", ns)
 out["pdb"] = [pdb.spec.max_unavailable, len(policy.list_namespaced_pod_disruption_budget(
     ns).items)]
@@ -285,5 +301,6 @@ def test_python_client_drives_claims_classes_autoscalers_and_budgets(
     assert out["pv"] == ["Retain", "Bound"]
     assert out["sc"] == ["Retain", "Immediate", {"patched": "yes"}]
     assert out["hpa"] == [1, 4, 80]
+    assert out["hpa_v1_watch"] == ["ADDED", "autoscaling/v1", 4, 80]
     assert out["pdb"] == [1, 1]
     assert out["pv_after"] == ["Retain"]

@@ -12,7 +12,8 @@ this table only maps numbers to JSON names. One entry is a string of
   e.g. `Volume.volumeSource` or `ConfigMapKeySelector.localObjectReference`.
 
 Definition names are written with short prefixes (`c.` core/v1, `m.` meta/v1,
-`a.` apps/v1, `n.` networking/v1, `h.` autoscaling/v2, `p.` policy/v1) and expanded
+`a.` apps/v1, `n.` networking/v1, `h.` autoscaling/v2, `h1.` autoscaling/v1, `p.` policy/v1)
+and expanded
 by `message_fields()`.
 """
 
@@ -28,6 +29,7 @@ _PREFIXES = {
     "n.": "io.k8s.api.networking.v1.",
     "b.": "io.k8s.api.batch.v1.",
     "h.": "io.k8s.api.autoscaling.v2.",
+    "h1.": "io.k8s.api.autoscaling.v1.",
     "p.": "io.k8s.api.policy.v1.",
     "r.": "io.k8s.api.rbac.v1.",
     "authn.": "io.k8s.api.authentication.v1.",
@@ -137,6 +139,14 @@ _TABLE: dict[str, str] = {
     "h.HorizontalPodAutoscalerStatus": (
         "1 observedGeneration* 2 lastScaleTime 3 currentReplicas 4 desiredReplicas*"
         " 5 currentMetrics 6 conditions"),
+    # autoscaling/v1 (`kubectl autoscale` of kubectl 1.32)
+    "h1.HorizontalPodAutoscaler": _OBJECT,
+    "h1.HorizontalPodAutoscalerSpec": (
+        "1 scaleTargetRef 2 minReplicas* 3 maxReplicas 4 targetCPUUtilizationPercentage*"),
+    "h1.CrossVersionObjectReference": "1 kind 2 name 3 apiVersion",
+    "h1.HorizontalPodAutoscalerStatus": (
+        "1 observedGeneration* 2 lastScaleTime 3 currentReplicas* 4 desiredReplicas*"
+        " 5 currentCPUUtilizationPercentage*"),
     # policy/v1 (`kubectl create poddisruptionbudget`)
     "p.PodDisruptionBudget": _OBJECT,
     "p.PodDisruptionBudgetSpec": (

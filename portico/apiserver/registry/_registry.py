@@ -112,7 +112,8 @@ class Registry:
 
     def create(self, rt: ResourceType, namespace: str, obj: Object, opts: WriteOptions) -> Object:
         obj = _managed(rt, None, _decoded(rt, obj, opts), opts)
-        return rt.strategy.read(self.writer.create(rt, namespace, obj, opts))
+        return rt.strategy.read(self.writer.create(rt, namespace, rt.strategy.to_storage(obj),
+                                                   opts))
 
     def update(self, rt: ResourceType, namespace: str, name: str, obj: Object,
                subresource: str, opts: WriteOptions) -> Object:
@@ -123,7 +124,9 @@ class Registry:
                 f"the name of the object ({body_name}) does not match the name on the URL "
                 f"({name})")
         obj = _managed(rt, old, _decoded(rt, obj, opts), opts, subresource)
-        return rt.strategy.read(self.writer.update(rt, obj, old, subresource, opts))
+        return rt.strategy.read(self.writer.update(rt, rt.strategy.to_storage(obj),
+                                                   rt.strategy.to_storage(old), subresource,
+                                                   opts))
 
     def patch(self, rt: ResourceType, namespace: str, name: str, patch_type: str,
               body: Any, subresource: str, opts: WriteOptions) -> Object:
@@ -140,7 +143,9 @@ class Registry:
                 new.setdefault("metadata", {})["resourceVersion"] = live["metadata"][
                     "resourceVersion"]
             try:
-                return rt.strategy.read(self.writer.update(rt, new, live, subresource, opts))
+                return rt.strategy.read(self.writer.update(
+                    rt, rt.strategy.to_storage(new), rt.strategy.to_storage(live), subresource,
+                    opts))
             except errors.StatusError as exc:
                 if exc.reason != "Conflict" or pinned:
                     raise
@@ -156,7 +161,8 @@ class Registry:
                           rt.kind, rfc3339(now_utc()), default=rt.strategy.default,
                           defs=_defs(rt))
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        return rt.strategy.read(self.writer.create(rt, namespace, _decoded(rt, obj, opts), opts))
+        obj = rt.strategy.to_storage(_decoded(rt, obj, opts))
+        return rt.strategy.read(self.writer.create(rt, namespace, obj, opts))
 
     def _patched(self, rt: ResourceType, live: Object, patch_type: str, body: Any,
                  subresource: str, opts: WriteOptions) -> Object:
@@ -213,7 +219,9 @@ class Registry:
             if meta.get("deletionTimestamp") and not add and grace >= int(
                     meta.get("deletionGracePeriodSeconds") or 0):
                 return DeleteResult(live, False)
-            return DeleteResult(self.writer.mark_deleting(rt, live, grace, add, wopts), False)
+            marked = self.writer.mark_deleting(rt, rt.strategy.to_storage(live), grace, add,
+                                               wopts)
+            return DeleteResult(rt.strategy.read(marked), False)
         self.writer.remove(rt, live, wopts)
         return DeleteResult(live, True)
 

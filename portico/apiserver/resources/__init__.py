@@ -21,7 +21,10 @@ from portico.apiserver.resources.deployments import DEPLOYMENTS
 from portico.apiserver.resources.endpoints import ENDPOINTS
 from portico.apiserver.resources.endpointslices import ENDPOINTSLICES
 from portico.apiserver.resources.events import EVENTS
-from portico.apiserver.resources.horizontalpodautoscalers import HORIZONTALPODAUTOSCALERS
+from portico.apiserver.resources.horizontalpodautoscalers import (
+    HORIZONTALPODAUTOSCALERS,
+    HORIZONTALPODAUTOSCALERS_V1,
+)
 from portico.apiserver.resources.ingressclasses import INGRESSCLASSES
 from portico.apiserver.resources.ingresses import INGRESSES
 from portico.apiserver.resources.jobs import JOBS
@@ -80,6 +83,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     HORIZONTALPODAUTOSCALERS,
     *RBAC_RESOURCES,
     *REVIEW_RESOURCES,
+    HORIZONTALPODAUTOSCALERS_V1,
 )
 
 _BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {

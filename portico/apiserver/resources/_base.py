@@ -82,6 +82,11 @@ class Strategy:
         """A stored object as this kind serves it (custom resources: defaulted, converted)."""
         return stored
 
+    def to_storage(self, served: Object) -> Object:
+        """A served object in the stored version, the inverse of `read` (kinds served
+        under several versions convert here; the writer only sees stored objects)."""
+        return served
+
 
 @dataclass(frozen=True)
 class Column:
@@ -152,6 +157,8 @@ class ResourceType:
     generation: bool = True
     # custom resources: the `apiextensions.CustomInfo` of their CRD version (None: built-in)
     custom: Any = None
+    # a built-in version served from objects stored in another ("": this one)
+    storage_version: str = ""
 
     @property
     def api_version(self) -> str:
@@ -160,6 +167,11 @@ class ResourceType:
     @property
     def group_version(self) -> str:
         return self.api_version
+
+    @property
+    def converted(self) -> bool:
+        """Whether stored objects are served through `strategy.read` (not as stored)."""
+        return self.custom is not None or bool(self.storage_version)
 
     def subresource(self, name: str) -> Subresource | None:
         for sub in self.subresources:

@@ -1,14 +1,20 @@
-"""HorizontalPodAutoscalers (autoscaling/v2): defaults, validation, the kubectl columns.
+"""HorizontalPodAutoscalers (autoscaling/v2, also served as v1): defaults, validation, columns.
 
 Defaults (autoscaling/v2 `SetDefaults_HorizontalPodAutoscaler`): `minReplicas: 1`;
 no `metrics` means CPU at 80% average utilization.  Validation: a scale target kind
 and name, `minReplicas` >= 1, `maxReplicas` >= 1 and >= minReplicas, resource
 metrics with a `target`.  TARGETS is `cpu: 12%/50%` (`<unknown>` before the first
 measurement), as kubectl 1.32's printer shows it.
+
+Objects are stored as v2; `autoscaling/v1` (what `kubectl autoscale` posts) is the
+same objects through `_hpa_versions`' conversion: writes convert to v2 before the
+v2 hooks run, reads convert back; its only own default is v1's `minReplicas: 1`
+(server-side apply defaults the v1 form before it is converted).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 
@@ -24,6 +30,7 @@ from portico.apiserver.resources._base import (
     Table,
     nested,
 )
+from portico.apiserver.resources._hpa_versions import to_v1, to_v2
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources.replicasets import keep_status
 
@@ -113,4 +120,30 @@ HORIZONTALPODAUTOSCALERS = ResourceType(
     plural="horizontalpodautoscalers", singular="horizontalpodautoscaler", namespaced=True,
     strategy=HorizontalPodAutoscalerStrategy(), table=Table(COLUMNS, cells),
     short_names=("hpa",), categories=("all",), subresources=(Subresource("status"),),
+)
+
+
+class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
+    """autoscaling/v1: the v2 hooks on objects converted to v2."""
+
+    def default(self, obj: Object) -> None:
+        if obj.get("apiVersion") == "autoscaling/v1":
+            obj.setdefault("spec", {}).setdefault("minReplicas", 1)
+        else:
+            super().default(obj)
+
+    def read(self, stored: Object) -> Object:
+        return to_v1(stored)
+
+    def to_storage(self, served: Object) -> Object:
+        return to_v2(served)
+
+
+def _v1_cells(obj: Object, now: datetime.datetime) -> list[Any]:
+    return cells(to_v2(obj), now)
+
+
+HORIZONTALPODAUTOSCALERS_V1 = dataclasses.replace(
+    HORIZONTALPODAUTOSCALERS, version="v1", strategy=HorizontalPodAutoscalerV1Strategy(),
+    table=Table(COLUMNS, _v1_cells), storage_version="v2",
 )

@@ -149,8 +149,22 @@ def validate_statefulset_spec(spec: Object) -> list[FieldError]:
         errs.extend(invalid("spec.serviceName", service, m) for m in is_dns1123_label(service))
     ordinals = spec.get("ordinals") or {}
     errs.extend(validate_nonnegative(ordinals.get("start"), "spec.ordinals.start"))
-    errs.extend(validate_selector_and_template(spec, "statefulset"))
+    errs.extend(validate_selector_and_template(_as_pods_see_it(spec), "statefulset"))
     return errs
+
+
+def _as_pods_see_it(spec: Object) -> Object:
+    """`spec` with one persistentVolumeClaim volume per `volumeClaimTemplates` entry in
+    its template, as the controller gives its pods, so mounts of claims validate."""
+    claims = spec.get("volumeClaimTemplates") or []
+    template = spec.get("template")
+    if not claims or not isinstance(template, dict):
+        return spec
+    pod_spec = dict(template.get("spec") or {})
+    pod_spec["volumes"] = [*(pod_spec.get("volumes") or []), *(
+        {"name": nested(c, "metadata", "name", default=""), "persistentVolumeClaim": {
+            "claimName": nested(c, "metadata", "name", default="")}} for c in claims)]
+    return {**spec, "template": {**template, "spec": pod_spec}}
 
 
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:

@@ -183,7 +183,11 @@ def test_find(group: str, plural: str, short: tuple[str, ...]) -> None:
 
 
 def test_all_resources_unique_and_columns_match_cells() -> None:
-    assert len({(r.group, r.plural) for r in ALL_RESOURCES}) == len(ALL_RESOURCES) == 43
+    assert len({(r.group, r.version, r.plural) for r in ALL_RESOURCES}) == len(ALL_RESOURCES) \
+        == 44
+    stored = [r for r in ALL_RESOURCES if r.storage_version]
+    assert [(r.group, r.version, r.plural) for r in stored] == [
+        ("autoscaling", "v1", "horizontalpodautoscalers")]  # one kind served twice
     for rt in ALL_RESOURCES:
         obj = {"metadata": {"name": "x", "namespace": "default"}}
         assert len(rt.table.cells(obj, NOW)) == len(rt.table.columns), rt.plural

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from portico.apiserver.errors import FieldError
+from portico.apiserver.errors import ErrorType, FieldError
 from portico.apiserver.resources.cronjobs import CRONJOBS
 from portico.apiserver.resources.daemonsets import DAEMONSETS
 from portico.apiserver.resources.jobs import JOBS
@@ -57,6 +57,18 @@ def test_statefulset_defaults_and_fixed_fields() -> None:
     (err,) = STATEFULSETS.strategy.validate_update(changed, body)
     assert err.field == "spec" and "updates to statefulset spec for fields other than" in \
         err.detail
+
+
+def test_statefulset_mounts_its_claim_templates() -> None:
+    template = pod_template()
+    template["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/d"}]
+    body = obj("StatefulSet", selector={"matchLabels": {"app": "x"}}, template=template,
+               volumeClaimTemplates=[{"metadata": {"name": "data"}, "spec": {}}])
+    assert created(STATEFULSETS, body)[1] == []
+    del body["spec"]["volumeClaimTemplates"]
+    (err,) = created(STATEFULSETS, body)[1]
+    assert (err.field, err.type) == ("spec.template.spec.containers[0].volumeMounts[0].name",
+                                     ErrorType.NOT_FOUND)
 
 
 def test_daemonset_defaults_and_empty_selector() -> None:
