@@ -1,10 +1,10 @@
 """Gateway API end-to-end helpers: the conformance setup on a running cluster, statuses, requests.
 
 `setup(cluster)` does what the upstream suite's Setup does, with the real
-kubectl: the Standard CRD bundle (server-side apply, until `portico up`
-installs it), the base manifests with our class, the generated TLS Secrets,
-then waits for the GatewayClass to be Accepted, the echo Deployments to be
-Available and the base Gateways to be Programmed. The base's TCP, TLS,
+kubectl: waits for the Standard CRD bundle that `portico up` installs (the
+harness gives it the conformance copy), applies the base manifests with our class
+and the generated TLS Secrets, then waits for the GatewayClass to be Accepted,
+the echo Deployments to be Available and the base Gateways to be Programmed. The base's TCP, TLS,
 CoreDNS and third gRPC backends are left out: no ported test uses them and
 they would only cost CPU. `applied(cluster, name)` applies one test's manifests and
 deletes them afterwards (waiting until they are gone), as upstream's
@@ -23,7 +23,7 @@ from typing import Any
 from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME
 from portico.testing.sandbox import Cluster, wait_for
 from tests.e2e.cluster_support import VENV_PYTHON
-from tests.gateway_conformance import BASE_SECRETS, BUNDLE, documents, tls_secret
+from tests.gateway_conformance import BASE_SECRETS, documents, tls_secret
 
 INFRA = "gateway-conformance-infra"
 PROBE = Path(__file__).with_name("gateway_probe.py")
@@ -59,7 +59,6 @@ def _base_docs() -> list[dict[str, Any]]:
 
 
 def setup(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "--server-side", "-f", str(BUNDLE), check=True, timeout=120)
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                     *(f"crd/{p}.gateway.networking.k8s.io" for p in
                       ("gatewayclasses", "gateways", "httproutes", "referencegrants")),
