@@ -34,6 +34,7 @@ from portico.agent import _events as ev
 from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
 from portico.agent._image_events import ERR_IMAGE_PULL
 from portico.agent._names import serviceaccount_dir, uid_hex
+from portico.agent._volume_manager import get_or_none
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.client import EventType
 from portico.images._catalog import BUILTIN
@@ -120,18 +121,16 @@ class ImageRuntime:
 
 async def _pull_credentials(runner: ContainerRunner, registry: str) -> list[tuple[str, str]]:
     """The pod's pull secrets (else its service account's), for `registry`."""
-    from portico.agent._pod import _get_or_none  # (_pod imports this module)
-
     pod = runner.pod
     spec, client = pod.pod.get("spec") or {}, pod.ctx.client
     refs = spec.get("imagePullSecrets") or []
     if not refs:
-        account = await _get_or_none(client, ServiceAccount,
+        account = await get_or_none(client, ServiceAccount,
                                      spec.get("serviceAccountName") or "default", pod.namespace)
         refs = (account or {}).get("imagePullSecrets") or []
     out: list[tuple[str, str]] = []
     for ref in refs:
-        secret = await _get_or_none(client, Secret, ref.get("name", ""), pod.namespace)
+        secret = await get_or_none(client, Secret, ref.get("name", ""), pod.namespace)
         for key in (".dockerconfigjson", ".dockercfg"):
             data = ((secret or {}).get("data") or {}).get(key)
             if data:

@@ -185,6 +185,7 @@ class PodWorker:
             if (self.pod.get("status") or {}).get("phase") not in TERMINAL and \
                     not self.pod["metadata"].get("deletionTimestamp"):
                 life = asyncio.create_task(self._live())
+                life.add_done_callback(self._life_ended)
             mode = await self._stop
             await self._finish(mode, life)
         except Exception:
@@ -193,6 +194,12 @@ class PodWorker:
                 await self._finish(StopMode.NODE_SHUTDOWN, life)
         finally:
             status_task.cancel()
+
+    def _life_ended(self, life: asyncio.Task[None]) -> None:
+        """A bug that ends the containers' worker is logged when it happens, not at stop."""
+        if not life.cancelled() and (error := life.exception()) is not None:
+            log.error("pod %s/%s: containers' worker failed", self.namespace, self.name,
+                      exc_info=error)
 
     def _mount_failed(self, messages: list[str]) -> None:
         self.mark_dirty()  # Pending, its containers ContainerCreating
