@@ -114,6 +114,10 @@ NODE_RULES = [
     rule(("get",), ("",), ("persistentvolumeclaims", "persistentvolumes")),
     rule(("update", "patch"), ("",), ("persistentvolumeclaims/status",)),
     rule(("get", "list", "watch"), ("node.k8s.io",), ("runtimeclasses",)),
+    # Portico's agents also read a pod's ServiceAccount for its image pull secrets and
+    # write the metrics.k8s.io objects (what metrics-server serves from kubelet's)
+    rule(("get",), ("",), ("serviceaccounts",)),
+    rule(("get", "create", "update", "patch"), ("metrics.k8s.io",), ("nodes", "pods")),
 ]
 CONTROLLER_MANAGER = [
     *_EVENT_WRITES,
