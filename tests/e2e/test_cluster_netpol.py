@@ -198,7 +198,7 @@ def test_policy_check_and_metrics(cluster: Cluster, matrix: Matrix, clean: None)
     assert "denied" in denied.stdout.splitlines()[0]
 
     def counted() -> bool:
-        metrics = curl(cluster, f"http://{node_ip(1)}:10249/metrics").stdout
+        metrics = curl(cluster, "http://127.0.0.1:10249/metrics", node=1).stdout  # its loopback
         found = re.search(r'portico_networkpolicy_allowed_packets_total\{namespace="x",'
                           r'networkpolicy="allow-b",direction="Ingress"\} (\d+)', metrics)
         return found is not None and int(found.group(1)) > 0
