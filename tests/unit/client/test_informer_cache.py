@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightkube.resources.core_v1 import Pod
-
 from portico.client import Informer
+from portico.model.kinds import POD
 
 
 def pod(rv: int, node: str | None = None) -> dict[str, Any]:
@@ -15,7 +14,7 @@ def pod(rv: int, node: str | None = None) -> dict[str, Any]:
 
 
 def informer() -> tuple[Informer, list[str]]:
-    cache = Informer(client=None, kind=Pod)  # type: ignore[arg-type]
+    cache = Informer(api=None, kind=POD)  # type: ignore[arg-type]
     seen: list[str] = []
     cache.add_handler(lambda _p, current: seen.append("deleted" if current is None else
         f"{current['metadata']['resourceVersion']}:{current['spec'].get('nodeName')}"))
