@@ -68,15 +68,22 @@ def test_a_controllers_own_delete_leaves_a_tombstone_at_the_cached_version() -> 
     assert seen == ["10:None", "deleted", "11:None"]
 
 
-def test_tombstones_are_forgotten_after_a_while(monkeypatch: Any) -> None:
+class SteppedClock:
+    def __init__(self) -> None:
+        self.time = 1000.0
+
+    def now(self) -> float:
+        return self.time
+
+
+def test_tombstones_are_forgotten_after_a_while() -> None:
     from portico.client import _informer
 
-    now = [1000.0]
-    monkeypatch.setattr(_informer.time, "monotonic", lambda: now[0])
-    cache, _seen = informer()
+    clock = SteppedClock()
+    cache = Informer(api=None, kind=POD, clock=clock)  # type: ignore[arg-type]
     cache._remove("ns/p", 12)
     cache._remove("ns/q", 14)
-    now[0] += _informer.TOMBSTONE_SECONDS + 1
+    clock.time += _informer.TOMBSTONE_SECONDS + 1
     cache._remove("ns/r", 16)  # every deletion sweeps the expired ones
     assert list(cache._tombstones) == ["ns/r"]
 
