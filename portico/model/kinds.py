@@ -171,3 +171,16 @@ VALIDATING_ADMISSION_POLICY_BINDING = _grouped(
 # metrics.k8s.io/v1beta1 (written by the agents)
 POD_METRICS = _grouped("metrics.k8s.io", "v1beta1", "PodMetrics", "pods")
 NODE_METRICS = _grouped("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", namespaced=False)
+
+
+BUILTIN: dict[GroupVersionKind, Kind] = {
+    k.gvk: k for k in globals().values() if isinstance(k, Kind) and k.subresource is None}
+
+
+def builtin_kind(obj: dict[str, Any]) -> Kind:
+    """The built-in kind an object declares; KeyError names it when Portico has no such kind."""
+    gvk = GroupVersionKind.of(obj)
+    try:
+        return BUILTIN[gvk]
+    except KeyError:
+        raise KeyError(f"no built-in kind {gvk}") from None

@@ -233,7 +233,7 @@ class LoadBalancerController:
                                     ) -> None:
         wanted = {lb.name: lb for lb in desired.load_balancers.values()}
         for obj in existing:
-            name = (obj.get("metadata") or {}).get("name")
+            name = str((obj.get("metadata") or {}).get("name"))
             if name not in wanted:
                 with contextlib.suppress(ApiError):
                     await self.client.delete(LOAD_BALANCER, name)

@@ -34,7 +34,7 @@ def _frontend(f: Any) -> dict[str, Any]:
 
 
 def _security_rules(lb: LoadBalancer) -> list[dict[str, Any]]:
-    rules = []
+    rules: list[dict[str, Any]] = []
     for rule in lb.load_balancing_rules:
         frontend = lb.frontend(rule.frontend_ip_configuration)
         if frontend is None or not frontend.allowed_source_ranges:
