@@ -6,6 +6,7 @@ Components import from here and from `portico.model`, never lightkube.
 
 from portico.client._api import (
     ALL_NAMESPACES,
+    UNREACHABLE,
     Api,
     ApiError,
     CascadeType,
@@ -24,7 +25,7 @@ from portico.client._ready import wait_for_api
 from portico.client._runner import CoalescingRunner
 
 __all__ = [
-    "ALL_NAMESPACES", "Api", "ApiError", "CascadeType", "Clock", "CoalescingRunner",
+    "ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Clock", "CoalescingRunner",
     "EventRecorder", "EventType", "Handler", "Informer", "InformerFactory", "Listing",
     "MonotonicClock", "Obj", "PatchType", "REAL_CLOCK", "Status", "Timer", "WatchEvent",
     "WorkQueue", "api_client", "key_of", "kubeconfig_ca", "load_kubeconfig",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import lightkube
 from lightkube import AsyncClient
 from lightkube.core import resource as lk_resource
@@ -36,9 +37,12 @@ from portico.model.kinds import Kind
 
 Obj = dict[str, Any]
 ALL_NAMESPACES = "*"
+# What a request raises when the server cannot be reached (refused, reset, timed out:
+# TimeoutError is an OSError).
+UNREACHABLE: tuple[type[Exception], ...] = (httpx2.TransportError, OSError)
 
-__all__ = ["ALL_NAMESPACES", "Api", "ApiError", "CascadeType", "Listing", "PatchType", "Status",
-           "WatchEvent"]
+__all__ = ["ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Listing",
+           "PatchType", "Status", "WatchEvent"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,11 @@ class Api:
                 yield WatchEvent(event_type, _plain(obj))
         except lightkube.ApiError as error:
             raise ApiError.of(error) from error
+
+    async def readyz(self) -> tuple[int, str]:
+        """The API server's `/readyz`: (HTTP status, body)."""
+        response = await self._client._client._client.get("/readyz")
+        return response.status_code, response.text
 
     # --- writes -------------------------------------------------------------------------
     async def create(self, kind: Kind, body: Obj, namespace: str | None = None,

@@ -39,12 +39,11 @@ from portico.cloud.lb.model import (
     probe_target,
 )
 from portico.cloud.lb.probes import NetnsSockets, Prober
-from portico.model.kinds import NODE, SERVICE, Kind
+from portico.model.kinds import NODE, SERVICE
 
 log = logging.getLogger("portico.cloud.lb")
 
-LOAD_BALANCER = Kind.of(f"{objects.GROUP}/{objects.VERSION}", objects.KIND, objects.PLURAL,
-                        namespaced=False)
+LOAD_BALANCER = objects.LOAD_BALANCER
 FIELD_MANAGER = "portico-cloud-lb"
 
 

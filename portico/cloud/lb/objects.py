@@ -20,11 +20,13 @@ from portico.cloud.lb.model import (
     ProbeTarget,
     probe_target,
 )
+from portico.model.kinds import Kind
 
 GROUP = "cloud.portico.dev"
 VERSION = "v1"
 KIND = "LoadBalancer"
 PLURAL = "loadbalancers"
+LOAD_BALANCER = Kind.of(f"{GROUP}/{VERSION}", KIND, PLURAL, namespaced=False)
 SECURITY_RULE_BASE_PRIORITY = 500
 
 
