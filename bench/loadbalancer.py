@@ -12,8 +12,8 @@ the same node rules without the load balancer; goal: frontend >= 0.90 of it), an
 through a hand-written single DNAT rule in the cloud netns from a spare pool address
 to the same nodeIP:nodePort (the least a load balancer can do).
 
-control (a MiniCloud: host, cloud and two node netns; the API server and the LB
-controller in this process):
+control (an LbCloud: the real topology of two nodes, built from a sandbox netns
+standing for the host; the API server and the LB controller in this process):
 - apply -> first answer: Service created until the first HTTP answer via its frontend;
 - failover: a node's server stopped until new connections all go to the other node
   (probe interval 1 s x 2 probes).
@@ -39,9 +39,9 @@ from portico.client import Api
 from portico.cloud.lb.apply import NetnsRunner  # noqa: E402
 from portico.cloud.lb.build import LbConfig  # noqa: E402
 from portico.cloud.lb.controller import ControllerConfig, LoadBalancerController  # noqa: E402
-from portico.cloud.lb.minicloud import MiniCloud  # noqa: E402
 from portico.cloud.lb.probes import NetnsSockets  # noqa: E402
-from portico.model.kinds import NODE, SERVICE
+from portico.model.kinds import NODE, SERVICE  # noqa: E402
+from portico.testing.lb_cloud import LbCloud  # noqa: E402
 
 A = "service.beta.kubernetes.io/azure-load-balancer-health-probe-"
 
@@ -74,7 +74,7 @@ async def wait_until(check, timeout: float = 30.0) -> float:  # type: ignore[no-
 
 
 async def control() -> None:
-    with MiniCloud(nodes=2) as cloud, tempfile.TemporaryDirectory() as tmp:
+    with LbCloud(nodes=2) as cloud, tempfile.TemporaryDirectory() as tmp:
         servers = [cloud.serve(i, 80, 30080) for i in (1, 2)]
         api = ApiServer(ApiServerConfig(name="bench", data_dir=Path(tmp), port=free_port()))
         await api.start()

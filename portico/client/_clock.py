@@ -1,8 +1,11 @@
-"""The clock the client layer's timers read and sleep on, so tests can drive time.
+"""The clock a component waits on: `now()`, `await sleep(s)` and `call_later(s, fn)`.
 
-`Clock` is what the runner and the informer need: the time (`now`), a sleep, and a
-callback after a delay. `MonotonicClock` is the real one (the event loop's
-monotonic time); `portico.testing` has a fake that only moves when told to.
+Components that wait (the runner, the queue, informers' retries and tombstones)
+take a `Clock` instead of calling `time.monotonic` and asyncio directly, so a
+test can hand them `portico.testing.clock.FakeClock`, whose time is also its
+event loop's: sleeping and timers then run on virtual time, deterministically
+and at once. `MonotonicClock` is the real one: `time.monotonic` (asyncio's own
+time base) and the running event loop.
 """
 
 from __future__ import annotations
@@ -18,15 +21,21 @@ class Timer(Protocol):
 
 
 class Clock(Protocol):
-    def now(self) -> float: ...
+    def now(self) -> float:
+        """Seconds on a monotonic scale (only differences mean anything)."""
+        ...
 
-    async def sleep(self, seconds: float) -> None: ...
+    async def sleep(self, seconds: float) -> None:
+        ...
 
-    def call_later(self, seconds: float, callback: Callable[[], None]) -> Timer: ...
+    def call_later(self, seconds: float, callback: Callable[..., object],
+                   *args: object) -> Timer:
+        """Run `callback(*args)` after `seconds`; cancel the timer to stop it."""
+        ...
 
 
 class MonotonicClock:
-    """Real time: `time.monotonic`, `asyncio.sleep` and the running loop's timers."""
+    """Real time: `time.monotonic` and the running event loop."""
 
     def now(self) -> float:
         return time.monotonic()
@@ -34,8 +43,9 @@ class MonotonicClock:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
-    def call_later(self, seconds: float, callback: Callable[[], None]) -> Timer:
-        return asyncio.get_running_loop().call_later(max(0.0, seconds), callback)
+    def call_later(self, seconds: float, callback: Callable[..., object],
+                   *args: object) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, seconds), callback, *args)
 
 
 REAL_CLOCK: Clock = MonotonicClock()

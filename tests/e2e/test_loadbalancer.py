@@ -1,9 +1,10 @@
 """The cloud load balancer end to end: real nftables, policy routing and probes.
 
-A `MiniCloud` (host netns, cloud netns with vnet0, two node netns running HTTP
-servers) stands in for the cluster's topology; the API server runs in this test's
-event loop and the controller in-process, acting on the cloud netns through
-`ip netns exec` and netns-bound sockets. Requests are sent from the host netns.
+An `LbCloud` (the real topology of a two-node cluster, built from a sandbox netns
+that stands for the host, with an HTTP server on each node) is the machine; the
+API server runs in this test's event loop and the controller in-process, acting
+on the cloud netns through `ip netns exec` and netns-bound sockets. Requests are
+sent from the host (sandbox) netns.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from portico.cloud.lb.controller import (
     ControllerConfig,
     LoadBalancerController,
 )
-from portico.cloud.lb.minicloud import MiniCloud
 from portico.cloud.lb.probes import NetnsSockets
 from portico.model.kinds import EVENT, NODE, SERVICE
+from portico.testing.lb_cloud import LbCloud
 from tests.api.conftest import start_api
 
 PROBE = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-interval": "1",
@@ -68,15 +69,15 @@ def service(name: str, port: int, node_port: int, annotations: dict[str, str] | 
                  "ports": [{"port": port, "nodePort": node_port, "protocol": "TCP"}], **spec}})
 
 
-def node(i: int) -> dict[str, Any]:
+def node(cloud: LbCloud, i: int) -> dict[str, Any]:
     return ({
         "metadata": {"name": f"node-{i}"},
-        "status": {"addresses": [{"type": "InternalIP", "address": MiniCloud.node_ip(i)}],
+        "status": {"addresses": [{"type": "InternalIP", "address": cloud.node_ip(i)}],
                    "conditions": [{"type": "Ready", "status": "True"}]}})
 
 
 class Env:
-    def __init__(self, cloud: MiniCloud, client: Api, host: NetnsSockets) -> None:
+    def __init__(self, cloud: LbCloud, client: Api, host: NetnsSockets) -> None:
         self.cloud = cloud
         self.client = client
         self.host = host
@@ -100,7 +101,7 @@ class Env:
 @pytest.fixture
 async def env(tmp_path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
     pool = ipaddress.IPv4Network(getattr(request, "param", "198.51.100.0/24"))
-    with MiniCloud(nodes=2) as cloud:
+    with LbCloud(nodes=2) as cloud:
         servers = [cloud.serve(i, 80, 8080, *range(30080, 30086)) for i in (1, 2)]
         server, api = await start_api(tmp_path)
         client = Api.connect(server.kubeconfig, FIELD_MANAGER)
@@ -115,7 +116,7 @@ async def env(tmp_path, request: pytest.FixtureRequest) -> AsyncIterator[Env]:
         environment.controllers = [make(), make]  # type: ignore[attr-defined]
         try:
             for i in (1, 2):
-                await client.create(NODE, node(i))
+                await client.create(NODE, node(cloud, i))
             await environment.controllers[0].start()  # type: ignore[attr-defined]
             yield environment
         finally:  # bounded, so a stuck stop fails the test instead of leaking the netns
