@@ -12,8 +12,8 @@ the same node rules without the load balancer; goal: frontend >= 0.90 of it), an
 through a hand-written single DNAT rule in the cloud netns from a spare pool address
 to the same nodeIP:nodePort (the least a load balancer can do).
 
-control (a MiniCloud: host, cloud and two node netns; the API server and the LB
-controller in this process):
+control (an LbCloud: the real topology of two nodes, built from a sandbox netns
+standing for the host; the API server and the LB controller in this process):
 - apply -> first answer: Service created until the first HTTP answer via its frontend;
 - failover: a node's server stopped until new connections all go to the other node
   (probe interval 1 s x 2 probes).
@@ -29,20 +29,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.core_v1 import Node, Service
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _wrk  # noqa: E402
 from bench._lbtraffic import traffic  # noqa: E402
 from bench._sandbox import ensure_private_netns  # noqa: E402
 from portico.apiserver.server import ApiServer, ApiServerConfig  # noqa: E402
+from portico.client import Api
 from portico.cloud.lb.apply import NetnsRunner  # noqa: E402
 from portico.cloud.lb.build import LbConfig  # noqa: E402
 from portico.cloud.lb.controller import ControllerConfig, LoadBalancerController  # noqa: E402
-from portico.cloud.lb.minicloud import MiniCloud  # noqa: E402
 from portico.cloud.lb.probes import NetnsSockets  # noqa: E402
+from portico.model.kinds import NODE, SERVICE  # noqa: E402
+from portico.testing.lb_cloud import LbCloud  # noqa: E402
 
 A = "service.beta.kubernetes.io/azure-load-balancer-health-probe-"
 
@@ -75,30 +74,30 @@ async def wait_until(check, timeout: float = 30.0) -> float:  # type: ignore[no-
 
 
 async def control() -> None:
-    with MiniCloud(nodes=2) as cloud, tempfile.TemporaryDirectory() as tmp:
+    with LbCloud(nodes=2) as cloud, tempfile.TemporaryDirectory() as tmp:
         servers = [cloud.serve(i, 80, 30080) for i in (1, 2)]
         api = ApiServer(ApiServerConfig(name="bench", data_dir=Path(tmp), port=free_port()))
         await api.start()
-        client = AsyncClient(config=KubeConfig.from_file(str(api.kubeconfig)))
+        client = Api.connect(api.kubeconfig, "bench")
         host, cloud_sockets = NetnsSockets(cloud.host), NetnsSockets(cloud.cloud)
         ctl = LoadBalancerController(client, NetnsRunner(cloud.cloud), cloud_sockets,
                                      ControllerConfig(lb=LbConfig("bench", min_probe_interval=1),
                                                       probe_timeout=0.5))
         try:
             for i in (1, 2):
-                await client.create(Node.from_dict({"metadata": {"name": f"node-{i}"}, "status": {
+                await client.create(NODE, {"metadata": {"name": f"node-{i}"}, "status": {
                     "addresses": [{"type": "InternalIP", "address": cloud.node_ip(i)}],
-                    "conditions": [{"type": "Ready", "status": "True"}]}}))
+                    "conditions": [{"type": "Ready", "status": "True"}]}})
             await ctl.start()
             started = time.perf_counter()
-            await client.create(Service.from_dict({
+            await client.create(SERVICE, {
                 "metadata": {"name": "web", "annotations": {A + "interval": "1",
                                                             A + "num-of-probe": "2"}},
                 "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
-                         "ports": [{"port": 80, "nodePort": 30080}]}}), namespace="default")
+                         "ports": [{"port": 80, "nodePort": 30080}]}}, namespace="default")
             async def has_ip() -> bool:
-                svc = await client.get(Service, "web", namespace="default")
-                return bool(svc.status and svc.status.loadBalancer.ingress)
+                svc = await client.get(SERVICE, "web", namespace="default")
+                return bool(((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress"))
             await wait_until(has_ip)
             external_ip = time.perf_counter() - started
             # short connects: a SYN sent before the rules exist gets no ICMP error once the

@@ -18,6 +18,7 @@ import yaml
 
 from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME
 from portico.ingress import tls
+from portico.testing import tls as testing_tls
 
 ROOT = Path(__file__).resolve().parents[1] / "../shared/conformance/gateway-api"
 BUNDLE = ROOT / "standard-install.yaml"
@@ -39,7 +40,7 @@ def documents(name: str) -> list[dict[str, Any]]:
 
 
 def tls_secret(namespace: str, name: str, hosts: tuple[str, ...]) -> dict[str, Any]:
-    return tls.tls_secret(name, namespace, *tls.self_signed(hosts[0], hosts))
+    return testing_tls.tls_secret(name, namespace, *tls.self_signed(hosts[0], hosts))
 
 
 BASE_SECRETS = (("gateway-conformance-infra", "tls-validity-checks-certificate",

@@ -20,10 +20,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from lightkube import ApiError, AsyncClient, KubeConfig
-from lightkube.codecs import from_dict
-
 from portico.addons import ADDONS, load
+from portico.client import Api, ApiError
+from portico.model.kinds import builtin_kind
 
 log = logging.getLogger("portico.addons")
 
@@ -46,21 +45,19 @@ async def apply_documents(kubeconfig: Path, addon: str,
                           docs: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
     """Server-side apply `docs` in order; each object as stored, None where refused
     (refusals are logged)."""
-    client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)),
-                         field_manager=FIELD_MANAGER)
+    client = Api.connect(kubeconfig, FIELD_MANAGER)
     try:
         return [await _apply(client, addon, doc) for doc in docs]
     finally:
         await client.close()
 
 
-async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+async def _apply(client: Api, addon: str, doc: dict[str, Any]) -> dict[str, Any] | None:
     """Server-side apply one manifest document; a refusal is a warning naming the object."""
     try:
-        applied = await client.apply(from_dict(doc), force=True)
-    except ApiError as exc:
+        return await client.apply(builtin_kind(doc), doc, force=True)
+    except (ApiError, KeyError) as exc:
         log.warning("addon %s: %s %s: %s", addon, doc.get("kind"),
-                    doc.get("metadata", {}).get("name"), exc.status.message)
+                    doc.get("metadata", {}).get("name"), exc)
         return None
-    stored: dict[str, Any] = applied.to_dict()
-    return stored
+

@@ -33,8 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import ssl
-import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from portico.client import Api, ApiError
+from portico.model.kinds import CUSTOM_RESOURCE_DEFINITION, Kind
 
 log = logging.getLogger("portico.gatewayapi")
 
@@ -167,20 +168,12 @@ def fingerprint(obj: dict[str, Any]) -> str:
 
 async def _unchanged(kubeconfig: Path, recorded: dict[str, str]) -> bool:
     """Every object we applied last time is still as we left it (a restart)."""
-    from lightkube import ApiError, AsyncClient, KubeConfig
-    from lightkube.generic_resource import create_global_resource
-
-    client = AsyncClient(config=KubeConfig.from_file(str(kubeconfig)))
+    client = Api.connect(kubeconfig, "portico")
     try:
         for key, expected in recorded.items():
             api_version, kind, plural, name = key.split(" ")
-            group, version = api_version.split("/")
-            resource = create_global_resource(group, version, kind, plural)
-            try:
-                live = await client.get(resource, name)
-            except ApiError:
-                return False
-            if fingerprint(live.to_dict()) != expected:
+            live = await client.get_or_none(Kind.of(api_version, kind, plural, False), name)
+            if live is None or fingerprint(live) != expected:
                 return False
     finally:
         await client.close()
@@ -225,7 +218,7 @@ async def install(kubeconfig: Path, data_dir: Path, option: Path | None) -> str:
     return f"Gateway API {VERSION} standard CRDs applied"
 
 
-def ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
+async def ready(data_dir: Path, api: Api) -> tuple[bool, str]:
     """For `portico wait`: every CRD of the bundle Established, or no bundle to be had
     (the cluster works without: ready, saying why)."""
     state = read_state(data_dir)
@@ -234,12 +227,11 @@ def ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
     if state["state"] == State.UNAVAILABLE:
         return True, f"ready without the Gateway API CRDs: {state['reason']}"
     for name in state["crds"]:
-        url = f"{server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}"
         try:
-            with urllib.request.urlopen(url, context=ctx, timeout=2) as response:
-                conditions = json.load(response).get("status", {}).get("conditions") or []
-        except urllib.error.HTTPError as exc:
+            crd = await api.get(CUSTOM_RESOURCE_DEFINITION, name)
+        except ApiError as exc:
             return False, f"CRD {name}: {exc.code}"
+        conditions = (crd.get("status") or {}).get("conditions") or []
         if not any(c.get("type") == "Established" and c.get("status") == "True"
                    for c in conditions):
             return False, f"CRD {name} not Established yet"

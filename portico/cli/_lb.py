@@ -1,21 +1,19 @@
 """`portico lb show [NAME]`: the load balancers as `az network lb show` would tell them.
 
 `format_load_balancer()` is pure (a LoadBalancer object's JSON -> text); `show()`
-reads the objects through lightkube and formats each: frontends, the backend pool
+reads the objects through the API and formats each: frontends, the backend pool
 with every probe's state per node, the rules and the probes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lightkube import Client, KubeConfig
-from lightkube.generic_resource import create_global_resource
-
-LoadBalancerResource = create_global_resource("cloud.portico.dev", "v1", "LoadBalancer",
-                                              "loadbalancers")
+from portico.client import Api
+from portico.cloud.lb.objects import LOAD_BALANCER
 
 
 def _table(headers: Sequence[str], rows: list[list[Any]]) -> list[str]:
@@ -64,15 +62,18 @@ def format_load_balancer(obj: dict[str, Any]) -> str:
 
 
 def show(kubeconfig: Path, name: str | None) -> str:
-    """The text of `portico lb show [NAME]`; raises lightkube's ApiError if NAME is unknown."""
-    client = Client(config=KubeConfig.from_file(str(kubeconfig)))
-    try:
-        if name:
-            found = [client.get(LoadBalancerResource, name).to_dict()]
-        else:
-            found = [o.to_dict() for o in client.list(LoadBalancerResource)]
-    finally:
-        client.close()
+    """The text of `portico lb show [NAME]`; raises ApiError if NAME is unknown."""
+    found = asyncio.run(_read(kubeconfig, name))
     if not found:
         return "No load balancers.\n"
     return "\n".join(format_load_balancer(o) for o in found)
+
+
+async def _read(kubeconfig: Path, name: str | None) -> list[dict[str, Any]]:
+    client = Api.connect(kubeconfig, "portico")
+    try:
+        if name:
+            return [await client.get(LOAD_BALANCER, name)]
+        return (await client.list(LOAD_BALANCER)).items
+    finally:
+        await client.close()

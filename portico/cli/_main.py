@@ -19,11 +19,9 @@ import os
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,8 +40,10 @@ from portico.cli._target import (
     resolve,
     target_arguments,
 )
+from portico.client import UNREACHABLE, Api
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
+from portico.model.kinds import DEPLOYMENT, LEASE, NODE
 
 if TYPE_CHECKING:
     from portico.cli._supervisor import Supervisor
@@ -311,40 +311,30 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return agent_main(args.config)
 
 
-def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
+async def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
     try:
-        config = yaml.safe_load(kubeconfig.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        api = Api.connect(kubeconfig, "portico")
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         return False, f"no kubeconfig yet ({exc.__class__.__name__})"
-    import base64
-    import tempfile
-
-    cluster = config["clusters"][0]["cluster"]
-    user = config["users"][0]["user"]
-    ctx = ssl.create_default_context(cadata=base64.b64decode(
-        cluster["certificate-authority-data"]).decode())
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = Path(tmp, "c.crt"), Path(tmp, "c.key")
-        cert.write_bytes(base64.b64decode(user["client-certificate-data"]))
-        key.write_bytes(base64.b64decode(user["client-key-data"]))
-        ctx.load_cert_chain(cert, key)
     try:
-        with urllib.request.urlopen(cluster["server"] + "/readyz", context=ctx, timeout=2) as r:
-            if r.status != 200:
-                return False, f"readyz answered {r.status}"
+        status, _text = await asyncio.wait_for(api.readyz(), 2)
+        if status != 200:
+            return False, f"readyz answered {status}"
         expected = _expected_nodes(kubeconfig.parent)
         if expected is None:
             return False, "cluster state not written yet"
         ok, reason = True, "ready"  # the control plane only: no nodes, no addons
         if expected:
-            ok, reason = _nodes_ready(expected, kubeconfig.parent, cluster["server"], ctx)
+            ok, reason = await _nodes_ready(expected, kubeconfig.parent, api)
             if ok and addons:
-                ok, reason = _addons_ready(cluster["server"], ctx)
+                ok, reason = await _addons_ready(api)
         if ok and addons:
-            return gateway_api_ready(kubeconfig.parent, cluster["server"], ctx)
+            return await gateway_api_ready(kubeconfig.parent, api)
         return ok, reason
-    except OSError as exc:
+    except UNREACHABLE as exc:
         return False, f"API server not answering: {exc}"
+    finally:
+        await api.close()
 
 
 def _expected_nodes(data_dir: Path) -> int | None:
@@ -373,18 +363,12 @@ def _live_agents(data_dir: Path) -> dict[str, str]:
     return live
 
 
-def _nodes_ready(expected: int, data_dir: Path, server: str,
-                 ctx: ssl.SSLContext) -> tuple[bool, str]:
+async def _nodes_ready(expected: int, data_dir: Path, api: Api) -> tuple[bool, str]:
     """Every node the cluster was started with is Ready, and its agent process of now
     is alive and has renewed the node's Lease since it started (not a dead one's)."""
-    import json
-
-    with urllib.request.urlopen(server + "/api/v1/nodes", context=ctx, timeout=2) as r:
-        nodes = json.load(r)["items"]
-    with urllib.request.urlopen(server + "/apis/coordination.k8s.io/v1/namespaces/"
-                                "kube-node-lease/leases", context=ctx, timeout=2) as r:
-        renewed = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime") or ""
-                   for lease in json.load(r)["items"]}
+    nodes = (await api.list(NODE)).items
+    renewed = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime") or ""
+               for lease in (await api.list(LEASE, "kube-node-lease")).items}
     agents = _live_agents(data_dir)
     ready = [n for n in nodes if any(
         c.get("type") == "Ready" and c.get("status") == "True"
@@ -396,20 +380,15 @@ def _nodes_ready(expected: int, data_dir: Path, server: str,
     return True, "ready"
 
 
-def _addons_ready(server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
+async def _addons_ready(api: Api) -> tuple[bool, str]:
     """Cluster DNS and the ingress controller have an available replica."""
-    import json
-    import urllib.error
-
     from portico.cli._progress import ADDON_DEPLOYMENTS
 
     for namespace, name, _what in ADDON_DEPLOYMENTS:
-        url = f"{server}/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
-        try:
-            with urllib.request.urlopen(url, context=ctx, timeout=2) as r:
-                available = json.load(r).get("status", {}).get("availableReplicas", 0)
-        except urllib.error.HTTPError:
+        deployment = await api.get_or_none(DEPLOYMENT, name, namespace)
+        if deployment is None:
             return False, f"addon {namespace}/{name} not installed yet"
+        available = (deployment.get("status") or {}).get("availableReplicas", 0)
         if not available:
             return False, f"addon {namespace}/{name} has no available replica yet"
     return True, "ready"
@@ -420,7 +399,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     reason = "not started"
     while time.monotonic() < deadline:
-        ok, reason = _ready(target.kubeconfig, addons=args.wait_for == "all")
+        ok, reason = asyncio.run(_ready(target.kubeconfig, addons=args.wait_for == "all"))
         if ok:
             print(f"portico: {target} {reason}")
             return 0

@@ -3,7 +3,7 @@
 The answer comes from the model the node agents render their nftables rules from
 (`portico.netpol.model`): the same Pods, Namespaces, NetworkPolicies and Nodes,
 read through the API, give the same verdict. `format_decision()` is pure; `check()`
-reads the objects (lightkube) and decides. The exit status is 0 when the connection
+reads the objects (portico.client) and decides. The exit status is 0 when the connection
 would be allowed and 1 when not, like `kubectl auth can-i`.
 
 `--from` may also be an IPv4 address (a client outside the cluster, or a node);
@@ -12,14 +12,13 @@ would be allowed and 1 when not, like `kubectl auth can-i`.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightkube import Client, KubeConfig
-from lightkube.resources.core_v1 import Namespace, Node, Pod
-from lightkube.resources.networking_v1 import NetworkPolicy
-
+from portico.client import Api
+from portico.model.kinds import NAMESPACE, NETWORK_POLICY, NODE, POD
 from portico.netpol.model import (
     Cluster,
     Decision,
@@ -77,23 +76,25 @@ def format_decision(question: Question, src_ip: str, dst_ip: str, port: int,
     ])
 
 
-def snapshot(client: Client) -> Cluster:
+async def snapshot(client: Api) -> Cluster:
     cluster = Cluster()
-    for obj in client.list(Pod, namespace="*"):
-        pod = pod_from_object(obj.to_dict())
+    for obj in (await client.list(POD)).items:
+        pod = pod_from_object(obj)
         if pod is not None:
             cluster.pods[pod.ip] = pod
-    for obj in client.list(Namespace):
-        cluster.namespaces[obj.metadata.name] = namespace_labels(obj.to_dict())
-    for obj in client.list(NetworkPolicy, namespace="*"):
-        policy = policy_from_object(obj.to_dict())
+    for obj in (await client.list(NAMESPACE)).items:
+        cluster.namespaces[obj["metadata"]["name"]] = namespace_labels(obj)
+    for obj in (await client.list(NETWORK_POLICY)).items:
+        policy = policy_from_object(obj)
         cluster.policies[policy.key] = policy
-    for node in client.list(Node):
-        addresses = {a.address for a in (node.status.addresses or []) if a.type == "InternalIP"}
-        if node.spec.podCIDR:
-            network = ipaddress.ip_network(node.spec.podCIDR, strict=False)
+    for node in (await client.list(NODE)).items:
+        status, spec = node.get("status") or {}, node.get("spec") or {}
+        addresses = {a["address"] for a in status.get("addresses") or []
+                     if a.get("type") == "InternalIP"}
+        if spec.get("podCIDR"):
+            network = ipaddress.ip_network(spec["podCIDR"], strict=False)
             addresses.add(str(next(network.hosts())))
-        cluster.node_addresses[node.metadata.name] = frozenset(addresses)
+        cluster.node_addresses[node["metadata"]["name"]] = frozenset(addresses)
     return cluster
 
 
@@ -124,5 +125,12 @@ def decide(cluster: Cluster, question: Question) -> tuple[bool, str]:
 
 
 def check(kubeconfig: Path, question: Question) -> tuple[bool, str]:
-    client = Client(KubeConfig.from_file(kubeconfig), field_manager="portico")
-    return decide(snapshot(client), question)
+    return decide(asyncio.run(_read(kubeconfig)), question)
+
+
+async def _read(kubeconfig: Path) -> Cluster:
+    client = Api.connect(kubeconfig, "portico")
+    try:
+        return await snapshot(client)
+    finally:
+        await client.close()

@@ -1,23 +1,33 @@
-"""The one place that talks to the API: list+watch caches (informers) and work queues."""
+"""The one place that talks to the API: the `Api` facade (dicts in, dicts out, one write
+path), list+watch caches (informers), work queues and the coalescing runner.
 
-from portico.client._connect import api_client, kubeconfig_ca
-from portico.client._events import EventRecorder, EventType, object_reference
-from portico.client._informer import (
-    Handler,
-    Informer,
-    InformerFactory,
+Components import from here and from `portico.model`, never lightkube.
+"""
+
+from portico.client._api import (
+    ALL_NAMESPACES,
+    UNREACHABLE,
+    Api,
+    ApiError,
+    CascadeType,
+    Listing,
     Obj,
-    is_namespaced,
-    key_of,
-    split_key,
+    PatchType,
+    Status,
+    WatchEvent,
 )
+from portico.client._clock import REAL_CLOCK, Clock, MonotonicClock, Timer
+from portico.client._connect import api_client, kubeconfig_ca, load_kubeconfig
+from portico.client._events import EventRecorder, EventType, object_reference
+from portico.client._informer import Handler, Informer, InformerFactory, key_of, split_key
 from portico.client._queue import WorkQueue
 from portico.client._ready import wait_for_api
 from portico.client._runner import CoalescingRunner
 
 __all__ = [
-    "CoalescingRunner", "EventRecorder", "EventType", "Handler", "api_client", "Informer",
-    "kubeconfig_ca", "InformerFactory", "Obj", "WorkQueue", "is_namespaced", "key_of",
-    "object_reference",
-    "split_key", "wait_for_api",
+    "ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Clock", "CoalescingRunner",
+    "EventRecorder", "EventType", "Handler", "Informer", "InformerFactory", "Listing",
+    "MonotonicClock", "Obj", "PatchType", "REAL_CLOCK", "Status", "Timer", "WatchEvent",
+    "WorkQueue", "api_client", "key_of", "kubeconfig_ca", "load_kubeconfig",
+    "object_reference", "split_key", "wait_for_api",
 ]

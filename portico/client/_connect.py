@@ -16,16 +16,35 @@ from pathlib import Path
 import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.config.client_adapter import verify_cluster
+from lightkube.config.kubeconfig import SingleConfig
 
 KEEPALIVE = 64
 KEEPALIVE_SECONDS = 60.0
+
+
+def _current(config: KubeConfig) -> SingleConfig:
+    single = config.get()
+    if single is None:
+        raise ValueError("the kubeconfig has no current context")
+    return single
+
+
+def load_kubeconfig(kubeconfig: Path | str | None = None,
+                    serviceaccount_dir: Path | str | None = None) -> KubeConfig:
+    """A kubeconfig file's configuration, or a pod's service-account credentials
+    (token, CA and namespace in `serviceaccount_dir`) when no file is given."""
+    if kubeconfig is not None:
+        return KubeConfig.from_file(str(kubeconfig))
+    if serviceaccount_dir is None:
+        raise ValueError("a kubeconfig file or a service-account directory is needed")
+    return KubeConfig.from_service_account(str(serviceaccount_dir))
 
 
 def api_client(kubeconfig: Path | str | KubeConfig, field_manager: str) -> AsyncClient:
     """An AsyncClient for the kubeconfig's current context, with a roomy pool."""
     config = kubeconfig if isinstance(kubeconfig, KubeConfig) else \
         KubeConfig.from_file(str(kubeconfig))
-    single = config.get()
+    single = _current(config)
     assert single.user is not None, "the kubeconfig has no user"
     tls = verify_cluster(single.cluster, single.user, single.abs_file)
     transport = httpx2.AsyncHTTPTransport(
@@ -37,7 +56,7 @@ def api_client(kubeconfig: Path | str | KubeConfig, field_manager: str) -> Async
 
 def kubeconfig_ca(kubeconfig: Path | str) -> str:
     """The PEM of the cluster CA a kubeconfig trusts (for the root CA publisher)."""
-    cluster = KubeConfig.from_file(str(kubeconfig)).get().cluster
+    cluster = _current(KubeConfig.from_file(str(kubeconfig))).cluster
     if cluster.certificate_auth_data:
         return base64.b64decode(cluster.certificate_auth_data).decode()
     return Path(cluster.certificate_auth or "").read_text() if cluster.certificate_auth else ""

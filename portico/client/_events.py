@@ -24,11 +24,9 @@ import time
 from enum import StrEnum
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Event
-from lightkube.types import PatchType
-
+from portico.client._api import Api, ApiError
 from portico.client._correlator import Clock, Correlated, EventCorrelator, rfc3339
+from portico.model.kinds import EVENT
 
 log = logging.getLogger("portico.events")
 Object = dict[str, Any]
@@ -51,7 +49,7 @@ def object_reference(obj: Object, field_path: str = "") -> Object:
 
 
 class EventRecorder:
-    def __init__(self, client: AsyncClient, component: str, host: str = "",
+    def __init__(self, client: Api, component: str, host: str = "",
                  clock: Clock = time.time) -> None:
         self.client = client
         self.component = component
@@ -90,13 +88,13 @@ class EventRecorder:
         try:
             if item.patch is not None:
                 try:
-                    await self.client.patch(Event, event["metadata"]["name"], item.patch,
-                                            namespace=namespace, patch_type=PatchType.MERGE)
+                    await self.client.patch(EVENT, event["metadata"]["name"], item.patch,
+                                            namespace=namespace)
                     return
                 except ApiError as error:
-                    if error.status.code != 404:
+                    if error.code != 404:
                         raise
-            await self.client.create(Event.from_dict(event), namespace=namespace)
+            await self.client.create(EVENT, event, namespace=namespace)
         except Exception as exc:  # noqa: BLE001 - events are best effort
             log.debug("event %s for %s not recorded: %s", event["reason"],
                       event["involvedObject"], exc)

@@ -2,12 +2,15 @@
 
 Theory of operation (client-go's reflector + indexer, kopf's watcher):
 - `start()` lists the kind (all namespaces), fills the cache, marks the informer
-  synced, then watches from the list's resourceVersion. Every event replaces the
-  cached object and calls the handlers with `(previous, current)`; `current` is
-  None for a deletion, `previous` None for an addition.
-- When the watch fails (410 Gone, a dropped connection) the informer lists again
-  and diffs the new listing against the cache, so handlers still see every
-  change as previous/current pairs and nothing is lost.
+  synced, then watches from the list's resourceVersion, with bookmarks. Every
+  event replaces the cached object and calls the handlers with
+  `(previous, current)`; `current` is None for a deletion, `previous` None for
+  an addition. Every event and bookmark advances the version the informer has seen.
+- When the watch fails (a dropped connection, a restarted server) the informer
+  waits `retry_seconds` on its clock and watches again from the last version it
+  saw, as client-go's reflector does. Only 410 Gone (that version is compacted
+  away) makes it list again; the new listing is diffed against the cache, so
+  handlers still see every change as previous/current pairs and nothing is lost.
 - Objects are plain dicts (the JSON the API server sent); the cache is the
   only copy and callers must not mutate what `get`/`list` return.
 - `assume(obj)` writes a controller's own successful write through to the cache,
@@ -33,17 +36,17 @@ Handlers must be cheap and never block: they only enqueue keys on a `WorkQueue`.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
-import time
 from collections.abc import Callable
-from typing import Any
 
-from lightkube import AsyncClient
+from portico.client._api import Api, ApiError, Obj
+from portico.client._clock import REAL_CLOCK, Clock
+from portico.model.kinds import Kind
 
 log = logging.getLogger("portico.client.informer")
 
-Obj = dict[str, Any]
 Handler = Callable[[Obj | None, Obj | None], None]
 TOMBSTONE_SECONDS = 300.0
 
@@ -71,19 +74,17 @@ def _rv(obj: Obj | None) -> int:
     return _parse_rv((obj or {}).get("metadata", {}).get("resourceVersion"))
 
 
-def is_namespaced(kind: type) -> bool:
-    return "Namespaced" in kind.__mro__[1].__name__
-
-
 class Informer:
     """The cache of one kind; `namespace=None` watches every namespace."""
 
-    def __init__(self, client: AsyncClient, kind: type, namespace: str | None = None,
-                 retry_seconds: float = 0.5) -> None:
-        self.client = client
+    def __init__(self, api: Api, kind: Kind, namespace: str | None = None,
+                 retry_seconds: float = 0.5, clock: Clock = REAL_CLOCK) -> None:
+        self.api = api
         self.kind = kind
         self.namespace = namespace
         self.retry_seconds = retry_seconds
+        self._clock = clock
+        self._version: str | None = None  # the last resourceVersion seen (list, event, bookmark)
         self._cache: dict[str, Obj] = {}
         self._speculative: dict[str, int] = {}  # key -> resourceVersion speculated on
         # key -> (resourceVersion deleted at, when); oldest first
@@ -95,7 +96,7 @@ class Informer:
 
     @property
     def name(self) -> str:
-        return str(self.kind.__name__)
+        return self.kind.name
 
     def add_handler(self, handler: Handler) -> None:
         self._handlers.append(handler)
@@ -104,13 +105,13 @@ class Informer:
     def get(self, key: str) -> Obj | None:
         return self._cache.get(key)
 
-    def list(self, namespace: str | None = None) -> list[Obj]:
+    def list(self, namespace: str | None = None) -> builtins.list[Obj]:
         if namespace is None:
-            return list(self._cache.values())
-        return list(self._by_namespace.get(namespace, {}).values())
+            return [*self._cache.values()]
+        return [*self._by_namespace.get(namespace, {}).values()]
 
-    def list_keys(self) -> list[str]:
-        return list(self._cache)
+    def list_keys(self) -> builtins.list[str]:
+        return [*self._cache]
 
     @property
     def synced(self) -> bool:
@@ -176,7 +177,7 @@ class Informer:
         return False
 
     def _bury(self, key: str, rv: int) -> None:
-        now = time.monotonic()
+        now = self._clock.now()
         while self._tombstones:
             oldest = next(iter(self._tombstones))
             if now - self._tombstones[oldest][1] < TOMBSTONE_SECONDS:
@@ -221,57 +222,59 @@ class Informer:
     async def _run(self) -> None:
         while True:
             try:
-                version = await self._relist()
-                self._synced.set()
-                await self._watch(version)
+                if self._version is None or not self.synced:
+                    self._version = await self._relist()
+                    self._synced.set()
+                await self._watch()
             except asyncio.CancelledError:
                 raise
+            except ApiError as error:
+                if error.code == 410:  # the version is gone: list again, now
+                    log.debug("%s informer: %s; relisting", self.name, error)
+                    self._version = None
+                    continue
+                log.debug("%s informer: watch failed (%s); resuming", self.name, error)
+                await self._clock.sleep(self.retry_seconds)
             except Exception as exc:  # noqa: BLE001 - watches are re-established
-                log.debug("%s informer: watch ended (%s); relisting", self.name, exc)
-                await asyncio.sleep(self.retry_seconds)
-
-    def _scope(self) -> dict[str, str]:
-        if not is_namespaced(self.kind):
-            return {}
-        return {"namespace": self.namespace or "*"}
+                log.debug("%s informer: watch ended (%s); resuming", self.name, exc)
+                await self._clock.sleep(self.retry_seconds)
 
     async def _relist(self) -> str | None:
-        listing = self.client.list(self.kind, **self._scope())
+        listing = await self.api.list(self.kind, self.namespace)
         seen: set[str] = set()
-        async for item in listing:
-            obj = item.to_dict()
+        for obj in listing.items:
             seen.add(key_of(obj))
             self._store(obj)
-        version: str | None = None
-        with contextlib.suppress(Exception):
-            version = str(listing.resourceVersion)  # type: ignore[attr-defined]
         for key in [k for k in self._cache if k not in seen]:
-            self._remove(key, _parse_rv(version))
-        return version
+            self._remove(key, _parse_rv(listing.resource_version))
+        return listing.resource_version
 
-    async def _watch(self, version: str | None) -> None:
-        stream = self.client.watch(self.kind, resource_version=version, **self._scope())
-        async for event, item in stream:
-            obj = item.to_dict()
-            if event == "DELETED":
+    async def _watch(self) -> None:
+        async for event in self.api.watch(self.kind, self.namespace, self._version):
+            obj = event.object
+            version = (obj.get("metadata") or {}).get("resourceVersion")
+            if event.type == "DELETED":
                 self._remove(key_of(obj), _rv(obj))
-            elif event in ("ADDED", "MODIFIED"):
+            elif event.type in ("ADDED", "MODIFIED"):
                 self._store(obj)
+            if version:
+                self._version = str(version)
         raise ConnectionError("watch stream closed")
 
 
 class InformerFactory:
     """One shared informer per (kind, namespace), as client-go's SharedInformerFactory."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self.client = client
-        self._informers: dict[tuple[type, str | None], Informer] = {}
-        self._started: set[tuple[type, str | None]] = set()
+    def __init__(self, api: Api, clock: Clock = REAL_CLOCK) -> None:
+        self.api = api
+        self._clock = clock
+        self._informers: dict[tuple[Kind, str | None], Informer] = {}
+        self._started: set[tuple[Kind, str | None]] = set()
 
-    def informer(self, kind: type, namespace: str | None = None) -> Informer:
+    def informer(self, kind: Kind, namespace: str | None = None) -> Informer:
         key = (kind, namespace)
         if key not in self._informers:
-            self._informers[key] = Informer(self.client, kind, namespace)
+            self._informers[key] = Informer(self.api, kind, namespace, clock=self._clock)
         return self._informers[key]
 
     def start(self) -> None:

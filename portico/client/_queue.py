@@ -19,6 +19,9 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger("portico.client.queue")
 
+BASE_BACKOFF = 0.005
+"""The first retry's delay; each further failure doubles it (client-go's 5 ms base)."""
+
 SyncFn = Callable[[str], Awaitable[float | None]]
 
 
@@ -89,7 +92,7 @@ class WorkQueue:
             except Exception as exc:  # noqa: BLE001 - a failed sync is retried, never fatal
                 count = self._failures.get(key, 0) + 1
                 self._failures[key] = count
-                delay = min(self._max_backoff, 0.005 * 2 ** count)
+                delay = min(self._max_backoff, BASE_BACKOFF * 2 ** (count - 1))
                 log.warning("%s: sync %s failed (%s); retry in %.3fs", self.name, key, exc, delay)
                 log.debug("%s: sync %s traceback", self.name, key, exc_info=True)
                 self.add_after(key, delay)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import asyncio
 import time
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Namespace
+from portico.client._api import Api, ApiError
+from portico.model.kinds import NAMESPACE
 
 POLL_SECONDS = 0.02  # a refused connection costs next to nothing
 
 
-async def wait_for_api(client: AsyncClient, timeout: float = 120.0) -> None:
+async def wait_for_api(client: Api, timeout: float = 120.0) -> None:
     """Poll every 20 ms until the API server answers anything (an HTTP error counts)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            await client.get(Namespace, "kube-system")
+            await client.get(NAMESPACE, "kube-system")
             return
         except ApiError:
             return

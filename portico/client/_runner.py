@@ -6,7 +6,9 @@ while a sync is pending fold into it. Syncs start at most once per
 one sync) and at least once per `max_interval` (a periodic resync). A failed
 sync is retried after a second; a sync that returns True (it is waiting for
 something, e.g. a namespace still being emptied) is run again soon.
-`retry_after(s)` asks for a sync `s` seconds from now. The clock is injectable.
+`retry_after(s)` asks for a sync `s` seconds from now. Every wait (the periodic
+resync, the minimum interval, retries) goes through the injected `Clock`, so a
+test's fake clock drives the runner completely.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
+
+from portico.client._clock import REAL_CLOCK, Clock, Timer
 
 log = logging.getLogger("portico.runner")
 
@@ -23,7 +26,7 @@ log = logging.getLogger("portico.runner")
 class CoalescingRunner:
     def __init__(self, name: str, sync: Callable[[], Awaitable[bool | None]],
                  min_interval: float, max_interval: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = REAL_CLOCK) -> None:
         self.name = name
         self._sync = sync
         self._min = min_interval
@@ -32,15 +35,22 @@ class CoalescingRunner:
         self._wake = asyncio.Event()
         self._last = float("-inf")
         self._task: asyncio.Task[None] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        self._timers: list[Timer] = []
 
     def run(self) -> None:
         """Ask for a sync soon; never blocks, never queues more than one."""
         self._wake.set()
 
     def retry_after(self, seconds: float) -> None:
-        self._timers = [t for t in self._timers if not t.cancelled()]
-        self._timers.append(asyncio.get_running_loop().call_later(seconds, self._wake.set))
+        timer: Timer | None = None
+
+        def fire() -> None:
+            if timer in self._timers:
+                self._timers.remove(timer)
+            self._wake.set()
+
+        timer = self._clock.call_later(seconds, fire)
+        self._timers.append(timer)
 
     @property
     def started(self) -> bool:
@@ -52,6 +62,7 @@ class CoalescingRunner:
     async def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        self._timers.clear()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -60,13 +71,16 @@ class CoalescingRunner:
 
     async def _loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._max)
-            delay = self._last + self._min - self._clock()
+            resync = self._clock.call_later(self._max, self._wake.set)
+            try:
+                await self._wake.wait()
+            finally:
+                resync.cancel()
+            delay = self._last + self._min - self._clock.now()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._clock.sleep(delay)
             self._wake.clear()
-            self._last = self._clock()
+            self._last = self._clock.now()
             try:
                 if await self._sync():
                     self.retry_after(max(self._min * 4, 0.05))

@@ -19,8 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightkube import AsyncClient, KubeConfig
-
+from portico.client import Api
 from portico.gateway.controller import FIELD_MANAGER, GatewayController
 from portico.gateway.proxy import GatewayProxy
 from portico.ingress._config import CONTAINER_DIR_ENV, SERVICEACCOUNT_DIR, SERVICEACCOUNT_ENV
@@ -36,16 +35,12 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _client(kubeconfig: str) -> AsyncClient:
-    if kubeconfig:
-        config = KubeConfig.from_file(kubeconfig)
-    else:
-        config = KubeConfig.from_service_account(
-            os.environ.get(SERVICEACCOUNT_ENV) or SERVICEACCOUNT_DIR)
-    return AsyncClient(config=config, field_manager=FIELD_MANAGER)
+def _client(kubeconfig: str) -> Api:
+    return Api.connect(kubeconfig or None, FIELD_MANAGER,
+                       os.environ.get(SERVICEACCOUNT_ENV) or SERVICEACCOUNT_DIR)
 
 
-def _proxy(args: argparse.Namespace, client: AsyncClient) -> GatewayProxy:
+def _proxy(args: argparse.Namespace, client: Api) -> GatewayProxy:
     scratch = os.environ.get(CONTAINER_DIR_ENV)
     state = Path(scratch) / "haproxy" if scratch else Path(tempfile.mkdtemp(prefix="pg-"))
     return GatewayProxy(client, os.environ.get("POD_NAMESPACE") or "default", args.gateway,
@@ -61,9 +56,12 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     starting = asyncio.create_task(component.start())
-    # A start that fails ends the process (the kubelet restarts the container).
-    starting.add_done_callback(lambda task: task.cancelled() or task.exception() is None or
-                               stop.set())
+
+    def stop_if_failed(task: asyncio.Task[None]) -> None:
+        """A start that fails ends the process (the kubelet restarts the container)."""
+        if not task.cancelled() and task.exception() is not None:
+            stop.set()
+    starting.add_done_callback(stop_if_failed)
     try:
         await stop.wait()
     finally:

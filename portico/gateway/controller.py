@@ -17,24 +17,15 @@ from __future__ import annotations
 import json
 import logging
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Service, ServiceAccount
-from lightkube.resources.policy_v1 import PodDisruptionBudget
-from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
-from lightkube.types import PatchType
-
+from portico.client import Api, ApiError
 from portico.gateway import provision, sources, status
 from portico.gateway.attach import Attachment, attachments
 from portico.gateway.listeners import GatewayView, gateway_view
 from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME, Obj, Snapshot, meta, namespaced_name
+from portico.model.kinds import DEPLOYMENT, POD_DISRUPTION_BUDGET, Kind, builtin_kind
 
 log = logging.getLogger("portico.gateway.controller")
 FIELD_MANAGER = "portico-gateway-controller"
-KINDS: dict[str, type] = {"Deployment": Deployment, "Service": Service,
-                          "ServiceAccount": ServiceAccount,
-                          "PodDisruptionBudget": PodDisruptionBudget,
-                          "ClusterRoleBinding": ClusterRoleBinding}
 
 
 def _comparable(obj_status: Obj | None) -> str:
@@ -42,7 +33,7 @@ def _comparable(obj_status: Obj | None) -> str:
 
 
 class GatewayController(sources.Watching):
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: Api) -> None:
         super().__init__(client, "gateway-controller", with_deployments=True)
         self._applied: dict[tuple[str, str, str], str] = {}
         self._pdb: bool | None = None
@@ -63,21 +54,20 @@ class GatewayController(sources.Watching):
             wanted = status.route_status(route, mine)
             if mine or any(p.get("controllerName") == CONTROLLER_NAME
                            for p in (route.get("status") or {}).get("parents") or []):
-                await self._write_status(sources.ROUTE_CLASSES[kind], route, wanted)
+                await self._write_status(sources.ROUTE_KINDS[kind], route, wanted)
 
     async def _classes(self, snapshot: Snapshot) -> None:
         if CLASS_NAME not in snapshot.classes:
             try:
-                await self.client.create(sources.GatewayClass.from_dict(
-                    provision.gateway_class()))
+                await self.client.create(sources.GATEWAY_CLASS, provision.gateway_class())
             except ApiError as exc:
                 if exc.status.code != 409:
                     raise
         for cls in snapshot.classes.values():
             if (cls.get("spec") or {}).get("controllerName") == CONTROLLER_NAME:
-                await self._write_status(sources.GatewayClass, cls, status.class_status(cls))
+                await self._write_status(sources.GATEWAY_CLASS, cls, status.class_status(cls))
 
-    async def _write_status(self, kind: type, obj: Obj, wanted: Obj) -> None:
+    async def _write_status(self, kind: Kind, obj: Obj, wanted: Obj) -> None:
         current = {k: v for k, v in (obj.get("status") or {}).items() if v is not None}
         if _comparable(current) == _comparable({k: v for k, v in wanted.items()
                                                 if v is not None}):
@@ -86,18 +76,16 @@ class GatewayController(sources.Watching):
         body = {"metadata": {"resourceVersion": meta(obj).get("resourceVersion")},
                 "status": wanted}
         try:
-            await self.client.patch(kind.Status, name, body, namespace=ns or None,
-                                    patch_type=PatchType.MERGE)
+            await self.client.patch(kind.status, name, body, namespace=ns or None)
         except ApiError as exc:
-            log.info("status of %s %s/%s: %s", kind.__name__, ns, name, exc.status.message)
+            log.info("status of %s %s/%s: %s", kind.name, ns, name, exc.status.message)
             self.runner.retry_after(0.5)
 
     async def _serves_pdb(self) -> bool:
         """Whether the API serves policy/v1 PodDisruptionBudgets (asked once)."""
         if self._pdb is None:
             try:
-                async for _ in self.client.list(PodDisruptionBudget, namespace="default"):
-                    break
+                await self.client.list(POD_DISRUPTION_BUDGET, "default")
                 self._pdb = True
             except ApiError:
                 self._pdb = False
@@ -117,12 +105,12 @@ class GatewayController(sources.Watching):
         m = manifest["metadata"]
         key = (manifest["kind"], m.get("namespace", ""), m["name"])
         text = json.dumps(manifest, sort_keys=True)
-        kind = KINDS[manifest["kind"]]
+        kind = builtin_kind(manifest)
         cached = kind not in self.sources.informers or \
             self.sources.informers[kind].get(f"{m['namespace']}/{m['name']}") is not None
         if self._applied.get(key) == text and cached:
             return
-        await self.client.apply(kind.from_dict(manifest), force=True)
+        await self.client.apply(kind, manifest, force=True)
         self._applied[key] = text
 
     async def _gateway_status(self, snapshot: Snapshot, gateway: Obj, view: GatewayView,
@@ -130,7 +118,7 @@ class GatewayController(sources.Watching):
         ns = namespaced_name(gateway)[0]
         name = provision.object_name(gateway)
         service = snapshot.services.get((ns, name))
-        deployment = self.sources.informers[Deployment].get(f"{ns}/{name}") or {}
+        deployment = self.sources.informers[DEPLOYMENT].get(f"{ns}/{name}") or {}
         available = int((deployment.get("status") or {}).get("availableReplicas") or 0) > 0
-        await self._write_status(sources.Gateway, gateway, status.gateway_status(
+        await self._write_status(sources.GATEWAY, gateway, status.gateway_status(
             gateway, view, attached, service, available))

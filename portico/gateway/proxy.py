@@ -17,8 +17,7 @@ import logging
 import shutil
 from pathlib import Path, PurePosixPath
 
-from lightkube import AsyncClient
-
+from portico.client import Api
 from portico.gateway import render, sources
 from portico.gateway.attach import attachments
 from portico.gateway.listeners import gateway_view
@@ -32,7 +31,7 @@ log = logging.getLogger("portico.gateway.proxy")
 
 
 class GatewayProxy(sources.Watching):
-    def __init__(self, client: AsyncClient, namespace: str, gateway: str, state_dir: Path,
+    def __init__(self, client: Api, namespace: str, gateway: str, state_dir: Path,
                  run_dir: Path, status_port: int, haproxy: str = "/usr/sbin/haproxy") -> None:
         crt, key = tls.self_signed()
         self.key = (namespace, gateway)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from portico.gateway import checks
 from portico.gateway.attach import Attachment, backend_problem
@@ -87,7 +88,7 @@ def _path(match: Obj) -> Obj:
     return match.get("path") or {"type": "PathPrefix", "value": "/"}
 
 
-def precedence(entry: Entry, route: Obj, rule_index: int) -> tuple:
+def precedence(entry: Entry, route: Obj, rule_index: int) -> tuple[Any, ...]:
     path = _path(entry.match)
     exact = path.get("type") == "Exact"
     return (_host_rank(entry.hostname), not exact,
@@ -138,7 +139,8 @@ def _choices(snapshot: Snapshot, kind: str, route_ns: str, rule: Obj) -> tuple[C
     return tuple(out)
 
 
-def _entries(snapshot: Snapshot, listener: Listener, att: Attachment) -> list[tuple[tuple, Entry]]:
+def _entries(snapshot: Snapshot, listener: Listener, att: Attachment
+             ) -> list[tuple[tuple[Any, ...], Entry]]:
     route_ns = namespaced_name(att.route)[0]
     out = []
     dropped = checks.dropped_rules(att.kind, att.route)

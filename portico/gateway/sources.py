@@ -1,7 +1,7 @@
 """The API objects both Gateway processes watch, and the wait for the Gateway API CRDs.
 
-Theory of operation: Gateway API kinds are custom resources, so their lightkube
-classes are generic resources (`GATEWAY_KINDS`); `wait_for_crds` polls until
+Theory of operation: Gateway API kinds are custom resources, reached through the
+client facade like any other kind (`GATEWAY_KINDS`); `wait_for_crds` polls until
 the CRDs the controller needs are Established, logging once why it waits (a
 cluster without the CRDs keeps working; the controller just idles).
 `Sources` holds one informer per kind, wakes `on_change` on any event and
@@ -15,45 +15,42 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from lightkube import ApiError, AsyncClient, generic_resource
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-
-from portico.client import CoalescingRunner, InformerFactory
+from portico.client import Api, CoalescingRunner, InformerFactory
 from portico.gateway.model import GROUP, NamespacedName, Obj, Snapshot, namespaced_name
+from portico.model.kinds import (
+    CONFIG_MAP,
+    CUSTOM_RESOURCE_DEFINITION,
+    DEPLOYMENT,
+    ENDPOINT_SLICE,
+    NAMESPACE,
+    SECRET,
+    SERVICE,
+    Kind,
+)
 
 log = logging.getLogger("portico.gateway")
 
-GatewayClass = generic_resource.create_global_resource(GROUP, "v1", "GatewayClass",
-                                                       "gatewayclasses")
-Gateway = generic_resource.create_namespaced_resource(GROUP, "v1", "Gateway", "gateways")
-HTTPRoute = generic_resource.create_namespaced_resource(GROUP, "v1", "HTTPRoute", "httproutes")
-GRPCRoute = generic_resource.create_namespaced_resource(GROUP, "v1", "GRPCRoute", "grpcroutes")
-ReferenceGrant = generic_resource.create_namespaced_resource(GROUP, "v1beta1", "ReferenceGrant",
-                                                             "referencegrants")
-GATEWAY_KINDS = (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant)
-ROUTE_CLASSES = {"HTTPRoute": HTTPRoute, "GRPCRoute": GRPCRoute}
+GATEWAY_CLASS = Kind.of(f"{GROUP}/v1", "GatewayClass", "gatewayclasses", namespaced=False)
+GATEWAY = Kind.of(f"{GROUP}/v1", "Gateway", "gateways")
+HTTP_ROUTE = Kind.of(f"{GROUP}/v1", "HTTPRoute", "httproutes")
+GRPC_ROUTE = Kind.of(f"{GROUP}/v1", "GRPCRoute", "grpcroutes")
+REFERENCE_GRANT = Kind.of(f"{GROUP}/v1beta1", "ReferenceGrant", "referencegrants")
+GATEWAY_KINDS = (GATEWAY_CLASS, GATEWAY, HTTP_ROUTE, GRPC_ROUTE, REFERENCE_GRANT)
+ROUTE_KINDS = {"HTTPRoute": HTTP_ROUTE, "GRPCRoute": GRPC_ROUTE}
 CRDS = tuple(f"{plural}.{GROUP}" for plural in
              ("gatewayclasses", "gateways", "httproutes", "grpcroutes", "referencegrants"))
 
 
-def _established(crd: object) -> bool:
-    conditions = getattr(getattr(crd, "status", None), "conditions", None) or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
+def _established(crd: Obj | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
-async def wait_for_crds(client: AsyncClient, poll: float = 2.0) -> None:
+async def wait_for_crds(client: Api, poll: float = 2.0) -> None:
     logged = False
     while True:
-        missing = []
-        for name in CRDS:
-            try:
-                if not _established(await client.get(CustomResourceDefinition, name)):
-                    missing.append(name)
-            except ApiError:
-                missing.append(name)
+        missing = [name for name in CRDS if not _established(
+            await client.get_or_none(CUSTOM_RESOURCE_DEFINITION, name))]
         if not missing:
             return
         if not logged:
@@ -68,12 +65,12 @@ def _by_key(objects: list[Obj]) -> dict[NamespacedName, Obj]:
 
 
 class Sources:
-    def __init__(self, client: AsyncClient, on_change: Callable[[], None],
+    def __init__(self, client: Api, on_change: Callable[[], None],
                  with_deployments: bool = False) -> None:
         self.factory = InformerFactory(client)
-        kinds = [*GATEWAY_KINDS, Service, EndpointSlice, Secret, Namespace, ConfigMap]
+        kinds = [*GATEWAY_KINDS, SERVICE, ENDPOINT_SLICE, SECRET, NAMESPACE, CONFIG_MAP]
         if with_deployments:
-            kinds.append(Deployment)
+            kinds.append(DEPLOYMENT)
         self.informers = {kind: self.factory.informer(kind) for kind in kinds}
         for informer in self.informers.values():
             informer.add_handler(lambda _previous, _current: on_change())
@@ -85,27 +82,27 @@ class Sources:
     async def stop(self) -> None:
         await self.factory.stop()
 
-    def list(self, kind: type) -> list[Obj]:
+    def list(self, kind: Kind) -> list[Obj]:
         return self.informers[kind].list()
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
-            classes={o["metadata"]["name"]: o for o in self.list(GatewayClass)},
-            gateways=_by_key(self.list(Gateway)), http_routes=tuple(self.list(HTTPRoute)),
-            grpc_routes=tuple(self.list(GRPCRoute)),
-            reference_grants=tuple(self.list(ReferenceGrant)),
-            services=_by_key(self.list(Service)),
-            endpoint_slices=tuple(self.list(EndpointSlice)),
-            secrets=_by_key(self.list(Secret)),
-            namespaces={o["metadata"]["name"]: o for o in self.list(Namespace)},
-            config_maps=_by_key(self.list(ConfigMap)))
+            classes={o["metadata"]["name"]: o for o in self.list(GATEWAY_CLASS)},
+            gateways=_by_key(self.list(GATEWAY)), http_routes=tuple(self.list(HTTP_ROUTE)),
+            grpc_routes=tuple(self.list(GRPC_ROUTE)),
+            reference_grants=tuple(self.list(REFERENCE_GRANT)),
+            services=_by_key(self.list(SERVICE)),
+            endpoint_slices=tuple(self.list(ENDPOINT_SLICE)),
+            secrets=_by_key(self.list(SECRET)),
+            namespaces={o["metadata"]["name"]: o for o in self.list(NAMESPACE)},
+            config_maps=_by_key(self.list(CONFIG_MAP)))
 
 
 class Watching:
     """A process part that syncs (`sync`, coalesced) on any change of what `Sources` watch,
     once the CRDs are there."""
 
-    def __init__(self, client: AsyncClient, name: str, with_deployments: bool = False) -> None:
+    def __init__(self, client: Api, name: str, with_deployments: bool = False) -> None:
         self.client = client
         self.runner = CoalescingRunner(name, self.sync, 0.05, 30.0)
         self.sources = Sources(client, self.runner.run, with_deployments)

@@ -15,8 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from lightkube import AsyncClient, KubeConfig
-
+from portico.client import Api
 from portico.ingress._config import Config, parse_config
 from portico.ingress._controller import IngressController
 from portico.ingress._http import HealthServer
@@ -24,14 +23,8 @@ from portico.ingress._http import HealthServer
 FIELD_MANAGER = "portico-ingress-controller"
 
 
-def kubeconfig(config: Config) -> KubeConfig:
-    if config.kubeconfig is not None:
-        return KubeConfig.from_file(str(config.kubeconfig))
-    return KubeConfig.from_service_account(str(config.serviceaccount_dir))
-
-
 async def run(config: Config) -> None:
-    client = AsyncClient(config=kubeconfig(config), field_manager=FIELD_MANAGER)
+    client = Api.connect(config.kubeconfig, FIELD_MANAGER, config.serviceaccount_dir)
     controller = IngressController(client, config)
     health = HealthServer(lambda: controller.haproxy.running, lambda: controller.serving,
                           controller.metrics)

@@ -4,33 +4,32 @@ Theory of operation (level-triggered): informers cache Ingresses, IngressClasses
 Services, EndpointSlices and Secrets; any change only wakes the sync loop, so a
 burst of events makes one sync. A sync freezes the caches into a `Snapshot`,
 builds the `Plan` (routes.build_plan) and hands it to the `Applier`, which uses
-the runtime API or a checked hitless reload. A failed sync is retried after a
-second; every 30 s a sync runs anyway. The leader (Lease `--election-id` in
-our namespace) also writes the Ingress statuses (status.changes) through the
-ingresses/status subresource and records one Warning Event per problem the plan
-reports (unsupported or invalid annotations, missing TLS Secrets).
+the runtime API or a checked hitless reload (all in the shared `CoalescingRunner`).
+A failed sync is retried after a second; every 30 s a sync runs anyway. The
+leader (Lease `--election-id` in our namespace) also writes the Ingress statuses
+(status.changes) through the ingresses/status subresource and records one
+Warning Event per problem the plan reports (unsupported or invalid annotations,
+missing TLS Secrets).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
-import secrets
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.models.core_v1 import EventSource, ObjectReference
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Event, Secret, Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-from lightkube.resources.networking_v1 import Ingress, IngressClass
-from lightkube.types import PatchType
-
-from portico.client import InformerFactory
+from portico.client import (
+    Api,
+    ApiError,
+    CoalescingRunner,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+)
 from portico.ingress import status, tls
 from portico.ingress._config import Config
 from portico.ingress._http import Metrics
@@ -39,12 +38,13 @@ from portico.ingress.apply import Applier, Outcome
 from portico.ingress.haproxy import HAProxyProcess
 from portico.ingress.model import Plan, Settings, Snapshot, Warning_
 from portico.ingress.routes import build_plan
+from portico.model.kinds import ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE, Kind
 
 log = logging.getLogger("portico.ingress")
 COMPONENT = "portico-ingress-controller"
 RESYNC_SECONDS = 30.0
 RETRY_SECONDS = 1.0
-KINDS = (Ingress, IngressClass, Service, EndpointSlice, Secret)
+KINDS = (INGRESS, INGRESS_CLASS, SERVICE, ENDPOINT_SLICE, SECRET)
 
 
 def settings_for(config: Config) -> Settings:
@@ -59,7 +59,7 @@ def settings_for(config: Config) -> Settings:
 
 
 class IngressController:
-    def __init__(self, client: AsyncClient, config: Config,
+    def __init__(self, client: Api, config: Config,
                  haproxy_prefix: tuple[str, ...] = ()) -> None:
         self.client = client
         self.config = config
@@ -74,63 +74,53 @@ class IngressController:
         self.informers = {kind: self.factory.informer(kind) for kind in KINDS}
         self.elector = LeaderElector(client, config.namespace, config.election_id,
                                      config.identity, self._leadership)
+        self.events = EventRecorder(client, COMPONENT, host=config.identity)
         self.serving = False
-        self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._runner = CoalescingRunner("ingress-sync", self._sync, config.min_sync_interval,
+                                        RESYNC_SECONDS)
+        self._elector_task: asyncio.Task[None] | None = None
         self._recorded: set[tuple[str, str, str]] = set()
 
     # --- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
         for informer in self.informers.values():
-            informer.add_handler(lambda _previous, _current: self._wake.set())
+            informer.add_handler(lambda _previous, _current: self._runner.run())
         self.factory.start()
         await self.factory.wait_synced()
-        self._wake.set()
-        self._tasks = [asyncio.create_task(self._loop(), name="ingress-sync"),
-                       asyncio.create_task(self.elector.run(), name="ingress-leader")]
+        self._runner.start()
+        self._runner.run()
+        self._elector_task = asyncio.create_task(self.elector.run(), name="ingress-leader")
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        if self._elector_task is not None:
+            self._elector_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._elector_task
+        await self._runner.stop()
         await self.factory.stop()
         await self.haproxy.stop()
         shutil.rmtree(self.config.run_dir, ignore_errors=True)
 
     def _leadership(self, leader: bool) -> None:
         self.metrics.leader = leader
-        self._wake.set()
+        self._runner.run()
 
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RESYNC_SECONDS)
-            self._wake.clear()
-            started = time.monotonic()
-            try:
-                await self.sync()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - retried: level-triggered
-                log.exception("sync failed; retrying")
-                asyncio.get_running_loop().call_later(RETRY_SECONDS, self._wake.set)
-            await asyncio.sleep(max(0.0, self.config.min_sync_interval -
-                                    (time.monotonic() - started)))
+    async def _sync(self) -> None:
+        await self.sync()
 
     # --- one sync -------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        def by_key(kind: type) -> dict[tuple[str, str], dict]:
+        def by_key(kind: Kind) -> dict[tuple[str, str], dict[str, Any]]:
             out = {}
             for obj in self.informers[kind].list():
                 meta = obj.get("metadata") or {}
                 out[(str(meta.get("namespace") or ""), str(meta.get("name")))] = obj
             return out
-        return Snapshot(ingresses=tuple(self.informers[Ingress].list()),
-                        ingress_classes=tuple(self.informers[IngressClass].list()),
-                        services=by_key(Service),
-                        endpoint_slices=tuple(self.informers[EndpointSlice].list()),
-                        secrets=by_key(Secret))
+        return Snapshot(ingresses=tuple(self.informers[INGRESS].list()),
+                        ingress_classes=tuple(self.informers[INGRESS_CLASS].list()),
+                        services=by_key(SERVICE),
+                        endpoint_slices=tuple(self.informers[ENDPOINT_SLICE].list()),
+                        secrets=by_key(SECRET))
 
     async def sync(self) -> Plan:
         started = time.monotonic()
@@ -142,7 +132,7 @@ class IngressController:
         self.metrics.runtime_updates = self.applier.runtime_updates
         if result.outcome in (Outcome.INVALID, Outcome.FAILED):
             log.error("HAProxy config not applied (%s): %s", result.outcome, result.message)
-            asyncio.get_running_loop().call_later(RETRY_SECONDS * 5, self._wake.set)
+            self._runner.retry_after(RETRY_SECONDS * 5)
         elif result.outcome != Outcome.UNCHANGED:
             log.info("config %s: %d ingresses, %d routes, %d backends", result.outcome.value,
                      len(plan.ingresses), len(plan.routes), len(plan.backends))
@@ -154,40 +144,25 @@ class IngressController:
 
     async def write_status(self, plan: Plan) -> None:
         ns, name = self.config.publish_service
-        addresses = status.published(self.informers[Service].get(f"{ns}/{name}"))
-        todo = status.changes(self.informers[Ingress].list(), set(plan.ingresses), addresses)
+        addresses = status.published(self.informers[SERVICE].get(f"{ns}/{name}"))
+        todo = status.changes(self.informers[INGRESS].list(), set(plan.ingresses), addresses)
         for namespace, ingress_name, entries in todo:
             body = {"status": {"loadBalancer": {"ingress": entries or None}}}
             try:
-                await self.client.patch(Ingress.Status, ingress_name, body, namespace=namespace,
-                                        patch_type=PatchType.MERGE)
+                await self.client.patch(INGRESS.status, ingress_name, body, namespace=namespace)
             except ApiError as exc:
                 log.warning("status of ingress %s/%s: %s", namespace, ingress_name,
                             exc.status.message)
 
     async def record_warnings(self, warnings: tuple[Warning_, ...]) -> None:
         for warning in warnings:
-            ingress = self.informers[Ingress].get(f"{warning.ingress[0]}/{warning.ingress[1]}")
+            ingress = self.informers[INGRESS].get(f"{warning.ingress[0]}/{warning.ingress[1]}")
             uid = str(((ingress or {}).get("metadata") or {}).get("uid") or "")
             key = (uid, warning.reason.value, warning.message)
             if ingress is None or key in self._recorded:
                 continue
             self._recorded.add(key)
             self.metrics.warnings += 1
-            await self._event(warning, uid)
-
-    async def _event(self, warning: Warning_, uid: str) -> None:
-        namespace, name = warning.ingress
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        try:
-            await self.client.create(Event(
-                metadata=ObjectMeta(name=f"{name}.{secrets.token_hex(8)}", namespace=namespace),
-                involvedObject=ObjectReference(kind="Ingress", apiVersion="networking.k8s.io/v1",
-                                               namespace=namespace, name=name, uid=uid),
-                reason=warning.reason.value, message=warning.message, type="Warning",
-                source=EventSource(component=COMPONENT), count=1, firstTimestamp=now,
-                lastTimestamp=now, reportingComponent=COMPONENT,
-                reportingInstance=self.config.identity))
-        except ApiError as exc:
-            log.warning("event on ingress %s/%s: %s", namespace, name, exc.status.message)
+            await self.events.record(ingress, EventType.WARNING, warning.reason.value,
+                                     warning.message)
 

@@ -15,11 +15,10 @@ import asyncio
 import datetime
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.models.coordination_v1 import LeaseSpec
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.coordination_v1 import Lease
+from portico.client import Api
+from portico.model.kinds import LEASE
 
 log = logging.getLogger("portico.ingress.leader")
 
@@ -28,8 +27,20 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+def _micro_time(when: datetime.datetime) -> str:
+    """A metav1.MicroTime, as the API writes it."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: Any) -> datetime.datetime | None:
+    if not text:
+        return None
+    parsed = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
 class LeaderElector:
-    def __init__(self, client: AsyncClient, namespace: str, name: str, identity: str,
+    def __init__(self, client: Api, namespace: str, name: str, identity: str,
                  on_change: Callable[[bool], None], lease_duration: int = 15,
                  retry_period: float = 2.0) -> None:
         self.client = client
@@ -43,30 +54,27 @@ class LeaderElector:
 
     async def step(self) -> bool:
         now = _now()
-        try:
-            lease = await self.client.get(Lease, self.name, namespace=self.namespace)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
-            await self.client.create(Lease(
-                metadata=ObjectMeta(name=self.name, namespace=self.namespace),
-                spec=LeaseSpec(holderIdentity=self.identity, acquireTime=now, renewTime=now,
-                               leaseDurationSeconds=self.lease_duration, leaseTransitions=0)))
+        lease = await self.client.get_or_none(LEASE, self.name, self.namespace)
+        if lease is None:
+            await self.client.create(LEASE, {
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": self.name, "namespace": self.namespace},
+                "spec": {"holderIdentity": self.identity, "acquireTime": _micro_time(now),
+                         "renewTime": _micro_time(now),
+                         "leaseDurationSeconds": self.lease_duration, "leaseTransitions": 0}})
             return True
-        spec = lease.spec or LeaseSpec()
-        renewed = spec.renewTime or spec.acquireTime
-        duration = spec.leaseDurationSeconds or self.lease_duration
-        expired = renewed is None or renewed.replace(tzinfo=renewed.tzinfo or datetime.UTC) \
-            + datetime.timedelta(seconds=duration) < now
-        if spec.holderIdentity != self.identity and not expired:
+        spec = dict(lease.get("spec") or {})
+        renewed = _parse_time(spec.get("renewTime") or spec.get("acquireTime"))
+        duration = spec.get("leaseDurationSeconds") or self.lease_duration
+        expired = renewed is None or renewed + datetime.timedelta(seconds=duration) < now
+        if spec.get("holderIdentity") != self.identity and not expired:
             return False
-        if spec.holderIdentity != self.identity:
-            spec.acquireTime = now
-            spec.leaseTransitions = (spec.leaseTransitions or 0) + 1
-        spec.holderIdentity, spec.renewTime = self.identity, now
-        spec.leaseDurationSeconds = self.lease_duration
-        lease.spec = spec
-        await self.client.replace(lease)
+        if spec.get("holderIdentity") != self.identity:
+            spec["acquireTime"] = _micro_time(now)
+            spec["leaseTransitions"] = (spec.get("leaseTransitions") or 0) + 1
+        spec.update(holderIdentity=self.identity, renewTime=_micro_time(now),
+                    leaseDurationSeconds=self.lease_duration)
+        await self.client.replace(LEASE, {**lease, "spec": spec})
         return True
 
     async def run(self) -> None:

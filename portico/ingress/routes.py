@@ -28,7 +28,8 @@ import hashlib
 import re
 from dataclasses import dataclass, field, replace
 
-from portico.ingress import annotations, endpoints, tls
+from portico.ingress import annotations as ingress_annotations
+from portico.ingress import endpoints, tls
 from portico.ingress.model import (
     Backend,
     Canary,
@@ -131,7 +132,7 @@ class _Builder:
     def add_ingress(self, ingress: Obj) -> None:
         key = namespaced_name(ingress)
         spec = ingress.get("spec") or {}
-        options, problems = annotations.parse(
+        options, problems = ingress_annotations.parse(
             meta(ingress).get("annotations") or {}, key[0],
             lambda ns, name: self.snapshot.secrets.get((ns, name)))
         for reason, message in problems:

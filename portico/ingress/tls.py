@@ -92,10 +92,3 @@ def self_signed(common_name: str = FAKE_CN, hosts: tuple[str, ...] = (),
                                 serialization.NoEncryption()).decode()
     return crt_pem, key_pem
 
-
-def tls_secret(name: str, namespace: str, crt_pem: str, key_pem: str) -> Obj:
-    """A `kubernetes.io/tls` Secret object (for tests and tools)."""
-    return {"apiVersion": "v1", "kind": "Secret", "type": TLS_TYPE,
-            "metadata": {"name": name, "namespace": namespace},
-            "data": {"tls.crt": base64.b64encode(crt_pem.encode()).decode(),
-                     "tls.key": base64.b64encode(key_pem.encode()).decode()}}

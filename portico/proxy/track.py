@@ -46,6 +46,10 @@ class ChangeTracker(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._pending)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether a change of `key` is pending (not yet drained, not cancelled)."""
+        return key in self._pending
+
     def drain(self) -> dict[K, Change[V]]:
         pending, self._pending = self._pending, {}
         return pending

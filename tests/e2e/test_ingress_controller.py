@@ -1,7 +1,7 @@
 """The controller against a real API server (in process) and a real HAProxy in a throwaway netns.
 
 Checks the level-triggered loop end to end without a cluster: objects created
-through lightkube become routes HAProxy serves; the leader writes the
+through the API become routes HAProxy serves; the leader writes the
 controller Service's EXTERNAL-IP into the Ingress status (and removes it when the
 Ingress leaves the class); an unsupported annotation becomes a Warning Event;
 an endpoint change is served without a reload.
@@ -16,15 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
-from lightkube.codecs import from_dict
-from lightkube.resources.core_v1 import Event, Namespace, Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-from lightkube.resources.networking_v1 import Ingress
-from lightkube.types import PatchType
 
+from portico.client import Api
 from portico.ingress._config import parse_config
 from portico.ingress._controller import IngressController
+from portico.model.kinds import (
+    ENDPOINT_SLICE,
+    EVENT,
+    INGRESS,
+    INGRESS_CLASS,
+    NAMESPACE,
+    SERVICE,
+    builtin_kind,
+)
 from tests.api.conftest import start_api
 from tests.e2e.test_ingress_haproxy import HTTP, HTTPS, PORTS, STATS, Env, slices
 from tests.unit.ingress.fixtures import ingress, ingress_class, path, rule, service
@@ -52,25 +56,23 @@ async def until(check: Callable[[], Any], timeout: float = 10.0, what: str = "")
 
 
 class World:
-    def __init__(self, client: AsyncClient, env: Env, controller: IngressController) -> None:
+    def __init__(self, client: Api, env: Env, controller: IngressController) -> None:
         self.client, self.env, self.controller = client, env, controller
 
     async def create(self, obj: dict) -> None:
-        await self.client.create(from_dict(obj))
+        await self.client.create(builtin_kind(obj), obj)
 
     async def status_ips(self, name: str) -> list[str]:
-        ing = await self.client.get(Ingress, name, namespace="default")
-        items = (ing.status.loadBalancer.ingress or []) if ing.status and \
-            ing.status.loadBalancer else []
-        return [i.ip for i in items]
+        ing = await self.client.get(INGRESS, name, namespace="default")
+        items = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        return [str(i["ip"]) for i in items]
 
 
 @pytest.fixture
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     ns = Netns()
     server, api = await start_api(tmp_path)
-    client = AsyncClient(config=KubeConfig.from_file(str(server.kubeconfig)),
-                         field_manager="test")
+    client = Api.connect(server.kubeconfig, "test")
     env = Env(ns, tmp_path / "unused")
     config = parse_config(
         ["--kubeconfig", str(server.kubeconfig), "--state-dir", str(tmp_path / "haproxy"),
@@ -83,16 +85,15 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     try:
         await env.serve_backends()
         for name in ("app-routing-system",):
-            await client.create(Namespace.from_dict({"metadata": {"name": name}}))
-        await client.create(from_dict({"apiVersion": "networking.k8s.io/v1",
-                                       "kind": "IngressClass", **ingress_class()}))
+            await client.create(NAMESPACE, {"metadata": {"name": name}})
+        await client.create(INGRESS_CLASS, {"apiVersion": "networking.k8s.io/v1",
+                                            "kind": "IngressClass", **ingress_class()})
         lb = service("nginx", ("http", 80, 80), ns="app-routing-system")
         lb["spec"]["type"] = "LoadBalancer"
-        await client.create(Service.from_dict(lb))
-        await client.patch(Service.Status, "nginx", {"status": {"loadBalancer": {
-            "ingress": [{"ip": LB_IP}]}}}, namespace="app-routing-system",
-            patch_type=PatchType.MERGE)
-        await client.create(Service.from_dict(service("web", ("", 80, 8080))))
+        await client.create(SERVICE, lb, "app-routing-system")
+        await client.patch(SERVICE.status, "nginx", {"status": {"loadBalancer": {
+            "ingress": [{"ip": LB_IP}]}}}, namespace="app-routing-system")
+        await client.create(SERVICE, service("web", ("", 80, 8080)), "default")
         await controller.start()
         yield World(client, env, controller)
     finally:
@@ -112,8 +113,8 @@ def _ingress(name: str, **kw: Any) -> dict:
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", **obj}
 
 
-def _slice(*backends: str) -> list[EndpointSlice]:
-    return [EndpointSlice.from_dict(s) for s in slices("web", *backends)]
+def _slice(*backends: str) -> list[dict[str, Any]]:
+    return list(slices("web", *backends))
 
 
 async def test_controller_serves_status_events_and_endpoint_changes(world: World) -> None:
@@ -121,7 +122,7 @@ async def test_controller_serves_status_events_and_endpoint_changes(world: World
         "nginx.ingress.kubernetes.io/configuration-snippet": "x"}))
     await world.create(_ingress("other", cls="someone-else"))
     for eps in _slice("web-a"):
-        await world.client.create(eps)
+        await world.client.create(ENDPOINT_SLICE, eps, "default")
 
     async def served_by(name: str) -> bool:
         r = await world.env.get("shop.example.com", "/x")
@@ -130,23 +131,23 @@ async def test_controller_serves_status_events_and_endpoint_changes(world: World
     assert await until(lambda: world.status_ips("shop"), what="status") == [LB_IP]
     assert await world.status_ips("other") == []
 
-    async def warning() -> list[Event]:
-        events = [e async for e in world.client.list(Event, namespace="default")]
-        return [e for e in events if e.reason == "UnsupportedAnnotation"]
+    async def warning() -> list[dict[str, Any]]:
+        events = (await world.client.list(EVENT, "default")).items
+        return [e for e in events if e["reason"] == "UnsupportedAnnotation"]
     events = await until(warning, what="UnsupportedAnnotation event")
-    assert events[0].type == "Warning" and events[0].involvedObject.name == "shop"
-    assert "configuration-snippet" in events[0].message
+    assert events[0]["type"] == "Warning" and events[0]["involvedObject"]["name"] == "shop"
+    assert "configuration-snippet" in events[0]["message"]
 
     reloads = world.controller.applier.reloads
-    await world.client.delete(EndpointSlice, "web-web-a", namespace="default")
+    await world.client.delete(ENDPOINT_SLICE, "web-web-a", namespace="default")
     for eps in _slice("web-b"):
-        await world.client.create(eps)
+        await world.client.create(ENDPOINT_SLICE, eps, "default")
     await until(lambda: served_by("web-b"), what="routing to web-b")
     assert world.controller.applier.reloads == reloads
 
     # leaving the class removes our address
-    await world.client.patch(Ingress, "shop", {"spec": {"ingressClassName": "someone-else"}},
-                             namespace="default", patch_type=PatchType.MERGE)
+    await world.client.patch(INGRESS, "shop", {"spec": {"ingressClassName": "someone-else"}},
+                             namespace="default")
 
     async def cleared() -> bool:
         return await world.status_ips("shop") == []

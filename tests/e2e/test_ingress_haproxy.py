@@ -26,6 +26,7 @@ from portico.ingress import routes, tls
 from portico.ingress.apply import Applier, Outcome
 from portico.ingress.haproxy import HAProxyProcess
 from portico.ingress.model import Settings
+from portico.testing.tls import tls_secret
 from tests.unit.ingress.fixtures import (
     CRT,
     HTPASSWD,
@@ -224,7 +225,7 @@ async def test_runtime_changes_without_reload(env: Env) -> None:
     assert await bodies(env, "plain.example.com", "/other/x") == {"api"}
     # a new host with a new TLS Secret (new ssl cert + add ssl crt-list, redirect.map)
     crt, key = tls.self_signed("new.example.com", ("new.example.com",))
-    new_secret = tls.tls_secret("new-tls", "default", crt, key)
+    new_secret = tls_secret("new-tls", "default", crt, key)
     snap = base(web=("web-a",), more_secrets=(new_secret,),
                 extra_rules=(path("/other", "api"),),
                 more_rules=(rule("new.example.com", path("/", "api")),),
@@ -236,7 +237,7 @@ async def test_runtime_changes_without_reload(env: Env) -> None:
     # the same Secret rotated (set ssl cert + commit ssl cert)
     crt2, key2 = tls.self_signed("new.example.com", ("new.example.com",))
     rotated = replace(snap, secrets={**snap.secrets, ("default", "new-tls"):
-                                     tls.tls_secret("new-tls", "default", crt2, key2)})
+                                     tls_secret("new-tls", "default", crt2, key2)})
     assert await env.apply(rotated) == Outcome.RUNTIME
     r = await env.get("new.example.com", "/", https=True)
     assert r.status == 200

@@ -1,35 +1,24 @@
 """The real topology, built inside a sandbox netns standing in for "the host".
 
-`create`/`destroy` run in a Python process inside the sandbox (so the edge veth
-and its routes land there), entered with `nsenter --net=` so that the netns it
-mounts are visible to this process too (`ip netns exec` would give it a private
-mount namespace; `test_create_over_stale_netns_files` covers that case).  The
+`create`/`destroy` run in a Python process inside the sandbox
+(`portico.testing.topology.SandboxTopology`).  The
 checks run `ip -n`, sysctl and a small ICMP echo client (`PING`; the machine has
-no ping binary) in the node netns and the sandbox.  Everything is removed in
-`finally`, also when a check fails.
+no ping binary) in the node netns and the sandbox.  Everything is removed on
+leaving the `with` block, also when a check fails.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from portico.cloud import Topology, TopologyConfig, plan
+from portico.cloud import owned_netns
 from portico.cloud._netops import list_netns
-from portico.cloud._topology import owned_netns_pattern
-from portico.testing.sandbox import Sandbox
-
-ROOT = str(Path(__file__).resolve().parents[2])
-ENV = {"PYTHONPATH": ROOT}
+from portico.testing.topology import SandboxTopology
 
 # Echo requests to every target (argv), one JSON map target -> replied back.
 PING = r"""
@@ -69,15 +58,6 @@ while pending.keys() - replied - refused and time.monotonic() < deadline:
 print(json.dumps({dst: seq in replied for seq, dst in enumerate(sys.argv[1:], 1)}))
 """
 
-CREATE = """
-import sys, time
-from portico.cloud import TopologyConfig, create, plan
-topology = plan(TopologyConfig(sys.argv[1], int(sys.argv[2])))
-start = time.perf_counter()
-create(topology)
-print(f"{time.perf_counter() - start:.4f}")
-"""
-
 ADD_NODE = """
 import sys
 from portico.cloud import TopologyConfig, add_node, plan, plan_node
@@ -85,37 +65,14 @@ topology = plan(TopologyConfig(sys.argv[1], int(sys.argv[2])))
 add_node(topology, plan_node(topology.config, int(sys.argv[2]) + 1))
 """
 
-DESTROY = """
-import json, sys
-from portico.cloud import destroy
-print(json.dumps(destroy(sys.argv[1])))
-"""
 
+class Built(SandboxTopology):
+    """The sandboxed topology, with ICMP checks from its netns."""
 
-@dataclass
-class Built:
-    sandbox: Sandbox
-    topology: Topology
-
-    def python(self, code: str, *args: str, private_mounts: bool = False) -> str:
-        """Run a snippet with the sandbox as its netns (and, by default, our mount ns)."""
-        argv = [sys.executable, "-c", code, *args]
-        if private_mounts:
-            return self.sandbox.run(argv, env=ENV, check=True).stdout
-        enter = ["nsenter", f"--net=/run/netns/{self.sandbox.name}"]
-        return subprocess.run([*enter, *argv], env={**os.environ, **ENV}, capture_output=True,
-                              text=True, check=True, timeout=60).stdout
-
-    def create(self, private_mounts: bool = False) -> float:
-        """Run `create()` inside the sandbox; return the seconds it took."""
-        config = self.topology.config
-        out = self.python(CREATE, config.name, str(config.nodes), private_mounts=private_mounts)
-        seconds = float(out)
+    def create(self) -> float:
+        seconds = super().create()
         print(f"create() of {len(self.topology.nodes)} nodes took {seconds * 1000:.1f} ms")
         return seconds
-
-    def destroy(self) -> list[str]:
-        return list(json.loads(self.python(DESTROY, self.topology.config.name)))
 
     def ping(self, source: str, *targets: str) -> dict[str, bool]:
         """Which targets answer an ICMP echo sent from netns `source` ("sandbox" or a node)."""
@@ -140,30 +97,10 @@ def route_lines(text: str) -> list[str]:
     return [line.replace(" linkdown", "").strip() for line in text.splitlines()]
 
 
-def leftovers(name: str) -> list[str]:
-    pattern = owned_netns_pattern(name)
-    return sorted(ns for ns in list_netns() if pattern.fullmatch(ns))
-
-
-@contextlib.contextmanager
-def build(nodes: int) -> Iterator[Built]:
-    """A sandbox and a uniquely named topology plan; everything is removed on exit."""
-    name = f"tp{secrets.token_hex(3)}"
-    box = Sandbox()
-    try:
-        box.create()
-        built = Built(box, plan(TopologyConfig(name, nodes)))
-        yield built
-    finally:
-        for ns in leftovers(name):  # a safety net; destroy() normally leaves nothing
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-        box.close()  # the edge veth lives in the sandbox and goes with it
-
-
 @pytest.fixture(scope="module")
 def topo() -> Iterator[Built]:
     """A 3-node topology with a stand-in pod bridge (cbr0, 10.244.1.1/24) on node-2."""
-    with build(3) as built:
+    with Built(3) as built:
         built.create()
         node2 = built.topology.nodes[1]
         bridge = f"{node2.bridge_ip}/{node2.pod_cidr.prefixlen}"
@@ -176,7 +113,7 @@ def topo() -> Iterator[Built]:
 
 @pytest.fixture
 def fresh() -> Iterator[Built]:
-    with build(3) as built:
+    with Built(3) as built:
         yield built
 
 
@@ -282,7 +219,7 @@ def test_create_again_is_a_noop_and_destroy_removes_everything(fresh: Built) -> 
         f"netns portico-{name}-node-2",
         f"netns portico-{name}-node-3",
     ]
-    assert leftovers(name) == []
+    assert owned_netns(name) == []
     links = sandbox_run(fresh, ["ip", "-o", "link", "show"]).splitlines()
     assert [line.split(":")[1].strip() for line in links] == ["lo"]
     assert sandbox_run(fresh, ["ip", "-4", "route", "show"]) == ""
@@ -301,7 +238,7 @@ def test_recreate_after_losing_a_node_netns(fresh: Built) -> None:
 
 
 def test_add_node_scales_up() -> None:
-    with build(2) as built:
+    with Built(2) as built:
         built.create()
         name = built.topology.config.name
         built.python(ADD_NODE, name, "2")

@@ -3,7 +3,7 @@
 Pure core: `model` (vocabulary), `annotations` (AKS knobs), `ipam` (frontend
 addresses), `build.plan` (Services + Nodes -> load balancers), `render` (-> nft
 script and policy routes), `objects` (-> LoadBalancer objects). Edges: `probes`
-(health checks in a netns), `apply` (nft/ip), `controller` (lightkube), run by
+(health checks in a netns), `apply` (nft/ip), `controller` (the API, through portico.client), run by
 `python -m portico.cloud.lb` inside the cloud netns.
 """
 

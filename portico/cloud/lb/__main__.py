@@ -25,7 +25,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
-from portico.client import api_client, wait_for_api
+from portico.client import Api, wait_for_api
 from portico.cloud.lb.apply import NetnsRunner
 from portico.cloud.lb.build import LbConfig
 from portico.cloud.lb.controller import FIELD_MANAGER, ControllerConfig, LoadBalancerController
@@ -52,7 +52,7 @@ def parser() -> argparse.ArgumentParser:
 async def run(args: argparse.Namespace) -> int:
     config = ControllerConfig(lb=LbConfig(args.cluster_name, args.public_pool,
                                           args.internal_subnet, args.min_probe_interval))
-    client = api_client(args.kubeconfig, FIELD_MANAGER)
+    client = Api.connect(args.kubeconfig, FIELD_MANAGER)
     sockets = NetnsSockets(args.netns)
     controller = LoadBalancerController(client, NetnsRunner(args.netns), sockets, config)
 

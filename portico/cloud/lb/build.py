@@ -154,7 +154,8 @@ def _load_balancers(by_uid: dict[str, ServiceInfo], settings: dict[str, ServiceS
                     assignment: Assignment, nodes: list[NodeInfo], config: LbConfig
                     ) -> dict[LoadBalancerType, LoadBalancer]:
     pool = backend_pool(nodes, config)
-    parts: dict[LoadBalancerType, tuple[list, list, list]] = {}
+    parts: dict[LoadBalancerType, tuple[list[FrontendIPConfiguration],
+                                        list[LoadBalancingRule], list[Probe]]] = {}
     for uid, s in settings.items():
         ip = assignment.ips.get(uid)
         if ip is None:

@@ -1,8 +1,8 @@
 """The cloud provider's service controller for LoadBalancer Services (the I/O shell).
 
-Theory of operation (level-triggered): watches on Services, Nodes and
-LoadBalancer objects only poke a coalescing runner; each sync lists everything,
-asks the pure planner (`build.plan`) for the whole desired state and then, in
+Theory of operation (level-triggered): informers on Services, Nodes and
+LoadBalancer objects only poke a coalescing runner; each sync reads every cached
+object, asks the pure planner (`build.plan`) for the whole desired state and then, in
 this order:
 1. adds the `service.kubernetes.io/load-balancer-cleanup` finalizer to managed
    Services that lack it (before anything is built for them);
@@ -25,12 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.generic_resource import create_global_resource
-from lightkube.resources.core_v1 import Node, Service
-from lightkube.types import PatchType
-
-from portico.client import CoalescingRunner
+from portico.client import Api, ApiError, CoalescingRunner, InformerFactory, PatchType
 from portico.cloud.lb import objects
 from portico.cloud.lb.apply import DataPlane, Runner
 from portico.cloud.lb.build import LbConfig, Plan, plan
@@ -44,11 +39,11 @@ from portico.cloud.lb.model import (
     probe_target,
 )
 from portico.cloud.lb.probes import NetnsSockets, Prober
+from portico.model.kinds import NODE, SERVICE
 
 log = logging.getLogger("portico.cloud.lb")
 
-LoadBalancerResource = create_global_resource(objects.GROUP, objects.VERSION, objects.KIND,
-                                              objects.PLURAL)
+LOAD_BALANCER = objects.LOAD_BALANCER
 FIELD_MANAGER = "portico-cloud-lb"
 
 
@@ -66,10 +61,14 @@ def _ingress(ip: str | None) -> list[dict[str, str]]:
 
 
 class LoadBalancerController:
-    def __init__(self, client: AsyncClient, runner: Runner, sockets: NetnsSockets,
+    def __init__(self, client: Api, runner: Runner, sockets: NetnsSockets,
                  config: ControllerConfig) -> None:
         self.client = client
         self.config = config
+        self.informers = InformerFactory(client)
+        self.services = self.informers.informer(SERVICE)
+        self.nodes = self.informers.informer(NODE)
+        self.lb_objects = self.informers.informer(LOAD_BALANCER)
         self.events = EventRecorder(client)
         self.prober = Prober(sockets, self._health_changed, config.probe_timeout)
         self.dataplane = DataPlane(runner, self.prober.health)
@@ -80,59 +79,38 @@ class LoadBalancerController:
         self._ensured: dict[str, tuple[Any, ...]] = {}  # uid -> what was last ensured
         self._written_status: dict[str, dict[str, Any]] = {}
         self._written_spec: dict[str, dict[str, Any]] = {}
-        self._tasks: list[asyncio.Task[None]] = []
         self._seeded = False
         self._failed_at: dict[str, float] = {}
 
     # ---- lifecycle -----------------------------------------------------------------
 
     async def start(self) -> None:
+        for informer in (self.services, self.nodes, self.lb_objects):
+            informer.add_handler(lambda _old, _new: self._sync_runner.run())
+        self.informers.start()
+        await self.informers.wait_synced()
         self._sync_runner.start()
         self._health_runner.start()
-        for kind in (Service, Node, LoadBalancerResource):
-            self._tasks.append(asyncio.create_task(self._follow(kind),
-                                                   name=f"lb-watch-{kind.__name__}"))
         self._sync_runner.run()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.informers.stop()
         await self._sync_runner.stop()
         await self._health_runner.stop()
         await self.prober.stop()
-
-    async def _follow(self, kind: type) -> None:
-        while True:
-            try:
-                stream = self.client.watch(kind, namespace="*") if kind is Service \
-                    else self.client.watch(kind)
-                async for _event, _obj in stream:
-                    self._sync_runner.run()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - watches are re-established
-                log.debug("watch %s ended: %s", kind.__name__, exc)
-                await asyncio.sleep(0.5)
-                self._sync_runner.run()
 
     def _health_changed(self) -> None:
         self._health_runner.run()
 
     # ---- the sync --------------------------------------------------------------------
 
-    async def _snapshot(self) -> tuple[list[ServiceInfo], list[Any], list[dict[str, Any]]]:
-        services = [parse_service(s.to_dict())
-                    async for s in self.client.list(Service, namespace="*")]
-        nodes = [parse_node(n.to_dict()) async for n in self.client.list(Node)]
-        lbs = [o.to_dict() async for o in self.client.list(LoadBalancerResource)]
-        return services, nodes, lbs
+    def _snapshot(self) -> tuple[list[ServiceInfo], list[Any], list[dict[str, Any]]]:
+        return ([parse_service(s) for s in self.services.list()],
+                [parse_node(n) for n in self.nodes.list()], self.lb_objects.list())
 
     async def sync(self) -> None:
         """One full reconcile. Failed Services wait for the next change or resync."""
-        services, nodes, lb_objects = await self._snapshot()
+        services, nodes, lb_objects = self._snapshot()
         desired = plan(services, nodes, self.config.lb, objects.remembered(lb_objects))
         for outcome in desired.outcomes.values():
             if not outcome.service.has_finalizer:
@@ -217,8 +195,8 @@ class LoadBalancerController:
     async def _patch_status(self, svc: ServiceInfo, ip: str | None) -> None:
         body = {"status": {"loadBalancer": {"ingress": _ingress(ip) or None}}}
         try:
-            await self.client.patch(Service.Status, svc.name, body, namespace=svc.namespace,
-                                    patch_type=PatchType.MERGE)
+            self.services.assume(await self.client.patch(SERVICE.status, svc.name, body,
+                                                         namespace=svc.namespace))
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
@@ -231,8 +209,9 @@ class LoadBalancerController:
                  {"op": "replace", "path": "/metadata/finalizers", "value": wanted}] \
             if current else [{"op": "add", "path": "/metadata/finalizers", "value": wanted}]
         try:
-            await self.client.patch(Service, svc.name, patch, namespace=svc.namespace,
-                                    patch_type=PatchType.JSON)
+            self.services.assume(await self.client.patch(SERVICE, svc.name, patch,
+                                                         namespace=svc.namespace,
+                                                         patch_type=PatchType.JSON))
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
@@ -253,10 +232,10 @@ class LoadBalancerController:
                                     ) -> None:
         wanted = {lb.name: lb for lb in desired.load_balancers.values()}
         for obj in existing:
-            name = (obj.get("metadata") or {}).get("name")
+            name = str((obj.get("metadata") or {}).get("name"))
             if name not in wanted:
                 with contextlib.suppress(ApiError):
-                    await self.client.delete(LoadBalancerResource, name)
+                    await self.client.delete(LOAD_BALANCER, name)
                 self._written_spec.pop(name, None)
                 self._written_status.pop(name, None)
             else:
@@ -266,12 +245,11 @@ class LoadBalancerController:
             if self._written_spec.get(name) != spec:
                 body = objects.body(lb)
                 try:
-                    await self.client.patch(LoadBalancerResource, name, {"spec": spec},
-                                            patch_type=PatchType.MERGE)
+                    await self.client.patch(LOAD_BALANCER, name, {"spec": spec})
                 except ApiError as exc:
                     if exc.status.code != 404:
                         raise
-                    await self.client.create(LoadBalancerResource.from_dict(body))
+                    await self.client.create(LOAD_BALANCER, body)
                 self._written_spec[name] = spec
             await self._write_lb_status(lb)
 
@@ -280,8 +258,7 @@ class LoadBalancerController:
         if self._written_status.get(lb.name) == status:
             return
         try:
-            await self.client.patch(LoadBalancerResource.Status, lb.name, {"status": status},
-                                    patch_type=PatchType.MERGE)
+            await self.client.patch(LOAD_BALANCER.status, lb.name, {"status": status})
             self._written_status[lb.name] = status
         except ApiError as exc:
             log.debug("cannot write status of LoadBalancer %s: %s", lb.name, exc)

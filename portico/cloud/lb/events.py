@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from lightkube import AsyncClient
-
+from portico.client import Api, EventType
 from portico.client import EventRecorder as SharedRecorder
-from portico.client import EventType
 from portico.cloud.lb.model import ServiceInfo
 
 __all__ = ["COMPONENT", "EventRecorder", "EventType", "Reason"]
@@ -31,7 +29,7 @@ class Reason(StrEnum):
 
 
 class EventRecorder:
-    def __init__(self, client: AsyncClient, component: str = COMPONENT) -> None:
+    def __init__(self, client: Api, component: str = COMPONENT) -> None:
         self._recorder = SharedRecorder(client, component)
 
     async def record(self, svc: ServiceInfo, type: EventType, reason: Reason,

@@ -130,11 +130,11 @@ def assign(candidates: Sequence[Candidate], pools: Pools) -> Assignment:
     for c in ordered:  # 3. auto
         if c.uid in result.ips or c.uid in result.errors:
             continue
-        ip = next(_free(c.internal, pools, set(occupants)), None)
-        if ip is None:
+        free = next(_free(c.internal, pools, set(occupants)), None)
+        if free is None:
             kind, net = ("internal subnet", pools.internal) if c.internal else \
                 ("public pool", pools.public)
             result.errors[c.uid] = f"no available IPs in {kind} {net}"
         else:
-            take(c, ip)
+            take(c, free)
     return result

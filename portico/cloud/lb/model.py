@@ -258,11 +258,6 @@ def probe_target(probe: Probe, member: BackendMember) -> ProbeTarget:
                        probe.interval_in_seconds, probe.number_of_probes)
 
 
-def probe_targets(lbs: list[LoadBalancer] | tuple[LoadBalancer, ...]) -> set[ProbeTarget]:
-    return {probe_target(p, m) for lb in lbs for p in lb.probes
-            for m in lb.backend_address_pool.members}
-
-
 def is_ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)

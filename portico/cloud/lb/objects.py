@@ -20,11 +20,13 @@ from portico.cloud.lb.model import (
     ProbeTarget,
     probe_target,
 )
+from portico.model.kinds import Kind
 
 GROUP = "cloud.portico.dev"
 VERSION = "v1"
 KIND = "LoadBalancer"
 PLURAL = "loadbalancers"
+LOAD_BALANCER = Kind.of(f"{GROUP}/{VERSION}", KIND, PLURAL, namespaced=False)
 SECURITY_RULE_BASE_PRIORITY = 500
 
 
@@ -34,7 +36,7 @@ def _frontend(f: Any) -> dict[str, Any]:
 
 
 def _security_rules(lb: LoadBalancer) -> list[dict[str, Any]]:
-    rules = []
+    rules: list[dict[str, Any]] = []
     for rule in lb.load_balancing_rules:
         frontend = lb.frontend(rule.frontend_ip_configuration)
         if frontend is None or not frontend.allowed_source_ranges:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from portico.cloud.lb.model import HealthState, ProbeProtocol, ProbeTarget
 from portico.netns import enter_netns
 
+Socket = socket.socket  # the class's `socket()` method hides the module in annotations
+
 log = logging.getLogger("portico.cloud.lb.probes")
 
 DEFAULT_TIMEOUT = 1.0
@@ -41,7 +43,7 @@ class NetnsSockets:
                                         initializer=enter_netns, initargs=(netns,)) \
             if netns else None
 
-    async def socket(self) -> socket.socket:
+    async def socket(self) -> Socket:
         if self._pool is None:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         else:
@@ -51,7 +53,7 @@ class NetnsSockets:
         sock.setblocking(False)
         return sock
 
-    async def connect(self, address: str, port: int, timeout: float) -> socket.socket:
+    async def connect(self, address: str, port: int, timeout: float) -> Socket:
         sock = await self.socket()
         try:
             await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, (address, port)),

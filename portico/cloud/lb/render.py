@@ -278,9 +278,3 @@ def script(previous: Ruleset | None, current: Ruleset) -> str:
             if elements:
                 text += _elements(name, elements)
     return text + idle
-
-
-def delete_script() -> str:
-    """Remove the tables if present (for `portico down`-like cleanups and tests)."""
-    return "".join(f"add table {FAMILY} {name}\ndelete table {FAMILY} {name}\n"
-                   for name in (TABLE, IDLE_TABLE))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightkube.resources.core_v1 import Pod
-
 from portico.client import Informer
+from portico.model.kinds import POD
 
 
 def pod(rv: int, node: str | None = None) -> dict[str, Any]:
@@ -15,7 +14,7 @@ def pod(rv: int, node: str | None = None) -> dict[str, Any]:
 
 
 def informer() -> tuple[Informer, list[str]]:
-    cache = Informer(client=None, kind=Pod)  # type: ignore[arg-type]
+    cache = Informer(api=None, kind=POD)  # type: ignore[arg-type]
     seen: list[str] = []
     cache.add_handler(lambda _p, current: seen.append("deleted" if current is None else
         f"{current['metadata']['resourceVersion']}:{current['spec'].get('nodeName')}"))
@@ -69,15 +68,22 @@ def test_a_controllers_own_delete_leaves_a_tombstone_at_the_cached_version() -> 
     assert seen == ["10:None", "deleted", "11:None"]
 
 
-def test_tombstones_are_forgotten_after_a_while(monkeypatch: Any) -> None:
+class SteppedClock:
+    def __init__(self) -> None:
+        self.time = 1000.0
+
+    def now(self) -> float:
+        return self.time
+
+
+def test_tombstones_are_forgotten_after_a_while() -> None:
     from portico.client import _informer
 
-    now = [1000.0]
-    monkeypatch.setattr(_informer.time, "monotonic", lambda: now[0])
-    cache, _seen = informer()
+    clock = SteppedClock()
+    cache = Informer(api=None, kind=POD, clock=clock)  # type: ignore[arg-type]
     cache._remove("ns/p", 12)
     cache._remove("ns/q", 14)
-    now[0] += _informer.TOMBSTONE_SECONDS + 1
+    clock.time += _informer.TOMBSTONE_SECONDS + 1
     cache._remove("ns/r", 16)  # every deletion sweeps the expired ones
     assert list(cache._tombstones) == ["ns/r"]
 

@@ -7,10 +7,12 @@ from portico.cloud.lb import objects
 from portico.cloud.lb.build import LbConfig, plan
 from portico.cloud.lb.model import (
     HealthState,
+    LoadBalancer,
     LoadBalancerType,
     NodeInfo,
+    ProbeTarget,
     parse_service,
-    probe_targets,
+    probe_target,
 )
 
 SVC = parse_service({
@@ -18,6 +20,14 @@ SVC = parse_service({
                  "annotations": {"service.beta.kubernetes.io/azure-allowed-ip-ranges":
                                  "10.223.0.0/30"}},
     "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "nodePort": 30080}]}})
+
+
+def probe_targets(lbs: list[LoadBalancer]) -> set[ProbeTarget]:
+    """Every (probe, backend member) pair the load balancers probe."""
+    return {probe_target(p, m) for lb in lbs for p in lb.probes
+            for m in lb.backend_address_pool.members}
+
+
 LB = plan([SVC], [NodeInfo("node-1", "10.224.0.4")], LbConfig("aks")).load_balancers[
     LoadBalancerType.PUBLIC]
 

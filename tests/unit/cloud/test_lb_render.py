@@ -24,10 +24,12 @@ from portico.cloud.lb.model import (
     probe_target,
 )
 from portico.cloud.lb.render import (
+    FAMILY,
+    IDLE_TABLE,
     SLOTS,
+    TABLE,
     IdleTimeout,
     PolicyRoute,
-    delete_script,
     idle_script,
     mark_of,
     render,
@@ -37,6 +39,12 @@ from portico.testing.sandbox import Sandbox, is_root
 
 N1, N2 = BackendMember("node-1", "10.224.0.4"), BackendMember("node-2", "10.224.0.5")
 PROBE = Probe("a1-TCP-80", ProbeProtocol.TCP, 30080, None, 5, 2)
+
+
+def delete_script() -> str:
+    """Remove the load balancer's tables if present."""
+    return "".join(f"add table {FAMILY} {name}\ndelete table {FAMILY} {name}\n"
+                   for name in (TABLE, IDLE_TABLE))
 
 
 def rule(name: str, ip: str, port: int, floating: bool = True,

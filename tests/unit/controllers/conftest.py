@@ -2,8 +2,7 @@
 
 `cluster(*controllers, grace=...)` starts the API server, then a ControllerManager
 running only the named controllers. Kubelets are simulated by the tests patching
-pod status themselves. Until the API server serves `pods/binding`, the fixture lets
-`spec.nodeName` be set by a pod update (what the binding subresource does).
+pod status themselves; the scheduler binds pods through `pods/binding`, as in a cluster.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from lightkube import ApiError, AsyncClient, KubeConfig
 from lightkube.resources.core_v1 import Node, Pod
 from lightkube.types import PatchType
 
-from portico.apiserver.resources import pods as pod_resource
 from portico.controllers._manager import ControllerManager
 from tests.api.conftest import start_api
 
@@ -83,19 +81,7 @@ class Cluster:
 
 
 @pytest.fixture
-def allow_node_name_update(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = pod_resource._mutable_masked
-
-    def masked(spec: Obj) -> Obj:
-        out = original(spec)
-        out.pop("nodeName", None)
-        return out
-
-    monkeypatch.setattr(pod_resource, "_mutable_masked", masked)
-
-
-@pytest.fixture
-async def cluster_factory(tmp_path, allow_node_name_update) -> AsyncIterator[
+async def cluster_factory(tmp_path) -> AsyncIterator[
         Callable[..., Awaitable[Cluster]]]:
     server, api = await start_api(tmp_path)
     managers: list[ControllerManager] = []

@@ -13,6 +13,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from proxy_builders import CONFIG, endpoint, endpoint_slice, port, service
 
 from portico.proxy import Proxier
+from portico.proxy.nftables import Transaction
 from portico.testing.nft import FakeNft
 from tests.api.conftest import start_api
 
@@ -72,14 +73,48 @@ async def test_failed_apply_retries_with_a_full_sync(cluster) -> None:
     assert 'result="failure"} 1' in proxier.metrics.render()
 
 
-async def test_watch_events_that_cancel_out_cost_no_transaction(cluster) -> None:
+class HeldNft:
+    """Applies to `nft`, but holds each transaction while closed: a sync stuck applying."""
+
+    def __init__(self, nft: FakeNft) -> None:
+        self.nft = nft
+        self.scripts: list[str] = []
+        self.waiting = False
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def close(self) -> None:
+        self._open.clear()
+
+    def open(self) -> None:
+        self._open.set()
+
+    async def run(self, tx: Transaction) -> None:
+        self.waiting = True
+        await self._open.wait()
+        self.waiting = False
+        self.scripts.append(tx.script())
+        await self.nft.run(tx)
+
+
+async def test_watch_events_that_cancel_out_are_gone_before_the_next_sync(cluster) -> None:
     client, proxier, nft = cluster
+    held = HeldNft(nft)
+    proxier.nft = held
+    await client.create(service("default", "web", "", [port(80)]))
     await proxier.start()
-    before = nft.transactions
-    es = endpoint_slice("default", "ghost", [endpoint("10.244.1.9")], [port(80)])
-    await client.create(es)
-    await client.delete(EndpointSlice, es.metadata.name, namespace="default")
-    await until(lambda: not proxier.state.pending())
-    # slices of a Service that does not exist render nothing: no transaction at all
-    assert nft.transactions == before
-    assert "10.244.1.9" not in nft.dump()
+    held.close()
+    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(80)],
+                                       "held"))
+    await until(lambda: held.waiting)  # that sync is applying: what follows is only tracked
+    ghost = endpoint_slice("default", "web", [endpoint("10.244.1.9")], [port(80)], "ghost")
+    await client.create(ghost)
+    await client.delete(EndpointSlice, ghost.metadata.name, namespace="default")
+    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.7")], [port(80)],
+                                       "marker"))
+    # the marker's event follows the ghost's deletion on the same watch
+    await until(lambda: ("default", "web-marker") in proxier.state.slice_changes)
+    assert ("default", "web-ghost") not in proxier.state.slice_changes
+    held.open()
+    await until(lambda: "10.244.1.7" in nft.dump())
+    assert not any("10.244.1.9" in script for script in held.scripts)
