@@ -29,6 +29,7 @@ from portico.apiserver.openapi import FieldValidation, decode_problems, strict_d
 from portico.apiserver.registry import PatchType
 from portico.apiserver.registry._objects import deep_copy
 from portico.apiserver.resources._base import Object, Strategy
+from portico.model.kinds import CONFIG_MAP
 
 STRATEGIC_REFUSED = (
     "the body of the request was in an unknown format - accepted media types include: "
@@ -81,7 +82,7 @@ class CustomResourceStrategy(Strategy):
         meta = obj.get("metadata")
         if not isinstance(meta, dict):
             return []
-        problems = decode_problems("", "v1", "ConfigMap", {"metadata": meta})
+        problems = decode_problems(CONFIG_MAP.gvk, {"metadata": meta})
         if problems.type_error is not None:
             raise errors.bad_request(prefix + problems.type_error)
         unknown = problems.strict_errors()

@@ -5,7 +5,7 @@
   (`document()` also gives the serialized bytes and hash). kubectl reads them for
   `--validate=strict` (the kind's PATCH operation must declare `fieldValidation`)
   and for `kubectl explain`.
-- `check_fields(group, version, kind, obj, mode, duplicates)` applies the
+- `check_fields(gvk, obj, mode, duplicates)` applies the
   `fieldValidation` query parameter to a create/update body: type errors are always
   a 400, unknown (and repeated) fields are a 400 (Strict), else unknown fields are
   dropped from the object with Warning texts (Warn, or "") or silently (Ignore).

@@ -43,6 +43,7 @@ from portico.apiserver.openapi._paths import (
 from portico.apiserver.resources._base import ResourceType
 from portico.apiserver.schema import definitions
 from portico.apiserver.schema._definitions import KUBERNETES_VERSION
+from portico.model.kinds import GroupVersionKind
 
 META_KINDS = (STATUS, DELETE_OPTIONS, PATCH, WATCH_EVENT, META + "APIResourceList")
 
@@ -113,7 +114,8 @@ def collect(rts: Sequence[ResourceType]) -> Parts:
     sub_names: dict[tuple[str, str, str], str] = {}
     for rt in rts:
         for sub in rt.subresources:
-            name = defs.name_for(sub.group, sub.version, sub.kind) if sub.kind else None
+            name = defs.name_for(GroupVersionKind(sub.group, sub.version, sub.kind)) \
+                if sub.kind else None
             if name:
                 sub_names[(sub.group, sub.version, sub.kind)] = name
                 parts.roots.append(name)
@@ -123,7 +125,7 @@ def collect(rts: Sequence[ResourceType]) -> Parts:
             continue
         names = []
         for kind in (rt.kind, rt.kind + "List"):
-            name = defs.name_for(rt.group, rt.version, kind)
+            name = defs.name_for(GroupVersionKind(rt.group, rt.version, kind))
             if name is None:
                 name, parts.extra[name] = _stand_in(rt, kind)
             else:

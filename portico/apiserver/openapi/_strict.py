@@ -29,6 +29,7 @@ from portico.apiserver._decode import nesting_exceeds
 from portico.apiserver.errors import bad_request
 from portico.apiserver.openapi._gotypes import NAMED_STRINGS, go_type, struct_name
 from portico.apiserver.schema import Definitions, definitions
+from portico.model.kinds import GroupVersionKind
 
 Schema = dict[str, Any]
 
@@ -277,10 +278,10 @@ class _Decoder:
             self._mismatch(value, prop, ctx)
 
 
-def decode_problems(group: str, version: str, kind: str, obj: Any) -> DecodeProblems:
+def decode_problems(gvk: GroupVersionKind, obj: Any) -> DecodeProblems:
     """Walk `obj` along the kind's schema; an unknown kind yields no problems."""
     defs = definitions()
-    name = defs.name_for(group, version, kind)
+    name = defs.name_for(gvk)
     if name is None:
         return DecodeProblems()
     decoder = _Decoder(defs)
@@ -297,7 +298,7 @@ def decode_problems(group: str, version: str, kind: str, obj: Any) -> DecodeProb
     return decoder.problems
 
 
-def check_fields(group: str, version: str, kind: str, obj: dict, mode: str,
+def check_fields(gvk: GroupVersionKind, obj: dict, mode: str,
                  duplicates: tuple[str, ...] = ()) -> list[str]:
     """Apply `fieldValidation` to a create/update body the way kube-apiserver decodes it.
 
@@ -306,8 +307,8 @@ def check_fields(group: str, version: str, kind: str, obj: dict, mode: str,
     into the Go types drops them, and the Warning texts are returned in Warn mode
     ("" means Warn); `duplicates` are the body's repeated keys (`metadata.name`).
     """
-    problems = decode_problems(group, version, kind, obj)
-    prefix = f'{kind} in version "{version}" cannot be handled as a {kind}: '
+    problems = decode_problems(gvk, obj)
+    prefix = f'{gvk.kind} in version "{gvk.version}" cannot be handled as a {gvk.kind}: '
     if problems.type_error is not None:
         raise bad_request(prefix + problems.type_error)
     errors = problems.strict_errors(duplicates)

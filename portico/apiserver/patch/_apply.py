@@ -28,7 +28,6 @@ from portico.apiserver.patch._managed import (
     Managed,
     ManagerKey,
     Managers,
-    api_version,
     decode_managers,
     diff,
     encode_managers,
@@ -49,6 +48,7 @@ from portico.apiserver.patch._typed import (
 )
 from portico.apiserver.patch._walk import merge, remove
 from portico.apiserver.schema import Definitions, definitions
+from portico.model.kinds import GroupVersionKind
 
 
 def _describe(key: ManagerKey) -> str:
@@ -153,15 +153,15 @@ def _check_config(applied: Any) -> None:
 
 def apply_patch(
     live: dict[str, Any] | None, applied: dict[str, Any], manager: str, force: bool,
-    group: str, version: str, kind: str, now: str,
+    gvk: GroupVersionKind, now: str,
     default: Callable[[dict[str, Any]], None] | None = None, subresource: str = "",
     defs: Definitions | None = None,
 ) -> dict[str, Any]:
     """Server-side apply of `applied` by `manager` onto `live` (None: create); `defs` holds
     the kind's schema when it is not a built-in one (custom resources)."""
     _check_config(applied)
-    info = root_info(defs or definitions(), group, version, kind)
-    gv = api_version(group, version)
+    info = root_info(defs or definitions(), gvk)
+    gv = gvk.api_version
     live_obj = without_managed_fields(live)
     managers = decode_managers(live)
     if live is not None and not managers:

@@ -22,6 +22,7 @@ from portico.apiserver.patch._fieldset import without_prefixes as _exclude
 from portico.apiserver.patch._typed import KeyError_, TypeInfo, root_info
 from portico.apiserver.patch._walk import Comparison, compare
 from portico.apiserver.schema import Definitions, definitions
+from portico.model.kinds import GroupVersionKind
 
 APPLY = "Apply"
 UPDATE = "Update"
@@ -61,10 +62,6 @@ class Managed:
 
 
 Managers = dict[ManagerKey, Managed]
-
-
-def api_version(group: str, version: str) -> str:
-    return f"{group}/{version}" if group else version
 
 
 def decode_managers(obj: dict[str, Any] | None) -> Managers:
@@ -186,7 +183,7 @@ def _is_reset(obj: dict[str, Any]) -> bool:
 
 def update_managed_fields(
     old: dict[str, Any] | None, new: dict[str, Any], manager: str, operation: str,
-    group: str, version: str, kind: str, now: str, subresource: str = "",
+    gvk: GroupVersionKind, now: str, subresource: str = "",
     defs: Definitions | None = None,
 ) -> dict[str, Any]:
     """Record in `new`'s managedFields the fields `manager` set or changed (a non-apply write).
@@ -201,8 +198,8 @@ def update_managed_fields(
         return out
     base = new if decode_managers(new) and not subresource else old
     managers = decode_managers(base)
-    info = root_info(defs or definitions(), group, version, kind)
-    gv = api_version(group, version)
+    info = root_info(defs or definitions(), gvk)
+    gv = gvk.api_version
     writer = ManagerKey(manager, operation or UPDATE, gv, subresource)
     record_update(
         managers, without_managed_fields(old), without_managed_fields(new), writer, gv, info, now

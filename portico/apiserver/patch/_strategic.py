@@ -39,6 +39,7 @@ from portico.apiserver.patch._smp_lists import (
     value_kind,
 )
 from portico.apiserver.schema import Definitions, definitions
+from portico.model.kinds import GroupVersionKind
 
 Schema = dict[str, Any]
 PATCH = "$patch"
@@ -239,8 +240,7 @@ def _retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
 
 
 def strategic_merge_patch(
-    original: dict[str, Any], patch: Any, group: str, version: str, kind: str
-) -> Any:
+    original: dict[str, Any], patch: Any, gvk: GroupVersionKind) -> Any:
     """Apply a strategic merge patch to a copy of `original` using the kind's schema."""
     if not isinstance(patch, dict):
         kind_name = "array" if isinstance(patch, list) else "string"
@@ -250,7 +250,7 @@ def strategic_merge_patch(
             f"json: cannot unmarshal {kind_name} into Go value of type map[string]interface {{}}"
         )
     defs = definitions()
-    root = defs.root(group, version, kind)
+    root = defs.root(gvk)
     if root is None:
         return merge_patch(original, patch)
     return _Walker(defs).merge_map(deep_copy(original), deep_copy(patch), root)

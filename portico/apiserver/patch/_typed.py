@@ -28,6 +28,7 @@ from portico.apiserver.patch._fieldset import (
 )
 from portico.apiserver.patch._fieldset import field as field_element
 from portico.apiserver.schema import Definitions
+from portico.model.kinds import GroupVersionKind
 
 Schema = dict[str, Any]
 # OpenAPI defaults of list-map key fields that the bundled JSON schemas omit.
@@ -98,8 +99,8 @@ def describe(defs: Definitions, prop: Schema | None) -> TypeInfo:
     return TypeInfo(defs, prop, Shape.SCALAR)
 
 
-def root_info(defs: Definitions, group: str, version: str, kind: str) -> TypeInfo:
-    root = defs.root(group, version, kind)
+def root_info(defs: Definitions, gvk: GroupVersionKind) -> TypeInfo:
+    root = defs.root(gvk)
     return describe(defs, root) if root is not None else DEDUCED
 
 

@@ -20,6 +20,7 @@ from portico.apiserver.protobuf._decode import MAGIC, PROTOBUF_CONTENT_TYPE, dec
 from portico.apiserver.protobuf._fields import message_fields
 from portico.apiserver.protobuf._wire import WireError, WireType, iter_fields
 from portico.apiserver.schema import definitions
+from portico.model.kinds import GroupVersionKind
 
 __all__ = ["PROTOBUF_CONTENT_TYPE", "decode"]
 
@@ -66,7 +67,7 @@ def decode(body: bytes) -> dict[str, Any]:
         raise bad_request(f"the object provided is unrecognized: {exc}") from exc
     group, _, version = api_version.rpartition("/")
     defs = definitions()
-    name = defs.name_for(group, version, kind)
+    name = defs.name_for(GroupVersionKind(group, version, kind))
     if not kind or name is None or message_fields(name) is None:
         raise bad_request(f'no kind "{kind}" is registered for version "{api_version}"')
     try:

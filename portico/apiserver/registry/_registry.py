@@ -63,7 +63,7 @@ def _decoded(rt: ResourceType, obj: Object, opts: WriteOptions) -> Object:
     unknown or duplicate fields refused, unknown fields dropped, warnings noted (Warn)."""
     own = rt.strategy.unknown_fields(obj, opts.field_validation, opts.duplicate_fields)
     opts.warnings.extend(own if own is not None else check_fields(
-        rt.group, rt.version, rt.kind, obj, opts.field_validation, opts.duplicate_fields))
+        rt.gvk, obj, opts.field_validation, opts.duplicate_fields))
     return obj
 
 
@@ -71,8 +71,8 @@ def _managed(rt: ResourceType, old: Object | None, new: Object, opts: WriteOptio
              subresource: str = "") -> Object:
     if not opts.field_manager:
         return new
-    return update_managed_fields(old, new, opts.field_manager, "Update", rt.group, rt.version,
-                                 rt.kind, rfc3339(now_utc()), subresource, defs=_defs(rt))
+    return update_managed_fields(old, new, opts.field_manager, "Update", rt.gvk,
+                                 rfc3339(now_utc()), subresource, defs=_defs(rt))
 
 
 def _defs(rt: ResourceType) -> Definitions | None:
@@ -157,9 +157,8 @@ class Registry:
             raise errors.bad_request("apply patch body must be an object")
         body = deep_copy(body)
         body.setdefault("metadata", {}).setdefault("name", name)
-        obj = apply_patch(None, body, opts.field_manager, opts.force, rt.group, rt.version,
-                          rt.kind, rfc3339(now_utc()), default=rt.strategy.default,
-                          defs=_defs(rt))
+        obj = apply_patch(None, body, opts.field_manager, opts.force, rt.gvk,
+                          rfc3339(now_utc()), default=rt.strategy.default, defs=_defs(rt))
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         obj = rt.strategy.to_storage(_decoded(rt, obj, opts))
         return rt.strategy.read(self.writer.create(rt, namespace, obj, opts))
@@ -172,8 +171,8 @@ class Registry:
             if not isinstance(body, dict):
                 raise errors.bad_request("apply patch body must be an object")
             return _decoded(rt, apply_patch(original, body, opts.field_manager, opts.force,
-                                            rt.group, rt.version, rt.kind, now,
-                                            default=rt.strategy.default, defs=_defs(rt)), opts)
+                                            rt.gvk, now, default=rt.strategy.default,
+                                            defs=_defs(rt)), opts)
         if patch_type == PatchType.JSON:
             if not isinstance(body, list):
                 raise errors.bad_request(
@@ -185,7 +184,7 @@ class Registry:
         elif patch_type == PatchType.MERGE:
             new = merge_patch(original, body)
         else:
-            new = strategic_merge_patch(original, body, rt.group, rt.version, rt.kind)
+            new = strategic_merge_patch(original, body, rt.gvk)
         return _managed(rt, live, _decoded(rt, new, opts), opts, subresource)
 
     def delete(self, rt: ResourceType, namespace: str, name: str,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from portico.apiserver.errors import FieldError
+from portico.model.kinds import GroupVersionKind
 
 Object = dict[str, Any]
 
@@ -162,7 +163,11 @@ class ResourceType:
 
     @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
+        return self.gvk.api_version
+
+    @property
+    def gvk(self) -> GroupVersionKind:
+        return GroupVersionKind(self.group, self.version, self.kind)
 
     @property
     def group_version(self) -> str:

@@ -52,24 +52,19 @@ _SPEC_FIELDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
                  ("targetValue", ("target", "value")),
                  ("targetAverageValue", ("target", "averageValue"))),
 }
-_STATUS_FIELDS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    "object": (("target", ("describedObject",)), ("metricName", ("metric", "name")),
-               ("currentValue", ("current", "value")), ("selector", ("metric", "selector")),
-               ("averageValue", ("current", "averageValue"))),
-    "pods": (("metricName", ("metric", "name")),
-             ("currentAverageValue", ("current", "averageValue")),
-             ("selector", ("metric", "selector"))),
-    "resource": (("name", ("name",)),
-                 ("currentAverageUtilization", ("current", "averageUtilization")),
-                 ("currentAverageValue", ("current", "averageValue"))),
-    "containerResource": (("name", ("name",)),
-                          ("currentAverageUtilization", ("current", "averageUtilization")),
-                          ("currentAverageValue", ("current", "averageValue")),
-                          ("container", ("container",))),
-    "external": (("metricName", ("metric", "name")), ("metricSelector", ("metric", "selector")),
-                 ("currentValue", ("current", "value")),
-                 ("currentAverageValue", ("current", "averageValue"))),
-}
+
+
+def _as_status(v1: str, path: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+    """A spec field's status twin: `target...` read from `current...` (`targetValue` is
+    `currentValue` at `current.value`; `describedObject` stays)."""
+    if path[0] != "target":
+        return v1, path
+    return ("current" + v1[len("target"):] if v1.startswith("target") else v1,
+            ("current", *path[1:]))
+
+
+_STATUS_FIELDS = {source: tuple(_as_status(v1, path) for v1, path in fields)
+                  for source, fields in _SPEC_FIELDS.items()}
 _SPEC_KEYS = ("scaleTargetRef", "minReplicas", "maxReplicas")
 _STATUS_KEYS = ("observedGeneration", "lastScaleTime", "currentReplicas", "desiredReplicas")
 

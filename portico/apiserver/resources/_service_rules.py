@@ -15,23 +15,23 @@ from portico.apiserver.resources._base import Object
 from portico.apiserver.resources._meta import GoValue, is_dns1123_subdomain, validate_labels
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.apiserver.resources._service_validation import (
-    _IP_MSG,
+    IP_MESSAGE,
     SERVICE_TYPES,
     TOPOLOGY_HINTS,
     TOPOLOGY_MODE,
-    _validate_affinity,
-    _validate_lb_fields,
-    _validate_port_sets,
-    _validate_ports,
-    _validate_source_ranges,
-    _validate_traffic,
-    _validate_type_specific,
     go_strings,
     parse_ip,
     spec_of,
+    validate_affinity,
     validate_cluster_ips_related,
     validate_lb_class,
+    validate_lb_fields,
     validate_non_special_ip,
+    validate_port_sets,
+    validate_ports,
+    validate_source_ranges,
+    validate_traffic,
+    validate_type_specific,
 )
 
 
@@ -50,7 +50,7 @@ def _validate_external_ips(spec: dict[str, Any]) -> list[FieldError]:
     for i, ip in enumerate(spec.get("externalIPs") or []):
         path = f"spec.externalIPs[{i}]"
         if parse_ip(ip) is None:
-            errs.append(invalid(path, ip, _IP_MSG))
+            errs.append(invalid(path, ip, IP_MESSAGE))
         else:
             errs += validate_non_special_ip(ip, path)
     return errs
@@ -62,11 +62,11 @@ def validate_service(svc: Object) -> list[FieldError]:
     errs = _validate_topology(svc)
     if not spec.get("ports") and not is_headless(svc) and spec.get("type") != "ExternalName":
         errs.append(required("spec.ports"))
-    errs += _validate_type_specific(svc)
-    errs += _validate_ports(spec)
+    errs += validate_type_specific(svc)
+    errs += validate_ports(spec)
     if spec.get("selector") is not None:
         errs += validate_labels(spec["selector"], "spec.selector")
-    errs += _validate_affinity(spec)
+    errs += validate_affinity(spec)
     errs += validate_cluster_ips_related(svc)
     errs += _validate_external_ips(spec)
     kind = spec.get("type") or ""
@@ -74,10 +74,10 @@ def validate_service(svc: Object) -> list[FieldError]:
         errs.append(required("spec.type"))
     elif kind not in SERVICE_TYPES:
         errs.append(not_supported("spec.type", kind, SERVICE_TYPES))
-    errs += _validate_port_sets(spec)
-    errs += _validate_source_ranges(svc)
-    errs += _validate_lb_fields(svc, None)
-    errs += _validate_traffic(svc)
+    errs += validate_port_sets(spec)
+    errs += validate_source_ranges(svc)
+    errs += validate_lb_fields(svc, None)
+    errs += validate_traffic(svc)
     return errs
 
 
@@ -163,7 +163,7 @@ def validate_status_update(new: Object, old: Object) -> list[FieldError]:
     for i, ing in enumerate(ingress):
         ip, hostname, mode = ing.get("ip") or "", ing.get("hostname") or "", ing.get("ipMode")
         if ip and parse_ip(ip) is None:
-            errs.append(invalid(f"{path}[{i}].ip", ip, _IP_MSG))
+            errs.append(invalid(f"{path}[{i}].ip", ip, IP_MESSAGE))
         if mode is None:
             if ip:
                 errs.append(required(f"{path}[{i}].ipMode", "must be specified when `ip` is set"))

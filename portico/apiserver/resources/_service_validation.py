@@ -43,7 +43,7 @@ PROTOCOLS = ("SCTP", "TCP", "UDP")
 IP_FAMILIES = ("IPv4", "IPv6")
 IP_FAMILY_POLICIES = ("PreferDualStack", "RequireDualStack", "SingleStack")
 MAX_AFFINITY_SECONDS = 86400
-_IP_MSG = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
+IP_MESSAGE = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"
 CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _CLIENT_IP = "when session affinity type is ClientIP"
 
@@ -146,7 +146,7 @@ def validate_service_port(sp: dict[str, Any], require_name: bool, names: set[str
     return errs
 
 
-def _validate_type_specific(svc: Object) -> list[FieldError]:
+def validate_type_specific(svc: Object) -> list[FieldError]:
     spec = spec_of(svc)
     kind = spec.get("type")
     ips = spec.get("clusterIPs") or []
@@ -169,7 +169,7 @@ def _validate_type_specific(svc: Object) -> list[FieldError]:
     return errs
 
 
-def _validate_affinity(spec: dict[str, Any]) -> list[FieldError]:
+def validate_affinity(spec: dict[str, Any]) -> list[FieldError]:
     affinity = spec.get("sessionAffinity") or ""
     path = "spec.sessionAffinityConfig"
     if not affinity:
@@ -232,7 +232,7 @@ def validate_cluster_ips_related(svc: Object) -> list[FieldError]:
             continue
         if parse_ip(ip) is None:
             bad_ips = True
-            errs.append(invalid(f"spec.clusterIPs[{i}]", ip, _IP_MSG))
+            errs.append(invalid(f"spec.clusterIPs[{i}]", ip, IP_MESSAGE))
     if len(ips) > 2:
         errs.append(invalid("spec.clusterIPs", go_strings(ips), "may only hold up to 2 values"))
     if bad_ips:
@@ -262,7 +262,7 @@ def _cluster_ip_families(ips: list[str], families: list[str], headless: bool,
     return errs
 
 
-def _validate_ports(spec: dict[str, Any]) -> list[FieldError]:
+def validate_ports(spec: dict[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
     names: set[str] = set()
     ports = spec.get("ports") or []
@@ -271,7 +271,7 @@ def _validate_ports(spec: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
-def _validate_port_sets(spec: dict[str, Any]) -> list[FieldError]:
+def validate_port_sets(spec: dict[str, Any]) -> list[FieldError]:
     """nodePort forbidden on ClusterIP; duplicate (protocol, port)."""
     errs: list[FieldError] = []
     ports = spec.get("ports") or []
@@ -289,7 +289,7 @@ def _validate_port_sets(spec: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
-def _validate_source_ranges(svc: Object) -> list[FieldError]:
+def validate_source_ranges(svc: Object) -> list[FieldError]:
     spec = spec_of(svc)
     ranges = spec.get("loadBalancerSourceRanges") or []
     annotations = (svc.get("metadata") or {}).get("annotations") or {}
@@ -315,7 +315,7 @@ def _validate_source_ranges(svc: Object) -> list[FieldError]:
     return errs
 
 
-def _validate_lb_fields(svc: Object, old: Object | None) -> list[FieldError]:
+def validate_lb_fields(svc: Object, old: Object | None) -> list[FieldError]:
     """allocateLoadBalancerNodePorts and `validateLoadBalancerClassField`."""
     spec = spec_of(svc)
     lb = spec.get("type") == "LoadBalancer"
@@ -354,7 +354,7 @@ def externally_accessible(svc: Object) -> bool:
         kind == "ClusterIP" and bool(spec.get("externalIPs")))
 
 
-def _validate_traffic(svc: Object) -> list[FieldError]:
+def validate_traffic(svc: Object) -> list[FieldError]:
     """External and internal traffic policies, health-check port, traffic distribution."""
     spec = spec_of(svc)
     errs: list[FieldError] = []

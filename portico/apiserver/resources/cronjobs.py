@@ -22,27 +22,22 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
 )
 from portico.apiserver.resources._meta import validate_nonnegative
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
     default_pod_template,
     validate_pod_template,
 )
 from portico.apiserver.resources._printers import age, name, since
+from portico.apiserver.resources._workload import (
+    wide_cells,
+)
 from portico.apiserver.resources.jobs import COLUMNS as JOB_COLUMNS
 from portico.apiserver.resources.jobs import JOB_RESTART_POLICIES
-from portico.apiserver.resources.replicasets import (
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    keep_status,
-    workload_selector,
-)
 from portico.model.cron import CronError, parse
 
 CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
@@ -115,7 +110,7 @@ def validate_cronjob(obj: Object) -> list[FieldError]:
     return errs
 
 
-class CronJobStrategy(Strategy):
+class CronJobStrategy(OwnedStatusStrategy):
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("concurrencyPolicy", "Allow")
@@ -124,12 +119,6 @@ class CronJobStrategy(Strategy):
         spec.setdefault("failedJobsHistoryLimit", 1)
         job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
         default_pod_template(job_spec.get("template"))
-
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         return validate_cronjob(obj)
@@ -146,7 +135,6 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     job_spec = nested(spec, "jobTemplate", "spec", default=None) or {}
-    template_spec = nested(job_spec, "template", "spec", default=None) or {}
     last = status.get("lastScheduleTime")
     return [
         name(obj),
@@ -156,9 +144,7 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
         len(status.get("active") or []),
         since(last, now) if last else "<none>",
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
-        workload_selector(job_spec.get("selector")),
+        *wide_cells(job_spec),
     ]
 
 
@@ -176,9 +162,7 @@ COLUMNS = (
     Column("Last Schedule", description="Information when was the last time the job was "
            "successfully scheduled."),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    JOB_COLUMNS[-1],
+    *JOB_COLUMNS[-3:],
 )
 
 CRONJOBS = ResourceType(

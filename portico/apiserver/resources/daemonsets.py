@@ -12,7 +12,7 @@ NODE SELECTOR from the status counters and the template's nodeSelector.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, not_supported
 from portico.apiserver.resources._base import (
@@ -21,32 +21,32 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
 )
 from portico.apiserver.resources._meta import validate_nonnegative
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
     default_pod_template,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources.deployments import validate_rolling_update
-from portico.apiserver.resources.replicasets import (
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    keep_status,
+from portico.apiserver.resources._workload import (
     selector_update_errors,
     validate_selector_and_template,
-    workload_selector,
+    wide_cells,
+    wide_columns,
 )
+from portico.apiserver.resources.deployments import validate_rolling_update
 
 UPDATE_STRATEGIES = ("OnDelete", "RollingUpdate")
 
 
-class DaemonSetStrategy(Strategy):
+class DaemonSetStrategy(OwnedStatusStrategy):
+    INITIAL_STATUS: ClassVar[dict[str, Any]] = {
+        "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+        "numberReady": 0}
+
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         strategy = spec.setdefault("updateStrategy", {})
@@ -59,13 +59,6 @@ class DaemonSetStrategy(Strategy):
             rolling.setdefault("maxSurge", 0)
         spec.setdefault("revisionHistoryLimit", 10)
         default_pod_template(spec.get("template"))
-
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                         "desiredNumberScheduled": 0, "numberReady": 0}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         return validate_daemonset_spec(obj.get("spec") or {})
@@ -100,7 +93,6 @@ def _node_selector(spec: Object) -> str:
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    template_spec = nested(spec, "template", "spec", default=None) or {}
     return [
         name(obj),
         int(status.get("desiredNumberScheduled") or 0),
@@ -110,9 +102,7 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
         int(status.get("numberAvailable") or 0),
         _node_selector(spec),
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
-        workload_selector(spec.get("selector")),
+        *wide_cells(spec),
     ]
 
 
@@ -134,9 +124,7 @@ COLUMNS = (
            "the pod to fit on a node. Selector which must match a node's labels for the pod "
            "to be scheduled on that node."),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    Column("Selector", priority=1, description="A label query over pods that are managed by "
+    *wide_columns("A label query over pods that are managed by "
            "the daemon set. Must match in order to be controlled."),
 )
 

@@ -19,29 +19,24 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
-    nested,
 )
 from portico.apiserver.resources._meta import (
     regex_error,
     validate_nonnegative,
 )
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
     default_pod_template,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources.replicasets import (
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
+from portico.apiserver.resources._workload import (
     SCALE,
-    keep_status,
     selector_update_errors,
     validate_selector_and_template,
-    workload_selector,
+    wide_cells,
+    wide_columns,
 )
 
 STRATEGY_TYPES = ("Recreate", "RollingUpdate")
@@ -112,7 +107,7 @@ def validate_deployment_spec(spec: Object) -> list[FieldError]:
     return errs
 
 
-class DeploymentStrategy(Strategy):
+class DeploymentStrategy(OwnedStatusStrategy):
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
@@ -127,12 +122,6 @@ class DeploymentStrategy(Strategy):
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
         default_pod_template(spec.get("template"))
-
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         errs: list[FieldError] = []
@@ -149,16 +138,13 @@ class DeploymentStrategy(Strategy):
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    template_spec = nested(spec, "template", "spec", default=None) or {}
     return [
         name(obj),
         f"{int(status.get('readyReplicas') or 0)}/{int(spec.get('replicas') or 0)}",
         int(status.get("updatedReplicas") or 0),
         int(status.get("availableReplicas") or 0),
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
-        workload_selector(spec.get("selector")),
+        *wide_cells(spec),
     ]
 
 
@@ -172,10 +158,7 @@ COLUMNS = (
            description="Total number of available pods (ready for at least minReadySeconds) "
            "targeted by this deployment."),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    Column("Selector", priority=1,
-           description="Label selector for pods. Existing ReplicaSets whose pods are selected by "
+    *wide_columns("Label selector for pods. Existing ReplicaSets whose pods are selected by "
            "this will be the ones affected by this deployment."),
 )
 

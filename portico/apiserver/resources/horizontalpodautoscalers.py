@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, invalid, required
 from portico.apiserver.resources._base import (
@@ -25,31 +25,26 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
 )
 from portico.apiserver.resources._hpa_versions import to_v1, to_v2
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources.replicasets import keep_status
 
 DEFAULT_CPU = {"type": "Resource", "resource": {
     "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}
 
 
-class HorizontalPodAutoscalerStrategy(Strategy):
+class HorizontalPodAutoscalerStrategy(OwnedStatusStrategy):
+    INITIAL_STATUS: ClassVar[dict[str, Any]] = {"currentReplicas": 0, "desiredReplicas": 0}
+
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("minReplicas", 1)
         if not spec.get("metrics"):
             spec["metrics"] = [DEFAULT_CPU]
-
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {"currentReplicas": 0, "desiredReplicas": 0}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         spec = obj.get("spec") or {}

@@ -29,7 +29,6 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
@@ -40,20 +39,17 @@ from portico.apiserver.resources._meta import (
     validate_immutable,
     validate_nonnegative,
 )
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
     default_pod_template,
 )
 from portico.apiserver.resources._printers import age, human_duration, name, parse_time
 from portico.apiserver.resources._selector import selector_matches
-from portico.apiserver.resources.replicasets import (
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
+from portico.apiserver.resources._workload import (
     go_selector,
-    keep_status,
     validate_selector_and_template,
-    workload_selector,
+    wide_cells,
+    wide_columns,
 )
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
@@ -140,16 +136,13 @@ def validate_job_spec(spec: Object) -> list[FieldError]:
     return errs
 
 
-class JobStrategy(Strategy):
+class JobStrategy(OwnedStatusStrategy):
     def default(self, obj: Object) -> None:
         default_job_spec(obj.setdefault("spec", {}))
 
     def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {}
+        super().prepare_for_create(obj)
         generate_selector(obj)
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         errs = _generated_selector_errors(obj)
@@ -214,16 +207,13 @@ def _duration(status: Object, now: datetime.datetime) -> str:
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    template_spec = nested(spec, "template", "spec", default=None) or {}
     return [
         name(obj),
         job_status_word(obj),
         _completions(spec, int(status.get("succeeded") or 0)),
         _duration(status, now),
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
-        workload_selector(spec.get("selector")),
+        *wide_cells(spec),
     ]
 
 
@@ -235,9 +225,7 @@ COLUMNS = (
            "reaction to scale down of elastic indexed jobs."),
     Column("Duration", description="Time required to complete the job."),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    Column("Selector", priority=1, description="A label query over pods that should match the "
+    *wide_columns("A label query over pods that should match the "
            "pod count. Normally, the system sets this field for you. More info: "
            "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/"
            "#label-selectors"),

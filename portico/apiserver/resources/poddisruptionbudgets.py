@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, invalid
 from portico.apiserver.resources._base import (
@@ -20,14 +20,13 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
 )
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
-from portico.apiserver.resources.replicasets import keep_status
 
 _PERCENT = re.compile(r"(\d+)%")
 BOTH_SET = "minAvailable and maxUnavailable cannot be both set"
@@ -49,13 +48,9 @@ def _validate_int_or_percent(value: Any, path: str) -> list[FieldError]:
     return []
 
 
-class PodDisruptionBudgetStrategy(Strategy):
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
-                         "expectedPods": 0}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
+class PodDisruptionBudgetStrategy(OwnedStatusStrategy):
+    INITIAL_STATUS: ClassVar[dict[str, Any]] = {
+        "disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
 
     def validate(self, obj: Object) -> list[FieldError]:
         spec = obj.get("spec") or {}

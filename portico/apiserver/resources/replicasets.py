@@ -1,143 +1,46 @@
 """ReplicaSets (apps/v1): defaults, selector/template validation, table.
 
-`validate_selector_and_template` is shared with Deployments: it is apps validation's
-selector checks followed by `ValidatePodTemplateSpecForReplicaSet` (the selector must
-match the template labels, `restartPolicy` must be `Always`). Status is owned by the
-server: cleared on create and carried over from the stored object on update; the
-selector is immutable in apps/v1.
+The selector/template validation and the status rules are the workloads' shared ones
+(`_workload`): status is owned by the server, cleared on create and carried over
+from the stored object on update; the selector is immutable in apps/v1.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
+from portico.apiserver.errors import FieldError
 from portico.apiserver.resources._base import (
     AGE_COLUMN,
     NAME_COLUMN,
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
 )
-from portico.apiserver.resources._meta import (
-    GoValue,
-    go_string_map,
-    validate_immutable,
-    validate_nonnegative,
-)
-from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
-    default_pod_template,
-    validate_pod_template,
-)
+from portico.apiserver.resources._meta import validate_nonnegative
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
+from portico.apiserver.resources._pod_template import default_pod_template
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources._selector import (
-    selector_matches,
-    selector_string,
-    validate_label_selector,
+from portico.apiserver.resources._workload import (
+    SCALE,
+    selector_update_errors,
+    validate_selector_and_template,
+    wide_cells,
+    wide_columns,
 )
 
-SCALE = Subresource("scale", kind="Scale", group="autoscaling", version="v1")
-SELECTOR_MISMATCH = "`selector` does not match template `labels`"
 
+class ReplicaSetStrategy(OwnedStatusStrategy):
+    INITIAL_STATUS: ClassVar[dict[str, Any]] = {"replicas": 0}
 
-def go_selector(selector: Object) -> GoValue:
-    """`%#v` of a `*metav1.LabelSelector` (used for whole-selector errors)."""
-    labels = selector.get("matchLabels")
-    exprs = selector.get("matchExpressions")
-    labels_text = go_string_map(labels).text if labels else "map[string]string(nil)"
-    exprs_text = (
-        "[]v1.LabelSelectorRequirement{...}" if exprs else "[]v1.LabelSelectorRequirement(nil)"
-    )
-    return GoValue(f"v1.LabelSelector{{MatchLabels:{labels_text}, MatchExpressions:{exprs_text}}}")
-
-
-def validate_selector_and_template(spec: Object, noun: str = "deployment",
-                                   restart_policies: tuple[str, ...] = ("Always",),
-                                   ) -> list[FieldError]:
-    """Selector presence/validity, then the template against it (`spec.template`).
-
-    Deployments and ReplicaSets say "for deployment" for an empty selector, as upstream
-    does; StatefulSets and DaemonSets name themselves (`noun`). Jobs pass their own
-    restart policies (OnFailure, Never).
-    """
-    errs: list[FieldError] = []
-    selector = spec.get("selector")
-    if selector is None:
-        errs.append(required("spec.selector"))
-    else:
-        errs.extend(validate_label_selector(selector, "spec.selector"))
-        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            errs.append(invalid(
-                "spec.selector", go_selector(selector), f"empty selector is invalid for {noun}"
-            ))
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        return [*errs, required("spec.template")]
-    labels = nested(template, "metadata", "labels", default=None)
-    selective = bool(selector) and bool(
-        selector.get("matchLabels") or selector.get("matchExpressions")
-    )
-    if selective and not selector_matches(selector, labels):
-        errs.append(
-            invalid("spec.template.metadata.labels", go_string_map(labels), SELECTOR_MISMATCH)
-        )
-    errs.extend(validate_pod_template(template, "spec.template"))
-    restart = nested(template, "spec", "restartPolicy", default="")
-    if restart and restart not in restart_policies:
-        errs.append(not_supported("spec.template.spec.restartPolicy", restart, restart_policies))
-    deadline = nested(template, "spec", "activeDeadlineSeconds")
-    if restart_policies == ("Always",) and deadline is not None:
-        errs.append(_deadline_error(noun, deadline))
-    return errs
-
-
-def _deadline_error(noun: str, deadline: Any) -> FieldError:
-    """ReplicaSets (and Deployments) say Invalid; StatefulSets and DaemonSets Forbidden."""
-    path = "spec.template.spec.activeDeadlineSeconds"
-    if noun in _FORBIDDEN_DEADLINE:
-        return forbidden(path, f"activeDeadlineSeconds in {_FORBIDDEN_DEADLINE[noun]} is not "
-                               "Supported")
-    return invalid(path, deadline, "activeDeadlineSeconds in ReplicaSet is not Supported")
-
-
-_FORBIDDEN_DEADLINE = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
-
-
-def keep_status(new: Object, old: Object) -> None:
-    if "status" in old:
-        new["status"] = copy.deepcopy(old["status"])
-    else:
-        new.pop("status", None)
-
-
-def selector_update_errors(new: Object, old: Object) -> list[FieldError]:
-    new_sel = nested(new, "spec", "selector")
-    old_sel = nested(old, "spec", "selector")
-    if new_sel == old_sel:
-        return []
-    shown = go_selector(new_sel) if isinstance(new_sel, dict) else GoValue("null")
-    return validate_immutable(shown, go_selector(old_sel or {}), "spec.selector")
-
-
-class ReplicaSetStrategy(Strategy):
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
         default_pod_template(spec.get("template"))
-
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {"replicas": 0}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         errs: list[FieldError] = []
@@ -156,35 +59,15 @@ class ReplicaSetStrategy(Strategy):
 
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
-    template_spec = nested(spec, "template", "spec", default=None) or {}
     return [
         name(obj),
         int(spec.get("replicas") or 0),
         int(nested(obj, "status", "replicas", default=0) or 0),
         int(nested(obj, "status", "readyReplicas", default=0) or 0),
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
-        workload_selector(spec.get("selector")),
+        *wide_cells(spec),
     ]
 
-
-def workload_selector(selector: Any) -> str:
-    """`labels.Selector.String()`: empty string (not `<none>`) for no requirements."""
-    text = selector_string(selector)
-    return "" if text == "<none>" else text
-
-
-CONTAINERS_COLUMN = Column(
-    "Containers", priority=1, description="Names of each container in the template."
-)
-IMAGES_COLUMN = Column(
-    "Images", priority=1, description="Images referenced by each container in the template."
-)
-SELECTOR_COLUMN = Column(
-    "Selector", priority=1,
-    description="Selector is a label query over pods that should match the replica count.",
-)
 
 COLUMNS = (
     NAME_COLUMN,
@@ -196,9 +79,7 @@ COLUMNS = (
            description="The number of non-terminating pods targeted by this ReplicaSet with a "
            "Ready Condition."),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
-    SELECTOR_COLUMN,
+    *wide_columns("Selector is a label query over pods that should match the replica count."),
 )
 
 

@@ -23,13 +23,12 @@ from portico.apiserver.resources._base import (
 )
 from portico.apiserver.resources._meta import go_string_map, validate_nonnegative
 from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
     default_pod_template,
     validate_pod_template,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources.replicasets import COLUMNS, SCALE, ReplicaSetStrategy
+from portico.apiserver.resources._workload import SCALE, wide_cells
+from portico.apiserver.resources.replicasets import COLUMNS, ReplicaSetStrategy
 
 SELECTOR_MISMATCH = "selector does not match template labels"
 
@@ -78,7 +77,6 @@ def validate_rc_spec(spec: Object) -> list[FieldError]:
 
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
-    template_spec = nested(spec, "template", "spec", default=None) or {}
     selector = spec.get("selector") or {}
     return [
         name(obj),
@@ -86,8 +84,7 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
         int(nested(obj, "status", "replicas", default=0) or 0),
         int(nested(obj, "status", "readyReplicas", default=0) or 0),
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
+        *wide_cells(spec, selector=False),
         ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
     ]
 

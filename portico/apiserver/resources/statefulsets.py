@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
 from portico.apiserver.resources._base import (
@@ -26,24 +26,21 @@ from portico.apiserver.resources._base import (
     Column,
     Object,
     ResourceType,
-    Strategy,
     Subresource,
     Table,
     nested,
 )
 from portico.apiserver.resources._meta import is_dns1123_label, validate_nonnegative
+from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
-    container_images,
-    container_names,
     default_pod_template,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources.replicasets import (
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
+from portico.apiserver.resources._workload import (
     SCALE,
-    keep_status,
     validate_selector_and_template,
+    wide_cells,
+    wide_columns,
 )
 
 POD_MANAGEMENT_POLICIES = ("OrderedReady", "Parallel")
@@ -70,7 +67,9 @@ def _default_update_strategy(spec: Object) -> None:
         rolling.setdefault("partition", 0)
 
 
-class StatefulSetStrategy(Strategy):
+class StatefulSetStrategy(OwnedStatusStrategy):
+    INITIAL_STATUS: ClassVar[dict[str, Any]] = {"replicas": 0, "availableReplicas": 0}
+
     def default(self, obj: Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
@@ -84,12 +83,6 @@ class StatefulSetStrategy(Strategy):
             if isinstance(claim, dict):
                 claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
         default_pod_template(spec.get("template"))
-
-    def prepare_for_create(self, obj: Object) -> None:
-        obj["status"] = {"replicas": 0, "availableReplicas": 0}
-
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        keep_status(new, old)
 
     def validate(self, obj: Object) -> list[FieldError]:
         return validate_statefulset_spec(obj.get("spec") or {})
@@ -169,14 +162,12 @@ def _as_pods_see_it(spec: Object) -> Object:
 
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
-    template_spec = nested(spec, "template", "spec", default=None) or {}
     ready = int(nested(obj, "status", "readyReplicas", default=0) or 0)
     return [
         name(obj),
         f"{ready}/{int(spec.get('replicas') or 0)}",
         age(obj, now),
-        container_names(template_spec),
-        container_images(template_spec),
+        *wide_cells(spec, selector=False),
     ]
 
 
@@ -184,8 +175,7 @@ COLUMNS = (
     NAME_COLUMN,
     Column("Ready", description="Number of the pod with ready state"),
     AGE_COLUMN,
-    CONTAINERS_COLUMN,
-    IMAGES_COLUMN,
+    *wide_columns(None),
 )
 
 STATEFULSETS = ResourceType(

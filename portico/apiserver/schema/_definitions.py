@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from portico.model.kinds import GroupVersionKind
+
 KUBERNETES_VERSION = "v1.33.0"
 _REF_PREFIX = "#/$defs/"
 
@@ -35,17 +37,18 @@ class Definitions:
 
     def __init__(self, defs: dict[str, Schema]) -> None:
         self.defs = defs
-        self._by_gvk: dict[tuple[str, str, str], str] = {}
+        self._by_gvk: dict[GroupVersionKind, str] = {}
         for name, schema in defs.items():
             for gvk in schema.get("x-kubernetes-group-version-kind", []):
-                self._by_gvk.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
+                self._by_gvk.setdefault(
+                    GroupVersionKind(gvk["group"], gvk["version"], gvk["kind"]), name)
 
-    def name_for(self, group: str, version: str, kind: str) -> str | None:
+    def name_for(self, gvk: GroupVersionKind) -> str | None:
         """The definition name (`io.k8s.api.core.v1.Service`) of a kind, or None."""
-        return self._by_gvk.get((group, version, kind))
+        return self._by_gvk.get(gvk)
 
-    def root(self, group: str, version: str, kind: str) -> Schema | None:
-        name = self.name_for(group, version, kind)
+    def root(self, gvk: GroupVersionKind) -> Schema | None:
+        name = self.name_for(gvk)
         return self.defs[name] if name else None
 
     def resolve(self, schema: Schema | None) -> Schema | None:
@@ -110,15 +113,6 @@ class Definitions:
             list_type=field_schema.get("x-kubernetes-list-type", ""),
             list_map_keys=tuple(field_schema.get("x-kubernetes-list-map-keys", ())),
         )
-
-    def at_path(self, group: str, version: str, kind: str, path: tuple[str, ...]) -> Schema | None:
-        """The (unresolved) schema of the field at `path` from the kind's root."""
-        schema: Schema | None = self.root(group, version, kind)
-        for step in path:
-            schema = self.child(schema, step)
-            if schema is None:
-                return None
-        return schema
 
 
 @functools.cache

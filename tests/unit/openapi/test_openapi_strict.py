@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from portico.model.kinds import GroupVersionKind
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.openapi import check_fields, decode_problems
+
+SERVICE_GVK = GroupVersionKind("", "v1", "Service")
 
 SVC_PREFIX = 'Service in version "v1" cannot be handled as a Service: '
 
@@ -35,7 +38,7 @@ def svc(spec: dict[str, Any], **extra: Any) -> dict[str, Any]:
                  "Strict", [], id="fieldsv1-opaque"),
 ])
 def test_check_fields_returns(obj: dict[str, Any], mode: str, warnings: list[str]) -> None:
-    assert check_fields("", "v1", "Service", obj, mode) == warnings
+    assert check_fields(SERVICE_GVK, obj, mode) == warnings
 
 
 @pytest.mark.parametrize(("obj", "mode", "message"), [
@@ -53,7 +56,7 @@ def test_check_fields_returns(obj: dict[str, Any], mode: str, warnings: list[str
 ])
 def test_check_fields_raises(obj: dict[str, Any], mode: str, message: str) -> None:
     with pytest.raises(StatusError) as caught:
-        check_fields("", "v1", "Service", obj, mode)
+        check_fields(SERVICE_GVK, obj, mode)
     assert (caught.value.code, caught.value.reason, caught.value.message) == (
         400, "BadRequest", message)
 
@@ -113,7 +116,7 @@ QUANTITY_RE = "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
                  id="first-saved-error-wins"),
 ])
 def test_type_errors(group: str, kind: str, obj: dict[str, Any], error: str) -> None:
-    problems = decode_problems(group, "v1", kind, obj)
+    problems = decode_problems(GroupVersionKind(group, "v1", kind), obj)
     assert (problems.type_error, problems.unknown_fields) == (error, [])
 
 
@@ -128,7 +131,7 @@ def test_type_errors(group: str, kind: str, obj: dict[str, Any], error: str) -> 
     pytest.param("Widget", {"anything": 1}, id="unknown-kind"),
 ])
 def test_accepted(kind: str, obj: dict[str, Any]) -> None:
-    problems = decode_problems("", "v1", kind, obj)
+    problems = decode_problems(GroupVersionKind("", "v1", kind), obj)
     assert (problems.type_error, problems.unknown_fields) == (None, [])
 
 
@@ -139,14 +142,14 @@ def test_accepted(kind: str, obj: dict[str, Any]) -> None:
 ])
 def test_unknown_fields_are_dropped(mode: str, warnings: list[str]) -> None:
     obj = svc({"bogus": {"deep": [[[1]]]}, "ports": [{"port": 80, "x": 1}]})
-    assert check_fields("", "v1", "Service", obj, mode) == warnings
+    assert check_fields(SERVICE_GVK, obj, mode) == warnings
     assert obj["spec"] == {"ports": [{"port": 80}]}
 
 
 def test_strict_refuses_and_keeps_the_object() -> None:
     obj = svc({"bogus": 1})
     with pytest.raises(StatusError):
-        check_fields("", "v1", "Service", obj, "Strict")
+        check_fields(SERVICE_GVK, obj, "Strict")
     assert obj["spec"] == {"bogus": 1}
 
 
@@ -160,10 +163,10 @@ def test_duplicate_fields_are_strict_errors(mode: str, expected: object) -> None
     obj = svc({"bogus": 1})
     if mode == "Strict":
         with pytest.raises(StatusError) as caught:
-            check_fields("", "v1", "Service", obj, mode, ("metadata.name",))
+            check_fields(SERVICE_GVK, obj, mode, ("metadata.name",))
         assert caught.value.message == expected
     else:
-        assert check_fields("", "v1", "Service", obj, mode, ("metadata.name",)) == expected
+        assert check_fields(SERVICE_GVK, obj, mode, ("metadata.name",)) == expected
 
 
 def test_schemaless_values_are_bounded() -> None:
@@ -172,6 +175,6 @@ def test_schemaless_values_are_bounded() -> None:
         deep = {"f:x": deep}
     obj = {"metadata": {"name": "web", "managedFields": [{"fieldsV1": deep}]}}
     with pytest.raises(StatusError) as caught:
-        check_fields("", "v1", "Service", obj, "Warn")
+        check_fields(SERVICE_GVK, obj, "Warn")
     assert caught.value.message == SVC_PREFIX + (
         "json: metadata.managedFields[0].fieldsV1 is nested deeper than 200 levels")

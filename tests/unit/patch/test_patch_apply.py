@@ -7,10 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from portico.model.kinds import DEPLOYMENT as DEPLOYMENT_KIND
+from portico.model.kinds import SERVICE as SERVICE_KIND
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.patch import apply_patch, update_managed_fields
 
+SVC, DEPLOY = SERVICE_KIND.gvk, DEPLOYMENT_KIND.gvk
 T0, T1, T2 = "2025-01-01T00:00:00Z", "2025-01-01T00:01:00Z", "2025-01-01T00:02:00Z"
 PORT_80 = 'k:{"port":80,"protocol":"TCP"}'
 SERVICE: dict[str, Any] = {  # kubectl apply --server-side body, as traced
@@ -49,12 +52,12 @@ def _entries(obj: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def _svc(live: dict[str, Any] | None, body: dict[str, Any], manager: str = "kubectl",
          force: bool = False, now: str = T0) -> dict[str, Any]:
-    return apply_patch(live, body, manager, force, "", "v1", "Service", now)
+    return apply_patch(live, body, manager, force, SVC, now)
 
 
 def _deploy_csa() -> dict[str, Any]:
     return update_managed_fields(None, DEPLOYMENT, "kubectl-client-side-apply", "Update",
-                                 "apps", "v1", "Deployment", T0)
+                                 DEPLOY, T0)
 
 
 def test_apply_create_records_kubectl_service_fields() -> None:
@@ -111,7 +114,7 @@ def test_reapply_keeps_field_another_manager_owns() -> None:
     live = _svc(None, SERVICE)
     live = update_managed_fields(
         live, _edit(live, lambda o: o["metadata"]["labels"].update(app="api2")),
-        "editor", "Update", "", "v1", "Service", T1)
+        "editor", "Update", SVC, T1)
     out = _svc(live, _edit(SERVICE, lambda o: o["metadata"].pop("labels")), now=T2)
     assert out["metadata"]["labels"] == {"app": "api2"}
     assert _entries(out) == [
@@ -123,7 +126,7 @@ def test_reapply_keeps_field_another_manager_owns() -> None:
 def test_conflict_on_replicas() -> None:
     with pytest.raises(StatusError) as err:
         apply_patch(_deploy_csa(), _edit(DEPLOYMENT, lambda o: o["spec"].update(replicas=3)),
-                    "kubectl", False, "apps", "v1", "Deployment", T1)
+                    "kubectl", False, DEPLOY, T1)
     assert err.value.status() == {
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
         "message": 'Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" '
@@ -142,7 +145,7 @@ def test_conflicts_two_fields_message() -> None:
     body = _edit(DEPLOYMENT, lambda o: o["spec"].update(replicas=3))
     body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"
     with pytest.raises(StatusError) as err:
-        apply_patch(_deploy_csa(), body, "kubectl", False, "apps", "v1", "Deployment", T1)
+        apply_patch(_deploy_csa(), body, "kubectl", False, DEPLOY, T1)
     assert err.value.message == (
         "Apply failed with 2 conflicts: conflicts with \"kubectl-client-side-apply\" using "
         "apps/v1:\n- .spec.replicas\n- .spec.template.spec.containers[name=\"web\"].image"
@@ -154,7 +157,7 @@ def test_conflicts_two_fields_message() -> None:
 def test_force_takes_ownership() -> None:
     out = apply_patch(_deploy_csa(), {"apiVersion": "apps/v1", "kind": "Deployment",
                                       "metadata": {"name": "web"}, "spec": {"replicas": 3}},
-                      "kubectl", True, "apps", "v1", "Deployment", T1)
+                      "kubectl", True, DEPLOY, T1)
     assert out["spec"]["replicas"] == 3
     assert [(m, o, f.get("f:spec", {}).get("f:replicas")) for m, o, f in _entries(out)] == [
         ("kubectl", "Apply", {}), ("kubectl-client-side-apply", "Update", None)]
@@ -163,7 +166,7 @@ def test_force_takes_ownership() -> None:
 def test_same_value_is_not_a_conflict() -> None:
     out = apply_patch(_deploy_csa(), {"apiVersion": "apps/v1", "kind": "Deployment",
                                       "metadata": {"name": "web"}, "spec": {"replicas": 1}},
-                      "kubectl", False, "apps", "v1", "Deployment", T1)
+                      "kubectl", False, DEPLOY, T1)
     assert [m for m, _, _ in _entries(out)] == ["kubectl", "kubectl-client-side-apply"]
     assert _entries(out)[1][2]["f:spec"]["f:replicas"] == {}
 
@@ -182,7 +185,7 @@ def test_default_hook_fills_missing_list_map_key() -> None:
             port.setdefault("protocol", "TCP")
 
     body = _edit(SERVICE, lambda o: o["spec"]["ports"][0].pop("protocol"))
-    out = apply_patch(None, body, "kubectl", False, "", "v1", "Service", T0, default=default)
+    out = apply_patch(None, body, "kubectl", False, SVC, T0, default=default)
     assert out["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]["f:ports"] == {
         PORT_80: {".": {}, "f:name": {}, "f:port": {}, "f:targetPort": {}}}
 
@@ -241,7 +244,7 @@ def test_update_managed_fields(steps: list[Any], expected: list[Any]) -> None:
     current = copy.deepcopy(SERVICE)
     for index, (manager, change, subresource) in enumerate(steps):
         new = _edit(old or current, change)
-        old = update_managed_fields(old, new, manager, "Update", "", "v1", "Service",
+        old = update_managed_fields(old, new, manager, "Update", SVC,
                                     [T0, T1, T2][index], subresource)
     assert old is not None
     assert _entries(old) == expected
@@ -250,13 +253,13 @@ def test_update_managed_fields(steps: list[Any], expected: list[Any]) -> None:
 
 
 def test_update_reset_with_empty_entry() -> None:
-    live = update_managed_fields(None, SERVICE, "a", "Update", "", "v1", "Service", T0)
+    live = update_managed_fields(None, SERVICE, "a", "Update", SVC, T0)
     out = update_managed_fields(live, _edit(live, lambda o: o["metadata"].update(
-        managedFields=[{}])), "b", "Update", "", "v1", "Service", T1)
+        managedFields=[{}])), "b", "Update", SVC, T1)
     assert "managedFields" not in out["metadata"]
 
 
 def test_unchanged_update_keeps_time() -> None:
-    live = update_managed_fields(None, SERVICE, "a", "Update", "", "v1", "Service", T0)
-    out = update_managed_fields(live, copy.deepcopy(live), "a", "Update", "", "v1", "Service", T1)
+    live = update_managed_fields(None, SERVICE, "a", "Update", SVC, T0)
+    out = update_managed_fields(live, copy.deepcopy(live), "a", "Update", SVC, T1)
     assert [e["time"] for e in out["metadata"]["managedFields"]] == [T0]

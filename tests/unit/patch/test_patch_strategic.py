@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from portico.model.kinds import GroupVersionKind
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.patch import strategic_merge_patch
@@ -193,7 +194,7 @@ def _with(base: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, 
 def test_strategic_merge_patch(
     kind: tuple[str, str, str], original: dict[str, Any], patch: dict[str, Any], expected: Any
 ) -> None:
-    assert strategic_merge_patch(original, patch, *kind) == expected
+    assert strategic_merge_patch(original, patch, GroupVersionKind(*kind)) == expected
 
 
 @pytest.mark.parametrize(
@@ -226,13 +227,13 @@ def test_strategic_merge_patch_errors(
     patch: dict[str, Any], code: int, reason: str, message: str
 ) -> None:
     with pytest.raises(StatusError) as err:
-        strategic_merge_patch(SERVICE, patch, "", "v1", "Service")
+        strategic_merge_patch(SERVICE, patch, GroupVersionKind("", "v1", "Service"))
     assert (err.value.code, err.value.reason, err.value.message) == (code, reason, message)
 
 
 def test_strategic_merge_patch_rejects_list_body() -> None:
     with pytest.raises(StatusError) as err:
-        strategic_merge_patch(SERVICE, [], "", "v1", "Service")
+        strategic_merge_patch(SERVICE, [], GroupVersionKind("", "v1", "Service"))
     assert (err.value.code, err.value.message) == (
         400, "json: cannot unmarshal array into Go value of type map[string]interface {}"
     )
