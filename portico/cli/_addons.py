@@ -62,5 +62,7 @@ async def _apply(client: AsyncClient, addon: str, doc: dict[str, Any]) -> dict[s
         log.warning("addon %s: %s %s: %s", addon, doc.get("kind"),
                     doc.get("metadata", {}).get("name"), exc.status.message)
         return None
-    stored: dict[str, Any] = applied.to_dict()
+    # lightkube types `from_dict`'s result as a union of generic resources whose
+    # `to_dict` is unannotated (mypy's `untyped_calls_exclude` misses unions)
+    stored: dict[str, Any] = applied.to_dict()  # type: ignore[no-untyped-call]
     return stored

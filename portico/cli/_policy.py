@@ -79,22 +79,29 @@ def format_decision(question: Question, src_ip: str, dst_ip: str, port: int,
 
 def snapshot(client: Client) -> Cluster:
     cluster = Cluster()
-    for obj in client.list(Pod, namespace="*"):
-        pod = pod_from_object(obj.to_dict())
+    for pod_obj in client.list(Pod, namespace="*"):
+        pod = pod_from_object(pod_obj.to_dict())
         if pod is not None:
             cluster.pods[pod.ip] = pod
-    for obj in client.list(Namespace):
-        cluster.namespaces[obj.metadata.name] = namespace_labels(obj.to_dict())
-    for obj in client.list(NetworkPolicy, namespace="*"):
-        policy = policy_from_object(obj.to_dict())
+    for namespace in client.list(Namespace):
+        cluster.namespaces[_name(namespace)] = namespace_labels(namespace.to_dict())
+    for policy_obj in client.list(NetworkPolicy, namespace="*"):
+        policy = policy_from_object(policy_obj.to_dict())
         cluster.policies[policy.key] = policy
     for node in client.list(Node):
-        addresses = {a.address for a in (node.status.addresses or []) if a.type == "InternalIP"}
-        if node.spec.podCIDR:
-            network = ipaddress.ip_network(node.spec.podCIDR, strict=False)
+        listed = node.status.addresses if node.status else None
+        addresses = {a.address for a in listed or [] if a.type == "InternalIP"}
+        pod_cidr = node.spec.podCIDR if node.spec else None
+        if pod_cidr:
+            network = ipaddress.ip_network(pod_cidr, strict=False)
             addresses.add(str(next(network.hosts())))
-        cluster.node_addresses[node.metadata.name] = frozenset(addresses)
+        cluster.node_addresses[_name(node)] = frozenset(addresses)
     return cluster
+
+
+def _name(obj: Namespace | Node) -> str:
+    """A listed object's name (lightkube's models type all of `metadata` as optional)."""
+    return (obj.metadata.name if obj.metadata else None) or ""
 
 
 def _pod_ip(cluster: Cluster, key: str) -> str:

@@ -297,7 +297,7 @@ def decode_problems(group: str, version: str, kind: str, obj: Any) -> DecodeProb
     return decoder.problems
 
 
-def check_fields(group: str, version: str, kind: str, obj: dict, mode: str,
+def check_fields(group: str, version: str, kind: str, obj: dict[str, Any], mode: str,
                  duplicates: tuple[str, ...] = ()) -> list[str]:
     """Apply `fieldValidation` to a create/update body the way kube-apiserver decodes it.
 
