@@ -23,7 +23,7 @@ from lightkube import AsyncClient, KubeConfig
 
 from portico.gateway.controller import FIELD_MANAGER, GatewayController
 from portico.gateway.proxy import GatewayProxy
-from portico.ingress._config import CONTAINER_DIR_ENV, SERVICEACCOUNT_DIR, SERVICEACCOUNT_ENV
+from portico.ingress import CONTAINER_DIR_ENV, SERVICEACCOUNT_DIR, SERVICEACCOUNT_ENV
 
 
 def parser() -> argparse.ArgumentParser:
@@ -61,9 +61,13 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     starting = asyncio.create_task(component.start())
-    # A start that fails ends the process (the kubelet restarts the container).
-    starting.add_done_callback(lambda task: task.cancelled() or task.exception() is None or
-                               stop.set())
+
+    def stop_if_failed(task: asyncio.Task[None]) -> None:
+        # A start that fails ends the process (the kubelet restarts the container).
+        if not task.cancelled() and task.exception() is not None:
+            stop.set()
+
+    starting.add_done_callback(stop_if_failed)
     try:
         await stop.wait()
     finally:
