@@ -308,7 +308,7 @@ def load_json(raw: bytes) -> Any:
                       exc.opener) from None
 
 
-class _Pairs(dict):  # type: ignore[type-arg]
+class _Pairs(dict[str, Any]):
     """A JSON object that remembers its keys that came more than once."""
 
     duplicates: list[str]
