@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := nftables haproxy iproute2 conntrack curl nginx-light dnsmasq-base util-linux busybox-static wrk runc skopeo umoci docker-registry apache2-utils
 PYTEST_ARGS ?=
 
-.PHONY: run test e2e lint deps system-deps clean
+.PHONY: run test e2e lint typecheck deps system-deps clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@echo "make: creating $(VENV) with the pinned Python packages of requirements.lock"
@@ -51,6 +51,7 @@ ISOLATED := unshare --net -- sh -c 'ip link set lo up && exec "$$@"' sh
 
 test: deps
 	$(BIN)/ruff check portico tests bench
+	$(MAKE) --no-print-directory typecheck
 	$(ISOLATED) $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Only the end-to-end tests (real kubectl against `portico up` in private network namespaces).
@@ -59,6 +60,12 @@ e2e: deps
 
 lint: deps
 	$(BIN)/ruff check portico tests bench
+
+# mypy --strict over the package (settings in pyproject's [tool.mypy]) and the
+# import-linter contracts of [tool.importlinter] (docs/architecture.md, "Packages and layers").
+typecheck: deps
+	$(BIN)/mypy --strict portico
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV)

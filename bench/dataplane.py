@@ -49,7 +49,7 @@ from bench._traffic import (  # noqa: E402
     TrafficCluster,
     sh,
 )
-from portico.proxy import _gc  # noqa: E402
+from portico.proxy import collector  # noqa: E402
 from portico.proxy._state import ProxyState  # noqa: E402
 from portico.proxy.apply import NftCommand, netns_argv  # noqa: E402
 from portico.proxy.config import ProxyConfig  # noqa: E402
@@ -145,14 +145,14 @@ async def scale(services: int, endpoints: int, changes: int) -> None:
     state = ProxyState(CONFIG)
     fill(state, services, endpoints)
     started = time.perf_counter()
-    with _gc.paused():  # as the Proxier does
+    with collector.paused():  # as the Proxier does
         plan = state.plan()
     rendered = time.perf_counter() - started
     await runner.run(plan.tx)
     applied = time.perf_counter() - started
-    with _gc.paused():
+    with collector.paused():
         state.commit(plan)
-    _gc.settle()
+    collector.settle()
     full = time.perf_counter() - started
     print(f"scale: {services} services x {endpoints} endpoints = {services * endpoints}")
     print(f"  full sync {full:.2f}s (render {rendered:.2f}s, nft {applied - rendered:.2f}s, "
@@ -170,12 +170,12 @@ async def scale(services: int, endpoints: int, changes: int) -> None:
         current = SliceInfo(name, ((spn, _endpoints(i, endpoints, skip=k % endpoints)),))
         state.slice_changes.update(("bench", f"svc{i}-1"), previous, current, 0)
         t = time.perf_counter()
-        with _gc.paused():
+        with collector.paused():
             plan = state.plan()
         t_nft = time.perf_counter()
         await runner.run(plan.tx)
         nft_times.append(time.perf_counter() - t_nft)
-        with _gc.paused():
+        with collector.paused():
             state.commit(plan)
         latencies.append(time.perf_counter() - t)
         ops.append(len(plan.tx))

@@ -43,7 +43,7 @@ from portico.netpol._agent import node_addresses  # noqa: E402
 from portico.netpol._state import PolicyState  # noqa: E402
 from portico.netpol.model import Pod, Policy, labels_of, policy_from_object  # noqa: E402
 from portico.netpol.render import TABLE  # noqa: E402
-from portico.proxy import _gc  # noqa: E402
+from portico.proxy import collector  # noqa: E402
 from portico.proxy.apply import NftCommand, netns_argv  # noqa: E402
 
 SCALE_NETNS = f"portico-b-{secrets.token_hex(3)}-netpol"
@@ -154,13 +154,13 @@ async def scale(policies: int, pods: int, changes: int) -> None:
     runner = NftCommand(SCALE_NETNS)
     state = scale_state(policies, pods)
     started = time.perf_counter()
-    with _gc.paused():  # as the agent does
+    with collector.paused():  # as the agent does
         plan = state.plan()
     rendered = time.perf_counter() - started
     await runner.run(plan.tx)
     applied = time.perf_counter() - started
     state.commit(plan)
-    _gc.settle()
+    collector.settle()
     full = time.perf_counter() - started
     listing = sh(*netns_argv(SCALE_NETNS, "nft", "-t", "list", "table", "inet", TABLE))
     chains = sum(1 for line in listing.splitlines() if line.strip().startswith("chain "))
@@ -177,7 +177,7 @@ async def scale(policies: int, pods: int, changes: int) -> None:
         changed = Pod(pod.namespace, pod.name, pod.ip, pod.node, labels_of(labels), pod.ports)
         t = time.perf_counter()
         state.set_pod(pod.key, changed)
-        with _gc.paused():
+        with collector.paused():
             plan = state.plan()
         await runner.run(plan.tx)
         state.commit(plan)

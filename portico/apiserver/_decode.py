@@ -150,21 +150,22 @@ class _YamlBuilder:
         top = self.stack[-1]
         if isinstance(top.value, list):
             top.value.append(value)
-        elif top.key is None and not top.merge_next:
-            if isinstance(value, dict | list):
-                raise BodyError("yaml: invalid map key: a collection")
-            top.key = _key_text(value)
         elif top.merge_next:
             top.merge_next = False
             top.merges.extend(_merge_sources(value))
+        elif top.key is None:
+            if isinstance(value, dict | list):
+                raise BodyError("yaml: invalid map key: a collection")
+            top.key = _key_text(value)
         else:
             top.value[top.key] = value
             top.key = None
 
-    def _open(self, event: yaml.CollectionStartEvent, value: dict | list) -> None:
+    def _open(self, event: yaml.CollectionStartEvent,
+              value: dict[str, Any] | list[Any]) -> None:
         flow = bool(event.flow_style)
         if self.depth[flow] >= MAX_DEPTH:
-            line = event.start_mark.line
+            line = event.start_mark.line if event.start_mark is not None else 0
             where = f"line {line + 1}: " if line else ""
             raise TooDeep(f"yaml: {where}exceeded max depth of {MAX_DEPTH}",
                           "{" if isinstance(value, dict) else "[")
@@ -307,7 +308,7 @@ def load_json(raw: bytes) -> Any:
                       exc.opener) from None
 
 
-class _Pairs(dict):  # type: ignore[type-arg]
+class _Pairs(dict[str, Any]):
     """A JSON object that remembers its keys that came more than once."""
 
     duplicates: list[str]

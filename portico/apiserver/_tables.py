@@ -130,7 +130,7 @@ class _Rows:
         table_of = self.rt.table
         if template is not None and template.table is table_of:  # a full template
             return table_of.cells(obj, self.now)
-        seen = memo.get(_SEEN_KEY)
+        seen: tuple[Table, datetime.datetime, tuple[Any, ...]] | None = memo.get(_SEEN_KEY)
         if seen is None or seen[0] is not table_of:
             # first list of this version: remember its cells; a version listed once
             # (churning objects) costs no more than without a cache

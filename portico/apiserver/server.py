@@ -41,6 +41,7 @@ from portico.apiserver.registry import Registry
 from portico.apiserver.registry._objects import decode
 from portico.apiserver.registry._write import TxnContext
 from portico.apiserver.resources import ALL_RESOURCES
+from portico.apiserver.resources._base import ResourceType
 from portico.apiserver.resources.services import (
     ServiceConfig,
     kubernetes_service_ip,
@@ -81,7 +82,7 @@ def api_hosts(c: ApiServerConfig) -> list[str]:
     return hosts
 
 
-def resources_for(config: ServiceConfig) -> tuple:
+def resources_for(config: ServiceConfig) -> tuple[ResourceType, ...]:
     services = make_services(config)
     return tuple(services if rt.plural == "services" and rt.group == "" else rt
                  for rt in ALL_RESOURCES)

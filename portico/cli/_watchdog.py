@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from portico.agent._backoff import CrashLoopBackoff
+from portico.agent import CrashLoopBackoff
 from portico.cli._children import Child, Component, fork_child, spawn_child
 
 log = logging.getLogger("portico.supervisor")

@@ -22,7 +22,7 @@ from pathlib import Path
 from portico.client import Api
 from portico.gateway.controller import FIELD_MANAGER, GatewayController
 from portico.gateway.proxy import GatewayProxy
-from portico.ingress._config import CONTAINER_DIR_ENV, SERVICEACCOUNT_DIR, SERVICEACCOUNT_ENV
+from portico.ingress import CONTAINER_DIR_ENV, SERVICEACCOUNT_DIR, SERVICEACCOUNT_ENV
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ import sys
 
 
 def _stop(signum: int, frame: object) -> None:
-    name = {signal.SIGINT: "Interrupt", signal.SIGTERM: "Terminated"}.get(signum, str(signum))
+    names: dict[int, str] = {signal.SIGINT: "Interrupt", signal.SIGTERM: "Terminated"}
+    name = names.get(signum, str(signum))
     sys.stderr.write(f"Shutting down, got signal: {name}\n")
     sys.stderr.flush()
     os._exit(0)

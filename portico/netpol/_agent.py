@@ -36,7 +36,7 @@ from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
 from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
 from portico.netpol.render import TABLE
-from portico.proxy import _gc
+from portico.proxy import collector
 from portico.proxy.apply import NftCommand, NftError, NftRunner, netns_argv
 from portico.proxy.config import ProxyConfig
 
@@ -117,7 +117,7 @@ class PolicyAgent:
         async with self._lock:
             if not self.state.pending():
                 return
-            with _gc.paused():  # as the proxier: no collector passes over the state
+            with collector.paused():  # as the proxier: no collector passes over the state
                 plan = self.state.plan()
             try:
                 if plan.tx.operations:
@@ -129,7 +129,7 @@ class PolicyAgent:
                 return
             self.state.commit(plan)
             if plan.full:
-                _gc.settle()
+                collector.settle()
             self.last_applied = time.monotonic()
         if plan.tx.operations:
             self._request_cut()

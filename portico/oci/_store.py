@@ -150,7 +150,8 @@ class ImageStore:
 
     def config(self, image: StoredImage) -> dict[str, Any]:
         """The image's config (`config`: Entrypoint, Cmd, Env, User...; `architecture`)."""
-        return json.loads(self.blob(image.config_digest))
+        config: dict[str, Any] = json.loads(self.blob(image.config_digest))
+        return config
 
     def rootfs(self, image: StoredImage) -> Path:
         return self.root / "rootfs" / image.config_digest.partition(":")[2][:24]

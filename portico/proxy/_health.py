@@ -21,23 +21,16 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
 
+from portico.proxy._followups import ServiceHealth
 from portico.proxy._netns import bind_socket
-from portico.proxy.model import ServiceName
 
 log = logging.getLogger("portico.proxy.health")
 Handler = Callable[[BaseRequest], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class ServiceHealth:
-    service: ServiceName
-    local_endpoints: int
 
 
 class _Listener:

@@ -30,7 +30,7 @@ from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.client import CoalescingRunner
-from portico.proxy import _gc
+from portico.proxy import collector
 from portico.proxy._conntrack import clear
 from portico.proxy._health import ProxyServers, ServiceHealthServers
 from portico.proxy._metrics import ProxyMetrics
@@ -178,7 +178,7 @@ class Proxier:
 
     async def _sync_locked(self) -> None:
         started = time.monotonic()
-        with _gc.paused():
+        with collector.paused():
             plan = self.state.plan()
         assert plan.tx is not None
         kind = "full" if plan.full else "partial"
@@ -192,10 +192,10 @@ class Proxier:
             self.metrics.syncs.inc(f'type="{kind}",result="failure"')
             self.runner.retry_after(RETRY_AFTER_FAILURE)
             return
-        with _gc.paused():
+        with collector.paused():
             self.state.commit(plan)
         if plan.full:
-            _gc.settle()
+            collector.settle()
         done = time.time()
         elapsed = time.monotonic() - started
         self._observe(kind, elapsed, len(plan.tx), plan.service_changes, plan.endpoint_changes)

@@ -94,7 +94,7 @@ def build_layout(dest: Path, tag: str, config: Mapping[str, Any],
                 "layers": [{"mediaType": LAYER_TYPE, **layer}]}
     man = _blob(blobs, json.dumps(manifest, sort_keys=True).encode())
     index_path = dest / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {
+    index: dict[str, Any] = json.loads(index_path.read_text()) if index_path.exists() else {
         "schemaVersion": 2, "manifests": []}
     index["manifests"] = [m for m in index["manifests"] if m.get("annotations", {}).get(
         "org.opencontainers.image.ref.name") != tag]

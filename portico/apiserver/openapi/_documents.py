@@ -173,7 +173,7 @@ def document(path: str, resources: Sequence[ResourceType]) -> Document | None:
     return cached
 
 
-def openapi_document(path: str, resources: Sequence[ResourceType]) -> dict | None:
+def openapi_document(path: str, resources: Sequence[ResourceType]) -> dict[str, Any] | None:
     """Body of `GET /openapi/v3/<path>` (e.g. `api/v1`, `apis/apps/v1`); None if not served.
 
     The dict is shared by every caller: do not mutate it (serve `document().data`).
@@ -182,7 +182,7 @@ def openapi_document(path: str, resources: Sequence[ResourceType]) -> dict | Non
     return doc.body if doc else None
 
 
-def openapi_root(resources: Sequence[ResourceType]) -> dict:
+def openapi_root(resources: Sequence[ResourceType]) -> dict[str, Any]:
     """Body of `GET /openapi/v3`: every served group-version with its hashed URL."""
     out: dict[str, Any] = {}
     for group, version in sorted({(rt.group, rt.version) for rt in resources}):

@@ -298,7 +298,7 @@ def decode_problems(gvk: GroupVersionKind, obj: Any) -> DecodeProblems:
     return decoder.problems
 
 
-def check_fields(gvk: GroupVersionKind, obj: dict, mode: str,
+def check_fields(gvk: GroupVersionKind, obj: dict[str, Any], mode: str,
                  duplicates: tuple[str, ...] = ()) -> list[str]:
     """Apply `fieldValidation` to a create/update body the way kube-apiserver decodes it.
 

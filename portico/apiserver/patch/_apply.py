@@ -140,7 +140,8 @@ def _prune(merged: dict[str, Any], info: TypeInfo, managers: Managers, last: Fie
         last_e |= named_prefixes(path, info)
     candidates = {p for p in (last_e & all_paths(merged, info)) if p not in owned}
     topmost = {p for p in candidates if not any(p[:n] in candidates for n in range(1, len(p)))}
-    return remove(merged, info, topmost)
+    pruned: dict[str, Any] = remove(merged, info, topmost)
+    return pruned
 
 
 def _check_config(applied: Any) -> None:

@@ -113,7 +113,7 @@ def strip(paths: set[Path] | FieldSet, subresource: str) -> FieldSet:
 
 
 def without_managed_fields(obj: dict[str, Any] | None) -> dict[str, Any]:
-    out = deep_copy(obj or {})
+    out: dict[str, Any] = deep_copy(obj or {})
     metadata = out.get("metadata")
     if isinstance(metadata, dict):
         metadata.pop("managedFields", None)
@@ -191,7 +191,7 @@ def update_managed_fields(
     The base entries come from `new` when the client sent some (a get-modify-put),
     else from `old`; `managedFields: [{}]` clears them.
     """
-    out = deep_copy(new)
+    out: dict[str, Any] = deep_copy(new)
     metadata = out.setdefault("metadata", {})
     if _is_reset(new):
         metadata.pop("managedFields", None)

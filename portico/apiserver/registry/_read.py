@@ -13,7 +13,9 @@ once for all its watchers (`_decoded`); those objects are shared as well.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from portico.apiserver import errors
@@ -154,8 +156,9 @@ class Reader:
             return ListResult(items, revision, token, remaining)
         return ListResult(items, revision)
 
-    def _collect(self, kvs: list[KeyValue], flt: Filter, limit: int,
-                 items: list[Stored]) -> str:
+    # `list` here is the method above: the builtin is spelled `builtins.list`
+    def _collect(self, kvs: Iterable[KeyValue], flt: Filter, limit: int,
+                 items: builtins.list[Stored]) -> str:
         """Append the matching objects of `kvs` (up to `limit` items); the last key looked at."""
         memo = self.cache.memo
         everything = flt.everything

@@ -70,9 +70,10 @@ _STATUS_KEYS = ("observedGeneration", "lastScaleTime", "currentReplicas", "desir
 
 
 def _get(obj: Object, path: tuple[str, ...]) -> Any:
+    cur: Any = obj
     for step in path:
-        obj = obj.get(step) if isinstance(obj, dict) else None
-    return obj
+        cur = cur.get(step) if isinstance(cur, dict) else None
+    return cur
 
 
 def _put(obj: Object, path: tuple[str, ...], value: Any) -> None:

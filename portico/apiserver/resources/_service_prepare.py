@@ -86,7 +86,9 @@ def set_defaults(obj: Object) -> None:
         spec.setdefault("externalTrafficPolicy", "Cluster")
     if spec["type"] in ("NodePort", "LoadBalancer", "ClusterIP"):
         spec.setdefault("internalTrafficPolicy", "Cluster")
-    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        status = {}
     obj["status"] = status
     if not isinstance(status.get("loadBalancer"), dict):
         status["loadBalancer"] = {}

@@ -29,11 +29,11 @@ from portico.apiserver.resources._meta import (
     GoValue,
     is_dns1123_label,
     is_dns1123_subdomain,
-    is_qualified_name,
     is_valid_port_name,
     is_valid_port_num,
 )
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
+from portico.model.selectors import is_qualified_name
 
 TOPOLOGY_HINTS = "service.kubernetes.io/topology-aware-hints"
 TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"

@@ -63,7 +63,7 @@ def validate_selector_and_template(spec: Object, noun: str = "deployment",
     if not isinstance(template, dict):
         return [*errs, required("spec.template")]
     labels = nested(template, "metadata", "labels", default=None)
-    selective = bool(selector) and bool(
+    selective = selector is not None and bool(
         selector.get("matchLabels") or selector.get("matchExpressions")
     )
     if selective and not selector_matches(selector, labels):

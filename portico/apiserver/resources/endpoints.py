@@ -115,16 +115,16 @@ def format_endpoints(obj: Object, limit: int = 3) -> str:
     for subset in subsets:
         addresses = subset.get("addresses") or []
         ports = subset.get("ports") or []
-        entries: list[tuple[str, ...]] = (
-            [(a.get("ip", ""),) for a in addresses] if not ports
-            else [(a.get("ip", ""), p.get("port")) for p in ports for a in addresses]
+        entries: list[str] = (
+            [a.get("ip", "") for a in addresses] if not ports
+            else [_join_host_port(a.get("ip", ""), p.get("port")) for p in ports for a in addresses]
         )
         count += len(entries)
         for entry in entries:
             if len(shown) == limit:
                 more = True
                 break
-            shown.append(entry[0] if len(entry) == 1 else _join_host_port(*entry))
+            shown.append(entry)
     text = ",".join(shown)
     return f"{text} + {count - limit} more..." if more else text
 

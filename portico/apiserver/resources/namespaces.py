@@ -26,10 +26,8 @@ from portico.apiserver.resources._base import (
     field_selector_fn,
     nested,
 )
-from portico.apiserver.resources._meta import (
-    is_qualified_name,
-)
 from portico.apiserver.resources._printers import age, name
+from portico.model.selectors import is_qualified_name
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 FINALIZER_KUBERNETES = "kubernetes"

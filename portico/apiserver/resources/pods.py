@@ -154,13 +154,13 @@ def _later(a: str | None, b: str | None) -> str | None:
 def _restartable(spec: Object, ctr_name: str) -> bool:
     for ctr in spec.get("initContainers") or []:
         if ctr.get("name") == ctr_name:
-            return ctr.get("restartPolicy") == "Always"
+            return bool(ctr.get("restartPolicy") == "Always")
     return False
 
 
 def _terminated_reason(term: Object, prefix: str) -> str:
     if term.get("reason"):
-        return prefix + term["reason"]
+        return f"{prefix}{term['reason']}"
     if term.get("signal"):
         return f"{prefix}Signal:{term['signal']}"
     return f"{prefix}ExitCode:{term.get('exitCode', 0)}"
@@ -207,7 +207,7 @@ def _init_status(obj: Object, reason: str) -> tuple[str, bool, _Restarts, _Resta
 def _condition_true(obj: Object, cond_type: str) -> bool:
     for cond in nested(obj, "status", "conditions", default=None) or []:
         if cond.get("type") == cond_type:
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 

@@ -32,7 +32,7 @@ _IMMUTABLE = ("parameters", "provisioner", "reclaimPolicy", "volumeBindingMode")
 
 
 def is_default_class(obj: Object) -> bool:
-    return nested(obj, "metadata", "annotations", DEFAULT_CLASS_ANNOTATION) == "true"
+    return bool(nested(obj, "metadata", "annotations", DEFAULT_CLASS_ANNOTATION) == "true")
 
 
 class StorageClassStrategy(Strategy):

@@ -82,7 +82,7 @@ class Definitions:
                 return self.resolve(schema["items"])
             extra = schema.get("additionalProperties")
             return self.resolve(extra) if isinstance(extra, dict) else None
-        props = schema.get("properties")
+        props: dict[str, Schema] | None = schema.get("properties")
         if props and step in props:
             return props[step]
         extra = schema.get("additionalProperties")

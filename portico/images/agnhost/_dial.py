@@ -18,7 +18,7 @@ import json
 import socket
 
 import aiohttp
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 
 from portico.images.agnhost._common import go_address, log
 
@@ -84,7 +84,7 @@ async def _resolve(host: str, port: str, kind: socket.SocketKind) -> tuple[str, 
     return str(address[0]), int(address[1])
 
 
-async def dial(form: MultiDictProxy[str]) -> tuple[int, str]:
+async def dial(form: MultiMapping[str]) -> tuple[int, str]:
     """Run a /dial request; returns (status, body)."""
     host, port = form.get("host", ""), form.get("port", "")
     request, protocol = form.get("request", ""), form.get("protocol", "").lower()

@@ -44,7 +44,7 @@ from typing import cast
 from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
-from multidict import MultiDict, MultiDictProxy
+from multidict import MultiDict, MultiDictProxy, MultiMapping
 
 from portico.images.agnhost import _dial
 from portico.images.agnhost._common import (
@@ -106,7 +106,7 @@ class State:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
-Form = MultiDictProxy[str]
+Form = MultiMapping[str]
 Handler = Callable[[web.Request, Form, State], Awaitable[web.StreamResponse]]
 
 
@@ -245,6 +245,7 @@ def make_handler(options: Options, state: State) -> Endpoint:
     override = urlsplit(options.http_override) if options.http_override else None
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        form: Form
         if override is not None:
             path = override.path
             form = MultiDictProxy(MultiDict(parse_qsl(override.query, keep_blank_values=True)))

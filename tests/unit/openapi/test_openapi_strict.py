@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from portico.model.kinds import GroupVersionKind
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.openapi import check_fields, decode_problems
+from portico.model.kinds import GroupVersionKind
 
 SERVICE_GVK = GroupVersionKind("", "v1", "Service")
 

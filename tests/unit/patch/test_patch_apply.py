@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from portico.model.kinds import DEPLOYMENT as DEPLOYMENT_KIND
-from portico.model.kinds import SERVICE as SERVICE_KIND
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.patch import apply_patch, update_managed_fields
+from portico.model.kinds import DEPLOYMENT as DEPLOYMENT_KIND
+from portico.model.kinds import SERVICE as SERVICE_KIND
 
 SVC, DEPLOY = SERVICE_KIND.gvk, DEPLOYMENT_KIND.gvk
 T0, T1, T2 = "2025-01-01T00:00:00Z", "2025-01-01T00:01:00Z", "2025-01-01T00:02:00Z"

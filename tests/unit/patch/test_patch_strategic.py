@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from portico.model.kinds import GroupVersionKind
 
 from portico.apiserver.errors import StatusError
 from portico.apiserver.patch import strategic_merge_patch
+from portico.model.kinds import GroupVersionKind
 
 LAST_APPLIED = '{"apiVersion":"v1","kind":"Service"}\n'
 SERVICE: dict[str, Any] = {

@@ -18,8 +18,8 @@ import functools
 import re
 from dataclasses import dataclass
 
-from cel_expr_python import cel  # type: ignore[import-untyped]
-from cel_expr_python.ext import (  # type: ignore[import-untyped]
+from cel_expr_python import cel
+from cel_expr_python.ext import (
     ext_bindings,
     ext_optional,
     ext_strings,

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cel_expr_python import cel  # type: ignore[import-untyped]
+from cel_expr_python import cel
 
 _QUANTITY = re.compile(
     r"^[+-]?(\d+(\.\d*)?|\.\d+)"

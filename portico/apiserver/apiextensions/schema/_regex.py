@@ -15,7 +15,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-import re2  # type: ignore[import-untyped]
+import re2
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False

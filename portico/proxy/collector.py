@@ -12,7 +12,8 @@ and `settle()`, after a full sync, collects the young generations and freezes
 every surviving object (`gc.freeze`, Python >= 3.7): later passes skip them.
 Frozen objects that later become unreachable are still freed by reference
 counting; only frozen reference cycles would be kept, and the proxy's state
-has none.
+has none. The NetworkPolicy agent's syncs (`portico.netpol`) and the benchmarks
+use it the same way.
 """
 
 from __future__ import annotations
