@@ -1,4 +1,4 @@
-"""Controllers (kube-controller-manager's role), each talking to the API through lightkube.
+"""Controllers (kube-controller-manager's role), each talking to the API through `portico.client`.
 
 `ControllerManager` runs them; `run(kubeconfig)` is the process `portico up` forks
 for them, a client over HTTPS like any other.

@@ -19,15 +19,27 @@ from __future__ import annotations
 import datetime
 import logging
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.batch_v1 import CronJob, Job
-from lightkube.types import CascadeType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    CascadeType,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    WorkQueue,
+    key_of,
+)
 from portico.controllers import _cronjob_plan as cp
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._pods import meta, now_utc, rfc3339
-from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+from portico.controllers._workload import (
+    controlled_by,
+    enqueue_current,
+    enqueue_owner,
+    write_status,
+)
+from portico.model.kinds import CRON_JOB, JOB
 
 log = logging.getLogger("portico.controllers.cronjob")
 
@@ -43,14 +55,14 @@ def job_reference(job: Obj) -> Obj:
 
 
 class CronJobController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.cronjobs = informers.informer(CronJob)
-        self.jobs = informers.informer(Job)
+        self.cronjobs = informers.informer(CRON_JOB)
+        self.jobs = informers.informer(JOB)
         self.events = EventRecorder(client, COMPONENT)
         self._unexpected: set[str] = set()  # uids of unexpected Jobs already reported
         self.queue = WorkQueue(COMPONENT, self.sync, workers=2)
-        self.cronjobs.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.cronjobs.add_handler(enqueue_current(self.queue))
         self.jobs.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _event(self, cj: Obj, kind: EventType, reason: str, message: str) -> None:
@@ -67,7 +79,7 @@ class CronJobController:
         wait: float | None = None
         if not spec.get("suspend"):
             wait = await self._schedule(cj, status, jobs, now)
-        await write_status(self.client, CronJob, self.cronjobs, cj, status)
+        await write_status(self.client, CRON_JOB, self.cronjobs, cj, status)
         for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit")),
                             ("Failed", spec.get("failedJobsHistoryLimit"))):
             for job in cp.over_history(jobs, kind, limit):
@@ -134,17 +146,16 @@ class CronJobController:
             for job in active_jobs:
                 await self._delete_job(cj, job)
             status["active"] = None
-        job = await self._create_job(cj, due.scheduled)
-        if job is not None:
-            status["active"] = [*(status.get("active") or []), job_reference(job)]
+        created = await self._create_job(cj, due.scheduled)
+        if created is not None:
+            status["active"] = [*(status.get("active") or []), job_reference(created)]
         status["lastScheduleTime"] = rfc3339(due.scheduled)
         return wait
 
     async def _create_job(self, cj: Obj, scheduled: datetime.datetime) -> Obj | None:
         body = cp.job_from_template(cj, scheduled)
         try:
-            created = (await self.client.create(Job.from_dict(body),
-                                                namespace=meta(cj)["namespace"])).to_dict()
+            created = await self.client.create(JOB, body, namespace=meta(cj)["namespace"])
         except ApiError as exc:
             if exc.status.code == 409:
                 return None
@@ -158,7 +169,7 @@ class CronJobController:
 
     async def _delete_job(self, cj: Obj, job: Obj) -> None:
         try:
-            await self.client.delete(Job, meta(job)["name"], namespace=meta(job)["namespace"],
+            await self.client.delete(JOB, meta(job)["name"], namespace=meta(job)["namespace"],
                                      cascade=CascadeType.BACKGROUND)
         except ApiError as exc:
             if exc.status.code != 404:

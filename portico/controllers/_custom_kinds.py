@@ -1,19 +1,17 @@
-"""The kinds CustomResourceDefinitions add, as lightkube generic resource classes.
+"""The kinds CustomResourceDefinitions add, as `Kind`s like the built-in ones.
 
 The garbage collector and the namespace controller act on custom resources as on
-built-in kinds: every Established CRD contributes one class, for its preferred
+built-in kinds: every Established CRD contributes one kind, for its preferred
 served version (kube-aware order) and its accepted names.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
-
-from lightkube import generic_resource
 
 from portico.apiserver._discovery import version_priority
 from portico.client import Obj
+from portico.model.kinds import Kind
 
 
 def _established(crd: Obj) -> bool:
@@ -23,9 +21,9 @@ def _established(crd: Obj) -> bool:
     return False
 
 
-def custom_kinds(crds: Iterable[Obj], namespaced_only: bool = False) -> dict[str, type]:
-    """CRD name -> the generic resource class of its preferred served version."""
-    out: dict[str, type] = {}
+def custom_kinds(crds: Iterable[Obj], namespaced_only: bool = False) -> dict[str, Kind]:
+    """CRD name -> the kind of its preferred served version."""
+    out: dict[str, Kind] = {}
     for crd in crds:
         spec = crd.get("spec") or {}
         names = (crd.get("status") or {}).get("acceptedNames") or {}
@@ -35,10 +33,6 @@ def custom_kinds(crds: Iterable[Obj], namespaced_only: bool = False) -> dict[str
         namespaced = spec.get("scope") == "Namespaced"
         if namespaced_only and not namespaced:
             continue
-        make = (generic_resource.create_namespaced_resource if namespaced
-                else generic_resource.create_global_resource)
         version = sorted(served, key=version_priority)[0]
-        with contextlib.suppress(ValueError):  # the same kind already made with other names
-            out[crd["metadata"]["name"]] = make(spec["group"], version, names["kind"],
-                                                names["plural"])
+        out[crd["metadata"]["name"]] = Kind.of_crd(crd, version)
     return out

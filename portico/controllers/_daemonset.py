@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 
-from lightkube import AsyncClient
-from lightkube.resources.apps_v1 import ControllerRevision, DaemonSet
-from lightkube.resources.core_v1 import Node, Pod
-
-from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import Api, EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _daemonset_plan as dp
 from portico.controllers._history import History
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import is_terminating, meta, now_utc
-from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+from portico.controllers._statefulset_plan import revision_of
+from portico.controllers._workload import (
+    controlled_by,
+    enqueue_current,
+    enqueue_owner,
+    write_status,
+)
+from portico.model.kinds import CONTROLLER_REVISION, DAEMON_SET, NODE, POD
 
 log = logging.getLogger("portico.controllers.daemonset")
 
@@ -42,15 +45,15 @@ def new_pod(ds: Obj, node: str, hash_: str) -> Obj:
 
 
 class DaemonSetController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.sets = informers.informer(DaemonSet)
-        self.nodes = informers.informer(Node)
-        self.pods = informers.informer(Pod)
-        self.history = History(client, informers.informer(ControllerRevision), KIND)
+        self.sets = informers.informer(DAEMON_SET)
+        self.nodes = informers.informer(NODE)
+        self.pods = informers.informer(POD)
+        self.history = History(client, informers.informer(CONTROLLER_REVISION), KIND)
         self.control = PodControl(client, self.pods, EventRecorder(client, COMPONENT), KIND)
         self.queue = WorkQueue(COMPONENT, self.sync, workers=2)
-        self.sets.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.sets.add_handler(enqueue_current(self.queue))
         self.nodes.add_handler(lambda _p, _c: self._enqueue_all())
         self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
 
@@ -77,10 +80,10 @@ class DaemonSetController:
         for pod in result.delete:
             await self.control.delete(ds, pod)
         view = dp.View(ds, self.nodes.list(), self._owned_pods(ds), hash_, now_utc())
-        await write_status(self.client, DaemonSet, self.sets, ds,
+        await write_status(self.client, DAEMON_SET, self.sets, ds,
                            dp.status(view, int(meta(ds).get("generation") or 1)))
         in_use = {meta(update)["name"]} | {
-            f"{meta(ds)['name']}-{dp.revision_of(p)}" for p in view.pods}
+            f"{meta(ds)['name']}-{revision_of(p)}" for p in view.pods}
         limit = int((ds.get("spec") or {}).get("revisionHistoryLimit", 10))
         await self.history.truncate(ds, in_use, limit)
         return float(view.min_ready) if view.min_ready else None  # availability changes

@@ -21,12 +21,17 @@ from __future__ import annotations
 import datetime
 import logging
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apps_v1 import Deployment, ReplicaSet
-from lightkube.resources.core_v1 import Pod
-from lightkube.types import PatchType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+    key_of,
+)
 from portico.controllers import _rollout as ro
 from portico.controllers._pods import (
     controller_ref,
@@ -37,6 +42,8 @@ from portico.controllers._pods import (
     owner_reference,
     selector_matches,
 )
+from portico.controllers._workload import enqueue_current
+from portico.model.kinds import DEPLOYMENT, POD, REPLICA_SET
 
 log = logging.getLogger("portico.controllers.deployment")
 
@@ -69,14 +76,14 @@ def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
 
 
 class DeploymentController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.deployments = informers.informer(Deployment)
-        self.replicasets = informers.informer(ReplicaSet)
-        self.pods = informers.informer(Pod)
+        self.deployments = informers.informer(DEPLOYMENT)
+        self.replicasets = informers.informer(REPLICA_SET)
+        self.pods = informers.informer(POD)
         self.events = EventRecorder(client, COMPONENT)
         self.queue = WorkQueue("deployment-controller", self.sync, workers=4)
-        self.deployments.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.deployments.add_handler(enqueue_current(self.queue))
         self.replicasets.add_handler(self._on_replicaset)
         self.pods.add_handler(self._on_pod)
 
@@ -153,8 +160,7 @@ class DeploymentController:
             replicas = 0
         body = new_replicaset(d, hash_, replicas, rev)
         try:
-            created = (await self.client.create(ReplicaSet.from_dict(body),
-                                                namespace=meta(d)["namespace"])).to_dict()
+            created = await self.client.create(REPLICA_SET, body, namespace=meta(d)["namespace"])
         except ApiError as exc:
             if exc.status.code != 409:
                 raise
@@ -233,9 +239,9 @@ class DeploymentController:
         return updated
 
     async def _patch_rs(self, rs: Obj, patch: Obj) -> Obj:
-        updated = (await self.client.patch(ReplicaSet, meta(rs)["name"], patch,
-                                           namespace=meta(rs)["namespace"],
-                                           patch_type=PatchType.MERGE)).to_dict()
+        updated = await self.client.patch(REPLICA_SET, meta(rs)["name"], patch,
+                                          namespace=meta(rs)["namespace"],
+                                          patch_type=PatchType.MERGE)
         self.replicasets.assume(updated)
         return updated
 
@@ -249,7 +255,7 @@ class DeploymentController:
         excess = len(old) - int(limit)
         for rs in sorted(empty, key=lambda r: (ro.revision(r), ro.created(r)))[:max(excess, 0)]:
             try:
-                await self.client.delete(ReplicaSet, meta(rs)["name"],
+                await self.client.delete(REPLICA_SET, meta(rs)["name"],
                                          namespace=meta(rs)["namespace"])
                 self.replicasets.assume_deleted(key_of(rs))
             except ApiError as exc:
@@ -279,10 +285,10 @@ class DeploymentController:
                 str(ro.revision(new_rs)) if new_rs else None) and new_rs is not None:
             annotations = dict(meta(d).get("annotations") or {},
                                **{ro.REVISION: str(ro.revision(new_rs))})
-            d = (await self.client.patch(Deployment, meta(d)["name"],
-                                         {"metadata": {"annotations": annotations}},
-                                         namespace=meta(d)["namespace"],
-                                         patch_type=PatchType.MERGE)).to_dict()
+            d = await self.client.patch(DEPLOYMENT, meta(d)["name"],
+                                        {"metadata": {"annotations": annotations}},
+                                        namespace=meta(d)["namespace"],
+                                        patch_type=PatchType.MERGE)
             self.deployments.assume(d)
         await self._write_status(d, status)
         deadline = (d.get("spec") or {}).get("progressDeadlineSeconds")
@@ -316,10 +322,10 @@ class DeploymentController:
             return
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)}}
         try:
-            updated = await self.client.patch(Deployment.Status, meta(d)["name"], patch,
+            updated = await self.client.patch(DEPLOYMENT.status, meta(d)["name"], patch,
                                               namespace=meta(d)["namespace"],
                                               patch_type=PatchType.MERGE)
-            self.deployments.assume(updated.to_dict())
+            self.deployments.assume(updated)
         except ApiError as exc:
             if exc.status.code != 404:
                 raise

@@ -20,12 +20,16 @@ import datetime
 import math
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Pod
-from lightkube.resources.policy_v1 import PodDisruptionBudget
-from lightkube.types import PatchType
-
-from portico.client import InformerFactory, Obj, WorkQueue, key_of, split_key
+from portico.client import (
+    Api,
+    ApiError,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+    key_of,
+    split_key,
+)
 from portico.controllers._pods import (
     is_ready,
     is_terminated,
@@ -38,6 +42,7 @@ from portico.controllers._pods import (
     selector_matches,
     with_condition,
 )
+from portico.model.kinds import POD, POD_DISRUPTION_BUDGET
 
 DISRUPTED_POD_TIMEOUT = datetime.timedelta(minutes=2)
 
@@ -82,10 +87,10 @@ def budget_status(budget: Obj, pods: list[Obj], now: datetime.datetime) -> Obj:
 
 
 class DisruptionController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.budgets = informers.informer(PodDisruptionBudget)
-        self.pods = informers.informer(Pod)
+        self.budgets = informers.informer(POD_DISRUPTION_BUDGET)
+        self.pods = informers.informer(POD)
         self.queue = WorkQueue("disruption", self.sync, workers=1)
         self.budgets.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
         self.pods.add_handler(self._on_pod)
@@ -110,7 +115,7 @@ class DisruptionController:
                  "status": {**status, "disruptedPods": {
                      **dict.fromkeys(removed), **(status.get("disruptedPods") or {})} or None}}
         try:
-            await self.client.patch(PodDisruptionBudget.Status, name, patch, namespace=namespace,
+            await self.client.patch(POD_DISRUPTION_BUDGET.status, name, patch, namespace=namespace,
                                     patch_type=PatchType.MERGE)
         except ApiError as error:
             if error.status.code in (404, 409):

@@ -18,13 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Endpoints, Node, Pod, Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-
-from portico.client import InformerFactory, Obj, WorkQueue, key_of, split_key
+from portico.client import Api, ApiError, InformerFactory, Obj, WorkQueue, key_of, split_key
 from portico.controllers import _slices as sl
 from portico.controllers._pods import labels_of, map_selector_matches, meta, now_utc, rfc3339
+from portico.model.kinds import ENDPOINT_SLICE, ENDPOINTS, NODE, POD, SERVICE
 
 log = logging.getLogger("portico.controllers.endpointslice")
 
@@ -40,13 +37,13 @@ def managed(service: Obj | None) -> bool:
 
 
 class EndpointSliceController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.services = informers.informer(Service)
-        self.pods = informers.informer(Pod)
-        self.nodes = informers.informer(Node)
-        self.slices = informers.informer(EndpointSlice)
-        self.endpoints = informers.informer(Endpoints)
+        self.services = informers.informer(SERVICE)
+        self.pods = informers.informer(POD)
+        self.nodes = informers.informer(NODE)
+        self.slices = informers.informer(ENDPOINT_SLICE)
+        self.endpoints = informers.informer(ENDPOINTS)
         self.queue = WorkQueue("endpointslice-controller", self.sync, workers=4)
         self.services.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
         self.pods.add_handler(self._on_pod)
@@ -94,19 +91,17 @@ class EndpointSliceController:
         desired = sl.desired_endpoints(service, pods, self.zones())
         changes = sl.reconcile_slices(service, self.owned_slices(namespace, name), desired)
         for body in changes.create:
-            created = await self.client.create(EndpointSlice.from_dict(body), namespace=namespace)
-            self.slices.assume(created.to_dict())
+            self.slices.assume(await self.client.create(ENDPOINT_SLICE, body, namespace=namespace))
         for body in changes.update:
-            updated = await self.client.replace(EndpointSlice.from_dict(body),
-                                                namespace=namespace)
-            self.slices.assume(updated.to_dict())
+            self.slices.assume(await self.client.replace(ENDPOINT_SLICE, body, namespace=namespace))
         await asyncio.gather(*(self._delete_slice(s) for s in changes.delete))
         await self._sync_endpoints(service, pods)
         return None
 
     async def _delete_slice(self, s: Obj) -> None:
         try:
-            await self.client.delete(EndpointSlice, meta(s)["name"], namespace=meta(s)["namespace"])
+            await self.client.delete(ENDPOINT_SLICE, meta(s)["name"],
+                                     namespace=meta(s)["namespace"])
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
@@ -126,13 +121,14 @@ class EndpointSliceController:
         body: Obj = {"apiVersion": "v1", "kind": "Endpoints",
                      "metadata": {"name": meta(service)["name"],
                                   "namespace": meta(service)["namespace"],
-                                  "labels": labels or None, "annotations": annotations},
-                     "subsets": subsets or None}
+                                  "annotations": annotations}}
+        if labels:
+            body["metadata"]["labels"] = labels
+        if subsets:
+            body["subsets"] = subsets
         if current is None:
-            obj = await self.client.create(Endpoints.from_dict(body),
-                                           namespace=meta(service)["namespace"])
+            obj = await self.client.create(ENDPOINTS, body, namespace=meta(service)["namespace"])
         else:
             body["metadata"]["resourceVersion"] = meta(current).get("resourceVersion")
-            obj = await self.client.replace(Endpoints.from_dict(body),
-                                            namespace=meta(service)["namespace"])
-        self.endpoints.assume(obj.to_dict())
+            obj = await self.client.replace(ENDPOINTS, body, namespace=meta(service)["namespace"])
+        self.endpoints.assume(obj)

@@ -21,15 +21,20 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.types import CascadeType, PatchType
-
-from portico.client import CoalescingRunner, Informer, InformerFactory, Obj
+from portico.client import (
+    Api,
+    ApiError,
+    CascadeType,
+    CoalescingRunner,
+    Informer,
+    InformerFactory,
+    Obj,
+    PatchType,
+)
 from portico.controllers._custom_kinds import custom_kinds
 from portico.controllers._kinds import OWNED_KINDS
+from portico.model.kinds import CUSTOM_RESOURCE_DEFINITION, Kind
 
 log = logging.getLogger("portico.controllers.gc")
 
@@ -41,7 +46,7 @@ RESYNC_INTERVAL = 30.0
 
 @dataclass
 class Node:
-    kind: type
+    kind: Kind
     obj: Obj
 
     @property
@@ -73,31 +78,30 @@ class Node:
         return bool(self.meta.get("deletionTimestamp"))
 
 
-_KINDS_BY_NAME: dict[str, type] = {
-    k._api_info.resource.kind: k for k in OWNED_KINDS}  # type: ignore[attr-defined]
+_KINDS_BY_NAME: dict[str, Kind] = {kind.gvk.kind: kind for kind in OWNED_KINDS}
 
 
 class GarbageCollector:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
         self.factory = informers
         self.kinds_by_name = dict(_KINDS_BY_NAME)
         self.informers = [(kind, informers.informer(kind)) for kind in OWNED_KINDS]
-        self.custom: dict[str, tuple[type, Informer]] = {}
+        self.custom: dict[str, tuple[Kind, Informer]] = {}
         self.runner = CoalescingRunner("garbage-collector", self.sync, MIN_SYNC_INTERVAL,
                                        RESYNC_INTERVAL)
         for _kind, informer in self.informers:
             informer.add_handler(lambda _previous, _current: self.runner.run())
-        self.crds = informers.informer(CustomResourceDefinition)
+        self.crds = informers.informer(CUSTOM_RESOURCE_DEFINITION)
         self.crds.add_handler(lambda _previous, _current: self._crds_changed())
 
     def _crds_changed(self) -> None:
         """Follow the custom kinds: an informer for each new one, none for removed ones."""
         wanted = custom_kinds(self.crds.list())
-        for name in [n for n in self.custom if self.custom[n][0] is not wanted.get(n)]:
+        for name in [n for n in self.custom if self.custom[n][0] != wanted.get(n)]:
             kind, informer = self.custom.pop(name)
             self.informers.remove((kind, informer))
-            self.kinds_by_name.pop(kind._api_info.resource.kind, None)  # type: ignore[attr-defined]
+            self.kinds_by_name.pop(kind.gvk.kind, None)
             asyncio.get_running_loop().create_task(informer.stop())
         for name, kind in wanted.items():
             if name in self.custom:
@@ -106,7 +110,7 @@ class GarbageCollector:
             informer.add_handler(lambda _previous, _current: self.runner.run())
             self.custom[name] = (kind, informer)
             self.informers.append((kind, informer))
-            self.kinds_by_name[kind._api_info.resource.kind] = kind  # type: ignore[attr-defined]
+            self.kinds_by_name[kind.gvk.kind] = kind
             informer.start()
         self.runner.run()
 
@@ -140,15 +144,14 @@ class GarbageCollector:
             kind = self.kinds_by_name.get(ref["kind"])
             if kind is None:
                 return True  # its kind is gone from the API: keep the dependent
-            namespaced = "Namespaced" in kind.__mro__[1].__name__
             try:
-                owner: Any = await self.client.get(kind, ref.get("name", ""),
-                                              namespace=node.namespace if namespaced else None)
+                owner = await self.client.get(kind, ref.get("name", ""),
+                                              namespace=node.namespace if kind.namespaced else None)
             except ApiError as error:
                 if error.status.code == 404:
                     continue
                 return True  # unsure: keep the dependent
-            if owner.metadata is not None and owner.metadata.uid == ref.get("uid"):
+            if (owner.get("metadata") or {}).get("uid") == ref.get("uid"):
                 return True
         return False
 
@@ -171,7 +174,7 @@ class GarbageCollector:
         with contextlib.suppress(ApiError):
             await self.client.delete(node.kind, node.name, namespace=node.namespace,
                                      cascade=cascade)
-            log.info("deleted %s %s/%s", node.kind.__name__, node.namespace, node.name)
+            log.info("deleted %s %s/%s", node.kind.name, node.namespace, node.name)
 
     async def _drop_finalizer(self, node: Node, finalizer: str) -> None:
         kept = [f for f in node.finalizers if f != finalizer]

@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import copy
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apps_v1 import ControllerRevision
-from lightkube.types import PatchType
-
-from portico.client import Obj, key_of
-from portico.client._informer import Informer
+from portico.client import Api, ApiError, Informer, Obj, PatchType, key_of
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._pods import meta, owner_reference
 from portico.controllers._rollout import template_hash
 from portico.controllers._workload import controlled_by
+from portico.model.kinds import CONTROLLER_REVISION
 
 PATCH = "$patch"
 
@@ -49,7 +45,7 @@ def newest_first(revisions: list[Obj]) -> list[Obj]:
 
 
 class History:
-    def __init__(self, client: AsyncClient, revisions: Informer, owner_kind: OwnerKind) -> None:
+    def __init__(self, client: Api, revisions: Informer, owner_kind: OwnerKind) -> None:
         self.client = client
         self.revisions = revisions
         self.owner_kind = owner_kind
@@ -78,25 +74,24 @@ class History:
             "data": data, "revision": top + 1,
         }
         try:
-            created = await self.client.create(ControllerRevision.from_dict(body),
+            created = await self.client.create(CONTROLLER_REVISION, body,
                                                namespace=meta(owner)["namespace"])
         except ApiError as exc:
             if exc.status.code != 409:
                 raise
-            existing = (await self.client.get(ControllerRevision, name,
-                                              namespace=meta(owner)["namespace"])).to_dict()
+            existing = await self.client.get(CONTROLLER_REVISION, name,
+                                             namespace=meta(owner)["namespace"])
             if existing.get("data") == data and controlled_by([existing], owner):
                 self.revisions.assume(existing)  # ours, not yet seen by the informer
                 return existing
             return await self.ensure(owner, template, labels, collision_count + 1)
-        result = created.to_dict()
-        self.revisions.assume(result)
-        return result
+        self.revisions.assume(created)
+        return created
 
     async def _renumber(self, revision: Obj, value: int) -> Obj:
-        updated = (await self.client.patch(
-            ControllerRevision, meta(revision)["name"], {"revision": value},
-            namespace=meta(revision)["namespace"], patch_type=PatchType.MERGE)).to_dict()
+        updated = await self.client.patch(
+            CONTROLLER_REVISION, meta(revision)["name"], {"revision": value},
+            namespace=meta(revision)["namespace"], patch_type=PatchType.MERGE)
         self.revisions.assume(updated)
         return updated
 
@@ -105,7 +100,7 @@ class History:
         excess = len(idle) - limit
         for revision in sorted(idle, key=number)[:max(excess, 0)]:
             try:
-                await self.client.delete(ControllerRevision, meta(revision)["name"],
+                await self.client.delete(CONTROLLER_REVISION, meta(revision)["name"],
                                          namespace=meta(revision)["namespace"])
             except ApiError as exc:
                 if exc.status.code != 404:

@@ -18,15 +18,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apps_v1 import Deployment, ReplicaSet
-from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
-from lightkube.resources.core_v1 import Pod
-from lightkube.types import PatchType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+    key_of,
+)
 from portico.controllers._hpa_algorithm import PodCpu, cpu_proposal, normalize, stabilized
-from portico.controllers._kinds import PodMetrics
 from portico.controllers._pods import (
     is_terminated,
     labels_of,
@@ -36,10 +39,18 @@ from portico.controllers._pods import (
     selector_matches,
     with_condition,
 )
+from portico.model.kinds import (
+    DEPLOYMENT,
+    HORIZONTAL_POD_AUTOSCALER,
+    POD,
+    POD_METRICS,
+    REPLICA_SET,
+    Kind,
+)
 from portico.model.quantity import milli_value
 
 COMPONENT = "horizontal-pod-autoscaler"
-TARGETS = {"Deployment": Deployment, "ReplicaSet": ReplicaSet}
+TARGETS = {"Deployment": DEPLOYMENT, "ReplicaSet": REPLICA_SET}
 REASON = "cpu resource utilization (percentage of request)"
 
 
@@ -79,13 +90,13 @@ def _cond(kind: str, status: bool, reason: str, message: str) -> Obj:
 
 
 class HorizontalPodAutoscalerController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory,
+    def __init__(self, client: Api, informers: InformerFactory,
                  sync_seconds: float) -> None:
         self.client = client
         self.sync_seconds = sync_seconds
-        self.hpas = informers.informer(HorizontalPodAutoscaler)
-        self.pods = informers.informer(Pod)
-        self.metrics = informers.informer(PodMetrics)
+        self.hpas = informers.informer(HORIZONTAL_POD_AUTOSCALER)
+        self.pods = informers.informer(POD)
+        self.metrics = informers.informer(POD_METRICS)
         self.events = EventRecorder(client, COMPONENT)
         self.history: dict[str, History] = {}
         self.queue = WorkQueue("horizontalpodautoscaler", self.sync, workers=1)
@@ -113,7 +124,7 @@ class HorizontalPodAutoscalerController:
                 f"the HPA controller was unable to get the target's current scale: no matches "
                 f"for kind \"{ref.get('kind')}\" in group \"{ref.get('apiVersion', '')}\"")])
             return
-        target = (await self.client.get(kind, ref["name"], namespace=namespace)).to_dict()
+        target = await self.client.get(kind, ref["name"], namespace=namespace)
         current = int((target.get("spec") or {}).get("replicas") or 0)
         selector = (target.get("spec") or {}).get("selector") or {}
         pods = [p for p in self.pods.list(namespace) if not is_terminated(p)
@@ -137,7 +148,7 @@ class HorizontalPodAutoscalerController:
         await self._scale(key, hpa, kind, current,
                           [c for c in cpus if not isinstance(c, str)], target_cpu)
 
-    async def _scale(self, key: str, hpa: Obj, kind: type, current: int, cpus: list[PodCpu],
+    async def _scale(self, key: str, hpa: Obj, kind: Kind, current: int, cpus: list[PodCpu],
                      target_cpu: int) -> None:
         spec, now = hpa.get("spec") or {}, time.monotonic()
         proposal = cpu_proposal(current, cpus, target_cpu)
@@ -188,7 +199,7 @@ class HorizontalPodAutoscalerController:
                        "conditions": merged, "currentMetrics": [metric] if metric else None}
         if scaled_at:
             status["lastScaleTime"] = scaled_at
-        await self.client.patch(HorizontalPodAutoscaler.Status, meta(hpa)["name"],
+        await self.client.patch(HORIZONTAL_POD_AUTOSCALER.status, meta(hpa)["name"],
                                 {"status": status}, namespace=meta(hpa).get("namespace"),
                                 patch_type=PatchType.MERGE)
 

@@ -22,18 +22,13 @@ import base64
 import contextlib
 import logging
 from pathlib import Path
-from typing import Any
-
-from lightkube import ApiError, AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from portico.apiserver.auth import SigningKey, legacy_claims
+from portico.client import Api, ApiError, Obj, PatchType
+from portico.model.kinds import CLUSTER_ROLE, CONFIG_MAP, NAMESPACE, SECRET, SERVICE_ACCOUNT, Kind
 from portico.model.selectors import SelectorError, selector_from_label_selector_object
 
 log = logging.getLogger("portico.controllers.identity")
-Object = dict[str, Any]
 ROOT_CA = "kube-root-ca.crt"
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME = "kubernetes.io/service-account.name"
@@ -44,9 +39,9 @@ ROOT_CA_DESCRIPTION = (
     "guaranteed across distributions of Kubernetes clusters.")
 
 
-def aggregated_rules(role: Object, roles: list[Object]) -> list[Object]:
+def aggregated_rules(role: Obj, roles: list[Obj]) -> list[Obj]:
     """The rules an aggregated ClusterRole should have (pure)."""
-    rules: list[Object] = []
+    rules: list[Obj] = []
     name = role["metadata"]["name"]
     for selector_obj in (role.get("aggregationRule") or {}).get("clusterRoleSelectors") or []:
         try:
@@ -62,7 +57,7 @@ def aggregated_rules(role: Object, roles: list[Object]) -> list[Object]:
 
 
 class IdentityController:
-    def __init__(self, client: AsyncClient, ca_pem: str, key_path: Path | None = None) -> None:
+    def __init__(self, client: Api, ca_pem: str, key_path: Path | None = None) -> None:
         self.client = client
         self.ca_pem = ca_pem
         self.key_path = key_path
@@ -76,62 +71,65 @@ class IdentityController:
     async def _legacy_tokens(self) -> None:
         if self.key_path is None or not self.key_path.exists():
             return
-        wanted = [s.to_dict() async for s in self.client.list(
-            Secret, namespace="*", fields={"type": TOKEN_TYPE}) if not (s.data or {}).get("token")]
+        secrets = await self.client.list(SECRET, fields={"type": TOKEN_TYPE})
+        wanted = [s for s in secrets.items if not (s.get("data") or {}).get("token")]
         for secret in wanted:
             meta = secret["metadata"]
             try:
-                sa = (await self.client.get(ServiceAccount, meta.get("annotations", {}).get(
-                    SA_NAME, ""), namespace=meta["namespace"])).to_dict()
+                sa = await self.client.get(SERVICE_ACCOUNT, meta.get("annotations", {}).get(
+                    SA_NAME, ""), namespace=meta["namespace"])
             except ApiError:
                 continue
             token = SigningKey.load_or_create(self.key_path).sign(
                 legacy_claims(sa, meta["name"]))
             data = {"token": token, "ca.crt": self.ca_pem, "namespace": meta["namespace"]}
             with contextlib.suppress(ApiError):
-                await self.client.patch(Secret, meta["name"], {
+                await self.client.patch(SECRET, meta["name"], {
                     "metadata": {"annotations": {SA_UID: sa["metadata"]["uid"]}},
                     "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}},
-                    namespace=meta["namespace"])
+                    namespace=meta["namespace"], patch_type=PatchType.STRATEGIC)
 
     async def _namespaces(self) -> None:
-        active = [ns.metadata.name async for ns in self.client.list(Namespace)
-                  if ns.metadata and ns.metadata.name and not ns.metadata.deletionTimestamp]
-        accounts = {(sa.metadata.namespace, sa.metadata.name)
-                    async for sa in self.client.list(ServiceAccount, namespace="*")}
-        roots = {cm.metadata.namespace: cm async for cm in self.client.list(
-            ConfigMap, namespace="*", fields={"metadata.name": ROOT_CA})}
+        active = [ns["metadata"]["name"] for ns in (await self.client.list(NAMESPACE)).items
+                  if ns["metadata"].get("name") and not ns["metadata"].get("deletionTimestamp")]
+        accounts = {(sa["metadata"].get("namespace"), sa["metadata"].get("name"))
+                    for sa in (await self.client.list(SERVICE_ACCOUNT)).items}
+        roots = {cm["metadata"].get("namespace"): cm for cm in (await self.client.list(
+            CONFIG_MAP, fields={"metadata.name": ROOT_CA})).items}
         for ns in active:
             if (ns, "default") not in accounts:
-                await self._create(ServiceAccount(metadata=ObjectMeta(name="default",
-                                                                      namespace=ns)))
+                await self._create(SERVICE_ACCOUNT, {
+                    "apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": ns}})
             root = roots.get(ns)
             wanted = {"ca.crt": self.ca_pem}
             if root is None:
-                await self._create(ConfigMap(metadata=ObjectMeta(
-                    name=ROOT_CA, namespace=ns,
-                    annotations={"kubernetes.io/description": ROOT_CA_DESCRIPTION}),
-                    data=wanted))
-            elif root.data != wanted:
+                await self._create(CONFIG_MAP, {
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": ROOT_CA, "namespace": ns, "annotations": {
+                        "kubernetes.io/description": ROOT_CA_DESCRIPTION}},
+                    "data": wanted})
+            elif root.get("data") != wanted:
                 with contextlib.suppress(ApiError):
-                    await self.client.patch(ConfigMap, ROOT_CA, {"data": wanted}, namespace=ns)
+                    await self.client.patch(CONFIG_MAP, ROOT_CA, {"data": wanted}, namespace=ns,
+                                            patch_type=PatchType.STRATEGIC)
 
-    async def _create(self, obj: Any) -> None:
+    async def _create(self, kind: Kind, obj: Obj) -> None:
         try:
-            await self.client.create(obj)
+            await self.client.create(kind, obj)
         except ApiError as error:
             if error.status.code not in (403, 404, 409):  # 409: made meanwhile; 403/404: ns ends
                 raise
 
     async def _aggregate(self) -> None:
-        roles = [r.to_dict() async for r in self.client.list(ClusterRole)]
+        roles = (await self.client.list(CLUSTER_ROLE)).items
         for role in roles:
             if not role.get("aggregationRule"):
                 continue
             rules = aggregated_rules(role, roles)
             if rules != (role.get("rules") or []):
                 with contextlib.suppress(ApiError):
-                    await self.client.patch(ClusterRole, role["metadata"]["name"],
-                                            {"rules": rules})
+                    await self.client.patch(CLUSTER_ROLE, role["metadata"]["name"],
+                                            {"rules": rules}, patch_type=PatchType.STRATEGIC)
                 log.info("clusterrole %s: %d aggregated rules", role["metadata"]["name"],
                          len(rules))

@@ -20,21 +20,27 @@ from __future__ import annotations
 import functools
 import logging
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.batch_v1 import Job
-from lightkube.resources.core_v1 import Pod
-from lightkube.types import CascadeType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    CascadeType,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    WorkQueue,
+)
 from portico.controllers import _job_plan as jp
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
 from portico.controllers._workload import (
     controlled_by,
+    enqueue_current,
     enqueue_owner,
     slow_start,
     write_status,
 )
+from portico.model.kinds import JOB, POD
 
 log = logging.getLogger("portico.controllers.job")
 
@@ -70,14 +76,14 @@ def _condition(cond_type: str, reason: str, message: str, stamp: str) -> Obj:
 
 
 class JobController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.jobs = informers.informer(Job)
-        self.pods = informers.informer(Pod)
+        self.jobs = informers.informer(JOB)
+        self.pods = informers.informer(POD)
         self.events = EventRecorder(client, COMPONENT)
         self.control = PodControl(client, self.pods, self.events, KIND)
         self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
-        self.jobs.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.jobs.add_handler(enqueue_current(self.queue))
         self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _owned(self, job: Obj) -> list[Obj]:
@@ -145,7 +151,7 @@ class JobController:
                 status["failedIndexes"] = jp.format_indexes(counts.failed_indexes)
         if result.finish is not None and result.finish[0] == "Complete":
             status["completionTime"] = stamp
-        if await write_status(self.client, Job, self.jobs, job, status):
+        if await write_status(self.client, JOB, self.jobs, job, status):
             await self._record_finish(job, result)
 
     async def _record_finish(self, job: Obj, result: jp.Plan) -> None:
@@ -165,7 +171,7 @@ class JobController:
         if left > 0:
             return left
         try:
-            await self.client.delete(Job, meta(job)["name"], namespace=meta(job)["namespace"],
+            await self.client.delete(JOB, meta(job)["name"], namespace=meta(job)["namespace"],
                                      cascade=CascadeType.BACKGROUND)
         except ApiError as exc:
             if exc.status.code != 404:

@@ -203,8 +203,8 @@ def _wanted(view: View, counts: Counts) -> list[int | None]:
         busy += counts.terminating
     room = parallelism - busy
     if view.indexed:
-        busy = {index_of(p) for p in counts.active}
-        pending = [i for i in range(int(completions or 0)) if i not in busy
+        running = {index_of(p) for p in counts.active}
+        pending = [i for i in range(int(completions or 0)) if i not in running
                    and i not in counts.succeeded_indexes and i not in counts.failed_indexes]
         return list(pending[:max(room, 0)])
     if completions is None:
@@ -217,7 +217,7 @@ def _wanted(view: View, counts: Counts) -> list[int | None]:
 def _backoff_wait(view: View, counts: Counts) -> float:
     if counts.last_failure is None or counts.failed == 0:
         return 0.0
-    delay = min(BACKOFF_BASE * 2 ** (counts.failed - 1), BACKOFF_MAX)
+    delay = min(BACKOFF_BASE * 2.0 ** (counts.failed - 1), BACKOFF_MAX)
     return max((counts.last_failure - view.now).total_seconds() + delay, 0.0)
 
 

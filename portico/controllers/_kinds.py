@@ -1,41 +1,28 @@
-"""The lightkube resource classes the controllers act on."""
+"""The kinds the namespace controller and the garbage collector act on."""
 
 from __future__ import annotations
 
-from lightkube.generic_resource import create_namespaced_resource
-from lightkube.resources import (
-    apps_v1,
-    autoscaling_v2,
-    batch_v1,
-    coordination_v1,
-    core_v1,
-    discovery_v1,
-    networking_v1,
-    policy_v1,
-    rbac_authorization_v1,
-)
-
-# metrics.k8s.io (written by the agents): owned by their Pod
-PodMetrics = create_namespaced_resource("metrics.k8s.io", "v1beta1", "PodMetrics", "pods")
+from portico.model import kinds as k
+from portico.model.kinds import Kind
 
 # Every namespaced kind the API server serves, in the order the namespace
 # controller empties a namespace (workloads first so they stop recreating pods).
-NAMESPACED_KINDS: tuple[type, ...] = (
-    batch_v1.CronJob, batch_v1.Job, apps_v1.Deployment, apps_v1.StatefulSet, apps_v1.DaemonSet,
-    apps_v1.ReplicaSet, core_v1.ReplicationController, apps_v1.ControllerRevision, core_v1.Pod,
-    core_v1.Service, core_v1.Endpoints,
-    discovery_v1.EndpointSlice, networking_v1.Ingress, core_v1.ConfigMap, core_v1.Secret,
-    core_v1.ServiceAccount, core_v1.Event, coordination_v1.Lease,
-    core_v1.PersistentVolumeClaim, policy_v1.PodDisruptionBudget,
-    autoscaling_v2.HorizontalPodAutoscaler, PodMetrics,
-    rbac_authorization_v1.RoleBinding, rbac_authorization_v1.Role,
+NAMESPACED_KINDS: tuple[Kind, ...] = (
+    k.CRON_JOB, k.JOB, k.DEPLOYMENT, k.STATEFUL_SET, k.DAEMON_SET,
+    k.REPLICA_SET, k.REPLICATION_CONTROLLER, k.CONTROLLER_REVISION, k.POD,
+    k.SERVICE, k.ENDPOINTS,
+    k.ENDPOINT_SLICE, k.INGRESS, k.CONFIG_MAP, k.SECRET,
+    k.SERVICE_ACCOUNT, k.EVENT, k.LEASE,
+    k.PERSISTENT_VOLUME_CLAIM, k.POD_DISRUPTION_BUDGET,
+    k.HORIZONTAL_POD_AUTOSCALER, k.POD_METRICS,
+    k.ROLE_BINDING, k.ROLE,
 )
 
 # Kinds that own others or are owned (ownerReferences), for the garbage collector.
-OWNED_KINDS: tuple[type, ...] = (
-    batch_v1.CronJob, batch_v1.Job, apps_v1.Deployment, apps_v1.StatefulSet, apps_v1.DaemonSet,
-    apps_v1.ReplicaSet, core_v1.ReplicationController, apps_v1.ControllerRevision, core_v1.Pod,
-    core_v1.Service, core_v1.Endpoints,
-    discovery_v1.EndpointSlice, core_v1.ConfigMap, core_v1.Secret, networking_v1.Ingress,
-    coordination_v1.Lease, core_v1.Node, core_v1.PersistentVolumeClaim, PodMetrics,
+OWNED_KINDS: tuple[Kind, ...] = (
+    k.CRON_JOB, k.JOB, k.DEPLOYMENT, k.STATEFUL_SET, k.DAEMON_SET,
+    k.REPLICA_SET, k.REPLICATION_CONTROLLER, k.CONTROLLER_REVISION, k.POD,
+    k.SERVICE, k.ENDPOINTS,
+    k.ENDPOINT_SLICE, k.CONFIG_MAP, k.SECRET, k.INGRESS,
+    k.LEASE, k.NODE, k.PERSISTENT_VOLUME_CLAIM, k.POD_METRICS,
 )

@@ -1,13 +1,14 @@
 """Start the controllers, as kube-controller-manager (plus kube-scheduler) does.
 
+Every controller shares one `Api` and one informer per kind (`InformerFactory`).
 Two patterns live here:
-- the namespace controller and the garbage collector resync from the full state
-  (the namespace controller from the API, the collector from the informers'
-  caches), triggered through coalescing runners;
+- the namespace, identity and garbage collector controllers resync from the full
+  state (the first two from the API, the collector from the informers' caches),
+  run by coalescing runners that any change of the kinds they follow (an informer
+  handler) asks for a sync;
 - the workload controllers (scheduler, ReplicaSet, Deployment, ReplicationController,
-  StatefulSet, DaemonSet, Job, CronJob, EndpointSlice, node lifecycle) share one
-  informer per kind (`InformerFactory`) and each keep a work queue of object keys,
-  so a change to one Deployment reconciles only it.
+  StatefulSet, DaemonSet, Job, CronJob, EndpointSlice, node lifecycle) each keep a
+  work queue of object keys, so a change to one Deployment reconciles only it.
 Queues start only after every informer has listed once (client-go's
 `WaitForCacheSync`), so no controller acts on a partial view.
 """
@@ -22,15 +23,11 @@ from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 
-from lightkube import AsyncClient
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, ServiceAccount
-from lightkube.resources.rbac_authorization_v1 import ClusterRole
-
 from portico.client import (
+    Api,
     CoalescingRunner,
     InformerFactory,
     WorkQueue,
-    api_client,
     kubeconfig_ca,
     wait_for_api,
 )
@@ -51,6 +48,7 @@ from portico.controllers._scheduler import Scheduler
 from portico.controllers._statefulset import StatefulSetController
 from portico.lifecycle import run_until_signalled
 from portico.logs import setup as setup_logging
+from portico.model.kinds import CLUSTER_ROLE, CONFIG_MAP, NAMESPACE, SECRET, SERVICE_ACCOUNT, Kind
 
 log = logging.getLogger("portico.controllers")
 # --horizontal-pod-autoscaler-sync-period (tests shorten it through the environment)
@@ -88,24 +86,23 @@ class ControllerManager:
         self.enabled = {Controller(c) for c in enabled} if enabled is not None else set(
             Controller)
         self.node_grace_period = node_grace_period
-        self._tasks: list[asyncio.Task[None]] = []
+        self._starting: asyncio.Task[None] | None = None
         self._runners: list[CoalescingRunner] = []
         self._queues: list[WorkQueue] = []
-        self._client: AsyncClient | None = None
+        self._client: Api | None = None
         self._informers: InformerFactory | None = None
         self._node_lifecycle: NodeLifecycleController | None = None
 
     async def start(self) -> None:
-        self._client = api_client(self.kubeconfig, "portico-controller-manager")
+        self._client = Api.connect(self.kubeconfig, field_manager="portico-controller-manager")
         await wait_for_api(self._client)
-        self._start_resync_controllers(self._client)
         informers = self._informers = InformerFactory(self._client)
+        self._start_resync_controllers(self._client, informers)
         self._queues = self._build_queued_controllers(self._client, informers)
         informers.start()
-        self._tasks.append(asyncio.create_task(self._start_queues(informers),
-                                               name="start-queues"))
+        self._starting = asyncio.create_task(self._start_queues(informers), name="start-queues")
 
-    def _build_queued_controllers(self, client: AsyncClient,
+    def _build_queued_controllers(self, client: Api,
                                   informers: InformerFactory) -> list[WorkQueue]:
         queues: list[WorkQueue] = []
         if Controller.SCHEDULER in self.enabled:
@@ -132,7 +129,7 @@ class ControllerManager:
             self._runners.append(GarbageCollector(client, informers).runner)
         return queues
 
-    def _build_workload_controllers(self, client: AsyncClient,
+    def _build_workload_controllers(self, client: Api,
                                     informers: InformerFactory) -> list[WorkQueue]:
         """The controllers of the other workload kinds (issue 16)."""
         queues: list[WorkQueue] = []
@@ -159,46 +156,32 @@ class ControllerManager:
             self._node_lifecycle.start_monitor()
         log.info("controllers started: %s", ", ".join(sorted(self.enabled)))
 
-    def _start_resync_controllers(self, client: AsyncClient) -> None:
+    def _start_resync_controllers(self, client: Api, informers: InformerFactory) -> None:
         runners: list[CoalescingRunner] = []
         if Controller.NAMESPACE in self.enabled:
             runners.append(CoalescingRunner("namespace-controller",
                                             NamespaceController(client).sync, 0.05, 10.0))
-            self._watch(Namespace, runners[-1:])
+            self._follow(informers, runners[-1], NAMESPACE)
         if Controller.IDENTITY in self.enabled:
             runners.append(CoalescingRunner("identity-controllers", IdentityController(
                 client, kubeconfig_ca(self.kubeconfig), self.signing_key).sync, 0.05, 30.0))
-            for kind in (Namespace, ServiceAccount, ConfigMap, Secret, ClusterRole):
-                self._watch(kind, runners[-1:])
+            self._follow(informers, runners[-1], NAMESPACE, SERVICE_ACCOUNT, CONFIG_MAP, SECRET,
+                         CLUSTER_ROLE)
         self._runners = runners
         for runner in runners:
             runner.start()
 
-    def _watch(self, kind: type, runners: list[CoalescingRunner]) -> None:
-        async def follow() -> None:
-            assert self._client is not None
-            namespaced = "Namespaced" in kind.__mro__[1].__name__
-            while True:
-                try:
-                    stream = self._client.watch(kind, namespace="*") if namespaced else \
-                        self._client.watch(kind)
-                    async for _event, _obj in stream:
-                        for runner in runners:
-                            runner.run()
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - watches are re-established
-                    log.debug("watch %s ended: %s", kind.__name__, exc)
-                    await asyncio.sleep(0.5)
-
-        self._tasks.append(asyncio.create_task(follow(), name=f"watch-{kind.__name__}"))
+    @staticmethod
+    def _follow(informers: InformerFactory, runner: CoalescingRunner, *kinds: Kind) -> None:
+        """Any change to an object of `kinds` asks `runner` for a sync."""
+        for kind in kinds:
+            informers.informer(kind).add_handler(lambda _previous, _current: runner.run())
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+        if self._starting is not None:
+            self._starting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await self._starting
         if self._node_lifecycle is not None:
             await self._node_lifecycle.stop_monitor()
         for queue in self._queues:

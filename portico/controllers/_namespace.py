@@ -10,54 +10,48 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.models.core_v1 import NamespaceSpec
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.core_v1 import Namespace
-
+from portico.client import Api, ApiError, Obj
 from portico.controllers._custom_kinds import custom_kinds
 from portico.controllers._kinds import NAMESPACED_KINDS
+from portico.model.kinds import CUSTOM_RESOURCE_DEFINITION, NAMESPACE
 
 log = logging.getLogger("portico.controllers.namespace")
+NAMESPACE_FINALIZE = NAMESPACE.sub("finalize")
 
 
 class NamespaceController:
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: Api) -> None:
         self.client = client
 
     async def sync(self) -> bool:
         """Returns True while some namespace is still being emptied."""
         pending = False
-        async for ns in self.client.list(Namespace):
-            if ns.metadata and ns.metadata.deletionTimestamp:
+        for ns in (await self.client.list(NAMESPACE)).items:
+            if (ns.get("metadata") or {}).get("deletionTimestamp"):
                 pending = await self._drain(ns) or pending
         return pending
 
-    async def _drain(self, ns: Namespace) -> bool:
-        assert ns.metadata and ns.metadata.name
-        name = ns.metadata.name
+    async def _drain(self, ns: Obj) -> bool:
+        name = str(ns["metadata"]["name"])
         remaining = 0
-        crds = [crd.to_dict() async for crd in self.client.list(CustomResourceDefinition)]
+        crds = (await self.client.list(CUSTOM_RESOURCE_DEFINITION)).items
         custom = custom_kinds(crds, namespaced_only=True).values()
-        obj: Any
         for kind in (*NAMESPACED_KINDS, *custom):
-            async for obj in self.client.list(kind, namespace=name):
+            for obj in (await self.client.list(kind, namespace=name)).items:
                 remaining += 1
-                if obj.metadata.deletionTimestamp:
+                if (obj.get("metadata") or {}).get("deletionTimestamp"):
                     continue
                 with contextlib.suppress(ApiError):
-                    await self.client.delete(kind, obj.metadata.name, namespace=name)
+                    await self.client.delete(kind, obj["metadata"]["name"], namespace=name)
         if remaining:
             return True
-        spec_finalizers = (ns.spec.finalizers if ns.spec else None) or []
+        spec_finalizers = (ns.get("spec") or {}).get("finalizers") or []
         if "kubernetes" in spec_finalizers:
             kept = [f for f in spec_finalizers if f != "kubernetes"]
-            body = Namespace.Finalize(metadata=ObjectMeta(name=name),
-                                      spec=NamespaceSpec(finalizers=kept))
+            body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
+                    "spec": {"finalizers": kept}}
             with contextlib.suppress(ApiError):
-                await self.client.replace(body, name)
+                await self.client.replace(NAMESPACE_FINALIZE, body)
             log.info("namespace %s emptied and finalized", name)
         return False

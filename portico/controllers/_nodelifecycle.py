@@ -27,12 +27,17 @@ import logging
 import time
 from enum import StrEnum
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import Node, Pod
-from lightkube.types import PatchType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+    key_of,
+)
 from portico.controllers._pods import ConditionStatus, condition, meta, now_utc, rfc3339
 from portico.controllers._taint_eviction import (
     DISRUPTION_TARGET,
@@ -40,6 +45,7 @@ from portico.controllers._taint_eviction import (
     eviction_delay,
     no_execute_taints,
 )
+from portico.model.kinds import LEASE, NODE, POD, Kind
 
 log = logging.getLogger("portico.controllers.nodelifecycle")
 
@@ -89,13 +95,13 @@ def unknown_conditions(node: Obj, now: str) -> list[Obj]:
 
 
 class NodeLifecycleController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory,
+    def __init__(self, client: Api, informers: InformerFactory,
                  grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
         self.client = client
         self.grace_period = grace_period
-        self.nodes = informers.informer(Node)
-        self.leases = informers.informer(Lease, LEASE_NAMESPACE)
-        self.pods = informers.informer(Pod)
+        self.nodes = informers.informer(NODE)
+        self.leases = informers.informer(LEASE, LEASE_NAMESPACE)
+        self.pods = informers.informer(POD)
         self.queue = WorkQueue("node-lifecycle-controller", self.sync, workers=2)
         self.events = EventRecorder(client, "taint-eviction-controller")
         self._heard: dict[str, tuple[object, float]] = {}  # node -> (heartbeat, seen at)
@@ -138,12 +144,12 @@ class NodeLifecycleController:
         silent = self.silent(node)
         now = rfc3339(now_utc())
         if silent and (condition(node, "Ready") or {}).get("status") != ConditionStatus.UNKNOWN:
-            node = await self._patch_node(key, {"status": {"conditions": unknown_conditions(
-                node, now)}}, "status")
+            node = await self._patch_node(NODE.status, key, {"status": {
+                "conditions": unknown_conditions(node, now)}})
             log.info("node %s stopped posting status: Ready=Unknown", key)
         taints = desired_taints(node, silent, now)
         if taints != list((node.get("spec") or {}).get("taints") or []):
-            node = await self._patch_node(key, {"spec": {"taints": taints or None}}, "")
+            node = await self._patch_node(NODE, key, {"spec": {"taints": taints or None}})
         if silent:
             await self._mark_pods_not_ready(key, now)
         return await self._evict_pods(key, no_execute_taints(node))
@@ -172,17 +178,16 @@ class NodeLifecycleController:
                          EVENT_REASON, f"Marking for deletion Pod {namespace}/{name}")
         condition = {**DISRUPTION_TARGET, "lastTransitionTime": rfc3339(now_utc())}
         try:
-            await self.client.patch(Pod.Status, name, {"status": {"conditions": [condition]}},
+            await self.client.patch(POD.status, name, {"status": {"conditions": [condition]}},
                                     namespace=namespace, patch_type=PatchType.STRATEGIC)
-            await self.client.delete(Pod, name, namespace=namespace)
+            await self.client.delete(POD, name, namespace=namespace)
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
 
-    async def _patch_node(self, name: str, patch: Obj, subresource: str) -> Obj:
-        kind = Node.Status if subresource == "status" else Node
-        updated = (await self.client.patch(kind, name, patch,  # type: ignore[call-overload]
-                                           patch_type=PatchType.MERGE)).to_dict()
+    async def _patch_node(self, kind: Kind, name: str, patch: Obj) -> Obj:
+        """A merge patch of the node (`kind` NODE) or of its status (NODE.status)."""
+        updated = await self.client.patch(kind, name, patch, patch_type=PatchType.MERGE)
         self.nodes.assume(updated)
         return updated
 
@@ -196,10 +201,10 @@ class NodeLifecycleController:
             patch = {"status": {"conditions": [{"type": "Ready", "status": "False",
                                                 "lastTransitionTime": now}]}}
             try:
-                updated = await self.client.patch(Pod.Status, meta(pod)["name"], patch,
+                updated = await self.client.patch(POD.status, meta(pod)["name"], patch,
                                                   namespace=meta(pod)["namespace"],
                                                   patch_type=PatchType.STRATEGIC)
-                self.pods.assume(updated.to_dict())
+                self.pods.assume(updated)
             except ApiError as exc:
                 if exc.status.code != 404:
                     raise

@@ -33,12 +33,18 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Node, PersistentVolume, PersistentVolumeClaim
-from lightkube.resources.storage_v1 import StorageClass
-from lightkube.types import PatchType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+    key_of,
+)
+from portico.model.kinds import NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, STORAGE_CLASS
 from portico.model.quantity import parse_quantity
 
 log = logging.getLogger("portico.controllers.persistentvolume")
@@ -119,13 +125,13 @@ def _involved(claim: Obj) -> Obj:
 
 
 class PersistentVolumeController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory, data_dir: Path) -> None:
+    def __init__(self, client: Api, informers: InformerFactory, data_dir: Path) -> None:
         self.client = client
         self.data_dir = data_dir
-        self.claims = informers.informer(PersistentVolumeClaim)
-        self.volumes = informers.informer(PersistentVolume)
-        self.classes = informers.informer(StorageClass)
-        self.nodes = informers.informer(Node)
+        self.claims = informers.informer(PERSISTENT_VOLUME_CLAIM)
+        self.volumes = informers.informer(PERSISTENT_VOLUME)
+        self.classes = informers.informer(STORAGE_CLASS)
+        self.nodes = informers.informer(NODE)
         self.events = EventRecorder(client, COMPONENT)
         self.queue = WorkQueue("persistentvolume", self.sync, workers=1)
         self.claims.add_handler(self._on_claim)
@@ -173,7 +179,7 @@ class PersistentVolumeController:
             default = self._default_class()
             if default is not None:
                 await self.client.patch(
-                    PersistentVolumeClaim, meta["name"],
+                    PERSISTENT_VOLUME_CLAIM, meta["name"],
                     {"spec": {"storageClassName": _meta(default)["name"]}},
                     namespace=meta["namespace"], patch_type=PatchType.MERGE)
             return None
@@ -218,12 +224,11 @@ class PersistentVolumeController:
                                 True)
         await asyncio.to_thread(Path(volume["spec"]["hostPath"]["path"]).chmod, 0o777)
         try:
-            created = (await self.client.create(PersistentVolume.from_dict(volume))).to_dict()
+            created = await self.client.create(PERSISTENT_VOLUME, volume)
         except ApiError as error:
             if error.status.code != 409:
                 raise
-            created = (await self.client.get(PersistentVolume, volume["metadata"]["name"])
-                       ).to_dict()
+            created = await self.client.get(PERSISTENT_VOLUME, volume["metadata"]["name"])
         self.events.emit(_involved(claim), EventType.NORMAL, "ProvisioningSucceeded",
                          f"Successfully provisioned volume {volume['metadata']['name']}")
         await self._bind(created, claim)
@@ -232,23 +237,23 @@ class PersistentVolumeController:
     async def _bind(self, volume: Obj, claim: Obj) -> None:
         name, meta = _meta(volume)["name"], _meta(claim)
         if (_spec(volume).get("claimRef") or {}).get("uid") != meta["uid"]:
-            await self.client.patch(PersistentVolume, name,
+            await self.client.patch(PERSISTENT_VOLUME, name,
                                     {"spec": {"claimRef": _claim_ref(claim)}},
                                     patch_type=PatchType.MERGE)
         await self._volume_phase(name, "Bound")
         await self.client.patch(
-            PersistentVolumeClaim, meta["name"],
+            PERSISTENT_VOLUME_CLAIM, meta["name"],
             {"metadata": {"annotations": {"pv.kubernetes.io/bind-completed": "yes",
                                           "pv.kubernetes.io/bound-by-controller": "yes"}},
              "spec": {"volumeName": name}}, namespace=meta["namespace"],
             patch_type=PatchType.MERGE)
         status = {"phase": "Bound", "accessModes": _spec(volume).get("accessModes"),
                   "capacity": _spec(volume).get("capacity")}
-        await self.client.patch(PersistentVolumeClaim.Status, meta["name"], {"status": status},
+        await self.client.patch(PERSISTENT_VOLUME_CLAIM.status, meta["name"], {"status": status},
                                 namespace=meta["namespace"], patch_type=PatchType.MERGE)
 
     async def _volume_phase(self, name: str, phase: str) -> None:
-        await self.client.patch(PersistentVolume.Status, name, {"status": {"phase": phase}},
+        await self.client.patch(PERSISTENT_VOLUME.status, name, {"status": {"phase": phase}},
                                 patch_type=PatchType.MERGE)
 
     async def _sync_volume(self, name: str) -> float | None:
@@ -277,5 +282,5 @@ class PersistentVolumeController:
         if annotations.get("pv.kubernetes.io/provisioned-by") == LOCAL_PROVISIONER and path \
                 and Path(path).is_relative_to(self.data_dir):
             await asyncio.to_thread(shutil.rmtree, path, True)
-        await self.client.delete(PersistentVolume, _meta(volume)["name"])
+        await self.client.delete(PERSISTENT_VOLUME, _meta(volume)["name"])
         log.info("deleted released volume %s", _meta(volume)["name"])

@@ -17,12 +17,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import Pod
-
-from portico.client import EventRecorder, EventType, Obj
-from portico.client._informer import Informer
+from portico.client import Api, ApiError, EventRecorder, EventType, Informer, Obj
 from portico.controllers._pods import meta, owner_reference
+from portico.model.kinds import POD
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ def pod_from_template(owner: Obj, owner_kind: OwnerKind, template: Obj,
 
 
 class PodControl:
-    def __init__(self, client: AsyncClient, pods: Informer, events: EventRecorder,
+    def __init__(self, client: Api, pods: Informer, events: EventRecorder,
                  owner_kind: OwnerKind) -> None:
         self.client = client
         self.pods = pods
@@ -63,8 +60,7 @@ class PodControl:
 
     async def create(self, owner: Obj, body: Obj) -> Obj:
         try:
-            created = (await self.client.create(Pod.from_dict(body),
-                                                namespace=meta(owner)["namespace"])).to_dict()
+            created = await self.client.create(POD, body, namespace=meta(owner)["namespace"])
         except ApiError as exc:
             await self.events.record(self.owner_kind.involved(owner), EventType.WARNING,
                                      "FailedCreate", f"Error creating: {exc.status.message}")
@@ -76,7 +72,7 @@ class PodControl:
 
     async def delete(self, owner: Obj, pod: Obj) -> None:
         try:
-            await self.client.delete(Pod, meta(pod)["name"], namespace=meta(pod)["namespace"])
+            await self.client.delete(POD, meta(pod)["name"], namespace=meta(pod)["namespace"])
         except ApiError as exc:
             if exc.status.code != 404:
                 raise

@@ -28,14 +28,18 @@ import functools
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apps_v1 import ReplicaSet
-from lightkube.resources.core_v1 import Pod, ReplicationController
-from lightkube.types import PatchType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+    key_of,
+)
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._podcontrol import pod_from_template as build_pod
 from portico.controllers._pods import (
@@ -51,7 +55,8 @@ from portico.controllers._pods import (
     ready_since,
     selector_matches,
 )
-from portico.controllers._workload import slow_start
+from portico.controllers._workload import enqueue_current, slow_start
+from portico.model import kinds
 
 log = logging.getLogger("portico.controllers.replicaset")
 
@@ -60,14 +65,20 @@ _EXPECTATION_TTL = 300.0
 
 
 @dataclass(frozen=True)
-class Kind:
+class ReplicaKind:
     """What differs between ReplicaSets and ReplicationControllers."""
 
-    resource: Any
-    api_version: str
-    kind: str
+    resource: kinds.Kind
     component: str
     map_selector: bool = False
+
+    @property
+    def api_version(self) -> str:
+        return self.resource.api_version
+
+    @property
+    def kind(self) -> str:
+        return self.resource.gvk.kind
 
     def view(self, obj: Obj) -> Obj:
         """The object with its selector as a LabelSelector (RCs have a plain map)."""
@@ -78,9 +89,9 @@ class Kind:
         return dict(obj, spec=spec)
 
 
-REPLICA_SET = Kind(ReplicaSet, "apps/v1", "ReplicaSet", "replicaset-controller")
-REPLICATION_CONTROLLER = Kind(ReplicationController, "v1", "ReplicationController",
-                              "replication-controller", map_selector=True)
+REPLICA_SET = ReplicaKind(kinds.REPLICA_SET, "replicaset-controller")
+REPLICATION_CONTROLLER = ReplicaKind(kinds.REPLICATION_CONTROLLER, "replication-controller",
+                                     map_selector=True)
 
 
 @dataclass
@@ -151,22 +162,22 @@ def plan(rs: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
     return result
 
 
-def pod_from_template(rs: Obj, kind: Kind = REPLICA_SET) -> Obj:
+def pod_from_template(rs: Obj, kind: ReplicaKind = REPLICA_SET) -> Obj:
     template = (rs.get("spec") or {}).get("template") or {}
     return build_pod(rs, OwnerKind(kind.api_version, kind.kind), template)
 
 
 class ReplicaSetController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory,
-                 kind: Kind = REPLICA_SET) -> None:
+    def __init__(self, client: Api, informers: InformerFactory,
+                 kind: ReplicaKind = REPLICA_SET) -> None:
         self.client = client
         self.kind = kind
         self.replicasets = informers.informer(kind.resource)
-        self.pods = informers.informer(Pod)
+        self.pods = informers.informer(kinds.POD)
         self.events = EventRecorder(client, kind.component)
         self.queue = WorkQueue(kind.component, self.sync, workers=4)
         self._deleting: dict[str, float] = {}  # pod uid -> when we asked
-        self.replicasets.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.replicasets.add_handler(enqueue_current(self.queue))
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
@@ -224,9 +235,9 @@ class ReplicaSetController:
     async def _set_owners(self, pod: Obj, refs: list[Obj]) -> None:
         try:
             updated = await self.client.patch(
-                Pod, meta(pod)["name"], {"metadata": {"ownerReferences": refs or None}},
+                kinds.POD, meta(pod)["name"], {"metadata": {"ownerReferences": refs or None}},
                 namespace=meta(pod)["namespace"], patch_type=PatchType.MERGE)
-            self.pods.assume(updated.to_dict())
+            self.pods.assume(updated)
         except ApiError as exc:
             if exc.status.code != 404:
                 raise
@@ -236,8 +247,7 @@ class ReplicaSetController:
 
     async def _create_one(self, rs: Obj) -> None:
         body = pod_from_template(rs, self.kind)
-        created = (await self.client.create(Pod.from_dict(body),
-                                            namespace=meta(rs)["namespace"])).to_dict()
+        created = await self.client.create(kinds.POD, body, namespace=meta(rs)["namespace"])
         self.pods.assume(created)
         await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulCreate",
                                  f"Created pod: {meta(created)['name']}")
@@ -245,7 +255,7 @@ class ReplicaSetController:
     async def _delete(self, rs: Obj, pod: Obj) -> None:
         self._deleting[meta(pod)["uid"]] = time.monotonic()
         try:
-            await self.client.delete(Pod, meta(pod)["name"], namespace=meta(pod)["namespace"])
+            await self.client.delete(kinds.POD, meta(pod)["name"], namespace=meta(pod)["namespace"])
         except ApiError as exc:
             self._deleting.pop(meta(pod)["uid"], None)
             if exc.status.code != 404:
@@ -265,10 +275,10 @@ class ReplicaSetController:
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)
                             if k not in ("conditions",)}}
         try:
-            updated = await self.client.patch(self.kind.resource.Status, meta(rs)["name"], patch,
+            updated = await self.client.patch(self.kind.resource.status, meta(rs)["name"], patch,
                                               namespace=meta(rs)["namespace"],
                                               patch_type=PatchType.MERGE)
-            self.replicasets.assume(updated.to_dict())
+            self.replicasets.assume(updated)
         except ApiError as exc:
             if exc.status.code != 404:
                 raise

@@ -16,8 +16,7 @@ labels, and when a namespace's labels change (kube's queueing hints, coarsened).
 Binding runs in a task of its own (kube's binding cycle), the pod assumed on its node
 meanwhile; a failed binding drops the assumption and queues the pod again. It uses the
 `pods/binding` subresource, which also sets PodScheduled=True (as kube's binding
-storage does); it answers 201 with a Status, which lightkube fails to decode as a
-Binding, so that error means success. Pods with PersistentVolumeClaims go through
+storage does; it answers 201 with a Status). Pods with PersistentVolumeClaims go through
 `_volume_binding` first (missing or unbound-immediate claims: unschedulable; bound
 claims: their PV's node affinity; WaitForFirstConsumer claims: the chosen node is
 written into them and the binding waits until they are bound). Then a `Scheduled`
@@ -31,25 +30,14 @@ import asyncio
 import logging
 from typing import Any
 
-import msgspec
-from lightkube import ApiError, AsyncClient
-from lightkube.models.core_v1 import ObjectReference
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import (
-    Namespace,
-    Node,
-    PersistentVolume,
-    PersistentVolumeClaim,
-    Pod,
-)
-from lightkube.resources.storage_v1 import StorageClass
-from lightkube.types import PatchType
-
 from portico.client import (
+    Api,
+    ApiError,
     EventRecorder,
     EventType,
     InformerFactory,
     Obj,
+    PatchType,
     WorkQueue,
     key_of,
     split_key,
@@ -67,6 +55,15 @@ from portico.controllers._pods import (
     rfc3339,
 )
 from portico.controllers._volume_binding import SELECTED_NODE, ClaimPlan, claims_of
+from portico.model.kinds import (
+    NAMESPACE,
+    NODE,
+    PERSISTENT_VOLUME,
+    PERSISTENT_VOLUME_CLAIM,
+    POD,
+    POD_BINDING,
+    STORAGE_CLASS,
+)
 
 __all__ = ["SCHEDULER_NAME", "Decision", "Scheduler", "schedule"]
 
@@ -94,14 +91,14 @@ def _placement_view(pod: Obj | None) -> tuple[Any, ...] | None:
 
 
 class Scheduler:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.pods = informers.informer(Pod)
-        self.nodes = informers.informer(Node)
-        self.namespaces = informers.informer(Namespace)
-        self.claims = informers.informer(PersistentVolumeClaim)
-        self.volumes = informers.informer(PersistentVolume)
-        self.classes = informers.informer(StorageClass)
+        self.pods = informers.informer(POD)
+        self.nodes = informers.informer(NODE)
+        self.namespaces = informers.informer(NAMESPACE)
+        self.claims = informers.informer(PERSISTENT_VOLUME_CLAIM)
+        self.volumes = informers.informer(PERSISTENT_VOLUME)
+        self.classes = informers.informer(STORAGE_CLASS)
         self.events = EventRecorder(client, SCHEDULER_NAME)
         self.queue = WorkQueue("scheduler", self.sync, workers=1)
         self._binding: set[asyncio.Task[None]] = set()
@@ -170,7 +167,7 @@ class Scheduler:
         annotation, then wait until the PV controller bound them."""
         for claim in claims:
             namespace, name = split_key(key_of(claim))
-            await self.client.patch(PersistentVolumeClaim, name,
+            await self.client.patch(PERSISTENT_VOLUME_CLAIM, name,
                                     {"metadata": {"annotations": {SELECTED_NODE: node}}},
                                     namespace=namespace, patch_type=PatchType.MERGE)
         loop = asyncio.get_running_loop()
@@ -186,12 +183,10 @@ class Scheduler:
         namespace, name = split_key(key_of(pod))
         try:
             await self._provision_on(claims, node)
-            binding = Pod.Binding(
-                metadata=ObjectMeta(name=name, namespace=namespace),
-                target=ObjectReference(apiVersion="v1", kind="Node", name=node))
-            await self.client.create(binding, name, namespace=namespace)
-        except msgspec.ValidationError:
-            pass  # 201 with a Status body, which lightkube cannot decode as a Binding
+            binding = {"apiVersion": "v1", "kind": "Binding",
+                       "metadata": {"name": name, "namespace": namespace},
+                       "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+            await self.client.create(POD_BINDING, binding, namespace=namespace, name=name)
         except Exception as error:  # noqa: BLE001 - any failure: forget and retry
             log.warning("binding %s/%s to %s failed: %s", namespace, name, node, error)
             self.pods.forget_speculation(pod)
@@ -218,9 +213,9 @@ class Scheduler:
             cond.update(reason=reason, message=message)
         try:
             updated = await self.client.patch(
-                Pod.Status, name, {"status": {"conditions": [cond]}}, namespace=namespace,
+                POD.status, name, {"status": {"conditions": [cond]}}, namespace=namespace,
                 patch_type=PatchType.STRATEGIC)
-            self.pods.assume(updated.to_dict())
+            self.pods.assume(updated)
         except ApiError as exc:
             if exc.status.code != 404:
                 raise

@@ -49,7 +49,7 @@ def resolve_port(pod: Obj, service_port: Obj) -> int | None:
     if isinstance(target, int):
         return target
     if str(target).isdigit():
-        return int(target)
+        return int(str(target))
     protocol = service_port.get("protocol", "TCP")
     for ctr in (pod.get("spec") or {}).get("containers") or []:
         for port in ctr.get("ports") or []:

@@ -22,17 +22,27 @@ from __future__ import annotations
 import copy
 import logging
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.apps_v1 import ControllerRevision, StatefulSet
-from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod
-from lightkube.types import PatchType
-
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    ApiError,
+    EventRecorder,
+    EventType,
+    InformerFactory,
+    Obj,
+    PatchType,
+    WorkQueue,
+)
 from portico.controllers import _statefulset_plan as sp
 from portico.controllers._history import History, template_of
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, owner_reference
-from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+from portico.controllers._workload import (
+    controlled_by,
+    enqueue_current,
+    enqueue_owner,
+    write_status,
+)
+from portico.model.kinds import CONTROLLER_REVISION, PERSISTENT_VOLUME_CLAIM, POD, STATEFUL_SET
 
 log = logging.getLogger("portico.controllers.statefulset")
 
@@ -88,15 +98,15 @@ def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
 
 
 class StatefulSetController:
-    def __init__(self, client: AsyncClient, informers: InformerFactory) -> None:
+    def __init__(self, client: Api, informers: InformerFactory) -> None:
         self.client = client
-        self.sets = informers.informer(StatefulSet)
-        self.pods = informers.informer(Pod)
-        self.history = History(client, informers.informer(ControllerRevision), KIND)
+        self.sets = informers.informer(STATEFUL_SET)
+        self.pods = informers.informer(POD)
+        self.history = History(client, informers.informer(CONTROLLER_REVISION), KIND)
         self.events = EventRecorder(client, COMPONENT)
         self.control = _StatefulPodControl(client, self.pods, self.events, KIND)
         self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
-        self.sets.add_handler(lambda _p, c: c is not None and self.queue.add(key_of(c)))
+        self.sets.add_handler(enqueue_current(self.queue))
         self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _pods_by_ordinal(self, sts: Obj) -> dict[int, Obj]:
@@ -131,7 +141,7 @@ class StatefulSetController:
         view = sp.View(sts, self._pods_by_ordinal(sts), view.current_revision,
                        view.update_revision, now_utc())
         status = sp.status(view, int(meta(sts).get("generation") or 1))
-        await write_status(self.client, StatefulSet, self.sets, sts, status)
+        await write_status(self.client, STATEFUL_SET, self.sets, sts, status)
         in_use = {sp.revision_of(p) for p in view.pods.values()}
         in_use |= {status["currentRevision"], status["updateRevision"]}
         await self.history.truncate(sts, in_use, int(spec.get("revisionHistoryLimit", 10)))
@@ -153,7 +163,7 @@ class StatefulSetController:
     async def _ensure_claim(self, sts: Obj, claim: Obj, ordinal: int) -> None:
         body = claim_body(sts, claim, ordinal)
         try:
-            await self.client.create(PersistentVolumeClaim.from_dict(body),
+            await self.client.create(PERSISTENT_VOLUME_CLAIM, body,
                                      namespace=meta(sts)["namespace"])
         except ApiError as exc:
             if exc.status.code == 404:  # PersistentVolumeClaims are not served
@@ -179,7 +189,7 @@ class StatefulSetController:
             refs.append(dict(owner_reference(sts, KIND.api_version, KIND.kind), controller=False))
         for claim in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
             try:
-                await self.client.patch(PersistentVolumeClaim, claim_name(claim, sts, ordinal),
+                await self.client.patch(PERSISTENT_VOLUME_CLAIM, claim_name(claim, sts, ordinal),
                                         {"metadata": {"ownerReferences": refs}},
                                         namespace=meta(sts)["namespace"],
                                         patch_type=PatchType.MERGE)

@@ -1,5 +1,7 @@
 """What the StatefulSet, DaemonSet, Job and CronJob controllers share around their syncs.
 
+- `enqueue_current(queue)`: an informer handler that queues the key of the object
+  that changed, unless it was deleted;
 - `enqueue_owner(queue, kind)`: an informer handler that queues the controller owner
   (of `kind`) of the object that changed, before and after the change;
 - `controlled_by(objects, owner)`: the objects whose controllerRef is `owner`;
@@ -15,17 +17,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.types import PatchType
-
-from portico.client import Obj, WorkQueue
-from portico.client._informer import Informer
+from portico.client import Api, ApiError, Handler, Informer, Obj, PatchType, WorkQueue, key_of
 from portico.controllers._pods import controller_ref, meta
+from portico.model.kinds import Kind
 
 
-def enqueue_owner(queue: WorkQueue, kind: str) -> Callable[[Obj | None, Obj | None], None]:
+def enqueue_current(queue: WorkQueue) -> Handler:
+    def handle(_previous: Obj | None, current: Obj | None) -> None:
+        if current is not None:
+            queue.add(key_of(current))
+
+    return handle
+
+
+def enqueue_owner(queue: WorkQueue, kind: str) -> Handler:
     def handle(previous: Obj | None, current: Obj | None) -> None:
         for obj in (previous, current):
             ref = controller_ref(obj) if obj is not None else None
@@ -40,21 +46,21 @@ def controlled_by(objects: list[Obj], owner: Obj) -> list[Obj]:
     return [o for o in objects if (controller_ref(o) or {}).get("uid") == uid]
 
 
-async def write_status(client: AsyncClient, resource: Any, informer: Informer, obj: Obj,
+async def write_status(client: Api, kind: Kind, informer: Informer, obj: Obj,
                        status: Obj) -> bool:
     """Patch `status` onto `obj` if it changes anything; True when written."""
     current = obj.get("status") or {}
     if all(current.get(k) == v for k, v in status.items()):
         return False
     try:
-        updated = await client.patch(resource.Status, meta(obj)["name"], {"status": status},
+        updated = await client.patch(kind.status, meta(obj)["name"], {"status": status},
                                      namespace=meta(obj)["namespace"],
                                      patch_type=PatchType.MERGE)
     except ApiError as exc:
         if exc.status.code != 404:
             raise
         return False
-    informer.assume(updated.to_dict())
+    informer.assume(updated)
     return True
 
 

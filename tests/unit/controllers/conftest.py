@@ -1,4 +1,4 @@
-"""Controllers against a real in-process API server, reached with lightkube over HTTPS.
+"""Controllers against a real in-process API server, reached with `Api` over HTTPS.
 
 `cluster(*controllers, grace=...)` starts the API server, then a ControllerManager
 running only the named controllers. Kubelets are simulated by the tests patching
@@ -14,11 +14,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from lightkube import ApiError, AsyncClient, KubeConfig
-from lightkube.resources.core_v1 import Node, Pod
-from lightkube.types import PatchType
 
+from portico.client import Api, ApiError, PatchType
 from portico.controllers._manager import ControllerManager
+from portico.model.kinds import NODE, POD
 from tests.api.conftest import start_api
 
 Obj = dict[str, Any]
@@ -41,7 +40,7 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 5.0) 
 
 
 class Cluster:
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: Api) -> None:
         self.client = client
 
     async def add_node(self, name: str, labels: dict[str, str] | None = None,
@@ -50,14 +49,14 @@ class Cluster:
         body: Obj = {"apiVersion": "v1", "kind": "Node",
                      "metadata": {"name": name, "labels": labels or {}},
                      "spec": {"unschedulable": unschedulable, "taints": taints}}
-        await self.client.create(Node.from_dict(body))
-        await self.client.patch(Node.Status, name, {"status": {"conditions": [
+        await self.client.create(NODE, body)
+        await self.client.patch(NODE.status, name, {"status": {"conditions": [
             {"type": "Ready", "status": ready, "reason": "KubeletReady",
              "lastHeartbeatTime": "2026-01-01T00:00:00Z"}]}},
             patch_type=PatchType.MERGE)
 
     async def pods(self, namespace: str = "default", **kw: Any) -> list[Obj]:
-        return [p.to_dict() async for p in self.client.list(Pod, namespace=namespace, **kw)]
+        return (await self.client.list(POD, namespace=namespace, **kw)).items
 
     async def set_pod(self, name: str, ready: bool, ip: str | None = None,
                       namespace: str = "default", since: str = "2026-01-01T00:00:00Z") -> None:
@@ -68,7 +67,7 @@ class Cluster:
         if ip:
             status["podIP"] = ip
             status["podIPs"] = [{"ip": ip}]
-        await self.client.patch(Pod.Status, name, {"status": status}, namespace=namespace,
+        await self.client.patch(POD.status, name, {"status": status}, namespace=namespace,
                                 patch_type=PatchType.STRATEGIC)
 
     async def ready_all(self, namespace: str = "default") -> None:
@@ -85,15 +84,14 @@ async def cluster_factory(tmp_path) -> AsyncIterator[
         Callable[..., Awaitable[Cluster]]]:
     server, api = await start_api(tmp_path)
     managers: list[ControllerManager] = []
-    clients: list[AsyncClient] = []
+    clients: list[Api] = []
 
     async def make(*controllers: str, grace: float = 40.0) -> Cluster:
         manager = ControllerManager(server.kubeconfig, enabled=controllers,
                                     node_grace_period=grace)
         await manager.start()
         managers.append(manager)
-        client = AsyncClient(config=KubeConfig.from_file(str(server.kubeconfig)),
-                             field_manager="test")
+        client = Api.connect(server.kubeconfig, field_manager="test")
         clients.append(client)
         return Cluster(client)
 

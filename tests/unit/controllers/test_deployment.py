@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from lightkube.resources.apps_v1 import Deployment, ReplicaSet
-from lightkube.resources.core_v1 import Event
-from lightkube.types import PatchType
 
+from portico.client import PatchType
 from portico.controllers import _rollout as ro
+from portico.model.kinds import DEPLOYMENT, EVENT, REPLICA_SET
 from tests.unit.controllers.conftest import eventually
 
 
@@ -48,19 +47,19 @@ def test_template_hash_is_stable_and_safe():
     assert ro.template_hash(template, 1) != value
 
 
-def deployment(image: str) -> Deployment:
-    return Deployment.from_dict({
+def deployment(image: str) -> dict:
+    return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
                  "strategy": {"type": "RollingUpdate",
                               "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                  "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [{"name": "c", "image": image}]}}}})
+                              "spec": {"containers": [{"name": "c", "image": image}]}}}}
 
 
 async def replica_sets(c) -> dict[str, dict]:
-    return {r.metadata.name: r.to_dict()
-            async for r in c.client.list(ReplicaSet, namespace="default")}
+    return {r["metadata"]["name"]: r
+            for r in (await c.client.list(REPLICA_SET, namespace="default")).items}
 
 
 async def roll(c, new: str, old: str) -> list[tuple[int, int]]:
@@ -97,7 +96,7 @@ def assert_monotonic(steps: list[tuple[int, int]]) -> None:
 
 async def test_rolling_update_status_and_undo(cluster_factory):
     c = await cluster_factory("replicaset", "deployment")
-    await c.client.create(deployment("v1"), namespace="default")
+    await c.client.create(DEPLOYMENT, deployment("v1"), namespace="default")
 
     async def one_rs():
         got = await replica_sets(c)
@@ -120,7 +119,7 @@ async def test_rolling_update_status_and_undo(cluster_factory):
 
     async def complete():
         await c.ready_all()
-        got = (await c.client.get(Deployment, "web", namespace="default")).to_dict()
+        got = await c.client.get(DEPLOYMENT, "web", namespace="default")
         reasons = {x["type"]: x["reason"] for x in got["status"].get("conditions", [])}
         return reasons == {"Available": "MinimumReplicasAvailable",
                            "Progressing": "NewReplicaSetAvailable"} and got
@@ -134,7 +133,7 @@ async def test_rolling_update_status_and_undo(cluster_factory):
     assert progressing["message"] == f'ReplicaSet "{first_name}" has successfully progressed.'
 
     # roll to v2: surge 1, unavailable 0 -> (new, old) = (1,3) (2,2) (3,1) (3,0)
-    await c.client.patch(Deployment, "web", {"spec": {"template": {"spec": {"containers": [
+    await c.client.patch(DEPLOYMENT, "web", {"spec": {"template": {"spec": {"containers": [
         {"name": "c", "image": "v2"}]}}}}, namespace="default", patch_type=PatchType.STRATEGIC)
 
     async def two_rs():
@@ -151,7 +150,7 @@ async def test_rolling_update_status_and_undo(cluster_factory):
     # kubectl rollout undo: the old template comes back; the old RS is reused, revision 3
     template = (await replica_sets(c))[first_name]["spec"]["template"]
     del template["metadata"]["labels"]["pod-template-hash"]
-    await c.client.patch(Deployment, "web", [{"op": "replace", "path": "/spec/template",
+    await c.client.patch(DEPLOYMENT, "web", [{"op": "replace", "path": "/spec/template",
                                               "value": template}],
                          namespace="default", patch_type=PatchType.JSON)
     steps = await roll(c, first_name, second_name)
@@ -159,8 +158,8 @@ async def test_rolling_update_status_and_undo(cluster_factory):
     got = await eventually(complete)
     assert got["metadata"]["annotations"][ro.REVISION] == "3"
     assert (await replica_sets(c))[first_name]["metadata"]["annotations"][ro.REVISION] == "3"
-    events = [e.message async for e in c.client.list(Event, namespace="default")
-              if e.reason == "ScalingReplicaSet"]
+    events = [e["message"] for e in (await c.client.list(EVENT, namespace="default")).items
+              if e.get("reason") == "ScalingReplicaSet"]
     assert f"Scaled up replica set {first_name} to 3 from 0" in events
     assert f"Scaled up replica set {second_name} to 1 from 0" in events
     assert f"Scaled down replica set {first_name} to 0 from 1" in events
@@ -168,9 +167,9 @@ async def test_rolling_update_status_and_undo(cluster_factory):
 
 async def test_recreate_and_pause(cluster_factory):
     c = await cluster_factory("replicaset", "deployment")
-    body = deployment("v1").to_dict()
+    body = deployment("v1")
     body["spec"]["strategy"] = {"type": "Recreate"}
-    await c.client.create(Deployment.from_dict(body), namespace="default")
+    await c.client.create(DEPLOYMENT, body, namespace="default")
 
     async def rs_replicas():
         await c.ready_all()
@@ -181,18 +180,18 @@ async def test_recreate_and_pause(cluster_factory):
         return list(got.values()) == [3] and got
 
     first = await eventually(running)
-    await c.client.patch(Deployment, "web", {"spec": {"paused": True, "template": {"spec": {
+    await c.client.patch(DEPLOYMENT, "web", {"spec": {"paused": True, "template": {"spec": {
         "containers": [{"name": "c", "image": "v2"}]}}}}, namespace="default",
         patch_type=PatchType.STRATEGIC)
 
     async def paused():
-        got = (await c.client.get(Deployment, "web", namespace="default")).to_dict()
+        got = await c.client.get(DEPLOYMENT, "web", namespace="default")
         conds = {x["type"]: (x["status"], x["reason"]) for x in got["status"].get("conditions", [])}
         return conds.get("Progressing") == ("Unknown", "DeploymentPaused")
 
     await eventually(paused)
     assert await rs_replicas() == first
-    await c.client.patch(Deployment, "web", {"spec": {"paused": False}}, namespace="default",
+    await c.client.patch(DEPLOYMENT, "web", {"spec": {"paused": False}}, namespace="default",
                          patch_type=PatchType.MERGE)
 
     async def recreated():

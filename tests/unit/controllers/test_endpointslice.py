@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from lightkube.resources.core_v1 import Endpoints, Pod, Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-
 from portico.controllers import _slices as sl
+from portico.model.kinds import ENDPOINT_SLICE, ENDPOINTS, POD, SERVICE
 from tests.unit.controllers.conftest import eventually
 
 SVC = {"metadata": {"name": "web", "namespace": "d", "uid": "svc-uid"},
@@ -109,24 +107,24 @@ async def _equal(fetch, expected) -> bool:
 
 async def test_controller_keeps_slices_and_endpoints(cluster_factory):
     c = await cluster_factory("endpointslice")
-    await c.client.create(Service.from_dict({
+    await c.client.create(SERVICE, {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
         "spec": {"selector": {"app": "web"},
-                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}),
+                 "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}},
         namespace="default")
     for name in ("a", "b"):
-        await c.client.create(Pod.from_dict({
+        await c.client.create(POD, {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "labels": {"app": "web"}},
             "spec": {"containers": [{"name": "c", "image": "x",
-                                     "ports": [{"name": "http", "containerPort": 8080}]}]}}),
+                                     "ports": [{"name": "http", "containerPort": 8080}]}]}},
             namespace="default")
     await c.set_pod("a", True, "10.244.0.2")
     await c.set_pod("b", False, "10.244.0.3")
 
     async def slices():
-        got = [s.to_dict() async for s in c.client.list(
-            EndpointSlice, namespace="default", labels={"kubernetes.io/service-name": "web"})]
+        got = (await c.client.list(ENDPOINT_SLICE, namespace="default",
+                                   labels={"kubernetes.io/service-name": "web"})).items
         return [([(e["addresses"][0], e["conditions"]["ready"]) for e in s.get("endpoints", [])],
                  s.get("ports")) for s in got]
 
@@ -135,7 +133,7 @@ async def test_controller_keeps_slices_and_endpoints(cluster_factory):
     await eventually(lambda: _equal(slices, expected))
 
     async def endpoints():
-        got = (await c.client.get(Endpoints, "web", namespace="default")).to_dict()
+        got = await c.client.get(ENDPOINTS, "web", namespace="default")
         assert sl.TRIGGER_TIME in got["metadata"]["annotations"]
         return [{k: [a["ip"] for a in v] if k != "ports" else v for k, v in s.items()}
                 for s in got.get("subsets", [])]
@@ -143,5 +141,5 @@ async def test_controller_keeps_slices_and_endpoints(cluster_factory):
     await eventually(lambda: _equal(endpoints, [{
         "addresses": ["10.244.0.2"], "notReadyAddresses": ["10.244.0.3"],
         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]}]))
-    kubernetes = (await c.client.get(Endpoints, "kubernetes", namespace="default")).to_dict()
+    kubernetes = await c.client.get(ENDPOINTS, "kubernetes", namespace="default")
     assert kubernetes["metadata"]["labels"] == {"endpointslice.kubernetes.io/skip-mirror": "true"}

@@ -2,49 +2,42 @@
 
 from __future__ import annotations
 
-from lightkube import ApiError
-from lightkube.resources.core_v1 import ConfigMap
-from lightkube.types import CascadeType
-
+from portico.client import Api, CascadeType, Obj
+from portico.model.kinds import CONFIG_MAP
 from tests.unit.controllers.conftest import eventually
 
-Obj = dict
 
-
-def configmap(name: str, owner: object | None = None) -> ConfigMap:
+async def configmap(client: Api, name: str, owner: Obj | None = None) -> Obj:
+    """Create a ConfigMap (owned by `owner` if given)."""
     meta: Obj = {"name": name, "namespace": "default"}
     if owner is not None:
         meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "ConfigMap",
-                                    "name": owner.metadata.name,  # type: ignore[attr-defined]
-                                    "uid": owner.metadata.uid}]  # type: ignore[attr-defined]
-    return ConfigMap.from_dict({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta})
+                                    "name": owner["metadata"]["name"],
+                                    "uid": owner["metadata"]["uid"]}]
+    return await client.create(CONFIG_MAP, {"apiVersion": "v1", "kind": "ConfigMap",
+                                            "metadata": meta})
 
 
-async def _exists(client, name: str) -> bool:
-    try:
-        await client.get(ConfigMap, name, namespace="default")
-    except ApiError as error:
-        assert error.status.code == 404
-        return False
-    return True
+async def _exists(client: Api, name: str) -> bool:
+    return await client.get_or_none(CONFIG_MAP, name, namespace="default") is not None
 
 
 async def test_background_foreground_and_orphan_deletion(cluster_factory):
     c = await cluster_factory("garbagecollector")
     client = c.client
     # background: the dependent goes after its owner
-    owner = await client.create(configmap("owner"))
-    await client.create(configmap("dependent", owner))
-    await client.delete(ConfigMap, "owner", namespace="default")
+    owner = await configmap(client, "owner")
+    await configmap(client, "dependent", owner)
+    await client.delete(CONFIG_MAP, "owner", namespace="default")
 
     async def dependent_gone():
         return not await _exists(client, "dependent")
 
     await eventually(dependent_gone)
     # foreground: the owner stays (with the finalizer) until its dependents are gone
-    owner = await client.create(configmap("fg-owner"))
-    await client.create(configmap("fg-child", owner))
-    await client.delete(ConfigMap, "fg-owner", namespace="default",
+    owner = await configmap(client, "fg-owner")
+    await configmap(client, "fg-child", owner)
+    await client.delete(CONFIG_MAP, "fg-owner", namespace="default",
                         cascade=CascadeType.FOREGROUND)
 
     async def both_gone():
@@ -52,15 +45,15 @@ async def test_background_foreground_and_orphan_deletion(cluster_factory):
 
     await eventually(both_gone)
     # orphan: the dependent stays and loses its ownerReference
-    owner = await client.create(configmap("or-owner"))
-    await client.create(configmap("or-child", owner))
-    await client.delete(ConfigMap, "or-owner", namespace="default", cascade=CascadeType.ORPHAN)
+    owner = await configmap(client, "or-owner")
+    await configmap(client, "or-child", owner)
+    await client.delete(CONFIG_MAP, "or-owner", namespace="default", cascade=CascadeType.ORPHAN)
 
     async def released():
         if await _exists(client, "or-owner"):
             return False
-        child = await client.get(ConfigMap, "or-child", namespace="default")
-        return not child.metadata.ownerReferences
+        child = await client.get(CONFIG_MAP, "or-child", namespace="default")
+        return not child["metadata"].get("ownerReferences")
 
     await eventually(released)
 
@@ -68,11 +61,11 @@ async def test_background_foreground_and_orphan_deletion(cluster_factory):
 async def test_dependents_of_a_vanished_owner_uid_go_though_the_name_is_reused(cluster_factory):
     c = await cluster_factory("garbagecollector")
     client = c.client
-    vanished = await client.create(configmap("reused"))
-    await client.delete(ConfigMap, "reused", namespace="default")
-    await client.create(configmap("reused"))  # the same name, another uid
+    vanished = await configmap(client, "reused")
+    await client.delete(CONFIG_MAP, "reused", namespace="default")
+    await configmap(client, "reused")  # the same name, another uid
     # what a controller with the deleted owner still in its cache would create
-    await client.create(configmap("ghost-child", vanished))
+    await configmap(client, "ghost-child", vanished)
 
     async def ghost_child_gone():
         return not await _exists(client, "ghost-child")

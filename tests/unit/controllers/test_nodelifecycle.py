@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import Node, Pod
 
 from portico.controllers._nodelifecycle import desired_taints
 from portico.controllers._taint_eviction import eviction_delay
+from portico.model.kinds import LEASE, NODE, POD
 from tests.unit.controllers.conftest import eventually
 
 
@@ -28,26 +27,25 @@ def test_desired_taints(ready, silent, expected):
     assert [(t["key"], t["effect"]) for t in got] == [("user", "NoSchedule"), *expected]
 
 
-def lease(name: str) -> Lease:
+def lease(name: str) -> dict:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return Lease.from_dict({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                            "metadata": {"name": name, "namespace": "kube-node-lease"},
-                            "spec": {"holderIdentity": name, "renewTime": now,
-                                     "leaseDurationSeconds": 40}})
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": name, "renewTime": now, "leaseDurationSeconds": 40}}
 
 
 async def test_stale_lease_marks_node_unknown_then_recovers(cluster_factory):
     c = await cluster_factory("nodelifecycle", grace=0.4)
     await c.add_node("node-1")
-    await c.client.create(lease("node-1"), namespace="kube-node-lease")
-    await c.client.create(Pod.from_dict({
+    await c.client.create(LEASE, lease("node-1"), namespace="kube-node-lease")
+    await c.client.create(POD, {
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
-        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}]}}),
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}]}},
         namespace="default")
     await c.set_pod("p", True, "10.244.0.2")
 
     async def unknown():
-        node = (await c.client.get(Node, "node-1")).to_dict()
+        node = await c.client.get(NODE, "node-1")
         ready = [x for x in node["status"]["conditions"] if x["type"] == "Ready"][0]
         taints = [(t["key"], t["effect"]) for t in node["spec"].get("taints") or []]
         return ready["status"] == "Unknown" and taints and (ready, taints)
@@ -59,16 +57,16 @@ async def test_stale_lease_marks_node_unknown_then_recovers(cluster_factory):
                       ("node.kubernetes.io/unreachable", "NoExecute")]
 
     async def pod_not_ready():
-        pod = (await c.client.get(Pod, "p", namespace="default")).to_dict()
+        pod = await c.client.get(POD, "p", namespace="default")
         return [x["status"] for x in pod["status"]["conditions"] if x["type"] == "Ready"] == [
             "False"]
 
     await eventually(pod_not_ready)
     # the kubelet comes back: the Lease is renewed, the taints go
-    await c.client.replace(lease("node-1"), namespace="kube-node-lease")
+    await c.client.replace(LEASE, lease("node-1"), namespace="kube-node-lease")
 
     async def untainted():
-        node = (await c.client.get(Node, "node-1")).to_dict()
+        node = await c.client.get(NODE, "node-1")
         return not node["spec"].get("taints")
 
     await eventually(untainted)
@@ -101,24 +99,24 @@ def test_eviction_delay(tolerations, expected):
 async def test_pods_are_evicted_after_their_toleration_seconds(cluster_factory):
     c = await cluster_factory("nodelifecycle", grace=0.4)
     await c.add_node("node-1")
-    await c.client.create(lease("node-1"), namespace="kube-node-lease")
+    await c.client.create(LEASE, lease("node-1"), namespace="kube-node-lease")
     for name, seconds in (("short", 1), ("default", None)):
         spec = {"nodeName": "node-1", "containers": [{"name": "c", "image": "x"}]}
         if seconds is not None:
             spec["tolerations"] = [toleration(seconds)]
-        await c.client.create(Pod.from_dict({"apiVersion": "v1", "kind": "Pod",
-                                             "metadata": {"name": name}, "spec": spec}),
+        await c.client.create(POD, {"apiVersion": "v1", "kind": "Pod",
+                                    "metadata": {"name": name}, "spec": spec},
                               namespace="default")
 
     async def evicted():
-        pod = (await c.client.get(Pod, "short", namespace="default")).to_dict()
+        pod = await c.client.get(POD, "short", namespace="default")
         return pod["metadata"].get("deletionTimestamp") and pod
 
     pod = await eventually(evicted, timeout=10.0)
     target = [x for x in pod["status"]["conditions"] if x["type"] == "DisruptionTarget"]
     assert [(x["status"], x["reason"], x["message"]) for x in target] == [
         ("True", "DeletionByTaintManager", "Taint manager: deleting due to NoExecute taint")]
-    default = (await c.client.get(Pod, "default", namespace="default")).to_dict()
+    default = await c.client.get(POD, "default", namespace="default")
     assert not default["metadata"].get("deletionTimestamp")  # 300 s: not yet
     assert {t["key"]: t["tolerationSeconds"] for t in default["spec"]["tolerations"]} == {
         "node.kubernetes.io/not-ready": 300, "node.kubernetes.io/unreachable": 300}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from lightkube.resources.apps_v1 import ReplicaSet
-from lightkube.resources.core_v1 import Pod
-from lightkube.types import PatchType
 
+from portico.client import PatchType
 from portico.controllers._pods import deletion_rank
 from portico.controllers._replicaset import plan
+from portico.model.kinds import POD, REPLICA_SET
 from tests.unit.controllers.conftest import eventually
 
 NOW = datetime.datetime(2026, 1, 1, 0, 1, tzinfo=datetime.UTC)
@@ -54,17 +53,18 @@ def test_plan(pods, create, delete, status):
                                                 for p in pods) else None)
 
 
-def replicaset(name: str, replicas: int, labels: dict) -> ReplicaSet:
-    return ReplicaSet.from_dict({
+def replicaset(name: str, replicas: int, labels: dict) -> dict:
+    return {
         "apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": name},
         "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
                  "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "c", "image": "pause"}]}}}})
+                              "spec": {"containers": [{"name": "c", "image": "pause"}]}}}}
 
 
 async def test_create_scale_adopt_release(cluster_factory):
     c = await cluster_factory("replicaset")
-    rs = (await c.client.create(replicaset("web", 3, {"app": "web"}), namespace="default"))
+    rs = await c.client.create(REPLICA_SET, replicaset("web", 3, {"app": "web"}),
+                               namespace="default")
 
     async def owned(count):
         pods = [p for p in await c.pods() if not p["metadata"].get("deletionTimestamp")]
@@ -76,33 +76,34 @@ async def test_create_scale_adopt_release(cluster_factory):
         assert pod["metadata"]["labels"] == {"app": "web"}
         assert pod["metadata"]["ownerReferences"] == [{
             "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web",
-            "uid": rs.metadata.uid, "controller": True, "blockOwnerDeletion": True}]
+            "uid": rs["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
     await c.ready_all()
 
     async def status():
-        got = (await c.client.get(ReplicaSet, "web", namespace="default")).to_dict()["status"]
+        got = (await c.client.get(REPLICA_SET, "web", namespace="default"))["status"]
         return got == {"replicas": 3, "fullyLabeledReplicas": 3, "readyReplicas": 3,
                        "availableReplicas": 3, "observedGeneration": 1} and got
 
     await eventually(status)
     # release: a pod relabelled out of the selector loses its ownerReference and is replaced
     victim = pods[0]["metadata"]["name"]
-    await c.client.patch(Pod, victim, {"metadata": {"labels": {"app": "other"}}},
+    await c.client.patch(POD, victim, {"metadata": {"labels": {"app": "other"}}},
                          namespace="default", patch_type=PatchType.MERGE)
 
     async def released():
-        got = (await c.client.get(Pod, victim, namespace="default")).to_dict()
+        got = await c.client.get(POD, victim, namespace="default")
         return not got["metadata"].get("ownerReferences")
 
     await eventually(released)
     await eventually(lambda: owned(4))
     # adoption: labelled back, the orphan is adopted and one pod (a not-ready one) goes
-    await c.client.patch(Pod, victim, {"metadata": {"labels": {"app": "web"}}},
+    await c.client.patch(POD, victim, {"metadata": {"labels": {"app": "web"}}},
                          namespace="default", patch_type=PatchType.MERGE)
     remaining = await eventually(lambda: owned(3))
     assert victim in {p["metadata"]["name"] for p in remaining}
-    assert all(p["metadata"]["ownerReferences"][0]["uid"] == rs.metadata.uid for p in remaining)
+    assert all(p["metadata"]["ownerReferences"][0]["uid"] == rs["metadata"]["uid"]
+               for p in remaining)
     # scale down to 1
-    await c.client.patch(ReplicaSet, "web", {"spec": {"replicas": 1}}, namespace="default",
+    await c.client.patch(REPLICA_SET, "web", {"spec": {"replicas": 1}}, namespace="default",
                          patch_type=PatchType.MERGE)
     assert len(await eventually(lambda: owned(1))) == 1

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from lightkube.resources.core_v1 import Event, Pod
 
 from portico.controllers._placement import schedule
+from portico.model.kinds import EVENT, POD
 from tests.unit.controllers.conftest import eventually
 
 
@@ -56,9 +56,9 @@ def test_schedule(the_pod, nodes, load, expected):
     assert (decision.node, decision.message) == expected
 
 
-def bare_pod(name: str, **spec) -> Pod:
-    return Pod.from_dict({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-                          "spec": {"containers": [{"name": "c", "image": "pause"}], **spec}})
+def bare_pod(name: str, **spec) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "pause"}], **spec}}
 
 
 async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
@@ -66,8 +66,8 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
     for name in ("node-1", "node-2", "node-3"):
         await c.add_node(name)
     for i in range(6):
-        await c.client.create(bare_pod(f"p{i}"), namespace="default")
-    await c.client.create(bare_pod("picky", nodeSelector={"disk": "ssd"}), namespace="default")
+        await c.client.create(POD, bare_pod(f"p{i}"), namespace="default")
+    await c.client.create(POD, bare_pod("picky", nodeSelector={"disk": "ssd"}), namespace="default")
 
     async def placed():
         pods = {p["metadata"]["name"]: p for p in await c.pods()}
@@ -79,7 +79,7 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
     assert [(c["status"], c.get("reason")) for c in scheduled] == [("True", None)]
 
     async def refused():
-        got = (await c.client.get(Pod, "picky", namespace="default")).to_dict()
+        got = await c.client.get(POD, "picky", namespace="default")
         return [c for c in got["status"].get("conditions", []) if c["type"] == "PodScheduled"]
 
     cond = (await eventually(refused))[0]
@@ -88,7 +88,7 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
         "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
 
     async def events():
-        got = [e.to_dict() async for e in c.client.list(Event, namespace="default")]
+        got = (await c.client.list(EVENT, namespace="default")).items
         return sorted((e["reason"], e["message"]) for e in got
                       if e["involvedObject"]["name"] in ("p0", "picky"))
 
@@ -97,8 +97,8 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
          "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."),
         ("Scheduled", f"Successfully assigned default/p0 to {pods['p0']['spec']['nodeName']}"),
     ]
-    scheduled_event = [e.to_dict() async for e in c.client.list(Event, namespace="default")
-                       if e.reason == "Scheduled"][0]
+    scheduled_event = [e for e in (await c.client.list(EVENT, namespace="default")).items
+                       if e.get("reason") == "Scheduled"][0]
     assert (scheduled_event["source"], scheduled_event["reportingComponent"],
             scheduled_event["count"]) == ({"component": "default-scheduler"},
                                           "default-scheduler", 1)
@@ -106,7 +106,7 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
     await c.add_node("node-4", labels={"disk": "ssd"})
 
     async def picky_bound():
-        got = (await c.client.get(Pod, "picky", namespace="default")).to_dict()
+        got = await c.client.get(POD, "picky", namespace="default")
         return got["spec"].get("nodeName")
 
     assert await eventually(picky_bound) == "node-4"
@@ -115,10 +115,10 @@ async def test_spreads_pods_and_reports_unschedulable(cluster_factory):
 HOST = "kubernetes.io/hostname"
 
 
-def labelled_pod(name: str, app: str, **spec) -> Pod:
-    return Pod.from_dict({"apiVersion": "v1", "kind": "Pod",
-                          "metadata": {"name": name, "labels": {"app": app}},
-                          "spec": {"containers": [{"name": "c", "image": "pause"}], **spec}})
+def labelled_pod(name: str, app: str, **spec) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"containers": [{"name": "c", "image": "pause"}], **spec}}
 
 
 def required(kind: str, app: str) -> dict:
@@ -131,9 +131,9 @@ async def test_pod_affinity_sees_assumed_pods_and_waits_for_peers(cluster_factor
     for name in ("node-1", "node-2", "node-3"):
         await c.add_node(name, labels={HOST: name})
     for i in range(4):  # created at once: each placement must see the ones just bound
-        await c.client.create(labelled_pod(f"a{i}", "anti", affinity=required(
+        await c.client.create(POD, labelled_pod(f"a{i}", "anti", affinity=required(
             "podAntiAffinity", "anti")), namespace="default")
-    await c.client.create(labelled_pod("follower", "web", affinity=required(
+    await c.client.create(POD, labelled_pod("follower", "web", affinity=required(
         "podAffinity", "db")), namespace="default")
 
     async def scheduled() -> dict:
@@ -152,11 +152,11 @@ async def test_pod_affinity_sees_assumed_pods_and_waits_for_peers(cluster_factor
         "follower": "0/3 nodes are available: 3 node(s) didn't match pod affinity rules."}
 
     # a peer lands (pinned by nodeSelector): the follower joins it
-    await c.client.create(labelled_pod("db", "db", nodeSelector={HOST: "node-2"}),
+    await c.client.create(POD, labelled_pod("db", "db", nodeSelector={HOST: "node-2"}),
                           namespace="default")
     # an anti pod goes away: the pending one takes its node
     gone = sorted(bound)[0]
-    await c.client.delete(Pod, gone, namespace="default", grace_period=0)
+    await c.client.delete(POD, gone, namespace="default", grace_period=0)
 
     async def placed() -> dict:
         pods = {p["metadata"]["name"]: p["spec"].get("nodeName") for p in await c.pods()}
