@@ -22,7 +22,7 @@ async def test_a_deleted_namespace_is_emptied_then_finalized(cluster_factory):
     async def gone():
         return await c.client.get_or_none(NAMESPACE, "shop") is None
 
-    await eventually(gone)
+    await eventually(gone, timeout=30.0)
     assert await c.client.get_or_none(CONFIG_MAP, "cfg", namespace="shop") is None
 
 
@@ -36,7 +36,7 @@ async def test_new_namespaces_get_their_account_and_root_ca_and_roles_aggregate(
         root = await c.client.get_or_none(CONFIG_MAP, "kube-root-ca.crt", namespace="team")
         return account is not None and root is not None and root
 
-    root = await eventually(published)
+    root = await eventually(published, timeout=30.0)
     assert root["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
     await c.client.create(CLUSTER_ROLE, {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -50,4 +50,4 @@ async def test_new_namespaces_get_their_account_and_root_ca_and_roles_aggregate(
     async def aggregated():
         return (await c.client.get(CLUSTER_ROLE, "aggregate")).get("rules") == [rule]
 
-    await eventually(aggregated)
+    await eventually(aggregated, timeout=30.0)

@@ -46,23 +46,24 @@ async def test_statefulset_pods_claims_volumes_and_history(cluster_factory):
         names = sorted(p["metadata"]["name"] for p in await c.pods())
         return names == ["web-0", "web-1"]
 
-    await eventually(both_running, timeout=10.0)
+    await eventually(both_running, timeout=30.0)
 
     async def claims_bound():
         claims = (await c.client.list(PERSISTENT_VOLUME_CLAIM, namespace="default")).items
         phases = {x["metadata"]["name"]: (x.get("status") or {}).get("phase") for x in claims}
         return phases == {"data-web-0": "Bound", "data-web-1": "Bound"}
 
-    await eventually(claims_bound)
+    await eventually(claims_bound, timeout=30.0)
     revisions = (await c.client.list(CONTROLLER_REVISION, namespace="default")).items
     assert [r["revision"] for r in revisions] == [1]
 
     async def status():
+        await c.ready_all()  # web-1 may have come after the last round readied the pods
         got = (await c.client.get(STATEFUL_SET, "web", namespace="default")).get("status") or {}
         return got.get("readyReplicas") == 2 and got.get("currentRevision") == \
             revisions[0]["metadata"]["name"]
 
-    await eventually(status)
+    await eventually(status, timeout=30.0)
 
 
 async def test_daemonset_runs_one_pod_per_node(cluster_factory):
@@ -81,7 +82,7 @@ async def test_daemonset_runs_one_pod_per_node(cluster_factory):
         status = (await c.client.get(DAEMON_SET, "agent", namespace="default"))["status"]
         return len(affinity) == 2 and status.get("numberReady") == 2
 
-    await eventually(spread)
+    await eventually(spread, timeout=30.0)
 
 
 async def test_job_completes_when_its_pod_succeeds(cluster_factory):
@@ -95,7 +96,7 @@ async def test_job_completes_when_its_pod_succeeds(cluster_factory):
         pods = await c.pods()
         return len(pods) == 1 and pods[0]
 
-    pod = await eventually(one_pod)
+    pod = await eventually(one_pod, timeout=30.0)
     await c.client.patch(POD.status, pod["metadata"]["name"], {"status": {
         "phase": "Succeeded", "containerStatuses": [{
             "name": "c", "ready": False, "restartCount": 0, "image": "pause", "imageID": "",
@@ -108,7 +109,7 @@ async def test_job_completes_when_its_pod_succeeds(cluster_factory):
         types = {x["type"] for x in got.get("conditions") or [] if x["status"] == "True"}
         return got.get("succeeded") == 1 and "Complete" in types
 
-    await eventually(complete)
+    await eventually(complete, timeout=30.0)
 
 
 async def test_disruption_budget_counts_healthy_pods(cluster_factory):
@@ -127,7 +128,7 @@ async def test_disruption_budget_counts_healthy_pods(cluster_factory):
         status = got.get("status") or {}
         return (status.get("currentHealthy"), status.get("disruptionsAllowed")) == (2, 1)
 
-    await eventually(allowed)
+    await eventually(allowed, timeout=30.0)
 
 
 async def test_autoscaler_scales_the_target_on_cpu_utilization(cluster_factory):
@@ -163,7 +164,7 @@ async def test_autoscaler_scales_the_target_on_cpu_utilization(cluster_factory):
         got = await c.client.get(DEPLOYMENT, "web", namespace="default")
         return got["spec"]["replicas"] == 3
 
-    await eventually(scaled)
+    await eventually(scaled, timeout=30.0)
     hpa = await c.client.get(HORIZONTAL_POD_AUTOSCALER, "web", namespace="default")
     assert (hpa["status"]["desiredReplicas"],
             hpa["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"]) \
