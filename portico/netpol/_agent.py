@@ -7,7 +7,11 @@ model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
 burst of events is one sync. A sync plans (pure), applies the one transaction,
 commits, and, when the rules changed, cuts the connections the policies now
 forbid (`_conntrack.py`), in the background so that it never delays the next
-sync. A failed transaction makes the next sync a full one, retried after a second.
+sync. A failed transaction makes the next sync a full one, retried after a second,
+and so does the hour since the last full sync (kube-proxy's nftables proxier's
+`fullSyncPeriod`): the table is rebuilt from the snapshot, whatever was done to it
+behind the agent's back. Between those, a change costs what it touches (see
+`_state.py`): a pod label change is usually a few `add/delete element` commands.
 `stop()` leaves the rules in place, as the proxier does: a restarted agent
 replaces the table atomically on its first sync.
 
@@ -43,6 +47,8 @@ from portico.proxy.config import ProxyConfig
 log = logging.getLogger("portico.netpol")
 
 RETRY_AFTER_FAILURE = 1.0
+FULL_SYNC_PERIOD = 3600.0
+"""Seconds between full syncs (as kube-proxy's nftables mode); partial ones in between."""
 ALLOWED_METRIC = "portico_networkpolicy_allowed_packets_total"
 
 
@@ -70,6 +76,7 @@ class PolicyAgent:
         self._cut_again = False
         self.last_applied = 0.0
         """When (time.monotonic) the last transaction was applied."""
+        self._last_full = float("-inf")
 
     async def start(self) -> None:
         for informer in self.informers:
@@ -115,6 +122,8 @@ class PolicyAgent:
 
     async def sync(self) -> None:
         async with self._lock:
+            if time.monotonic() - self._last_full >= FULL_SYNC_PERIOD:
+                self.state.resync()
             if not self.state.pending():
                 return
             with _gc.paused():  # as the proxier: no collector passes over the state
@@ -128,9 +137,10 @@ class PolicyAgent:
                 self.runner.retry_after(RETRY_AFTER_FAILURE)
                 return
             self.state.commit(plan)
+            self.last_applied = time.monotonic()
             if plan.full:
                 _gc.settle()
-            self.last_applied = time.monotonic()
+                self._last_full = self.last_applied
         if plan.tx.operations:
             self._request_cut()
 
