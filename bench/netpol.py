@@ -37,11 +37,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _wrk  # noqa: E402
+from bench._netpol_e2e import Workload, end_to_end  # noqa: E402
 from bench._sandbox import ensure_private_netns  # noqa: E402
 from bench._traffic import Rules, TrafficCluster, sh  # noqa: E402
 from portico.netpol._agent import node_addresses  # noqa: E402
 from portico.netpol._state import PolicyState  # noqa: E402
-from portico.netpol.model import Pod, Policy, labels_of, policy_from_object  # noqa: E402
+from portico.netpol.model import (  # noqa: E402
+    Pod,
+    Policy,
+    labels_of,
+    namespace_labels,
+    pod_from_object,
+    policy_from_object,
+)
 from portico.netpol.render import TABLE  # noqa: E402
 from portico.proxy import _gc  # noqa: E402
 from portico.proxy.apply import NftCommand, netns_argv  # noqa: E402
@@ -120,21 +128,25 @@ def traffic(args: argparse.Namespace) -> None:
         cluster.close()
 
 
-def scale_state(policies: int, pods: int) -> PolicyState:
-    """node-1's state: `pods` pods in 10 namespaces on 3 nodes, `policies` policies
-    (each selects one of 50 apps of its namespace, allows one of 10 roles, from its own
-    namespace or every namespace labelled team=blue, on 80 and 8080-8090; every fourth
-    also restricts egress to its namespace)."""
-    state = PolicyState("node-1", node_addresses("10.224.0.4", "10.244.0.0/24"))
-    for n in range(10):
-        state.set_namespace(f"ns{n}", labels_of({"kubernetes.io/metadata.name": f"ns{n}",
-                                                 "team": "blue" if n % 2 else "red"}))
+def scale_workload(policies: int, pods: int) -> Workload:
+    """`pods` pods in 10 namespaces on 3 nodes, `policies` policies (each selects one of 50
+    apps of its namespace, allows one of 10 roles, from its own namespace or every
+    namespace labelled team=blue, on 80 and 8080-8090; every fourth also restricts egress
+    to its namespace), as API objects."""
+    namespaces = [{"metadata": {"name": f"ns{n}", "labels": {
+        "kubernetes.io/metadata.name": f"ns{n}", "team": "blue" if n % 2 else "red"}}}
+        for n in range(10)]
+    pod_objects = []
     for i in range(pods):
         node = i % 3
-        state.set_pod(f"ns{i % 10}/pod{i}", Pod(
-            f"ns{i % 10}", f"pod{i}", f"10.244.{node}.{i // 3 % 250 + 2}" if i < 750 else
-            f"10.245.{node}.{i // 3 % 250 + 2}", f"node-{node + 1}",
-            labels_of({"app": f"app{i % 50}", "role": f"r{i % 10}"})))
+        subnet = "10.244" if i < 750 else "10.245"
+        pod_objects.append({
+            "metadata": {"namespace": f"ns{i % 10}", "name": f"pod{i}",
+                         "labels": {"app": f"app{i % 50}", "role": f"r{i % 10}"}},
+            "spec": {"nodeName": f"node-{node + 1}",
+                     "containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+            "status": {"phase": "Running", "podIP": f"{subnet}.{node}.{i // 3 % 250 + 2}"}})
+    policy_objects = []
     for j in range(policies):
         spec: dict[str, object] = {
             "podSelector": {"matchLabels": {"app": f"app{j % 50}"}},
@@ -144,15 +156,28 @@ def scale_state(policies: int, pods: int) -> PolicyState:
                          "ports": [{"port": 80}, {"port": 8080, "endPort": 8090}]}]}
         if j % 4 == 0:
             spec["egress"] = [{"to": [{"podSelector": {}}]}]
-        p = policy_from_object({"metadata": {"namespace": f"ns{j % 10}", "name": f"np{j}"},
-                                "spec": spec})
+        policy_objects.append({"metadata": {"namespace": f"ns{j % 10}", "name": f"np{j}"},
+                               "spec": spec})
+    return Workload(namespaces, pod_objects, policy_objects)
+
+
+def scale_state(workload: Workload) -> PolicyState:
+    """node-1's state over the workload, parsed as the agent parses its informers' objects."""
+    state = PolicyState("node-1", node_addresses("10.224.0.4", "10.244.0.0/24"))
+    for ns in workload.namespaces:
+        state.set_namespace(ns["metadata"]["name"], namespace_labels(ns))
+    for obj in workload.pods:
+        state.set_pod(f"{obj['metadata']['namespace']}/{obj['metadata']['name']}",
+                      pod_from_object(obj))
+    for obj in workload.policies:
+        p = policy_from_object(obj)
         state.set_policy(p.key, p)
     return state
 
 
 async def scale(policies: int, pods: int, changes: int) -> None:
     runner = NftCommand(SCALE_NETNS)
-    state = scale_state(policies, pods)
+    state = scale_state(scale_workload(policies, pods))
     started = time.perf_counter()
     with _gc.paused():  # as the agent does
         plan = state.plan()
@@ -203,6 +228,7 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--skip-scale", action="store_true")
     parser.add_argument("--skip-traffic", action="store_true")
+    parser.add_argument("--skip-e2e", action="store_true")
     args = parser.parse_args()
     ensure_private_netns()
     if not args.skip_traffic:
@@ -211,6 +237,13 @@ def main() -> None:
         subprocess.run(["ip", "netns", "add", SCALE_NETNS], check=True)
         try:
             asyncio.run(scale(args.policies, args.pods, args.changes))
+        finally:
+            subprocess.run(["ip", "netns", "del", SCALE_NETNS], check=False)
+    if not args.skip_e2e:
+        subprocess.run(["ip", "netns", "add", SCALE_NETNS], check=True)
+        try:
+            asyncio.run(end_to_end(scale_workload(args.policies, args.pods), args.changes,
+                                   SCALE_NETNS))
         finally:
             subprocess.run(["ip", "netns", "del", SCALE_NETNS], check=False)
 

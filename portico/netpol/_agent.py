@@ -5,13 +5,13 @@ netns, and owns only the `inet portico-netpol` table. Three informers (Pods,
 Namespaces, NetworkPolicies of every namespace) feed their changes, parsed into
 model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
 burst of events is one sync. A sync plans (pure), applies the one transaction,
-commits, and, when the rules changed, cuts the connections the policies now
-forbid (`_conntrack.py`), in the background so that it never delays the next
-sync. A failed transaction makes the next sync a full one, retried after a second,
-and so does the hour since the last full sync (kube-proxy's nftables proxier's
-`fullSyncPeriod`): the table is rebuilt from the snapshot, whatever was done to it
-behind the agent's back. Between those, a change costs what it touches (see
-`_state.py`): a pod label change is usually a few `add/delete element` commands.
+commits, and, when the rules changed (other than only allowing more), cuts the
+connections the policies now forbid (`_conntrack.py`), in the background so that
+it never delays the next sync. A failed transaction makes the next sync a full one,
+retried after a second, and so does the hour since the last full sync (kube-proxy's
+nftables proxier's `fullSyncPeriod`): the table is rebuilt from the snapshot,
+whatever was done to it behind the agent's back. Between those, a change costs what
+it touches (see `_state.py`): a pod label change is a few `add/delete element`s.
 `stop()` leaves the rules in place, as the proxier does: a restarted agent
 replaces the table atomically on its first sync.
 
@@ -36,6 +36,7 @@ from lightkube.resources.core_v1 import Namespace, Pod
 from lightkube.resources.networking_v1 import NetworkPolicy
 
 from portico.client import CoalescingRunner, Informer, Obj, key_of
+from portico.netpol import diff
 from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
 from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
@@ -141,7 +142,7 @@ class PolicyAgent:
             if plan.full:
                 _gc.settle()
                 self._last_full = self.last_applied
-        if plan.tx.operations:
+        if plan.tx.operations and not diff.only_allows(plan.tx):
             self._request_cut()
 
     def _request_cut(self) -> None:

@@ -31,11 +31,18 @@ class RecordingNft(FakeNft):
         self.scripts.append(tx.script())
 
 
+class CutCountingAgent(PolicyAgent):
+    """Records the conntrack passes it asks for instead of running conntrack."""
+
+    cuts: list[object]
+
+
 @pytest.fixture
-def agent(monkeypatch: pytest.MonkeyPatch) -> PolicyAgent:
-    made = PolicyAgent(CONFIG, cast(AsyncClient, object()), RecordingNft())
-    monkeypatch.setattr(made, "_request_cut", lambda: None)  # no conntrack here
+def agent(monkeypatch: pytest.MonkeyPatch) -> CutCountingAgent:
+    made = CutCountingAgent(CONFIG, cast(AsyncClient, object()), RecordingNft())
+    monkeypatch.setattr(made, "_request_cut", lambda: made.cuts.append(made.state.applied))
     monkeypatch.setattr(made.runner, "retry_after", lambda seconds: None)
+    made.cuts = []
     made.state.set_policy(FROM_B.key, FROM_B)
     for p in (pod("x", "a", "10.244.0.10"), pod("x", "b", "10.244.1.10", 2)):
         made.state.set_pod(p.key, p)
@@ -47,7 +54,7 @@ def _full(script: str) -> bool:
 
 
 async def test_partial_between_full_syncs_and_full_after_the_period(
-        agent: PolicyAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+        agent: CutCountingAgent, monkeypatch: pytest.MonkeyPatch) -> None:
     nft = agent.nft
     assert isinstance(nft, RecordingNft)
     await agent.sync()
@@ -55,15 +62,21 @@ async def test_partial_between_full_syncs_and_full_after_the_period(
     agent.state.set_pod("x/c", pod("x", "c", "10.244.2.10", 3, pod="b"))
     await agent.sync()
     assert [_full(s) for s in nft.scripts] == [True, False]
+    assert len(agent.cuts) == 1  # x/c joined a peer set: no connection to cut
+    agent.state.set_pod("x/c", pod("x", "c", "10.244.2.10", 3, pod="c"))
+    await agent.sync()
+    assert len(agent.cuts) == 2 and nft.scripts[2].startswith("delete element")
+    agent.state.set_pod("x/c", pod("x", "c", "10.244.2.10", 3, pod="b"))
+    await agent.sync()
     assert nft.scripts[1].startswith("add element")
     table = nft.dump(name=TABLE)
     monkeypatch.setattr(agent, "_last_full", agent.last_applied - FULL_SYNC_PERIOD)
     await agent.sync()  # the periodic wake-up: a full sync though nothing changed
-    assert [_full(s) for s in nft.scripts] == [True, False, True]
+    assert [_full(s) for s in nft.scripts] == [True, False, False, False, True]
     assert nft.dump(name=TABLE) == table
 
 
-async def test_failed_transaction_makes_the_next_sync_full(agent: PolicyAgent) -> None:
+async def test_failed_transaction_makes_the_next_sync_full(agent: CutCountingAgent) -> None:
     nft = agent.nft
     assert isinstance(nft, RecordingNft)
     await agent.sync()

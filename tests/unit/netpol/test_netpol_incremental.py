@@ -9,6 +9,7 @@ import pytest
 from netpol_builders import NODE_ADDRESSES, pod, policy
 from test_netpol_render import ALLOW, _full_dump, new_state, sync
 
+from portico.netpol import diff
 from portico.netpol._state import PolicyState
 from portico.netpol.model import Pod, labels_of
 from portico.netpol.render import TABLE
@@ -116,3 +117,19 @@ def test_resync_is_a_full_sync_of_the_same_table() -> None:
     nft.apply(plan.tx)
     state.commit(plan)
     assert nft.dump(name=TABLE) == before
+
+
+def test_only_a_pod_joining_peer_sets_skips_the_conntrack_pass() -> None:
+    nft = FakeNft()
+    state = new_state("node-1", FROM_B, FROM_B_ANYWHERE)
+    sync(state, nft)
+
+    def allows_only(changed: Pod) -> bool:
+        state.set_pod(changed.key, changed)
+        plan = state.plan()
+        nft.apply(plan.tx)
+        state.commit(plan)
+        return len(plan.tx) > 0 and diff.only_allows(plan.tx)
+    assert allows_only(pod("x", "c", "10.244.2.10", 3, pod="b"))  # joins: allows more
+    assert not allows_only(pod("x", "c", "10.244.2.10", 3, pod="c"))  # leaves: may forbid
+    assert not allows_only(pod("x", "d", "10.244.0.30", 1, pod="a"))  # newly isolated
