@@ -23,7 +23,6 @@ Clocks: `time.monotonic` (CLOCK_MONOTONIC) in one process; the server's time is 
 from __future__ import annotations
 
 import asyncio
-import statistics
 import sys
 import tempfile
 import time
@@ -144,7 +143,8 @@ async def populate(client: AsyncClient, workload: Workload) -> None:
                     for p in workload.policies])
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    """The `q` quantile of `values` (seconds), in milliseconds."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
 
@@ -184,8 +184,8 @@ async def measure(kubeconfig: Path, workload: Workload, changes: int, netns: str
 
 def _report(results: list[dict[str, float]]) -> None:
     def line(name: str, values: list[float]) -> str:
-        return (f"{name} p50 {statistics.median(values) * 1000:.1f} ms, p99 "
-                f"{_pct(values, 0.99):.1f} ms")
+        return (f"{name} p50 {percentile(values, 0.5):.1f} ms, p99 "
+                f"{percentile(values, 0.99):.1f} ms")
     own = [r["plan"] + r["nft"] for r in results]
     waiting = [r["delivery"] + r["wait"] for r in results]
     print(f"  end to end, one pod label change (PATCH -> rules applied on node-1, "

@@ -7,8 +7,9 @@ model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
 burst of events is one sync. A sync plans (pure), applies the one transaction,
 commits, and, when the rules changed (other than only allowing more), cuts the
 connections the policies now forbid (`_conntrack.py`), in the background so that
-it never delays the next sync. A failed transaction makes the next sync a full one,
-retried after a second, and so does the hour since the last full sync (kube-proxy's
+it never delays the next sync, and `CUT_DELAY` later, so that a burst of syncs
+shares one pass. A failed transaction makes the next sync a full one, retried
+after a second, and so does the hour since the last full sync (kube-proxy's
 nftables proxier's `fullSyncPeriod`): the table is rebuilt from the snapshot,
 whatever was done to it behind the agent's back. Between those, a change costs what
 it touches (see `_state.py`): a pod label change is a few `add/delete element`s.
@@ -48,6 +49,9 @@ from portico.proxy.config import ProxyConfig
 log = logging.getLogger("portico.netpol")
 
 RETRY_AFTER_FAILURE = 1.0
+CUT_DELAY = 0.1
+"""Seconds from a sync to its conntrack pass: the syncs of a burst (a rollout relabelling
+pods) share one pass instead of one `conntrack -L` each competing with the next sync."""
 FULL_SYNC_PERIOD = 3600.0
 """Seconds between full syncs (as kube-proxy's nftables mode); partial ones in between."""
 ALLOWED_METRIC = "portico_networkpolicy_allowed_packets_total"
@@ -154,12 +158,13 @@ class PolicyAgent:
         self._cut = asyncio.create_task(self._cut_forbidden(), name="netpol-cut")
 
     async def _cut_forbidden(self) -> None:
+        await asyncio.sleep(CUT_DELAY)
+        self._cut_again = False  # this pass judges every change applied until now
         try:
             await cut_forbidden(self.state.cluster, self.config.node_name, self.config.netns)
         except OSError as exc:
             log.warning("cannot cut forbidden connections: %s", exc)
         if self._cut_again:
-            self._cut_again = False
             await self._cut_forbidden()
 
     # --- metrics ----------------------------------------------------------------------------
