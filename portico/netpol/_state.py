@@ -145,14 +145,14 @@ class PolicyState:
     def _update_members(self, old: Pod | None, new: Pod | None) -> None:
         namespaces = self.cluster.namespaces
         for peers, members in self._members.items():
-            updated = members
-            if old is not None and old.ip in members:
-                updated = members - {old.ip}
-            if new is not None and peer_key_selects(peers, new, namespaces):
-                updated = updated | {new.ip}
-            if updated != members:
-                self._members[peers] = updated
-                self._dirty_sets.add(peers)
+            leaving = old.ip if old is not None and old.ip in members else None
+            joining = (new.ip if new is not None and peer_key_selects(peers, new, namespaces)
+                       else None)
+            if leaving == joining:  # out before and after, or in with the same address
+                continue
+            updated = members - {leaving} if leaving is not None else members
+            self._members[peers] = updated | {joining} if joining is not None else updated
+            self._dirty_sets.add(peers)
 
     def set_namespace(self, name: str, labels: Labels | None) -> None:
         old = self.cluster.namespaces.get(name)
