@@ -30,7 +30,7 @@ sync). Changes recorded while a plan is being applied belong to the next plan.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from portico.netpol import diff
@@ -221,19 +221,25 @@ class PolicyState:
     def _plan_sets(self, fragments: dict[str, Fragment], members: dict[PeerKey, frozenset[str]],
                    dirty: set[PeerKey], stale: set[PeerKey], selection: Selection,
                    policies_changed: bool) -> None:
-        """Bring the peer set fragments (and `members`, what they hold) up to date."""
-        if not policies_changed:  # the same sets are in use: update the dirty ones
-            needed = set(self._members)
-        else:
+        """Bring the peer set fragments (and `members`, what they hold) up to date. Without
+        a policy change the same sets are in use, and only the dirty ones are looked at
+        (peer keys hash deeply: no pass over every set)."""
+        needed: Collection[PeerKey] = self._members.keys()
+        recompute = stale
+        if policies_changed:  # sets may have come into use, or gone out of it
             needed = {peers for f in fragments.values() for peers in f.peers}
-        for peers in (needed - self._members.keys()) | (stale & needed):
-            self._members[peers] = frozenset(p.ip for p in selection.peer_pods(peers))
-            dirty.add(peers)
-        for peers in self._members.keys() - needed:
-            del self._members[peers]
-            members.pop(peers, None)
-            fragments.pop(SET_PREFIX + peer_set_name(peers), None)
-        for peers in dirty & needed:
+            recompute = stale | (needed - self._members.keys())
+            for peers in self._members.keys() - needed:
+                del self._members[peers]
+                members.pop(peers, None)
+                fragments.pop(SET_PREFIX + peer_set_name(peers), None)
+        for peers in recompute:
+            if peers in needed:
+                self._members[peers] = frozenset(p.ip for p in selection.peer_pods(peers))
+                dirty.add(peers)
+        for peers in dirty:
+            if peers not in needed:
+                continue
             name = SET_PREFIX + peer_set_name(peers)
             fragment = _peer_set(peers, fragments.get(name), members.get(peers),
                                  self._members[peers])

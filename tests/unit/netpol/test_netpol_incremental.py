@@ -88,10 +88,14 @@ def test_random_changes_keep_partial_equal_to_full(seed: int) -> None:
     state = new_state("node-1", ALLOW, FROM_B, FROM_B_ANYWHERE, NAMED_EGRESS)
     sync(state, nft)
     originals = dict(state._pods)
-    for _ in range(25):
+    for _ in range(30):
         key = rng.choice(sorted(originals))
         current = state._pods.get(key, originals[key])
-        if rng.random() < 0.1:
+        if rng.random() < 0.1:  # a policy goes, or comes back
+            toggled = rng.choice((FROM_B, FROM_B_ANYWHERE, NAMED_EGRESS))
+            present = toggled.key in state.cluster.policies
+            state.set_policy(toggled.key, None if present else toggled)
+        elif rng.random() < 0.1:
             namespace = rng.choice("yz")
             state.set_namespace(namespace, labels_of({"kubernetes.io/metadata.name": namespace,
                                                       "team": rng.choice("ab")}))
