@@ -5,9 +5,14 @@ netns, and owns only the `inet portico-netpol` table. Three informers (Pods,
 Namespaces, NetworkPolicies of every namespace) feed their changes, parsed into
 model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
 burst of events is one sync. A sync plans (pure), applies the one transaction,
-commits, and, when the rules changed, cuts the connections the policies now
-forbid (`_conntrack.py`), in the background so that it never delays the next
-sync. A failed transaction makes the next sync a full one, retried after a second.
+commits, and, when the rules changed (other than only allowing more), cuts the
+connections the policies now forbid (`_conntrack.py`), in the background so that
+it never delays the next sync, and `CUT_DELAY` later, so that a burst of syncs
+shares one pass. A failed transaction makes the next sync a full one, retried
+after a second, and so does the hour since the last full sync (kube-proxy's
+nftables proxier's `fullSyncPeriod`): the table is rebuilt from the snapshot,
+whatever was done to it behind the agent's back. Between those, a change costs what
+it touches (see `_state.py`): a pod label change is a few `add/delete element`s.
 `stop()` leaves the rules in place, as the proxier does: a restarted agent
 replaces the table atomically on its first sync.
 
@@ -32,6 +37,7 @@ from lightkube.resources.core_v1 import Namespace, Pod
 from lightkube.resources.networking_v1 import NetworkPolicy
 
 from portico.client import CoalescingRunner, Informer, Obj, key_of
+from portico.netpol import diff
 from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
 from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
@@ -43,6 +49,11 @@ from portico.proxy.config import ProxyConfig
 log = logging.getLogger("portico.netpol")
 
 RETRY_AFTER_FAILURE = 1.0
+CUT_DELAY = 0.1
+"""Seconds from a sync to its conntrack pass: the syncs of a burst (a rollout relabelling
+pods) share one pass instead of one `conntrack -L` each competing with the next sync."""
+FULL_SYNC_PERIOD = 3600.0
+"""Seconds between full syncs (as kube-proxy's nftables mode); partial ones in between."""
 ALLOWED_METRIC = "portico_networkpolicy_allowed_packets_total"
 
 
@@ -70,6 +81,7 @@ class PolicyAgent:
         self._cut_again = False
         self.last_applied = 0.0
         """When (time.monotonic) the last transaction was applied."""
+        self._last_full = float("-inf")
 
     async def start(self) -> None:
         for informer in self.informers:
@@ -115,6 +127,8 @@ class PolicyAgent:
 
     async def sync(self) -> None:
         async with self._lock:
+            if time.monotonic() - self._last_full >= FULL_SYNC_PERIOD:
+                self.state.resync()
             if not self.state.pending():
                 return
             with collector.paused():  # as the proxier: no collector passes over the state
@@ -128,10 +142,11 @@ class PolicyAgent:
                 self.runner.retry_after(RETRY_AFTER_FAILURE)
                 return
             self.state.commit(plan)
+            self.last_applied = time.monotonic()
             if plan.full:
                 collector.settle()
-            self.last_applied = time.monotonic()
-        if plan.tx.operations:
+                self._last_full = self.last_applied
+        if plan.tx.operations and not diff.only_allows(plan.tx):
             self._request_cut()
 
     def _request_cut(self) -> None:
@@ -143,12 +158,13 @@ class PolicyAgent:
         self._cut = asyncio.create_task(self._cut_forbidden(), name="netpol-cut")
 
     async def _cut_forbidden(self) -> None:
+        await asyncio.sleep(CUT_DELAY)
+        self._cut_again = False  # this pass judges every change applied until now
         try:
             await cut_forbidden(self.state.cluster, self.config.node_name, self.config.netns)
         except OSError as exc:
             log.warning("cannot cut forbidden connections: %s", exc)
         if self._cut_again:
-            self._cut_again = False
             await self._cut_forbidden()
 
     # --- metrics ----------------------------------------------------------------------------

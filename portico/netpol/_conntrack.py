@@ -6,10 +6,11 @@ leaves the effect on existing connections to the implementation; Portico follows
 kube-network-policies' strict mode (kubernetes-sigs/kube-network-policies#268: the
 conntrack table is evaluated against the current policies, and entries no longer
 allowed are expired so their next packets are judged again), where Calico and
-Antrea let running connections go on. After every sync that changed the rules the
-agent lists its node's conntrack table, asks the model (`Cluster`, the same one
-that rendered the rules) about each flow from or to a local pod, and deletes the
-entries of the flows it now forbids. The next packet of such a flow is a new
+Antrea let running connections go on. Shortly after a sync whose rules may forbid
+something (not one that only added pods to peer sets; a burst of syncs shares one
+pass) the agent lists its node's conntrack table, asks the model (`Cluster`, the
+same one that rendered the rules) about each flow from or to a local pod, and deletes
+the entries of the flows it now forbids. The next packet of such a flow is a new
 connection for the kernel (`nf_conntrack_tcp_loose` picks TCP up mid-stream), and
 the policy chains drop it; flows still allowed keep their entry and never notice.
 

@@ -14,14 +14,26 @@ an order `nft` accepts within one transaction:
 4. flush, then delete, chains that went away (nothing references them any more:
    their referrers were rewritten in step 3, their map elements deleted in step 2);
 5. delete sets that went away (their rules are gone).
+
+`only_allows(tx)` tells the agent whether a transaction can only let more through
+(it adds elements to peer, named-port or self sets, and nothing else: a pod that
+joined a peer set). Then no running connection can have become forbidden and the
+conntrack pass is skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from portico.netpol.render import TABLE, ChainSpec, Fragment, SetSpec
-from portico.proxy.nftables import Family, Rule, Table, Transaction
+from portico.netpol.render import (
+    EGRESS_PODS_MAP,
+    INGRESS_PODS_MAP,
+    TABLE,
+    ChainSpec,
+    Fragment,
+    SetSpec,
+)
+from portico.proxy.nftables import Element, Family, Rule, Table, Transaction, Verb
 
 Fragments = Mapping[str, Fragment]
 
@@ -92,3 +104,11 @@ def partial(previous: Fragments, current: Fragments) -> Transaction:
     for name in sorted(before_sets.keys() - after_sets.keys()):
         tx.delete(before_sets[name].set)
     return tx
+
+
+def only_allows(tx: Transaction) -> bool:
+    """Whether every operation adds an element that allows more (not a pod-map element,
+    which isolates a pod)."""
+    return all(verb is Verb.ADD and isinstance(obj, Element)
+               and obj.container not in (INGRESS_PODS_MAP, EGRESS_PODS_MAP)
+               for verb, obj in tx.operations)

@@ -208,8 +208,10 @@ class Cluster:
 
     def verdict(self, direction: Direction, subject: Pod, other: str, protocol: Protocol,
                 port: int, destination: Pod | None) -> DirectionVerdict:
-        selecting = [p for p in sorted(self.policies.values(), key=lambda p: p.key)
-                     if direction in p.types and p.selects(subject)]
+        # filter, then sort (the conntrack pass asks once per flow)
+        selecting = sorted((p for p in self.policies.values()
+                            if direction in p.types and p.selects(subject)),
+                           key=lambda p: p.key)
         allowed = tuple(p.key for p in selecting
                         if any(self._rule_matches(p, r, other, protocol, port, destination)
                                for r in p.rules(direction)))

@@ -41,6 +41,7 @@ one transaction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from collections import defaultdict
@@ -124,7 +125,9 @@ def peer_key(namespace: str, peers: tuple[Peer, ...]) -> PeerKey:
     return (namespace if relative else "", peers)
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def peer_set_name(key: PeerKey) -> str:
+    """Named after the peers (memoized: a sync asks for the names of every set it touches)."""
     return f"peers-{hashlib.sha256(repr(key).encode()).hexdigest()[:12]}"
 
 
@@ -137,11 +140,16 @@ class Selection:
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.by_namespace: dict[str, list[Pod]] = defaultdict(list)
-        for pod in cluster.pods.values():
-            self.by_namespace[pod.namespace].append(pod)
         self._targets: dict[tuple[str, LabelSelector, str], list[Pod]] = {}
         self._peers: dict[PeerKey, list[Pod]] = {}
+
+    @functools.cached_property
+    def by_namespace(self) -> dict[str, list[Pod]]:
+        """The pods by namespace, indexed on first use (a peer-only plan needs none)."""
+        index: dict[str, list[Pod]] = defaultdict(list)
+        for pod in self.cluster.pods.values():
+            index[pod.namespace].append(pod)
+        return index
 
     def targets(self, policy: Policy, node: str) -> list[Pod]:
         memo = (policy.namespace, policy.pod_selector, node)
@@ -267,10 +275,15 @@ def render_policy(policy: Policy, node: str, selection: Selection) -> Fragment:
     return Fragment({}, sets, isolated, frozenset(peers), rules)
 
 
+def peer_set_is_plain(key: PeerKey) -> bool:
+    """Whether the peers are pods only: their set is a plain hash set of pod addresses."""
+    return not any(peer.cidr is not None for peer in key[1])
+
+
 def render_peer_set(key: PeerKey, members: Iterable[str]) -> Fragment:
-    """The shared interval set of a rule's peers: pod addresses and ipBlocks, collapsed."""
+    """The shared set of a rule's peers: pod addresses, and ipBlocks collapsed (interval)."""
     name = peer_set_name(key)
-    if not any(peer.cidr is not None for peer in key[1]):
+    if peer_set_is_plain(key):
         # pods only: a plain hash set, whose element changes need no cache in `nft`
         # (an interval set's do: at 20k elements a change took 60 ms instead of 2)
         elements = frozenset(Element(name, (ip,)) for ip in members)
