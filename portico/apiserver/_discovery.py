@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from portico.apiserver.resources._base import ResourceType
+from portico.model.kinds import version_priority
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
@@ -24,19 +24,6 @@ def wants_aggregated(accept: str) -> str | None:
     if "v=v2;" in accept.replace(" ", "") or accept.replace(" ", "").endswith("v=v2"):
         return AGGREGATED_V2
     return AGGREGATED_V2BETA1
-
-
-_KUBE_VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")
-
-
-def version_priority(version: str) -> tuple[int, int, int, str]:
-    """Sort key of kube-aware version order: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > other."""
-    match = _KUBE_VERSION.fullmatch(version)
-    if match is None:
-        return (3, 0, 0, version)
-    major, stage, minor = match.groups()
-    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
-    return (rank, -int(major), -int(minor or 0), "")
 
 
 def _groups(resources: Sequence[ResourceType]) -> list[tuple[str, list[str]]]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from portico.apiserver._discovery import version_priority
 from portico.client import Obj
-from portico.model.kinds import Kind
+from portico.model.kinds import Kind, version_priority
 
 
 def _established(crd: Obj) -> bool:

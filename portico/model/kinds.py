@@ -12,6 +12,7 @@ The constants below are the built-in kinds Portico's components act on.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -104,6 +105,19 @@ class Kind:
 
     def __str__(self) -> str:
         return self.name
+
+
+_KUBE_VERSION = re.compile(r"v(\d+)(?:(alpha|beta)(\d+))?")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key of kube-aware version order: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > other."""
+    match = _KUBE_VERSION.fullmatch(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, stage, minor = match.groups()
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -int(major), -int(minor or 0), "")
 
 
 def _core(kind: str, plural: str, namespaced: bool = True) -> Kind:

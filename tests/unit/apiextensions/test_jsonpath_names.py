@@ -7,11 +7,11 @@ import datetime
 
 import pytest
 
-from portico.apiserver._discovery import version_priority
 from portico.apiserver.apiextensions._jsonpath import compile_path
 from portico.apiserver.apiextensions._kinds import cell
 from portico.apiserver.apiextensions._names import names_condition, next_status
 from portico.apiserver.apiextensions._validation import protected, validate_names
+from portico.model.kinds import version_priority
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, tzinfo=datetime.UTC)
 OBJ = {"metadata": {"labels": {"app.kubernetes.io/name": "web"}},
