@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from portico.agent import _events as ev
-from portico.client import EventType
 from portico.images import ImageError, ImageErrorReason
+from portico.model.vocabulary import EventType
 
 if TYPE_CHECKING:
     from portico.agent._containers import ContainerRunner

@@ -36,11 +36,11 @@ from portico.agent._image_events import ERR_IMAGE_PULL
 from portico.agent._names import serviceaccount_dir, uid_hex
 from portico.agent._volume_manager import get_or_none
 from portico.agent._volumes import VolumeError, container_mounts
-from portico.client import EventType
 from portico.images._catalog import BUILTIN
 from portico.images._mappings import MappingSource
 from portico.images._reference import Reference, parse
 from portico.model.quantity import value as memory_bytes
+from portico.model.vocabulary import EventType
 from portico.oci import (
     BindMount,
     ImageStore,

@@ -282,7 +282,7 @@ def cmd_lb(args: argparse.Namespace) -> int:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     from portico.cli._policy import CheckError, Question, check, parse_destination
-    from portico.netpol.model import Protocol
+    from portico.model.vocabulary import Protocol
 
     kubeconfig = args.kubeconfig or resolve(args.name, args.data_dir).kubeconfig
     try:

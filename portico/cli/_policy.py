@@ -20,11 +20,11 @@ from lightkube import Client, KubeConfig
 from lightkube.resources.core_v1 import Namespace, Node, Pod
 from lightkube.resources.networking_v1 import NetworkPolicy
 
+from portico.model.vocabulary import Protocol
 from portico.netpol.model import (
     Cluster,
     Decision,
     DirectionVerdict,
-    Protocol,
     namespace_labels,
     pod_from_object,
     policy_from_object,

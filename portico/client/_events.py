@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from enum import StrEnum
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
@@ -29,14 +28,10 @@ from lightkube.resources.core_v1 import Event
 from lightkube.types import PatchType
 
 from portico.client._correlator import Clock, Correlated, EventCorrelator, rfc3339
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.events")
 Object = dict[str, Any]
-
-
-class EventType(StrEnum):
-    NORMAL = "Normal"
-    WARNING = "Warning"
 
 
 def object_reference(obj: Object, field_path: str = "") -> Object:

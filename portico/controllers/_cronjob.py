@@ -23,11 +23,12 @@ from lightkube import ApiError, AsyncClient
 from lightkube.resources.batch_v1 import CronJob, Job
 from lightkube.types import CascadeType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _cronjob_plan as cp
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._pods import meta, now_utc, rfc3339
 from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.cronjob")
 

@@ -26,7 +26,7 @@ from lightkube.resources.apps_v1 import Deployment, ReplicaSet
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _rollout as ro
 from portico.controllers._pods import (
     controller_ref,
@@ -37,6 +37,7 @@ from portico.controllers._pods import (
     owner_reference,
     selector_matches,
 )
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.deployment")
 

@@ -24,7 +24,7 @@ from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import PatchType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers._hpa_algorithm import PodCpu, cpu_proposal, normalize, stabilized
 from portico.controllers._kinds import PodMetrics
 from portico.controllers._pods import (
@@ -37,6 +37,7 @@ from portico.controllers._pods import (
     with_condition,
 )
 from portico.model.quantity import milli_value
+from portico.model.vocabulary import EventType
 
 COMPONENT = "horizontal-pod-autoscaler"
 TARGETS = {"Deployment": Deployment, "ReplicaSet": ReplicaSet}

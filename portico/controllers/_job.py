@@ -25,7 +25,7 @@ from lightkube.resources.batch_v1 import Job
 from lightkube.resources.core_v1 import Pod
 from lightkube.types import CascadeType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _job_plan as jp
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
@@ -35,6 +35,7 @@ from portico.controllers._workload import (
     slow_start,
     write_status,
 )
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.job")
 

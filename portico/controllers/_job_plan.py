@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from portico.controllers._podfailure import Failure, match_rule
 from portico.controllers._pods import (
     Obj,
-    PodPhase,
     deletion_rank,
     is_ready,
     is_terminating,
@@ -40,6 +39,7 @@ from portico.controllers._pods import (
     phase,
     restarts,
 )
+from portico.model.vocabulary import PodPhase
 
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 BACKOFF_BASE = 10.0

@@ -32,14 +32,15 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import Node, Pod
 from lightkube.types import PatchType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
-from portico.controllers._pods import ConditionStatus, condition, meta, now_utc, rfc3339
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
+from portico.controllers._pods import condition, meta, now_utc, rfc3339
 from portico.controllers._taint_eviction import (
     DISRUPTION_TARGET,
     EVENT_REASON,
     eviction_delay,
     no_execute_taints,
 )
+from portico.model.vocabulary import ConditionStatus, EventType
 
 log = logging.getLogger("portico.controllers.nodelifecycle")
 

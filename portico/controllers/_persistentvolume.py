@@ -38,8 +38,9 @@ from lightkube.resources.core_v1 import Node, PersistentVolume, PersistentVolume
 from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.model.quantity import parse_quantity
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.persistentvolume")
 COMPONENT = "persistentvolume-controller"

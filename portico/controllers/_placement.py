@@ -42,7 +42,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from portico.controllers._pods import (
-    ConditionStatus,
     Obj,
     condition,
     is_terminated,
@@ -52,6 +51,7 @@ from portico.controllers._pods import (
     meta,
     selector_matches,
 )
+from portico.model.vocabulary import ConditionStatus
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import Pod
 
-from portico.client import EventRecorder, EventType, Obj
+from portico.client import EventRecorder, Obj
 from portico.client._informer import Informer
 from portico.controllers._pods import meta, owner_reference
+from portico.model.vocabulary import EventType
 
 
 @dataclass(frozen=True)

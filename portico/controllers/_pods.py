@@ -11,24 +11,11 @@ No I/O here: every function takes the objects and the current time.
 from __future__ import annotations
 
 import datetime
-from enum import StrEnum
 from typing import Any
 
+from portico.model.vocabulary import ConditionStatus, PodPhase
+
 Obj = dict[str, Any]
-
-
-class PodPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    UNKNOWN = "Unknown"
-
-
-class ConditionStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
 
 
 def now_utc() -> datetime.datetime:

@@ -35,7 +35,7 @@ from lightkube.resources.apps_v1 import ReplicaSet
 from lightkube.resources.core_v1 import Pod, ReplicationController
 from lightkube.types import PatchType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._podcontrol import pod_from_template as build_pod
 from portico.controllers._pods import (
@@ -52,6 +52,7 @@ from portico.controllers._pods import (
     selector_matches,
 )
 from portico.controllers._workload import slow_start
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.replicaset")
 

@@ -45,19 +45,10 @@ from lightkube.resources.core_v1 import (
 from lightkube.resources.storage_v1 import StorageClass
 from lightkube.types import PatchType
 
-from portico.client import (
-    EventRecorder,
-    EventType,
-    InformerFactory,
-    Obj,
-    WorkQueue,
-    key_of,
-    split_key,
-)
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of, split_key
 from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
-    ConditionStatus,
     condition,
     is_terminated,
     is_terminating,
@@ -67,6 +58,7 @@ from portico.controllers._pods import (
     rfc3339,
 )
 from portico.controllers._volume_binding import SELECTED_NODE, ClaimPlan, claims_of
+from portico.model.vocabulary import ConditionStatus, EventType
 
 __all__ = ["SCHEDULER_NAME", "Decision", "Scheduler", "schedule"]
 

@@ -27,12 +27,13 @@ from lightkube.resources.apps_v1 import ControllerRevision, StatefulSet
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod
 from lightkube.types import PatchType
 
-from portico.client import EventRecorder, EventType, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import EventRecorder, InformerFactory, Obj, WorkQueue, key_of
 from portico.controllers import _statefulset_plan as sp
 from portico.controllers._history import History, template_of
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, owner_reference
 from portico.controllers._workload import controlled_by, enqueue_owner, write_status
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.statefulset")
 

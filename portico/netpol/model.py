@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from portico.model.selectors import LabelSelector, selector_from_label_selector_object
+from portico.model.vocabulary import Protocol
 
 Labels = tuple[tuple[str, str], ...]
 """Labels as a sorted tuple, so the values that carry them are hashable."""
@@ -45,12 +46,6 @@ Labels = tuple[tuple[str, str], ...]
 class Direction(StrEnum):
     INGRESS = "Ingress"
     EGRESS = "Egress"
-
-
-class Protocol(StrEnum):
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
 
 
 def labels_of(mapping: Mapping[str, str] | None) -> Labels:

@@ -48,6 +48,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portico.model.selectors import LabelSelector
+from portico.model.vocabulary import Protocol
 from portico.netpol.model import (
     Cluster,
     Direction,
@@ -57,7 +58,6 @@ from portico.netpol.model import (
     Policy,
     PolicyRule,
     PortSpec,
-    Protocol,
     peer_selects,
 )
 from portico.proxy.nftables import Chain, ChainType, Element, Hook, Map, Set

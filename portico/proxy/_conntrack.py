@@ -16,8 +16,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from portico.model.vocabulary import Protocol
 from portico.proxy.apply import netns_argv
-from portico.proxy.model import Protocol, ServicePort
+from portico.proxy.model import ServicePort
 
 log = logging.getLogger("portico.proxy.conntrack")
 

@@ -24,32 +24,11 @@ from typing import TypeVar
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from portico.model.vocabulary import Protocol, ServiceType, SessionAffinity, TrafficPolicy
+
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 DEFAULT_AFFINITY_TIMEOUT = 10800
-
-
-class Protocol(StrEnum):
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
-
-
-class TrafficPolicy(StrEnum):
-    CLUSTER = "Cluster"
-    LOCAL = "Local"
-
-
-class ServiceType(StrEnum):
-    CLUSTER_IP = "ClusterIP"
-    NODE_PORT = "NodePort"
-    LOAD_BALANCER = "LoadBalancer"
-    EXTERNAL_NAME = "ExternalName"
-
-
-class SessionAffinity(StrEnum):
-    NONE = "None"
-    CLIENT_IP = "ClientIP"
 
 
 E = TypeVar("E", bound=StrEnum)

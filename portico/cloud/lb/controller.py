@@ -34,7 +34,7 @@ from portico.client import CoalescingRunner
 from portico.cloud.lb import objects
 from portico.cloud.lb.apply import DataPlane, Runner
 from portico.cloud.lb.build import LbConfig, Plan, plan
-from portico.cloud.lb.events import EventRecorder, EventType, Reason
+from portico.cloud.lb.events import EventRecorder, Reason
 from portico.cloud.lb.model import (
     CLEANUP_FINALIZER,
     LoadBalancer,
@@ -44,6 +44,7 @@ from portico.cloud.lb.model import (
     probe_target,
 )
 from portico.cloud.lb.probes import NetnsSockets, Prober
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.cloud.lb")
 

@@ -15,10 +15,10 @@ from enum import StrEnum
 from lightkube import AsyncClient
 
 from portico.client import EventRecorder as SharedRecorder
-from portico.client import EventType
 from portico.cloud.lb.model import ServiceInfo
+from portico.model.vocabulary import EventType
 
-__all__ = ["COMPONENT", "EventRecorder", "EventType", "Reason"]
+__all__ = ["COMPONENT", "EventRecorder", "Reason"]
 COMPONENT = "service-controller"
 
 

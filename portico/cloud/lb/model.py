@@ -19,18 +19,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from portico.model.vocabulary import Protocol, TrafficPolicy
+
 LOAD_BALANCER_CLASS = "portico.dev/load-balancer"
 CLEANUP_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 FRONTEND_NAME_LENGTH = 32
-
-
-class Protocol(StrEnum):
-    """`spec.ports[].protocol` of a Service."""
-
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
 
 
 class TransportProtocol(StrEnum):
@@ -61,11 +55,6 @@ class LoadBalancerType(StrEnum):
 class HealthState(StrEnum):
     UP = "Up"
     DOWN = "Down"
-
-
-class TrafficPolicy(StrEnum):
-    CLUSTER = "Cluster"
-    LOCAL = "Local"
 
 
 # ---- inputs -----------------------------------------------------------------
