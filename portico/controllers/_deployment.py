@@ -35,8 +35,8 @@ from portico.controllers._pods import (
     meta,
     now_utc,
     owner_reference,
-    selector_matches,
 )
+from portico.model.selectors import label_selector_matches
 from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.deployment")
@@ -88,7 +88,7 @@ class DeploymentController:
                 self.queue.add(f"{meta(rs)['namespace']}/{ref['name']}")
             elif rs is not None and ref is None:
                 for d in self.deployments.list(meta(rs)["namespace"]):
-                    if selector_matches((d.get("spec") or {}).get("selector"), labels_of(rs)):
+                    if label_selector_matches((d.get("spec") or {}).get("selector"), labels_of(rs)):
                         self.queue.add(key_of(d))
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
@@ -109,7 +109,7 @@ class DeploymentController:
             ref = controller_ref(rs)
             if ref is not None and ref.get("uid") == uid:
                 owned.append(rs)
-            elif ref is None and selector and selector_matches(selector, labels_of(rs)):
+            elif ref is None and selector and label_selector_matches(selector, labels_of(rs)):
                 owned.append(rs)  # adopted below
         return owned
 

@@ -24,7 +24,8 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.client import InformerFactory, Obj, WorkQueue, key_of, split_key
 from portico.controllers import _slices as sl
-from portico.controllers._pods import labels_of, map_selector_matches, meta, now_utc, rfc3339
+from portico.controllers._pods import labels_of, meta, now_utc, rfc3339
+from portico.model.selectors import service_selector
 
 log = logging.getLogger("portico.controllers.endpointslice")
 
@@ -58,8 +59,8 @@ class EndpointSliceController:
         pod = current or previous or {}
         labels = [labels_of(p) for p in (previous, current) if p is not None]
         for svc in self.services.list(meta(pod).get("namespace")):
-            selector = (svc.get("spec") or {}).get("selector")
-            if selector and any(map_selector_matches(selector, lb) for lb in labels):
+            selector = service_selector((svc.get("spec") or {}).get("selector"))
+            if any(selector.matches(lb) for lb in labels):
                 self.queue.add(key_of(svc))
 
     def _on_node(self, previous: Obj | None, current: Obj | None) -> None:

@@ -29,9 +29,9 @@ from portico.controllers._pods import (
     is_terminated,
     is_terminating,
     labels_of,
-    map_selector_matches,
     meta,
 )
+from portico.model.selectors import service_selector
 
 Obj = dict[str, Any]
 MAX_ENDPOINTS = 100
@@ -84,8 +84,8 @@ def ports_key(ports: list[Obj] | None) -> PortsKey:
 
 
 def selected_pods(service: Obj, pods: list[Obj]) -> list[Obj]:
-    selector = (service.get("spec") or {}).get("selector")
-    return [p for p in pods if map_selector_matches(selector, labels_of(p))
+    selector = service_selector((service.get("spec") or {}).get("selector"))
+    return [p for p in pods if selector.matches(labels_of(p))
             and (p.get("status") or {}).get("podIP") and not is_terminated(p)]
 
 

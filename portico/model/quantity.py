@@ -27,7 +27,7 @@ def parse_quantity(value: str | int | float) -> Fraction:
         raise ValueError(f"quantities must match the regular expression: {value!r}")
     number, suffix = Fraction(match.group(1)), match.group(2)
     if suffix in _BINARY:
-        return number * 1024 ** _BINARY[suffix]
+        return number * Fraction(1024) ** _BINARY[suffix]
     if suffix in _DECIMAL:
         return number * Fraction(10) ** _DECIMAL[suffix]
     exponent = _EXPONENT.fullmatch(suffix)

@@ -3,23 +3,26 @@
 Theory of operation
 -------------------
 A label selector is an AND of `Requirement`s (key, operator, values). Text such as
-`app=web,tier in (a,b),!legacy` is turned into requirements (by
-`portico.apiserver.selectors`) with the same two-stage machine upstream uses
-(`labels.Parse`):
-
-* a lexer that splits on whitespace and the special symbols `= ! ( ) , > <`, greedily
-  combining symbols into the longest operator it knows (`==`, `!=`), and that treats
-  the words `in`/`notin` as keywords (demoted back to identifiers where a value or a
-  key is expected);
-* a recursive-descent parser producing the requirements, whose error strings are
-  upstream's word for word (the API server returns them as 400 BadRequest).
+`app=web,tier in (a,b),!legacy` is turned into requirements by
+`portico.model.label_parser` (upstream `labels.Parse`), whose error strings are
+upstream's word for word (the API server returns them as 400 BadRequest).
 
 Each requirement is built by `new_requirement` (upstream `NewRequirement`), which
 validates the key as a qualified name and the values as label values and reports
 every problem as `field.Error` strings, aggregated as `utilerrors.Aggregate` does.
 
-`selector_from_label_selector_object` is `metav1.LabelSelectorAsSelector`: `None`
-selects nothing, `{}` selects everything. Everything here is pure; errors are
+Nil and empty, as upstream (each kind of caller has its own entry point):
+
+* a workload's `LabelSelector` (Deployment, ReplicaSet, PDB, NetworkPolicy ...):
+  `selector_from_label_selector_object` / `label_selector_matches` are
+  `metav1.LabelSelectorAsSelector`: `None` selects nothing, `{}` selects everything;
+* a Service's `spec.selector` map: `service_selector`, nil or empty selects nothing
+  (the Service has no managed endpoints); a plain map elsewhere (`nodeSelector`):
+  `selector_from_set`, empty selects everything;
+* node affinity's requirement lists: `selector_from_node_selector_requirements`,
+  an empty list selects nothing (with `Gt`/`Lt` on integers);
+* the `?labelSelector=` text: `label_parser.parse_label_selector_text`, empty text
+  selects everything. Everything here is pure; errors are
 `SelectorError` (a `ValueError`) carrying upstream's message. The text parser lives
 in `portico.apiserver.selectors` (it is only reached from query parameters).
 """
@@ -31,20 +34,26 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from portico.model.vocabulary import LabelSelectorOperator, NodeSelectorOperator
+
 __all__ = [
     "LabelSelector",
     "Operator",
     "Requirement",
     "SelectorError",
     "everything",
+    "format_label_selector",
     "go_quote",
     "is_qualified_name",
     "is_valid_label_value",
+    "label_selector_matches",
     "new_requirement",
     "nothing",
     "selector_from_label_selector_object",
+    "selector_from_node_selector_requirements",
     "selector_from_requirements",
     "selector_from_set",
+    "service_selector",
 ]
 
 
@@ -330,9 +339,16 @@ def selector_from_set(labels: Mapping[str, str] | None) -> LabelSelector:
     return selector_from_requirements([Requirement(k, Operator.EQUALS, (v,)) for k, v in pairs])
 
 
-_LABEL_SELECTOR_OPERATORS = {
-    "In": Operator.IN, "NotIn": Operator.NOT_IN,
-    "Exists": Operator.EXISTS, "DoesNotExist": Operator.DOES_NOT_EXIST,
+_LABEL_SELECTOR_OPERATORS: dict[str, Operator] = {
+    LabelSelectorOperator.IN: Operator.IN, LabelSelectorOperator.NOT_IN: Operator.NOT_IN,
+    LabelSelectorOperator.EXISTS: Operator.EXISTS,
+    LabelSelectorOperator.DOES_NOT_EXIST: Operator.DOES_NOT_EXIST,
+}
+_NODE_SELECTOR_OPERATORS: dict[str, Operator] = {
+    NodeSelectorOperator.IN: Operator.IN, NodeSelectorOperator.NOT_IN: Operator.NOT_IN,
+    NodeSelectorOperator.EXISTS: Operator.EXISTS,
+    NodeSelectorOperator.DOES_NOT_EXIST: Operator.DOES_NOT_EXIST,
+    NodeSelectorOperator.GT: Operator.GREATER_THAN, NodeSelectorOperator.LT: Operator.LESS_THAN,
 }
 
 
@@ -345,14 +361,62 @@ def selector_from_label_selector_object(obj: Mapping[str, object] | None) -> Lab
     if not match_labels and not expressions:
         return everything()
     reqs = [new_requirement(k, Operator.EQUALS, [v]) for k, v in match_labels.items()]
-    for expr in expressions:
-        name = expr.get("operator", "")
-        if name not in _LABEL_SELECTOR_OPERATORS:
-            raise SelectorError(f"{go_quote(str(name))} is not a valid label selector operator")
-        values = expr.get("values")
-        reqs.append(new_requirement(str(expr.get("key", "")), _LABEL_SELECTOR_OPERATORS[name],
-                                    list(values) if isinstance(values, list) and values else None))
+    reqs.extend(_expression_requirements(expressions, _LABEL_SELECTOR_OPERATORS,
+                                         "is not a valid label selector operator"))
     return selector_from_requirements(reqs)
+
+
+def selector_from_node_selector_requirements(
+    expressions: Sequence[Mapping[str, object]] | None,
+) -> LabelSelector:
+    """`nodeSelectorRequirementsAsSelector` (node affinity): an empty list selects nothing."""
+    if not expressions:
+        return nothing()
+    return selector_from_requirements(_expression_requirements(
+        expressions, _NODE_SELECTOR_OPERATORS, "is not a valid node selector operator"))
+
+
+def _expression_requirements(
+    expressions: Sequence[Mapping[str, object]], operators: Mapping[str, Operator], problem: str,
+) -> list[Requirement]:
+    reqs = []
+    for expr in expressions:
+        name = str(expr.get("operator", ""))
+        if name not in operators:
+            raise SelectorError(f"{go_quote(name)} {problem}")
+        values = expr.get("values")
+        reqs.append(new_requirement(str(expr.get("key", "")), operators[name],
+                                    list(values) if isinstance(values, list) and values else None))
+    return reqs
+
+
+def label_selector_matches(
+    selector: Mapping[str, object] | None, labels: Mapping[str, str] | None,
+) -> bool:
+    """`LabelSelectorAsSelector(selector).Matches(labels)` for a workload's `LabelSelector`.
+
+    nil selects nothing and `{}` everything (Deployments, ReplicaSets, PDBs,
+    NetworkPolicies ...); an invalid selector selects nothing, as upstream's callers
+    skip an object whose selector fails to convert.
+    """
+    try:
+        return selector_from_label_selector_object(selector).matches(labels)
+    except SelectorError:
+        return False
+
+
+def service_selector(selector: Mapping[str, str] | None) -> LabelSelector:
+    """A Service's `spec.selector` map: nil or empty selects nothing (no managed endpoints)."""
+    return selector_from_set(selector) if selector else nothing()
+
+
+def format_label_selector(selector: Mapping[str, object] | None) -> str:
+    """`metav1.FormatLabelSelector`: `app=web,tier in (a,b)`; `<none>` when it selects
+    everything or nothing, `<error>` when it is invalid."""
+    try:
+        return str(selector_from_label_selector_object(selector)) or "<none>"
+    except SelectorError:
+        return "<error>"
 
 
 def selector_from_requirements(requirements: Sequence[Requirement]) -> LabelSelector:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from portico.apiserver.resources._selector import selector_matches
+from portico.model.selectors import label_selector_matches
 
 Object = dict[str, Any]
 
@@ -100,7 +100,7 @@ def _object_selected(selector: Any, request: AdmissionRequest) -> bool:
     if not selector:
         return True
     candidates = [o for o in (request.object, request.old_object) if o is not None]
-    return any(selector_matches(selector, _labels(o)) for o in candidates)
+    return any(label_selector_matches(selector, _labels(o)) for o in candidates)
 
 
 def matches(match: Mapping[str, Any] | None, request: AdmissionRequest,
@@ -118,7 +118,7 @@ def matches(match: Mapping[str, Any] | None, request: AdmissionRequest,
     if not selector:
         return True
     if request.kind == "Namespace" and not request.group:
-        return selector_matches(selector, _labels(request.object or request.old_object))
+        return label_selector_matches(selector, _labels(request.object or request.old_object))
     if not request.namespace:
         return True
-    return selector_matches(selector, namespace_labels(request.namespace))
+    return label_selector_matches(selector, namespace_labels(request.namespace))

@@ -46,7 +46,6 @@ from portico.apiserver.resources._pod_template import (
     default_pod_template,
 )
 from portico.apiserver.resources._printers import age, human_duration, name, parse_time
-from portico.apiserver.resources._selector import selector_matches
 from portico.apiserver.resources.replicasets import (
     CONTAINERS_COLUMN,
     IMAGES_COLUMN,
@@ -55,6 +54,7 @@ from portico.apiserver.resources.replicasets import (
     validate_selector_and_template,
     workload_selector,
 )
+from portico.model.selectors import label_selector_matches
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 JOB_NAME = "batch.kubernetes.io/job-name"
@@ -109,7 +109,7 @@ def _generated_selector_errors(obj: Object) -> list[FieldError]:
     for key, value in expected.items():
         if labels.get(key) != value:
             errs.append(required(f"spec.template.metadata.labels[{key}]", f"must be '{value}'"))
-    if not selector_matches(selector, expected):
+    if not label_selector_matches(selector, expected):
         errs.append(invalid("spec.selector", go_selector(selector), _NOT_GENERATED))
     return errs
 

@@ -38,11 +38,8 @@ from portico.apiserver.resources._pod_template import (
     validate_pod_template,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources._selector import (
-    selector_matches,
-    selector_string,
-    validate_label_selector,
-)
+from portico.apiserver.resources._selector import validate_label_selector
+from portico.model.selectors import format_label_selector, label_selector_matches
 
 SCALE = Subresource("scale", kind="Scale", group="autoscaling", version="v1")
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
@@ -85,7 +82,7 @@ def validate_selector_and_template(spec: Object, noun: str = "deployment",
     selective = bool(selector) and bool(
         selector.get("matchLabels") or selector.get("matchExpressions")
     )
-    if selective and not selector_matches(selector, labels):
+    if selective and not label_selector_matches(selector, labels):
         errs.append(
             invalid("spec.template.metadata.labels", go_string_map(labels), SELECTOR_MISMATCH)
         )
@@ -171,7 +168,7 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 def workload_selector(selector: Any) -> str:
     """`labels.Selector.String()`: empty string (not `<none>`) for no requirements."""
-    text = selector_string(selector)
+    text = format_label_selector(selector)
     return "" if text == "<none>" else text
 
 
