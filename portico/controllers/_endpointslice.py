@@ -25,6 +25,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 from portico.client import InformerFactory, Obj, WorkQueue, key_of, split_key
 from portico.controllers import _slices as sl
 from portico.controllers._pods import labels_of, meta, now_utc, rfc3339
+from portico.model.discovery import SERVICE_NAME_LABEL
 from portico.model.selectors import service_selector
 
 log = logging.getLogger("portico.controllers.endpointslice")
@@ -72,7 +73,7 @@ class EndpointSliceController:
 
     def _on_slice(self, previous: Obj | None, current: Obj | None) -> None:
         s = current or previous or {}
-        name = labels_of(s).get(sl.SERVICE_NAME_LABEL)
+        name = labels_of(s).get(SERVICE_NAME_LABEL)
         if name and labels_of(s).get(sl.MANAGED_BY_LABEL) == sl.MANAGED_BY:
             self.queue.add(f"{meta(s)['namespace']}/{name}")
 
@@ -82,7 +83,7 @@ class EndpointSliceController:
 
     def owned_slices(self, namespace: str, name: str) -> list[Obj]:
         return [s for s in self.slices.list(namespace)
-                if labels_of(s).get(sl.SERVICE_NAME_LABEL) == name
+                if labels_of(s).get(SERVICE_NAME_LABEL) == name
                 and labels_of(s).get(sl.MANAGED_BY_LABEL) == sl.MANAGED_BY]
 
     async def sync(self, key: str) -> float | None:
@@ -117,7 +118,7 @@ class EndpointSliceController:
         subsets = sl.render_endpoint_subsets(service, pods)
         labels, _ = sl.slice_metadata(service)
         labels = {k: v for k, v in labels.items()
-                  if k not in (sl.SERVICE_NAME_LABEL, sl.MANAGED_BY_LABEL)}
+                  if k not in (SERVICE_NAME_LABEL, sl.MANAGED_BY_LABEL)}
         current = self.endpoints.get(key_of(service))
         if current is not None and (current.get("subsets") or []) == subsets and (
                 meta(current).get("labels") or {}) == labels:

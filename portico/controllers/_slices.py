@@ -31,11 +31,11 @@ from portico.controllers._pods import (
     labels_of,
     meta,
 )
+from portico.model.discovery import SERVICE_NAME_LABEL
 from portico.model.selectors import service_selector
 
 Obj = dict[str, Any]
 MAX_ENDPOINTS = 100
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"

@@ -31,9 +31,10 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from portico.model.discovery import SERVICE_NAME_LABEL
+
 DEFAULT_ZONE = "cluster.local"
 DEFAULT_TTL = 5
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DNS_SERVICE = ("kube-system", "kube-dns")
 NO_PORT = -1
 

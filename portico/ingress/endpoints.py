@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from portico.ingress.model import NamespacedName, Obj, Server, Snapshot, meta
+from portico.model.discovery import SERVICE_NAME_LABEL
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 Slots = tuple[Server | None, ...]
 
 
