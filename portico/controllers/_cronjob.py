@@ -28,7 +28,7 @@ from portico.controllers import _cronjob_plan as cp
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._pods import meta, now_utc, rfc3339
 from portico.controllers._workload import controlled_by, enqueue_owner, write_status
-from portico.model.vocabulary import EventType
+from portico.model.vocabulary import EventType, JobConditionType
 
 log = logging.getLogger("portico.controllers.cronjob")
 
@@ -69,8 +69,8 @@ class CronJobController:
         if not spec.get("suspend"):
             wait = await self._schedule(cj, status, jobs, now)
         await write_status(self.client, CronJob, self.cronjobs, cj, status)
-        for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit")),
-                            ("Failed", spec.get("failedJobsHistoryLimit"))):
+        for kind, limit in ((JobConditionType.COMPLETE, spec.get("successfulJobsHistoryLimit")),
+                            (JobConditionType.FAILED, spec.get("failedJobsHistoryLimit"))):
             for job in cp.over_history(jobs, kind, limit):
                 await self._delete_job(cj, job)
         return wait
@@ -89,7 +89,7 @@ class CronJobController:
                 continue
             self._event(cj, EventType.NORMAL, "SawCompletedJob",
                         f"Saw completed job: {meta(job)['name']}, status: {finished}")
-            if finished == "Complete":
+            if finished == JobConditionType.COMPLETE:
                 status["lastSuccessfulTime"] = (job.get("status") or {}).get("completionTime")
         known = {ref.get("uid") for ref in status.get("active") or []}
         for job in jobs:

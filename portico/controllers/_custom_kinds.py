@@ -14,11 +14,13 @@ from lightkube import generic_resource
 
 from portico.apiserver._discovery import version_priority
 from portico.client import Obj
+from portico.model.vocabulary import ConditionStatus, CRDConditionType
 
 
 def _established(crd: Obj) -> bool:
     for cond in (crd.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Established" and cond.get("status") == "True":
+        if (cond.get("type") == CRDConditionType.ESTABLISHED
+                and cond.get("status") == ConditionStatus.TRUE):
             return not (crd.get("metadata") or {}).get("deletionTimestamp")
     return False
 

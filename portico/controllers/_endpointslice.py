@@ -27,6 +27,7 @@ from portico.controllers import _slices as sl
 from portico.controllers._pods import labels_of, meta, now_utc, rfc3339
 from portico.model.discovery import SERVICE_NAME_LABEL
 from portico.model.selectors import service_selector
+from portico.model.vocabulary import ServiceType
 
 log = logging.getLogger("portico.controllers.endpointslice")
 
@@ -38,7 +39,7 @@ def managed(service: Obj | None) -> bool:
     if service is None or key_of(service) in _API_SERVER_OWNED:
         return False
     spec = service.get("spec") or {}
-    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+    return bool(spec.get("selector")) and spec.get("type") != ServiceType.EXTERNAL_NAME
 
 
 class EndpointSliceController:

@@ -55,7 +55,7 @@ from portico.model.selectors import (
     selector_from_node_selector_requirements,
     selector_from_set,
 )
-from portico.model.vocabulary import ConditionStatus
+from portico.model.vocabulary import ConditionStatus, TolerationOperator
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -116,7 +116,7 @@ def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
     for tol in tolerations:
         if tol.get("effect") and tol.get("effect") != taint.get("effect"):
             continue
-        if tol.get("operator") == "Exists":
+        if tol.get("operator") == TolerationOperator.EXISTS:
             if not tol.get("key") or tol.get("key") == taint.get("key"):
                 return True
         elif tol.get("key") == taint.get("key") and (tol.get("value") or "") == (

@@ -31,6 +31,7 @@ from portico.controllers._pods import (
     labels_of,
     meta,
 )
+from portico.model.core import HEADLESS
 from portico.model.discovery import SERVICE_NAME_LABEL
 from portico.model.selectors import service_selector
 
@@ -135,7 +136,7 @@ def slice_metadata(service: Obj) -> tuple[dict[str, str], Obj]:
     smeta = meta(service)
     labels = dict(smeta.get("labels") or {})
     labels.update({SERVICE_NAME_LABEL: smeta["name"], MANAGED_BY_LABEL: MANAGED_BY})
-    if (service.get("spec") or {}).get("clusterIP") == "None":
+    if (service.get("spec") or {}).get("clusterIP") == HEADLESS:
         labels[HEADLESS_LABEL] = ""
     owner = {"apiVersion": "v1", "kind": "Service", "name": smeta["name"],
              "uid": smeta["uid"], "controller": True, "blockOwnerDeletion": True}

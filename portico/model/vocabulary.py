@@ -20,12 +20,15 @@ from enum import StrEnum
 
 __all__ = [
     "AddressType",
+    "CRDConditionType",
     "ConditionStatus",
     "DNSPolicy",
     "EventType",
+    "ExitCodesOperator",
     "IPFamily",
     "IPFamilyPolicy",
     "ImagePullPolicy",
+    "JobConditionType",
     "LabelSelectorOperator",
     "NodeAddressType",
     "NodeConditionType",
@@ -33,6 +36,7 @@ __all__ = [
     "PathType",
     "PodConditionType",
     "PodPhase",
+    "PodReplacementPolicy",
     "Protocol",
     "RestartPolicy",
     "ServiceType",
@@ -231,6 +235,43 @@ class WatchEventType(StrEnum):
     DELETED = "DELETED"
     BOOKMARK = "BOOKMARK"
     ERROR = "ERROR"
+
+
+# --- batch/v1, apiextensions/v1 -----------------------------------------------------------
+
+
+class JobConditionType(StrEnum):
+    """`status.conditions[].type` of a Job."""
+
+    SUSPENDED = "Suspended"
+    COMPLETE = "Complete"
+    FAILED = "Failed"
+    FAILURE_TARGET = "FailureTarget"
+    SUCCESS_CRITERIA_MET = "SuccessCriteriaMet"
+
+
+class PodReplacementPolicy(StrEnum):
+    """`spec.podReplacementPolicy` of a Job."""
+
+    TERMINATING_OR_FAILED = "TerminatingOrFailed"
+    FAILED = "Failed"
+
+
+class ExitCodesOperator(StrEnum):
+    """`onExitCodes.operator` of a Job's pod failure policy rule."""
+
+    IN = "In"
+    NOT_IN = "NotIn"
+
+
+class CRDConditionType(StrEnum):
+    """`status.conditions[].type` of a CustomResourceDefinition."""
+
+    ESTABLISHED = "Established"
+    NAMES_ACCEPTED = "NamesAccepted"
+    NON_STRUCTURAL_SCHEMA = "NonStructuralSchema"
+    TERMINATING = "Terminating"
+    KUBERNETES_API_APPROVAL_POLICY_CONFORMANT = "KubernetesAPIApprovalPolicyConformant"
 
 
 # --- networking/v1 -------------------------------------------------------------------------
