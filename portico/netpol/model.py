@@ -37,7 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from portico.model.selectors import LabelSelector, selector_from_label_selector_object
-from portico.model.vocabulary import Protocol
+from portico.model.vocabulary import PodPhase, Protocol
 
 Labels = tuple[tuple[str, str], ...]
 """Labels as a sorted tuple, so the values that carry them are hashable."""
@@ -283,7 +283,8 @@ def pod_from_object(obj: Mapping[str, Any]) -> Pod | None:
     """A pod with its own address (not host network, not finished), else None."""
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     ip = status.get("podIP")
-    if not ip or spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
+    finished = status.get("phase") in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+    if not ip or spec.get("hostNetwork") or finished:
         return None
     if ":" in ip:
         return None
