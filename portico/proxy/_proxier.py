@@ -31,6 +31,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.client import CoalescingRunner
 from portico.model import core, discovery
+from portico.model.vocabulary import WatchEventType
 from portico.proxy import _gc
 from portico.proxy._conntrack import clear
 from portico.proxy._health import ProxyServers, ServiceHealthServers
@@ -160,7 +161,7 @@ class Proxier:
                 stream = self.client.watch(kind, namespace="*", resource_version=version) \
                     if namespaced else self.client.watch(kind, resource_version=version)
                 async for event, obj in stream:
-                    self._record(kind, obj, deleted=event == "DELETED")
+                    self._record(kind, obj, deleted=event == WatchEventType.DELETED)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - relist and watch again
