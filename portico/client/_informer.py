@@ -41,6 +41,8 @@ from typing import Any
 
 from lightkube import AsyncClient
 
+from portico.model.vocabulary import WatchEventType
+
 log = logging.getLogger("portico.client.informer")
 
 Obj = dict[str, Any]
@@ -253,9 +255,9 @@ class Informer:
         stream = self.client.watch(self.kind, resource_version=version, **self._scope())
         async for event, item in stream:
             obj = item.to_dict()
-            if event == "DELETED":
+            if event == WatchEventType.DELETED:
                 self._remove(key_of(obj), _rv(obj))
-            elif event in ("ADDED", "MODIFIED"):
+            elif event in (WatchEventType.ADDED, WatchEventType.MODIFIED):
                 self._store(obj)
         raise ConnectionError("watch stream closed")
 
