@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portico.ingress.model import Options
+from portico.model.vocabulary import PathType
 
 Obj = dict[str, Any]
 PortLookup = Callable[[str, str, str], int | None]  # namespace, Service, port name
 # ingress-nginx's strip-a-prefix idiom: path `/app(/|$)(.*)` with target `/$2`
 _STRIP_PREFIX = re.compile(r"^(?P<prefix>/[-._~a-zA-Z0-9/]*?)/?\(/\|\$\)\(\.\*\)$")
-_PATH_TYPES = {"Exact": "Exact", "Prefix": "PathPrefix"}
+_PATH_TYPES = {PathType.EXACT: "Exact", PathType.PREFIX: "PathPrefix"}
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _match(ingress: IngressView, path: Obj, notes: list[str]) -> tuple[Obj, list
     value, options = path.get("path") or "/", ingress.options
     kind = "RegularExpression" if options.use_regex else _PATH_TYPES.get(
         path.get("pathType", ""), "PathPrefix")
-    if kind == "PathPrefix" and path.get("pathType") == "ImplementationSpecific":
+    if kind == "PathPrefix" and path.get("pathType") == PathType.IMPLEMENTATION_SPECIFIC:
         note(notes, ingress, f"ImplementationSpecific path {value} became PathPrefix, which "
              "matches whole segments (ingress-nginx matches characters)")
     target = options.rewrite_target
