@@ -44,6 +44,8 @@ from typing import Any
 
 import yaml
 
+from portico.model.vocabulary import ConditionStatus, CRDConditionType
+
 log = logging.getLogger("portico.gatewayapi")
 
 VERSION = "v1.6.1"
@@ -240,7 +242,7 @@ def ready(data_dir: Path, server: str, ctx: ssl.SSLContext) -> tuple[bool, str]:
                 conditions = json.load(response).get("status", {}).get("conditions") or []
         except urllib.error.HTTPError as exc:
             return False, f"CRD {name}: {exc.code}"
-        if not any(c.get("type") == "Established" and c.get("status") == "True"
-                   for c in conditions):
+        if not any(c.get("type") == CRDConditionType.ESTABLISHED
+                   and c.get("status") == ConditionStatus.TRUE for c in conditions):
             return False, f"CRD {name} not Established yet"
     return True, f"ready, Gateway API {VERSION} CRDs Established"

@@ -44,6 +44,7 @@ from portico.cli._target import (
 )
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
+from portico.model import core
 
 if TYPE_CHECKING:
     from portico.cli._supervisor import Supervisor
@@ -386,11 +387,9 @@ def _nodes_ready(expected: int, data_dir: Path, server: str,
         renewed = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime") or ""
                    for lease in json.load(r)["items"]}
     agents = _live_agents(data_dir)
-    ready = [n for n in nodes if any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in n.get("status", {}).get("conditions", []) or [])
-        and n["metadata"]["name"] in agents
-        and renewed.get(n["metadata"]["name"], "") >= agents[n["metadata"]["name"]]]
+    ready = [n for n in nodes if core.Node.from_obj(n).ready
+             and n["metadata"]["name"] in agents
+             and renewed.get(n["metadata"]["name"], "") >= agents[n["metadata"]["name"]]]
     if len(ready) < expected:
         return False, f"{len(ready)} of {expected} nodes Ready with a live agent"
     return True, "ready"

@@ -20,7 +20,7 @@ from lightkube import Client, KubeConfig
 from lightkube.resources.core_v1 import Namespace, Node, Pod
 from lightkube.resources.networking_v1 import NetworkPolicy
 
-from portico.model.vocabulary import Protocol
+from portico.model.vocabulary import NodeAddressType, Protocol
 from portico.netpol.model import (
     Cluster,
     Decision,
@@ -89,7 +89,8 @@ def snapshot(client: Client) -> Cluster:
         policy = policy_from_object(obj.to_dict())
         cluster.policies[policy.key] = policy
     for node in client.list(Node):
-        addresses = {a.address for a in (node.status.addresses or []) if a.type == "InternalIP"}
+        addresses = {a.address for a in (node.status.addresses or [])
+                     if a.type == NodeAddressType.INTERNAL_IP}
         if node.spec.podCIDR:
             network = ipaddress.ip_network(node.spec.podCIDR, strict=False)
             addresses.add(str(next(network.hosts())))
