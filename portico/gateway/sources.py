@@ -23,6 +23,7 @@ from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.client import CoalescingRunner, InformerFactory
 from portico.gateway.model import GROUP, NamespacedName, Obj, Snapshot, namespaced_name
+from portico.model.vocabulary import ConditionStatus, CRDConditionType
 
 log = logging.getLogger("portico.gateway")
 
@@ -41,7 +42,8 @@ CRDS = tuple(f"{plural}.{GROUP}" for plural in
 
 def _established(crd: object) -> bool:
     conditions = getattr(getattr(crd, "status", None), "conditions", None) or []
-    return any(c.type == "Established" and c.status == "True" for c in conditions)
+    return any(c.type == CRDConditionType.ESTABLISHED and c.status == ConditionStatus.TRUE
+               for c in conditions)
 
 
 async def wait_for_crds(client: AsyncClient, poll: float = 2.0) -> None:
