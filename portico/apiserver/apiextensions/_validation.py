@@ -24,6 +24,7 @@ from portico.apiserver.errors import (
 )
 from portico.apiserver.resources._base import Object
 from portico.apiserver.resources._meta import is_dns1035_label, is_dns1123_subdomain
+from portico.model.vocabulary import ConditionStatus, CRDConditionType
 
 APPROVAL_ANNOTATION = "api-approved.kubernetes.io"
 COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
@@ -226,7 +227,8 @@ def _validate_versions(versions: list[Any]) -> list[FieldError]:
 
 def _established(crd: Object) -> bool:
     for cond in (crd.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Established" and cond.get("status") == "True":
+        if (cond.get("type") == CRDConditionType.ESTABLISHED
+                and cond.get("status") == ConditionStatus.TRUE):
             return True
     return False
 

@@ -55,6 +55,7 @@ from portico.apiserver.resources.replicasets import (
     workload_selector,
 )
 from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import ConditionStatus
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 JOB_NAME = "batch.kubernetes.io/job-name"
@@ -177,7 +178,7 @@ class JobStrategy(Strategy):
 
 
 def has_condition(obj: Object, cond_type: str) -> bool:
-    return any(c.get("type") == cond_type and c.get("status") == "True"
+    return any(c.get("type") == cond_type and c.get("status") == ConditionStatus.TRUE
                for c in nested(obj, "status", "conditions", default=None) or [])
 
 

@@ -40,6 +40,7 @@ from portico.apiserver.resources._pod_template import (
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
 from portico.model.selectors import format_label_selector, label_selector_matches
+from portico.model.vocabulary import RestartPolicy
 
 SCALE = Subresource("scale", kind="Scale", group="autoscaling", version="v1")
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
@@ -91,7 +92,7 @@ def validate_selector_and_template(spec: Object, noun: str = "deployment",
     if restart and restart not in restart_policies:
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, restart_policies))
     deadline = nested(template, "spec", "activeDeadlineSeconds")
-    if restart_policies == ("Always",) and deadline is not None:
+    if restart_policies == (RestartPolicy.ALWAYS,) and deadline is not None:
         errs.append(_deadline_error(noun, deadline))
     return errs
 

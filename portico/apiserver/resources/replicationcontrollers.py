@@ -30,6 +30,7 @@ from portico.apiserver.resources._pod_template import (
 )
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources.replicasets import COLUMNS, SCALE, ReplicaSetStrategy
+from portico.model.vocabulary import RestartPolicy
 
 SELECTOR_MISMATCH = "selector does not match template labels"
 
@@ -71,7 +72,7 @@ def validate_rc_spec(spec: Object) -> list[FieldError]:
                             SELECTOR_MISMATCH))
     errs.extend(validate_pod_template(template, "spec.template"))
     restart = nested(template, "spec", "restartPolicy", default="")
-    if restart and restart != "Always":
+    if restart and restart != RestartPolicy.ALWAYS:
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
     return errs
 
