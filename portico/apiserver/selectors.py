@@ -29,9 +29,9 @@ from portico.model.selectors import (
     LabelSelector,
     Operator,
     SelectorError,
-    go_quote,
     selector_from_label_selector_object,
 )
+from portico.model.validation import go_quote
 
 __all__ = [
     "FieldSelector",

@@ -27,11 +27,10 @@ from portico.model.selectors import (
     Operator,
     Requirement,
     SelectorError,
-    go_quote,
-    is_qualified_name,
     new_requirement,
     selector_from_requirements,
 )
+from portico.model.validation import go_quote, is_qualified_name
 
 __all__ = ["parse_label_selector_text"]
 
