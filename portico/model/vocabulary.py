@@ -22,6 +22,7 @@ __all__ = [
     "AddressType",
     "CRDConditionType",
     "ConditionStatus",
+    "ConversionStrategy",
     "DNSPolicy",
     "EventType",
     "ExitCodesOperator",
@@ -38,7 +39,9 @@ __all__ = [
     "PodPhase",
     "PodReplacementPolicy",
     "Protocol",
+    "ResourceScope",
     "RestartPolicy",
+    "ScopeType",
     "ServiceType",
     "SessionAffinity",
     "TaintEffect",
@@ -272,6 +275,31 @@ class CRDConditionType(StrEnum):
     NON_STRUCTURAL_SCHEMA = "NonStructuralSchema"
     TERMINATING = "Terminating"
     KUBERNETES_API_APPROVAL_POLICY_CONFORMANT = "KubernetesAPIApprovalPolicyConformant"
+
+
+class ResourceScope(StrEnum):
+    """`spec.scope` of a CustomResourceDefinition."""
+
+    CLUSTER = "Cluster"
+    NAMESPACED = "Namespaced"
+
+
+class ConversionStrategy(StrEnum):
+    """`spec.conversion.strategy` of a CustomResourceDefinition; absent means None."""
+
+    NONE = "None"
+    WEBHOOK = "Webhook"
+
+
+# --- admissionregistration/v1 ----------------------------------------------------------------
+
+
+class ScopeType(StrEnum):
+    """`scope` of an admission rule; absent means all scopes."""
+
+    ALL = "*"
+    CLUSTER = "Cluster"
+    NAMESPACED = "Namespaced"
 
 
 # --- networking/v1 -------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import ScopeType
 
 Object = dict[str, Any]
 
@@ -85,8 +86,9 @@ def rule_matches(rule: Mapping[str, Any], request: AdmissionRequest) -> bool:
         return False
     if not _resource_listed(rule.get("resources"), request):
         return False
-    scope = rule.get("scope") or "*"
-    if scope == "Cluster" and request.namespace or scope == "Namespaced" and not request.namespace:
+    scope = rule.get("scope") or ScopeType.ALL
+    if (scope == ScopeType.CLUSTER and request.namespace
+            or scope == ScopeType.NAMESPACED and not request.namespace):
         return False
     names = rule.get("resourceNames") or []
     return not names or request.name in names
