@@ -14,7 +14,7 @@ from lightkube import generic_resource
 
 from portico.apiserver._discovery import version_priority
 from portico.client import Obj
-from portico.model.vocabulary import ConditionStatus, CRDConditionType
+from portico.model.vocabulary import ConditionStatus, CRDConditionType, ResourceScope
 
 
 def _established(crd: Obj) -> bool:
@@ -34,7 +34,7 @@ def custom_kinds(crds: Iterable[Obj], namespaced_only: bool = False) -> dict[str
         served = [v["name"] for v in spec.get("versions") or [] if v.get("served")]
         if not _established(crd) or not served or not names.get("kind"):
             continue
-        namespaced = spec.get("scope") == "Namespaced"
+        namespaced = spec.get("scope") == ResourceScope.NAMESPACED
         if namespaced_only and not namespaced:
             continue
         make = (generic_resource.create_namespaced_resource if namespaced
