@@ -34,16 +34,10 @@ from pathlib import Path
 
 from bench import _wrk
 from portico.cloud import NodePlan, TopologyConfig, create, destroy, plan
+from portico.model.vocabulary import Protocol
 from portico.proxy._state import ProxyState
 from portico.proxy.config import ProxyConfig
-from portico.proxy.model import (
-    Endpoint,
-    Protocol,
-    ServiceName,
-    ServicePort,
-    ServicePortName,
-    SliceInfo,
-)
+from portico.proxy.model import Endpoint, ServiceName, ServicePort, ServicePortName, SliceInfo
 
 SERVICE_IP, SERVICE_PORT, NODE_PORT, SERVER_PORT = "10.0.0.100", 80, 30080, 80
 REFERENCE_TABLE = "portico-bench-dnat"

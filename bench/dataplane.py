@@ -49,18 +49,14 @@ from bench._traffic import (  # noqa: E402
     TrafficCluster,
     sh,
 )
-from portico.proxy import collector  # noqa: E402
+from portico.model.vocabulary import Protocol
+from portico.proxy import (
+    collector,  # noqa: E402
+)
 from portico.proxy._state import ProxyState  # noqa: E402
 from portico.proxy.apply import NftCommand, netns_argv  # noqa: E402
 from portico.proxy.config import ProxyConfig  # noqa: E402
-from portico.proxy.model import (  # noqa: E402
-    Endpoint,
-    Protocol,
-    ServiceName,
-    ServicePort,
-    ServicePortName,
-    SliceInfo,
-)
+from portico.proxy.model import Endpoint, ServiceName, ServicePort, ServicePortName, SliceInfo
 
 SCALE_NETNS = f"portico-b-{secrets.token_hex(3)}-scale"
 CONFIG = ProxyConfig(node_name="node-1", node_ip="10.224.0.4", pod_cidr="10.244.0.0/24",

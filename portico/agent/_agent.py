@@ -45,6 +45,7 @@ from portico.agent._streaming import streaming_routes
 from portico.agent._tokens import TokenManager
 from portico.client import EventRecorder, Informer, api_client, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
+from portico.model.vocabulary import WatchEventType
 from portico.oci._runc import remove_node_containers
 
 log = logging.getLogger("portico.agent")
@@ -169,7 +170,7 @@ class Agent:
         assert self.ctx is not None
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
-        if event == "DELETED":
+        if event == WatchEventType.DELETED:
             if worker is not None:
                 worker.request_stop(StopMode.GONE)
             return

@@ -53,10 +53,10 @@ from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
 from portico.agent._spawner import PodPlace
-from portico.agent._status import ContainerRecord, Reason, RestartPolicy, State
+from portico.agent._status import ContainerRecord, Reason, State
 from portico.agent._volumes import VolumeError, container_mounts
-from portico.client import EventType
 from portico.images import ImageError, resolve
+from portico.model.vocabulary import EventType, RestartPolicy
 from portico.oci import OciContainer
 
 if TYPE_CHECKING:

@@ -22,21 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
+
+from portico.model.vocabulary import DNSPolicy
 
 MAX_NAMESERVERS = 3
 MAX_SEARCH_PATHS = 32
 MAX_SEARCH_LIST_CHARS = 2048
 MAX_DOMAIN_LENGTH = 253
 DEFAULT_OPTIONS = ("ndots:5",)
-
-
-class DnsPolicy(StrEnum):
-    CLUSTER_FIRST = "ClusterFirst"
-    CLUSTER_FIRST_WITH_HOST_NET = "ClusterFirstWithHostNet"
-    DEFAULT = "Default"
-    NONE = "None"
 
 
 @dataclass(frozen=True)
@@ -89,12 +83,12 @@ def merge_options(base: Iterable[str], extra: list[dict[str, Any]]) -> tuple[str
 
 def _base(spec: dict[str, Any], namespace: str, cluster: ClusterDns,
           host: DnsConfig) -> DnsConfig:
-    policy = spec.get("dnsPolicy") or DnsPolicy.CLUSTER_FIRST
-    if policy == DnsPolicy.NONE:
+    policy = spec.get("dnsPolicy") or DNSPolicy.CLUSTER_FIRST
+    if policy == DNSPolicy.NONE:
         return DnsConfig()
     host_network = bool(spec.get("hostNetwork"))
-    cluster_first = policy == DnsPolicy.CLUSTER_FIRST_WITH_HOST_NET or (
-        policy == DnsPolicy.CLUSTER_FIRST and not host_network)
+    cluster_first = policy == DNSPolicy.CLUSTER_FIRST_WITH_HOST_NET or (
+        policy == DNSPolicy.CLUSTER_FIRST and not host_network)
     if not cluster_first or not cluster.nameservers:
         return host
     searches = host.searches

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from portico.model.core import HEADLESS
+
 Object = dict[str, Any]
 SERVICEACCOUNT_DIR_ENV = "PORTICO_SERVICEACCOUNT_DIR"
 MASTER_NAMESPACE = "default"
@@ -56,7 +58,7 @@ def env_var_name(name: str) -> str:
 
 def _service_ip_set(svc: Object) -> bool:
     ip = (svc.get("spec") or {}).get("clusterIP") or ""
-    return ip not in ("", "None")
+    return ip not in ("", HEADLESS)
 
 
 def service_env(services: Iterable[Object]) -> dict[str, str]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from portico.agent import _events as ev
-from portico.client import EventType
 from portico.images import ImageError, ImageErrorReason
+from portico.model.vocabulary import EventType, ImagePullPolicy
 
 if TYPE_CHECKING:
     from portico.agent._containers import ContainerRunner
@@ -22,7 +22,7 @@ ERR_IMAGE_PULL = "ErrImagePull"
 def image_ready(runner: ContainerRunner) -> None:
     """kubelet's Pulled (or Pulling, Pulled) for an image Portico has."""
     image, mappings = runner.record.image, runner.pod.ctx.mappings
-    if runner.spec.get("imagePullPolicy") != "Always":
+    if runner.spec.get("imagePullPolicy") != ImagePullPolicy.ALWAYS:
         runner._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
         return
     runner._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
@@ -39,7 +39,7 @@ def image_failed(runner: ContainerRunner, error: ImageError) -> None:
     elif error.reason is ImageErrorReason.INVALID_IMAGE_NAME:
         runner._event(EventType.WARNING, ev.Reason.INSPECT_FAILED, error.message)
         runner._create_failed(str(error.reason), error.message, str(error.reason))
-    elif runner.spec.get("imagePullPolicy") == "Never":
+    elif runner.spec.get("imagePullPolicy") == ImagePullPolicy.NEVER:
         message = ev.NEVER_PULL.format(image=image)
         runner._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
         runner._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,

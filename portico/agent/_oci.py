@@ -36,11 +36,11 @@ from portico.agent._image_events import ERR_IMAGE_PULL
 from portico.agent._names import serviceaccount_dir, uid_hex
 from portico.agent._volume_manager import get_or_none
 from portico.agent._volumes import VolumeError, container_mounts
-from portico.client import EventType
 from portico.images._catalog import BUILTIN
 from portico.images._mappings import MappingSource
 from portico.images._reference import Reference, parse
 from portico.model.quantity import value as memory_bytes
+from portico.model.vocabulary import EventType, ImagePullPolicy
 from portico.oci import (
     BindMount,
     ImageStore,
@@ -146,10 +146,10 @@ async def ensure_image(runner: ContainerRunner, ref: Reference) -> StoredImage |
     image, name, node = runner.record.image, full_ref(ref), rt.config.node_name
     policy = pull_policy(runner.spec, ref)
     present = await asyncio.to_thread(rt.store.lookup, name, node)
-    if present is not None and policy != "Always":
+    if present is not None and policy != ImagePullPolicy.ALWAYS:
         runner._event(EventType.NORMAL, ev.Reason.PULLED, ev.ALREADY_PRESENT.format(image=image))
         return present
-    if policy == "Never":
+    if policy == ImagePullPolicy.NEVER:
         message = ev.NEVER_PULL.format(image=image)
         runner._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
         runner._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,

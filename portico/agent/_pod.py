@@ -61,9 +61,7 @@ from portico.agent._spawner import PodPlace, Spawner
 from portico.agent._status import (
     ContainerRecord,
     PodFacts,
-    PodPhase,
     Reason,
-    RestartPolicy,
     State,
     merge_patch,
     pod_phase,
@@ -71,8 +69,9 @@ from portico.agent._status import (
 )
 from portico.agent._tokens import TokenManager, token_sources, write_files
 from portico.agent._volume_manager import PodVolumes, get_or_none
-from portico.client import EventRecorder, EventType, Informer
+from portico.client import EventRecorder, Informer
 from portico.images import MappingSource
+from portico.model.vocabulary import EventType, PodPhase, RestartPolicy
 
 log = logging.getLogger("portico.agent.pod")
 Object = dict[str, Any]

@@ -16,28 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from portico.model.vocabulary import PodConditionType, PodPhase, RestartPolicy
+
 Object = dict[str, Any]
-
-
-class PodPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-
-
-class ConditionType(StrEnum):
-    POD_READY_TO_START_CONTAINERS = "PodReadyToStartContainers"
-    INITIALIZED = "Initialized"
-    READY = "Ready"
-    CONTAINERS_READY = "ContainersReady"
-    POD_SCHEDULED = "PodScheduled"
-
-
-class RestartPolicy(StrEnum):
-    ALWAYS = "Always"
-    ON_FAILURE = "OnFailure"
-    NEVER = "Never"
 
 
 class State(StrEnum):
@@ -166,7 +147,7 @@ def pod_phase(facts: PodFacts) -> PodPhase:
     return PodPhase.RUNNING if policy == RestartPolicy.ON_FAILURE else PodPhase.FAILED
 
 
-def _condition(ctype: ConditionType, ok: bool, reason: str = "", message: str = "") -> Object:
+def _condition(ctype: PodConditionType, ok: bool, reason: str = "", message: str = "") -> Object:
     cond: Object = {"type": ctype.value, "status": "True" if ok else "False"}
     if not ok and reason:
         cond["reason"] = reason
@@ -189,12 +170,12 @@ def _conditions(facts: PodFacts, phase: PodPhase) -> list[Object]:
         ready_msg = f"containers with unready status: [{' '.join(unready)}]"
     sandbox = facts.sandbox_ready and phase not in (PodPhase.SUCCEEDED, PodPhase.FAILED)
     return [
-        _condition(ConditionType.POD_READY_TO_START_CONTAINERS, sandbox),
-        _condition(ConditionType.INITIALIZED, initialized, Reason.CONTAINERS_NOT_INITIALIZED,
+        _condition(PodConditionType.POD_READY_TO_START_CONTAINERS, sandbox),
+        _condition(PodConditionType.INITIALIZED, initialized, Reason.CONTAINERS_NOT_INITIALIZED,
                    f"containers with incomplete status: [{' '.join(pending_init)}]"),
-        _condition(ConditionType.READY, ready, ready_reason, ready_msg),
-        _condition(ConditionType.CONTAINERS_READY, ready, ready_reason, ready_msg),
-        _condition(ConditionType.POD_SCHEDULED, True),
+        _condition(PodConditionType.READY, ready, ready_reason, ready_msg),
+        _condition(PodConditionType.CONTAINERS_READY, ready, ready_reason, ready_msg),
+        _condition(PodConditionType.POD_SCHEDULED, True),
     ]
 
 

@@ -22,8 +22,8 @@ from portico.apiserver import errors
 from portico.apiserver._bodies import read_object, status_body_response
 from portico.apiserver.registry import DeleteOptions, ListOptions, Registry, WriteOptions
 from portico.apiserver.resources._base import Object, ResourceType, nested
-from portico.apiserver.resources._selector import selector_matches
 from portico.apiserver.resources.poddisruptionbudgets import PODDISRUPTIONBUDGETS
+from portico.model.selectors import label_selector_matches
 
 VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 MANY_BUDGETS = ("This pod has more than one PodDisruptionBudget, which the eviction "
@@ -77,7 +77,7 @@ async def evict(request: web.Request, registry: Registry, pods: ResourceType, na
         listed = registry.list(PODDISRUPTIONBUDGETS, namespace, ListOptions()).stored
         labels = pod["metadata"].get("labels") or {}
         budgets = [b for b in (s.object() for s in listed)
-                   if selector_matches(nested(b, "spec", "selector"), labels)]
+                   if label_selector_matches(nested(b, "spec", "selector"), labels)]
         if len(budgets) > 1:
             raise errors.internal(MANY_BUDGETS)
         if budgets:

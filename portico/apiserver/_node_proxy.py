@@ -30,6 +30,7 @@ from aiohttp import web
 from portico.apiserver import errors
 from portico.apiserver.registry import Registry
 from portico.apiserver.resources._base import Object
+from portico.model.vocabulary import NodeAddressType
 from portico.streaming import RawConnection
 
 log = logging.getLogger("portico.apiserver")
@@ -89,7 +90,7 @@ def node_address(registry: Registry, pod: Object) -> str:
     assert nodes is not None
     node = registry.get(nodes, "", node_name)
     for address in node.get("status", {}).get("addresses", []) or []:
-        if address.get("type") == "InternalIP":
+        if address.get("type") == NodeAddressType.INTERNAL_IP:
             return str(address["address"])
     raise errors.StatusError(
         503, "ServiceUnavailable", f"no preferred addresses found; known addresses: {[]}")

@@ -44,6 +44,7 @@ import yaml
 
 from portico.client import Api, ApiError
 from portico.model.kinds import CUSTOM_RESOURCE_DEFINITION, Kind
+from portico.model.vocabulary import ConditionStatus, CRDConditionType
 
 log = logging.getLogger("portico.gatewayapi")
 
@@ -232,7 +233,7 @@ async def ready(data_dir: Path, api: Api) -> tuple[bool, str]:
         except ApiError as exc:
             return False, f"CRD {name}: {exc.code}"
         conditions = (crd.get("status") or {}).get("conditions") or []
-        if not any(c.get("type") == "Established" and c.get("status") == "True"
-                   for c in conditions):
+        if not any(c.get("type") == CRDConditionType.ESTABLISHED
+                   and c.get("status") == ConditionStatus.TRUE for c in conditions):
             return False, f"CRD {name} not Established yet"
     return True, f"ready, Gateway API {VERSION} CRDs Established"

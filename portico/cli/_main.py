@@ -43,6 +43,7 @@ from portico.cli._target import (
 from portico.client import UNREACHABLE, Api
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
+from portico.model import core
 from portico.model.kinds import DEPLOYMENT, LEASE, NODE
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ def cmd_lb(args: argparse.Namespace) -> int:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     from portico.cli._policy import CheckError, Question, check, parse_destination
-    from portico.netpol.model import Protocol
+    from portico.model.vocabulary import Protocol
 
     kubeconfig = args.kubeconfig or resolve(args.name, args.data_dir).kubeconfig
     try:
@@ -370,11 +371,9 @@ async def _nodes_ready(expected: int, data_dir: Path, api: Api) -> tuple[bool, s
     renewed = {lease["metadata"]["name"]: (lease.get("spec") or {}).get("renewTime") or ""
                for lease in (await api.list(LEASE, "kube-node-lease")).items}
     agents = _live_agents(data_dir)
-    ready = [n for n in nodes if any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in n.get("status", {}).get("conditions", []) or [])
-        and n["metadata"]["name"] in agents
-        and renewed.get(n["metadata"]["name"], "") >= agents[n["metadata"]["name"]]]
+    ready = [n for n in nodes if core.Node.from_obj(n).ready
+             and n["metadata"]["name"] in agents
+             and renewed.get(n["metadata"]["name"], "") >= agents[n["metadata"]["name"]]]
     if len(ready) < expected:
         return False, f"{len(ready)} of {expected} nodes Ready with a live agent"
     return True, "ready"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from portico.client import Api
 from portico.model.kinds import NAMESPACE, NETWORK_POLICY, NODE, POD
+from portico.model.vocabulary import NodeAddressType, Protocol
 from portico.netpol.model import (
     Cluster,
     Decision,
     DirectionVerdict,
-    Protocol,
     namespace_labels,
     pod_from_object,
     policy_from_object,
@@ -90,7 +90,7 @@ async def snapshot(client: Api) -> Cluster:
     for node in (await client.list(NODE)).items:
         status, spec = node.get("status") or {}, node.get("spec") or {}
         addresses = {a["address"] for a in status.get("addresses") or []
-                     if a.get("type") == "InternalIP"}
+                     if a.get("type") == NodeAddressType.INTERNAL_IP}
         if spec.get("podCIDR"):
             network = ipaddress.ip_network(spec["podCIDR"], strict=False)
             addresses.add(str(next(network.hosts())))

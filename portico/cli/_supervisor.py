@@ -37,6 +37,7 @@ from portico.cli._progress import Progress, count
 from portico.cli._watchdog import Children
 from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, plan
 from portico.images import default_path
+from portico.model import core
 from portico.netns import end_processes_in
 from portico.oci import _registries as registries
 
@@ -237,9 +238,7 @@ class Supervisor:
         reported: set[str] = set()
         while loop.time() < deadline:
             listed = self.api.registry.list(nodes, None, ListOptions()).items
-            ready = [n["metadata"]["name"] for n in listed if any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in n.get("status", {}).get("conditions", []) or [])]
+            ready = [n["metadata"]["name"] for n in listed if core.Node.from_obj(n).ready]
             for name in sorted(set(ready) - reported):
                 self.progress.step(f"{name} Ready")
             reported.update(ready)

@@ -18,7 +18,7 @@ from portico.client._api import (
 )
 from portico.client._clock import REAL_CLOCK, Clock, MonotonicClock, Timer
 from portico.client._connect import api_client, kubeconfig_ca, load_kubeconfig
-from portico.client._events import EventRecorder, EventType, object_reference
+from portico.client._events import EventRecorder, object_reference
 from portico.client._informer import Handler, Informer, InformerFactory, key_of, split_key
 from portico.client._queue import WorkQueue
 from portico.client._ready import wait_for_api
@@ -26,8 +26,8 @@ from portico.client._runner import CoalescingRunner
 
 __all__ = [
     "ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Clock", "CoalescingRunner",
-    "EventRecorder", "EventType", "Handler", "Informer", "InformerFactory", "Listing",
-    "MonotonicClock", "Obj", "PatchType", "REAL_CLOCK", "Status", "Timer", "WatchEvent",
-    "WorkQueue", "api_client", "key_of", "kubeconfig_ca", "load_kubeconfig",
-    "object_reference", "split_key", "wait_for_api",
+    "EventRecorder", "Handler", "Informer", "InformerFactory", "Listing", "MonotonicClock",
+    "Obj", "PatchType", "REAL_CLOCK", "Status", "Timer", "WatchEvent", "WorkQueue",
+    "api_client", "key_of", "kubeconfig_ca", "load_kubeconfig", "object_reference",
+    "split_key", "wait_for_api",
 ]

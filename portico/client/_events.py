@@ -21,20 +21,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from enum import StrEnum
 from typing import Any
 
 from portico.client._api import Api, ApiError
 from portico.client._correlator import Clock, Correlated, EventCorrelator, rfc3339
 from portico.model.kinds import EVENT
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.events")
 Object = dict[str, Any]
-
-
-class EventType(StrEnum):
-    NORMAL = "Normal"
-    WARNING = "Warning"
 
 
 def object_reference(obj: Object, field_path: str = "") -> Object:

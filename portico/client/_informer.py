@@ -44,6 +44,7 @@ from collections.abc import Callable
 from portico.client._api import Api, ApiError, Obj
 from portico.client._clock import REAL_CLOCK, Clock
 from portico.model.kinds import Kind
+from portico.model.vocabulary import WatchEventType
 
 log = logging.getLogger("portico.client.informer")
 
@@ -253,9 +254,9 @@ class Informer:
         async for event in self.api.watch(self.kind, self.namespace, self._version):
             obj = event.object
             version = (obj.get("metadata") or {}).get("resourceVersion")
-            if event.type == "DELETED":
+            if event.type == WatchEventType.DELETED:
                 self._remove(key_of(obj), _rv(obj))
-            elif event.type in ("ADDED", "MODIFIED"):
+            elif event.type in (WatchEventType.ADDED, WatchEventType.MODIFIED):
                 self._store(obj)
             if version:
                 self._version = str(version)

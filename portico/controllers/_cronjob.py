@@ -24,7 +24,6 @@ from portico.client import (
     ApiError,
     CascadeType,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     WorkQueue,
@@ -40,6 +39,7 @@ from portico.controllers._workload import (
     write_status,
 )
 from portico.model.kinds import CRON_JOB, JOB
+from portico.model.vocabulary import EventType, JobConditionType
 
 log = logging.getLogger("portico.controllers.cronjob")
 
@@ -80,8 +80,8 @@ class CronJobController:
         if not spec.get("suspend"):
             wait = await self._schedule(cj, status, jobs, now)
         await write_status(self.client, CRON_JOB, self.cronjobs, cj, status)
-        for kind, limit in (("Complete", spec.get("successfulJobsHistoryLimit")),
-                            ("Failed", spec.get("failedJobsHistoryLimit"))):
+        for kind, limit in ((JobConditionType.COMPLETE, spec.get("successfulJobsHistoryLimit")),
+                            (JobConditionType.FAILED, spec.get("failedJobsHistoryLimit"))):
             for job in cp.over_history(jobs, kind, limit):
                 await self._delete_job(cj, job)
         return wait
@@ -100,7 +100,7 @@ class CronJobController:
                 continue
             self._event(cj, EventType.NORMAL, "SawCompletedJob",
                         f"Saw completed job: {meta(job)['name']}, status: {finished}")
-            if finished == "Complete":
+            if finished == JobConditionType.COMPLETE:
                 status["lastSuccessfulTime"] = (job.get("status") or {}).get("completionTime")
         known = {ref.get("uid") for ref in status.get("active") or []}
         for job in jobs:

@@ -23,9 +23,11 @@ from enum import StrEnum
 
 from portico.controllers._pods import Obj, meta, owner_reference, parse_time
 from portico.model.cron import CronError, parse
+from portico.model.vocabulary import ConditionStatus, JobConditionType
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 TOO_MANY_MISSED = 100
+_FINISHED = (JobConditionType.COMPLETE, JobConditionType.FAILED)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def job_from_template(cj: Obj, scheduled: datetime.datetime) -> Obj:
 
 def finished_type(job: Obj) -> str | None:
     for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
+        if cond.get("type") in _FINISHED and cond.get("status") == ConditionStatus.TRUE:
             return str(cond["type"])
     return None
 

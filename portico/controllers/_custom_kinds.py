@@ -11,11 +11,13 @@ from collections.abc import Iterable
 
 from portico.client import Obj
 from portico.model.kinds import Kind, version_priority
+from portico.model.vocabulary import ConditionStatus, CRDConditionType, ResourceScope
 
 
 def _established(crd: Obj) -> bool:
     for cond in (crd.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Established" and cond.get("status") == "True":
+        if (cond.get("type") == CRDConditionType.ESTABLISHED
+                and cond.get("status") == ConditionStatus.TRUE):
             return not (crd.get("metadata") or {}).get("deletionTimestamp")
     return False
 
@@ -29,7 +31,7 @@ def custom_kinds(crds: Iterable[Obj], namespaced_only: bool = False) -> dict[str
         served = [v["name"] for v in spec.get("versions") or [] if v.get("served")]
         if not _established(crd) or not served or not names.get("kind"):
             continue
-        namespaced = spec.get("scope") == "Namespaced"
+        namespaced = spec.get("scope") == ResourceScope.NAMESPACED
         if namespaced_only and not namespaced:
             continue
         version = sorted(served, key=version_priority)[0]

@@ -23,17 +23,10 @@ import datetime
 from dataclasses import dataclass, field
 
 from portico.controllers._placement import matches_node, untolerated_taint
-from portico.controllers._pods import (
-    Obj,
-    PodPhase,
-    is_available,
-    is_terminating,
-    meta,
-    parse_time,
-    phase,
-)
+from portico.controllers._pods import Obj, is_available, is_terminating, meta, parse_time, phase
 from portico.controllers._rollout import scaled_value
 from portico.controllers._statefulset_plan import REVISION_LABEL, revision_of
+from portico.model.vocabulary import PodPhase
 
 NAME_FIELD = "metadata.name"
 _DEFAULT_TOLERATIONS = (

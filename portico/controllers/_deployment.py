@@ -25,7 +25,6 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
@@ -40,10 +39,11 @@ from portico.controllers._pods import (
     meta,
     now_utc,
     owner_reference,
-    selector_matches,
 )
 from portico.controllers._workload import enqueue_current
 from portico.model.kinds import DEPLOYMENT, POD, REPLICA_SET
+from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.deployment")
 
@@ -94,7 +94,7 @@ class DeploymentController:
                 self.queue.add(f"{meta(rs)['namespace']}/{ref['name']}")
             elif rs is not None and ref is None:
                 for d in self.deployments.list(meta(rs)["namespace"]):
-                    if selector_matches((d.get("spec") or {}).get("selector"), labels_of(rs)):
+                    if label_selector_matches((d.get("spec") or {}).get("selector"), labels_of(rs)):
                         self.queue.add(key_of(d))
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
@@ -115,7 +115,7 @@ class DeploymentController:
             ref = controller_ref(rs)
             if ref is not None and ref.get("uid") == uid:
                 owned.append(rs)
-            elif ref is None and selector and selector_matches(selector, labels_of(rs)):
+            elif ref is None and selector and label_selector_matches(selector, labels_of(rs)):
                 owned.append(rs)  # adopted below
         return owned
 

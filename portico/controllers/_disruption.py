@@ -39,10 +39,10 @@ from portico.controllers._pods import (
     now_utc,
     parse_time,
     rfc3339,
-    selector_matches,
     with_condition,
 )
 from portico.model.kinds import POD, POD_DISRUPTION_BUDGET
+from portico.model.selectors import label_selector_matches
 
 DISRUPTED_POD_TIMEOUT = datetime.timedelta(minutes=2)
 
@@ -57,7 +57,7 @@ def budget_status(budget: Obj, pods: list[Obj], now: datetime.datetime) -> Obj:
     """The status the budget should have, given the pods of its namespace (pure)."""
     spec, previous = budget.get("spec") or {}, budget.get("status") or {}
     matching = [p for p in pods if not is_terminated(p)
-                and selector_matches(spec.get("selector") or {}, labels_of(p))]
+                and label_selector_matches(spec.get("selector"), labels_of(p))]
     names = {meta(p).get("name") for p in matching}
     disrupted = {name: when for name, when in (previous.get("disruptedPods") or {}).items()
                  if name in names and (parse_time(when) or now) + DISRUPTED_POD_TIMEOUT > now}

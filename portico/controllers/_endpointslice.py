@@ -20,8 +20,11 @@ import logging
 
 from portico.client import Api, ApiError, InformerFactory, Obj, WorkQueue, key_of, split_key
 from portico.controllers import _slices as sl
-from portico.controllers._pods import labels_of, map_selector_matches, meta, now_utc, rfc3339
+from portico.controllers._pods import labels_of, meta, now_utc, rfc3339
+from portico.model.discovery import SERVICE_NAME_LABEL
 from portico.model.kinds import ENDPOINT_SLICE, ENDPOINTS, NODE, POD, SERVICE
+from portico.model.selectors import service_selector
+from portico.model.vocabulary import ServiceType
 
 log = logging.getLogger("portico.controllers.endpointslice")
 
@@ -33,7 +36,7 @@ def managed(service: Obj | None) -> bool:
     if service is None or key_of(service) in _API_SERVER_OWNED:
         return False
     spec = service.get("spec") or {}
-    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+    return bool(spec.get("selector")) and spec.get("type") != ServiceType.EXTERNAL_NAME
 
 
 class EndpointSliceController:
@@ -55,8 +58,8 @@ class EndpointSliceController:
         pod = current or previous or {}
         labels = [labels_of(p) for p in (previous, current) if p is not None]
         for svc in self.services.list(meta(pod).get("namespace")):
-            selector = (svc.get("spec") or {}).get("selector")
-            if selector and any(map_selector_matches(selector, lb) for lb in labels):
+            selector = service_selector((svc.get("spec") or {}).get("selector"))
+            if any(selector.matches(lb) for lb in labels):
                 self.queue.add(key_of(svc))
 
     def _on_node(self, previous: Obj | None, current: Obj | None) -> None:
@@ -68,7 +71,7 @@ class EndpointSliceController:
 
     def _on_slice(self, previous: Obj | None, current: Obj | None) -> None:
         s = current or previous or {}
-        name = labels_of(s).get(sl.SERVICE_NAME_LABEL)
+        name = labels_of(s).get(SERVICE_NAME_LABEL)
         if name and labels_of(s).get(sl.MANAGED_BY_LABEL) == sl.MANAGED_BY:
             self.queue.add(f"{meta(s)['namespace']}/{name}")
 
@@ -78,7 +81,7 @@ class EndpointSliceController:
 
     def owned_slices(self, namespace: str, name: str) -> list[Obj]:
         return [s for s in self.slices.list(namespace)
-                if labels_of(s).get(sl.SERVICE_NAME_LABEL) == name
+                if labels_of(s).get(SERVICE_NAME_LABEL) == name
                 and labels_of(s).get(sl.MANAGED_BY_LABEL) == sl.MANAGED_BY]
 
     async def sync(self, key: str) -> float | None:
@@ -111,7 +114,7 @@ class EndpointSliceController:
         subsets = sl.render_endpoint_subsets(service, pods)
         labels, _ = sl.slice_metadata(service)
         labels = {k: v for k, v in labels.items()
-                  if k not in (sl.SERVICE_NAME_LABEL, sl.MANAGED_BY_LABEL)}
+                  if k not in (SERVICE_NAME_LABEL, sl.MANAGED_BY_LABEL)}
         current = self.endpoints.get(key_of(service))
         if current is not None and (current.get("subsets") or []) == subsets and (
                 meta(current).get("labels") or {}) == labels:

@@ -22,7 +22,6 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
@@ -36,7 +35,6 @@ from portico.controllers._pods import (
     meta,
     now_utc,
     rfc3339,
-    selector_matches,
     with_condition,
 )
 from portico.model.kinds import (
@@ -48,6 +46,8 @@ from portico.model.kinds import (
     Kind,
 )
 from portico.model.quantity import milli_value
+from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import EventType
 
 COMPONENT = "horizontal-pod-autoscaler"
 TARGETS = {"Deployment": DEPLOYMENT, "ReplicaSet": REPLICA_SET}
@@ -128,7 +128,7 @@ class HorizontalPodAutoscalerController:
         current = int((target.get("spec") or {}).get("replicas") or 0)
         selector = (target.get("spec") or {}).get("selector") or {}
         pods = [p for p in self.pods.list(namespace) if not is_terminated(p)
-                and selector_matches(selector, labels_of(p))]
+                and label_selector_matches(selector, labels_of(p))]
         cpus = [_pod_cpu(p, self.metrics.get(key_of(p))) for p in pods]
         target_cpu = _cpu_target(hpa)
         errors = [c for c in cpus if isinstance(c, str)]

@@ -25,7 +25,6 @@ from portico.client import (
     ApiError,
     CascadeType,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     WorkQueue,
@@ -41,14 +40,17 @@ from portico.controllers._workload import (
     write_status,
 )
 from portico.model.kinds import JOB, POD
+from portico.model.vocabulary import ConditionStatus, EventType, JobConditionType
 
 log = logging.getLogger("portico.controllers.job")
 
 COMPONENT = "job-controller"
 KIND = OwnerKind("batch/v1", "Job")
 INDEX_ENV = "JOB_COMPLETION_INDEX"
-_INTERIM = {"Complete": "SuccessCriteriaMet", "Failed": "FailureTarget"}
-_FINAL_EVENTS = {"Complete": (EventType.NORMAL, "Completed", "Job completed")}
+_INTERIM: dict[str, str] = {JobConditionType.COMPLETE: JobConditionType.SUCCESS_CRITERIA_MET.value,
+                             JobConditionType.FAILED: JobConditionType.FAILURE_TARGET.value}
+_FINAL_EVENTS: dict[str, tuple[EventType, str, str]] = {
+    JobConditionType.COMPLETE: (EventType.NORMAL, "Completed", "Job completed")}
 
 
 def new_pod(job: Obj, index: int | None) -> Obj:
@@ -113,15 +115,16 @@ class JobController:
 
     def _conditions(self, job: Obj, result: jp.Plan, stamp: str) -> list[Obj]:
         conditions = list((job.get("status") or {}).get("conditions") or [])
-        types = {c.get("type") for c in conditions if c.get("status") == "True"}
+        types = {c.get("type") for c in conditions if c.get("status") == ConditionStatus.TRUE}
         suspended = bool((job.get("spec") or {}).get("suspend")) and result.finish is None
-        if suspended and "Suspended" not in types:
-            conditions = [c for c in conditions if c.get("type") != "Suspended"]
-            conditions.append(_condition("Suspended", "JobSuspended", "Job suspended", stamp))
-        elif not suspended and "Suspended" in types:
-            conditions = [c for c in conditions if c.get("type") != "Suspended"]
-            conditions.append(dict(_condition("Suspended", "JobResumed", "Job resumed", stamp),
-                                   status="False"))
+        kind = JobConditionType.SUSPENDED.value
+        if suspended and kind not in types:
+            conditions = [c for c in conditions if c.get("type") != kind]
+            conditions.append(_condition(kind, "JobSuspended", "Job suspended", stamp))
+        elif not suspended and kind in types:
+            conditions = [c for c in conditions if c.get("type") != kind]
+            conditions.append(dict(_condition(kind, "JobResumed", "Job resumed", stamp),
+                                   status=ConditionStatus.FALSE.value))
         if result.finish is not None:
             cond_type, reason, message = result.finish
             for wanted in (_INTERIM.get(cond_type), cond_type):
@@ -149,13 +152,14 @@ class JobController:
             status["completedIndexes"] = jp.format_indexes(counts.succeeded_indexes)
             if spec.get("backoffLimitPerIndex") is not None:
                 status["failedIndexes"] = jp.format_indexes(counts.failed_indexes)
-        if result.finish is not None and result.finish[0] == "Complete":
+        if result.finish is not None and result.finish[0] == JobConditionType.COMPLETE:
             status["completionTime"] = stamp
         if await write_status(self.client, JOB, self.jobs, job, status):
             await self._record_finish(job, result)
 
     async def _record_finish(self, job: Obj, result: jp.Plan) -> None:
-        if result.finish is None or result.finish[0] not in ("Complete", "Failed"):
+        if result.finish is None or result.finish[0] not in (JobConditionType.COMPLETE,
+                                                             JobConditionType.FAILED):
             return
         kind, reason, message = result.finish
         event = _FINAL_EVENTS.get(kind, (EventType.WARNING, reason, message))

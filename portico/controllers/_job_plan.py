@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from portico.controllers._podfailure import Failure, match_rule
 from portico.controllers._pods import (
     Obj,
-    PodPhase,
     deletion_rank,
     is_ready,
     is_terminating,
@@ -39,6 +38,13 @@ from portico.controllers._pods import (
     parse_time,
     phase,
     restarts,
+)
+from portico.model.vocabulary import (
+    ConditionStatus,
+    JobConditionType,
+    PodPhase,
+    PodReplacementPolicy,
+    RestartPolicy,
 )
 
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
@@ -73,13 +79,14 @@ def format_indexes(indexes: set[int]) -> str:
 
 def condition_true(job: Obj, cond_type: str) -> Obj | None:
     for cond in (job.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == cond_type and cond.get("status") == "True":
+        if cond.get("type") == cond_type and cond.get("status") == ConditionStatus.TRUE:
             return dict(cond)
     return None
 
 
 def finished(job: Obj) -> Obj | None:
-    return condition_true(job, "Complete") or condition_true(job, "Failed")
+    return (condition_true(job, JobConditionType.COMPLETE)
+            or condition_true(job, JobConditionType.FAILED))
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,8 @@ def failure_reason(view: View, counts: Counts) -> tuple[str, str] | None:
         return MAX_FAILED_INDEXES
     if spec.get("backoffLimitPerIndex") is None:
         retries = counts.failed
-        if (spec.get("template") or {}).get("spec", {}).get("restartPolicy") == "OnFailure":
+        template_spec = (spec.get("template") or {}).get("spec", {})
+        if template_spec.get("restartPolicy") == RestartPolicy.ON_FAILURE:
             retries += sum(restarts(p) for p in counts.active)
         if retries > int(spec.get("backoffLimit", 6)):
             return BACKOFF_EXCEEDED
@@ -199,7 +207,8 @@ def _wanted(view: View, counts: Counts) -> list[int | None]:
     parallelism = int(view.spec.get("parallelism", 1))
     completions = view.spec.get("completions")
     busy = len(counts.active)
-    if view.spec.get("podReplacementPolicy") == "Failed":  # wait for terminating pods
+    # wait for terminating pods
+    if view.spec.get("podReplacementPolicy") == PodReplacementPolicy.FAILED:
         busy += counts.terminating
     room = parallelism - busy
     if view.indexed:
@@ -225,18 +234,20 @@ def plan(view: View, counts: Counts) -> Plan:
     result = Plan()
     if finished(view.job):
         return result
-    target = condition_true(view.job, "FailureTarget") or \
-        condition_true(view.job, "SuccessCriteriaMet")
+    target = condition_true(view.job, JobConditionType.FAILURE_TARGET) or \
+        condition_true(view.job, JobConditionType.SUCCESS_CRITERIA_MET)
     if target is None:
         failure = failure_reason(view, counts)
         if failure is not None:
-            target = {"type": "FailureTarget", "reason": failure[0], "message": failure[1]}
+            target = {"type": JobConditionType.FAILURE_TARGET.value, "reason": failure[0],
+                      "message": failure[1]}
         elif _complete(view, counts):
-            target = {"type": "SuccessCriteriaMet", "reason": COMPLETIONS_REACHED[0],
-                      "message": COMPLETIONS_REACHED[1]}
+            target = {"type": JobConditionType.SUCCESS_CRITERIA_MET.value,
+                      "reason": COMPLETIONS_REACHED[0], "message": COMPLETIONS_REACHED[1]}
     if target is not None:
         result.delete = list(counts.active)
-        final = "Failed" if target["type"] == "FailureTarget" else "Complete"
+        final = (JobConditionType.FAILED if target["type"] == JobConditionType.FAILURE_TARGET
+                 else JobConditionType.COMPLETE).value
         result.finish = (str(target["type"]), str(target["reason"]), str(target["message"]))
         if not counts.active and not counts.terminating:
             result.finish = (final, str(target["reason"]), str(target["message"]))

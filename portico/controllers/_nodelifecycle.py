@@ -31,14 +31,13 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
     WorkQueue,
     key_of,
 )
-from portico.controllers._pods import ConditionStatus, condition, meta, now_utc, rfc3339
+from portico.controllers._pods import condition, meta, now_utc, rfc3339
 from portico.controllers._taint_eviction import (
     DISRUPTION_TARGET,
     EVENT_REASON,
@@ -46,6 +45,7 @@ from portico.controllers._taint_eviction import (
     no_execute_taints,
 )
 from portico.model.kinds import LEASE, NODE, POD, Kind
+from portico.model.vocabulary import ConditionStatus, EventType
 
 log = logging.getLogger("portico.controllers.nodelifecycle")
 

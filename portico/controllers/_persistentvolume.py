@@ -37,7 +37,6 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
@@ -46,6 +45,7 @@ from portico.client import (
 )
 from portico.model.kinds import NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, STORAGE_CLASS
 from portico.model.quantity import parse_quantity
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.persistentvolume")
 COMPONENT = "persistentvolume-controller"

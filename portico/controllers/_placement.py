@@ -42,16 +42,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from portico.controllers._pods import (
-    ConditionStatus,
     Obj,
     condition,
     is_terminated,
     is_terminating,
     labels_of,
-    map_selector_matches,
     meta,
-    selector_matches,
 )
+from portico.model.selectors import (
+    SelectorError,
+    label_selector_matches,
+    selector_from_node_selector_requirements,
+    selector_from_set,
+)
+from portico.model.vocabulary import ConditionStatus, TolerationOperator
 
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -99,8 +103,7 @@ def requirements(selector: Obj | None) -> Requirements:
 
 
 def selects(reqs: Requirements, labels: Mapping[str, str]) -> bool:
-    return reqs is not None and selector_matches({"matchExpressions": list(reqs)},
-                                                 dict(labels))
+    return reqs is not None and label_selector_matches({"matchExpressions": list(reqs)}, labels)
 
 
 def _label_keys(labels: Mapping[str, str], keys: Iterable[str], op: str) -> tuple[Obj, ...]:
@@ -113,7 +116,7 @@ def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
     for tol in tolerations:
         if tol.get("effect") and tol.get("effect") != taint.get("effect"):
             continue
-        if tol.get("operator") == "Exists":
+        if tol.get("operator") == TolerationOperator.EXISTS:
             if not tol.get("key") or tol.get("key") == taint.get("key"):
                 return True
         elif tol.get("key") == taint.get("key") and (tol.get("value") or "") == (
@@ -123,17 +126,27 @@ def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
 
 
 def _term_matches(term: Obj, node: Obj) -> bool:
-    """Label expressions on the node's labels, `matchFields` on `metadata.name`."""
+    """Label expressions on the node's labels, `matchFields` on `metadata.name`; a term
+    with neither selects no node (`nodeaffinity.NewNodeSelector` skips it)."""
+    expressions, match_fields = term.get("matchExpressions"), term.get("matchFields")
+    if not expressions and not match_fields:
+        return False
     fields = {"metadata.name": str(meta(node).get("name") or "")}
-    return (selector_matches({"matchExpressions": term.get("matchExpressions") or []},
-                             labels_of(node))
-            and selector_matches({"matchExpressions": term.get("matchFields") or []}, fields))
+    return ((not expressions or _node_selects(expressions, labels_of(node)))
+            and (not match_fields or _node_selects(match_fields, fields)))
+
+
+def _node_selects(expressions: list[Obj], labels: Mapping[str, str]) -> bool:
+    try:
+        return selector_from_node_selector_requirements(expressions).matches(labels)
+    except SelectorError:
+        return False
 
 
 def matches_node(pod: Obj, node: Obj) -> bool:
     """nodeSelector AND (any of the required node affinity terms)."""
     spec = pod.get("spec") or {}
-    if not map_selector_matches(spec.get("nodeSelector"), labels_of(node)):
+    if not selector_from_set(spec.get("nodeSelector")).matches(labels_of(node)):
         return False
     required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
                 .get("requiredDuringSchedulingIgnoredDuringExecution") or {})

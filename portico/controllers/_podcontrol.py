@@ -17,9 +17,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from portico.client import Api, ApiError, EventRecorder, EventType, Informer, Obj
+from portico.client import Api, ApiError, EventRecorder, Informer, Obj
 from portico.controllers._pods import meta, owner_reference
 from portico.model.kinds import POD
+from portico.model.vocabulary import EventType
 
 
 @dataclass(frozen=True)

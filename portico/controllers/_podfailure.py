@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portico.controllers._pods import Obj, meta
+from portico.model.vocabulary import ExitCodesOperator
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def _exit_code_match(rule: Obj, pod: Obj) -> tuple[str, int] | None:
     for name, code in _terminated(pod):
         if wanted and wanted != name:
             continue
-        if (code in values) == (codes.get("operator") == "In"):
+        if (code in values) == (codes.get("operator") == ExitCodesOperator.IN):
             return name, code
     return None
 

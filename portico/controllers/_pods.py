@@ -1,4 +1,4 @@
-"""Pure helpers over pod/workload dicts: selectors, conditions, readiness, ownership, ranking.
+"""Pure helpers over pod/workload dicts: conditions, readiness, ownership, ranking.
 
 These mirror `k8s.io/kubernetes/pkg/api/v1/pod` and `pkg/controller/controller_utils.go`:
 - a pod is *active* while not Succeeded/Failed and not being deleted;
@@ -11,24 +11,11 @@ No I/O here: every function takes the objects and the current time.
 from __future__ import annotations
 
 import datetime
-from enum import StrEnum
 from typing import Any
 
+from portico.model.vocabulary import ConditionStatus, PodPhase
+
 Obj = dict[str, Any]
-
-
-class PodPhase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    UNKNOWN = "Unknown"
-
-
-class ConditionStatus(StrEnum):
-    TRUE = "True"
-    FALSE = "False"
-    UNKNOWN = "Unknown"
 
 
 def now_utc() -> datetime.datetime:
@@ -53,36 +40,6 @@ def meta(obj: Obj) -> Obj:
 
 def labels_of(obj: Obj) -> dict[str, str]:
     return dict(meta(obj).get("labels") or {})
-
-
-# --- label selectors (metav1.LabelSelector) -------------------------------------------
-def selector_matches(selector: Obj | None, labels: dict[str, str]) -> bool:
-    """`LabelSelectorAsSelector(...).Matches`; a nil or empty selector matches everything."""
-    if not selector:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    expressions = selector.get("matchExpressions") or []
-    return all(_expression_matches(expr, labels) for expr in expressions)
-
-
-def _expression_matches(expr: Obj, labels: dict[str, str]) -> bool:
-    key, op, values = expr.get("key", ""), expr.get("operator"), expr.get("values") or []
-    if op == "In":
-        return key in labels and labels[key] in values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    return False
-
-
-def map_selector_matches(selector: dict[str, str] | None, labels: dict[str, str]) -> bool:
-    """A Service's (or nodeSelector's) plain map selector."""
-    return all(labels.get(k) == v for k, v in (selector or {}).items())
 
 
 # --- conditions -----------------------------------------------------------------------

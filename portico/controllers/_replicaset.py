@@ -33,7 +33,6 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
@@ -53,10 +52,11 @@ from portico.controllers._pods import (
     now_utc,
     owner_reference,
     ready_since,
-    selector_matches,
 )
 from portico.controllers._workload import enqueue_current, slow_start
 from portico.model import kinds
+from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.replicaset")
 
@@ -115,7 +115,7 @@ def claim(rs: Obj, pods: list[Obj]) -> tuple[list[Obj], list[Obj], list[Obj]]:
     selector = (rs.get("spec") or {}).get("selector") or {}
     owned, adopt, release = [], [], []
     for pod in pods:
-        matches = bool(selector) and selector_matches(selector, labels_of(pod))
+        matches = bool(selector) and label_selector_matches(selector, labels_of(pod))
         if _owned_by(pod, uid):
             if matches:
                 owned.append(pod)
@@ -194,7 +194,7 @@ class ReplicaSetController:
                 continue
             for rs in self.replicasets.list(ns):
                 selector = (self.kind.view(rs).get("spec") or {}).get("selector")
-                if selector and selector_matches(selector, labels_of(pod)):
+                if selector and label_selector_matches(selector, labels_of(pod)):
                     self.queue.add(key_of(rs))
 
     def _pending_deletion(self, pod: Obj) -> bool:

@@ -34,7 +34,6 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
@@ -45,7 +44,6 @@ from portico.client import (
 from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
-    ConditionStatus,
     condition,
     is_terminated,
     is_terminating,
@@ -64,6 +62,7 @@ from portico.model.kinds import (
     POD_BINDING,
     STORAGE_CLASS,
 )
+from portico.model.vocabulary import ConditionStatus, EventType
 
 __all__ = ["SCHEDULER_NAME", "Decision", "Scheduler", "schedule"]
 

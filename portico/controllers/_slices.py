@@ -29,13 +29,14 @@ from portico.controllers._pods import (
     is_terminated,
     is_terminating,
     labels_of,
-    map_selector_matches,
     meta,
 )
+from portico.model.core import HEADLESS
+from portico.model.discovery import SERVICE_NAME_LABEL
+from portico.model.selectors import service_selector
 
 Obj = dict[str, Any]
 MAX_ENDPOINTS = 100
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
@@ -84,8 +85,8 @@ def ports_key(ports: list[Obj] | None) -> PortsKey:
 
 
 def selected_pods(service: Obj, pods: list[Obj]) -> list[Obj]:
-    selector = (service.get("spec") or {}).get("selector")
-    return [p for p in pods if map_selector_matches(selector, labels_of(p))
+    selector = service_selector((service.get("spec") or {}).get("selector"))
+    return [p for p in pods if selector.matches(labels_of(p))
             and (p.get("status") or {}).get("podIP") and not is_terminated(p)]
 
 
@@ -135,7 +136,7 @@ def slice_metadata(service: Obj) -> tuple[dict[str, str], Obj]:
     smeta = meta(service)
     labels = dict(smeta.get("labels") or {})
     labels.update({SERVICE_NAME_LABEL: smeta["name"], MANAGED_BY_LABEL: MANAGED_BY})
-    if (service.get("spec") or {}).get("clusterIP") == "None":
+    if (service.get("spec") or {}).get("clusterIP") == HEADLESS:
         labels[HEADLESS_LABEL] = ""
     owner = {"apiVersion": "v1", "kind": "Service", "name": smeta["name"],
              "uid": smeta["uid"], "controller": True, "blockOwnerDeletion": True}

@@ -26,7 +26,6 @@ from portico.client import (
     Api,
     ApiError,
     EventRecorder,
-    EventType,
     InformerFactory,
     Obj,
     PatchType,
@@ -43,6 +42,7 @@ from portico.controllers._workload import (
     write_status,
 )
 from portico.model.kinds import CONTROLLER_REVISION, PERSISTENT_VOLUME_CLAIM, POD, STATEFUL_SET
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.statefulset")
 

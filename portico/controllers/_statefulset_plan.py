@@ -26,15 +26,8 @@ import datetime
 import re
 from dataclasses import dataclass, field
 
-from portico.controllers._pods import (
-    Obj,
-    PodPhase,
-    is_available,
-    is_ready,
-    is_terminating,
-    meta,
-    phase,
-)
+from portico.controllers._pods import Obj, is_available, is_ready, is_terminating, meta, phase
+from portico.model.vocabulary import PodPhase
 
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"

@@ -19,6 +19,7 @@ from typing import Any
 
 from portico.controllers._placement import tolerates
 from portico.controllers._pods import parse_time
+from portico.model.vocabulary import TaintEffect
 
 Obj = dict[str, Any]
 DISRUPTION_TARGET = {"type": "DisruptionTarget", "status": "True",
@@ -29,14 +30,14 @@ EVENT_REASON = "TaintManagerEviction"
 
 def no_execute_taints(node: Obj) -> list[Obj]:
     return [t for t in (node.get("spec") or {}).get("taints") or []
-            if t.get("effect") == "NoExecute"]
+            if t.get("effect") == TaintEffect.NO_EXECUTE]
 
 
 def eviction_delay(pod: Obj, taints: list[Obj], now: datetime.datetime) -> float | None:
     """Seconds until `pod` is to be evicted for the NoExecute `taints` (0: now), or None
     if it tolerates them for ever."""
     tolerations = [t for t in (pod.get("spec") or {}).get("tolerations") or []
-                   if t.get("effect") in (None, "", "NoExecute")]
+                   if t.get("effect") in (None, "", TaintEffect.NO_EXECUTE)]
     due: float | None = None
     for taint in taints:
         used = [t for t in tolerations if tolerates([t], taint)]

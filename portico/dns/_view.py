@@ -31,9 +31,12 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from portico.model.core import HEADLESS
+from portico.model.discovery import SERVICE_NAME_LABEL
+from portico.model.vocabulary import AddressType, ServiceType
+
 DEFAULT_ZONE = "cluster.local"
 DEFAULT_TTL = 5
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 DNS_SERVICE = ("kube-system", "kube-dns")
 NO_PORT = -1
 
@@ -44,14 +47,6 @@ class ServiceKind(StrEnum):
     CLUSTER_IP = "ClusterIP"  # ClusterIP, NodePort, LoadBalancer: A -> the cluster IPs
     HEADLESS = "Headless"  # clusterIP None: A -> each published endpoint
     EXTERNAL_NAME = "ExternalName"  # CNAME -> spec.externalName
-
-
-class AddressType(StrEnum):
-    """EndpointSlice addressType."""
-
-    IPV4 = "IPv4"
-    IPV6 = "IPv6"
-    FQDN = "FQDN"
 
 
 @dataclass(frozen=True)
@@ -115,16 +110,16 @@ def _ports(raw: Iterable[Mapping[str, Any]] | None) -> tuple[Port, ...]:
 
 
 def _service_kind(spec: Mapping[str, Any]) -> ServiceKind:
-    if spec.get("type") == ServiceKind.EXTERNAL_NAME:
+    if spec.get("type") == ServiceType.EXTERNAL_NAME:
         return ServiceKind.EXTERNAL_NAME
-    if spec.get("clusterIP") == "None":
+    if spec.get("clusterIP") == HEADLESS:
         return ServiceKind.HEADLESS
     return ServiceKind.CLUSTER_IP
 
 
 def _cluster_ips(spec: Mapping[str, Any]) -> tuple[str, ...]:
     ips = spec.get("clusterIPs") or ([spec["clusterIP"]] if spec.get("clusterIP") else [])
-    return tuple(ip for ip in ips if ip and ip != "None")
+    return tuple(ip for ip in ips if ip and ip != HEADLESS)
 
 
 def _published(slice_: Mapping[str, Any], not_ready_too: bool) -> list[Endpoint]:

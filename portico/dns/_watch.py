@@ -26,6 +26,7 @@ from lightkube.resources.core_v1 import Namespace, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.dns._view import DEFAULT_TTL, DEFAULT_ZONE, DnsView, build_view
+from portico.model.vocabulary import WatchEventType
 
 log = logging.getLogger("portico.dns.watch")
 
@@ -106,9 +107,9 @@ class Watcher:
                                    resource_version=version)
         async for event, obj in stream:
             raw = obj.to_dict()
-            if event == "DELETED":
+            if event == WatchEventType.DELETED:
                 self.objects[kind].pop(_key(raw), None)
-            elif event in ("ADDED", "MODIFIED"):
+            elif event in (WatchEventType.ADDED, WatchEventType.MODIFIED):
                 self.objects[kind][_key(raw)] = raw
             else:
                 continue

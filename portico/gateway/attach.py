@@ -31,6 +31,7 @@ from portico.gateway.model import (
     meta,
     namespaced_name,
 )
+from portico.model.selectors import label_selector_matches
 
 
 @dataclass(frozen=True)
@@ -74,19 +75,6 @@ def hostnames(listener: Listener, route: Obj) -> tuple[str | None, ...]:
     return tuple(dict.fromkeys(h for h in found if h is not None))
 
 
-def _selected(labels: dict[str, str], selector: Obj) -> bool:
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if (op == "In" and labels.get(key) not in values) or \
-                (op == "NotIn" and present and labels[key] in values) or \
-                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
-            return False
-    return True
-
-
 def admits(snapshot: Snapshot, gateway_ns: str, listener: Listener, kind: str,
            route_ns: str) -> bool:
     if kind not in listener.kinds:
@@ -95,7 +83,7 @@ def admits(snapshot: Snapshot, gateway_ns: str, listener: Listener, kind: str,
         return True
     if listener.allowed_from == "Selector":
         ns = snapshot.namespaces.get(route_ns) or {}
-        return _selected(dict(meta(ns).get("labels") or {}), listener.selector)
+        return label_selector_matches(listener.selector, meta(ns).get("labels"))
     return route_ns == gateway_ns
 
 

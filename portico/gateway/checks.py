@@ -18,19 +18,20 @@ from collections.abc import Iterator
 
 from portico.gateway.model import Obj
 from portico.ingress import pcre
+from portico.model.gatewayapi import MatchType, PathMatchType
 
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def _regexes(kind: str, match: Obj) -> Iterator[str]:
     path = match.get("path") or {}
-    if path.get("type") == "RegularExpression":
+    if path.get("type") == PathMatchType.REGULAR_EXPRESSION:
         yield f"^(?:{path.get('value')})$"
     for item in (match.get("headers") or []) + (match.get("queryParams") or []):
-        if item.get("type") == "RegularExpression":
+        if item.get("type") == MatchType.REGULAR_EXPRESSION:
             yield str(item.get("value"))
     method = match.get("method") or {}
-    if kind == "GRPCRoute" and method.get("type") == "RegularExpression":
+    if kind == "GRPCRoute" and method.get("type") == MatchType.REGULAR_EXPRESSION:
         yield from (str(v) for v in (method.get("service"), method.get("method")) if v)
 
 

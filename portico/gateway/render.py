@@ -25,6 +25,7 @@ from portico.gateway.routing import Choice, Entry, Table
 from portico.ingress import render as ingress_render
 from portico.ingress.endpoints import Slots
 from portico.ingress.model import Plan, Settings
+from portico.model.gatewayapi import MatchType, PathMatchType
 
 NOT_FOUND, ERROR = "gw_404", "gw_500"
 _ESCAPED = {"\\": "\\\\", " ": "\\ ", "'": "\\'", '"': '\\"', "#": "\\#"}
@@ -64,18 +65,18 @@ def _acls(n: int, e: Entry) -> list[str]:
         lines.append(f"    acl {a}_host var(txn.host) -m {how} {e.hostname.removeprefix('*')}")
     path = e.match.get("path") or {"type": "PathPrefix", "value": "/"}
     value = str(path.get("value") or "/")
-    if path.get("type") == "Exact":
+    if path.get("type") == PathMatchType.EXACT:
         lines.append(f"    acl {a}_p path -m str {word(value)}")
-    elif path.get("type") == "RegularExpression":
+    elif path.get("type") == PathMatchType.REGULAR_EXPRESSION:
         lines.append(f"    acl {a}_p path -m reg {word('^(?:' + value + ')$')}")
     elif value.rstrip("/"):
         lines += [f"    acl {a}_p path -m str {word(value.rstrip('/'))}",
                   f"    acl {a}_p path -m beg {word(value.rstrip('/') + '/')}"]
     for i, h in enumerate(e.match.get("headers") or []):
-        how = "reg" if h.get("type") == "RegularExpression" else "str"
+        how = "reg" if h.get("type") == MatchType.REGULAR_EXPRESSION else "str"
         lines.append(f"    acl {a}_h{i} req.fhdr({h['name']},1) -m {how} {word(h['value'])}")
     for i, q in enumerate(e.match.get("queryParams") or []):
-        how = "reg" if q.get("type") == "RegularExpression" else "str"
+        how = "reg" if q.get("type") == MatchType.REGULAR_EXPRESSION else "str"
         lines.append(f"    acl {a}_q{i} url_param({q['name']}) -m {how} {word(q['value'])}")
     if e.match.get("method"):
         lines.append(f"    acl {a}_m method {e.match['method']}")

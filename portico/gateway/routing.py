@@ -27,6 +27,7 @@ from portico.gateway.listeners import GatewayView, Listener
 from portico.gateway.model import Obj, Snapshot, meta, namespaced_name
 from portico.ingress import endpoints
 from portico.ingress import model as ingress_model
+from portico.model.gatewayapi import MatchType, PathMatchType
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,10 @@ def _path(match: Obj) -> Obj:
 
 def precedence(entry: Entry, route: Obj, rule_index: int) -> tuple[Any, ...]:
     path = _path(entry.match)
-    exact = path.get("type") == "Exact"
+    exact = path.get("type") == PathMatchType.EXACT
+    prefix = path.get("type") == PathMatchType.PATH_PREFIX
     return (_host_rank(entry.hostname), not exact,
-            -len(str(path.get("value") or "/")) if path.get("type") == "PathPrefix" else 0,
+            -len(str(path.get("value") or "/")) if prefix else 0,
             "method" not in entry.match, -len(entry.match.get("headers") or []),
             -len(entry.match.get("queryParams") or []),
             str(meta(route).get("creationTimestamp") or ""),
@@ -114,7 +116,7 @@ def grpc_match(match: Obj) -> Obj:
     """A GRPCRoute match as the HTTP match it means: `/service/method` paths, headers."""
     method = match.get("method") or {}
     service, name = method.get("service"), method.get("method")
-    if method.get("type") == "RegularExpression":
+    if method.get("type") == MatchType.REGULAR_EXPRESSION:
         path = {"type": "RegularExpression",
                 "value": f"/{service or '[^/]+'}/{name or '[^/]+'}"}
     elif service and name:

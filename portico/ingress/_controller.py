@@ -27,7 +27,6 @@ from portico.client import (
     ApiError,
     CoalescingRunner,
     EventRecorder,
-    EventType,
     InformerFactory,
 )
 from portico.ingress import status, tls
@@ -39,6 +38,7 @@ from portico.ingress.haproxy import HAProxyProcess
 from portico.ingress.model import Plan, Settings, Snapshot, Warning_
 from portico.ingress.routes import build_plan
 from portico.model.kinds import ENDPOINT_SLICE, INGRESS, INGRESS_CLASS, SECRET, SERVICE, Kind
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.ingress")
 COMPONENT = "portico-ingress-controller"

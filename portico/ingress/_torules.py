@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portico.ingress.model import Options
+from portico.model.gatewayapi import PathMatchType
+from portico.model.vocabulary import PathType
 
 Obj = dict[str, Any]
 PortLookup = Callable[[str, str, str], int | None]  # namespace, Service, port name
 # ingress-nginx's strip-a-prefix idiom: path `/app(/|$)(.*)` with target `/$2`
 _STRIP_PREFIX = re.compile(r"^(?P<prefix>/[-._~a-zA-Z0-9/]*?)/?\(/\|\$\)\(\.\*\)$")
-_PATH_TYPES = {"Exact": "Exact", "Prefix": "PathPrefix"}
+_PATH_TYPES = {PathType.EXACT: PathMatchType.EXACT, PathType.PREFIX: PathMatchType.PATH_PREFIX}
 
 
 @dataclass(frozen=True)
@@ -93,14 +95,15 @@ def backend_ref(ingress: IngressView, backend: Obj, ports: PortLookup,
 def _match(ingress: IngressView, path: Obj, notes: list[str]) -> tuple[Obj, list[Obj]]:
     """The path match of an Ingress path, and the URLRewrite filter it implies."""
     value, options = path.get("path") or "/", ingress.options
-    kind = "RegularExpression" if options.use_regex else _PATH_TYPES.get(
-        path.get("pathType", ""), "PathPrefix")
-    if kind == "PathPrefix" and path.get("pathType") == "ImplementationSpecific":
+    kind = PathMatchType.REGULAR_EXPRESSION if options.use_regex else _PATH_TYPES.get(
+        path.get("pathType", ""), PathMatchType.PATH_PREFIX)
+    specific = path.get("pathType") == PathType.IMPLEMENTATION_SPECIFIC
+    if kind == PathMatchType.PATH_PREFIX and specific:
         note(notes, ingress, f"ImplementationSpecific path {value} became PathPrefix, which "
              "matches whole segments (ingress-nginx matches characters)")
     target = options.rewrite_target
     if target is None:
-        return {"path": {"type": kind, "value": value}}, []
+        return {"path": {"type": kind.value, "value": value}}, []
     strip = _STRIP_PREFIX.match(value)
     if strip and target == "/$2":
         return ({"path": {"type": "PathPrefix", "value": strip["prefix"] or "/"}},
@@ -109,8 +112,8 @@ def _match(ingress: IngressView, path: Obj, notes: list[str]) -> tuple[Obj, list
     if "$" in target:
         note(notes, ingress, f"rewrite-target {target} uses regex captures, which Gateway API "
              f"cannot express; path {value} is not rewritten")
-        return {"path": {"type": kind, "value": value}}, []
-    return ({"path": {"type": kind, "value": value}},
+        return {"path": {"type": kind.value, "value": value}}, []
+    return ({"path": {"type": kind.value, "value": value}},
             [{"type": "URLRewrite", "urlRewrite": {"path": {
                 "type": "ReplaceFullPath", "replaceFullPath": target}}}])
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from portico.ingress.model import NamespacedName, Obj, Server, Snapshot, meta
+from portico.model.discovery import SERVICE_NAME_LABEL
+from portico.model.vocabulary import AddressType, ServiceType
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 Slots = tuple[Server | None, ...]
 
 
@@ -48,14 +49,14 @@ def service_port_name(service: Obj, port: str) -> str | None:
 def ready_servers(snapshot: Snapshot, slices: Mapping[NamespacedName, list[Obj]],
                   namespace: str, service_name: str, port: str) -> tuple[Server, ...]:
     service = snapshot.services.get((namespace, service_name))
-    if service is None or (service.get("spec") or {}).get("type") == "ExternalName":
+    if service is None or (service.get("spec") or {}).get("type") == ServiceType.EXTERNAL_NAME:
         return ()
     name = service_port_name(service, port)
     if name is None:
         return ()
     servers: set[Server] = set()
     for eps in slices.get((namespace, service_name), []):
-        if eps.get("addressType", "IPv4") != "IPv4":
+        if eps.get("addressType", AddressType.IPV4) != AddressType.IPV4:
             continue
         target = next((p.get("port") for p in eps.get("ports") or []
                        if (p.get("name") or "") == name and p.get("port")), None)

@@ -24,25 +24,12 @@ Obj = dict[str, Any]
 NamespacedName = tuple[str, str]
 
 
-class PathType(StrEnum):
-    """`spec.rules[].http.paths[].pathType`, word for word."""
-
-    EXACT = "Exact"
-    PREFIX = "Prefix"
-    IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
-
-
 class MatchKind(StrEnum):
     """How a route's path is compared with the request path (one HAProxy map each)."""
 
     EXACT = "exact"    # path == route path
     PREFIX = "prefix"  # element-wise prefix (`/foo` matches `/foo`, `/foo/x`, not `/foobar`)
     REGEX = "regex"    # `use-regex`: case-insensitive regex anchored at the start
-
-
-class EventType(StrEnum):
-    NORMAL = "Normal"
-    WARNING = "Warning"
 
 
 class Reason(StrEnum):

@@ -38,7 +38,6 @@ from portico.ingress.model import (
     NamespacedName,
     Obj,
     Options,
-    PathType,
     Plan,
     Reason,
     Route,
@@ -48,6 +47,7 @@ from portico.ingress.model import (
     meta,
     namespaced_name,
 )
+from portico.model.vocabulary import PathType
 
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"

@@ -3,23 +3,26 @@
 Theory of operation
 -------------------
 A label selector is an AND of `Requirement`s (key, operator, values). Text such as
-`app=web,tier in (a,b),!legacy` is turned into requirements (by
-`portico.apiserver.selectors`) with the same two-stage machine upstream uses
-(`labels.Parse`):
-
-* a lexer that splits on whitespace and the special symbols `= ! ( ) , > <`, greedily
-  combining symbols into the longest operator it knows (`==`, `!=`), and that treats
-  the words `in`/`notin` as keywords (demoted back to identifiers where a value or a
-  key is expected);
-* a recursive-descent parser producing the requirements, whose error strings are
-  upstream's word for word (the API server returns them as 400 BadRequest).
+`app=web,tier in (a,b),!legacy` is turned into requirements by
+`portico.model.label_parser` (upstream `labels.Parse`), whose error strings are
+upstream's word for word (the API server returns them as 400 BadRequest).
 
 Each requirement is built by `new_requirement` (upstream `NewRequirement`), which
 validates the key as a qualified name and the values as label values and reports
 every problem as `field.Error` strings, aggregated as `utilerrors.Aggregate` does.
 
-`selector_from_label_selector_object` is `metav1.LabelSelectorAsSelector`: `None`
-selects nothing, `{}` selects everything. Everything here is pure; errors are
+Nil and empty, as upstream (each kind of caller has its own entry point):
+
+* a workload's `LabelSelector` (Deployment, ReplicaSet, PDB, NetworkPolicy ...):
+  `selector_from_label_selector_object` / `label_selector_matches` are
+  `metav1.LabelSelectorAsSelector`: `None` selects nothing, `{}` selects everything;
+* a Service's `spec.selector` map: `service_selector`, nil or empty selects nothing
+  (the Service has no managed endpoints); a plain map elsewhere (`nodeSelector`):
+  `selector_from_set`, empty selects everything;
+* node affinity's requirement lists: `selector_from_node_selector_requirements`,
+  an empty list selects nothing (with `Gt`/`Lt` on integers);
+* the `?labelSelector=` text: `label_parser.parse_label_selector_text`, empty text
+  selects everything. Everything here is pure; errors are
 `SelectorError` (a `ValueError`) carrying upstream's message. The text parser lives
 in `portico.apiserver.selectors` (it is only reached from query parameters).
 """
@@ -31,20 +34,24 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from portico.model.validation import go_quote, is_qualified_name, is_valid_label_value
+from portico.model.vocabulary import LabelSelectorOperator, NodeSelectorOperator
+
 __all__ = [
     "LabelSelector",
     "Operator",
     "Requirement",
     "SelectorError",
     "everything",
-    "go_quote",
-    "is_qualified_name",
-    "is_valid_label_value",
+    "format_label_selector",
+    "label_selector_matches",
     "new_requirement",
     "nothing",
     "selector_from_label_selector_object",
+    "selector_from_node_selector_requirements",
     "selector_from_requirements",
     "selector_from_set",
+    "service_selector",
 ]
 
 
@@ -71,112 +78,7 @@ BINARY_OPERATORS: tuple[Operator, ...] = (
     Operator.NOT_EQUALS, Operator.GREATER_THAN, Operator.LESS_THAN,
 )
 
-# --- validation (apimachinery util/validation, v1.33 wording) -----------------------------
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', "
-    "and must start and end with an alphanumeric character"
-)
-_LABEL_VALUE_FMT = "(" + _QNAME_FMT + ")?"
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, "
-    "'-', '_' or '.', and must start and end with an alphanumeric character"
-)
-_DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL_FMT + "(\\." + _DNS1123_LABEL_FMT + ")*"
-_DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-    "'-' or '.', and must start and end with an alphanumeric character"
-)
-_QNAME_RE = re.compile("^" + _QNAME_FMT + "$")
-_LABEL_VALUE_RE = re.compile("^" + _LABEL_VALUE_FMT + "$")
-_DNS1123_SUBDOMAIN_RE = re.compile("^" + _DNS1123_SUBDOMAIN_FMT + "$")
 _INT64_RE = re.compile(r"^[+-]?[0-9]+$")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _qname_regex_error() -> str:
-    return _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name", "123-abc")
-
-
-def _max_len_error(length: int) -> str:
-    return f"must be no more than {length} characters"
-
-
-def _blen(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
-def _is_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if _blen(value) > 253:
-        errs.append(_max_len_error(253))
-    if not _DNS1123_SUBDOMAIN_RE.fullmatch(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def is_qualified_name(value: str) -> list[str]:
-    """`validation.IsQualifiedName`: [prefix/]name; returns the problems (empty if valid)."""
-    errs: list[str] = []
-    parts = value.split("/")
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in _is_dns1123_subdomain(prefix))
-    else:
-        return [
-            "a qualified name " + _qname_regex_error()
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
-    if not name:
-        errs.append("name part must be non-empty")
-    elif _blen(name) > 63:
-        errs.append("name part " + _max_len_error(63))
-    if not _QNAME_RE.fullmatch(name):
-        errs.append("name part " + _qname_regex_error())
-    return errs
-
-
-def is_valid_label_value(value: str) -> list[str]:
-    """`validation.IsValidLabelValue`; returns the problems (empty if valid)."""
-    errs = []
-    if _blen(value) > 63:
-        errs.append(_max_len_error(63))
-    if not _LABEL_VALUE_RE.fullmatch(value):
-        errs.append(
-            _regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
-
-
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
-               "\t": "\\t", "\v": "\\v", "\\": "\\\\", '"': '\\"'}
-
-
-def go_quote(text: str) -> str:
-    """Go's `%q` / `strconv.Quote` for a string."""
-    out = []
-    for ch in text:
-        if ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x80:
-            out.append(f"\\x{ord(ch):02x}")
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    return '"' + "".join(out) + '"'
 
 
 def _go_string_slice(values: Sequence[str] | None) -> str:
@@ -330,9 +232,16 @@ def selector_from_set(labels: Mapping[str, str] | None) -> LabelSelector:
     return selector_from_requirements([Requirement(k, Operator.EQUALS, (v,)) for k, v in pairs])
 
 
-_LABEL_SELECTOR_OPERATORS = {
-    "In": Operator.IN, "NotIn": Operator.NOT_IN,
-    "Exists": Operator.EXISTS, "DoesNotExist": Operator.DOES_NOT_EXIST,
+_LABEL_SELECTOR_OPERATORS: dict[str, Operator] = {
+    LabelSelectorOperator.IN: Operator.IN, LabelSelectorOperator.NOT_IN: Operator.NOT_IN,
+    LabelSelectorOperator.EXISTS: Operator.EXISTS,
+    LabelSelectorOperator.DOES_NOT_EXIST: Operator.DOES_NOT_EXIST,
+}
+_NODE_SELECTOR_OPERATORS: dict[str, Operator] = {
+    NodeSelectorOperator.IN: Operator.IN, NodeSelectorOperator.NOT_IN: Operator.NOT_IN,
+    NodeSelectorOperator.EXISTS: Operator.EXISTS,
+    NodeSelectorOperator.DOES_NOT_EXIST: Operator.DOES_NOT_EXIST,
+    NodeSelectorOperator.GT: Operator.GREATER_THAN, NodeSelectorOperator.LT: Operator.LESS_THAN,
 }
 
 
@@ -345,14 +254,62 @@ def selector_from_label_selector_object(obj: Mapping[str, object] | None) -> Lab
     if not match_labels and not expressions:
         return everything()
     reqs = [new_requirement(k, Operator.EQUALS, [v]) for k, v in match_labels.items()]
-    for expr in expressions:
-        name = expr.get("operator", "")
-        if name not in _LABEL_SELECTOR_OPERATORS:
-            raise SelectorError(f"{go_quote(str(name))} is not a valid label selector operator")
-        values = expr.get("values")
-        reqs.append(new_requirement(str(expr.get("key", "")), _LABEL_SELECTOR_OPERATORS[name],
-                                    list(values) if isinstance(values, list) and values else None))
+    reqs.extend(_expression_requirements(expressions, _LABEL_SELECTOR_OPERATORS,
+                                         "is not a valid label selector operator"))
     return selector_from_requirements(reqs)
+
+
+def selector_from_node_selector_requirements(
+    expressions: Sequence[Mapping[str, object]] | None,
+) -> LabelSelector:
+    """`nodeSelectorRequirementsAsSelector` (node affinity): an empty list selects nothing."""
+    if not expressions:
+        return nothing()
+    return selector_from_requirements(_expression_requirements(
+        expressions, _NODE_SELECTOR_OPERATORS, "is not a valid node selector operator"))
+
+
+def _expression_requirements(
+    expressions: Sequence[Mapping[str, object]], operators: Mapping[str, Operator], problem: str,
+) -> list[Requirement]:
+    reqs = []
+    for expr in expressions:
+        name = str(expr.get("operator", ""))
+        if name not in operators:
+            raise SelectorError(f"{go_quote(name)} {problem}")
+        values = expr.get("values")
+        reqs.append(new_requirement(str(expr.get("key", "")), operators[name],
+                                    list(values) if isinstance(values, list) and values else None))
+    return reqs
+
+
+def label_selector_matches(
+    selector: Mapping[str, object] | None, labels: Mapping[str, str] | None,
+) -> bool:
+    """`LabelSelectorAsSelector(selector).Matches(labels)` for a workload's `LabelSelector`.
+
+    nil selects nothing and `{}` everything (Deployments, ReplicaSets, PDBs,
+    NetworkPolicies ...); an invalid selector selects nothing, as upstream's callers
+    skip an object whose selector fails to convert.
+    """
+    try:
+        return selector_from_label_selector_object(selector).matches(labels)
+    except SelectorError:
+        return False
+
+
+def service_selector(selector: Mapping[str, str] | None) -> LabelSelector:
+    """A Service's `spec.selector` map: nil or empty selects nothing (no managed endpoints)."""
+    return selector_from_set(selector) if selector else nothing()
+
+
+def format_label_selector(selector: Mapping[str, object] | None) -> str:
+    """`metav1.FormatLabelSelector`: `app=web,tier in (a,b)`; `<none>` when it selects
+    everything or nothing, `<error>` when it is invalid."""
+    try:
+        return str(selector_from_label_selector_object(selector)) or "<none>"
+    except SelectorError:
+        return "<error>"
 
 
 def selector_from_requirements(requirements: Sequence[Requirement]) -> LabelSelector:

@@ -26,7 +26,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from portico.netpol.model import Cluster, Direction, Protocol
+from portico.model.vocabulary import Protocol
+from portico.netpol.model import Cluster, Direction
 from portico.proxy.apply import netns_argv
 
 log = logging.getLogger("portico.netpol.conntrack")

@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Any
 
 from portico.model.selectors import LabelSelector, selector_from_label_selector_object
+from portico.model.vocabulary import PodPhase, Protocol
 
 Labels = tuple[tuple[str, str], ...]
 """Labels as a sorted tuple, so the values that carry them are hashable."""
@@ -45,12 +46,6 @@ Labels = tuple[tuple[str, str], ...]
 class Direction(StrEnum):
     INGRESS = "Ingress"
     EGRESS = "Egress"
-
-
-class Protocol(StrEnum):
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
 
 
 def labels_of(mapping: Mapping[str, str] | None) -> Labels:
@@ -290,7 +285,8 @@ def pod_from_object(obj: Mapping[str, Any]) -> Pod | None:
     """A pod with its own address (not host network, not finished), else None."""
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     ip = status.get("podIP")
-    if not ip or spec.get("hostNetwork") or status.get("phase") in ("Succeeded", "Failed"):
+    finished = status.get("phase") in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+    if not ip or spec.get("hostNetwork") or finished:
         return None
     if ":" in ip:
         return None

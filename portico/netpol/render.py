@@ -49,6 +49,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from portico.model.selectors import LabelSelector
+from portico.model.vocabulary import Protocol
 from portico.netpol.model import (
     Cluster,
     Direction,
@@ -58,7 +59,6 @@ from portico.netpol.model import (
     Policy,
     PolicyRule,
     PortSpec,
-    Protocol,
     peer_selects,
 )
 from portico.proxy.nftables import Chain, ChainType, Element, Hook, Map, Set

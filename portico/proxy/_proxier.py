@@ -30,6 +30,8 @@ from lightkube.resources.core_v1 import Node, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.client import CoalescingRunner
+from portico.model import core, discovery
+from portico.model.vocabulary import WatchEventType
 from portico.proxy import collector
 from portico.proxy._conntrack import clear
 from portico.proxy._health import ProxyServers, ServiceHealthServers
@@ -112,10 +114,12 @@ class Proxier:
             return
         if kind is Service:
             name = ServiceName(meta.namespace or "default", meta.name)
-            current = None if deleted else service_ports(obj) or None
+            svc = None if deleted else core.Service.from_obj(obj.to_dict())
+            current = None if svc is None else service_ports(svc) or None
             changed = self.state.service_changes.update(name, known.get(key), current, now)
         else:
-            current = None if deleted else slice_info(obj)
+            view = None if deleted else discovery.EndpointSlice.from_obj(obj.to_dict())
+            current = None if view is None else slice_info(view)
             changed = self.state.slice_changes.update(key, known.get(key), current, now)
         if current is None:
             known.pop(key, None)
@@ -157,7 +161,7 @@ class Proxier:
                 stream = self.client.watch(kind, namespace="*", resource_version=version) \
                     if namespaced else self.client.watch(kind, resource_version=version)
                 async for event, obj in stream:
-                    self._record(kind, obj, deleted=event == "DELETED")
+                    self._record(kind, obj, deleted=event == WatchEventType.DELETED)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - relist and watch again

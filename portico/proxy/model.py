@@ -10,6 +10,8 @@ endpoints of a service port are the union over its slices. `categorize` picks
 the endpoints the rules use: ready ones first, serving-and-terminating ones only
 when none is ready, separately for Cluster and for Local (this node) policy.
 
+Both are derived from the shared views (`portico.model.core.Service`,
+`portico.model.discovery.EndpointSlice`), parsed once where the objects arrive.
 Everything here is pure and comparable, so change trackers can cancel no-op
 updates by equality.
 """
@@ -18,41 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TypeVar
 
-from lightkube.resources.core_v1 import Service
-from lightkube.resources.discovery_v1 import EndpointSlice
+from portico.model import core, discovery
+from portico.model.vocabulary import (
+    AddressType,
+    Protocol,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+)
 
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 DEFAULT_AFFINITY_TIMEOUT = 10800
-
-
-class Protocol(StrEnum):
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
-
-
-class TrafficPolicy(StrEnum):
-    CLUSTER = "Cluster"
-    LOCAL = "Local"
-
-
-class ServiceType(StrEnum):
-    CLUSTER_IP = "ClusterIP"
-    NODE_PORT = "NodePort"
-    LOAD_BALANCER = "LoadBalancer"
-    EXTERNAL_NAME = "ExternalName"
-
-
-class SessionAffinity(StrEnum):
-    NONE = "None"
-    CLIENT_IP = "ClientIP"
-
-
-E = TypeVar("E", bound=StrEnum)
 
 SUPPORTED_PROTOCOLS = frozenset({Protocol.TCP, Protocol.UDP})
 
@@ -142,51 +121,36 @@ class Endpoint:
         return self.serving and self.terminating
 
 
-def _enum(kind: type[E], value: str | None, default: E) -> E:
-    try:
-        return kind(value) if value else default
-    except ValueError:
-        return default
-
-
-def service_ports(svc: Service) -> dict[ServicePortName, ServicePort]:
+def service_ports(svc: core.Service) -> dict[ServicePortName, ServicePort]:
     """The service ports of `svc` that get rules (none for headless/ExternalName)."""
-    meta, spec = svc.metadata, svc.spec
-    if meta is None or spec is None or not meta.name:
+    meta = svc.metadata
+    if not meta.name:
         return {}
     namespace = meta.namespace or "default"
-    svc_type = _enum(ServiceType, spec.type, ServiceType.CLUSTER_IP)
-    cluster_ip = spec.clusterIP or ""
-    if svc_type is ServiceType.EXTERNAL_NAME or cluster_ip in ("", "None") or ":" in cluster_ip:
+    cluster_ip = svc.cluster_ip
+    if svc.type is ServiceType.EXTERNAL_NAME or cluster_ip in ("", core.HEADLESS) \
+            or ":" in cluster_ip:
         return {}
     timeout = 0
-    if _enum(SessionAffinity, spec.sessionAffinity, SessionAffinity.NONE) is \
-            SessionAffinity.CLIENT_IP:
-        config = spec.sessionAffinityConfig
-        client_ip = config.clientIP if config else None
-        timeout = (client_ip.timeoutSeconds if client_ip else None) or DEFAULT_AFFINITY_TIMEOUT
-    lb_ips: tuple[str, ...] = ()
-    if svc_type is ServiceType.LOAD_BALANCER and svc.status and svc.status.loadBalancer:
-        lb_ips = tuple(i.ip for i in svc.status.loadBalancer.ingress or () if i.ip)
+    if svc.session_affinity is SessionAffinity.CLIENT_IP:
+        timeout = svc.affinity_timeout_seconds or DEFAULT_AFFINITY_TIMEOUT
+    is_lb = svc.type is ServiceType.LOAD_BALANCER
+    lb_ips = svc.load_balancer_ingress_ips if is_lb else ()
     result: dict[ServicePortName, ServicePort] = {}
-    for port in spec.ports or ():
-        protocol = _enum(Protocol, port.protocol, Protocol.TCP)
-        if protocol not in SUPPORTED_PROTOCOLS:
+    for port in svc.ports:
+        if port.protocol not in SUPPORTED_PROTOCOLS:
             continue
-        name = ServicePortName(namespace, meta.name, port.name or "", protocol)
-        external = svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
+        name = ServicePortName(namespace, meta.name, port.name, port.protocol)
         result[name] = ServicePort(
             name=name, cluster_ip=cluster_ip, port=port.port,
-            node_port=(port.nodePort or 0) if external else 0,
-            external_ips=tuple(ip for ip in spec.externalIPs or () if ":" not in ip),
+            node_port=port.node_port if svc.externally_reachable else 0,
+            external_ips=tuple(ip for ip in svc.external_ips if ":" not in ip),
             load_balancer_ips=lb_ips,
-            load_balancer_source_ranges=tuple(spec.loadBalancerSourceRanges or ()) if lb_ips
-            else (),
+            load_balancer_source_ranges=svc.load_balancer_source_ranges if lb_ips else (),
             affinity_timeout=timeout,
-            internal_policy=_enum(TrafficPolicy, spec.internalTrafficPolicy, TrafficPolicy.CLUSTER),
-            external_policy=_enum(TrafficPolicy, spec.externalTrafficPolicy, TrafficPolicy.CLUSTER),
-            health_check_node_port=(spec.healthCheckNodePort or 0)
-            if svc_type is ServiceType.LOAD_BALANCER else 0,
+            internal_policy=svc.internal_traffic_policy,
+            external_policy=svc.external_traffic_policy,
+            health_check_node_port=svc.health_check_node_port if is_lb else 0,
         )
     return result
 
@@ -200,33 +164,24 @@ class SliceInfo:
     trigger_time: str | None = field(default=None, compare=False)
 
 
-def slice_info(es: EndpointSlice) -> SliceInfo | None:
+def slice_info(es: discovery.EndpointSlice) -> SliceInfo | None:
     """None for slices the proxy ignores (no service label, not IPv4)."""
     meta = es.metadata
-    labels = (meta.labels if meta else None) or {}
-    svc_name = labels.get(SERVICE_NAME_LABEL)
-    if meta is None or not svc_name or es.addressType != "IPv4":
+    svc_name = es.service_name
+    if not svc_name or es.address_type is not AddressType.IPV4:
         return None
     namespace = meta.namespace or "default"
-    endpoints: list[tuple[str, bool, bool, bool, str | None]] = []
-    for ep in es.endpoints or ():
-        cond = ep.conditions
-        ready = cond.ready is not False if cond else True
-        serving = (cond.serving if cond and cond.serving is not None else ready)
-        terminating = bool(cond.terminating) if cond else False
-        for address in ep.addresses[:1]:  # kube-proxy uses the first address only
-            endpoints.append((address, ready, serving, terminating, ep.nodeName))
+    endpoints = [(ep.addresses[0], ep.ready, ep.serving, ep.terminating, ep.node_name)
+                 for ep in es.endpoints if ep.addresses]  # kube-proxy uses the first address
     ports = []
-    for port in es.ports or ():
+    for port in es.ports:
         if port.port is None:
             continue
-        protocol = _enum(Protocol, port.protocol, Protocol.TCP)
-        name = ServicePortName(namespace, svc_name, port.name or "", protocol)
+        name = ServicePortName(namespace, svc_name, port.name, port.protocol)
         eps = tuple(sorted(Endpoint(ip, port.port, r, s, t, n) for ip, r, s, t, n in endpoints))
         ports.append((name, eps))
-    annotations = meta.annotations or {}
     return SliceInfo(ServiceName(namespace, svc_name), tuple(sorted(ports)),
-                     annotations.get(LAST_CHANGE_TRIGGER_TIME))
+                     meta.annotations.get(LAST_CHANGE_TRIGGER_TIME))
 
 
 def merge_slices(slices: Iterable[SliceInfo]) -> dict[ServicePortName, tuple[Endpoint, ...]]:

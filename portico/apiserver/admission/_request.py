@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from portico.apiserver.resources._selector import selector_matches
+from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import ScopeType
 
 Object = dict[str, Any]
 
@@ -85,8 +86,9 @@ def rule_matches(rule: Mapping[str, Any], request: AdmissionRequest) -> bool:
         return False
     if not _resource_listed(rule.get("resources"), request):
         return False
-    scope = rule.get("scope") or "*"
-    if scope == "Cluster" and request.namespace or scope == "Namespaced" and not request.namespace:
+    scope = rule.get("scope") or ScopeType.ALL
+    if (scope == ScopeType.CLUSTER and request.namespace
+            or scope == ScopeType.NAMESPACED and not request.namespace):
         return False
     names = rule.get("resourceNames") or []
     return not names or request.name in names
@@ -100,7 +102,7 @@ def _object_selected(selector: Any, request: AdmissionRequest) -> bool:
     if not selector:
         return True
     candidates = [o for o in (request.object, request.old_object) if o is not None]
-    return any(selector_matches(selector, _labels(o)) for o in candidates)
+    return any(label_selector_matches(selector, _labels(o)) for o in candidates)
 
 
 def matches(match: Mapping[str, Any] | None, request: AdmissionRequest,
@@ -118,7 +120,7 @@ def matches(match: Mapping[str, Any] | None, request: AdmissionRequest,
     if not selector:
         return True
     if request.kind == "Namespace" and not request.group:
-        return selector_matches(selector, _labels(request.object or request.old_object))
+        return label_selector_matches(selector, _labels(request.object or request.old_object))
     if not request.namespace:
         return True
-    return selector_matches(selector, namespace_labels(request.namespace))
+    return label_selector_matches(selector, namespace_labels(request.namespace))

@@ -35,6 +35,7 @@ from portico.apiserver.resources._base import (
 )
 from portico.apiserver.resources._printers import name, parse_time, since
 from portico.apiserver.schema import Definitions, definitions
+from portico.model.vocabulary import ResourceScope
 
 Schema = dict[str, Any]
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
@@ -188,7 +189,7 @@ def resource_type(crd: Object, version: Schema, storage: Schema,
     return ResourceType(
         group=spec["group"], version=version["name"], kind=names["kind"], plural=names["plural"],
         singular=names.get("singular") or names["kind"].lower(),
-        namespaced=spec.get("scope") == "Namespaced", strategy=strategy_for(info),
+        namespaced=spec.get("scope") == ResourceScope.NAMESPACED, strategy=strategy_for(info),
         table=Table(tuple(c for c, _ in info.columns), _cells(info.columns)),
         short_names=tuple(names.get("shortNames") or ()),
         categories=tuple(names.get("categories") or ()), subresources=_subresources(version),

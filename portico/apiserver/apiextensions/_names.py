@@ -15,6 +15,7 @@ from typing import Any
 
 from portico.apiserver.apiextensions._validation import APPROVAL_ANNOTATION, protected
 from portico.apiserver.resources._base import Object
+from portico.model.vocabulary import ConditionStatus
 
 NO_CONFLICTS = ("True", "NoConflicts", "no conflicts found")
 ESTABLISHED = ("True", "InitialNamesAccepted", "the initial names have been accepted")
@@ -72,7 +73,7 @@ def set_condition(status: Object, kind: str, value: tuple[str, str, str], now: s
 
 def is_true(status: Object, kind: str) -> bool:
     cond = condition(status, kind)
-    return cond is not None and cond.get("status") == "True"
+    return cond is not None and cond.get("status") == ConditionStatus.TRUE
 
 
 def next_status(crd: Object, group_peers: list[Object], now: str) -> Object:
@@ -80,7 +81,7 @@ def next_status(crd: Object, group_peers: list[Object], now: str) -> Object:
     status: Object = dict(crd.get("status") or {})
     requested = dict(crd["spec"].get("names") or {})
     verdict = names_condition(requested, group_peers)
-    if verdict[0] == "True":
+    if verdict[0] == ConditionStatus.TRUE:
         status["acceptedNames"] = requested
     set_condition(status, "NamesAccepted", verdict, now)
     if is_true(status, "NamesAccepted") or is_true(status, "Established"):

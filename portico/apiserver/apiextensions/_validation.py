@@ -24,6 +24,12 @@ from portico.apiserver.errors import (
 )
 from portico.apiserver.resources._base import Object
 from portico.apiserver.resources._meta import is_dns1035_label, is_dns1123_subdomain
+from portico.model.vocabulary import (
+    ConditionStatus,
+    ConversionStrategy,
+    CRDConditionType,
+    ResourceScope,
+)
 
 APPROVAL_ANNOTATION = "api-approved.kubernetes.io"
 COLUMN_TYPES = ("integer", "number", "string", "boolean", "date")
@@ -172,7 +178,7 @@ def validate_crd(crd: Object) -> list[FieldError]:
     scope = spec.get("scope", "")
     if not scope:
         errs.append(required("spec.scope", ""))
-    elif scope not in ("Cluster", "Namespaced"):
+    elif scope not in (ResourceScope.CLUSTER, ResourceScope.NAMESPACED):
         errs.append(not_supported("spec.scope", scope, ("Cluster", "Namespaced")))
     errs += validate_names(names, "spec.names")
     errs += _validate_versions(spec.get("versions") or [])
@@ -191,11 +197,11 @@ def validate_crd(crd: Object) -> list[FieldError]:
 
 def _conversion(conversion: dict[str, Any]) -> list[FieldError]:
     """The conversion strategy; a webhook's review versions must include v1 or v1beta1."""
-    strategy = conversion.get("strategy", "None")
+    strategy = conversion.get("strategy", ConversionStrategy.NONE.value)
     webhook = conversion.get("webhook")
-    if strategy not in ("None", "Webhook"):
+    if strategy not in (ConversionStrategy.NONE, ConversionStrategy.WEBHOOK):
         return [not_supported("spec.conversion.strategy", strategy, ("None", "Webhook"))]
-    if strategy == "None":
+    if strategy == ConversionStrategy.NONE:
         return [] if webhook is None else [forbidden(
             "spec.conversion.webhook", "should not be set when strategy is not set to Webhook")]
     if webhook is None:
@@ -226,7 +232,8 @@ def _validate_versions(versions: list[Any]) -> list[FieldError]:
 
 def _established(crd: Object) -> bool:
     for cond in (crd.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Established" and cond.get("status") == "True":
+        if (cond.get("type") == CRDConditionType.ESTABLISHED
+                and cond.get("status") == ConditionStatus.TRUE):
             return True
     return False
 

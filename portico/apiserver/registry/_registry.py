@@ -26,6 +26,7 @@ from portico.apiserver.registry._write import WriteOptions, Writer, admission_re
 from portico.apiserver.resources._base import Object, ResourceType
 from portico.apiserver.resources._printers import now_utc, rfc3339
 from portico.apiserver.schema import Definitions
+from portico.model.vocabulary import PodPhase
 from portico.store import SqliteStore
 
 
@@ -229,7 +230,7 @@ class Registry:
         """Pods bound to a node terminate gracefully; everything else goes at once."""
         if rt.kind != "Pod" or not live.get("spec", {}).get("nodeName"):
             return 0
-        if live.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        if live.get("status", {}).get("phase") in (PodPhase.SUCCEEDED, PodPhase.FAILED):
             return 0
         if opts.grace_period_seconds is not None:
             return max(0, opts.grace_period_seconds)

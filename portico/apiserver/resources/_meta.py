@@ -24,7 +24,7 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, required, too_long
 from portico.apiserver.resources._base import Object
-from portico.model.selectors import is_qualified_name, is_valid_label_value
+from portico.model.validation import is_qualified_name, is_valid_label_value
 
 FIELD_IMMUTABLE = "field is immutable"
 DNS1123_LABEL_MAX = 63

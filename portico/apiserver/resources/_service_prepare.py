@@ -36,6 +36,8 @@ from portico.apiserver.resources._service_validation import (
     spec_of,
     validate_cluster_ips_related,
 )
+from portico.model.core import HEADLESS
+from portico.model.vocabulary import IPFamily, IPFamilyPolicy, ServiceType, SessionAffinity
 
 CLUSTER_FAMILIES = ("IPv4",)
 DEFAULT_AFFINITY_SECONDS = 10800
@@ -69,9 +71,9 @@ def set_defaults(obj: Object) -> None:
     _compact(spec)
     if not spec.get("sessionAffinity"):
         spec["sessionAffinity"] = "None"
-    if spec["sessionAffinity"] == "None":
+    if spec["sessionAffinity"] == SessionAffinity.NONE:
         spec.pop("sessionAffinityConfig", None)
-    if spec["sessionAffinity"] == "ClientIP":
+    if spec["sessionAffinity"] == SessionAffinity.CLIENT_IP:
         config = spec.get("sessionAffinityConfig") or {}
         if (config.get("clientIP") or {}).get("timeoutSeconds") is None:
             spec["sessionAffinityConfig"] = {
@@ -84,7 +86,7 @@ def set_defaults(obj: Object) -> None:
             sp["targetPort"] = sp.get("port", 0)
     if externally_accessible(obj):
         spec.setdefault("externalTrafficPolicy", "Cluster")
-    if spec["type"] in ("NodePort", "LoadBalancer", "ClusterIP"):
+    if spec["type"] in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER, ServiceType.CLUSTER_IP):
         spec.setdefault("internalTrafficPolicy", "Cluster")
     status = obj.get("status")
     if not isinstance(status, dict):
@@ -92,7 +94,7 @@ def set_defaults(obj: Object) -> None:
     obj["status"] = status
     if not isinstance(status.get("loadBalancer"), dict):
         status["loadBalancer"] = {}
-    if spec["type"] == "LoadBalancer":
+    if spec["type"] == ServiceType.LOAD_BALANCER:
         spec.setdefault("allocateLoadBalancerNodePorts", True)
         for ing in status["loadBalancer"].get("ingress") or []:
             if ing.get("ip") and ing.get("ipMode") is None:
@@ -156,10 +158,11 @@ def _matching_prefer_dual_stack(new: Object, old: Object | None) -> bool:
     if old is None:
         return False
     spec, old_spec = spec_of(new), spec_of(old)
-    return (spec.get("ipFamilyPolicy") == "PreferDualStack"
-            and old_spec.get("ipFamilyPolicy") in (None, "PreferDualStack")
+    return (spec.get("ipFamilyPolicy") == IPFamilyPolicy.PREFER_DUAL_STACK
+            and old_spec.get("ipFamilyPolicy") in (None, IPFamilyPolicy.PREFER_DUAL_STACK)
             and spec.get("type") == old_spec.get("type")
-            and spec.get("type") in ("ClusterIP", "NodePort", "LoadBalancer")
+            and spec.get("type") in (ServiceType.CLUSTER_IP, ServiceType.NODE_PORT,
+                                     ServiceType.LOAD_BALANCER)
             and (spec.get("clusterIPs") or []) == (old_spec.get("clusterIPs") or [])
             and (spec.get("ipFamilies") or []) == (old_spec.get("ipFamilies") or []))
 
@@ -174,7 +177,7 @@ def _update_policy_checks(new: Object, old: Object) -> list[FieldError]:
     ips, families = spec.get("clusterIPs") or [], spec.get("ipFamilies") or []
     old_ips, old_families = old_spec.get("clusterIPs") or [], old_spec.get("ipFamilies") or []
     policy = spec["ipFamilyPolicy"]
-    if policy == "SingleStack":
+    if policy == IPFamilyPolicy.SINGLE_STACK:
         if ips == old_ips and len(ips) > 1:
             spec["clusterIPs"] = ips[:1]
         if families == old_families and len(families) > 1:
@@ -194,14 +197,14 @@ def _infer_families(spec: dict[str, Any]) -> list[FieldError]:
     """Single-stack policy sanity, then ipFamilies[i] from clusterIPs[i] where missing."""
     errs: list[FieldError] = []
     ips, families = list(spec.get("clusterIPs") or []), list(spec.get("ipFamilies") or [])
-    if spec["ipFamilyPolicy"] == "SingleStack":
+    if spec["ipFamilyPolicy"] == IPFamilyPolicy.SINGLE_STACK:
         for count, what in ((len(ips), "cluster IPs"), (len(families), "IP families")):
             if count == 2:
                 errs.append(invalid("spec.ipFamilyPolicy", "SingleStack",
                                     "must be 'RequireDualStack' or 'PreferDualStack' when "
                                     f"multiple {what} are specified"))
     for i, ip in enumerate(ips):
-        if ip == "None":
+        if ip == HEADLESS:
             break
         addr = parse_ip(ip)
         family = "unknown" if addr is None else f"IPv{addr.version}"
@@ -218,13 +221,13 @@ def _infer_families(spec: dict[str, Any]) -> list[FieldError]:
 def init_ip_family_fields(new: Object, old: Object | None) -> None:
     """`initIPFamilyFields` for a single-stack IPv4 cluster; raises a 422 `StatusError`."""
     spec = spec_of(new)
-    if spec.get("type") == "ExternalName" or _matching_prefer_dual_stack(new, old):
+    if spec.get("type") == ServiceType.EXTERNAL_NAME or _matching_prefer_dual_stack(new, old):
         return
     if spec.get("ipFamilyPolicy") is None:
         old_policy = spec_of(old).get("ipFamilyPolicy") if old is not None else None
         if old_policy is not None:
             spec["ipFamilyPolicy"] = old_policy
-        elif spec.get("clusterIP") == "None" and not spec.get("selector"):
+        elif spec.get("clusterIP") == HEADLESS and not spec.get("selector"):
             spec["ipFamilyPolicy"] = "RequireDualStack"
         else:
             spec["ipFamilyPolicy"] = "SingleStack"
@@ -233,13 +236,13 @@ def init_ip_family_fields(new: Object, old: Object | None) -> None:
     errs += _infer_families(spec)
     _raise(new, errs)
     families = list(spec.get("ipFamilies") or [])
-    if spec.get("clusterIP") == "None" and not spec.get("selector"):
+    if spec.get("clusterIP") == HEADLESS and not spec.get("selector"):
         families = families or [CLUSTER_FAMILIES[0]]
-        if len(families) < 2 and spec["ipFamilyPolicy"] != "SingleStack":
-            families.append("IPv6" if families[0] == "IPv4" else "IPv4")
+        if len(families) < 2 and spec["ipFamilyPolicy"] != IPFamilyPolicy.SINGLE_STACK:
+            families.append("IPv6" if families[0] == IPFamily.IPV4 else "IPv4")
         spec["ipFamilies"] = families
         return
-    if spec["ipFamilyPolicy"] == "RequireDualStack":
+    if spec["ipFamilyPolicy"] == IPFamilyPolicy.REQUIRE_DUAL_STACK:
         errs.append(invalid("spec.ipFamilyPolicy", "RequireDualStack",
                             "this cluster is not configured for dual-stack services"))
     errs += [invalid(f"spec.ipFamilies[{i}]", family, "not configured on this cluster")
@@ -251,7 +254,8 @@ def init_ip_family_fields(new: Object, old: Object | None) -> None:
 def drop_type_dependent_fields(new: Object, old: Object) -> None:
     """`dropTypeDependentFields`: wipe what a type change made meaningless (if unchanged)."""
     spec, old_spec = spec_of(new), spec_of(old)
-    if old_spec.get("type") != "ExternalName" and spec.get("type") == "ExternalName":
+    external_name = ServiceType.EXTERNAL_NAME
+    if old_spec.get("type") != external_name and spec.get("type") == external_name:
         if (spec.get("clusterIP") == old_spec.get("clusterIP")
                 and spec.get("clusterIPs") == old_spec.get("clusterIPs")):
             spec.pop("clusterIP", None)
@@ -266,7 +270,8 @@ def drop_type_dependent_fields(new: Object, old: Object) -> None:
     if (needs_health_check(old) and not needs_health_check(new)
             and spec.get("healthCheckNodePort") == old_spec.get("healthCheckNodePort")):
         spec.pop("healthCheckNodePort", None)
-    was_lb, is_lb = old_spec.get("type") == "LoadBalancer", spec.get("type") == "LoadBalancer"
+    was_lb = old_spec.get("type") == ServiceType.LOAD_BALANCER
+    is_lb = spec.get("type") == ServiceType.LOAD_BALANCER
     if was_lb and not is_lb:
         for key in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
             if key in spec and spec.get(key) == old_spec.get(key):
@@ -281,8 +286,9 @@ def drop_type_dependent_fields(new: Object, old: Object) -> None:
 def trim_dual_stack_downgrade(new: Object, old: Object) -> None:
     """`trimFieldsForDualStackDowngrade`: SingleStack after dual-stack keeps the primary."""
     spec = spec_of(new)
-    was_dual = spec_of(old).get("ipFamilyPolicy") in ("RequireDualStack", "PreferDualStack")
-    if was_dual and spec.get("ipFamilyPolicy") == "SingleStack":
+    was_dual = spec_of(old).get("ipFamilyPolicy") in (IPFamilyPolicy.REQUIRE_DUAL_STACK,
+                                                      IPFamilyPolicy.PREFER_DUAL_STACK)
+    if was_dual and spec.get("ipFamilyPolicy") == IPFamilyPolicy.SINGLE_STACK:
         for key in ("clusterIPs", "ipFamilies"):
             if len(spec.get(key) or []) > 1:
                 spec[key] = spec[key][:1]

@@ -33,6 +33,7 @@ from portico.apiserver.resources._service_validation import (
     validate_traffic,
     validate_type_specific,
 )
+from portico.model.vocabulary import IPFamilyPolicy, ServiceType
 
 
 def _validate_topology(svc: Object) -> list[FieldError]:
@@ -60,7 +61,8 @@ def validate_service(svc: Object) -> list[FieldError]:
     """`ValidateService` without `ValidateObjectMeta` (the generic store runs that)."""
     spec = spec_of(svc)
     errs = _validate_topology(svc)
-    if not spec.get("ports") and not is_headless(svc) and spec.get("type") != "ExternalName":
+    external_name = spec.get("type") == ServiceType.EXTERNAL_NAME
+    if not spec.get("ports") and not is_headless(svc) and not external_name:
         errs.append(required("spec.ports"))
     errs += validate_type_specific(svc)
     errs += validate_ports(spec)
@@ -83,7 +85,7 @@ def validate_service(svc: Object) -> list[FieldError]:
 
 def _upgrade_downgrade_cluster_ips(old: Object, new: Object) -> list[FieldError]:
     """`validateUpgradeDowngradeClusterIPs`: clusterIPs[0] never changes."""
-    if "ExternalName" in (spec_of(new).get("type"), spec_of(old).get("type")):
+    if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
         return []
     if is_headless(old) and is_headless(new):
         return []
@@ -101,7 +103,7 @@ def _upgrade_downgrade_cluster_ips(old: Object, new: Object) -> list[FieldError]
         if old_ips and new_ips and new_ips[0] != old_ips[0]:
             errs.append(invalid("spec.clusterIPs[0]", shown, changed))
         policy = spec_of(new).get("ipFamilyPolicy")
-        if len(new_ips) == 1 and policy != "SingleStack":
+        if len(new_ips) == 1 and policy != IPFamilyPolicy.SINGLE_STACK:
             errs.append(_policy_error(policy, "clusterIP"))
     elif old_ips and new_ips[0] != old_ips[0]:
         errs.append(invalid("spec.clusterIPs[0]", shown, changed))
@@ -115,7 +117,7 @@ def _policy_error(policy: Any, what: str) -> FieldError:
 
 def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
     """`validateUpgradeDowngradeIPFamilies`: ipFamilies[0] never changes."""
-    if "ExternalName" in (spec_of(new).get("type"), spec_of(old).get("type")):
+    if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
         return []
     if is_headless(old) or is_headless(new):
         return []
@@ -134,7 +136,7 @@ def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
         if new_f and new_f[0] != old_f[0]:
             errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
         policy = spec_of(new).get("ipFamilyPolicy")
-        if len(new_f) == 1 and policy != "SingleStack":
+        if len(new_f) == 1 and policy != IPFamilyPolicy.SINGLE_STACK:
             errs.append(_policy_error(policy, "ipFamily"))
     elif old_f and new_f[0] != old_f[0]:
         errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
@@ -157,7 +159,7 @@ def validate_status_update(new: Object, old: Object) -> list[FieldError]:
     """`ValidateServiceStatusUpdate` without the metadata part: `ValidateLoadBalancerStatus`."""
     ingress = ((new.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     path = "status.loadBalancer.ingress"
-    if spec_of(new).get("type") != "LoadBalancer" and ingress:
+    if spec_of(new).get("type") != ServiceType.LOAD_BALANCER and ingress:
         return [forbidden(path, "may only be used when `spec.type` is 'LoadBalancer'")]
     errs: list[FieldError] = []
     for i, ing in enumerate(ingress):

@@ -32,6 +32,8 @@ from portico.apiserver.resources._service_alloc import (
     owner_of,
     release_ip,
 )
+from portico.model.core import HEADLESS
+from portico.model.vocabulary import ServiceType, TrafficPolicy
 
 
 def _spec(svc: Object) -> dict[str, Any]:
@@ -44,26 +46,27 @@ def svc_type(svc: Object) -> str:
 
 
 def needs_node_ports(svc: Object) -> bool:
-    return svc_type(svc) in ("NodePort", "LoadBalancer")
+    return svc_type(svc) in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
 
 
 def needs_health_check(svc: Object) -> bool:
     """`apiservice.NeedsHealthCheck`: LoadBalancer with externalTrafficPolicy Local."""
     spec = _spec(svc)
-    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+    return (spec.get("type") == ServiceType.LOAD_BALANCER
+            and spec.get("externalTrafficPolicy") == TrafficPolicy.LOCAL)
 
 
 def should_allocate_node_ports(svc: Object) -> bool:
-    if svc_type(svc) == "NodePort":
+    if svc_type(svc) == ServiceType.NODE_PORT:
         return True
-    if svc_type(svc) == "LoadBalancer":
+    if svc_type(svc) == ServiceType.LOAD_BALANCER:
         return _spec(svc).get("allocateLoadBalancerNodePorts") is not False
     return False
 
 
 def is_headless(svc: Object) -> bool:
     ips = _spec(svc).get("clusterIPs") or []
-    return len(ips) > 0 and ips[0] == "None"
+    return len(ips) > 0 and ips[0] == HEADLESS
 
 
 def node_ports_of(svc: Object) -> list[int]:
@@ -74,7 +77,7 @@ def node_ports_of(svc: Object) -> list[int]:
 def _alloc_cluster_ips(ctx: WriteContext, config: ServiceConfig, svc: Object) -> None:
     """`allocClusterIPs`: fill clusterIPs[i] for each family, then clusterIP."""
     spec = _spec(svc)
-    if spec.get("type") == "ExternalName" or is_headless(svc):
+    if spec.get("type") == ServiceType.EXTERNAL_NAME or is_headless(svc):
         return
     ips = list(spec.get("clusterIPs") or [])
     families = spec.get("ipFamilies") or ["IPv4"]
@@ -162,13 +165,13 @@ def allocate_create(ctx: WriteContext, config: ServiceConfig, svc: Object) -> No
 def _update_cluster_ips(ctx: WriteContext, config: ServiceConfig, new: Object,
                         old: Object) -> None:
     """`updateClusterIPs`: ExternalName transitions and dual-stack downgrades."""
-    if svc_type(old) == "ExternalName" and svc_type(new) != "ExternalName":
+    if svc_type(old) == ServiceType.EXTERNAL_NAME and svc_type(new) != ServiceType.EXTERNAL_NAME:
         _alloc_cluster_ips(ctx, config, new)
         return
     if is_headless(old):
         return
     old_ips = list(_spec(old).get("clusterIPs") or [])
-    if svc_type(old) != "ExternalName" and svc_type(new) == "ExternalName":
+    if svc_type(old) != ServiceType.EXTERNAL_NAME and svc_type(new) == ServiceType.EXTERNAL_NAME:
         for ip in old_ips:
             release_ip(ctx, owner_of(old), ip)
         return
@@ -209,7 +212,8 @@ def allocate_update(ctx: WriteContext, config: ServiceConfig, new: Object, old: 
     """`allocateUpdate`: type transitions allocate and release inside the write."""
     _update_cluster_ips(ctx, config, new, old)
     op = PortOperation(ctx, config, owner_of(new))
-    if needs_node_ports(old) and svc_type(new) in ("ExternalName", "ClusterIP"):
+    without_node_ports = (ServiceType.EXTERNAL_NAME, ServiceType.CLUSTER_IP)
+    if needs_node_ports(old) and svc_type(new) in without_node_ports:
         for number in node_ports_of(old):
             op.release_deferred(number)
     if needs_node_ports(new):
@@ -221,7 +225,7 @@ def allocate_update(ctx: WriteContext, config: ServiceConfig, new: Object, old: 
 def release_all(ctx: WriteContext, svc: Object) -> None:
     """`releaseAllocatedResources`: cluster IPs, nodePorts and the health-check port."""
     owner = owner_of(svc)
-    if svc_type(svc) != "ExternalName" and not is_headless(svc):
+    if svc_type(svc) != ServiceType.EXTERNAL_NAME and not is_headless(svc):
         for ip in _spec(svc).get("clusterIPs") or [_spec(svc).get("clusterIP") or ""]:
             if ip:
                 release_ip(ctx, owner, ip)
@@ -248,7 +252,7 @@ def _claims(services: list[Object], config: ServiceConfig,
     for svc in services:
         owner = owner_of(svc)
         who = owner.decode()
-        if svc_type(svc) != "ExternalName" and not is_headless(svc):
+        if svc_type(svc) != ServiceType.EXTERNAL_NAME and not is_headless(svc):
             for ip in _spec(svc).get("clusterIPs") or []:
                 try:
                     addr = ipaddress.ip_address(ip)

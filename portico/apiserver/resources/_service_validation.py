@@ -33,7 +33,9 @@ from portico.apiserver.resources._meta import (
     is_valid_port_num,
 )
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
+from portico.model.core import HEADLESS
 from portico.model.selectors import is_qualified_name
+from portico.model.vocabulary import IPFamily, ServiceType, SessionAffinity, TrafficPolicy
 
 TOPOLOGY_HINTS = "service.kubernetes.io/topology-aware-hints"
 TOPOLOGY_MODE = "service.kubernetes.io/topology-mode"
@@ -150,10 +152,10 @@ def validate_type_specific(svc: Object) -> list[FieldError]:
     spec = spec_of(svc)
     kind = spec.get("type")
     ips = spec.get("clusterIPs") or []
-    if kind in ("LoadBalancer", "NodePort") and is_headless(svc):
+    if kind in (ServiceType.LOAD_BALANCER, ServiceType.NODE_PORT) and is_headless(svc):
         return [invalid("spec.clusterIPs[0]", ips[0],
                         f"may not be set to 'None' for {kind} services")]
-    if kind != "ExternalName":
+    if kind != ServiceType.EXTERNAL_NAME:
         return []
     errs: list[FieldError] = []
     for fld in ("clusterIPs", "ipFamilies"):
@@ -174,10 +176,10 @@ def validate_affinity(spec: dict[str, Any]) -> list[FieldError]:
     path = "spec.sessionAffinityConfig"
     if not affinity:
         return [required("spec.sessionAffinity")]
-    if affinity not in ("ClientIP", "None"):
+    if affinity not in (SessionAffinity.CLIENT_IP, SessionAffinity.NONE):
         return [not_supported("spec.sessionAffinity", affinity, ("ClientIP", "None"))]
     config = spec.get("sessionAffinityConfig")
-    if affinity == "None":
+    if affinity == SessionAffinity.NONE:
         if config is not None:
             return [forbidden(path, "must not be set when session affinity is None")]
         return []
@@ -197,7 +199,7 @@ def validate_affinity(spec: dict[str, Any]) -> list[FieldError]:
 def validate_cluster_ips_related(svc: Object) -> list[FieldError]:
     """`ValidateServiceClusterIPsRelatedFields` (also run before IP family defaulting)."""
     spec = spec_of(svc)
-    if spec.get("type") == "ExternalName":
+    if spec.get("type") == ServiceType.EXTERNAL_NAME:
         return []
     errs: list[FieldError] = []
     cluster_ip = spec.get("clusterIP") or ""
@@ -224,7 +226,7 @@ def validate_cluster_ips_related(svc: Object) -> list[FieldError]:
         errs.append(not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
     bad_ips = False
     for i, ip in enumerate(ips):
-        if i == 0 and ip == "None":
+        if i == 0 and ip == HEADLESS:
             if len(ips) > 1:
                 bad_ips = True
                 errs.append(invalid("spec.clusterIPs", go_strings(ips),
@@ -253,10 +255,10 @@ def _cluster_ip_families(ips: list[str], families: list[str], headless: bool,
     for i, (ip, addr) in enumerate(zip(ips, parsed, strict=True)):
         if i >= len(families) or addr is None:
             break
-        if families[i] == "IPv4" and addr.version == 6:
+        if families[i] == IPFamily.IPV4 and addr.version == 6:
             errs.append(invalid(f"spec.clusterIPs[{i}]", ip,
                                 f"expected an IPv4 value as indicated by `ipFamilies[{i}]`"))
-        if families[i] == "IPv6" and addr.version == 4:
+        if families[i] == IPFamily.IPV6 and addr.version == 4:
             errs.append(invalid(f"spec.clusterIPs[{i}]", ip,
                                 f"expected an IPv6 value as indicated by `ipFamilies[{i}]`"))
     return errs
@@ -275,7 +277,7 @@ def validate_port_sets(spec: dict[str, Any]) -> list[FieldError]:
     """nodePort forbidden on ClusterIP; duplicate (protocol, port)."""
     errs: list[FieldError] = []
     ports = spec.get("ports") or []
-    if spec.get("type") == "ClusterIP":
+    if spec.get("type") == ServiceType.CLUSTER_IP:
         errs += [forbidden(f"spec.ports[{i}].nodePort", "may not be used when `type` is "
                            "'ClusterIP'") for i, sp in enumerate(ports) if sp.get("nodePort")]
     # a nodePort asked for twice is reported by the allocator, which kube-apiserver runs
@@ -293,7 +295,7 @@ def validate_source_ranges(svc: Object) -> list[FieldError]:
     spec = spec_of(svc)
     ranges = spec.get("loadBalancerSourceRanges") or []
     annotations = (svc.get("metadata") or {}).get("annotations") or {}
-    lb = spec.get("type") == "LoadBalancer"
+    lb = spec.get("type") == ServiceType.LOAD_BALANCER
     only_lb = "may only be used when `type` is 'LoadBalancer'"
     errs: list[FieldError] = []
     if ranges:
@@ -318,7 +320,7 @@ def validate_source_ranges(svc: Object) -> list[FieldError]:
 def validate_lb_fields(svc: Object, old: Object | None) -> list[FieldError]:
     """allocateLoadBalancerNodePorts and `validateLoadBalancerClassField`."""
     spec = spec_of(svc)
-    lb = spec.get("type") == "LoadBalancer"
+    lb = spec.get("type") == ServiceType.LOAD_BALANCER
     errs: list[FieldError] = []
     if spec.get("allocateLoadBalancerNodePorts") is not None and not lb:
         errs.append(forbidden("spec.allocateLoadBalancerNodePorts",
@@ -333,12 +335,12 @@ def validate_lb_class(svc: Object, old: Object | None) -> list[FieldError]:
     spec = spec_of(svc)
     cls = spec.get("loadBalancerClass")
     errs: list[FieldError] = []
-    if (old is not None and spec.get("type") == "LoadBalancer"
-            and spec_of(old).get("type") == "LoadBalancer"
+    if (old is not None and spec.get("type") == ServiceType.LOAD_BALANCER
+            and spec_of(old).get("type") == ServiceType.LOAD_BALANCER
             and spec_of(old).get("loadBalancerClass") != cls):
         shown = cls if cls is not None else GoValue("null")
         errs.append(invalid("spec.loadBalancerClass", shown, "may not change once set"))
-    if spec.get("type") == "LoadBalancer":
+    if spec.get("type") == ServiceType.LOAD_BALANCER:
         if cls is not None:
             errs += [invalid("spec.loadBalancerClass", cls, m) for m in is_qualified_name(cls)]
     elif cls is not None:
@@ -350,8 +352,8 @@ def validate_lb_class(svc: Object, old: Object | None) -> list[FieldError]:
 def externally_accessible(svc: Object) -> bool:
     spec = spec_of(svc)
     kind = spec.get("type")
-    return kind in ("LoadBalancer", "NodePort") or (
-        kind == "ClusterIP" and bool(spec.get("externalIPs")))
+    return kind in (ServiceType.LOAD_BALANCER, ServiceType.NODE_PORT) or (
+        kind == ServiceType.CLUSTER_IP and bool(spec.get("externalIPs")))
 
 
 def validate_traffic(svc: Object) -> list[FieldError]:
@@ -365,7 +367,7 @@ def validate_traffic(svc: Object) -> list[FieldError]:
                                 "may only be set for externally-accessible services"))
     elif not etp:
         errs.append(required("spec.externalTrafficPolicy"))
-    elif etp not in ("Cluster", "Local"):
+    elif etp not in (TrafficPolicy.CLUSTER, TrafficPolicy.LOCAL):
         errs.append(not_supported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
     hc = int(spec.get("healthCheckNodePort") or 0)
     if hc and not needs_health_check(svc):
@@ -374,9 +376,10 @@ def validate_traffic(svc: Object) -> list[FieldError]:
     # a requested healthCheckNodePort out of range is the allocator's error (a 500 in kube,
     # which allocates before it validates)
     itp = spec.get("internalTrafficPolicy")
-    if itp is None and spec.get("type") in ("NodePort", "LoadBalancer", "ClusterIP"):
+    if itp is None and spec.get("type") in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER,
+                                            ServiceType.CLUSTER_IP):
         errs.append(required("spec.internalTrafficPolicy"))
-    if itp is not None and itp not in ("Cluster", "Local"):
+    if itp is not None and itp not in (TrafficPolicy.CLUSTER, TrafficPolicy.LOCAL):
         errs.append(not_supported("spec.internalTrafficPolicy", itp, ("Cluster", "Local")))
     dist = spec.get("trafficDistribution")
     if dist is not None and dist != "PreferClose":

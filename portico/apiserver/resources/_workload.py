@@ -19,11 +19,9 @@ from portico.apiserver.resources._pod_template import (
     container_names,
     validate_pod_template,
 )
-from portico.apiserver.resources._selector import (
-    selector_matches,
-    selector_string,
-    validate_label_selector,
-)
+from portico.apiserver.resources._selector import validate_label_selector
+from portico.model.selectors import format_label_selector, label_selector_matches
+from portico.model.vocabulary import RestartPolicy
 
 SCALE = Subresource("scale", kind="Scale", group="autoscaling", version="v1")
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
@@ -41,7 +39,7 @@ def go_selector(selector: Object) -> GoValue:
 
 
 def validate_selector_and_template(spec: Object, noun: str = "deployment",
-                                   restart_policies: tuple[str, ...] = ("Always",),
+                                   restart_policies: tuple[str, ...] = (RestartPolicy.ALWAYS,),
                                    ) -> list[FieldError]:
     """Selector presence/validity, then the template against it (`spec.template`).
 
@@ -66,7 +64,7 @@ def validate_selector_and_template(spec: Object, noun: str = "deployment",
     selective = selector is not None and bool(
         selector.get("matchLabels") or selector.get("matchExpressions")
     )
-    if selective and not selector_matches(selector, labels):
+    if selective and not label_selector_matches(selector, labels):
         errs.append(
             invalid("spec.template.metadata.labels", go_string_map(labels), SELECTOR_MISMATCH)
         )
@@ -75,7 +73,7 @@ def validate_selector_and_template(spec: Object, noun: str = "deployment",
     if restart and restart not in restart_policies:
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, restart_policies))
     deadline = nested(template, "spec", "activeDeadlineSeconds")
-    if restart_policies == ("Always",) and deadline is not None:
+    if restart_policies == (RestartPolicy.ALWAYS,) and deadline is not None:
         errs.append(_deadline_error(noun, deadline))
     return errs
 
@@ -103,7 +101,7 @@ def selector_update_errors(new: Object, old: Object) -> list[FieldError]:
 
 def workload_selector(selector: Any) -> str:
     """`labels.Selector.String()`: empty string (not `<none>`) for no requirements."""
-    text = selector_string(selector)
+    text = format_label_selector(selector)
     return "" if text == "<none>" else text
 
 

@@ -36,7 +36,8 @@ from portico.apiserver.resources._base import (
 )
 from portico.apiserver.resources._meta import is_dns1123_subdomain
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources._selector import selector_string, validate_label_selector
+from portico.apiserver.resources._selector import validate_label_selector
+from portico.model.selectors import format_label_selector
 
 GROUP = "admissionregistration.k8s.io"
 FAILURE_POLICIES = ("Fail", "Ignore")
@@ -166,7 +167,7 @@ def _param_name(param_ref: Any) -> str:
     if param_ref.get("name"):
         return f"{param_ref.get('namespace') or '*'}/{param_ref['name']}"
     if param_ref.get("selector") is not None:
-        return selector_string(param_ref["selector"])
+        return format_label_selector(param_ref["selector"])
     return "<unset>"
 
 

@@ -29,6 +29,7 @@ from portico.apiserver.resources._meta import (
     validate_immutable,
 )
 from portico.apiserver.resources._printers import age, name
+from portico.model.vocabulary import AddressType
 
 ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
 PORT_PROTOCOLS = ("SCTP", "TCP", "UDP")
@@ -36,13 +37,13 @@ MAX_ADDRESSES = 100
 
 
 def _address_errors(address_type: str, value: str) -> list[str]:
-    if address_type == "FQDN":
+    if address_type == AddressType.FQDN:
         return is_dns1123_subdomain(value)
     try:
         ip = ipaddress.ip_address(value)
     except ValueError:
         ip = None
-    version = 4 if address_type == "IPv4" else 6
+    version = 4 if address_type == AddressType.IPV4 else 6
     if ip is None or ip.version != version:
         return [f"must be a valid IPv{version} address"]
     return []

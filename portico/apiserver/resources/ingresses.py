@@ -38,6 +38,7 @@ from portico.apiserver.resources._meta import (
 )
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources.ingressclasses import validate_typed_reference
+from portico.model.vocabulary import PathType
 
 PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
 INVALID_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
@@ -95,7 +96,7 @@ def validate_http_path(item: Object, path: str) -> list[FieldError]:
         return [required(f"{path}.pathType", "pathType must be specified")]
     value = item.get("path") or ""
     errs: list[FieldError] = []
-    if path_type in ("Exact", "Prefix"):
+    if path_type in (PathType.EXACT, PathType.PREFIX):
         if not value.startswith("/"):
             errs.append(invalid(f"{path}.path", value, "must be an absolute path"))
         if value:
@@ -107,7 +108,7 @@ def validate_http_path(item: Object, path: str) -> list[FieldError]:
                 invalid(f"{path}.path", value, f"cannot end with '{suffix}'")
                 for suffix in INVALID_SUFFIXES if value.endswith(suffix)
             )
-    elif path_type == "ImplementationSpecific":
+    elif path_type == PathType.IMPLEMENTATION_SPECIFIC:
         if value and not value.startswith("/"):
             errs.append(invalid(f"{path}.path", value, "must be an absolute path"))
     else:

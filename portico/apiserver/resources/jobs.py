@@ -44,13 +44,14 @@ from portico.apiserver.resources._pod_template import (
     default_pod_template,
 )
 from portico.apiserver.resources._printers import age, human_duration, name, parse_time
-from portico.apiserver.resources._selector import selector_matches
 from portico.apiserver.resources._workload import (
     go_selector,
     validate_selector_and_template,
     wide_cells,
     wide_columns,
 )
+from portico.model.selectors import label_selector_matches
+from portico.model.vocabulary import ConditionStatus
 
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 JOB_NAME = "batch.kubernetes.io/job-name"
@@ -105,7 +106,7 @@ def _generated_selector_errors(obj: Object) -> list[FieldError]:
     for key, value in expected.items():
         if labels.get(key) != value:
             errs.append(required(f"spec.template.metadata.labels[{key}]", f"must be '{value}'"))
-    if not selector_matches(selector, expected):
+    if not label_selector_matches(selector, expected):
         errs.append(invalid("spec.selector", go_selector(selector), _NOT_GENERATED))
     return errs
 
@@ -170,7 +171,7 @@ class JobStrategy(OwnedStatusStrategy):
 
 
 def has_condition(obj: Object, cond_type: str) -> bool:
-    return any(c.get("type") == cond_type and c.get("status") == "True"
+    return any(c.get("type") == cond_type and c.get("status") == ConditionStatus.TRUE
                for c in nested(obj, "status", "conditions", default=None) or [])
 
 

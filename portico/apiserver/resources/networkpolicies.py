@@ -29,8 +29,9 @@ from portico.apiserver.resources._base import (
 )
 from portico.apiserver.resources._meta import is_valid_port_name, is_valid_port_num
 from portico.apiserver.resources._printers import age, name
-from portico.apiserver.resources._selector import selector_string, validate_label_selector
+from portico.apiserver.resources._selector import validate_label_selector
 from portico.apiserver.resources._service_validation import CIDR_MESSAGE, is_valid_cidr
+from portico.model.selectors import format_label_selector
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 POLICY_TYPES = ("Ingress", "Egress")
@@ -146,7 +147,7 @@ class NetworkPolicyStrategy(Strategy):
 
 
 def cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    return [name(obj), selector_string(nested(obj, "spec", "podSelector")), age(obj, now)]
+    return [name(obj), format_label_selector(nested(obj, "spec", "podSelector")), age(obj, now)]
 
 
 COLUMNS = (

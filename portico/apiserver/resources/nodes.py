@@ -28,6 +28,7 @@ from portico.apiserver.resources._base import (
     nested,
 )
 from portico.apiserver.resources._printers import age, name
+from portico.model.vocabulary import ConditionStatus, NodeConditionType
 
 ROLE_PREFIX = "node-role.kubernetes.io/"
 ROLE_LABEL = "kubernetes.io/role"
@@ -78,8 +79,8 @@ def node_roles(obj: Object) -> str:
 def node_status(obj: Object) -> str:
     parts: list[str] = []
     for cond in nested(obj, "status", "conditions", default=None) or []:
-        if cond.get("type") == "Ready":
-            parts = ["Ready" if cond.get("status") == "True" else "NotReady"]
+        if cond.get("type") == NodeConditionType.READY:
+            parts = ["Ready" if cond.get("status") == ConditionStatus.TRUE else "NotReady"]
     if not parts:
         parts = ["Unknown"]
     if nested(obj, "spec", "unschedulable"):

@@ -34,6 +34,7 @@ from portico.apiserver.resources._base import (
 )
 from portico.apiserver.resources._pod_template import default_pod_spec, validate_pod_spec
 from portico.apiserver.resources._printers import age, name, parse_time, since
+from portico.model.vocabulary import ConditionStatus, PodConditionType, RestartPolicy
 
 TOLERATION_SECONDS = 300
 _TERMINAL = ("Succeeded", "Failed")
@@ -134,8 +135,8 @@ def bind(pod: Object, node: str, now: datetime.datetime) -> None:
     scheduled = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                  "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
     for i, cond in enumerate(conditions):
-        if cond.get("type") == "PodScheduled":
-            if cond.get("status") == "True":
+        if cond.get("type") == PodConditionType.POD_SCHEDULED:
+            if cond.get("status") == ConditionStatus.TRUE:
                 scheduled["lastTransitionTime"] = cond.get("lastTransitionTime")
             conditions[i] = scheduled
             return
@@ -154,7 +155,7 @@ def _later(a: str | None, b: str | None) -> str | None:
 def _restartable(spec: Object, ctr_name: str) -> bool:
     for ctr in spec.get("initContainers") or []:
         if ctr.get("name") == ctr_name:
-            return bool(ctr.get("restartPolicy") == "Always")
+            return bool(ctr.get("restartPolicy") == RestartPolicy.ALWAYS)
     return False
 
 
@@ -207,7 +208,7 @@ def _init_status(obj: Object, reason: str) -> tuple[str, bool, _Restarts, _Resta
 def _condition_true(obj: Object, cond_type: str) -> bool:
     for cond in nested(obj, "status", "conditions", default=None) or []:
         if cond.get("type") == cond_type:
-            return bool(cond.get("status") == "True")
+            return bool(cond.get("status") == ConditionStatus.TRUE)
     return False
 
 
@@ -218,10 +219,12 @@ def pod_status_cells(obj: Object, now: datetime.datetime) -> tuple[str, str, str
     phase = status.get("phase") or ""
     reason = status.get("reason") or phase
     for cond in status.get("conditions") or []:
-        if cond.get("type") == "PodScheduled" and cond.get("reason") == "SchedulingGated":
+        if (cond.get("type") == PodConditionType.POD_SCHEDULED
+                and cond.get("reason") == "SchedulingGated"):
             reason = "SchedulingGated"
     total = len(spec.get("containers") or []) + sum(
-        1 for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"
+        1 for c in spec.get("initContainers") or []
+        if c.get("restartPolicy") == RestartPolicy.ALWAYS
     )
     reason, initializing, (restarts, last), sidecars, ready = _init_status(obj, reason)
     if not initializing or _condition_true(obj, "Initialized"):

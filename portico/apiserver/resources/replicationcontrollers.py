@@ -29,6 +29,7 @@ from portico.apiserver.resources._pod_template import (
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import SCALE, wide_cells
 from portico.apiserver.resources.replicasets import COLUMNS, ReplicaSetStrategy
+from portico.model.vocabulary import RestartPolicy
 
 SELECTOR_MISMATCH = "selector does not match template labels"
 
@@ -70,7 +71,7 @@ def validate_rc_spec(spec: Object) -> list[FieldError]:
                             SELECTOR_MISMATCH))
     errs.extend(validate_pod_template(template, "spec.template"))
     restart = nested(template, "spec", "restartPolicy", default="")
-    if restart and restart != "Always":
+    if restart and restart != RestartPolicy.ALWAYS:
         errs.append(not_supported("spec.template.spec.restartPolicy", restart, ("Always",)))
     return errs
 

@@ -58,6 +58,7 @@ from portico.apiserver.resources._service_storage import (
     release_all,
     repair_allocations,
 )
+from portico.model.vocabulary import ServiceType
 
 
 class ServiceStrategy(Strategy):
@@ -174,14 +175,14 @@ def external_ip_cell(obj: Object) -> str:
     spec = _spec(obj)
     external = list(spec.get("externalIPs") or [])
     kind = spec.get("type")
-    if kind in ("ClusterIP", "NodePort"):
+    if kind in (ServiceType.CLUSTER_IP, ServiceType.NODE_PORT):
         return ",".join(external) if external else "<none>"
-    if kind == "LoadBalancer":
+    if kind == ServiceType.LOAD_BALANCER:
         lb = load_balancer_ips(obj)
         if external:
             return ",".join((lb.split(",") if lb else []) + external)
         return lb or "<pending>"
-    if kind == "ExternalName":
+    if kind == ServiceType.EXTERNAL_NAME:
         return str(spec.get("externalName") or "")
     return "<unknown>"
 

@@ -21,14 +21,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from portico.cloud.lb.model import (
-    LoadDistribution,
-    ProbeProtocol,
-    Protocol,
-    ServiceInfo,
-    ServicePort,
-    TrafficPolicy,
-)
+from portico.cloud.lb.model import LoadDistribution, ProbeProtocol, ServiceInfo, ServicePort
+from portico.model.vocabulary import Protocol, TrafficPolicy
 
 PREFIX = "service.beta.kubernetes.io/"
 INTERNAL = PREFIX + "azure-load-balancer-internal"

@@ -29,7 +29,7 @@ from portico.client import Api, ApiError, CoalescingRunner, InformerFactory, Pat
 from portico.cloud.lb import objects
 from portico.cloud.lb.apply import DataPlane, Runner
 from portico.cloud.lb.build import LbConfig, Plan, plan
-from portico.cloud.lb.events import EventRecorder, EventType, Reason
+from portico.cloud.lb.events import EventRecorder, Reason
 from portico.cloud.lb.model import (
     CLEANUP_FINALIZER,
     LoadBalancer,
@@ -40,6 +40,7 @@ from portico.cloud.lb.model import (
 )
 from portico.cloud.lb.probes import NetnsSockets, Prober
 from portico.model.kinds import NODE, SERVICE
+from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.cloud.lb")
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from portico.client import Api, EventType
+from portico.client import Api
 from portico.client import EventRecorder as SharedRecorder
 from portico.cloud.lb.model import ServiceInfo
+from portico.model.vocabulary import EventType
 
-__all__ = ["COMPONENT", "EventRecorder", "EventType", "Reason"]
+__all__ = ["COMPONENT", "EventRecorder", "Reason"]
 COMPONENT = "service-controller"
 
 

@@ -1,7 +1,8 @@
 """The load balancer's vocabulary: what it reads (Services, Nodes) and what it builds.
 
-Plain frozen dataclasses and enums, no I/O. The inputs are views parsed from the
-API's JSON (`parse_service`, `parse_node`) so the planner, the IP allocator and
+Plain frozen dataclasses and enums, no I/O. The inputs are derived from the shared
+views (`portico.model.core.Service`/`Node`, parsed once from the API's JSON by
+`parse_service`, `parse_node`) so the planner, the IP allocator and
 the renderer are pure functions that unit tests drive with plain dicts. The
 outputs use Azure Load Balancer words (frontend IP configuration, backend
 address pool, load balancing rule, health probe) because `kubectl get lb` and
@@ -15,22 +16,23 @@ rules and probes); every address is an IPv4 dotted quad string.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+
+from portico.model import core
+from portico.model.vocabulary import (
+    NodeAddressType,
+    Protocol,
+    ServiceType,
+    SessionAffinity,
+    TrafficPolicy,
+)
 
 LOAD_BALANCER_CLASS = "portico.dev/load-balancer"
 CLEANUP_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 FRONTEND_NAME_LENGTH = 32
-
-
-class Protocol(StrEnum):
-    """`spec.ports[].protocol` of a Service."""
-
-    TCP = "TCP"
-    UDP = "UDP"
-    SCTP = "SCTP"
 
 
 class TransportProtocol(StrEnum):
@@ -63,11 +65,6 @@ class HealthState(StrEnum):
     DOWN = "Down"
 
 
-class TrafficPolicy(StrEnum):
-    CLUSTER = "Cluster"
-    LOCAL = "Local"
-
-
 # ---- inputs -----------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ class ServiceInfo:
     name: str
     uid: str
     created: str = ""
-    type: str = "LoadBalancer"
+    type: ServiceType = ServiceType.LOAD_BALANCER
     load_balancer_class: str | None = None
     ports: tuple[ServicePort, ...] = ()
     annotations: dict[str, str] = field(default_factory=dict, hash=False)
@@ -107,7 +104,7 @@ class ServiceInfo:
     @property
     def wants_load_balancer(self) -> bool:
         """A LoadBalancer Service of our class that is not being deleted."""
-        return (self.type == "LoadBalancer" and not self.deleting
+        return (self.type == ServiceType.LOAD_BALANCER and not self.deleting
                 and self.load_balancer_class in (None, LOAD_BALANCER_CLASS))
 
     @property
@@ -132,50 +129,44 @@ def rule_name(frontend: str, protocol: Protocol, port: int) -> str:
     return f"{frontend}-{protocol.value}-{port}"
 
 
-def _ports(spec: dict[str, Any]) -> tuple[ServicePort, ...]:
-    ports = []
-    for p in spec.get("ports") or []:
-        ports.append(ServicePort(
-            name=p.get("name") or "", protocol=Protocol(p.get("protocol") or "TCP"),
-            port=int(p.get("port") or 0), node_port=int(p.get("nodePort") or 0),
-            app_protocol=p.get("appProtocol")))
-    return tuple(ports)
+def _port(port: core.ServicePort) -> ServicePort:
+    return ServicePort(name=port.name, protocol=port.protocol, port=port.port,
+                       node_port=port.node_port, app_protocol=port.app_protocol)
 
 
-def parse_service(obj: dict[str, Any]) -> ServiceInfo:
-    """A Service's JSON (as the API returns it) -> `ServiceInfo`."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+def service_info(svc: core.Service) -> ServiceInfo:
+    """The shared Service view -> `ServiceInfo`."""
+    meta = svc.metadata
     return ServiceInfo(
-        namespace=meta.get("namespace") or "default", name=meta.get("name") or "",
-        uid=meta.get("uid") or "", created=str(meta.get("creationTimestamp") or ""),
-        type=spec.get("type") or "ClusterIP",
-        load_balancer_class=spec.get("loadBalancerClass"), ports=_ports(spec),
-        annotations=dict(meta.get("annotations") or {}),
-        client_ip_affinity=spec.get("sessionAffinity") == "ClientIP",
-        external_traffic_policy=TrafficPolicy(spec.get("externalTrafficPolicy") or "Cluster"),
-        health_check_node_port=int(spec.get("healthCheckNodePort") or 0),
-        load_balancer_ip=spec.get("loadBalancerIP") or None,
-        source_ranges=tuple(spec.get("loadBalancerSourceRanges") or ()),
-        deleting=bool(meta.get("deletionTimestamp")),
-        finalizers=tuple(meta.get("finalizers") or ()),
-        ingress_ips=tuple(i["ip"] for i in ingress if i.get("ip")),
+        namespace=meta.namespace or "default", name=meta.name, uid=meta.uid,
+        created=meta.creation_timestamp, type=svc.type,
+        load_balancer_class=svc.load_balancer_class, ports=tuple(map(_port, svc.ports)),
+        annotations=dict(meta.annotations),
+        client_ip_affinity=svc.session_affinity is SessionAffinity.CLIENT_IP,
+        external_traffic_policy=svc.external_traffic_policy,
+        health_check_node_port=svc.health_check_node_port,
+        load_balancer_ip=svc.load_balancer_ip,
+        source_ranges=svc.load_balancer_source_ranges, deleting=meta.deleting,
+        finalizers=meta.finalizers, ingress_ips=svc.load_balancer_ingress_ips,
     )
 
 
-def parse_node(obj: dict[str, Any]) -> NodeInfo:
-    """A Node's JSON -> `NodeInfo` (InternalIP, Ready condition, exclusion label)."""
-    meta = obj.get("metadata") or {}
-    status = obj.get("status") or {}
-    address = next((a.get("address") for a in status.get("addresses") or []
-                    if a.get("type") == "InternalIP"), None)
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True"
-                for c in status.get("conditions") or [])
-    labels = meta.get("labels") or {}
-    return NodeInfo(name=meta.get("name") or "", address=address,
-                    ready=ready and not meta.get("deletionTimestamp"),
-                    excluded=EXCLUDE_LABEL in labels)
+def parse_service(obj: Mapping[str, object]) -> ServiceInfo:
+    """A Service's JSON (as the API returns it) -> `ServiceInfo`."""
+    return service_info(core.Service.from_obj(obj))
+
+
+def node_info(node: core.Node) -> NodeInfo:
+    """The shared Node view -> `NodeInfo` (InternalIP, Ready condition, exclusion label)."""
+    meta = node.metadata
+    return NodeInfo(name=meta.name, address=node.address(NodeAddressType.INTERNAL_IP),
+                    ready=node.ready and not meta.deleting,
+                    excluded=EXCLUDE_LABEL in meta.labels)
+
+
+def parse_node(obj: Mapping[str, object]) -> NodeInfo:
+    """A Node's JSON -> `NodeInfo`."""
+    return node_info(core.Node.from_obj(obj))
 
 
 # ---- outputs: the Azure-style load balancer -----------------------------------

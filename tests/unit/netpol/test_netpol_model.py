@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from netpol_builders import cluster, ip, policy
 
-from portico.netpol.model import Protocol
+from portico.model.vocabulary import Protocol
 
 TCP, UDP, SCTP = Protocol.TCP, Protocol.UDP, Protocol.SCTP
 DENY_INGRESS_X = policy("x", "deny", {"podSelector": {}, "policyTypes": ["Ingress"]})

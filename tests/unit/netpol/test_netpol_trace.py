@@ -13,7 +13,8 @@ import pytest
 from netpol_builders import NODE_ADDRESSES, cluster, ip, model_pods, policy
 from test_netpol_render import ALLOW, new_state, sync
 
-from portico.netpol.model import Cluster, Policy, Protocol
+from portico.model.vocabulary import Protocol
+from portico.netpol.model import Cluster, Policy
 from portico.netpol.render import TABLE
 from portico.testing.nft import FakeNft, Tracer
 

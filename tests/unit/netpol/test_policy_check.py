@@ -6,7 +6,7 @@ import pytest
 from netpol_builders import cluster, policy
 
 from portico.cli._policy import CheckError, Question, decide, parse_destination
-from portico.netpol.model import Protocol
+from portico.model.vocabulary import Protocol
 
 ALLOW_B = policy("x", "allow-b", {"podSelector": {"matchLabels": {"pod": "a"}},
                                   "ingress": [{"from": [{"podSelector": {

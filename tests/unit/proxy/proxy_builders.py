@@ -7,6 +7,7 @@ from typing import Any
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
+from portico.model import core, discovery
 from portico.proxy._state import ProxyState
 from portico.proxy.config import ProxyConfig
 from portico.proxy.model import ServiceName, service_ports, slice_info
@@ -59,14 +60,14 @@ class World:
 
     def apply_service(self, svc: Service, deleted: bool = False) -> None:
         key = (svc.metadata.namespace, svc.metadata.name)
-        current = None if deleted else service_ports(svc) or None
+        current = None if deleted else service_ports(core.Service.from_obj(svc.to_dict())) or None
         self.state.service_changes.update(ServiceName(*key), self._services.get(key), current,
                                           0.0)
         self._services[key] = current
 
     def apply_slice(self, es: EndpointSlice, deleted: bool = False) -> None:
         key = (es.metadata.namespace, es.metadata.name)
-        current = None if deleted else slice_info(es)
+        current = None if deleted else slice_info(discovery.EndpointSlice.from_obj(es.to_dict()))
         self.state.slice_changes.update(key, self._slices.get(key), current, 0.0)
         self._slices[key] = current
 

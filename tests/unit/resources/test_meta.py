@@ -13,7 +13,7 @@ from portico.apiserver.resources._meta import (
     validate_object_meta,
     validate_object_meta_update,
 )
-from portico.apiserver.resources._selector import selector_matches, selector_string
+from portico.model.selectors import format_label_selector, label_selector_matches
 
 SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
@@ -102,4 +102,5 @@ def test_meta_update_immutable() -> None:
     pytest.param({}, {}, True, "<none>", id="empty"),
 ])
 def test_selector(selector, labels, matches: bool, text: str) -> None:
-    assert (selector_matches(selector, labels), selector_string(selector)) == (matches, text)
+    got = (label_selector_matches(selector, labels), format_label_selector(selector))
+    assert got == (matches, text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portico.model.selectors import go_quote
+from portico.model.validation import go_quote
 
 
 def go_float(value: float) -> str:

@@ -31,7 +31,7 @@ from portico.apiserver.apiextensions.schema._values import (
     is_number,
 )
 from portico.apiserver.errors import ErrorType, FieldError
-from portico.model.selectors import go_quote
+from portico.model.validation import go_quote
 
 
 class _Result:
