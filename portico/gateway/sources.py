@@ -44,11 +44,8 @@ CRDS = tuple(f"{plural}.{GROUP}" for plural in
 
 def _established(crd: Obj | None) -> bool:
     conditions = ((crd or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
-def _established(crd: object) -> bool:
-    conditions = getattr(getattr(crd, "status", None), "conditions", None) or []
-    return any(c.type == CRDConditionType.ESTABLISHED and c.status == ConditionStatus.TRUE
-               for c in conditions)
+    return any(c.get("type") == CRDConditionType.ESTABLISHED
+               and c.get("status") == ConditionStatus.TRUE for c in conditions)
 
 
 async def wait_for_crds(client: Api, poll: float = 2.0) -> None:

@@ -10,11 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, required
-from portico.apiserver.resources._meta import (
-    is_qualified_name,
-    is_valid_label_value,
-    validate_labels,
-)
+from portico.apiserver.resources._meta import validate_labels
+from portico.model.validation import is_qualified_name, is_valid_label_value
 from portico.model.vocabulary import LabelSelectorOperator
 
 

@@ -34,7 +34,7 @@ from portico.apiserver.resources._meta import (
 )
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.model.core import HEADLESS
-from portico.model.selectors import is_qualified_name
+from portico.model.validation import is_qualified_name
 from portico.model.vocabulary import IPFamily, ServiceType, SessionAffinity, TrafficPolicy
 
 TOPOLOGY_HINTS = "service.kubernetes.io/topology-aware-hints"

@@ -27,7 +27,7 @@ from portico.apiserver.resources._base import (
     nested,
 )
 from portico.apiserver.resources._printers import age, name
-from portico.model.selectors import is_qualified_name
+from portico.model.validation import is_qualified_name
 
 NAME_LABEL = "kubernetes.io/metadata.name"
 FINALIZER_KUBERNETES = "kubernetes"
