@@ -23,11 +23,12 @@ from portico.client._informer import Handler, Informer, InformerFactory, key_of,
 from portico.client._queue import WorkQueue
 from portico.client._ready import wait_for_api
 from portico.client._runner import CoalescingRunner
+from portico.client._views import Views
 
 __all__ = [
     "ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Clock", "CoalescingRunner",
     "EventRecorder", "Handler", "Informer", "InformerFactory", "Listing", "MonotonicClock",
-    "Obj", "PatchType", "REAL_CLOCK", "Status", "Timer", "WatchEvent", "WorkQueue",
+    "Obj", "PatchType", "REAL_CLOCK", "Status", "Timer", "Views", "WatchEvent", "WorkQueue",
     "api_client", "key_of", "kubeconfig_ca", "load_kubeconfig", "object_reference",
     "split_key", "wait_for_api",
 ]

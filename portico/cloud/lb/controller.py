@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from portico.client import Api, ApiError, CoalescingRunner, InformerFactory, PatchType
+from portico.client import Api, ApiError, CoalescingRunner, InformerFactory, PatchType, Views
 from portico.cloud.lb import objects
 from portico.cloud.lb.apply import DataPlane, Runner
 from portico.cloud.lb.build import LbConfig, Plan, plan
@@ -70,6 +70,8 @@ class LoadBalancerController:
         self.services = self.informers.informer(SERVICE)
         self.nodes = self.informers.informer(NODE)
         self.lb_objects = self.informers.informer(LOAD_BALANCER)
+        self.service_infos = Views(self.services, parse_service)
+        self.node_infos = Views(self.nodes, parse_node)
         self.events = EventRecorder(client)
         self.prober = Prober(sockets, self._health_changed, config.probe_timeout)
         self.dataplane = DataPlane(runner, self.prober.health)
@@ -106,8 +108,7 @@ class LoadBalancerController:
     # ---- the sync --------------------------------------------------------------------
 
     def _snapshot(self) -> tuple[list[ServiceInfo], list[Any], list[dict[str, Any]]]:
-        return ([parse_service(s) for s in self.services.list()],
-                [parse_node(n) for n in self.nodes.list()], self.lb_objects.list())
+        return self.service_infos.list(), self.node_infos.list(), self.lb_objects.list()
 
     async def sync(self) -> None:
         """One full reconcile. Failed Services wait for the next change or resync."""
