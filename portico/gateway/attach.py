@@ -108,10 +108,19 @@ def default_parent(ref: Obj, route_ns: str) -> Obj:
     return out
 
 
+def _backend_refs(rule: Obj) -> list[Obj]:
+    """The rule's backendRefs and those of its RequestMirror filters (rule's and refs')."""
+    refs = list(rule.get("backendRefs") or [])
+    filters = list(rule.get("filters") or []) + [f for ref in refs
+                                                  for f in ref.get("filters") or []]
+    return refs + [(f.get("requestMirror") or {})["backendRef"] for f in filters
+                   if f.get("type") == "RequestMirror"]
+
+
 def resolved_refs(snapshot: Snapshot, kind: str, route: Obj) -> Condition:
     ns = namespaced_name(route)[0]
     for rule in (route.get("spec") or {}).get("rules") or []:
-        for ref in rule.get("backendRefs") or []:
+        for ref in _backend_refs(rule):
             reason = backend_problem(snapshot, kind, ns, ref)
             if reason:
                 return Condition("ResolvedRefs", False, reason,
