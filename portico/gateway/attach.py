@@ -8,18 +8,21 @@ namespace (Same, All, or a Selector over the Namespace's labels) take it
 (none: NotAllowedByListeners) if the hostnames intersect (none:
 NoMatchingListenerHostname). The parentRef is Accepted when one listener
 takes it. ResolvedRefs looks at every backendRef of every rule (InvalidKind,
-RefNotPermitted, BackendNotFound, in the order met). An `Attachment` records
+RefNotPermitted, BackendNotFound, in the order met; RequestMirror filters'
+backendRefs included). An `Attachment` records
 one (route, listener) pair with the hostnames served there - the
 intersection of the listener's and the route's. A route this data plane
 cannot render is Accepted False / UnsupportedValue, and one with some rules it
-cannot render gets PartiallyInvalid (`checks`).
+cannot render gets PartiallyInvalid (`checks`). Last, an HTTPRoute and a
+GRPCRoute sharing a listener and a hostname are settled by `cross_serving`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portico.gateway import checks
+from portico.gateway import checks, cross_serving
+from portico.gateway.hostnames import intersect
 from portico.gateway.listeners import GatewayView, Listener
 from portico.gateway.model import (
     GROUP,
@@ -48,22 +51,6 @@ class ParentStatus:
     route: NamespacedName
     parent_ref: Obj                     # defaulted, as written to status
     conditions: tuple[Condition, ...]
-
-
-def _wild_match(wildcard: str, host: str) -> bool:
-    return host.endswith(wildcard[1:]) and len(host) > len(wildcard) - 1
-
-
-def intersect(listener: str | None, route: str) -> str | None:
-    """The hostname served for a listener hostname and a route hostname, None if disjoint."""
-    if listener is None or listener == route:
-        return route
-    if listener.startswith("*."):
-        if _wild_match(listener, route.replace("*.", "x.", 1) if route.startswith("*.")
-                       else route):
-            return route
-        return listener if route.startswith("*.") and _wild_match(route, listener[2:]) else None
-    return listener if route.startswith("*.") and _wild_match(route, listener) else None
 
 
 def hostnames(listener: Listener, route: Obj) -> tuple[str | None, ...]:
@@ -181,8 +168,7 @@ def _attach_one(snapshot: Snapshot, view: GatewayView, kind: str, route: Obj, re
 def attachments(snapshot: Snapshot, views: dict[NamespacedName, GatewayView],
                 ) -> tuple[list[Attachment], list[ParentStatus]]:
     """Every attachment to our Gateways, and the status of every parentRef naming one."""
-    attached: list[Attachment] = []
-    statuses: list[ParentStatus] = []
+    found: list[tuple[ParentStatus, list[Attachment]]] = []
     for kind, route in snapshot.routes():
         key = namespaced_name(route)
         resolved = resolved_refs(snapshot, kind, route)
@@ -192,7 +178,25 @@ def attachments(snapshot: Snapshot, views: dict[NamespacedName, GatewayView],
             if parent["group"] != GROUP or parent["kind"] != "Gateway" or view is None:
                 continue
             accepted, taken = _attach_one(snapshot, view, kind, route, ref)
-            attached += taken
-            statuses.append(ParentStatus(kind, key, parent,
-                                         (accepted, resolved, *partially_invalid(kind, route))))
+            found.append((ParentStatus(kind, key, parent, (accepted, resolved,
+                                                           *partially_invalid(kind, route))),
+                          taken))
+    return _cross_serving(found)
+
+
+def _cross_serving(found: list[tuple[ParentStatus, list[Attachment]]],
+                   ) -> tuple[list[Attachment], list[ParentStatus]]:
+    """The attachments `cross_serving` keeps; a parentRef it leaves none is not Accepted."""
+    losers = cross_serving.rejected([a for _, taken in found for a in taken])
+    attached: list[Attachment] = []
+    statuses: list[ParentStatus] = []
+    for status, taken in found:
+        kept = [a for a in taken if id(a) not in losers]
+        attached += kept
+        if taken and not kept:
+            lost = Condition("Accepted", False, cross_serving.REASON,
+                             cross_serving.message(losers[id(taken[0])]))
+            status = ParentStatus(status.kind, status.route, status.parent_ref,
+                                  (lost, *status.conditions[1:]))
+        statuses.append(status)
     return attached, statuses

@@ -3,6 +3,7 @@ config checked with `haproxy -c`, mirror backends in ResolvedRefs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -98,3 +99,34 @@ def test_cors_header_lists_haproxy_cannot_hold_drop_the_rule() -> None:
     assert [c.reason for p in parents for c in p.conditions if c.type == "Accepted"] == \
         ["UnsupportedValue"]
 
+
+def _grpc(name: str, created: str, hostnames: list[str]) -> dict[str, object]:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+            "metadata": {"name": name, "namespace": INFRA, "generation": 1,
+                         "creationTimestamp": created},
+            "spec": {"parentRefs": [{"name": "same-namespace"}], "hostnames": hostnames,
+                     "rules": [{"backendRefs": [{"name": "grpc-infra-backend-v1",
+                                                 "port": 8080}]}]}}
+
+
+def test_http_and_grpc_routes_sharing_a_hostname_only_the_older_is_accepted() -> None:
+    http = _route("web", [{"backendRefs": [{"name": "infra-backend-v1", "port": 8080}]}])
+    http["metadata"]["creationTimestamp"] = "2026-01-01T00:00:30Z"
+    http["spec"]["hostnames"] = ["*.example.com"]
+    snap = dataclasses.replace(snapshot(extra=(http,)), grpc_routes=(
+        _grpc("older", "2026-01-01T00:00:10Z", ["a.example.com"]),
+        _grpc("newer", "2026-01-01T00:00:50Z", ["b.example.com", "other.example.org"]),
+        _grpc("apart", "2026-01-01T00:00:50Z", ["grpc.example.org"])))
+    views, attached, parents = decide(snap)
+    accepted = {(p.kind, p.route[1]): next((c.status, c.reason) for c in p.conditions
+                                           if c.type == "Accepted") for p in parents}
+    assert accepted == {("HTTPRoute", "web"): (False, "HostnameConflict"),
+                        ("GRPCRoute", "older"): (True, "Accepted"),
+                        ("GRPCRoute", "newer"): (True, "Accepted"),   # web lost: no conflict
+                        ("GRPCRoute", "apart"): (True, "Accepted")}
+    message = next(c.message for p in parents if p.route[1] == "web" for c in p.conditions
+                   if c.type == "Accepted")
+    assert "GRPCRoute gateway-conformance-infra/older" in message
+    table = build_table(snap, views[(INFRA, "same-namespace")], attached)
+    assert {e.hostname for e in table.entries} == {"a.example.com", "b.example.com",
+                                                   "other.example.org", "grpc.example.org"}
