@@ -61,9 +61,12 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     starting = asyncio.create_task(component.start())
-    # A start that fails ends the process (the kubelet restarts the container).
-    starting.add_done_callback(lambda task: task.cancelled() or task.exception() is None or
-                               stop.set())
+
+    def started(task: asyncio.Task[None]) -> None:
+        """A start that fails ends the process (the kubelet restarts the container)."""
+        if not task.cancelled() and task.exception() is not None:
+            stop.set()
+    starting.add_done_callback(started)
     try:
         await stop.wait()
     finally:

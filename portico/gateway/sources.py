@@ -18,6 +18,7 @@ from collections.abc import Callable
 from lightkube import ApiError, AsyncClient, generic_resource
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Secret, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
@@ -71,9 +72,10 @@ class Sources:
     def __init__(self, client: AsyncClient, on_change: Callable[[], None],
                  with_deployments: bool = False) -> None:
         self.factory = InformerFactory(client)
-        kinds = [*GATEWAY_KINDS, Service, EndpointSlice, Secret, Namespace, ConfigMap]
-        if with_deployments:
-            kinds.append(Deployment)
+        kinds: list[type] = [*GATEWAY_KINDS, Service, EndpointSlice, Secret, Namespace,
+                             ConfigMap]
+        if with_deployments:   # the controller: what it provisions and reads back
+            kinds += [Deployment, HorizontalPodAutoscaler]
         self.informers = {kind: self.factory.informer(kind) for kind in kinds}
         for informer in self.informers.values():
             informer.add_handler(lambda _previous, _current: on_change())
