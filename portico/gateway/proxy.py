@@ -44,7 +44,7 @@ class GatewayProxy(sources.Watching):
                                       Path(self.settings.master_socket),
                                       Path(self.settings.admin_socket), haproxy)
         self.applier = Applier(self.settings, self.haproxy, render.render_table)
-        super().__init__(client, "gateway-proxy")
+        super().__init__(client, "gateway-proxy", routing_only=True, min_interval=0.005)
 
     async def stop(self) -> None:
         await super().stop()

@@ -1,5 +1,6 @@
 """Unit tests: the CORS and RequestMirror filters (origin matching, the rendered
-config checked with `haproxy -c`, mirror backends in ResolvedRefs)."""
+config checked with `haproxy -c`, mirror backends in ResolvedRefs), the
+HTTPRoute/GRPCRoute cross-serving rule, and which changes wake the gateway pods."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from portico.gateway import cors, render
+from portico.gateway import cors, render, sources
 from portico.gateway.routing import Mirror, build_table
 from portico.ingress.endpoints import assign_slots
 from portico.ingress.files import write_files
@@ -130,3 +131,17 @@ def test_http_and_grpc_routes_sharing_a_hostname_only_the_older_is_accepted() ->
     table = build_table(snap, views[(INFRA, "same-namespace")], attached)
     assert {e.hostname for e in table.entries} == {"a.example.com", "b.example.com",
                                                    "other.example.org", "grpc.example.org"}
+
+
+def test_gateway_pods_are_not_woken_by_status_writes() -> None:
+    route = _route("r", [{"backendRefs": [{"name": "infra-backend-v1", "port": 8080}]}])
+    route["metadata"].update(resourceVersion="1", generation=1)
+    written = {**route, "status": {"parents": []},
+               "metadata": {**route["metadata"], "resourceVersion": "2",
+                            "managedFields": [{"manager": "portico-gateway-controller"}]}}
+    assert not sources.routing_changed(route, written)
+    edited = {**written, "spec": {**route["spec"], "hostnames": ["x.example"]}}
+    labelled = {**written, "metadata": {**written["metadata"], "labels": {"a": "b"}}}
+    assert sources.routing_changed(written, edited) and sources.routing_changed(written,
+                                                                                labelled)
+    assert sources.routing_changed(None, route) and sources.routing_changed(route, None)
