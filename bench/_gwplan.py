@@ -88,10 +88,11 @@ def gateway_objects() -> list[Obj]:
             route("shift", SHIFT_HOST, COLORS[0], 8080)]
 
 
-def baseline_config(servers: Sequence[str], nbthread: int = 1) -> str:
-    """The hand-written HAProxy: one frontend on :80, one backend of the nginx pods."""
+def baseline_config(servers: Sequence[str]) -> str:
+    """The hand-written HAProxy: one frontend on :80, one backend of the nginx pods; no
+    `nbthread`, so it runs as many threads as the gateway's HAProxy (one per CPU)."""
     lines = "".join(f"    server s{i} {ip}:80\n" for i, ip in enumerate(sorted(servers)))
-    return (f"global\n    nbthread {nbthread}\n{DEFAULTS}frontend fe\n    bind :80\n"
+    return (f"global\n{DEFAULTS}frontend fe\n    bind :80\n"
             f"    default_backend be\nbackend be\n{lines}")
 
 

@@ -18,12 +18,16 @@ own, so both paths are client -> load balancer -> HAProxy pod -> nginx pod.
 What it prints:
 1. requests/s through the Gateway and the baseline (wrk from the cluster's host,
    keep-alive and `Connection: close`, interleaved rounds, medians, server CPU =
-   the nginx and haproxy processes in the pod netns); goal >= 0.90 for both;
+   the nginx and haproxy processes in the pod netns); goal >= 0.90 for both; no
+   ratio when wrk, not the path, was the bottleneck (`_wrk.client_bound`). Both
+   HAProxies run HAProxy's default thread count. The machine's load average is
+   printed with every result (other work shares the CPUs), and the gateway's pod
+   count (its HorizontalPodAutoscaler may scale it under load);
 2. change -> traffic shifted, p50/p99 over `--shifts` changes each (goal p99 <
    100 ms), from just before the API write (a PATCH sent from inside the sandbox)
    until a request through the Gateway reaches the new backend: route changes (the
    `shift` route's backendRef, blue <-> green) and endpoint changes (Service
-   `shift`'s selector, with the route pointing at it);
+   `shift`'s selector, with the route pointing at it); the slowest three too;
 3. failed requests (wrk's socket errors and non-2xx/3xx) under keep-alive load
    during 50 edits of route `web` (new paths, header modifiers, weights): goal 0.
 
@@ -38,6 +42,7 @@ import argparse
 import functools
 import http.client
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -59,6 +64,12 @@ from portico.testing.sandbox import Cluster, wait_for  # noqa: E402
 THROUGHPUT_GOAL = 0.90
 SHIFT_GOAL_SECONDS = 0.100
 EDITS = 50
+POLL = 0.002
+
+
+def load() -> str:
+    """The machine's load average (other work shares its CPUs)."""
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _apply(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
@@ -135,7 +146,7 @@ def throughput(cluster: Cluster, paths: dict[str, str], server: Callable[[], int
         mode = "Connection: close" if close else "keep-alive"
         _wrk.print_table(f"gateway, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
                          f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
-                         "built-in nginx x 2, HAProxy x 2 each)", samples, ratios)
+                         f"built-in nginx x 2, HAProxy x 2 each; {load()})", samples, ratios)
 
 
 def _patcher(cluster: Cluster) -> Callable[[str, str, dict[str, Any]], None]:
@@ -156,10 +167,12 @@ def _patcher(cluster: Cluster) -> Callable[[str, str, dict[str, Any]], None]:
 
 def _shift_once(patch: Callable[[str, str, dict[str, Any]], None], address: str,
                 change: tuple[str, str, dict[str, Any]], target: str) -> float:
+    """Seconds from the API write until a request reaches `target`; polled every
+    `POLL` seconds (a tighter loop only takes CPU from the gateway it waits for)."""
     started = time.perf_counter()
     patch(*change)
     while not _answer(address, plan.SHIFT_HOST, "/hostname")[1].startswith(target):
-        pass
+        time.sleep(POLL)
     return time.perf_counter() - started
 
 
@@ -204,9 +217,17 @@ def report_shifts(samples: dict[str, list[float]]) -> None:
     for what, values in samples.items():
         p99 = plan.percentile(values, 0.99)
         verdict = "ok" if p99 < SHIFT_GOAL_SECONDS else "ABOVE GOAL"
+        worst = ", ".join(f"{v * 1000:.0f}" for v in sorted(values)[-3:])
         print(f"{what} -> traffic shifted ({len(values)} changes): p50 "
               f"{statistics.median(values) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
-              f"(goal < {SHIFT_GOAL_SECONDS * 1000:.0f} ms: {verdict})")
+              f"(goal < {SHIFT_GOAL_SECONDS * 1000:.0f} ms: {verdict}; slowest {worst} ms; "
+              f"{load()})")
+
+
+def gateway_pods(cluster: Cluster) -> str:
+    """The gateway Deployment's replicas (its autoscaler may add pods under load)."""
+    deployment = _get(cluster, "deployment", plan.GATEWAY_SERVICE) or {}
+    return f"gateway pods: {(deployment.get('spec') or {}).get('replicas')} (autoscaler 2-5)"
 
 
 def main(args: argparse.Namespace) -> None:
@@ -221,12 +242,13 @@ def main(args: argparse.Namespace) -> None:
             server = _wrk.netns_ticks(pods, "nginx", "haproxy")
             throughput(cluster, {"hand-written HAProxy": f"http://{baseline}/",
                                  "Gateway": f"http://{address}/"}, server, args)
+            print(gateway_pods(cluster))
             with ThreadPoolExecutor(1, initializer=enter,
                                     initargs=(cluster.sandbox.name,)) as pool:
                 report_shifts(shifts(cluster, pool, address, args.shifts))
                 total, failed = edits_under_load(cluster, pool, address, server, args)
             print(f"{EDITS} route changes under keep-alive load: {total} requests, "
-                  f"{failed} failed (goal 0)")
+                  f"{failed} failed (goal 0; {load()}); {gateway_pods(cluster)}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

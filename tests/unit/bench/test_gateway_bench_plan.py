@@ -34,7 +34,7 @@ def test_route_edits_are_fifty_distinct_valid_routes() -> None:
 
 def test_baseline_config_lists_the_pods_in_order() -> None:
     assert plan.baseline_config(["10.244.1.5", "10.244.0.7"]) == (
-        "global\n    nbthread 1\n" + plan.DEFAULTS +
+        "global\n" + plan.DEFAULTS +
         "frontend fe\n    bind :80\n    default_backend be\nbackend be\n"
         "    server s0 10.244.0.7:80\n    server s1 10.244.1.5:80\n")
 
