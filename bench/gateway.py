@@ -15,7 +15,8 @@ baseline is the same HAProxy binary, by hand: two pods running one frontend and
 one backend listing the nginx pods' IPs, behind a LoadBalancer Service of their
 own, so both paths are client -> load balancer -> HAProxy pod -> nginx pod.
 
-What it prints:
+What it prints (2 first, while the Gateway has its 2 pods: the throughput runs
+load them enough for its autoscaler to add more, each one more to reload):
 1. requests/s through the Gateway and the baseline (wrk from the cluster's host,
    keep-alive and `Connection: close`, interleaved rounds, medians, server CPU =
    the nginx and haproxy processes in the pod netns); goal >= 0.90 for both; no
@@ -27,7 +28,8 @@ What it prints:
    100 ms), from just before the API write (a PATCH sent from inside the sandbox)
    until a request through the Gateway reaches the new backend: route changes (the
    `shift` route's backendRef, blue <-> green) and endpoint changes (Service
-   `shift`'s selector, with the route pointing at it); the slowest three too;
+   `shift`'s selector, with the route pointing at it); the slowest three too, and
+   the gateway pods' own time per applied change (from their logs);
 3. failed requests (wrk's socket errors and non-2xx/3xx) under keep-alive load
    during 50 edits of route `web` (new paths, header modifiers, weights): goal 0.
 
@@ -43,6 +45,7 @@ import functools
 import http.client
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -224,6 +227,35 @@ def report_shifts(samples: dict[str, list[float]]) -> None:
               f"{load()})")
 
 
+_APPLIED = re.compile(r"config (reloaded|runtime) in ([\d.]+) ms")
+
+
+def pod_logs(cluster: Cluster) -> dict[str, list[str]]:
+    """The gateway pods' log lines, per pod."""
+    text = cluster.kubectl("logs", "-l", f"{plan.GROUP}/gateway-name={plan.GATEWAY}",
+                           "--tail=-1", "--prefix", "--max-log-requests=10").stdout
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        pod, _, rest = line.partition(" ")
+        out.setdefault(pod, []).append(rest)
+    return out
+
+
+def report_pod_work(before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
+    """The pods' own time per applied change (sync start to HAProxy serving it), from the
+    lines they logged since `before`: what of a shift the gateway spends, the rest being
+    the API, watches and the machine's queue."""
+    found: dict[str, list[float]] = {}
+    for pod, lines in after.items():
+        for line in lines[len(before.get(pod, [])):]:
+            m = _APPLIED.search(line)
+            if m:
+                found.setdefault(m.group(1), []).append(float(m.group(2)))
+    for how, values in sorted(found.items()):
+        print(f"  gateway pods' own work per {how} change ({len(values)}, all pods): p50 "
+              f"{statistics.median(values):.1f} ms, p99 {plan.percentile(values, 0.99):.1f} ms")
+
+
 def gateway_pods(cluster: Cluster) -> str:
     """The gateway Deployment's replicas (its autoscaler may add pods under load)."""
     deployment = _get(cluster, "deployment", plan.GATEWAY_SERVICE) or {}
@@ -240,12 +272,14 @@ def main(args: argparse.Namespace) -> None:
             for netns in pods:
                 _wrk.drop_time_wait(netns)
             server = _wrk.netns_ticks(pods, "nginx", "haproxy")
-            throughput(cluster, {"hand-written HAProxy": f"http://{baseline}/",
-                                 "Gateway": f"http://{address}/"}, server, args)
-            print(gateway_pods(cluster))
             with ThreadPoolExecutor(1, initializer=enter,
                                     initargs=(cluster.sandbox.name,)) as pool:
+                logged = pod_logs(cluster)
                 report_shifts(shifts(cluster, pool, address, args.shifts))
+                report_pod_work(logged, pod_logs(cluster))
+                throughput(cluster, {"hand-written HAProxy": f"http://{baseline}/",
+                                     "Gateway": f"http://{address}/"}, server, args)
+                print(gateway_pods(cluster))
                 total, failed = edits_under_load(cluster, pool, address, server, args)
             print(f"{EDITS} route changes under keep-alive load: {total} requests, "
                   f"{failed} failed (goal 0; {load()}); {gateway_pods(cluster)}")
