@@ -38,4 +38,7 @@ OWNED_KINDS: tuple[type, ...] = (
     core_v1.Service, core_v1.Endpoints,
     discovery_v1.EndpointSlice, core_v1.ConfigMap, core_v1.Secret, networking_v1.Ingress,
     coordination_v1.Lease, core_v1.Node, core_v1.PersistentVolumeClaim, PodMetrics,
+    # what the Gateway API controller provisions per Gateway, owned by the Gateway
+    core_v1.ServiceAccount, policy_v1.PodDisruptionBudget,
+    autoscaling_v2.HorizontalPodAutoscaler,
 )

@@ -209,6 +209,29 @@ def test_gateway_name_maximum_length(cluster: Cluster) -> None:
         assert len(owned) == 1 and len(owned[0]["metadata"]["name"]) <= 63
 
 
+GENERATED = ("deployment", "service", "serviceaccount", "horizontalpodautoscaler",
+             "poddisruptionbudget")
+
+
+def test_generated_objects_go_with_their_gateway(cluster: Cluster) -> None:
+    """The garbage collector deletes everything the Gateway owns, as on AKS."""
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "short-lived", "namespace": NS},
+               "spec": {"gatewayClassName": CLASS_NAME,
+                        "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+    gs.apply(cluster, [gateway])
+    name = "short-lived-approuting-istio"
+
+    def present() -> list[str]:
+        return [kind for kind in GENERATED
+                if cluster.kubectl("get", kind, name, "-n", NS).returncode == 0]
+    wait_for(lambda: present() == list(GENERATED), 60, interval=0.5,
+             message="the Gateway's objects provisioned")
+    cluster.kubectl("delete", "gateway", "short-lived", "-n", NS, "--wait", check=True)
+    wait_for(lambda: present() == [], 60, interval=0.5,
+             message="the Gateway's objects garbage-collected")
+
+
 def test_gateway_of_another_class_is_ignored(cluster: Cluster) -> None:
     other = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
              "metadata": {"name": "other-class", "namespace": NS},
