@@ -22,8 +22,9 @@ load them enough for its autoscaler to add more, each one more to reload):
    the nginx and haproxy processes in the pod netns); goal >= 0.90 for both; no
    ratio when wrk, not the path, was the bottleneck (`_wrk.client_bound`). Both
    HAProxies run HAProxy's default thread count. The machine's load average is
-   printed with every result (other work shares the CPUs), and the gateway's pod
-   count (its HorizontalPodAutoscaler may scale it under load);
+   printed with every result (other work shares the CPUs), and both sides' pod
+   counts: the baseline has the Gateway's autoscaling (CPU request, 2-5 pods at
+   80 %), so that the same load gives both as many pods;
 2. change -> traffic shifted, p50/p99 over `--shifts` changes each (goal p99 <
    100 ms), from just before the API write (a PATCH sent from inside the sandbox)
    until a request through the Gateway reaches the new backend: route changes (the
@@ -257,9 +258,11 @@ def report_pod_work(before: dict[str, list[str]], after: dict[str, list[str]]) -
 
 
 def gateway_pods(cluster: Cluster) -> str:
-    """The gateway Deployment's replicas (its autoscaler may add pods under load)."""
-    deployment = _get(cluster, "deployment", plan.GATEWAY_SERVICE) or {}
-    return f"gateway pods: {(deployment.get('spec') or {}).get('replicas')} (autoscaler 2-5)"
+    """Both sides' replicas (their autoscalers may add pods under load)."""
+    count = {name: ((_get(cluster, "deployment", name) or {}).get("spec") or {}).get(
+        "replicas") for name in (plan.GATEWAY_SERVICE, plan.BASELINE)}
+    return (f"pods: gateway {count[plan.GATEWAY_SERVICE]}, hand-written "
+            f"{count[plan.BASELINE]} (autoscalers 2-5)")
 
 
 def main(args: argparse.Namespace) -> None:

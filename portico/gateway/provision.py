@@ -137,15 +137,19 @@ def disruption_budget(gateway: Obj) -> Obj:
                 GATEWAY_NAME_LABEL: shorten(meta(gateway)["name"])}}}}
 
 
+def autoscaler_spec(deployment: str) -> Obj:
+    """AKS's gateway autoscaling for Deployment `deployment`."""
+    return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": deployment},
+            "minReplicas": MIN_REPLICAS, "maxReplicas": MAX_REPLICAS,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization",
+                                          "averageUtilization": CPU_TARGET}}}]}
+
+
 def autoscaler(gateway: Obj) -> Obj:
     return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": _metadata(gateway),
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                        "name": object_name(gateway)},
-                     "minReplicas": MIN_REPLICAS, "maxReplicas": MAX_REPLICAS,
-                     "metrics": [{"type": "Resource", "resource": {
-                         "name": "cpu", "target": {"type": "Utilization",
-                                                   "averageUtilization": CPU_TARGET}}}]}}
+            "metadata": _metadata(gateway), "spec": autoscaler_spec(object_name(gateway))}
 
 
 def gateway_class() -> Obj:

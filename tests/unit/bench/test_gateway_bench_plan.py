@@ -40,11 +40,14 @@ def test_baseline_config_lists_the_pods_in_order() -> None:
 
 
 def test_baseline_runs_the_machines_haproxy_behind_a_load_balancer() -> None:
-    deployment, service = plan.baseline_objects("/tmp/x/baseline.cfg")
+    deployment, service, autoscaler = plan.baseline_objects("/tmp/x/baseline.cfg")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["haproxy", "-db", "-f", "/tmp/x/baseline.cfg"]
+    assert container["resources"]["requests"]["cpu"] == "100m"   # as a gateway pod's
     assert deployment["spec"]["replicas"] == 2
     assert service["spec"]["type"] == "LoadBalancer"
+    assert autoscaler["spec"]["scaleTargetRef"]["name"] == plan.BASELINE
+    assert (autoscaler["spec"]["minReplicas"], autoscaler["spec"]["maxReplicas"]) == (2, 5)
 
 
 @pytest.mark.parametrize(("fraction", "expected"), [
