@@ -34,6 +34,7 @@ from portico.gateway.model import (
     meta,
     namespaced_name,
 )
+from portico.model.selectors import SelectorError, selector_from_label_selector_object
 
 
 @dataclass(frozen=True)
@@ -62,16 +63,11 @@ def hostnames(listener: Listener, route: Obj) -> tuple[str | None, ...]:
 
 
 def _selected(labels: dict[str, str], selector: Obj) -> bool:
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+    """Whether `selector` (a LabelSelector; invalid: nothing) selects `labels`."""
+    try:
+        return selector_from_label_selector_object(selector).matches(labels)
+    except SelectorError:
         return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if (op == "In" and labels.get(key) not in values) or \
-                (op == "NotIn" and present and labels[key] in values) or \
-                (op == "Exists" and not present) or (op == "DoesNotExist" and present):
-            return False
-    return True
 
 
 def admits(snapshot: Snapshot, gateway_ns: str, listener: Listener, kind: str,
