@@ -13,6 +13,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from portico.gateway import provision
+
 Obj = dict[str, Any]
 GATEWAY = "bench"
 GATEWAY_CLASS = "approuting-istio"
@@ -88,21 +90,28 @@ def gateway_objects() -> list[Obj]:
             route("shift", SHIFT_HOST, COLORS[0], 8080)]
 
 
-def baseline_config(servers: Sequence[str], nbthread: int = 1) -> str:
-    """The hand-written HAProxy: one frontend on :80, one backend of the nginx pods."""
+def baseline_config(servers: Sequence[str]) -> str:
+    """The hand-written HAProxy: one frontend on :80, one backend of the nginx pods; no
+    `nbthread`, so it runs as many threads as the gateway's HAProxy (one per CPU)."""
     lines = "".join(f"    server s{i} {ip}:80\n" for i, ip in enumerate(sorted(servers)))
-    return (f"global\n    nbthread {nbthread}\n{DEFAULTS}frontend fe\n    bind :80\n"
+    return (f"global\n{DEFAULTS}frontend fe\n    bind :80\n"
             f"    default_backend be\nbackend be\n{lines}")
 
 
 def baseline_objects(config_path: str) -> list[Obj]:
-    """The baseline's pods (the machine's haproxy on the config file) and LB Service."""
+    """The baseline's pods (the machine's haproxy on the config file), its LB Service, and
+    the same autoscaling as a Gateway's (CPU request and HPA), so that both sides run as
+    many pods under the same load."""
     haproxy = {"name": "haproxy", "image": "debian",
                "command": ["haproxy", "-db", "-f", config_path],
-               "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1}}
+               "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
+               "resources": {"requests": dict(provision.REQUESTS)}}
     labels = {"app": BASELINE}
+    autoscaler = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+                  "metadata": {"name": BASELINE},
+                  "spec": {**provision.autoscaler_spec(BASELINE)}}
     return [_deployment(BASELINE, labels, haproxy),
-            _service(BASELINE, labels, 80, 80, type_="LoadBalancer")]
+            _service(BASELINE, labels, 80, 80, type_="LoadBalancer"), autoscaler]
 
 
 def route_edits(count: int = 50) -> list[Obj]:

@@ -15,15 +15,22 @@ baseline is the same HAProxy binary, by hand: two pods running one frontend and
 one backend listing the nginx pods' IPs, behind a LoadBalancer Service of their
 own, so both paths are client -> load balancer -> HAProxy pod -> nginx pod.
 
-What it prints:
+What it prints (2 first, while the Gateway has its 2 pods: the throughput runs
+load them enough for its autoscaler to add more, each one more to reload):
 1. requests/s through the Gateway and the baseline (wrk from the cluster's host,
    keep-alive and `Connection: close`, interleaved rounds, medians, server CPU =
-   the nginx and haproxy processes in the pod netns); goal >= 0.90 for both;
+   the nginx and haproxy processes in the pod netns); goal >= 0.90 for both; no
+   ratio when wrk, not the path, was the bottleneck (`_wrk.client_bound`). Both
+   HAProxies run HAProxy's default thread count. The machine's load average is
+   printed with every result (other work shares the CPUs), and both sides' pod
+   counts: the baseline has the Gateway's autoscaling (CPU request, 2-5 pods at
+   80 %), so that the same load gives both as many pods;
 2. change -> traffic shifted, p50/p99 over `--shifts` changes each (goal p99 <
    100 ms), from just before the API write (a PATCH sent from inside the sandbox)
    until a request through the Gateway reaches the new backend: route changes (the
    `shift` route's backendRef, blue <-> green) and endpoint changes (Service
-   `shift`'s selector, with the route pointing at it);
+   `shift`'s selector, with the route pointing at it); the slowest three too, and
+   the gateway pods' own time per applied change (from their logs);
 3. failed requests (wrk's socket errors and non-2xx/3xx) under keep-alive load
    during 50 edits of route `web` (new paths, header modifiers, weights): goal 0.
 
@@ -38,6 +45,8 @@ import argparse
 import functools
 import http.client
 import json
+import os
+import re
 import shutil
 import statistics
 import sys
@@ -59,6 +68,12 @@ from portico.testing.sandbox import Cluster, wait_for  # noqa: E402
 THROUGHPUT_GOAL = 0.90
 SHIFT_GOAL_SECONDS = 0.100
 EDITS = 50
+POLL = 0.002
+
+
+def load() -> str:
+    """The machine's load average (other work shares its CPUs)."""
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _apply(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
@@ -135,7 +150,7 @@ def throughput(cluster: Cluster, paths: dict[str, str], server: Callable[[], int
         mode = "Connection: close" if close else "keep-alive"
         _wrk.print_table(f"gateway, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
                          f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
-                         "built-in nginx x 2, HAProxy x 2 each)", samples, ratios)
+                         f"built-in nginx x 2, HAProxy x 2 each; {load()})", samples, ratios)
 
 
 def _patcher(cluster: Cluster) -> Callable[[str, str, dict[str, Any]], None]:
@@ -156,10 +171,12 @@ def _patcher(cluster: Cluster) -> Callable[[str, str, dict[str, Any]], None]:
 
 def _shift_once(patch: Callable[[str, str, dict[str, Any]], None], address: str,
                 change: tuple[str, str, dict[str, Any]], target: str) -> float:
+    """Seconds from the API write until a request reaches `target`; polled every
+    `POLL` seconds (a tighter loop only takes CPU from the gateway it waits for)."""
     started = time.perf_counter()
     patch(*change)
     while not _answer(address, plan.SHIFT_HOST, "/hostname")[1].startswith(target):
-        pass
+        time.sleep(POLL)
     return time.perf_counter() - started
 
 
@@ -204,9 +221,48 @@ def report_shifts(samples: dict[str, list[float]]) -> None:
     for what, values in samples.items():
         p99 = plan.percentile(values, 0.99)
         verdict = "ok" if p99 < SHIFT_GOAL_SECONDS else "ABOVE GOAL"
+        worst = ", ".join(f"{v * 1000:.0f}" for v in sorted(values)[-3:])
         print(f"{what} -> traffic shifted ({len(values)} changes): p50 "
               f"{statistics.median(values) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms "
-              f"(goal < {SHIFT_GOAL_SECONDS * 1000:.0f} ms: {verdict})")
+              f"(goal < {SHIFT_GOAL_SECONDS * 1000:.0f} ms: {verdict}; slowest {worst} ms; "
+              f"{load()})")
+
+
+_APPLIED = re.compile(r"config (reloaded|runtime) in ([\d.]+) ms")
+
+
+def pod_logs(cluster: Cluster) -> dict[str, list[str]]:
+    """The gateway pods' log lines, per pod."""
+    text = cluster.kubectl("logs", "-l", f"{plan.GROUP}/gateway-name={plan.GATEWAY}",
+                           "--tail=-1", "--prefix", "--max-log-requests=10").stdout
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        pod, _, rest = line.partition(" ")
+        out.setdefault(pod, []).append(rest)
+    return out
+
+
+def report_pod_work(before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
+    """The pods' own time per applied change (sync start to HAProxy serving it), from the
+    lines they logged since `before`: what of a shift the gateway spends, the rest being
+    the API, watches and the machine's queue."""
+    found: dict[str, list[float]] = {}
+    for pod, lines in after.items():
+        for line in lines[len(before.get(pod, [])):]:
+            m = _APPLIED.search(line)
+            if m:
+                found.setdefault(m.group(1), []).append(float(m.group(2)))
+    for how, values in sorted(found.items()):
+        print(f"  gateway pods' own work per {how} change ({len(values)}, all pods): p50 "
+              f"{statistics.median(values):.1f} ms, p99 {plan.percentile(values, 0.99):.1f} ms")
+
+
+def gateway_pods(cluster: Cluster) -> str:
+    """Both sides' replicas (their autoscalers may add pods under load)."""
+    count = {name: ((_get(cluster, "deployment", name) or {}).get("spec") or {}).get(
+        "replicas") for name in (plan.GATEWAY_SERVICE, plan.BASELINE)}
+    return (f"pods: gateway {count[plan.GATEWAY_SERVICE]}, hand-written "
+            f"{count[plan.BASELINE]} (autoscalers 2-5)")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -219,14 +275,17 @@ def main(args: argparse.Namespace) -> None:
             for netns in pods:
                 _wrk.drop_time_wait(netns)
             server = _wrk.netns_ticks(pods, "nginx", "haproxy")
-            throughput(cluster, {"hand-written HAProxy": f"http://{baseline}/",
-                                 "Gateway": f"http://{address}/"}, server, args)
             with ThreadPoolExecutor(1, initializer=enter,
                                     initargs=(cluster.sandbox.name,)) as pool:
+                logged = pod_logs(cluster)
                 report_shifts(shifts(cluster, pool, address, args.shifts))
+                report_pod_work(logged, pod_logs(cluster))
+                throughput(cluster, {"hand-written HAProxy": f"http://{baseline}/",
+                                     "Gateway": f"http://{address}/"}, server, args)
+                print(gateway_pods(cluster))
                 total, failed = edits_under_load(cluster, pool, address, server, args)
             print(f"{EDITS} route changes under keep-alive load: {total} requests, "
-                  f"{failed} failed (goal 0)")
+                  f"{failed} failed (goal 0; {load()}); {gateway_pods(cluster)}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

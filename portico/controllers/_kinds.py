@@ -25,4 +25,6 @@ OWNED_KINDS: tuple[Kind, ...] = (
     k.SERVICE, k.ENDPOINTS,
     k.ENDPOINT_SLICE, k.CONFIG_MAP, k.SECRET, k.INGRESS,
     k.LEASE, k.NODE, k.PERSISTENT_VOLUME_CLAIM, k.POD_METRICS,
+    # what the Gateway API controller provisions per Gateway, owned by the Gateway
+    k.SERVICE_ACCOUNT, k.POD_DISRUPTION_BUDGET, k.HORIZONTAL_POD_AUTOSCALER,
 )

@@ -8,18 +8,21 @@ namespace (Same, All, or a Selector over the Namespace's labels) take it
 (none: NotAllowedByListeners) if the hostnames intersect (none:
 NoMatchingListenerHostname). The parentRef is Accepted when one listener
 takes it. ResolvedRefs looks at every backendRef of every rule (InvalidKind,
-RefNotPermitted, BackendNotFound, in the order met). An `Attachment` records
+RefNotPermitted, BackendNotFound, in the order met; RequestMirror filters'
+backendRefs included). An `Attachment` records
 one (route, listener) pair with the hostnames served there - the
 intersection of the listener's and the route's. A route this data plane
 cannot render is Accepted False / UnsupportedValue, and one with some rules it
-cannot render gets PartiallyInvalid (`checks`).
+cannot render gets PartiallyInvalid (`checks`). Last, an HTTPRoute and a
+GRPCRoute sharing a listener and a hostname are settled by `cross_serving`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portico.gateway import checks
+from portico.gateway import checks, cross_serving
+from portico.gateway.hostnames import intersect
 from portico.gateway.listeners import GatewayView, Listener
 from portico.gateway.model import (
     GROUP,
@@ -51,22 +54,6 @@ class ParentStatus:
     conditions: tuple[Condition, ...]
 
 
-def _wild_match(wildcard: str, host: str) -> bool:
-    return host.endswith(wildcard[1:]) and len(host) > len(wildcard) - 1
-
-
-def intersect(listener: str | None, route: str) -> str | None:
-    """The hostname served for a listener hostname and a route hostname, None if disjoint."""
-    if listener is None or listener == route:
-        return route
-    if listener.startswith("*."):
-        if _wild_match(listener, route.replace("*.", "x.", 1) if route.startswith("*.")
-                       else route):
-            return route
-        return listener if route.startswith("*.") and _wild_match(route, listener[2:]) else None
-    return listener if route.startswith("*.") and _wild_match(route, listener) else None
-
-
 def hostnames(listener: Listener, route: Obj) -> tuple[str | None, ...]:
     wanted = (route.get("spec") or {}).get("hostnames") or []
     if not wanted:
@@ -96,10 +83,19 @@ def default_parent(ref: Obj, route_ns: str) -> Obj:
     return out
 
 
+def _backend_refs(rule: Obj) -> list[Obj]:
+    """The rule's backendRefs and those of its RequestMirror filters (rule's and refs')."""
+    refs = list(rule.get("backendRefs") or [])
+    filters = list(rule.get("filters") or []) + [f for ref in refs
+                                                  for f in ref.get("filters") or []]
+    return refs + [(f.get("requestMirror") or {})["backendRef"] for f in filters
+                   if f.get("type") == "RequestMirror"]
+
+
 def resolved_refs(snapshot: Snapshot, kind: str, route: Obj) -> Condition:
     ns = namespaced_name(route)[0]
     for rule in (route.get("spec") or {}).get("rules") or []:
-        for ref in rule.get("backendRefs") or []:
+        for ref in _backend_refs(rule):
             reason = backend_problem(snapshot, kind, ns, ref)
             if reason:
                 return Condition("ResolvedRefs", False, reason,
@@ -160,8 +156,7 @@ def _attach_one(snapshot: Snapshot, view: GatewayView, kind: str, route: Obj, re
 def attachments(snapshot: Snapshot, views: dict[NamespacedName, GatewayView],
                 ) -> tuple[list[Attachment], list[ParentStatus]]:
     """Every attachment to our Gateways, and the status of every parentRef naming one."""
-    attached: list[Attachment] = []
-    statuses: list[ParentStatus] = []
+    found: list[tuple[ParentStatus, list[Attachment]]] = []
     for kind, route in snapshot.routes():
         key = namespaced_name(route)
         resolved = resolved_refs(snapshot, kind, route)
@@ -171,7 +166,25 @@ def attachments(snapshot: Snapshot, views: dict[NamespacedName, GatewayView],
             if parent["group"] != GROUP or parent["kind"] != "Gateway" or view is None:
                 continue
             accepted, taken = _attach_one(snapshot, view, kind, route, ref)
-            attached += taken
-            statuses.append(ParentStatus(kind, key, parent,
-                                         (accepted, resolved, *partially_invalid(kind, route))))
+            found.append((ParentStatus(kind, key, parent, (accepted, resolved,
+                                                           *partially_invalid(kind, route))),
+                          taken))
+    return _cross_serving(found)
+
+
+def _cross_serving(found: list[tuple[ParentStatus, list[Attachment]]],
+                   ) -> tuple[list[Attachment], list[ParentStatus]]:
+    """The attachments `cross_serving` keeps; a parentRef it leaves none is not Accepted."""
+    losers = cross_serving.rejected([a for _, taken in found for a in taken])
+    attached: list[Attachment] = []
+    statuses: list[ParentStatus] = []
+    for status, taken in found:
+        kept = [a for a in taken if id(a) not in losers]
+        attached += kept
+        if taken and not kept:
+            lost = Condition("Accepted", False, cross_serving.REASON,
+                             cross_serving.message(losers[id(taken[0])]))
+            status = ParentStatus(status.kind, status.route, status.parent_ref,
+                                  (lost, *status.conditions[1:]))
+        statuses.append(status)
     return attached, statuses

@@ -6,7 +6,8 @@ or one name breaks a sample fetch's argument list - one bad route would then
 freeze every Gateway's routing. So `problem(kind,
 route)` looks at every regex (path, header, query param, GRPC method; compiled
 with the PCRE2 options HAProxy uses, `portico.ingress.pcre`) and every header
-or query-parameter name it uses (letters, digits, `-`, `_` and `.` only); the
+or query-parameter name it uses, CORS header lists included (letters, digits,
+`-`, `_` and `.` only); the
 first problem makes the route's parentRefs Accepted False / UnsupportedValue
 and the route is left out, while every other route keeps working.
 """
@@ -47,6 +48,9 @@ def _names(rule: Obj) -> Iterator[str]:
             yield from (str(h.get("name")) for h in (mod.get("set") or []) +
                         (mod.get("add") or []))
             yield from (str(n) for n in mod.get("remove") or [])
+        cors = f.get("cors") or {}
+        yield from (str(n) for n in (cors.get("allowHeaders") or []) +
+                    (cors.get("exposeHeaders") or []) if n != "*")
 
 
 def rule_problem(kind: str, rule: Obj) -> str:

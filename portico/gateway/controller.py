@@ -3,12 +3,15 @@
 Theory of operation (level-triggered, one coalescing sync for any event): the
 controller makes sure GatewayClass `approuting-istio` exists, accepts every
 class whose controllerName is ours (with status.supportedFeatures), and for
-every Gateway of such a class server-side applies the Deployment, Service and
-(when the API serves policy/v1 PodDisruptionBudgets) PodDisruptionBudget of
-`provision`, then writes the Gateway's status (listeners, attachedRoutes,
-addresses from its Service) and the parents status of every HTTPRoute and GRPCRoute naming
-one of our Gateways. Statuses are written only when they differ; a conflict
-or an error is retried by the next sync. Gateways of other classes are never
+every Gateway of such a class server-side applies the ServiceAccount,
+Deployment, Service, HorizontalPodAutoscaler and (when the API serves policy/v1
+PodDisruptionBudgets) PodDisruptionBudget of `provision` (the Deployment with
+the replica count it has, which the autoscaler owns once it exists; an
+autoscaler whose spec was edited, say to fewer than 2 pods, is applied again),
+then writes the Gateway's status (listeners, attachedRoutes, addresses from its
+Service) and the parents status of every HTTPRoute and GRPCRoute naming one of
+our Gateways. Statuses are written only when they differ; a conflict or an
+error is retried by the next sync. Gateways of other classes are never
 touched; route parent entries of other controllers are kept.
 """
 
@@ -22,14 +25,31 @@ from portico.gateway import provision, sources, status
 from portico.gateway.attach import Attachment, attachments
 from portico.gateway.listeners import GatewayView, gateway_view
 from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME, Obj, Snapshot, meta, namespaced_name
-from portico.model.kinds import DEPLOYMENT, POD_DISRUPTION_BUDGET, Kind, builtin_kind
+from portico.model.kinds import (
+    DEPLOYMENT,
+    HORIZONTAL_POD_AUTOSCALER,
+    POD_DISRUPTION_BUDGET,
+    Kind,
+    builtin_kind,
+)
 
 log = logging.getLogger("portico.gateway.controller")
 FIELD_MANAGER = "portico-gateway-controller"
+ENFORCED = (HORIZONTAL_POD_AUTOSCALER,)  # re-applied when their spec was edited
 
 
 def _comparable(obj_status: Obj | None) -> str:
     return json.dumps(obj_status or {}, sort_keys=True)
+
+
+def _holds(live: object, wanted: object) -> bool:
+    """Whether `live` has every field `wanted` sets, with its value (lists item by item)."""
+    if isinstance(wanted, dict):
+        return isinstance(live, dict) and all(_holds(live.get(k), v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(live, list) and len(live) == len(wanted) and \
+            all(_holds(a, b) for a, b in zip(live, wanted, strict=True))
+    return live == wanted
 
 
 class GatewayController(sources.Watching):
@@ -92,8 +112,12 @@ class GatewayController(sources.Watching):
         return self._pdb
 
     async def _provision(self, gateway: Obj) -> None:
-        manifests = [provision.service_account(gateway), provision.deployment(gateway),
-                     provision.service(gateway)]
+        ns, name = namespaced_name(gateway)[0], provision.object_name(gateway)
+        live = self.sources.informers[DEPLOYMENT].get(f"{ns}/{name}") or {}
+        replicas = (live.get("spec") or {}).get("replicas") or provision.MIN_REPLICAS
+        manifests = [provision.service_account(gateway),
+                     provision.deployment(gateway, int(replicas)),
+                     provision.service(gateway), provision.autoscaler(gateway)]
         if await self._serves_pdb():
             manifests.append(provision.disruption_budget(gateway))
         for manifest in manifests:
@@ -106,8 +130,10 @@ class GatewayController(sources.Watching):
         key = (manifest["kind"], m.get("namespace", ""), m["name"])
         text = json.dumps(manifest, sort_keys=True)
         kind = builtin_kind(manifest)
-        cached = kind not in self.sources.informers or \
-            self.sources.informers[kind].get(f"{m['namespace']}/{m['name']}") is not None
+        live = self.sources.informers[kind].get(f"{m['namespace']}/{m['name']}") \
+            if kind in self.sources.informers else manifest
+        cached = live is not None and (kind not in ENFORCED or
+                                       _holds(live.get("spec"), manifest["spec"]))
         if self._applied.get(key) == text and cached:
             return
         await self.client.apply(kind, manifest, force=True)

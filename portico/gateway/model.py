@@ -29,9 +29,11 @@ SUPPORTED_FEATURES = (
     "GRPCRoute", "Gateway", "GatewayInfrastructurePropagation", "GatewayPort8080", "HTTPRoute",
     "HTTPRoute303RedirectStatusCode", "HTTPRoute307RedirectStatusCode",
     "HTTPRoute308RedirectStatusCode", "HTTPRouteBackendRequestHeaderModification",
-    "HTTPRouteBackendTimeout", "HTTPRouteHostRewrite", "HTTPRouteMethodMatching",
-    "HTTPRoutePathRedirect", "HTTPRoutePathRewrite", "HTTPRoutePortRedirect",
-    "HTTPRouteQueryParamMatching", "HTTPRouteRequestTimeout",
+    "HTTPRouteBackendTimeout", "HTTPRouteCORS", "HTTPRouteHostRewrite",
+    "HTTPRouteMethodMatching", "HTTPRoutePathRedirect", "HTTPRoutePathRewrite",
+    "HTTPRoutePortRedirect", "HTTPRouteQueryParamMatching", "HTTPRouteRequestMirror",
+    "HTTPRouteRequestMultipleMirrors", "HTTPRouteRequestPercentageMirror",
+    "HTTPRouteRequestTimeout",
     "HTTPRouteResponseHeaderModification", "HTTPRouteSchemeRedirect", "ReferenceGrant")
 
 

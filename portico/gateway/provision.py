@@ -1,9 +1,11 @@
 """The objects AKS's app routing provisions for each Gateway, as manifests (pure).
 
 Theory of operation: for a Gateway `G` of class `approuting-istio`, in G's
-namespace, a Deployment (2 HAProxy pods, image `portico/gateway-proxy`), a
-LoadBalancer Service exposing 15021 (status) and the listener ports, and a
-PodDisruptionBudget (minAvailable 1), all named `G-approuting-istio`
+namespace, a Deployment (HAProxy pods, image `portico/gateway-proxy`, requesting
+Istio's 100m CPU and 128Mi), a LoadBalancer Service exposing 15021 (status) and
+the listener ports, a HorizontalPodAutoscaler (2 to 5 pods at 80 % CPU, as
+AKS's; the Deployment starts at 2 and then keeps the count the autoscaler
+sets) and a PodDisruptionBudget (minAvailable 1), all named `G-approuting-istio`
 (annotation `gateway.istio.io/name-override` replaces it), owned by G and
 labelled with the gateway and class names; `spec.infrastructure.labels` and
 `annotations` are copied onto all of them (so the Azure LB annotations, such as
@@ -30,6 +32,8 @@ NAME_OVERRIDE = "gateway.istio.io/name-override"
 MANAGED_LABEL = "gateway.istio.io/managed"
 STATUS_PORT = 15021
 IMAGE = "portico/gateway-proxy"
+MIN_REPLICAS, MAX_REPLICAS, CPU_TARGET = 2, 5, 80   # AKS's autoscaler; the minimum enforced
+REQUESTS = {"cpu": "100m", "memory": "128Mi"}        # Istio's gateway defaults (HPA's base)
 
 
 def shorten(text: str, limit: int = 63) -> str:
@@ -65,7 +69,8 @@ def listener_ports(gateway: Obj) -> list[int]:
     return sorted({int(li["port"]) for li in gateway["spec"].get("listeners") or []})
 
 
-def deployment(gateway: Obj) -> Obj:
+def deployment(gateway: Obj, replicas: int = MIN_REPLICAS) -> Obj:
+    """The HAProxy pods; `replicas` is the live count once the autoscaler owns it."""
     selector = {GATEWAY_NAME_LABEL: shorten(meta(gateway)["name"])}
     pod_labels = {**labels(gateway), MANAGED_LABEL: "istio.io-gateway-controller"}
     container = {
@@ -77,9 +82,10 @@ def deployment(gateway: Obj) -> Obj:
         "ports": [{"containerPort": STATUS_PORT, "name": "status-port", "protocol": "TCP"}] +
                  [{"containerPort": p, "protocol": "TCP"} for p in listener_ports(gateway)],
         "readinessProbe": {"httpGet": {"path": "/healthz", "port": STATUS_PORT},
-                           "periodSeconds": 1, "failureThreshold": 3}}
+                           "periodSeconds": 1, "failureThreshold": 3},
+        "resources": {"requests": dict(REQUESTS)}}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": _metadata(gateway),
-            "spec": {"replicas": 2, "selector": {"matchLabels": selector},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": selector},
                      "template": {"metadata": {"labels": pod_labels},
                                   "spec": {"serviceAccountName": object_name(gateway),
                                            "containers": [container]}}}}
@@ -129,6 +135,21 @@ def disruption_budget(gateway: Obj) -> Obj:
             "metadata": _metadata(gateway),
             "spec": {"minAvailable": 1, "selector": {"matchLabels": {
                 GATEWAY_NAME_LABEL: shorten(meta(gateway)["name"])}}}}
+
+
+def autoscaler_spec(deployment: str) -> Obj:
+    """AKS's gateway autoscaling for Deployment `deployment`."""
+    return {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": deployment},
+            "minReplicas": MIN_REPLICAS, "maxReplicas": MAX_REPLICAS,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization",
+                                          "averageUtilization": CPU_TARGET}}}]}
+
+
+def autoscaler(gateway: Obj) -> Obj:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": _metadata(gateway), "spec": autoscaler_spec(object_name(gateway))}
 
 
 def gateway_class() -> Obj:

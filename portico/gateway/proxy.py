@@ -4,17 +4,21 @@ Theory of operation: the pod watches what its Gateway's routing depends on
 (`sources`), and on any change builds the Gateway's view, the attachments and
 the routing table - the same pure functions the controller uses for status -
 and hands the table to ingress's `Applier` with the Gateway renderer: endpoint
-changes become runtime `set server` commands, anything else a checked,
-seamless reload (HAProxy master-worker: the old worker finishes its
-connections). HAProxy's stats frontend on the status port (15021) answers
-`/healthz`, which is the pod's readiness probe. A Gateway that is gone or not of
-our class leaves only the status frontend.
+changes become runtime `set server` commands, anything else a seamless
+reload (HAProxy master-worker: the old worker finishes its connections; no
+`haproxy -c` first, which parsed every config twice: the master refuses a
+config it cannot load and keeps the old worker); each applied change is
+logged with the time it took, from the sync's start until HAProxy serves it.
+HAProxy's stats frontend on the status port (15021) answers `/healthz`, which
+is the pod's readiness probe. A Gateway that is gone or not of our class
+leaves only the status frontend.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path, PurePosixPath
 
 from portico.client import Api
@@ -42,8 +46,11 @@ class GatewayProxy(sources.Watching):
         self.haproxy = HAProxyProcess(state_dir / "haproxy.cfg",
                                       Path(self.settings.master_socket),
                                       Path(self.settings.admin_socket), haproxy)
-        self.applier = Applier(self.settings, self.haproxy, render.render_table)
-        super().__init__(client, "gateway-proxy")
+        # no `haproxy -c` before each reload: `checks` leaves out what HAProxy would refuse,
+        # and the master parses the config anyway (and keeps the old worker if it cannot)
+        self.applier = Applier(self.settings, self.haproxy, render.render_table,
+                               precheck=False)
+        super().__init__(client, "gateway-proxy", routing_only=True, min_interval=0.005)
 
     async def stop(self) -> None:
         await super().stop()
@@ -60,12 +67,13 @@ class GatewayProxy(sources.Watching):
         return build_table(snapshot, view, attached)
 
     async def sync(self) -> None:
+        started = time.perf_counter()
         table = self.table()
         result = await self.applier.apply(table)
         if result.outcome in (Outcome.INVALID, Outcome.FAILED):
             log.error("HAProxy config not applied (%s): %s", result.outcome, result.message)
             self.runner.retry_after(5.0)
         elif result.outcome != Outcome.UNCHANGED:
-            log.info("config %s: %d listeners, %d route matches, %d backends",
-                     result.outcome.value, len(table.listeners), len(table.entries),
-                     len(table.backends))
+            log.info("config %s in %.1f ms: %d listeners, %d route matches, %d backends",
+                     result.outcome.value, (time.perf_counter() - started) * 1000,
+                     len(table.listeners), len(table.entries), len(table.backends))

@@ -9,7 +9,8 @@ hostless listener (on HTTPS ports by the TLS SNI when the client sent one, as
 Envoy chooses a filter chain; the Host header must then match the routes).
 Then the table's entries, already in precedence order, are tried in turn:
 the first whose ACLs all hold sets `txn.match`. The matched entry's filters
-run (redirect, request/response header changes, URL rewrites),
+run (redirect, request/response header changes, URL rewrites, CORS
+(`cors`), request mirrors (`mirror`)),
 `rand(total weight)` picks one of its backends, and an unresolved choice or an
 empty rule goes to a backend answering 500; no entry: 404.
 Servers sit in pre-allocated slots (ingress's applier changes them at run
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from portico.gateway import cors, mirror
 from portico.gateway.model import Obj
 from portico.gateway.routing import Choice, Entry, Table
 from portico.ingress import render as ingress_render
@@ -132,7 +134,7 @@ def _filter_lines(n: int, e: Entry) -> list[str]:
             out += [rest, f"    http-request {_redirect(e, f.get('requestRedirect') or {})} {cond}"]
         elif kind == "URLRewrite":
             out += _rewrite_lines(f.get("urlRewrite") or {}, cond, rest)
-    return out
+    return out + cors.request_lines(n, e.filters) + mirror.request_lines(e.mirrors, cond)
 
 
 def _rewrite_lines(r: Obj, cond: str, rest: str) -> list[str]:
@@ -163,6 +165,7 @@ def _pick_lines(n: int, e: Entry) -> list[str]:
             elif f.get("type") == "ResponseHeaderModifier":
                 out += _header_lines("http-response", f.get("responseHeaderModifier") or {},
                                      f"if {picked}")
+        out += mirror.request_lines(c.mirrors, f"if {picked}")
     return out
 
 
@@ -208,7 +211,7 @@ def _frontend(table: Table, port: int, s: Settings) -> list[str]:
     lines += [f"    http-request set-var(txn.match) str(m{n}) if {unset} {_conditions(n, e)}"
               for n, e in indexed]
     for n, e in indexed:
-        lines += _filter_lines(n, e) + _pick_lines(n, e)
+        lines += _filter_lines(n, e) + _pick_lines(n, e) + cors.response_lines(n, e.filters)
     for n, e in indexed:
         lines += _backend_lines(n, e)
     return lines + [f"    default_backend {NOT_FOUND}"]
@@ -226,10 +229,19 @@ def _timeouts(table: Table) -> dict[str, list[str]]:
     return out
 
 
+def _mirrors(table: Table) -> bool:
+    return any(e.mirrors or any(c.mirrors for c in e.choices) for e in table.entries)
+
+
 def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingress_render.Rendered:
     lines = ingress_render.global_section(Plan(), s)
+    mirrors = _mirrors(table)
+    if mirrors:   # the Lua file is the one ingress's applier writes (`Rendered.lua`)
+        lines.insert(lines.index(""), f"    lua-load {s.state_dir / ingress_render.AUTH_LUA}")
     for port in sorted({li.port for li in table.listeners}):
         lines += _frontend(table, port, s)
+    if mirrors:
+        lines += mirror.frontend_lines(s)
     lines += ["", f"backend {NOT_FOUND}", "    http-request return status 404",
               "", f"backend {ERROR}", "    http-request return status 500"]
     timeouts = _timeouts(table)
@@ -253,4 +265,5 @@ def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingre
             crt_lines.append(f"{ingress_render.cert_path(s, name)} {li.hostname}\n")
     return ingress_render.Rendered(config="\n".join(lines) + "\n", certificates=certs,
                                    crt_list="".join(crt_lines),
-                                   default_certificate=default or s.default_certificate)
+                                   default_certificate=default or s.default_certificate,
+                                   lua=mirror.lua_source(s) if mirrors else "")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from portico.gateway import checks
 from portico.gateway.attach import Attachment, backend_problem
@@ -31,10 +30,20 @@ from portico.model.gatewayapi import MatchType, PathMatchType
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """A RequestMirror filter's resolved backend and the share of requests copied there."""
+
+    backend: str
+    numerator: int = 1
+    denominator: int = 1
+
+
+@dataclass(frozen=True)
 class Choice:
     backend: str | None   # None: 500
     weight: int
     filters: tuple[Obj, ...] = ()    # the backendRef's own filters
+    mirrors: tuple[Mirror, ...] = ()  # the backendRef's own RequestMirror filters
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class Entry:
     scheme: str
     port: int
     timeout_ms: int | None = None    # timeouts.backendRequest, else timeouts.request
+    mirrors: tuple[Mirror, ...] = ()
 
 
 H2_SUFFIX = "_h2c"
@@ -89,7 +99,10 @@ def _path(match: Obj) -> Obj:
     return match.get("path") or {"type": "PathPrefix", "value": "/"}
 
 
-def precedence(entry: Entry, route: Obj, rule_index: int) -> tuple[Any, ...]:
+Precedence = tuple[object, ...]   # a sort key: smaller goes first
+
+
+def precedence(entry: Entry, route: Obj, rule_index: int) -> Precedence:
     path = _path(entry.match)
     exact = path.get("type") == PathMatchType.EXACT
     prefix = path.get("type") == PathMatchType.PATH_PREFIX
@@ -130,19 +143,47 @@ def grpc_match(match: Obj) -> Obj:
     return {"path": path, "headers": match.get("headers") or []}
 
 
-def _choices(snapshot: Snapshot, kind: str, route_ns: str, rule: Obj) -> tuple[Choice, ...]:
+def _resolved(snapshot: Snapshot, kind: str, route_ns: str, ref: Obj) -> str | None:
+    """The backend name of a backendRef, None when it cannot be used."""
+    if backend_problem(snapshot, kind, route_ns, ref) or not ref.get("port"):
+        return None
+    return backend_name(ref.get("namespace") or route_ns, ref["name"], int(ref["port"]),
+                        kind == "GRPCRoute")
+
+
+def mirrors(snapshot: Snapshot, kind: str, route_ns: str, filters: list[Obj],
+            ) -> tuple[Mirror, ...]:
+    """The RequestMirror filters among `filters` whose backendRef resolves (the others,
+    reported in ResolvedRefs, mirror nothing); `percent` or `fraction` as a share."""
     out = []
-    for ref in rule.get("backendRefs") or []:
-        problem = backend_problem(snapshot, kind, route_ns, ref) or \
-            ("" if ref.get("port") else "port")
-        name = None if problem else backend_name(ref.get("namespace") or route_ns, ref["name"],
-                                                 int(ref["port"]), kind == "GRPCRoute")
-        out.append(Choice(name, int(ref.get("weight", 1)), tuple(ref.get("filters") or [])))
+    for f in filters:
+        spec = f.get("requestMirror") or {}
+        name = _resolved(snapshot, kind, route_ns, spec.get("backendRef") or {"name": ""}) \
+            if f.get("type") == "RequestMirror" else None
+        if name is None:
+            continue
+        if spec.get("percent") is not None:
+            out.append(Mirror(name, int(spec["percent"]), 100))
+        elif spec.get("fraction"):
+            fraction = spec["fraction"]
+            out.append(Mirror(name, int(fraction["numerator"]),
+                              int(fraction.get("denominator") or 100)))
+        else:
+            out.append(Mirror(name))
     return tuple(out)
 
 
-def _entries(snapshot: Snapshot, listener: Listener, att: Attachment
-             ) -> list[tuple[tuple[Any, ...], Entry]]:
+def _choices(snapshot: Snapshot, kind: str, route_ns: str, rule: Obj) -> tuple[Choice, ...]:
+    out = []
+    for ref in rule.get("backendRefs") or []:
+        filters = list(ref.get("filters") or [])
+        out.append(Choice(_resolved(snapshot, kind, route_ns, ref), int(ref.get("weight", 1)),
+                          tuple(filters), mirrors(snapshot, kind, route_ns, filters)))
+    return tuple(out)
+
+
+def _entries(snapshot: Snapshot, listener: Listener, att: Attachment,
+             ) -> list[tuple[Precedence, Entry]]:
     route_ns = namespaced_name(att.route)[0]
     out = []
     dropped = checks.dropped_rules(att.kind, att.route)
@@ -150,19 +191,22 @@ def _entries(snapshot: Snapshot, listener: Listener, att: Attachment
         if index in dropped:
             continue
         choices = _choices(snapshot, att.kind, route_ns, rule)
+        copies = mirrors(snapshot, att.kind, route_ns, list(rule.get("filters") or []))
         for match in rule.get("matches") or [{}]:
             if att.kind == "GRPCRoute":
                 match = grpc_match(match)
             for host in att.hostnames:
                 entry = Entry(listener.name, host, match, tuple(rule.get("filters") or []),
                               choices, "https" if listener.protocol == "HTTPS" else "http",
-                              listener.port, timeout_ms(rule))
+                              listener.port, timeout_ms(rule), copies)
                 out.append((precedence(entry, att.route, index), entry))
     return out
 
 
 def _backends(snapshot: Snapshot, entries: list[Entry]) -> tuple[Backend, ...]:
-    names = sorted({c.backend for e in entries for c in e.choices if c.backend})
+    names = sorted({c.backend for e in entries for c in e.choices if c.backend} |
+                   {m.backend for e in entries
+                    for m in e.mirrors + tuple(m for c in e.choices for m in c.mirrors)})
     slices = endpoints.index_slices(snapshot.endpoint_slices)
     shim = ingress_model.Snapshot(services=snapshot.services)
     out = []

@@ -6,7 +6,13 @@ the CRDs the controller needs are Established, logging once why it waits (a
 cluster without the CRDs keeps working; the controller just idles).
 `Sources` holds one informer per kind, wakes `on_change` on any event and
 freezes the caches into a `model.Snapshot`; `Watching` runs a coalesced sync on
-every change (the controller and the gateway pods are both `Watching`).
+every change (the controller and the gateway pods are both `Watching`). The
+gateway pods (`routing_only`) are not woken by changes routing cannot see
+(`routing_changed`): the controller's status writes would otherwise make
+every pod recompute its table after every route or Gateway change, on top of
+the change itself. Syncs are at least `min_interval` apart (a burst of events
+is one sync): 50 ms for the controller, 5 ms for the pods, as kube-proxy's
+rules, so that a change arriving just after a sync is not held back.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from portico.model.kinds import (
     CUSTOM_RESOURCE_DEFINITION,
     DEPLOYMENT,
     ENDPOINT_SLICE,
+    HORIZONTAL_POD_AUTOSCALER,
     NAMESPACE,
     SECRET,
     SERVICE,
@@ -66,16 +73,37 @@ def _by_key(objects: list[Obj]) -> dict[NamespacedName, Obj]:
     return {namespaced_name(o): o for o in objects}
 
 
+_ROUTED_METADATA = ("name", "namespace", "labels", "annotations", "creationTimestamp",
+                    "deletionTimestamp", "uid")
+
+
+def _routed(obj: Obj | None) -> Obj | None:
+    """What of `obj` routing can depend on: all but `status` and bookkeeping metadata."""
+    if obj is None:
+        return None
+    m = obj.get("metadata") or {}
+    return {**{k: v for k, v in obj.items() if k not in ("status", "metadata")},
+            "metadata": {k: m.get(k) for k in _ROUTED_METADATA}}
+
+
+def routing_changed(previous: Obj | None, current: Obj | None) -> bool:
+    """False for a change routing cannot see: a status write (the controller's, for
+    every route and Gateway), a managedFields or resourceVersion bump."""
+    return _routed(previous) != _routed(current)
+
+
 class Sources:
     def __init__(self, client: Api, on_change: Callable[[], None],
-                 with_deployments: bool = False) -> None:
+                 with_deployments: bool = False, routing_only: bool = False) -> None:
         self.factory = InformerFactory(client)
         kinds = [*GATEWAY_KINDS, SERVICE, ENDPOINT_SLICE, SECRET, NAMESPACE, CONFIG_MAP]
-        if with_deployments:
-            kinds.append(DEPLOYMENT)
+        if with_deployments:   # the controller: what it provisions and reads back
+            kinds += [DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER]
         self.informers = {kind: self.factory.informer(kind) for kind in kinds}
         for informer in self.informers.values():
-            informer.add_handler(lambda _previous, _current: on_change())
+            informer.add_handler(
+                lambda previous, current: None
+                if routing_only and not routing_changed(previous, current) else on_change())
 
     async def start(self) -> None:
         self.factory.start()
@@ -104,10 +132,11 @@ class Watching:
     """A process part that syncs (`sync`, coalesced) on any change of what `Sources` watch,
     once the CRDs are there."""
 
-    def __init__(self, client: Api, name: str, with_deployments: bool = False) -> None:
+    def __init__(self, client: Api, name: str, with_deployments: bool = False,
+                 routing_only: bool = False, min_interval: float = 0.05) -> None:
         self.client = client
-        self.runner = CoalescingRunner(name, self.sync, 0.05, 30.0)
-        self.sources = Sources(client, self.runner.run, with_deployments)
+        self.runner = CoalescingRunner(name, self.sync, min_interval, 30.0)
+        self.sources = Sources(client, self.runner.run, with_deployments, routing_only)
 
     async def sync(self) -> None:
         raise NotImplementedError

@@ -9,8 +9,10 @@ the conformance manifests set through the downward API), `httpPort`, `service`
 and `ingress` (empty here) - as upstream's echo-basic does. `/status/NNN`
 answers with that status code; `?delay=D` (a Go duration such as `500ms`, `1s`)
 waits before answering; `X-Echo-Set-Header: Name:Value,...` adds those response
-headers. With `$GRPC_ECHO_SERVER` set, it is a gRPC echo over h2c instead
-(`_grpc_echo`). A separate h2c port (`$H2C_PORT`) and TLS are not served.
+headers. Each request is logged on stdout as upstream logs it ("Echoing back
+request made to <uri> to client (<address>)"). With `$GRPC_ECHO_SERVER` set, it
+is a gRPC echo over h2c instead (`_grpc_echo`). A separate h2c port
+(`$H2C_PORT`) and TLS are not served.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
         return
 
     def _answer(self) -> None:
+        # upstream's log line, which the RequestMirror tests look for in the pod's log
+        print(f"Echoing back request made to {self.path} to client "
+              f"({self.client_address[0]}:{self.client_address[1]})", flush=True)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)

@@ -9,7 +9,8 @@ what HAProxy runs now (`self.running`):
   filters change: a reload. The files are first rendered into `staging/` and
   checked with `haproxy -c`; only a valid config is written over the live one,
   then the master reloads. An invalid config is reported and HAProxy keeps
-  serving the old one;
+  serving the old one (without the check, `precheck=False`, the master refuses
+  it: the old worker keeps serving and the reload is reported failed);
 - otherwise runtime commands only (`changes.runtime_commands`): `set server
   addr/state`, `prepare/add/commit map`, `set/commit ssl cert` and `new ssl
   cert` + `add ssl crt-list` for new certificates. The files are written too, so
@@ -90,8 +91,11 @@ class Applier:
     have `name` and `servers`) into files: Ingress's by default, the Gateway's too."""
 
     def __init__(self, settings: Settings, haproxy: HAProxyProcess,
-                 renderer: Renderer = render.render_config) -> None:
+                 renderer: Renderer = render.render_config, precheck: bool = True) -> None:
+        """`precheck=False`: a reload skips `haproxy -c` (a failed reload leaves the old
+        worker serving; for renderers that only produce configs HAProxy accepts)."""
         self.settings = settings
+        self.precheck = precheck
         self.renderer = renderer
         self.haproxy = haproxy
         self.root = Path(settings.state_dir)
@@ -122,7 +126,7 @@ class Applier:
                 return self._done(current, slots, Result(Outcome.RUNTIME))
             except (RuntimeError_, OSError) as exc:
                 log.warning("runtime update refused (%s); reloading", exc)
-        valid, message = self._check(plan, slots)
+        valid, message = self._check(plan, slots) if starting or self.precheck else (True, "")
         if not valid:
             log.error("generated HAProxy config is invalid, keeping the running one: %s",
                       message)

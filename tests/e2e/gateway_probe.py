@@ -6,9 +6,10 @@ cluster's sandbox netns, never from the machine's). Each case is a request
 must come back: `status`; on 200 the echo backend's view (`backend`: pod-name
 prefix, `namespace`, `path`, `host`, `headers` (values joined by ","),
 `absent`); on 3xx `redirect` (`scheme`, `host`, `port`, `path` of Location);
-`response_headers`; status "unreachable": the connection must fail. As
-upstream (`conformance/utils/http`), a case passes after 3 consecutive
-matching answers within 30 s, one connection per request. Prints one JSON line
+`response_headers` (exact values) and `absent_response_headers`; status
+"unreachable": the connection must fail. As upstream (`conformance/utils/http`),
+a case passes after 3 consecutive matching answers within 30 s, one connection
+per request. Prints one JSON line
 per case: {"ok": bool, "last": what the last answer was}. With a third
 argument N, sends the first case N times and prints how many answers each
 backend gave (weights); with `for=SECONDS`, sends it back to back that long and
@@ -76,6 +77,8 @@ def problems(case: Case, answer: dict[str, Any]) -> list[str]:
     found = {k.lower(): v for k, v in answer["headers"].items()}
     out = [f"response header {k}: {found.get(k.lower())!r}"
            for k, v in (case.get("response_headers") or {}).items() if found.get(k.lower()) != v]
+    out += [f"response header {k} present" for k in case.get("absent_response_headers") or []
+            if k.lower() in found]
     if case.get("redirect"):
         location = urlsplit(found.get("location", ""))
         got = {"scheme": location.scheme, "host": location.hostname,

@@ -5,7 +5,8 @@ loopback only); "pods" are those ports. Checks routing, 404, 503, X-Forwarded-*,
 308 redirect, TLS by SNI with the default certificate for unknown names, ALPN h2,
 basic auth in all three hash families, WebSocket upgrades, endpoint / map / certificate
 changes through the runtime API without a reload, a refused config that never
-replaces the running one, and reloads under keep-alive load losing no request.
+replaces the running one (checked first, or refused by the master itself without
+the check), and reloads under keep-alive load losing no request.
 """
 
 from __future__ import annotations
@@ -254,6 +255,25 @@ async def test_invalid_config_never_replaces_the_running_one(env: Env) -> None:
     assert result.outcome == Outcome.INVALID and "path-regex.map" in result.message
     assert (await env.get("plain.example.com", "/")).body.startswith("web-a")
     assert (await env.get("bad.example.com", "/")).status == 404
+
+
+async def test_without_the_precheck_a_refused_config_leaves_the_old_worker(env: Env) -> None:
+    """`precheck=False` (the Gateway's pods): no `haproxy -c`; the master refuses the
+    config itself, the old worker keeps serving, and the next good config reloads."""
+    env.applier.precheck = False
+    await env.apply(base())
+    workers = await env.worker_pids()
+    bad = ingress("bad", rule("bad.example.com", path("/(unclosed", "web",
+                                                      kind="ImplementationSpecific")),
+                  annotations={NGX + "use-regex": "true"})
+    result = await env.applier.apply(routes.build_plan(base(more=(bad,)), env.settings))
+    assert result.outcome == Outcome.FAILED
+    assert (await env.get("plain.example.com", "/")).body.startswith("web-a")
+    assert await env.worker_pids() == workers
+    other = ingress("other", rule("other.example.com", path("/", "other")))
+    assert await env.apply(base(more=(other,))) == Outcome.RELOADED
+    assert (await env.get("other.example.com", "/")).body.startswith("web-c")
+    assert await env.worker_pids() != workers
 
 
 async def test_annotations_in_haproxy(env: Env) -> None:

@@ -38,7 +38,7 @@ def test_gatewayclass_is_accepted_with_supported_features(cluster: Cluster) -> N
 def test_gateway_provisions_deployment_and_load_balancer(cluster: Cluster, same_ns: str) -> None:
     gw = gs.kubectl_json(cluster, "get", "gateway", "same-namespace", "-n", NS)
     name = "same-namespace-approuting-istio"
-    for kind in ("deployment", "service"):
+    for kind in ("deployment", "service", "horizontalpodautoscaler", "poddisruptionbudget"):
         obj = gs.kubectl_json(cluster, "get", kind, name, "-n", NS)
         labels = obj["metadata"]["labels"]
         assert labels[GATEWAY_NAME_LABEL] == "same-namespace"
@@ -56,6 +56,31 @@ def test_gateway_provisions_deployment_and_load_balancer(cluster: Cluster, same_
     waited = cluster.kubectl("wait", "--for=condition=programmed", "gateway/same-namespace",
                              "-n", NS, "--timeout=30s")
     assert waited.returncode == 0, waited.stderr
+
+
+def _autoscaling(cluster: Cluster, name: str) -> tuple[int, int, int] | None:
+    hpa = gs.kubectl_json(cluster, "get", "horizontalpodautoscaler", name, "-n", NS)
+    if hpa is None:
+        return None
+    spec, metric = hpa["spec"], hpa["spec"]["metrics"][0]["resource"]
+    return spec["minReplicas"], spec["maxReplicas"], metric["target"]["averageUtilization"]
+
+
+def test_gateway_autoscaler_is_aks_s_and_its_minimum_enforced(cluster: Cluster) -> None:
+    name = "same-namespace-approuting-istio"
+    assert _autoscaling(cluster, name) == (2, 5, 80)
+    hpa = gs.kubectl_json(cluster, "get", "horizontalpodautoscaler", name, "-n", NS)
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": name}
+    wait_for(lambda: (gs.kubectl_json(cluster, "get", "horizontalpodautoscaler", name, "-n",
+                                      NS).get("status") or {}).get("currentReplicas") == 2,
+             60, interval=0.5, message="the HPA controller sees the gateway's 2 pods")
+    cluster.kubectl("patch", "horizontalpodautoscaler", name, "-n", NS, "--type=merge", "-p",
+                    '{"spec":{"minReplicas":1}}', check=True)
+    wait_for(lambda: _autoscaling(cluster, name) == (2, 5, 80), 30, interval=0.3,
+             message="the controller puts minReplicas 2 back")
+    assert gs.kubectl_json(cluster, "get", "deployment", name, "-n", NS)["spec"][
+        "replicas"] == 2
 
 
 # --- Gateway tests ---------------------------------------------------------------------
@@ -182,6 +207,29 @@ def test_gateway_name_maximum_length(cluster: Cluster) -> None:
         owned = [d for d in deployments
                  if any(o["name"] == name for o in d["metadata"].get("ownerReferences") or [])]
         assert len(owned) == 1 and len(owned[0]["metadata"]["name"]) <= 63
+
+
+GENERATED = ("deployment", "service", "serviceaccount", "horizontalpodautoscaler",
+             "poddisruptionbudget")
+
+
+def test_generated_objects_go_with_their_gateway(cluster: Cluster) -> None:
+    """The garbage collector deletes everything the Gateway owns, as on AKS."""
+    gateway = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+               "metadata": {"name": "short-lived", "namespace": NS},
+               "spec": {"gatewayClassName": CLASS_NAME,
+                        "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]}}
+    gs.apply(cluster, [gateway])
+    name = "short-lived-approuting-istio"
+
+    def present() -> list[str]:
+        return [kind for kind in GENERATED
+                if cluster.kubectl("get", kind, name, "-n", NS).returncode == 0]
+    wait_for(lambda: present() == list(GENERATED), 60, interval=0.5,
+             message="the Gateway's objects provisioned")
+    cluster.kubectl("delete", "gateway", "short-lived", "-n", NS, "--wait", check=True)
+    wait_for(lambda: present() == [], 60, interval=0.5,
+             message="the Gateway's objects garbage-collected")
 
 
 def test_gateway_of_another_class_is_ignored(cluster: Cluster) -> None:

@@ -34,17 +34,20 @@ def test_route_edits_are_fifty_distinct_valid_routes() -> None:
 
 def test_baseline_config_lists_the_pods_in_order() -> None:
     assert plan.baseline_config(["10.244.1.5", "10.244.0.7"]) == (
-        "global\n    nbthread 1\n" + plan.DEFAULTS +
+        "global\n" + plan.DEFAULTS +
         "frontend fe\n    bind :80\n    default_backend be\nbackend be\n"
         "    server s0 10.244.0.7:80\n    server s1 10.244.1.5:80\n")
 
 
 def test_baseline_runs_the_machines_haproxy_behind_a_load_balancer() -> None:
-    deployment, service = plan.baseline_objects("/tmp/x/baseline.cfg")
+    deployment, service, autoscaler = plan.baseline_objects("/tmp/x/baseline.cfg")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["haproxy", "-db", "-f", "/tmp/x/baseline.cfg"]
+    assert container["resources"]["requests"]["cpu"] == "100m"   # as a gateway pod's
     assert deployment["spec"]["replicas"] == 2
     assert service["spec"]["type"] == "LoadBalancer"
+    assert autoscaler["spec"]["scaleTargetRef"]["name"] == plan.BASELINE
+    assert (autoscaler["spec"]["minReplicas"], autoscaler["spec"]["maxReplicas"]) == (2, 5)
 
 
 @pytest.mark.parametrize(("fraction", "expected"), [

@@ -1,4 +1,5 @@
-"""Unit tests: the per-Gateway manifests (names, labels, owner, ports, infrastructure) and
+"""Unit tests: the per-Gateway manifests (names, labels, owner, ports, infrastructure,
+autoscaler) and
 the echo-basic helpers (durations, /status/NNN, X-Echo-Set-Header)."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ GATEWAY = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
 
 def test_objects_are_named_labelled_and_owned_as_on_aks() -> None:
     for manifest in (provision.deployment(GATEWAY), provision.service(GATEWAY),
-                     provision.disruption_budget(GATEWAY)):
+                     provision.disruption_budget(GATEWAY), provision.autoscaler(GATEWAY)):
         meta = manifest["metadata"]
         assert (meta["name"], meta["namespace"]) == ("web-approuting-istio", "shop")
         assert meta["labels"] == {"team": "a", GATEWAY_NAME_LABEL: "web",
@@ -38,6 +39,19 @@ def test_service_exposes_status_and_listener_ports_once() -> None:
     assert [p["port"] for p in svc["spec"]["ports"]] == [15021, 80, 443]
     assert provision.deployment(GATEWAY)["spec"]["replicas"] == 2
     assert provision.disruption_budget(GATEWAY)["spec"]["minAvailable"] == 1
+
+
+def test_autoscaler_is_aks_s_and_the_deployment_keeps_its_count() -> None:
+    spec = provision.autoscaler(GATEWAY)["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                      "name": "web-approuting-istio"}
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 5)
+    assert spec["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 80}}}]
+    deployment = provision.deployment(GATEWAY, 4)
+    assert deployment["spec"]["replicas"] == 4
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["requests"]["cpu"] == "100m"   # utilization's base
 
 
 def test_name_override_annotation() -> None:
