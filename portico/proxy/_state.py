@@ -94,17 +94,18 @@ class ProxyState:
                 self.services.pop(name, None)
         triggers: list[float] = []
         slice_changes = self.slice_changes.drain()
-        for (_namespace, slice_name), change in slice_changes.items():
-            for info in (change.previous, change.current):
+        for (_namespace, slice_name), slice_change in slice_changes.items():
+            for info in (slice_change.previous, slice_change.current):
                 if info is not None:
                     touched.setdefault(info.service, set())
-            if change.previous is not None:
-                self.slices.get(change.previous.service, {}).pop(slice_name, None)
-            if change.current is not None:
-                self.slices.setdefault(change.current.service, {})[slice_name] = change.current
-                triggers.append(_parse_time(change.current.trigger_time, change.observed))
+            if slice_change.previous is not None:
+                self.slices.get(slice_change.previous.service, {}).pop(slice_name, None)
+            current = slice_change.current
+            if current is not None:
+                self.slices.setdefault(current.service, {})[slice_name] = current
+                triggers.append(_parse_time(current.trigger_time, slice_change.observed))
             else:
-                triggers.append(change.observed)
+                triggers.append(slice_change.observed)
         for name, ports in touched.items():
             ports.update(self.services.get(name, {}))
             if not self.slices.get(name, True):

@@ -19,10 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
-
-from lightkube.resources.core_v1 import Service
-from lightkube.resources.discovery_v1 import EndpointSlice
+from typing import Any, TypeVar
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
@@ -53,6 +50,7 @@ class SessionAffinity(StrEnum):
 
 
 E = TypeVar("E", bound=StrEnum)
+Obj = dict[str, Any]
 
 SUPPORTED_PROTOCOLS = frozenset({Protocol.TCP, Protocol.UDP})
 
@@ -149,43 +147,45 @@ def _enum(kind: type[E], value: str | None, default: E) -> E:
         return default
 
 
-def service_ports(svc: Service) -> dict[ServicePortName, ServicePort]:
+def service_ports(svc: Obj) -> dict[ServicePortName, ServicePort]:
     """The service ports of `svc` that get rules (none for headless/ExternalName)."""
-    meta, spec = svc.metadata, svc.spec
-    if meta is None or spec is None or not meta.name:
+    meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+    if not meta.get("name"):
         return {}
-    namespace = meta.namespace or "default"
-    svc_type = _enum(ServiceType, spec.type, ServiceType.CLUSTER_IP)
-    cluster_ip = spec.clusterIP or ""
+    namespace = meta.get("namespace") or "default"
+    svc_type = _enum(ServiceType, spec.get("type"), ServiceType.CLUSTER_IP)
+    cluster_ip = spec.get("clusterIP") or ""
     if svc_type is ServiceType.EXTERNAL_NAME or cluster_ip in ("", "None") or ":" in cluster_ip:
         return {}
     timeout = 0
-    if _enum(SessionAffinity, spec.sessionAffinity, SessionAffinity.NONE) is \
+    if _enum(SessionAffinity, spec.get("sessionAffinity"), SessionAffinity.NONE) is \
             SessionAffinity.CLIENT_IP:
-        config = spec.sessionAffinityConfig
-        client_ip = config.clientIP if config else None
-        timeout = (client_ip.timeoutSeconds if client_ip else None) or DEFAULT_AFFINITY_TIMEOUT
+        client_ip = (spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}
+        timeout = client_ip.get("timeoutSeconds") or DEFAULT_AFFINITY_TIMEOUT
     lb_ips: tuple[str, ...] = ()
-    if svc_type is ServiceType.LOAD_BALANCER and svc.status and svc.status.loadBalancer:
-        lb_ips = tuple(i.ip for i in svc.status.loadBalancer.ingress or () if i.ip)
+    if svc_type is ServiceType.LOAD_BALANCER:
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or ()
+        lb_ips = tuple(i["ip"] for i in ingress if i.get("ip"))
     result: dict[ServicePortName, ServicePort] = {}
-    for port in spec.ports or ():
-        protocol = _enum(Protocol, port.protocol, Protocol.TCP)
+    for port in spec.get("ports") or ():
+        protocol = _enum(Protocol, port.get("protocol"), Protocol.TCP)
         if protocol not in SUPPORTED_PROTOCOLS:
             continue
-        name = ServicePortName(namespace, meta.name, port.name or "", protocol)
+        name = ServicePortName(namespace, meta["name"], port.get("name") or "", protocol)
         external = svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
         result[name] = ServicePort(
-            name=name, cluster_ip=cluster_ip, port=port.port,
-            node_port=(port.nodePort or 0) if external else 0,
-            external_ips=tuple(ip for ip in spec.externalIPs or () if ":" not in ip),
+            name=name, cluster_ip=cluster_ip, port=port["port"],
+            node_port=(port.get("nodePort") or 0) if external else 0,
+            external_ips=tuple(ip for ip in spec.get("externalIPs") or () if ":" not in ip),
             load_balancer_ips=lb_ips,
-            load_balancer_source_ranges=tuple(spec.loadBalancerSourceRanges or ()) if lb_ips
-            else (),
+            load_balancer_source_ranges=tuple(spec.get("loadBalancerSourceRanges") or ())
+            if lb_ips else (),
             affinity_timeout=timeout,
-            internal_policy=_enum(TrafficPolicy, spec.internalTrafficPolicy, TrafficPolicy.CLUSTER),
-            external_policy=_enum(TrafficPolicy, spec.externalTrafficPolicy, TrafficPolicy.CLUSTER),
-            health_check_node_port=(spec.healthCheckNodePort or 0)
+            internal_policy=_enum(TrafficPolicy, spec.get("internalTrafficPolicy"),
+                                  TrafficPolicy.CLUSTER),
+            external_policy=_enum(TrafficPolicy, spec.get("externalTrafficPolicy"),
+                                  TrafficPolicy.CLUSTER),
+            health_check_node_port=(spec.get("healthCheckNodePort") or 0)
             if svc_type is ServiceType.LOAD_BALANCER else 0,
         )
     return result
@@ -200,31 +200,31 @@ class SliceInfo:
     trigger_time: str | None = field(default=None, compare=False)
 
 
-def slice_info(es: EndpointSlice) -> SliceInfo | None:
+def slice_info(es: Obj) -> SliceInfo | None:
     """None for slices the proxy ignores (no service label, not IPv4)."""
-    meta = es.metadata
-    labels = (meta.labels if meta else None) or {}
-    svc_name = labels.get(SERVICE_NAME_LABEL)
-    if meta is None or not svc_name or es.addressType != "IPv4":
+    meta = es.get("metadata") or {}
+    svc_name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+    if not svc_name or es.get("addressType") != "IPv4":
         return None
-    namespace = meta.namespace or "default"
+    namespace = meta.get("namespace") or "default"
     endpoints: list[tuple[str, bool, bool, bool, str | None]] = []
-    for ep in es.endpoints or ():
-        cond = ep.conditions
-        ready = cond.ready is not False if cond else True
-        serving = (cond.serving if cond and cond.serving is not None else ready)
-        terminating = bool(cond.terminating) if cond else False
-        for address in ep.addresses[:1]:  # kube-proxy uses the first address only
-            endpoints.append((address, ready, serving, terminating, ep.nodeName))
+    for ep in es.get("endpoints") or ():
+        cond = ep.get("conditions") or {}
+        ready = cond.get("ready") is not False
+        serving = cond["serving"] if cond.get("serving") is not None else ready
+        terminating = bool(cond.get("terminating"))
+        for address in ep["addresses"][:1]:  # kube-proxy uses the first address only
+            endpoints.append((address, ready, serving, terminating, ep.get("nodeName")))
     ports = []
-    for port in es.ports or ():
-        if port.port is None:
+    for port in es.get("ports") or ():
+        if port.get("port") is None:
             continue
-        protocol = _enum(Protocol, port.protocol, Protocol.TCP)
-        name = ServicePortName(namespace, svc_name, port.name or "", protocol)
-        eps = tuple(sorted(Endpoint(ip, port.port, r, s, t, n) for ip, r, s, t, n in endpoints))
+        protocol = _enum(Protocol, port.get("protocol"), Protocol.TCP)
+        name = ServicePortName(namespace, svc_name, port.get("name") or "", protocol)
+        eps = tuple(sorted(Endpoint(ip, port["port"], r, s, t, n)
+                           for ip, r, s, t, n in endpoints))
         ports.append((name, eps))
-    annotations = meta.annotations or {}
+    annotations = meta.get("annotations") or {}
     return SliceInfo(ServiceName(namespace, svc_name), tuple(sorted(ports)),
                      annotations.get(LAST_CHANGE_TRIGGER_TIME))
 

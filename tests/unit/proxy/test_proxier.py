@@ -7,11 +7,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.core_v1 import Service
-from lightkube.resources.discovery_v1 import EndpointSlice
 from proxy_builders import CONFIG, endpoint, endpoint_slice, port, service
 
+from portico.client import Api, InformerFactory
+from portico.model.kinds import ENDPOINT_SLICE, SERVICE
 from portico.proxy import Proxier
 from portico.testing.nft import FakeNft
 from tests.api.conftest import start_api
@@ -25,15 +24,17 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
-async def cluster(tmp_path) -> AsyncIterator[tuple[AsyncClient, Proxier, FakeNft]]:
+async def cluster(tmp_path) -> AsyncIterator[tuple[Api, Proxier, FakeNft]]:
     server, api = await start_api(tmp_path)
-    client = AsyncClient(config=KubeConfig.from_file(str(server.kubeconfig)))
+    client = Api.connect(server.kubeconfig, "test")
+    informers = InformerFactory(client)
     nft = FakeNft()
-    proxier = Proxier(CONFIG, client, nft)
+    proxier = Proxier(CONFIG, informers, nft)
     try:
         yield client, proxier, nft
     finally:
         await proxier.stop()
+        await informers.stop()
         await client.close()
         await api.session.close()
         await server.stop()
@@ -41,20 +42,21 @@ async def cluster(tmp_path) -> AsyncIterator[tuple[AsyncClient, Proxier, FakeNft
 
 async def test_full_sync_at_start_then_partial_syncs(cluster) -> None:
     client, proxier, nft = cluster
-    svc = await client.create(service("default", "web", "", [port(80)]))
+    svc = await client.create(SERVICE, service("default", "web", "", [port(80)]))
     await proxier.start()
     assert nft.transactions == 1
     assert nft.last_transaction.script().startswith("add table inet portico-proxy\ndelete table")
-    cluster_ip = svc.spec.clusterIP
+    cluster_ip = svc["spec"]["clusterIP"]
     assert f"no-endpoint-services {{ {cluster_ip} . tcp . 80" in nft.dump()
 
-    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(8080)]))
+    await client.create(ENDPOINT_SLICE,
+                        endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(8080)]))
     await until(lambda: f"service-ips {{ {cluster_ip} . tcp . 80" in nft.dump())
     script = nft.last_transaction.script()
     assert "delete table" not in script
     assert f"backends {{ {cluster_ip} . tcp . 80 . 0 : 10.244.1.5 . 8080 }}" in script
 
-    await client.delete(Service, "web", namespace="default")
+    await client.delete(SERVICE, "web", namespace="default")
     await until(lambda: cluster_ip not in nft.dump())
     metrics = proxier.metrics.render()
     assert 'kubeproxy_sync_proxy_rules_total{type="full",result="success"} 1' in metrics
@@ -65,7 +67,7 @@ async def test_failed_apply_retries_with_a_full_sync(cluster) -> None:
     client, proxier, nft = cluster
     await proxier.start()
     nft.fail_next = "simulated nft failure"
-    await client.create(service("default", "api", "", [port(443, "https")]))
+    await client.create(SERVICE, service("default", "api", "", [port(443, "https")]))
     await until(lambda: "default/api/tcp/https" in nft.dump() or "api:https" in nft.dump(),
                 timeout=5)
     assert nft.last_transaction.script().startswith("add table inet portico-proxy\ndelete table")
@@ -77,8 +79,8 @@ async def test_watch_events_that_cancel_out_cost_no_transaction(cluster) -> None
     await proxier.start()
     before = nft.transactions
     es = endpoint_slice("default", "ghost", [endpoint("10.244.1.9")], [port(80)])
-    await client.create(es)
-    await client.delete(EndpointSlice, es.metadata.name, namespace="default")
+    await client.create(ENDPOINT_SLICE, es)
+    await client.delete(ENDPOINT_SLICE, es["metadata"]["name"], namespace="default")
     await until(lambda: not proxier.state.pending())
     # slices of a Service that does not exist render nothing: no transaction at all
     assert nft.transactions == before
