@@ -1,10 +1,10 @@
 """The policy agent: informers -> `PolicyState` -> (coalesced) sync -> one nft transaction.
 
 Theory of operation. Runs in the node agent beside the Service proxier, in the node
-netns, and owns only the `inet portico-netpol` table. Three informers (Pods,
-Namespaces, NetworkPolicies of every namespace) feed their changes, parsed into
-model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
-burst of events is one sync. A sync plans (pure), applies the one transaction,
+netns, and owns only the `inet portico-netpol` table. Three informers of the agent's
+shared factory (Pods, Namespaces, NetworkPolicies of every namespace; stopped by the
+factory's owner) feed their changes, parsed into model values, to `PolicyState`,
+and ask the `CoalescingRunner` for a sync; a burst of events is one sync. A sync plans (pure), applies the one transaction,
 commits, and, when the rules changed, cuts the connections the policies now
 forbid (`_conntrack.py`), in the background so that it never delays the next
 sync. A failed transaction makes the next sync a full one, retried after a second.
@@ -27,14 +27,11 @@ import logging
 import time
 from typing import Any
 
-from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Namespace, Pod
-from lightkube.resources.networking_v1 import NetworkPolicy
-
-from portico.client import CoalescingRunner, Informer, Obj, key_of
+from portico.client import CoalescingRunner, InformerFactory, Obj, key_of
 from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
 from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
+from portico.model.kinds import NAMESPACE, NETWORK_POLICY, POD
 from portico.netpol.render import TABLE
 from portico.proxy import _gc
 from portico.proxy.apply import NftCommand, NftError, NftRunner, netns_argv
@@ -53,7 +50,7 @@ def node_addresses(node_ip: str, pod_cidr: str) -> frozenset[str]:
 
 
 class PolicyAgent:
-    def __init__(self, config: ProxyConfig, client: AsyncClient,
+    def __init__(self, config: ProxyConfig, informers: InformerFactory,
                  runner: NftRunner | None = None) -> None:
         self.config = config
         self.nft: NftRunner = runner or NftCommand(config.netns)
@@ -61,10 +58,8 @@ class PolicyAgent:
                                  node_addresses(config.node_ip, config.pod_cidr))
         self.runner = CoalescingRunner("netpol-sync", self.sync, config.min_sync_interval,
                                        config.sync_period)
-        self.informers = [Informer(client, kind) for kind in (Namespace, Pod, NetworkPolicy)]
-        handlers = (self._on_namespace, self._on_pod, self._on_policy)
-        for informer, handler in zip(self.informers, handlers, strict=True):
-            informer.add_handler(handler)
+        self._factory = informers
+        self.informers = [informers.informer(kind) for kind in (NAMESPACE, POD, NETWORK_POLICY)]
         self._lock = asyncio.Lock()
         self._cut: asyncio.Task[None] | None = None
         self._cut_again = False
@@ -72,8 +67,10 @@ class PolicyAgent:
         """When (time.monotonic) the last transaction was applied."""
 
     async def start(self) -> None:
-        for informer in self.informers:
-            informer.start()
+        handlers = (self._on_namespace, self._on_pod, self._on_policy)
+        for informer, handler in zip(self.informers, handlers, strict=True):
+            informer.add_handler(handler)
+        self._factory.start()
         for informer in self.informers:
             await informer.wait_synced()
         await self.sync()
@@ -85,8 +82,6 @@ class PolicyAgent:
             self._cut.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cut
-        for informer in self.informers:
-            await informer.stop()
         if isinstance(self.nft, NftCommand):
             self.nft.close()
 
