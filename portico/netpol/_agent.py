@@ -4,12 +4,12 @@ Theory of operation. Runs in the node agent beside the Service proxier, in the n
 netns, and owns only the `inet portico-netpol` table. Three informers of the agent's
 shared factory (Pods, Namespaces, NetworkPolicies of every namespace; stopped by the
 factory's owner) feed their changes, parsed into model values, to `PolicyState`,
-and ask the `CoalescingRunner` for a sync; a burst of events is one sync. A sync plans (pure), applies the one transaction,
-commits, and, when the rules changed, cuts the connections the policies now
-forbid (`_conntrack.py`), in the background so that it never delays the next
-sync. A failed transaction makes the next sync a full one, retried after a second.
-`stop()` leaves the rules in place, as the proxier does: a restarted agent
-replaces the table atomically on its first sync.
+and ask the `CoalescingRunner` for a sync; a burst of events is one sync. A sync
+plans (pure), applies the one transaction, commits, and, when the rules changed,
+cuts the connections the policies now forbid (`_conntrack.py`), in the background
+so that it never delays the next sync. A failed transaction makes the next sync a
+full one, retried after a second. `stop()` leaves the rules in place, as the
+proxier does: a restarted agent replaces the table atomically on its first sync.
 
 Per-policy counters: every accept rule of a policy has a `counter` and a comment
 naming the policy and direction; `metrics()` reads them (`nft -j -t list table`:
@@ -28,10 +28,10 @@ import time
 from typing import Any
 
 from portico.client import CoalescingRunner, InformerFactory, Obj, key_of
+from portico.model.kinds import NAMESPACE, NETWORK_POLICY, POD
 from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
 from portico.netpol.model import namespace_labels, pod_from_object, policy_from_object
-from portico.model.kinds import NAMESPACE, NETWORK_POLICY, POD
 from portico.netpol.render import TABLE
 from portico.proxy import _gc
 from portico.proxy.apply import NftCommand, NftError, NftRunner, netns_argv
