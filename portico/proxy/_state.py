@@ -95,12 +95,12 @@ class ProxyState:
         triggers: list[float] = []
         slice_changes = self.slice_changes.drain()
         for (_namespace, slice_name), slice_change in slice_changes.items():
-            for info in (slice_change.previous, slice_change.current):
+            previous, current = slice_change.previous, slice_change.current
+            for info in (previous, current):
                 if info is not None:
                     touched.setdefault(info.service, set())
-            if slice_change.previous is not None:
-                self.slices.get(slice_change.previous.service, {}).pop(slice_name, None)
-            current = slice_change.current
+            if previous is not None:
+                self.slices.get(previous.service, {}).pop(slice_name, None)
             if current is not None:
                 self.slices.setdefault(current.service, {})[slice_name] = current
                 triggers.append(_parse_time(current.trigger_time, slice_change.observed))
