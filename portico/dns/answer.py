@@ -31,7 +31,6 @@ import contextlib
 import functools
 import math
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -41,7 +40,6 @@ import dns.message
 import dns.name
 import dns.opcode
 import dns.rcode
-import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.reversename
@@ -171,11 +169,6 @@ def _render(response: dns.message.Message, size: int) -> bytes:
         return response.to_wire(max_size=size, want_shuffle=False)
 
 
-def _rdata(cls: Callable[..., dns.rdata.Rdata], rdtype: RT, *fields: object) -> dns.rdata.Rdata:
-    """An IN-class rdata of `rdtype` (dnspython's rdata constructors are unannotated)."""
-    return cls(IN, rdtype, *fields)
-
-
 def _rrset(name: dns.name.Name, rdtype: RT, ttl: int, *rdatas: object) -> dns.rrset.RRset:
     rrset = dns.rrset.RRset(name, IN, rdtype)
     for rdata in rdatas:
@@ -185,16 +178,16 @@ def _rrset(name: dns.name.Name, rdtype: RT, ttl: int, *rdatas: object) -> dns.rr
 
 def _soa(view: DnsView) -> dns.rrset.RRset:
     zone = _zone_name(view.zone)
-    rdata = _rdata(SOA, RT.SOA, dns.name.Name(("ns", "dns")).concatenate(zone),
-                   dns.name.Name(("hostmaster",)).concatenate(zone), view.serial % 2**32,
-                   SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, view.ttl)
+    rdata = SOA(IN, RT.SOA, dns.name.Name(("ns", "dns")).concatenate(zone),
+                dns.name.Name(("hostmaster",)).concatenate(zone), view.serial % 2**32,
+                SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, view.ttl)
     return _rrset(zone, RT.SOA, min(view.ttl, 300), rdata)
 
 
 def _address(name: dns.name.Name, ip: str, ttl: int) -> dns.rrset.RRset:
     if ":" in ip:
-        return _rrset(name, RT.AAAA, ttl, _rdata(AAAA, RT.AAAA, ip))
-    return _rrset(name, RT.A, ttl, _rdata(A, RT.A, ip))
+        return _rrset(name, RT.AAAA, ttl, AAAA(IN, RT.AAAA, ip))
+    return _rrset(name, RT.A, ttl, A(IN, RT.A, ip))
 
 
 def _family(rdtype: RT) -> type:
@@ -234,7 +227,7 @@ def _zone_answer(request: dns.message.Message, labels: tuple[str, ...], view: Dn
         _srv(response, qname, hits, view.ttl)
     elif qtype == RT.CNAME and hits and hits[0].is_hostname:
         target = dns.name.from_text(hits[0].host)
-        response.answer.append(_rrset(qname, RT.CNAME, view.ttl, _rdata(CNAME, RT.CNAME, target)))
+        response.answer.append(_rrset(qname, RT.CNAME, view.ttl, CNAME(IN, RT.CNAME, target)))
     if not response.answer:
         response.authority.append(_soa(view))
     return _render(response, size)
@@ -251,7 +244,7 @@ def _special(qname: dns.name.Name, qtype: RT, labels: tuple[str, ...], view: Dns
         response.answer.append(_soa(view))
     elif qtype == RT.NS and not labels:
         ns_name = dns.name.Name(("ns", "dns")).concatenate(zone)
-        response.answer.append(_rrset(qname, RT.NS, view.ttl, _rdata(NS, RT.NS, ns_name)))
+        response.answer.append(_rrset(qname, RT.NS, view.ttl, NS(IN, RT.NS, ns_name)))
         response.additional.extend(_address(ns_name, ip, view.ttl) for ip in view.nameservers)
     elif qtype in (RT.A, RT.AAAA) and labels == DEFAULT_NS_LABELS:
         response.answer.extend(_addresses(qname, qtype, list(view.nameservers), view.ttl))
@@ -285,7 +278,7 @@ def _chase(request: dns.message.Message, qname: dns.name.Name, qtype: RT, hits: 
         target = dns.name.from_text(hits[0].host)
         if target == owner:
             return None  # x CNAME x is a loop; CoreDNS leaves it out
-        chain.append(_rrset(owner, RT.CNAME, view.ttl, _rdata(CNAME, RT.CNAME, target)))
+        chain.append(_rrset(owner, RT.CNAME, view.ttl, CNAME(IN, RT.CNAME, target)))
         if not target.is_subdomain(zone):
             upstream = dns.message.make_query(target, qtype, use_edns=request.edns,
                                               payload=max(request.payload, UDP_MIN_SIZE))
@@ -311,7 +304,7 @@ def _srv(response: dns.message.Message, qname: dns.name.Name, hits: tuple[Hit, .
         if hit.port == NO_PORT:
             continue
         target = dns.name.from_text(hit.domain)
-        srv.add(_rdata(SRV, RT.SRV, 0, weight, hit.port, target), ttl)
+        srv.add(SRV(IN, RT.SRV, 0, weight, hit.port, target), ttl)
         extra.setdefault((hit.domain, hit.host), _address(target, hit.host, ttl))
     if len(srv):
         response.answer.append(srv)
@@ -330,7 +323,7 @@ def _reverse_answer(request: dns.message.Message, query: bytes, view: DnsView,
         targets = reverse(ip, view) if ip else ()
         if targets:
             response = _response(request)
-            rdatas = [_rdata(PTR, RT.PTR, dns.name.from_text(t)) for t in targets]
+            rdatas = [PTR(IN, RT.PTR, dns.name.from_text(t)) for t in targets]
             response.answer.append(_rrset(question.name, RT.PTR, view.ttl, *rdatas))
             return _render(response, _size(request, transport))
     return Forward(query=query, client_query=query, transport=transport)
