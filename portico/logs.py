@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-# lightkube's HTTP stack logs every request at INFO; keep those for debugging only.
+# The API client's HTTP stack (httpx) logs every request at INFO; keep those for debugging only.
 _CHATTY = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 

@@ -2,34 +2,32 @@
 
 Start-up order, as kubelet: `cbr0` in the node netns; the Node registered and
 its heartbeats started; the Service informer synced (containers' Service
-environment variables come from it, as from kubelet's service lister); the node's
-pods listed (`fieldSelector
-spec.nodeName=<node>`) so that IPAM learns every live pod's `status.podIP`
-before anything is allocated, and local pod directories whose pod no longer
-exists are torn down (sandbox, address, files), as are the containers adopted
-from a previous agent's launcher whose pod is gone; one `PodWorker` per pod (which
-adopts its running containers); then a
-watch from the list's resourceVersion feeds the workers (`update`, or `GONE` on
-DELETED); the :10250 server; and the Service proxy when `portico.proxy`
-provides `Proxier`, then the NetworkPolicy agent (`portico.netpol`).  `stop()` is
-a node shutdown: every pod's processes are killed and its sandbox removed; pod
-objects and addresses are kept, so a restarted agent brings every pod back with the
-same IP (restartCount + 1).
+environment variables come from it, as from kubelet's service lister); the
+informer of the node's pods (`fieldSelector spec.nodeName=<node>`) synced, so that
+IPAM learns every live pod's `status.podIP` before anything is allocated, and local
+pod directories whose pod no longer exists are torn down (sandbox, address, files),
+as are the containers adopted from a previous agent's launcher whose pod is gone;
+then a handler on that informer starts one `PodWorker` per pod (which adopts its
+running containers) and feeds the workers (`update`, or `GONE` on deletion); the
+:10250 server; and the Service proxy when `portico.proxy` provides `Proxier`, then
+the NetworkPolicy agent (`portico.netpol`), both on the agent's shared
+`InformerFactory`.  `stop()` is a node shutdown: the pod informer stops first (no
+worker starts any more), then every pod's processes are killed and its sandbox
+removed; pod objects and addresses are kept, so a restarted agent brings every pod
+back with the same IP (restartCount + 1).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import shutil
 import time
 from typing import Any
 
 from aiohttp import web
-from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Pod, Service
-from lightkube.types import OnErrorAction, OnErrorResult
 
 from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
@@ -43,31 +41,26 @@ from portico.agent._server import LogLookupError, LogTarget, build_app, serve
 from portico.agent._spawner import Spawner
 from portico.agent._streaming import streaming_routes
 from portico.agent._tokens import TokenManager
-from portico.client import EventRecorder, Informer, api_client, wait_for_api
+from portico.client import Api, EventRecorder, Informer, InformerFactory, Obj, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
-from portico.model.vocabulary import WatchEventType
+from portico.model.kinds import POD, SERVICE
 from portico.oci._runc import remove_node_containers
 
 log = logging.getLogger("portico.agent")
-Object = dict[str, Any]
 TOKEN_CHECK_INTERVAL = 60.0
 
 
-def _retry_watch(error: Exception, count: int) -> OnErrorResult:
-    log.warning("pod watch failed (%d): %r; retrying", count, error)
-    return OnErrorResult(OnErrorAction.RETRY, sleep=min(0.2 * count, 5.0))
-
-
 class Agent:
-    def __init__(self, config: AgentConfig, client: AsyncClient | None = None,
+    def __init__(self, config: AgentConfig, api: Api | None = None,
                  extra_routes: list[web.RouteDef] | None = None,
                  spawner: Spawner | None = None) -> None:
         self.config = config
         self.spawner = spawner or Spawner()
-        self.client = client or api_client(config.kubeconfig, "kubelet")
+        self.client = api or Api.connect(config.kubeconfig, "kubelet")
+        self.informers = InformerFactory(self.client)
         self.workers: dict[str, PodWorker] = {}
         self.extra_routes = extra_routes or []
-        self._watch: asyncio.Task[None] | None = None
+        self._pods: Informer | None = None
         self._token_refresh: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._proxier: Any = None
@@ -84,7 +77,7 @@ class Agent:
             config=cfg, client=self.client, ip=IpRunner(parent_mount_namespace()),
             ipam=IpamStore(cfg.data_dir / "ipam.json", cfg.pod_cidr, cfg.bridge_ip),
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
-            spawner=self.spawner, services=Informer(self.client, Service),
+            spawner=self.spawner, services=self.informers.informer(SERVICE),
             events=EventRecorder(self.client, "kubelet", host=cfg.node_name),
             images=ImageRuntime(cfg), tokens=TokenManager(self.client))
 
@@ -100,14 +93,14 @@ class Agent:
         self._heartbeat = NodeHeartbeat(cfg, self.client)
         await self._heartbeat.register()
         self._heartbeat.start()  # renews the Lease at once
-        self.ctx.services.start()
+        self.informers.start()
         await self.ctx.services.wait_synced()  # Service env vars need the full list
-        pods = self.client.list(Pod, namespace="*", fields={"spec.nodeName": cfg.node_name})
-        listed = [p.to_dict() async for p in pods]
+        self._pods = self.informers.informer(POD, fields={"spec.nodeName": cfg.node_name})
+        self.informers.start()
+        await self._pods.wait_synced()
+        listed = self._pods.list()
         await self._recover(listed)
-        for pod in listed:
-            self._dispatch("ADDED", pod)
-        self._watch = asyncio.create_task(self._watch_pods(pods.resourceVersion))
+        self._pods.add_handler(self._on_pod)  # a worker for every pod cached, then changes
         self._token_refresh = asyncio.create_task(self._refresh_tokens())
         app = build_app(self._locate_log, [*streaming_routes(self._find), *self.extra_routes],
                         cfg.kubelet_client_cns)
@@ -130,7 +123,7 @@ class Agent:
                     except Exception as exc:  # noqa: BLE001 - retried at the next check
                         log.warning("pod %s: token refresh failed: %s", worker.uid, exc)
 
-    async def _recover(self, pods: list[Object]) -> None:
+    async def _recover(self, pods: list[Obj]) -> None:
         """IPAM from the API's view; tear down what belongs to pods that are gone."""
         assert self.ctx is not None
         ipam = self.ctx.ipam
@@ -158,36 +151,33 @@ class Agent:
 
         c = self.config
         proxy_config = ProxyConfig(node_name=c.node_name, node_ip=c.node_ip, pod_cidr=c.pod_cidr)
-        self._proxier = Proxier(proxy_config, self.client)
+        self._proxier = Proxier(proxy_config, self.informers)
         await self._proxier.start()
         from portico.netpol import PolicyAgent
 
-        self._policy_agent = PolicyAgent(proxy_config, self.client)
+        self._policy_agent = PolicyAgent(proxy_config, self.informers)
         self._proxier.extra_metrics.append(self._policy_agent.metrics)
         await self._policy_agent.start()
 
-    def _dispatch(self, event: str, pod: Object) -> None:
+    def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
+        """The node's pod informer: a worker per new pod, updates, `GONE` on deletion."""
         assert self.ctx is not None
+        pod = current or previous
+        assert pod is not None
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
-        if event == WatchEventType.DELETED:
+        if current is None:
             if worker is not None:
                 worker.request_stop(StopMode.GONE)
             return
         if worker is None:
-            worker = PodWorker(self.ctx, pod)
+            worker = PodWorker(self.ctx, current)
             self.workers[uid] = worker
-            worker.start().add_done_callback(lambda _t, u=uid: self.workers.pop(u, None))
-            worker.update(pod)
-        else:
-            worker.update(pod)
+            worker.start().add_done_callback(functools.partial(self._worker_done, uid))
+        worker.update(current)
 
-    async def _watch_pods(self, resource_version: str) -> None:
-        watch = self.client.watch(Pod, namespace="*",
-                                  fields={"spec.nodeName": self.config.node_name},
-                                  resource_version=resource_version, on_error=_retry_watch)
-        async for event, pod in watch:
-            self._dispatch(event, pod.to_dict())
+    def _worker_done(self, uid: str, _task: asyncio.Task[None]) -> None:
+        self.workers.pop(uid, None)
 
     def _find(self, namespace: str, name: str) -> PodWorker | None:
         for worker in self.workers.values():
@@ -222,9 +212,10 @@ class Agent:
 
     async def stop(self) -> None:
         """Node shutdown: stop every pod (keep the objects), then the server and beats."""
-        for task in (self._watch, self._token_refresh):
-            if task:
-                task.cancel()
+        if self._pods is not None:
+            await self._pods.stop()
+        if self._token_refresh:
+            self._token_refresh.cancel()
         if self._metrics is not None:
             await self._metrics.stop()
         workers = list(self.workers.values())
@@ -239,8 +230,8 @@ class Agent:
         if self._proxier is not None:
             with contextlib.suppress(Exception):
                 await self._proxier.stop()
+        await self.informers.stop()
         if self.ctx is not None:
-            await self.ctx.services.stop()
             await self.ctx.events.close()
         if self._heartbeat is not None:
             await self._heartbeat.stop()

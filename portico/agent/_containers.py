@@ -118,7 +118,7 @@ class ContainerRunner:
 
     def scratch_dir(self) -> Path:
         """The container's own directory (its default working directory)."""
-        return pod_dir(self.pod.ctx.config.data_dir, self.pod.uid) / self.spec["name"] / "root"
+        return pod_dir(self.pod.ctx.config.data_dir, self.pod.uid) / str(self.spec["name"]) / "root"
 
     def _place(self, env: dict[str, str]) -> PodPlace:
         """The pod's place with this container's volume mounts (raises VolumeError)."""

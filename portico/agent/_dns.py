@@ -76,8 +76,8 @@ def merge_options(base: Iterable[str], extra: list[dict[str, Any]]) -> tuple[str
     for option in base:
         name, _, value = option.partition(":")
         merged[name] = value
-    for option in extra:
-        merged[str(option.get("name", ""))] = str(option.get("value") or "")
+    for entry in extra:
+        merged[str(entry.get("name", ""))] = str(entry.get("value") or "")
     return tuple(f"{name}:{value}" if value else name for name, value in merged.items())
 
 

@@ -17,12 +17,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.codecs import from_dict
-from lightkube.generic_resource import create_global_resource, create_namespaced_resource
-from lightkube.types import PatchType
-
 from portico.agent._usage import UsageTracker, read_sessions
+from portico.client import Api, ApiError
+from portico.model.kinds import NODE_METRICS, POD_METRICS
 from portico.model.quantity import format_bytes
 
 if TYPE_CHECKING:
@@ -30,9 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("portico.agent.metrics")
 Object = dict[str, Any]
-GROUP, VERSION = "metrics.k8s.io", "v1beta1"
-PodMetrics = create_namespaced_resource(GROUP, VERSION, "PodMetrics", "pods")
-NodeMetrics = create_global_resource(GROUP, VERSION, "NodeMetrics", "nodes")
 
 
 def _now() -> str:
@@ -48,7 +42,7 @@ def pod_metrics(worker: PodWorker, containers: list[tuple[str, int, int]], windo
     """The PodMetrics of a pod: (container, nanocores, memory bytes) each (pure)."""
     meta = worker.pod["metadata"]
     return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "PodMetrics",
+        "apiVersion": POD_METRICS.api_version, "kind": POD_METRICS.gvk.kind,
         "metadata": {"name": meta["name"], "namespace": meta["namespace"],
                      "labels": dict(meta.get("labels") or {}),
                      "ownerReferences": [{"apiVersion": "v1", "kind": "Pod",
@@ -59,7 +53,7 @@ def pod_metrics(worker: PodWorker, containers: list[tuple[str, int, int]], windo
 
 
 class MetricsReporter:
-    def __init__(self, client: AsyncClient, node_name: str, interval: float,
+    def __init__(self, client: Api, node_name: str, interval: float,
                  workers: Callable[[], Iterable[PodWorker]]) -> None:
         self.client = client
         self.node_name = node_name
@@ -100,7 +94,7 @@ class MetricsReporter:
         for uid, containers in per_pod.items():
             await self._apply(pod_metrics(workers[uid], containers, self.interval))
         await self._apply({
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "NodeMetrics",
+            "apiVersion": NODE_METRICS.api_version, "kind": NODE_METRICS.gvk.kind,
             "metadata": {"name": self.node_name}, "timestamp": _now(),
             "window": f"{int(self.interval)}s",
             "usage": _usage(sum(c for cs in per_pod.values() for _, c, _ in cs),
@@ -109,12 +103,11 @@ class MetricsReporter:
     async def _apply(self, obj: Object) -> None:
         """A merge patch of the whole object (cheaper than server-side apply, which would
         track field managers on every round), or a create the first time."""
-        kind = PodMetrics if obj["kind"] == "PodMetrics" else NodeMetrics
+        kind = POD_METRICS if obj["kind"] == POD_METRICS.gvk.kind else NODE_METRICS
         meta = obj["metadata"]
         try:
-            await self.client.patch(kind, meta["name"], obj, namespace=meta.get("namespace"),
-                                    patch_type=PatchType.MERGE)
+            await self.client.patch(kind, meta["name"], obj, namespace=meta.get("namespace"))
         except ApiError as error:
-            if error.status.code != 404:
+            if error.code != 404:
                 raise
-            await self.client.create(from_dict(obj), namespace=meta.get("namespace"))
+            await self.client.create(kind, obj, namespace=meta.get("namespace"))

@@ -20,12 +20,9 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.coordination_v1 import Lease
-from lightkube.resources.core_v1 import Node, NodeStatus
-from lightkube.types import PatchType
-
 from portico.agent._config import AgentConfig
+from portico.client import Api, ApiError
+from portico.model.kinds import LEASE, NODE
 
 log = logging.getLogger("portico.agent.node")
 Object = dict[str, Any]
@@ -121,7 +118,7 @@ def render_lease(config: AgentConfig, now: str) -> Object:
 
 
 class NodeHeartbeat:
-    def __init__(self, config: AgentConfig, client: AsyncClient) -> None:
+    def __init__(self, config: AgentConfig, client: Api) -> None:
         self.config = config
         self.client = client
         self.since = now_rfc3339()
@@ -133,31 +130,28 @@ class NodeHeartbeat:
         node = render_node(self.config, now_rfc3339(), self.since, self.image, self.kernel)
         name = self.config.node_name
         try:
-            await self.client.create(Node.from_dict(node))  # with its status, as kubelet
+            await self.client.create(NODE, node)  # with its status, as kubelet
             return
         except ApiError as error:
-            if error.status.code != 409:
+            if error.code != 409:
                 raise
-        await asyncio.gather(  # re-registration: both at once
-            self.client.patch(Node, name, {"metadata": node["metadata"], "spec": node["spec"]},
-                              patch_type=PatchType.MERGE),
-            self.client.patch(NodeStatus, name, {"status": node["status"]},
-                              patch_type=PatchType.MERGE))
+        await asyncio.gather(  # re-registration: both at once (merge patches)
+            self.client.patch(NODE, name, {"metadata": node["metadata"], "spec": node["spec"]}),
+            self.client.patch(NODE.status, name, {"status": node["status"]}))
 
     async def renew_lease(self) -> None:
         lease = render_lease(self.config, now_micro())
         try:
-            await self.client.patch(Lease, self.config.node_name, {"spec": lease["spec"]},
-                                    namespace=LEASE_NAMESPACE, patch_type=PatchType.MERGE)
+            await self.client.patch(LEASE, self.config.node_name, {"spec": lease["spec"]},
+                                    namespace=LEASE_NAMESPACE)  # a merge patch
         except ApiError as error:
-            if error.status.code != 404:
+            if error.code != 404:
                 raise
-            await self.client.create(Lease.from_dict(lease))
+            await self.client.create(LEASE, lease)
 
     async def post_status(self) -> None:
         status = {"conditions": node_conditions(now_rfc3339(), self.since)}
-        await self.client.patch(NodeStatus, self.config.node_name, {"status": status},
-                                patch_type=PatchType.MERGE)
+        await self.client.patch(NODE.status, self.config.node_name, {"status": status})
 
     async def _every(self, seconds: float, action: str) -> None:
         while True:

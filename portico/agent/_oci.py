@@ -28,17 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lightkube.resources.core_v1 import Secret, ServiceAccount
-
 from portico.agent import _events as ev
 from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
 from portico.agent._image_events import ERR_IMAGE_PULL
 from portico.agent._names import serviceaccount_dir, uid_hex
-from portico.agent._volume_manager import get_or_none
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.images._catalog import BUILTIN
 from portico.images._mappings import MappingSource
 from portico.images._reference import Reference, parse
+from portico.model.kinds import SECRET, SERVICE_ACCOUNT
 from portico.model.quantity import value as memory_bytes
 from portico.model.vocabulary import EventType, ImagePullPolicy
 from portico.oci import (
@@ -125,12 +123,13 @@ async def _pull_credentials(runner: ContainerRunner, registry: str) -> list[tupl
     spec, client = pod.pod.get("spec") or {}, pod.ctx.client
     refs = spec.get("imagePullSecrets") or []
     if not refs:
-        account = await get_or_none(client, ServiceAccount,
-                                     spec.get("serviceAccountName") or "default", pod.namespace)
+        account = await client.get_or_none(SERVICE_ACCOUNT,
+                                           spec.get("serviceAccountName") or "default",
+                                           pod.namespace)
         refs = (account or {}).get("imagePullSecrets") or []
     out: list[tuple[str, str]] = []
     for ref in refs:
-        secret = await get_or_none(client, Secret, ref.get("name", ""), pod.namespace)
+        secret = await client.get_or_none(SECRET, ref.get("name", ""), pod.namespace)
         for key in (".dockerconfigjson", ".dockercfg"):
             data = ((secret or {}).get("data") or {}).get(key)
             if data:

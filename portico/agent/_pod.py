@@ -34,10 +34,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import ConfigMap, Pod, PodStatus, Secret
-from lightkube.types import PatchType
-
 from portico.agent import _events as ev
 from portico.agent._adoption import reported_status, restore_finished
 from portico.agent._backoff import CrashLoopBackoff
@@ -68,9 +64,10 @@ from portico.agent._status import (
     pod_status,
 )
 from portico.agent._tokens import TokenManager, token_sources, write_files
-from portico.agent._volume_manager import PodVolumes, get_or_none
-from portico.client import EventRecorder, Informer
+from portico.agent._volume_manager import PodVolumes
+from portico.client import Api, ApiError, EventRecorder, Informer, PatchType
 from portico.images import MappingSource
+from portico.model.kinds import CONFIG_MAP, POD, SECRET
 from portico.model.vocabulary import EventType, PodPhase, RestartPolicy
 
 log = logging.getLogger("portico.agent.pod")
@@ -89,7 +86,7 @@ class StopMode(StrEnum):
 @dataclass
 class AgentContext:
     config: AgentConfig
-    client: AsyncClient
+    client: Api
     ip: IpRunner
     ipam: IpamStore
     mappings: MappingSource
@@ -299,8 +296,8 @@ class PodWorker:
         spec = self.pod["spec"]
         cms, secrets = referenced_objects(
             list(spec.get("initContainers") or []) + list(spec.get("containers") or []))
-        found_cms = {n: await get_or_none(client, ConfigMap, n, ns) for n in sorted(cms)}
-        found_secrets = {n: await get_or_none(client, Secret, n, ns) for n in sorted(secrets)}
+        found_cms = {n: await client.get_or_none(CONFIG_MAP, n, ns) for n in sorted(cms)}
+        found_secrets = {n: await client.get_or_none(SECRET, n, ns) for n in sorted(secrets)}
         return EnvSources(
             services=services, configmaps={k: v for k, v in found_cms.items() if v},
             secrets={k: v for k, v in found_secrets.items() if v},
@@ -343,13 +340,13 @@ class PodWorker:
     async def _delete_object(self) -> None:
         """Delete with gracePeriodSeconds=0, only if the object is still this uid."""
         try:
-            live = await self.ctx.client.get(Pod, self.name, namespace=self.namespace)
-            if live.metadata is None or live.metadata.uid != self.uid:
+            live = await self.ctx.client.get(POD, self.name, namespace=self.namespace)
+            if (live.get("metadata") or {}).get("uid") != self.uid:
                 return
-            await self.ctx.client.delete(Pod, self.name, namespace=self.namespace,
+            await self.ctx.client.delete(POD, self.name, namespace=self.namespace,
                                          grace_period=0)
         except ApiError as error:
-            if error.status.code != 404:
+            if error.code != 404:
                 raise
 
     # -- status -------------------------------------------------------------------------------
@@ -377,12 +374,12 @@ class PodWorker:
             if not patch:
                 continue
             try:
-                await self.ctx.client.patch(PodStatus, self.name, {"status": patch},
+                await self.ctx.client.patch(POD.status, self.name, {"status": patch},
                                             namespace=self.namespace,
                                             patch_type=PatchType.MERGE)
                 self.reported = current
             except ApiError as error:
-                if error.status.code == 404:
+                if error.code == 404:
                     return
                 log.warning("pod %s/%s: status patch failed: %s", self.namespace, self.name,
                             error)

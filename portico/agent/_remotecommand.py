@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from portico.agent._attach import AttachableProcess
 from portico.agent._crilog import Stream
@@ -51,7 +52,7 @@ async def _resizes(io: CommandIO, resize: Callable[[TerminalSize], None]) -> Non
         resize(size)
 
 
-async def _cancel(*tasks: asyncio.Task[None]) -> None:
+async def _cancel(*tasks: asyncio.Task[Any]) -> None:
     for task in tasks:
         task.cancel()
     for task in tasks:

@@ -100,7 +100,7 @@ def pod_hostname(pod: dict[str, Any]) -> str:
     return name if len(name) <= 63 else name[:63].rstrip("-.")
 
 
-def hosts_file(pod_ip: str, hostname: str, aliases: list[dict[str, object]]) -> str:
+def hosts_file(pod_ip: str, hostname: str, aliases: list[dict[str, Any]]) -> str:
     """kubelet's managed /etc/hosts."""
     lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
              "::1\tlocalhost ip6-localhost ip6-loopback", "fe00::0\tip6-localnet",
@@ -110,7 +110,7 @@ def hosts_file(pod_ip: str, hostname: str, aliases: list[dict[str, object]]) -> 
         lines.append("")
         lines.append("# Entries added by HostAliases.")
         for alias in aliases:
-            names = "\t".join(str(h) for h in alias.get("hostnames") or [])  # type: ignore[union-attr]
+            names = "\t".join(str(h) for h in alias.get("hostnames") or [])
             lines.append(f"{alias.get('ip')}\t{names}")
     return "\n".join(lines) + "\n"
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from portico.agent._config import AgentConfig
 from portico.agent._crilog import LogOptions, LogRecord, render_record, select_lines
@@ -57,7 +58,7 @@ def _int(query: dict[str, str], name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except ValueError:
         raise web.HTTPBadRequest(text=f"invalid {name}: {value!r}\n") from None
 
@@ -131,15 +132,15 @@ async def _write_logs(response: web.StreamResponse, target: LogTarget,
     await response.write_eof()
 
 
-def _require_client_cert(allowed: Sequence[str]) -> Callable[..., object]:
+def _require_client_cert(allowed: Sequence[str]) -> Middleware:
     @web.middleware
-    async def middleware(request: web.Request, handler: Callable[..., object]) -> object:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         cert = request.transport.get_extra_info("peercert") if request.transport else None
         names = [v for rdn in (cert or {}).get("subject", ()) for k, v in rdn
                  if k == "commonName"]
         if not names or names[0] not in allowed:
             raise web.HTTPForbidden(text="Forbidden: client certificate not allowed\n")
-        return await handler(request)  # type: ignore[misc]
+        return await handler(request)
     return middleware
 
 

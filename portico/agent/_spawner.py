@@ -295,7 +295,7 @@ class Spawner:
             sock = self._sock
             assert sock is not None
             ident = next(self._ids)
-            answer = asyncio.get_running_loop().create_future()
+            answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             self._answers[ident] = answer
             payload = json.dumps({"id": ident, **request}).encode()
             while True:

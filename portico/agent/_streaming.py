@@ -191,9 +191,10 @@ class StreamingServer:
             raise web.HTTPBadRequest(text="you must specify a command\n")
         io, response, close = await self._command_io(request, opts)
         try:
-            proc = await self._start_command(io, worker, runner, opts) if io else None
-            if proc is not None:
-                await run_exec(io, proc, opts.stdin, opts.tty)
+            if io is not None:
+                proc = await self._start_command(io, worker, runner, opts)
+                if proc is not None:
+                    await run_exec(io, proc, opts.stdin, opts.tty)
         finally:
             close()
         return response

@@ -23,14 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.models.authentication_v1 import (
-    BoundObjectReference,
-    TokenRequest,
-    TokenRequestSpec,
-)
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ServiceAccountToken
+from portico.client import Api, ApiError
+from portico.model.kinds import SERVICE_ACCOUNT_TOKEN
 
 Object = dict[str, Any]
 REFRESH_FRACTION = 0.8
@@ -73,7 +67,7 @@ def token_sources(pod: Object) -> list[TokenSource]:
 
 
 class TokenManager:
-    def __init__(self, client: AsyncClient, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Api, clock: Callable[[], float] = time.time) -> None:
         self.client = client
         self.clock = clock
         self._cache: dict[tuple[str, str, str, int], Issued] = {}
@@ -85,7 +79,7 @@ class TokenManager:
             try:
                 return await self._token(pod, source)
             except ApiError as error:
-                if error.status.code != 404:
+                if error.code != 404:
                     raise
                 await asyncio.sleep(0.1)
         return await self._token(pod, source)
@@ -98,25 +92,33 @@ class TokenManager:
         now = self.clock()
         if cached is not None and not requires_refresh(cached, now):
             return cached.token
-        request = ServiceAccountToken(metadata=ObjectMeta(name=account,
-                                                          namespace=meta["namespace"]),
-                                      spec=TokenRequestSpec(
-            audiences=[source.audience] if source.audience else [],
-            expirationSeconds=source.expiration_seconds,
-            boundObjectRef=BoundObjectReference(kind="Pod", apiVersion="v1",
-                                                name=meta["name"], uid=meta["uid"])))
-        reply: TokenRequest = await self.client.create(request, account,
-                                                       namespace=meta["namespace"])
-        assert reply.status is not None
-        expires = reply.status.expirationTimestamp
-        expires_at = expires.timestamp() if isinstance(expires, datetime.datetime) else (
-            now + source.expiration_seconds)
-        self._cache[key] = Issued(reply.status.token, now, expires_at)
-        return reply.status.token
+        request = {
+            "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "metadata": {"name": account, "namespace": meta["namespace"]},
+            "spec": {"audiences": [source.audience] if source.audience else [],
+                     "expirationSeconds": source.expiration_seconds,
+                     "boundObjectRef": {"kind": "Pod", "apiVersion": "v1",
+                                        "name": meta["name"], "uid": meta["uid"]}}}
+        reply = await self.client.create(SERVICE_ACCOUNT_TOKEN, request,
+                                         namespace=meta["namespace"], name=account)
+        status = reply["status"]
+        token = str(status["token"])
+        expires_at = _timestamp(status.get("expirationTimestamp"),
+                                now + source.expiration_seconds)
+        self._cache[key] = Issued(token, now, expires_at)
+        return token
 
     def forget(self, uid: str) -> None:
         for key in [k for k in self._cache if k[0] == uid]:
             del self._cache[key]
+
+
+def _timestamp(rfc3339: str | None, default: float) -> float:
+    """Seconds since the epoch of an RFC 3339 time (`default` when absent or malformed)."""
+    try:
+        return datetime.datetime.fromisoformat(rfc3339 or "").timestamp()
+    except ValueError:
+        return default
 
 
 def write_files(directory: Path, files: dict[str, bytes]) -> None:

@@ -30,9 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.resources.core_v1 import ConfigMap, PersistentVolume, PersistentVolumeClaim, Secret
-
 from portico.agent._atomic_writer import write_payload
 from portico.agent._config import AgentConfig
 from portico.agent._mounts import MNT_DETACH, MS_NODEV, MS_NOSUID
@@ -48,6 +45,8 @@ from portico.agent._volumes import (
     volume_dir,
     volume_kind,
 )
+from portico.client import Api
+from portico.model.kinds import CONFIG_MAP, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, SECRET
 from portico.model.quantity import parse_quantity
 
 log = logging.getLogger("portico.agent.volumes")
@@ -65,18 +64,6 @@ _HOST_PATH_TYPES = {
     "CharDevice": (stat.S_ISCHR, "is not a character device"),
     "BlockDevice": (stat.S_ISBLK, "is not a block device"),
 }
-
-
-async def get_or_none(client: AsyncClient, res: Any, name: str,
-                      namespace: str | None) -> Object | None:
-    """The object as a dict, or None when it does not exist."""
-    try:
-        found: Object = (await client.get(res, name, namespace=namespace)).to_dict()
-        return found
-    except ApiError as error:
-        if error.status.code == 404:
-            return None
-        raise
 
 
 def referenced_names(volumes: list[Object]) -> tuple[set[str], set[str]]:
@@ -122,7 +109,7 @@ def _mount_tmpfs(path: Path, size_limit: Any) -> None:
 
 
 class PodVolumes:
-    def __init__(self, client: AsyncClient, config: AgentConfig, pod_dir: Path,
+    def __init__(self, client: Api, config: AgentConfig, pod_dir: Path,
                  tokens: TokenManager) -> None:
         self.client = client
         self.config = config
@@ -137,21 +124,21 @@ class PodVolumes:
         cfg = self.config
         client = self.client
         return VolumeSources(
-            configmaps={n: await get_or_none(client, ConfigMap, n, namespace) for n in configmaps},
-            secrets={n: await get_or_none(client, Secret, n, namespace) for n in secrets},
+            configmaps={n: await client.get_or_none(CONFIG_MAP, n, namespace) for n in configmaps},
+            secrets={n: await client.get_or_none(SECRET, n, namespace) for n in secrets},
             tokens={(s.audience, s.expiration_seconds): await self.tokens.token(pod, s)
                     for s in token_sources(pod)},
             root_ca=await asyncio.to_thread(cfg.client_ca.read_bytes), node_ip=cfg.node_ip)
 
     async def _claim_path(self, volume: Object, namespace: str) -> Path:
         claim_name = str(volume["persistentVolumeClaim"].get("claimName", ""))
-        claim = await get_or_none(self.client, PersistentVolumeClaim, claim_name, namespace)
+        claim = await self.client.get_or_none(PERSISTENT_VOLUME_CLAIM, claim_name, namespace)
         if claim is None:
             raise VolumeError(f'persistentvolumeclaim "{claim_name}" not found')
         pv_name = (claim.get("spec") or {}).get("volumeName")
         if not pv_name or (claim.get("status") or {}).get("phase") != "Bound":
             raise VolumeError(f'persistentvolumeclaim "{claim_name}" is not bound')
-        pv = await get_or_none(self.client, PersistentVolume, pv_name, None) or {}
+        pv = await self.client.get_or_none(PERSISTENT_VOLUME, pv_name, None) or {}
         spec = pv.get("spec") or {}
         path = (spec.get("local") or spec.get("hostPath") or {}).get("path")
         if not path:
@@ -191,10 +178,10 @@ class PodVolumes:
 
     async def _failures(self, pod: Object) -> list[str]:
         """FailedMount messages: the missing objects, else the first volume that failed."""
-        kinds = {SourceKind.CONFIG_MAP: ConfigMap, SourceKind.SECRET: Secret}
+        kinds = {SourceKind.CONFIG_MAP: CONFIG_MAP, SourceKind.SECRET: SECRET}
         namespace = pod["metadata"]["namespace"]
         missing = [n.mount_failed() for n in needed_objects(pod.get("spec") or {})
-                   if await get_or_none(self.client, kinds[n.kind], n.name, namespace) is None]
+                   if await self.client.get_or_none(kinds[n.kind], n.name, namespace) is None]
         if missing:
             return missing
         try:

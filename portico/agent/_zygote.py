@@ -106,8 +106,8 @@ def enter_pod(netns: str, hostname: str) -> None:
     except OSError as error:
         raise StartError(error.errno or 0, str(error)) from None
     _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWUTS), "unshare mount and UTS namespaces")
-    name = hostname.encode()
-    _check(_libc.sethostname(name, len(name)), "sethostname")
+    host = hostname.encode()
+    _check(_libc.sethostname(host, len(host)), "sethostname")
     _mount("none", "/", None, MS_SLAVE | MS_REC)
     # Without the netns mounts: a container holding copies of every pod's
     # /run/netns/<name> would keep deleted pods' namespaces alive, and each new pod's
@@ -141,12 +141,13 @@ def _exit_code(error: SystemExit) -> int:
 def _std_streams(env: dict[str, str]) -> None:
     """Fresh sys.std* over fds 0-2, buffered as a new interpreter's would be."""
     unbuffered = bool(env.get("PYTHONUNBUFFERED"))
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(
+    # typeshed marks sys.__stdin__ Final; the forked child must replace it all the same
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(  # type: ignore[misc]
         open(0, "rb", closefd=False), encoding="utf-8")  # noqa: SIM115
     for fd, name, errors in ((1, "stdout", "strict"), (2, "stderr", "backslashreplace")):
         raw = open(fd, "wb", buffering=0 if unbuffered else -1, closefd=False)  # noqa: SIM115
         tty = os.isatty(fd)
-        stream = io.TextIOWrapper(raw, encoding="utf-8", errors=errors,  # type: ignore[arg-type]
+        stream = io.TextIOWrapper(raw, encoding="utf-8", errors=errors,
                                   line_buffering=tty or name == "stderr",
                                   write_through=unbuffered)
         setattr(sys, name, stream)
@@ -241,7 +242,7 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
             os.execvpe(argv[0], argv, env)
         except FileNotFoundError as error:
             where = "$PATH" if "/" not in argv[0] else "the filesystem"
-            raise StartError(error.errno,
+            raise StartError(error.errno or 0,
                              f'exec: "{argv[0]}": executable file not found in {where}') from None
         except OSError as error:
             raise StartError(error.errno or 0, f'exec: "{argv[0]}": {error.strerror}') from None

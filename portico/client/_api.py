@@ -170,7 +170,8 @@ class Api:
 
     async def watch(self, kind: Kind, namespace: str | None = None,
                     resource_version: str | None = None,
-                    labels: Mapping[str, Any] | None = None) -> AsyncIterator[WatchEvent]:
+                    labels: Mapping[str, Any] | None = None,
+                    fields: Mapping[str, Any] | None = None) -> AsyncIterator[WatchEvent]:
         """Events after `resource_version`, with bookmarks; the stream re-connects by itself
         when the server ends it and raises `ApiError` (410 when the version is too old)."""
         generic = self._client._client  # lightkube's request layer: bookmarks need a parameter
@@ -179,7 +180,8 @@ class Api:
                                           watch=True, params={
                                               "resourceVersion": resource_version,
                                               "allowWatchBookmarks": "true",
-                                              "labelSelector": _selector(labels)})
+                                              "labelSelector": _selector(labels),
+                                              "fieldSelector": _selector(fields)})
         try:
             async for event_type, obj in generic.watch(request):
                 yield WatchEvent(event_type, _plain(obj))

@@ -39,7 +39,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from portico.client._api import Api, ApiError, Obj
 from portico.client._clock import REAL_CLOCK, Clock
@@ -76,13 +76,16 @@ def _rv(obj: Obj | None) -> int:
 
 
 class Informer:
-    """The cache of one kind; `namespace=None` watches every namespace."""
+    """The cache of one kind; `namespace=None` watches every namespace, `fields` (a field
+    selector, e.g. {"spec.nodeName": node}) narrows the list and the watch."""
 
     def __init__(self, api: Api, kind: Kind, namespace: str | None = None,
-                 retry_seconds: float = 0.5, clock: Clock = REAL_CLOCK) -> None:
+                 retry_seconds: float = 0.5, clock: Clock = REAL_CLOCK,
+                 fields: Mapping[str, str] | None = None) -> None:
         self.api = api
         self.kind = kind
         self.namespace = namespace
+        self.fields = dict(fields or {})
         self.retry_seconds = retry_seconds
         self._clock = clock
         self._version: str | None = None  # the last resourceVersion seen (list, event, bookmark)
@@ -100,7 +103,12 @@ class Informer:
         return self.kind.name
 
     def add_handler(self, handler: Handler) -> None:
+        """Call `handler` on every change from now on, and at once as an addition for every
+        object already cached (client-go's AddEventHandler: a handler added to a running,
+        shared informer misses nothing)."""
         self._handlers.append(handler)
+        for obj in [*self._cache.values()]:
+            handler(None, obj)
 
     # --- reads -------------------------------------------------------------------------
     def get(self, key: str) -> Obj | None:
@@ -241,7 +249,7 @@ class Informer:
                 await self._clock.sleep(self.retry_seconds)
 
     async def _relist(self) -> str | None:
-        listing = await self.api.list(self.kind, self.namespace)
+        listing = await self.api.list(self.kind, self.namespace, fields=self.fields or None)
         seen: set[str] = set()
         for obj in listing.items:
             seen.add(key_of(obj))
@@ -251,7 +259,8 @@ class Informer:
         return listing.resource_version
 
     async def _watch(self) -> None:
-        async for event in self.api.watch(self.kind, self.namespace, self._version):
+        async for event in self.api.watch(self.kind, self.namespace, self._version,
+                                          fields=self.fields or None):
             obj = event.object
             version = (obj.get("metadata") or {}).get("resourceVersion")
             if event.type == WatchEventType.DELETED:
@@ -263,19 +272,25 @@ class Informer:
         raise ConnectionError("watch stream closed")
 
 
+_FactoryKey = tuple[Kind, str | None, tuple[tuple[str, str], ...]]
+
+
 class InformerFactory:
-    """One shared informer per (kind, namespace), as client-go's SharedInformerFactory."""
+    """One shared informer per (kind, namespace, field selector), as client-go's
+    SharedInformerFactory."""
 
     def __init__(self, api: Api, clock: Clock = REAL_CLOCK) -> None:
         self.api = api
         self._clock = clock
-        self._informers: dict[tuple[Kind, str | None], Informer] = {}
-        self._started: set[tuple[Kind, str | None]] = set()
+        self._informers: dict[_FactoryKey, Informer] = {}
+        self._started: set[_FactoryKey] = set()
 
-    def informer(self, kind: Kind, namespace: str | None = None) -> Informer:
-        key = (kind, namespace)
+    def informer(self, kind: Kind, namespace: str | None = None,
+                 fields: Mapping[str, str] | None = None) -> Informer:
+        key = (kind, namespace, tuple(sorted((fields or {}).items())))
         if key not in self._informers:
-            self._informers[key] = Informer(self.api, kind, namespace, clock=self._clock)
+            self._informers[key] = Informer(self.api, kind, namespace, clock=self._clock,
+                                            fields=fields)
         return self._informers[key]
 
     def start(self) -> None:

@@ -2,7 +2,7 @@
 
 Pure core: `build_view` (API objects -> frozen `DnsView`) and `answer(query,
 view) -> bytes | Forward | None` with `complete(forward, reply)`. Shell:
-`DnsServer` (UDP/TCP), `Watcher` (lightkube list+watch), `DnsApp` (all of it,
+`DnsServer` (UDP/TCP), `Watcher` (shared informers), `DnsApp` (all of it,
 as `python -m portico.dns` runs it).
 """
 

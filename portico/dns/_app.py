@@ -1,4 +1,4 @@
-"""Wiring: API client -> Watcher -> DnsServer (UDP/TCP) + HTTP endpoints, started together.
+"""Wiring: Api -> informers -> Watcher -> DnsServer (UDP/TCP) + HTTP endpoints, started together.
 
 `DnsApp(config)` is what `python -m portico.dns` runs and what tests run in
 process. It connects to the API with `--kubeconfig` when given, otherwise with
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from lightkube import AsyncClient, KubeConfig
-
+from portico.client import Api, InformerFactory
 from portico.dns._config import Config
 from portico.dns._http import HttpEndpoints
 from portico.dns._metrics import Metrics
@@ -37,20 +36,19 @@ class DnsApp:
         self.metrics = Metrics(server=server_label(config.listen))
         self.server = DnsServer(DnsView(zone=config.zone, ttl=config.ttl, synced=False),
                                 config.upstreams, self.metrics)
-        self.client: AsyncClient | None = None
+        self.api: Api | None = None
+        self.informers: InformerFactory | None = None
         self.watcher: Watcher | None = None
         self.http: HttpEndpoints | None = None
         self.port = 0
 
-    def _kubeconfig(self) -> KubeConfig:
-        if self.config.kubeconfig is not None:
-            return KubeConfig.from_file(str(self.config.kubeconfig))
-        return KubeConfig.from_service_account(self.config.serviceaccount_dir)
-
     async def start(self) -> int:
         """Start everything; returns the DNS port (useful when listening on port 0)."""
-        self.client = AsyncClient(config=self._kubeconfig(), field_manager=FIELD_MANAGER)
-        self.watcher = Watcher(self.client, self.server.set_view, self.config.zone, self.config.ttl)
+        self.api = Api.connect(self.config.kubeconfig, FIELD_MANAGER,
+                               self.config.serviceaccount_dir)
+        self.informers = InformerFactory(self.api)
+        self.watcher = Watcher(self.informers, self.server.set_view, self.config.zone,
+                               self.config.ttl)
         self.port = await self.server.start(*self.config.listen)
         self.metrics.server = server_label((self.config.listen[0], self.port))
         self.http = HttpEndpoints(self.watcher.ready, self.metrics.render)
@@ -64,8 +62,10 @@ class DnsApp:
     async def stop(self) -> None:
         if self.watcher:
             await self.watcher.stop()
+        if self.informers:
+            await self.informers.stop()
         if self.http:
             await self.http.stop()
         await self.server.stop()
-        if self.client:
-            await self.client.close()
+        if self.api:
+            await self.api.close()

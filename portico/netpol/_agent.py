@@ -1,20 +1,21 @@
-"""The policy agent: informers -> `PolicyState` -> (coalesced) sync -> one nft transaction.
+"""The policy agent: informers -> `PolicyState` -> (coalesced) sync -> one nft
+transaction.
 
 Theory of operation. Runs in the node agent beside the Service proxier, in the node
-netns, and owns only the `inet portico-netpol` table. Three informers (Pods,
-Namespaces, NetworkPolicies of every namespace) feed their changes, parsed into
-model values, to `PolicyState`, and ask the `CoalescingRunner` for a sync; a
-burst of events is one sync. A sync plans (pure), applies the one transaction,
-commits, and, when the rules changed (other than only allowing more), cuts the
-connections the policies now forbid (`_conntrack.py`), in the background so that
-it never delays the next sync, and `CUT_DELAY` later, so that a burst of syncs
-shares one pass. A failed transaction makes the next sync a full one, retried
-after a second, and so does the hour since the last full sync (kube-proxy's
-nftables proxier's `fullSyncPeriod`): the table is rebuilt from the snapshot,
-whatever was done to it behind the agent's back. Between those, a change costs what
-it touches (see `_state.py`): a pod label change is a few `add/delete element`s.
-`stop()` leaves the rules in place, as the proxier does: a restarted agent
-replaces the table atomically on its first sync.
+netns, and owns only the `inet portico-netpol` table. Three informers of the agent's
+shared factory (Pods, Namespaces, NetworkPolicies of every namespace; stopped by the
+factory's owner) feed their changes, parsed into model values, to `PolicyState`, and
+ask the `CoalescingRunner` for a sync; a burst of events is one sync. A sync plans
+(pure), applies the one transaction, commits, and, when the rules changed (other
+than only allowing more), cuts the connections the policies now forbid
+(`_conntrack.py`), in the background so that it never delays the next sync, and
+`CUT_DELAY` later, so that a burst of syncs shares one pass. A failed transaction
+makes the next sync a full one, retried after a second, and so does the hour since
+the last full sync (kube-proxy's nftables proxier's `fullSyncPeriod`): the table is
+rebuilt from the snapshot, whatever was done to it behind the agent's back. Between
+those, a change costs what it touches (see `_state.py`): a pod label change is a few
+`add/delete element`s. `stop()` leaves the rules in place, as the proxier does: a
+restarted agent replaces the table atomically on its first sync.
 
 Per-policy counters: every accept rule of a policy has a `counter` and a comment
 naming the policy and direction; `metrics()` reads them (`nft -j -t list table`:
@@ -32,11 +33,8 @@ import logging
 import time
 from typing import Any
 
-from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Namespace, Pod
-from lightkube.resources.networking_v1 import NetworkPolicy
-
-from portico.client import CoalescingRunner, Informer, Obj, key_of
+from portico.client import CoalescingRunner, InformerFactory, Obj, key_of
+from portico.model.kinds import NAMESPACE, NETWORK_POLICY, POD
 from portico.netpol import diff
 from portico.netpol._conntrack import cut_forbidden
 from portico.netpol._state import PolicyState
@@ -64,7 +62,7 @@ def node_addresses(node_ip: str, pod_cidr: str) -> frozenset[str]:
 
 
 class PolicyAgent:
-    def __init__(self, config: ProxyConfig, client: AsyncClient,
+    def __init__(self, config: ProxyConfig, informers: InformerFactory,
                  runner: NftRunner | None = None) -> None:
         self.config = config
         self.nft: NftRunner = runner or NftCommand(config.netns)
@@ -72,10 +70,8 @@ class PolicyAgent:
                                  node_addresses(config.node_ip, config.pod_cidr))
         self.runner = CoalescingRunner("netpol-sync", self.sync, config.min_sync_interval,
                                        config.sync_period)
-        self.informers = [Informer(client, kind) for kind in (Namespace, Pod, NetworkPolicy)]
-        handlers = (self._on_namespace, self._on_pod, self._on_policy)
-        for informer, handler in zip(self.informers, handlers, strict=True):
-            informer.add_handler(handler)
+        self._factory = informers
+        self.informers = [informers.informer(kind) for kind in (NAMESPACE, POD, NETWORK_POLICY)]
         self._lock = asyncio.Lock()
         self._cut: asyncio.Task[None] | None = None
         self._cut_again = False
@@ -84,8 +80,10 @@ class PolicyAgent:
         self._last_full = float("-inf")
 
     async def start(self) -> None:
-        for informer in self.informers:
-            informer.start()
+        handlers = (self._on_namespace, self._on_pod, self._on_policy)
+        for informer, handler in zip(self.informers, handlers, strict=True):
+            informer.add_handler(handler)
+        self._factory.start()
         for informer in self.informers:
             await informer.wait_synced()
         await self.sync()
@@ -97,8 +95,6 @@ class PolicyAgent:
             self._cut.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cut
-        for informer in self.informers:
-            await informer.stop()
         if isinstance(self.nft, NftCommand):
             self.nft.close()
 

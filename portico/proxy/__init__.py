@@ -1,11 +1,11 @@
 """Service data plane: kube-proxy's semantics on a map-based nftables layout.
 
-Pipeline. Services + EndpointSlices (lightkube list+watch) -> `model` (frozen
+Pipeline. Services + EndpointSlices (shared informers) -> `model` (frozen
 service ports and endpoints) -> `track` (previous/current, no-op changes
 cancel) -> `render` (the map and set elements of each service port) -> `diff`
 (against what was applied, kept in memory) -> `apply` (one atomic nft
 transaction). See `_proxier.py`. The node agent runs `Proxier(ProxyConfig(...),
-client)` inside its node netns.
+informers)` inside its node netns.
 
 Layout (`layout.py`), and why it departs from kube-proxy. kube-proxy's nftables
 mode writes chains per service port (`service-`, `external-`, `local-`) and per

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from portico.proxy.model import Protocol, ServiceName, ServicePort
+from portico.model.vocabulary import Protocol
+from portico.proxy.model import ServiceName, ServicePort
 
 
 @dataclass(frozen=True, order=True)

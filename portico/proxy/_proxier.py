@@ -1,37 +1,33 @@
-"""The Proxier: list+watch -> track -> (coalesced) sync -> one nft transaction.
+"""The Proxier: informers -> track -> (coalesced) sync -> one nft transaction.
 
-Theory of operation. `start()` lists Services, EndpointSlices and Nodes through
-lightkube, records them in the change trackers, runs the first (full) sync
-inline, starts the servers, and then follows each kind with a watch from the
-list's resourceVersion; a broken watch relists and records the difference, so
-nothing is lost. Every recorded change asks the `CoalescingRunner` for a sync; the
-runner folds bursts (at most one sync per `min_sync_interval`) and also syncs
-every `sync_period`.
+Theory of operation. `start()` registers handlers on the shared informers of
+Services, EndpointSlices and Nodes (`portico.client.InformerFactory`: list, then
+watch from the list's resourceVersion, resume after errors, relist on 410 with
+the difference reported as changes, so nothing is lost), waits until all three
+have synced, runs the first (full) sync inline and starts the servers. Every
+recorded change asks the `CoalescingRunner` for a sync; the runner folds bursts
+(at most one sync per `min_sync_interval`) and also syncs every `sync_period`.
 
 A sync (`sync()`): plan (pure, `ProxyState.plan`), apply the one transaction
 (`NftRunner.run`), then on success commit the plan, clear stale UDP conntrack
 entries, update the health-check servers and the metrics. On failure the next
-sync is a full one, retried after a second. `stop()` stops watches and servers
-but leaves the rules: a restarted proxy must not interrupt traffic, and its
-first sync replaces the table atomically.
+sync is a full one, retried after a second. `stop()` stops the runner and the
+servers (the informers belong to their factory's owner) but leaves the rules: a
+restarted proxy must not interrupt traffic, and its first sync replaces the
+table atomically.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TypeVar
 
-from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Node, Service
-from lightkube.resources.discovery_v1 import EndpointSlice
-
-from portico.client import CoalescingRunner
+from portico.client import CoalescingRunner, InformerFactory, Obj, key_of, split_key
 from portico.model import core, discovery
-from portico.model.vocabulary import WatchEventType
+from portico.model.kinds import ENDPOINT_SLICE, NODE, SERVICE
 from portico.proxy import collector
 from portico.proxy._conntrack import clear
 from portico.proxy._health import ProxyServers, ServiceHealthServers
@@ -39,19 +35,25 @@ from portico.proxy._metrics import ProxyMetrics
 from portico.proxy._state import ProxyState
 from portico.proxy.apply import NftCommand, NftError, NftRunner
 from portico.proxy.config import ProxyConfig, split_address
-from portico.proxy.model import ServiceName, service_ports, slice_info
+from portico.proxy.model import (
+    ServiceName,
+    ServicePort,
+    ServicePortName,
+    SliceInfo,
+    service_ports,
+    slice_info,
+)
 
 log = logging.getLogger("portico.proxy")
+V = TypeVar("V")
 
 RETRY_AFTER_FAILURE = 1.0
-WATCH_BACKOFF = 0.5
 
 
 class Proxier:
-    def __init__(self, config: ProxyConfig, client: AsyncClient,
+    def __init__(self, config: ProxyConfig, informers: InformerFactory,
                  runner: NftRunner | None = None) -> None:
         self.config = config
-        self.client = client
         self.nft: NftRunner = runner or NftCommand(config.netns)
         self.state = ProxyState(config)
         self.metrics = ProxyMetrics()
@@ -64,29 +66,30 @@ class Proxier:
             config.netns, self._render_metrics, config.sync_period)
         self.extra_metrics: list[Callable[[], Awaitable[str]]] = []
         """More metrics for `/metrics` (the node's policy agent adds its counters)."""
+        self._factory = informers
+        self._informers = {SERVICE: informers.informer(SERVICE),
+                           ENDPOINT_SLICE: informers.informer(ENDPOINT_SLICE),
+                           NODE: informers.informer(NODE)}
         self._node_labels: dict[str, str] | None = None
-        self._known: dict[type, dict[Any, Any]] = {Service: {}, EndpointSlice: {}, Node: {}}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._services: dict[str, dict[ServicePortName, ServicePort]] = {}
+        self._slices: dict[str, SliceInfo] = {}
         self._lock = asyncio.Lock()
 
     # --- lifecycle ------------------------------------------------------------------
 
     async def start(self) -> None:
-        versions = {kind: await self._relist(kind) for kind in (Service, EndpointSlice, Node)}
+        handlers = {SERVICE: self._on_service, ENDPOINT_SLICE: self._on_slice,
+                    NODE: self._on_node}
+        for kind, informer in self._informers.items():
+            informer.add_handler(handlers[kind])
+        self._factory.start()
+        for informer in self._informers.values():
+            await informer.wait_synced()
         await self.sync()
         await self.servers.start()
         self.runner.start()
-        for kind, version in versions.items():
-            self._tasks.append(asyncio.create_task(self._follow(kind, version),
-                                                   name=f"proxy-watch-{kind.__name__}"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
         await self.runner.stop()
         await self.servers.stop()
         await self.health_servers.stop()
@@ -99,76 +102,44 @@ class Proxier:
 
     # --- tracking (cheap; never renders) ------------------------------------------
 
-    def _record(self, kind: type, obj: Any, deleted: bool) -> None:
-        meta = obj.metadata
-        key = (meta.namespace, meta.name)
-        known = self._known[kind]
-        now = time.time()
-        if kind is Node:
-            if meta.name == self.config.node_name:
-                labels = None if deleted else dict(meta.labels or {})
-                if labels != self._node_labels:
-                    self._node_labels = labels
-                    self.state.need_full_sync = True
-                    self._queue()
+    def _on_node(self, previous: Obj | None, current: Obj | None) -> None:
+        obj = current or previous
+        assert obj is not None
+        meta = obj.get("metadata") or {}
+        if meta.get("name") != self.config.node_name:
             return
-        if kind is Service:
-            name = ServiceName(meta.namespace or "default", meta.name)
-            svc = None if deleted else core.Service.from_obj(obj.to_dict())
-            current = None if svc is None else service_ports(svc) or None
-            changed = self.state.service_changes.update(name, known.get(key), current, now)
-        else:
-            view = None if deleted else discovery.EndpointSlice.from_obj(obj.to_dict())
-            current = None if view is None else slice_info(view)
-            changed = self.state.slice_changes.update(key, known.get(key), current, now)
-        if current is None:
-            known.pop(key, None)
-        else:
-            known[key] = current
+        labels = None if current is None else dict(meta.get("labels") or {})
+        if labels != self._node_labels:
+            self._node_labels = labels
+            self.state.need_full_sync = True
+            self._queue()
+
+    def _on_service(self, previous: Obj | None, current: Obj | None) -> None:
+        key = key_of(current or previous or {})
+        namespace, name = split_key(key)
+        parsed = (service_ports(core.Service.from_obj(current)) or None) \
+            if current is not None else None
+        changed = self.state.service_changes.update(
+            ServiceName(namespace or "default", name), self._services.get(key), parsed,
+            time.time())
+        _remember(self._services, key, parsed)
+        if changed:
+            self._queue()
+
+    def _on_slice(self, previous: Obj | None, current: Obj | None) -> None:
+        key = key_of(current or previous or {})
+        namespace, name = split_key(key)
+        parsed = slice_info(discovery.EndpointSlice.from_obj(current)) \
+            if current is not None else None
+        changed = self.state.slice_changes.update(
+            (namespace or "", name), self._slices.get(key), parsed, time.time())
+        _remember(self._slices, key, parsed)
         if changed:
             self._queue()
 
     def _queue(self) -> None:
         self.servers.queued()
         self.runner.run()
-
-    async def _relist(self, kind: type) -> str:
-        namespaced = kind is not Node
-        listing = self.client.list(kind, namespace="*") if namespaced else self.client.list(kind)
-        seen: set[tuple[str | None, str]] = set()
-        async for obj in listing:
-            seen.add((obj.metadata.namespace, obj.metadata.name))
-            self._record(kind, obj, deleted=False)
-        for key in list(self._known[kind].keys() - seen):
-            self._forget(kind, key)
-        return listing.resourceVersion
-
-    def _forget(self, kind: type, key: tuple[str, str]) -> None:
-        namespace, name = key
-        previous = self._known[kind].pop(key)
-        if kind is Service:
-            changed = self.state.service_changes.update(
-                ServiceName(namespace, name), previous, None, time.time())
-        else:
-            changed = self.state.slice_changes.update(key, previous, None, time.time())
-        if changed:
-            self._queue()
-
-    async def _follow(self, kind: type, version: str) -> None:
-        namespaced = kind is not Node
-        while True:
-            try:
-                stream = self.client.watch(kind, namespace="*", resource_version=version) \
-                    if namespaced else self.client.watch(kind, resource_version=version)
-                async for event, obj in stream:
-                    self._record(kind, obj, deleted=event == WatchEventType.DELETED)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - relist and watch again
-                log.info("watch %s ended (%s); relisting", kind.__name__, exc)
-            await asyncio.sleep(WATCH_BACKOFF)
-            with contextlib.suppress(Exception):
-                version = await self._relist(kind)
 
     # --- sync ---------------------------------------------------------------------
 
@@ -222,3 +193,9 @@ class Proxier:
         m.service_changes.inc(by=services)
         m.endpoint_changes.inc(by=endpoints)
 
+
+def _remember(known: dict[str, V], key: str, value: V | None) -> None:
+    if value is None:
+        known.pop(key, None)
+    else:
+        known[key] = value

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from portico.apiserver.server import ApiServer
-from portico.client import REAL_CLOCK, Api, ApiError, Informer, PatchType
+from portico.client import REAL_CLOCK, Api, ApiError, Informer, InformerFactory, PatchType
 from portico.model.kinds import CONFIG_MAP, NAMESPACE, NODE, POD, POD_BINDING
 from tests.api.conftest import start_api
 
@@ -168,3 +168,39 @@ async def test_an_informer_resumes_from_its_version_and_relists_only_when_gone(
         assert informer.get("default/burst-11") is not None
     finally:
         await informer.stop()
+
+
+def bound_pod(name: str, node: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}}
+
+
+async def test_a_field_scoped_informer_lists_and_watches_only_what_matches(
+        served: Served) -> None:
+    """The node agent's informer: only the pods bound to its node, listed and watched;
+    a handler added once it has synced is first told about every cached object."""
+    api = served.api
+    await api.create(POD, bound_pod("mine", "n1"))
+    await api.create(POD, bound_pod("theirs", "n2"))
+    factory = InformerFactory(api)
+    informer = factory.informer(POD, fields={"spec.nodeName": "n1"})
+    assert factory.informer(POD, fields={"spec.nodeName": "n1"}) is informer
+    assert factory.informer(POD) is not informer
+    factory.start()
+    try:
+        await informer.wait_synced()
+        assert informer.list_keys() == ["default/mine"]
+        seen: list[tuple[str | None, str | None]] = []
+        informer.add_handler(lambda old, new: seen.append(
+            ((old or {}).get("metadata", {}).get("name"),
+             (new or {}).get("metadata", {}).get("name"))))
+        assert seen == [(None, "mine")]
+        await api.create(POD, bound_pod("later-theirs", "n2"))
+        await api.create(POD, bound_pod("later-mine", "n1"))
+        await until(lambda: (None, "later-mine") in seen)
+        await api.delete(POD, "mine", "default", grace_period=0)
+        await until(lambda: ("mine", None) in seen)
+        assert sorted(informer.list_keys()) == ["default/later-mine"]
+        assert all("theirs" not in (old or new or "") for old, new in seen)
+    finally:
+        await factory.stop()

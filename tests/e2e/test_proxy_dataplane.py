@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.discovery_v1 import EndpointSlice
 
+from portico.client import Api, InformerFactory
+from portico.model.kinds import ENDPOINT_SLICE, SERVICE
 from portico.proxy import Proxier, ProxyConfig
 from tests.api.conftest import start_api
 
@@ -136,14 +136,15 @@ async def wait(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
 
 
 def pod_slice(svc: str, pods: list[str], port: int = 8080, protocol: str = "TCP",
-              port_name: str = "p") -> EndpointSlice:
-    return EndpointSlice.from_dict({
+              port_name: str = "p") -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": f"{svc}-1", "namespace": "default",
                      "labels": {"kubernetes.io/service-name": svc}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [PODS[p]], "nodeName": "node-1",
                        "conditions": {"ready": True}} for p in pods],
-        "ports": [{"name": port_name, "port": port, "protocol": protocol}]})
+        "ports": [{"name": port_name, "port": port, "protocol": protocol}]}
 
 
 def svc_body(name: str, port: int = 80, protocol: str = "TCP", **spec: Any) -> dict[str, Any]:
@@ -153,16 +154,17 @@ def svc_body(name: str, port: int = 80, protocol: str = "TCP", **spec: Any) -> d
 
 
 @pytest.fixture
-async def env(tmp_path) -> AsyncIterator[tuple[Topology, AsyncClient, Proxier]]:
+async def env(tmp_path) -> AsyncIterator[tuple[Topology, Api, Proxier]]:
     topo = Topology()
     server, api = await start_api(tmp_path)
-    client = AsyncClient(config=KubeConfig.from_file(str(server.kubeconfig)))
+    client = Api.connect(server.kubeconfig, "test")
+    informers = InformerFactory(client)
     proxier: Proxier | None = None
     try:
         topo.build()
         config = ProxyConfig(node_name="node-1", node_ip=NODE_IP, pod_cidr="10.244.0.0/24",
                              netns=topo.ns("node"))
-        proxier = Proxier(config, client)
+        proxier = Proxier(config, informers)
         await proxier.start()
         await wait(lambda: all(topo.curl("node", f"http://{PODS[p]}:8080/hostname")[0] == 0
                                for p in ("a", "b")))
@@ -170,25 +172,26 @@ async def env(tmp_path) -> AsyncIterator[tuple[Topology, AsyncClient, Proxier]]:
     finally:
         if proxier is not None:
             await proxier.stop()
+        await informers.stop()
         await client.close()
         await api.session.close()
         await server.stop()
         topo.close()
 
 
-async def create(client: AsyncClient, body: dict[str, Any], slice_pods: list[str] | None,
-                 **slice_kw: Any) -> Any:
-    from lightkube.resources.core_v1 import Service
-    svc = await client.create(Service.from_dict(body))
+async def create(client: Api, body: dict[str, Any], slice_pods: list[str] | None,
+                 **slice_kw: Any) -> dict[str, Any]:
+    svc = await client.create(SERVICE, body)
     if slice_pods is not None:
-        await client.create(pod_slice(body["metadata"]["name"], slice_pods, **slice_kw))
+        await client.create(ENDPOINT_SLICE,
+                            pod_slice(body["metadata"]["name"], slice_pods, **slice_kw))
     return svc
 
 
 async def test_service_dataplane(env) -> None:
     topo, client, proxier = env
     web = await create(client, svc_body("web"), ["a", "b"])
-    ip = web.spec.clusterIP
+    ip = web["spec"]["clusterIP"]
     seen: set[str] = set()
 
     def both_endpoints() -> bool:
@@ -199,27 +202,28 @@ async def test_service_dataplane(env) -> None:
     await wait(both_endpoints)
 
     np = await create(client, svc_body("np", type="NodePort"), ["a"])
-    node_port = np.spec.ports[0].nodePort
+    node_port = np["spec"]["ports"][0]["nodePort"]
     await wait(lambda: topo.curl("out", f"http://{NODE_IP}:{node_port}/hostname") == (0, "pod-a"))
 
     empty = await create(client, svc_body("empty"), None)
-    await wait(lambda: f"{empty.spec.clusterIP} . tcp . 80" in
+    await wait(lambda: f"{empty['spec']['clusterIP']} . tcp . 80" in
                topo.run("node", "nft", "list", "map", "inet", "portico-proxy",
                         "no-endpoint-services").stdout)
     started = time.monotonic()
-    code, _ = topo.curl("client", f"http://{empty.spec.clusterIP}/hostname", timeout=5)
+    code, _ = topo.curl("client", f"http://{empty['spec']['clusterIP']}/hostname", timeout=5)
     assert code == 7, "connection refused expected"  # curl: failed to connect
     assert time.monotonic() - started < 2
 
     sticky = await create(client, svc_body("sticky", sessionAffinity="ClientIP"), ["a", "b"])
-    await wait(lambda: topo.curl("client", f"http://{sticky.spec.clusterIP}/hostname")[0] == 0)
-    answers = {topo.curl("client", f"http://{sticky.spec.clusterIP}/hostname")[1]
+    sticky_ip = sticky["spec"]["clusterIP"]
+    await wait(lambda: topo.curl("client", f"http://{sticky_ip}/hostname")[0] == 0)
+    answers = {topo.curl("client", f"http://{sticky_ip}/hostname")[1]
                for _ in range(8)}
     assert len(answers) == 1
 
     local = await create(client, svc_body("local", type="LoadBalancer",
                                           externalTrafficPolicy="Local"), ["a"])
-    lport, hport = local.spec.ports[0].nodePort, local.spec.healthCheckNodePort
+    lport, hport = local["spec"]["ports"][0]["nodePort"], local["spec"]["healthCheckNodePort"]
     await wait(lambda: topo.curl("out", f"http://{NODE_IP}:{lport}/clientip")[0] == 0)
     assert topo.curl("out", f"http://{NODE_IP}:{lport}/clientip")[1].startswith(OUTSIDE_IP + ":")
     # Cluster policy masquerades: the pod sees the node's address on the pod bridge
@@ -239,15 +243,15 @@ async def test_service_dataplane(env) -> None:
 async def test_udp_follows_an_endpoint_change(env) -> None:
     topo, client, proxier = env
     dns = await create(client, svc_body("dns", 53, "UDP"), ["a"], port=8081, protocol="UDP")
-    ip = dns.spec.clusterIP
+    ip = dns["spec"]["clusterIP"]
 
     def ask() -> str:
         return topo.run("client", sys.executable, "-c", UDP_CLIENT, ip, "53").stdout.strip()
     await wait(lambda: ask() == "pod-a")
     assert ask() == "pod-a"  # same source port: the conntrack entry stays on pod-a
-    slice_ = await client.get(EndpointSlice, "dns-1", namespace="default")
-    slice_.endpoints[0].addresses = [PODS["b"]]
-    await client.replace(slice_)
+    slice_ = await client.get(ENDPOINT_SLICE, "dns-1", namespace="default")
+    slice_["endpoints"][0]["addresses"] = [PODS["b"]]
+    await client.replace(ENDPOINT_SLICE, slice_)
     await wait(lambda: ask() == "pod-b", timeout=5)
 
 
@@ -256,18 +260,18 @@ async def test_hairpin_and_affinity_across_scale_up(env) -> None:
     own = await create(client, svc_body("own"), ["a"])
     # pod a reaching itself through its Service is masqueraded (to the bridge address),
     # or its reply would go to itself directly and the connection would never open
-    await wait(lambda: topo.curl("a", f"http://{own.spec.clusterIP}/clientip")[0] == 0)
-    assert topo.curl("a", f"http://{own.spec.clusterIP}/clientip")[1].startswith("10.244.0.1:")
+    await wait(lambda: topo.curl("a", f"http://{own['spec']['clusterIP']}/clientip")[0] == 0)
+    assert topo.curl("a", f"http://{own['spec']['clusterIP']}/clientip")[1].startswith("10.244.0.1:")
     # a pod reaching another pod's Service keeps its address
-    assert topo.curl("client", f"http://{own.spec.clusterIP}/clientip")[1].startswith(
+    assert topo.curl("client", f"http://{own['spec']['clusterIP']}/clientip")[1].startswith(
         PODS["client"] + ":")
 
     sticky = await create(client, svc_body("sticky2", sessionAffinity="ClientIP"), ["b"])
-    ip = sticky.spec.clusterIP
+    ip = sticky["spec"]["clusterIP"]
     await wait(lambda: topo.curl("client", f"http://{ip}/hostname") == (0, "pod-b"))
-    slice_ = await client.get(EndpointSlice, "sticky2-1", namespace="default")
-    slice_.endpoints.append(pod_slice("x", ["a"]).endpoints[0])
-    await client.replace(slice_)
+    slice_ = await client.get(ENDPOINT_SLICE, "sticky2-1", namespace="default")
+    slice_["endpoints"].append(pod_slice("x", ["a"])["endpoints"][0])
+    await client.replace(ENDPOINT_SLICE, slice_)
     element = re.compile(rf"(^|\s){re.escape(ip)} \. tcp \. 80 [^,]*: goto pick-2-affinity-10800")
     await wait(lambda: element.search(topo.run("node", "nft", "list", "map", "inet",
                                                "portico-proxy", "service-ips").stdout))

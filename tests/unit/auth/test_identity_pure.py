@@ -82,20 +82,16 @@ class _FakeTokenClient:
         self.missing = missing
         self.calls = 0
 
-    async def create(self, request, name, namespace):  # type: ignore[no-untyped-def]
-        import datetime
+    async def create(self, kind, body, namespace=None, name=None):  # type: ignore[no-untyped-def]
+        from portico.client import ApiError, Status
+        from portico.model.kinds import SERVICE_ACCOUNT_TOKEN
 
-        import httpx2 as httpx
-        from lightkube import ApiError
-        from lightkube.models.authentication_v1 import TokenRequest, TokenRequestStatus
-
+        assert (kind, name, namespace) == (SERVICE_ACCOUNT_TOKEN, "default", "ns")
         self.calls += 1
         if self.calls <= self.missing:
-            raise ApiError(response=httpx.Response(404, json={
-                "kind": "Status", "code": 404, "message": "not found"}))
-        expires = datetime.datetime.fromtimestamp(1000.0 + 3600, datetime.UTC)
-        return TokenRequest(spec=request.spec, status=TokenRequestStatus(
-            token=f"t{self.calls}", expirationTimestamp=expires))
+            raise ApiError(Status(404, "NotFound", "not found"))
+        expires = "1970-01-01T01:16:40Z"  # 1000 + 3600 s
+        return {**body, "status": {"token": f"t{self.calls}", "expirationTimestamp": expires}}
 
 
 async def test_token_manager_caches_refreshes_and_waits_for_the_account() -> None:

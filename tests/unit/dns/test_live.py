@@ -1,6 +1,6 @@
 """Against the real API server in process: a new Service resolves within 100 ms; /ready, /metrics.
 
-The DNS app watches the API with lightkube (admin kubeconfig), serves UDP/TCP
+The DNS app watches the API through portico.client (admin kubeconfig), serves UDP/TCP
 on 127.0.0.1 with a free port and its HTTP endpoints on free loopback ports.
 """
 

@@ -1,11 +1,9 @@
-"""Builders for Services and EndpointSlices (lightkube objects) and a rendered FakeNft."""
+"""Builders for Services and EndpointSlices (plain dicts, as the API sends them) and a
+rendered FakeNft."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from lightkube.resources.core_v1 import Service
-from lightkube.resources.discovery_v1 import EndpointSlice
 
 from portico.model import core, discovery
 from portico.proxy._state import ProxyState
@@ -20,13 +18,14 @@ CONFIG = ProxyConfig(node_name="node-1", node_ip=NODE_IP, pod_cidr="10.244.0.0/2
 
 
 def service(ns: str, name: str, cluster_ip: str, ports: list[dict[str, Any]],
-            **spec: Any) -> Service:
+            **spec: Any) -> dict[str, Any]:
     status = spec.pop("status", None)
-    body: dict[str, Any] = {"metadata": {"name": name, "namespace": ns},
+    body: dict[str, Any] = {"apiVersion": "v1", "kind": "Service",
+                            "metadata": {"name": name, "namespace": ns},
                             "spec": {"clusterIP": cluster_ip, "ports": ports, **spec}}
     if status:
         body["status"] = status
-    return Service.from_dict(body)
+    return body
 
 
 def port(number: int, name: str = "p80", protocol: str = "TCP", **extra: Any) -> dict[str, Any]:
@@ -42,11 +41,12 @@ def endpoint(ip: str, node: str = "node-2", ready: bool = True, serving: bool | 
 
 
 def endpoint_slice(ns: str, svc: str, endpoints: list[dict[str, Any]],
-                   ports: list[dict[str, Any]], suffix: str = "abc") -> EndpointSlice:
-    return EndpointSlice.from_dict({
+                   ports: list[dict[str, Any]], suffix: str = "abc") -> dict[str, Any]:
+    return {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": f"{svc}-{suffix}", "namespace": ns,
                      "labels": {"kubernetes.io/service-name": svc}},
-        "addressType": "IPv4", "endpoints": endpoints, "ports": ports})
+        "addressType": "IPv4", "endpoints": endpoints, "ports": ports}
 
 
 class World:
@@ -58,16 +58,16 @@ class World:
         self._services: dict[tuple[str, str], Any] = {}
         self._slices: dict[tuple[str, str], Any] = {}
 
-    def apply_service(self, svc: Service, deleted: bool = False) -> None:
-        key = (svc.metadata.namespace, svc.metadata.name)
-        current = None if deleted else service_ports(core.Service.from_obj(svc.to_dict())) or None
+    def apply_service(self, svc: dict[str, Any], deleted: bool = False) -> None:
+        key = (svc["metadata"]["namespace"], svc["metadata"]["name"])
+        current = None if deleted else service_ports(core.Service.from_obj(svc)) or None
         self.state.service_changes.update(ServiceName(*key), self._services.get(key), current,
                                           0.0)
         self._services[key] = current
 
-    def apply_slice(self, es: EndpointSlice, deleted: bool = False) -> None:
-        key = (es.metadata.namespace, es.metadata.name)
-        current = None if deleted else slice_info(discovery.EndpointSlice.from_obj(es.to_dict()))
+    def apply_slice(self, es: dict[str, Any], deleted: bool = False) -> None:
+        key = (es["metadata"]["namespace"], es["metadata"]["name"])
+        current = None if deleted else slice_info(discovery.EndpointSlice.from_obj(es))
         self.state.slice_changes.update(key, self._slices.get(key), current, 0.0)
         self._slices[key] = current
 

@@ -7,11 +7,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
-from lightkube.resources.core_v1 import Service
-from lightkube.resources.discovery_v1 import EndpointSlice
 from proxy_builders import CONFIG, endpoint, endpoint_slice, port, service
 
+from portico.client import Api, InformerFactory
+from portico.model.kinds import ENDPOINT_SLICE, SERVICE
 from portico.proxy import Proxier
 from portico.proxy.nftables import Transaction
 from portico.testing.nft import FakeNft
@@ -26,15 +25,17 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 @pytest.fixture
-async def cluster(tmp_path) -> AsyncIterator[tuple[AsyncClient, Proxier, FakeNft]]:
+async def cluster(tmp_path) -> AsyncIterator[tuple[Api, Proxier, FakeNft]]:
     server, api = await start_api(tmp_path)
-    client = AsyncClient(config=KubeConfig.from_file(str(server.kubeconfig)))
+    client = Api.connect(server.kubeconfig, "test")
+    informers = InformerFactory(client)
     nft = FakeNft()
-    proxier = Proxier(CONFIG, client, nft)
+    proxier = Proxier(CONFIG, informers, nft)
     try:
         yield client, proxier, nft
     finally:
         await proxier.stop()
+        await informers.stop()
         await client.close()
         await api.session.close()
         await server.stop()
@@ -42,20 +43,21 @@ async def cluster(tmp_path) -> AsyncIterator[tuple[AsyncClient, Proxier, FakeNft
 
 async def test_full_sync_at_start_then_partial_syncs(cluster) -> None:
     client, proxier, nft = cluster
-    svc = await client.create(service("default", "web", "", [port(80)]))
+    svc = await client.create(SERVICE, service("default", "web", "", [port(80)]))
     await proxier.start()
     assert nft.transactions == 1
     assert nft.last_transaction.script().startswith("add table inet portico-proxy\ndelete table")
-    cluster_ip = svc.spec.clusterIP
+    cluster_ip = svc["spec"]["clusterIP"]
     assert f"no-endpoint-services {{ {cluster_ip} . tcp . 80" in nft.dump()
 
-    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(8080)]))
+    await client.create(ENDPOINT_SLICE,
+                        endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(8080)]))
     await until(lambda: f"service-ips {{ {cluster_ip} . tcp . 80" in nft.dump())
     script = nft.last_transaction.script()
     assert "delete table" not in script
     assert f"backends {{ {cluster_ip} . tcp . 80 . 0 : 10.244.1.5 . 8080 }}" in script
 
-    await client.delete(Service, "web", namespace="default")
+    await client.delete(SERVICE, "web", namespace="default")
     await until(lambda: cluster_ip not in nft.dump())
     metrics = proxier.metrics.render()
     assert 'kubeproxy_sync_proxy_rules_total{type="full",result="success"} 1' in metrics
@@ -66,7 +68,7 @@ async def test_failed_apply_retries_with_a_full_sync(cluster) -> None:
     client, proxier, nft = cluster
     await proxier.start()
     nft.fail_next = "simulated nft failure"
-    await client.create(service("default", "api", "", [port(443, "https")]))
+    await client.create(SERVICE, service("default", "api", "", [port(443, "https")]))
     await until(lambda: "default/api/tcp/https" in nft.dump() or "api:https" in nft.dump(),
                 timeout=5)
     assert nft.last_transaction.script().startswith("add table inet portico-proxy\ndelete table")
@@ -104,14 +106,14 @@ async def test_watch_events_that_cancel_out_are_gone_before_the_next_sync(cluste
     await client.create(service("default", "web", "", [port(80)]))
     await proxier.start()
     held.close()
-    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.5")], [port(80)],
-                                       "held"))
+    await client.create(ENDPOINT_SLICE, endpoint_slice("default", "web", [endpoint("10.244.1.5")],
+                                                       [port(80)], "held"))
     await until(lambda: held.waiting)  # that sync is applying: what follows is only tracked
     ghost = endpoint_slice("default", "web", [endpoint("10.244.1.9")], [port(80)], "ghost")
-    await client.create(ghost)
-    await client.delete(EndpointSlice, ghost.metadata.name, namespace="default")
-    await client.create(endpoint_slice("default", "web", [endpoint("10.244.1.7")], [port(80)],
-                                       "marker"))
+    await client.create(ENDPOINT_SLICE, ghost)
+    await client.delete(ENDPOINT_SLICE, ghost["metadata"]["name"], namespace="default")
+    await client.create(ENDPOINT_SLICE, endpoint_slice("default", "web", [endpoint("10.244.1.7")],
+                                                       [port(80)], "marker"))
     # the marker's event follows the ghost's deletion on the same watch
     await until(lambda: ("default", "web-marker") in proxier.state.slice_changes)
     assert ("default", "web-ghost") not in proxier.state.slice_changes
