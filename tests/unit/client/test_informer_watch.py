@@ -33,13 +33,15 @@ class ScriptedApi:
         self.watched_from: list[tuple[str | None, float]] = []
         self.clock: FakeClock | None = None
 
-    async def list(self, kind: Kind, namespace: str | None = None) -> Listing:
+    async def list(self, kind: Kind, namespace: str | None = None,
+                   fields: dict[str, str] | None = None) -> Listing:
         assert self.clock is not None
         self.lists.append(self.clock.now())
         return self.listings.pop(0)
 
     async def watch(self, kind: Kind, namespace: str | None = None,
-                    resource_version: str | None = None) -> AsyncIterator[WatchEvent]:
+                    resource_version: str | None = None,
+                    fields: dict[str, str] | None = None) -> AsyncIterator[WatchEvent]:
         assert self.clock is not None
         self.watched_from.append((resource_version, self.clock.now()))
         if not self.watches:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
-from lightkube import AsyncClient
 from netpol_builders import pod
 from test_netpol_incremental import FROM_B
 
+from portico.client import Api, InformerFactory
 from portico.netpol._agent import FULL_SYNC_PERIOD, PolicyAgent
 from portico.netpol.render import TABLE
 from portico.proxy.config import ProxyConfig
@@ -39,7 +39,7 @@ class CutCountingAgent(PolicyAgent):
 
 @pytest.fixture
 def agent(monkeypatch: pytest.MonkeyPatch) -> CutCountingAgent:
-    made = CutCountingAgent(CONFIG, cast(AsyncClient, object()), RecordingNft())
+    made = CutCountingAgent(CONFIG, InformerFactory(cast(Api, object())), RecordingNft())
     monkeypatch.setattr(made, "_request_cut", lambda: made.cuts.append(made.state.applied))
     monkeypatch.setattr(made.runner, "retry_after", lambda seconds: None)
     made.cuts = []

@@ -103,7 +103,7 @@ async def test_watch_events_that_cancel_out_are_gone_before_the_next_sync(cluste
     client, proxier, nft = cluster
     held = HeldNft(nft)
     proxier.nft = held
-    await client.create(service("default", "web", "", [port(80)]))
+    await client.create(SERVICE, service("default", "web", "", [port(80)]))
     await proxier.start()
     held.close()
     await client.create(ENDPOINT_SLICE, endpoint_slice("default", "web", [endpoint("10.244.1.5")],
