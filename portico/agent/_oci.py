@@ -9,8 +9,8 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
   `Never` and absent -> `ErrImageNeverPull`; present -> `Pulled` "already present";
   else `Pulling`, the pull (credentials: the pod's `imagePullSecrets`, else its
   service account's), then `Pulled` "Successfully pulled image ... in 1.2s (1.2s
-  including waiting). Image size: N bytes." or `Failed` + `ErrImagePull` (the
-  container loop then backs off, `ImagePullBackOff`);
+  including waiting). Image size: N bytes." or `Failed` + `ErrImagePull`, and
+  kubelet's per pod and image back-off (`_oci_backoff`: `ImagePullBackOff`);
 - the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
   resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
   config error is `CreateContainerConfigError`/`CreateContainerError`;
@@ -32,8 +32,9 @@ from lightkube.resources.core_v1 import Secret, ServiceAccount
 
 from portico.agent import _events as ev
 from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
-from portico.agent._image_events import ERR_IMAGE_PULL
+from portico.agent._image_events import pull_backed_off, pull_failed
 from portico.agent._names import serviceaccount_dir, uid_hex
+from portico.agent._oci_backoff import PullBackoff
 from portico.agent._volume_manager import get_or_none
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.client import EventType
@@ -98,6 +99,7 @@ class ImageRuntime:
         self.config = config
         self.store: ImageStore | None = None
         self.puller: Puller | None = None
+        self.backoff = PullBackoff()
         if config is not None and config.image_store is not None:
             self.store = ImageStore(config.image_store)
             self.puller = Puller(self.store, _registries.load(config.registries_file),
@@ -155,16 +157,17 @@ async def ensure_image(runner: ContainerRunner, ref: Reference) -> StoredImage |
         runner._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
                              ev.Reason.ERR_IMAGE_NEVER_PULL)
         return None
+    if pull_backed_off(runner):
+        return None
     runner._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
     try:
         credentials = await _pull_credentials(runner, ref.registry)
         pulled = await rt.puller.pull(ref, node, credentials)
     except PullError as error:
-        message = PULL_HINT.format(error=error, image=image, hint=runner.pod.ctx.mappings.hint)
-        runner._event(EventType.WARNING, ev.Reason.FAILED,
-                      ev.PULL_FAILED.format(image=image, message=message))
-        runner._create_failed(ERR_IMAGE_PULL, message, ERR_IMAGE_PULL)
+        pull_failed(runner, PULL_HINT.format(error=error, image=image,
+                                             hint=runner.pod.ctx.mappings.hint))
         return None
+    rt.backoff.succeeded(runner.pod.ctx.clock())
     took = go_duration(pulled.seconds)
     runner._event(EventType.NORMAL, ev.Reason.PULLED, PULLED.format(
         image=image, pull=took, total=took, size=pulled.image.size))

@@ -108,19 +108,26 @@ def test_a_memory_hog_is_oom_killed(kubectl133: Kubectl) -> None:
     assert (term["reason"], term["exitCode"]) == ("OOMKilled", 137), dump(obj)
 
 
-def test_a_missing_tag_is_err_image_pull(kubectl133: Kubectl) -> None:
-    k = kubectl133
+def test_a_missing_tag_is_err_image_pull_then_image_pull_back_off(kubectl133: Kubectl) -> None:
+    k, image = kubectl133, f"127.0.0.1:{REGISTRY_PORT}/portico/bb:nope"
     k.ok("apply", "-f", "-", input=dump(pod("missing", {"containers": [
-        {"name": "c", "image": f"127.0.0.1:{REGISTRY_PORT}/portico/bb:nope"}]})))
+        {"name": "c", "image": image}]})))
 
-    def waiting() -> dict[str, Any] | None:
+    def waiting(reason: str) -> dict[str, Any] | None:
         obj = json.loads(k.ok("get", "pod", "missing", "-o", "json"))
         statuses = obj["status"].get("containerStatuses") or [{}]
         state = statuses[0].get("state", {}).get("waiting") or {}
-        return state if state.get("reason") == "ErrImagePull" else None
+        return state if state.get("reason") == reason else None
 
-    state = wait_for(waiting, 30, message="ErrImagePull")
+    state = wait_for(lambda: waiting("ErrImagePull"), 30, message="ErrImagePull")
     assert "not found" in state["message"], state
+    back_off = wait_for(lambda: waiting("ImagePullBackOff"), 30, message="ImagePullBackOff")
+    assert back_off["message"] == (
+        f'Back-off pulling image "{image}": ErrImagePull: {state["message"]}'), back_off
+    reasons = k.ok("get", "events", "--field-selector", "involvedObject.name=missing",
+                   "-o", "jsonpath={range .items[*]}{.reason}={.count}{'\\n'}{end}")
+    counts = dict(line.split("=") for line in reasons.splitlines())
+    assert counts.get("BackOff") and int(counts.get("Pulling", "0")) in (1, 2), counts
 
 
 def test_exec_runs_inside_the_container(kubectl133: Kubectl, cluster: Cluster) -> None:
