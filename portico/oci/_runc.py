@@ -100,8 +100,10 @@ class OciContainer:
                 error = ctypes.get_errno()
                 raise OSError(error, f"mount overlay on {self.rootfs}: {os.strerror(error)}")
             if self.memory_limit is not None and not (CGROUP_ROOT / "memory").is_dir():
-                # cgroup v2: runc limits its own cgroup (an OOM kill then reads as Error 137)
+                # cgroup v2: runc limits its own cgroup; the OOM killer takes the whole
+                # container (kubelet >= 1.28), and its kills count in our parent's events
                 config["linux"]["resources"]["memory"] = {"limit": self.memory_limit}
+                config["linux"]["resources"]["unified"] = {"memory.oom.group": "1"}
             (self.bundle / "config.json").write_text(json.dumps(config))
             self._limit_memory()
         except BaseException:
