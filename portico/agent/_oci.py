@@ -16,7 +16,8 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
   config error is `CreateContainerConfigError`/`CreateContainerError`;
 - the bundle and cgroups (`OciContainer.create`), then the launcher runs `runc run`
   in the pod (`runner.launch`).  `finish_image_container` after the exit tells an
-  OOM kill (`OOMKilled`, 137) and removes every trace of the container.
+  OOM kill (`OOMKilled`, 137), removes every trace of the container and collects
+  the store's garbage when its image was removed meanwhile (`portico.oci._gc`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from portico.oci import (
     PullError,
     SpecError,
     StoredImage,
+    _gc,
     _registries,
     _spec,
     full_ref,
@@ -207,11 +209,23 @@ def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
 
 def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> OciContainer:
     """The container's bundle and config.json (blocking: reads the image's files)."""
+    store = runner.pod.ctx.images.store
+    assert store is not None
+    with store.locked():  # leased at once: the store's GC keeps the root while in use
+        lower = store.unpacked(image)
+        lease = _gc.lease(store, lower, _container_id(runner))
+    try:
+        return _configure(runner, image, env, lower, lease)
+    except BaseException:
+        lease.unlink(missing_ok=True)
+        raise
+
+
+def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str], lower: Path,
+               lease: Path) -> OciContainer:
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
     assert store is not None
-    with store.locked():
-        lower = store.unpacked(image)
     image_config = store.config(image).get("config") or {}
     security = _spec.security_context(pod.pod.get("spec") or {}, spec)
     _spec.check_run_as_non_root(security, image_config.get("User") or "",
@@ -230,7 +244,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> O
         bool(spec.get("tty")))
     limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
     container = _container(runner, lower, memory_bytes(str(limit)) if limit is not None
-                           else None)
+                           else None, lease)
     container.bundle.mkdir(parents=True, exist_ok=True)
     hostname = container.bundle / "hostname"
     hostname.write_text(pod.place.hostname + "\n")
@@ -266,13 +280,19 @@ async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
     return container
 
 
-def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None) -> OciContainer:
-    """The container's runc identity: one id per pod, container and restart."""
-    cfg, rec = runner.pod.ctx.config, runner.record
-    cid = f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
+def _container_id(runner: ContainerRunner) -> str:
+    """The container's runc id: one per pod, container and restart."""
+    rec = runner.record
+    return f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
+
+
+def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None,
+               lease: Path | None = None) -> OciContainer:
+    """The container's runc identity, bundle and cgroup."""
+    cfg, cid = runner.pod.ctx.config, _container_id(runner)
     return OciContainer(cid, cfg.data_dir / "runc", cfg.data_dir / "oci" / cid,
                         f"{cgroup_base(cfg.cluster_name, cfg.node_name)}/{cid}", lower,
-                        memory_limit)
+                        memory_limit, lease)
 
 
 def adopt_image_container(runner: ContainerRunner, pid: int) -> OciContainer | None:
@@ -310,11 +330,13 @@ class ImageExit:
     start_error: str  # runc could not start the process: why
 
 
-async def _finish(container: OciContainer, pid: int) -> ImageExit:
+async def _finish(container: OciContainer, pid: int, store: ImageStore | None) -> ImageExit:
     unregister(pid)
     ended = ImageExit(await asyncio.to_thread(container.oom_killed),
                       await asyncio.to_thread(container.start_error))
     await asyncio.to_thread(container.finish)
+    if store is not None:
+        await asyncio.to_thread(_gc.release, store, container.lower)
     return ended
 
 
@@ -324,4 +346,4 @@ async def finish_image_container(runner: ContainerRunner, pid: int) -> ImageExit
     container, runner.oci = runner.oci, None
     if container is None:
         return ImageExit(False, "")
-    return await asyncio.shield(_finish(container, pid))
+    return await asyncio.shield(_finish(container, pid, runner.pod.ctx.images.store))

@@ -17,7 +17,9 @@ runc's own death would orphan the container, so a SIGKILL goes through `runc kil
 launcher pid -> container table (`register`/`lookup`) is how the agent's generic
 process code finds them; a restarted agent re-registers adopted containers.
 `finish()` (after the exit) reads the OOM count, deletes runc's state, unmounts
-the rootfs and removes the bundle and the cgroups, whatever state they are in.
+the rootfs, drops the store's lease on the image root (its path is kept in the
+bundle, so an adopted container's is dropped too) and removes the bundle and the
+cgroups, whatever state they are in.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any
 
 RUNC = "runc"
 RUNC_LOG = "runc.log"
+LEASE = "lease"  # in the bundle: the path of the store's lease on the image root
 START_FAILED = "unable to start container process: "
 NSENTER = "nsenter"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -50,6 +53,7 @@ class OciContainer:
     cgroup_parent: str  # "/portico/<cluster>-<node>/<id>"
     lower: Path
     memory_limit: int | None = None
+    lease: Path | None = None  # the store's mark that `lower` is in use (`_gc`)
 
     @property
     def rootfs(self) -> Path:
@@ -93,6 +97,8 @@ class OciContainer:
         try:
             for name in ("upper", "work", "rootfs"):
                 (self.bundle / name).mkdir(parents=True, exist_ok=True)
+            if self.lease is not None:  # `finish` drops it, adopted containers' too
+                (self.bundle / LEASE).write_text(str(self.lease))
             options = (f"lowerdir={self.lower},upperdir={self.bundle / 'upper'},"
                        f"workdir={self.bundle / 'work'}")
             if _libc.mount(b"overlay", str(self.rootfs).encode(), b"overlay", 0,
@@ -146,6 +152,10 @@ class OciContainer:
                        capture_output=True, timeout=30, check=False)
         if os.path.ismount(self.rootfs):
             _libc.umount2(str(self.rootfs).encode(), MNT_DETACH)
+        with contextlib.suppress(OSError):
+            Path((self.bundle / LEASE).read_text()).unlink(missing_ok=True)
+        if self.lease is not None:
+            self.lease.unlink(missing_ok=True)
         shutil.rmtree(self.bundle, ignore_errors=True)
         remove_cgroups(self.cgroup_parent)
 

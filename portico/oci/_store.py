@@ -12,6 +12,7 @@ Layout under the store directory (the cluster's `D/images`):
 - `rootfs/<config hex>/`: the image's layers unpacked once (`umoci raw unpack`:
   whiteouts, hard links, xattrs), the read-only lower layer of every container of
   that image;
+- `leases/<root id>/<container id>`: the unpacked roots containers run on (`_gc`);
 - `lock`: an flock held for every change, by agents (in threads) and the CLI alike.
 An unpack goes to a temporary directory renamed into place only when complete, so
 nothing half-unpacked is ever used; a failed one is removed.
@@ -37,6 +38,7 @@ from portico.images._reference import parse
 
 UMOCI = "umoci"
 REF_NAME = "org.opencontainers.image.ref.name"
+UNPACK_PREFIX = ".unpack-"  # a root being unpacked (a crash's are collected, `_gc`)
 
 
 class StoreError(Exception):
@@ -69,6 +71,7 @@ class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.layout = root / "layout"
+        self.leases = root / "leases"  # <root id>/<container id>: roots in use (`_gc`)
         self._refs = root / "refs.json"
 
     @contextlib.contextmanager
@@ -150,7 +153,8 @@ class ImageStore:
 
     def config(self, image: StoredImage) -> dict[str, Any]:
         """The image's config (`config`: Entrypoint, Cmd, Env, User...; `architecture`)."""
-        return json.loads(self.blob(image.config_digest))
+        config: dict[str, Any] = json.loads(self.blob(image.config_digest))
+        return config
 
     def rootfs(self, image: StoredImage) -> Path:
         return self.root / "rootfs" / image.config_digest.partition(":")[2][:24]
@@ -162,7 +166,7 @@ class ImageStore:
         if target.is_dir():
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=target.parent))
         try:
             result = subprocess.run([UMOCI, "raw", "unpack", "--image",
                                      f"{self.layout}:{image.key}", str(tmp / "rootfs")],

@@ -214,6 +214,36 @@ def test_image_load_of_a_docker_save_tarball(kubectl133: Kubectl, cluster: Clust
     assert "portico.test/loaded" not in _portico(cluster, "ls").stdout
 
 
+def _layout_blobs(cluster: Cluster) -> set[str]:
+    return {p.name for p in (cluster.data_dir / "images" / "layout" / "blobs" / "sha256")
+            .iterdir()}
+
+
+def test_image_rm_collects_blobs_and_the_root_once_its_pods_are_gone(
+        kubectl133: Kubectl, cluster: Cluster) -> None:
+    k, root = kubectl133, cluster.workdir / "registry"
+    before = _layout_blobs(cluster)
+    layout, tarball = root / "gc-oci", root / "gc.tar"
+    build_layout(layout, "1.0", {"Cmd": ["sleep", "3600"]}, extra={"gc-marker": b"unique"})
+    subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0",
+                    f"docker-archive:{tarball}:portico.test/gc:1.0"], check=True, timeout=60)
+    assert _portico(cluster, "load", str(tarball)).returncode == 0
+    refs = json.loads((cluster.data_dir / "images" / "refs.json").read_text())
+    image_root = cluster.data_dir / "images" / "rootfs" / refs[
+        "portico.test/gc:1.0"]["config_digest"].partition(":")[2][:24]
+    k.ok("apply", "-f", "-", input=dump(pod("gc", {"containers": [
+        {"name": "c", "image": "portico.test/gc:1.0", "imagePullPolicy": "Never"}]})))
+    k.ok("wait", "--for=condition=Ready", "pod/gc", "--timeout=60s")
+    assert image_root.is_dir()
+    removed = _portico(cluster, "rm", "portico.test/gc:1.0")
+    assert removed.returncode == 0 and "deleted 3 blobs" in removed.stdout, removed.stdout
+    assert _layout_blobs(cluster) == before  # its layer, config and manifest went
+    assert image_root.is_dir()  # its pod still runs on it
+    k.ok("delete", "pod", "gc", "--grace-period=1")
+    wait_for(lambda: not image_root.exists(), 30, message="the unused root collected")
+    assert not (cluster.data_dir / "images" / "leases" / image_root.name).exists()
+
+
 def test_init_container_volume_user_and_exec_probe(kubectl133: Kubectl) -> None:
     k = kubectl133
     mount = [{"name": "data", "mountPath": "/data"}]
