@@ -209,9 +209,6 @@ class ContainerRunner:
             return Attempt.STARTED
         rec = self.record
         if self.pod.ctx.images.pulls(rec.image, self.pod.ctx.mappings):
-            async with self.pod.image_lock:  # the first makes the namespaces the others join
-                if not peer_namespaces(self):
-                    return await self._start_image(first=True)
             return await self._start_image()
         try:
             argv, self.env, workdir = self._prepare()
@@ -225,14 +222,26 @@ class ContainerRunner:
         image_ready(self)
         return await self._launch(argv, self.env, workdir)
 
-    async def _start_image(self, first: bool = False) -> Attempt:
-        oci = await start_image_container(self)
-        if oci is None:
+    async def _start_image(self) -> Attempt:
+        """Pull and prepare (with the pod's other containers), then launch: the first
+        to launch makes the namespaces (IPC, UTS; PID when shared) the others join."""
+        planned = await start_image_container(self)
+        if planned is None:
             return Attempt.NOT_CREATED
-        attempt = await self._launch(oci.run_argv(), {}, "/", oci)
-        if first:
-            await created(oci, self.proc)
-        return attempt
+        oci = planned.container
+        try:
+            async with self.pod.image_lock:
+                joined = peer_namespaces(self)
+                if not joined:
+                    attempt = await self._launch(oci.run_argv(), {}, "/", oci)
+                    await created(oci, self.proc)
+                    return attempt
+            await asyncio.to_thread(planned.join, joined)
+        except asyncio.CancelledError:
+            if self.oci is not oci:  # never launched: nothing else will clean it up
+                await launched(oci, None)
+            raise
+        return await self._launch(oci.run_argv(), {}, "/", oci)
 
     async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
                       oci: OciContainer | None = None) -> Attempt:

@@ -207,7 +207,7 @@ def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
     return {}
 
 
-def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> OciContainer:
+def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> PlannedContainer:
     """The container's bundle and config.json (blocking: reads the image's files)."""
     store = runner.pod.ctx.images.store
     assert store is not None
@@ -222,7 +222,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> O
 
 
 def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str], lower: Path,
-               lease: Path) -> OciContainer:
+               lease: Path) -> PlannedContainer:
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
     assert store is not None
@@ -250,13 +250,27 @@ def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
     hostname.write_text(pod.place.hostname + "\n")
     config = _spec.runtime_config(process, _mounts(runner, hostname, env),
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
-                                  peer_namespaces(runner), profile_for(security))
+                                  pod.place.hostname, profile_for(security))
     container.create(config)
-    return container
+    return PlannedContainer(container, config)
 
 
-async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
-    """Pull as needed and create the container's bundle; None: it waits (reported)."""
+@dataclass(frozen=True)
+class PlannedContainer:
+    """A container made but not launched: its config.json joins no peer yet."""
+    container: OciContainer
+    config: dict[str, Any]
+
+    def join(self, joined: dict[str, str]) -> None:
+        """Join the pod peer's namespaces (`peer_namespaces`), if any (blocking)."""
+        if joined:
+            _spec.join(self.config, joined)
+            self.container.write_config(self.config)
+
+
+async def start_image_container(runner: ContainerRunner) -> PlannedContainer | None:
+    """Pull as needed and create the container's bundle (the pod's containers do this
+    at once; only the launch waits for a peer's namespaces); None: it waits (reported)."""
     rec = runner.record
     ref = parse(rec.image)
     image = await ensure_image(runner, ref)
@@ -264,7 +278,7 @@ async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
         return None
     try:
         env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
-        container = await asyncio.to_thread(_plan, runner, image, env)
+        planned = await asyncio.to_thread(_plan, runner, image, env)
     except EnvError as error:
         runner._create_failed(str(error.reason), error.message)
         return None
@@ -277,7 +291,7 @@ async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
         return None
     runner.env = env
     rec.image_ref, rec.image_id = image.ref, image.image_id
-    return container
+    return planned
 
 
 def _container_id(runner: ContainerRunner) -> str:
@@ -319,9 +333,9 @@ async def created(container: OciContainer, proc: ContainerProcess | None,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while proc is not None and proc.running() and loop.time() < deadline:
-        if await asyncio.to_thread(container.init_pid) is not None:
+        if container.created():  # one stat, no thread: many pods may wait at once
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,10 @@ class OciContainer:
                 str(self.runc_root), "--log", str(self.bundle / RUNC_LOG), "--log-format",
                 "json", "run", "--bundle", str(self.bundle), self.id]
 
+    def created(self) -> bool:
+        """Whether runc has made the container (its state is saved once it has)."""
+        return (self.runc_root / self.id / "state.json").exists()
+
     def init_pid(self) -> int | None:
         """The running container's init process (runc's state), or None."""
         try:
@@ -110,11 +114,16 @@ class OciContainer:
                 # container (kubelet >= 1.28), and its kills count in our parent's events
                 config["linux"]["resources"]["memory"] = {"limit": self.memory_limit}
                 config["linux"]["resources"]["unified"] = {"memory.oom.group": "1"}
-            (self.bundle / "config.json").write_text(json.dumps(config))
+            self.write_config(config)
             self._limit_memory()
         except BaseException:
             self.finish()
             raise
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        tmp = self.bundle / "config.json.tmp"
+        tmp.write_text(json.dumps(config))
+        tmp.replace(self.bundle / "config.json")
 
     def _limit_memory(self) -> None:
         if self.memory_limit is None:

@@ -304,9 +304,10 @@ def test_a_pods_containers_share_ipc_uts_and_with_the_flag_pids(kubectl133: Kube
     def in_container(name: str, *argv: str) -> str:
         return k.ok("exec", "shared", "-c", name, "--", *argv)
 
-    assert in_container("a", "readlink", "/proc/self/ns/ipc") == in_container(
-        "b", "readlink", "/proc/self/ns/ipc")
-    assert in_container("b", "hostname") == "shared\n"
+    for kind in ("ipc", "uts"):
+        assert in_container("a", "readlink", f"/proc/self/ns/{kind}") == in_container(
+            "b", "readlink", f"/proc/self/ns/{kind}")
+    assert in_container("a", "hostname") == in_container("b", "hostname") == "shared\n"
     assert {"sleep 600", "sleep 601"} <= set(in_container("b", "ps", "-o", "args").splitlines())
 
 
