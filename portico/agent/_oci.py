@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,8 +223,19 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> P
         raise
 
 
-def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str], lower: Path,
-               lease: Path) -> PlannedContainer:
+def image_file(layers: tuple[Path, ...], path: str) -> str:
+    """A regular file of the image as its container sees it (the top layer that has the
+    name wins; a whiteout, link or directory there reads as no file)."""
+    for layer in layers:
+        found = layer / path
+        if os.path.lexists(found):
+            return found.read_text(errors="replace") if stat.S_ISREG(
+                found.lstat().st_mode) else ""
+    return ""
+
+
+def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
+               lower: tuple[Path, ...], lease: Path) -> PlannedContainer:
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
     assert store is not None
@@ -230,10 +243,8 @@ def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
     security = _spec.security_context(pod.pod.get("spec") or {}, spec)
     _spec.check_run_as_non_root(security, image_config.get("User") or "",
                                 ev.format_pod(pod.pod), spec["name"])
-    passwd, group = ((lower / "etc" / n) for n in ("passwd", "group"))
-    user = _spec.resolve_user(image_config.get("User") or "",
-                              passwd.read_text() if passwd.exists() else "",
-                              group.read_text() if group.exists() else "",
+    user = _spec.resolve_user(image_config.get("User") or "", image_file(lower, "etc/passwd"),
+                              image_file(lower, "etc/group"),
                               security.get("runAsUser"), security.get("runAsGroup"))
     command = [expand(c, env) for c in spec.get("command") or []] or None
     args = [expand(a, env) for a in spec.get("args") or []] or None
@@ -300,7 +311,7 @@ def _container_id(runner: ContainerRunner) -> str:
     return f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
 
 
-def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None,
+def _container(runner: ContainerRunner, lower: tuple[Path, ...], memory_limit: int | None,
                lease: Path | None = None) -> OciContainer:
     """The container's runc identity, bundle and cgroup."""
     cfg, cid = runner.pod.ctx.config, _container_id(runner)
@@ -311,7 +322,7 @@ def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None,
 
 def adopt_image_container(runner: ContainerRunner, pid: int) -> OciContainer | None:
     """Re-register a container a previous agent started (same id, same bundle)."""
-    container = _container(runner, Path("/"), None)
+    container = _container(runner, (), None)
     if not (container.runc_root / container.id).is_dir():
         return None
     register(pid, container)

@@ -4,8 +4,8 @@
 the cluster's nodes (its `D/nodes/*`) or the chosen ones; `ls` lists each image with
 its id (config digest), size and nodes; `rm IMAGE... [--node N]...` untags it from
 the nodes (all by default), then collects the store's garbage (`portico.oci._gc`):
-the blobs and unpacked roots no tagged image uses, unless a container still runs
-on the root.  The cluster need not be running.
+the blobs and unpacked layers no tagged image uses, unless a container still runs
+on them.  The cluster need not be running.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def _remove(store: ImageStore, images: list[str], nodes: tuple[str, ...]) -> int
             else:
                 print(f"untagged {ref}")
         collected = collect(store)
-    if collected.blobs or collected.roots:
+    if collected.blobs or collected.layers:
         print(f"deleted {collected.blobs} blobs ({collected.bytes} bytes) and "
-              f"{collected.roots} unpacked roots no image uses")
+              f"{collected.layers} unpacked layers no image uses")
     return code

@@ -5,33 +5,36 @@
 - layout index entries whose key no reference uses (an image untagged from its last
   node, the old manifest of a re-pulled tag, a failed pull's or load's leftovers);
 - blobs no kept manifest (or index) reaches: layers, configs, manifests;
-- unpacked roots (`rootfs/<id>`) of no kept image, unless a container still runs on
-  one: each container holds a lease file `leases/<id>/<container id>` from before
-  its root is mounted until its clean-up (`OciContainer.finish`), so a root is
-  never pulled from under an overlay mount, whichever namespace mounted it;
-- temporary unpack directories left by a crash, and empty lease directories.
+- unpacked layers (`layers/<id>`) of no kept image, unless a container still runs
+  on one: each container holds a lease file `leases/<container id>` naming its
+  layers from before its root is mounted until its clean-up (`OciContainer.finish`),
+  so a layer is never pulled from under an overlay mount, whichever namespace
+  mounted it;
+- temporary unpack directories left by a crash.
 `portico image rm` collects after untagging (containerd's GC after an image delete),
-and an agent whose container ended on a root no tagged image uses any more
+and an agent whose container ended on layers no tagged image uses any more
 (`release`: the image was removed while its pods ran) collects then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from portico.oci._store import REF_NAME, UNPACK_PREFIX, ImageStore
+from portico.oci._layers import TEMP_PREFIX
+from portico.oci._store import REF_NAME, ImageStore, layer_name
 
 
 @dataclass(frozen=True)
 class Collected:
     blobs: int
     bytes: int
-    roots: int
+    layers: int
 
 
 def _reachable(store: ImageStore, digest: str, seen: set[str]) -> None:
@@ -83,52 +86,49 @@ def _remove_blobs(store: ImageStore, keep: set[str]) -> tuple[int, int]:
     return count, freed
 
 
-def _leased(store: ImageStore, name: str) -> bool:
-    leases = store.leases / name
-    try:
-        return any(leases.iterdir())
-    except FileNotFoundError:
-        return False
+def _leased(store: ImageStore) -> set[str]:
+    """The layers containers run on, as their leases name them."""
+    names: set[str] = set()
+    for lease_file in (store.leases.iterdir() if store.leases.is_dir() else []):
+        with contextlib.suppress(OSError):
+            names.update(lease_file.read_text().split())
+    return names
 
 
-def _remove_roots(store: ImageStore, keep: set[str]) -> int:
-    count, roots = 0, store.root / "rootfs"
-    for root in (roots.iterdir() if roots.is_dir() else []):
-        if root.name.startswith(UNPACK_PREFIX) or (
-                root.name not in keep and not _leased(store, root.name)):
-            shutil.rmtree(root, ignore_errors=True)
-            count += not root.name.startswith(UNPACK_PREFIX)
-    for leases in (store.leases.iterdir() if store.leases.is_dir() else []):
-        if not any(leases.iterdir()):
-            os.rmdir(leases)
+def _remove_layers(store: ImageStore, keep: set[str]) -> int:
+    count = 0
+    for layer in (store.layers.iterdir() if store.layers.is_dir() else []):
+        if layer.name.startswith(TEMP_PREFIX) or layer.name not in keep:
+            shutil.rmtree(layer, ignore_errors=True)
+            count += not layer.name.startswith(TEMP_PREFIX)
     return count
 
 
 def collect(store: ImageStore) -> Collected:
     """Remove what no tagged image needs (call with the lock held)."""
-    images = store.images()
     reachable: set[str] = set()
-    for entry in _prune_index(store, {i.key for i in images}):
+    for entry in _prune_index(store, {i.key for i in store.images()}):
         _reachable(store, entry["digest"], reachable)
     blobs, freed = _remove_blobs(store, reachable)
-    roots = _remove_roots(store, {store.rootfs(i).name for i in images})
-    return Collected(blobs, freed, roots)
+    layers = _remove_layers(store, {layer_name(d) for d in reachable} | _leased(store))
+    return Collected(blobs, freed, layers)
 
 
-def lease(store: ImageStore, root: Path, container_id: str) -> Path:
-    """Mark `root` in use by the container (call with the lock held); the lease file."""
-    path = store.leases / root.name / container_id
+def lease(store: ImageStore, layers: Sequence[Path], container_id: str) -> Path:
+    """Mark `layers` in use by the container (call with the lock held); the lease file."""
+    path = store.leases / container_id
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
+    path.write_text("\n".join(layer.name for layer in layers) + "\n")
     return path
 
 
-def release(store: ImageStore, root: Path) -> Collected | None:
-    """A container on `root` ended (its lease dropped): collect when no tagged image
-    uses the root any more (takes the lock)."""
-    if root.parent != store.root / "rootfs":
-        return None  # an adopted container's root is not known
+def release(store: ImageStore, layers: Sequence[Path]) -> Collected | None:
+    """A container on `layers` ended (its lease dropped): collect when some layer is
+    no tagged image's any more (takes the lock)."""
+    if not layers:
+        return None  # an adopted container's layers are not known
     with store.locked():
-        if not root.is_dir() or root.name in {store.rootfs(i).name for i in store.images()}:
+        tagged = {name for image in store.images() for name in store.layer_names(image)}
+        if all(layer.name in tagged for layer in layers):
             return None
         return collect(store)

@@ -2,7 +2,7 @@
 
 `OciContainer.create()` (blocking; the agent runs it in a thread) makes the bundle
 `<node dir>/oci/<id>/`: `rootfs` is an overlayfs mount (lower = the image's
-unpacked root from the store, read-only and shared; upper and work = this
+unpacked layers from the store, read-only and shared; upper and work = this
 container's own, fresh for every start, as a restarted container gets a new
 writable layer), `config.json` beside it.  The memory limit goes on the
 container's parent cgroup `/portico/<cluster>-<node>/<id>`, made here, with runc's
@@ -17,7 +17,7 @@ runc's own death would orphan the container, so a SIGKILL goes through `runc kil
 launcher pid -> container table (`register`/`lookup`) is how the agent's generic
 process code finds them; a restarted agent re-registers adopted containers.
 `finish()` (after the exit) reads the OOM count, deletes runc's state, unmounts
-the rootfs, drops the store's lease on the image root (its path is kept in the
+the rootfs, drops the store's lease on the image's layers (its path is kept in the
 bundle, so an adopted container's is dropped too) and removes the bundle and the
 cgroups, whatever state they are in.
 """
@@ -51,7 +51,7 @@ class OciContainer:
     runc_root: Path
     bundle: Path
     cgroup_parent: str  # "/portico/<cluster>-<node>/<id>"
-    lower: Path
+    lower: tuple[Path, ...]  # the image's layer directories, top first (() if unknown)
     memory_limit: int | None = None
     lease: Path | None = None  # the store's mark that `lower` is in use (`_gc`)
 
@@ -103,7 +103,8 @@ class OciContainer:
                 (self.bundle / name).mkdir(parents=True, exist_ok=True)
             if self.lease is not None:  # `finish` drops it, adopted containers' too
                 (self.bundle / LEASE).write_text(str(self.lease))
-            options = (f"lowerdir={self.lower},upperdir={self.bundle / 'upper'},"
+            lowerdir = ":".join(str(layer) for layer in self.lower)
+            options = (f"lowerdir={lowerdir},upperdir={self.bundle / 'upper'},"
                        f"workdir={self.bundle / 'work'}")
             if _libc.mount(b"overlay", str(self.rootfs).encode(), b"overlay", 0,
                            options.encode()) != 0:
@@ -197,7 +198,7 @@ def remove_node_containers(node_dir: Path, cluster: str) -> int:
     ids = {p.name for d in (root, bundles) if d.is_dir() for p in d.iterdir() if p.is_dir()}
     for cid in sorted(ids):
         container = OciContainer(cid, root, bundles / cid,
-                                 f"{cgroup_base(cluster, node_dir.name)}/{cid}", Path("/"))
+                                 f"{cgroup_base(cluster, node_dir.name)}/{cid}", ())
         container.kill(signal.SIGKILL)
         container.finish()
     return len(ids)

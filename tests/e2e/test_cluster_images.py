@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from portico.oci import ImageStore
 from portico.testing.oci_images import build_layout, push, start_registry
 from portico.testing.sandbox import Cluster, wait_for
 from tests.conftest import Kubectl, new_namespace
@@ -228,20 +229,21 @@ def test_image_rm_collects_blobs_and_the_root_once_its_pods_are_gone(
     subprocess.run(["skopeo", "copy", "--quiet", f"oci:{layout}:1.0",
                     f"docker-archive:{tarball}:portico.test/gc:1.0"], check=True, timeout=60)
     assert _portico(cluster, "load", str(tarball)).returncode == 0
-    refs = json.loads((cluster.data_dir / "images" / "refs.json").read_text())
-    image_root = cluster.data_dir / "images" / "rootfs" / refs[
-        "portico.test/gc:1.0"]["config_digest"].partition(":")[2][:24]
+    store = ImageStore(cluster.data_dir / "images")
+    loaded = store.lookup("portico.test/gc:1.0")
+    assert loaded is not None
+    [layer] = [store.layers / name for name in store.layer_names(loaded)]
     k.ok("apply", "-f", "-", input=dump(pod("gc", {"containers": [
         {"name": "c", "image": "portico.test/gc:1.0", "imagePullPolicy": "Never"}]})))
     k.ok("wait", "--for=condition=Ready", "pod/gc", "--timeout=60s")
-    assert image_root.is_dir()
+    assert layer.is_dir()
     removed = _portico(cluster, "rm", "portico.test/gc:1.0")
     assert removed.returncode == 0 and "deleted 3 blobs" in removed.stdout, removed.stdout
     assert _layout_blobs(cluster) == before  # its layer, config and manifest went
-    assert image_root.is_dir()  # its pod still runs on it
+    assert layer.is_dir()  # its pod still runs on it
     k.ok("delete", "pod", "gc", "--grace-period=1")
-    wait_for(lambda: not image_root.exists(), 30, message="the unused root collected")
-    assert not (cluster.data_dir / "images" / "leases" / image_root.name).exists()
+    wait_for(lambda: not layer.exists(), 30, message="the unused layer collected")
+    assert all(layer.name not in lease.read_text() for lease in store.leases.iterdir())
 
 
 def test_init_container_volume_user_and_exec_probe(kubectl133: Kubectl) -> None:

@@ -6,8 +6,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from portico.oci._gc import collect, lease
-from portico.oci._store import REF_NAME, ImageStore, StoredImage
+from portico.oci._gc import collect, lease, release
+from portico.oci._store import REF_NAME, ImageStore, StoredImage, layer_name
 
 
 def _blob(store: ImageStore, content: bytes) -> str:
@@ -36,16 +36,17 @@ def _blobs(store: ImageStore) -> set[str]:
     return {f"sha256:{p.name}" for p in (store.layout / "blobs" / "sha256").iterdir()}
 
 
-def test_collect_keeps_what_tagged_images_reach_and_leased_roots(tmp_path: Path) -> None:
+def test_collect_keeps_what_tagged_images_reach_and_leased_layers(tmp_path: Path) -> None:
     store = ImageStore(tmp_path / "images")
     kept_manifest, kept_config = _image(store, "k1", b"config-1", [b"base", b"app-1"])
     _, gone_config = _image(store, "k2", b"config-2", [b"base", b"app-2"])
     store.record(StoredImage("reg/app:1", "", "k1", kept_config, 10), ("node-1",))
-    gone = StoredImage("reg/app:2", "", "k2", gone_config, 10)
-    for image in (store.images()[0], gone):
-        (store.rootfs(image) / "bin").mkdir(parents=True)
-    (store.root / "rootfs" / ".unpack-crashed").mkdir()
-    in_use = lease(store, store.rootfs(gone), "abc-c-0")
+    base, app1, app2 = (store.layers / layer_name(_blob(store, b)) for b in (
+        b"base", b"app-1", b"app-2"))
+    for layer in (base, app1, app2):
+        (layer / "bin").mkdir(parents=True)
+    (store.layers / ".unpack-crashed").mkdir()
+    in_use = lease(store, [app2, base], "abc-c-0")
 
     collected = collect(store)
 
@@ -56,13 +57,15 @@ def test_collect_keeps_what_tagged_images_reach_and_leased_roots(tmp_path: Path)
     keys = [e["annotations"][REF_NAME] for e in json.loads(
         (store.layout / "index.json").read_text())["manifests"]]
     assert keys == ["k1"]
-    assert store.rootfs(gone).is_dir() and collected.roots == 0  # a container runs on it
-    assert not (store.root / "rootfs" / ".unpack-crashed").exists()
+    assert app2.is_dir() and collected.layers == 0  # a container runs on it
+    assert not (store.layers / ".unpack-crashed").exists()
 
+    assert release(store, [app2, base]) is not None  # app-2 is no tagged image's
+    assert app2.is_dir()  # still leased: the lease goes first (`OciContainer.finish`)
     in_use.unlink()
-    assert collect(store).roots == 1
-    assert not store.rootfs(gone).exists() and store.rootfs(store.images()[0]).is_dir()
-    assert not (store.leases / store.rootfs(gone).name).exists()
+    assert collect(store).layers == 1
+    assert not app2.exists() and base.is_dir() and app1.is_dir()
+    assert release(store, [base]) is None  # base is still the tagged image's
 
 
 def _manifest_size(config_digest: str) -> int:
