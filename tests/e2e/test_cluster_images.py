@@ -33,6 +33,7 @@ MIRRORED_HOST = "registry.invalid"  # resolves nowhere: only its mirror can serv
 IMAGE = f"127.0.0.1:{REGISTRY_PORT}/portico/bb:1.0"
 PRIVATE = f"127.0.0.1:{AUTH_PORT}/private/bb:1.0"
 OTHER_ARCH = f"127.0.0.1:{REGISTRY_PORT}/portico/arm:1.0"
+LAYERED = f"127.0.0.1:{REGISTRY_PORT}/portico/layered:1.0"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         push(running.sandbox, layout, "1.0", PRIVATE, f"{USER}:{PASSWORD}")
         build_layout(layout, "arm", {"Cmd": ["true"]}, architecture="arm64")
         push(running.sandbox, layout, "arm", OTHER_ARCH)
+        build_layout(layout, "layered", {"Env": ["PATH=/bin"]},
+                     extra={"etc/motd": b"base", "data/a": b"1", "data/b": b"2"},
+                     uppers=[{"data/b": b"two", "data/a2": b"x"},
+                             {"etc/.wh.motd": b"", "data/.wh..wh..opq": b"",
+                              "data/c": b"3"}])
+        push(running.sandbox, layout, "layered", LAYERED)
         yield running
 
 
@@ -93,6 +100,13 @@ def test_a_pulled_image_runs_in_its_own_root_and_pid_namespace(kubectl133: Kubec
     events = k.ok("get", "events", "-o", "jsonpath={range .items[*]}{.message}{'\\n'}{end}")
     assert f'Pulling image "{IMAGE}"' in events
     assert f'Successfully pulled image "{IMAGE}" in ' in events and "Image size: " in events
+
+
+def test_layers_stack_with_their_whiteouts(kubectl133: Kubectl) -> None:
+    obj = _run(kubectl133, "layered", {"image": LAYERED, "command": ["/bin/sh", "-c"], "args": [
+        "ls /data; echo $(cat /data/c); test -e /etc/motd || echo no-motd; echo new >/data/c"]})
+    assert obj["status"]["phase"] == "Succeeded", dump(obj)
+    assert kubectl133.ok("logs", "layered").split() == ["c", "3", "no-motd"]
 
 
 def test_the_image_entrypoint_and_cmd_apply(kubectl133: Kubectl) -> None:
