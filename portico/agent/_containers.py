@@ -51,7 +51,7 @@ from portico.agent._oci import (
     created,
     finish_image_container,
     launched,
-    peer_namespaces,
+    shared_namespaces,
     start_image_container,
 )
 from portico.agent._oci_backoff import backoff_key
@@ -223,24 +223,28 @@ class ContainerRunner:
         return await self._launch(argv, self.env, workdir)
 
     async def _start_image(self) -> Attempt:
-        """Pull and prepare (with the pod's other containers), then launch: the first
-        to launch makes the namespaces (IPC, UTS; PID when shared) the others join."""
+        """Pull and prepare (with the pod's other containers), then launch in the pod's
+        IPC and UTS namespaces; with a shared PID namespace the first to launch makes
+        them and the others join its."""
         planned = await start_image_container(self)
         if planned is None:
             return Attempt.NOT_CREATED
         oci = planned.container
         try:
             async with self.pod.image_lock:
-                joined = peer_namespaces(self)
-                if not joined:
+                joined = await asyncio.to_thread(shared_namespaces, self)
+                if joined is None:
                     attempt = await self._launch(oci.run_argv(), {}, "/", oci)
                     await created(oci, self.proc)
                     return attempt
             await asyncio.to_thread(planned.join, joined)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, OSError) as error:
             if self.oci is not oci:  # never launched: nothing else will clean it up
                 await launched(oci, None)
-            raise
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            self._create_failed("CreateContainerError", str(error))
+            return Attempt.NOT_CREATED
         return await self._launch(oci.run_argv(), {}, "/", oci)
 
     async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,

@@ -60,7 +60,12 @@ from portico.oci import (
     register,
     unregister,
 )
-from portico.oci._runc import cgroup_base
+from portico.oci._runc import (
+    cgroup_base,
+    namespaces_dir,
+    pod_namespaces,
+    remove_pod_namespaces,
+)
 from portico.oci._seccomp import profile_for
 
 if TYPE_CHECKING:
@@ -196,17 +201,30 @@ def _mounts(runner: ContainerRunner, hostname_file: Path,
     return mounts
 
 
-def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
-    """The namespaces a running image container of the same pod has made (IPC, UTS;
-    PID with shareProcessNamespace) for this one to join; none for the first."""
+def shared_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
+    """The namespaces the container joins (blocking): the pod's IPC and UTS ones
+    (`pod_namespaces`), or with shareProcessNamespace those of a running peer, PID
+    too (a PID namespace lives as long as its first process); None: no peer runs,
+    this container makes them."""
     pod = runner.pod
-    kinds = ["ipc", "uts"] + (["pid"] if (pod.pod.get("spec") or {}).get(
-        "shareProcessNamespace") else [])
+    if not (pod.pod.get("spec") or {}).get("shareProcessNamespace"):
+        return pod_namespaces(_namespaces_dir(pod.ctx.config, pod.uid), pod.place.hostname)
     for peer in pod.init + pod.containers:
         pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
         if pid is not None:
-            return {kind: f"/proc/{pid}/ns/{kind}" for kind in kinds}
-    return {}
+            return {kind: f"/proc/{pid}/ns/{kind}" for kind in ("ipc", "uts", "pid")}
+    return None
+
+
+def _namespaces_dir(config: AgentConfig, pod_uid: str) -> Path:
+    return namespaces_dir(config.cluster_name, config.node_name, uid_hex(pod_uid)[:12])
+
+
+def remove_image_namespaces(config: AgentConfig, pod_uid: str) -> None:
+    """The pod is gone: its namespace files too, if it had any (blocking)."""
+    directory = _namespaces_dir(config, pod_uid)
+    if directory.exists():
+        remove_pod_namespaces(directory)
 
 
 def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> PlannedContainer:
@@ -273,7 +291,7 @@ class PlannedContainer:
     config: dict[str, Any]
 
     def join(self, joined: dict[str, str]) -> None:
-        """Join the pod peer's namespaces (`peer_namespaces`), if any (blocking)."""
+        """Join the pod's namespaces (`shared_namespaces`), if any (blocking)."""
         if joined:
             _spec.join(self.config, joined)
             self.container.write_config(self.config)

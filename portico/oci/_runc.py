@@ -13,9 +13,11 @@ The container process the launcher starts is `runc --root <node dir>/runc run
 --bundle B ID` (foreground: runc exits with the container's code, 128 + signal
 for a signal death, and forwards the signals it gets to the container's init).
 runc's own death would orphan the container, so a SIGKILL goes through `runc kill`
-(`kill()`); `exec_argv()` is `runc exec` (the container's env, user and cwd).  The
-launcher pid -> container table (`register`/`lookup`) is how the agent's generic
-process code finds them; a restarted agent re-registers adopted containers.
+(`kill()`); `exec_argv()` is `runc exec` (the container's env, user and cwd).  A
+pod's containers join its IPC and UTS namespaces, bind-mounted on files by
+`pod_namespaces` under /run/portico/<cluster>-<node>/ (removed with the pod).
+The launcher pid -> container table (`register`/`lookup`) is how the agent's
+generic process code finds them; a restarted agent re-registers adopted containers.
 `finish()` (after the exit) reads the OOM count, deletes runc's state, unmounts
 the rootfs, drops the store's lease on the image's layers (its path is kept in the
 bundle, so an adopted container's is dropped too) and removes the bundle and the
@@ -36,6 +38,9 @@ from pathlib import Path
 from typing import Any
 
 RUNC = "runc"
+UNSHARE, HOSTNAME = "unshare", "hostname"
+NAMESPACES_ROOT = Path("/run/portico")
+POD_NAMESPACES = "pod-"
 RUNC_LOG = "runc.log"
 LEASE = "lease"  # in the bundle: the path of the store's lease on the image root
 START_FAILED = "unable to start container process: "
@@ -190,11 +195,51 @@ def cgroup_base(cluster: str, node: str) -> str:
     return f"/portico/{cluster}-{node}"
 
 
+def namespaces_dir(cluster: str, node: str, pod_id: str = "") -> Path:
+    """Where a node's pods keep their namespace files (outside the data directory,
+    whose files `portico up` chmods: a namespace file cannot be)."""
+    node_dir = NAMESPACES_ROOT / f"{cluster}-{node}"
+    return node_dir / f"{POD_NAMESPACES}{pod_id}" if pod_id else node_dir
+
+
+def pod_namespaces(directory: Path, hostname: str) -> dict[str, str]:
+    """The pod's IPC and UTS (with `hostname`) namespaces, made once and bind-mounted
+    on files in `directory` (`namespaces_dir`, as a pod sandbox holds them), for each
+    of its containers to join whichever starts first (blocking; OSError when they
+    cannot be made)."""
+    paths = {kind: directory / kind for kind in ("ipc", "uts")}
+    if not all(os.path.ismount(path) for path in paths.values()):
+        remove_pod_namespaces(directory)
+        directory.mkdir(parents=True, mode=0o700)
+        for path in paths.values():
+            path.touch()
+        made = subprocess.run([UNSHARE, f"--ipc={paths['ipc']}", f"--uts={paths['uts']}",
+                               HOSTNAME, hostname], capture_output=True, text=True,
+                              timeout=30, check=False)
+        if made.returncode != 0:
+            remove_pod_namespaces(directory)
+            raise OSError(f"cannot make the pod's namespaces: {made.stderr.strip()}")
+    return {kind: str(path) for kind, path in paths.items()}
+
+
+def remove_pod_namespaces(directory: Path) -> None:
+    """Unmount and remove a pod's namespace files (`pod_namespaces`)."""
+    for kind in ("ipc", "uts"):
+        _libc.umount2(str(directory / kind).encode(), MNT_DETACH)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
 def remove_node_containers(node_dir: Path, cluster: str) -> int:
     """Every container still under the node's runc root or bundle dir: killed, deleted,
-    unmounted, its bundle and cgroups removed (an agent's shutdown after its pods
-    stopped, and `portico down` after a crash).  Returns how many there were."""
+    unmounted, its bundle and cgroups removed, and the pods' namespace files (an
+    agent's shutdown after its pods stopped, and `portico down` after a crash).
+    Returns how many containers there were."""
     root, bundles = node_dir / "runc", node_dir / "oci"
+    pods = namespaces_dir(cluster, node_dir.name)
+    for directory in pods.glob(f"{POD_NAMESPACES}*"):
+        remove_pod_namespaces(directory)
+    with contextlib.suppress(OSError):
+        pods.rmdir()
     ids = {p.name for d in (root, bundles) if d.is_dir() for p in d.iterdir() if p.is_dir()}
     for cid in sorted(ids):
         container = OciContainer(cid, root, bundles / cid,

@@ -157,9 +157,10 @@ def test_exec_runs_inside_the_container(kubectl133: Kubectl, cluster: Cluster) -
 
     def cleaned() -> bool:
         return str(cluster.data_dir) not in Path("/proc/mounts").read_text() and not list(
-            Path("/sys/fs/cgroup/pids").glob(f"portico/{cluster.name}-*/*"))
+            Path("/sys/fs/cgroup/pids").glob(f"portico/{cluster.name}-*/*")) and not list(
+            Path("/run/portico").glob(f"{cluster.name}-*/pod-*"))
 
-    wait_for(cleaned, 10, message="no mount or cgroup of the deleted pod left")
+    wait_for(cleaned, 10, message="no mount, cgroup or namespace of the deleted pod left")
 
 
 
