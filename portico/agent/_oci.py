@@ -53,6 +53,7 @@ from portico.oci import (
     PullError,
     SpecError,
     StoredImage,
+    StoreError,
     _gc,
     _registries,
     _spec,
@@ -231,9 +232,14 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> P
     """The container's bundle and config.json (blocking: reads the image's files)."""
     store = runner.pod.ctx.images.store
     assert store is not None
-    with store.locked():  # leased at once: the store's GC keeps the root while in use
-        lower = store.unpacked(image)
-        lease = _gc.lease(store, lower, _container_id(runner))
+    cid = _container_id(runner)
+    with store.locked(shared=True):  # leased at once: GC keeps the layers while in use
+        lower = store.unpacked_if_present(image)
+        lease = _gc.lease(store, lower, cid) if lower else None
+    if lease is None:  # a layer to unpack first (a loaded image's, or one collected)
+        with store.locked():
+            lower = store.unpacked(image)
+            lease = _gc.lease(store, lower, cid)
     try:
         return _configure(runner, image, env, lower, lease)
     except BaseException:
@@ -314,7 +320,7 @@ async def start_image_container(runner: ContainerRunner) -> PlannedContainer | N
     except VolumeError as error:
         runner._create_failed(CONFIG_ERROR, str(error))
         return None
-    except (SpecError, OSError) as error:
+    except (SpecError, StoreError, OSError) as error:
         reason = error.reason if isinstance(error, SpecError) else "CreateContainerError"
         runner._create_failed(reason, str(error))
         return None

@@ -13,7 +13,8 @@ Layout under the store directory (the cluster's `D/images`):
   whiteouts in overlayfs' form), shared by every image that has it; a container's
   root is an overlay of its image's layers;
 - `leases/<container id>`: the layers a container runs on (`_gc`);
-- `lock`: an flock held for every change, by agents (in threads) and the CLI alike.
+- `lock`: an flock held for every change, by agents (in threads) and the CLI alike
+  (shared by containers leasing layers already unpacked).
 A layer is unpacked into a temporary directory renamed into place only when
 complete, so nothing half-unpacked is ever used; a failed one is removed.
 """
@@ -72,10 +73,12 @@ class ImageStore:
         self._refs = root / "refs.json"
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, shared: bool = False) -> Iterator[None]:
+        """The store's lock: exclusive for changes; `shared` to read and lease (many
+        containers at once, while no pull, load or GC runs)."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.root / "lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
 
     def _read_refs(self) -> dict[str, StoredImage]:
@@ -157,6 +160,11 @@ class ImageStore:
         """The image's layers' directory names under `layers/`, bottom first."""
         _, manifest = self.manifest_of(image.key)
         return [layer_name(layer["digest"]) for layer in manifest.get("layers") or []]
+
+    def unpacked_if_present(self, image: StoredImage) -> tuple[Path, ...]:
+        """The image's layer directories, top first, if all are unpacked (else ())."""
+        dirs = tuple(self.layers / name for name in reversed(self.layer_names(image)))
+        return dirs if dirs and all(d.is_dir() for d in dirs) else ()
 
     def unpacked(self, image: StoredImage, claim: Claim | None = None) -> tuple[Path, ...]:
         """The image's layer directories, top first (an overlay's lowerdir order),
