@@ -57,6 +57,19 @@ class CrashLoopBackoff:
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    def left_since_update(self, key: str, now: float) -> float:
+        """Seconds left of `key`'s back-off counted from its last update (0 = not in
+        back-off): flowcontrol's IsInBackOffSinceUpdate, used for image pulls."""
+        entry = self._entries.get(key)
+        if entry is None or self._expired(key, now):
+            return 0.0
+        return max(entry.last_update + entry.backoff - now, 0.0)
+
+    def gc(self, now: float) -> None:
+        """Drop the entries not updated for 2 x max (flowcontrol's GC)."""
+        for key in [k for k in self._entries if self._expired(k, now)]:
+            del self._entries[key]
+
 
 def format_duration(seconds: float) -> str:
     """Go's `time.Duration.String()` for whole seconds: 10s, 1m20s, 5m0s."""

@@ -7,8 +7,8 @@ start; wait; on exit restart according to the restart policy, immediately the
 first time and then after the crash-loop back-off (state waiting
 `CrashLoopBackOff`, `lastState` the exit, `restartCount` + 1 on each restart).
 Config and image errors leave the container waiting with their reason and are
-retried every `CONFIG_RETRY_SECONDS` (an image that cannot be had is shown as
-`ErrImagePull`, then for the second half of the wait as `ImagePullBackOff`).  A
+retried every `CONFIG_RETRY_SECONDS`; an image that cannot be had is tried again
+on kubelet's image back-off (`ErrImagePull`, then `ImagePullBackOff`, `_oci_backoff`).  A
 process that cannot be started (no such executable) is reported as the runtime
 does: terminated, reason `StartError`, exit code 128 and the launcher's message,
 after which the restart policy and back-off apply as to any exit.  kubelet's events
@@ -38,7 +38,12 @@ from portico.agent._adoption import container_labels, reported_status, restore_r
 from portico.agent._attach import AttachableProcess
 from portico.agent._backoff import CRASH_LOOP_BACK_OFF, back_off_message
 from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
-from portico.agent._image_events import ERR_IMAGE_PULL, image_failed, image_ready
+from portico.agent._image_events import (
+    ERR_IMAGE_PULL,
+    IMAGE_PULL_BACK_OFF,
+    image_failed,
+    image_ready,
+)
 from portico.agent._names import container_log, pod_dir
 from portico.agent._oci import (
     OOM_KILLED,
@@ -46,9 +51,10 @@ from portico.agent._oci import (
     created,
     finish_image_container,
     launched,
-    peer_namespaces,
+    shared_namespaces,
     start_image_container,
 )
+from portico.agent._oci_backoff import backoff_key
 from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
@@ -68,7 +74,6 @@ CONTAINER_DIR_ENV = "PORTICO_CONTAINER_DIR"
 START_ERROR = "StartError"
 START_ERROR_EXIT_CODE = 128
 NEVER_STARTED = "1970-01-01T00:00:00Z"  # containerd's zero start time, as kubelet reports it
-IMAGE_PULL_BACK_OFF = "ImagePullBackOff"
 ROOT_STAGING = "rootfs"
 Object = dict[str, Any]
 
@@ -156,18 +161,13 @@ class ContainerRunner:
                     ev.ERROR.format(message=event_text or message))
         self._waiting(reason, message)
 
-    async def _pull_back_off(self) -> None:
-        """The retry wait after a failed pull: ErrImagePull, then ImagePullBackOff."""
-        rec = self.record
-        await self._sleep(CONFIG_RETRY_SECONDS / 2)
-        if self.stopping or rec.reason != ERR_IMAGE_PULL:
-            return
-        back_off = ev.PULL_BACK_OFF.format(image=rec.image)
-        self._event(EventType.NORMAL, ev.Reason.BACK_OFF, back_off)
-        self._event(EventType.WARNING, ev.Reason.FAILED,
-                    ev.ERROR.format(message=IMAGE_PULL_BACK_OFF))
-        self._waiting(IMAGE_PULL_BACK_OFF, f"{back_off}: {ERR_IMAGE_PULL}: {rec.message}")
-        await self._sleep(CONFIG_RETRY_SECONDS / 2)
+    def _retry_delay(self) -> float:
+        """Seconds before a container that was not created is tried again."""
+        reason = self.record.reason
+        if reason not in (ERR_IMAGE_PULL, IMAGE_PULL_BACK_OFF):
+            return CONFIG_RETRY_SECONDS
+        key = backoff_key(self.pod.uid, self.record.image)
+        return self.pod.ctx.images.backoff.delay(key, reason, self.pod.ctx.clock())
 
     def _start_failed(self, detail: str) -> None:
         """The process could not be started: terminated StartError, as containerd says."""
@@ -209,9 +209,6 @@ class ContainerRunner:
             return Attempt.STARTED
         rec = self.record
         if self.pod.ctx.images.pulls(rec.image, self.pod.ctx.mappings):
-            async with self.pod.image_lock:  # the first makes the namespaces the others join
-                if not peer_namespaces(self):
-                    return await self._start_image(first=True)
             return await self._start_image()
         try:
             argv, self.env, workdir = self._prepare()
@@ -225,14 +222,30 @@ class ContainerRunner:
         image_ready(self)
         return await self._launch(argv, self.env, workdir)
 
-    async def _start_image(self, first: bool = False) -> Attempt:
-        oci = await start_image_container(self)
-        if oci is None:
+    async def _start_image(self) -> Attempt:
+        """Pull and prepare (with the pod's other containers), then launch in the pod's
+        IPC and UTS namespaces; with a shared PID namespace the first to launch makes
+        them and the others join its."""
+        planned = await start_image_container(self)
+        if planned is None:
             return Attempt.NOT_CREATED
-        attempt = await self._launch(oci.run_argv(), {}, "/", oci)
-        if first:
-            await created(oci, self.proc)
-        return attempt
+        oci = planned.container
+        try:
+            async with self.pod.image_lock:
+                joined = await asyncio.to_thread(shared_namespaces, self)
+                if joined is None:
+                    attempt = await self._launch(oci.run_argv(), {}, "/", oci)
+                    await created(oci, self.proc)
+                    return attempt
+            await asyncio.to_thread(planned.join, joined)
+        except (asyncio.CancelledError, OSError) as error:
+            if self.oci is not oci:  # never launched: nothing else will clean it up
+                await launched(oci, None)
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            self._create_failed("CreateContainerError", str(error))
+            return Attempt.NOT_CREATED
+        return await self._launch(oci.run_argv(), {}, "/", oci)
 
     async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
                       oci: OciContainer | None = None) -> Attempt:
@@ -318,10 +331,7 @@ class ContainerRunner:
         backoff, clock, rec = self.pod.ctx.backoff, self.pod.ctx.clock, self.record
         while not self.stopping:
             if not await self._run_once():
-                if rec.reason == ERR_IMAGE_PULL:
-                    await self._pull_back_off()
-                else:
-                    await self._sleep(CONFIG_RETRY_SECONDS)
+                await self._sleep(self._retry_delay())
                 continue
             if self.stopping or policy is RestartPolicy.NEVER:
                 return

@@ -2,7 +2,8 @@
 ("already present", or after `Pulling` with `Always`, where the program comes from),
 and for an image that cannot be had, its reason (`ErrImagePull`, `ErrImageNeverPull`,
 `InvalidImageName`, `CreateContainerError`) with kubelet's `Failed` events.
-Pulled images have theirs in `_oci`.
+Pulled images have theirs in `_oci`; both go through the pull back-off here
+(`pull_backed_off` before a pull, `pull_failed` after one, `_oci_backoff`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from portico.agent import _events as ev
+from portico.agent._oci_backoff import ERR_IMAGE_PULL, IMAGE_PULL_BACK_OFF, backoff_key
 from portico.images import ImageError, ImageErrorReason
 from portico.model.vocabulary import EventType, ImagePullPolicy
 
 if TYPE_CHECKING:
     from portico.agent._containers import ContainerRunner
 
-ERR_IMAGE_PULL = "ErrImagePull"
+__all__ = ["ERR_IMAGE_PULL", "IMAGE_PULL_BACK_OFF", "image_failed", "image_ready",
+           "pull_backed_off", "pull_failed"]
+
+
+def pull_backed_off(runner: ContainerRunner) -> bool:
+    """kubelet's check before a pull: in back-off, the container waits
+    `ImagePullBackOff` (BackOff and Failed events) and True is returned."""
+    pod, image = runner.pod, runner.record.image
+    message = pod.ctx.images.backoff.in_back_off(backoff_key(pod.uid, image), image,
+                                                 pod.ctx.clock())
+    if message is None:
+        return False
+    runner._event(EventType.NORMAL, ev.Reason.BACK_OFF, ev.PULL_BACK_OFF.format(image=image))
+    runner._create_failed(IMAGE_PULL_BACK_OFF, message, IMAGE_PULL_BACK_OFF)
+    return True
+
+
+def pull_failed(runner: ContainerRunner, message: str) -> None:
+    """The pull failed with `message`: Failed events, `ErrImagePull`, back-off armed."""
+    pod, image = runner.pod, runner.record.image
+    runner._event(EventType.WARNING, ev.Reason.FAILED,
+                  ev.PULL_FAILED.format(image=image, message=message))
+    runner._create_failed(ERR_IMAGE_PULL, message, ERR_IMAGE_PULL)
+    pod.ctx.images.backoff.failed(backoff_key(pod.uid, image), message, pod.ctx.clock())
 
 
 def image_ready(runner: ContainerRunner) -> None:
@@ -44,8 +69,6 @@ def image_failed(runner: ContainerRunner, error: ImageError) -> None:
         runner._event(EventType.WARNING, ev.Reason.ERR_IMAGE_NEVER_PULL, message)
         runner._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
                               ev.Reason.ERR_IMAGE_NEVER_PULL)
-    else:
+    elif not pull_backed_off(runner):
         runner._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
-        runner._event(EventType.WARNING, ev.Reason.FAILED,
-                      ev.PULL_FAILED.format(image=image, message=error.message))
-        runner._create_failed(ERR_IMAGE_PULL, error.message, ERR_IMAGE_PULL)
+        pull_failed(runner, error.message)

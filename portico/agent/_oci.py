@@ -9,14 +9,15 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
   `Never` and absent -> `ErrImageNeverPull`; present -> `Pulled` "already present";
   else `Pulling`, the pull (credentials: the pod's `imagePullSecrets`, else its
   service account's), then `Pulled` "Successfully pulled image ... in 1.2s (1.2s
-  including waiting). Image size: N bytes." or `Failed` + `ErrImagePull` (the
-  container loop then backs off, `ImagePullBackOff`);
+  including waiting). Image size: N bytes." or `Failed` + `ErrImagePull`, and
+  kubelet's per pod and image back-off (`_oci_backoff`: `ImagePullBackOff`);
 - the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
   resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
   config error is `CreateContainerConfigError`/`CreateContainerError`;
 - the bundle and cgroups (`OciContainer.create`), then the launcher runs `runc run`
   in the pod (`runner.launch`).  `finish_image_container` after the exit tells an
-  OOM kill (`OOMKilled`, 137) and removes every trace of the container.
+  OOM kill (`OOMKilled`, 137), removes every trace of the container and collects
+  the store's garbage when its image was removed meanwhile (`portico.oci._gc`).
 """
 
 from __future__ import annotations
@@ -24,14 +25,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portico.agent import _events as ev
 from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
-from portico.agent._image_events import ERR_IMAGE_PULL
+from portico.agent._image_events import pull_backed_off, pull_failed
 from portico.agent._names import serviceaccount_dir, uid_hex
+from portico.agent._oci_backoff import PullBackoff
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.images._catalog import BUILTIN
 from portico.images._mappings import MappingSource
@@ -47,13 +51,20 @@ from portico.oci import (
     PullError,
     SpecError,
     StoredImage,
+    StoreError,
+    _gc,
     _registries,
     _spec,
     full_ref,
     register,
     unregister,
 )
-from portico.oci._runc import cgroup_base
+from portico.oci._runc import (
+    cgroup_base,
+    namespaces_dir,
+    pod_namespaces,
+    remove_pod_namespaces,
+)
 from portico.oci._seccomp import profile_for
 
 if TYPE_CHECKING:
@@ -96,6 +107,7 @@ class ImageRuntime:
         self.config = config
         self.store: ImageStore | None = None
         self.puller: Puller | None = None
+        self.backoff = PullBackoff()
         if config is not None and config.image_store is not None:
             self.store = ImageStore(config.image_store)
             self.puller = Puller(self.store, _registries.load(config.registries_file),
@@ -154,16 +166,17 @@ async def ensure_image(runner: ContainerRunner, ref: Reference) -> StoredImage |
         runner._create_failed(ev.Reason.ERR_IMAGE_NEVER_PULL, message,
                              ev.Reason.ERR_IMAGE_NEVER_PULL)
         return None
+    if pull_backed_off(runner):
+        return None
     runner._event(EventType.NORMAL, ev.Reason.PULLING, ev.PULLING.format(image=image))
     try:
         credentials = await _pull_credentials(runner, ref.registry)
         pulled = await rt.puller.pull(ref, node, credentials)
     except PullError as error:
-        message = PULL_HINT.format(error=error, image=image, hint=runner.pod.ctx.mappings.hint)
-        runner._event(EventType.WARNING, ev.Reason.FAILED,
-                      ev.PULL_FAILED.format(image=image, message=message))
-        runner._create_failed(ERR_IMAGE_PULL, message, ERR_IMAGE_PULL)
+        pull_failed(runner, PULL_HINT.format(error=error, image=image,
+                                             hint=runner.pod.ctx.mappings.hint))
         return None
+    rt.backoff.succeeded(runner.pod.ctx.clock())
     took = go_duration(pulled.seconds)
     runner._event(EventType.NORMAL, ev.Reason.PULLED, PULLED.format(
         image=image, pull=took, total=took, size=pulled.image.size))
@@ -188,34 +201,73 @@ def _mounts(runner: ContainerRunner, hostname_file: Path,
     return mounts
 
 
-def peer_namespaces(runner: ContainerRunner) -> dict[str, str]:
-    """The namespaces a running image container of the same pod has made (IPC, UTS;
-    PID with shareProcessNamespace) for this one to join; none for the first."""
+def shared_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
+    """The namespaces the container joins (blocking): the pod's IPC and UTS ones
+    (`pod_namespaces`), or with shareProcessNamespace those of a running peer, PID
+    too (a PID namespace lives as long as its first process); None: no peer runs,
+    this container makes them."""
     pod = runner.pod
-    kinds = ["ipc", "uts"] + (["pid"] if (pod.pod.get("spec") or {}).get(
-        "shareProcessNamespace") else [])
+    if not (pod.pod.get("spec") or {}).get("shareProcessNamespace"):
+        return pod_namespaces(_namespaces_dir(pod.ctx.config, pod.uid), pod.place.hostname)
     for peer in pod.init + pod.containers:
         pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
         if pid is not None:
-            return {kind: f"/proc/{pid}/ns/{kind}" for kind in kinds}
-    return {}
+            return {kind: f"/proc/{pid}/ns/{kind}" for kind in ("ipc", "uts", "pid")}
+    return None
 
 
-def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> OciContainer:
+def _namespaces_dir(config: AgentConfig, pod_uid: str) -> Path:
+    return namespaces_dir(config.cluster_name, config.node_name, uid_hex(pod_uid)[:12])
+
+
+def remove_image_namespaces(config: AgentConfig, pod_uid: str) -> None:
+    """The pod is gone: its namespace files too, if it had any (blocking)."""
+    directory = _namespaces_dir(config, pod_uid)
+    if directory.exists():
+        remove_pod_namespaces(directory)
+
+
+def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> PlannedContainer:
     """The container's bundle and config.json (blocking: reads the image's files)."""
+    store = runner.pod.ctx.images.store
+    assert store is not None
+    cid = _container_id(runner)
+    with store.locked(shared=True):  # leased at once: GC keeps the layers while in use
+        lower = store.unpacked_if_present(image)
+        lease = _gc.lease(store, lower, cid) if lower else None
+    if lease is None:  # a layer to unpack first (a loaded image's, or one collected)
+        with store.locked():
+            lower = store.unpacked(image)
+            lease = _gc.lease(store, lower, cid)
+    try:
+        return _configure(runner, image, env, lower, lease)
+    except BaseException:
+        lease.unlink(missing_ok=True)
+        raise
+
+
+def image_file(layers: tuple[Path, ...], path: str) -> str:
+    """A regular file of the image as its container sees it (the top layer that has the
+    name wins; a whiteout, link or directory there reads as no file)."""
+    for layer in layers:
+        found = layer / path
+        if os.path.lexists(found):
+            return found.read_text(errors="replace") if stat.S_ISREG(
+                found.lstat().st_mode) else ""
+    return ""
+
+
+def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
+               lower: tuple[Path, ...], lease: Path) -> PlannedContainer:
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
     assert store is not None
-    with store.locked():
-        lower = store.unpacked(image)
     image_config = store.config(image).get("config") or {}
     security = _spec.security_context(pod.pod.get("spec") or {}, spec)
     _spec.check_run_as_non_root(security, image_config.get("User") or "",
                                 ev.format_pod(pod.pod), spec["name"])
-    passwd, group = ((lower / "etc" / n) for n in ("passwd", "group"))
-    user = _spec.resolve_user(image_config.get("User") or "",
-                              passwd.read_text() if passwd.exists() else "",
-                              group.read_text() if group.exists() else "",
+    user = _spec.resolve_user(image_config.get("User") or "", image_file(lower, "etc/passwd"),
+                              image_file(lower, "etc/group"),
                               security.get("runAsUser"), security.get("runAsGroup"))
     command = [expand(c, env) for c in spec.get("command") or []] or None
     args = [expand(a, env) for a in spec.get("args") or []] or None
@@ -226,19 +278,33 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> O
         bool(spec.get("tty")))
     limit = ((spec.get("resources") or {}).get("limits") or {}).get("memory")
     container = _container(runner, lower, memory_bytes(str(limit)) if limit is not None
-                           else None)
+                           else None, lease)
     container.bundle.mkdir(parents=True, exist_ok=True)
     hostname = container.bundle / "hostname"
     hostname.write_text(pod.place.hostname + "\n")
     config = _spec.runtime_config(process, _mounts(runner, hostname, env),
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
-                                  peer_namespaces(runner), profile_for(security))
+                                  pod.place.hostname, profile_for(security))
     container.create(config)
-    return container
+    return PlannedContainer(container, config)
 
 
-async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
-    """Pull as needed and create the container's bundle; None: it waits (reported)."""
+@dataclass(frozen=True)
+class PlannedContainer:
+    """A container made but not launched: its config.json joins no peer yet."""
+    container: OciContainer
+    config: dict[str, Any]
+
+    def join(self, joined: dict[str, str]) -> None:
+        """Join the pod's namespaces (`shared_namespaces`), if any (blocking)."""
+        if joined:
+            _spec.join(self.config, joined)
+            self.container.write_config(self.config)
+
+
+async def start_image_container(runner: ContainerRunner) -> PlannedContainer | None:
+    """Pull as needed and create the container's bundle (the pod's containers do this
+    at once; only the launch waits for a peer's namespaces); None: it waits (reported)."""
     rec = runner.record
     ref = parse(rec.image)
     image = await ensure_image(runner, ref)
@@ -246,34 +312,40 @@ async def start_image_container(runner: ContainerRunner) -> OciContainer | None:
         return None
     try:
         env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
-        container = await asyncio.to_thread(_plan, runner, image, env)
+        planned = await asyncio.to_thread(_plan, runner, image, env)
     except EnvError as error:
         runner._create_failed(str(error.reason), error.message)
         return None
     except VolumeError as error:
         runner._create_failed(CONFIG_ERROR, str(error))
         return None
-    except (SpecError, OSError) as error:
+    except (SpecError, StoreError, OSError) as error:
         reason = error.reason if isinstance(error, SpecError) else "CreateContainerError"
         runner._create_failed(reason, str(error))
         return None
     runner.env = env
     rec.image_ref, rec.image_id = image.ref, image.image_id
-    return container
+    return planned
 
 
-def _container(runner: ContainerRunner, lower: Path, memory_limit: int | None) -> OciContainer:
-    """The container's runc identity: one id per pod, container and restart."""
-    cfg, rec = runner.pod.ctx.config, runner.record
-    cid = f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
+def _container_id(runner: ContainerRunner) -> str:
+    """The container's runc id: one per pod, container and restart."""
+    rec = runner.record
+    return f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
+
+
+def _container(runner: ContainerRunner, lower: tuple[Path, ...], memory_limit: int | None,
+               lease: Path | None = None) -> OciContainer:
+    """The container's runc identity, bundle and cgroup."""
+    cfg, cid = runner.pod.ctx.config, _container_id(runner)
     return OciContainer(cid, cfg.data_dir / "runc", cfg.data_dir / "oci" / cid,
                         f"{cgroup_base(cfg.cluster_name, cfg.node_name)}/{cid}", lower,
-                        memory_limit)
+                        memory_limit, lease)
 
 
 def adopt_image_container(runner: ContainerRunner, pid: int) -> OciContainer | None:
     """Re-register a container a previous agent started (same id, same bundle)."""
-    container = _container(runner, Path("/"), None)
+    container = _container(runner, (), None)
     if not (container.runc_root / container.id).is_dir():
         return None
     register(pid, container)
@@ -295,9 +367,9 @@ async def created(container: OciContainer, proc: ContainerProcess | None,
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while proc is not None and proc.running() and loop.time() < deadline:
-        if await asyncio.to_thread(container.init_pid) is not None:
+        if container.created():  # one stat, no thread: many pods may wait at once
             return
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
 
 
 @dataclass(frozen=True)
@@ -306,11 +378,13 @@ class ImageExit:
     start_error: str  # runc could not start the process: why
 
 
-async def _finish(container: OciContainer, pid: int) -> ImageExit:
+async def _finish(container: OciContainer, pid: int, store: ImageStore | None) -> ImageExit:
     unregister(pid)
     ended = ImageExit(await asyncio.to_thread(container.oom_killed),
                       await asyncio.to_thread(container.start_error))
     await asyncio.to_thread(container.finish)
+    if store is not None:
+        await asyncio.to_thread(_gc.release, store, container.lower)
     return ended
 
 
@@ -320,4 +394,4 @@ async def finish_image_container(runner: ContainerRunner, pid: int) -> ImageExit
     container, runner.oci = runner.oci, None
     if container is None:
         return ImageExit(False, "")
-    return await asyncio.shield(_finish(container, pid))
+    return await asyncio.shield(_finish(container, pid, runner.pod.ctx.images.store))

@@ -43,7 +43,7 @@ from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
-from portico.agent._oci import ImageRuntime
+from portico.agent._oci import ImageRuntime, remove_image_namespaces
 from portico.agent._sandbox import (
     IpRunner,
     SandboxSpec,
@@ -329,6 +329,7 @@ class PodWorker:
         await self.volumes.teardown()
         if mode is StopMode.NODE_SHUTDOWN:
             return
+        await asyncio.to_thread(remove_image_namespaces, self.ctx.config, self.uid)
         self.ctx.ipam.release(self.uid)
         for runner in self.init + self.containers:
             self.ctx.backoff.forget(runner.key)

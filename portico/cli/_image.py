@@ -3,14 +3,14 @@
 `load FILE... [--node N]...` imports docker-save tarballs and OCI archives onto all
 the cluster's nodes (its `D/nodes/*`) or the chosen ones; `ls` lists each image with
 its id (config digest), size and nodes; `rm IMAGE... [--node N]...` untags it from
-the nodes (all by default) and, once no tag uses it, removes its unpacked root
-unless a container still runs on it.  The cluster need not be running.
+the nodes (all by default), then collects the store's garbage (`portico.oci._gc`):
+the blobs and unpacked layers no tagged image uses, unless a container still runs
+on them.  The cluster need not be running.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +19,7 @@ from portico.cli._target import resolve
 from portico.images._reference import parse
 from portico.oci import ImageStore, full_ref
 from portico.oci._archive import ArchiveError, load
+from portico.oci._gc import collect
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -47,10 +48,6 @@ def _nodes(data_dir: Path, chosen: list[str]) -> tuple[str, ...]:
     return tuple(chosen or known)
 
 
-def _mounted(path: Path) -> bool:
-    return str(path) in Path("/proc/mounts").read_text()
-
-
 def cmd_image(args: argparse.Namespace) -> int:
     target = resolve(args.name, args.data_dir)
     store = ImageStore(target.data_dir / "images")
@@ -73,18 +70,16 @@ def cmd_image(args: argparse.Namespace) -> int:
 
 def _remove(store: ImageStore, images: list[str], nodes: tuple[str, ...]) -> int:
     code = 0
-    for name in images:
-        ref = full_ref(parse(name))
-        with store.locked():
-            removed = store.remove(ref, nodes)
-            used = {i.config_digest for i in store.images()}
-            if removed is not None and removed.config_digest not in used:
-                root = store.rootfs(removed)
-                if not _mounted(root):
-                    shutil.rmtree(root, ignore_errors=True)
-        if removed is None:
-            print(f"portico: no image {ref}", file=sys.stderr)
-            code = 1
-        else:
-            print(f"untagged {ref}")
+    with store.locked():
+        for name in images:
+            ref = full_ref(parse(name))
+            if store.remove(ref, nodes) is None:
+                print(f"portico: no image {ref}", file=sys.stderr)
+                code = 1
+            else:
+                print(f"untagged {ref}")
+        collected = collect(store)
+    if collected.blobs or collected.layers:
+        print(f"deleted {collected.blobs} blobs ({collected.bytes} bytes) and "
+              f"{collected.layers} unpacked layers no image uses")
     return code

@@ -1,11 +1,13 @@
 """Real OCI images: pulled with skopeo into a store shared by the cluster's nodes,
-unpacked once with umoci, each container run by runc on an overlayfs root inside
-its pod's network namespace.
+each layer unpacked once (GNU tar, as it arrives), each container run by runc on an
+overlayfs root of its image's layers inside its pod's network namespace.
 
 - `_reference` normalization is `portico.images._reference` (containerd's);
 - `_registries`: k3s's registries.yaml (mirrors, TLS, auth) and pull-secret keyring;
 - `_pull`: skopeo inspect/copy into the store, containerd's error texts;
-- `_store`: the shared content store (layout, refs, unpacked roots, lock);
+- `_store`: the shared content store (layout, refs, unpacked layers, lock);
+- `_layers`: a layer unpacked into its own directory, streamed while skopeo writes it;
+- `_gc`: what no tagged image uses is removed (leases keep the layers in use);
 - `_archive`: `portico image load` of docker-save and OCI archives;
 - `_spec`: config.json as Kubernetes merges image config and pod spec;
 - `_runc`: a container's bundle, cgroups, kill/exec and clean-up.

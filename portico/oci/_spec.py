@@ -17,10 +17,11 @@ What Kubernetes does, in order:
   so that the OOM kill stays countable after runc removed the container's own.
 
 The container keeps the network namespace runc runs in (the launcher started runc
-inside the pod) and its UTS namespace (with the pod's hostname), gets its own mount
-namespace, and its own PID and IPC namespaces unless it joins a running peer's of
-the same pod (`joined`: IPC and UTS always, PID with `shareProcessNamespace`, as the
-pod's sandbox shares them; the first container of a pod makes them).  Defaults
+inside the pod), gets its own mount namespace, and its own PID, IPC and UTS (with
+the pod's hostname) namespaces unless it joins a running peer's of the same pod
+(`join`: IPC and UTS always, PID with `shareProcessNamespace`, as the pod's
+sandbox shares them; the first container of a pod makes them).  The UTS namespace
+is runc's, not the launcher's, so that `runc exec` enters it too.  Defaults
 otherwise follow `runc spec` and containerd (14 capabilities, masked and read-only
 /proc paths).
 """
@@ -185,11 +186,15 @@ def base_mounts() -> list[Object]:
 def namespaces(joined: Mapping[str, str]) -> list[Object]:
     out: list[Object] = [{"type": "mount"}]
     for kind in ("pid", "ipc", "uts"):
-        if kind in joined:
-            out.append({"type": kind, "path": joined[kind]})
-        elif kind != "uts":  # the UTS namespace runc runs in has the pod's hostname
-            out.append({"type": kind})
+        out.append({"type": kind, "path": joined[kind]} if kind in joined else {"type": kind})
     return out
+
+
+def join(config: Object, joined: Mapping[str, str]) -> None:
+    """Make `config` join a pod peer's namespaces (its UTS one has the hostname)."""
+    config["linux"]["namespaces"] = namespaces(joined)
+    if "uts" in joined:
+        config.pop("hostname", None)
 
 
 @dataclass(frozen=True)
@@ -202,15 +207,15 @@ class ProcessSpec:
 
 
 def runtime_config(process: ProcessSpec, mounts: Sequence[BindMount], cgroups_path: str,
-                   resources: Mapping[str, Any], joined: Mapping[str, str] | None = None,
+                   resources: Mapping[str, Any], hostname: str,
                    seccomp: Object | None = None) -> Object:
-    """config.json for runc (rootfs at `rootfs` beside it); `joined`: namespace type ->
-    path of a pod peer's namespace to join (ipc, uts; pid with shareProcessNamespace)."""
+    """config.json for runc (rootfs at `rootfs` beside it), in namespaces of its own
+    (the UTS one with `hostname`) until `join` makes it join a pod peer's."""
     binds = [_mount(m.target, "bind", m.source, ["rbind", "rprivate", "ro" if m.read_only
                                                  else "rw"]) for m in mounts]
     caps = list(CAPABILITIES)
     linux: Object = {
-        "namespaces": namespaces(joined or {}),
+        "namespaces": namespaces({}),
         "cgroupsPath": cgroups_path, "maskedPaths": MASKED, "readonlyPaths": READ_ONLY,
         "resources": {"devices": [{"allow": False, "access": "rwm"}],
                       "cpu": cpu_resources(resources)}}
@@ -225,6 +230,6 @@ def runtime_config(process: ProcessSpec, mounts: Sequence[BindMount], cgroups_pa
                      "additionalGids": list(process.user.groups)},
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "noNewPrivileges": False, "oomScoreAdj": 0},
-        "root": {"path": "rootfs", "readonly": False},
+        "root": {"path": "rootfs", "readonly": False}, "hostname": hostname,
         "mounts": base_mounts() + sorted(binds, key=lambda m: m["destination"].count("/")),
         "linux": linux}

@@ -9,12 +9,14 @@ Layout under the store directory (the cluster's `D/images`):
   digest containerd would report as imageID, the layout key, the config digest,
   the size, and the nodes that have the image: a pull tags it for the pulling node,
   `portico image load` for the chosen ones);
-- `rootfs/<config hex>/`: the image's layers unpacked once (`umoci raw unpack`:
-  whiteouts, hard links, xattrs), the read-only lower layer of every container of
-  that image;
-- `lock`: an flock held for every change, by agents (in threads) and the CLI alike.
-An unpack goes to a temporary directory renamed into place only when complete, so
-nothing half-unpacked is ever used; a failed one is removed.
+- `layers/<layer digest hex>/`: each layer unpacked once (`_layers`: GNU tar,
+  whiteouts in overlayfs' form), shared by every image that has it; a container's
+  root is an overlay of its image's layers;
+- `leases/<container id>`: the layers a container runs on (`_gc`);
+- `lock`: an flock held for every change, by agents (in threads) and the CLI alike
+  (shared by containers leasing layers already unpacked).
+A layer is unpacked into a temporary directory renamed into place only when
+complete, so nothing half-unpacked is ever used; a failed one is removed.
 """
 
 from __future__ import annotations
@@ -24,19 +26,16 @@ import dataclasses
 import fcntl
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from portico.images._reference import parse
+from portico.oci._layers import LayerError, unpack_blob
 
-UMOCI = "umoci"
 REF_NAME = "org.opencontainers.image.ref.name"
+Claim = Callable[[Path, Path], bool]  # (layer blob, target) -> unpacked there (`_layers`)
 
 
 class StoreError(Exception):
@@ -69,13 +68,17 @@ class ImageStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.layout = root / "layout"
+        self.layers = root / "layers"  # one directory per unpacked layer (`_layers`)
+        self.leases = root / "leases"  # <container id>: the layers it runs on (`_gc`)
         self._refs = root / "refs.json"
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, shared: bool = False) -> Iterator[None]:
+        """The store's lock: exclusive for changes; `shared` to read and lease (many
+        containers at once, while no pull, load or GC runs)."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.root / "lock", "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
             yield
 
     def _read_refs(self) -> dict[str, StoredImage]:
@@ -153,28 +156,41 @@ class ImageStore:
         config: dict[str, Any] = json.loads(self.blob(image.config_digest))
         return config
 
-    def rootfs(self, image: StoredImage) -> Path:
-        return self.root / "rootfs" / image.config_digest.partition(":")[2][:24]
+    def layer_names(self, image: StoredImage) -> list[str]:
+        """The image's layers' directory names under `layers/`, bottom first."""
+        _, manifest = self.manifest_of(image.key)
+        return [layer_name(layer["digest"]) for layer in manifest.get("layers") or []]
 
-    def unpacked(self, image: StoredImage) -> Path:
-        """The image's unpacked root filesystem, unpacking it first if needed (call with
-        the lock held).  umoci takes the layout's own lock too."""
-        target = self.rootfs(image)
-        if target.is_dir():
-            return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
-        try:
-            result = subprocess.run([UMOCI, "raw", "unpack", "--image",
-                                     f"{self.layout}:{image.key}", str(tmp / "rootfs")],
-                                    capture_output=True, text=True, timeout=600)
-            if result.returncode != 0:
-                raise StoreError(f"failed to unpack image {image.ref}: "
-                                 f"{last_line(result.stderr)}")
-            os.rename(tmp / "rootfs", target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target
+    def unpacked_if_present(self, image: StoredImage) -> tuple[Path, ...]:
+        """The image's layer directories, top first, if all are unpacked (else ())."""
+        dirs = tuple(self.layers / name for name in reversed(self.layer_names(image)))
+        return dirs if dirs and all(d.is_dir() for d in dirs) else ()
+
+    def unpacked(self, image: StoredImage, claim: Claim | None = None) -> tuple[Path, ...]:
+        """The image's layer directories, top first (an overlay's lowerdir order),
+        unpacking those not there yet (call with the lock held): from a `Follower`'s
+        stream (`claim`) when it has the layer, else from its blob."""
+        _, manifest = self.manifest_of(image.key)
+        dirs = []
+        for layer in manifest.get("layers") or []:
+            target = self.layers / layer_name(layer["digest"])
+            if not target.is_dir():
+                algorithm, _, hexa = str(layer["digest"]).partition(":")
+                blob = self.layout / "blobs" / algorithm / hexa
+                try:
+                    if claim is None or not claim(blob, target):
+                        unpack_blob(blob, target)
+                except (LayerError, OSError) as error:
+                    raise StoreError(f"failed to unpack image {image.ref}: layer "
+                                     f"{layer['digest']}: {error}") from None
+            dirs.append(target)
+        if not dirs:
+            raise StoreError(f"image {image.ref} has no layers")
+        return tuple(reversed(dirs))
+
+
+def layer_name(digest: str) -> str:
+    return digest.partition(":")[2][:24]
 
 
 def last_line(text: str) -> str:

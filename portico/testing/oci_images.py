@@ -18,7 +18,7 @@ import io
 import json
 import subprocess
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,17 @@ def layer_tar(extra: Mapping[str, bytes] | None = None, padding: int = 0) -> byt
     return buf.getvalue()
 
 
+def upper_tar(files: Mapping[str, bytes]) -> bytes:
+    """A layer of just `files` (their directories made): `.wh.NAME` whiteouts too."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in sorted({str(Path(n).parent) for n in files} - {"."}):
+            tar.addfile(_entry(d + "/", tarfile.DIRTYPE, 0o755))
+        for name, data in sorted(files.items()):
+            tar.addfile(_entry(name, size=len(data)), io.BytesIO(data))
+    return buf.getvalue()
+
+
 def _blob(blobs: Path, data: bytes) -> dict[str, Any]:
     digest = hashlib.sha256(data).hexdigest()
     (blobs / digest).write_bytes(data)
@@ -77,21 +88,23 @@ def _blob(blobs: Path, data: bytes) -> dict[str, Any]:
 
 def build_layout(dest: Path, tag: str, config: Mapping[str, Any],
                  extra: Mapping[str, bytes] | None = None, padding: int = 0,
-                 architecture: str = "amd64") -> str:
+                 architecture: str = "amd64",
+                 uppers: Sequence[Mapping[str, bytes]] = ()) -> str:
     """Write (or add to) the OCI layout at `dest`; returns the manifest digest.
-    `config` is the image config's `config` object (Entrypoint, Cmd, Env, User...)."""
+    `config` is the image config's `config` object (Entrypoint, Cmd, Env, User...);
+    `uppers`: more layers above the busybox one (`upper_tar`)."""
     blobs = dest / "blobs" / "sha256"
     blobs.mkdir(parents=True, exist_ok=True)
     (dest / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    raw = layer_tar(extra, padding)
-    layer = _blob(blobs, gzip.compress(raw, mtime=0))
+    raws = [layer_tar(extra, padding), *(upper_tar(files) for files in uppers)]
+    layers = [_blob(blobs, gzip.compress(raw, mtime=0)) for raw in raws]
     image_config = {"architecture": architecture, "os": "linux", "config": dict(config),
-                    "rootfs": {"type": "layers",
-                               "diff_ids": [f"sha256:{hashlib.sha256(raw).hexdigest()}"]}}
+                    "rootfs": {"type": "layers", "diff_ids": [
+                        f"sha256:{hashlib.sha256(raw).hexdigest()}" for raw in raws]}}
     cfg = _blob(blobs, json.dumps(image_config, sort_keys=True).encode())
     manifest = {"schemaVersion": 2, "mediaType": MANIFEST_TYPE,
                 "config": {"mediaType": CONFIG_TYPE, **cfg},
-                "layers": [{"mediaType": LAYER_TYPE, **layer}]}
+                "layers": [{"mediaType": LAYER_TYPE, **layer} for layer in layers]}
     man = _blob(blobs, json.dumps(manifest, sort_keys=True).encode())
     index_path = dest / "index.json"
     index: dict[str, Any] = json.loads(index_path.read_text()) if index_path.exists() else {

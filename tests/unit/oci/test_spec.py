@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from portico.oci import _spec
 from portico.oci._spec import (
     DEFAULT_PATH,
     ImageUser,
@@ -84,3 +85,13 @@ def test_cpu_requests_are_shares_and_limits_a_quota() -> None:
         "shares": 512, "quota": 50000, "period": 100000}
     assert cpu_resources({"requests": {"cpu": "1m"}}) == {"shares": 2}
     assert cpu_resources({}) == {}
+
+
+def test_a_container_makes_its_namespaces_with_the_hostname_until_it_joins_a_peers() -> None:
+    config = {"hostname": "web-0", "linux": {"namespaces": _spec.namespaces({})}}
+    assert config["linux"]["namespaces"] == [
+        {"type": "mount"}, {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]
+    _spec.join(config, {"ipc": "/proc/7/ns/ipc", "uts": "/proc/7/ns/uts"})
+    assert config == {"linux": {"namespaces": [
+        {"type": "mount"}, {"type": "pid"}, {"type": "ipc", "path": "/proc/7/ns/ipc"},
+        {"type": "uts", "path": "/proc/7/ns/uts"}]}}
