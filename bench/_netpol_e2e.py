@@ -29,16 +29,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
-
-from lightkube import AsyncClient
-from lightkube.resources.core_v1 import Namespace, Pod, PodStatus
-from lightkube.resources.networking_v1 import NetworkPolicy
-from lightkube.types import PatchType
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from portico.client import Obj, api_client, key_of  # noqa: E402
+from portico.client import Api, InformerFactory, Obj, key_of  # noqa: E402
+from portico.model.kinds import NAMESPACE, NETWORK_POLICY, POD  # noqa: E402
 from portico.netpol._agent import PolicyAgent  # noqa: E402
 from portico.netpol._state import Plan  # noqa: E402
 from portico.proxy.apply import NftCommand  # noqa: E402
@@ -128,19 +124,17 @@ async def _bounded(calls: list[Awaitable[Any]]) -> None:
     await asyncio.gather(*(one(c) for c in calls))
 
 
-async def populate(client: AsyncClient, workload: Workload) -> None:
-    await _bounded([client.create(cast(Namespace, Namespace.from_dict(n)))
-                    for n in workload.namespaces])
+async def populate(client: Api, workload: Workload) -> None:
+    await _bounded([client.create(NAMESPACE, n) for n in workload.namespaces])
 
     async def pod(obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
         spec = {k: v for k, v in obj.items() if k != "status"}
-        await client.create(cast(Pod, Pod.from_dict(spec)))
-        await client.patch(PodStatus, meta["name"], {"status": obj["status"]},
-                           namespace=meta["namespace"], patch_type=PatchType.MERGE)
+        await client.create(POD, spec)
+        await client.patch(POD.status, meta["name"], {"status": obj["status"]},
+                           namespace=meta["namespace"])
     await _bounded([pod(p) for p in workload.pods])
-    await _bounded([client.create(cast(NetworkPolicy, NetworkPolicy.from_dict(p)))
-                    for p in workload.policies])
+    await _bounded([client.create(NETWORK_POLICY, p) for p in workload.policies])
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -150,11 +144,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(kubeconfig: Path, workload: Workload, changes: int, netns: str) -> None:
-    writer = api_client(kubeconfig, "bench")
+    writer = Api.connect(kubeconfig, "bench")
     await populate(writer, workload)
     nft = TimedNft(netns)
+    reader = Api.connect(kubeconfig, "portico-netpol")
+    informers = InformerFactory(reader)
     agent = PolicyAgent(ProxyConfig("node-1", "10.224.0.4", "10.244.0.0/24", netns=netns),
-                        api_client(kubeconfig, "portico-netpol"), nft)
+                        informers, nft)
     started = time.monotonic()
     await agent.start()
     known = agent.state.cluster
@@ -172,12 +168,14 @@ async def measure(kubeconfig: Path, workload: Workload, changes: int, netns: str
             meta["labels"]["role"] = role
             change = probe.change = Change(f"{meta['namespace']}/{meta['name']}", role)
             change.marks["write"] = time.monotonic()
-            await writer.patch(Pod, meta["name"], {"metadata": {"labels": {"role": role}}},
-                               namespace=meta["namespace"], patch_type=PatchType.MERGE)
+            await writer.patch(POD, meta["name"], {"metadata": {"labels": {"role": role}}},
+                               namespace=meta["namespace"])
             await asyncio.wait_for(change.applied.wait(), TIMEOUT)
             results.append(change.parts())
     finally:
         await agent.stop()
+        await informers.stop()
+        await reader.close()
         await writer.close()
     _report(results)
 

@@ -42,6 +42,7 @@ config is removed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import http.client
 import json
@@ -154,18 +155,18 @@ def throughput(cluster: Cluster, paths: dict[str, str], server: Callable[[], int
 
 
 def _patcher(cluster: Cluster) -> Callable[[str, str, dict[str, Any]], None]:
-    """A merge-patch function for the sandbox thread (lightkube, the cluster's kubeconfig)."""
-    from lightkube import Client, KubeConfig
-    from lightkube.generic_resource import create_namespaced_resource
-    from lightkube.resources.core_v1 import Service
-    from lightkube.types import PatchType
+    """A merge-patch function for the sandbox thread (the cluster's kubeconfig), on one
+    event loop and connection kept for every patch (no handshake inside a measurement)."""
+    from portico.client import Api
+    from portico.model.kinds import SERVICE, Kind
 
-    client = Client(config=KubeConfig.from_file(str(cluster.kubeconfig)), namespace="default")
-    kinds = {"HTTPRoute": create_namespaced_resource(plan.GROUP, "v1", "HTTPRoute",
-                                                     "httproutes"), "Service": Service}
+    loop = asyncio.new_event_loop()
+    api = Api.connect(cluster.kubeconfig, "bench")
+    kinds = {"HTTPRoute": Kind.of(f"{plan.GROUP}/v1", "HTTPRoute", "httproutes"),
+             "Service": SERVICE}
 
     def patch(kind: str, name: str, body: dict[str, Any]) -> None:
-        client.patch(kinds[kind], name, body, patch_type=PatchType.MERGE)
+        loop.run_until_complete(api.patch(kinds[kind], name, body, "default"))
     return patch
 
 
