@@ -14,7 +14,7 @@ import base64
 from pathlib import Path
 
 import httpx2
-from lightkube import AsyncClient, KubeConfig
+from lightkube import AsyncClient, ConfigError, KubeConfig
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
 
@@ -29,21 +29,28 @@ def _current(config: KubeConfig) -> SingleConfig:
     return single
 
 
+class KubeconfigError(ValueError):
+    """No usable configuration: the file is missing (not written yet) or unreadable."""
+
+
 def load_kubeconfig(kubeconfig: Path | str | None = None,
                     serviceaccount_dir: Path | str | None = None) -> KubeConfig:
     """A kubeconfig file's configuration, or a pod's service-account credentials
-    (token, CA and namespace in `serviceaccount_dir`) when no file is given."""
-    if kubeconfig is not None:
-        return KubeConfig.from_file(str(kubeconfig))
-    if serviceaccount_dir is None:
-        raise ValueError("a kubeconfig file or a service-account directory is needed")
-    return KubeConfig.from_service_account(str(serviceaccount_dir))
+    (token, CA and namespace in `serviceaccount_dir`) when no file is given; raises
+    `KubeconfigError` when there is none to be had."""
+    try:
+        if kubeconfig is not None:
+            return KubeConfig.from_file(str(kubeconfig))
+        if serviceaccount_dir is None:
+            raise KubeconfigError("a kubeconfig file or a service-account directory is needed")
+        return KubeConfig.from_service_account(str(serviceaccount_dir))
+    except ConfigError as error:
+        raise KubeconfigError(str(error)) from error
 
 
 def api_client(kubeconfig: Path | str | KubeConfig, field_manager: str) -> AsyncClient:
     """An AsyncClient for the kubeconfig's current context, with a roomy pool."""
-    config = kubeconfig if isinstance(kubeconfig, KubeConfig) else \
-        KubeConfig.from_file(str(kubeconfig))
+    config = kubeconfig if isinstance(kubeconfig, KubeConfig) else load_kubeconfig(kubeconfig)
     single = _current(config)
     assert single.user is not None, "the kubeconfig has no user"
     tls = verify_cluster(single.cluster, single.user, single.abs_file)
