@@ -40,7 +40,7 @@ from portico.cli._target import (
     resolve,
     target_arguments,
 )
-from portico.client import UNREACHABLE, Api
+from portico.client import UNREACHABLE, Api, ApiError
 from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
 from portico.model import core
@@ -334,6 +334,8 @@ async def _ready(kubeconfig: Path, addons: bool) -> tuple[bool, str]:
         return ok, reason
     except UNREACHABLE as exc:
         return False, f"API server not answering: {exc}"
+    except ApiError as exc:  # e.g. 503 while the API server's storage starts
+        return False, f"API server answered {exc.code}: {exc}"
     finally:
         await api.close()
 
