@@ -127,11 +127,6 @@ class Api:
         """An Api for a kubeconfig file, or for a pod's service account when it is None."""
         return cls(api_client(load_kubeconfig(kubeconfig, serviceaccount_dir), field_manager))
 
-    @property
-    def default_namespace(self) -> str:
-        """The namespace of the configuration's context (the pod's, in a pod)."""
-        return str(self._client.namespace)
-
     async def close(self) -> None:
         await self._client.close()
 

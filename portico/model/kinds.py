@@ -87,11 +87,6 @@ class Kind:
     def gvr(self) -> GroupVersionResource:
         return GroupVersionResource(self.gvk.group, self.gvk.version, self.plural)
 
-    @property
-    def main(self) -> Kind:
-        """The kind itself, without its subresource."""
-        return replace(self, subresource=None) if self.subresource else self
-
     def sub(self, subresource: str) -> Kind:
         return replace(self, subresource=subresource)
 
@@ -134,7 +129,6 @@ NODE = _core("Node", "nodes", namespaced=False)
 PERSISTENT_VOLUME = _core("PersistentVolume", "persistentvolumes", namespaced=False)
 POD = _core("Pod", "pods")
 POD_BINDING = POD.sub("binding")
-POD_EVICTION = POD.sub("eviction")
 SERVICE = _core("Service", "services")
 ENDPOINTS = _core("Endpoints", "endpoints")
 CONFIG_MAP = _core("ConfigMap", "configmaps")

@@ -142,6 +142,11 @@ def to_v1(stored: Object) -> Object:
     out: Object = {**stored, "apiVersion": "autoscaling/v1", "spec": v1_spec}
     if status is not None:
         out["status"] = _status_to_v1(status, notes)
+    return _with_annotations(out, meta, notes)
+
+
+def _with_annotations(out: Object, meta: Object, notes: dict[str, str]) -> Object:
+    """`out` with `meta` as its metadata, annotated with `notes` (none: no annotations)."""
     if notes:
         meta["annotations"] = notes
     else:
@@ -194,12 +199,7 @@ def to_v2(served: Object) -> Object:
     out: Object = {**served, "apiVersion": "autoscaling/v2", "spec": v2_spec}
     if status is not None:
         out["status"] = _status_to_v2(status, given)
-    if notes:
-        meta["annotations"] = notes
-    else:
-        meta.pop("annotations", None)
-    out["metadata"] = meta
-    return out
+    return _with_annotations(out, meta, notes)
 
 
 def _status_to_v2(status: Object, given: dict[str, str]) -> Object:

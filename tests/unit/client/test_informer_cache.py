@@ -6,6 +6,7 @@ from typing import Any
 
 from portico.client import Informer
 from portico.model.kinds import POD
+from portico.testing.clock import FakeClock
 
 
 def pod(rv: int, node: str | None = None) -> dict[str, Any]:
@@ -68,22 +69,14 @@ def test_a_controllers_own_delete_leaves_a_tombstone_at_the_cached_version() -> 
     assert seen == ["10:None", "deleted", "11:None"]
 
 
-class SteppedClock:
-    def __init__(self) -> None:
-        self.time = 1000.0
-
-    def now(self) -> float:
-        return self.time
-
-
 def test_tombstones_are_forgotten_after_a_while() -> None:
     from portico.client import _informer
 
-    clock = SteppedClock()
+    clock = FakeClock(1000.0)
     cache = Informer(api=None, kind=POD, clock=clock)  # type: ignore[arg-type]
     cache._remove("ns/p", 12)
     cache._remove("ns/q", 14)
-    clock.time += _informer.TOMBSTONE_SECONDS + 1
+    clock.advance(_informer.TOMBSTONE_SECONDS + 1)
     cache._remove("ns/r", 16)  # every deletion sweeps the expired ones
     assert list(cache._tombstones) == ["ns/r"]
 
