@@ -2,6 +2,8 @@
 
 `ensure_private_netns()` re-executes the current script under `unshare --net` once,
 brings `lo` up there, and returns in the child; the namespace disappears with it.
+Inside it, `scratch_netns(name)` holds one more named namespace for a measurement
+(`ip netns add`), removed when the block ends, also on failure.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _MARK = "PORTICO_BENCH_NETNS"
 
@@ -22,3 +26,13 @@ def ensure_private_netns() -> None:
     script = "ip link set lo up && exec \"$@\""
     argv = ["unshare", "--net", "--", "sh", "-c", script, "sh", sys.executable, *sys.argv]
     sys.exit(subprocess.call(argv, env=env))
+
+
+@contextmanager
+def scratch_netns(name: str) -> Iterator[str]:
+    """The named network namespace `name`, added for the block and deleted after it."""
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

@@ -18,10 +18,13 @@ log pipeline in `loadbalancer.py` (real pods); `logs.py` measures that pipeline 
   path: wrk saturated its threads while the server had CPU to spare.  A ratio
   against such a baseline is withheld (`ratio_text` prints why instead).
 - `parse_wrk` (pure) reads wrk's summary.
+- `add_run_options` gives a traffic bench its `--seconds`, `--rounds` and
+  `--connections`, with the same defaults in every bench.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -149,6 +152,13 @@ def drop_time_wait(server_netns: str) -> None:
     nothing but the harness)."""
     subprocess.run(["ip", "netns", "exec", server_netns, "sysctl", "-qw",
                     "net.ipv4.tcp_max_tw_buckets=0"], check=True, capture_output=True)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """`--seconds` a wrk run, `--rounds` of `interleave` and wrk's `--connections`."""
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=CONNECTIONS)
 
 
 def run_wrk(netns: str | None, url: str, seconds: float, close: bool,

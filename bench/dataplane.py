@@ -32,7 +32,6 @@ import functools
 import resource
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _wrk  # noqa: E402
-from bench._sandbox import ensure_private_netns  # noqa: E402
+from bench._sandbox import ensure_private_netns, scratch_netns  # noqa: E402
 from bench._traffic import (  # noqa: E402
     NODE_PORT,
     SERVICE_IP,
@@ -202,9 +201,7 @@ def _count(netns: str | None, what: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
+    _wrk.add_run_options(parser)
     parser.add_argument("--services", type=int, default=10000)
     parser.add_argument("--endpoints", type=int, default=10)
     parser.add_argument("--changes", type=int, default=100)
@@ -215,11 +212,8 @@ def main() -> None:
     if not args.skip_traffic:
         traffic(args)
     if not args.skip_scale:
-        subprocess.run(["ip", "netns", "add", SCALE_NETNS], check=True)
-        try:
+        with scratch_netns(SCALE_NETNS):
             asyncio.run(scale(args.services, args.endpoints, args.changes))
-        finally:
-            subprocess.run(["ip", "netns", "del", SCALE_NETNS], check=False)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ from pathlib import Path, PurePosixPath
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _wrk  # noqa: E402
+from bench._gwplan import DEFAULTS  # noqa: E402  (the hand-written baselines' defaults)
 from bench._traffic import start_nginx, stop_server, wait_serving  # noqa: E402
 from portico.ingress import routes, tls  # noqa: E402
 from portico.ingress.apply import Applier  # noqa: E402
@@ -60,14 +61,6 @@ INGRESS_PORT, BASELINE_PORT = 18080, 17080
 ORIGINS = {"pod-a": 19001, "pod-b": 19002, "pod-c": 19003}
 NGINX = {"nginx-a": 19101, "nginx-b": 19102}
 INGRESS_GOAL = 0.90
-DEFAULTS = """defaults
-    mode http
-    option forwardfor
-    option idle-close-on-response
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-"""
 
 
 def enter(netns: str) -> None:
@@ -238,8 +231,6 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
+    _wrk.add_run_options(parser)
     parser.add_argument("--shifts", type=int, default=40)
     asyncio.run(main(parser.parse_args()))

@@ -124,9 +124,7 @@ async def control() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
+    _wrk.add_run_options(parser)
     parser.add_argument("--skip-traffic", action="store_true")
     parser.add_argument("--skip-control", action="store_true")
     args = parser.parse_args()

@@ -23,7 +23,6 @@ import asyncio
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._sandbox import ensure_private_netns  # noqa: E402
+from bench._sandbox import ensure_private_netns, scratch_netns  # noqa: E402
 from portico.agent._attach import AttachableProcess  # noqa: E402
 from portico.agent._crilog import parse_line  # noqa: E402
 from portico.agent._spawner import PodPlace, Spawner  # noqa: E402
@@ -117,12 +116,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     ensure_private_netns()
-    netns = f"portico-b-{secrets.token_hex(3)}-logs"
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    try:
+    with scratch_netns(f"portico-b-{secrets.token_hex(3)}-logs") as netns:
         asyncio.run(measure(PodPlace(netns, "logs"), args.lines, args.rounds))
-    finally:
-        subprocess.run(["ip", "netns", "del", netns], check=False)
 
 
 if __name__ == "__main__":

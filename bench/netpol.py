@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _wrk  # noqa: E402
 from bench._netpol_e2e import Workload, end_to_end, percentile  # noqa: E402
-from bench._sandbox import ensure_private_netns  # noqa: E402
+from bench._sandbox import ensure_private_netns, scratch_netns  # noqa: E402
 from bench._traffic import Rules, TrafficCluster, sh  # noqa: E402
 from portico.netpol._agent import node_addresses  # noqa: E402
 from portico.netpol._state import PolicyState  # noqa: E402
@@ -226,9 +226,7 @@ async def scale(policies: int, pods: int, changes: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
+    _wrk.add_run_options(parser)
     parser.add_argument("--policies", type=int, default=1000)
     parser.add_argument("--pods", type=int, default=1000)
     parser.add_argument("--changes", type=int, default=100)
@@ -240,18 +238,12 @@ def main() -> None:
     if not args.skip_traffic:
         traffic(args)
     if not args.skip_scale:
-        subprocess.run(["ip", "netns", "add", SCALE_NETNS], check=True)
-        try:
+        with scratch_netns(SCALE_NETNS):
             asyncio.run(scale(args.policies, args.pods, args.changes))
-        finally:
-            subprocess.run(["ip", "netns", "del", SCALE_NETNS], check=False)
     if not args.skip_e2e:
-        subprocess.run(["ip", "netns", "add", SCALE_NETNS], check=True)
-        try:
+        with scratch_netns(SCALE_NETNS):
             asyncio.run(end_to_end(scale_workload(args.policies, args.pods), args.changes,
                                    SCALE_NETNS))
-        finally:
-            subprocess.run(["ip", "netns", "del", SCALE_NETNS], check=False)
 
 
 if __name__ == "__main__":

@@ -116,10 +116,15 @@ def run(count: int) -> None:
                   f"{after[node] / 1024:.1f} MiB with the pods")
 
 
+def pod_count(description: str, default: int = 100) -> int:
+    """The `--pods N` option of a bench that starts N pods."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--pods", type=int, default=default)
+    return int(parser.parse_args().pods)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pods", type=int, default=100)
-    run(parser.parse_args().pods)
+    run(pod_count(__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

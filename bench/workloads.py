@@ -15,7 +15,6 @@ before the next starts. The goal is each within 1.5x of the Deployment's time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from bench.pods import pod_count  # noqa: E402
 from portico.testing.sandbox import Cluster  # noqa: E402
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
@@ -108,9 +108,7 @@ def run(count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pods", type=int, default=100)
-    run(parser.parse_args().pods)
+    run(pod_count(__doc__.splitlines()[0]))
 
 
 if __name__ == "__main__":

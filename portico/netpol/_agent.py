@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from portico.client import CoalescingRunner, InformerFactory, Obj, key_of
@@ -80,9 +82,9 @@ class PolicyAgent:
         self._last_full = float("-inf")
 
     async def start(self) -> None:
-        handlers = (self._on_namespace, self._on_pod, self._on_policy)
-        for informer, handler in zip(self.informers, handlers, strict=True):
-            informer.add_handler(handler)
+        recorders = (self._record_namespace, self._record_pod, self._record_policy)
+        for informer, record in zip(self.informers, recorders, strict=True):
+            informer.add_handler(functools.partial(self._on_change, record))
         self._factory.start()
         for informer in self.informers:
             await informer.wait_synced()
@@ -100,24 +102,23 @@ class PolicyAgent:
 
     # --- recording (cheap; never renders) ---------------------------------------------------
 
-    def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
+    def _on_change(self, record: Callable[[Obj, Obj | None], None], previous: Obj | None,
+                   current: Obj | None) -> None:
+        """An informer's change: `record` it (`current` None: deleted), then ask for a sync."""
         obj = current or previous
         assert obj is not None
-        self.state.set_pod(key_of(obj), pod_from_object(current) if current else None)
+        record(obj, current)
         self.runner.run()
 
-    def _on_namespace(self, previous: Obj | None, current: Obj | None) -> None:
-        obj = current or previous
-        assert obj is not None
+    def _record_pod(self, obj: Obj, current: Obj | None) -> None:
+        self.state.set_pod(key_of(obj), pod_from_object(current) if current else None)
+
+    def _record_namespace(self, obj: Obj, current: Obj | None) -> None:
         name = obj["metadata"]["name"]
         self.state.set_namespace(name, namespace_labels(current) if current else None)
-        self.runner.run()
 
-    def _on_policy(self, previous: Obj | None, current: Obj | None) -> None:
-        obj = current or previous
-        assert obj is not None
+    def _record_policy(self, obj: Obj, current: Obj | None) -> None:
         self.state.set_policy(key_of(obj), policy_from_object(current) if current else None)
-        self.runner.run()
 
     # --- sync -------------------------------------------------------------------------------
 

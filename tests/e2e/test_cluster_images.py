@@ -22,11 +22,10 @@ import pytest
 from portico.oci import ImageStore
 from portico.testing.oci_images import build_layout, push, start_registry
 from portico.testing.sandbox import Cluster, wait_for
-from tests.conftest import Kubectl, new_namespace
+from tests.conftest import Kubectl
 from tests.e2e.cluster_support import dump, pod, running_cluster
 from tests.e2e.test_streaming_support import run_in_pty
 
-pytestmark = pytest.mark.e2e
 REGISTRY_PORT, AUTH_PORT = 5000, 5001
 USER, PASSWORD = "alice", "s3cret"
 MIRRORED_HOST = "registry.invalid"  # resolves nowhere: only its mirror can serve it
@@ -65,12 +64,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield running
 
 
-@pytest.fixture
-def kubectl133(cluster: Cluster) -> Iterator[Kubectl]:
-    namespace = new_namespace(cluster)
-    yield Kubectl(cluster, "1.33", namespace)
-    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
-
+def _start_sleeper(k: Kubectl, name: str, grace_seconds: int) -> None:
+    """A pod `name` of IMAGE that sleeps ten minutes, once it is Ready."""
+    k.ok("apply", "-f", "-", input=dump(pod(name, {
+        "terminationGracePeriodSeconds": grace_seconds,
+        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
+    k.ok("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=60s")
 
 
 def _run(k: Kubectl, name: str, container: dict[str, Any]) -> dict[str, Any]:
@@ -147,10 +146,7 @@ def test_a_missing_tag_is_err_image_pull_then_image_pull_back_off(kubectl133: Ku
 
 def test_exec_runs_inside_the_container(kubectl133: Kubectl, cluster: Cluster) -> None:
     k = kubectl133
-    k.ok("apply", "-f", "-", input=dump(pod("sleeper", {
-        "terminationGracePeriodSeconds": 1,
-        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
-    k.ok("wait", "--for=condition=Ready", "pod/sleeper", "--timeout=60s")
+    _start_sleeper(k, "sleeper", grace_seconds=1)
     assert k.ok("exec", "sleeper", "--", "cat", "/etc/hostname") == "sleeper\n"
     assert "bin" in k.ok("exec", "sleeper", "--", "ls", "/").split()
     k.ok("delete", "pod", "sleeper", "--wait=true", "--timeout=30s")
@@ -339,10 +335,7 @@ def test_an_image_for_another_architecture_is_not_pulled(kubectl133: Kubectl) ->
 
 def test_kubectl_cp_uses_the_images_tar(kubectl133: Kubectl, cluster: Cluster) -> None:
     k = kubectl133
-    k.ok("apply", "-f", "-", input=dump(pod("cp", {
-        "terminationGracePeriodSeconds": 0,
-        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
-    k.ok("wait", "--for=condition=Ready", "pod/cp", "--timeout=60s")
+    _start_sleeper(k, "cp", grace_seconds=0)
     local = cluster.workdir / "to-copy.txt"
     local.write_text("copied\n")
     k.ok("cp", str(local), "cp:/tmp/copied.txt")
@@ -380,10 +373,7 @@ def test_image_containers_outlive_their_agent_and_come_back_after_a_restart(
         kubectl133: Kubectl, cluster: Cluster) -> None:
     """Runs last: it restarts the cluster."""
     k = kubectl133
-    k.ok("apply", "-f", "-", input=dump(pod("durable", {
-        "terminationGracePeriodSeconds": 1,
-        "containers": [{"name": "c", "image": IMAGE, "args": ["exec sleep 600"]}]})))
-    k.ok("wait", "--for=condition=Ready", "pod/durable", "--timeout=60s")
+    _start_sleeper(k, "durable", grace_seconds=1)
     ip, started = _pod_field(k, "durable", ".status.podIP"), _pod_field(
         k, "durable", ".status.containerStatuses[0].state.running.startedAt")
     old = _component_pid(cluster, "node-1")

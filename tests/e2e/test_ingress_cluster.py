@@ -12,7 +12,6 @@ alone. Requests are only ever sent from the cluster's sandbox netns.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,8 +29,6 @@ from tests.e2e.cluster_support import (
     service,
 )
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns")]
 NS = INGRESS_NS
 # A backend that answers with the X-Forwarded-* headers it received (image python).
 ECHO = """

@@ -10,7 +10,6 @@ an endpoint change is served without a reload.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,6 @@ from tests.e2e.test_ingress_haproxy import HTTP, HTTPS, PORTS, STATS, Env, slice
 from tests.unit.ingress.fixtures import ingress, ingress_class, path, rule, service
 from tests.unit.ingress.netns import Netns
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns")]
 LB_IP = "198.51.100.7"
 
 

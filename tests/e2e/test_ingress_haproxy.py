@@ -12,7 +12,6 @@ the check), and reloads under keep-alive load losing no request.
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -42,8 +41,6 @@ from tests.unit.ingress.fixtures import (
 )
 from tests.unit.ingress.netns import Netns
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns")]
 HTTP, HTTPS, STATS = 18080, 18443, 18254
 PORTS = {"web-a": 18081, "web-b": 18082, "api": 18083, "web-c": 18084}
 

@@ -6,7 +6,7 @@ import copy
 import ipaddress
 from typing import Any
 
-from portico.apiserver.errors import StatusError, invalid_object
+from portico.apiserver.errors import FieldError, StatusError, invalid_object
 from portico.apiserver.resources._base import Object
 from portico.apiserver.resources.services import ServiceConfig, make_services
 from portico.testing.write_context import MemoryWriteContext
@@ -35,13 +35,7 @@ class Cluster:
         strategy = self.rt.strategy
         strategy.default(obj)
         strategy.prepare_for_create(obj)
-        errs = strategy.validate(obj)
-        if errs:
-            raise invalid_object("Service", obj["metadata"]["name"], errs)
-        with self.ctx.transaction():
-            strategy.allocate(self.ctx, obj, None)
-        self.objects[obj["metadata"]["name"]] = obj
-        return copy.deepcopy(obj)
+        return self._store(obj, None, strategy.validate(obj))
 
     def update(self, obj: Object) -> Object:
         new = copy.deepcopy(obj)
@@ -50,11 +44,14 @@ class Cluster:
         new["status"] = copy.deepcopy(old.get("status"))
         strategy.default(new)
         strategy.prepare_for_update(new, old)
-        errs = strategy.validate_update(new, old)
+        return self._store(new, old, strategy.validate_update(new, old))
+
+    def _store(self, new: Object, old: Object | None, errs: list[FieldError]) -> Object:
+        """The end of a write: reject on validation errors, else allocate and keep `new`."""
         if errs:
             raise invalid_object("Service", new["metadata"]["name"], errs)
         with self.ctx.transaction():
-            strategy.allocate(self.ctx, new, old)
+            self.rt.strategy.allocate(self.ctx, new, old)
         self.objects[new["metadata"]["name"]] = new
         return copy.deepcopy(new)
 
