@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import logging
 
-from portico.client import Api, EventRecorder, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import Obj, key_of
 from portico.controllers import _daemonset_plan as dp
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._history import History
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import is_terminating, meta, now_utc
 from portico.controllers._statefulset_plan import revision_of
-from portico.controllers._workload import (
-    controlled_by,
-    enqueue_current,
-    enqueue_owner,
-    write_status,
-)
+from portico.controllers._workload import controlled_by, write_status
 from portico.model.kinds import CONTROLLER_REVISION, DAEMON_SET, NODE, POD
 
 log = logging.getLogger("portico.controllers.daemonset")
@@ -44,18 +40,17 @@ def new_pod(ds: Obj, node: str, hash_: str) -> Obj:
     return pod
 
 
-class DaemonSetController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.sets = informers.informer(DAEMON_SET)
-        self.nodes = informers.informer(NODE)
-        self.pods = informers.informer(POD)
-        self.history = History(client, informers.informer(CONTROLLER_REVISION), KIND)
-        self.control = PodControl(client, self.pods, EventRecorder(client, COMPONENT), KIND)
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=2)
-        self.sets.add_handler(enqueue_current(self.queue))
+class DaemonSetController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=2)
+        self.sets = ctx.informers.informer(DAEMON_SET)
+        self.nodes = ctx.informers.informer(NODE)
+        self.pods = ctx.informers.informer(POD)
+        self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), KIND)
+        self.control = PodControl(self.client, self.pods, self.events, KIND)
+        self.sets.add_handler(self.enqueue_current)
         self.nodes.add_handler(lambda _p, _c: self._enqueue_all())
-        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+        self.pods.add_handler(self.enqueue_owner(KIND.kind))
 
     def _enqueue_all(self) -> None:
         for ds in self.sets.list():

@@ -21,17 +21,9 @@ from __future__ import annotations
 import datetime
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType, key_of
 from portico.controllers import _rollout as ro
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._pods import (
     controller_ref,
     is_terminated,
@@ -40,7 +32,7 @@ from portico.controllers._pods import (
     now_utc,
     owner_reference,
 )
-from portico.controllers._workload import enqueue_current
+from portico.controllers._workload import delete_cached, patch_cached
 from portico.model.kinds import DEPLOYMENT, POD, REPLICA_SET
 from portico.model.selectors import label_selector_matches
 from portico.model.vocabulary import EventType
@@ -75,15 +67,13 @@ def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
     }
 
 
-class DeploymentController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.deployments = informers.informer(DEPLOYMENT)
-        self.replicasets = informers.informer(REPLICA_SET)
-        self.pods = informers.informer(POD)
-        self.events = EventRecorder(client, COMPONENT)
-        self.queue = WorkQueue("deployment-controller", self.sync, workers=4)
-        self.deployments.add_handler(enqueue_current(self.queue))
+class DeploymentController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=4)
+        self.deployments = ctx.informers.informer(DEPLOYMENT)
+        self.replicasets = ctx.informers.informer(REPLICA_SET)
+        self.pods = ctx.informers.informer(POD)
+        self.deployments.add_handler(self.enqueue_current)
         self.replicasets.add_handler(self._on_replicaset)
         self.pods.add_handler(self._on_pod)
 
@@ -254,13 +244,7 @@ class DeploymentController:
                  ro.status_count(r, "replicas") == 0 and not meta(r).get("deletionTimestamp")]
         excess = len(old) - int(limit)
         for rs in sorted(empty, key=lambda r: (ro.revision(r), ro.created(r)))[:max(excess, 0)]:
-            try:
-                await self.client.delete(REPLICA_SET, meta(rs)["name"],
-                                         namespace=meta(rs)["namespace"])
-                self.replicasets.assume_deleted(key_of(rs))
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
+            await delete_cached(self.client, REPLICA_SET, self.replicasets, rs)
 
     async def _sync_status(self, d: Obj, rss: list[Obj], new_rs: Obj | None,
                            created_new: bool, paused: bool) -> float | None:
@@ -321,11 +305,4 @@ class DeploymentController:
         if current == status:
             return
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)}}
-        try:
-            updated = await self.client.patch(DEPLOYMENT.status, meta(d)["name"], patch,
-                                              namespace=meta(d)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.deployments.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, DEPLOYMENT.status, self.deployments, d, patch)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import copy
 
-from portico.client import Api, ApiError, Informer, Obj, PatchType, key_of
+from portico.client import Api, ApiError, Informer, Obj, PatchType
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._pods import meta, owner_reference
 from portico.controllers._rollout import template_hash
-from portico.controllers._workload import controlled_by
+from portico.controllers._workload import controlled_by, delete_cached
 from portico.model.kinds import CONTROLLER_REVISION
 
 PATCH = "$patch"
@@ -99,10 +99,4 @@ class History:
         idle = [r for r in self.owned(owner) if meta(r)["name"] not in in_use]
         excess = len(idle) - limit
         for revision in sorted(idle, key=number)[:max(excess, 0)]:
-            try:
-                await self.client.delete(CONTROLLER_REVISION, meta(revision)["name"],
-                                         namespace=meta(revision)["namespace"])
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
-            self.revisions.assume_deleted(key_of(revision))
+            await delete_cached(self.client, CONTROLLER_REVISION, self.revisions, revision)

@@ -18,16 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType, key_of
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._hpa_algorithm import PodCpu, cpu_proposal, normalize, stabilized
 from portico.controllers._pods import (
     is_terminated,
@@ -89,18 +81,15 @@ def _cond(kind: str, status: bool, reason: str, message: str) -> Obj:
             "message": message, "lastTransitionTime": rfc3339(now_utc())}
 
 
-class HorizontalPodAutoscalerController:
-    def __init__(self, client: Api, informers: InformerFactory,
-                 sync_seconds: float) -> None:
-        self.client = client
+class HorizontalPodAutoscalerController(QueuedController):
+    def __init__(self, ctx: ControllerContext, sync_seconds: float) -> None:
+        super().__init__(ctx, "horizontalpodautoscaler", workers=1, component=COMPONENT)
         self.sync_seconds = sync_seconds
-        self.hpas = informers.informer(HORIZONTAL_POD_AUTOSCALER)
-        self.pods = informers.informer(POD)
-        self.metrics = informers.informer(POD_METRICS)
-        self.events = EventRecorder(client, COMPONENT)
+        self.hpas = ctx.informers.informer(HORIZONTAL_POD_AUTOSCALER)
+        self.pods = ctx.informers.informer(POD)
+        self.metrics = ctx.informers.informer(POD_METRICS)
         self.history: dict[str, History] = {}
-        self.queue = WorkQueue("horizontalpodautoscaler", self.sync, workers=1)
-        self.hpas.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
+        self.hpas.add_handler(self.enqueue)
 
     async def sync(self, key: str) -> float | None:
         hpa = self.hpas.get(key)

@@ -20,22 +20,14 @@ from __future__ import annotations
 import functools
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    CascadeType,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    WorkQueue,
-)
+from portico.client import CascadeType, Obj
 from portico.controllers import _job_plan as jp
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
 from portico.controllers._workload import (
     controlled_by,
-    enqueue_current,
-    enqueue_owner,
+    delete_cached,
     slow_start,
     write_status,
 )
@@ -77,16 +69,14 @@ def _condition(cond_type: str, reason: str, message: str, stamp: str) -> Obj:
             "lastTransitionTime": stamp, "reason": reason, "message": message}
 
 
-class JobController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.jobs = informers.informer(JOB)
-        self.pods = informers.informer(POD)
-        self.events = EventRecorder(client, COMPONENT)
-        self.control = PodControl(client, self.pods, self.events, KIND)
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
-        self.jobs.add_handler(enqueue_current(self.queue))
-        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+class JobController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=4)
+        self.jobs = ctx.informers.informer(JOB)
+        self.pods = ctx.informers.informer(POD)
+        self.control = PodControl(self.client, self.pods, self.events, KIND)
+        self.jobs.add_handler(self.enqueue_current)
+        self.pods.add_handler(self.enqueue_owner(KIND.kind))
 
     def _owned(self, job: Obj) -> list[Obj]:
         return controlled_by(self.pods.list(meta(job)["namespace"]), job)
@@ -174,10 +164,5 @@ class JobController:
         left = (when - now_utc()).total_seconds() + int(ttl)
         if left > 0:
             return left
-        try:
-            await self.client.delete(JOB, meta(job)["name"], namespace=meta(job)["namespace"],
-                                     cascade=CascadeType.BACKGROUND)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await delete_cached(self.client, JOB, self.jobs, job, CascadeType.BACKGROUND)
         return None

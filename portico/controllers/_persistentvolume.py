@@ -33,16 +33,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType, key_of
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.model.kinds import NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, STORAGE_CLASS
 from portico.model.quantity import parse_quantity
 from portico.model.vocabulary import EventType
@@ -124,16 +116,14 @@ def _involved(claim: Obj) -> Obj:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(claim)}
 
 
-class PersistentVolumeController:
-    def __init__(self, client: Api, informers: InformerFactory, data_dir: Path) -> None:
-        self.client = client
+class PersistentVolumeController(QueuedController):
+    def __init__(self, ctx: ControllerContext, data_dir: Path) -> None:
+        super().__init__(ctx, "persistentvolume", workers=1, component=COMPONENT)
         self.data_dir = data_dir
-        self.claims = informers.informer(PERSISTENT_VOLUME_CLAIM)
-        self.volumes = informers.informer(PERSISTENT_VOLUME)
-        self.classes = informers.informer(STORAGE_CLASS)
-        self.nodes = informers.informer(NODE)
-        self.events = EventRecorder(client, COMPONENT)
-        self.queue = WorkQueue("persistentvolume", self.sync, workers=1)
+        self.claims = ctx.informers.informer(PERSISTENT_VOLUME_CLAIM)
+        self.volumes = ctx.informers.informer(PERSISTENT_VOLUME)
+        self.classes = ctx.informers.informer(STORAGE_CLASS)
+        self.nodes = ctx.informers.informer(NODE)
         self.claims.add_handler(self._on_claim)
         self.volumes.add_handler(self._on_volume)
         self.classes.add_handler(lambda _p, _c: self._requeue_claims())

@@ -29,16 +29,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, key_of
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._podcontrol import pod_from_template as build_pod
 from portico.controllers._pods import (
@@ -53,7 +45,7 @@ from portico.controllers._pods import (
     owner_reference,
     ready_since,
 )
-from portico.controllers._workload import enqueue_current, slow_start
+from portico.controllers._workload import patch_cached, slow_start
 from portico.model import kinds
 from portico.model.selectors import label_selector_matches
 from portico.model.vocabulary import EventType
@@ -167,17 +159,14 @@ def pod_from_template(rs: Obj, kind: ReplicaKind = REPLICA_SET) -> Obj:
     return build_pod(rs, OwnerKind(kind.api_version, kind.kind), template)
 
 
-class ReplicaSetController:
-    def __init__(self, client: Api, informers: InformerFactory,
-                 kind: ReplicaKind = REPLICA_SET) -> None:
-        self.client = client
+class ReplicaSetController(QueuedController):
+    def __init__(self, ctx: ControllerContext, kind: ReplicaKind = REPLICA_SET) -> None:
+        super().__init__(ctx, kind.component, workers=4)
         self.kind = kind
-        self.replicasets = informers.informer(kind.resource)
-        self.pods = informers.informer(kinds.POD)
-        self.events = EventRecorder(client, kind.component)
-        self.queue = WorkQueue(kind.component, self.sync, workers=4)
+        self.replicasets = ctx.informers.informer(kind.resource)
+        self.pods = ctx.informers.informer(kinds.POD)
         self._deleting: dict[str, float] = {}  # pod uid -> when we asked
-        self.replicasets.add_handler(enqueue_current(self.queue))
+        self.replicasets.add_handler(self.enqueue_current)
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
@@ -233,14 +222,8 @@ class ReplicaSetController:
         return result.recheck_after
 
     async def _set_owners(self, pod: Obj, refs: list[Obj]) -> None:
-        try:
-            updated = await self.client.patch(
-                kinds.POD, meta(pod)["name"], {"metadata": {"ownerReferences": refs or None}},
-                namespace=meta(pod)["namespace"], patch_type=PatchType.MERGE)
-            self.pods.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, kinds.POD, self.pods, pod,
+                           {"metadata": {"ownerReferences": refs or None}})
 
     async def _create(self, rs: Obj, count: int) -> None:
         await slow_start([functools.partial(self._create_one, rs)] * count)
@@ -274,14 +257,7 @@ class ReplicaSetController:
             return
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)
                             if k not in ("conditions",)}}
-        try:
-            updated = await self.client.patch(self.kind.resource.status, meta(rs)["name"], patch,
-                                              namespace=meta(rs)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.replicasets.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, self.kind.resource.status, self.replicasets, rs, patch)
 
     def _involved(self, rs: Obj) -> Obj:
         return {"apiVersion": self.kind.api_version, "kind": self.kind.kind,

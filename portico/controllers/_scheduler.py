@@ -30,17 +30,8 @@ import asyncio
 import logging
 from typing import Any
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-    split_key,
-)
+from portico.client import Obj, PatchType, key_of, split_key
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
@@ -53,6 +44,7 @@ from portico.controllers._pods import (
     rfc3339,
 )
 from portico.controllers._volume_binding import SELECTED_NODE, ClaimPlan, claims_of
+from portico.controllers._workload import patch_cached
 from portico.model.kinds import (
     NAMESPACE,
     NODE,
@@ -89,17 +81,15 @@ def _placement_view(pod: Obj | None) -> tuple[Any, ...] | None:
     return node, meta(pod).get("namespace"), labels_of(pod), is_terminating(pod)
 
 
-class Scheduler:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.pods = informers.informer(POD)
-        self.nodes = informers.informer(NODE)
-        self.namespaces = informers.informer(NAMESPACE)
-        self.claims = informers.informer(PERSISTENT_VOLUME_CLAIM)
-        self.volumes = informers.informer(PERSISTENT_VOLUME)
-        self.classes = informers.informer(STORAGE_CLASS)
-        self.events = EventRecorder(client, SCHEDULER_NAME)
-        self.queue = WorkQueue("scheduler", self.sync, workers=1)
+class Scheduler(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, "scheduler", workers=1, component=SCHEDULER_NAME)
+        self.pods = ctx.informers.informer(POD)
+        self.nodes = ctx.informers.informer(NODE)
+        self.namespaces = ctx.informers.informer(NAMESPACE)
+        self.claims = ctx.informers.informer(PERSISTENT_VOLUME_CLAIM)
+        self.volumes = ctx.informers.informer(PERSISTENT_VOLUME)
+        self.classes = ctx.informers.informer(STORAGE_CLASS)
         self._binding: set[asyncio.Task[None]] = set()
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
@@ -199,25 +189,17 @@ class Scheduler:
         current = condition(pod, "PodScheduled") or {}
         if current.get("status") == ConditionStatus.FALSE and current.get("message") == message:
             return
-        namespace, name = split_key(key_of(pod))
-        await self._set_scheduled(namespace, name, ConditionStatus.FALSE, "Unschedulable",
-                                  message)
+        await self._set_scheduled(pod, ConditionStatus.FALSE, "Unschedulable", message)
         await self.events.record(_involved(pod), EventType.WARNING, "FailedScheduling", message)
 
-    async def _set_scheduled(self, namespace: str | None, name: str, status: ConditionStatus,
-                             reason: str | None, message: str | None) -> None:
+    async def _set_scheduled(self, pod: Obj, status: ConditionStatus, reason: str | None,
+                             message: str | None) -> None:
         cond: Obj = {"type": "PodScheduled", "status": str(status), "lastProbeTime": None,
                      "lastTransitionTime": rfc3339(now_utc())}
         if reason:
             cond.update(reason=reason, message=message)
-        try:
-            updated = await self.client.patch(
-                POD.status, name, {"status": {"conditions": [cond]}}, namespace=namespace,
-                patch_type=PatchType.STRATEGIC)
-            self.pods.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, POD.status, self.pods, pod,
+                           {"status": {"conditions": [cond]}}, PatchType.STRATEGIC)
 
 
 def _involved(pod: Obj) -> Obj:

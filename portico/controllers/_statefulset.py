@@ -22,25 +22,13 @@ from __future__ import annotations
 import copy
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-)
+from portico.client import ApiError, Obj, PatchType
 from portico.controllers import _statefulset_plan as sp
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._history import History, template_of
 from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
 from portico.controllers._pods import meta, now_utc, owner_reference
-from portico.controllers._workload import (
-    controlled_by,
-    enqueue_current,
-    enqueue_owner,
-    write_status,
-)
+from portico.controllers._workload import controlled_by, write_status
 from portico.model.kinds import CONTROLLER_REVISION, PERSISTENT_VOLUME_CLAIM, POD, STATEFUL_SET
 from portico.model.vocabulary import EventType
 
@@ -97,17 +85,15 @@ def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
     return pod
 
 
-class StatefulSetController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.sets = informers.informer(STATEFUL_SET)
-        self.pods = informers.informer(POD)
-        self.history = History(client, informers.informer(CONTROLLER_REVISION), KIND)
-        self.events = EventRecorder(client, COMPONENT)
-        self.control = _StatefulPodControl(client, self.pods, self.events, KIND)
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
-        self.sets.add_handler(enqueue_current(self.queue))
-        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+class StatefulSetController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=4)
+        self.sets = ctx.informers.informer(STATEFUL_SET)
+        self.pods = ctx.informers.informer(POD)
+        self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), KIND)
+        self.control = _StatefulPodControl(self.client, self.pods, self.events, KIND)
+        self.sets.add_handler(self.enqueue_current)
+        self.pods.add_handler(self.enqueue_owner(KIND.kind))
 
     def _pods_by_ordinal(self, sts: Obj) -> dict[int, Obj]:
         out: dict[int, Obj] = {}
