@@ -10,14 +10,16 @@ Here:
   kind, shared by every controller), built once by the manager;
 - `QueuedController`: the skeleton a controller subclasses. It owns the work queue
   (its workers call the subclass's `sync`), an event recorder under the
-  controller's component name, and the handlers that feed the queue:
+  controller's component name, `watch(kind, handler)` (the shared informer of a
+  kind, with a handler for its changes) and the handlers that feed the queue:
   `enqueue` (the key of the object that changed, also when it was deleted),
   `enqueue_current` (the same unless it was deleted) and `enqueue_owner(kind)` (the
   controller owner of that `kind`, before and after the change). The manager only
   calls `start()` once every informer has listed, and `stop()`.
 
 A subclass calls `super().__init__` first (so the queue exists when it adds its
-handlers), then takes its informers from the context and keeps only its own logic.
+handlers), then watches its kinds (or takes an informer it only reads from the
+context) and keeps only its own logic.
 """
 
 from __future__ import annotations
@@ -25,8 +27,18 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from portico.client import Api, EventRecorder, Handler, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import (
+    Api,
+    EventRecorder,
+    Handler,
+    Informer,
+    InformerFactory,
+    Obj,
+    WorkQueue,
+    key_of,
+)
 from portico.controllers._pods import controller_ref, meta
+from portico.model.kinds import Kind
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,7 @@ class QueuedController(ABC):
         """`name` names the queue (and its workers); events come from `component`,
         which is `name` unless given."""
         self.client = ctx.client
+        self._informers = ctx.informers
         self.queue = WorkQueue(name, self.sync, workers=workers)
         self.events = EventRecorder(ctx.client, component or name)
 
@@ -53,6 +66,12 @@ class QueuedController(ABC):
 
     async def stop(self) -> None:
         await self.queue.stop()
+
+    def watch(self, kind: Kind, handler: Handler, namespace: str | None = None) -> Informer:
+        """The shared informer of `kind` (in `namespace`), its changes passed to `handler`."""
+        informer = self._informers.informer(kind, namespace)
+        informer.add_handler(handler)
+        return informer
 
     def enqueue(self, previous: Obj | None, current: Obj | None) -> None:
         changed = current or previous

@@ -44,11 +44,9 @@ def job_reference(job: Obj) -> Obj:
 class CronJobController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, COMPONENT, workers=2)
-        self.cronjobs = ctx.informers.informer(CRON_JOB)
-        self.jobs = ctx.informers.informer(JOB)
+        self.cronjobs = self.watch(CRON_JOB, self.enqueue_current)
+        self.jobs = self.watch(JOB, self.enqueue_owner(KIND.kind))
         self._unexpected: set[str] = set()  # uids of unexpected Jobs already reported
-        self.cronjobs.add_handler(self.enqueue_current)
-        self.jobs.add_handler(self.enqueue_owner(KIND.kind))
 
     def _event(self, cj: Obj, kind: EventType, reason: str, message: str) -> None:
         self.events.emit(KIND.involved(cj), kind, reason, message)

@@ -43,14 +43,11 @@ def new_pod(ds: Obj, node: str, hash_: str) -> Obj:
 class DaemonSetController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, COMPONENT, workers=2)
-        self.sets = ctx.informers.informer(DAEMON_SET)
-        self.nodes = ctx.informers.informer(NODE)
-        self.pods = ctx.informers.informer(POD)
+        self.sets = self.watch(DAEMON_SET, self.enqueue_current)
+        self.nodes = self.watch(NODE, lambda _p, _c: self._enqueue_all())
+        self.pods = self.watch(POD, self.enqueue_owner(KIND.kind))
         self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), KIND)
         self.control = PodControl(self.client, self.pods, self.events, KIND)
-        self.sets.add_handler(self.enqueue_current)
-        self.nodes.add_handler(lambda _p, _c: self._enqueue_all())
-        self.pods.add_handler(self.enqueue_owner(KIND.kind))
 
     def _enqueue_all(self) -> None:
         for ds in self.sets.list():

@@ -70,12 +70,9 @@ def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
 class DeploymentController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, COMPONENT, workers=4)
-        self.deployments = ctx.informers.informer(DEPLOYMENT)
-        self.replicasets = ctx.informers.informer(REPLICA_SET)
-        self.pods = ctx.informers.informer(POD)
-        self.deployments.add_handler(self.enqueue_current)
-        self.replicasets.add_handler(self._on_replicaset)
-        self.pods.add_handler(self._on_pod)
+        self.deployments = self.watch(DEPLOYMENT, self.enqueue_current)
+        self.replicasets = self.watch(REPLICA_SET, self._on_replicaset)
+        self.pods = self.watch(POD, self._on_pod)
 
     def _on_replicaset(self, previous: Obj | None, current: Obj | None) -> None:
         for rs in (previous, current):

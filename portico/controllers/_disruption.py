@@ -81,10 +81,8 @@ def budget_status(budget: Obj, pods: list[Obj], now: datetime.datetime) -> Obj:
 class DisruptionController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, "disruption", workers=1)
-        self.budgets = ctx.informers.informer(POD_DISRUPTION_BUDGET)
-        self.pods = ctx.informers.informer(POD)
-        self.budgets.add_handler(self.enqueue)
-        self.pods.add_handler(self._on_pod)
+        self.budgets = self.watch(POD_DISRUPTION_BUDGET, self.enqueue)
+        self.pods = self.watch(POD, self._on_pod)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         namespace = meta(current or previous or {}).get("namespace")

@@ -44,16 +44,11 @@ def managed(service: Obj | None) -> bool:
 class EndpointSliceController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, "endpointslice-controller", workers=4)
-        self.services = ctx.informers.informer(SERVICE)
-        self.pods = ctx.informers.informer(POD)
-        self.nodes = ctx.informers.informer(NODE)
-        self.slices = ctx.informers.informer(ENDPOINT_SLICE)
-        self.endpoints = ctx.informers.informer(ENDPOINTS)
-        self.services.add_handler(self.enqueue)
-        self.pods.add_handler(self._on_pod)
-        self.nodes.add_handler(self._on_node)
-        self.slices.add_handler(self._on_slice)
-        self.endpoints.add_handler(self.enqueue)
+        self.services = self.watch(SERVICE, self.enqueue)
+        self.pods = self.watch(POD, self._on_pod)
+        self.nodes = self.watch(NODE, self._on_node)
+        self.slices = self.watch(ENDPOINT_SLICE, self._on_slice)
+        self.endpoints = self.watch(ENDPOINTS, self.enqueue)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         pod = current or previous or {}

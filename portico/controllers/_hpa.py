@@ -85,11 +85,10 @@ class HorizontalPodAutoscalerController(QueuedController):
     def __init__(self, ctx: ControllerContext, sync_seconds: float) -> None:
         super().__init__(ctx, "horizontalpodautoscaler", workers=1, component=COMPONENT)
         self.sync_seconds = sync_seconds
-        self.hpas = ctx.informers.informer(HORIZONTAL_POD_AUTOSCALER)
+        self.hpas = self.watch(HORIZONTAL_POD_AUTOSCALER, self.enqueue)
         self.pods = ctx.informers.informer(POD)
         self.metrics = ctx.informers.informer(POD_METRICS)
         self.history: dict[str, History] = {}
-        self.hpas.add_handler(self.enqueue)
 
     async def sync(self, key: str) -> float | None:
         hpa = self.hpas.get(key)

@@ -72,11 +72,9 @@ def _condition(cond_type: str, reason: str, message: str, stamp: str) -> Obj:
 class JobController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, COMPONENT, workers=4)
-        self.jobs = ctx.informers.informer(JOB)
-        self.pods = ctx.informers.informer(POD)
+        self.jobs = self.watch(JOB, self.enqueue_current)
+        self.pods = self.watch(POD, self.enqueue_owner(KIND.kind))
         self.control = PodControl(self.client, self.pods, self.events, KIND)
-        self.jobs.add_handler(self.enqueue_current)
-        self.pods.add_handler(self.enqueue_owner(KIND.kind))
 
     def _owned(self, job: Obj) -> list[Obj]:
         return controlled_by(self.pods.list(meta(job)["namespace"]), job)

@@ -93,13 +93,15 @@ class NodeLifecycleController(QueuedController):
         super().__init__(ctx, "node-lifecycle-controller", workers=2,
                          component="taint-eviction-controller")
         self.grace_period = grace_period
-        self.nodes = ctx.informers.informer(NODE)
-        self.leases = ctx.informers.informer(LEASE, LEASE_NAMESPACE)
+        self.nodes = self.watch(NODE, self.enqueue)
+        self.leases = self.watch(LEASE, self._on_lease, LEASE_NAMESPACE)
         self.pods = ctx.informers.informer(POD)
         self._heard: dict[str, tuple[object, float]] = {}  # node -> (heartbeat, seen at)
         self._monitor: asyncio.Task[None] | None = None
-        self.nodes.add_handler(self.enqueue)
-        self.leases.add_handler(lambda p, c: self.queue.add(meta(c or p or {}).get("name", "")))
+
+    def _on_lease(self, previous: Obj | None, current: Obj | None) -> None:
+        """A node's Lease is named after it: its renewal is news of the node."""
+        self.queue.add(meta(current or previous or {}).get("name", ""))
 
     def start(self) -> None:
         """The queue, and the monitor that checks every node's heartbeat."""

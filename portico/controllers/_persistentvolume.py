@@ -120,13 +120,10 @@ class PersistentVolumeController(QueuedController):
     def __init__(self, ctx: ControllerContext, data_dir: Path) -> None:
         super().__init__(ctx, "persistentvolume", workers=1, component=COMPONENT)
         self.data_dir = data_dir
-        self.claims = ctx.informers.informer(PERSISTENT_VOLUME_CLAIM)
-        self.volumes = ctx.informers.informer(PERSISTENT_VOLUME)
-        self.classes = ctx.informers.informer(STORAGE_CLASS)
+        self.claims = self.watch(PERSISTENT_VOLUME_CLAIM, self._on_claim)
+        self.volumes = self.watch(PERSISTENT_VOLUME, self._on_volume)
+        self.classes = self.watch(STORAGE_CLASS, lambda _p, _c: self._requeue_claims())
         self.nodes = ctx.informers.informer(NODE)
-        self.claims.add_handler(self._on_claim)
-        self.volumes.add_handler(self._on_volume)
-        self.classes.add_handler(lambda _p, _c: self._requeue_claims())
 
     def _on_claim(self, previous: Obj | None, current: Obj | None) -> None:
         obj = current or previous or {}

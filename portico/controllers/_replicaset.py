@@ -163,11 +163,9 @@ class ReplicaSetController(QueuedController):
     def __init__(self, ctx: ControllerContext, kind: ReplicaKind = REPLICA_SET) -> None:
         super().__init__(ctx, kind.component, workers=4)
         self.kind = kind
-        self.replicasets = ctx.informers.informer(kind.resource)
-        self.pods = ctx.informers.informer(kinds.POD)
+        self.replicasets = self.watch(kind.resource, self.enqueue_current)
+        self.pods = self.watch(kinds.POD, self._on_pod)
         self._deleting: dict[str, float] = {}  # pod uid -> when we asked
-        self.replicasets.add_handler(self.enqueue_current)
-        self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         if current is None and previous is not None:

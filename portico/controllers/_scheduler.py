@@ -84,18 +84,13 @@ def _placement_view(pod: Obj | None) -> tuple[Any, ...] | None:
 class Scheduler(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, "scheduler", workers=1, component=SCHEDULER_NAME)
-        self.pods = ctx.informers.informer(POD)
-        self.nodes = ctx.informers.informer(NODE)
-        self.namespaces = ctx.informers.informer(NAMESPACE)
-        self.claims = ctx.informers.informer(PERSISTENT_VOLUME_CLAIM)
-        self.volumes = ctx.informers.informer(PERSISTENT_VOLUME)
-        self.classes = ctx.informers.informer(STORAGE_CLASS)
+        self.pods = self.watch(POD, self._on_pod)
+        self.nodes = self.watch(NODE, self._on_room)
+        self.namespaces = self.watch(NAMESPACE, self._on_namespace)
+        self.claims = self.watch(PERSISTENT_VOLUME_CLAIM, self._on_room)
+        self.volumes = self.watch(PERSISTENT_VOLUME, self._on_room)
+        self.classes = self.watch(STORAGE_CLASS, self._on_room)
         self._binding: set[asyncio.Task[None]] = set()
-        self.pods.add_handler(self._on_pod)
-        self.nodes.add_handler(self._on_node)
-        self.namespaces.add_handler(self._on_namespace)
-        for informer in (self.claims, self.volumes, self.classes):
-            informer.add_handler(lambda _p, _c: self._requeue_pending())
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         if current is not None and needs_scheduling(current):
@@ -103,7 +98,8 @@ class Scheduler(QueuedController):
         if _placement_view(previous) != _placement_view(current):
             self._requeue_pending()  # room, spreading or (anti-)affinity changed
 
-    def _on_node(self, previous: Obj | None, current: Obj | None) -> None:
+    def _on_room(self, previous: Obj | None, current: Obj | None) -> None:
+        """A node or storage changed: a pending pod may fit now."""
         self._requeue_pending()
 
     def _on_namespace(self, previous: Obj | None, current: Obj | None) -> None:

@@ -88,12 +88,10 @@ def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
 class StatefulSetController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, COMPONENT, workers=4)
-        self.sets = ctx.informers.informer(STATEFUL_SET)
-        self.pods = ctx.informers.informer(POD)
+        self.sets = self.watch(STATEFUL_SET, self.enqueue_current)
+        self.pods = self.watch(POD, self.enqueue_owner(KIND.kind))
         self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), KIND)
         self.control = _StatefulPodControl(self.client, self.pods, self.events, KIND)
-        self.sets.add_handler(self.enqueue_current)
-        self.pods.add_handler(self.enqueue_owner(KIND.kind))
 
     def _pods_by_ordinal(self, sts: Obj) -> dict[int, Obj]:
         out: dict[int, Obj] = {}
