@@ -82,11 +82,11 @@ class QueuedController(ABC):
         if current is not None:
             self.queue.add(key_of(current))
 
-    def enqueue_owner(self, kind: str) -> Handler:
+    def enqueue_owner(self, kind: Kind) -> Handler:
         def handle(previous: Obj | None, current: Obj | None) -> None:
             for obj in (previous, current):
                 ref = controller_ref(obj) if obj is not None else None
-                if obj is not None and ref is not None and ref.get("kind") == kind:
+                if obj is not None and ref is not None and ref.get("kind") == kind.gvk.kind:
                     self.queue.add(f"{meta(obj)['namespace']}/{ref['name']}")
 
         return handle

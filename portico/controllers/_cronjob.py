@@ -22,8 +22,7 @@ import logging
 from portico.client import ApiError, CascadeType, Obj
 from portico.controllers import _cronjob_plan as cp
 from portico.controllers._controller import ControllerContext, QueuedController
-from portico.controllers._podcontrol import OwnerKind
-from portico.controllers._pods import meta, now_utc, rfc3339
+from portico.controllers._pods import involved, meta, now_utc, rfc3339
 from portico.controllers._workload import controlled_by, delete_cached, write_status
 from portico.model.kinds import CRON_JOB, JOB
 from portico.model.vocabulary import EventType, JobConditionType
@@ -31,7 +30,6 @@ from portico.model.vocabulary import EventType, JobConditionType
 log = logging.getLogger("portico.controllers.cronjob")
 
 COMPONENT = "cronjob-controller"
-KIND = OwnerKind("batch/v1", "CronJob")
 
 
 def job_reference(job: Obj) -> Obj:
@@ -45,11 +43,11 @@ class CronJobController(QueuedController):
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx, COMPONENT, workers=2)
         self.cronjobs = self.watch(CRON_JOB, self.enqueue_current)
-        self.jobs = self.watch(JOB, self.enqueue_owner(KIND.kind))
+        self.jobs = self.watch(JOB, self.enqueue_owner(CRON_JOB))
         self._unexpected: set[str] = set()  # uids of unexpected Jobs already reported
 
     def _event(self, cj: Obj, kind: EventType, reason: str, message: str) -> None:
-        self.events.emit(KIND.involved(cj), kind, reason, message)
+        self.events.emit(involved(CRON_JOB, cj), kind, reason, message)
 
     async def sync(self, key: str) -> float | None:
         cj = self.cronjobs.get(key)

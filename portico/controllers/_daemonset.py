@@ -16,7 +16,7 @@ from portico.client import Obj, key_of
 from portico.controllers import _daemonset_plan as dp
 from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._history import History
-from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
+from portico.controllers._podcontrol import PodControl, pod_from_template
 from portico.controllers._pods import is_terminating, meta, now_utc
 from portico.controllers._statefulset_plan import revision_of
 from portico.controllers._workload import controlled_by, write_status
@@ -25,7 +25,6 @@ from portico.model.kinds import CONTROLLER_REVISION, DAEMON_SET, NODE, POD
 log = logging.getLogger("portico.controllers.daemonset")
 
 COMPONENT = "daemonset-controller"
-KIND = OwnerKind("apps/v1", "DaemonSet")
 
 
 def revision_hash(revision: Obj) -> str:
@@ -34,7 +33,7 @@ def revision_hash(revision: Obj) -> str:
 
 def new_pod(ds: Obj, node: str, hash_: str) -> Obj:
     template = (ds.get("spec") or {}).get("template") or {}
-    pod = pod_from_template(ds, KIND, template)
+    pod = pod_from_template(ds, DAEMON_SET, template)
     pod["metadata"]["labels"][dp.REVISION_LABEL] = hash_
     pod["spec"] = dp.pin_to_node(dp.daemon_pod_spec(pod["spec"]), node)
     return pod
@@ -45,9 +44,9 @@ class DaemonSetController(QueuedController):
         super().__init__(ctx, COMPONENT, workers=2)
         self.sets = self.watch(DAEMON_SET, self.enqueue_current)
         self.nodes = self.watch(NODE, lambda _p, _c: self._enqueue_all())
-        self.pods = self.watch(POD, self.enqueue_owner(KIND.kind))
-        self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), KIND)
-        self.control = PodControl(self.client, self.pods, self.events, KIND)
+        self.pods = self.watch(POD, self.enqueue_owner(DAEMON_SET))
+        self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), DAEMON_SET)
+        self.control = PodControl(self.client, self.pods, self.events, DAEMON_SET)
 
     def _enqueue_all(self) -> None:
         for ds in self.sets.list():

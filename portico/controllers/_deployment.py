@@ -26,6 +26,7 @@ from portico.controllers import _rollout as ro
 from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._pods import (
     controller_ref,
+    involved,
     is_terminated,
     labels_of,
     meta,
@@ -40,10 +41,6 @@ from portico.model.vocabulary import EventType
 log = logging.getLogger("portico.controllers.deployment")
 
 COMPONENT = "deployment-controller"
-
-
-def _involved(d: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(d)}
 
 
 def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
@@ -61,7 +58,7 @@ def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
         "metadata": {"name": f"{meta(d)['name']}-{hash_}", "namespace": meta(d)["namespace"],
                      "labels": dict(template["metadata"]["labels"]),
                      "annotations": annotations,
-                     "ownerReferences": [owner_reference(d, "apps/v1", "Deployment")]},
+                     "ownerReferences": [owner_reference(d, DEPLOYMENT)]},
         "spec": {"replicas": replicas, "minReadySeconds": int(spec.get("minReadySeconds") or 0),
                  "selector": selector, "template": template},
     }
@@ -77,7 +74,7 @@ class DeploymentController(QueuedController):
     def _on_replicaset(self, previous: Obj | None, current: Obj | None) -> None:
         for rs in (previous, current):
             ref = controller_ref(rs) if rs else None
-            if rs is not None and ref is not None and ref.get("kind") == "Deployment":
+            if rs is not None and ref is not None and ref.get("kind") == DEPLOYMENT.gvk.kind:
                 self.queue.add(f"{meta(rs)['namespace']}/{ref['name']}")
             elif rs is not None and ref is None:
                 for d in self.deployments.list(meta(rs)["namespace"]):
@@ -89,9 +86,9 @@ class DeploymentController(QueuedController):
         if current is None and previous is not None:
             ref = controller_ref(previous)
             rs = self.replicasets.get(f"{meta(previous)['namespace']}/{ref['name']}") \
-                if ref and ref.get("kind") == "ReplicaSet" else None
+                if ref and ref.get("kind") == REPLICA_SET.gvk.kind else None
             owner = controller_ref(rs) if rs else None
-            if rs is not None and owner is not None and owner.get("kind") == "Deployment":
+            if rs is not None and owner is not None and owner.get("kind") == DEPLOYMENT.gvk.kind:
                 self.queue.add(f"{meta(rs)['namespace']}/{owner['name']}")
 
     def claim(self, d: Obj) -> list[Obj]:
@@ -133,7 +130,7 @@ class DeploymentController(QueuedController):
         for rs in rss:
             if controller_ref(rs) is None:
                 refs = [*(meta(rs).get("ownerReferences") or []),
-                        owner_reference(d, "apps/v1", "Deployment")]
+                        owner_reference(d, DEPLOYMENT)]
                 rs = await self._patch_rs(rs, {"metadata": {"ownerReferences": refs}})
             out.append(rs)
         return out
@@ -161,7 +158,7 @@ class DeploymentController(QueuedController):
         self.replicasets.assume(created)
         if replicas:
             await self.events.record(
-                _involved(d), EventType.NORMAL, "ScalingReplicaSet",
+                involved(DEPLOYMENT, d), EventType.NORMAL, "ScalingReplicaSet",
                 f"Scaled up replica set {meta(created)['name']} to {replicas} from 0")
         return created
 
@@ -221,7 +218,7 @@ class DeploymentController(QueuedController):
         if current != replicas:
             direction = "up" if replicas > current else "down"
             await self.events.record(
-                _involved(d), EventType.NORMAL, "ScalingReplicaSet",
+                involved(DEPLOYMENT, d), EventType.NORMAL, "ScalingReplicaSet",
                 f"Scaled {direction} replica set {meta(rs)['name']} to {replicas} from {current}")
         return updated
 

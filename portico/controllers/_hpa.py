@@ -22,6 +22,7 @@ from portico.client import ApiError, Obj, PatchType, key_of
 from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._hpa_algorithm import PodCpu, cpu_proposal, normalize, stabilized
 from portico.controllers._pods import (
+    involved,
     is_terminated,
     labels_of,
     meta,
@@ -130,7 +131,7 @@ class HorizontalPodAutoscalerController(QueuedController):
                       "the HPA controller was able to get the target's current scale"),
                 _cond("ScalingActive", False, reason, message)])
             if errors:
-                self.events.emit(self._involved(hpa), EventType.WARNING,
+                self.events.emit(involved(HORIZONTAL_POD_AUTOSCALER, hpa), EventType.WARNING,
                                  "FailedGetResourceMetric", message)
             return
         await self._scale(key, hpa, kind, current,
@@ -162,9 +163,9 @@ class HorizontalPodAutoscalerController(QueuedController):
                                     patch_type=PatchType.MERGE)
             history.scales.append((now, limited.replicas - current))
             direction = "above" if limited.replicas > current else "below"
-            self.events.emit(self._involved(hpa), EventType.NORMAL, "SuccessfulRescale",
-                             f"New size: {limited.replicas}; reason: {REASON} {direction} "
-                             "target")
+            self.events.emit(involved(HORIZONTAL_POD_AUTOSCALER, hpa), EventType.NORMAL,
+                             "SuccessfulRescale",
+                             f"New size: {limited.replicas}; reason: {REASON} {direction} target")
             conditions.insert(0, _cond("AbleToScale", True, "SucceededRescale",
                                        "the HPA controller was able to update the target scale "
                                        f"to {limited.replicas}"))
@@ -190,8 +191,3 @@ class HorizontalPodAutoscalerController(QueuedController):
         await self.client.patch(HORIZONTAL_POD_AUTOSCALER.status, meta(hpa)["name"],
                                 {"status": status}, namespace=meta(hpa).get("namespace"),
                                 patch_type=PatchType.MERGE)
-
-    @staticmethod
-    def _involved(hpa: Obj) -> Obj:
-        return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                "metadata": meta(hpa)}

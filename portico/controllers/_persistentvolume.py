@@ -35,6 +35,7 @@ from typing import Any
 
 from portico.client import ApiError, Obj, PatchType, key_of
 from portico.controllers._controller import ControllerContext, QueuedController
+from portico.controllers._pods import involved
 from portico.model.kinds import NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, STORAGE_CLASS
 from portico.model.quantity import parse_quantity
 from portico.model.vocabulary import EventType
@@ -112,10 +113,6 @@ def _claim_ref(claim: Obj) -> Obj:
             "resourceVersion": meta.get("resourceVersion", "")}
 
 
-def _involved(claim: Obj) -> Obj:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(claim)}
-
-
 class PersistentVolumeController(QueuedController):
     def __init__(self, ctx: ControllerContext, data_dir: Path) -> None:
         super().__init__(ctx, "persistentvolume", workers=1, component=COMPONENT)
@@ -179,17 +176,18 @@ class PersistentVolumeController(QueuedController):
 
     async def _provision(self, claim: Obj) -> float | None:
         spec, meta = _spec(claim), _meta(claim)
+        involved_claim = involved(PERSISTENT_VOLUME_CLAIM, claim)
         class_name = spec.get("storageClassName") or ""
         storage_class = self.classes.get(class_name) if class_name else None
         if storage_class is None:
             message = ("no persistent volumes available for this claim and no storage class "
                        "is set") if not class_name else \
                 f'storageclass.storage.k8s.io "{class_name}" not found'
-            self.events.emit(_involved(claim), EventType.WARNING,
+            self.events.emit(involved_claim, EventType.WARNING,
                              "FailedBinding" if not class_name else "ProvisioningFailed", message)
             return None
         if storage_class.get("provisioner") != LOCAL_PROVISIONER:
-            self.events.emit(_involved(claim), EventType.NORMAL, "ExternalProvisioning",
+            self.events.emit(involved_claim, EventType.NORMAL, "ExternalProvisioning",
                              "Waiting for a volume to be created either by the external "
                              f"provisioner '{storage_class.get('provisioner')}' or manually "
                              "by the system administrator. If volume creation is delayed, "
@@ -198,12 +196,12 @@ class PersistentVolumeController(QueuedController):
             return None
         node = (meta.get("annotations") or {}).get(SELECTED_NODE)
         if storage_class.get("volumeBindingMode") == "WaitForFirstConsumer" and not node:
-            self.events.emit(_involved(claim), EventType.NORMAL, "WaitForFirstConsumer", WAITING)
+            self.events.emit(involved_claim, EventType.NORMAL, "WaitForFirstConsumer", WAITING)
             return None
         node = node or min((_meta(n)["name"] for n in self.nodes.list()), default=None)
         if node is None:
             return 1.0
-        self.events.emit(_involved(claim), EventType.NORMAL, "Provisioning",
+        self.events.emit(involved_claim, EventType.NORMAL, "Provisioning",
                          f'External provisioner is provisioning volume for claim '
                          f'"{meta["namespace"]}/{meta["name"]}"')
         volume = local_volume(claim, storage_class, node, self.data_dir)
@@ -216,7 +214,7 @@ class PersistentVolumeController(QueuedController):
             if error.status.code != 409:
                 raise
             created = await self.client.get(PERSISTENT_VOLUME, volume["metadata"]["name"])
-        self.events.emit(_involved(claim), EventType.NORMAL, "ProvisioningSucceeded",
+        self.events.emit(involved_claim, EventType.NORMAL, "ProvisioningSucceeded",
                          f"Successfully provisioned volume {volume['metadata']['name']}")
         await self._bind(created, claim)
         return None

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 from portico.client import ApiError, Obj, key_of
 from portico.controllers._controller import ControllerContext, QueuedController
-from portico.controllers._podcontrol import OwnerKind
 from portico.controllers._podcontrol import pod_from_template as build_pod
 from portico.controllers._pods import (
     controller_ref,
     deletion_rank,
+    involved,
     is_active,
     is_available,
     is_ready,
@@ -63,14 +63,6 @@ class ReplicaKind:
     resource: kinds.Kind
     component: str
     map_selector: bool = False
-
-    @property
-    def api_version(self) -> str:
-        return self.resource.api_version
-
-    @property
-    def kind(self) -> str:
-        return self.resource.gvk.kind
 
     def view(self, obj: Obj) -> Obj:
         """The object with its selector as a LabelSelector (RCs have a plain map)."""
@@ -156,7 +148,7 @@ def plan(rs: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
 
 def pod_from_template(rs: Obj, kind: ReplicaKind = REPLICA_SET) -> Obj:
     template = (rs.get("spec") or {}).get("template") or {}
-    return build_pod(rs, OwnerKind(kind.api_version, kind.kind), template)
+    return build_pod(rs, kind.resource, template)
 
 
 class ReplicaSetController(QueuedController):
@@ -176,7 +168,7 @@ class ReplicaSetController(QueuedController):
             ref = controller_ref(pod)
             ns = meta(pod).get("namespace")
             if ref is not None:
-                if ref.get("kind") == self.kind.kind:
+                if ref.get("kind") == self.kind.resource.gvk.kind:
                     self.queue.add(f"{ns}/{ref['name']}")
                 continue
             for rs in self.replicasets.list(ns):
@@ -204,7 +196,7 @@ class ReplicaSetController(QueuedController):
         if meta(rs).get("deletionTimestamp"):
             return None
         result = plan(rs, pods, now_utc())
-        mine = owner_reference(rs, self.kind.api_version, self.kind.kind)
+        mine = owner_reference(rs, self.kind.resource)
         for pod in result.adopt:
             await self._set_owners(pod, [*(meta(pod).get("ownerReferences") or []), mine])
         for pod in result.release:
@@ -230,8 +222,8 @@ class ReplicaSetController(QueuedController):
         body = pod_from_template(rs, self.kind)
         created = await self.client.create(kinds.POD, body, namespace=meta(rs)["namespace"])
         self.pods.assume(created)
-        await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulCreate",
-                                 f"Created pod: {meta(created)['name']}")
+        await self.events.record(involved(self.kind.resource, rs), EventType.NORMAL,
+                                 "SuccessfulCreate", f"Created pod: {meta(created)['name']}")
 
     async def _delete(self, rs: Obj, pod: Obj) -> None:
         self._deleting[meta(pod)["uid"]] = time.monotonic()
@@ -242,8 +234,8 @@ class ReplicaSetController(QueuedController):
             if exc.status.code != 404:
                 raise
             return
-        await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulDelete",
-                                 f"Deleted pod: {meta(pod)['name']}")
+        await self.events.record(involved(self.kind.resource, rs), EventType.NORMAL,
+                                 "SuccessfulDelete", f"Deleted pod: {meta(pod)['name']}")
 
     async def _write_status(self, rs: Obj, status: Obj) -> None:
         current = dict(rs.get("status") or {})
@@ -257,6 +249,3 @@ class ReplicaSetController(QueuedController):
                             if k not in ("conditions",)}}
         await patch_cached(self.client, self.kind.resource.status, self.replicasets, rs, patch)
 
-    def _involved(self, rs: Obj) -> Obj:
-        return {"apiVersion": self.kind.api_version, "kind": self.kind.kind,
-                "metadata": meta(rs)}

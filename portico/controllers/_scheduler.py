@@ -36,6 +36,7 @@ from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
     condition,
+    involved,
     is_terminated,
     is_terminating,
     labels_of,
@@ -177,7 +178,7 @@ class Scheduler(QueuedController):
             self.pods.forget_speculation(pod)
             self.queue.add_after(key_of(pod), BIND_RETRY_SECONDS)
             return
-        self.events.emit(_involved(pod), EventType.NORMAL, "Scheduled",
+        self.events.emit(involved(POD, pod), EventType.NORMAL, "Scheduled",
                          f"Successfully assigned {namespace}/{name} to {node}")
         log.info("bound %s/%s to %s", namespace, name, node)
 
@@ -186,7 +187,7 @@ class Scheduler(QueuedController):
         if current.get("status") == ConditionStatus.FALSE and current.get("message") == message:
             return
         await self._set_scheduled(pod, ConditionStatus.FALSE, "Unschedulable", message)
-        await self.events.record(_involved(pod), EventType.WARNING, "FailedScheduling", message)
+        await self.events.record(involved(POD, pod), EventType.WARNING, "FailedScheduling", message)
 
     async def _set_scheduled(self, pod: Obj, status: ConditionStatus, reason: str | None,
                              message: str | None) -> None:
@@ -196,7 +197,3 @@ class Scheduler(QueuedController):
             cond.update(reason=reason, message=message)
         await patch_cached(self.client, POD.status, self.pods, pod,
                            {"status": {"conditions": [cond]}}, PatchType.STRATEGIC)
-
-
-def _involved(pod: Obj) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(pod)}
