@@ -2,7 +2,8 @@
 
 A `ContainerRunner` owns one `ContainerRecord` and mutates it only from its own
 tasks, calling `pod.mark_dirty()` after each change so the pod worker reports
-the status.  `loop(policy)` is kubelet's per-container part of `SyncPod`:
+the status (of its pod it sees only `RunnerPod`, `_runner_pod`).  `loop(policy)`
+is kubelet's per-container part of `SyncPod`:
 start; wait; on exit restart according to the restart policy, immediately the
 first time and then after the crash-loop back-off (state waiting
 `CrashLoopBackOff`, `lastState` the exit, `restartCount` + 1 on each restart).
@@ -66,7 +67,7 @@ from portico.model.vocabulary import EventType, RestartPolicy
 from portico.oci import OciContainer
 
 if TYPE_CHECKING:
-    from portico.agent._pod import PodWorker
+    from portico.agent._runner_pod import RunnerPod
 
 log = logging.getLogger("portico.agent.containers")
 CONFIG_RETRY_SECONDS = 10.0
@@ -104,7 +105,7 @@ def container_ports(spec: Object) -> dict[str, int]:
 
 
 class ContainerRunner:
-    def __init__(self, pod: PodWorker, spec: Object, record: ContainerRecord) -> None:
+    def __init__(self, pod: RunnerPod, spec: Object, record: ContainerRecord) -> None:
         self.pod = pod
         self.spec = spec
         self.record = record

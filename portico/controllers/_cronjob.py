@@ -19,32 +19,17 @@ from __future__ import annotations
 import datetime
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    CascadeType,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, CascadeType, Obj
 from portico.controllers import _cronjob_plan as cp
-from portico.controllers._podcontrol import OwnerKind
-from portico.controllers._pods import meta, now_utc, rfc3339
-from portico.controllers._workload import (
-    controlled_by,
-    enqueue_current,
-    enqueue_owner,
-    write_status,
-)
+from portico.controllers._controller import ControllerContext, QueuedController
+from portico.controllers._pods import involved, meta, now_utc, rfc3339
+from portico.controllers._workload import controlled_by, delete_cached, write_status
 from portico.model.kinds import CRON_JOB, JOB
 from portico.model.vocabulary import EventType, JobConditionType
 
 log = logging.getLogger("portico.controllers.cronjob")
 
 COMPONENT = "cronjob-controller"
-KIND = OwnerKind("batch/v1", "CronJob")
 
 
 def job_reference(job: Obj) -> Obj:
@@ -54,19 +39,15 @@ def job_reference(job: Obj) -> Obj:
             "resourceVersion": m.get("resourceVersion")}
 
 
-class CronJobController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.cronjobs = informers.informer(CRON_JOB)
-        self.jobs = informers.informer(JOB)
-        self.events = EventRecorder(client, COMPONENT)
+class CronJobController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=2)
+        self.cronjobs = self.watch(CRON_JOB, self.enqueue_current)
+        self.jobs = self.watch(JOB, self.enqueue_owner(CRON_JOB))
         self._unexpected: set[str] = set()  # uids of unexpected Jobs already reported
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=2)
-        self.cronjobs.add_handler(enqueue_current(self.queue))
-        self.jobs.add_handler(enqueue_owner(self.queue, KIND.kind))
 
     def _event(self, cj: Obj, kind: EventType, reason: str, message: str) -> None:
-        self.events.emit(KIND.involved(cj), kind, reason, message)
+        self.events.emit(involved(CRON_JOB, cj), kind, reason, message)
 
     async def sync(self, key: str) -> float | None:
         cj = self.cronjobs.get(key)
@@ -168,12 +149,6 @@ class CronJobController:
         return created
 
     async def _delete_job(self, cj: Obj, job: Obj) -> None:
-        try:
-            await self.client.delete(JOB, meta(job)["name"], namespace=meta(job)["namespace"],
-                                     cascade=CascadeType.BACKGROUND)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
-            return
-        self.jobs.assume_deleted(key_of(job))
-        self._event(cj, EventType.NORMAL, "SuccessfulDelete", f"Deleted job {meta(job)['name']}")
+        if await delete_cached(self.client, JOB, self.jobs, job, CascadeType.BACKGROUND):
+            self._event(cj, EventType.NORMAL, "SuccessfulDelete",
+                        f"Deleted job {meta(job)['name']}")

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from portico.controllers._pods import Obj, meta, owner_reference, parse_time
 from portico.model.cron import CronError, parse
+from portico.model.kinds import CRON_JOB
 from portico.model.vocabulary import ConditionStatus, JobConditionType
 
 SCHEDULED_TIMESTAMP = "batch.kubernetes.io/cronjob-scheduled-timestamp"
@@ -111,7 +112,7 @@ def job_from_template(cj: Obj, scheduled: datetime.datetime) -> Obj:
         "apiVersion": "batch/v1", "kind": "Job",
         "metadata": {"name": job_name(cj, scheduled), "namespace": meta(cj)["namespace"],
                      "labels": dict(tmeta.get("labels") or {}), "annotations": annotations,
-                     "ownerReferences": [owner_reference(cj, "batch/v1", "CronJob")]},
+                     "ownerReferences": [owner_reference(cj, CRON_JOB)]},
         "spec": copy.deepcopy(template.get("spec") or {}),
     }
 

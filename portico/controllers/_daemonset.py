@@ -12,24 +12,19 @@ from __future__ import annotations
 
 import logging
 
-from portico.client import Api, EventRecorder, InformerFactory, Obj, WorkQueue, key_of
+from portico.client import Obj, key_of
 from portico.controllers import _daemonset_plan as dp
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._history import History
-from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
+from portico.controllers._podcontrol import PodControl, pod_from_template
 from portico.controllers._pods import is_terminating, meta, now_utc
 from portico.controllers._statefulset_plan import revision_of
-from portico.controllers._workload import (
-    controlled_by,
-    enqueue_current,
-    enqueue_owner,
-    write_status,
-)
+from portico.controllers._workload import controlled_by, write_status
 from portico.model.kinds import CONTROLLER_REVISION, DAEMON_SET, NODE, POD
 
 log = logging.getLogger("portico.controllers.daemonset")
 
 COMPONENT = "daemonset-controller"
-KIND = OwnerKind("apps/v1", "DaemonSet")
 
 
 def revision_hash(revision: Obj) -> str:
@@ -38,24 +33,20 @@ def revision_hash(revision: Obj) -> str:
 
 def new_pod(ds: Obj, node: str, hash_: str) -> Obj:
     template = (ds.get("spec") or {}).get("template") or {}
-    pod = pod_from_template(ds, KIND, template)
+    pod = pod_from_template(ds, DAEMON_SET, template)
     pod["metadata"]["labels"][dp.REVISION_LABEL] = hash_
     pod["spec"] = dp.pin_to_node(dp.daemon_pod_spec(pod["spec"]), node)
     return pod
 
 
-class DaemonSetController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.sets = informers.informer(DAEMON_SET)
-        self.nodes = informers.informer(NODE)
-        self.pods = informers.informer(POD)
-        self.history = History(client, informers.informer(CONTROLLER_REVISION), KIND)
-        self.control = PodControl(client, self.pods, EventRecorder(client, COMPONENT), KIND)
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=2)
-        self.sets.add_handler(enqueue_current(self.queue))
-        self.nodes.add_handler(lambda _p, _c: self._enqueue_all())
-        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+class DaemonSetController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=2)
+        self.sets = self.watch(DAEMON_SET, self.enqueue_current)
+        self.nodes = self.watch(NODE, lambda _p, _c: self._enqueue_all())
+        self.pods = self.watch(POD, self.enqueue_owner(DAEMON_SET))
+        self.history = History(self.client, ctx.informers.informer(CONTROLLER_REVISION), DAEMON_SET)
+        self.control = PodControl(self.client, self.pods, self.events, DAEMON_SET)
 
     def _enqueue_all(self) -> None:
         for ds in self.sets.list():

@@ -21,26 +21,19 @@ from __future__ import annotations
 import datetime
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType, key_of
 from portico.controllers import _rollout as ro
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._pods import (
     controller_ref,
+    involved,
     is_terminated,
     labels_of,
     meta,
     now_utc,
     owner_reference,
 )
-from portico.controllers._workload import enqueue_current
+from portico.controllers._workload import delete_cached, patch_cached
 from portico.model.kinds import DEPLOYMENT, POD, REPLICA_SET
 from portico.model.selectors import label_selector_matches
 from portico.model.vocabulary import EventType
@@ -48,10 +41,6 @@ from portico.model.vocabulary import EventType
 log = logging.getLogger("portico.controllers.deployment")
 
 COMPONENT = "deployment-controller"
-
-
-def _involved(d: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta(d)}
 
 
 def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
@@ -69,28 +58,23 @@ def new_replicaset(d: Obj, hash_: str, replicas: int, rev: int) -> Obj:
         "metadata": {"name": f"{meta(d)['name']}-{hash_}", "namespace": meta(d)["namespace"],
                      "labels": dict(template["metadata"]["labels"]),
                      "annotations": annotations,
-                     "ownerReferences": [owner_reference(d, "apps/v1", "Deployment")]},
+                     "ownerReferences": [owner_reference(d, DEPLOYMENT)]},
         "spec": {"replicas": replicas, "minReadySeconds": int(spec.get("minReadySeconds") or 0),
                  "selector": selector, "template": template},
     }
 
 
-class DeploymentController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.deployments = informers.informer(DEPLOYMENT)
-        self.replicasets = informers.informer(REPLICA_SET)
-        self.pods = informers.informer(POD)
-        self.events = EventRecorder(client, COMPONENT)
-        self.queue = WorkQueue("deployment-controller", self.sync, workers=4)
-        self.deployments.add_handler(enqueue_current(self.queue))
-        self.replicasets.add_handler(self._on_replicaset)
-        self.pods.add_handler(self._on_pod)
+class DeploymentController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=4)
+        self.deployments = self.watch(DEPLOYMENT, self.enqueue_current)
+        self.replicasets = self.watch(REPLICA_SET, self._on_replicaset)
+        self.pods = self.watch(POD, self._on_pod)
 
     def _on_replicaset(self, previous: Obj | None, current: Obj | None) -> None:
         for rs in (previous, current):
             ref = controller_ref(rs) if rs else None
-            if rs is not None and ref is not None and ref.get("kind") == "Deployment":
+            if rs is not None and ref is not None and ref.get("kind") == DEPLOYMENT.gvk.kind:
                 self.queue.add(f"{meta(rs)['namespace']}/{ref['name']}")
             elif rs is not None and ref is None:
                 for d in self.deployments.list(meta(rs)["namespace"]):
@@ -102,9 +86,9 @@ class DeploymentController:
         if current is None and previous is not None:
             ref = controller_ref(previous)
             rs = self.replicasets.get(f"{meta(previous)['namespace']}/{ref['name']}") \
-                if ref and ref.get("kind") == "ReplicaSet" else None
+                if ref and ref.get("kind") == REPLICA_SET.gvk.kind else None
             owner = controller_ref(rs) if rs else None
-            if rs is not None and owner is not None and owner.get("kind") == "Deployment":
+            if rs is not None and owner is not None and owner.get("kind") == DEPLOYMENT.gvk.kind:
                 self.queue.add(f"{meta(rs)['namespace']}/{owner['name']}")
 
     def claim(self, d: Obj) -> list[Obj]:
@@ -146,7 +130,7 @@ class DeploymentController:
         for rs in rss:
             if controller_ref(rs) is None:
                 refs = [*(meta(rs).get("ownerReferences") or []),
-                        owner_reference(d, "apps/v1", "Deployment")]
+                        owner_reference(d, DEPLOYMENT)]
                 rs = await self._patch_rs(rs, {"metadata": {"ownerReferences": refs}})
             out.append(rs)
         return out
@@ -174,7 +158,7 @@ class DeploymentController:
         self.replicasets.assume(created)
         if replicas:
             await self.events.record(
-                _involved(d), EventType.NORMAL, "ScalingReplicaSet",
+                involved(DEPLOYMENT, d), EventType.NORMAL, "ScalingReplicaSet",
                 f"Scaled up replica set {meta(created)['name']} to {replicas} from 0")
         return created
 
@@ -234,7 +218,7 @@ class DeploymentController:
         if current != replicas:
             direction = "up" if replicas > current else "down"
             await self.events.record(
-                _involved(d), EventType.NORMAL, "ScalingReplicaSet",
+                involved(DEPLOYMENT, d), EventType.NORMAL, "ScalingReplicaSet",
                 f"Scaled {direction} replica set {meta(rs)['name']} to {replicas} from {current}")
         return updated
 
@@ -254,13 +238,7 @@ class DeploymentController:
                  ro.status_count(r, "replicas") == 0 and not meta(r).get("deletionTimestamp")]
         excess = len(old) - int(limit)
         for rs in sorted(empty, key=lambda r: (ro.revision(r), ro.created(r)))[:max(excess, 0)]:
-            try:
-                await self.client.delete(REPLICA_SET, meta(rs)["name"],
-                                         namespace=meta(rs)["namespace"])
-                self.replicasets.assume_deleted(key_of(rs))
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
+            await delete_cached(self.client, REPLICA_SET, self.replicasets, rs)
 
     async def _sync_status(self, d: Obj, rss: list[Obj], new_rs: Obj | None,
                            created_new: bool, paused: bool) -> float | None:
@@ -321,11 +299,4 @@ class DeploymentController:
         if current == status:
             return
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)}}
-        try:
-            updated = await self.client.patch(DEPLOYMENT.status, meta(d)["name"], patch,
-                                              namespace=meta(d)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.deployments.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, DEPLOYMENT.status, self.deployments, d, patch)

@@ -20,16 +20,8 @@ import datetime
 import math
 from typing import Any
 
-from portico.client import (
-    Api,
-    ApiError,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-    split_key,
-)
+from portico.client import ApiError, Obj, PatchType, key_of, split_key
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._pods import (
     is_ready,
     is_terminated,
@@ -86,14 +78,11 @@ def budget_status(budget: Obj, pods: list[Obj], now: datetime.datetime) -> Obj:
     return status
 
 
-class DisruptionController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.budgets = informers.informer(POD_DISRUPTION_BUDGET)
-        self.pods = informers.informer(POD)
-        self.queue = WorkQueue("disruption", self.sync, workers=1)
-        self.budgets.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
-        self.pods.add_handler(self._on_pod)
+class DisruptionController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, "disruption", workers=1)
+        self.budgets = self.watch(POD_DISRUPTION_BUDGET, self.enqueue)
+        self.pods = self.watch(POD, self._on_pod)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         namespace = meta(current or previous or {}).get("namespace")

@@ -18,9 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from portico.client import Api, ApiError, InformerFactory, Obj, WorkQueue, key_of, split_key
+from portico.client import Obj, key_of, split_key
 from portico.controllers import _slices as sl
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._pods import labels_of, meta, now_utc, rfc3339
+from portico.controllers._workload import delete_cached
 from portico.model.discovery import SERVICE_NAME_LABEL
 from portico.model.kinds import ENDPOINT_SLICE, ENDPOINTS, NODE, POD, SERVICE
 from portico.model.selectors import service_selector
@@ -39,20 +41,14 @@ def managed(service: Obj | None) -> bool:
     return bool(spec.get("selector")) and spec.get("type") != ServiceType.EXTERNAL_NAME
 
 
-class EndpointSliceController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.services = informers.informer(SERVICE)
-        self.pods = informers.informer(POD)
-        self.nodes = informers.informer(NODE)
-        self.slices = informers.informer(ENDPOINT_SLICE)
-        self.endpoints = informers.informer(ENDPOINTS)
-        self.queue = WorkQueue("endpointslice-controller", self.sync, workers=4)
-        self.services.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
-        self.pods.add_handler(self._on_pod)
-        self.nodes.add_handler(self._on_node)
-        self.slices.add_handler(self._on_slice)
-        self.endpoints.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
+class EndpointSliceController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, "endpointslice-controller", workers=4)
+        self.services = self.watch(SERVICE, self.enqueue)
+        self.pods = self.watch(POD, self._on_pod)
+        self.nodes = self.watch(NODE, self._on_node)
+        self.slices = self.watch(ENDPOINT_SLICE, self._on_slice)
+        self.endpoints = self.watch(ENDPOINTS, self.enqueue)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         pod = current or previous or {}
@@ -102,13 +98,7 @@ class EndpointSliceController:
         return None
 
     async def _delete_slice(self, s: Obj) -> None:
-        try:
-            await self.client.delete(ENDPOINT_SLICE, meta(s)["name"],
-                                     namespace=meta(s)["namespace"])
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
-        self.slices.assume_deleted(key_of(s))
+        await delete_cached(self.client, ENDPOINT_SLICE, self.slices, s)
 
     async def _sync_endpoints(self, service: Obj, pods: list[Obj]) -> None:
         subsets = sl.render_endpoint_subsets(service, pods)

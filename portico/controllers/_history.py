@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import copy
 
-from portico.client import Api, ApiError, Informer, Obj, PatchType, key_of
-from portico.controllers._podcontrol import OwnerKind
+from portico.client import Api, ApiError, Informer, Obj, PatchType
 from portico.controllers._pods import meta, owner_reference
 from portico.controllers._rollout import template_hash
-from portico.controllers._workload import controlled_by
-from portico.model.kinds import CONTROLLER_REVISION
+from portico.controllers._workload import controlled_by, delete_cached
+from portico.model.kinds import CONTROLLER_REVISION, Kind
 
 PATCH = "$patch"
 
@@ -45,7 +44,7 @@ def newest_first(revisions: list[Obj]) -> list[Obj]:
 
 
 class History:
-    def __init__(self, client: Api, revisions: Informer, owner_kind: OwnerKind) -> None:
+    def __init__(self, client: Api, revisions: Informer, owner_kind: Kind) -> None:
         self.client = client
         self.revisions = revisions
         self.owner_kind = owner_kind
@@ -69,8 +68,7 @@ class History:
             "apiVersion": "apps/v1", "kind": "ControllerRevision",
             "metadata": {"name": name, "namespace": meta(owner)["namespace"],
                          "labels": dict(labels),
-                         "ownerReferences": [owner_reference(owner, self.owner_kind.api_version,
-                                                             self.owner_kind.kind)]},
+                         "ownerReferences": [owner_reference(owner, self.owner_kind)]},
             "data": data, "revision": top + 1,
         }
         try:
@@ -99,10 +97,4 @@ class History:
         idle = [r for r in self.owned(owner) if meta(r)["name"] not in in_use]
         excess = len(idle) - limit
         for revision in sorted(idle, key=number)[:max(excess, 0)]:
-            try:
-                await self.client.delete(CONTROLLER_REVISION, meta(revision)["name"],
-                                         namespace=meta(revision)["namespace"])
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
-            self.revisions.assume_deleted(key_of(revision))
+            await delete_cached(self.client, CONTROLLER_REVISION, self.revisions, revision)

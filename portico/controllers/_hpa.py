@@ -18,18 +18,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType, key_of
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._hpa_algorithm import PodCpu, cpu_proposal, normalize, stabilized
 from portico.controllers._pods import (
+    involved,
     is_terminated,
     labels_of,
     meta,
@@ -89,18 +82,14 @@ def _cond(kind: str, status: bool, reason: str, message: str) -> Obj:
             "message": message, "lastTransitionTime": rfc3339(now_utc())}
 
 
-class HorizontalPodAutoscalerController:
-    def __init__(self, client: Api, informers: InformerFactory,
-                 sync_seconds: float) -> None:
-        self.client = client
+class HorizontalPodAutoscalerController(QueuedController):
+    def __init__(self, ctx: ControllerContext, sync_seconds: float) -> None:
+        super().__init__(ctx, "horizontalpodautoscaler", workers=1, component=COMPONENT)
         self.sync_seconds = sync_seconds
-        self.hpas = informers.informer(HORIZONTAL_POD_AUTOSCALER)
-        self.pods = informers.informer(POD)
-        self.metrics = informers.informer(POD_METRICS)
-        self.events = EventRecorder(client, COMPONENT)
+        self.hpas = self.watch(HORIZONTAL_POD_AUTOSCALER, self.enqueue)
+        self.pods = ctx.informers.informer(POD)
+        self.metrics = ctx.informers.informer(POD_METRICS)
         self.history: dict[str, History] = {}
-        self.queue = WorkQueue("horizontalpodautoscaler", self.sync, workers=1)
-        self.hpas.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
 
     async def sync(self, key: str) -> float | None:
         hpa = self.hpas.get(key)
@@ -142,7 +131,7 @@ class HorizontalPodAutoscalerController:
                       "the HPA controller was able to get the target's current scale"),
                 _cond("ScalingActive", False, reason, message)])
             if errors:
-                self.events.emit(self._involved(hpa), EventType.WARNING,
+                self.events.emit(involved(HORIZONTAL_POD_AUTOSCALER, hpa), EventType.WARNING,
                                  "FailedGetResourceMetric", message)
             return
         await self._scale(key, hpa, kind, current,
@@ -174,9 +163,9 @@ class HorizontalPodAutoscalerController:
                                     patch_type=PatchType.MERGE)
             history.scales.append((now, limited.replicas - current))
             direction = "above" if limited.replicas > current else "below"
-            self.events.emit(self._involved(hpa), EventType.NORMAL, "SuccessfulRescale",
-                             f"New size: {limited.replicas}; reason: {REASON} {direction} "
-                             "target")
+            self.events.emit(involved(HORIZONTAL_POD_AUTOSCALER, hpa), EventType.NORMAL,
+                             "SuccessfulRescale",
+                             f"New size: {limited.replicas}; reason: {REASON} {direction} target")
             conditions.insert(0, _cond("AbleToScale", True, "SucceededRescale",
                                        "the HPA controller was able to update the target scale "
                                        f"to {limited.replicas}"))
@@ -202,8 +191,3 @@ class HorizontalPodAutoscalerController:
         await self.client.patch(HORIZONTAL_POD_AUTOSCALER.status, meta(hpa)["name"],
                                 {"status": status}, namespace=meta(hpa).get("namespace"),
                                 patch_type=PatchType.MERGE)
-
-    @staticmethod
-    def _involved(hpa: Obj) -> Obj:
-        return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-                "metadata": meta(hpa)}

@@ -20,22 +20,14 @@ from __future__ import annotations
 import functools
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    CascadeType,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    WorkQueue,
-)
+from portico.client import CascadeType, Obj
 from portico.controllers import _job_plan as jp
-from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
-from portico.controllers._pods import meta, now_utc, parse_time, rfc3339
+from portico.controllers._controller import ControllerContext, QueuedController
+from portico.controllers._podcontrol import PodControl, pod_from_template
+from portico.controllers._pods import involved, meta, now_utc, parse_time, rfc3339
 from portico.controllers._workload import (
     controlled_by,
-    enqueue_current,
-    enqueue_owner,
+    delete_cached,
     slow_start,
     write_status,
 )
@@ -45,7 +37,6 @@ from portico.model.vocabulary import ConditionStatus, EventType, JobConditionTyp
 log = logging.getLogger("portico.controllers.job")
 
 COMPONENT = "job-controller"
-KIND = OwnerKind("batch/v1", "Job")
 INDEX_ENV = "JOB_COMPLETION_INDEX"
 _INTERIM: dict[str, str] = {JobConditionType.COMPLETE: JobConditionType.SUCCESS_CRITERIA_MET.value,
                              JobConditionType.FAILED: JobConditionType.FAILURE_TARGET.value}
@@ -55,7 +46,7 @@ _FINAL_EVENTS: dict[str, tuple[EventType, str, str]] = {
 
 def new_pod(job: Obj, index: int | None) -> Obj:
     template = (job.get("spec") or {}).get("template") or {}
-    pod = pod_from_template(job, KIND, template)
+    pod = pod_from_template(job, JOB, template)
     if index is None:
         return pod
     name = meta(job)["name"]
@@ -77,16 +68,12 @@ def _condition(cond_type: str, reason: str, message: str, stamp: str) -> Obj:
             "lastTransitionTime": stamp, "reason": reason, "message": message}
 
 
-class JobController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.jobs = informers.informer(JOB)
-        self.pods = informers.informer(POD)
-        self.events = EventRecorder(client, COMPONENT)
-        self.control = PodControl(client, self.pods, self.events, KIND)
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
-        self.jobs.add_handler(enqueue_current(self.queue))
-        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+class JobController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=4)
+        self.jobs = self.watch(JOB, self.enqueue_current)
+        self.pods = self.watch(POD, self.enqueue_owner(JOB))
+        self.control = PodControl(self.client, self.pods, self.events, JOB)
 
     def _owned(self, job: Obj) -> list[Obj]:
         return controlled_by(self.pods.list(meta(job)["namespace"]), job)
@@ -163,7 +150,7 @@ class JobController:
             return
         kind, reason, message = result.finish
         event = _FINAL_EVENTS.get(kind, (EventType.WARNING, reason, message))
-        await self.events.record(KIND.involved(job), *event)
+        await self.events.record(involved(JOB, job), *event)
 
     async def _expire(self, job: Obj) -> float | None:
         ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
@@ -174,10 +161,5 @@ class JobController:
         left = (when - now_utc()).total_seconds() + int(ttl)
         if left > 0:
             return left
-        try:
-            await self.client.delete(JOB, meta(job)["name"], namespace=meta(job)["namespace"],
-                                     cascade=CascadeType.BACKGROUND)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await delete_cached(self.client, JOB, self.jobs, job, CascadeType.BACKGROUND)
         return None

@@ -7,8 +7,9 @@ Two patterns live here:
   run by coalescing runners that any change of the kinds they follow (an informer
   handler) asks for a sync;
 - the workload controllers (scheduler, ReplicaSet, Deployment, ReplicationController,
-  StatefulSet, DaemonSet, Job, CronJob, EndpointSlice, node lifecycle) each keep a
-  work queue of object keys, so a change to one Deployment reconciles only it.
+  StatefulSet, DaemonSet, Job, CronJob, EndpointSlice, node lifecycle, ...) each keep a
+  work queue of object keys, so a change to one Deployment reconciles only it; they
+  are `QueuedController`s made from one `ControllerContext` (`_controller`).
 Queues start only after every informer has listed once (client-go's
 `WaitForCacheSync`), so no controller acts on a partial view.
 """
@@ -19,18 +20,12 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
 from pathlib import Path
 
-from portico.client import (
-    Api,
-    CoalescingRunner,
-    InformerFactory,
-    WorkQueue,
-    kubeconfig_ca,
-    wait_for_api,
-)
+from portico.client import Api, CoalescingRunner, InformerFactory, kubeconfig_ca, wait_for_api
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._cronjob import CronJobController
 from portico.controllers._daemonset import DaemonSetController
 from portico.controllers._deployment import DeploymentController
@@ -88,72 +83,54 @@ class ControllerManager:
         self.node_grace_period = node_grace_period
         self._starting: asyncio.Task[None] | None = None
         self._runners: list[CoalescingRunner] = []
-        self._queues: list[WorkQueue] = []
+        self._queued: list[QueuedController] = []
         self._client: Api | None = None
         self._informers: InformerFactory | None = None
-        self._node_lifecycle: NodeLifecycleController | None = None
 
     async def start(self) -> None:
         self._client = Api.connect(self.kubeconfig, field_manager="portico-controller-manager")
         await wait_for_api(self._client)
         informers = self._informers = InformerFactory(self._client)
         self._start_resync_controllers(self._client, informers)
-        self._queues = self._build_queued_controllers(self._client, informers)
+        ctx = ControllerContext(self._client, informers)
+        self._queued = [new(ctx) for controller, new in self._queued_controllers().items()
+                        if controller in self.enabled]
+        if Controller.GARBAGE_COLLECTOR in self.enabled:
+            self._runners.append(GarbageCollector(self._client, informers).runner)
         informers.start()
         self._starting = asyncio.create_task(self._start_queues(informers), name="start-queues")
 
-    def _build_queued_controllers(self, client: Api,
-                                  informers: InformerFactory) -> list[WorkQueue]:
-        queues: list[WorkQueue] = []
-        if Controller.SCHEDULER in self.enabled:
-            queues.append(Scheduler(client, informers).queue)
-        if Controller.REPLICASET in self.enabled:
-            queues.append(ReplicaSetController(client, informers).queue)
-        if Controller.DEPLOYMENT in self.enabled:
-            queues.append(DeploymentController(client, informers).queue)
-        queues.extend(self._build_workload_controllers(client, informers))
-        if Controller.ENDPOINTSLICE in self.enabled:
-            queues.append(EndpointSliceController(client, informers).queue)
-        if Controller.NODE_LIFECYCLE in self.enabled:
-            self._node_lifecycle = NodeLifecycleController(client, informers,
-                                                           self.node_grace_period)
-            queues.append(self._node_lifecycle.queue)
-        if Controller.PERSISTENT_VOLUME in self.enabled:
-            queues.append(PersistentVolumeController(client, informers, self.data_dir).queue)
-        if Controller.HORIZONTAL_POD_AUTOSCALER in self.enabled:
-            sync = float(os.environ.get(HPA_SYNC_ENV) or DEFAULT_HPA_SYNC_SECONDS)
-            queues.append(HorizontalPodAutoscalerController(client, informers, sync).queue)
-        if Controller.DISRUPTION in self.enabled:
-            queues.append(DisruptionController(client, informers).queue)
-        if Controller.GARBAGE_COLLECTOR in self.enabled:
-            self._runners.append(GarbageCollector(client, informers).runner)
-        return queues
-
-    def _build_workload_controllers(self, client: Api,
-                                    informers: InformerFactory) -> list[WorkQueue]:
-        """The controllers of the other workload kinds (issue 16)."""
-        queues: list[WorkQueue] = []
-        if Controller.REPLICATION_CONTROLLER in self.enabled:
-            queues.append(ReplicaSetController(client, informers, REPLICATION_CONTROLLER).queue)
-        if Controller.STATEFULSET in self.enabled:
-            queues.append(StatefulSetController(client, informers).queue)
-        if Controller.DAEMONSET in self.enabled:
-            queues.append(DaemonSetController(client, informers).queue)
-        if Controller.JOB in self.enabled:
-            queues.append(JobController(client, informers).queue)
-        if Controller.CRONJOB in self.enabled:
-            queues.append(CronJobController(client, informers).queue)
-        return queues
+    def _queued_controllers(self) -> dict[Controller, Callable[[ControllerContext],
+                                                               QueuedController]]:
+        """How to make each work-queue controller, in the order they are made."""
+        hpa_sync = float(os.environ.get(HPA_SYNC_ENV) or DEFAULT_HPA_SYNC_SECONDS)
+        return {
+            Controller.SCHEDULER: Scheduler,
+            Controller.REPLICASET: ReplicaSetController,
+            Controller.DEPLOYMENT: DeploymentController,
+            Controller.REPLICATION_CONTROLLER:
+                lambda ctx: ReplicaSetController(ctx, REPLICATION_CONTROLLER),
+            Controller.STATEFULSET: StatefulSetController,
+            Controller.DAEMONSET: DaemonSetController,
+            Controller.JOB: JobController,
+            Controller.CRONJOB: CronJobController,
+            Controller.ENDPOINTSLICE: EndpointSliceController,
+            Controller.NODE_LIFECYCLE:
+                lambda ctx: NodeLifecycleController(ctx, self.node_grace_period),
+            Controller.PERSISTENT_VOLUME:
+                lambda ctx: PersistentVolumeController(ctx, self.data_dir),
+            Controller.HORIZONTAL_POD_AUTOSCALER:
+                lambda ctx: HorizontalPodAutoscalerController(ctx, hpa_sync),
+            Controller.DISRUPTION: DisruptionController,
+        }
 
     async def _start_queues(self, informers: InformerFactory) -> None:
         await informers.wait_synced()
-        for queue in self._queues:
-            queue.start()
+        for controller in self._queued:
+            controller.start()
         for runner in self._runners:
             if not runner.started:
                 runner.start()
-        if self._node_lifecycle is not None:
-            self._node_lifecycle.start_monitor()
         log.info("controllers started: %s", ", ".join(sorted(self.enabled)))
 
     def _start_resync_controllers(self, client: Api, informers: InformerFactory) -> None:
@@ -182,10 +159,8 @@ class ControllerManager:
             self._starting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._starting
-        if self._node_lifecycle is not None:
-            await self._node_lifecycle.stop_monitor()
-        for queue in self._queues:
-            await queue.stop()
+        for controller in self._queued:
+            await controller.stop()
         if self._informers is not None:
             await self._informers.stop()
         for runner in self._runners:

@@ -27,16 +27,8 @@ import logging
 import time
 from enum import StrEnum
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._pods import condition, meta, now_utc, rfc3339
 from portico.controllers._taint_eviction import (
     DISRUPTION_TARGET,
@@ -44,6 +36,7 @@ from portico.controllers._taint_eviction import (
     eviction_delay,
     no_execute_taints,
 )
+from portico.controllers._workload import patch_cached
 from portico.model.kinds import LEASE, NODE, POD, Kind
 from portico.model.vocabulary import ConditionStatus, EventType
 
@@ -94,29 +87,33 @@ def unknown_conditions(node: Obj, now: str) -> list[Obj]:
     return out
 
 
-class NodeLifecycleController:
-    def __init__(self, client: Api, informers: InformerFactory,
+class NodeLifecycleController(QueuedController):
+    def __init__(self, ctx: ControllerContext,
                  grace_period: float = DEFAULT_GRACE_PERIOD) -> None:
-        self.client = client
+        super().__init__(ctx, "node-lifecycle-controller", workers=2,
+                         component="taint-eviction-controller")
         self.grace_period = grace_period
-        self.nodes = informers.informer(NODE)
-        self.leases = informers.informer(LEASE, LEASE_NAMESPACE)
-        self.pods = informers.informer(POD)
-        self.queue = WorkQueue("node-lifecycle-controller", self.sync, workers=2)
-        self.events = EventRecorder(client, "taint-eviction-controller")
+        self.nodes = self.watch(NODE, self.enqueue)
+        self.leases = self.watch(LEASE, self._on_lease, LEASE_NAMESPACE)
+        self.pods = ctx.informers.informer(POD)
         self._heard: dict[str, tuple[object, float]] = {}  # node -> (heartbeat, seen at)
         self._monitor: asyncio.Task[None] | None = None
-        self.nodes.add_handler(lambda p, c: self.queue.add(key_of(c or p or {})))
-        self.leases.add_handler(lambda p, c: self.queue.add(meta(c or p or {}).get("name", "")))
 
-    def start_monitor(self) -> None:
+    def _on_lease(self, previous: Obj | None, current: Obj | None) -> None:
+        """A node's Lease is named after it: its renewal is news of the node."""
+        self.queue.add(meta(current or previous or {}).get("name", ""))
+
+    def start(self) -> None:
+        """The queue, and the monitor that checks every node's heartbeat."""
+        super().start()
         self._monitor = asyncio.create_task(self._tick(), name="node-monitor")
 
-    async def stop_monitor(self) -> None:
+    async def stop(self) -> None:
         if self._monitor:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
+        await super().stop()
 
     async def _tick(self) -> None:
         while True:
@@ -200,11 +197,5 @@ class NodeLifecycleController:
                 continue
             patch = {"status": {"conditions": [{"type": "Ready", "status": "False",
                                                 "lastTransitionTime": now}]}}
-            try:
-                updated = await self.client.patch(POD.status, meta(pod)["name"], patch,
-                                                  namespace=meta(pod)["namespace"],
-                                                  patch_type=PatchType.STRATEGIC)
-                self.pods.assume(updated)
-            except ApiError as exc:
-                if exc.status.code != 404:
-                    raise
+            await patch_cached(self.client, POD.status, self.pods, pod, patch,
+                               PatchType.STRATEGIC)

@@ -33,16 +33,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
+from portico.client import ApiError, Obj, PatchType, key_of
+from portico.controllers._controller import ControllerContext, QueuedController
+from portico.controllers._pods import involved
 from portico.model.kinds import NODE, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, STORAGE_CLASS
 from portico.model.quantity import parse_quantity
 from portico.model.vocabulary import EventType
@@ -120,23 +113,14 @@ def _claim_ref(claim: Obj) -> Obj:
             "resourceVersion": meta.get("resourceVersion", "")}
 
 
-def _involved(claim: Obj) -> Obj:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": _meta(claim)}
-
-
-class PersistentVolumeController:
-    def __init__(self, client: Api, informers: InformerFactory, data_dir: Path) -> None:
-        self.client = client
+class PersistentVolumeController(QueuedController):
+    def __init__(self, ctx: ControllerContext, data_dir: Path) -> None:
+        super().__init__(ctx, "persistentvolume", workers=1, component=COMPONENT)
         self.data_dir = data_dir
-        self.claims = informers.informer(PERSISTENT_VOLUME_CLAIM)
-        self.volumes = informers.informer(PERSISTENT_VOLUME)
-        self.classes = informers.informer(STORAGE_CLASS)
-        self.nodes = informers.informer(NODE)
-        self.events = EventRecorder(client, COMPONENT)
-        self.queue = WorkQueue("persistentvolume", self.sync, workers=1)
-        self.claims.add_handler(self._on_claim)
-        self.volumes.add_handler(self._on_volume)
-        self.classes.add_handler(lambda _p, _c: self._requeue_claims())
+        self.claims = self.watch(PERSISTENT_VOLUME_CLAIM, self._on_claim)
+        self.volumes = self.watch(PERSISTENT_VOLUME, self._on_volume)
+        self.classes = self.watch(STORAGE_CLASS, lambda _p, _c: self._requeue_claims())
+        self.nodes = ctx.informers.informer(NODE)
 
     def _on_claim(self, previous: Obj | None, current: Obj | None) -> None:
         obj = current or previous or {}
@@ -192,17 +176,18 @@ class PersistentVolumeController:
 
     async def _provision(self, claim: Obj) -> float | None:
         spec, meta = _spec(claim), _meta(claim)
+        involved_claim = involved(PERSISTENT_VOLUME_CLAIM, claim)
         class_name = spec.get("storageClassName") or ""
         storage_class = self.classes.get(class_name) if class_name else None
         if storage_class is None:
             message = ("no persistent volumes available for this claim and no storage class "
                        "is set") if not class_name else \
                 f'storageclass.storage.k8s.io "{class_name}" not found'
-            self.events.emit(_involved(claim), EventType.WARNING,
+            self.events.emit(involved_claim, EventType.WARNING,
                              "FailedBinding" if not class_name else "ProvisioningFailed", message)
             return None
         if storage_class.get("provisioner") != LOCAL_PROVISIONER:
-            self.events.emit(_involved(claim), EventType.NORMAL, "ExternalProvisioning",
+            self.events.emit(involved_claim, EventType.NORMAL, "ExternalProvisioning",
                              "Waiting for a volume to be created either by the external "
                              f"provisioner '{storage_class.get('provisioner')}' or manually "
                              "by the system administrator. If volume creation is delayed, "
@@ -211,12 +196,12 @@ class PersistentVolumeController:
             return None
         node = (meta.get("annotations") or {}).get(SELECTED_NODE)
         if storage_class.get("volumeBindingMode") == "WaitForFirstConsumer" and not node:
-            self.events.emit(_involved(claim), EventType.NORMAL, "WaitForFirstConsumer", WAITING)
+            self.events.emit(involved_claim, EventType.NORMAL, "WaitForFirstConsumer", WAITING)
             return None
         node = node or min((_meta(n)["name"] for n in self.nodes.list()), default=None)
         if node is None:
             return 1.0
-        self.events.emit(_involved(claim), EventType.NORMAL, "Provisioning",
+        self.events.emit(involved_claim, EventType.NORMAL, "Provisioning",
                          f'External provisioner is provisioning volume for claim '
                          f'"{meta["namespace"]}/{meta["name"]}"')
         volume = local_volume(claim, storage_class, node, self.data_dir)
@@ -229,7 +214,7 @@ class PersistentVolumeController:
             if error.status.code != 409:
                 raise
             created = await self.client.get(PERSISTENT_VOLUME, volume["metadata"]["name"])
-        self.events.emit(_involved(claim), EventType.NORMAL, "ProvisioningSucceeded",
+        self.events.emit(involved_claim, EventType.NORMAL, "ProvisioningSucceeded",
                          f"Successfully provisioned volume {volume['metadata']['name']}")
         await self._bind(created, claim)
         return None

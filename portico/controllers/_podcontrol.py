@@ -1,6 +1,6 @@
 """Creating and deleting a workload's pods, as client-go's `PodControl` does.
 
-`pod_from_template(owner, api_version, kind, template, ...)` is the pod body every
+`pod_from_template(owner, owner_kind, template, ...)` is the pod body every
 workload controller creates: the template's labels, annotations, finalizers and
 spec, a controller ownerReference to the owner, and either a fixed `name`
 (StatefulSets) or `generateName` `<owner>-` (ReplicaSets, DaemonSets, Jobs).
@@ -15,30 +15,19 @@ pod already gone (404) counts as deleted. A failed create records kube's
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 from portico.client import Api, ApiError, EventRecorder, Informer, Obj
-from portico.controllers._pods import meta, owner_reference
-from portico.model.kinds import POD
+from portico.controllers._pods import involved, meta, owner_reference
+from portico.model.kinds import POD, Kind
 from portico.model.vocabulary import EventType
 
 
-@dataclass(frozen=True)
-class OwnerKind:
-    api_version: str
-    kind: str
-
-    def involved(self, owner: Obj) -> Obj:
-        return {"apiVersion": self.api_version, "kind": self.kind, "metadata": meta(owner)}
-
-
-def pod_from_template(owner: Obj, owner_kind: OwnerKind, template: Obj,
+def pod_from_template(owner: Obj, owner_kind: Kind, template: Obj,
                       name: str | None = None) -> Obj:
     tmeta = template.get("metadata") or {}
     body_meta: Obj = {"namespace": meta(owner)["namespace"],
                       "labels": dict(tmeta.get("labels") or {}),
-                      "ownerReferences": [owner_reference(owner, owner_kind.api_version,
-                                                          owner_kind.kind)]}
+                      "ownerReferences": [owner_reference(owner, owner_kind)]}
     if name is None:
         body_meta["generateName"] = f"{meta(owner)['name']}-"
     else:
@@ -53,7 +42,7 @@ def pod_from_template(owner: Obj, owner_kind: OwnerKind, template: Obj,
 
 class PodControl:
     def __init__(self, client: Api, pods: Informer, events: EventRecorder,
-                 owner_kind: OwnerKind) -> None:
+                 owner_kind: Kind) -> None:
         self.client = client
         self.pods = pods
         self.events = events
@@ -63,11 +52,11 @@ class PodControl:
         try:
             created = await self.client.create(POD, body, namespace=meta(owner)["namespace"])
         except ApiError as exc:
-            await self.events.record(self.owner_kind.involved(owner), EventType.WARNING,
+            await self.events.record(involved(self.owner_kind, owner), EventType.WARNING,
                                      "FailedCreate", f"Error creating: {exc.status.message}")
             raise
         self.pods.assume(created)
-        await self.events.record(self.owner_kind.involved(owner), EventType.NORMAL,
+        await self.events.record(involved(self.owner_kind, owner), EventType.NORMAL,
                                  "SuccessfulCreate", self.message("Created", owner, created))
         return created
 
@@ -78,7 +67,7 @@ class PodControl:
             if exc.status.code != 404:
                 raise
             return
-        await self.events.record(self.owner_kind.involved(owner), EventType.NORMAL,
+        await self.events.record(involved(self.owner_kind, owner), EventType.NORMAL,
                                  "SuccessfulDelete", self.message("Deleted", owner, pod))
 
     def message(self, verb: str, owner: Obj, pod: Obj) -> str:

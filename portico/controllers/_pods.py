@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from portico.model.kinds import Kind
 from portico.model.vocabulary import ConditionStatus, PodPhase
 
 Obj = dict[str, Any]
@@ -121,10 +122,17 @@ def controller_ref(obj: Obj) -> Obj | None:
     return None
 
 
-def owner_reference(owner: Obj, api_version: str, kind: str) -> Obj:
+def owner_reference(owner: Obj, kind: Kind) -> Obj:
+    """A controller reference to `owner`, an object of `kind`."""
     m = meta(owner)
-    return {"apiVersion": api_version, "kind": kind, "name": m["name"], "uid": m["uid"],
-            "controller": True, "blockOwnerDeletion": True}
+    return {"apiVersion": kind.api_version, "kind": kind.gvk.kind, "name": m["name"],
+            "uid": m["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def involved(kind: Kind, obj: Obj) -> Obj:
+    """`obj`, an object of `kind`, as an Event's involved object (apiVersion and kind
+    stated, as cached objects need not carry them)."""
+    return {"apiVersion": kind.api_version, "kind": kind.gvk.kind, "metadata": meta(obj)}
 
 
 # --- ranking (controller.ActivePods / getPodsToDelete) --------------------------------

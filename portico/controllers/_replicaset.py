@@ -29,21 +29,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-)
-from portico.controllers._podcontrol import OwnerKind
+from portico.client import ApiError, Obj, key_of
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._podcontrol import pod_from_template as build_pod
 from portico.controllers._pods import (
     controller_ref,
     deletion_rank,
+    involved,
     is_active,
     is_available,
     is_ready,
@@ -53,7 +45,7 @@ from portico.controllers._pods import (
     owner_reference,
     ready_since,
 )
-from portico.controllers._workload import enqueue_current, slow_start
+from portico.controllers._workload import patch_cached, slow_start
 from portico.model import kinds
 from portico.model.selectors import label_selector_matches
 from portico.model.vocabulary import EventType
@@ -71,14 +63,6 @@ class ReplicaKind:
     resource: kinds.Kind
     component: str
     map_selector: bool = False
-
-    @property
-    def api_version(self) -> str:
-        return self.resource.api_version
-
-    @property
-    def kind(self) -> str:
-        return self.resource.gvk.kind
 
     def view(self, obj: Obj) -> Obj:
         """The object with its selector as a LabelSelector (RCs have a plain map)."""
@@ -164,21 +148,16 @@ def plan(rs: Obj, pods: list[Obj], now: datetime.datetime) -> Plan:
 
 def pod_from_template(rs: Obj, kind: ReplicaKind = REPLICA_SET) -> Obj:
     template = (rs.get("spec") or {}).get("template") or {}
-    return build_pod(rs, OwnerKind(kind.api_version, kind.kind), template)
+    return build_pod(rs, kind.resource, template)
 
 
-class ReplicaSetController:
-    def __init__(self, client: Api, informers: InformerFactory,
-                 kind: ReplicaKind = REPLICA_SET) -> None:
-        self.client = client
+class ReplicaSetController(QueuedController):
+    def __init__(self, ctx: ControllerContext, kind: ReplicaKind = REPLICA_SET) -> None:
+        super().__init__(ctx, kind.component, workers=4)
         self.kind = kind
-        self.replicasets = informers.informer(kind.resource)
-        self.pods = informers.informer(kinds.POD)
-        self.events = EventRecorder(client, kind.component)
-        self.queue = WorkQueue(kind.component, self.sync, workers=4)
+        self.replicasets = self.watch(kind.resource, self.enqueue_current)
+        self.pods = self.watch(kinds.POD, self._on_pod)
         self._deleting: dict[str, float] = {}  # pod uid -> when we asked
-        self.replicasets.add_handler(enqueue_current(self.queue))
-        self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         if current is None and previous is not None:
@@ -189,7 +168,7 @@ class ReplicaSetController:
             ref = controller_ref(pod)
             ns = meta(pod).get("namespace")
             if ref is not None:
-                if ref.get("kind") == self.kind.kind:
+                if ref.get("kind") == self.kind.resource.gvk.kind:
                     self.queue.add(f"{ns}/{ref['name']}")
                 continue
             for rs in self.replicasets.list(ns):
@@ -217,7 +196,7 @@ class ReplicaSetController:
         if meta(rs).get("deletionTimestamp"):
             return None
         result = plan(rs, pods, now_utc())
-        mine = owner_reference(rs, self.kind.api_version, self.kind.kind)
+        mine = owner_reference(rs, self.kind.resource)
         for pod in result.adopt:
             await self._set_owners(pod, [*(meta(pod).get("ownerReferences") or []), mine])
         for pod in result.release:
@@ -233,14 +212,8 @@ class ReplicaSetController:
         return result.recheck_after
 
     async def _set_owners(self, pod: Obj, refs: list[Obj]) -> None:
-        try:
-            updated = await self.client.patch(
-                kinds.POD, meta(pod)["name"], {"metadata": {"ownerReferences": refs or None}},
-                namespace=meta(pod)["namespace"], patch_type=PatchType.MERGE)
-            self.pods.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, kinds.POD, self.pods, pod,
+                           {"metadata": {"ownerReferences": refs or None}})
 
     async def _create(self, rs: Obj, count: int) -> None:
         await slow_start([functools.partial(self._create_one, rs)] * count)
@@ -249,8 +222,8 @@ class ReplicaSetController:
         body = pod_from_template(rs, self.kind)
         created = await self.client.create(kinds.POD, body, namespace=meta(rs)["namespace"])
         self.pods.assume(created)
-        await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulCreate",
-                                 f"Created pod: {meta(created)['name']}")
+        await self.events.record(involved(self.kind.resource, rs), EventType.NORMAL,
+                                 "SuccessfulCreate", f"Created pod: {meta(created)['name']}")
 
     async def _delete(self, rs: Obj, pod: Obj) -> None:
         self._deleting[meta(pod)["uid"]] = time.monotonic()
@@ -261,8 +234,8 @@ class ReplicaSetController:
             if exc.status.code != 404:
                 raise
             return
-        await self.events.record(self._involved(rs), EventType.NORMAL, "SuccessfulDelete",
-                                 f"Deleted pod: {meta(pod)['name']}")
+        await self.events.record(involved(self.kind.resource, rs), EventType.NORMAL,
+                                 "SuccessfulDelete", f"Deleted pod: {meta(pod)['name']}")
 
     async def _write_status(self, rs: Obj, status: Obj) -> None:
         current = dict(rs.get("status") or {})
@@ -274,15 +247,5 @@ class ReplicaSetController:
             return
         patch = {"status": {k: status.get(k) for k in set(current) | set(status)
                             if k not in ("conditions",)}}
-        try:
-            updated = await self.client.patch(self.kind.resource.status, meta(rs)["name"], patch,
-                                              namespace=meta(rs)["namespace"],
-                                              patch_type=PatchType.MERGE)
-            self.replicasets.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
+        await patch_cached(self.client, self.kind.resource.status, self.replicasets, rs, patch)
 
-    def _involved(self, rs: Obj) -> Obj:
-        return {"apiVersion": self.kind.api_version, "kind": self.kind.kind,
-                "metadata": meta(rs)}

@@ -30,21 +30,13 @@ import asyncio
 import logging
 from typing import Any
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-    key_of,
-    split_key,
-)
+from portico.client import Obj, PatchType, key_of, split_key
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._persistentvolume import is_bound
 from portico.controllers._placement import Decision, schedule
 from portico.controllers._pods import (
     condition,
+    involved,
     is_terminated,
     is_terminating,
     labels_of,
@@ -53,6 +45,7 @@ from portico.controllers._pods import (
     rfc3339,
 )
 from portico.controllers._volume_binding import SELECTED_NODE, ClaimPlan, claims_of
+from portico.controllers._workload import patch_cached
 from portico.model.kinds import (
     NAMESPACE,
     NODE,
@@ -89,23 +82,16 @@ def _placement_view(pod: Obj | None) -> tuple[Any, ...] | None:
     return node, meta(pod).get("namespace"), labels_of(pod), is_terminating(pod)
 
 
-class Scheduler:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.pods = informers.informer(POD)
-        self.nodes = informers.informer(NODE)
-        self.namespaces = informers.informer(NAMESPACE)
-        self.claims = informers.informer(PERSISTENT_VOLUME_CLAIM)
-        self.volumes = informers.informer(PERSISTENT_VOLUME)
-        self.classes = informers.informer(STORAGE_CLASS)
-        self.events = EventRecorder(client, SCHEDULER_NAME)
-        self.queue = WorkQueue("scheduler", self.sync, workers=1)
+class Scheduler(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, "scheduler", workers=1, component=SCHEDULER_NAME)
+        self.pods = self.watch(POD, self._on_pod)
+        self.nodes = self.watch(NODE, self._on_room)
+        self.namespaces = self.watch(NAMESPACE, self._on_namespace)
+        self.claims = self.watch(PERSISTENT_VOLUME_CLAIM, self._on_room)
+        self.volumes = self.watch(PERSISTENT_VOLUME, self._on_room)
+        self.classes = self.watch(STORAGE_CLASS, self._on_room)
         self._binding: set[asyncio.Task[None]] = set()
-        self.pods.add_handler(self._on_pod)
-        self.nodes.add_handler(self._on_node)
-        self.namespaces.add_handler(self._on_namespace)
-        for informer in (self.claims, self.volumes, self.classes):
-            informer.add_handler(lambda _p, _c: self._requeue_pending())
 
     def _on_pod(self, previous: Obj | None, current: Obj | None) -> None:
         if current is not None and needs_scheduling(current):
@@ -113,7 +99,8 @@ class Scheduler:
         if _placement_view(previous) != _placement_view(current):
             self._requeue_pending()  # room, spreading or (anti-)affinity changed
 
-    def _on_node(self, previous: Obj | None, current: Obj | None) -> None:
+    def _on_room(self, previous: Obj | None, current: Obj | None) -> None:
+        """A node or storage changed: a pending pod may fit now."""
         self._requeue_pending()
 
     def _on_namespace(self, previous: Obj | None, current: Obj | None) -> None:
@@ -191,7 +178,7 @@ class Scheduler:
             self.pods.forget_speculation(pod)
             self.queue.add_after(key_of(pod), BIND_RETRY_SECONDS)
             return
-        self.events.emit(_involved(pod), EventType.NORMAL, "Scheduled",
+        self.events.emit(involved(POD, pod), EventType.NORMAL, "Scheduled",
                          f"Successfully assigned {namespace}/{name} to {node}")
         log.info("bound %s/%s to %s", namespace, name, node)
 
@@ -199,26 +186,14 @@ class Scheduler:
         current = condition(pod, "PodScheduled") or {}
         if current.get("status") == ConditionStatus.FALSE and current.get("message") == message:
             return
-        namespace, name = split_key(key_of(pod))
-        await self._set_scheduled(namespace, name, ConditionStatus.FALSE, "Unschedulable",
-                                  message)
-        await self.events.record(_involved(pod), EventType.WARNING, "FailedScheduling", message)
+        await self._set_scheduled(pod, ConditionStatus.FALSE, "Unschedulable", message)
+        await self.events.record(involved(POD, pod), EventType.WARNING, "FailedScheduling", message)
 
-    async def _set_scheduled(self, namespace: str | None, name: str, status: ConditionStatus,
-                             reason: str | None, message: str | None) -> None:
+    async def _set_scheduled(self, pod: Obj, status: ConditionStatus, reason: str | None,
+                             message: str | None) -> None:
         cond: Obj = {"type": "PodScheduled", "status": str(status), "lastProbeTime": None,
                      "lastTransitionTime": rfc3339(now_utc())}
         if reason:
             cond.update(reason=reason, message=message)
-        try:
-            updated = await self.client.patch(
-                POD.status, name, {"status": {"conditions": [cond]}}, namespace=namespace,
-                patch_type=PatchType.STRATEGIC)
-            self.pods.assume(updated)
-        except ApiError as exc:
-            if exc.status.code != 404:
-                raise
-
-
-def _involved(pod: Obj) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta(pod)}
+        await patch_cached(self.client, POD.status, self.pods, pod,
+                           {"status": {"conditions": [cond]}}, PatchType.STRATEGIC)

@@ -22,32 +22,19 @@ from __future__ import annotations
 import copy
 import logging
 
-from portico.client import (
-    Api,
-    ApiError,
-    EventRecorder,
-    InformerFactory,
-    Obj,
-    PatchType,
-    WorkQueue,
-)
+from portico.client import ApiError, Obj, PatchType
 from portico.controllers import _statefulset_plan as sp
+from portico.controllers._controller import ControllerContext, QueuedController
 from portico.controllers._history import History, template_of
-from portico.controllers._podcontrol import OwnerKind, PodControl, pod_from_template
-from portico.controllers._pods import meta, now_utc, owner_reference
-from portico.controllers._workload import (
-    controlled_by,
-    enqueue_current,
-    enqueue_owner,
-    write_status,
-)
+from portico.controllers._podcontrol import PodControl, pod_from_template
+from portico.controllers._pods import involved, meta, now_utc, owner_reference
+from portico.controllers._workload import controlled_by, write_status
 from portico.model.kinds import CONTROLLER_REVISION, PERSISTENT_VOLUME_CLAIM, POD, STATEFUL_SET
 from portico.model.vocabulary import EventType
 
 log = logging.getLogger("portico.controllers.statefulset")
 
 COMPONENT = "statefulset-controller"
-KIND = OwnerKind("apps/v1", "StatefulSet")
 
 
 class _StatefulPodControl(PodControl):
@@ -71,14 +58,14 @@ def claim_body(sts: Obj, claim: Obj, ordinal: int) -> Obj:
                  "spec": copy.deepcopy(claim.get("spec") or {})}
     retention = spec.get("persistentVolumeClaimRetentionPolicy") or {}
     if retention.get("whenDeleted") == "Delete":
-        ref = dict(owner_reference(sts, KIND.api_version, KIND.kind), controller=False)
+        ref = dict(owner_reference(sts, STATEFUL_SET), controller=False)
         body["metadata"]["ownerReferences"] = [ref]
     return body
 
 
 def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
     name = f"{meta(sts)['name']}-{ordinal}"
-    pod = pod_from_template(sts, KIND, template, name=name)
+    pod = pod_from_template(sts, STATEFUL_SET, template, name=name)
     pod["metadata"]["labels"].update({sp.REVISION_LABEL: revision, sp.POD_NAME_LABEL: name,
                                       sp.POD_INDEX_LABEL: str(ordinal)})
     spec = pod["spec"]
@@ -97,17 +84,14 @@ def new_pod(sts: Obj, template: Obj, ordinal: int, revision: str) -> Obj:
     return pod
 
 
-class StatefulSetController:
-    def __init__(self, client: Api, informers: InformerFactory) -> None:
-        self.client = client
-        self.sets = informers.informer(STATEFUL_SET)
-        self.pods = informers.informer(POD)
-        self.history = History(client, informers.informer(CONTROLLER_REVISION), KIND)
-        self.events = EventRecorder(client, COMPONENT)
-        self.control = _StatefulPodControl(client, self.pods, self.events, KIND)
-        self.queue = WorkQueue(COMPONENT, self.sync, workers=4)
-        self.sets.add_handler(enqueue_current(self.queue))
-        self.pods.add_handler(enqueue_owner(self.queue, KIND.kind))
+class StatefulSetController(QueuedController):
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx, COMPONENT, workers=4)
+        self.sets = self.watch(STATEFUL_SET, self.enqueue_current)
+        self.pods = self.watch(POD, self.enqueue_owner(STATEFUL_SET))
+        revisions = ctx.informers.informer(CONTROLLER_REVISION)
+        self.history = History(self.client, revisions, STATEFUL_SET)
+        self.control = _StatefulPodControl(self.client, self.pods, self.events, STATEFUL_SET)
 
     def _pods_by_ordinal(self, sts: Obj) -> dict[int, Obj]:
         out: dict[int, Obj] = {}
@@ -172,7 +156,7 @@ class StatefulSetController:
             if exc.status.code != 409:
                 raise
             return
-        await self.events.record(KIND.involved(sts), EventType.NORMAL, "SuccessfulCreate",
+        await self.events.record(involved(STATEFUL_SET, sts), EventType.NORMAL, "SuccessfulCreate",
                                  f"create Claim {body['metadata']['name']} Pod "
                                  f"{meta(sts)['name']}-{ordinal} in StatefulSet "
                                  f"{meta(sts)['name']} success")
@@ -184,9 +168,9 @@ class StatefulSetController:
         if retention.get("whenScaled") != "Delete" or ordinal is None \
                 or ordinal in view.in_range():
             return
-        refs = [dict(owner_reference(pod, "v1", "Pod"), controller=False)]
+        refs = [dict(owner_reference(pod, POD), controller=False)]
         if retention.get("whenDeleted") == "Delete":  # the set stays an owner too
-            refs.append(dict(owner_reference(sts, KIND.api_version, KIND.kind), controller=False))
+            refs.append(dict(owner_reference(sts, STATEFUL_SET), controller=False))
         for claim in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
             try:
                 await self.client.patch(PERSISTENT_VOLUME_CLAIM, claim_name(claim, sts, ordinal),

@@ -1,13 +1,12 @@
-"""What the StatefulSet, DaemonSet, Job and CronJob controllers share around their syncs.
+"""What the workload controllers share around their syncs.
 
-- `enqueue_current(queue)`: an informer handler that queues the key of the object
-  that changed, unless it was deleted;
-- `enqueue_owner(queue, kind)`: an informer handler that queues the controller owner
-  (of `kind`) of the object that changed, before and after the change;
 - `controlled_by(objects, owner)`: the objects whose controllerRef is `owner`;
+- `patch_cached(...)` and `delete_cached(...)`: a write of an object an informer
+  caches, written through to that cache (`assume`, `assume_deleted`) so the next
+  sync does not act on the old state; an object deleted meanwhile (404) is not an
+  error, only reported as False;
 - `write_status(...)`: a merge patch of the status subresource when any field
-  differs from the cached object, written through to the cache; an owner deleted
-  meanwhile (404) is not an error;
+  differs from the cached object (through `patch_cached`);
 - `slow_start(calls)`: kube's `slowStartBatch` for pod creations (the ReplicaSet
   controller's too): batches of 1, 2, 4, ... run concurrently, stopping at the first
   batch with a failure, so a quota or admission refusal costs one call, not hundreds.
@@ -18,32 +17,45 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-from portico.client import Api, ApiError, Handler, Informer, Obj, PatchType, WorkQueue, key_of
+from portico.client import Api, ApiError, CascadeType, Informer, Obj, PatchType, key_of
 from portico.controllers._pods import controller_ref, meta
 from portico.model.kinds import Kind
-
-
-def enqueue_current(queue: WorkQueue) -> Handler:
-    def handle(_previous: Obj | None, current: Obj | None) -> None:
-        if current is not None:
-            queue.add(key_of(current))
-
-    return handle
-
-
-def enqueue_owner(queue: WorkQueue, kind: str) -> Handler:
-    def handle(previous: Obj | None, current: Obj | None) -> None:
-        for obj in (previous, current):
-            ref = controller_ref(obj) if obj is not None else None
-            if obj is not None and ref is not None and ref.get("kind") == kind:
-                queue.add(f"{meta(obj)['namespace']}/{ref['name']}")
-
-    return handle
 
 
 def controlled_by(objects: list[Obj], owner: Obj) -> list[Obj]:
     uid = meta(owner).get("uid")
     return [o for o in objects if (controller_ref(o) or {}).get("uid") == uid]
+
+
+async def patch_cached(client: Api, kind: Kind, informer: Informer, obj: Obj, patch: Obj,
+                       patch_type: PatchType = PatchType.MERGE) -> bool:
+    """Patch `obj` through `kind` (the kind itself or a subresource such as its status)
+    and put the result in `informer`'s cache; False when `obj` is gone."""
+    try:
+        updated = await client.patch(kind, meta(obj)["name"], patch,
+                                     namespace=meta(obj).get("namespace"),
+                                     patch_type=patch_type)
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise
+        return False
+    informer.assume(updated)
+    return True
+
+
+async def delete_cached(client: Api, kind: Kind, informer: Informer, obj: Obj,
+                        cascade: CascadeType | None = None) -> bool:
+    """Delete `obj` and drop it from `informer`'s cache; False when it was gone already."""
+    deleted = True
+    try:
+        await client.delete(kind, meta(obj)["name"], namespace=meta(obj).get("namespace"),
+                            cascade=cascade)
+    except ApiError as exc:
+        if exc.status.code != 404:
+            raise
+        deleted = False
+    informer.assume_deleted(key_of(obj))
+    return deleted
 
 
 async def write_status(client: Api, kind: Kind, informer: Informer, obj: Obj,
@@ -52,16 +64,7 @@ async def write_status(client: Api, kind: Kind, informer: Informer, obj: Obj,
     current = obj.get("status") or {}
     if all(current.get(k) == v for k, v in status.items()):
         return False
-    try:
-        updated = await client.patch(kind.status, meta(obj)["name"], {"status": status},
-                                     namespace=meta(obj)["namespace"],
-                                     patch_type=PatchType.MERGE)
-    except ApiError as exc:
-        if exc.status.code != 404:
-            raise
-        return False
-    informer.assume(updated)
-    return True
+    return await patch_cached(client, kind.status, informer, obj, {"status": status})
 
 
 async def slow_start(calls: Sequence[Callable[[], Awaitable[object]]]) -> None:
