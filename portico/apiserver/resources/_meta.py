@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, required, too_long
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
 from portico.model.validation import is_qualified_name, is_valid_label_value
 
 FIELD_IMMUTABLE = "field is immutable"
@@ -300,7 +300,7 @@ def validate_immutable(new: Any, old: Any, path: str) -> list[FieldError]:
 
 
 def validate_object_meta(
-    obj: Object, namespaced: bool, name_validator: str = "subdomain"
+    obj: _base.Object, namespaced: bool, name_validator: str = "subdomain"
 ) -> list[FieldError]:
     """`ValidateObjectMetaAccessor` at `metadata`."""
     meta = obj.get("metadata") or {}
@@ -333,7 +333,7 @@ def validate_object_meta(
     return errs
 
 
-def validate_object_meta_update(new: Object, old: Object) -> list[FieldError]:
+def validate_object_meta_update(new: _base.Object, old: _base.Object) -> list[FieldError]:
     """`ValidateObjectMetaAccessorUpdate` at `metadata`: immutability and generation only.
 
     The registry runs `validate_object_meta` on every update as well, so labels and

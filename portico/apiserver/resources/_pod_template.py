@@ -24,7 +24,7 @@ from portico.apiserver.errors import (
     not_supported,
     required,
 )
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_env_var_name,
@@ -68,7 +68,7 @@ def _default_probe(probe: Any) -> None:
     _default_http_get(probe)
 
 
-def default_container(ctr: Object, host_network: bool = False) -> None:
+def default_container(ctr: _base.Object, host_network: bool = False) -> None:
     """`SetDefaults_Container` plus its ports, probes, lifecycle hooks and env."""
     if not ctr.get("imagePullPolicy"):
         image = str(ctr.get("image") or "")
@@ -103,7 +103,7 @@ _VOLUME_SOURCES = (
 )
 
 
-def default_volume(volume: Object) -> None:
+def default_volume(volume: _base.Object) -> None:
     """`SetDefaults_Volume` and the per-source defaults (`defaultMode: 420`)."""
     if not any(key in volume for key in _VOLUME_SOURCES):
         volume["emptyDir"] = {}
@@ -114,7 +114,7 @@ def default_volume(volume: Object) -> None:
         volume["hostPath"].setdefault("type", "")
 
 
-def default_pod_spec(spec: Object) -> None:
+def default_pod_spec(spec: _base.Object) -> None:
     """`SetDefaults_PodSpec` and everything below it, in place."""
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("restartPolicy", "Always")
@@ -131,7 +131,7 @@ def default_pod_spec(spec: Object) -> None:
             default_volume(volume)
 
 
-def default_pod_template(template: Object | None) -> None:
+def default_pod_template(template: _base.Object | None) -> None:
     if isinstance(template, dict):
         default_pod_spec(template.setdefault("spec", {}))
 
@@ -178,7 +178,7 @@ def _validate_env(env: list[Any], path: str) -> list[FieldError]:
     return errs
 
 
-def validate_container(ctr: Object, path: str, names: set[str]) -> list[FieldError]:
+def validate_container(ctr: _base.Object, path: str, names: set[str]) -> list[FieldError]:
     """One container: name, image, ports, env, pull and termination message policies."""
     errs: list[FieldError] = []
     name = ctr.get("name") or ""
@@ -225,7 +225,7 @@ def _validate_volumes(volumes: list[Any], path: str) -> tuple[list[FieldError], 
     return errs, names
 
 
-def _validate_mounts(ctr: Object, path: str, volumes: set[str]) -> list[FieldError]:
+def _validate_mounts(ctr: _base.Object, path: str, volumes: set[str]) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, mount in enumerate(ctr.get("volumeMounts") or []):
         name = mount.get("name") or ""
@@ -239,7 +239,7 @@ def _validate_mounts(ctr: Object, path: str, volumes: set[str]) -> list[FieldErr
     return errs
 
 
-def validate_pod_spec(spec: Object, path: str) -> list[FieldError]:
+def validate_pod_spec(spec: _base.Object, path: str) -> list[FieldError]:
     """`ValidatePodSpec` at `path` (e.g. `spec` or `spec.template.spec`)."""
     errs, volume_names = _validate_volumes(spec.get("volumes") or [], f"{path}.volumes")
     containers = spec.get("containers") or []
@@ -275,7 +275,7 @@ def validate_pod_spec(spec: Object, path: str) -> list[FieldError]:
     return errs
 
 
-def validate_pod_template(template: Object | None, path: str) -> list[FieldError]:
+def validate_pod_template(template: _base.Object | None, path: str) -> list[FieldError]:
     """`ValidatePodTemplateSpec`: template labels and annotations, then the pod spec."""
     if not isinstance(template, dict):
         return [required(path)]
@@ -286,9 +286,9 @@ def validate_pod_template(template: Object | None, path: str) -> list[FieldError
     return errs
 
 
-def container_names(spec: Object) -> str:
+def container_names(spec: _base.Object) -> str:
     return ",".join(str(c.get("name", "")) for c in spec.get("containers") or [])
 
 
-def container_images(spec: Object) -> str:
+def container_images(spec: _base.Object) -> str:
     return ",".join(str(c.get("image", "")) for c in spec.get("containers") or [])

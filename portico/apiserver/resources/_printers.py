@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from portico.apiserver.resources._base import Object, nested
+from portico.apiserver.resources import _base
 
 
 def human_duration(seconds_total: float) -> str:
@@ -54,12 +54,12 @@ def since(value: str | None, now: datetime.datetime) -> str:
     return human_duration((now - when).total_seconds())
 
 
-def age(obj: Object, now: datetime.datetime) -> str:
-    return since(nested(obj, "metadata", "creationTimestamp"), now)
+def age(obj: _base.Object, now: datetime.datetime) -> str:
+    return since(_base.nested(obj, "metadata", "creationTimestamp"), now)
 
 
-def name(obj: Object) -> str:
-    return str(nested(obj, "metadata", "name", default=""))
+def name(obj: _base.Object) -> str:
+    return str(_base.nested(obj, "metadata", "name", default=""))
 
 
 def now_utc() -> datetime.datetime:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import GoValue, is_dns1123_subdomain, validate_labels
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.apiserver.resources._service_validation import (
@@ -36,7 +36,7 @@ from portico.apiserver.resources._service_validation import (
 from portico.model.vocabulary import IPFamilyPolicy, ServiceType
 
 
-def _validate_topology(svc: Object) -> list[FieldError]:
+def _validate_topology(svc: _base.Object) -> list[FieldError]:
     annotations = (svc.get("metadata") or {}).get("annotations") or {}
     if TOPOLOGY_MODE in annotations and TOPOLOGY_HINTS in annotations:
         mode = annotations[TOPOLOGY_MODE]
@@ -57,7 +57,7 @@ def _validate_external_ips(spec: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
-def validate_service(svc: Object) -> list[FieldError]:
+def validate_service(svc: _base.Object) -> list[FieldError]:
     """`ValidateService` without `ValidateObjectMeta` (the generic store runs that)."""
     spec = spec_of(svc)
     errs = _validate_topology(svc)
@@ -83,7 +83,7 @@ def validate_service(svc: Object) -> list[FieldError]:
     return errs
 
 
-def _upgrade_downgrade_cluster_ips(old: Object, new: Object) -> list[FieldError]:
+def _upgrade_downgrade_cluster_ips(old: _base.Object, new: _base.Object) -> list[FieldError]:
     """`validateUpgradeDowngradeClusterIPs`: clusterIPs[0] never changes."""
     if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
         return []
@@ -115,7 +115,7 @@ def _policy_error(policy: Any, what: str) -> FieldError:
                    f"must be set to 'SingleStack' when releasing the secondary {what}")
 
 
-def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
+def _upgrade_downgrade_families(old: _base.Object, new: _base.Object) -> list[FieldError]:
     """`validateUpgradeDowngradeIPFamilies`: ipFamilies[0] never changes."""
     if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
         return []
@@ -143,7 +143,7 @@ def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
     return errs
 
 
-def validate_service_update(new: Object, old: Object) -> list[FieldError]:
+def validate_service_update(new: _base.Object, old: _base.Object) -> list[FieldError]:
     """`ValidateServiceUpdate` without `ValidateObjectMetaUpdate`."""
     errs = _upgrade_downgrade_cluster_ips(old, new)
     errs += _upgrade_downgrade_families(old, new)
@@ -155,7 +155,7 @@ def validate_service_update(new: Object, old: Object) -> list[FieldError]:
     return errs + validate_service(new)
 
 
-def validate_status_update(new: Object, old: Object) -> list[FieldError]:
+def validate_status_update(new: _base.Object, old: _base.Object) -> list[FieldError]:
     """`ValidateServiceStatusUpdate` without the metadata part: `ValidateLoadBalancerStatus`."""
     ingress = ((new.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     path = "status.loadBalancer.ingress"
