@@ -90,6 +90,19 @@ def _deadline_error(noun: str, deadline: Any) -> FieldError:
 _FORBIDDEN_DEADLINE = {"statefulset": "StatefulSet", "daemonset": "DaemonSet"}
 
 
+def default_rolling_update(spec: _base.Object, field: str, **rolling_defaults: Any) -> None:
+    """The update strategy at `spec[field]` defaults to RollingUpdate, whose
+    `rollingUpdate` gets `rolling_defaults` (Deployments, StatefulSets, DaemonSets)."""
+    strategy = spec.setdefault(field, {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.get("rollingUpdate")
+        if not isinstance(rolling, dict):
+            rolling = strategy["rollingUpdate"] = {}
+        for key, value in rolling_defaults.items():
+            rolling.setdefault(key, value)
+
+
 def selector_update_errors(new: _base.Object, old: _base.Object) -> list[FieldError]:
     new_sel = _base.nested(new, "spec", "selector")
     old_sel = _base.nested(old, "spec", "selector")

@@ -23,6 +23,7 @@ from portico.apiserver.resources._pod_template import (
 )
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import (
+    default_rolling_update,
     selector_update_errors,
     validate_selector_and_template,
     wide_cells,
@@ -40,14 +41,7 @@ class DaemonSetStrategy(OwnedStatusStrategy):
 
     def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
-        strategy = spec.setdefault("updateStrategy", {})
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = strategy.get("rollingUpdate")
-            if not isinstance(rolling, dict):
-                rolling = strategy["rollingUpdate"] = {}
-            rolling.setdefault("maxUnavailable", 1)
-            rolling.setdefault("maxSurge", 0)
+        default_rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
         spec.setdefault("revisionHistoryLimit", 10)
         default_pod_template(spec.get("template"))
 
@@ -116,7 +110,7 @@ COLUMNS = (
                  "to be scheduled on that node."),
     _base.AGE_COLUMN,
     *wide_columns("A label query over pods that are managed by "
-           "the daemon set. Must match in order to be controlled."),
+                  "the daemon set. Must match in order to be controlled."),
 )
 
 DAEMONSETS = _base.ResourceType(

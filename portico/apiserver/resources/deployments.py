@@ -25,6 +25,7 @@ from portico.apiserver.resources._pod_template import (
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import (
     SCALE,
+    default_rolling_update,
     selector_update_errors,
     validate_selector_and_template,
     wide_cells,
@@ -103,28 +104,16 @@ class DeploymentStrategy(OwnedStatusStrategy):
     def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
-        strategy = spec.setdefault("strategy", {})
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = strategy.get("rollingUpdate")
-            if not isinstance(rolling, dict):
-                rolling = strategy["rollingUpdate"] = {}
-            rolling.setdefault("maxUnavailable", "25%")
-            rolling.setdefault("maxSurge", "25%")
+        default_rolling_update(spec, "strategy", maxUnavailable="25%", maxSurge="25%")
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
         default_pod_template(spec.get("template"))
 
     def validate(self, obj: _base.Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_deployment_spec(obj.get("spec") or {}))
-        return errs
+        return validate_deployment_spec(obj.get("spec") or {})
 
     def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_deployment_spec(new.get("spec") or {}))
-        errs.extend(selector_update_errors(new, old))
-        return errs
+        return [*self.validate(new), *selector_update_errors(new, old)]
 
 
 def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
@@ -151,7 +140,7 @@ COLUMNS = (
                  "targeted by this deployment."),
     _base.AGE_COLUMN,
     *wide_columns("Label selector for pods. Existing ReplicaSets whose pods are selected by "
-           "this will be the ones affected by this deployment."),
+                  "this will be the ones affected by this deployment."),
 )
 
 DEPLOYMENTS = _base.ResourceType(

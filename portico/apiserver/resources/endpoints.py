@@ -87,11 +87,6 @@ class EndpointsStrategy(_base.Strategy):
             errs.extend(_validate_subset(subset, f"subsets[{i}]"))
         return errs
 
-    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(self.validate(new))
-        return errs
-
 
 def _join_host_port(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"

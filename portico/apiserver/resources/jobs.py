@@ -218,9 +218,9 @@ COLUMNS = (
     _base.Column("Duration", description="Time required to complete the job."),
     _base.AGE_COLUMN,
     *wide_columns("A label query over pods that should match the "
-           "pod count. Normally, the system sets this field for you. More info: "
-           "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/"
-           "#label-selectors"),
+                  "pod count. Normally, the system sets this field for you. More info: "
+                  "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/"
+                  "#label-selectors"),
 )
 
 JOBS = _base.ResourceType(

@@ -34,14 +34,7 @@ def validate_lease_spec(spec: _base.Object) -> list[FieldError]:
 
 class LeaseStrategy(_base.Strategy):
     def validate(self, obj: _base.Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_lease_spec(obj.get("spec") or {}))
-        return errs
-
-    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_lease_spec(new.get("spec") or {}))
-        return errs
+        return validate_lease_spec(obj.get("spec") or {})
 
 
 def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:

@@ -29,6 +29,7 @@ from portico.apiserver.resources._pod_template import (
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import (
     SCALE,
+    default_rolling_update,
     validate_selector_and_template,
     wide_cells,
     wide_columns,
@@ -48,16 +49,6 @@ UPDATE_FORBIDDEN = (
 )
 
 
-def _default_update_strategy(spec: _base.Object) -> None:
-    strategy = spec.setdefault("updateStrategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.get("rollingUpdate")
-        if not isinstance(rolling, dict):
-            rolling = strategy["rollingUpdate"] = {}
-        rolling.setdefault("partition", 0)
-
-
 class StatefulSetStrategy(OwnedStatusStrategy):
     INITIAL_STATUS: ClassVar[dict[str, Any]] = {"replicas": 0, "availableReplicas": 0}
 
@@ -65,7 +56,7 @@ class StatefulSetStrategy(OwnedStatusStrategy):
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
         spec.setdefault("podManagementPolicy", "OrderedReady")
-        _default_update_strategy(spec)
+        default_rolling_update(spec, "updateStrategy", partition=0)
         spec.setdefault("revisionHistoryLimit", 10)
         retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
         retention.setdefault("whenDeleted", "Retain")
