@@ -113,6 +113,12 @@ def not_supported(path: str, value: Any, supported: tuple[str, ...]) -> FieldErr
     return FieldError(ErrorType.NOT_SUPPORTED, path, value, supported=supported)
 
 
+def too_many(path: str, count: int, limit: int) -> FieldError:
+    """`field.TooMany`: a list with more than `limit` items."""
+    noun = "item" if limit == 1 else "items"
+    return FieldError(ErrorType.TOO_MANY, path, count, f"must have at most {limit} {noun}")
+
+
 def too_long(path: str, limit: int) -> FieldError:
     return FieldError(ErrorType.TOO_LONG, path, detail=f"may not be more than {limit} bytes")
 

@@ -22,7 +22,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from portico.apiserver.errors import FieldError, forbidden, invalid, required, too_long
+from portico.apiserver.errors import (
+    FieldError,
+    duplicate,
+    forbidden,
+    invalid,
+    not_supported,
+    required,
+    too_long,
+)
 from portico.apiserver.resources import _base
 from portico.model.validation import is_qualified_name, is_valid_label_value
 
@@ -287,6 +295,32 @@ def validate_nonnegative(value: Any, path: str) -> list[FieldError]:
     if isinstance(value, int) and value < 0:
         return [invalid(path, value, "must be greater than or equal to 0")]
     return []
+
+
+def validate_required_choice(value: Any, path: str,
+                             supported: tuple[str, ...]) -> list[FieldError]:
+    """A required field that must be one of `supported`: `Required` when empty, else
+    `NotSupported` when not one of them."""
+    if not value:
+        return [required(path)]
+    if value not in supported:
+        return [not_supported(path, value, supported)]
+    return []
+
+
+def validate_unique_choices(values: list[Any], path: str,
+                            supported: tuple[str, ...]) -> list[FieldError]:
+    """A list whose items are each one of `supported` and appear once: `NotSupported`
+    and `Duplicate` at `path[i]`."""
+    errs: list[FieldError] = []
+    seen: set[Any] = set()
+    for i, value in enumerate(values):
+        if value not in supported:
+            errs.append(not_supported(f"{path}[{i}]", value, supported))
+        if value in seen:
+            errs.append(duplicate(f"{path}[{i}]", value))
+        seen.add(value)
+    return errs
 
 
 def validate_immutable(new: Any, old: Any, path: str) -> list[FieldError]:

@@ -21,7 +21,6 @@ from portico.apiserver.errors import (
     FieldError,
     duplicate,
     invalid,
-    not_supported,
     required,
 )
 from portico.apiserver.resources import _base
@@ -32,6 +31,8 @@ from portico.apiserver.resources._meta import (
     is_valid_port_num,
     validate_annotations,
     validate_labels,
+    validate_nonnegative,
+    validate_required_choice,
 )
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -160,10 +161,7 @@ def _validate_ports(ports: list[Any], path: str) -> list[FieldError]:
             msgs = is_valid_port_num(host_port)
             errs.extend(invalid(f"{at}.hostPort", host_port, m) for m in msgs)
         protocol = port.get("protocol") or ""
-        if not protocol:
-            errs.append(required(f"{at}.protocol"))
-        elif protocol not in PORT_PROTOCOLS:
-            errs.append(not_supported(f"{at}.protocol", protocol, PORT_PROTOCOLS))
+        errs.extend(validate_required_choice(protocol, f"{at}.protocol", PORT_PROTOCOLS))
     return errs
 
 
@@ -176,6 +174,19 @@ def _validate_env(env: list[Any], path: str) -> list[FieldError]:
         else:
             errs.extend(invalid(f"{path}[{i}].name", name, m) for m in is_env_var_name(name))
     return errs
+
+
+_CONTAINER_POLICIES = (
+    ("terminationMessagePolicy", MESSAGE_POLICIES), ("imagePullPolicy", PULL_POLICIES),
+)
+_POD_POLICIES = (("restartPolicy", RESTART_POLICIES), ("dnsPolicy", DNS_POLICIES))
+
+
+def _validate_policies(obj: _base.Object, path: str,
+                       policies: tuple[tuple[str, tuple[str, ...]], ...]) -> list[FieldError]:
+    """Each required policy field of `obj`, one of its supported values."""
+    return [err for field, supported in policies
+            for err in validate_required_choice(obj.get(field), f"{path}.{field}", supported)]
 
 
 def validate_container(ctr: _base.Object, path: str, names: set[str]) -> list[FieldError]:
@@ -196,16 +207,7 @@ def validate_container(ctr: _base.Object, path: str, names: set[str]) -> list[Fi
         errs.append(invalid(f"{path}.image", image, "must not have leading or trailing whitespace"))
     errs.extend(_validate_ports(ctr.get("ports") or [], f"{path}.ports"))
     errs.extend(_validate_env(ctr.get("env") or [], f"{path}.env"))
-    policy = ctr.get("terminationMessagePolicy") or ""
-    if not policy:
-        errs.append(required(f"{path}.terminationMessagePolicy"))
-    elif policy not in MESSAGE_POLICIES:
-        errs.append(not_supported(f"{path}.terminationMessagePolicy", policy, MESSAGE_POLICIES))
-    pull = ctr.get("imagePullPolicy") or ""
-    if not pull:
-        errs.append(required(f"{path}.imagePullPolicy"))
-    elif pull not in PULL_POLICIES:
-        errs.append(not_supported(f"{path}.imagePullPolicy", pull, PULL_POLICIES))
+    errs.extend(_validate_policies(ctr, path, _CONTAINER_POLICIES))
     return errs
 
 
@@ -251,21 +253,10 @@ def validate_pod_spec(spec: _base.Object, path: str) -> list[FieldError]:
         errs.extend(_validate_mounts(ctr, f"{path}.containers[{i}]", volume_names))
     for i, ctr in enumerate(spec.get("initContainers") or []):
         errs.extend(validate_container(ctr, f"{path}.initContainers[{i}]", names))
-    restart = spec.get("restartPolicy") or ""
-    if not restart:
-        errs.append(required(f"{path}.restartPolicy"))
-    elif restart not in RESTART_POLICIES:
-        errs.append(not_supported(f"{path}.restartPolicy", restart, RESTART_POLICIES))
-    dns = spec.get("dnsPolicy") or ""
-    if not dns:
-        errs.append(required(f"{path}.dnsPolicy"))
-    elif dns not in DNS_POLICIES:
-        errs.append(not_supported(f"{path}.dnsPolicy", dns, DNS_POLICIES))
-    grace = spec.get("terminationGracePeriodSeconds")
-    if isinstance(grace, int) and grace < 0:
-        errs.append(invalid(
-            f"{path}.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0"
-        ))
+    errs.extend(_validate_policies(spec, path, _POD_POLICIES))
+    errs.extend(validate_nonnegative(
+        spec.get("terminationGracePeriodSeconds"), f"{path}.terminationGracePeriodSeconds"
+    ))
     deadline = spec.get("activeDeadlineSeconds")
     if isinstance(deadline, int) and deadline <= 0:
         errs.append(invalid(

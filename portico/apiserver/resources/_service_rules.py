@@ -12,7 +12,12 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
 from portico.apiserver.resources import _base
-from portico.apiserver.resources._meta import GoValue, is_dns1123_subdomain, validate_labels
+from portico.apiserver.resources._meta import (
+    GoValue,
+    is_dns1123_subdomain,
+    validate_labels,
+    validate_required_choice,
+)
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.apiserver.resources._service_validation import (
     IP_MESSAGE,
@@ -72,10 +77,7 @@ def validate_service(svc: _base.Object) -> list[FieldError]:
     errs += validate_cluster_ips_related(svc)
     errs += _validate_external_ips(spec)
     kind = spec.get("type") or ""
-    if not kind:
-        errs.append(required("spec.type"))
-    elif kind not in SERVICE_TYPES:
-        errs.append(not_supported("spec.type", kind, SERVICE_TYPES))
+    errs.extend(validate_required_choice(kind, "spec.type", SERVICE_TYPES))
     errs += validate_port_sets(spec)
     errs += validate_source_ranges(svc)
     errs += validate_lb_fields(svc, None)
@@ -102,17 +104,20 @@ def _upgrade_downgrade_cluster_ips(old: _base.Object, new: _base.Object) -> list
             errs.append(invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset"))
         if old_ips and new_ips and new_ips[0] != old_ips[0]:
             errs.append(invalid("spec.clusterIPs[0]", shown, changed))
-        policy = spec_of(new).get("ipFamilyPolicy")
-        if len(new_ips) == 1 and policy != IPFamilyPolicy.SINGLE_STACK:
-            errs.append(_policy_error(policy, "clusterIP"))
+        errs += _release_policy_errors(new, new_ips, "clusterIP")
     elif old_ips and new_ips[0] != old_ips[0]:
         errs.append(invalid("spec.clusterIPs[0]", shown, changed))
     return errs
 
 
-def _policy_error(policy: Any, what: str) -> FieldError:
-    return invalid("spec.ipFamilyPolicy", policy if policy is not None else GoValue("null"),
-                   f"must be set to 'SingleStack' when releasing the secondary {what}")
+def _release_policy_errors(new: _base.Object, kept: list[str], what: str) -> list[FieldError]:
+    """Releasing the secondary `what` (one of them `kept`) needs ipFamilyPolicy SingleStack."""
+    policy = spec_of(new).get("ipFamilyPolicy")
+    if len(kept) != 1 or policy == IPFamilyPolicy.SINGLE_STACK:
+        return []
+    shown = policy if policy is not None else GoValue("null")
+    return [invalid("spec.ipFamilyPolicy", shown,
+                    f"must be set to 'SingleStack' when releasing the secondary {what}")]
 
 
 def _upgrade_downgrade_families(old: _base.Object, new: _base.Object) -> list[FieldError]:
@@ -135,9 +140,7 @@ def _upgrade_downgrade_families(old: _base.Object, new: _base.Object) -> list[Fi
             errs.append(invalid("spec.ipFamilies[0]", shown_f, "primary ipFamily can not be unset"))
         if new_f and new_f[0] != old_f[0]:
             errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
-        policy = spec_of(new).get("ipFamilyPolicy")
-        if len(new_f) == 1 and policy != IPFamilyPolicy.SINGLE_STACK:
-            errs.append(_policy_error(policy, "ipFamily"))
+        errs += _release_policy_errors(new, new_f, "ipFamily")
     elif old_f and new_f[0] != old_f[0]:
         errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
     return errs

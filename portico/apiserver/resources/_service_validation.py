@@ -31,6 +31,8 @@ from portico.apiserver.resources._meta import (
     is_dns1123_subdomain,
     is_valid_port_name,
     is_valid_port_num,
+    validate_required_choice,
+    validate_unique_choices,
 )
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.model.core import HEADLESS
@@ -132,10 +134,7 @@ def validate_service_port(sp: dict[str, Any], require_name: bool, names: set[str
     port = int(sp.get("port") or 0)
     errs += [invalid(f"{path}.port", port, m) for m in is_valid_port_num(port)]
     protocol = sp.get("protocol") or ""
-    if not protocol:
-        errs.append(required(f"{path}.protocol"))
-    elif protocol not in PROTOCOLS:
-        errs.append(not_supported(f"{path}.protocol", protocol, PROTOCOLS))
+    errs.extend(validate_required_choice(protocol, f"{path}.protocol", PROTOCOLS))
     target = sp.get("targetPort", 0)
     if isinstance(target, str):
         errs += [invalid(f"{path}.targetPort", target, m) for m in is_valid_port_name(target)]
@@ -214,13 +213,7 @@ def validate_cluster_ips_related(svc: _base.Object) -> list[FieldError]:
     elif ips:
         errs.append(invalid("spec.clusterIPs", go_strings(ips),
                             "must be empty when `clusterIP` is not specified"))
-    seen: set[str] = set()
-    for i, family in enumerate(families):
-        if family not in IP_FAMILIES:
-            errs.append(not_supported(f"spec.ipFamilies[{i}]", family, IP_FAMILIES))
-        if family in seen:
-            errs.append(duplicate(f"spec.ipFamilies[{i}]", family))
-        seen.add(family)
+    errs.extend(validate_unique_choices(families, "spec.ipFamilies", IP_FAMILIES))
     policy = spec.get("ipFamilyPolicy")
     if policy is not None and policy not in IP_FAMILY_POLICIES:
         errs.append(not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))

@@ -18,13 +18,12 @@ from typing import Any
 from portico.apiserver.admission._policy import compile_policy
 from portico.apiserver.errors import (
     FieldError,
-    duplicate,
     invalid,
     not_supported,
     required,
 )
 from portico.apiserver.resources import _base
-from portico.apiserver.resources._meta import is_dns1123_subdomain
+from portico.apiserver.resources._meta import is_dns1123_subdomain, validate_unique_choices
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
 from portico.model.selectors import format_label_selector
@@ -125,17 +124,10 @@ class BindingStrategy(_base.Strategy):
 
 
 def _actions_errors(actions: list[Any]) -> list[FieldError]:
-    errs: list[FieldError] = []
-    seen: set[Any] = set()
-    for i, action in enumerate(actions):
-        if action not in ACTIONS:
-            errs.append(not_supported(f"spec.validationActions[{i}]", action, ACTIONS))
-        if action in seen:
-            errs.append(duplicate(f"spec.validationActions[{i}]", action))
-        seen.add(action)
-    if "Deny" in seen and "Warn" in seen:
+    errs = validate_unique_choices(actions, "spec.validationActions", ACTIONS)
+    if "Deny" in actions and "Warn" in actions:
         errs.append(invalid("spec.validationActions", actions, _BOTH))
-    if not seen:
+    if not actions:
         errs.append(required("spec.validationActions", "at least one validation action is "
                              "required"))
     return errs

@@ -11,12 +11,13 @@ import datetime
 import ipaddress
 from typing import Any
 
-from portico.apiserver.errors import FieldError, invalid, not_supported, required
+from portico.apiserver.errors import FieldError, invalid, required
 from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_valid_ip,
     is_valid_port_num,
+    validate_required_choice,
 )
 from portico.apiserver.resources._printers import age, name
 
@@ -50,10 +51,7 @@ def validate_port(port: _base.Object, path: str, require_name: bool) -> list[Fie
     number = port.get("port") or 0
     errs.extend(invalid(f"{path}.port", number, m) for m in is_valid_port_num(number))
     protocol = port.get("protocol") or ""
-    if not protocol:
-        errs.append(required(f"{path}.protocol"))
-    elif protocol not in PORT_PROTOCOLS:
-        errs.append(not_supported(f"{path}.protocol", protocol, PORT_PROTOCOLS))
+    errs.extend(validate_required_choice(protocol, f"{path}.protocol", PORT_PROTOCOLS))
     return errs
 
 

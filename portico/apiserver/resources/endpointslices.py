@@ -12,13 +12,14 @@ import datetime
 import ipaddress
 from typing import Any
 
-from portico.apiserver.errors import ErrorType, FieldError, invalid, not_supported, required
+from portico.apiserver.errors import FieldError, invalid, not_supported, required, too_many
 from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_dns1123_subdomain,
     is_valid_port_num,
     validate_immutable,
+    validate_required_choice,
 )
 from portico.apiserver.resources._printers import age, name
 from portico.model.vocabulary import AddressType
@@ -49,8 +50,7 @@ def _validate_endpoints(obj: _base.Object, address_type: str) -> list[FieldError
         if not addresses:
             errs.append(required(path, "must contain at least 1 address"))
         elif len(addresses) > MAX_ADDRESSES:
-            errs.append(FieldError(ErrorType.TOO_MANY, path, len(addresses),
-                                   f"must have at most {MAX_ADDRESSES} items"))
+            errs.append(too_many(path, len(addresses), MAX_ADDRESSES))
         if address_type in ADDRESS_TYPES:
             for j, addr in enumerate(addresses):
                 errs.extend(
@@ -84,10 +84,7 @@ class EndpointSliceStrategy(_base.Strategy):
     def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         address_type = obj.get("addressType") or ""
-        if not address_type:
-            errs.append(required("addressType"))
-        elif address_type not in ADDRESS_TYPES:
-            errs.append(not_supported("addressType", address_type, ADDRESS_TYPES))
+        errs.extend(validate_required_choice(address_type, "addressType", ADDRESS_TYPES))
         errs.extend(_validate_endpoints(obj, address_type))
         errs.extend(_validate_ports(obj))
         return errs
