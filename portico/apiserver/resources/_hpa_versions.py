@@ -111,10 +111,18 @@ def _to_v2_metric(metric: Object, fields: dict[str, Any], spec: bool) -> Object:
     return out
 
 
-def _is_cpu_utilization(metric: Object, side: str, field: str) -> bool:
+def _is_cpu_utilization(metric: Object, side: str) -> bool:
+    """Whether `metric` is the CPU Resource metric with an `averageUtilization` at `side`
+    (`target` in a spec, `current` in a status)."""
     resource = metric.get("resource") if metric.get("type") == "Resource" else None
     return isinstance(resource, dict) and resource.get("name") == "cpu" \
-        and _get(resource, (side, field)) is not None
+        and _get(resource, (side, "averageUtilization")) is not None
+
+
+def _cpu_utilization(metrics: list[Object], side: str) -> Any:
+    """The first CPU Resource metric's `averageUtilization` at `side`, or None."""
+    cpu = next((m for m in metrics if _is_cpu_utilization(m, side)), None)
+    return None if cpu is None else cpu["resource"][side]["averageUtilization"]
 
 
 def _dumps(value: Any) -> str:
@@ -128,13 +136,11 @@ def to_v1(stored: Object) -> Object:
     notes = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in ROUND_TRIP}
     v1_spec = {k: spec[k] for k in _SPEC_KEYS if k in spec}
     metrics = spec.get("metrics") or []
-    cpu = next((m for m in metrics if _is_cpu_utilization(m, "target", "averageUtilization")),
-               None)
+    cpu = _cpu_utilization(metrics, "target")
     if cpu is not None:
-        v1_spec["targetCPUUtilizationPercentage"] = cpu["resource"]["target"][
-            "averageUtilization"]
+        v1_spec["targetCPUUtilizationPercentage"] = cpu
     others = [_to_v1_metric(m, _SPEC_FIELDS) for m in metrics
-              if not _is_cpu_utilization(m, "target", "averageUtilization")]
+              if not _is_cpu_utilization(m, "target")]
     if others:
         notes[METRICS] = _dumps(others)
     if spec.get("behavior"):
@@ -158,11 +164,9 @@ def _with_annotations(out: Object, meta: Object, notes: dict[str, str]) -> Objec
 def _status_to_v1(status: Object, notes: dict[str, str]) -> Object:
     out = {k: status[k] for k in _STATUS_KEYS if k in status}
     current = status.get("currentMetrics") or []
-    cpu = next((m for m in current if _is_cpu_utilization(m, "current", "averageUtilization")),
-               None)
+    cpu = _cpu_utilization(current, "current")
     if cpu is not None:
-        out["currentCPUUtilizationPercentage"] = cpu["resource"]["current"][
-            "averageUtilization"]
+        out["currentCPUUtilizationPercentage"] = cpu
     if current:
         notes[CURRENT_METRICS] = _dumps([_to_v1_metric(m, _STATUS_FIELDS) for m in current])
     if status.get("conditions"):

@@ -17,6 +17,7 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden
 from portico.apiserver.resources import _base
+from portico.apiserver.resources._owned_status import keep_status
 from portico.apiserver.resources._printers import age, name
 from portico.model.vocabulary import ConditionStatus, NodeConditionType
 
@@ -36,10 +37,7 @@ class NodeStrategy(_base.Strategy):
             status["allocatable"] = copy.deepcopy(status["capacity"])
 
     def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
-        if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
-        else:
-            new.pop("status", None)
+        keep_status(new, old)
 
     def validate(self, obj: _base.Object) -> list[FieldError]:
         return []

@@ -20,6 +20,7 @@ from typing import Any
 from portico.apiserver.errors import FieldError, forbidden
 from portico.apiserver.resources import _base
 from portico.apiserver.resources import _sa_admission as sa_admission
+from portico.apiserver.resources._owned_status import keep_status
 from portico.apiserver.resources._pod_template import default_pod_spec, validate_pod_spec
 from portico.apiserver.resources._printers import age, name, parse_time, since
 from portico.model.vocabulary import ConditionStatus, PodConditionType, RestartPolicy
@@ -87,10 +88,7 @@ class PodStrategy(_base.Strategy):
             sa_admission.admit(ctx, new)
 
     def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
-        if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
-        else:
-            new.pop("status", None)
+        keep_status(new, old)
 
     def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []

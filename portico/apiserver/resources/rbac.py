@@ -49,28 +49,34 @@ def _rule_errors(rules: list[Any], namespaced: bool) -> list[FieldError]:
     return errs
 
 
-class RoleStrategy(_base.Strategy):
+class _RbacStrategy(_base.Strategy):
+    """Roles and bindings: path-segment names; the plural and scope the authorizer
+    checks (escalation, bind) are about."""
+
     name_validation = "path"
 
     def __init__(self, plural: str, namespaced: bool) -> None:
         self.plural = plural
         self.namespaced = namespaced
 
+
+class RoleStrategy(_RbacStrategy):
     def validate(self, obj: _base.Object) -> list[FieldError]:
+        return self._validate_rules(obj, "aggregationRule" in obj)
+
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
+        return self._validate_rules(
+            new, new.get("aggregationRule") != old.get("aggregationRule")
+        )
+
+    def _validate_rules(self, obj: _base.Object, aggregation: bool) -> list[FieldError]:
+        """The rules' validation, then (when valid) the escalation check; `aggregation`:
+        whether this write sets or changes the aggregation rule."""
         errs = _rule_errors(obj.get("rules") or [], self.namespaced)
         if not errs:
             meta = obj["metadata"]
             confirm_no_escalation(self.plural, meta.get("namespace", ""), meta.get("name", ""),
-                                  obj.get("rules") or [], "aggregationRule" in obj)
-        return errs
-
-    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
-        errs = _rule_errors(new.get("rules") or [], self.namespaced)
-        if not errs:
-            meta = new["metadata"]
-            confirm_no_escalation(self.plural, meta.get("namespace", ""), meta.get("name", ""),
-                                  new.get("rules") or [],
-                                  new.get("aggregationRule") != old.get("aggregationRule"))
+                                  obj.get("rules") or [], aggregation)
         return errs
 
 
@@ -96,13 +102,7 @@ def _binding_errors(obj: _base.Object, namespaced: bool) -> list[FieldError]:
     return errs
 
 
-class BindingStrategy(_base.Strategy):
-    name_validation = "path"
-
-    def __init__(self, plural: str, namespaced: bool) -> None:
-        self.plural = plural
-        self.namespaced = namespaced
-
+class BindingStrategy(_RbacStrategy):
     def default(self, obj: _base.Object) -> None:
         for subject in obj.get("subjects") or []:
             if subject.get("kind") in ("User", "Group"):

@@ -48,16 +48,17 @@ class ReplicaSetStrategy(OwnedStatusStrategy):
         return errs
 
 
-def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
-    spec = obj.get("spec") or {}
+def replica_counts(obj: _base.Object) -> list[int]:
+    """The DESIRED, CURRENT and READY cells (ReplicaSets and ReplicationControllers)."""
     return [
-        name(obj),
-        int(spec.get("replicas") or 0),
+        int(_base.nested(obj, "spec", "replicas", default=0) or 0),
         int(_base.nested(obj, "status", "replicas", default=0) or 0),
         int(_base.nested(obj, "status", "readyReplicas", default=0) or 0),
-        age(obj, now),
-        *wide_cells(spec),
     ]
+
+
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    return [name(obj), *replica_counts(obj), age(obj, now), *wide_cells(obj.get("spec") or {})]
 
 
 COLUMNS = (

@@ -22,7 +22,11 @@ from portico.apiserver.resources._pod_template import (
 )
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import SCALE, wide_cells
-from portico.apiserver.resources.replicasets import COLUMNS, ReplicaSetStrategy
+from portico.apiserver.resources.replicasets import (
+    COLUMNS,
+    ReplicaSetStrategy,
+    replica_counts,
+)
 from portico.model.vocabulary import RestartPolicy
 
 SELECTOR_MISMATCH = "selector does not match template labels"
@@ -74,12 +78,7 @@ def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     selector = spec.get("selector") or {}
     return [
-        name(obj),
-        int(spec.get("replicas") or 0),
-        int(_base.nested(obj, "status", "replicas", default=0) or 0),
-        int(_base.nested(obj, "status", "readyReplicas", default=0) or 0),
-        age(obj, now),
-        *wide_cells(spec, selector=False),
+        name(obj), *replica_counts(obj), age(obj, now), *wide_cells(spec, selector=False),
         ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
     ]
 
