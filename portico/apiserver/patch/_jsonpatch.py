@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from portico.apiserver.errors import StatusError, bad_request
+from portico.apiserver.errors import StatusError, bad_request, json_kind
 from portico.apiserver.patch._common import deep_copy, same, unprocessable
 
 MAX_OPERATIONS = 10000
@@ -26,18 +26,6 @@ class _Failure(Exception):
 
 
 Container = dict[str, Any] | list[Any]
-
-
-def _go_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
 
 
 def _decode_key(part: str) -> str:
@@ -108,7 +96,7 @@ def _field(op: dict[str, Any], name: str, what: str) -> str:
     if value is None:
         raise _Failure(f"{what}: {_MISSING}")
     if not isinstance(value, str):
-        raise _Failure(f"json: cannot unmarshal {_go_type(value)} into Go value of type string")
+        raise _Failure(f"json: cannot unmarshal {json_kind(value)} into Go value of type string")
     return value
 
 
@@ -236,12 +224,12 @@ _OPERATIONS = {
 def _decode(operations: Any) -> list[dict[str, Any]]:
     if not isinstance(operations, list):
         raise bad_request(
-            f"json: cannot unmarshal {_go_type(operations)} into Go value of type jsonpatch.Patch"
+            f"json: cannot unmarshal {json_kind(operations)} into Go value of type jsonpatch.Patch"
         )
     for op in operations:
         if op is not None and not isinstance(op, dict):
             raise bad_request(
-                f"json: cannot unmarshal {_go_type(op)} into Go value of type jsonpatch.Operation"
+                f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation"
             )
     if len(operations) > MAX_OPERATIONS:
         raise StatusError(

@@ -138,43 +138,39 @@ def inclusive_range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
 
 
+_LABEL_ERROR = regex_error(_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc")
+_SUBDOMAIN_ERROR = regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com")
+_DNS1035_ERROR = regex_error(_DNS1035_MSG, _DNS1035_FMT, "my-name", "abc-123")
+_WILDCARD_ERROR = regex_error(_WILDCARD_MSG, _WILDCARD_FMT, "*.example.com")
+
+
+def _name_format_errors(value: str, max_len: int, pattern: re.Pattern[str],
+                        mismatch: str) -> list[str]:
+    """A DNS-style name's checks: at most `max_len` characters, then `mismatch` (the
+    format error) unless it matches `pattern`."""
+    errs = [max_len_error(max_len)] if len(value) > max_len else []
+    if not pattern.match(value):
+        errs.append(mismatch)
+    return errs
+
+
 def is_dns1123_label(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _LABEL_RE.match(value):
-        if _SUBDOMAIN_RE.match(value):
-            errs.append("must not contain dots")
-        else:
-            errs.append(regex_error(_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc"))
+    errs = _name_format_errors(value, DNS1123_LABEL_MAX, _LABEL_RE, _LABEL_ERROR)
+    if errs and errs[-1] == _LABEL_ERROR and _SUBDOMAIN_RE.match(value):
+        errs[-1] = "must not contain dots"  # a valid subdomain: only its dots are wrong
     return errs
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _SUBDOMAIN_RE.match(value):
-        errs.append(regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _name_format_errors(value, DNS1123_SUBDOMAIN_MAX, _SUBDOMAIN_RE, _SUBDOMAIN_ERROR)
 
 
 def is_dns1035_label(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _DNS1035_RE.match(value):
-        errs.append(regex_error(_DNS1035_MSG, _DNS1035_FMT, "my-name", "abc-123"))
-    return errs
+    return _name_format_errors(value, DNS1123_LABEL_MAX, _DNS1035_RE, _DNS1035_ERROR)
 
 
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _WILDCARD_RE.match(value):
-        errs.append(regex_error(_WILDCARD_MSG, _WILDCARD_FMT, "*.example.com"))
-    return errs
+    return _name_format_errors(value, DNS1123_SUBDOMAIN_MAX, _WILDCARD_RE, _WILDCARD_ERROR)
 
 
 def is_valid_port_num(port: int) -> list[str]:
