@@ -22,15 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from portico.apiserver.errors import (
-    FieldError,
-    duplicate,
-    forbidden,
-    invalid,
-    not_supported,
-    required,
-    too_long,
-)
+from portico.apiserver.errors import FieldError, forbidden, invalid, required, too_long
 from portico.apiserver.resources import _base
 from portico.model.validation import is_qualified_name, is_valid_label_value
 
@@ -142,6 +134,9 @@ _LABEL_ERROR = regex_error(_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc")
 _SUBDOMAIN_ERROR = regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com")
 _DNS1035_ERROR = regex_error(_DNS1035_MSG, _DNS1035_FMT, "my-name", "abc-123")
 _WILDCARD_ERROR = regex_error(_WILDCARD_MSG, _WILDCARD_FMT, "*.example.com")
+_CONFIG_KEY_ERROR = regex_error(
+    _CONFIG_KEY_MSG, _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"
+)
 
 
 def _name_format_errors(value: str, max_len: int, pattern: re.Pattern[str],
@@ -202,14 +197,8 @@ def is_valid_ip(value: str) -> list[str]:
 
 
 def is_config_map_key(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _CONFIG_KEY_RE.match(value):
-        examples = ("key.name", "KEY_NAME", "key-name")
-        errs.append(regex_error(_CONFIG_KEY_MSG, _CONFIG_KEY_FMT, *examples))
-    errs.extend(_chdir_prefix(value))
-    return errs
+    errs = _name_format_errors(value, DNS1123_SUBDOMAIN_MAX, _CONFIG_KEY_RE, _CONFIG_KEY_ERROR)
+    return [*errs, *_chdir_prefix(value)]
 
 
 def is_env_var_name(value: str) -> list[str]:
@@ -291,32 +280,6 @@ def validate_nonnegative(value: Any, path: str) -> list[FieldError]:
     if isinstance(value, int) and value < 0:
         return [invalid(path, value, "must be greater than or equal to 0")]
     return []
-
-
-def validate_required_choice(value: Any, path: str,
-                             supported: tuple[str, ...]) -> list[FieldError]:
-    """A required field that must be one of `supported`: `Required` when empty, else
-    `NotSupported` when not one of them."""
-    if not value:
-        return [required(path)]
-    if value not in supported:
-        return [not_supported(path, value, supported)]
-    return []
-
-
-def validate_unique_choices(values: list[Any], path: str,
-                            supported: tuple[str, ...]) -> list[FieldError]:
-    """A list whose items are each one of `supported` and appear once: `NotSupported`
-    and `Duplicate` at `path[i]`."""
-    errs: list[FieldError] = []
-    seen: set[Any] = set()
-    for i, value in enumerate(values):
-        if value not in supported:
-            errs.append(not_supported(f"{path}[{i}]", value, supported))
-        if value in seen:
-            errs.append(duplicate(f"{path}[{i}]", value))
-        seen.add(value)
-    return errs
 
 
 def validate_immutable(new: Any, old: Any, path: str) -> list[FieldError]:

@@ -24,6 +24,7 @@ from portico.apiserver.errors import (
     required,
 )
 from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_env_var_name,
@@ -32,7 +33,6 @@ from portico.apiserver.resources._meta import (
     validate_annotations,
     validate_labels,
     validate_nonnegative,
-    validate_required_choice,
 )
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")

@@ -12,12 +12,8 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
 from portico.apiserver.resources import _base
-from portico.apiserver.resources._meta import (
-    GoValue,
-    is_dns1123_subdomain,
-    validate_labels,
-    validate_required_choice,
-)
+from portico.apiserver.resources._choices import validate_required_choice
+from portico.apiserver.resources._meta import GoValue, is_dns1123_subdomain, validate_labels
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.apiserver.resources._service_validation import (
     IP_MESSAGE,

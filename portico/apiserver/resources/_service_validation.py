@@ -25,14 +25,13 @@ from portico.apiserver.errors import (
     required,
 )
 from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice, validate_unique_choices
 from portico.apiserver.resources._meta import (
     GoValue,
     is_dns1123_label,
     is_dns1123_subdomain,
     is_valid_port_name,
     is_valid_port_num,
-    validate_required_choice,
-    validate_unique_choices,
 )
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.model.core import HEADLESS

@@ -23,7 +23,8 @@ from portico.apiserver.errors import (
     required,
 )
 from portico.apiserver.resources import _base
-from portico.apiserver.resources._meta import is_dns1123_subdomain, validate_unique_choices
+from portico.apiserver.resources._choices import validate_unique_choices
+from portico.apiserver.resources._meta import is_dns1123_subdomain
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
 from portico.model.selectors import format_label_selector

@@ -13,12 +13,8 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid, required
 from portico.apiserver.resources import _base
-from portico.apiserver.resources._meta import (
-    is_dns1123_label,
-    is_valid_ip,
-    is_valid_port_num,
-    validate_required_choice,
-)
+from portico.apiserver.resources._choices import validate_required_choice
+from portico.apiserver.resources._meta import is_dns1123_label, is_valid_ip, is_valid_port_num
 from portico.apiserver.resources._printers import age, name
 
 PORT_PROTOCOLS = ("SCTP", "TCP", "UDP")

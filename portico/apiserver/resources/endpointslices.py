@@ -14,12 +14,12 @@ from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid, not_supported, required, too_many
 from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_dns1123_subdomain,
     is_valid_port_num,
     validate_immutable,
-    validate_required_choice,
 )
 from portico.apiserver.resources._printers import age, name
 from portico.model.vocabulary import AddressType
