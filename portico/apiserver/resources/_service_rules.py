@@ -81,28 +81,35 @@ def validate_service(svc: _base.Object) -> list[FieldError]:
     return errs
 
 
+_CHANGED = "may not change once set"
+
+
+def _external_name_involved(old: _base.Object, new: _base.Object) -> bool:
+    """ExternalName Services have no cluster IPs: a change to or from one is exempt."""
+    return ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type"))
+
+
 def _upgrade_downgrade_cluster_ips(old: _base.Object, new: _base.Object) -> list[FieldError]:
     """`validateUpgradeDowngradeClusterIPs`: clusterIPs[0] never changes."""
-    if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
+    if _external_name_involved(old, new):
         return []
     if is_headless(old) and is_headless(new):
         return []
     old_ips: list[str] = list(spec_of(old).get("clusterIPs") or [])
     new_ips: list[str] = list(spec_of(new).get("clusterIPs") or [])
     shown = go_strings(new_ips)
-    changed = "may not change once set"
     errs: list[FieldError] = []
     if len(old_ips) == len(new_ips):
-        errs += [invalid(f"spec.clusterIPs[{i}]", shown, changed)
+        errs += [invalid(f"spec.clusterIPs[{i}]", shown, _CHANGED)
                  for i, ip in enumerate(old_ips) if ip != new_ips[i]]
     elif len(old_ips) > len(new_ips):
         if not new_ips:
             errs.append(invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset"))
         if old_ips and new_ips and new_ips[0] != old_ips[0]:
-            errs.append(invalid("spec.clusterIPs[0]", shown, changed))
+            errs.append(invalid("spec.clusterIPs[0]", shown, _CHANGED))
         errs += _release_policy_errors(new, new_ips, "clusterIP")
     elif old_ips and new_ips[0] != old_ips[0]:
-        errs.append(invalid("spec.clusterIPs[0]", shown, changed))
+        errs.append(invalid("spec.clusterIPs[0]", shown, _CHANGED))
     return errs
 
 
@@ -118,7 +125,7 @@ def _release_policy_errors(new: _base.Object, kept: list[str], what: str) -> lis
 
 def _upgrade_downgrade_families(old: _base.Object, new: _base.Object) -> list[FieldError]:
     """`validateUpgradeDowngradeIPFamilies`: ipFamilies[0] never changes."""
-    if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
+    if _external_name_involved(old, new):
         return []
     if is_headless(old) or is_headless(new):
         return []
@@ -126,19 +133,18 @@ def _upgrade_downgrade_families(old: _base.Object, new: _base.Object) -> list[Fi
     new_f: list[str] = list(spec_of(new).get("ipFamilies") or [])
     shown_f = go_strings(new_f, "core.IPFamily")
     shown_ips = go_strings(list(spec_of(new).get("clusterIPs") or []))
-    changed = "may not change once set"
     errs: list[FieldError] = []
     if len(old_f) == len(new_f):
-        errs += [invalid("spec.ipFamilies[0]", shown_f, changed)
+        errs += [invalid("spec.ipFamilies[0]", shown_f, _CHANGED)
                  for i, fam in enumerate(old_f) if fam != new_f[i]]
     elif len(old_f) > len(new_f):
         if not spec_of(new).get("clusterIPs"):
             errs.append(invalid("spec.ipFamilies[0]", shown_f, "primary ipFamily can not be unset"))
         if new_f and new_f[0] != old_f[0]:
-            errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
+            errs.append(invalid("spec.ipFamilies[0]", shown_ips, _CHANGED))
         errs += _release_policy_errors(new, new_f, "ipFamily")
     elif old_f and new_f[0] != old_f[0]:
-        errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
+        errs.append(invalid("spec.ipFamilies[0]", shown_ips, _CHANGED))
     return errs
 
 
