@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -74,18 +75,20 @@ class Api:
         return self.registry.resources
 
     async def api(self, request: web.Request) -> web.Response:
-        content_type = wants_aggregated(request.headers.get("Accept", ""))
-        if content_type:
-            return json_response(aggregated(self.resources, True, content_type), 200,
-                                 content_type)
-        return json_response(api_versions(self.advertise))
+        return self._discovery(request, True, lambda: api_versions(self.advertise))
 
     async def apis(self, request: web.Request) -> web.Response:
+        return self._discovery(request, False, lambda: api_group_list(self.resources))
+
+    def _discovery(self, request: web.Request, legacy: bool,
+                   unaggregated: Callable[[], dict[str, Any]]) -> web.Response:
+        """`/api` (`legacy`) or `/apis`: the aggregated discovery document when the client
+        asks for it (kubectl does), else `unaggregated()`."""
         content_type = wants_aggregated(request.headers.get("Accept", ""))
         if content_type:
-            return json_response(aggregated(self.resources, False, content_type), 200,
+            return json_response(aggregated(self.resources, legacy, content_type), 200,
                                  content_type)
-        return json_response(api_group_list(self.resources))
+        return json_response(unaggregated())
 
     async def core_v1(self, request: web.Request) -> web.Response:
         body = resource_list(self.resources, "", "v1")

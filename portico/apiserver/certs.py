@@ -88,33 +88,18 @@ def _issue(subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: x509.Nam
 def ensure_pki(directory: Path, hosts: list[str]) -> Pki:
     """Create the CA and certificates in `directory` unless they exist; return their paths."""
     directory.mkdir(parents=True, exist_ok=True)
-    pki = Pki(*(directory / n for n in (
-        "ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key")))
+    pki = load_pki(directory)
     if not pki.ca_cert.exists():
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = _name("portico-ca")
         _write_key(pki.ca_key, ca_key)
         _write_cert(pki.ca_cert, _issue(ca_name, ca_key, ca_name, ca_key, ca=True))
-    ca_key = _load_key(pki.ca_key)
-    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
     if not pki.serving_cert.exists() or not _covers(pki.serving_cert, hosts):
-        key = ec.generate_private_key(ec.SECP256R1())
-        sans: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                sans.append(x509.DNSName(host))
-        cert = _issue(_name("kube-apiserver"), key, ca_name, ca_key, ca=False,
-                      usages=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans)
-        _write_key(pki.serving_key, key)
-        _write_cert(pki.serving_cert, cert)
+        _write_pair(pki.serving_cert, pki.serving_key, *_signed_by_ca(
+            pki, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, hosts))
     if not pki.admin_cert.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        cert = _issue(_name("kubernetes-admin", "system:masters"), key, ca_name, ca_key,
-                      ca=False, usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
-        _write_key(pki.admin_key, key)
-        _write_cert(pki.admin_cert, cert)
+        _write_pair(pki.admin_cert, pki.admin_key, *_signed_by_ca(
+            pki, _name("kubernetes-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH))
     return pki
 
 
@@ -129,29 +114,51 @@ def _covers(cert_path: Path, hosts: list[str]) -> bool:
     return all(h in have for h in hosts)
 
 
-def issue_client_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: str,
-                      organization: str = "") -> None:
-    """A client certificate signed by the cluster CA (node agents, the kubelet client)."""
-    if cert_path.exists() and key_path.exists():
-        return
+def _subject_alt_names(hosts: list[str]) -> list[x509.GeneralName]:
+    """An IP address SAN for each host that is one, a DNS name SAN for the others."""
+    sans: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            sans.append(x509.DNSName(host))
+    return sans
+
+
+def _signed_by_ca(pki: Pki, subject: x509.Name, usage: x509.ObjectIdentifier,
+                  hosts: list[str] | None = None, validity: datetime.timedelta = _VALIDITY,
+                  ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A new key and its certificate for `subject` (a serving certificate for `hosts`,
+    or a client certificate), signed by the cluster CA."""
     ca_key = _load_key(pki.ca_key)
     ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = _issue(_name(common_name, organization), key, ca_name, ca_key, ca=False,
-                  usages=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    cert = _issue(subject, key, ca_name, ca_key, ca=False, usages=[usage],
+                  sans=_subject_alt_names(hosts or []), validity=validity)
+    return cert, key
+
+
+def _write_pair(cert_path: Path, key_path: Path, cert: x509.Certificate,
+                key: ec.EllipticCurvePrivateKey) -> None:
     cert_path.parent.mkdir(parents=True, exist_ok=True)
     _write_key(key_path, key)
     _write_cert(cert_path, cert)
 
 
+def issue_client_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: str,
+                      organization: str = "") -> None:
+    """A client certificate signed by the cluster CA (node agents, the kubelet client)."""
+    if cert_path.exists() and key_path.exists():
+        return
+    _write_pair(cert_path, key_path, *_signed_by_ca(
+        pki, _name(common_name, organization), ExtendedKeyUsageOID.CLIENT_AUTH))
+
+
 def user_credentials(pki: Pki, user: str, groups: tuple[str, ...],
                      validity: datetime.timedelta) -> tuple[bytes, bytes]:
     """(certificate PEM, key PEM) of a user (CN) in groups (O), signed by the cluster CA."""
-    ca_key = _load_key(pki.ca_key)
-    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = _issue(_name(user, *groups), key, ca_name, ca_key, ca=False,
-                  usages=[ExtendedKeyUsageOID.CLIENT_AUTH], validity=validity)
+    cert, key = _signed_by_ca(pki, _name(user, *groups), ExtendedKeyUsageOID.CLIENT_AUTH,
+                              validity=validity)
     return (cert.public_bytes(serialization.Encoding.PEM),
             key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                               serialization.NoEncryption()))
@@ -162,20 +169,8 @@ def issue_serving_cert(pki: Pki, cert_path: Path, key_path: Path, common_name: s
     """A serving certificate signed by the cluster CA for `hosts` (IPs or DNS names)."""
     if cert_path.exists() and key_path.exists() and _covers(cert_path, hosts):
         return
-    ca_key = _load_key(pki.ca_key)
-    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            sans.append(x509.DNSName(host))
-    cert = _issue(_name(common_name), key, ca_name, ca_key, ca=False,
-                  usages=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans)
-    cert_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_key(key_path, key)
-    _write_cert(cert_path, cert)
+    _write_pair(cert_path, key_path, *_signed_by_ca(
+        pki, _name(common_name), ExtendedKeyUsageOID.SERVER_AUTH, hosts))
 
 
 def load_pki(directory: Path) -> Pki:

@@ -49,6 +49,20 @@ def go_repr(value: Any) -> str:
     return str(value)
 
 
+def json_kind(value: Any) -> str:
+    """The JSON kind of a decoded value as Go's `encoding/json` names it in a type error
+    (`json: cannot unmarshal <kind> into Go value of type ...`)."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    return "string"
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One problem with one field (`field.Error`); `message()` is `field.Error.Error()`."""
@@ -111,6 +125,12 @@ def duplicate(path: str, value: Any) -> FieldError:
 
 def not_supported(path: str, value: Any, supported: tuple[str, ...]) -> FieldError:
     return FieldError(ErrorType.NOT_SUPPORTED, path, value, supported=supported)
+
+
+def too_many(path: str, count: int, limit: int) -> FieldError:
+    """`field.TooMany`: a list with more than `limit` items."""
+    noun = "item" if limit == 1 else "items"
+    return FieldError(ErrorType.TOO_MANY, path, count, f"must have at most {limit} {noun}")
 
 
 def too_long(path: str, limit: int) -> FieldError:

@@ -26,7 +26,7 @@ import binascii
 import json
 from typing import Any
 
-from portico.apiserver.errors import StatusError, bad_request
+from portico.apiserver.errors import StatusError, bad_request, json_kind
 
 __all__ = [
     "CONTINUE_EXPIRED_MESSAGE",
@@ -127,13 +127,8 @@ class _Float(str):
 
 
 def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | _Float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+    """`json_kind`, a number kept as written (`_Float`) included."""
+    return "number" if isinstance(value, _Float) else json_kind(value)
 
 
 def _reject_constant(name: str) -> Any:

@@ -18,16 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from portico.store._types import (
-    Compacted,
-    Event,
-    EventType,
-    KeyExists,
-    KeyNotFound,
-    KeyValue,
-    RevisionMismatch,
-    prefix_end,
-)
+from portico.store import _types
 from portico.store._watch import Watcher, WatchHub
 
 _SCHEMA = """
@@ -52,78 +43,80 @@ class Txn:
     def __init__(self, db: sqlite3.Connection, revision: int) -> None:
         self._db = db
         self.revision = revision + 1  # the revision this transaction commits as
-        self.events: list[Event] = []
+        self.events: list[_types.Event] = []
 
-    def get(self, key: str) -> KeyValue | None:
+    def get(self, key: str) -> _types.KeyValue | None:
         row = self._db.execute(
             "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?", (key,)
         ).fetchone()
-        return KeyValue(key, row[0], row[1], row[2]) if row else None
+        return _types.KeyValue(key, row[0], row[1], row[2]) if row else None
 
     def keys(self, prefix: str) -> list[str]:
         rows = self._db.execute(
             "SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key",
-            (prefix, prefix_end(prefix)),
+            (prefix, _types.prefix_end(prefix)),
         )
         return [r[0] for r in rows]
 
-    def range(self, prefix: str) -> list[KeyValue]:
+    def range(self, prefix: str) -> list[_types.KeyValue]:
         rows = self._db.execute(
             "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ? AND key < ?"
             " ORDER BY key",
-            (prefix, prefix_end(prefix)),
+            (prefix, _types.prefix_end(prefix)),
         )
-        return [KeyValue(*r) for r in rows]
+        return [_types.KeyValue(*r) for r in rows]
 
-    def _log(self, kind: EventType, kv: KeyValue, prev: KeyValue | None) -> None:
+    def _log(self, kind: _types.EventType, kv: _types.KeyValue,
+             prev: _types.KeyValue | None) -> None:
         self._db.execute(
             "INSERT INTO log VALUES (?,?,?,?,?,?,?,?,?)",
             (
-                self.revision, len(self.events), kv.key, kind is EventType.DELETE, kv.value,
+                self.revision, len(self.events), kv.key, kind is _types.EventType.DELETE, kv.value,
                 kv.create_revision,
                 prev.value if prev else None,
                 prev.create_revision if prev else None,
                 prev.mod_revision if prev else None,
             ),
         )
-        self.events.append(Event(kind, kv, prev, self.revision))
+        self.events.append(_types.Event(kind, kv, prev, self.revision))
 
-    def create(self, key: str, value: bytes) -> KeyValue:
+    def create(self, key: str, value: bytes) -> _types.KeyValue:
         if self.get(key) is not None:
-            raise KeyExists(key)
-        kv = KeyValue(key, value, self.revision, self.revision)
+            raise _types.KeyExists(key)
+        kv = _types.KeyValue(key, value, self.revision, self.revision)
         self._db.execute("INSERT INTO kv VALUES (?,?,?,?)", (key, value, kv.create_revision,
                                                              kv.mod_revision))
-        self._log(EventType.PUT, kv, None)
+        self._log(_types.EventType.PUT, kv, None)
         return kv
 
-    def update(self, key: str, value: bytes, expect_mod_revision: int | None = None) -> KeyValue:
+    def update(self, key: str, value: bytes,
+               expect_mod_revision: int | None = None) -> _types.KeyValue:
         prev = self.get(key)
         if prev is None:
-            raise KeyNotFound(key)
+            raise _types.KeyNotFound(key)
         if expect_mod_revision is not None and prev.mod_revision != expect_mod_revision:
-            raise RevisionMismatch(key, expect_mod_revision, prev.mod_revision)
-        kv = KeyValue(key, value, prev.create_revision, self.revision)
+            raise _types.RevisionMismatch(key, expect_mod_revision, prev.mod_revision)
+        kv = _types.KeyValue(key, value, prev.create_revision, self.revision)
         self._db.execute("UPDATE kv SET value = ?, mod_rev = ? WHERE key = ?",
                          (value, self.revision, key))
-        self._log(EventType.PUT, kv, prev)
+        self._log(_types.EventType.PUT, kv, prev)
         return kv
 
-    def put(self, key: str, value: bytes) -> KeyValue:
+    def put(self, key: str, value: bytes) -> _types.KeyValue:
         """Create or overwrite without a precondition (allocation records, leases of our own)."""
         if self.get(key) is None:
             return self.create(key, value)
         return self.update(key, value)
 
-    def delete(self, key: str, expect_mod_revision: int | None = None) -> KeyValue:
+    def delete(self, key: str, expect_mod_revision: int | None = None) -> _types.KeyValue:
         prev = self.get(key)
         if prev is None:
-            raise KeyNotFound(key)
+            raise _types.KeyNotFound(key)
         if expect_mod_revision is not None and prev.mod_revision != expect_mod_revision:
-            raise RevisionMismatch(key, expect_mod_revision, prev.mod_revision)
+            raise _types.RevisionMismatch(key, expect_mod_revision, prev.mod_revision)
         self._db.execute("DELETE FROM kv WHERE key = ?", (key,))
-        kv = KeyValue(key, prev.value, prev.create_revision, self.revision)
-        self._log(EventType.DELETE, kv, prev)
+        kv = _types.KeyValue(key, prev.value, prev.create_revision, self.revision)
+        self._log(_types.EventType.DELETE, kv, prev)
         return kv
 
 
@@ -157,27 +150,27 @@ class SqliteStore:
     def compacted_revision(self) -> int:
         return self._compacted
 
-    def get(self, key: str) -> KeyValue | None:
+    def get(self, key: str) -> _types.KeyValue | None:
         row = self._db.execute(
             "SELECT value, create_rev, mod_rev FROM kv WHERE key = ?", (key,)
         ).fetchone()
-        return KeyValue(key, row[0], row[1], row[2]) if row else None
+        return _types.KeyValue(key, row[0], row[1], row[2]) if row else None
 
-    def range(self, prefix: str, start_after: str = "", limit: int = 0) -> list[KeyValue]:
+    def range(self, prefix: str, start_after: str = "", limit: int = 0) -> list[_types.KeyValue]:
         """Keys under `prefix` in order, after `start_after`, at most `limit` (0: all)."""
         low = max(prefix, start_after + "\0") if start_after else prefix
         sql = ("SELECT key, value, create_rev, mod_rev FROM kv"
                " WHERE key >= ? AND key < ? ORDER BY key")
-        args: tuple[object, ...] = (low, prefix_end(prefix))
+        args: tuple[object, ...] = (low, _types.prefix_end(prefix))
         if limit:
             sql += " LIMIT ?"
             args += (limit,)
-        return [KeyValue(*r) for r in self._db.execute(sql, args)]
+        return [_types.KeyValue(*r) for r in self._db.execute(sql, args)]
 
     def count(self, prefix: str, start_after: str = "") -> int:
         low = max(prefix, start_after + "\0") if start_after else prefix
         row = self._db.execute(
-            "SELECT count(*) FROM kv WHERE key >= ? AND key < ?", (low, prefix_end(prefix))
+            "SELECT count(*) FROM kv WHERE key >= ? AND key < ?", (low, _types.prefix_end(prefix))
         ).fetchone()
         return int(row[0])
 
@@ -199,20 +192,21 @@ class SqliteStore:
             self._revision = txn.revision
             self.hub.publish(txn.events)
 
-    def history(self, prefix: str, after_revision: int) -> list[Event]:
+    def history(self, prefix: str, after_revision: int) -> list[_types.Event]:
         """Changes under `prefix` with revision > `after_revision`, oldest first."""
         if after_revision < self._compacted:
-            raise Compacted(after_revision, self._compacted)
+            raise _types.Compacted(after_revision, self._compacted)
         rows = self._db.execute(
             "SELECT rev, key, deleted, value, create_rev, prev_value, prev_create_rev, prev_mod_rev"
             " FROM log WHERE rev > ? AND key >= ? AND key < ? ORDER BY rev, seq",
-            (after_revision, prefix, prefix_end(prefix)),
+            (after_revision, prefix, _types.prefix_end(prefix)),
         )
         events = []
         for rev, key, deleted, value, create_rev, pval, pcreate, pmod in rows:
-            prev = KeyValue(key, pval, pcreate, pmod) if pval is not None else None
-            kind = EventType.DELETE if deleted else EventType.PUT
-            events.append(Event(kind, KeyValue(key, value, create_rev, rev), prev, rev))
+            prev = _types.KeyValue(key, pval, pcreate, pmod) if pval is not None else None
+            kind = _types.EventType.DELETE if deleted else _types.EventType.PUT
+            kv = _types.KeyValue(key, value, create_rev, rev)
+            events.append(_types.Event(kind, kv, prev, rev))
         return events
 
     def watch(self, prefix: str, after_revision: int) -> Watcher:
@@ -221,7 +215,7 @@ class SqliteStore:
         try:
             for event in self.history(prefix, after_revision):
                 watcher.push(event)
-        except Compacted:
+        except _types.Compacted:
             self.hub.unsubscribe(watcher)
             raise
         watcher.skip_through(self._revision)

@@ -20,11 +20,11 @@ import asyncio
 import collections
 from collections.abc import AsyncIterator, Callable
 
-from portico.store._types import Event
+from portico.store import _types
 
 MAX_PENDING = 100_000
 
-Listener = Callable[[list[Event]], None]
+Listener = Callable[[list[_types.Event]], None]
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -36,7 +36,7 @@ class Watcher:
     def __init__(self, hub: WatchHub, prefix: str) -> None:
         self._hub = hub
         self.prefix = prefix
-        self._pending: collections.deque[Event] = collections.deque()
+        self._pending: collections.deque[_types.Event] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._skip_through = 0
         self.closed = False
@@ -47,7 +47,7 @@ class Watcher:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def push(self, event: Event) -> None:
+    def push(self, event: _types.Event) -> None:
         if self.closed or event.revision <= self._skip_through:
             return
         if len(self._pending) >= MAX_PENDING:
@@ -67,7 +67,7 @@ class Watcher:
             self._hub.unsubscribe(self)
             self._wake()
 
-    def drain(self) -> list[Event]:
+    def drain(self) -> list[_types.Event]:
         events = list(self._pending)
         self._pending.clear()
         return events
@@ -88,7 +88,7 @@ class Watcher:
                 timer.cancel()
         return bool(self._pending) or self.closed
 
-    async def __aiter__(self) -> AsyncIterator[Event]:
+    async def __aiter__(self) -> AsyncIterator[_types.Event]:
         while True:
             await self.wait()
             batch = self.drain()
@@ -115,7 +115,7 @@ class WatchHub:
         """Call `listener(events)` for every committed batch, before watchers are woken."""
         self._listeners.append(listener)
 
-    def publish(self, events: list[Event]) -> None:
+    def publish(self, events: list[_types.Event]) -> None:
         for listener in self._listeners:
             listener(events)
         for watcher in list(self._watchers):

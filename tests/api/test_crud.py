@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 
@@ -165,13 +167,18 @@ async def test_bootstrap_objects(api):
     assert len(slices.body["items"]) == 1
 
 
-async def test_generation_bumps_on_spec_change_only(api):
-    dep = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "g"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "g"}},
-                 "template": {"metadata": {"labels": {"app": "g"}},
+def _deployment(name: str) -> dict[str, Any]:
+    """A one-replica nginx Deployment whose pods are labelled `app: <name>`."""
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
                               "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
     }
+
+
+async def test_generation_bumps_on_spec_change_only(api):
+    dep = _deployment("g")
     path = "/apis/apps/v1/namespaces/default/deployments"
     created = (await api.post(path, dep)).body
     assert created["metadata"]["generation"] == 1
@@ -184,12 +191,7 @@ async def test_generation_bumps_on_spec_change_only(api):
 
 
 async def test_scale_subresource(api):
-    dep = {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "s"}},
-                 "template": {"metadata": {"labels": {"app": "s"}},
-                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
-    }
+    dep = _deployment("s")
     path = "/apis/apps/v1/namespaces/default/deployments"
     await api.post(path, dep)
     scale = (await api.get(f"{path}/s/scale")).body

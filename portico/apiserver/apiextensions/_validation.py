@@ -15,12 +15,12 @@ from typing import Any
 from portico.apiserver.apiextensions._jsonpath import compile_path
 from portico.apiserver.apiextensions._rules import compiled
 from portico.apiserver.errors import (
-    ErrorType,
     FieldError,
     forbidden,
     invalid,
     not_supported,
     required,
+    too_many,
 )
 from portico.apiserver.resources._base import Object
 from portico.apiserver.resources._meta import is_dns1035_label, is_dns1123_subdomain
@@ -99,8 +99,7 @@ def _columns(version: dict[str, Any], path: str) -> list[FieldError]:
         errs += _json_path(col.get("jsonPath", ""), f"{at}.jsonPath")
     fields = version.get("selectableFields") or []
     if len(fields) > MAX_SELECTABLE_FIELDS:
-        errs.append(FieldError(ErrorType.TOO_MANY, f"{path}.selectableFields", len(fields),
-                               f"must have at most {MAX_SELECTABLE_FIELDS} items"))
+        errs.append(too_many(f"{path}.selectableFields", len(fields), MAX_SELECTABLE_FIELDS))
     for i, entry in enumerate(fields):
         errs += _json_path(entry.get("jsonPath", ""), f"{path}.selectableFields[{i}].jsonPath")
     return errs
@@ -121,20 +120,20 @@ def _scale(version: dict[str, Any], path: str) -> list[FieldError]:
     if scale is None:
         return []
     at = f"{path}.subresources.scale"
-    errs: list[FieldError] = []
-    spec_path = scale.get("specReplicasPath", "")
-    if not spec_path:
-        errs.append(required(f"{at}.specReplicasPath", ""))
-    elif not spec_path.startswith(".spec."):
-        errs.append(invalid(f"{at}.specReplicasPath", spec_path,
-                            "should be a json path under .spec"))
-    status_path = scale.get("statusReplicasPath", "")
-    if not status_path:
-        errs.append(required(f"{at}.statusReplicasPath", ""))
-    elif not status_path.startswith(".status."):
-        errs.append(invalid(f"{at}.statusReplicasPath", status_path,
-                            "should be a json path under .status"))
-    return errs
+    return [*_replicas_path(scale, at, "specReplicasPath", "spec"),
+            *_replicas_path(scale, at, "statusReplicasPath", "status")]
+
+
+def _replicas_path(scale: dict[str, Any], path: str, field: str,
+                   under: str) -> list[FieldError]:
+    """The scale subresource's `field` (`specReplicasPath` or `statusReplicasPath`): a
+    required json path under `.spec` or `.status` (`under`)."""
+    value = scale.get(field, "")
+    if not value:
+        return [required(f"{path}.{field}", "")]
+    if not value.startswith(f".{under}."):
+        return [invalid(f"{path}.{field}", value, f"should be a json path under .{under}")]
+    return []
 
 
 def _version(version: dict[str, Any], i: int, seen: set[str]) -> list[FieldError]:

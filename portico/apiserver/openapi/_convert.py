@@ -17,7 +17,7 @@ The definitions (`portico.apiserver.schema`) are JSON Schema: nullable types as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from portico.apiserver.schema import Definitions
@@ -65,6 +65,18 @@ def _single_type(kinds: Any) -> Any:
     return kinds
 
 
+def map_subschemas(key: str, value: Any, convert: Callable[[Schema], Schema]) -> Any:
+    """The value of schema keyword `key` with the schemas nested in it (`properties`,
+    `items`, `additionalProperties`, `allOf`/`oneOf`/`anyOf`) passed through `convert`."""
+    if key == "properties":
+        return {name: convert(prop) for name, prop in value.items()}
+    if key in ("items", "additionalProperties") and isinstance(value, dict):
+        return convert(value)
+    if key in _SCHEMA_LISTS:
+        return [convert(item) for item in value]
+    return value
+
+
 def convert(schema: Schema, kind_root: bool = False) -> Schema:
     """One schema in OpenAPI v3 form; `kind_root` drops the `enum` on apiVersion/kind."""
     out: Schema = {}
@@ -77,12 +89,8 @@ def convert(schema: Schema, kind_root: bool = False) -> Schema:
             out["properties"] = {
                 name: _property(name, prop, kind_root) for name, prop in value.items()
             }
-        elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            out[key] = convert(value)
-        elif key in _SCHEMA_LISTS:
-            out[key] = [convert(item) for item in value]
         else:
-            out[key] = value
+            out[key] = map_subschemas(key, value, convert)
     ref = schema.get("$ref")
     if ref is None:
         return out

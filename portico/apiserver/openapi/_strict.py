@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from portico.apiserver._decode import nesting_exceeds
-from portico.apiserver.errors import bad_request
+from portico.apiserver.errors import bad_request, json_kind
 from portico.apiserver.openapi._gotypes import NAMED_STRINGS, go_type, struct_name
 from portico.apiserver.schema import Definitions, definitions
 from portico.model.kinds import GroupVersionKind
@@ -112,18 +112,6 @@ class _Abort(Exception):
     """A custom unmarshaller failed; the decoder stops and returns this error."""
 
 
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    return "string"
-
-
 def _number_literal(value: int | float) -> str:
     return "number " + repr(value)
 
@@ -201,13 +189,13 @@ class _Decoder:
             return True
         if ref in _TIMES:
             if not isinstance(value, str):
-                raise _Abort(self.type_error(_json_kind(value), struct, go_path, "string"))
+                raise _Abort(self.type_error(json_kind(value), struct, go_path, "string"))
             return True
         return False
 
     def _mismatch(self, value: Any, prop: Schema, ctx: _Ctx) -> None:
         struct, go_path, _, named = ctx
-        self.save(self.type_error(_json_kind(value), struct, go_path,
+        self.save(self.type_error(json_kind(value), struct, go_path,
                                   go_type(self.defs, prop, named)))
 
     def _object(
@@ -251,7 +239,7 @@ class _Decoder:
     def _integer_error(self, value: Any, fmt: str) -> str | None:
         """The decoder's `Value` text when `value` cannot fill an integer, else None."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return _json_kind(value)
+            return json_kind(value)
         if isinstance(value, float):
             return _number_literal(value)
         low, high = _INT_RANGES.get(fmt, _INT_RANGES["int64"])
@@ -273,7 +261,7 @@ class _Decoder:
         elif "boolean" in kinds:
             ok = isinstance(value, bool)
         else:
-            ok = _json_kind(value) == "string"
+            ok = json_kind(value) == "string"
         if not ok:
             self._mismatch(value, prop, ctx)
 

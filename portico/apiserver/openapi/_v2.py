@@ -29,7 +29,12 @@ from typing import Any
 
 import orjson
 
-from portico.apiserver.openapi._convert import QUANTITY, REF_PREFIX, components
+from portico.apiserver.openapi._convert import (
+    QUANTITY,
+    REF_PREFIX,
+    components,
+    map_subschemas,
+)
 from portico.apiserver.openapi._documents import collect, signature
 from portico.apiserver.openapi._gnostic import encode_document
 from portico.apiserver.resources._base import ResourceType
@@ -49,7 +54,6 @@ _ACCEPTED = (
     (PROTOBUF, "protobuf"),
 )
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
-_SCHEMA_LISTS = ("allOf", "oneOf", "anyOf")
 _COPIED = ("description", "operationId", "tags")
 
 
@@ -76,14 +80,8 @@ def v2_schema(schema: Schema) -> Schema:
     for key, value in schema.items():
         if key == "$ref":
             out[key] = DEFINITIONS + value.removeprefix(REF_PREFIX)
-        elif key == "properties":
-            out[key] = {name: v2_schema(prop) for name, prop in value.items()}
-        elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            out[key] = v2_schema(value)
-        elif key in _SCHEMA_LISTS:
-            out[key] = [v2_schema(item) for item in value]
         else:
-            out[key] = value
+            out[key] = map_subschemas(key, value, v2_schema)
     return out
 
 

@@ -9,9 +9,11 @@ negative list indices count from the end.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from portico.apiserver.errors import StatusError, bad_request
+from portico.apiserver.errors import StatusError, bad_request, json_kind
 from portico.apiserver.patch._common import deep_copy, same, unprocessable
 
 MAX_OPERATIONS = 10000
@@ -24,18 +26,6 @@ class _Failure(Exception):
 
 
 Container = dict[str, Any] | list[Any]
-
-
-def _go_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number"
-    return "string"
 
 
 def _decode_key(part: str) -> str:
@@ -106,7 +96,7 @@ def _field(op: dict[str, Any], name: str, what: str) -> str:
     if value is None:
         raise _Failure(f"{what}: {_MISSING}")
     if not isinstance(value, str):
-        raise _Failure(f"json: cannot unmarshal {_go_type(value)} into Go value of type string")
+        raise _Failure(f"json: cannot unmarshal {json_kind(value)} into Go value of type string")
     return value
 
 
@@ -120,41 +110,47 @@ def _path(op: dict[str, Any], verb: str) -> str:
 
 
 def _from(op: dict[str, Any], verb: str) -> str:
-    try:
+    with _wrapped(f"{verb} operation failed to decode from"):
         return _field(op, "from", "operation, missing from field")
+
+
+@contextmanager
+def _wrapped(prefix: str) -> Iterator[None]:
+    """A failure inside the block, prefixed with `prefix` (the library's `errors.Wrapf`)."""
+    try:
+        yield
     except _Failure as err:
-        raise _Failure(f"{verb} operation failed to decode from: {err}") from None
+        raise _Failure(f"{prefix}: {err}") from None
+
+
+def _locate(doc: Container, path: str, does_not_apply: str) -> tuple[Container, str]:
+    """`findObject`: the container of `path`'s last step and that step, or the
+    operation's `does_not_apply` failure where the container is missing."""
+    con, key = _find(doc, path)
+    if con is None:
+        raise _Failure(f"{does_not_apply}: {_MISSING}")
+    return con, key
 
 
 def _op_add(doc: Container, op: dict[str, Any]) -> None:
     path = _path(op, "add")
-    con, key = _find(doc, path)
-    if con is None:
-        raise _Failure(f'add operation does not apply: doc is missing path: "{path}": {_MISSING}')
-    try:
+    con, key = _locate(doc, path, f'add operation does not apply: doc is missing path: "{path}"')
+    with _wrapped(f"error in add for path: '{path}'"):
         _add(con, key, deep_copy(op.get("value")))
-    except _Failure as err:
-        raise _Failure(f"error in add for path: '{path}': {err}") from None
 
 
 def _op_remove(doc: Container, op: dict[str, Any]) -> None:
     path = _path(op, "remove")
-    con, key = _find(doc, path)
-    if con is None:
-        raise _Failure(
-            f'remove operation does not apply: doc is missing path: "{path}": {_MISSING}'
-        )
-    try:
+    con, key = _locate(
+        doc, path, f'remove operation does not apply: doc is missing path: "{path}"'
+    )
+    with _wrapped(f"error in remove for path: '{path}'"):
         _remove(con, key)
-    except _Failure as err:
-        raise _Failure(f"error in remove for path: '{path}': {err}") from None
 
 
 def _op_replace(doc: Container, op: dict[str, Any]) -> None:
     path = _path(op, "replace")
-    con, key = _find(doc, path)
-    if con is None:
-        raise _Failure(f"replace operation does not apply: doc is missing path: {path}: {_MISSING}")
+    con, key = _locate(doc, path, f"replace operation does not apply: doc is missing path: {path}")
     if isinstance(con, dict):
         con[key] = deep_copy(op.get("value"))
         return
@@ -168,62 +164,49 @@ def _op_replace(doc: Container, op: dict[str, Any]) -> None:
     con[idx] = deep_copy(op.get("value"))
 
 
+def _locate_from(doc: Container, op: dict[str, Any], verb: str) -> tuple[str, Container, str]:
+    """A move's or copy's `from`, located."""
+    source = _from(op, verb)
+    con, key = _locate(
+        doc, source, f"{verb} operation does not apply: doc is missing from path: {source}"
+    )
+    return source, con, key
+
+
+def _locate_destination(doc: Container, op: dict[str, Any],
+                        verb: str) -> tuple[str, Container, str]:
+    """A move's or copy's `path`, located."""
+    path = _path(op, verb)
+    con, key = _locate(
+        doc, path, f"{verb} operation does not apply: doc is missing destination path: {path}"
+    )
+    return path, con, key
+
+
 def _op_move(doc: Container, op: dict[str, Any]) -> None:
-    source = _from(op, "move")
-    con, key = _find(doc, source)
-    if con is None:
-        raise _Failure(
-            f"move operation does not apply: doc is missing from path: {source}: {_MISSING}"
-        )
-    try:
+    _, con, key = _locate_from(doc, op, "move")
+    with _wrapped(f"error in move for path: '{key}'"):
         value = _get(con, key)
         _remove(con, key)
-    except _Failure as err:
-        raise _Failure(f"error in move for path: '{key}': {err}") from None
-    path = _path(op, "move")
-    con, key = _find(doc, path)
-    if con is None:
-        raise _Failure(
-            f"move operation does not apply: doc is missing destination path: {path}: {_MISSING}"
-        )
-    try:
+    path, con, key = _locate_destination(doc, op, "move")
+    with _wrapped(f"error in move for path: '{path}'"):
         _add(con, key, value)
-    except _Failure as err:
-        raise _Failure(f"error in move for path: '{path}': {err}") from None
 
 
 def _op_copy(doc: Container, op: dict[str, Any]) -> None:
-    source = _from(op, "copy")
-    con, key = _find(doc, source)
-    if con is None:
-        raise _Failure(
-            f"copy operation does not apply: doc is missing from path: {source}: {_MISSING}"
-        )
-    try:
+    source, con, key = _locate_from(doc, op, "copy")
+    with _wrapped(f"error in copy for from: '{source}'"):
         value = _get(con, key)
-    except _Failure as err:
-        raise _Failure(f"error in copy for from: '{source}': {err}") from None
-    path = _path(op, "copy")
-    con, key = _find(doc, path)
-    if con is None:
-        raise _Failure(
-            f"copy operation does not apply: doc is missing destination path: {path}: {_MISSING}"
-        )
-    try:
+    _, con, key = _locate_destination(doc, op, "copy")
+    with _wrapped("error while adding value during copy"):
         _add(con, key, deep_copy(value))
-    except _Failure as err:
-        raise _Failure(f"error while adding value during copy: {err}") from None
 
 
 def _op_test(doc: Container, op: dict[str, Any]) -> None:
     path = _path(op, "test")
-    con, key = _find(doc, path)
-    if con is None:
-        raise _Failure(f"test operation does not apply: is missing path: {path}: {_MISSING}")
-    try:
+    con, key = _locate(doc, path, f"test operation does not apply: is missing path: {path}")
+    with _wrapped(f"error in test for path: '{path}'"):
         value = _get(con, key)
-    except _Failure as err:
-        raise _Failure(f"error in test for path: '{path}': {err}") from None
     if not same(value, op.get("value")):
         raise _Failure(f"testing value {path} failed: test failed")
 
@@ -241,12 +224,12 @@ _OPERATIONS = {
 def _decode(operations: Any) -> list[dict[str, Any]]:
     if not isinstance(operations, list):
         raise bad_request(
-            f"json: cannot unmarshal {_go_type(operations)} into Go value of type jsonpatch.Patch"
+            f"json: cannot unmarshal {json_kind(operations)} into Go value of type jsonpatch.Patch"
         )
     for op in operations:
         if op is not None and not isinstance(op, dict):
             raise bad_request(
-                f"json: cannot unmarshal {_go_type(op)} into Go value of type jsonpatch.Operation"
+                f"json: cannot unmarshal {json_kind(op)} into Go value of type jsonpatch.Operation"
             )
     if len(operations) > MAX_OPERATIONS:
         raise StatusError(

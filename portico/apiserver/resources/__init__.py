@@ -6,8 +6,7 @@ table and discovery facts); `ALL_RESOURCES` lists them in discovery order.
 
 from __future__ import annotations
 
-from portico.apiserver.resources import services
-from portico.apiserver.resources._base import ResourceType
+from portico.apiserver.resources import _base, services
 from portico.apiserver.resources.admissionpolicies import (
     VALIDATINGADMISSIONPOLICIES,
     VALIDATINGADMISSIONPOLICYBINDINGS,
@@ -47,7 +46,7 @@ from portico.apiserver.resources.serviceaccounts import SERVICEACCOUNTS
 from portico.apiserver.resources.statefulsets import STATEFULSETS
 from portico.apiserver.resources.storageclasses import STORAGECLASSES
 
-ALL_RESOURCES: tuple[ResourceType, ...] = (
+ALL_RESOURCES: tuple[_base.ResourceType, ...] = (
     CONFIGMAPS,
     ENDPOINTS,
     EVENTS,
@@ -86,12 +85,12 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     HORIZONTALPODAUTOSCALERS_V1,
 )
 
-_BY_PLURAL: dict[tuple[str, str, str], ResourceType] = {
+_BY_PLURAL: dict[tuple[str, str, str], _base.ResourceType] = {
     (r.group, r.version, r.plural): r for r in ALL_RESOURCES
 }
 
 
-def find(group: str, version: str, plural: str) -> ResourceType | None:
+def find(group: str, version: str, plural: str) -> _base.ResourceType | None:
     """The served kind at `/api(s)/<group>/<version>/.../<plural>`, or None."""
     return _BY_PLURAL.get((group, version, plural))
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import orjson
 
-from portico.apiserver.resources._base import Object, WriteContext
+from portico.apiserver.resources import _base
 
 
-def stored(ctx: WriteContext, key: str) -> Object | None:
+def stored(ctx: _base.WriteContext, key: str) -> _base.Object | None:
     raw = ctx.get(key)
     return None if raw is None else dict(orjson.loads(raw))
 
 
-def newest_default(ctx: WriteContext, prefix: str, annotation: str) -> str | None:
+def newest_default(ctx: _base.WriteContext, prefix: str, annotation: str) -> str | None:
     best: tuple[str, str] | None = None
     for key in ctx.keys(prefix):
         obj = stored(ctx, key)

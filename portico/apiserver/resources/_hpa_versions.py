@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 
 from portico.apiserver import errors
+from portico.apiserver.resources import _base
 
-Object = dict[str, Any]
 PREFIX = "autoscaling.alpha.kubernetes.io/"
 METRICS = PREFIX + "metrics"
 CURRENT_METRICS = PREFIX + "current-metrics"
@@ -69,23 +69,23 @@ _SPEC_KEYS = ("scaleTargetRef", "minReplicas", "maxReplicas")
 _STATUS_KEYS = ("observedGeneration", "lastScaleTime", "currentReplicas", "desiredReplicas")
 
 
-def _get(obj: Object, path: tuple[str, ...]) -> Any:
+def _get(obj: _base.Object, path: tuple[str, ...]) -> Any:
     cur: Any = obj
     for step in path:
         cur = cur.get(step) if isinstance(cur, dict) else None
     return cur
 
 
-def _put(obj: Object, path: tuple[str, ...], value: Any) -> None:
+def _put(obj: _base.Object, path: tuple[str, ...], value: Any) -> None:
     for step in path[:-1]:
         obj = obj.setdefault(step, {})
     obj[path[-1]] = value
 
 
-def _to_v1_metric(metric: Object, fields: dict[str, Any]) -> Object:
+def _to_v1_metric(metric: _base.Object, fields: dict[str, Any]) -> _base.Object:
     kind = str(metric.get("type", ""))
     key = kind[0].lower() + kind[1:] if kind else ""
-    out: Object = {"type": kind}
+    out: _base.Object = {"type": kind}
     source = metric.get(key)
     if key in fields and isinstance(source, dict):
         out[key] = {v1: _get(source, path) for v1, path in fields[key]
@@ -93,13 +93,13 @@ def _to_v1_metric(metric: Object, fields: dict[str, Any]) -> Object:
     return out
 
 
-def _to_v2_metric(metric: Object, fields: dict[str, Any], spec: bool) -> Object:
+def _to_v2_metric(metric: _base.Object, fields: dict[str, Any], spec: bool) -> _base.Object:
     kind = str(metric.get("type", ""))
     key = kind[0].lower() + kind[1:] if kind else ""
-    out: Object = {"type": kind}
+    out: _base.Object = {"type": kind}
     source = metric.get(key)
     if key in fields and isinstance(source, dict):
-        converted: Object = {}
+        converted: _base.Object = {}
         for v1, path in fields[key]:
             if source.get(v1) is not None:
                 _put(converted, path, source[v1])
@@ -111,41 +111,47 @@ def _to_v2_metric(metric: Object, fields: dict[str, Any], spec: bool) -> Object:
     return out
 
 
-def _is_cpu_utilization(metric: Object, side: str, field: str) -> bool:
+def _is_cpu_utilization(metric: _base.Object, side: str) -> bool:
+    """Whether `metric` is the CPU Resource metric with an `averageUtilization` at `side`
+    (`target` in a spec, `current` in a status)."""
     resource = metric.get("resource") if metric.get("type") == "Resource" else None
     return isinstance(resource, dict) and resource.get("name") == "cpu" \
-        and _get(resource, (side, field)) is not None
+        and _get(resource, (side, "averageUtilization")) is not None
+
+
+def _cpu_utilization(metrics: list[_base.Object], side: str) -> Any:
+    """The first CPU Resource metric's `averageUtilization` at `side`, or None."""
+    cpu = next((m for m in metrics if _is_cpu_utilization(m, side)), None)
+    return None if cpu is None else cpu["resource"][side]["averageUtilization"]
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def to_v1(stored: Object) -> Object:
+def to_v1(stored: _base.Object) -> _base.Object:
     """The autoscaling/v1 form of a stored (v2) HPA (a new object)."""
     spec, status = stored.get("spec") or {}, stored.get("status")
     meta = dict(stored.get("metadata") or {})
     notes = {k: v for k, v in (meta.get("annotations") or {}).items() if k not in ROUND_TRIP}
     v1_spec = {k: spec[k] for k in _SPEC_KEYS if k in spec}
     metrics = spec.get("metrics") or []
-    cpu = next((m for m in metrics if _is_cpu_utilization(m, "target", "averageUtilization")),
-               None)
+    cpu = _cpu_utilization(metrics, "target")
     if cpu is not None:
-        v1_spec["targetCPUUtilizationPercentage"] = cpu["resource"]["target"][
-            "averageUtilization"]
+        v1_spec["targetCPUUtilizationPercentage"] = cpu
     others = [_to_v1_metric(m, _SPEC_FIELDS) for m in metrics
-              if not _is_cpu_utilization(m, "target", "averageUtilization")]
+              if not _is_cpu_utilization(m, "target")]
     if others:
         notes[METRICS] = _dumps(others)
     if spec.get("behavior"):
         notes[BEHAVIOR] = _dumps(spec["behavior"])
-    out: Object = {**stored, "apiVersion": "autoscaling/v1", "spec": v1_spec}
+    out: _base.Object = {**stored, "apiVersion": "autoscaling/v1", "spec": v1_spec}
     if status is not None:
         out["status"] = _status_to_v1(status, notes)
     return _with_annotations(out, meta, notes)
 
 
-def _with_annotations(out: Object, meta: Object, notes: dict[str, str]) -> Object:
+def _with_annotations(out: _base.Object, meta: _base.Object, notes: dict[str, str]) -> _base.Object:
     """`out` with `meta` as its metadata, annotated with `notes` (none: no annotations)."""
     if notes:
         meta["annotations"] = notes
@@ -155,14 +161,12 @@ def _with_annotations(out: Object, meta: Object, notes: dict[str, str]) -> Objec
     return out
 
 
-def _status_to_v1(status: Object, notes: dict[str, str]) -> Object:
+def _status_to_v1(status: _base.Object, notes: dict[str, str]) -> _base.Object:
     out = {k: status[k] for k in _STATUS_KEYS if k in status}
     current = status.get("currentMetrics") or []
-    cpu = next((m for m in current if _is_cpu_utilization(m, "current", "averageUtilization")),
-               None)
+    cpu = _cpu_utilization(current, "current")
     if cpu is not None:
-        out["currentCPUUtilizationPercentage"] = cpu["resource"]["current"][
-            "averageUtilization"]
+        out["currentCPUUtilizationPercentage"] = cpu
     if current:
         notes[CURRENT_METRICS] = _dumps([_to_v1_metric(m, _STATUS_FIELDS) for m in current])
     if status.get("conditions"):
@@ -177,14 +181,14 @@ def _annotation(notes: dict[str, str], key: str) -> Any:
         raise errors.bad_request(f"annotation {key}: {exc}") from None
 
 
-def to_v2(served: Object) -> Object:
+def to_v2(served: _base.Object) -> _base.Object:
     """The stored (v2) form of an autoscaling/v1 HPA (a new object)."""
     spec, status = served.get("spec") or {}, served.get("status")
     meta = dict(served.get("metadata") or {})
     given = meta.get("annotations") or {}
     notes = {k: v for k, v in given.items() if k not in ROUND_TRIP}
     v2_spec = {k: spec[k] for k in _SPEC_KEYS if k in spec}
-    metrics: list[Object] = []
+    metrics: list[_base.Object] = []
     if spec.get("targetCPUUtilizationPercentage") is not None:
         metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
             "type": "Utilization",
@@ -196,13 +200,13 @@ def to_v2(served: Object) -> Object:
         v2_spec["metrics"] = metrics
     if BEHAVIOR in given:
         v2_spec["behavior"] = _annotation(given, BEHAVIOR)
-    out: Object = {**served, "apiVersion": "autoscaling/v2", "spec": v2_spec}
+    out: _base.Object = {**served, "apiVersion": "autoscaling/v2", "spec": v2_spec}
     if status is not None:
         out["status"] = _status_to_v2(status, given)
     return _with_annotations(out, meta, notes)
 
 
-def _status_to_v2(status: Object, given: dict[str, str]) -> Object:
+def _status_to_v2(status: _base.Object, given: dict[str, str]) -> _base.Object:
     out = {k: status[k] for k in _STATUS_KEYS if k in status}
     if CURRENT_METRICS in given:
         out["currentMetrics"] = [_to_v2_metric(m, _STATUS_FIELDS, False)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, required, too_long
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
 from portico.model.validation import is_qualified_name, is_valid_label_value
 
 FIELD_IMMUTABLE = "field is immutable"
@@ -130,43 +130,42 @@ def inclusive_range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
 
 
+_LABEL_ERROR = regex_error(_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc")
+_SUBDOMAIN_ERROR = regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com")
+_DNS1035_ERROR = regex_error(_DNS1035_MSG, _DNS1035_FMT, "my-name", "abc-123")
+_WILDCARD_ERROR = regex_error(_WILDCARD_MSG, _WILDCARD_FMT, "*.example.com")
+_CONFIG_KEY_ERROR = regex_error(
+    _CONFIG_KEY_MSG, _CONFIG_KEY_FMT, "key.name", "KEY_NAME", "key-name"
+)
+
+
+def _name_format_errors(value: str, max_len: int, pattern: re.Pattern[str],
+                        mismatch: str) -> list[str]:
+    """A DNS-style name's checks: at most `max_len` characters, then `mismatch` (the
+    format error) unless it matches `pattern`."""
+    errs = [max_len_error(max_len)] if len(value) > max_len else []
+    if not pattern.match(value):
+        errs.append(mismatch)
+    return errs
+
+
 def is_dns1123_label(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _LABEL_RE.match(value):
-        if _SUBDOMAIN_RE.match(value):
-            errs.append("must not contain dots")
-        else:
-            errs.append(regex_error(_LABEL_MSG, _LABEL_FMT, "my-name", "123-abc"))
+    errs = _name_format_errors(value, DNS1123_LABEL_MAX, _LABEL_RE, _LABEL_ERROR)
+    if errs and errs[-1] == _LABEL_ERROR and _SUBDOMAIN_RE.match(value):
+        errs[-1] = "must not contain dots"  # a valid subdomain: only its dots are wrong
     return errs
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _SUBDOMAIN_RE.match(value):
-        errs.append(regex_error(_SUBDOMAIN_MSG, _SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _name_format_errors(value, DNS1123_SUBDOMAIN_MAX, _SUBDOMAIN_RE, _SUBDOMAIN_ERROR)
 
 
 def is_dns1035_label(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_LABEL_MAX:
-        errs.append(max_len_error(DNS1123_LABEL_MAX))
-    if not _DNS1035_RE.match(value):
-        errs.append(regex_error(_DNS1035_MSG, _DNS1035_FMT, "my-name", "abc-123"))
-    return errs
+    return _name_format_errors(value, DNS1123_LABEL_MAX, _DNS1035_RE, _DNS1035_ERROR)
 
 
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _WILDCARD_RE.match(value):
-        errs.append(regex_error(_WILDCARD_MSG, _WILDCARD_FMT, "*.example.com"))
-    return errs
+    return _name_format_errors(value, DNS1123_SUBDOMAIN_MAX, _WILDCARD_RE, _WILDCARD_ERROR)
 
 
 def is_valid_port_num(port: int) -> list[str]:
@@ -198,14 +197,8 @@ def is_valid_ip(value: str) -> list[str]:
 
 
 def is_config_map_key(value: str) -> list[str]:
-    errs: list[str] = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
-    if not _CONFIG_KEY_RE.match(value):
-        examples = ("key.name", "KEY_NAME", "key-name")
-        errs.append(regex_error(_CONFIG_KEY_MSG, _CONFIG_KEY_FMT, *examples))
-    errs.extend(_chdir_prefix(value))
-    return errs
+    errs = _name_format_errors(value, DNS1123_SUBDOMAIN_MAX, _CONFIG_KEY_RE, _CONFIG_KEY_ERROR)
+    return [*errs, *_chdir_prefix(value)]
 
 
 def is_env_var_name(value: str) -> list[str]:
@@ -300,7 +293,7 @@ def validate_immutable(new: Any, old: Any, path: str) -> list[FieldError]:
 
 
 def validate_object_meta(
-    obj: Object, namespaced: bool, name_validator: str = "subdomain"
+    obj: _base.Object, namespaced: bool, name_validator: str = "subdomain"
 ) -> list[FieldError]:
     """`ValidateObjectMetaAccessor` at `metadata`."""
     meta = obj.get("metadata") or {}
@@ -333,7 +326,7 @@ def validate_object_meta(
     return errs
 
 
-def validate_object_meta_update(new: Object, old: Object) -> list[FieldError]:
+def validate_object_meta_update(new: _base.Object, old: _base.Object) -> list[FieldError]:
     """`ValidateObjectMetaAccessorUpdate` at `metadata`: immutability and generation only.
 
     The registry runs `validate_object_meta` on every update as well, so labels and

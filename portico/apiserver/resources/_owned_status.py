@@ -10,23 +10,23 @@ from __future__ import annotations
 import copy
 from typing import Any, ClassVar
 
-from portico.apiserver.resources._base import Object, Strategy
+from portico.apiserver.resources import _base
 
 
-def keep_status(new: Object, old: Object) -> None:
+def keep_status(new: _base.Object, old: _base.Object) -> None:
     if "status" in old:
         new["status"] = copy.deepcopy(old["status"])
     else:
         new.pop("status", None)
 
 
-class OwnedStatusStrategy(Strategy):
+class OwnedStatusStrategy(_base.Strategy):
     """A strategy whose objects start with `INITIAL_STATUS` and keep the stored status."""
 
     INITIAL_STATUS: ClassVar[dict[str, Any]] = {}
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         obj["status"] = copy.deepcopy(self.INITIAL_STATUS)
 
-    def prepare_for_update(self, new: Object, old: Object) -> None:
+    def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
         keep_status(new, old)

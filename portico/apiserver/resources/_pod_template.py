@@ -21,10 +21,10 @@ from portico.apiserver.errors import (
     FieldError,
     duplicate,
     invalid,
-    not_supported,
     required,
 )
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_env_var_name,
@@ -32,6 +32,7 @@ from portico.apiserver.resources._meta import (
     is_valid_port_num,
     validate_annotations,
     validate_labels,
+    validate_nonnegative,
 )
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -68,7 +69,7 @@ def _default_probe(probe: Any) -> None:
     _default_http_get(probe)
 
 
-def default_container(ctr: Object, host_network: bool = False) -> None:
+def default_container(ctr: _base.Object, host_network: bool = False) -> None:
     """`SetDefaults_Container` plus its ports, probes, lifecycle hooks and env."""
     if not ctr.get("imagePullPolicy"):
         image = str(ctr.get("image") or "")
@@ -103,7 +104,7 @@ _VOLUME_SOURCES = (
 )
 
 
-def default_volume(volume: Object) -> None:
+def default_volume(volume: _base.Object) -> None:
     """`SetDefaults_Volume` and the per-source defaults (`defaultMode: 420`)."""
     if not any(key in volume for key in _VOLUME_SOURCES):
         volume["emptyDir"] = {}
@@ -114,7 +115,7 @@ def default_volume(volume: Object) -> None:
         volume["hostPath"].setdefault("type", "")
 
 
-def default_pod_spec(spec: Object) -> None:
+def default_pod_spec(spec: _base.Object) -> None:
     """`SetDefaults_PodSpec` and everything below it, in place."""
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("restartPolicy", "Always")
@@ -131,7 +132,7 @@ def default_pod_spec(spec: Object) -> None:
             default_volume(volume)
 
 
-def default_pod_template(template: Object | None) -> None:
+def default_pod_template(template: _base.Object | None) -> None:
     if isinstance(template, dict):
         default_pod_spec(template.setdefault("spec", {}))
 
@@ -160,10 +161,7 @@ def _validate_ports(ports: list[Any], path: str) -> list[FieldError]:
             msgs = is_valid_port_num(host_port)
             errs.extend(invalid(f"{at}.hostPort", host_port, m) for m in msgs)
         protocol = port.get("protocol") or ""
-        if not protocol:
-            errs.append(required(f"{at}.protocol"))
-        elif protocol not in PORT_PROTOCOLS:
-            errs.append(not_supported(f"{at}.protocol", protocol, PORT_PROTOCOLS))
+        errs.extend(validate_required_choice(protocol, f"{at}.protocol", PORT_PROTOCOLS))
     return errs
 
 
@@ -178,7 +176,20 @@ def _validate_env(env: list[Any], path: str) -> list[FieldError]:
     return errs
 
 
-def validate_container(ctr: Object, path: str, names: set[str]) -> list[FieldError]:
+_CONTAINER_POLICIES = (
+    ("terminationMessagePolicy", MESSAGE_POLICIES), ("imagePullPolicy", PULL_POLICIES),
+)
+_POD_POLICIES = (("restartPolicy", RESTART_POLICIES), ("dnsPolicy", DNS_POLICIES))
+
+
+def _validate_policies(obj: _base.Object, path: str,
+                       policies: tuple[tuple[str, tuple[str, ...]], ...]) -> list[FieldError]:
+    """Each required policy field of `obj`, one of its supported values."""
+    return [err for field, supported in policies
+            for err in validate_required_choice(obj.get(field), f"{path}.{field}", supported)]
+
+
+def validate_container(ctr: _base.Object, path: str, names: set[str]) -> list[FieldError]:
     """One container: name, image, ports, env, pull and termination message policies."""
     errs: list[FieldError] = []
     name = ctr.get("name") or ""
@@ -196,16 +207,7 @@ def validate_container(ctr: Object, path: str, names: set[str]) -> list[FieldErr
         errs.append(invalid(f"{path}.image", image, "must not have leading or trailing whitespace"))
     errs.extend(_validate_ports(ctr.get("ports") or [], f"{path}.ports"))
     errs.extend(_validate_env(ctr.get("env") or [], f"{path}.env"))
-    policy = ctr.get("terminationMessagePolicy") or ""
-    if not policy:
-        errs.append(required(f"{path}.terminationMessagePolicy"))
-    elif policy not in MESSAGE_POLICIES:
-        errs.append(not_supported(f"{path}.terminationMessagePolicy", policy, MESSAGE_POLICIES))
-    pull = ctr.get("imagePullPolicy") or ""
-    if not pull:
-        errs.append(required(f"{path}.imagePullPolicy"))
-    elif pull not in PULL_POLICIES:
-        errs.append(not_supported(f"{path}.imagePullPolicy", pull, PULL_POLICIES))
+    errs.extend(_validate_policies(ctr, path, _CONTAINER_POLICIES))
     return errs
 
 
@@ -225,7 +227,7 @@ def _validate_volumes(volumes: list[Any], path: str) -> tuple[list[FieldError], 
     return errs, names
 
 
-def _validate_mounts(ctr: Object, path: str, volumes: set[str]) -> list[FieldError]:
+def _validate_mounts(ctr: _base.Object, path: str, volumes: set[str]) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, mount in enumerate(ctr.get("volumeMounts") or []):
         name = mount.get("name") or ""
@@ -239,7 +241,7 @@ def _validate_mounts(ctr: Object, path: str, volumes: set[str]) -> list[FieldErr
     return errs
 
 
-def validate_pod_spec(spec: Object, path: str) -> list[FieldError]:
+def validate_pod_spec(spec: _base.Object, path: str) -> list[FieldError]:
     """`ValidatePodSpec` at `path` (e.g. `spec` or `spec.template.spec`)."""
     errs, volume_names = _validate_volumes(spec.get("volumes") or [], f"{path}.volumes")
     containers = spec.get("containers") or []
@@ -251,21 +253,10 @@ def validate_pod_spec(spec: Object, path: str) -> list[FieldError]:
         errs.extend(_validate_mounts(ctr, f"{path}.containers[{i}]", volume_names))
     for i, ctr in enumerate(spec.get("initContainers") or []):
         errs.extend(validate_container(ctr, f"{path}.initContainers[{i}]", names))
-    restart = spec.get("restartPolicy") or ""
-    if not restart:
-        errs.append(required(f"{path}.restartPolicy"))
-    elif restart not in RESTART_POLICIES:
-        errs.append(not_supported(f"{path}.restartPolicy", restart, RESTART_POLICIES))
-    dns = spec.get("dnsPolicy") or ""
-    if not dns:
-        errs.append(required(f"{path}.dnsPolicy"))
-    elif dns not in DNS_POLICIES:
-        errs.append(not_supported(f"{path}.dnsPolicy", dns, DNS_POLICIES))
-    grace = spec.get("terminationGracePeriodSeconds")
-    if isinstance(grace, int) and grace < 0:
-        errs.append(invalid(
-            f"{path}.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0"
-        ))
+    errs.extend(_validate_policies(spec, path, _POD_POLICIES))
+    errs.extend(validate_nonnegative(
+        spec.get("terminationGracePeriodSeconds"), f"{path}.terminationGracePeriodSeconds"
+    ))
     deadline = spec.get("activeDeadlineSeconds")
     if isinstance(deadline, int) and deadline <= 0:
         errs.append(invalid(
@@ -275,7 +266,7 @@ def validate_pod_spec(spec: Object, path: str) -> list[FieldError]:
     return errs
 
 
-def validate_pod_template(template: Object | None, path: str) -> list[FieldError]:
+def validate_pod_template(template: _base.Object | None, path: str) -> list[FieldError]:
     """`ValidatePodTemplateSpec`: template labels and annotations, then the pod spec."""
     if not isinstance(template, dict):
         return [required(path)]
@@ -286,9 +277,9 @@ def validate_pod_template(template: Object | None, path: str) -> list[FieldError
     return errs
 
 
-def container_names(spec: Object) -> str:
+def container_names(spec: _base.Object) -> str:
     return ",".join(str(c.get("name", "")) for c in spec.get("containers") or [])
 
 
-def container_images(spec: Object) -> str:
+def container_images(spec: _base.Object) -> str:
     return ",".join(str(c.get("image", "")) for c in spec.get("containers") or [])

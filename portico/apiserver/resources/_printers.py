@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 
-from portico.apiserver.resources._base import Object, nested
+from portico.apiserver.resources import _base
 
 
 def human_duration(seconds_total: float) -> str:
@@ -18,26 +18,27 @@ def human_duration(seconds_total: float) -> str:
         return f"{seconds}s"
     minutes = seconds // 60
     if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m" if rest == 0 else f"{minutes}m{rest}s"
+        return _units(minutes, "m", seconds % 60, "s")
     if minutes < 180:
         return f"{minutes}m"
     hours = minutes // 60
     if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h" if rest == 0 else f"{hours}h{rest}m"
+        return _units(hours, "h", minutes % 60, "m")
     if hours < 48:
         return f"{hours}h"
+    days = hours // 24
     if hours < 24 * 8:
-        rest = hours % 24
-        return f"{hours // 24}d" if rest == 0 else f"{hours // 24}d{rest}h"
+        return _units(days, "d", hours % 24, "h")
     if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
+        return f"{days}d"
     if hours < 24 * 365 * 8:
-        rest = (hours // 24) % 365
-        years = hours // 24 // 365
-        return f"{years}y" if rest == 0 else f"{years}y{rest}d"
-    return f"{hours // 24 // 365}y"
+        return _units(days // 365, "y", days % 365, "d")
+    return f"{days // 365}y"
+
+
+def _units(major: int, major_unit: str, minor: int, minor_unit: str) -> str:
+    """`5m3s`, or `5m` when the minor part is zero."""
+    return f"{major}{major_unit}{minor}{minor_unit}" if minor else f"{major}{major_unit}"
 
 
 def parse_time(value: str | None) -> datetime.datetime | None:
@@ -54,12 +55,12 @@ def since(value: str | None, now: datetime.datetime) -> str:
     return human_duration((now - when).total_seconds())
 
 
-def age(obj: Object, now: datetime.datetime) -> str:
-    return since(nested(obj, "metadata", "creationTimestamp"), now)
+def age(obj: _base.Object, now: datetime.datetime) -> str:
+    return since(_base.nested(obj, "metadata", "creationTimestamp"), now)
 
 
-def name(obj: Object) -> str:
-    return str(nested(obj, "metadata", "name", default=""))
+def name(obj: _base.Object) -> str:
+    return str(_base.nested(obj, "metadata", "name", default=""))
 
 
 def now_utc() -> datetime.datetime:

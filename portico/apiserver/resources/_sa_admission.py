@@ -22,7 +22,7 @@ import random
 import orjson
 
 from portico.apiserver.errors import StatusError
-from portico.apiserver.resources._base import Object, WriteContext
+from portico.apiserver.resources import _base
 
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 VOLUME_PREFIX = "kube-api-access-"
@@ -31,7 +31,7 @@ TOKEN_EXPIRATION = 3607
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def api_access_volume(name: str) -> Object:
+def api_access_volume(name: str) -> _base.Object:
     return {"name": name, "projected": {"defaultMode": 420, "sources": [
         {"serviceAccountToken": {"expirationSeconds": TOKEN_EXPIRATION, "path": "token"}},
         {"configMap": {"name": ROOT_CA_CONFIG_MAP,
@@ -47,7 +47,7 @@ def _forbidden(pod_name: str, namespace: str, account: str) -> StatusError:
                        {"name": pod_name, "kind": "pods"})
 
 
-def admit(ctx: WriteContext, pod: Object) -> None:
+def admit(ctx: _base.WriteContext, pod: _base.Object) -> None:
     meta, spec = pod["metadata"], pod.setdefault("spec", {})
     namespace = meta.get("namespace", "")
     account = spec.get("serviceAccountName") or "default"

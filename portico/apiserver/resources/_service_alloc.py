@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico.apiserver.errors import StatusError, invalid, invalid_object
-from portico.apiserver.resources._base import Object, WriteContext
+from portico.apiserver.resources import _base
 
 IP_PREFIX = "/registry/ranges/serviceips/"
 PORT_PREFIX = "/registry/ranges/servicenodeports/"
@@ -93,12 +93,12 @@ def kubernetes_service_ip(config: ServiceConfig) -> str:
     return nth_ip(config, 1)
 
 
-def owner_of(svc: Object) -> bytes:
+def owner_of(svc: _base.Object) -> bytes:
     meta = svc.get("metadata") or {}
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}".encode()
 
 
-def _taken(ctx: WriteContext, prefix: str) -> Callable[[str], bool]:
+def _taken(ctx: _base.WriteContext, prefix: str) -> Callable[[str], bool]:
     """A point lookup per candidate: O(1) per try however many values are allocated."""
     return lambda value: ctx.get(prefix + value) is not None
 
@@ -128,7 +128,7 @@ def _next_free(lo: int, hi: int, offset: int, taken: Callable[[int], bool],
 # ---------------------------------------------------------------- cluster IPs
 
 
-def allocate_ip(ctx: WriteContext, config: ServiceConfig, owner: bytes, ip: str) -> str:
+def allocate_ip(ctx: _base.WriteContext, config: ServiceConfig, owner: bytes, ip: str) -> str:
     """Reserve `ip` ("" = any free one); returns it, or raises `AllocationError`."""
     first, last = ip_bounds(config)
     if ip == "":
@@ -164,7 +164,7 @@ def _in_range(config: ServiceConfig, ip: str, first: int, last: int) -> str:
     return str(address)
 
 
-def release_ip(ctx: WriteContext, owner: bytes, ip: str) -> None:
+def release_ip(ctx: _base.WriteContext, owner: bytes, ip: str) -> None:
     """Free `ip` if this owner holds it (releasing anything else is a no-op)."""
     key = IP_PREFIX + ip
     if ctx.get(key) == owner:
@@ -181,7 +181,7 @@ class AllocationError(Exception):
 class PortOperation:
     """`PortAllocationOperation`: allocations happen now, releases at `commit`."""
 
-    def __init__(self, ctx: WriteContext, config: ServiceConfig, owner: bytes) -> None:
+    def __init__(self, ctx: _base.WriteContext, config: ServiceConfig, owner: bytes) -> None:
         self.ctx, self.config, self.owner = ctx, config, owner
         self.deferred: list[int] = []
 
@@ -217,13 +217,13 @@ class PortOperation:
                 self.ctx.delete(key)
 
 
-def node_port_error(svc: Object, index: int, port: int, err: AllocationError) -> StatusError:
+def node_port_error(svc: _base.Object, index: int, port: int, err: AllocationError) -> StatusError:
     name = (svc.get("metadata") or {}).get("name", "")
     errs = [invalid(f"spec.ports[{index}].nodePort", port, str(err))]
     return invalid_object("Service", name, errs)
 
 
-def cluster_ip_error(svc: Object, ip: str, err: AllocationError) -> StatusError:
+def cluster_ip_error(svc: _base.Object, ip: str, err: AllocationError) -> StatusError:
     name = (svc.get("metadata") or {}).get("name", "")
     shown: Any = list(svc.get("spec", {}).get("clusterIPs") or [])
     return invalid_object(

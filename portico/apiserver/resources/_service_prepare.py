@@ -23,7 +23,7 @@ import copy
 from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid, invalid_object
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._service_storage import (
     needs_health_check,
     needs_node_ports,
@@ -63,7 +63,7 @@ def _compact(spec: dict[str, Any]) -> None:
                 del sp[key]
 
 
-def set_defaults(obj: Object) -> None:
+def set_defaults(obj: _base.Object) -> None:
     """`SetDefaults_Service` on the v1 object."""
     if not isinstance(obj.get("spec"), dict):
         obj["spec"] = {}
@@ -108,7 +108,7 @@ def _set_list(spec: dict[str, Any], key: str, values: list[Any]) -> None:
         spec.pop(key, None)
 
 
-def normalize_cluster_ips(new: Object, old: Object | None) -> None:
+def normalize_cluster_ips(new: _base.Object, old: _base.Object | None) -> None:
     """`normalizeClusterIPs`: keep clusterIP and clusterIPs in step."""
     spec, cip = spec_of(new), spec_of(new).get("clusterIP") or ""
     ips = list(spec.get("clusterIPs") or [])
@@ -130,7 +130,7 @@ def normalize_cluster_ips(new: Object, old: Object | None) -> None:
             spec["clusterIPs"] = [cip]
 
 
-def patch_allocated_values(new: Object, old: Object) -> None:
+def patch_allocated_values(new: _base.Object, old: _base.Object) -> None:
     """`patchAllocatedValues`: keep values we allocated when a client resubmits without them."""
     spec, old_spec = spec_of(new), spec_of(old)
     externals = ("ExternalName",)
@@ -153,7 +153,7 @@ def patch_allocated_values(new: Object, old: Object) -> None:
         spec["healthCheckNodePort"] = old_spec["healthCheckNodePort"]
 
 
-def _matching_prefer_dual_stack(new: Object, old: Object | None) -> bool:
+def _matching_prefer_dual_stack(new: _base.Object, old: _base.Object | None) -> bool:
     """`isMatchingPreferDualStackClusterIPFields`."""
     if old is None:
         return False
@@ -167,12 +167,12 @@ def _matching_prefer_dual_stack(new: Object, old: Object | None) -> bool:
             and (spec.get("ipFamilies") or []) == (old_spec.get("ipFamilies") or []))
 
 
-def _raise(new: Object, errs: list[FieldError]) -> None:
+def _raise(new: _base.Object, errs: list[FieldError]) -> None:
     if errs:
         raise invalid_object("Service", (new.get("metadata") or {}).get("name", ""), errs)
 
 
-def _update_policy_checks(new: Object, old: Object) -> list[FieldError]:
+def _update_policy_checks(new: _base.Object, old: _base.Object) -> list[FieldError]:
     spec, old_spec = spec_of(new), spec_of(old)
     ips, families = spec.get("clusterIPs") or [], spec.get("ipFamilies") or []
     old_ips, old_families = old_spec.get("clusterIPs") or [], old_spec.get("ipFamilies") or []
@@ -218,7 +218,7 @@ def _infer_families(spec: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
-def init_ip_family_fields(new: Object, old: Object | None) -> None:
+def init_ip_family_fields(new: _base.Object, old: _base.Object | None) -> None:
     """`initIPFamilyFields` for a single-stack IPv4 cluster; raises a 422 `StatusError`."""
     spec = spec_of(new)
     if spec.get("type") == ServiceType.EXTERNAL_NAME or _matching_prefer_dual_stack(new, old):
@@ -251,7 +251,7 @@ def init_ip_family_fields(new: Object, old: Object | None) -> None:
     spec["ipFamilies"] = families or [CLUSTER_FAMILIES[0]]
 
 
-def drop_type_dependent_fields(new: Object, old: Object) -> None:
+def drop_type_dependent_fields(new: _base.Object, old: _base.Object) -> None:
     """`dropTypeDependentFields`: wipe what a type change made meaningless (if unchanged)."""
     spec, old_spec = spec_of(new), spec_of(old)
     external_name = ServiceType.EXTERNAL_NAME
@@ -283,7 +283,7 @@ def drop_type_dependent_fields(new: Object, old: Object) -> None:
         new.setdefault("status", {})["loadBalancer"] = {}
 
 
-def trim_dual_stack_downgrade(new: Object, old: Object) -> None:
+def trim_dual_stack_downgrade(new: _base.Object, old: _base.Object) -> None:
     """`trimFieldsForDualStackDowngrade`: SingleStack after dual-stack keeps the primary."""
     spec = spec_of(new)
     was_dual = spec_of(old).get("ipFamilyPolicy") in (IPFamilyPolicy.REQUIRE_DUAL_STACK,
@@ -294,14 +294,14 @@ def trim_dual_stack_downgrade(new: Object, old: Object) -> None:
                 spec[key] = spec[key][:1]
 
 
-def prepare_create(obj: Object) -> None:
+def prepare_create(obj: _base.Object) -> None:
     """`beginCreate` (normalize, IP families) and `PrepareForCreate` (status reset)."""
     obj["status"] = {"loadBalancer": {}}
     normalize_cluster_ips(obj, None)
     init_ip_family_fields(obj, None)
 
 
-def prepare_update(new: Object, old: Object) -> None:
+def prepare_update(new: _base.Object, old: _base.Object) -> None:
     """`beginUpdate` fix-ups, then `PrepareForUpdate` (status carried, type-dependent wipes)."""
     new["status"] = copy.deepcopy(old.get("status") or {"loadBalancer": {}})
     patch_allocated_values(new, old)

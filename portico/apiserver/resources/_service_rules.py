@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice
 from portico.apiserver.resources._meta import GoValue, is_dns1123_subdomain, validate_labels
 from portico.apiserver.resources._service_storage import is_headless, needs_health_check
 from portico.apiserver.resources._service_validation import (
@@ -36,7 +37,7 @@ from portico.apiserver.resources._service_validation import (
 from portico.model.vocabulary import IPFamilyPolicy, ServiceType
 
 
-def _validate_topology(svc: Object) -> list[FieldError]:
+def _validate_topology(svc: _base.Object) -> list[FieldError]:
     annotations = (svc.get("metadata") or {}).get("annotations") or {}
     if TOPOLOGY_MODE in annotations and TOPOLOGY_HINTS in annotations:
         mode = annotations[TOPOLOGY_MODE]
@@ -57,7 +58,7 @@ def _validate_external_ips(spec: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
-def validate_service(svc: Object) -> list[FieldError]:
+def validate_service(svc: _base.Object) -> list[FieldError]:
     """`ValidateService` without `ValidateObjectMeta` (the generic store runs that)."""
     spec = spec_of(svc)
     errs = _validate_topology(svc)
@@ -72,10 +73,7 @@ def validate_service(svc: Object) -> list[FieldError]:
     errs += validate_cluster_ips_related(svc)
     errs += _validate_external_ips(spec)
     kind = spec.get("type") or ""
-    if not kind:
-        errs.append(required("spec.type"))
-    elif kind not in SERVICE_TYPES:
-        errs.append(not_supported("spec.type", kind, SERVICE_TYPES))
+    errs.extend(validate_required_choice(kind, "spec.type", SERVICE_TYPES))
     errs += validate_port_sets(spec)
     errs += validate_source_ranges(svc)
     errs += validate_lb_fields(svc, None)
@@ -83,41 +81,51 @@ def validate_service(svc: Object) -> list[FieldError]:
     return errs
 
 
-def _upgrade_downgrade_cluster_ips(old: Object, new: Object) -> list[FieldError]:
+_CHANGED = "may not change once set"
+
+
+def _external_name_involved(old: _base.Object, new: _base.Object) -> bool:
+    """ExternalName Services have no cluster IPs: a change to or from one is exempt."""
+    return ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type"))
+
+
+def _upgrade_downgrade_cluster_ips(old: _base.Object, new: _base.Object) -> list[FieldError]:
     """`validateUpgradeDowngradeClusterIPs`: clusterIPs[0] never changes."""
-    if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
+    if _external_name_involved(old, new):
         return []
     if is_headless(old) and is_headless(new):
         return []
     old_ips: list[str] = list(spec_of(old).get("clusterIPs") or [])
     new_ips: list[str] = list(spec_of(new).get("clusterIPs") or [])
     shown = go_strings(new_ips)
-    changed = "may not change once set"
     errs: list[FieldError] = []
     if len(old_ips) == len(new_ips):
-        errs += [invalid(f"spec.clusterIPs[{i}]", shown, changed)
+        errs += [invalid(f"spec.clusterIPs[{i}]", shown, _CHANGED)
                  for i, ip in enumerate(old_ips) if ip != new_ips[i]]
     elif len(old_ips) > len(new_ips):
         if not new_ips:
             errs.append(invalid("spec.clusterIPs[0]", shown, "primary clusterIP can not be unset"))
         if old_ips and new_ips and new_ips[0] != old_ips[0]:
-            errs.append(invalid("spec.clusterIPs[0]", shown, changed))
-        policy = spec_of(new).get("ipFamilyPolicy")
-        if len(new_ips) == 1 and policy != IPFamilyPolicy.SINGLE_STACK:
-            errs.append(_policy_error(policy, "clusterIP"))
+            errs.append(invalid("spec.clusterIPs[0]", shown, _CHANGED))
+        errs += _release_policy_errors(new, new_ips, "clusterIP")
     elif old_ips and new_ips[0] != old_ips[0]:
-        errs.append(invalid("spec.clusterIPs[0]", shown, changed))
+        errs.append(invalid("spec.clusterIPs[0]", shown, _CHANGED))
     return errs
 
 
-def _policy_error(policy: Any, what: str) -> FieldError:
-    return invalid("spec.ipFamilyPolicy", policy if policy is not None else GoValue("null"),
-                   f"must be set to 'SingleStack' when releasing the secondary {what}")
+def _release_policy_errors(new: _base.Object, kept: list[str], what: str) -> list[FieldError]:
+    """Releasing the secondary `what` (one of them `kept`) needs ipFamilyPolicy SingleStack."""
+    policy = spec_of(new).get("ipFamilyPolicy")
+    if len(kept) != 1 or policy == IPFamilyPolicy.SINGLE_STACK:
+        return []
+    shown = policy if policy is not None else GoValue("null")
+    return [invalid("spec.ipFamilyPolicy", shown,
+                    f"must be set to 'SingleStack' when releasing the secondary {what}")]
 
 
-def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
+def _upgrade_downgrade_families(old: _base.Object, new: _base.Object) -> list[FieldError]:
     """`validateUpgradeDowngradeIPFamilies`: ipFamilies[0] never changes."""
-    if ServiceType.EXTERNAL_NAME in (spec_of(new).get("type"), spec_of(old).get("type")):
+    if _external_name_involved(old, new):
         return []
     if is_headless(old) or is_headless(new):
         return []
@@ -125,25 +133,22 @@ def _upgrade_downgrade_families(old: Object, new: Object) -> list[FieldError]:
     new_f: list[str] = list(spec_of(new).get("ipFamilies") or [])
     shown_f = go_strings(new_f, "core.IPFamily")
     shown_ips = go_strings(list(spec_of(new).get("clusterIPs") or []))
-    changed = "may not change once set"
     errs: list[FieldError] = []
     if len(old_f) == len(new_f):
-        errs += [invalid("spec.ipFamilies[0]", shown_f, changed)
+        errs += [invalid("spec.ipFamilies[0]", shown_f, _CHANGED)
                  for i, fam in enumerate(old_f) if fam != new_f[i]]
     elif len(old_f) > len(new_f):
         if not spec_of(new).get("clusterIPs"):
             errs.append(invalid("spec.ipFamilies[0]", shown_f, "primary ipFamily can not be unset"))
         if new_f and new_f[0] != old_f[0]:
-            errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
-        policy = spec_of(new).get("ipFamilyPolicy")
-        if len(new_f) == 1 and policy != IPFamilyPolicy.SINGLE_STACK:
-            errs.append(_policy_error(policy, "ipFamily"))
+            errs.append(invalid("spec.ipFamilies[0]", shown_ips, _CHANGED))
+        errs += _release_policy_errors(new, new_f, "ipFamily")
     elif old_f and new_f[0] != old_f[0]:
-        errs.append(invalid("spec.ipFamilies[0]", shown_ips, changed))
+        errs.append(invalid("spec.ipFamilies[0]", shown_ips, _CHANGED))
     return errs
 
 
-def validate_service_update(new: Object, old: Object) -> list[FieldError]:
+def validate_service_update(new: _base.Object, old: _base.Object) -> list[FieldError]:
     """`ValidateServiceUpdate` without `ValidateObjectMetaUpdate`."""
     errs = _upgrade_downgrade_cluster_ips(old, new)
     errs += _upgrade_downgrade_families(old, new)
@@ -155,7 +160,7 @@ def validate_service_update(new: Object, old: Object) -> list[FieldError]:
     return errs + validate_service(new)
 
 
-def validate_status_update(new: Object, old: Object) -> list[FieldError]:
+def validate_status_update(new: _base.Object, old: _base.Object) -> list[FieldError]:
     """`ValidateServiceStatusUpdate` without the metadata part: `ValidateLoadBalancerStatus`."""
     ingress = ((new.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     path = "status.loadBalancer.ingress"

@@ -18,7 +18,7 @@ import ipaddress
 from typing import Any
 
 from portico.apiserver.errors import internal
-from portico.apiserver.resources._base import Object, WriteContext
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._service_alloc import (
     IP_PREFIX,
     PORT_PREFIX,
@@ -36,27 +36,27 @@ from portico.model.core import HEADLESS
 from portico.model.vocabulary import ServiceType, TrafficPolicy
 
 
-def _spec(svc: Object) -> dict[str, Any]:
+def _spec(svc: _base.Object) -> dict[str, Any]:
     spec = svc.get("spec")
     return spec if isinstance(spec, dict) else {}
 
 
-def svc_type(svc: Object) -> str:
+def svc_type(svc: _base.Object) -> str:
     return str(_spec(svc).get("type") or "")
 
 
-def needs_node_ports(svc: Object) -> bool:
+def needs_node_ports(svc: _base.Object) -> bool:
     return svc_type(svc) in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER)
 
 
-def needs_health_check(svc: Object) -> bool:
+def needs_health_check(svc: _base.Object) -> bool:
     """`apiservice.NeedsHealthCheck`: LoadBalancer with externalTrafficPolicy Local."""
     spec = _spec(svc)
     return (spec.get("type") == ServiceType.LOAD_BALANCER
             and spec.get("externalTrafficPolicy") == TrafficPolicy.LOCAL)
 
 
-def should_allocate_node_ports(svc: Object) -> bool:
+def should_allocate_node_ports(svc: _base.Object) -> bool:
     if svc_type(svc) == ServiceType.NODE_PORT:
         return True
     if svc_type(svc) == ServiceType.LOAD_BALANCER:
@@ -64,17 +64,17 @@ def should_allocate_node_ports(svc: Object) -> bool:
     return False
 
 
-def is_headless(svc: Object) -> bool:
+def is_headless(svc: _base.Object) -> bool:
     ips = _spec(svc).get("clusterIPs") or []
     return len(ips) > 0 and ips[0] == HEADLESS
 
 
-def node_ports_of(svc: Object) -> list[int]:
+def node_ports_of(svc: _base.Object) -> list[int]:
     """`collectServiceNodePorts`: the non-zero nodePorts, in port order (repeats kept)."""
     return [int(p["nodePort"]) for p in _spec(svc).get("ports") or [] if p.get("nodePort")]
 
 
-def _alloc_cluster_ips(ctx: WriteContext, config: ServiceConfig, svc: Object) -> None:
+def _alloc_cluster_ips(ctx: _base.WriteContext, config: ServiceConfig, svc: _base.Object) -> None:
     """`allocClusterIPs`: fill clusterIPs[i] for each family, then clusterIP."""
     spec = _spec(svc)
     if spec.get("type") == ServiceType.EXTERNAL_NAME or is_headless(svc):
@@ -94,7 +94,7 @@ def _alloc_cluster_ips(ctx: WriteContext, config: ServiceConfig, svc: Object) ->
     spec["clusterIP"] = ips[0]
 
 
-def _init_node_ports(op: PortOperation, svc: Object) -> None:
+def _init_node_ports(op: PortOperation, svc: _base.Object) -> None:
     """`initNodePorts`: one nodePort per port number, shared across protocols."""
     by_port: dict[int, int] = {}
     ports = _spec(svc).get("ports") or []
@@ -121,7 +121,7 @@ def _init_node_ports(op: PortOperation, svc: Object) -> None:
                 _allocate_port(op, svc, i, node_port)
 
 
-def _allocate_port(op: PortOperation, svc: Object, index: int, port: int) -> None:
+def _allocate_port(op: PortOperation, svc: _base.Object, index: int, port: int) -> None:
     try:
         op.allocate(port)
     except AllocationError as err:
@@ -135,7 +135,7 @@ def _allocate_next_port(op: PortOperation) -> int:
         raise internal(f"failed to allocate a nodePort: {err}") from None
 
 
-def _alloc_health_check_port(op: PortOperation, svc: Object) -> None:
+def _alloc_health_check_port(op: PortOperation, svc: _base.Object) -> None:
     spec = _spec(svc)
     wanted = int(spec.get("healthCheckNodePort") or 0)
     try:
@@ -151,7 +151,7 @@ def _alloc_health_check_port(op: PortOperation, svc: Object) -> None:
         raise internal(f"failed to allocate a HealthCheck NodePort 0: {err}") from None
 
 
-def allocate_create(ctx: WriteContext, config: ServiceConfig, svc: Object) -> None:
+def allocate_create(ctx: _base.WriteContext, config: ServiceConfig, svc: _base.Object) -> None:
     """`allocateCreate` (IP family fields were initialized in `prepare_for_create`)."""
     _alloc_cluster_ips(ctx, config, svc)
     op = PortOperation(ctx, config, owner_of(svc))
@@ -162,8 +162,8 @@ def allocate_create(ctx: WriteContext, config: ServiceConfig, svc: Object) -> No
     op.commit()
 
 
-def _update_cluster_ips(ctx: WriteContext, config: ServiceConfig, new: Object,
-                        old: Object) -> None:
+def _update_cluster_ips(ctx: _base.WriteContext, config: ServiceConfig, new: _base.Object,
+                        old: _base.Object) -> None:
     """`updateClusterIPs`: ExternalName transitions and dual-stack downgrades."""
     if svc_type(old) == ServiceType.EXTERNAL_NAME and svc_type(new) != ServiceType.EXTERNAL_NAME:
         _alloc_cluster_ips(ctx, config, new)
@@ -180,7 +180,7 @@ def _update_cluster_ips(ctx: WriteContext, config: ServiceConfig, new: Object,
         release_ip(ctx, owner_of(old), old_ips[1])
 
 
-def _update_node_ports(op: PortOperation, new: Object, old: Object) -> None:
+def _update_node_ports(op: PortOperation, new: _base.Object, old: _base.Object) -> None:
     """`updateNodePorts`: allocate net-new values, release the ones no longer used."""
     old_numbers = node_ports_of(old)
     allocated_now: set[int] = set()
@@ -200,7 +200,7 @@ def _update_node_ports(op: PortOperation, new: Object, old: Object) -> None:
             op.release_deferred(number)
 
 
-def _update_health_check_port(op: PortOperation, new: Object, old: Object) -> None:
+def _update_health_check_port(op: PortOperation, new: _base.Object, old: _base.Object) -> None:
     needed, needs = needs_health_check(old), needs_health_check(new)
     if not needed and needs:
         _alloc_health_check_port(op, new)
@@ -208,7 +208,8 @@ def _update_health_check_port(op: PortOperation, new: Object, old: Object) -> No
         op.release_deferred(int(_spec(old).get("healthCheckNodePort") or 0))
 
 
-def allocate_update(ctx: WriteContext, config: ServiceConfig, new: Object, old: Object) -> None:
+def allocate_update(ctx: _base.WriteContext, config: ServiceConfig,
+                    new: _base.Object, old: _base.Object) -> None:
     """`allocateUpdate`: type transitions allocate and release inside the write."""
     _update_cluster_ips(ctx, config, new, old)
     op = PortOperation(ctx, config, owner_of(new))
@@ -222,7 +223,7 @@ def allocate_update(ctx: WriteContext, config: ServiceConfig, new: Object, old: 
     op.commit()
 
 
-def release_all(ctx: WriteContext, svc: Object) -> None:
+def release_all(ctx: _base.WriteContext, svc: _base.Object) -> None:
     """`releaseAllocatedResources`: cluster IPs, nodePorts and the health-check port."""
     owner = owner_of(svc)
     if svc_type(svc) != ServiceType.EXTERNAL_NAME and not is_headless(svc):
@@ -241,7 +242,7 @@ def release_all(ctx: WriteContext, svc: Object) -> None:
 # ---------------------------------------------------------------- repair
 
 
-def _claims(services: list[Object], config: ServiceConfig,
+def _claims(services: list[_base.Object], config: ServiceConfig,
             ) -> tuple[dict[str, bytes], dict[str, bytes], list[str]]:
     """Who should own which IP and port, plus lines for values that cannot be owned."""
     ips: dict[str, bytes] = {}
@@ -283,7 +284,7 @@ def _claim(claims: dict[str, bytes], value: str, owner: bytes, what: str,
                      f"({holder.decode()}, {owner.decode()}); please recreate {owner.decode()}")
 
 
-def _reconcile(ctx: WriteContext, prefix: str, claims: dict[str, bytes], what: str,
+def _reconcile(ctx: _base.WriteContext, prefix: str, claims: dict[str, bytes], what: str,
                ) -> list[str]:
     lines: list[str] = []
     present = sorted(key[len(prefix):] for key in ctx.keys(prefix))
@@ -309,7 +310,7 @@ def _sort_key(value: str) -> tuple[int, str]:
         return (int(value), value) if value.isdigit() else (-1, value)
 
 
-def repair_allocations(ctx: WriteContext, services: list[Object],
+def repair_allocations(ctx: _base.WriteContext, services: list[_base.Object],
                        config: ServiceConfig) -> list[str]:
     """Make the allocation keys exactly match what `services` own; report each fix."""
     ips, ports, lines = _claims(services, config)

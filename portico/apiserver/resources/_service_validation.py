@@ -24,7 +24,8 @@ from portico.apiserver.errors import (
     not_supported,
     required,
 )
-from portico.apiserver.resources._base import Object
+from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice, validate_unique_choices
 from portico.apiserver.resources._meta import (
     GoValue,
     is_dns1123_label,
@@ -50,7 +51,7 @@ CIDR_MESSAGE = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"
 _CLIENT_IP = "when session affinity type is ClientIP"
 
 
-def spec_of(obj: Object) -> dict[str, Any]:
+def spec_of(obj: _base.Object) -> dict[str, Any]:
     spec = obj.get("spec")
     return spec if isinstance(spec, dict) else {}
 
@@ -132,10 +133,7 @@ def validate_service_port(sp: dict[str, Any], require_name: bool, names: set[str
     port = int(sp.get("port") or 0)
     errs += [invalid(f"{path}.port", port, m) for m in is_valid_port_num(port)]
     protocol = sp.get("protocol") or ""
-    if not protocol:
-        errs.append(required(f"{path}.protocol"))
-    elif protocol not in PROTOCOLS:
-        errs.append(not_supported(f"{path}.protocol", protocol, PROTOCOLS))
+    errs.extend(validate_required_choice(protocol, f"{path}.protocol", PROTOCOLS))
     target = sp.get("targetPort", 0)
     if isinstance(target, str):
         errs += [invalid(f"{path}.targetPort", target, m) for m in is_valid_port_name(target)]
@@ -148,7 +146,7 @@ def validate_service_port(sp: dict[str, Any], require_name: bool, names: set[str
     return errs
 
 
-def validate_type_specific(svc: Object) -> list[FieldError]:
+def validate_type_specific(svc: _base.Object) -> list[FieldError]:
     spec = spec_of(svc)
     kind = spec.get("type")
     ips = spec.get("clusterIPs") or []
@@ -196,7 +194,7 @@ def validate_affinity(spec: dict[str, Any]) -> list[FieldError]:
     return []
 
 
-def validate_cluster_ips_related(svc: Object) -> list[FieldError]:
+def validate_cluster_ips_related(svc: _base.Object) -> list[FieldError]:
     """`ValidateServiceClusterIPsRelatedFields` (also run before IP family defaulting)."""
     spec = spec_of(svc)
     if spec.get("type") == ServiceType.EXTERNAL_NAME:
@@ -214,13 +212,7 @@ def validate_cluster_ips_related(svc: Object) -> list[FieldError]:
     elif ips:
         errs.append(invalid("spec.clusterIPs", go_strings(ips),
                             "must be empty when `clusterIP` is not specified"))
-    seen: set[str] = set()
-    for i, family in enumerate(families):
-        if family not in IP_FAMILIES:
-            errs.append(not_supported(f"spec.ipFamilies[{i}]", family, IP_FAMILIES))
-        if family in seen:
-            errs.append(duplicate(f"spec.ipFamilies[{i}]", family))
-        seen.add(family)
+    errs.extend(validate_unique_choices(families, "spec.ipFamilies", IP_FAMILIES))
     policy = spec.get("ipFamilyPolicy")
     if policy is not None and policy not in IP_FAMILY_POLICIES:
         errs.append(not_supported("spec.ipFamilyPolicy", policy, IP_FAMILY_POLICIES))
@@ -291,7 +283,7 @@ def validate_port_sets(spec: dict[str, Any]) -> list[FieldError]:
     return errs
 
 
-def validate_source_ranges(svc: Object) -> list[FieldError]:
+def validate_source_ranges(svc: _base.Object) -> list[FieldError]:
     spec = spec_of(svc)
     ranges = spec.get("loadBalancerSourceRanges") or []
     annotations = (svc.get("metadata") or {}).get("annotations") or {}
@@ -317,7 +309,7 @@ def validate_source_ranges(svc: Object) -> list[FieldError]:
     return errs
 
 
-def validate_lb_fields(svc: Object, old: Object | None) -> list[FieldError]:
+def validate_lb_fields(svc: _base.Object, old: _base.Object | None) -> list[FieldError]:
     """allocateLoadBalancerNodePorts and `validateLoadBalancerClassField`."""
     spec = spec_of(svc)
     lb = spec.get("type") == ServiceType.LOAD_BALANCER
@@ -331,7 +323,7 @@ def validate_lb_fields(svc: Object, old: Object | None) -> list[FieldError]:
     return errs
 
 
-def validate_lb_class(svc: Object, old: Object | None) -> list[FieldError]:
+def validate_lb_class(svc: _base.Object, old: _base.Object | None) -> list[FieldError]:
     spec = spec_of(svc)
     cls = spec.get("loadBalancerClass")
     errs: list[FieldError] = []
@@ -349,14 +341,14 @@ def validate_lb_class(svc: Object, old: Object | None) -> list[FieldError]:
     return errs
 
 
-def externally_accessible(svc: Object) -> bool:
+def externally_accessible(svc: _base.Object) -> bool:
     spec = spec_of(svc)
     kind = spec.get("type")
     return kind in (ServiceType.LOAD_BALANCER, ServiceType.NODE_PORT) or (
         kind == ServiceType.CLUSTER_IP and bool(spec.get("externalIPs")))
 
 
-def validate_traffic(svc: Object) -> list[FieldError]:
+def validate_traffic(svc: _base.Object) -> list[FieldError]:
     """External and internal traffic policies, health-check port, traffic distribution."""
     spec = spec_of(svc)
     errs: list[FieldError] = []

@@ -18,22 +18,12 @@ from typing import Any
 from portico.apiserver.admission._policy import compile_policy
 from portico.apiserver.errors import (
     FieldError,
-    duplicate,
     invalid,
     not_supported,
     required,
 )
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_unique_choices
 from portico.apiserver.resources._meta import is_dns1123_subdomain
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
@@ -86,16 +76,16 @@ def match_resources_errors(match: Any, path: str) -> list[FieldError]:
     return errs
 
 
-class PolicyStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class PolicyStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("failurePolicy", "Fail")
         default_match_resources(spec.get("matchConstraints"))
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         obj.pop("status", None)
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs: list[FieldError] = []
         policy = spec.get("failurePolicy")
@@ -116,11 +106,11 @@ class PolicyStrategy(Strategy):
         return errs
 
 
-class BindingStrategy(Strategy):
-    def default(self, obj: Object) -> None:
-        default_match_resources(nested(obj, "spec", "matchResources"))
+class BindingStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
+        default_match_resources(_base.nested(obj, "spec", "matchResources"))
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs: list[FieldError] = []
         policy = spec.get("policyName") or ""
@@ -135,25 +125,18 @@ class BindingStrategy(Strategy):
 
 
 def _actions_errors(actions: list[Any]) -> list[FieldError]:
-    errs: list[FieldError] = []
-    seen: set[Any] = set()
-    for i, action in enumerate(actions):
-        if action not in ACTIONS:
-            errs.append(not_supported(f"spec.validationActions[{i}]", action, ACTIONS))
-        if action in seen:
-            errs.append(duplicate(f"spec.validationActions[{i}]", action))
-        seen.add(action)
-    if "Deny" in seen and "Warn" in seen:
+    errs = validate_unique_choices(actions, "spec.validationActions", ACTIONS)
+    if "Deny" in actions and "Warn" in actions:
         errs.append(invalid("spec.validationActions", actions, _BOTH))
-    if not seen:
+    if not actions:
         errs.append(required("spec.validationActions", "at least one validation action is "
                              "required"))
     return errs
 
 
-def _policy_cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    validations = len(nested(obj, "spec", "validations", default=[]) or [])
-    param_kind = nested(obj, "spec", "paramKind")
+def _policy_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    validations = len(_base.nested(obj, "spec", "validations", default=[]) or [])
+    param_kind = _base.nested(obj, "spec", "paramKind")
     kind = "<unset>"
     if isinstance(param_kind, dict):
         kind = f"{param_kind.get('apiVersion', '')}/{param_kind.get('kind', '')}"
@@ -171,32 +154,32 @@ def _param_name(param_ref: Any) -> str:
     return "<unset>"
 
 
-def _binding_cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    return [name(obj), nested(obj, "spec", "policyName", default=""),
-            _param_name(nested(obj, "spec", "paramRef")), age(obj, now)]
+def _binding_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    return [name(obj), _base.nested(obj, "spec", "policyName", default=""),
+            _param_name(_base.nested(obj, "spec", "paramRef")), age(obj, now)]
 
 
-VALIDATINGADMISSIONPOLICIES = ResourceType(
+VALIDATINGADMISSIONPOLICIES = _base.ResourceType(
     group=GROUP, version="v1", kind="ValidatingAdmissionPolicy",
     plural="validatingadmissionpolicies", singular="validatingadmissionpolicy",
     namespaced=False, strategy=PolicyStrategy(),
-    table=Table((NAME_COLUMN, Column("Validations", type="integer", description=(
+    table=_base.Table((_base.NAME_COLUMN, _base.Column("Validations", type="integer", description=(
         "Validations indicates the number of validation rules defined in this configuration")),
-        Column("ParamKind", description=(
+        _base.Column("ParamKind", description=(
             "ParamKind specifies the kind of resources used to parameterize this policy")),
-        AGE_COLUMN), _policy_cells),
-    categories=("api-extensions",), subresources=(Subresource("status"),),
+        _base.AGE_COLUMN), _policy_cells),
+    categories=("api-extensions",), subresources=(_base.Subresource("status"),),
     has_status=True, generation=True,
 )
 
-VALIDATINGADMISSIONPOLICYBINDINGS = ResourceType(
+VALIDATINGADMISSIONPOLICYBINDINGS = _base.ResourceType(
     group=GROUP, version="v1", kind="ValidatingAdmissionPolicyBinding",
     plural="validatingadmissionpolicybindings", singular="validatingadmissionpolicybinding",
     namespaced=False, strategy=BindingStrategy(),
-    table=Table((NAME_COLUMN, Column("PolicyName", description=(
+    table=_base.Table((_base.NAME_COLUMN, _base.Column("PolicyName", description=(
         "PolicyName indicates the policy definition which the policy binding binded to")),
-        Column("ParamRef", description=(
+        _base.Column("ParamRef", description=(
             "ParamRef indicates the param resource which sets the configration param")),
-        AGE_COLUMN), _binding_cells),
+        _base.AGE_COLUMN), _binding_cells),
     categories=("api-extensions",), has_status=False, generation=True,
 )

@@ -13,15 +13,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, too_long
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     is_config_map_key,
 )
@@ -48,7 +40,8 @@ def validate_keys(values: Any, path: str, other: Any, other_name: str) -> list[F
     return errs
 
 
-def immutability_errors(new: Object, old: Object, fields: tuple[str, ...]) -> list[FieldError]:
+def immutability_errors(new: _base.Object, old: _base.Object,
+                        fields: tuple[str, ...]) -> list[FieldError]:
     """`immutable: true` freezes the data fields and itself."""
     if not old.get("immutable"):
         return []
@@ -61,8 +54,8 @@ def immutability_errors(new: Object, old: Object, fields: tuple[str, ...]) -> li
     return errs
 
 
-class ConfigMapStrategy(Strategy):
-    def validate(self, obj: Object) -> list[FieldError]:
+class ConfigMapStrategy(_base.Strategy):
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         data, binary = obj.get("data") or {}, obj.get("binaryData") or {}
         errs.extend(validate_keys(data, "data", binary, "binaryData"))
@@ -73,29 +66,31 @@ class ConfigMapStrategy(Strategy):
             errs.append(too_long("", MAX_SIZE))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(self.validate(new))
         errs.extend(immutability_errors(new, old, ("data", "binaryData")))
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     count = len(obj.get("data") or {}) + len(obj.get("binaryData") or {})
     return [name(obj), count, age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Data", description="Data contains the configuration data. Each key must consist of "
-           "alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must "
-           "use the BinaryData field. The keys stored in Data must not overlap with the keys in "
-           "the BinaryData field, this is enforced during validation process."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Data", description=(
+        "Data contains the configuration data. Each key must consist of "
+        "alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must "
+        "use the BinaryData field. The keys stored in Data must not overlap with the keys in "
+        "the BinaryData field, this is enforced during validation process."
+    )),
+    _base.AGE_COLUMN,
 )
 
-CONFIGMAPS = ResourceType(
+CONFIGMAPS = _base.ResourceType(
     group="", version="v1", kind="ConfigMap", plural="configmaps", singular="configmap",
-    namespaced=True, strategy=ConfigMapStrategy(), table=Table(COLUMNS, cells),
+    namespaced=True, strategy=ConfigMapStrategy(), table=_base.Table(COLUMNS, cells),
     short_names=("cm",), has_status=False, generation=False,
 )

@@ -12,34 +12,26 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import validate_immutable, validate_nonnegative
 from portico.apiserver.resources._printers import age, name
 
 
-class ControllerRevisionStrategy(Strategy):
-    def validate(self, obj: Object) -> list[FieldError]:
+class ControllerRevisionStrategy(_base.Strategy):
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs = validate_nonnegative(obj.get("revision"), "revision")
         if obj.get("data") is None:
             errs.append(required("data", ""))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs = self.validate(new)
         if new.get("data") != old.get("data"):
             errs.extend(validate_immutable(new.get("data"), old.get("data"), "data"))
         return errs
 
 
-def _controller(obj: Object) -> str:
+def _controller(obj: _base.Object) -> str:
     """`<kind>.<group>/<name>` of the controlling owner, `<none>` without one."""
     for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
         if ref.get("controller"):
@@ -49,20 +41,20 @@ def _controller(obj: Object) -> str:
     return "<none>"
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [name(obj), _controller(obj), int(obj.get("revision") or 0), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Controller", description="Controller of the object"),
-    Column("Revision", type="integer", description="Revision indicates the revision of the "
-           "state represented by Data."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Controller", description="Controller of the object"),
+    _base.Column("Revision", type="integer", description="Revision indicates the revision of the "
+                 "state represented by Data."),
+    _base.AGE_COLUMN,
 )
 
-CONTROLLERREVISIONS = ResourceType(
+CONTROLLERREVISIONS = _base.ResourceType(
     group="apps", version="v1", kind="ControllerRevision", plural="controllerrevisions",
     singular="controllerrevision", namespaced=True, strategy=ControllerRevisionStrategy(),
-    table=Table(COLUMNS, cells), has_status=False, generation=False,
+    table=_base.Table(COLUMNS, cells), has_status=False, generation=False,
 )

@@ -16,16 +16,7 @@ import zoneinfo
 from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import validate_nonnegative
 from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
@@ -74,9 +65,9 @@ def validate_time_zone(time_zone: Any) -> list[FieldError]:
     return []
 
 
-def _validate_job_template(spec: Object) -> list[FieldError]:
+def _validate_job_template(spec: _base.Object) -> list[FieldError]:
     path = "spec.jobTemplate.spec"
-    job_spec = nested(spec, "jobTemplate", "spec", default=None) or {}
+    job_spec = _base.nested(spec, "jobTemplate", "spec", default=None) or {}
     errs: list[FieldError] = []
     for key in ("parallelism", "completions", "backoffLimit", "ttlSecondsAfterFinished"):
         errs.extend(validate_nonnegative(job_spec.get(key), f"{path}.{key}"))
@@ -84,17 +75,17 @@ def _validate_job_template(spec: Object) -> list[FieldError]:
     if not isinstance(template, dict):
         return [*errs, required(f"{path}.template", "")]
     errs.extend(validate_pod_template(template, f"{path}.template"))
-    restart = nested(template, "spec", "restartPolicy", default="")
+    restart = _base.nested(template, "spec", "restartPolicy", default="")
     if restart not in JOB_RESTART_POLICIES:
         errs.append(not_supported(f"{path}.template.spec.restartPolicy", restart,
                                   JOB_RESTART_POLICIES))
     return errs
 
 
-def validate_cronjob(obj: Object) -> list[FieldError]:
+def validate_cronjob(obj: _base.Object) -> list[FieldError]:
     spec = obj.get("spec") or {}
     errs: list[FieldError] = []
-    job_name = str(nested(obj, "metadata", "name", default="") or "")
+    job_name = str(_base.nested(obj, "metadata", "name", default="") or "")
     if len(job_name) > MAX_NAME_LENGTH:
         errs.append(invalid("metadata.name", job_name,
                             f"must be no more than {MAX_NAME_LENGTH} characters"))
@@ -111,7 +102,7 @@ def validate_cronjob(obj: Object) -> list[FieldError]:
 
 
 class CronJobStrategy(OwnedStatusStrategy):
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("concurrencyPolicy", "Allow")
         spec.setdefault("suspend", False)
@@ -120,7 +111,7 @@ class CronJobStrategy(OwnedStatusStrategy):
         job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
         default_pod_template(job_spec.get("template"))
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         return validate_cronjob(obj)
 
 
@@ -131,10 +122,10 @@ def _print_bool(value: Any) -> str:
     return "True" if value else "False"
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    job_spec = nested(spec, "jobTemplate", "spec", default=None) or {}
+    job_spec = _base.nested(spec, "jobTemplate", "spec", default=None) or {}
     last = status.get("lastScheduleTime")
     return [
         name(obj),
@@ -149,25 +140,25 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Schedule", description="The schedule in Cron format, see "
-           "https://en.wikipedia.org/wiki/Cron."),
-    Column("Timezone", description="The time zone name for the given schedule, see "
-           "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
-    Column("Suspend", type="boolean", description="This flag tells the controller to suspend "
-           "subsequent executions, it does not apply to already started executions. "
-           "Defaults to false."),
-    Column("Active", type="integer", description="A list of pointers to currently running "
-           "jobs."),
-    Column("Last Schedule", description="Information when was the last time the job was "
-           "successfully scheduled."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Schedule", description="The schedule in Cron format, see "
+                 "https://en.wikipedia.org/wiki/Cron."),
+    _base.Column("Timezone", description="The time zone name for the given schedule, see "
+                 "https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."),
+    _base.Column("Suspend", type="boolean", description="This flag tells the controller to suspend "
+                 "subsequent executions, it does not apply to already started executions. "
+                 "Defaults to false."),
+    _base.Column("Active", type="integer", description="A list of pointers to currently running "
+                 "jobs."),
+    _base.Column("Last Schedule", description="Information when was the last time the job was "
+                 "successfully scheduled."),
+    _base.AGE_COLUMN,
     *JOB_COLUMNS[-3:],
 )
 
-CRONJOBS = ResourceType(
+CRONJOBS = _base.ResourceType(
     group="batch", version="v1", kind="CronJob", plural="cronjobs", singular="cronjob",
-    namespaced=True, strategy=CronJobStrategy(), table=Table(COLUMNS, cells),
-    short_names=("cj",), categories=("all",), subresources=(Subresource("status"),),
+    namespaced=True, strategy=CronJobStrategy(), table=_base.Table(COLUMNS, cells),
+    short_names=("cj",), categories=("all",), subresources=(_base.Subresource("status"),),
     generation=True,
 )

@@ -21,29 +21,21 @@ from portico.apiserver.apiextensions._validation import (
     validate_stored_versions,
 )
 from portico.apiserver.errors import FieldError, invalid, required
-from portico.apiserver.resources._base import (
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import name
 
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 
 
-def storage_version(obj: Object) -> str | None:
+def storage_version(obj: _base.Object) -> str | None:
     for version in (obj.get("spec") or {}).get("versions") or []:
         if isinstance(version, dict) and version.get("storage"):
             return str(version.get("name", ""))
     return None
 
 
-class CrdStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class CrdStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         names = spec.setdefault("names", {})
         kind = names.get("kind")
@@ -52,11 +44,11 @@ class CrdStrategy(Strategy):
             names.setdefault("listKind", kind + "List")
         spec.setdefault("conversion", {"strategy": "None"})
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         stored = storage_version(obj)
         obj["status"] = {"storedVersions": [stored] if stored else []}
 
-    def prepare_for_update(self, new: Object, old: Object) -> None:
+    def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
         status = new.setdefault("status", {})
         stored = list(status.get("storedVersions") or [])
         current = storage_version(new)
@@ -64,13 +56,13 @@ class CrdStrategy(Strategy):
             stored.append(current)
         status["storedVersions"] = stored
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         return validate_crd(obj)
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         return validate_crd_update(new, old)
 
-    def validate_status_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_status_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         stored = (new.get("status") or {}).get("storedVersions") or []
         errs = validate_stored_versions(new)
         current = storage_version(new)
@@ -82,19 +74,19 @@ class CrdStrategy(Strategy):
                                 f"must have the storage version {current}"))
         return errs
 
-    def finalizers_on_delete(self, obj: Object) -> tuple[str, ...]:
+    def finalizers_on_delete(self, obj: _base.Object) -> tuple[str, ...]:
         return (CLEANUP_FINALIZER,)
 
 
-def _cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def _cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [name(obj), obj["metadata"].get("creationTimestamp", "")]
 
 
-CUSTOMRESOURCEDEFINITIONS = ResourceType(
+CUSTOMRESOURCEDEFINITIONS = _base.ResourceType(
     group="apiextensions.k8s.io", version="v1", kind="CustomResourceDefinition",
     plural="customresourcedefinitions", singular="customresourcedefinition", namespaced=False,
     strategy=CrdStrategy(),
-    table=Table((NAME_COLUMN, Column("Created At", type="date", description=(
+    table=_base.Table((_base.NAME_COLUMN, _base.Column("Created At", type="date", description=(
         "CreationTimestamp is a timestamp representing the server time when this object was "
         "created. It is not guaranteed to be set in happens-before order across separate "
         "operations. Clients may not set this value. It is represented in RFC3339 form and is "
@@ -102,5 +94,5 @@ CUSTOMRESOURCEDEFINITIONS = ResourceType(
         "https://git.k8s.io/community/contributors/devel/sig-architecture/"
         "api-conventions.md#metadata"))), _cells),
     short_names=("crd", "crds"), categories=("api-extensions",),
-    subresources=(Subresource("status"),),
+    subresources=(_base.Subresource("status"),),
 )

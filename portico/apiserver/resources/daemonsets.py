@@ -15,16 +15,7 @@ import datetime
 from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, not_supported
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import validate_nonnegative
 from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
@@ -32,6 +23,7 @@ from portico.apiserver.resources._pod_template import (
 )
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import (
+    default_rolling_update,
     selector_update_errors,
     validate_selector_and_template,
     wide_cells,
@@ -47,29 +39,22 @@ class DaemonSetStrategy(OwnedStatusStrategy):
         "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
         "numberReady": 0}
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
-        strategy = spec.setdefault("updateStrategy", {})
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = strategy.get("rollingUpdate")
-            if not isinstance(rolling, dict):
-                rolling = strategy["rollingUpdate"] = {}
-            rolling.setdefault("maxUnavailable", 1)
-            rolling.setdefault("maxSurge", 0)
+        default_rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
         spec.setdefault("revisionHistoryLimit", 10)
         default_pod_template(spec.get("template"))
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         return validate_daemonset_spec(obj.get("spec") or {})
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs = validate_daemonset_spec(new.get("spec") or {})
         errs.extend(selector_update_errors(new, old))
         return errs
 
 
-def validate_daemonset_spec(spec: Object) -> list[FieldError]:
+def validate_daemonset_spec(spec: _base.Object) -> list[FieldError]:
     errs = validate_selector_and_template(spec, "daemonset")
     errs.extend(validate_nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds"))
     errs.extend(validate_nonnegative(spec.get("revisionHistoryLimit"),
@@ -84,13 +69,13 @@ def validate_daemonset_spec(spec: Object) -> list[FieldError]:
     return errs
 
 
-def _node_selector(spec: Object) -> str:
+def _node_selector(spec: _base.Object) -> str:
     """`labels.FormatLabels`: `k=v,...` sorted, `<none>` when empty."""
-    selector = nested(spec, "template", "spec", "nodeSelector", default=None) or {}
+    selector = _base.nested(spec, "template", "spec", "nodeSelector", default=None) or {}
     return ",".join(f"{k}={v}" for k, v in sorted(selector.items())) or "<none>"
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     return [
@@ -107,30 +92,30 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Desired", type="integer", description="The total number of nodes that should be "
-           "running the daemon pod (including nodes correctly running the daemon pod)."),
-    Column("Current", type="integer", description="The number of nodes that are running at "
-           "least 1 daemon pod and are supposed to run the daemon pod."),
-    Column("Ready", type="integer", description="numberReady is the number of nodes that "
-           "should be running the daemon pod and have one or more of the daemon pod running "
-           "with a Ready Condition."),
-    Column("Up-to-date", type="integer", description="The total number of nodes that are "
-           "running updated daemon pod"),
-    Column("Available", type="integer", description="The number of nodes that should be "
-           "running the daemon pod and have one or more of the daemon pod running and "
-           "available (ready for at least spec.minReadySeconds)"),
-    Column("Node Selector", description="NodeSelector is a selector which must be true for "
-           "the pod to fit on a node. Selector which must match a node's labels for the pod "
-           "to be scheduled on that node."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Desired", type="integer", description="The total number of nodes that should be "
+                 "running the daemon pod (including nodes correctly running the daemon pod)."),
+    _base.Column("Current", type="integer", description="The number of nodes that are running at "
+                 "least 1 daemon pod and are supposed to run the daemon pod."),
+    _base.Column("Ready", type="integer", description="numberReady is the number of nodes that "
+                 "should be running the daemon pod and have one or more of the daemon pod running "
+                 "with a Ready Condition."),
+    _base.Column("Up-to-date", type="integer", description="The total number of nodes that are "
+                 "running updated daemon pod"),
+    _base.Column("Available", type="integer", description="The number of nodes that should be "
+                 "running the daemon pod and have one or more of the daemon pod running and "
+                 "available (ready for at least spec.minReadySeconds)"),
+    _base.Column("Node Selector", description="NodeSelector is a selector which must be true for "
+                 "the pod to fit on a node. Selector which must match a node's labels for the pod "
+                 "to be scheduled on that node."),
+    _base.AGE_COLUMN,
     *wide_columns("A label query over pods that are managed by "
-           "the daemon set. Must match in order to be controlled."),
+                  "the daemon set. Must match in order to be controlled."),
 )
 
-DAEMONSETS = ResourceType(
+DAEMONSETS = _base.ResourceType(
     group="apps", version="v1", kind="DaemonSet", plural="daemonsets", singular="daemonset",
-    namespaced=True, strategy=DaemonSetStrategy(), table=Table(COLUMNS, cells),
-    short_names=("ds",), categories=("all",), subresources=(Subresource("status"),),
+    namespaced=True, strategy=DaemonSetStrategy(), table=_base.Table(COLUMNS, cells),
+    short_names=("ds",), categories=("all",), subresources=(_base.Subresource("status"),),
     generation=True,
 )

@@ -13,15 +13,7 @@ import re
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     regex_error,
     validate_nonnegative,
@@ -33,6 +25,7 @@ from portico.apiserver.resources._pod_template import (
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import (
     SCALE,
+    default_rolling_update,
     selector_update_errors,
     validate_selector_and_template,
     wide_cells,
@@ -55,7 +48,7 @@ def _int_or_percent(value: Any, path: str) -> tuple[list[FieldError], int | None
     return [], None
 
 
-def validate_rolling_update(rolling: Object, path: str) -> list[FieldError]:
+def validate_rolling_update(rolling: _base.Object, path: str) -> list[FieldError]:
     unavailable = rolling.get("maxUnavailable")
     surge = rolling.get("maxSurge")
     errs, unavailable_n = _int_or_percent(unavailable, f"{path}.maxUnavailable")
@@ -70,7 +63,7 @@ def validate_rolling_update(rolling: Object, path: str) -> list[FieldError]:
     return errs
 
 
-def _validate_strategy(strategy: Object) -> list[FieldError]:
+def _validate_strategy(strategy: _base.Object) -> list[FieldError]:
     kind = strategy.get("type") or ""
     if kind == "Recreate":
         if strategy.get("rollingUpdate") is not None:
@@ -89,7 +82,7 @@ def _validate_strategy(strategy: Object) -> list[FieldError]:
     return [not_supported("spec.strategy", kind, STRATEGY_TYPES)]
 
 
-def validate_deployment_spec(spec: Object) -> list[FieldError]:
+def validate_deployment_spec(spec: _base.Object) -> list[FieldError]:
     errs = validate_nonnegative(spec.get("replicas"), "spec.replicas")
     errs.extend(validate_selector_and_template(spec))
     errs.extend(_validate_strategy(spec.get("strategy") or {}))
@@ -108,34 +101,22 @@ def validate_deployment_spec(spec: Object) -> list[FieldError]:
 
 
 class DeploymentStrategy(OwnedStatusStrategy):
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
-        strategy = spec.setdefault("strategy", {})
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = strategy.get("rollingUpdate")
-            if not isinstance(rolling, dict):
-                rolling = strategy["rollingUpdate"] = {}
-            rolling.setdefault("maxUnavailable", "25%")
-            rolling.setdefault("maxSurge", "25%")
+        default_rolling_update(spec, "strategy", maxUnavailable="25%", maxSurge="25%")
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
         default_pod_template(spec.get("template"))
 
-    def validate(self, obj: Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_deployment_spec(obj.get("spec") or {}))
-        return errs
+    def validate(self, obj: _base.Object) -> list[FieldError]:
+        return validate_deployment_spec(obj.get("spec") or {})
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_deployment_spec(new.get("spec") or {}))
-        errs.extend(selector_update_errors(new, old))
-        return errs
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
+        return [*self.validate(new), *selector_update_errors(new, old)]
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     return [
@@ -149,23 +130,23 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Ready", description="Number of the pod with ready state"),
-    Column("Up-to-date", type="integer",
-           description="Total number of non-terminated pods targeted by this deployment that "
-           "have the desired template spec."),
-    Column("Available", type="integer",
-           description="Total number of available pods (ready for at least minReadySeconds) "
-           "targeted by this deployment."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Ready", description="Number of the pod with ready state"),
+    _base.Column("Up-to-date", type="integer",
+                 description="Total number of non-terminated pods targeted by this deployment that "
+                 "have the desired template spec."),
+    _base.Column("Available", type="integer",
+                 description="Total number of available pods (ready for at least minReadySeconds) "
+                 "targeted by this deployment."),
+    _base.AGE_COLUMN,
     *wide_columns("Label selector for pods. Existing ReplicaSets whose pods are selected by "
-           "this will be the ones affected by this deployment."),
+                  "this will be the ones affected by this deployment."),
 )
 
-DEPLOYMENTS = ResourceType(
+DEPLOYMENTS = _base.ResourceType(
     group="apps", version="v1", kind="Deployment", plural="deployments", singular="deployment",
-    namespaced=True, strategy=DeploymentStrategy(), table=Table(COLUMNS, cells),
+    namespaced=True, strategy=DeploymentStrategy(), table=_base.Table(COLUMNS, cells),
     short_names=("deploy",), categories=("all",),
-    subresources=(Subresource("status"), SCALE),
+    subresources=(_base.Subresource("status"), SCALE),
     generation=True,
 )

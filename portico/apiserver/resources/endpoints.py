@@ -11,21 +11,10 @@ import datetime
 import ipaddress
 from typing import Any
 
-from portico.apiserver.errors import FieldError, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-)
-from portico.apiserver.resources._meta import (
-    is_dns1123_label,
-    is_valid_ip,
-    is_valid_port_num,
-)
+from portico.apiserver.errors import FieldError, invalid, required
+from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice
+from portico.apiserver.resources._meta import is_dns1123_label, is_valid_ip, is_valid_port_num
 from portico.apiserver.resources._printers import age, name
 
 PORT_PROTOCOLS = ("SCTP", "TCP", "UDP")
@@ -48,7 +37,7 @@ def endpoint_ip_errors(value: str) -> list[str]:
     return []
 
 
-def validate_port(port: Object, path: str, require_name: bool) -> list[FieldError]:
+def validate_port(port: _base.Object, path: str, require_name: bool) -> list[FieldError]:
     errs: list[FieldError] = []
     port_name = port.get("name") or ""
     if require_name and not port_name:
@@ -58,14 +47,11 @@ def validate_port(port: Object, path: str, require_name: bool) -> list[FieldErro
     number = port.get("port") or 0
     errs.extend(invalid(f"{path}.port", number, m) for m in is_valid_port_num(number))
     protocol = port.get("protocol") or ""
-    if not protocol:
-        errs.append(required(f"{path}.protocol"))
-    elif protocol not in PORT_PROTOCOLS:
-        errs.append(not_supported(f"{path}.protocol", protocol, PORT_PROTOCOLS))
+    errs.extend(validate_required_choice(protocol, f"{path}.protocol", PORT_PROTOCOLS))
     return errs
 
 
-def _validate_subset(subset: Object, path: str) -> list[FieldError]:
+def _validate_subset(subset: _base.Object, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     if not subset.get("addresses") and not subset.get("notReadyAddresses"):
         errs.append(required(path, "must specify `addresses` or `notReadyAddresses`"))
@@ -83,21 +69,16 @@ def _validate_subset(subset: Object, path: str) -> list[FieldError]:
     return errs
 
 
-class EndpointsStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class EndpointsStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         for subset in obj.get("subsets") or []:
             for port in subset.get("ports") or []:
                 port.setdefault("protocol", "TCP")
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         for i, subset in enumerate(obj.get("subsets") or []):
             errs.extend(_validate_subset(subset, f"subsets[{i}]"))
-        return errs
-
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(self.validate(new))
         return errs
 
 
@@ -105,7 +86,7 @@ def _join_host_port(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def format_endpoints(obj: Object, limit: int = 3) -> str:
+def format_endpoints(obj: _base.Object, limit: int = 3) -> str:
     subsets = obj.get("subsets") or []
     if not subsets:
         return "<none>"
@@ -129,24 +110,26 @@ def format_endpoints(obj: Object, limit: int = 3) -> str:
     return f"{text} + {count - limit} more..." if more else text
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [name(obj), format_endpoints(obj), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Endpoints", description="The set of all endpoints is the union of all subsets. "
-           "Addresses are placed into subsets according to the IPs they share. A single address "
-           "with multiple ports, some of which are ready and some of which are not (because they "
-           "come from different containers) will result in the address being displayed in "
-           "different subsets for the different ports. No address will appear in both Addresses "
-           "and NotReadyAddresses in the same subset. Sets of addresses and ports that comprise "
-           "a service."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Endpoints", description=(
+        "The set of all endpoints is the union of all subsets. "
+        "Addresses are placed into subsets according to the IPs they share. A single address "
+        "with multiple ports, some of which are ready and some of which are not (because they "
+        "come from different containers) will result in the address being displayed in "
+        "different subsets for the different ports. No address will appear in both Addresses "
+        "and NotReadyAddresses in the same subset. Sets of addresses and ports that comprise "
+        "a service."
+    )),
+    _base.AGE_COLUMN,
 )
 
-ENDPOINTS = ResourceType(
+ENDPOINTS = _base.ResourceType(
     group="", version="v1", kind="Endpoints", plural="endpoints", singular="endpoints",
-    namespaced=True, strategy=EndpointsStrategy(), table=Table(COLUMNS, cells),
+    namespaced=True, strategy=EndpointsStrategy(), table=_base.Table(COLUMNS, cells),
     short_names=("ep",), has_status=False, generation=False,
 )

@@ -12,16 +12,9 @@ import datetime
 import ipaddress
 from typing import Any
 
-from portico.apiserver.errors import ErrorType, FieldError, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-)
+from portico.apiserver.errors import FieldError, invalid, not_supported, required, too_many
+from portico.apiserver.resources import _base
+from portico.apiserver.resources._choices import validate_required_choice
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_dns1123_subdomain,
@@ -49,7 +42,7 @@ def _address_errors(address_type: str, value: str) -> list[str]:
     return []
 
 
-def _validate_endpoints(obj: Object, address_type: str) -> list[FieldError]:
+def _validate_endpoints(obj: _base.Object, address_type: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, endpoint in enumerate(obj.get("endpoints") or []):
         path = f"endpoints[{i}].addresses"
@@ -57,8 +50,7 @@ def _validate_endpoints(obj: Object, address_type: str) -> list[FieldError]:
         if not addresses:
             errs.append(required(path, "must contain at least 1 address"))
         elif len(addresses) > MAX_ADDRESSES:
-            errs.append(FieldError(ErrorType.TOO_MANY, path, len(addresses),
-                                   f"must have at most {MAX_ADDRESSES} items"))
+            errs.append(too_many(path, len(addresses), MAX_ADDRESSES))
         if address_type in ADDRESS_TYPES:
             for j, addr in enumerate(addresses):
                 errs.extend(
@@ -67,7 +59,7 @@ def _validate_endpoints(obj: Object, address_type: str) -> list[FieldError]:
     return errs
 
 
-def _validate_ports(obj: Object) -> list[FieldError]:
+def _validate_ports(obj: _base.Object) -> list[FieldError]:
     errs: list[FieldError] = []
     for i, port in enumerate(obj.get("ports") or []):
         path = f"ports[{i}]"
@@ -83,24 +75,21 @@ def _validate_ports(obj: Object) -> list[FieldError]:
     return errs
 
 
-class EndpointSliceStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class EndpointSliceStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         for port in obj.get("ports") or []:
             port.setdefault("name", "")
             port.setdefault("protocol", "TCP")
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         address_type = obj.get("addressType") or ""
-        if not address_type:
-            errs.append(required("addressType"))
-        elif address_type not in ADDRESS_TYPES:
-            errs.append(not_supported("addressType", address_type, ADDRESS_TYPES))
+        errs.extend(validate_required_choice(address_type, "addressType", ADDRESS_TYPES))
         errs.extend(_validate_endpoints(obj, address_type))
         errs.extend(_validate_ports(obj))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(self.validate(new))
         errs.extend(validate_immutable(new.get("addressType"), old.get("addressType"),
@@ -115,7 +104,7 @@ def _list_with_more(items: list[str], limit: int = 3) -> str:
     return text or "<unset>"
 
 
-def format_ports(obj: Object) -> str:
+def format_ports(obj: _base.Object) -> str:
     out: list[str] = []
     for port in obj.get("ports") or []:
         if port.get("port") is not None:
@@ -127,13 +116,13 @@ def format_ports(obj: Object) -> str:
     return _list_with_more(out)
 
 
-def format_endpoints(obj: Object) -> str:
+def format_endpoints(obj: _base.Object) -> str:
     return _list_with_more(
         [str(a) for ep in obj.get("endpoints") or [] for a in ep.get("addresses") or []]
     )
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [
         name(obj), str(obj.get("addressType") or ""), format_ports(obj), format_endpoints(obj),
         age(obj, now),
@@ -141,17 +130,17 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("AddressType", description="addressType specifies the type of address carried by "
-           "this EndpointSlice. All addresses in this slice must be the same type."),
-    Column("Ports", description="ports specifies the list of network ports exposed by each "
-           "endpoint in this slice."),
-    Column("Endpoints", description="endpoints is a list of unique endpoints in this slice."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("AddressType", description="addressType specifies the type of address carried by "
+                 "this EndpointSlice. All addresses in this slice must be the same type."),
+    _base.Column("Ports", description="ports specifies the list of network ports exposed by each "
+                 "endpoint in this slice."),
+    _base.Column("Endpoints", description="endpoints is a list of unique endpoints in this slice."),
+    _base.AGE_COLUMN,
 )
 
-ENDPOINTSLICES = ResourceType(
+ENDPOINTSLICES = _base.ResourceType(
     group="discovery.k8s.io", version="v1", kind="EndpointSlice", plural="endpointslices",
     singular="endpointslice", namespaced=True, strategy=EndpointSliceStrategy(),
-    table=Table(COLUMNS, cells), has_status=False, generation=True,
+    table=_base.Table(COLUMNS, cells), has_status=False, generation=True,
 )

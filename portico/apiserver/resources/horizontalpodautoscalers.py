@@ -19,16 +19,7 @@ import datetime
 from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, invalid, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._hpa_versions import to_v1, to_v2
 from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._printers import age, name
@@ -40,13 +31,13 @@ DEFAULT_CPU = {"type": "Resource", "resource": {
 class HorizontalPodAutoscalerStrategy(OwnedStatusStrategy):
     INITIAL_STATUS: ClassVar[dict[str, Any]] = {"currentReplicas": 0, "desiredReplicas": 0}
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("minReplicas", 1)
         if not spec.get("metrics"):
             spec["metrics"] = [DEFAULT_CPU]
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs: list[FieldError] = []
         ref = spec.get("scaleTargetRef") or {}
@@ -62,13 +53,13 @@ class HorizontalPodAutoscalerStrategy(OwnedStatusStrategy):
             errs.append(invalid("spec.maxReplicas", high,
                                 "must be greater than or equal to `minReplicas`"))
         for i, metric in enumerate(spec.get("metrics") or []):
-            if metric.get("type") == "Resource" and not nested(metric, "resource", "target"):
+            if metric.get("type") == "Resource" and not _base.nested(metric, "resource", "target"):
                 errs.append(required(f"spec.metrics[{i}].resource.target",
                                      "must specify a metric target"))
         return errs
 
 
-def _target(metric: Object, current: Object | None) -> str:
+def _target(metric: _base.Object, current: _base.Object | None) -> str:
     resource = metric.get("resource") or metric.get("containerResource") or {}
     target = resource.get("target") or {}
     shown = (current or {}).get("current") or {}
@@ -81,9 +72,9 @@ def _target(metric: Object, current: Object | None) -> str:
     return f"{resource.get('name')}: {now if now is not None else '<unknown>'}/{want}"
 
 
-def targets(obj: Object) -> str:
-    metrics = nested(obj, "spec", "metrics") or []
-    current = nested(obj, "status", "currentMetrics") or []
+def targets(obj: _base.Object) -> str:
+    metrics = _base.nested(obj, "spec", "metrics") or []
+    current = _base.nested(obj, "status", "currentMetrics") or []
     shown = []
     for i, metric in enumerate(metrics):
         status = current[i] if i < len(current) else None
@@ -92,53 +83,53 @@ def targets(obj: Object) -> str:
     return ", ".join(shown) if shown else "<none>"
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     ref = spec.get("scaleTargetRef") or {}
     return [name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", targets(obj),
             spec.get("minReplicas", 1), spec.get("maxReplicas", 0),
-            int(nested(obj, "status", "currentReplicas", default=0) or 0), age(obj, now)]
+            int(_base.nested(obj, "status", "currentReplicas", default=0) or 0), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Reference", description="Reference to the target resource"),
-    Column("Targets", description="The current and target metric values"),
-    Column("MinPods", type="integer", description="The minimum number of replicas"),
-    Column("MaxPods", type="integer", description="The maximum number of replicas"),
-    Column("Replicas", type="integer", description="The current number of replicas"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Reference", description="Reference to the target resource"),
+    _base.Column("Targets", description="The current and target metric values"),
+    _base.Column("MinPods", type="integer", description="The minimum number of replicas"),
+    _base.Column("MaxPods", type="integer", description="The maximum number of replicas"),
+    _base.Column("Replicas", type="integer", description="The current number of replicas"),
+    _base.AGE_COLUMN,
 )
 
-HORIZONTALPODAUTOSCALERS = ResourceType(
+HORIZONTALPODAUTOSCALERS = _base.ResourceType(
     group="autoscaling", version="v2", kind="HorizontalPodAutoscaler",
     plural="horizontalpodautoscalers", singular="horizontalpodautoscaler", namespaced=True,
-    strategy=HorizontalPodAutoscalerStrategy(), table=Table(COLUMNS, cells),
-    short_names=("hpa",), categories=("all",), subresources=(Subresource("status"),),
+    strategy=HorizontalPodAutoscalerStrategy(), table=_base.Table(COLUMNS, cells),
+    short_names=("hpa",), categories=("all",), subresources=(_base.Subresource("status"),),
 )
 
 
 class HorizontalPodAutoscalerV1Strategy(HorizontalPodAutoscalerStrategy):
     """autoscaling/v1: the v2 hooks on objects converted to v2."""
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         if obj.get("apiVersion") == "autoscaling/v1":
             obj.setdefault("spec", {}).setdefault("minReplicas", 1)
         else:
             super().default(obj)
 
-    def read(self, stored: Object) -> Object:
+    def read(self, stored: _base.Object) -> _base.Object:
         return to_v1(stored)
 
-    def to_storage(self, served: Object) -> Object:
+    def to_storage(self, served: _base.Object) -> _base.Object:
         return to_v2(served)
 
 
-def _v1_cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def _v1_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return cells(to_v2(obj), now)
 
 
 HORIZONTALPODAUTOSCALERS_V1 = dataclasses.replace(
     HORIZONTALPODAUTOSCALERS, version="v1", strategy=HorizontalPodAutoscalerV1Strategy(),
-    table=Table(COLUMNS, _v1_cells), storage_version="v2",
+    table=_base.Table(COLUMNS, _v1_cells), storage_version="v2",
 )

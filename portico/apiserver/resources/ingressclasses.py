@@ -19,16 +19,7 @@ from portico.apiserver.errors import (
     required,
     too_long,
 )
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     is_dns1123_label,
     is_dns1123_subdomain,
@@ -50,7 +41,7 @@ def _path_segment_errors(value: str) -> list[str]:
     return [f"may not contain '{c}'" for c in ("/", "%") if c in value]
 
 
-def validate_typed_reference(ref: Object, path: str) -> list[FieldError]:
+def validate_typed_reference(ref: _base.Object, path: str) -> list[FieldError]:
     """`validateIngressTypedLocalObjectReference` (also used by Ingress backends)."""
     errs: list[FieldError] = []
     group = ref.get("apiGroup")
@@ -100,30 +91,31 @@ def _parameters_errors(params: Any) -> list[FieldError]:
     return errs
 
 
-class IngressClassStrategy(Strategy):
-    def default(self, obj: Object) -> None:
-        params = nested(obj, "spec", "parameters")
+class IngressClassStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
+        params = _base.nested(obj, "spec", "parameters")
         if isinstance(params, dict) and not params.get("scope"):
             params["scope"] = "Cluster"
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
-        errs.extend(_controller_errors(str(nested(obj, "spec", "controller", default="") or "")))
-        errs.extend(_parameters_errors(nested(obj, "spec", "parameters")))
+        controller = _base.nested(obj, "spec", "controller", default="") or ""
+        errs.extend(_controller_errors(str(controller)))
+        errs.extend(_parameters_errors(_base.nested(obj, "spec", "parameters")))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(self.validate(new))
         errs.extend(validate_immutable(
-            nested(new, "spec", "controller"), nested(old, "spec", "controller"),
+            _base.nested(new, "spec", "controller"), _base.nested(old, "spec", "controller"),
             "spec.controller",
         ))
         return errs
 
 
-def format_parameters(obj: Object) -> str:
-    params = nested(obj, "spec", "parameters")
+def format_parameters(obj: _base.Object) -> str:
+    params = _base.nested(obj, "spec", "parameters")
     if not isinstance(params, dict):
         return "<none>"
     text = str(params.get("kind") or "")
@@ -132,20 +124,22 @@ def format_parameters(obj: Object) -> str:
     return text + "/" + str(params.get("name") or "")
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    controller = str(nested(obj, "spec", "controller", default="") or "")
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    controller = str(_base.nested(obj, "spec", "controller", default="") or "")
     return [name(obj), controller, format_parameters(obj), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Controller", description="Controller that is responsible for handling this class"),
-    Column("Parameters", description="A reference to a resource with additional parameters"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Controller", description=(
+        "Controller that is responsible for handling this class"
+    )),
+    _base.Column("Parameters", description="A reference to a resource with additional parameters"),
+    _base.AGE_COLUMN,
 )
 
-INGRESSCLASSES = ResourceType(
+INGRESSCLASSES = _base.ResourceType(
     group="networking.k8s.io", version="v1", kind="IngressClass", plural="ingressclasses",
     singular="ingressclass", namespaced=False, strategy=IngressClassStrategy(),
-    table=Table(COLUMNS, cells), has_status=False, generation=True,
+    table=_base.Table(COLUMNS, cells), has_status=False, generation=True,
 )

@@ -15,19 +15,8 @@ import ipaddress
 from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._admission import newest_default
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    WriteContext,
-    nested,
-)
 from portico.apiserver.resources._meta import (
     GoValue,
     is_dns1035_label,
@@ -58,7 +47,7 @@ def _host_errors(host: str) -> list[str]:
     return msgs + is_dns1123_subdomain(host)
 
 
-def validate_backend(backend: Object, path: str) -> list[FieldError]:
+def validate_backend(backend: _base.Object, path: str) -> list[FieldError]:
     """`validateIngressBackend`: exactly one of service and resource."""
     service, resource = backend.get("service"), backend.get("resource")
     if service is not None and resource is not None:
@@ -89,7 +78,7 @@ def validate_backend(backend: Object, path: str) -> list[FieldError]:
     return errs
 
 
-def validate_http_path(item: Object, path: str) -> list[FieldError]:
+def validate_http_path(item: _base.Object, path: str) -> list[FieldError]:
     """`validateHTTPIngressPath`."""
     path_type = item.get("pathType")
     if not path_type:
@@ -147,7 +136,7 @@ def _validate_tls(tls: list[Any]) -> list[FieldError]:
     return errs
 
 
-def validate_ingress(obj: Object) -> list[FieldError]:
+def validate_ingress(obj: _base.Object) -> list[FieldError]:
     spec = obj.get("spec") or {}
     errs: list[FieldError] = []
     rules = spec.get("rules")
@@ -166,9 +155,9 @@ def validate_ingress(obj: Object) -> list[FieldError]:
     return errs
 
 
-def _class_annotation_errors(obj: Object) -> list[FieldError]:
-    annotations = nested(obj, "metadata", "annotations", default=None) or {}
-    class_name = nested(obj, "spec", "ingressClassName")
+def _class_annotation_errors(obj: _base.Object) -> list[FieldError]:
+    annotations = _base.nested(obj, "metadata", "annotations", default=None) or {}
+    class_name = _base.nested(obj, "spec", "ingressClassName")
     value = annotations.get(CLASS_ANNOTATION)
     if value is not None and class_name is not None and value != class_name:
         return [invalid(f"annotations.{CLASS_ANNOTATION}", value,
@@ -181,17 +170,18 @@ _DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 _LEGACY_CLASS = "kubernetes.io/ingress.class"
 
 
-def default_class(ctx: WriteContext) -> str | None:
+def default_class(ctx: _base.WriteContext) -> str | None:
     """The newest IngressClass annotated as the default, as the DefaultIngressClass
     admission plugin picks it."""
     return newest_default(ctx, _CLASSES_PREFIX, _DEFAULT_CLASS)
 
 
-class IngressStrategy(Strategy):
-    def prepare_for_create(self, obj: Object) -> None:
+class IngressStrategy(_base.Strategy):
+    def prepare_for_create(self, obj: _base.Object) -> None:
         obj["status"] = {"loadBalancer": {}}
 
-    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+    def allocate(self, ctx: _base.WriteContext, new: _base.Object,
+                 old: _base.Object | None) -> None:
         """Admission: a new Ingress without a class gets the default IngressClass."""
         if old is not None:
             return
@@ -203,16 +193,16 @@ class IngressStrategy(Strategy):
         if chosen:
             spec["ingressClassName"] = chosen
 
-    def prepare_for_update(self, new: Object, old: Object) -> None:
+    def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
         new["status"] = copy.deepcopy(old.get("status") or {"loadBalancer": {}})
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(_class_annotation_errors(obj))
         errs.extend(validate_ingress(obj))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(validate_ingress(new))
         return errs
@@ -228,9 +218,9 @@ def format_hosts(rules: list[Any], limit: int = 3) -> str:
     return text
 
 
-def load_balancer_address(obj: Object) -> str:
+def load_balancer_address(obj: _base.Object) -> str:
     found: set[str] = set()
-    for ing in nested(obj, "status", "loadBalancer", "ingress", default=None) or []:
+    for ing in _base.nested(obj, "status", "loadBalancer", "ingress", default=None) or []:
         if ing.get("ip"):
             found.add(ing["ip"])
         elif ing.get("hostname"):
@@ -238,7 +228,7 @@ def load_balancer_address(obj: Object) -> str:
     return ",".join(sorted(found))
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     class_name = spec.get("ingressClassName")
     return [
@@ -249,20 +239,20 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Class", description="The name of the IngressClass resource that should be used "
-           "for this Ingress"),
-    Column("Hosts", description="Hosts that incoming requests are matched against before the "
-           "ingress rule"),
-    Column("Address", description="Address is a list containing ingress points for the "
-           "load-balancer"),
-    Column("Ports", description="Ports of TLS configurations that open"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Class", description="The name of the IngressClass resource that should be used "
+                 "for this Ingress"),
+    _base.Column("Hosts", description="Hosts that incoming requests are matched against before the "
+                 "ingress rule"),
+    _base.Column("Address", description="Address is a list containing ingress points for the "
+                 "load-balancer"),
+    _base.Column("Ports", description="Ports of TLS configurations that open"),
+    _base.AGE_COLUMN,
 )
 
-INGRESSES = ResourceType(
+INGRESSES = _base.ResourceType(
     group="networking.k8s.io", version="v1", kind="Ingress", plural="ingresses",
     singular="ingress", namespaced=True, strategy=IngressStrategy(),
-    table=Table(COLUMNS, cells), short_names=("ing",),
-    subresources=(Subresource("status"),), generation=True,
+    table=_base.Table(COLUMNS, cells), short_names=("ing",),
+    subresources=(_base.Subresource("status"),), generation=True,
 )

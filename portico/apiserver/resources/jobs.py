@@ -23,16 +23,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     FIELD_IMMUTABLE,
     GoValue,
@@ -63,7 +54,7 @@ MAX_INT32 = 2147483647
 _NOT_GENERATED = "`selector` not auto-generated"
 
 
-def default_job_spec(spec: Object) -> None:
+def default_job_spec(spec: _base.Object) -> None:
     if spec.get("completions") is None and spec.get("parallelism") is None:
         spec["completions"] = 1
     spec.setdefault("parallelism", 1)
@@ -76,7 +67,7 @@ def default_job_spec(spec: Object) -> None:
     default_pod_template(spec.get("template"))
 
 
-def generate_selector(obj: Object) -> None:
+def generate_selector(obj: _base.Object) -> None:
     """`generateSelector`: the uid and name labels on the template, the uid in the selector."""
     spec = obj.setdefault("spec", {})
     if spec.get("manualSelector"):
@@ -94,7 +85,7 @@ def generate_selector(obj: Object) -> None:
     selector.setdefault("matchLabels", {}).setdefault(CONTROLLER_UID, uid)
 
 
-def _generated_selector_errors(obj: Object) -> list[FieldError]:
+def _generated_selector_errors(obj: _base.Object) -> list[FieldError]:
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
     if spec.get("manualSelector") or not isinstance(selector, dict):
@@ -102,7 +93,7 @@ def _generated_selector_errors(obj: Object) -> list[FieldError]:
     meta = obj.get("metadata") or {}
     expected = {CONTROLLER_UID: str(meta.get("uid", "")), JOB_NAME: str(meta.get("name", ""))}
     errs: list[FieldError] = []
-    labels = nested(spec, "template", "metadata", "labels", default=None) or {}
+    labels = _base.nested(spec, "template", "metadata", "labels", default=None) or {}
     for key, value in expected.items():
         if labels.get(key) != value:
             errs.append(required(f"spec.template.metadata.labels[{key}]", f"must be '{value}'"))
@@ -111,7 +102,7 @@ def _generated_selector_errors(obj: Object) -> list[FieldError]:
     return errs
 
 
-def _validate_counts(spec: Object) -> list[FieldError]:
+def _validate_counts(spec: _base.Object) -> list[FieldError]:
     errs: list[FieldError] = []
     for key in ("parallelism", "completions", "backoffLimit", "backoffLimitPerIndex",
                 "maxFailedIndexes", "ttlSecondsAfterFinished"):
@@ -131,26 +122,26 @@ def _validate_counts(spec: Object) -> list[FieldError]:
     return errs
 
 
-def validate_job_spec(spec: Object) -> list[FieldError]:
+def validate_job_spec(spec: _base.Object) -> list[FieldError]:
     errs = _validate_counts(spec)
     errs.extend(validate_selector_and_template(spec, "job", JOB_RESTART_POLICIES))
     return errs
 
 
 class JobStrategy(OwnedStatusStrategy):
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         default_job_spec(obj.setdefault("spec", {}))
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         super().prepare_for_create(obj)
         generate_selector(obj)
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs = _generated_selector_errors(obj)
         errs.extend(validate_job_spec(obj.get("spec") or {}))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
         errs = validate_job_spec(new_spec)
         if new_spec.get("selector") != old_spec.get("selector"):
@@ -170,18 +161,18 @@ class JobStrategy(OwnedStatusStrategy):
         return errs
 
 
-def has_condition(obj: Object, cond_type: str) -> bool:
+def has_condition(obj: _base.Object, cond_type: str) -> bool:
     return any(c.get("type") == cond_type and c.get("status") == ConditionStatus.TRUE
-               for c in nested(obj, "status", "conditions", default=None) or [])
+               for c in _base.nested(obj, "status", "conditions", default=None) or [])
 
 
-def job_status_word(obj: Object) -> str:
+def job_status_word(obj: _base.Object) -> str:
     """The STATUS column: Complete, Failed, Terminating, Suspended, FailureTarget, Running."""
     if has_condition(obj, "Complete"):
         return "Complete"
     if has_condition(obj, "Failed"):
         return "Failed"
-    if nested(obj, "metadata", "deletionTimestamp"):
+    if _base.nested(obj, "metadata", "deletionTimestamp"):
         return "Terminating"
     if has_condition(obj, "Suspended"):
         return "Suspended"
@@ -190,14 +181,14 @@ def job_status_word(obj: Object) -> str:
     return "Running"
 
 
-def _completions(spec: Object, succeeded: int) -> str:
+def _completions(spec: _base.Object, succeeded: int) -> str:
     if spec.get("completions") is not None:
         return f"{succeeded}/{int(spec['completions'])}"
     parallelism = int(spec.get("parallelism") or 0)
     return f"{succeeded}/1 of {parallelism}" if parallelism > 1 else f"{succeeded}/1"
 
 
-def _duration(status: Object, now: datetime.datetime) -> str:
+def _duration(status: _base.Object, now: datetime.datetime) -> str:
     start = parse_time(status.get("startTime"))
     if start is None:
         return ""
@@ -205,7 +196,7 @@ def _duration(status: Object, now: datetime.datetime) -> str:
     return human_duration((end - start).total_seconds())
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
     return [
@@ -219,21 +210,21 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Status", description="Status of the job."),
-    Column("Completions", description="The number of pods which reached phase Succeeded. The "
-           "value increases monotonically for a given spec. However, it may decrease in "
-           "reaction to scale down of elastic indexed jobs."),
-    Column("Duration", description="Time required to complete the job."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Status", description="Status of the job."),
+    _base.Column("Completions", description="The number of pods which reached phase Succeeded. The "
+                 "value increases monotonically for a given spec. However, it may decrease in "
+                 "reaction to scale down of elastic indexed jobs."),
+    _base.Column("Duration", description="Time required to complete the job."),
+    _base.AGE_COLUMN,
     *wide_columns("A label query over pods that should match the "
-           "pod count. Normally, the system sets this field for you. More info: "
-           "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/"
-           "#label-selectors"),
+                  "pod count. Normally, the system sets this field for you. More info: "
+                  "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/"
+                  "#label-selectors"),
 )
 
-JOBS = ResourceType(
+JOBS = _base.ResourceType(
     group="batch", version="v1", kind="Job", plural="jobs", singular="job", namespaced=True,
-    strategy=JobStrategy(), table=Table(COLUMNS, cells), categories=("all",),
-    subresources=(Subresource("status"),), generation=True,
+    strategy=JobStrategy(), table=_base.Table(COLUMNS, cells), categories=("all",),
+    subresources=(_base.Subresource("status"),), generation=True,
 )

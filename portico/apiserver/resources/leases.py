@@ -6,22 +6,13 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 
 STRATEGIES = ("OldestEmulationVersion",)
 
 
-def validate_lease_spec(spec: Object) -> list[FieldError]:
+def validate_lease_spec(spec: _base.Object) -> list[FieldError]:
     errs: list[FieldError] = []
     duration = spec.get("leaseDurationSeconds")
     if isinstance(duration, int) and duration <= 0:
@@ -41,33 +32,28 @@ def validate_lease_spec(spec: Object) -> list[FieldError]:
     return errs
 
 
-class LeaseStrategy(Strategy):
-    def validate(self, obj: Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_lease_spec(obj.get("spec") or {}))
-        return errs
-
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
-        errs: list[FieldError] = []
-        errs.extend(validate_lease_spec(new.get("spec") or {}))
-        return errs
+class LeaseStrategy(_base.Strategy):
+    def validate(self, obj: _base.Object) -> list[FieldError]:
+        return validate_lease_spec(obj.get("spec") or {})
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    holder = nested(obj, "spec", "holderIdentity", default="") or ""
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    holder = _base.nested(obj, "spec", "holderIdentity", default="") or ""
     return [name(obj), str(holder), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Holder", description="holderIdentity contains the identity of the holder of a "
-           "current lease. If Coordinated Leader Election is used, the holder identity must be "
-           "equal to the elected LeaseCandidate.metadata.name field."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Holder", description=(
+        "holderIdentity contains the identity of the holder of a "
+        "current lease. If Coordinated Leader Election is used, the holder identity must be "
+        "equal to the elected LeaseCandidate.metadata.name field."
+    )),
+    _base.AGE_COLUMN,
 )
 
-LEASES = ResourceType(
+LEASES = _base.ResourceType(
     group="coordination.k8s.io", version="v1", kind="Lease", plural="leases", singular="lease",
-    namespaced=True, strategy=LeaseStrategy(), table=Table(COLUMNS, cells),
+    namespaced=True, strategy=LeaseStrategy(), table=_base.Table(COLUMNS, cells),
     has_status=False, generation=False,
 )

@@ -14,45 +14,40 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 
 METRICS_GROUP, METRICS_VERSION = "metrics.k8s.io", "v1beta1"
 READ_VERBS = ("get", "list")
 
 
-def node_cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def node_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     usage = obj.get("usage") or {}
     return [name(obj), str(usage.get("cpu", "")), str(usage.get("memory", "")),
             str(obj.get("window", "")), age(obj, now)]
 
 
-def pod_cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def pod_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     containers = obj.get("containers") or []
-    cpu = ",".join(str(nested(c, "usage", "cpu", default="")) for c in containers)
-    memory = ",".join(str(nested(c, "usage", "memory", default="")) for c in containers)
+    cpu = ",".join(str(_base.nested(c, "usage", "cpu", default="")) for c in containers)
+    memory = ",".join(str(_base.nested(c, "usage", "memory", default="")) for c in containers)
     return [name(obj), cpu, memory, str(obj.get("window", "")), age(obj, now)]
 
 
-COLUMNS = (NAME_COLUMN, Column("CPU"), Column("Memory"), Column("Window"), AGE_COLUMN)
+COLUMNS = (
+    _base.NAME_COLUMN, _base.Column("CPU"), _base.Column("Memory"), _base.Column("Window"),
+    _base.AGE_COLUMN,
+)
 
-NODEMETRICS = ResourceType(
+NODEMETRICS = _base.ResourceType(
     group=METRICS_GROUP, version=METRICS_VERSION, kind="NodeMetrics", plural="nodes",
-    singular="", namespaced=False, strategy=Strategy(), table=Table(COLUMNS, node_cells),
+    singular="", namespaced=False, strategy=_base.Strategy(),
+    table=_base.Table(COLUMNS, node_cells),
     verbs=READ_VERBS, has_status=False, generation=False,
 )
 
-PODMETRICS = ResourceType(
+PODMETRICS = _base.ResourceType(
     group=METRICS_GROUP, version=METRICS_VERSION, kind="PodMetrics", plural="pods",
-    singular="", namespaced=True, strategy=Strategy(), table=Table(COLUMNS, pod_cells),
+    singular="", namespaced=True, strategy=_base.Strategy(), table=_base.Table(COLUMNS, pod_cells),
     verbs=READ_VERBS, has_status=False, generation=False,
 )

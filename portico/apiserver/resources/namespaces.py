@@ -14,18 +14,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, invalid
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    field_selector_fn,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 from portico.model.validation import is_qualified_name
 
@@ -47,10 +36,10 @@ def _validate_finalizers(finalizers: Any) -> list[FieldError]:
     return errs
 
 
-class NamespaceStrategy(Strategy):
+class NamespaceStrategy(_base.Strategy):
     name_validation = "label"
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         meta = obj.setdefault("metadata", {})
         if meta.get("name"):
             labels = meta.get("labels")
@@ -62,7 +51,7 @@ class NamespaceStrategy(Strategy):
             status = obj["status"] = {}
         status.setdefault("phase", "Active")
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         obj["status"] = {"phase": "Active"}
         spec = obj.get("spec")
         if not isinstance(spec, dict):
@@ -71,45 +60,45 @@ class NamespaceStrategy(Strategy):
         if FINALIZER_KUBERNETES not in finalizers:
             finalizers.append(FINALIZER_KUBERNETES)
 
-    def prepare_for_update(self, new: Object, old: Object) -> None:
+    def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
         new.setdefault("spec", {})
-        old_finalizers = nested(old, "spec", "finalizers")
+        old_finalizers = _base.nested(old, "spec", "finalizers")
         if old_finalizers is None:
             new["spec"].pop("finalizers", None)
         else:
             new["spec"]["finalizers"] = copy.deepcopy(old_finalizers)
         new["status"] = copy.deepcopy(old.get("status") or {"phase": "Active"})
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
-        errs.extend(_validate_finalizers(nested(obj, "spec", "finalizers")))
+        errs.extend(_validate_finalizers(_base.nested(obj, "spec", "finalizers")))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
-        errs.extend(_validate_finalizers(nested(new, "spec", "finalizers")))
+        errs.extend(_validate_finalizers(_base.nested(new, "spec", "finalizers")))
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    return [name(obj), str(nested(obj, "status", "phase", default="") or ""), age(obj, now)]
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    return [name(obj), str(_base.nested(obj, "status", "phase", default="") or ""), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Status", description="The status of the namespace"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Status", description="The status of the namespace"),
+    _base.AGE_COLUMN,
 )
 
-NAMESPACES = ResourceType(
+NAMESPACES = _base.ResourceType(
     group="", version="v1", kind="Namespace", plural="namespaces", singular="namespace",
-    namespaced=False, strategy=NamespaceStrategy(), table=Table(COLUMNS, cells),
+    namespaced=False, strategy=NamespaceStrategy(), table=_base.Table(COLUMNS, cells),
     short_names=("ns",),
     subresources=(
-        Subresource("finalize", verbs=("update",)),
-        Subresource("status"),
+        _base.Subresource("finalize", verbs=("update",)),
+        _base.Subresource("status"),
     ),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-    field_selectors={"status.phase": field_selector_fn("status", "phase")},
+    field_selectors={"status.phase": _base.field_selector_fn("status", "phase")},
     generation=False,
 )

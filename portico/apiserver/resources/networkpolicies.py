@@ -17,16 +17,7 @@ import ipaddress
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import is_valid_port_name, is_valid_port_num
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
@@ -116,8 +107,8 @@ def _policy_types_errors(types: Any) -> list[FieldError]:
             for i, t in enumerate(types) if t not in POLICY_TYPES]
 
 
-class NetworkPolicyStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class NetworkPolicyStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         if not isinstance(spec, dict):
             return
@@ -131,7 +122,7 @@ class NetworkPolicyStrategy(Strategy):
         if not spec.get("policyTypes"):
             spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs = validate_label_selector(spec.get("podSelector"), "spec.podSelector")
         for direction, peers in _RULES:
@@ -146,19 +137,20 @@ class NetworkPolicyStrategy(Strategy):
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    return [name(obj), format_label_selector(nested(obj, "spec", "podSelector")), age(obj, now)]
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    selector = format_label_selector(_base.nested(obj, "spec", "podSelector"))
+    return [name(obj), selector, age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Pod-Selector",
-           description="Selects the pods to which this NetworkPolicy object applies."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Pod-Selector",
+                 description="Selects the pods to which this NetworkPolicy object applies."),
+    _base.AGE_COLUMN,
 )
 
-NETWORKPOLICIES = ResourceType(
+NETWORKPOLICIES = _base.ResourceType(
     group="networking.k8s.io", version="v1", kind="NetworkPolicy", plural="networkpolicies",
     singular="networkpolicy", namespaced=True, strategy=NetworkPolicyStrategy(),
-    table=Table(COLUMNS, cells), short_names=("netpol",), has_status=False, generation=True,
+    table=_base.Table(COLUMNS, cells), short_names=("netpol",), has_status=False, generation=True,
 )

@@ -20,19 +20,8 @@ import json
 from typing import Any
 
 from portico.apiserver.errors import FieldError, StatusError, forbidden
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._admission import newest_default, stored
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    WriteContext,
-    nested,
-)
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._volume_claims import (
     access_modes_text,
@@ -51,27 +40,28 @@ RESIZE_FORBIDDEN = ("only dynamically provisioned pvc can be resized and the sto
 CLASSES_PREFIX = "/registry/storage.k8s.io/storageclasses/"
 
 
-def _storage(obj: Object) -> Any:
-    return nested(obj, "spec", "resources", "requests", "storage")
+def _storage(obj: _base.Object) -> Any:
+    return _base.nested(obj, "spec", "resources", "requests", "storage")
 
 
-def _spec_diff(old: Object, new: Object) -> str:
+def _spec_diff(old: _base.Object, new: _base.Object) -> str:
     lines = difflib.unified_diff(json.dumps(old, indent=1, sort_keys=True).splitlines(),
                                  json.dumps(new, indent=1, sort_keys=True).splitlines(),
                                  lineterm="", n=1)
     return "\n".join(list(lines)[2:])
 
 
-def _resize_forbidden(ctx: WriteContext, new: Object) -> bool:
+def _resize_forbidden(ctx: _base.WriteContext, new: _base.Object) -> bool:
     """The PersistentVolumeClaimResize admission plugin: only a claim of a class that
     allows expansion may grow."""
-    name = nested(new, "spec", "storageClassName")
+    name = _base.nested(new, "spec", "storageClassName")
     storage_class = stored(ctx, CLASSES_PREFIX + str(name)) if name else None
     return not (storage_class or {}).get("allowVolumeExpansion")
 
 
-class PersistentVolumeClaimStrategy(Strategy):
-    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+class PersistentVolumeClaimStrategy(_base.Strategy):
+    def allocate(self, ctx: _base.WriteContext, new: _base.Object,
+                 old: _base.Object | None) -> None:
         """Admission: DefaultStorageClass on create, PersistentVolumeClaimResize on update."""
         spec = new.setdefault("spec", {})
         if old is None:
@@ -85,32 +75,32 @@ class PersistentVolumeClaimStrategy(Strategy):
         except (TypeError, ValueError):
             grows = False
         if grows and _resize_forbidden(ctx, new):
-            name = nested(new, "metadata", "name")
+            name = _base.nested(new, "metadata", "name")
             raise StatusError(403, "Forbidden", f'persistentvolumeclaims "{name}" is forbidden: '
                               f"{RESIZE_FORBIDDEN}", {"name": name,
                                                       "kind": "persistentvolumeclaims"})
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         obj["status"] = {"phase": "Pending"}
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs = validate_access_modes(spec.get("accessModes"), "spec.accessModes")
         errs += validate_storage(_storage(obj), "spec.resources[storage]")
         errs += validate_volume_mode(spec.get("volumeMode"), "spec.volumeMode")
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs = self.validate(new)
         old_spec, new_spec = copy.deepcopy(old.get("spec") or {}), copy.deepcopy(
             new.get("spec") or {})
         for key in ("volumeName", "storageClassName"):  # set once, by the binder
             if not old_spec.get(key) and new_spec.get(key):
                 old_spec[key] = new_spec[key]
-        bound = nested(old, "status", "phase") == "Bound"
+        bound = _base.nested(old, "status", "phase") == "Bound"
         for spec in (old_spec, new_spec):
             spec.pop("volumeAttributesClassName", None)
             if bound:
@@ -126,7 +116,7 @@ class PersistentVolumeClaimStrategy(Strategy):
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     bound = bool(spec.get("volumeName")) and status.get("phase") == "Bound"
     return [name(obj), str(status.get("phase", "")), str(spec.get("volumeName") or ""),
@@ -138,15 +128,16 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Status"), Column("Volume"), Column("Capacity"), Column("Access Modes"),
-    Column("StorageClass"), Column("VolumeAttributesClass"), AGE_COLUMN,
-    Column("VolumeMode", priority=1),
+    _base.NAME_COLUMN,
+    _base.Column("Status"), _base.Column("Volume"), _base.Column("Capacity"),
+    _base.Column("Access Modes"),
+    _base.Column("StorageClass"), _base.Column("VolumeAttributesClass"), _base.AGE_COLUMN,
+    _base.Column("VolumeMode", priority=1),
 )
 
-PERSISTENTVOLUMECLAIMS = ResourceType(
+PERSISTENTVOLUMECLAIMS = _base.ResourceType(
     group="", version="v1", kind="PersistentVolumeClaim", plural="persistentvolumeclaims",
     singular="persistentvolumeclaim", namespaced=True,
-    strategy=PersistentVolumeClaimStrategy(), table=Table(COLUMNS, cells),
-    short_names=("pvc",), subresources=(Subresource("status"),), generation=False,
+    strategy=PersistentVolumeClaimStrategy(), table=_base.Table(COLUMNS, cells),
+    short_names=("pvc",), subresources=(_base.Subresource("status"),), generation=False,
 )

@@ -12,17 +12,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._volume_claims import (
     access_modes_text,
@@ -38,16 +28,16 @@ SOURCES = ("hostPath", "local", "nfs", "csi", "iscsi", "fc", "azureDisk", "azure
            "storageos", "photonPersistentDisk")
 
 
-class PersistentVolumeStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class PersistentVolumeStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
         spec.setdefault("volumeMode", "Filesystem")
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         obj["status"] = {"phase": "Pending"}
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs = validate_access_modes(spec.get("accessModes"), "spec.accessModes")
         capacity = spec.get("capacity")
@@ -67,41 +57,43 @@ class PersistentVolumeStrategy(Strategy):
         errs += validate_volume_mode(spec.get("volumeMode"), "spec.volumeMode")
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs = self.validate(new)
         for key in ("volumeMode",):
-            if nested(new, "spec", key) != nested(old, "spec", key):
+            if _base.nested(new, "spec", key) != _base.nested(old, "spec", key):
                 errs.append(forbidden(f"spec.{key}", "field is immutable"))
         return errs
 
 
-def _claim(obj: Object) -> str:
-    ref = nested(obj, "spec", "claimRef") or {}
+def _claim(obj: _base.Object) -> str:
+    ref = _base.nested(obj, "spec", "claimRef") or {}
     return f"{ref.get('namespace', '')}/{ref.get('name', '')}" if ref.get("name") else ""
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     return [name(obj), str((spec.get("capacity") or {}).get("storage", "")),
             access_modes_text(spec.get("accessModes")),
             str(spec.get("persistentVolumeReclaimPolicy", "")),
-            str(nested(obj, "status", "phase", default="") or ""), _claim(obj),
+            str(_base.nested(obj, "status", "phase", default="") or ""), _claim(obj),
             str(spec.get("storageClassName") or ""),
             str(spec.get("volumeAttributesClassName") or "<unset>"),
-            str(nested(obj, "status", "reason", default="") or ""), age(obj, now),
+            str(_base.nested(obj, "status", "reason", default="") or ""), age(obj, now),
             str(spec.get("volumeMode") or "")]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Capacity"), Column("Access Modes"), Column("Reclaim Policy"), Column("Status"),
-    Column("Claim"), Column("StorageClass"), Column("VolumeAttributesClass"), Column("Reason"),
-    AGE_COLUMN, Column("VolumeMode", priority=1),
+    _base.NAME_COLUMN,
+    _base.Column("Capacity"), _base.Column("Access Modes"), _base.Column("Reclaim Policy"),
+    _base.Column("Status"), _base.Column("Claim"), _base.Column("StorageClass"),
+    _base.Column("VolumeAttributesClass"), _base.Column("Reason"),
+    _base.AGE_COLUMN, _base.Column("VolumeMode", priority=1),
 )
 
-PERSISTENTVOLUMES = ResourceType(
+PERSISTENTVOLUMES = _base.ResourceType(
     group="", version="v1", kind="PersistentVolume", plural="persistentvolumes",
     singular="persistentvolume", namespaced=False, strategy=PersistentVolumeStrategy(),
-    table=Table(COLUMNS, cells), short_names=("pv",), subresources=(Subresource("status"),),
+    table=_base.Table(COLUMNS, cells), short_names=("pv",),
+    subresources=(_base.Subresource("status"),),
     generation=False,
 )

@@ -14,16 +14,7 @@ import re
 from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, invalid
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._selector import validate_label_selector
@@ -52,7 +43,7 @@ class PodDisruptionBudgetStrategy(OwnedStatusStrategy):
     INITIAL_STATUS: ClassVar[dict[str, Any]] = {
         "disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         spec = obj.get("spec") or {}
         errs: list[FieldError] = []
         if spec.get("minAvailable") is not None and spec.get("maxUnavailable") is not None:
@@ -63,26 +54,27 @@ class PodDisruptionBudgetStrategy(OwnedStatusStrategy):
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
     shown = [("N/A" if spec.get(k) is None else str(spec[k]))
              for k in ("minAvailable", "maxUnavailable")]
-    return [name(obj), *shown, int(nested(obj, "status", "disruptionsAllowed", default=0) or 0),
-            age(obj, now)]
+    allowed = int(_base.nested(obj, "status", "disruptionsAllowed", default=0) or 0)
+    return [name(obj), *shown, allowed, age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Min Available", description="The minimum number of pods that must be available"),
-    Column("Max Unavailable",
-           description="The maximum number of pods that may be unavailable"),
-    Column("Allowed Disruptions", type="integer",
-           description="Calculated number of pods that may be disrupted at this time"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Min Available", description="The minimum number of pods that must be available"),
+    _base.Column("Max Unavailable",
+                 description="The maximum number of pods that may be unavailable"),
+    _base.Column("Allowed Disruptions", type="integer",
+                 description="Calculated number of pods that may be disrupted at this time"),
+    _base.AGE_COLUMN,
 )
 
-PODDISRUPTIONBUDGETS = ResourceType(
+PODDISRUPTIONBUDGETS = _base.ResourceType(
     group="policy", version="v1", kind="PodDisruptionBudget", plural="poddisruptionbudgets",
     singular="poddisruptionbudget", namespaced=True, strategy=PodDisruptionBudgetStrategy(),
-    table=Table(COLUMNS, cells), short_names=("pdb",), subresources=(Subresource("status"),),
+    table=_base.Table(COLUMNS, cells), short_names=("pdb",),
+    subresources=(_base.Subresource("status"),),
 )

@@ -18,20 +18,9 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden
+from portico.apiserver.resources import _base
 from portico.apiserver.resources import _sa_admission as sa_admission
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    WriteContext,
-    field_selector_fn,
-    nested,
-)
+from portico.apiserver.resources._owned_status import keep_status
 from portico.apiserver.resources._pod_template import default_pod_spec, validate_pod_spec
 from portico.apiserver.resources._printers import age, name, parse_time, since
 from portico.model.vocabulary import ConditionStatus, PodConditionType, RestartPolicy
@@ -46,7 +35,7 @@ _UPDATE_FORBIDDEN = (
 )
 
 
-def qos_class(spec: Object) -> str:
+def qos_class(spec: _base.Object) -> str:
     """`GetPodQOS`: BestEffort without any requests/limits, Guaranteed when all match."""
     containers = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
     any_set = False
@@ -67,7 +56,7 @@ def qos_class(spec: Object) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
-def _default_tolerations(spec: Object) -> None:
+def _default_tolerations(spec: _base.Object) -> None:
     """The DefaultTolerationSeconds admission plugin."""
     tolerations = spec.setdefault("tolerations", [])
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
@@ -78,13 +67,13 @@ def _default_tolerations(spec: Object) -> None:
             })
 
 
-class PodStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class PodStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         default_pod_spec(spec)
         spec.setdefault("enableServiceLinks", True)
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
@@ -93,22 +82,20 @@ class PodStrategy(Strategy):
         _default_tolerations(spec)
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(spec)}
 
-    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+    def allocate(self, ctx: _base.WriteContext, new: _base.Object,
+                 old: _base.Object | None) -> None:
         if old is None:
             sa_admission.admit(ctx, new)
 
-    def prepare_for_update(self, new: Object, old: Object) -> None:
-        if "status" in old:
-            new["status"] = copy.deepcopy(old["status"])
-        else:
-            new.pop("status", None)
+    def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
+        keep_status(new, old)
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(validate_pod_spec(obj.get("spec") or {}, "spec"))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(validate_pod_spec(new.get("spec") or {}, "spec"))
         if _mutable_masked(new.get("spec") or {}) != _mutable_masked(old.get("spec") or {}):
@@ -116,7 +103,7 @@ class PodStrategy(Strategy):
         return errs
 
 
-def _mutable_masked(spec: Object) -> Object:
+def _mutable_masked(spec: _base.Object) -> _base.Object:
     """The spec with the fields a pod update may change blanked out."""
     masked = copy.deepcopy(spec)
     for key in ("containers", "initContainers"):
@@ -127,7 +114,7 @@ def _mutable_masked(spec: Object) -> Object:
     return masked
 
 
-def bind(pod: Object, node: str, now: datetime.datetime) -> None:
+def bind(pod: _base.Object, node: str, now: datetime.datetime) -> None:
     """What `pods/binding` writes: the node, and PodScheduled=True (as kube's binding
     storage does, so the scheduler needs no status write of its own)."""
     pod["spec"]["nodeName"] = node
@@ -152,14 +139,14 @@ def _later(a: str | None, b: str | None) -> str | None:
     return a
 
 
-def _restartable(spec: Object, ctr_name: str) -> bool:
+def _restartable(spec: _base.Object, ctr_name: str) -> bool:
     for ctr in spec.get("initContainers") or []:
         if ctr.get("name") == ctr_name:
             return bool(ctr.get("restartPolicy") == RestartPolicy.ALWAYS)
     return False
 
 
-def _terminated_reason(term: Object, prefix: str) -> str:
+def _terminated_reason(term: _base.Object, prefix: str) -> str:
     if term.get("reason"):
         return f"{prefix}{term['reason']}"
     if term.get("signal"):
@@ -170,17 +157,17 @@ def _terminated_reason(term: Object, prefix: str) -> str:
 _Restarts = tuple[int, str | None]
 
 
-def _init_status(obj: Object, reason: str) -> tuple[str, bool, _Restarts, _Restarts, int]:
+def _init_status(obj: _base.Object, reason: str) -> tuple[str, bool, _Restarts, _Restarts, int]:
     """Walk init containers: (reason, initializing, all restarts, sidecar restarts, ready)."""
     spec = obj.get("spec") or {}
-    inits = nested(obj, "status", "initContainerStatuses", default=None) or []
+    inits = _base.nested(obj, "status", "initContainerStatuses", default=None) or []
     restarts, sidecar_restarts, ready = 0, 0, 0
     last: str | None = None
     sidecar_last: str | None = None
     initializing = False
     for i, ctr in enumerate(inits):
         count = int(ctr.get("restartCount") or 0)
-        finished = nested(ctr, "lastState", "terminated", "finishedAt")
+        finished = _base.nested(ctr, "lastState", "terminated", "finishedAt")
         restarts += count
         last = _later(last, finished)
         sidecar = _restartable(spec, ctr.get("name", ""))
@@ -205,14 +192,14 @@ def _init_status(obj: Object, reason: str) -> tuple[str, bool, _Restarts, _Resta
     return reason, initializing, (restarts, last), (sidecar_restarts, sidecar_last), ready
 
 
-def _condition_true(obj: Object, cond_type: str) -> bool:
-    for cond in nested(obj, "status", "conditions", default=None) or []:
+def _condition_true(obj: _base.Object, cond_type: str) -> bool:
+    for cond in _base.nested(obj, "status", "conditions", default=None) or []:
         if cond.get("type") == cond_type:
             return bool(cond.get("status") == ConditionStatus.TRUE)
     return False
 
 
-def pod_status_cells(obj: Object, now: datetime.datetime) -> tuple[str, str, str]:
+def pod_status_cells(obj: _base.Object, now: datetime.datetime) -> tuple[str, str, str]:
     """(READY, STATUS, RESTARTS) exactly as `printPod` computes them."""
     spec = obj.get("spec") or {}
     status = obj.get("status") or {}
@@ -232,7 +219,7 @@ def pod_status_cells(obj: Object, now: datetime.datetime) -> tuple[str, str, str
         has_running = False
         for ctr in reversed(status.get("containerStatuses") or []):
             restarts += int(ctr.get("restartCount") or 0)
-            last = _later(last, nested(ctr, "lastState", "terminated", "finishedAt"))
+            last = _later(last, _base.nested(ctr, "lastState", "terminated", "finishedAt"))
             state = ctr.get("state") or {}
             waiting, term = state.get("waiting"), state.get("terminated")
             if waiting and waiting.get("reason"):
@@ -244,7 +231,7 @@ def pod_status_cells(obj: Object, now: datetime.datetime) -> tuple[str, str, str
                 ready += 1
         if reason == "Completed" and has_running:
             reason = "Running" if _condition_true(obj, "Ready") else "NotReady"
-    deleting = nested(obj, "metadata", "deletionTimestamp") is not None
+    deleting = _base.nested(obj, "metadata", "deletionTimestamp") is not None
     if deleting and status.get("reason") == "NodeLost":
         reason = "Unknown"
     elif deleting and phase not in _TERMINAL:
@@ -255,20 +242,20 @@ def pod_status_cells(obj: Object, now: datetime.datetime) -> tuple[str, str, str
     return f"{ready}/{total}", reason, restarts_text
 
 
-def _readiness_gates(obj: Object) -> str:
-    gates = nested(obj, "spec", "readinessGates", default=None) or []
+def _readiness_gates(obj: _base.Object) -> str:
+    gates = _base.nested(obj, "spec", "readinessGates", default=None) or []
     if not gates:
         return "<none>"
     true = sum(1 for g in gates if _condition_true(obj, g.get("conditionType", "")))
     return f"{true}/{len(gates)}"
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     ready, reason, restarts = pod_status_cells(obj, now)
-    ips = nested(obj, "status", "podIPs", default=None) or []
+    ips = _base.nested(obj, "status", "podIPs", default=None) or []
     pod_ip = (ips[0].get("ip") if ips else "") or "<none>"
-    node = nested(obj, "spec", "nodeName", default="") or "<none>"
-    nominated = nested(obj, "status", "nominatedNodeName", default="") or "<none>"
+    node = _base.nested(obj, "spec", "nodeName", default="") or "<none>"
+    nominated = _base.nested(obj, "status", "nominatedNodeName", default="") or "<none>"
     return [
         name(obj), ready, reason, restarts, age(obj, now), pod_ip, node, nominated,
         _readiness_gates(obj),
@@ -276,59 +263,64 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Ready", description="The aggregate readiness state of this pod for accepting traffic."),
-    Column("Status", description="The aggregate status of the containers in this pod."),
-    Column(
+    _base.NAME_COLUMN,
+    _base.Column("Ready", description=(
+        "The aggregate readiness state of this pod for accepting traffic."
+    )),
+    _base.Column("Status", description="The aggregate status of the containers in this pod."),
+    _base.Column(
         "Restarts",
         description="The number of times the containers in this pod have been restarted and "
         "when the last container in this pod has restarted.",
     ),
-    AGE_COLUMN,
-    Column("IP", priority=1, description="podIP address allocated to the pod."),
-    Column("Node", priority=1, description="NodeName indicates in which node this pod is scheduled."),  # noqa: E501
-    Column(
+    _base.AGE_COLUMN,
+    _base.Column("IP", priority=1, description="podIP address allocated to the pod."),
+    _base.Column("Node", priority=1, description=(
+        "NodeName indicates in which node this pod is scheduled."
+    )),
+    _base.Column(
         "Nominated Node", priority=1,
         description="nominatedNodeName is set only when this pod preempts other pods on the node.",
     ),
-    Column(
+    _base.Column(
         "Readiness Gates", priority=1,
         description="If specified, all readiness gates will be evaluated for pod readiness.",
     ),
 )
 
 
-def _host_network(obj: Object) -> str:
-    return "true" if nested(obj, "spec", "hostNetwork") else "false"
+def _host_network(obj: _base.Object) -> str:
+    return "true" if _base.nested(obj, "spec", "hostNetwork") else "false"
 
 
-def _pod_ip(obj: Object) -> str:
-    ips = nested(obj, "status", "podIPs", default=None) or []
+def _pod_ip(obj: _base.Object) -> str:
+    ips = _base.nested(obj, "status", "podIPs", default=None) or []
     return str(ips[0].get("ip", "")) if ips else ""
 
 
-PODS = ResourceType(
+PODS = _base.ResourceType(
     group="", version="v1", kind="Pod", plural="pods", singular="pod", namespaced=True,
-    strategy=PodStrategy(), table=Table(COLUMNS, cells),
+    strategy=PodStrategy(), table=_base.Table(COLUMNS, cells),
     short_names=("po",), categories=("all",),
     subresources=(
-        Subresource("status"),
-        Subresource("log", kind="Pod", verbs=("get",)),
-        Subresource("exec", kind="PodExecOptions", verbs=("create", "get")),
-        Subresource("attach", kind="PodAttachOptions", verbs=("create", "get")),
-        Subresource("portforward", kind="PodPortForwardOptions", verbs=("create", "get")),
-        Subresource("binding", kind="Binding", verbs=("create",)),
-        Subresource("eviction", kind="Eviction", group="policy", version="v1", verbs=("create",)),
+        _base.Subresource("status"),
+        _base.Subresource("log", kind="Pod", verbs=("get",)),
+        _base.Subresource("exec", kind="PodExecOptions", verbs=("create", "get")),
+        _base.Subresource("attach", kind="PodAttachOptions", verbs=("create", "get")),
+        _base.Subresource("portforward", kind="PodPortForwardOptions", verbs=("create", "get")),
+        _base.Subresource("binding", kind="Binding", verbs=("create",)),
+        _base.Subresource("eviction", kind="Eviction", group="policy", version="v1",
+                          verbs=("create",)),
     ),
     field_selectors={
-        "spec.nodeName": field_selector_fn("spec", "nodeName"),
-        "spec.restartPolicy": field_selector_fn("spec", "restartPolicy"),
-        "spec.schedulerName": field_selector_fn("spec", "schedulerName"),
-        "spec.serviceAccountName": field_selector_fn("spec", "serviceAccountName"),
+        "spec.nodeName": _base.field_selector_fn("spec", "nodeName"),
+        "spec.restartPolicy": _base.field_selector_fn("spec", "restartPolicy"),
+        "spec.schedulerName": _base.field_selector_fn("spec", "schedulerName"),
+        "spec.serviceAccountName": _base.field_selector_fn("spec", "serviceAccountName"),
         "spec.hostNetwork": _host_network,
-        "status.phase": field_selector_fn("status", "phase"),
+        "status.phase": _base.field_selector_fn("status", "phase"),
         "status.podIP": _pod_ip,
-        "status.nominatedNodeName": field_selector_fn("status", "nominatedNodeName"),
+        "status.nominatedNodeName": _base.field_selector_fn("status", "nominatedNodeName"),
     },
     generation=False,
 )

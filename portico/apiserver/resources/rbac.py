@@ -16,15 +16,7 @@ from typing import Any
 
 from portico.apiserver.auth._escalation import confirm_may_bind, confirm_no_escalation
 from portico.apiserver.errors import FieldError, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 
 GROUP = "rbac.authorization.k8s.io"
@@ -57,32 +49,38 @@ def _rule_errors(rules: list[Any], namespaced: bool) -> list[FieldError]:
     return errs
 
 
-class RoleStrategy(Strategy):
+class _RbacStrategy(_base.Strategy):
+    """Roles and bindings: path-segment names; the plural and scope the authorizer
+    checks (escalation, bind) are about."""
+
     name_validation = "path"
 
     def __init__(self, plural: str, namespaced: bool) -> None:
         self.plural = plural
         self.namespaced = namespaced
 
-    def validate(self, obj: Object) -> list[FieldError]:
+
+class RoleStrategy(_RbacStrategy):
+    def validate(self, obj: _base.Object) -> list[FieldError]:
+        return self._validate_rules(obj, "aggregationRule" in obj)
+
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
+        return self._validate_rules(
+            new, new.get("aggregationRule") != old.get("aggregationRule")
+        )
+
+    def _validate_rules(self, obj: _base.Object, aggregation: bool) -> list[FieldError]:
+        """The rules' validation, then (when valid) the escalation check; `aggregation`:
+        whether this write sets or changes the aggregation rule."""
         errs = _rule_errors(obj.get("rules") or [], self.namespaced)
         if not errs:
             meta = obj["metadata"]
             confirm_no_escalation(self.plural, meta.get("namespace", ""), meta.get("name", ""),
-                                  obj.get("rules") or [], "aggregationRule" in obj)
-        return errs
-
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
-        errs = _rule_errors(new.get("rules") or [], self.namespaced)
-        if not errs:
-            meta = new["metadata"]
-            confirm_no_escalation(self.plural, meta.get("namespace", ""), meta.get("name", ""),
-                                  new.get("rules") or [],
-                                  new.get("aggregationRule") != old.get("aggregationRule"))
+                                  obj.get("rules") or [], aggregation)
         return errs
 
 
-def _binding_errors(obj: Object, namespaced: bool) -> list[FieldError]:
+def _binding_errors(obj: _base.Object, namespaced: bool) -> list[FieldError]:
     errs: list[FieldError] = []
     ref = obj.get("roleRef") or {}
     kinds = ("Role", "ClusterRole") if namespaced else ("ClusterRole",)
@@ -104,21 +102,15 @@ def _binding_errors(obj: Object, namespaced: bool) -> list[FieldError]:
     return errs
 
 
-class BindingStrategy(Strategy):
-    name_validation = "path"
-
-    def __init__(self, plural: str, namespaced: bool) -> None:
-        self.plural = plural
-        self.namespaced = namespaced
-
-    def default(self, obj: Object) -> None:
+class BindingStrategy(_RbacStrategy):
+    def default(self, obj: _base.Object) -> None:
         for subject in obj.get("subjects") or []:
             if subject.get("kind") in ("User", "Group"):
                 subject.setdefault("apiGroup", GROUP)
             elif subject.get("kind") == "ServiceAccount":
                 subject.setdefault("apiGroup", "")
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs = _binding_errors(obj, self.namespaced)
         if not errs:
             meta = obj["metadata"]
@@ -126,17 +118,17 @@ class BindingStrategy(Strategy):
                              obj["roleRef"])
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         if (new.get("roleRef") or {}) != (old.get("roleRef") or {}):
             return [invalid("roleRef", new.get("roleRef"), "cannot change roleRef")]
         return self.validate(new)
 
 
-def _created_at(obj: Object, now: datetime.datetime) -> list[Any]:
+def _created_at(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [name(obj), obj["metadata"].get("creationTimestamp", "")]
 
 
-def _subjects(obj: Object, kind: str) -> str:
+def _subjects(obj: _base.Object, kind: str) -> str:
     out = []
     for s in obj.get("subjects") or []:
         if s.get("kind") == kind:
@@ -145,24 +137,25 @@ def _subjects(obj: Object, kind: str) -> str:
     return ", ".join(out)
 
 
-def _binding_cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def _binding_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     ref = obj.get("roleRef") or {}
     return [name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", age(obj, now),
             _subjects(obj, "User"), _subjects(obj, "Group"),
             _subjects(obj, "ServiceAccount")]
 
 
-ROLE_TABLE = Table((NAME_COLUMN, Column("Created At", type="date")), _created_at)
-BINDING_TABLE = Table((NAME_COLUMN, Column("Role"), AGE_COLUMN, Column("Users", priority=1),
-                       Column("Groups", priority=1),
-                       Column("ServiceAccounts", priority=1)), _binding_cells)
+ROLE_TABLE = _base.Table((_base.NAME_COLUMN, _base.Column("Created At", type="date")), _created_at)
+BINDING_TABLE = _base.Table((
+    _base.NAME_COLUMN, _base.Column("Role"), _base.AGE_COLUMN, _base.Column("Users", priority=1),
+    _base.Column("Groups", priority=1), _base.Column("ServiceAccounts", priority=1),
+), _binding_cells)
 
 
-def _kind(kind: str, plural: str, namespaced: bool, strategy: Strategy,
-          table: Table) -> ResourceType:
-    return ResourceType(group=GROUP, version="v1", kind=kind, plural=plural,
-                        singular=kind.lower(), namespaced=namespaced, strategy=strategy,
-                        table=table, has_status=False, generation=False)
+def _kind(kind: str, plural: str, namespaced: bool, strategy: _base.Strategy,
+          table: _base.Table) -> _base.ResourceType:
+    return _base.ResourceType(group=GROUP, version="v1", kind=kind, plural=plural,
+                              singular=kind.lower(), namespaced=namespaced, strategy=strategy,
+                              table=table, has_status=False, generation=False)
 
 
 ROLES = _kind("Role", "roles", True, RoleStrategy("roles", True), ROLE_TABLE)

@@ -11,16 +11,7 @@ import datetime
 from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import validate_nonnegative
 from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import default_pod_template
@@ -37,12 +28,12 @@ from portico.apiserver.resources._workload import (
 class ReplicaSetStrategy(OwnedStatusStrategy):
     INITIAL_STATUS: ClassVar[dict[str, Any]] = {"replicas": 0}
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
         default_pod_template(spec.get("template"))
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         spec = obj.get("spec") or {}
         errs.extend(validate_nonnegative(spec.get("replicas"), "spec.replicas"))
@@ -50,48 +41,51 @@ class ReplicaSetStrategy(OwnedStatusStrategy):
         errs.extend(validate_selector_and_template(spec))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(self.validate(new))
         errs.extend(selector_update_errors(new, old))
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
-    spec = obj.get("spec") or {}
+def replica_counts(obj: _base.Object) -> list[int]:
+    """The DESIRED, CURRENT and READY cells (ReplicaSets and ReplicationControllers)."""
     return [
-        name(obj),
-        int(spec.get("replicas") or 0),
-        int(nested(obj, "status", "replicas", default=0) or 0),
-        int(nested(obj, "status", "readyReplicas", default=0) or 0),
-        age(obj, now),
-        *wide_cells(spec),
+        int(_base.nested(obj, "spec", "replicas", default=0) or 0),
+        int(_base.nested(obj, "status", "replicas", default=0) or 0),
+        int(_base.nested(obj, "status", "readyReplicas", default=0) or 0),
     ]
 
 
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
+    return [name(obj), *replica_counts(obj), age(obj, now), *wide_cells(obj.get("spec") or {})]
+
+
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Desired", type="integer",
-           description="Replicas is the number of desired pods."),
-    Column("Current", type="integer",
-           description="Replicas is the most recently observed number of non-terminating pods."),
-    Column("Ready", type="integer",
-           description="The number of non-terminating pods targeted by this ReplicaSet with a "
-           "Ready Condition."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Desired", type="integer",
+                 description="Replicas is the number of desired pods."),
+    _base.Column("Current", type="integer", description=(
+        "Replicas is the most recently observed number of non-terminating pods."
+    )),
+    _base.Column("Ready", type="integer", description=(
+        "The number of non-terminating pods targeted by this ReplicaSet with a "
+        "Ready Condition."
+    )),
+    _base.AGE_COLUMN,
     *wide_columns("Selector is a label query over pods that should match the replica count."),
 )
 
 
-def _status_replicas(obj: Object) -> str:
-    return str(int(nested(obj, "status", "replicas", default=0) or 0))
+def _status_replicas(obj: _base.Object) -> str:
+    return str(int(_base.nested(obj, "status", "replicas", default=0) or 0))
 
 
-REPLICASETS = ResourceType(
+REPLICASETS = _base.ResourceType(
     group="apps", version="v1", kind="ReplicaSet", plural="replicasets", singular="replicaset",
-    namespaced=True, strategy=ReplicaSetStrategy(), table=Table(COLUMNS, cells),
+    namespaced=True, strategy=ReplicaSetStrategy(), table=_base.Table(COLUMNS, cells),
     short_names=("rs",), categories=("all",),
-    subresources=(Subresource("status"), SCALE),
+    subresources=(_base.Subresource("status"), SCALE),
     field_selectors={"status.replicas": _status_replicas},
     generation=True,
 )

@@ -10,19 +10,19 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from portico.apiserver.resources._base import NAME_COLUMN, Object, ResourceType, Strategy, Table
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import name
 
 
-def _cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def _cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [name(obj)]
 
 
-def _review(group: str, kind: str, namespaced: bool = False) -> ResourceType:
-    return ResourceType(group=group, version="v1", kind=kind, plural=f"{kind.lower()}s",
-                        singular="", namespaced=namespaced, strategy=Strategy(),
-                        table=Table((NAME_COLUMN,), _cells), verbs=("create",),
-                        has_status=True, generation=False)
+def _review(group: str, kind: str, namespaced: bool = False) -> _base.ResourceType:
+    return _base.ResourceType(group=group, version="v1", kind=kind, plural=f"{kind.lower()}s",
+                              singular="", namespaced=namespaced, strategy=_base.Strategy(),
+                              table=_base.Table((_base.NAME_COLUMN,), _cells), verbs=("create",),
+                              has_status=True, generation=False)
 
 
 _AUTHN, _AUTHZ = "authentication.k8s.io", "authorization.k8s.io"

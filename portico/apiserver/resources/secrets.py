@@ -13,17 +13,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, required, too_long
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-    field_selector_fn,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import (
     validate_immutable,
 )
@@ -44,12 +34,12 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _type_errors(obj: Object) -> list[FieldError]:
+def _type_errors(obj: _base.Object) -> list[FieldError]:
     kind = obj.get("type") or ""
     data = obj.get("data") or {}
     errs: list[FieldError] = []
     if kind == "kubernetes.io/service-account-token":
-        annotations = nested(obj, "metadata", "annotations", default=None) or {}
+        annotations = _base.nested(obj, "metadata", "annotations", default=None) or {}
         if not annotations.get(SA_NAME_ANNOTATION):
             errs.append(required(f"metadata.annotations[{SA_NAME_ANNOTATION}]"))
     elif kind == "kubernetes.io/basic-auth" and "username" not in data and "password" not in data:
@@ -61,8 +51,8 @@ def _type_errors(obj: Object) -> list[FieldError]:
     return errs
 
 
-class SecretStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class SecretStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         string_data = obj.pop("stringData", None)
         if string_data:
             data = obj.get("data")
@@ -73,7 +63,7 @@ class SecretStrategy(Strategy):
         if not obj.get("type"):
             obj["type"] = "Opaque"
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         data = obj.get("data") or {}
         errs.extend(validate_keys(data, "data", {}, ""))
@@ -82,7 +72,7 @@ class SecretStrategy(Strategy):
         errs.extend(_type_errors(obj))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         errs.extend(self.validate(new))
         errs.extend(validate_immutable(new.get("type"), old.get("type"), "type"))
@@ -90,24 +80,28 @@ class SecretStrategy(Strategy):
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     return [name(obj), str(obj.get("type") or ""), len(obj.get("data") or {}), age(obj, now)]
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Type", description="Used to facilitate programmatic handling of secret data. "
-           "More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"),
-    Column("Data", description="Data contains the secret data. Each key must consist of "
-           "alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is "
-           "a base64 encoded string, representing the arbitrary (possibly non-string) data "
-           "value here. Described in https://tools.ietf.org/html/rfc4648#section-4"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Type", description=(
+        "Used to facilitate programmatic handling of secret data. "
+        "More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types"
+    )),
+    _base.Column("Data", description=(
+        "Data contains the secret data. Each key must consist of "
+        "alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is "
+        "a base64 encoded string, representing the arbitrary (possibly non-string) data "
+        "value here. Described in https://tools.ietf.org/html/rfc4648#section-4"
+    )),
+    _base.AGE_COLUMN,
 )
 
-SECRETS = ResourceType(
+SECRETS = _base.ResourceType(
     group="", version="v1", kind="Secret", plural="secrets", singular="secret",
-    namespaced=True, strategy=SecretStrategy(), table=Table(COLUMNS, cells),
-    field_selectors={"type": field_selector_fn("type")},
+    namespaced=True, strategy=SecretStrategy(), table=_base.Table(COLUMNS, cells),
+    field_selectors={"type": _base.field_selector_fn("type")},
     has_status=False, generation=False,
 )

@@ -24,18 +24,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Subresource,
-    Table,
-    WriteContext,
-    field_selector_fn,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._service_alloc import (
     ServiceConfig,
@@ -61,7 +50,7 @@ from portico.apiserver.resources._service_storage import (
 from portico.model.vocabulary import ServiceType
 
 
-class ServiceStrategy(Strategy):
+class ServiceStrategy(_base.Strategy):
     """kube-apiserver's `svcStrategy` plus the Service REST storage's allocation hooks."""
 
     name_validation = "dns1035"
@@ -69,32 +58,33 @@ class ServiceStrategy(Strategy):
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         set_defaults(obj)
 
-    def prepare_for_create(self, obj: Object) -> None:
+    def prepare_for_create(self, obj: _base.Object) -> None:
         prepare_create(obj)
 
-    def prepare_for_update(self, new: Object, old: Object) -> None:
+    def prepare_for_update(self, new: _base.Object, old: _base.Object) -> None:
         prepare_update(new, old)
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         return validate_service(obj)
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         return validate_service_update(new, old)
 
-    def validate_status_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_status_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         """`services/status` writes (`ValidateServiceStatusUpdate` minus metadata)."""
         return validate_status_update(new, old)
 
-    def allocate(self, ctx: WriteContext, new: Object, old: Object | None) -> None:
+    def allocate(self, ctx: _base.WriteContext, new: _base.Object,
+                 old: _base.Object | None) -> None:
         if old is None:
             allocate_create(ctx, self.config, new)
         else:
             allocate_update(ctx, self.config, new, old)
 
-    def release(self, ctx: WriteContext, old: Object) -> None:
+    def release(self, ctx: _base.WriteContext, old: _base.Object) -> None:
         release_all(ctx, old)
 
 
@@ -148,29 +138,29 @@ _SELECTOR_DOC = (
 )
 
 SERVICE_COLUMNS = (
-    NAME_COLUMN,
-    Column("Type", description=_TYPE_DOC),
-    Column("Cluster-IP", description=_CLUSTER_IP_DOC),
-    Column("External-IP", description=_EXTERNAL_IPS_DOC),
-    Column("Port(s)", description=_PORTS_DOC),
-    AGE_COLUMN,
-    Column("Selector", description=_SELECTOR_DOC, priority=1),
+    _base.NAME_COLUMN,
+    _base.Column("Type", description=_TYPE_DOC),
+    _base.Column("Cluster-IP", description=_CLUSTER_IP_DOC),
+    _base.Column("External-IP", description=_EXTERNAL_IPS_DOC),
+    _base.Column("Port(s)", description=_PORTS_DOC),
+    _base.AGE_COLUMN,
+    _base.Column("Selector", description=_SELECTOR_DOC, priority=1),
 )
 
 
-def _spec(obj: Object) -> dict[str, Any]:
+def _spec(obj: _base.Object) -> dict[str, Any]:
     spec = obj.get("spec")
     return spec if isinstance(spec, dict) else {}
 
 
-def load_balancer_ips(obj: Object) -> str:
+def load_balancer_ips(obj: _base.Object) -> str:
     """`loadBalancerStatusStringer` (server tables are always wide: no truncation)."""
     ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
     found = {ing.get("ip") or ing.get("hostname") for ing in ingress}
     return ",".join(sorted(v for v in found if v))
 
 
-def external_ip_cell(obj: Object) -> str:
+def external_ip_cell(obj: _base.Object) -> str:
     """`getServiceExternalIP`."""
     spec = _spec(obj)
     external = list(spec.get("externalIPs") or [])
@@ -187,7 +177,7 @@ def external_ip_cell(obj: Object) -> str:
     return "<unknown>"
 
 
-def ports_cell(obj: Object) -> str:
+def ports_cell(obj: _base.Object) -> str:
     """`makePortString`: `80/TCP`, or `80:30080/TCP` when a nodePort is set."""
     pieces = []
     for sp in _spec(obj).get("ports") or []:
@@ -196,13 +186,13 @@ def ports_cell(obj: Object) -> str:
     return ",".join(pieces) or "<none>"
 
 
-def selector_cell(obj: Object) -> str:
+def selector_cell(obj: _base.Object) -> str:
     """`labels.FormatLabels`: sorted `k=v` pairs joined by commas, `<none>` when empty."""
     selector = _spec(obj).get("selector") or {}
     return ",".join(f"{k}={selector[k]}" for k in sorted(selector)) or "<none>"
 
 
-def service_cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def service_cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     """`printService` with `Wide: true`, as the server-side table convertor does."""
     ips = _spec(obj).get("clusterIPs") or []
     return [
@@ -211,23 +201,23 @@ def service_cells(obj: Object, now: datetime.datetime) -> list[Any]:
     ]
 
 
-def make_services(config: ServiceConfig) -> ResourceType:
+def make_services(config: ServiceConfig) -> _base.ResourceType:
     """The Service kind for one cluster's `--service-cluster-ip-range` and port range."""
-    return ResourceType(
+    return _base.ResourceType(
         group="", version="v1", kind="Service", plural="services", singular="service",
         namespaced=True, strategy=ServiceStrategy(config),
-        table=Table(SERVICE_COLUMNS, service_cells),
+        table=_base.Table(SERVICE_COLUMNS, service_cells),
         short_names=("svc",), categories=("all",),
-        subresources=(Subresource("status"),),
+        subresources=(_base.Subresource("status"),),
         generation=False,
         field_selectors={
-            "spec.clusterIP": field_selector_fn("spec", "clusterIP"),
-            "spec.type": field_selector_fn("spec", "type"),
+            "spec.clusterIP": _base.field_selector_fn("spec", "clusterIP"),
+            "spec.type": _base.field_selector_fn("spec", "type"),
         },
     )
 
 
-SERVICES: ResourceType = make_services(ServiceConfig())
+SERVICES: _base.ResourceType = make_services(ServiceConfig())
 
 __all__ = [
     "SERVICES", "ServiceConfig", "ServiceStrategy", "dns_service_ip", "kubernetes_service_ip",

@@ -20,16 +20,7 @@ import datetime
 from typing import Any, ClassVar
 
 from portico.apiserver.errors import FieldError, forbidden, invalid, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Subresource,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._meta import is_dns1123_label, validate_nonnegative
 from portico.apiserver.resources._owned_status import OwnedStatusStrategy
 from portico.apiserver.resources._pod_template import (
@@ -38,6 +29,7 @@ from portico.apiserver.resources._pod_template import (
 from portico.apiserver.resources._printers import age, name
 from portico.apiserver.resources._workload import (
     SCALE,
+    default_rolling_update,
     validate_selector_and_template,
     wide_cells,
     wide_columns,
@@ -57,24 +49,14 @@ UPDATE_FORBIDDEN = (
 )
 
 
-def _default_update_strategy(spec: Object) -> None:
-    strategy = spec.setdefault("updateStrategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        rolling = strategy.get("rollingUpdate")
-        if not isinstance(rolling, dict):
-            rolling = strategy["rollingUpdate"] = {}
-        rolling.setdefault("partition", 0)
-
-
 class StatefulSetStrategy(OwnedStatusStrategy):
     INITIAL_STATUS: ClassVar[dict[str, Any]] = {"replicas": 0, "availableReplicas": 0}
 
-    def default(self, obj: Object) -> None:
+    def default(self, obj: _base.Object) -> None:
         spec = obj.setdefault("spec", {})
         spec.setdefault("replicas", 1)
         spec.setdefault("podManagementPolicy", "OrderedReady")
-        _default_update_strategy(spec)
+        default_rolling_update(spec, "updateStrategy", partition=0)
         spec.setdefault("revisionHistoryLimit", 10)
         retention = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
         retention.setdefault("whenDeleted", "Retain")
@@ -84,17 +66,17 @@ class StatefulSetStrategy(OwnedStatusStrategy):
                 claim.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
         default_pod_template(spec.get("template"))
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         return validate_statefulset_spec(obj.get("spec") or {})
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs = validate_statefulset_spec(new.get("spec") or {})
         if _frozen(new) != _frozen(old):
             errs.append(forbidden("spec", UPDATE_FORBIDDEN))
         return errs
 
 
-def _frozen(obj: Object) -> Object:
+def _frozen(obj: _base.Object) -> _base.Object:
     """The spec without the fields an update may change."""
     spec = copy.deepcopy(obj.get("spec") or {})
     for key in UPDATABLE_FIELDS:
@@ -102,7 +84,7 @@ def _frozen(obj: Object) -> Object:
     return spec
 
 
-def _validate_update_strategy(strategy: Object) -> list[FieldError]:
+def _validate_update_strategy(strategy: _base.Object) -> list[FieldError]:
     kind = strategy.get("type") or ""
     if kind not in UPDATE_STRATEGIES:
         if not kind:
@@ -118,7 +100,7 @@ def _validate_update_strategy(strategy: Object) -> list[FieldError]:
     return []
 
 
-def _validate_retention(policy: Object) -> list[FieldError]:
+def _validate_retention(policy: _base.Object) -> list[FieldError]:
     errs: list[FieldError] = []
     for key in ("whenDeleted", "whenScaled"):
         value = policy.get(key)
@@ -128,7 +110,7 @@ def _validate_retention(policy: Object) -> list[FieldError]:
     return errs
 
 
-def validate_statefulset_spec(spec: Object) -> list[FieldError]:
+def validate_statefulset_spec(spec: _base.Object) -> list[FieldError]:
     errs: list[FieldError] = []
     policy = spec.get("podManagementPolicy") or ""
     if policy not in POD_MANAGEMENT_POLICIES:
@@ -146,7 +128,7 @@ def validate_statefulset_spec(spec: Object) -> list[FieldError]:
     return errs
 
 
-def _as_pods_see_it(spec: Object) -> Object:
+def _as_pods_see_it(spec: _base.Object) -> _base.Object:
     """`spec` with one persistentVolumeClaim volume per `volumeClaimTemplates` entry in
     its template, as the controller gives its pods, so mounts of claims validate."""
     claims = spec.get("volumeClaimTemplates") or []
@@ -155,14 +137,14 @@ def _as_pods_see_it(spec: Object) -> Object:
         return spec
     pod_spec = dict(template.get("spec") or {})
     pod_spec["volumes"] = [*(pod_spec.get("volumes") or []), *(
-        {"name": nested(c, "metadata", "name", default=""), "persistentVolumeClaim": {
-            "claimName": nested(c, "metadata", "name", default="")}} for c in claims)]
+        {"name": _base.nested(c, "metadata", "name", default=""), "persistentVolumeClaim": {
+            "claimName": _base.nested(c, "metadata", "name", default="")}} for c in claims)]
     return {**spec, "template": {**template, "spec": pod_spec}}
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     spec = obj.get("spec") or {}
-    ready = int(nested(obj, "status", "readyReplicas", default=0) or 0)
+    ready = int(_base.nested(obj, "status", "readyReplicas", default=0) or 0)
     return [
         name(obj),
         f"{ready}/{int(spec.get('replicas') or 0)}",
@@ -172,15 +154,15 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Ready", description="Number of the pod with ready state"),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Ready", description="Number of the pod with ready state"),
+    _base.AGE_COLUMN,
     *wide_columns(None),
 )
 
-STATEFULSETS = ResourceType(
+STATEFULSETS = _base.ResourceType(
     group="apps", version="v1", kind="StatefulSet", plural="statefulsets",
     singular="statefulset", namespaced=True, strategy=StatefulSetStrategy(),
-    table=Table(COLUMNS, cells), short_names=("sts",), categories=("all",),
-    subresources=(Subresource("status"), SCALE), generation=True,
+    table=_base.Table(COLUMNS, cells), short_names=("sts",), categories=("all",),
+    subresources=(_base.Subresource("status"), SCALE), generation=True,
 )

@@ -13,16 +13,7 @@ import datetime
 from typing import Any
 
 from portico.apiserver.errors import FieldError, forbidden, not_supported, required
-from portico.apiserver.resources._base import (
-    AGE_COLUMN,
-    NAME_COLUMN,
-    Column,
-    Object,
-    ResourceType,
-    Strategy,
-    Table,
-    nested,
-)
+from portico.apiserver.resources import _base
 from portico.apiserver.resources._printers import age, name
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -31,16 +22,16 @@ BINDING_MODES = ("Immediate", "WaitForFirstConsumer")
 _IMMUTABLE = ("parameters", "provisioner", "reclaimPolicy", "volumeBindingMode")
 
 
-def is_default_class(obj: Object) -> bool:
-    return bool(nested(obj, "metadata", "annotations", DEFAULT_CLASS_ANNOTATION) == "true")
+def is_default_class(obj: _base.Object) -> bool:
+    return bool(_base.nested(obj, "metadata", "annotations", DEFAULT_CLASS_ANNOTATION) == "true")
 
 
-class StorageClassStrategy(Strategy):
-    def default(self, obj: Object) -> None:
+class StorageClassStrategy(_base.Strategy):
+    def default(self, obj: _base.Object) -> None:
         obj.setdefault("reclaimPolicy", "Delete")
         obj.setdefault("volumeBindingMode", "Immediate")
 
-    def validate(self, obj: Object) -> list[FieldError]:
+    def validate(self, obj: _base.Object) -> list[FieldError]:
         errs: list[FieldError] = []
         if not obj.get("provisioner"):
             errs.append(required("provisioner"))
@@ -52,7 +43,7 @@ class StorageClassStrategy(Strategy):
                                       BINDING_MODES))
         return errs
 
-    def validate_update(self, new: Object, old: Object) -> list[FieldError]:
+    def validate_update(self, new: _base.Object, old: _base.Object) -> list[FieldError]:
         errs = self.validate(new)
         for key in _IMMUTABLE:
             if (new.get(key) or None) != (old.get(key) or None):
@@ -60,7 +51,7 @@ class StorageClassStrategy(Strategy):
         return errs
 
 
-def cells(obj: Object, now: datetime.datetime) -> list[Any]:
+def cells(obj: _base.Object, now: datetime.datetime) -> list[Any]:
     shown = name(obj) + (" (default)" if is_default_class(obj) else "")
     return [shown, str(obj.get("provisioner", "")), str(obj.get("reclaimPolicy", "")),
             str(obj.get("volumeBindingMode", "")), bool(obj.get("allowVolumeExpansion")),
@@ -68,20 +59,20 @@ def cells(obj: Object, now: datetime.datetime) -> list[Any]:
 
 
 COLUMNS = (
-    NAME_COLUMN,
-    Column("Provisioner", description="provisioner indicates the type of the provisioner."),
-    Column("ReclaimPolicy", description="reclaimPolicy controls the reclaimPolicy for "
-           "dynamically provisioned PersistentVolumes of this storage class."),
-    Column("VolumeBindingMode", description="volumeBindingMode indicates how "
-           "PersistentVolumeClaims should be provisioned and bound."),
-    Column("AllowVolumeExpansion", type="boolean",
-           description="allowVolumeExpansion shows whether the storage class allow volume "
-           "expand."),
-    AGE_COLUMN,
+    _base.NAME_COLUMN,
+    _base.Column("Provisioner", description="provisioner indicates the type of the provisioner."),
+    _base.Column("ReclaimPolicy", description="reclaimPolicy controls the reclaimPolicy for "
+                 "dynamically provisioned PersistentVolumes of this storage class."),
+    _base.Column("VolumeBindingMode", description="volumeBindingMode indicates how "
+                 "PersistentVolumeClaims should be provisioned and bound."),
+    _base.Column("AllowVolumeExpansion", type="boolean",
+                 description="allowVolumeExpansion shows whether the storage class allow volume "
+                 "expand."),
+    _base.AGE_COLUMN,
 )
 
-STORAGECLASSES = ResourceType(
+STORAGECLASSES = _base.ResourceType(
     group="storage.k8s.io", version="v1", kind="StorageClass", plural="storageclasses",
     singular="storageclass", namespaced=False, strategy=StorageClassStrategy(),
-    table=Table(COLUMNS, cells), short_names=("sc",), has_status=False, generation=False,
+    table=_base.Table(COLUMNS, cells), short_names=("sc",), has_status=False, generation=False,
 )
