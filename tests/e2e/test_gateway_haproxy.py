@@ -1,40 +1,38 @@
 """Real HAProxy, no cluster: a Gateway's routing table rendered by the gateway pods' renderer and
 run by ingress's applier in a throwaway netns; which changes are runtime commands.
 
-Backends are small aiohttp servers on 127.0.0.1 inside the namespace (`portico-t-ing…`,
-loopback only), each Service's one "pod". A backendRef moved to another Service of the
-route's namespace, new weights (0 included) and a changed rule timeout are runtime map
-updates (the same worker serves, traffic follows at once); a Service in a namespace no
-route is in needs a backend of its own, and a new match changes the frontend: both are
-reloads.
+The environment is `test_ingress_haproxy`'s (aiohttp backends on 127.0.0.1 inside the
+namespace `portico-t-ing…`, loopback only), each backend one Service's only "pod". A
+backendRef moved to another Service of the route's namespace, new weights (0 included)
+and a changed rule timeout are runtime map updates (the same worker serves, traffic
+follows at once); a Service in a namespace no route is in needs a backend of its own,
+and a new match changes the frontend: both are reloads.
 """
 
 from __future__ import annotations
 
-import asyncio
-import copy
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from portico.gateway import render
 from portico.gateway.attach import attachments
 from portico.gateway.listeners import gateway_view
-from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME, Snapshot, namespaced_name
+from portico.gateway.model import CLASS_NAME, CONTROLLER_NAME, Snapshot
 from portico.gateway.routing import build_table
 from portico.ingress.apply import Applier, Outcome
-from portico.ingress.haproxy import HAProxyProcess
-from portico.ingress.model import Settings
+from tests.e2e.test_ingress_haproxy import PORTS, Env, running
 from tests.unit.ingress.netns import Netns
 
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns")]
-PORT, STATS = 18090, 18254
-PODS = {("default", "blue"): 18091, ("default", "green"): 18092, ("other", "red"): 18093}
+PORT = 18090
+PODS = {("default", "blue"): PORTS["web-a"], ("default", "green"): PORTS["web-b"],
+        ("other", "red"): PORTS["web-c"]}
+ANSWERS = {"web-a": "blue", "web-b": "green", "web-c": "red"}
 HOST = "shift.example.com"
 
 
@@ -79,100 +77,67 @@ def snapshot(shift: dict[str, Any]) -> Snapshot:
                     namespaces={ns: {"metadata": {"name": ns}} for ns in ("default", "other")})
 
 
-class Env:
+class GatewayEnv(Env):
+    """Ingress's environment with the gateway pods' renderer and applier settings."""
+
     def __init__(self, ns: Netns, state: Path) -> None:
-        self.ns = ns
-        self.settings = Settings(state_dir=PurePosixPath(state),
-                                 run_dir=PurePosixPath(state / "run"), stats_port=STATS,
-                                 bind_address="127.0.0.1", slot_scale=4)
-        self.haproxy = HAProxyProcess(state / "haproxy.cfg", state / "run" / "master.sock",
-                                      state / "run" / "admin.sock", prefix=ns.prefix)
+        super().__init__(ns, state)
         self.applier = Applier(self.settings, self.haproxy, render.render_table,
                                precheck=False)
-        self.runners: list[web.AppRunner] = []
 
-    async def serve_pods(self) -> None:
-        for (_, name), port in PODS.items():
-            async def answer(_request: web.Request, name: str = name) -> web.Response:
-                return web.Response(text=name)
-            app = web.Application()
-            app.router.add_get("/{tail:.*}", answer)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.SockSite(runner, self.ns.listen(port)).start()
-            self.runners.append(runner)
-
-    async def apply(self, shift: dict[str, Any]) -> Outcome:
+    async def route(self, shift: dict[str, Any]) -> Outcome:
         snap = snapshot(shift)
-        view = gateway_view(snap, snap.gateways[("default", "gw")])
-        attached, _ = attachments(snap, {namespaced_name(_gateway()): view})
+        key = ("default", "gw")
+        view = gateway_view(snap, snap.gateways[key])
+        attached, _ = attachments(snap, {key: view})
         return (await self.applier.apply(build_table(snap, view, attached))).outcome
 
-    async def get(self, path: str = "/") -> str:
-        sock = self.ns.socket()
-        sock.setblocking(False)
-        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", PORT))
-        reader, writer = await asyncio.open_connection(sock=sock)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
-                     .encode())
-        data = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
-        head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
-        return f"{head.split()[1]} {body}"
-
-    async def close(self) -> None:
-        await self.haproxy.stop()
-        for runner in self.runners:
-            await runner.cleanup()
+    async def answer(self, path: str = "/") -> str:
+        """`<status> <Service>` (the Service whose pod answered, empty for HAProxy)."""
+        reply = await self.get(HOST, path, port=PORT)
+        return f"{reply.status} {ANSWERS.get(reply.body.split(' ')[0], '')}"
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    ns = Netns()
-    environment = Env(ns, tmp_path)
-    try:
-        await environment.serve_pods()
+async def env(tmp_path: Path) -> AsyncIterator[GatewayEnv]:
+    async with running(GatewayEnv, tmp_path) as environment:
         yield environment
-    finally:
-        await environment.close()
-        ns.close()
 
 
-async def test_backend_ref_moves_and_timeouts_are_runtime_updates(env: Env) -> None:
-    assert await env.apply(route(("blue", 1))) == Outcome.STARTED
-    assert await env.get() == "200 blue"
+async def test_backend_ref_moves_and_timeouts_are_runtime_updates(env: GatewayEnv) -> None:
+    assert await env.route(route(("blue", 1))) == Outcome.STARTED
+    assert await env.answer() == "200 blue"
     workers = (await env.haproxy.show_proc())[0]
-    assert await env.apply(route(("green", 1))) == Outcome.RUNTIME
-    assert await env.get() == "200 green"    # the map is committed when apply returns
-    assert await env.apply(route(("green", 1), timeout="2s")) == Outcome.RELOADED  # 1st timeout
+    assert await env.route(route(("green", 1))) == Outcome.RUNTIME
+    assert await env.answer() == "200 green"    # the map is committed when apply returns
+    assert await env.route(route(("green", 1), timeout="2s")) == Outcome.RELOADED  # 1st timeout
     workers = (await env.haproxy.show_proc())[0]
-    assert await env.apply(route(("blue", 1), timeout="3s")) == Outcome.RUNTIME
-    assert await env.get() == "200 blue"
+    assert await env.route(route(("blue", 1), timeout="3s")) == Outcome.RUNTIME
+    assert await env.answer() == "200 blue"
     assert (await env.haproxy.show_proc())[0] == workers   # no new worker for either
     assert env.applier.runtime_updates == 2
 
 
-async def test_weights_and_unresolved_refs_are_runtime_updates(env: Env) -> None:
-    assert await env.apply(route(("blue", 1), ("green", 0))) == Outcome.STARTED
-    assert {await env.get() for _ in range(20)} == {"200 blue"}
-    assert await env.apply(route(("blue", 1), ("green", 1))) == Outcome.RUNTIME
-    assert {await env.get() for _ in range(40)} == {"200 blue", "200 green"}
-    assert await env.apply(route(("blue", 0), ("green", 3))) == Outcome.RUNTIME
-    assert {await env.get() for _ in range(20)} == {"200 green"}
+async def test_weights_and_unresolved_refs_are_runtime_updates(env: GatewayEnv) -> None:
+    assert await env.route(route(("blue", 1), ("green", 0))) == Outcome.STARTED
+    assert {await env.answer() for _ in range(20)} == {"200 blue"}
+    assert await env.route(route(("blue", 1), ("green", 1))) == Outcome.RUNTIME
+    assert {await env.answer() for _ in range(40)} == {"200 blue", "200 green"}
+    assert await env.route(route(("blue", 0), ("green", 3))) == Outcome.RUNTIME
+    assert {await env.answer() for _ in range(20)} == {"200 green"}
     unresolved = route(("blue", 1), ("green", 1))
     unresolved["spec"]["rules"][0]["backendRefs"][1]["name"] = "missing"
-    assert await env.apply(unresolved) == Outcome.RUNTIME
-    assert {await env.get() for _ in range(40)} == {"200 blue", "500 "}  # its share: 500s
-    assert await env.apply(route(("blue", 0), ("green", 0))) == Outcome.RUNTIME
-    assert {await env.get() for _ in range(5)} == {"500 "}   # no weight at all: 500
+    assert await env.route(unresolved) == Outcome.RUNTIME
+    assert {await env.answer() for _ in range(40)} == {"200 blue", "500 "}  # its share: 500s
+    assert await env.route(route(("blue", 0), ("green", 0))) == Outcome.RUNTIME
+    assert {await env.answer() for _ in range(5)} == {"500 "}   # no weight at all: 500
     assert env.applier.reloads == 0
 
 
-async def test_new_backends_and_new_matches_reload(env: Env) -> None:
-    assert await env.apply(route(("blue", 1))) == Outcome.STARTED
-    assert await env.apply(route(("red", 1))) == Outcome.RELOADED   # not declared: a new backend
-    assert await env.get() == "200 red"
-    changed = copy.deepcopy(route(("red", 1), paths=("/a",)))
-    assert await env.apply(changed) == Outcome.RELOADED
-    assert await env.get("/a/x") == "200 red"
-    assert await env.get("/b") == "404 "
+async def test_new_backends_and_new_matches_reload(env: GatewayEnv) -> None:
+    assert await env.route(route(("blue", 1))) == Outcome.STARTED
+    assert await env.route(route(("red", 1))) == Outcome.RELOADED   # not declared: a new backend
+    assert await env.answer() == "200 red"
+    assert await env.route(route(("red", 1), paths=("/a",))) == Outcome.RELOADED
+    assert await env.answer("/a/x") == "200 red"
+    assert await env.answer("/b") == "404 "
