@@ -105,6 +105,15 @@ def routing_changed(previous: Obj | None, current: Obj | None, kind: Kind | None
     return _routed(previous, kind) != _routed(current, kind)
 
 
+def _waker(kind: Kind, on_change: Callable[[], None], routing_only: bool,
+           ) -> Callable[[Obj | None, Obj | None], None]:
+    """An informer handler calling `on_change` (with `routing_only`, when routing sees it)."""
+    def handle(previous: Obj | None, current: Obj | None) -> None:
+        if not routing_only or routing_changed(previous, current, kind):
+            on_change()
+    return handle
+
+
 class Sources:
     def __init__(self, client: Api, on_change: Callable[[], None],
                  with_deployments: bool = False, routing_only: bool = False) -> None:
@@ -114,10 +123,7 @@ class Sources:
             kinds += [DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER]
         self.informers = {kind: self.factory.informer(kind) for kind in kinds}
         for kind, informer in self.informers.items():
-            informer.add_handler(
-                lambda previous, current, kind=kind: None
-                if routing_only and not routing_changed(previous, current, kind)
-                else on_change())
+            informer.add_handler(_waker(kind, on_change, routing_only))
 
     async def start(self) -> None:
         self.factory.start()
