@@ -4,11 +4,14 @@ Theory of operation: the pod watches what its Gateway's routing depends on
 (`sources`), and on any change builds the Gateway's view, the attachments and
 the routing table - the same pure functions the controller uses for status -
 and hands the table to ingress's `Applier` with the Gateway renderer: endpoint
-changes become runtime `set server` commands, anything else a seamless
-reload (HAProxy master-worker: the old worker finishes its connections; no
-`haproxy -c` first, which parsed every config twice: the master refuses a
-config it cannot load and keeps the old worker); each applied change is
-logged with the time it took, from the sync's start until HAProxy serves it.
+changes become runtime `set server` commands, a backendRef moved to another
+Service of the routes' namespaces or a changed timeout runtime map updates
+(`render`), anything else a seamless reload (HAProxy master-worker: the old
+worker finishes its connections; no `haproxy -c` first, which parsed every
+config twice: the master refuses a config it cannot load and keeps the old
+worker); each applied change is logged with the time it took, from the sync's
+start until HAProxy serves it, and the pod's counts of runtime updates and
+reloads so far.
 HAProxy's stats frontend on the status port (15021) answers `/healthz`, which
 is the pod's readiness probe. A Gateway that is gone or not of our class
 leaves only the status frontend.
@@ -74,6 +77,8 @@ class GatewayProxy(sources.Watching):
             log.error("HAProxy config not applied (%s): %s", result.outcome, result.message)
             self.runner.retry_after(5.0)
         elif result.outcome != Outcome.UNCHANGED:
-            log.info("config %s in %.1f ms: %d listeners, %d route matches, %d backends",
-                     result.outcome.value, (time.perf_counter() - started) * 1000,
-                     len(table.listeners), len(table.entries), len(table.backends))
+            log.info("config %s in %.1f ms: %d listeners, %d route matches, %d backends "
+                     "(so far %d runtime updates, %d reloads)", result.outcome.value,
+                     (time.perf_counter() - started) * 1000, len(table.listeners),
+                     len(table.entries), len(table.backends), self.applier.runtime_updates,
+                     self.applier.reloads)

@@ -10,26 +10,40 @@ Envoy chooses a filter chain; the Host header must then match the routes).
 Then the table's entries, already in precedence order, are tried in turn:
 the first whose ACLs all hold sets `txn.match`. The matched entry's filters
 run (redirect, request/response header changes, URL rewrites, CORS
-(`cors`), request mirrors (`mirror`)),
-`rand(total weight)` picks one of its backends, and an unresolved choice or an
-empty rule goes to a backend answering 500; no entry: 404.
-Servers sit in pre-allocated slots (ingress's applier changes them at run
-time); any other change is a seamless reload by the same applier.
+(`cors`), request mirrors (`mirror`)), a random pick weighted by the map
+`weights.map` chooses one of its backendRefs, `m<entry>.<backendRef>` in
+`txn.choice` (`_pick_lines`), and the map `backends.map` names that choice's
+HAProxy backend; an unresolved backendRef keeps its share but answers 500, as
+does an entry with no backendRef or a total weight of 0; no entry: 404. The
+entry's timeout, if any, comes from the map `timeouts.map` (`txn.timeout`,
+which every backend applies).
+
+What changes often stays out of haproxy.cfg's *shape* (as for Ingress): server
+addresses sit in pre-allocated slots (runtime `set server`); the Service each
+backendRef names, the weights and a rule's timeout are map rows (runtime `add
+map`), the backends being declared up front for every Service port of the
+routes' namespaces (`routing`). So endpoint changes, backendRefs moved between
+those Services or re-weighted, and timeouts changed are runtime commands of
+ingress's applier; any other change (listeners, matches, filters, the number
+of backendRefs of a rule, the first timeout, certificates' shapes) is a
+seamless reload by it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 from portico.gateway import cors, mirror
 from portico.gateway.model import Obj
-from portico.gateway.routing import Choice, Entry, Table
+from portico.gateway.routing import Entry, Table
 from portico.ingress import render as ingress_render
 from portico.ingress.endpoints import Slots
 from portico.ingress.model import Plan, Settings
 from portico.model.gatewayapi import MatchType, PathMatchType
 
 NOT_FOUND, ERROR = "gw_404", "gw_500"
+BACKENDS_MAP, WEIGHTS_MAP, TIMEOUTS_MAP = "backends.map", "weights.map", "timeouts.map"
 _ESCAPED = {"\\": "\\\\", " ": "\\ ", "'": "\\'", '"': '\\"', "#": "\\#"}
 
 
@@ -151,46 +165,59 @@ def _rewrite_lines(r: Obj, cond: str, rest: str) -> list[str]:
     return out
 
 
-def _pick_lines(n: int, e: Entry) -> list[str]:
-    """The weighted pick and the chosen backendRef's own header filters."""
+def _pick_lines(n: int, e: Entry, s: Settings) -> list[str]:
+    """The pick among the entry's backendRefs (`txn.choice`) and the chosen one's filters.
+
+    One backendRef is the choice. Of several, `weights.map` holds the total weight
+    (`m<n>`) and each one's cumulative upper bound (`m<n>.<i>`): the first whose bound
+    exceeds a random pick in [0, total) is the choice (none when the total is 0: 500).
+    """
     cond = f"{{ var(txn.match) -m str m{n} }}"
+    keys = [f"m{n}.{i}" for i in range(len(e.choices))]
     out = []
-    if len([c for c in e.choices if c.weight]) > 1:
-        out.append(f"    http-request set-var(txn.pick) rand({_total(e)}) if {cond}")
-    for c, picked in _ranges(n, e):
+    if len(keys) == 1:
+        out.append(f"    http-request set-var(txn.choice) str({keys[0]}) if {cond}")
+    elif keys:
+        weights = ingress_render.map_path(s, WEIGHTS_MAP)
+        out += [f"    http-request set-var(txn.total) str(m{n}),map_str_int({weights}) if {cond}",
+                f"    http-request set-var(txn.pick) rand,mod(txn.total) if {cond}"]
+        for key in keys:
+            out += [f"    http-request set-var(txn.upto) str({key}),map_str_int({weights}) "
+                    f"if {cond} !{{ var(txn.choice) -m found }}",
+                    f"    http-request set-var(txn.choice) str({key}) if {cond} "
+                    "!{ var(txn.choice) -m found } { var(txn.pick),sub(txn.upto) -m int lt 0 }"]
+    for key, c in zip(keys, e.choices, strict=True):
+        picked = f"if {{ var(txn.choice) -m str {key} }}"
         for f in c.filters:
             if f.get("type") == "RequestHeaderModifier":
                 out += _header_lines("http-request", f.get("requestHeaderModifier") or {},
-                                     f"if {picked}")
+                                     picked)
             elif f.get("type") == "ResponseHeaderModifier":
                 out += _header_lines("http-response", f.get("responseHeaderModifier") or {},
-                                     f"if {picked}")
-        out += mirror.request_lines(c.mirrors, f"if {picked}")
+                                     picked)
+        out += mirror.request_lines(c.mirrors, picked)
     return out
 
 
-def _total(e: Entry) -> int:
-    return sum(c.weight for c in e.choices)
+def render_maps(table: Table) -> dict[str, str]:
+    """`backends.map` (backendRef key -> backend), `weights.map` (entry -> total weight,
+    backendRef key -> cumulative weight) and `timeouts.map` (entry -> ms)."""
+    choices: list[str] = []
+    weights: list[str] = []
+    for n, e in enumerate(table.entries):
+        choices += [f"m{n}.{i} {(c.backend if c.weight else None) or ERROR}\n"
+                    for i, c in enumerate(e.choices)]
+        if len(e.choices) > 1:
+            bounds = itertools.accumulate(c.weight for c in e.choices)
+            weights += [f"m{n} {sum(c.weight for c in e.choices)}\n",
+                        *(f"m{n}.{i} {upto}\n" for i, upto in enumerate(bounds))]
+    timeouts = [f"m{n} {e.timeout_ms}\n" for n, e in enumerate(table.entries) if e.timeout_ms]
+    return {BACKENDS_MAP: "".join(choices), WEIGHTS_MAP: "".join(weights),
+            TIMEOUTS_MAP: "".join(timeouts)}
 
 
-def _ranges(n: int, e: Entry) -> list[tuple[Choice, str]]:
-    """Each choice with weight, and the condition under which it is the one picked."""
-    cond = f"{{ var(txn.match) -m str m{n} }}"
-    weighted = [c for c in e.choices if c.weight]
-    if len(weighted) == 1:
-        return [(weighted[0], cond)]
-    out, upto = [], 0
-    for c in weighted:
-        low, upto = upto, upto + c.weight
-        out.append((c, f"{cond} {{ var(txn.pick) -m int ge {low} }} "
-                       f"{{ var(txn.pick) -m int lt {upto} }}"))
-    return out
-
-
-def _backend_lines(n: int, e: Entry) -> list[str]:
-    if _total(e) == 0:
-        return [f"    use_backend {ERROR} if {{ var(txn.match) -m str m{n} }}"]
-    return [f"    use_backend {c.backend or ERROR} if {picked}" for c, picked in _ranges(n, e)]
+def _timed(table: Table) -> bool:
+    return any(e.timeout_ms for e in table.entries)
 
 
 def _frontend(table: Table, port: int, s: Settings) -> list[str]:
@@ -210,23 +237,15 @@ def _frontend(table: Table, port: int, s: Settings) -> list[str]:
     lines += _listener_lines(table, port)
     lines += [f"    http-request set-var(txn.match) str(m{n}) if {unset} {_conditions(n, e)}"
               for n, e in indexed]
+    if _timed(table):
+        lines.append("    http-request set-var(txn.timeout) var(txn.match),"
+                     f"map_str_int({ingress_render.map_path(s, TIMEOUTS_MAP)})")
     for n, e in indexed:
-        lines += _filter_lines(n, e) + _pick_lines(n, e) + cors.response_lines(n, e.filters)
-    for n, e in indexed:
-        lines += _backend_lines(n, e)
-    return lines + [f"    default_backend {NOT_FOUND}"]
-
-
-def _timeouts(table: Table) -> dict[str, list[str]]:
-    """backend -> its `set-timeout server` lines (a timeout needs a backend's capability)."""
-    out: dict[str, list[str]] = {}
-    for n, e in enumerate(table.entries):
-        for c in e.choices:
-            if e.timeout_ms and c.backend:
-                out.setdefault(c.backend, []).append(
-                    f"    http-request set-timeout server {e.timeout_ms}ms "
-                    f"if {{ var(txn.match) -m str m{n} }}")
-    return out
+        lines += _filter_lines(n, e) + _pick_lines(n, e, s) + cors.response_lines(n, e.filters)
+    return lines + [
+        f"    use_backend {ERROR} if {{ var(txn.match) -m found }} !{{ var(txn.choice) -m found }}",
+        f"    use_backend %[var(txn.choice),map({ingress_render.map_path(s, BACKENDS_MAP)},"
+        f"{ERROR})] if {{ var(txn.choice) -m found }}", f"    default_backend {NOT_FOUND}"]
 
 
 def _mirrors(table: Table) -> bool:
@@ -244,9 +263,11 @@ def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingre
         lines += mirror.frontend_lines(s)
     lines += ["", f"backend {NOT_FOUND}", "    http-request return status 404",
               "", f"backend {ERROR}", "    http-request return status 500"]
-    timeouts = _timeouts(table)
+    # a timeout needs a backend's capability: each applies the matched entry's
+    timeout = ["    http-request set-timeout server var(txn.timeout) "
+               "if { var(txn.timeout) -m found }"] if _timed(table) else []
     for b in table.backends:
-        lines += ["", f"backend {b.name}", *timeouts.get(b.name, [])]
+        lines += ["", f"backend {b.name}", *timeout]
         if b.h2:
             lines.append("    default-server proto h2")
         lines += [f"    server s{i} {server}" if server else
@@ -263,7 +284,8 @@ def render_table(table: Table, slots: Mapping[str, Slots], s: Settings) -> ingre
             name = f"{li.name}_{i}.pem"
             certs[name] = pem
             crt_lines.append(f"{ingress_render.cert_path(s, name)} {li.hostname}\n")
-    return ingress_render.Rendered(config="\n".join(lines) + "\n", certificates=certs,
+    return ingress_render.Rendered(config="\n".join(lines) + "\n", maps=render_maps(table),
+                                   certificates=certs,
                                    crt_list="".join(crt_lines),
                                    default_certificate=default or s.default_certificate,
                                    lua=mirror.lua_source(s) if mirrors else "")

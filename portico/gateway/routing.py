@@ -10,7 +10,10 @@ entry whose conditions all hold. An entry's backend choices carry weights; a
 backendRef that cannot be resolved keeps its share but answers 500 (backend
 `None`), and a rule with no backendRefs answers 500 too. Services become
 HAProxy backends named `be_<ns>_<service>_<port>` with their ready endpoints
-(`_h2c` added for GRPCRoute backends, which HAProxy reaches over h2c). A
+(`_h2c` added for GRPCRoute backends, which HAProxy reaches over h2c): those
+the entries use, and every port of every Service in the attached routes'
+namespaces (`_declared`), so that moving a backendRef to another Service
+there changes which backend a map names, not the set of backends. A
 GRPCRoute match is the HTTP match it means (`grpc_match`): the path
 `/package.Service/Method`, exactly, by service prefix or by regex.
 """
@@ -203,10 +206,25 @@ def _entries(snapshot: Snapshot, listener: Listener, att: Attachment,
     return out
 
 
-def _backends(snapshot: Snapshot, entries: list[Entry]) -> tuple[Backend, ...]:
+def _declared(snapshot: Snapshot, attached: list[Attachment]) -> set[str]:
+    """Backends declared up front: every port of every Service in the namespaces of the
+    attached routes (h2c ones for GRPCRoutes' namespaces), so that a backendRef moved to
+    another Service there finds its backend already in HAProxy's config."""
+    kinds: dict[str, set[bool]] = {}
+    for att in attached:
+        kinds.setdefault(namespaced_name(att.route)[0], set()).add(att.kind == "GRPCRoute")
+    return {backend_name(ns, name, int(port["port"]), h2)
+            for (ns, name), service in snapshot.services.items() if ns in kinds
+            for port in (service.get("spec") or {}).get("ports") or [] if port.get("port")
+            for h2 in kinds[ns]}
+
+
+def _backends(snapshot: Snapshot, entries: list[Entry], attached: list[Attachment],
+              ) -> tuple[Backend, ...]:
     names = sorted({c.backend for e in entries for c in e.choices if c.backend} |
                    {m.backend for e in entries
-                    for m in e.mirrors + tuple(m for c in e.choices for m in c.mirrors)})
+                    for m in e.mirrors + tuple(m for c in e.choices for m in c.mirrors)} |
+                   _declared(snapshot, attached))
     slices = endpoints.index_slices(snapshot.endpoint_slices)
     shim = ingress_model.Snapshot(services=snapshot.services)
     out = []
@@ -218,7 +236,7 @@ def _backends(snapshot: Snapshot, entries: list[Entry]) -> tuple[Backend, ...]:
 
 def build_table(snapshot: Snapshot, view: GatewayView, attached: list[Attachment]) -> Table:
     valid = {li.name: li for li in view.listeners if li.valid and view.accepted.status}
-    keyed = [item for att in attached if att.gateway == view.key and att.listener in valid
-             for item in _entries(snapshot, valid[att.listener], att)]
+    here = [att for att in attached if att.gateway == view.key and att.listener in valid]
+    keyed = [item for att in here for item in _entries(snapshot, valid[att.listener], att)]
     entries = [entry for _, entry in sorted(keyed, key=lambda kv: kv[0])]
-    return Table(tuple(valid.values()), tuple(entries), _backends(snapshot, entries))
+    return Table(tuple(valid.values()), tuple(entries), _backends(snapshot, entries, here))

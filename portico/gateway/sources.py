@@ -10,9 +10,12 @@ every change (the controller and the gateway pods are both `Watching`). The
 gateway pods (`routing_only`) are not woken by changes routing cannot see
 (`routing_changed`): the controller's status writes would otherwise make
 every pod recompute its table after every route or Gateway change, on top of
-the change itself. Syncs are at least `min_interval` apart (a burst of events
-is one sync): 50 ms for the controller, 5 ms for the pods, as kube-proxy's
-rules, so that a change arriving just after a sync is not held back.
+the change itself. Of a Service, routing sees only its ports and type (the
+EndpointSlices carry its endpoints): a new selector, which the EndpointSlice
+controller turns into new slices a moment later, wakes no pod by itself.
+Syncs are at least `min_interval` apart (a burst of events is one sync): 50 ms
+for the controller, 5 ms for the pods, as kube-proxy's rules, so that a change
+arriving just after a sync is not held back.
 """
 
 from __future__ import annotations
@@ -77,19 +80,38 @@ _ROUTED_METADATA = ("name", "namespace", "labels", "annotations", "creationTimes
                     "deletionTimestamp", "uid")
 
 
-def _routed(obj: Obj | None) -> Obj | None:
-    """What of `obj` routing can depend on: all but `status` and bookkeeping metadata."""
+_ROUTED_SERVICE_SPEC = ("ports", "type")
+
+
+def _routed(obj: Obj | None, kind: Kind | None) -> Obj | None:
+    """What of `obj` routing can depend on: all but `status` and bookkeeping metadata;
+    of a Service's spec, its ports and type."""
     if obj is None:
         return None
     m = obj.get("metadata") or {}
-    return {**{k: v for k, v in obj.items() if k not in ("status", "metadata")},
-            "metadata": {k: m.get(k) for k in _ROUTED_METADATA}}
+    routed = {**{k: v for k, v in obj.items() if k not in ("status", "metadata")},
+              "metadata": {k: m.get(k) for k in _ROUTED_METADATA}}
+    if kind == SERVICE:
+        spec = obj.get("spec") or {}
+        routed["spec"] = {k: spec.get(k) for k in _ROUTED_SERVICE_SPEC}
+    return routed
 
 
-def routing_changed(previous: Obj | None, current: Obj | None) -> bool:
+def routing_changed(previous: Obj | None, current: Obj | None, kind: Kind | None = None,
+                    ) -> bool:
     """False for a change routing cannot see: a status write (the controller's, for
-    every route and Gateway), a managedFields or resourceVersion bump."""
-    return _routed(previous) != _routed(current)
+    every route and Gateway), a managedFields or resourceVersion bump, a Service's
+    new selector."""
+    return _routed(previous, kind) != _routed(current, kind)
+
+
+def _waker(kind: Kind, on_change: Callable[[], None], routing_only: bool,
+           ) -> Callable[[Obj | None, Obj | None], None]:
+    """An informer handler calling `on_change` (with `routing_only`, when routing sees it)."""
+    def handle(previous: Obj | None, current: Obj | None) -> None:
+        if not routing_only or routing_changed(previous, current, kind):
+            on_change()
+    return handle
 
 
 class Sources:
@@ -100,10 +122,8 @@ class Sources:
         if with_deployments:   # the controller: what it provisions and reads back
             kinds += [DEPLOYMENT, HORIZONTAL_POD_AUTOSCALER]
         self.informers = {kind: self.factory.informer(kind) for kind in kinds}
-        for informer in self.informers.values():
-            informer.add_handler(
-                lambda previous, current: None
-                if routing_only and not routing_changed(previous, current) else on_change())
+        for kind, informer in self.informers.items():
+            informer.add_handler(_waker(kind, on_change, routing_only))
 
     async def start(self) -> None:
         self.factory.start()

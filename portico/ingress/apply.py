@@ -57,7 +57,8 @@ def _crt_lines(crt_list: str) -> dict[str, str]:
 
 
 def needs_reload(previous: Rendered, current: Rendered) -> bool:
-    if render.shape(previous.config) != render.shape(current.config):
+    if previous.config != current.config and \
+            render.shape(previous.config) != render.shape(current.config):
         return True
     if previous.lua != current.lua or previous.default_certificate != \
             current.default_certificate:

@@ -12,8 +12,9 @@ the check), and reloads under keep-alive load losing no request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -99,11 +100,12 @@ class Env:
         return result.outcome
 
     async def get(self, host: str, path: str = "/", *, https: bool = False, sni: str | None = None,
-                  headers: dict[str, str] | None = None, alpn: list[str] | None = None) -> Reply:
+                  headers: dict[str, str] | None = None, alpn: list[str] | None = None,
+                  port: int | None = None) -> Reply:
         loop = asyncio.get_running_loop()
         sock = self.ns.socket()
         sock.setblocking(False)
-        await loop.sock_connect(sock, ("127.0.0.1", HTTPS if https else HTTP))
+        await loop.sock_connect(sock, ("127.0.0.1", port or (HTTPS if https else HTTP)))
         context = None
         if https:
             context = ssl.create_default_context()
@@ -141,16 +143,23 @@ class Env:
             await runner.cleanup()
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+@contextlib.asynccontextmanager
+async def running(make: Callable[[Netns, Path], Env], state: Path) -> AsyncIterator[Env]:
+    """An environment made by `make` in a new netns, its backends serving; all removed after."""
     ns = Netns()
-    environment = Env(ns, tmp_path)
+    environment = make(ns, state)
     try:
         await environment.serve_backends()
         yield environment
     finally:
         await environment.close()
         ns.close()
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    async with running(Env, tmp_path) as environment:
+        yield environment
 
 
 def slices(service_name: str, *backends: str) -> list[dict]:

@@ -193,7 +193,11 @@ def test_extended_features_render_a_valid_config(tmp_path: Path) -> None:
                         default_certificate=tls_pem())
     slots = {b.name: assign_slots(b.servers, (), 4) for b in table.backends}
     rendered = render.render_table(table, slots, settings)
-    assert "set-timeout server 500ms" in rendered.config
+    assert "set-timeout server var(txn.timeout)" in rendered.config
+    assert rendered.maps[render.TIMEOUTS_MAP] == "m1 500\n"
+    assert rendered.maps[render.BACKENDS_MAP] == (   # the redirect (m0) picks no backend
+        f"m1.0 be_{INFRA}_infra-backend-v1_8080\nm1.1 be_{INFRA}_infra-backend-v2_8080\n")
+    assert rendered.maps[render.WEIGHTS_MAP] == "m1 4\nm1.0 3\nm1.1 4\n"  # total, bounds
     assert "url_param(q) -m str it\\'s\\ \\#1" in rendered.config
     assert "acl m1_m method POST" in rendered.config
     write_files(tmp_path, rendered)

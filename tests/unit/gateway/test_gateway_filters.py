@@ -18,6 +18,7 @@ from portico.ingress.endpoints import assign_slots
 from portico.ingress.files import write_files
 from portico.ingress.haproxy import check_config
 from portico.ingress.model import Settings
+from portico.model.kinds import SERVICE
 from tests.gateway_conformance import needs_conformance
 from tests.unit.gateway.test_gateway_decisions import INFRA, decide, snapshot, tls_pem
 
@@ -145,3 +146,14 @@ def test_gateway_pods_are_not_woken_by_status_writes() -> None:
     assert sources.routing_changed(written, edited) and sources.routing_changed(written,
                                                                                 labelled)
     assert sources.routing_changed(None, route) and sources.routing_changed(route, None)
+
+
+def test_gateway_pods_see_a_services_ports_and_type_not_its_selector() -> None:
+    service = {"metadata": {"name": "s", "namespace": INFRA},
+               "spec": {"selector": {"app": "a"}, "ports": [{"port": 80}], "type": "ClusterIP"}}
+    reselected = {**service, "spec": {**service["spec"], "selector": {"app": "b"}}}
+    assert not sources.routing_changed(service, reselected, SERVICE)
+    assert sources.routing_changed(service, reselected)   # other kinds: the whole spec
+    for spec in ({"ports": [{"port": 81}]}, {"type": "ExternalName"}):
+        changed = {**service, "spec": {**service["spec"], **spec}}
+        assert sources.routing_changed(service, changed, SERVICE)
