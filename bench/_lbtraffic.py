@@ -87,7 +87,7 @@ def _pod_netns(cluster: Cluster) -> list[str]:
     return [line.split()[0] for line in listing.splitlines() if line.startswith(prefix)]
 
 
-def traffic(seconds: float, rounds: int, connections: int) -> None:
+def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None:
     with Cluster(nodes=2) as cluster:
         cluster.kubectl("apply", "-f", "-", check=True,
                         input="\n---\n".join(json.dumps(m) for m in manifests()))
@@ -120,10 +120,10 @@ def traffic(seconds: float, rounds: int, connections: int) -> None:
                 samples = _wrk.interleave(
                     {label: (lambda url=url, close=close: _wrk.run_wrk(cluster.sandbox.name, url,
                                                                        seconds, close, server,
-                                                                       connections))
+                                                                       connections, threads))
                      for label, url in paths.items()}, rounds)
                 mode = "Connection: close" if close else "keep-alive"
-                _wrk.print_table(f"load balancer, {mode} (wrk -t{_wrk.THREADS} -c{connections}"
+                _wrk.print_table(f"load balancer, {mode} (wrk -t{threads} -c{connections}"
                                  f", {rounds} interleaved rounds of {seconds:g}s, medians; "
                                  "built-in nginx, one pod per node)", samples, ratios)
         finally:

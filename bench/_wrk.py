@@ -18,8 +18,9 @@ log pipeline in `loadbalancer.py` (real pods); `logs.py` measures that pipeline 
   path: wrk saturated its threads while the server had CPU to spare.  A ratio
   against such a baseline is withheld (`ratio_text` prints why instead).
 - `parse_wrk` (pure) reads wrk's summary.
-- `add_run_options` gives a traffic bench its `--seconds`, `--rounds` and
-  `--connections`, with the same defaults in every bench.
+- `add_run_options` gives a traffic bench its `--seconds`, `--rounds`,
+  `--connections` and `--threads`, with the same defaults in every bench.  A sample
+  keeps its wrk thread count: `client_bound` judges the client against it.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Sample:
     server_cpu: float
     machine_cpu: float = 0.0
     """Cores busy machine-wide (softirq included), ours and everybody else's."""
+    threads: int = THREADS
+    """wrk's threads: the client's CPU budget in cores."""
 
     @property
     def cpu_per_request(self) -> float:
@@ -89,9 +92,9 @@ def parse_wrk(text: str) -> WrkSummary:
     return WrkSummary(int(requests.group(1)), float(rate.group(1)), errors)
 
 
-def client_bound(sample: Sample, threads: int = THREADS, server_workers: int = CPUS,
-                 cpus: int = CPUS) -> str | None:
+def client_bound(sample: Sample, server_workers: int = CPUS, cpus: int = CPUS) -> str | None:
     """Why `sample` measured the client, not the path; None when it did not."""
+    threads = sample.threads
     if sample.client_cpu < SATURATED * threads:
         return None
     server_budget = max(min(server_workers, cpus) - sample.client_cpu, 0.1)
@@ -155,10 +158,13 @@ def drop_time_wait(server_netns: str) -> None:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """`--seconds` a wrk run, `--rounds` of `interleave` and wrk's `--connections`."""
+    """`--seconds` a wrk run, `--rounds` of `interleave`, wrk's `--connections` and
+    `--threads`."""
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=CONNECTIONS)
+    parser.add_argument("--threads", type=int, default=THREADS,
+                        help="wrk's threads (its CPU budget in cores)")
 
 
 def run_wrk(netns: str | None, url: str, seconds: float, close: bool,
@@ -192,7 +198,7 @@ def run_wrk(netns: str | None, url: str, seconds: float, close: bool,
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {out[-400:]}")
     summary = parse_wrk(out)
     return Sample(summary.rate, summary.errors, (usage.ru_utime + usage.ru_stime) / wall,
-                  server / wall, machine / wall)
+                  server / wall, machine / wall, threads)
 
 
 def interleave(paths: Mapping[str, Callable[[], Sample]], rounds: int) -> dict[str, list[Sample]]:
@@ -209,7 +215,7 @@ def median_sample(samples: Sequence[Sample]) -> Sample:
     return Sample(statistics.median(s.rate for s in samples), sum(s.errors for s in samples),
                   statistics.median(s.client_cpu for s in samples),
                   statistics.median(s.server_cpu for s in samples),
-                  statistics.median(s.machine_cpu for s in samples))
+                  statistics.median(s.machine_cpu for s in samples), samples[0].threads)
 
 
 def ratio_text(samples: Mapping[str, Sequence[Sample]], path: str, baseline: str,

@@ -84,7 +84,8 @@ def traffic_paths(cluster: TrafficCluster) -> dict[str, tuple[str | None, str, R
 def measure(cluster: TrafficCluster, netns: str | None, url: str, rules: Rules,
             args: argparse.Namespace, close: bool) -> _wrk.Sample:
     cluster.use(rules)
-    return _wrk.run_wrk(netns, url, args.seconds, close, cluster.server_ticks, args.connections)
+    return _wrk.run_wrk(netns, url, args.seconds, close, cluster.server_ticks, args.connections,
+                        threads=args.threads)
 
 
 def traffic(args: argparse.Namespace) -> None:
@@ -102,7 +103,7 @@ def traffic(args: argparse.Namespace) -> None:
                     direct, reference = _baselines(label)
                     ratios[label] = [(direct, VS_DIRECT), (reference, VS_REFERENCE)]
             mode = "Connection: close" if close else "keep-alive"
-            _wrk.print_table(f"traffic, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
+            _wrk.print_table(f"traffic, {mode} (wrk -t{args.threads} -c{args.connections}, "
                              f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
                              "built-in nginx)", samples, ratios)
     finally:

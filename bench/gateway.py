@@ -145,11 +145,11 @@ def throughput(cluster: Cluster, paths: dict[str, str], server: Callable[[], int
     for close in (False, True):
         samples = _wrk.interleave(
             {label: functools.partial(_wrk.run_wrk, cluster.sandbox.name, url, args.seconds,
-                                      close, server, args.connections,
+                                      close, server, args.connections, args.threads,
                                       headers=(f"Host: {plan.HOST}",))
              for label, url in paths.items()}, args.rounds)
         mode = "Connection: close" if close else "keep-alive"
-        _wrk.print_table(f"gateway, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
+        _wrk.print_table(f"gateway, {mode} (wrk -t{args.threads} -c{args.connections}, "
                          f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
                          f"built-in nginx x 2, HAProxy x 2 each; {load()})", samples, ratios)
 
@@ -293,8 +293,6 @@ def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=_wrk.CONNECTIONS)
+    _wrk.add_run_options(parser)
     parser.add_argument("--shifts", type=int, default=40)
     main(parser.parse_args())

@@ -164,10 +164,10 @@ def throughput(netns: str, server: Callable[[], int], args: argparse.Namespace) 
         samples = _wrk.interleave(
             {label: functools.partial(_wrk.run_wrk, netns, f"http://127.0.0.1:{port}/",
                                       args.seconds, close, server, args.connections,
-                                      headers=(f"Host: {HOST}",))
+                                      args.threads, headers=(f"Host: {HOST}",))
              for label, port in paths.items()}, args.rounds)
         mode = "Connection: close" if close else "keep-alive"
-        _wrk.print_table(f"ingress, {mode} (wrk -t{_wrk.THREADS} -c{args.connections}, "
+        _wrk.print_table(f"ingress, {mode} (wrk -t{args.threads} -c{args.connections}, "
                          f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
                          "built-in nginx x 2)", samples, ratios)
 

@@ -130,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     ensure_private_netns()
     if not args.skip_traffic:
-        traffic(args.seconds, args.rounds, args.connections)
+        traffic(args.seconds, args.rounds, args.connections, args.threads)
     if not args.skip_control:
         asyncio.run(control())
 

@@ -112,7 +112,7 @@ def traffic(args: argparse.Namespace) -> None:
         def measure(netns: str, with_policies: bool, close: bool) -> _wrk.Sample:
             use_policies(cluster, scripts if with_policies else None)
             return _wrk.run_wrk(netns, url, args.seconds, close, cluster.server_ticks,
-                                args.connections)
+                                args.connections, threads=args.threads)
 
         for close in (True, False):
             paths = {}
@@ -124,7 +124,7 @@ def traffic(args: argparse.Namespace) -> None:
             ratios = {f"{TRAFFIC_POLICIES} policies ({w})": [(f"no policy ({w})", GOAL_RATIO)]
                       for w in ("same node", "other node")}
             mode = "new connections (Connection: close)" if close else "keep-alive"
-            _wrk.print_table(f"traffic to the server pod, {mode} (wrk -t{_wrk.THREADS} "
+            _wrk.print_table(f"traffic to the server pod, {mode} (wrk -t{args.threads} "
                              f"-c{args.connections}, {args.rounds} interleaved rounds of "
                              f"{args.seconds:g}s, medians; built-in nginx)", samples, ratios)
         use_policies(cluster, None)

@@ -53,7 +53,7 @@ def test_parse_wrk_refuses_output_without_a_summary() -> None:
 ])  # fmt: skip
 def test_client_bound(client: float, server: float, bound: bool) -> None:
     sample = _wrk.Sample(rate=10000, errors=0, client_cpu=client, server_cpu=server)
-    why = _wrk.client_bound(sample, threads=1, server_workers=2, cpus=2)
+    why = _wrk.client_bound(sample, server_workers=2, cpus=2)
     assert (why is not None) == bound
     if bound:
         assert why == ("client-bound: wrk used 0.98 of its 1 core(s), the server 0.40 of "
