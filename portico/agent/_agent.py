@@ -44,7 +44,7 @@ from portico.agent._tokens import TokenManager
 from portico.client import Api, EventRecorder, Informer, InformerFactory, Obj, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
 from portico.model.kinds import POD, SERVICE
-from portico.oci._runc import remove_node_containers
+from portico.oci._container import remove_node_containers
 
 log = logging.getLogger("portico.agent")
 TOKEN_CHECK_INTERVAL = 60.0

@@ -115,7 +115,7 @@ class ContainerRunner:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self._probes: list[asyncio.Task[None]] = []
-        self.oci: OciContainer | None = None  # a pulled image's container, under runc
+        self.oci: OciContainer | None = None  # a pulled image's container, under crun
 
     @property
     def key(self) -> str:
@@ -249,12 +249,13 @@ class ContainerRunner:
 
     async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
                       oci: OciContainer | None = None) -> Attempt:
-        """Start the process (for an image: runc, with `oci`'s bundle ready)."""
+        """Start the process (for an image: crun, with `oci`'s bundle ready)."""
         rec = self.record
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
-        place = self.pod.place  # an image's volumes are mounts of its bundle (`_oci`)
+        # an image's container: crun in the pod, its volumes mounts of its bundle (`_oci`)
+        place = replace(self.pod.place, oci_runtime=True)
         if oci is None:
             try:
                 place = await asyncio.to_thread(self._place, env)

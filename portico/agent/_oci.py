@@ -1,5 +1,5 @@
 """The agent's side of real images: which images it pulls, kubelet's pull policy and
-events, and a container's start under runc (`portico.oci`).
+events, and a container's start under crun (`portico.oci`).
 
 `ImageRuntime.pulls(image)`: any image that is neither mapped (the user's mapping
 wins) nor built in is pulled; built-in ones too when the cluster asks for real
@@ -14,7 +14,7 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
 - the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
   resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
   config error is `CreateContainerConfigError`/`CreateContainerError`;
-- the bundle and cgroups (`OciContainer.create`), then the launcher runs `runc run`
+- the bundle and cgroups (`OciContainer.create`), then the launcher runs `crun run`
   in the pod (`runner.launch`).  `finish_image_container` after the exit tells an
   OOM kill (`OOMKilled`, 137), removes every trace of the container and collects
   the store's garbage when its image was removed meanwhile (`portico.oci._gc`).
@@ -59,7 +59,8 @@ from portico.oci import (
     register,
     unregister,
 )
-from portico.oci._runc import (
+from portico.oci._container import (
+    RUNTIME_STATE,
     cgroup_base,
     namespaces_dir,
     pod_namespaces,
@@ -329,16 +330,16 @@ async def start_image_container(runner: ContainerRunner) -> PlannedContainer | N
 
 
 def _container_id(runner: ContainerRunner) -> str:
-    """The container's runc id: one per pod, container and restart."""
+    """The container's runtime id: one per pod, container and restart."""
     rec = runner.record
     return f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
 
 
 def _container(runner: ContainerRunner, lower: tuple[Path, ...], memory_limit: int | None,
                lease: Path | None = None) -> OciContainer:
-    """The container's runc identity, bundle and cgroup."""
+    """The container's runtime identity, bundle and cgroup."""
     cfg, cid = runner.pod.ctx.config, _container_id(runner)
-    return OciContainer(cid, cfg.data_dir / "runc", cfg.data_dir / "oci" / cid,
+    return OciContainer(cid, cfg.data_dir / RUNTIME_STATE, cfg.data_dir / "oci" / cid,
                         f"{cgroup_base(cfg.cluster_name, cfg.node_name)}/{cid}", lower,
                         memory_limit, lease)
 
@@ -346,14 +347,14 @@ def _container(runner: ContainerRunner, lower: tuple[Path, ...], memory_limit: i
 def adopt_image_container(runner: ContainerRunner, pid: int) -> OciContainer | None:
     """Re-register a container a previous agent started (same id, same bundle)."""
     container = _container(runner, (), None)
-    if not (container.runc_root / container.id).is_dir():
+    if not (container.runtime_root / container.id).is_dir():
         return None
     register(pid, container)
     return container
 
 
 async def launched(container: OciContainer, pid: int | None) -> None:
-    """The launcher started runc as `pid` (None: it could not start it)."""
+    """The launcher started crun as `pid` (None: it could not start it)."""
     if pid is None:
         await asyncio.to_thread(container.finish)
     else:
@@ -362,7 +363,7 @@ async def launched(container: OciContainer, pid: int | None) -> None:
 
 async def created(container: OciContainer, proc: ContainerProcess | None,
                   timeout: float = 10.0) -> None:
-    """Wait until runc has made the container (its namespaces exist to be joined), it
+    """Wait until crun has made the container (its namespaces exist to be joined), it
     ended, or `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -375,7 +376,7 @@ async def created(container: OciContainer, proc: ContainerProcess | None,
 @dataclass(frozen=True)
 class ImageExit:
     oom: bool  # reached its memory limit
-    start_error: str  # runc could not start the process: why
+    start_error: str  # crun could not start the process: why (runc's words)
 
 
 async def _finish(container: OciContainer, pid: int, store: ImageStore | None) -> ImageExit:

@@ -417,7 +417,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         if problem is not None:
             raise ClaimError(problem)
         with name_held(target.name, target.data_dir):
-            from portico.oci._runc import remove_node_containers
+            from portico.oci._container import remove_node_containers
 
             for node_dir in sorted((target.data_dir / "nodes").glob("*")):
                 remove_node_containers(node_dir, target.name)  # image containers
