@@ -51,9 +51,10 @@ class ImageGarbageCollector:
                    config.image_gc_period_seconds)
 
     def _node(self) -> dict[str, object]:
-        """kubelet's nodeRef: the node's name is its UID there."""
+        """kubelet's nodeRef: the node's name is its UID there (its events go to the
+        default namespace)."""
         return {"apiVersion": "v1", "kind": "Node",
-                "metadata": {"name": self.gc.node, "uid": self.gc.node}}
+                "metadata": {"name": self.gc.node, "uid": self.gc.node, "namespace": ""}}
 
     async def check(self) -> None:
         """One collection; its failure recorded as kubelet records it."""
@@ -77,7 +78,10 @@ class ImageGarbageCollector:
 
     async def _run(self) -> None:
         while True:
-            await self.check()
+            try:
+                await self.check()
+            except Exception:  # a bug must not end the collection silently
+                log.exception("image garbage collection failed")
             await self.clock.sleep(self.period)
 
     def start(self) -> None:

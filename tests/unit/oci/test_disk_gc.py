@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pytest
 
 from portico.agent._image_gc import ImageGarbageCollector
-from portico.model.vocabulary import EventType
+from portico.client import Api, EventRecorder
+from portico.client._correlator import Correlated
 from portico.oci._disk_gc import DiskUsage, ImageGcError, ImageGcPolicy, NodeImageGc
 from portico.oci._gc import lease
 from portico.oci._store import ImageStore, StoredImage
@@ -122,14 +123,18 @@ async def _inline(function: Callable[[float], list[str]], now: float) -> list[st
     return function(now)
 
 
-class Events:
-    def __init__(self) -> None:
-        self.recorded: list[tuple[str, str, str, str]] = []
+class Events(EventRecorder):
+    """kubelet's recorder (render, correlation) with the API write captured."""
 
-    async def record(self, involved: dict[str, Any], event_type: EventType, reason: str,
-                     message: str, field_path: str = "") -> None:
-        self.recorded.append((involved["metadata"]["name"], str(event_type), reason,
-                              message.split(".")[0]))
+    def __init__(self) -> None:
+        super().__init__(cast(Api, None), "kubelet", host=NODE)
+        self.recorded: list[tuple[str, str, str, str, str]] = []
+
+    async def _write(self, item: Correlated) -> None:
+        event, involved = item.event, item.event["involvedObject"]
+        self.recorded.append((f"{involved['kind']}/{involved['name']}",
+                              event["metadata"]["namespace"], event["type"], event["reason"],
+                              event["message"].split(".")[0]))
 
 
 def test_checks_every_period_and_repeated_failures_are_image_gc_failed(
@@ -138,23 +143,22 @@ def test_checks_every_period_and_repeated_failures_are_image_gc_failed(
     disk, events = Disk(90), Events()
 
     async def scenario(clock: FakeClock) -> None:
-        collector = ImageGarbageCollector(
-            _gc(store, disk, min_age=0), events, 300.0, clock,  # type: ignore[arg-type]
-            offload=_inline)
+        collector = ImageGarbageCollector(_gc(store, disk, min_age=0), events, 300.0, clock,
+                                          offload=_inline)
         collector.start()
         await clock.sleep(1)  # the first check runs at start: 1 GB of 10 freed
         assert _refs(store) == set()
-        assert [e[2] for e in events.recorded] == ["FreeDiskSpaceFailed"]
+        assert [e[3] for e in events.recorded] == ["FreeDiskSpaceFailed"]
         await clock.sleep(300)  # the second failure in a row: ImageGCFailed too
-        assert [e[2] for e in events.recorded] == ["FreeDiskSpaceFailed"] * 2 + [
+        assert [e[3] for e in events.recorded] == ["FreeDiskSpaceFailed"] * 2 + [
             "ImageGCFailed"]
-        assert events.recorded[-1] == (NODE, "Warning", "ImageGCFailed",
+        assert events.recorded[-1] == (f"Node/{NODE}", "default", "Warning", "ImageGCFailed",
                                        "Failed to garbage collect required amount of images")
         disk.used_percent = 50
         await clock.sleep(300)
         disk.used_percent = 90
         await clock.sleep(300)  # a failure after a success: no ImageGCFailed
-        assert [e[2] for e in events.recorded][3:] == ["FreeDiskSpaceFailed"]
+        assert [e[3] for e in events.recorded][3:] == ["FreeDiskSpaceFailed"]
         await collector.stop()
 
     run_on_fake_clock(scenario)
