@@ -223,13 +223,15 @@ class ContainerRunner:
         return await self._launch(argv, self.env, workdir)
 
     async def _start_image(self) -> Attempt:
-        """Pull and prepare (with the pod's other containers), then launch in the pod's
-        IPC and UTS namespaces; with a shared PID namespace the first to launch makes
-        them and the others join its."""
+        """Pull and prepare (with the pod's other containers, in the pod's IPC and UTS
+        namespaces), then launch; with a shared PID namespace the first to launch makes
+        the namespaces and the others join its."""
         planned = await start_image_container(self)
         if planned is None:
             return Attempt.NOT_CREATED
         oci = planned.container
+        if planned.joined:
+            return await self._launch(oci.run_argv(), {}, "/", oci)
         try:
             async with self.pod.image_lock:
                 joined = await asyncio.to_thread(shared_namespaces, self)

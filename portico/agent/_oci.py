@@ -14,10 +14,13 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
 - the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
   resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
   config error is `CreateContainerConfigError`/`CreateContainerError`;
-- the bundle and cgroups (`OciContainer.create`), then the launcher runs `crun run`
-  in the pod (`runner.launch`).  `finish_image_container` after the exit tells an
-  OOM kill (`OOMKilled`, 137), removes every trace of the container and collects
-  the store's garbage when its image was removed meanwhile (`portico.oci._gc`).
+- the pod's IPC and UTS namespaces joined (`_pod_namespaces`, made once per pod;
+  with shareProcessNamespace a running peer's, at launch), the bundle and cgroups
+  (`OciContainer.create`), in one thread per container, the pod's containers at
+  once; then the launcher runs `crun run` in the pod (`runner.launch`).
+  `finish_image_container` after the exit tells an OOM kill (`OOMKilled`, 137),
+  removes every trace of the container and collects the store's garbage when its
+  image was removed meanwhile (`portico.oci._gc`).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ if TYPE_CHECKING:
     from portico.agent._runtime import ContainerProcess
 
 Object = dict[str, Any]
+_NAMESPACES: dict[str, asyncio.Future[dict[str, str]]] = {}  # by pod uid: `_pod_namespaces`
 OOM_KILLED = "OOMKilled"
 NETNS_ETC = "/etc/netns"  # the pod's hosts and resolv.conf (`_sandbox`)
 SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -202,14 +206,29 @@ def _mounts(runner: ContainerRunner, hostname_file: Path,
     return mounts
 
 
-def shared_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
-    """The namespaces the container joins (blocking): the pod's IPC and UTS ones
-    (`pod_namespaces`), or with shareProcessNamespace those of a running peer, PID
-    too (a PID namespace lives as long as its first process); None: no peer runs,
-    this container makes them."""
+def shares_pids(runner: ContainerRunner) -> bool:
+    return bool((runner.pod.pod.get("spec") or {}).get("shareProcessNamespace"))
+
+
+async def _pod_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
+    """The pod's IPC and UTS namespaces (`pod_namespaces`), made once in a thread for all
+    its containers, which wait for it without holding a thread; None with
+    shareProcessNamespace (a running peer's are joined at launch)."""
+    if shares_pids(runner):
+        return None
     pod = runner.pod
-    if not (pod.pod.get("spec") or {}).get("shareProcessNamespace"):
-        return pod_namespaces(_namespaces_dir(pod.ctx.config, pod.uid), pod.place.hostname)
+    made = _NAMESPACES.get(pod.uid)
+    if made is None or (made.done() and (made.cancelled() or made.exception() is not None)):
+        made = _NAMESPACES[pod.uid] = asyncio.ensure_future(asyncio.to_thread(
+            pod_namespaces, _namespaces_dir(pod.ctx.config, pod.uid), pod.place.hostname))
+    return await asyncio.shield(made)
+
+
+def shared_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
+    """With shareProcessNamespace, the namespaces of a running peer the container joins,
+    PID too (a PID namespace lives as long as its first process); None: no peer runs,
+    this container makes them (blocking)."""
+    pod = runner.pod
     for peer in pod.init + pod.containers:
         pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
         if pid is not None:
@@ -224,12 +243,15 @@ def _namespaces_dir(config: AgentConfig, pod_uid: str) -> Path:
 def remove_image_namespaces(config: AgentConfig, pod_uid: str) -> None:
     """The pod is gone: its namespace files too, if it had any (blocking)."""
     directory = _namespaces_dir(config, pod_uid)
+    _NAMESPACES.pop(pod_uid, None)
     if directory.exists():
         remove_pod_namespaces(directory)
 
 
-def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> PlannedContainer:
-    """The container's bundle and config.json (blocking: reads the image's files)."""
+def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
+          joined: dict[str, str] | None) -> PlannedContainer:
+    """The container's bundle and config.json, joining the pod's namespaces `joined`
+    (blocking: reads the image's files)."""
     store = runner.pod.ctx.images.store
     assert store is not None
     cid = _container_id(runner)
@@ -241,7 +263,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> P
             lower = store.unpacked(image)
             lease = _gc.lease(store, lower, cid)
     try:
-        return _configure(runner, image, env, lower, lease)
+        return _configure(runner, image, env, lower, lease, joined)
     except BaseException:
         lease.unlink(missing_ok=True)
         raise
@@ -259,7 +281,8 @@ def image_file(layers: tuple[Path, ...], path: str) -> str:
 
 
 def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
-               lower: tuple[Path, ...], lease: Path) -> PlannedContainer:
+               lower: tuple[Path, ...], lease: Path,
+               joined: dict[str, str] | None) -> PlannedContainer:
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
     assert store is not None
@@ -286,15 +309,20 @@ def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
     config = _spec.runtime_config(process, _mounts(runner, hostname, env),
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
                                   pod.place.hostname, profile_for(security))
+    if joined is not None:
+        _spec.join(config, joined)
     container.create(config)
-    return PlannedContainer(container, config)
+    return PlannedContainer(container, config, joined is not None)
 
 
 @dataclass(frozen=True)
 class PlannedContainer:
-    """A container made but not launched: its config.json joins no peer yet."""
+    """A container made but not launched; `joined`: its config.json joins the pod's
+    namespaces already (else, with shareProcessNamespace, a running peer's, if any,
+    when it launches)."""
     container: OciContainer
     config: dict[str, Any]
+    joined: bool
 
     def join(self, joined: dict[str, str]) -> None:
         """Join the pod's namespaces (`shared_namespaces`), if any (blocking)."""
@@ -313,7 +341,8 @@ async def start_image_container(runner: ContainerRunner) -> PlannedContainer | N
         return None
     try:
         env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
-        planned = await asyncio.to_thread(_plan, runner, image, env)
+        joined = await _pod_namespaces(runner)
+        planned = await asyncio.to_thread(_plan, runner, image, env, joined)
     except EnvError as error:
         runner._create_failed(str(error.reason), error.message)
         return None

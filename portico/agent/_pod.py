@@ -122,7 +122,7 @@ class PodWorker:
         self.terminating = False
         self.adopting = ctx.spawner.keeps(self.uid)  # its containers outlived an agent
         self.env_sources = EnvSources()
-        self.image_lock = asyncio.Lock()  # image containers start one at a time (`_oci`)
+        self.image_lock = asyncio.Lock()  # with shareProcessNamespace: one at a time (`_oci`)
         self.reported: Object = dict(pod.get("status") or {})
         spec = pod.get("spec") or {}
         self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]
