@@ -51,10 +51,10 @@ from portico.agent._oci import (
     created,
     finish_image_container,
     launched,
-    shared_namespaces,
     start_image_container,
 )
 from portico.agent._oci_backoff import backoff_key
+from portico.agent._oci_namespaces import shared_namespaces
 from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec

@@ -14,7 +14,7 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
 - the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
   resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
   config error is `CreateContainerConfigError`/`CreateContainerError`;
-- the pod's IPC and UTS namespaces joined (`_pod_namespaces`, made once per pod;
+- the pod's IPC and UTS namespaces joined (`_oci_namespaces`, made once per pod;
   with shareProcessNamespace a running peer's, at launch), the bundle and cgroups
   (`OciContainer.create`), in one thread per container, the pod's containers at
   once; then the launcher runs `crun run` in the pod (`runner.launch`).
@@ -39,6 +39,7 @@ from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
 from portico.agent._image_events import pull_backed_off, pull_failed
 from portico.agent._names import serviceaccount_dir, uid_hex
 from portico.agent._oci_backoff import PullBackoff
+from portico.agent._oci_namespaces import pod_namespaces_for
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.images._catalog import BUILTIN
 from portico.images._mappings import MappingSource
@@ -62,13 +63,7 @@ from portico.oci import (
     register,
     unregister,
 )
-from portico.oci._container import (
-    RUNTIME_STATE,
-    cgroup_base,
-    namespaces_dir,
-    pod_namespaces,
-    remove_pod_namespaces,
-)
+from portico.oci._container import RUNTIME_STATE, cgroup_base
 from portico.oci._seccomp import profile_for
 
 if TYPE_CHECKING:
@@ -77,7 +72,6 @@ if TYPE_CHECKING:
     from portico.agent._runtime import ContainerProcess
 
 Object = dict[str, Any]
-_NAMESPACES: dict[str, asyncio.Future[dict[str, str]]] = {}  # by pod uid: `_pod_namespaces`
 OOM_KILLED = "OOMKilled"
 NETNS_ETC = "/etc/netns"  # the pod's hosts and resolv.conf (`_sandbox`)
 SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -206,48 +200,6 @@ def _mounts(runner: ContainerRunner, hostname_file: Path,
     return mounts
 
 
-def shares_pids(runner: ContainerRunner) -> bool:
-    return bool((runner.pod.pod.get("spec") or {}).get("shareProcessNamespace"))
-
-
-async def _pod_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
-    """The pod's IPC and UTS namespaces (`pod_namespaces`), made once in a thread for all
-    its containers, which wait for it without holding a thread; None with
-    shareProcessNamespace (a running peer's are joined at launch)."""
-    if shares_pids(runner):
-        return None
-    pod = runner.pod
-    made = _NAMESPACES.get(pod.uid)
-    if made is None or (made.done() and (made.cancelled() or made.exception() is not None)):
-        made = _NAMESPACES[pod.uid] = asyncio.ensure_future(asyncio.to_thread(
-            pod_namespaces, _namespaces_dir(pod.ctx.config, pod.uid), pod.place.hostname))
-    return await asyncio.shield(made)
-
-
-def shared_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
-    """With shareProcessNamespace, the namespaces of a running peer the container joins,
-    PID too (a PID namespace lives as long as its first process); None: no peer runs,
-    this container makes them (blocking)."""
-    pod = runner.pod
-    for peer in pod.init + pod.containers:
-        pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
-        if pid is not None:
-            return {kind: f"/proc/{pid}/ns/{kind}" for kind in ("ipc", "uts", "pid")}
-    return None
-
-
-def _namespaces_dir(config: AgentConfig, pod_uid: str) -> Path:
-    return namespaces_dir(config.cluster_name, config.node_name, uid_hex(pod_uid)[:12])
-
-
-def remove_image_namespaces(config: AgentConfig, pod_uid: str) -> None:
-    """The pod is gone: its namespace files too, if it had any (blocking)."""
-    directory = _namespaces_dir(config, pod_uid)
-    _NAMESPACES.pop(pod_uid, None)
-    if directory.exists():
-        remove_pod_namespaces(directory)
-
-
 def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
           joined: dict[str, str] | None) -> PlannedContainer:
     """The container's bundle and config.json, joining the pod's namespaces `joined`
@@ -341,7 +293,7 @@ async def start_image_container(runner: ContainerRunner) -> PlannedContainer | N
         return None
     try:
         env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
-        joined = await _pod_namespaces(runner)
+        joined = await pod_namespaces_for(runner)
         planned = await asyncio.to_thread(_plan, runner, image, env, joined)
     except EnvError as error:
         runner._create_failed(str(error.reason), error.message)

@@ -43,7 +43,8 @@ from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
-from portico.agent._oci import ImageRuntime, remove_image_namespaces
+from portico.agent._oci import ImageRuntime
+from portico.agent._oci_namespaces import remove_image_namespaces
 from portico.agent._sandbox import (
     IpRunner,
     SandboxSpec,
