@@ -13,7 +13,7 @@ PARENT = "/portico/c-node-1/abc-c-0"
 
 
 def _container(tmp_path: Path) -> OciContainer:
-    return OciContainer("abc-c-0", tmp_path / "runc", tmp_path / "bundle", PARENT,
+    return OciContainer("abc-c-0", tmp_path / "crun", tmp_path / "bundle", PARENT,
                         Path("/"), 16 << 20)
 
 
