@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := nftables haproxy iproute2 conntrack curl nginx-light dnsmasq-base util-linux busybox-static wrk runc skopeo umoci zstd docker-registry apache2-utils
+DEB_PACKAGES := nftables haproxy iproute2 conntrack curl nginx-light dnsmasq-base util-linux busybox-static wrk crun skopeo umoci zstd docker-registry apache2-utils
 PYTEST_ARGS ?=
 
 .PHONY: run test e2e lint typecheck deps system-deps clean

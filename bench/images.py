@@ -83,7 +83,7 @@ def startup(cluster: Cluster, count: int) -> None:
     image = _burst(cluster, "image", [_pod(f"img-{i:03d}", SMALL, SLEEP) for i in range(count)])
     builtin = _burst(cluster, "builtin", [_pod(f"bi-{i:03d}", AGNHOST, {"args": ["pause"]})
                                           for i in range(count)])
-    for label, values in (("cached image (runc)", image), ("built-in image", builtin)):
+    for label, values in (("cached image (crun)", image), ("built-in image", builtin)):
         print(f"{count} 3-container pods, {label}: p50 {percentile(values, 0.5):.2f}s "
               f"p99 {percentile(values, 0.99):.2f}s {_load()}")
     print(f"p99 ratio image / built-in: {percentile(image, 0.99) / percentile(builtin, 0.99):.2f}"

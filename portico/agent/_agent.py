@@ -11,7 +11,8 @@ then a handler on that informer starts one `PodWorker` per pod (which adopts its
 running containers) and feeds the workers (`update`, or `GONE` on deletion); the
 :10250 server; and the Service proxy when `portico.proxy` provides `Proxier`, then
 the NetworkPolicy agent (`portico.netpol`), both on the agent's shared
-`InformerFactory`.  `stop()` is a node shutdown: the pod informer stops first (no
+`InformerFactory`; and, with an image store, kubelet's image garbage collection
+(`_image_gc`).  `stop()` is a node shutdown: the pod informer stops first (no
 worker starts any more), then every pod's processes are killed and its sandbox
 removed; pod objects and addresses are kept, so a restarted agent brings every pod
 back with the same IP (restartCount + 1).
@@ -31,6 +32,7 @@ from aiohttp import web
 
 from portico.agent._backoff import CrashLoopBackoff
 from portico.agent._config import AgentConfig
+from portico.agent._image_gc import ImageGarbageCollector
 from portico.agent._ipam import IpamStore
 from portico.agent._metrics import MetricsReporter
 from portico.agent._names import container_log, pod_netns, pod_veth
@@ -44,7 +46,7 @@ from portico.agent._tokens import TokenManager
 from portico.client import Api, EventRecorder, Informer, InformerFactory, Obj, wait_for_api
 from portico.images import Mappings, MappingsFile, MappingSource
 from portico.model.kinds import POD, SERVICE
-from portico.oci._runc import remove_node_containers
+from portico.oci._container import remove_node_containers
 
 log = logging.getLogger("portico.agent")
 TOKEN_CHECK_INTERVAL = 60.0
@@ -67,6 +69,7 @@ class Agent:
         self._policy_agent: Any = None
         self._heartbeat: Any = None
         self._metrics: MetricsReporter | None = None
+        self._image_gc: ImageGarbageCollector | None = None
         self.ctx: AgentContext | None = None
 
     def _context(self) -> AgentContext:
@@ -109,6 +112,10 @@ class Agent:
         self._metrics = MetricsReporter(self.client, cfg.node_name, cfg.metrics_seconds,
                                         lambda: list(self.workers.values()))
         self._metrics.start()
+        if self.ctx.images.store is not None:
+            self._image_gc = ImageGarbageCollector.for_node(cfg, self.ctx.images.store,
+                                                            self.ctx.events)
+            self._image_gc.start()
         log.info("node %s: agent started with %d pods", cfg.node_name, len(listed))
 
     async def _refresh_tokens(self) -> None:
@@ -218,6 +225,8 @@ class Agent:
             self._token_refresh.cancel()
         if self._metrics is not None:
             await self._metrics.stop()
+        if self._image_gc is not None:
+            await self._image_gc.stop()
         workers = list(self.workers.values())
         for worker in workers:
             worker.request_stop(StopMode.NODE_SHUTDOWN)

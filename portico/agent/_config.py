@@ -60,6 +60,12 @@ class AgentConfig:
     pull_netns: str = ""
     registries_file: Path | None = None
     pull_builtin_images: bool = False
+    # kubelet's image garbage collection (imageGCHigh/LowThresholdPercent,
+    # imageMinimumGCAge, ImageGCPeriod): `_image_gc`.
+    image_gc_high_threshold_percent: int = 85
+    image_gc_low_threshold_percent: int = 80
+    image_minimum_gc_age_seconds: float = 120.0
+    image_gc_period_seconds: float = 300.0
 
     @property
     def pod_prefix(self) -> str:

@@ -52,10 +52,10 @@ from portico.agent._oci import (
     created,
     finish_image_container,
     launched,
-    shared_namespaces,
     start_image_container,
 )
 from portico.agent._oci_backoff import backoff_key
+from portico.agent._oci_namespaces import shared_namespaces
 from portico.agent._prober import ProbeTarget, run_probe
 from portico.agent._probes import ProbeResult, ProbeTiming, ProbeTracker, ProbeType
 from portico.agent._runtime import ContainerProcess, run_exec
@@ -116,7 +116,7 @@ class ContainerRunner:
         self._stop = asyncio.Event()
         self._started = asyncio.Event()
         self._probes: list[asyncio.Task[None]] = []
-        self.oci: OciContainer | None = None  # a pulled image's container, under runc
+        self.oci: OciContainer | None = None  # a pulled image's container, under crun
 
     @property
     def key(self) -> str:
@@ -224,13 +224,15 @@ class ContainerRunner:
         return await self._launch(argv, self.env, workdir)
 
     async def _start_image(self) -> Attempt:
-        """Pull and prepare (with the pod's other containers), then launch in the pod's
-        IPC and UTS namespaces; with a shared PID namespace the first to launch makes
-        them and the others join its."""
+        """Pull and prepare (with the pod's other containers, in the pod's IPC and UTS
+        namespaces), then launch; with a shared PID namespace the first to launch makes
+        the namespaces and the others join its."""
         planned = await start_image_container(self)
         if planned is None:
             return Attempt.NOT_CREATED
         oci = planned.container
+        if planned.joined:
+            return await self._launch(oci.run_argv(), {}, "/", oci)
         try:
             async with self.pod.image_lock:
                 joined = await asyncio.to_thread(shared_namespaces, self)
@@ -250,12 +252,13 @@ class ContainerRunner:
 
     async def _launch(self, argv: list[str], env: dict[str, str], workdir: str | None,
                       oci: OciContainer | None = None) -> Attempt:
-        """Start the process (for an image: runc, with `oci`'s bundle ready)."""
+        """Start the process (for an image: crun, with `oci`'s bundle ready)."""
         rec = self.record
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
         await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
-        place = self.pod.place  # an image's volumes are mounts of its bundle (`_oci`)
+        # an image's container: crun in the pod, its volumes mounts of its bundle (`_oci`)
+        place = replace(self.pod.place, oci_runtime=True)
         if oci is None:
             try:
                 place = await asyncio.to_thread(self._place, env)

@@ -1,5 +1,5 @@
 """The agent's side of real images: which images it pulls, kubelet's pull policy and
-events, and a container's start under runc (`portico.oci`).
+events, and a container's start under crun (`portico.oci`).
 
 `ImageRuntime.pulls(image)`: any image that is neither mapped (the user's mapping
 wins) nor built in is pulled; built-in ones too when the cluster asks for real
@@ -14,10 +14,13 @@ kubelet's EnsureImageExists then CreateContainer for one such container:
 - the runtime config (`_spec`): argv, env, user, runAsNonRoot, mounts (hosts,
   resolv.conf, hostname, service-account token, emptyDir volumes), resources; a
   config error is `CreateContainerConfigError`/`CreateContainerError`;
-- the bundle and cgroups (`OciContainer.create`), then the launcher runs `runc run`
-  in the pod (`runner.launch`).  `finish_image_container` after the exit tells an
-  OOM kill (`OOMKilled`, 137), removes every trace of the container and collects
-  the store's garbage when its image was removed meanwhile (`portico.oci._gc`).
+- the pod's IPC and UTS namespaces joined (`_oci_namespaces`, made once per pod;
+  with shareProcessNamespace a running peer's, at launch), the bundle and cgroups
+  (`OciContainer.create`), in one thread per container, the pod's containers at
+  once; then the launcher runs `crun run` in the pod (`runner.launch`).
+  `finish_image_container` after the exit tells an OOM kill (`OOMKilled`, 137),
+  removes every trace of the container and collects the store's garbage when its
+  image was removed meanwhile (`portico.oci._gc`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from portico.agent._env import CONFIG_ERROR, EnvError, container_env, expand
 from portico.agent._image_events import pull_backed_off, pull_failed
 from portico.agent._names import serviceaccount_dir, uid_hex
 from portico.agent._oci_backoff import PullBackoff
+from portico.agent._oci_namespaces import pod_namespaces_for
 from portico.agent._volumes import VolumeError, container_mounts
 from portico.images._catalog import BUILTIN
 from portico.images._mappings import MappingSource
@@ -59,12 +63,7 @@ from portico.oci import (
     register,
     unregister,
 )
-from portico.oci._runc import (
-    cgroup_base,
-    namespaces_dir,
-    pod_namespaces,
-    remove_pod_namespaces,
-)
+from portico.oci._container import RUNTIME_STATE, cgroup_base
 from portico.oci._seccomp import profile_for
 
 if TYPE_CHECKING:
@@ -201,34 +200,10 @@ def _mounts(runner: ContainerRunner, hostname_file: Path,
     return mounts
 
 
-def shared_namespaces(runner: ContainerRunner) -> dict[str, str] | None:
-    """The namespaces the container joins (blocking): the pod's IPC and UTS ones
-    (`pod_namespaces`), or with shareProcessNamespace those of a running peer, PID
-    too (a PID namespace lives as long as its first process); None: no peer runs,
-    this container makes them."""
-    pod = runner.pod
-    if not (pod.pod.get("spec") or {}).get("shareProcessNamespace"):
-        return pod_namespaces(_namespaces_dir(pod.ctx.config, pod.uid), pod.place.hostname)
-    for peer in pod.init + pod.containers:
-        pid = peer.oci.init_pid() if peer is not runner and peer.oci is not None else None
-        if pid is not None:
-            return {kind: f"/proc/{pid}/ns/{kind}" for kind in ("ipc", "uts", "pid")}
-    return None
-
-
-def _namespaces_dir(config: AgentConfig, pod_uid: str) -> Path:
-    return namespaces_dir(config.cluster_name, config.node_name, uid_hex(pod_uid)[:12])
-
-
-def remove_image_namespaces(config: AgentConfig, pod_uid: str) -> None:
-    """The pod is gone: its namespace files too, if it had any (blocking)."""
-    directory = _namespaces_dir(config, pod_uid)
-    if directory.exists():
-        remove_pod_namespaces(directory)
-
-
-def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> PlannedContainer:
-    """The container's bundle and config.json (blocking: reads the image's files)."""
+def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
+          joined: dict[str, str] | None) -> PlannedContainer:
+    """The container's bundle and config.json, joining the pod's namespaces `joined`
+    (blocking: reads the image's files)."""
     store = runner.pod.ctx.images.store
     assert store is not None
     cid = _container_id(runner)
@@ -240,7 +215,7 @@ def _plan(runner: ContainerRunner, image: StoredImage, env: dict[str, str]) -> P
             lower = store.unpacked(image)
             lease = _gc.lease(store, lower, cid)
     try:
-        return _configure(runner, image, env, lower, lease)
+        return _configure(runner, image, env, lower, lease, joined)
     except BaseException:
         lease.unlink(missing_ok=True)
         raise
@@ -258,7 +233,8 @@ def image_file(layers: tuple[Path, ...], path: str) -> str:
 
 
 def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
-               lower: tuple[Path, ...], lease: Path) -> PlannedContainer:
+               lower: tuple[Path, ...], lease: Path,
+               joined: dict[str, str] | None) -> PlannedContainer:
     pod, spec = runner.pod, runner.spec
     store = pod.ctx.images.store
     assert store is not None
@@ -285,15 +261,20 @@ def _configure(runner: ContainerRunner, image: StoredImage, env: dict[str, str],
     config = _spec.runtime_config(process, _mounts(runner, hostname, env),
                                   container.cgroup_parent + "/c", spec.get("resources") or {},
                                   pod.place.hostname, profile_for(security))
+    if joined is not None:
+        _spec.join(config, joined)
     container.create(config)
-    return PlannedContainer(container, config)
+    return PlannedContainer(container, config, joined is not None)
 
 
 @dataclass(frozen=True)
 class PlannedContainer:
-    """A container made but not launched: its config.json joins no peer yet."""
+    """A container made but not launched; `joined`: its config.json joins the pod's
+    namespaces already (else, with shareProcessNamespace, a running peer's, if any,
+    when it launches)."""
     container: OciContainer
     config: dict[str, Any]
+    joined: bool
 
     def join(self, joined: dict[str, str]) -> None:
         """Join the pod's namespaces (`shared_namespaces`), if any (blocking)."""
@@ -312,7 +293,8 @@ async def start_image_container(runner: ContainerRunner) -> PlannedContainer | N
         return None
     try:
         env = container_env(runner.pod.pod, runner.spec, runner.pod.env_sources)
-        planned = await asyncio.to_thread(_plan, runner, image, env)
+        joined = await pod_namespaces_for(runner)
+        planned = await asyncio.to_thread(_plan, runner, image, env, joined)
     except EnvError as error:
         runner._create_failed(str(error.reason), error.message)
         return None
@@ -329,16 +311,16 @@ async def start_image_container(runner: ContainerRunner) -> PlannedContainer | N
 
 
 def _container_id(runner: ContainerRunner) -> str:
-    """The container's runc id: one per pod, container and restart."""
+    """The container's runtime id: one per pod, container and restart."""
     rec = runner.record
     return f"{uid_hex(runner.pod.uid)[:12]}-{rec.name}-{rec.restart_count}"
 
 
 def _container(runner: ContainerRunner, lower: tuple[Path, ...], memory_limit: int | None,
                lease: Path | None = None) -> OciContainer:
-    """The container's runc identity, bundle and cgroup."""
+    """The container's runtime identity, bundle and cgroup."""
     cfg, cid = runner.pod.ctx.config, _container_id(runner)
-    return OciContainer(cid, cfg.data_dir / "runc", cfg.data_dir / "oci" / cid,
+    return OciContainer(cid, cfg.data_dir / RUNTIME_STATE, cfg.data_dir / "oci" / cid,
                         f"{cgroup_base(cfg.cluster_name, cfg.node_name)}/{cid}", lower,
                         memory_limit, lease)
 
@@ -346,14 +328,14 @@ def _container(runner: ContainerRunner, lower: tuple[Path, ...], memory_limit: i
 def adopt_image_container(runner: ContainerRunner, pid: int) -> OciContainer | None:
     """Re-register a container a previous agent started (same id, same bundle)."""
     container = _container(runner, (), None)
-    if not (container.runc_root / container.id).is_dir():
+    if not (container.runtime_root / container.id).is_dir():
         return None
     register(pid, container)
     return container
 
 
 async def launched(container: OciContainer, pid: int | None) -> None:
-    """The launcher started runc as `pid` (None: it could not start it)."""
+    """The launcher started crun as `pid` (None: it could not start it)."""
     if pid is None:
         await asyncio.to_thread(container.finish)
     else:
@@ -362,7 +344,7 @@ async def launched(container: OciContainer, pid: int | None) -> None:
 
 async def created(container: OciContainer, proc: ContainerProcess | None,
                   timeout: float = 10.0) -> None:
-    """Wait until runc has made the container (its namespaces exist to be joined), it
+    """Wait until crun has made the container (its namespaces exist to be joined), it
     ended, or `timeout`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -375,7 +357,7 @@ async def created(container: OciContainer, proc: ContainerProcess | None,
 @dataclass(frozen=True)
 class ImageExit:
     oom: bool  # reached its memory limit
-    start_error: str  # runc could not start the process: why
+    start_error: str  # crun could not start the process: why (runc's words)
 
 
 async def _finish(container: OciContainer, pid: int, store: ImageStore | None) -> ImageExit:

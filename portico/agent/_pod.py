@@ -43,7 +43,8 @@ from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
-from portico.agent._oci import ImageRuntime, remove_image_namespaces
+from portico.agent._oci import ImageRuntime
+from portico.agent._oci_namespaces import remove_image_namespaces
 from portico.agent._sandbox import (
     IpRunner,
     SandboxSpec,
@@ -122,7 +123,7 @@ class PodWorker:
         self.terminating = False
         self.adopting = ctx.spawner.keeps(self.uid)  # its containers outlived an agent
         self.env_sources = EnvSources()
-        self.image_lock = asyncio.Lock()  # image containers start one at a time (`_oci`)
+        self.image_lock = asyncio.Lock()  # with shareProcessNamespace: one at a time (`_oci`)
         self.reported: Object = dict(pod.get("status") or {})
         spec = pod.get("spec") or {}
         self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]

@@ -49,7 +49,7 @@ def in_container(pid: int, argv: Sequence[str], working_dir: str) -> list[str]:
     and its working directory, as `runc exec` joins a running container.  (`--wd`: entering
     a mount namespace moves the process to that namespace's root.)"""
     oci = oci_container(pid)
-    if oci is not None:  # a container of an image: runc exec (its env, user and cwd)
+    if oci is not None:  # a container of an image: crun exec (its env, user and cwd)
         return oci.exec_argv(list(argv))
     return [NSENTER, f"--target={pid}", "--net", "--mount", "--uts", f"--wd={working_dir}",
             "--", *argv]
@@ -106,7 +106,7 @@ class ContainerProcess:
 
     def kill_group(self, sig: signal.Signals) -> None:
         """Signal the container's process group (PGID = PID, from setsid); an image's
-        container through runc (SIGKILL to runc itself would orphan the container)."""
+        container through crun (SIGKILL to crun itself would orphan the container)."""
         oci = oci_container(self.pid)
         if oci is not None:
             oci.kill(sig)

@@ -55,12 +55,14 @@ def _die_with_agent() -> None:
 @dataclass(frozen=True)
 class PodPlace:
     """Where a container runs: its pod's network namespace and hostname, and the volumes
-    it sees (`root_staging`: an empty directory for a new root, see `_mounts`)."""
+    it sees (`root_staging`: an empty directory for a new root, see `_mounts`); for an
+    image's container, the OCI runtime runs there and makes the rest (`oci_runtime`)."""
 
     netns: str
     hostname: str
     mounts: tuple[Mount, ...] = ()
     root_staging: str = ""
+    oci_runtime: bool = False
 
 
 class SpawnedProcess:
@@ -319,7 +321,8 @@ class Spawner:
                                       "tty": tty, "labels": dict(labels or {}),
                                       "keep": list(keep),
                                       "mounts": [m.to_json() for m in pod.mounts],
-                                      "rootStaging": pod.root_staging},
+                                      "rootStaging": pod.root_staging,
+                                      "ociRuntime": pod.oci_runtime},
                                      (stdin, stdout, stderr, *keep.values()))
         if "pid" not in answer:
             raise OSError(int(answer.get("errno") or 0), answer.get("error", "cannot start"))

@@ -16,11 +16,13 @@ remounted for the pod's netns and every file of /etc/netns/<pod netns>/ is
 bind-mounted over /etc/ (resolv.conf, hosts), and the container's volumes at their
 mountPaths (`_mounts`); then stdin/stdout/stderr from the fds
 the agent passed, a controlling terminal if asked, the working directory and exactly
-the container's environment.
+the container's environment.  An image's container is `crun run`, exec'd after
+`portico.oci`'s `enter_runtime` instead (the pod's netns, a mount namespace
+for crun): crun makes the container's namespaces, mounts and hostname itself.
 
 Protocol (SOCK_SEQPACKET, one JSON message per packet):
 - agent -> zygote: `{"id", "argv", "env", "cwd", "netns", "hostname", "tty", "labels",
-  "keep", "mounts", "rootStaging"}` with three fds (stdin, stdout, stderr) attached
+  "keep", "mounts", "rootStaging", "ociRuntime"}` with three fds (stdin, stdout, stderr) attached
   (SCM_RIGHTS), then the agent's own ends of them that the zygote keeps (named in
   `keep`, see `_keeper`);
 - zygote -> agent: `{"id", "pid"}` once the child runs (exec succeeded, or the
@@ -58,6 +60,7 @@ import setproctitle
 from portico.agent._keeper import Keeper, accept_agent
 from portico.agent._mounts import MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, Mount, mount_volumes
 from portico.netns import NETNS_RUN, enter_netns
+from portico.oci._container import enter_runtime
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
@@ -217,10 +220,13 @@ def _child(request: dict[str, Any], fds: list[int], report: int) -> int:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        enter_pod(request["netns"], request["hostname"])
         try:
-            mount_volumes([Mount.from_json(m) for m in request.get("mounts") or []],
-                          request.get("rootStaging") or "")
+            if request.get("ociRuntime"):
+                enter_runtime(request["netns"])
+            else:
+                enter_pod(request["netns"], request["hostname"])
+                mount_volumes([Mount.from_json(m) for m in request.get("mounts") or []],
+                              request.get("rootStaging") or "")
         except OSError as error:
             raise StartError(error.errno or 0, str(error)) from None
         for target, fd in enumerate(fds):

@@ -45,6 +45,7 @@ from portico.cloud import name_problem
 from portico.logs import setup as setup_logging
 from portico.model import core
 from portico.model.kinds import DEPLOYMENT, LEASE, NODE
+from portico.oci import ImageGcPolicy
 
 if TYPE_CHECKING:
     from portico.cli._supervisor import Supervisor
@@ -92,6 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--pull-builtin-images", action="store_true",
                     help="pull the images Portico has built in (nginx, busybox, ...) from "
                          "their registries, like any other image")
+    up.add_argument("--image-gc-high-threshold", type=_percent, default=85, metavar="PERCENT",
+                    help="image store disk usage that starts kubelet's image garbage "
+                         "collection (default 85)")
+    up.add_argument("--image-gc-low-threshold", type=_percent, default=80, metavar="PERCENT",
+                    help="disk usage the image garbage collection frees down to (default 80)")
+    up.add_argument("--image-minimum-gc-age", type=float, default=120.0, metavar="SECONDS",
+                    help="an unused image younger than this is never collected (default 120)")
     up.add_argument("--gateway-api-crds", type=bundle_option, metavar="FILE",
                     help="Gateway API standard-install.yaml to install when offline, or "
                          "`none` (default: $PORTICO_GATEWAY_API_CRDS, the cached copy, "
@@ -153,7 +161,26 @@ def _supervisor(args: argparse.Namespace, data_dir: Path, progress: Progress) ->
         node_monitor_grace_period=args.node_monitor_grace_period,
         pull_builtin_images=args.pull_builtin_images,
         gateway_api_crds=args.gateway_api_crds,
+        image_gc=_image_gc_policy(args),
     ), progress)
+
+
+def _percent(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 100")
+    return value
+
+
+def _image_gc_policy(args: argparse.Namespace) -> ImageGcPolicy:
+    """kubelet's image GC settings (its validation: low below high)."""
+    if args.image_gc_low_threshold >= args.image_gc_high_threshold:
+        raise SystemExit(
+            f"portico: imageGCLowThresholdPercent (--image-gc-low-threshold) "
+            f"{args.image_gc_low_threshold} must be less than imageGCHighThresholdPercent "
+            f"(--image-gc-high-threshold) {args.image_gc_high_threshold}")
+    return ImageGcPolicy(args.image_gc_high_threshold, args.image_gc_low_threshold,
+                         args.image_minimum_gc_age)
 
 
 class StartFailed(Exception):
@@ -417,7 +444,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         if problem is not None:
             raise ClaimError(problem)
         with name_held(target.name, target.data_dir):
-            from portico.oci._runc import remove_node_containers
+            from portico.oci._container import remove_node_containers
 
             for node_dir in sorted((target.data_dir / "nodes").glob("*")):
                 remove_node_containers(node_dir, target.name)  # image containers

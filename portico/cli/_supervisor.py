@@ -39,6 +39,7 @@ from portico.cloud import NodePlan, Topology, TopologyConfig, create, destroy, p
 from portico.images import default_path
 from portico.model import core
 from portico.netns import end_processes_in
+from portico.oci import ImageGcPolicy
 from portico.oci import _registries as registries
 
 log = logging.getLogger("portico.supervisor")
@@ -54,6 +55,9 @@ DEFAULT_VOLUME_SYNC = "10"
 # Seconds between the agents' PodMetrics/NodeMetrics (metrics-server's resolution).
 METRICS_ENV = "PORTICO_METRICS_SECONDS"
 DEFAULT_METRICS = "15"
+# Seconds between the agents' image garbage collection checks (kubelet's ImageGCPeriod).
+IMAGE_GC_PERIOD_ENV = "PORTICO_IMAGE_GC_PERIOD_SECONDS"
+DEFAULT_IMAGE_GC_PERIOD = "300"
 
 
 def images_file() -> Path:
@@ -76,6 +80,7 @@ class ClusterConfig:
     node_monitor_grace_period: float = 40.0
     pull_builtin_images: bool = False  # pull the catalog's images (nginx, busybox...) for real
     gateway_api_crds: Path | None = None  # the bundle's file (else env, cache, download)
+    image_gc: ImageGcPolicy = ImageGcPolicy()  # kubelet's image garbage collection
 
 
 class Supervisor:
@@ -188,6 +193,11 @@ class Supervisor:
             image_store=c.data_dir / "images", pull_netns=f"/proc/{os.getpid()}/ns/net",
             registries_file=registries.default_file().absolute(),
             pull_builtin_images=c.pull_builtin_images,
+            image_gc_high_threshold_percent=c.image_gc.high_threshold_percent,
+            image_gc_low_threshold_percent=c.image_gc.low_threshold_percent,
+            image_minimum_gc_age_seconds=c.image_gc.minimum_age_seconds,
+            image_gc_period_seconds=float(os.environ.get(IMAGE_GC_PERIOD_ENV)
+                                          or DEFAULT_IMAGE_GC_PERIOD),
         )
         config_path = directory / "agent.json"
         config.to_file(config_path)

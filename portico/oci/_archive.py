@@ -9,7 +9,9 @@ writes both, `manifest.json` wins).  Each named image is copied by skopeo
 there are not copied again), checked for this machine's platform, unpacked, then
 tagged for the chosen nodes; an image that fails leaves no tag and nothing
 half-unpacked.  A tag that already named another image is re-pointed and reported
-(old -> new).  Loaded images have no repo digest: `imageID` is their config
+(old -> new).  Loaded images are pinned (as k3s pins its imports): kubelet's
+disk-usage collection (`_disk_gc`) never removes them, only `portico image rm`
+does.  Loaded images have no repo digest: `imageID` is their config
 digest, as containerd reports imports.  A `:latest` image gets a warning: its
 default pull policy is `Always`, so a pod would still pull it (kind's most reported
 surprise).
@@ -17,6 +19,7 @@ surprise).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import tarfile
@@ -99,7 +102,7 @@ def _load_one(store: ImageStore, source: str, ref: str,
             store.unpacked(image)
         except StoreError as error:
             raise ArchiveError(f"{ref}: {error}") from None
-        stored = store.record(image, nodes)
+        stored = store.record(dataclasses.replace(image, pinned=True), nodes)
     yield _loaded(stored, old)
     if not parse(ref).digest and (parse(ref).tag or "latest") == "latest":
         yield LATEST_WARNING.format(ref=ref)

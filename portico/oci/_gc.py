@@ -12,8 +12,9 @@
   mounted it;
 - temporary unpack directories left by a crash.
 `portico image rm` collects after untagging (containerd's GC after an image delete),
-and an agent whose container ended on layers no tagged image uses any more
-(`release`: the image was removed while its pods ran) collects then.
+an agent whose container ended on layers no tagged image uses any more
+(`release`: the image was removed while its pods ran) collects then, and so does
+kubelet's disk-usage collection after untagging unused images (`_disk_gc`).
 """
 
 from __future__ import annotations
@@ -86,13 +87,18 @@ def _remove_blobs(store: ImageStore, keep: set[str]) -> tuple[int, int]:
     return count, freed
 
 
-def _leased(store: ImageStore) -> set[str]:
-    """The layers containers run on, as their leases name them."""
-    names: set[str] = set()
+def leased_layer_sets(store: ImageStore) -> set[frozenset[str]]:
+    """Each running container's layers, as its lease names them."""
+    sets: set[frozenset[str]] = set()
     for lease_file in (store.leases.iterdir() if store.leases.is_dir() else []):
         with contextlib.suppress(OSError):
-            names.update(lease_file.read_text().split())
-    return names
+            sets.add(frozenset(lease_file.read_text().split()))
+    return sets
+
+
+def _leased(store: ImageStore) -> set[str]:
+    """The layers containers run on."""
+    return set().union(*leased_layer_sets(store))
 
 
 def _remove_layers(store: ImageStore, keep: set[str]) -> int:

@@ -14,14 +14,14 @@ What Kubernetes does, in order:
   (`verifyRunAsNonRoot`, with its messages) before anything is created.
 - resources: CPU requests as shares, CPU limits as a quota per 100 ms; the memory
   limit is not here: it is set on the container's parent cgroup (see `_cgroups`),
-  so that the OOM kill stays countable after runc removed the container's own.
+  so that the OOM kill stays countable after crun removed the container's own.
 
-The container keeps the network namespace runc runs in (the launcher started runc
+The container keeps the network namespace crun runs in (the launcher started crun
 inside the pod), gets its own mount namespace, and its own PID, IPC and UTS (with
 the pod's hostname) namespaces unless it joins a running peer's of the same pod
 (`join`: IPC and UTS always, PID with `shareProcessNamespace`, as the pod's
 sandbox shares them; the first container of a pod makes them).  The UTS namespace
-is runc's, not the launcher's, so that `runc exec` enters it too.  Defaults
+is crun's, not the launcher's, so that `crun exec` enters it too.  Defaults
 otherwise follow `runc spec` and containerd (14 capabilities, masked and read-only
 /proc paths).
 """
@@ -209,7 +209,7 @@ class ProcessSpec:
 def runtime_config(process: ProcessSpec, mounts: Sequence[BindMount], cgroups_path: str,
                    resources: Mapping[str, Any], hostname: str,
                    seccomp: Object | None = None) -> Object:
-    """config.json for runc (rootfs at `rootfs` beside it), in namespaces of its own
+    """config.json for crun (rootfs at `rootfs` beside it), in namespaces of its own
     (the UTS one with `hostname`) until `join` makes it join a pod peer's."""
     binds = [_mount(m.target, "bind", m.source, ["rbind", "rprivate", "ro" if m.read_only
                                                  else "rw"]) for m in mounts]

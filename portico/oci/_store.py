@@ -8,7 +8,7 @@ Layout under the store directory (the cluster's `D/images`):
 - `refs.json`: reference (`docker.io/library/redis:7`) -> `StoredImage` (the repo
   digest containerd would report as imageID, the layout key, the config digest,
   the size, and the nodes that have the image: a pull tags it for the pulling node,
-  `portico image load` for the chosen ones);
+  `portico image load` for the chosen ones, pinned as k3s pins what it imports);
 - `layers/<layer digest hex>/`: each layer unpacked once (`_layers`: GNU tar,
   whiteouts in overlayfs' form), shared by every image that has it; a container's
   root is an overlay of its image's layers;
@@ -50,6 +50,7 @@ class StoredImage:
     config_digest: str
     size: int
     nodes: tuple[str, ...] = ()
+    pinned: bool = False  # loaded by `portico image load`: never garbage-collected
 
     @property
     def image_id(self) -> str:

@@ -7,7 +7,9 @@ nobody 65534), `/tmp` (1777) and `/root`, plus optional `extra` files.  Everythi
 is deterministic (sorted tar entries, uid/gid 0, mtime 0, gzip mtime 0), so the
 same inputs give the same digests.  `start_registry` runs Debian's docker-registry
 in a sandbox and `push` copies an image there with skopeo; skopeo's `oci-archive:` /
-`docker-archive:` make the tarballs `portico image load` takes.
+`docker-archive:` make the tarballs `portico image load` takes.  `store_manifest`
+puts a hand-made manifest straight into an `ImageStore`'s layout (unit tests of the
+store, no tools needed).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from portico.oci._store import REF_NAME, ImageStore
 from portico.testing.sandbox import Sandbox, wait_for
 
 BUSYBOX = Path("/bin/busybox")
@@ -139,3 +142,27 @@ def push(sandbox: Sandbox, layout: Path, tag: str, dest: str, creds: str = "") -
     sandbox.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false",
                  *([f"--dest-creds={creds}"] if creds else []), f"oci:{layout}:{tag}",
                  f"docker://{dest}"], check=True, timeout=300)
+
+
+def store_blob(store: ImageStore, content: bytes) -> str:
+    """`content` as a blob of the store's layout; its digest."""
+    digest = hashlib.sha256(content).hexdigest()
+    path = store.layout / "blobs" / "sha256" / digest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return f"sha256:{digest}"
+
+
+def store_manifest(store: ImageStore, key: str, config: bytes,
+                   layers: list[bytes]) -> tuple[str, str]:
+    """A manifest tagged `key` in the store's layout: (manifest digest, config digest)."""
+    config_digest = store_blob(store, config)
+    manifest = json.dumps({"schemaVersion": 2, "config": {"digest": config_digest, "size": 1},
+                           "layers": [{"digest": store_blob(store, layer), "size": len(layer)}
+                                      for layer in layers]}).encode()
+    digest = store_blob(store, manifest)
+    index_path = store.layout / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.exists() else {"manifests": []}
+    index["manifests"].append({"digest": digest, "annotations": {REF_NAME: key}})
+    index_path.write_text(json.dumps(index))
+    return digest, config_digest

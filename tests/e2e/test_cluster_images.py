@@ -1,4 +1,4 @@
-"""Real OCI images: pulled from a registry on the sandbox's loopback, run under runc.
+"""Real OCI images: pulled from a registry on the sandbox's loopback, run under crun.
 
 The test builds its own image from Debian's busybox-static (`portico.testing.oci_images`),
 runs Debian's `docker-registry` on 127.0.0.1 inside the cluster's sandbox namespace

@@ -8,28 +8,8 @@ from pathlib import Path
 
 from portico.oci._gc import collect, lease, release
 from portico.oci._store import REF_NAME, ImageStore, StoredImage, layer_name
-
-
-def _blob(store: ImageStore, content: bytes) -> str:
-    digest = hashlib.sha256(content).hexdigest()
-    path = store.layout / "blobs" / "sha256" / digest
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    return f"sha256:{digest}"
-
-
-def _image(store: ImageStore, key: str, config: bytes, layers: list[bytes]) -> tuple[str, str]:
-    """A manifest tagged `key`: (manifest digest, config digest)."""
-    config_digest = _blob(store, config)
-    manifest = json.dumps({"schemaVersion": 2, "config": {"digest": config_digest, "size": 1},
-                           "layers": [{"digest": _blob(store, layer), "size": len(layer)}
-                                      for layer in layers]}).encode()
-    digest = _blob(store, manifest)
-    index_path = store.layout / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {"manifests": []}
-    index["manifests"].append({"digest": digest, "annotations": {REF_NAME: key}})
-    index_path.write_text(json.dumps(index))
-    return digest, config_digest
+from portico.testing.oci_images import store_blob as _blob
+from portico.testing.oci_images import store_manifest as _image
 
 
 def _blobs(store: ImageStore) -> set[str]:

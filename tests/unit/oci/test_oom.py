@@ -6,21 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from portico.oci import _runc
-from portico.oci._runc import OciContainer
+from portico.oci import _container as runtime_container
+from portico.oci._container import OciContainer
 
 PARENT = "/portico/c-node-1/abc-c-0"
 
 
 def _container(tmp_path: Path) -> OciContainer:
-    return OciContainer("abc-c-0", tmp_path / "runc", tmp_path / "bundle", PARENT,
+    return OciContainer("abc-c-0", tmp_path / "crun", tmp_path / "bundle", PARENT,
                         Path("/"), 16 << 20)
 
 
 def test_v2_counts_the_oom_kills_of_runcs_cgroup_in_the_parents_events(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "cgroup"
-    monkeypatch.setattr(_runc, "CGROUP_ROOT", root)
+    monkeypatch.setattr(runtime_container, "CGROUP_ROOT", root)
     parent = root / PARENT.lstrip("/")
     parent.mkdir(parents=True)
     events = parent / "memory.events"
@@ -33,7 +33,7 @@ def test_v2_counts_the_oom_kills_of_runcs_cgroup_in_the_parents_events(
 def test_v1_tells_it_from_the_parents_peak_reaching_its_limit(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "cgroup"
-    monkeypatch.setattr(_runc, "CGROUP_ROOT", root)
+    monkeypatch.setattr(runtime_container, "CGROUP_ROOT", root)
     parent = root / "memory" / PARENT.lstrip("/")
     parent.mkdir(parents=True)
     (parent / "memory.limit_in_bytes").write_text(str(16 << 20))
@@ -44,5 +44,5 @@ def test_v1_tells_it_from_the_parents_peak_reaching_its_limit(
 
 
 def test_without_a_cgroup_it_is_no_oom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_runc, "CGROUP_ROOT", tmp_path / "cgroup")
+    monkeypatch.setattr(runtime_container, "CGROUP_ROOT", tmp_path / "cgroup")
     assert not _container(tmp_path).oom_killed()

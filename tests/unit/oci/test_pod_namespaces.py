@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from portico.oci import _runc
-from portico.oci._runc import (
+from portico.oci import _container as runtime_container
+from portico.oci._container import (
     namespaces_dir,
     pod_namespaces,
     remove_node_containers,
@@ -19,7 +19,7 @@ from portico.oci._runc import (
 
 @pytest.fixture(autouse=True)
 def _root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_runc, "NAMESPACES_ROOT", tmp_path / "run")
+    monkeypatch.setattr(runtime_container, "NAMESPACES_ROOT", tmp_path / "run")
 
 
 def test_made_once_with_the_hostname_and_removed_with_the_pod() -> None:

@@ -1,35 +1,48 @@
-"""One container of an image under runc: bundle, cgroup, kill, exec, clean-up.
+"""One container of an image under crun: bundle, cgroups, start, kill, exec, clean-up.
 
 `OciContainer.create()` (blocking; the agent runs it in a thread) makes the bundle
 `<node dir>/oci/<id>/`: `rootfs` is an overlayfs mount (lower = the image's
 unpacked layers from the store, read-only and shared; upper and work = this
 container's own, fresh for every start, as a restarted container gets a new
 writable layer), `config.json` beside it.  The memory limit goes on the
-container's parent cgroup `/portico/<cluster>-<node>/<id>`, made here, with runc's
-own cgroup `.../<id>/c` below it: runc removes its cgroup when the container
-exits, the parent keeps the OOM-kill count until `finish()` has read it.
+container's parent cgroup `/portico/<cluster>-<node>/<id>`, made here, with the
+runtime's own cgroup `.../<id>/c` below it: crun removes its cgroup when the
+container exits, the parent keeps the OOM-kill count until `finish()` has read it.
 
-The container process the launcher starts is `runc --root <node dir>/runc run
---bundle B ID` (foreground: runc exits with the container's code, 128 + signal
-for a signal death, and forwards the signals it gets to the container's init).
-runc's own death would orphan the container, so a SIGKILL goes through `runc kill`
-(`kill()`); `exec_argv()` is `runc exec` (the container's env, user and cwd).  A
+Why crun and not runc: a `runc run` costs ~35 ms of CPU (a Go binary that copies
+itself into a sealed memfd and re-executes per container), a `crun run` ~10 ms, and a
+burst of pods on two cores queues behind that.  crun 1.8 refuses a "hybrid" machine
+(cgroup v1 controllers with a cgroup2 mount at /sys/fs/cgroup/unified that holds
+a controller) when it creates a container, so the launcher's child
+(`enter_runtime`, in the pod's network namespace) hides that mount in a mount
+namespace of its own before it execs `crun run`: crun then sees plain cgroup v1
+and sets up every v1 hierarchy itself, as runc does (the cgroup2 mount only
+tracks processes there).  Its other verbs (`kill`, `exec`, `delete`) work as they are.
+
+The container process the launcher starts is `crun --root <node dir>/crun run
+--bundle B ID` (foreground: crun exits with the container's code, 128 + signal
+for a signal death).  Signals go to the container through `crun kill` (`kill()`),
+never to crun (which does not forward them; its death would orphan the container);
+`exec_argv()` is `crun exec` (the container's env, user and cwd).  A
 pod's containers join its IPC and UTS namespaces, bind-mounted on files by
 `pod_namespaces` under /run/portico/<cluster>-<node>/ (removed with the pod).
 The launcher pid -> container table (`register`/`lookup`) is how the agent's
 generic process code finds them; a restarted agent re-registers adopted containers.
-`finish()` (after the exit) reads the OOM count, deletes runc's state, unmounts
-the rootfs, drops the store's lease on the image's layers (its path is kept in the
-bundle, so an adopted container's is dropped too) and removes the bundle and the
-cgroups, whatever state they are in.
+`start_error()` gives runc's words for what crun could not start (what containerd
+with runc, as on AKS, reports).  `finish()` (after the exit) reads the OOM count,
+deletes the runtime's state, unmounts the rootfs, drops the store's lease on the
+image's layers (its path is kept in the bundle, so an adopted container's is
+dropped too) and removes the bundle and the cgroups, whatever state they are in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,23 +50,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RUNC = "runc"
+from portico.netns import NETNS_RUN, enter_netns
+
+CRUN = "crun"
+RUNTIME_STATE = "crun"  # the runtime's state root, in the node's directory
 UNSHARE, HOSTNAME = "unshare", "hostname"
 NAMESPACES_ROOT = Path("/run/portico")
 POD_NAMESPACES = "pod-"
-RUNC_LOG = "runc.log"
+RUNTIME_LOG = "crun.log"
 LEASE = "lease"  # in the bundle: the path of the store's lease on the image root
-START_FAILED = "unable to start container process: "
-NSENTER = "nsenter"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+HYBRID_UNIFIED = CGROUP_ROOT / "unified"
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_SLAVE = 1 << 14, 1 << 19
 MNT_DETACH = 2
+# crun's texts for a process it cannot exec, in runc's words (what containerd reports)
+NOT_FOUND = re.compile(r"executable file `(?P<name>.*)` not found in \$PATH")
+NOT_PERMITTED = ("open executable: Permission denied", "open executable: Operation not permitted")
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 @dataclass(frozen=True)
 class OciContainer:
     id: str
-    runc_root: Path
+    runtime_root: Path
     bundle: Path
     cgroup_parent: str  # "/portico/<cluster>-<node>/<id>"
     lower: tuple[Path, ...]  # the image's layer directories, top first (() if unknown)
@@ -65,41 +85,59 @@ class OciContainer:
         return self.bundle / "rootfs"
 
     def run_argv(self) -> list[str]:
-        """runc run, back in the caller's mount namespace: the launcher's child enters
-        the pod (netns, UTS) but also remounts /sys, which hides the cgroup mounts."""
-        return [NSENTER, f"--mount=/proc/{os.getpid()}/ns/mnt", "--", RUNC, "--root",
-                str(self.runc_root), "--log", str(self.bundle / RUNC_LOG), "--log-format",
-                "json", "run", "--bundle", str(self.bundle), self.id]
+        """crun run, which the launcher's child execs in the pod (`enter_runtime`)."""
+        return [CRUN, "--root", str(self.runtime_root), f"--log=file:{self.bundle / RUNTIME_LOG}",
+                "--log-format=json", "run", "--bundle", str(self.bundle), self.id]
+
+    def _runtime(self, *args: str) -> list[str]:
+        return [CRUN, "--root", str(self.runtime_root), *args]
 
     def created(self) -> bool:
-        """Whether runc has made the container (its state is saved once it has)."""
-        return (self.runc_root / self.id / "state.json").exists()
+        """Whether crun has made the container (its status is saved once it has)."""
+        return (self.runtime_root / self.id / "status").exists()
 
     def init_pid(self) -> int | None:
-        """The running container's init process (runc's state), or None."""
+        """The running container's init process (crun's status), or None."""
         try:
-            state = json.loads((self.runc_root / self.id / "state.json").read_text())
-            return int(state["init_process_pid"])
+            status = json.loads((self.runtime_root / self.id / "status").read_text())
+            return int(status["pid"])
         except (OSError, ValueError, KeyError):
             return None
 
     def start_error(self) -> str:
-        """What runc said when it could not start the process ("" when it started; read
-        before `finish`): its own log, kept out of the container's."""
+        """Why crun could not start the process, in runc's words ("" when it started;
+        read before `finish`): the errors of its own log, kept out of the container's."""
         try:
-            lines = (self.bundle / RUNC_LOG).read_text().splitlines()
+            lines = (self.bundle / RUNTIME_LOG).read_text().splitlines()
         except OSError:
             return ""
         for line in lines:
             with contextlib.suppress(ValueError, AttributeError):
-                message = str(json.loads(line).get("msg", ""))
-                if START_FAILED in message:
-                    return message.split(START_FAILED, 1)[1]
+                entry = json.loads(line)
+                if entry.get("level") == "error":
+                    return runc_words(str(entry.get("msg", "")), self._argv0())
         return ""
 
-    def exec_argv(self, argv: list[str], tty: bool = False) -> list[str]:
-        return [RUNC, "--root", str(self.runc_root), "exec", *(["-t"] if tty else []),
-                self.id, *argv]
+    def _argv0(self) -> str:
+        try:
+            return str(json.loads((self.bundle / "config.json").read_text())["process"]["args"][0])
+        except (OSError, ValueError, KeyError, IndexError):
+            return ""
+
+    def exec_argv(self, argv: list[str]) -> list[str]:
+        """`crun exec` of `argv` as the container's own process runs (env, user, groups,
+        cwd, capabilities), as `runc exec` takes them from config.json; crun's flags
+        would not, so its process file is written, once per content, in the bundle
+        (a probe's is written on its first run; the caller's stdio is the terminal)."""
+        config = json.loads((self.bundle / "config.json").read_text())
+        text = json.dumps({**config["process"], "args": argv, "terminal": False},
+                          sort_keys=True)
+        path = self.bundle / f"exec-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+        return self._runtime("exec", "--process", str(path), self.id)
 
     def create(self, config: dict[str, Any]) -> None:
         """Mount the rootfs, write config.json, make the memory cgroup (clean on failure)."""
@@ -116,7 +154,7 @@ class OciContainer:
                 error = ctypes.get_errno()
                 raise OSError(error, f"mount overlay on {self.rootfs}: {os.strerror(error)}")
             if self.memory_limit is not None and not (CGROUP_ROOT / "memory").is_dir():
-                # cgroup v2: runc limits its own cgroup; the OOM killer takes the whole
+                # cgroup v2: crun limits its own cgroup; the OOM killer takes the whole
                 # container (kubelet >= 1.28), and its kills count in our parent's events
                 config["linux"]["resources"]["memory"] = {"limit": self.memory_limit}
                 config["linux"]["resources"]["unified"] = {"memory.oom.group": "1"}
@@ -145,7 +183,7 @@ class OciContainer:
     def oom_killed(self) -> bool:
         """Whether the container reached its memory limit (read before `finish`; the
         caller also checks the SIGKILL exit).  v2 counts OOM kills up the tree
-        (`memory.events`); v1 counts them only in runc's (gone) cgroup, and with the
+        (`memory.events`); v1 counts them only in crun's (gone) cgroup, and with the
         swap limit set its fail counters stay 0, so there the parent's peak tells."""
         parent = CGROUP_ROOT / "memory" / self.cgroup_parent.lstrip("/")
         with contextlib.suppress(OSError, ValueError):
@@ -159,12 +197,12 @@ class OciContainer:
         return False
 
     def kill(self, sig: signal.Signals) -> None:
-        subprocess.run([RUNC, "--root", str(self.runc_root), "kill", self.id, str(int(sig))],
-                       capture_output=True, timeout=10, check=False)
+        subprocess.run(self._runtime("kill", self.id, str(int(sig))), capture_output=True,
+                       timeout=10, check=False)
 
     def finish(self) -> None:
-        subprocess.run([RUNC, "--root", str(self.runc_root), "delete", "--force", self.id],
-                       capture_output=True, timeout=30, check=False)
+        subprocess.run(self._runtime("delete", "--force", self.id), capture_output=True,
+                       timeout=30, check=False)
         if os.path.ismount(self.rootfs):
             _libc.umount2(str(self.rootfs).encode(), MNT_DETACH)
         with contextlib.suppress(OSError):
@@ -175,8 +213,49 @@ class OciContainer:
         remove_cgroups(self.cgroup_parent)
 
 
+def runc_words(message: str, argv0: str) -> str:
+    """crun's error for a process it cannot exec as runc words it (other errors as they are)."""
+    found = NOT_FOUND.match(message)
+    if found is not None:
+        name = found["name"]
+        if "/" in name:
+            return f'exec: "{name}": stat {name}: no such file or directory'
+        return f'exec: "{name}": executable file not found in $PATH'
+    if message in NOT_PERMITTED:
+        return f'exec: "{argv0}": permission denied'
+    return message
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def hybrid_cgroups() -> bool:
+    """cgroup v1 controllers with a cgroup2 mount beside them (crun refuses that when
+    the cgroup2 one holds a controller, as /sys/fs/cgroup/unified often holds hugetlb)."""
+    return (not (CGROUP_ROOT / "cgroup.controllers").exists()
+            and os.path.ismount(HYBRID_UNIFIED))
+
+
+def enter_runtime(netns: str) -> None:
+    """Where the launcher's child execs `crun run` (blocking, single-threaded): the pod's
+    network namespace (the container keeps it) and a mount namespace of its own, a
+    slave of the launcher's (which sees the agent's overlay mounts), without the pods'
+    netns mounts (crun lives as long as its container: copies would keep deleted pods'
+    namespaces alive) and without the hybrid cgroup2 mount (`hybrid_cgroups`)."""
+    enter_netns(netns)
+    _check(_libc.unshare(CLONE_NEWNS), "unshare mount namespace")
+    _check(_libc.mount(b"none", b"/", None, MS_SLAVE | MS_REC, None), "mount --make-rslave /")
+    _libc.umount2(NETNS_RUN.encode(), MNT_DETACH)
+    if hybrid_cgroups():
+        _check(_libc.umount2(str(HYBRID_UNIFIED).encode(), MNT_DETACH),
+               f"umount {HYBRID_UNIFIED}")
+
+
 def remove_cgroups(path: str) -> None:
-    """rmdir `path`'s runc child and then `path` and its empty parents, in every hierarchy."""
+    """rmdir `path`'s runtime child and then `path` and its empty parents, in every hierarchy."""
     parts = path.strip("/").split("/")
     hierarchies = [CGROUP_ROOT] if (CGROUP_ROOT / "cgroup.controllers").exists() else [
         p for p in CGROUP_ROOT.iterdir() if p.is_dir()]
@@ -230,11 +309,11 @@ def remove_pod_namespaces(directory: Path) -> None:
 
 
 def remove_node_containers(node_dir: Path, cluster: str) -> int:
-    """Every container still under the node's runc root or bundle dir: killed, deleted,
+    """Every container still under the node's runtime root or bundle dir: killed, deleted,
     unmounted, its bundle and cgroups removed, and the pods' namespace files (an
     agent's shutdown after its pods stopped, and `portico down` after a crash).
     Returns how many containers there were."""
-    root, bundles = node_dir / "runc", node_dir / "oci"
+    root, bundles = node_dir / RUNTIME_STATE, node_dir / "oci"
     pods = namespaces_dir(cluster, node_dir.name)
     for directory in pods.glob(f"{POD_NAMESPACES}*"):
         remove_pod_namespaces(directory)
