@@ -1,6 +1,6 @@
 """Real images bench: pod start-up of a cached image against a built-in one, and pull speed.
 
-Run on demand (not in CI), as root:  .venv/bin/python -m bench.images [--pods 30]
+Run on demand (not in CI), as root:  .venv/bin/python -m bench.images [--pods 30] [--rounds 3]
 
 Theory of operation: a 3-node sandbox cluster (`portico.testing.sandbox.Cluster`) and
 Debian's docker-registry on the sandbox's loopback (`portico.testing.oci_images`),
@@ -9,8 +9,9 @@ incompressible data).
 1. Start-up: the image is pulled once on every node (a pod pinned to each), then a
    burst of N 3-container pods of it (`sleep`, policy IfNotPresent: "already
    present") and, in the same run, a burst of N 3-container pods of the built-in
-   agnhost `pause`; per pod, created -> Ready as watched (bench.pods' lean watch);
-   p50/p99 of each and the ratio of the p99s are printed (goal: image p99 < 1 s).
+   agnhost `pause`, alternated for `--rounds` rounds once the cluster's own pods are
+   Ready; per pod, created -> Ready as watched (bench.pods' lean watch); each burst's
+   p99, their median and the ratio of the medians are printed (goal: image p99 < 1 s).
 2. Pull: the 50 MB image pulled by Portico's puller (inspect, copy into an empty
    store, unpack: what a pod's first pull costs) against `skopeo copy` of the same
    image from the same registry into an empty OCI layout; ratio skopeo / Portico
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -77,17 +79,28 @@ def _burst(cluster: Cluster, namespace: str, docs: list[str]) -> list[float]:
     return [r - s for s, r in ready.values()]
 
 
-def startup(cluster: Cluster, count: int) -> None:
+def startup(cluster: Cluster, count: int, rounds: int) -> None:
     warm = [_pod(f"warm-{i}", SMALL, SLEEP, f"node-{i}") for i in (1, 2, 3)]
     _burst(cluster, "warm", warm)
-    image = _burst(cluster, "image", [_pod(f"img-{i:03d}", SMALL, SLEEP) for i in range(count)])
-    builtin = _burst(cluster, "builtin", [_pod(f"bi-{i:03d}", AGNHOST, {"args": ["pause"]})
-                                          for i in range(count)])
-    for label, values in (("cached image (crun)", image), ("built-in image", builtin)):
-        print(f"{count} 3-container pods, {label}: p50 {percentile(values, 0.5):.2f}s "
-              f"p99 {percentile(values, 0.99):.2f}s {_load()}")
-    print(f"p99 ratio image / built-in: {percentile(image, 0.99) / percentile(builtin, 0.99):.2f}"
-          f" (goal: image p99 < 1 s)")
+    # the cluster's own pods (DNS, ingress) start with it: a burst measured beside them
+    # measures their start too
+    cluster.kubectl("wait", "--for=condition=Ready", "pods", "--all", "--all-namespaces",
+                    "--timeout=120s", check=True, timeout=130)
+    runs: dict[str, list[float]] = {"cached image (crun)": [], "built-in image": []}
+    for r in range(rounds):
+        runs["cached image (crun)"].append(percentile(_burst(
+            cluster, f"image-{r}", [_pod(f"img-{i:03d}", SMALL, SLEEP) for i in range(count)]),
+            0.99))
+        runs["built-in image"].append(percentile(_burst(
+            cluster, f"builtin-{r}", [_pod(f"bi-{i:03d}", AGNHOST, {"args": ["pause"]})
+                                      for i in range(count)]), 0.99))
+    for label, p99s in runs.items():
+        print(f"{count} 3-container pods, {label}: p99 per round "
+              f"{' / '.join(f'{v:.2f}s' for v in p99s)}, median {statistics.median(p99s):.2f}s "
+              f"{_load()}")
+    image, builtin = (statistics.median(v) for v in runs.values())
+    print(f"p99 ratio image / built-in: {image / builtin:.2f} (goal: image p99 < 1 s: "
+          f"{'met' if image < 1 else 'MISSED'})")
 
 
 def pull_speed(cluster: Cluster) -> None:
@@ -113,7 +126,7 @@ def pull_speed(cluster: Cluster) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(count: int) -> None:
+def run(count: int, rounds: int) -> None:
     with Cluster(nodes=3) as cluster:
         root = cluster.workdir / "registry"
         root.mkdir()
@@ -123,14 +136,17 @@ def run(count: int) -> None:
         build_layout(layout, "large", {"Env": ["PATH=/bin"]}, padding=50 * 1024 * 1024)
         push(cluster.sandbox, layout, "small", SMALL)
         push(cluster.sandbox, layout, "large", LARGE)
-        startup(cluster, count)
+        startup(cluster, count, rounds)
         pull_speed(cluster)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=30)
-    run(parser.parse_args().pods)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="bursts of each kind, alternated; the median of their p99s counts")
+    args = parser.parse_args()
+    run(args.pods, args.rounds)
 
 
 if __name__ == "__main__":
