@@ -36,6 +36,7 @@ from portico.agent._image_gc import ImageGarbageCollector
 from portico.agent._ipam import IpamStore
 from portico.agent._metrics import MetricsReporter
 from portico.agent._names import container_log, pod_netns, pod_veth
+from portico.agent._object_cache import ObjectCache
 from portico.agent._oci import ImageRuntime
 from portico.agent._pod import TERMINAL, AgentContext, PodWorker, StopMode
 from portico.agent._sandbox import IpRunner, ensure_bridge, parent_mount_namespace, remove_sandbox
@@ -82,7 +83,8 @@ class Agent:
             mappings=mappings, backoff=CrashLoopBackoff(), clock=time.monotonic,
             spawner=self.spawner, services=self.informers.informer(SERVICE),
             events=EventRecorder(self.client, "kubelet", host=cfg.node_name),
-            images=ImageRuntime(cfg), tokens=TokenManager(self.client))
+            images=ImageRuntime(cfg), tokens=TokenManager(self.client),
+            objects=ObjectCache(self.client))
 
     async def start(self) -> None:
         from portico.agent._node import NodeHeartbeat
@@ -185,6 +187,8 @@ class Agent:
 
     def _worker_done(self, uid: str, _task: asyncio.Task[None]) -> None:
         self.workers.pop(uid, None)
+        if self.ctx is not None:
+            self.ctx.objects.unregister(uid)
 
     def _find(self, namespace: str, name: str) -> PodWorker | None:
         for worker in self.workers.values():
@@ -241,6 +245,7 @@ class Agent:
                 await self._proxier.stop()
         await self.informers.stop()
         if self.ctx is not None:
+            await self.ctx.objects.stop()
             await self.ctx.events.close()
         if self._heartbeat is not None:
             await self._heartbeat.stop()

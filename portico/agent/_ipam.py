@@ -25,6 +25,13 @@ class IpamExhausted(Exception):
     """No free address is left in the pod CIDR."""
 
 
+def _hosts(network: ipaddress.IPv4Network) -> tuple[int, int]:
+    """The first of `network.hosts()` and how many there are, as integers."""
+    if network.prefixlen >= 31:  # point-to-point and single-address networks: all of them
+        return int(network.network_address), network.num_addresses
+    return int(network.network_address) + 1, network.num_addresses - 2
+
+
 class Ipam:
     def __init__(self, pod_cidr: str, bridge_ip: str) -> None:
         self.network = ipaddress.IPv4Network(pod_cidr, strict=False)
@@ -54,13 +61,16 @@ class Ipam:
         return None
 
     def allocate(self, uid: str) -> str:
-        """`uid`'s address: the one it holds, else the next free one after the last."""
+        """`uid`'s address: the one it holds, else the next free one after the last
+        (the hosts are walked as integers: no list of 254 address objects per pod)."""
         if uid in self.by_uid:
             return self.by_uid[uid]
         used = set(self.by_uid.values())
-        hosts = list(self.network.hosts())
-        start = hosts.index(self.last) + 1 if self.last in hosts else 0
-        for addr in hosts[start:] + hosts[:start]:
+        first, count = _hosts(self.network)
+        last = int(self.last) if self.last is not None else -1
+        start = last + 1 - first if first <= last < first + count else 0
+        for offset in range(count):
+            addr = ipaddress.IPv4Address(first + (start + offset) % count)
             if self._usable(addr) and str(addr) not in used:
                 self.by_uid[uid] = str(addr)
                 self.last = addr

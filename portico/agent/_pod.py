@@ -43,6 +43,7 @@ from portico.agent._dns import ClusterDns, DnsConfig, parse_resolv_conf, pod_dns
 from portico.agent._env import MASTER_NAMESPACE, EnvSources, referenced_objects
 from portico.agent._ipam import IpamStore
 from portico.agent._names import pod_dir, pod_netns, pod_veth, serviceaccount_dir
+from portico.agent._object_cache import ObjectCache
 from portico.agent._oci import ImageRuntime
 from portico.agent._oci_namespaces import remove_image_namespaces
 from portico.agent._sandbox import (
@@ -97,6 +98,7 @@ class AgentContext:
     services: Informer  # every Service, for the containers' Service environment variables
     events: EventRecorder  # kubelet's events (component kubelet, host the node)
     tokens: TokenManager  # bound ServiceAccount tokens of the pods
+    objects: ObjectCache  # the ConfigMaps and Secrets the pods' volumes read, watched
     images: ImageRuntime = field(default_factory=ImageRuntime.disabled)  # pulled images
 
 
@@ -129,7 +131,7 @@ class PodWorker:
         self.init = [self._runner(c, True) for c in spec.get("initContainers") or []]
         self.containers = [self._runner(c, False) for c in spec.get("containers") or []]
         self.volumes = PodVolumes(ctx.client, ctx.config, pod_dir(ctx.config.data_dir, self.uid),
-                                  ctx.tokens)
+                                  ctx.tokens, ctx.objects)
         self._volume_sync: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._stop: asyncio.Future[StopMode] = asyncio.get_running_loop().create_future()

@@ -12,7 +12,9 @@
 A failure raises `VolumeError` with kubelet's `MountVolume.SetUp failed for volume
 "NAME" : ...` text; the pod worker records it as a FailedMount event and retries.
 
-`refresh(pod)` rewrites the API-backed volumes from the objects as they are now (the
+The ConfigMaps and Secrets come from the node's watches of them (`_object_cache`,
+kubelet's watch-based strategy), shared by the pods that read them, never a GET per pod.
+`refresh(pod)` rewrites the API-backed volumes from the objects as last seen (the
 pod worker calls it every `volume_sync_seconds`, as kubelet's periodic pod sync does),
 so running containers see ConfigMap, Secret and label changes; a payload that did not
 change is not rewritten.
@@ -33,6 +35,7 @@ from typing import Any
 from portico.agent._atomic_writer import write_payload
 from portico.agent._config import AgentConfig
 from portico.agent._mounts import MNT_DETACH, MS_NODEV, MS_NOSUID
+from portico.agent._object_cache import ObjectCache, ObjectRef
 from portico.agent._tokens import TokenManager, token_sources
 from portico.agent._volume_payload import PayloadError, VolumeSources, volume_payload
 from portico.agent._volumes import (
@@ -46,7 +49,13 @@ from portico.agent._volumes import (
     volume_kind,
 )
 from portico.client import Api
-from portico.model.kinds import CONFIG_MAP, PERSISTENT_VOLUME, PERSISTENT_VOLUME_CLAIM, SECRET
+from portico.model.kinds import (
+    CONFIG_MAP,
+    PERSISTENT_VOLUME,
+    PERSISTENT_VOLUME_CLAIM,
+    SECRET,
+    Kind,
+)
 from portico.model.quantity import parse_quantity
 
 log = logging.getLogger("portico.agent.volumes")
@@ -110,22 +119,29 @@ def _mount_tmpfs(path: Path, size_limit: Any) -> None:
 
 class PodVolumes:
     def __init__(self, client: Api, config: AgentConfig, pod_dir: Path,
-                 tokens: TokenManager) -> None:
+                 tokens: TokenManager, objects: ObjectCache) -> None:
         self.client = client
         self.config = config
         self.tokens = tokens
+        self.objects = objects
         self.pod_dir = pod_dir
         self.paths: VolumePaths = {}
         self._memory: list[Path] = []
 
+    def _watched(self, pod: Object, kind: Kind, name: str) -> ObjectRef:
+        """The object's reference, its watch shared with the node's other pods."""
+        meta = pod["metadata"]
+        ref = (kind, str(meta["namespace"]), name)
+        self.objects.register(str(meta["uid"]), [ref])
+        return ref
+
     async def _sources(self, pod: Object) -> VolumeSources:
-        namespace = pod["metadata"]["namespace"]
         configmaps, secrets = referenced_names(pod["spec"].get("volumes") or [])
         cfg = self.config
-        client = self.client
+        get = self.objects.get
         return VolumeSources(
-            configmaps={n: await client.get_or_none(CONFIG_MAP, n, namespace) for n in configmaps},
-            secrets={n: await client.get_or_none(SECRET, n, namespace) for n in secrets},
+            configmaps={n: await get(self._watched(pod, CONFIG_MAP, n)) for n in configmaps},
+            secrets={n: await get(self._watched(pod, SECRET, n)) for n in secrets},
             tokens={(s.audience, s.expiration_seconds): await self.tokens.token(pod, s)
                     for s in token_sources(pod)},
             root_ca=await asyncio.to_thread(cfg.client_ca.read_bytes), node_ip=cfg.node_ip)
@@ -179,9 +195,8 @@ class PodVolumes:
     async def _failures(self, pod: Object) -> list[str]:
         """FailedMount messages: the missing objects, else the first volume that failed."""
         kinds = {SourceKind.CONFIG_MAP: CONFIG_MAP, SourceKind.SECRET: SECRET}
-        namespace = pod["metadata"]["namespace"]
         missing = [n.mount_failed() for n in needed_objects(pod.get("spec") or {})
-                   if await self.client.get_or_none(kinds[n.kind], n.name, namespace) is None]
+                   if await self.objects.get(self._watched(pod, kinds[n.kind], n.name)) is None]
         if missing:
             return missing
         try:

@@ -2,10 +2,11 @@
 
 Objects go in and come out as plain dicts (the JSON the API server speaks); a
 kind is a `portico.model.kinds.Kind`, built-in or custom alike. Underneath is
-lightkube's async client (TLS, authentication, connection pool, watch
-re-connection): every kind is reached through a lightkube *generic* resource
-class made here from the `Kind` and never registered globally, so responses are
-wrapped dicts (no model parsing, no `to_dict`/`from_dict` round trips).
+lightkube's async client (TLS, authentication, connection pool; watches are read
+by `_watch`, on lightkube's prepared request): every kind is reached through a
+lightkube *generic* resource class made here from the `Kind` and never registered
+globally, so responses are wrapped dicts (no model parsing, no `to_dict`/`from_dict`
+round trips).
 
 Errors are `ApiError`s carrying the server's `Status` (code, reason, message),
 whatever the transport reported.
@@ -33,6 +34,7 @@ from lightkube.generic_resource import (
 from lightkube.types import CascadeType, PatchType
 
 from portico.client._connect import api_client, load_kubeconfig
+from portico.client._watch import WatchError, watch_lines
 from portico.model.kinds import Kind
 
 Obj = dict[str, Any]
@@ -168,7 +170,8 @@ class Api:
                     labels: Mapping[str, Any] | None = None,
                     fields: Mapping[str, Any] | None = None) -> AsyncIterator[WatchEvent]:
         """Events after `resource_version`, with bookmarks; the stream re-connects by itself
-        when the server ends it and raises `ApiError` (410 when the version is too old)."""
+        when the server ends it and raises `ApiError` (410 when the version is too old).
+        lightkube prepares the request; `_watch` reads the lines (one decoding each)."""
         generic = self._client._client  # lightkube's request layer: bookmarks need a parameter
         scope = (namespace or ALL_NAMESPACES) if kind.namespaced else None
         request = generic.prepare_request("list", res=_resource_class(kind), namespace=scope,
@@ -178,10 +181,11 @@ class Api:
                                               "labelSelector": _selector(labels),
                                               "fieldSelector": _selector(fields)})
         try:
-            async for event_type, obj in generic.watch(request):
-                yield WatchEvent(event_type, _plain(obj))
-        except lightkube.ApiError as error:
-            raise ApiError.of(error) from error
+            async for event_type, obj in watch_lines(generic._client, request.url,
+                                                     request.params, generic._watch_timeout):
+                yield WatchEvent(event_type, obj)
+        except WatchError as error:
+            raise ApiError(Status.from_obj(error.status)) from None
 
     async def readyz(self) -> tuple[int, str]:
         """The API server's `/readyz`: (HTTP status, body)."""

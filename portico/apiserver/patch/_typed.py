@@ -27,7 +27,7 @@ from portico.apiserver.patch._fieldset import (
     value_element,
 )
 from portico.apiserver.patch._fieldset import field as field_element
-from portico.apiserver.schema import Definitions
+from portico.apiserver.schema import Definitions, definitions
 from portico.model.kinds import GroupVersionKind
 
 Schema = dict[str, Any]
@@ -62,18 +62,34 @@ class TypeInfo:
     def child(self, name: str) -> TypeInfo:
         if self.defs is None or self.shape not in (Shape.STRUCT, Shape.MAP):
             return DEDUCED
-        return describe(self.defs, self.defs.child(self.prop, name))
+        return _step(self.defs, self.prop, name)
 
     def item(self) -> TypeInfo:
         if self.defs is None or self.shape != Shape.LIST:
             return DEDUCED
-        return describe(self.defs, self.defs.child(self.prop, "[]"))
+        return _step(self.defs, self.prop, "[]")
 
     def is_field(self, name: str) -> bool:
         return self.shape == Shape.STRUCT and name in self.fields
 
 
 DEDUCED = TypeInfo(None, None, Shape.DEDUCED)
+# The built-in definitions' steps, described once per process: (schema id, step) ->
+# (schema, its step's TypeInfo). Those definitions are never changed (a custom
+# resource's are a new `Definitions` each time, and are described as they come).
+_BUILT_IN_STEPS: dict[tuple[int, str], tuple[Schema | None, TypeInfo]] = {}
+
+
+def _step(defs: Definitions, prop: Schema | None, step: str) -> TypeInfo:
+    """`describe` of a property, list item or map value (`step` "[]") of `prop`."""
+    if defs is not definitions():
+        return describe(defs, defs.child(prop, step))
+    known = _BUILT_IN_STEPS.get((id(prop), step))
+    if known is not None and known[0] is prop:
+        return known[1]
+    info = describe(defs, defs.child(prop, step))
+    _BUILT_IN_STEPS[(id(prop), step)] = (prop, info)
+    return info
 
 
 def describe(defs: Definitions, prop: Schema | None) -> TypeInfo:

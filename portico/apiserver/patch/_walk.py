@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from portico.apiserver.patch._common import deep_copy, same
 from portico.apiserver.patch._fieldset import Path
 from portico.apiserver.patch._fieldset import field as field_element
@@ -38,6 +40,14 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == {} or value == []
 
 
+def _identical(old: Any, new: Any) -> bool:
+    """The same JSON, number types included (Python's `==` takes 1 for 1.0 and true)."""
+    try:
+        return orjson.dumps(old) == orjson.dumps(new)
+    except TypeError:
+        return same(old, new)
+
+
 def _leaf(old: Any, new: Any, path: Path, out: Comparison) -> None:
     if old is None and new is None:
         return
@@ -53,6 +63,8 @@ def compare(old: Any, new: Any, info: TypeInfo, path: Path = (), out: Comparison
             struct_field: bool = False) -> Comparison:
     """Added, removed and modified paths from `old` to `new` (None = absent)."""
     out = out if out is not None else Comparison()
+    if isinstance(old, (dict, list)) and old == new and _identical(old, new):
+        return out  # nothing changed below (a status write leaves spec and metadata alone)
     if _is_empty(old) and _is_empty(new):
         if path:
             _leaf(old, new, path, out)
