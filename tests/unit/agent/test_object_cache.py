@@ -7,7 +7,7 @@ read it; the watch stops with the last of them; a late object arrives by the wat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -57,6 +57,13 @@ class WatchingApi:
 REF = (CONFIG_MAP, "ns", "kube-root-ca.crt")
 
 
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for `condition` (the watch tasks run meanwhile); fail after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.001)
+
+
 def test_pods_share_one_watch_that_stops_with_the_last_of_them() -> None:
     async def main() -> None:
         api = WatchingApi([cm("kube-root-ca.crt", 3)])
@@ -65,16 +72,15 @@ def test_pods_share_one_watch_that_stops_with_the_last_of_them() -> None:
             cache.register(uid, [REF])
             assert (await cache.get(REF) or {})["data"] == {"k": "3"}
         cache.register("a", [REF])  # again: still one reader "a"
-        await asyncio.sleep(0.05)
+        await until(lambda: api.open_watches > 0)
         assert api.lists == [("configmaps", "ns", {"metadata.name": "kube-root-ca.crt"})]
         assert api.open_watches == 1
         cache.unregister("a")
         cache.unregister("b")
-        await asyncio.sleep(0.05)
+        assert (await cache.get(REF) or {})["data"] == {"k": "3"}  # c still reads it
         assert api.open_watches == 1
         cache.unregister("c")
-        await asyncio.sleep(0.05)
-        assert api.open_watches == 0
+        await until(lambda: api.open_watches == 0)
         await cache.stop()
     asyncio.run(main())
 
@@ -88,7 +94,9 @@ def test_a_missing_object_is_none_until_its_watch_brings_it() -> None:
         assert await cache.get(ref) is None
         created = {"metadata": {"name": "app", "namespace": "ns", "resourceVersion": "7"}}
         await api.events.put(WatchEvent("ADDED", created))
-        await asyncio.sleep(0.05)
+        async with asyncio.timeout(5):  # until the watch has brought it
+            while await cache.get(ref) is None:
+                await asyncio.sleep(0.001)
         assert await cache.get(ref) == created
         await cache.stop()
     asyncio.run(main())
