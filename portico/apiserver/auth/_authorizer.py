@@ -6,7 +6,7 @@ authorizer runs). RBAC reads a `Policy` snapshot (`_rbac`) rebuilt only after a
 Role, ClusterRole or binding changed: a store watcher on the RBAC prefix tells,
 at the next decision, that the snapshot is stale. Decisions are cached per
 (user, groups, attributes) for the life of a snapshot; the Node authorizer's
-graph decisions depend on pods and are made each time.
+graph decisions depend on pods and are made each time (from its `PodGraph`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portico.apiserver.auth._attributes import Attributes
-from portico.apiserver.auth._node import NodeAuthorizer, PodsIn, node_name
+from portico.apiserver.auth._node import NodeAuthorizer, PodGraph, node_name
 from portico.apiserver.auth._rbac import Policy
 from portico.apiserver.auth._rules import Rule
 from portico.apiserver.auth._user import MASTERS, UserInfo
@@ -67,9 +67,9 @@ class PolicySource:
 
 
 class Authorizer:
-    def __init__(self, policies: PolicySource, pods_in: PodsIn) -> None:
+    def __init__(self, policies: PolicySource, pods: PodGraph) -> None:
         self.policies = policies
-        self.node = NodeAuthorizer(pods_in)
+        self.node = NodeAuthorizer(pods)
         self._cache: dict[tuple[Any, Attributes], Decision] = {}
         self._generation = -1
 

@@ -9,22 +9,29 @@ As kube-apiserver's `NodeAuthorizer` (plugin/pkg/auth/authorizer/node), for user
 - Leases in `kube-node-lease`: only the node's own;
 - everything else: the `system:node` rules (`NODE_RULES`); no opinion otherwise,
   so RBAC may still allow it.
-The graph is read from the current pods of the object's namespace at each
-decision (these decisions are never cached: they change with the pods).
+The graph (`PodGraph`) is kept as kube-apiserver keeps its own, from the pods'
+changes rather than by reading the pods at each decision: every commit's pod keys
+are noted, and a changed pod is decoded once, when a decision next reads its
+namespace; a decision then looks at the node's pods of that namespace only, so
+its cost does not grow with the cluster. Decisions stay uncached (they change
+with the pods), and a pod bound a moment ago counts at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from portico.apiserver.auth._attributes import Attributes
 from portico.apiserver.auth._rules import Rule, any_allows
 from portico.apiserver.auth._user import NODE_PREFIX, NODES, UserInfo
 from portico.apiserver.auth.policy import NODE_RULES
+from portico.store import Event, EventType, KeyValue, SqliteStore
 
 Object = dict[str, Any]
-PodsIn = Callable[[str], list[Object]]
+Decode = Callable[[KeyValue], Object]
+PODS_PREFIX = "/registry/core/pods/"
 GRAPH_RESOURCES = {("", "secrets"): "secret", ("", "configmaps"): "configMap",
                    ("", "persistentvolumeclaims"): "persistentVolumeClaim"}
 LEASE_NAMESPACE = "kube-node-lease"
@@ -75,13 +82,56 @@ def references(pod: Object) -> set[tuple[str, str]]:
     return refs
 
 
-class NodeAuthorizer:
-    def __init__(self, pods_in: PodsIn) -> None:
-        self.pods_in = pods_in
+@dataclass(frozen=True, slots=True)
+class PodEdges:
+    """What one pod gives its node: its service account and the objects it reads."""
+    node: str
+    service_account: str
+    references: frozenset[tuple[str, str]]
 
-    def _pods_on(self, node: str, namespace: str) -> list[Object]:
-        return [p for p in self.pods_in(namespace)
-                if (p.get("spec") or {}).get("nodeName") == node]
+    @classmethod
+    def of(cls, pod: Object) -> PodEdges:
+        spec = pod.get("spec") or {}
+        return cls(spec.get("nodeName") or "", spec.get("serviceAccountName") or "",
+                   frozenset(references(pod)))
+
+
+class PodGraph:
+    """The pods' edges by namespace, kept from the store's commits (see the module)."""
+
+    def __init__(self, store: SqliteStore, decode: Decode) -> None:
+        self._decode = decode
+        self._edges: dict[str, dict[str, PodEdges]] = {}  # namespace -> pod key -> edges
+        self._changed: dict[str, dict[str, KeyValue | None]] = {}  # None: deleted
+        store.hub.add_listener(self._on_commit)
+        for kv in store.range(PODS_PREFIX):
+            self._note(kv.key, kv)
+
+    def _note(self, key: str, kv: KeyValue | None) -> None:
+        namespace = key[len(PODS_PREFIX):].partition("/")[0]
+        self._changed.setdefault(namespace, {})[key] = kv
+
+    def _on_commit(self, events: list[Event]) -> None:
+        for event in events:
+            if event.kv.key.startswith(PODS_PREFIX):
+                self._note(event.kv.key, event.kv if event.type is EventType.PUT else None)
+
+    def pods_on(self, node: str, namespace: str) -> list[PodEdges]:
+        """The edges of the pods bound to `node` in `namespace`."""
+        edges = self._edges.setdefault(namespace, {})
+        for key, kv in self._changed.pop(namespace, {}).items():
+            if kv is None:
+                edges.pop(key, None)
+            else:
+                edges[key] = PodEdges.of(self._decode(kv))
+        if not edges:
+            del self._edges[namespace]
+        return [e for e in edges.values() if e.node == node]
+
+
+class NodeAuthorizer:
+    def __init__(self, graph: PodGraph) -> None:
+        self.graph = graph
 
     def decide(self, user: UserInfo, attrs: Attributes) -> tuple[bool | None, str]:
         """(True: allow, False: deny, None: no opinion; reason)."""
@@ -93,13 +143,13 @@ class NodeAuthorizer:
         if attrs.resource_request and kind and not attrs.subresource:
             if attrs.verb not in ("get", "list", "watch") or not attrs.name:
                 return None, "can only get individual resources of this type"
-            return (True, "") if any((kind, attrs.name) in references(p) for p in
-                                     self._pods_on(node, attrs.namespace)) else (None,
-                                                                                 no_relation)
+            return (True, "") if any((kind, attrs.name) in e.references for e in
+                                     self.graph.pods_on(node, attrs.namespace)) else (
+                None, no_relation)
         if attrs.resource == "serviceaccounts" and attrs.subresource == "token":
             if attrs.verb == "create" and any(
-                    (p.get("spec") or {}).get("serviceAccountName") == attrs.name
-                    for p in self._pods_on(node, attrs.namespace)):
+                    e.service_account == attrs.name
+                    for e in self.graph.pods_on(node, attrs.namespace)):
                 return True, ""
             return None, no_relation
         if attrs.api_group == "coordination.k8s.io" and attrs.resource == "leases":

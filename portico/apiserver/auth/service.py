@@ -28,10 +28,12 @@ from portico.apiserver.auth._context import CURRENT, RequestContext
 from portico.apiserver.auth._forbidden import forbidden
 from portico.apiserver.auth._impersonation import GROUP, impersonate
 from portico.apiserver.auth._jwt import SigningKey
+from portico.apiserver.auth._node import PodGraph
 from portico.apiserver.auth._token_request import token_request
 from portico.apiserver.auth._tokens import TokenIssuer
 from portico.apiserver.auth._user import UserInfo
-from portico.apiserver.registry import ListOptions, Registry
+from portico.apiserver.registry import Registry
+from portico.apiserver.registry._objects import decode
 
 Object = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -48,7 +50,7 @@ class Auth:
         self.issuer = TokenIssuer(SigningKey.load_or_create(pki_dir / "sa.key"), self.lookup)
         self.authn = Authenticator(self.issuer, static_tokens)
         self.policies = PolicySource(registry.store)
-        self.authorizer = Authorizer(self.policies, self._pods_in)
+        self.authorizer = Authorizer(self.policies, PodGraph(registry.store, decode))
         self.external_address = external_address
 
     def lookup(self, plural: str, namespace: str, name: str) -> Object | None:
@@ -58,11 +60,6 @@ class Auth:
             return self.registry.get(rt, namespace if rt.namespaced else "", name)
         except errors.StatusError:
             return None
-
-    def _pods_in(self, namespace: str) -> list[Object]:
-        rt = self.registry.find("", "v1", "pods")
-        assert rt is not None
-        return self.registry.list(rt, namespace or None, ListOptions()).items
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:

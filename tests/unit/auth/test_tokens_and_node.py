@@ -10,9 +10,11 @@ import pytest
 
 from portico.apiserver.auth._attributes import Attributes
 from portico.apiserver.auth._jwt import InvalidToken, SigningKey
-from portico.apiserver.auth._node import NodeAuthorizer
+from portico.apiserver.auth._node import PODS_PREFIX, NodeAuthorizer, PodGraph
 from portico.apiserver.auth._tokens import Binding, TokenIssuer
 from portico.apiserver.auth._user import UserInfo
+from portico.apiserver.registry._objects import decode
+from portico.store import SqliteStore
 
 SA = {"metadata": {"name": "app", "namespace": "ns", "uid": "sa-uid"}}
 POD = {"metadata": {"name": "p", "namespace": "ns", "uid": "pod-uid"},
@@ -92,5 +94,37 @@ def _get(resource: str, name: str, sub: str = "", verb: str = "get",
     pytest.param(NODE, _get("pods", "", sub="status", verb="patch"), True, id="node-rules"),
     pytest.param(UserInfo("alice"), _get("secrets", "db"), None, id="not-a-node"),
 ])
-def test_node_authorizer(user: UserInfo, attrs: Attributes, verdict: bool | None) -> None:
-    assert NodeAuthorizer(lambda _ns: [POD]).decide(user, attrs)[0] is verdict
+def test_node_authorizer(user: UserInfo, attrs: Attributes, verdict: bool | None,
+                         tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite")
+    with store.txn() as txn:
+        txn.create(f"{PODS_PREFIX}ns/p", orjson.dumps(POD))
+    assert NodeAuthorizer(PodGraph(store, decode)).decide(user, attrs)[0] is verdict
+
+
+def test_node_graph_follows_the_pods(tmp_path: Path) -> None:
+    """Pods stored before the graph, bound, moved and deleted after it, and pods of
+    another namespace: each decision sees the pods as they are at that moment."""
+    store = SqliteStore(tmp_path / "db.sqlite")
+    key = f"{PODS_PREFIX}ns/p"
+    unbound = {**POD, "spec": {**POD["spec"], "nodeName": ""}}
+    with store.txn() as txn:
+        txn.create(key, orjson.dumps(unbound))
+        txn.create(f"{PODS_PREFIX}other/p", orjson.dumps(POD))
+    authorizer = NodeAuthorizer(PodGraph(store, decode))
+    token, secret = (_get("serviceaccounts", "app", "token", "create"), _get("secrets", "db"))
+
+    def allowed(user: UserInfo = NODE) -> tuple[bool | None, bool | None]:
+        return authorizer.decide(user, token)[0], authorizer.decide(user, secret)[0]
+
+    assert allowed() == (None, None)  # not bound yet; the other namespace's pod counts not
+    with store.txn() as txn:
+        txn.update(key, orjson.dumps(POD))
+    assert allowed() == (True, True)
+    with store.txn() as txn:
+        txn.update(key, orjson.dumps({**POD, "spec": {**POD["spec"], "nodeName": "node-2"}}))
+    assert allowed() == (None, None)
+    assert allowed(OTHER_NODE) == (True, True)
+    with store.txn() as txn:
+        txn.delete(key)
+    assert allowed(OTHER_NODE) == (None, None)
