@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx2
 import lightkube
 from lightkube import AsyncClient
@@ -35,13 +36,14 @@ from lightkube.types import CascadeType, PatchType
 
 from portico.client._connect import api_client, load_kubeconfig
 from portico.client._watch import WatchError, watch_lines
+from portico.client._writes import Writer
 from portico.model.kinds import Kind
 
 Obj = dict[str, Any]
 ALL_NAMESPACES = "*"
 # What a request raises when the server cannot be reached (refused, reset, timed out:
-# TimeoutError is an OSError).
-UNREACHABLE: tuple[type[Exception], ...] = (httpx2.TransportError, OSError)
+# TimeoutError is an OSError); writes go over aiohttp (`_writes`).
+UNREACHABLE: tuple[type[Exception], ...] = (httpx2.TransportError, aiohttp.ClientError, OSError)
 
 __all__ = ["ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Listing",
            "PatchType", "Status", "WatchEvent"]
@@ -120,17 +122,19 @@ class Api:
     """Dict-in, dict-out access to the API with one write path (create, replace, patch,
     apply, delete) for every component."""
 
-    def __init__(self, client: AsyncClient) -> None:
+    def __init__(self, client: AsyncClient, writer: Writer) -> None:
         self._client = client
+        self._writer = writer
 
     @classmethod
     def connect(cls, kubeconfig: Path | str | None, field_manager: str,
                 serviceaccount_dir: Path | str | None = None) -> Api:
         """An Api for a kubeconfig file, or for a pod's service account when it is None."""
-        return cls(api_client(load_kubeconfig(kubeconfig, serviceaccount_dir), field_manager))
+        return cls(*api_client(load_kubeconfig(kubeconfig, serviceaccount_dir), field_manager))
 
     async def close(self) -> None:
         await self._client.close()
+        await self._writer.close()
 
     # --- reads --------------------------------------------------------------------------
     async def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj:
@@ -206,10 +210,9 @@ class Api:
     async def patch(self, kind: Kind, name: str, patch: Obj | builtins.list[Obj],
                     namespace: str | None = None, patch_type: PatchType = PatchType.MERGE,
                     force: bool = False, field_manager: str | None = None) -> Obj:
-        headers = {"Content-Type": patch_type.value}
         params = {"force": "true" if force else None, "fieldManager": field_manager}
         return await self._write("patch", kind, patch, name=name, namespace=namespace,
-                                 headers=headers, params=params)
+                                 content_type=patch_type.value, params=params)
 
     async def apply(self, kind: Kind, body: Obj, namespace: str | None = None,
                     force: bool = False, field_manager: str | None = None) -> Obj:
@@ -235,22 +238,19 @@ class Api:
             raise ApiError.of(error) from error
 
     async def _write(self, method: str, kind: Kind, data: Obj | builtins.list[Obj],
-                     name: str | None, namespace: str | None, headers: dict[str, str] | None = None,
+                     name: str | None, namespace: str | None,
+                     content_type: str = "application/json",
                      params: dict[str, str | None] | None = None) -> Obj:
-        res = _resource_class(kind)
-        if isinstance(data, dict) and method != "patch":
-            obj: Any = res({**data, "metadata": data.get("metadata") or {}})
-        else:
-            obj = data
         if kind.namespaced and namespace is None and isinstance(data, dict):
             namespace = (data.get("metadata") or {}).get("namespace")
-        try:
-            result = await self._client._client.request(
-                method, res=res, obj=obj, name=name, namespace=namespace,
-                headers=headers, params=params)
-        except lightkube.ApiError as error:
-            raise ApiError.of(error) from error
-        return _plain(result)
+        answer = await self._writer.write(method, kind, data, name, namespace, content_type,
+                                          params)
+        body = answer.body if isinstance(answer.body, dict) else {}
+        if answer.code >= 400:
+            status = Status.from_obj(body) if body.get("kind") == "Status" else Status(0)
+            raise ApiError(Status(status.code or answer.code, status.reason,
+                                  status.message or answer.text, status.details))
+        return body
 
 
 def _selector(labels: Mapping[str, Any] | None) -> str | None:

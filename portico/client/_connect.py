@@ -18,6 +18,8 @@ from lightkube import AsyncClient, ConfigError, KubeConfig
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
 
+from portico.client._writes import Writer
+
 KEEPALIVE = 64
 KEEPALIVE_SECONDS = 60.0
 
@@ -48,8 +50,10 @@ def load_kubeconfig(kubeconfig: Path | str | None = None,
         raise KubeconfigError(str(error)) from error
 
 
-def api_client(kubeconfig: Path | str | KubeConfig, field_manager: str) -> AsyncClient:
-    """An AsyncClient for the kubeconfig's current context, with a roomy pool."""
+def api_client(kubeconfig: Path | str | KubeConfig,
+               field_manager: str) -> tuple[AsyncClient, Writer]:
+    """An AsyncClient for the kubeconfig's current context, with a roomy pool, and the
+    `Writer` for the same server and credentials."""
     config = kubeconfig if isinstance(kubeconfig, KubeConfig) else load_kubeconfig(kubeconfig)
     single = _current(config)
     assert single.user is not None, "the kubeconfig has no user"
@@ -58,7 +62,8 @@ def api_client(kubeconfig: Path | str | KubeConfig, field_manager: str) -> Async
         verify=tls, limits=httpx2.Limits(max_connections=None,
                                          max_keepalive_connections=KEEPALIVE,
                                          keepalive_expiry=KEEPALIVE_SECONDS))
-    return AsyncClient(config=config, field_manager=field_manager, transport=transport)
+    return (AsyncClient(config=config, field_manager=field_manager, transport=transport),
+            Writer(single, tls, field_manager))
 
 
 def kubeconfig_ca(kubeconfig: Path | str) -> str:
