@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from bench.pods import WATCH, percentile  # noqa: E402
+from bench.pods import percentile, watched_burst  # noqa: E402
 from portico.images._reference import parse  # noqa: E402
 from portico.oci import ImageStore, Puller, Registries  # noqa: E402
 from portico.testing.oci_images import build_layout, push, start_registry  # noqa: E402
@@ -65,18 +65,8 @@ def _pod(name: str, image: str, extra: Mapping[str, object], node: str | None = 
 
 
 def _burst(cluster: Cluster, namespace: str, docs: list[str]) -> list[float]:
-    """Apply the pods at once; created -> Ready per pod (seconds)."""
-    cluster.kubectl("create", "namespace", namespace, check=True)
-    start = time.time()
-    watcher = cluster.sandbox.popen([sys.executable, "-c", WATCH, str(start), str(len(docs)),
-                                     namespace, str(cluster.kubeconfig)])
-    cluster.kubectl("-n", namespace, "apply", "-f", "-", input="\n---\n".join(docs),
-                    check=True, timeout=120)
-    out, err = watcher.communicate(timeout=330)
-    ready = json.loads(out or "{}")
-    if len(ready) != len(docs):
-        sys.exit(f"{namespace}: only {len(ready)}/{len(docs)} pods became Ready: {err}")
-    return [r - s for s, r in ready.values()]
+    """Create the pods at once; created -> Ready per pod (seconds)."""
+    return watched_burst(cluster, namespace, docs).per_pod
 
 
 def startup(cluster: Cluster, count: int, rounds: int) -> None:
