@@ -35,14 +35,14 @@ from lightkube.generic_resource import (
 from lightkube.types import CascadeType, PatchType
 
 from portico.client._connect import api_client, load_kubeconfig
+from portico.client._transport import Transport, kind_path
 from portico.client._watch import WatchError, watch_lines
-from portico.client._writes import Writer
 from portico.model.kinds import Kind
 
 Obj = dict[str, Any]
 ALL_NAMESPACES = "*"
 # What a request raises when the server cannot be reached (refused, reset, timed out:
-# TimeoutError is an OSError); writes go over aiohttp (`_writes`).
+# TimeoutError is an OSError); writes and watches go over aiohttp (`_transport`).
 UNREACHABLE: tuple[type[Exception], ...] = (httpx2.TransportError, aiohttp.ClientError, OSError)
 
 __all__ = ["ALL_NAMESPACES", "UNREACHABLE", "Api", "ApiError", "CascadeType", "Listing",
@@ -122,9 +122,9 @@ class Api:
     """Dict-in, dict-out access to the API with one write path (create, replace, patch,
     apply, delete) for every component."""
 
-    def __init__(self, client: AsyncClient, writer: Writer) -> None:
+    def __init__(self, client: AsyncClient, transport: Transport) -> None:
         self._client = client
-        self._writer = writer
+        self._transport = transport
 
     @classmethod
     def connect(cls, kubeconfig: Path | str | None, field_manager: str,
@@ -134,7 +134,7 @@ class Api:
 
     async def close(self) -> None:
         await self._client.close()
-        await self._writer.close()
+        await self._transport.close()
 
     # --- reads --------------------------------------------------------------------------
     async def get(self, kind: Kind, name: str, namespace: str | None = None) -> Obj:
@@ -175,18 +175,14 @@ class Api:
                     fields: Mapping[str, Any] | None = None) -> AsyncIterator[WatchEvent]:
         """Events after `resource_version`, with bookmarks; the stream re-connects by itself
         when the server ends it and raises `ApiError` (410 when the version is too old).
-        lightkube prepares the request; `_watch` reads the lines (one decoding each)."""
-        generic = self._client._client  # lightkube's request layer: bookmarks need a parameter
-        scope = (namespace or ALL_NAMESPACES) if kind.namespaced else None
-        request = generic.prepare_request("list", res=_resource_class(kind), namespace=scope,
-                                          watch=True, params={
-                                              "resourceVersion": resource_version,
-                                              "allowWatchBookmarks": "true",
-                                              "labelSelector": _selector(labels),
-                                              "fieldSelector": _selector(fields)})
+        `_watch` reads the lines (one decoding each)."""
+        scope = namespace if kind.namespaced and namespace != ALL_NAMESPACES else None
+        params = {"resourceVersion": resource_version, "allowWatchBookmarks": "true",
+                  "labelSelector": _selector(labels), "fieldSelector": _selector(fields)}
         try:
-            async for event_type, obj in watch_lines(generic._client, request.url,
-                                                     request.params, generic._watch_timeout):
+            async for event_type, obj in watch_lines(
+                    self._transport, kind_path(kind, scope, None),
+                    {k: v for k, v in params.items() if v is not None}):
                 yield WatchEvent(event_type, obj)
         except WatchError as error:
             raise ApiError(Status.from_obj(error.status)) from None
@@ -243,7 +239,7 @@ class Api:
                      params: dict[str, str | None] | None = None) -> Obj:
         if kind.namespaced and namespace is None and isinstance(data, dict):
             namespace = (data.get("metadata") or {}).get("namespace")
-        answer = await self._writer.write(method, kind, data, name, namespace, content_type,
+        answer = await self._transport.write(method, kind, data, name, namespace, content_type,
                                           params)
         body = answer.body if isinstance(answer.body, dict) else {}
         if answer.code >= 400:

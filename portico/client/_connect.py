@@ -18,7 +18,7 @@ from lightkube import AsyncClient, ConfigError, KubeConfig
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SingleConfig
 
-from portico.client._writes import Writer
+from portico.client._transport import Transport
 
 KEEPALIVE = 64
 KEEPALIVE_SECONDS = 60.0
@@ -51,9 +51,9 @@ def load_kubeconfig(kubeconfig: Path | str | None = None,
 
 
 def api_client(kubeconfig: Path | str | KubeConfig,
-               field_manager: str) -> tuple[AsyncClient, Writer]:
+               field_manager: str) -> tuple[AsyncClient, Transport]:
     """An AsyncClient for the kubeconfig's current context, with a roomy pool, and the
-    `Writer` for the same server and credentials."""
+    `Transport` for the same server and credentials."""
     config = kubeconfig if isinstance(kubeconfig, KubeConfig) else load_kubeconfig(kubeconfig)
     single = _current(config)
     assert single.user is not None, "the kubeconfig has no user"
@@ -63,7 +63,7 @@ def api_client(kubeconfig: Path | str | KubeConfig,
                                          max_keepalive_connections=KEEPALIVE,
                                          keepalive_expiry=KEEPALIVE_SECONDS))
     return (AsyncClient(config=config, field_manager=field_manager, transport=transport),
-            Writer(single, tls, field_manager))
+            Transport(single, tls, field_manager))
 
 
 def kubeconfig_ca(kubeconfig: Path | str) -> str:

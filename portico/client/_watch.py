@@ -1,15 +1,15 @@
 """A watch stream read as JSON lines, straight into dicts.
 
-lightkube's watch decodes every line twice (the event, then the object into a generic
+lightkube's watch decoded every line twice (the event, then the object into a generic
 resource whose `metadata` it parses into a model to learn the resourceVersion) over
 httpx's text decoding and line splitting; an agent reads every pod change of the
 cluster (its NetworkPolicy engine watches all pods), so that cost is paid per pod and
-per node.  `watch_lines` sends lightkube's prepared request itself, splits the raw
-bytes at newlines and decodes each line once (orjson).  As lightkube's, the stream
-re-connects when the server ends it normally (its `timeoutSeconds`), from the last
-resourceVersion seen (events and bookmarks); an `ERROR` event raises `ApiError` with
-its Status (410 Gone when the version is too old), an HTTP error status raises
-httpx's `HTTPStatusError` as lightkube's watch did.
+per node.  `watch_lines` opens the watch on the `Transport`'s aiohttp session, splits
+the raw bytes at newlines and decodes each line once (orjson).  As lightkube's, the
+stream re-connects when the server ends it normally (its `timeoutSeconds`), from the
+last resourceVersion seen (events and bookmarks); an `ERROR` event, or an error
+answer to the request itself, raises `WatchError` with the Status (410 Gone when the
+version is too old).
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx2
 import orjson
+
+from portico.client._transport import Transport
 
 Obj = dict[str, Any]
 WatchLine = tuple[str, Obj]  # event type, object
 
 
-async def _lines(response: httpx2.Response) -> AsyncIterator[bytes]:
+async def lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The non-blank lines of a byte stream, however its chunks cut them."""
     pending = b""
-    async for chunk in response.aiter_bytes():
+    async for chunk in chunks:
         pending += chunk
         if b"\n" not in pending:
             continue
@@ -38,17 +40,27 @@ async def _lines(response: httpx2.Response) -> AsyncIterator[bytes]:
         yield pending
 
 
-async def watch_lines(client: httpx2.AsyncClient, url: str, params: dict[str, Any],
-                      timeout: httpx2.Timeout) -> AsyncIterator[WatchLine]:
-    """(type, object) of every event of the watch at `url`; raises WatchError with the
-    Status of an ERROR event (the caller turns it into ApiError)."""
-    params = dict(params)
+def _status(code: int, raw: bytes) -> Obj:
+    """The Status of an error answer (the body when it is one)."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        return {**body, "code": body.get("code") or code}
+    return {"kind": "Status", "code": code, "message": raw.decode(errors="replace")}
+
+
+async def watch_lines(transport: Transport, path: str,
+                      params: dict[str, str]) -> AsyncIterator[WatchLine]:
+    """(type, object) of every event of the watch at `path`; raises WatchError with the
+    Status of an ERROR event or of an error answer (the caller turns it into ApiError)."""
+    params = {**params, "watch": "true"}
     while True:
-        request = client.build_request("GET", url, params=params, timeout=timeout)
-        response = await client.send(request, stream=True)
-        try:
-            response.raise_for_status()
-            async for line in _lines(response):
+        async with transport.stream(path, params) as response:
+            if response.status >= 400:
+                raise WatchError(_status(response.status, await response.read()))
+            async for line in lines(response.content.iter_any()):
                 event = orjson.loads(line)
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
@@ -57,8 +69,6 @@ async def watch_lines(client: httpx2.AsyncClient, url: str, params: dict[str, An
                 if version:
                     params["resourceVersion"] = version
                 yield str(event.get("type")), obj
-        finally:
-            await response.aclose()
 
 
 class WatchError(Exception):

@@ -1,29 +1,26 @@
-"""The watch stream read as JSON lines (`portico.client._watch`).
+"""The watch stream read as JSON lines (`portico.client._watch`), from a real HTTP
+server on loopback that answers each watch request from a script.
 
 Lines split across chunks are joined; a stream the server ends is opened again from
 the last resourceVersion seen (bookmarks included); an ERROR event raises its Status;
-an HTTP error raises as lightkube's watch did.
+an error answer to the request raises its Status too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import ssl
 
-import httpx2
 import pytest
+from aiohttp import web
+from lightkube.config.kubeconfig import KubeConfig
+from lightkube.config.models import Cluster, User
 
+from portico.client._transport import Transport
 from portico.client._watch import WatchError, WatchLine, watch_lines
 
-
-class Chunks(httpx2.AsyncByteStream):
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks:
-            yield chunk
+Answer = tuple[int, list[bytes]]  # status, body chunks
 
 
 def line(kind: str, name: str, rv: str) -> bytes:
@@ -35,52 +32,72 @@ GONE = json.dumps({"type": "ERROR", "object": {
     "kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}}).encode()
 
 
-def collect(responses: list[httpx2.Response]) -> tuple[list[WatchLine], list[str | None],
-                                                         BaseException | None]:
+def collect(answers: list[Answer]) -> tuple[list[WatchLine], list[str | None],
+                                            WatchError | None]:
     asked: list[str | None] = []
 
-    def answer(request: httpx2.Request) -> httpx2.Response:
-        asked.append(request.url.params.get("resourceVersion"))
-        return responses.pop(0)
+    async def watch(request: web.Request) -> web.StreamResponse:
+        assert request.query["watch"] == "true"
+        asked.append(request.query.get("resourceVersion"))
+        status, chunks = answers.pop(0)
+        response = web.StreamResponse(status=status)
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(chunk)
+            await asyncio.sleep(0)  # each chunk its own write
+        await response.write_eof()
+        return response
 
-    async def main() -> tuple[list[WatchLine], BaseException | None]:
-        client = httpx2.AsyncClient(transport=httpx2.MockTransport(answer),
-                                    base_url="https://api")
+    async def main() -> tuple[list[WatchLine], WatchError | None]:
+        app = web.Application()
+        app.router.add_get("/api/v1/pods", watch)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        config = KubeConfig.from_one(cluster=Cluster(server=f"http://127.0.0.1:{port}"),
+                                     user=User(token="t")).get()
+        assert config is not None
+        transport = Transport(config, ssl.create_default_context(), "test")
         seen: list[WatchLine] = []
         try:
-            async for event in watch_lines(client, "/api/v1/pods", {"watch": "true",
-                                                                   "resourceVersion": "1"},
-                                           httpx2.Timeout(5.0)):
+            async for event in watch_lines(transport, "/api/v1/pods", {"resourceVersion": "1"}):
                 seen.append(event)
-        except (WatchError, httpx2.HTTPStatusError) as error:
+        except WatchError as error:
             return seen, error
+        finally:
+            await transport.close()
+            await runner.cleanup()
         return seen, None
     seen, error = asyncio.run(main())
     return seen, asked, error
 
 
 def test_lines_across_chunks_and_a_resumed_stream_then_an_error_event() -> None:
-    first = line("ADDED", "a", "3")
-    responses = [
-        httpx2.Response(200, stream=Chunks([first[:10], first[10:] + line("BOOKMARK", "", "7")[:5],
-                                            line("BOOKMARK", "", "7")[5:]])),
-        httpx2.Response(200, stream=Chunks([line("MODIFIED", "a", "9"), GONE])),
-    ]
-    seen, asked, error = collect(responses)
+    first, bookmark = line("ADDED", "a", "3"), line("BOOKMARK", "", "7")
+    answers = [(200, [first[:10], first[10:] + bookmark[:5], bookmark[5:]]),
+               (200, [line("MODIFIED", "a", "9"), GONE])]
+    seen, asked, error = collect(answers)
     assert [(t, o["metadata"]["resourceVersion"]) for t, o in seen] == [
         ("ADDED", "3"), ("BOOKMARK", "7"), ("MODIFIED", "9")]
     assert asked == ["1", "7"]
-    assert isinstance(error, WatchError) and error.status["code"] == 410
+    assert error is not None and error.status["code"] == 410
 
 
-def test_an_http_error_status_is_raised() -> None:
-    responses = [httpx2.Response(403, json={"kind": "Status", "code": 403})]
-    seen, _, error = collect(responses)
-    assert seen == [] and isinstance(error, httpx2.HTTPStatusError)
+@pytest.mark.parametrize(("status", "body", "code", "message"), [
+    (403, json.dumps({"kind": "Status", "code": 403, "message": "no"}).encode(), 403, "no"),
+    (410, json.dumps({"kind": "Status", "message": "gone"}).encode(), 410, "gone"),
+    (503, b"upstream down", 503, "upstream down"),
+])
+def test_an_error_answer_raises_its_status(status: int, body: bytes, code: int,
+                                           message: str) -> None:
+    seen, _, error = collect([(status, [body])])
+    assert seen == [] and error is not None
+    assert (error.status["code"], error.status["message"]) == (code, message)
 
 
 @pytest.mark.parametrize("tail", [b"", b"\n", b"\n\n"])
 def test_blank_lines_are_skipped(tail: bytes) -> None:
-    responses = [httpx2.Response(200, stream=Chunks([line("ADDED", "a", "3") + tail, GONE]))]
-    seen, _, error = collect(responses)
-    assert [t for t, _ in seen] == ["ADDED"] and isinstance(error, WatchError)
+    seen, _, error = collect([(200, [line("ADDED", "a", "3") + tail, GONE])])
+    assert [t for t, _ in seen] == ["ADDED"] and error is not None

@@ -1,5 +1,5 @@
-"""The write path's REST paths and bearer tokens (the requests themselves are
-exercised against the real API server by every e2e test)."""
+"""The aiohttp transport's REST paths and bearer tokens (its requests are exercised
+against the real API server by every e2e test, its watches also by test_watch_lines)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portico.client._writes import BearerToken, kind_path
+from portico.client._transport import BearerToken, kind_path
 from portico.model.kinds import DEPLOYMENT, EVENT, NODE, POD, Kind
 
 
