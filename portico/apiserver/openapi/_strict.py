@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -200,7 +201,7 @@ class _Decoder:
 
     def _object(
         self, value: Any, prop: Schema, schema: Schema, ref: str | None,
-        ctx: _Ctx,
+        ctx: _Ctx, decoded: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(value, dict):
             self._mismatch(value, prop, ctx)
@@ -210,6 +211,8 @@ class _Decoder:
         if props is not None:
             owner = struct_name(ref) if ref else struct
             for key, item in value.items():
+                if decoded is not None and key in decoded and decoded[key] == item:
+                    continue  # as it was decoded before: nothing new to find there
                 sub_go = f"{go_path}.{key}" if go_path else key
                 sub_path = f"{path}.{key}" if path else key
                 if key not in props:
@@ -266,8 +269,11 @@ class _Decoder:
             self._mismatch(value, prop, ctx)
 
 
-def decode_problems(gvk: GroupVersionKind, obj: Any) -> DecodeProblems:
-    """Walk `obj` along the kind's schema; an unknown kind yields no problems."""
+def decode_problems(gvk: GroupVersionKind, obj: Any,
+                    decoded: Mapping[str, Any] | None = None) -> DecodeProblems:
+    """Walk `obj` along the kind's schema; an unknown kind yields no problems.  `decoded`:
+    the stored object an update or patch starts from (decoded when it was written), whose
+    equal top-level fields (a status patch's spec) are not walked again."""
     defs = definitions()
     name = defs.name_for(gvk)
     if name is None:
@@ -276,7 +282,7 @@ def decode_problems(gvk: GroupVersionKind, obj: Any) -> DecodeProblems:
     root: Schema = {"$ref": "#/$defs/" + name}
     try:
         if isinstance(obj, dict):
-            decoder._object(obj, root, defs.defs[name], name, _Ctx.root())
+            decoder._object(obj, root, defs.defs[name], name, _Ctx.root(), decoded)
         else:
             decoder._mismatch(obj, root, _Ctx.root())
     except _Abort as abort:
@@ -287,15 +293,17 @@ def decode_problems(gvk: GroupVersionKind, obj: Any) -> DecodeProblems:
 
 
 def check_fields(gvk: GroupVersionKind, obj: dict[str, Any], mode: str,
-                 duplicates: tuple[str, ...] = ()) -> list[str]:
+                 duplicates: tuple[str, ...] = (),
+                 decoded: Mapping[str, Any] | None = None) -> list[str]:
     """Apply `fieldValidation` to a create/update body the way kube-apiserver decodes it.
 
     Raises `StatusError` 400 for a type error (any mode) or for unknown or duplicate
     fields (Strict). Otherwise unknown fields are dropped from `obj`, as decoding
     into the Go types drops them, and the Warning texts are returned in Warn mode
-    ("" means Warn); `duplicates` are the body's repeated keys (`metadata.name`).
+    ("" means Warn); `duplicates` are the body's repeated keys (`metadata.name`);
+    `decoded` as for `decode_problems`.
     """
-    problems = decode_problems(gvk, obj)
+    problems = decode_problems(gvk, obj, decoded)
     prefix = f'{gvk.kind} in version "{gvk.version}" cannot be handled as a {gvk.kind}: '
     if problems.type_error is not None:
         raise bad_request(prefix + problems.type_error)

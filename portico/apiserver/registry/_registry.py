@@ -59,12 +59,14 @@ class DeleteResult:
 _MAX_PATCH_ATTEMPTS = 8
 
 
-def _decoded(rt: ResourceType, obj: Object, opts: WriteOptions) -> Object:
+def _decoded(rt: ResourceType, obj: Object, opts: WriteOptions,
+             old: Object | None = None) -> Object:
     """`obj` as decoding it into the kind's Go type leaves it: type errors and (Strict)
-    unknown or duplicate fields refused, unknown fields dropped, warnings noted (Warn)."""
+    unknown or duplicate fields refused, unknown fields dropped, warnings noted (Warn);
+    `old`: the stored object an update or patch starts from."""
     own = rt.strategy.unknown_fields(obj, opts.field_validation, opts.duplicate_fields)
     opts.warnings.extend(own if own is not None else check_fields(
-        rt.gvk, obj, opts.field_validation, opts.duplicate_fields))
+        rt.gvk, obj, opts.field_validation, opts.duplicate_fields, old))
     return obj
 
 
@@ -124,7 +126,7 @@ class Registry:
             raise errors.bad_request(
                 f"the name of the object ({body_name}) does not match the name on the URL "
                 f"({name})")
-        obj = _managed(rt, old, _decoded(rt, obj, opts), opts, subresource)
+        obj = _managed(rt, old, _decoded(rt, obj, opts, old), opts, subresource)
         return rt.strategy.read(self.writer.update(rt, rt.strategy.to_storage(obj),
                                                    rt.strategy.to_storage(old), subresource,
                                                    opts))
@@ -186,7 +188,7 @@ class Registry:
             new = merge_patch(original, body)
         else:
             new = strategic_merge_patch(original, body, rt.gvk)
-        return _managed(rt, live, _decoded(rt, new, opts), opts, subresource)
+        return _managed(rt, live, _decoded(rt, new, opts, live), opts, subresource)
 
     def delete(self, rt: ResourceType, namespace: str, name: str,
                opts: DeleteOptions) -> DeleteResult:

@@ -178,3 +178,23 @@ def test_schemaless_values_are_bounded() -> None:
         check_fields(SERVICE_GVK, obj, "Warn")
     assert caught.value.message == SVC_PREFIX + (
         "json: metadata.managedFields[0].fieldsV1 is nested deeper than 200 levels")
+
+
+def test_fields_as_decoded_before_are_not_walked_again() -> None:
+    """An update's fields equal to the stored object's (which was decoded when it was
+    written) are taken as they are; what changed is checked as ever."""
+    stored = svc({"ports": [{"port": 80}]})
+    # (a spec no decode would have stored, to show that an equal one is not walked)
+    odd = svc({"portz": 1})
+    same_spec = svc({"portz": 1}, status={"loadBalancer": {"q": 1}})
+    assert check_fields(SERVICE_GVK, same_spec, "Warn", decoded=odd) == [
+        'unknown field "status.loadBalancer.q"']
+    assert check_fields(SERVICE_GVK, svc({"portz": 1}), "Warn") == ['unknown field "spec.portz"']
+    changed = svc({"ports": [{"port": 81, "x": 1}]})
+    assert check_fields(SERVICE_GVK, changed, "Warn", decoded=stored) == [
+        'unknown field "spec.ports[0].x"']
+    bad_type = svc({"ports": [{"port": "80"}]})
+    with pytest.raises(StatusError):
+        check_fields(SERVICE_GVK, bad_type, "Warn", decoded=stored)
+    assert check_fields(SERVICE_GVK, svc({"ports": [{"port": 80}]}), "Warn",
+                        decoded=stored) == []
