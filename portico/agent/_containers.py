@@ -90,12 +90,13 @@ def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _make_files(scratch: Path, log: Path) -> None:
-    """The container's directories (its own, and an empty one to stage a new root in,
-    see `_mounts`) and its (empty) log file; run in a thread, as the disk may be slow
-    to create them."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    (scratch.parent / ROOT_STAGING).mkdir(exist_ok=True)
+def _make_files(scratch: Path | None, log: Path) -> None:
+    """The container's directories (a process container's own, and an empty one to
+    stage a new root in, see `_mounts`; an image's has its bundle) and its (empty) log
+    file; run in a thread, as the disk may be slow to create them."""
+    if scratch is not None:
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch.parent / ROOT_STAGING).mkdir(exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch()
 
@@ -256,7 +257,7 @@ class ContainerRunner:
         rec = self.record
         log_path = container_log(self.pod.ctx.config.data_dir, self.pod.uid, rec.name,
                                  rec.restart_count)
-        await asyncio.to_thread(_make_files, self.scratch_dir(), log_path)
+        await asyncio.to_thread(_make_files, None if oci else self.scratch_dir(), log_path)
         # an image's container: crun in the pod, its volumes mounts of its bundle (`_oci`)
         place = replace(self.pod.place, oci_runtime=True)
         if oci is None:
