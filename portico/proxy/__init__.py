@@ -39,10 +39,11 @@ machine, shared with other work): full sync 2.6-3.4 s (render ~1.3 s, `nft -f
 -` ~1.4 s, commit 0.1 s; goal < 5 s), one-endpoint change p50 1.3-1.7 ms, p99
 ~4 ms (goal p99 < 50 ms; 3-8 element operations), max RSS ~250 MiB. Traffic
 (wrk against nginx, see README's Performance) is judged against going straight to
-the pod and against a hand-written single DNAT rule for the same Service; what
-every packet of a connection pays is kept to the filter chains that must reject
-(`reject` needs input/forward/output), the firewall check runs in the nat chains
-(first packets only).
+the pod and against a hand-written single DNAT rule for the same Service. The
+checks of traffic from outside (firewall, no endpoints, unused ClusterIP ports) run
+in `nat-prerouting`, which sees first packets only, so a forwarded packet meets no
+filter chain of the table (see `layout.py`); filter chains stay where locally
+generated or locally delivered traffic needs them.
 
 Semantics kept from kube-proxy: ready endpoints, else serving-and-terminating
 ones (for Cluster and Local separately); internalTrafficPolicy Local (drop

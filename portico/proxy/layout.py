@@ -32,9 +32,14 @@ set (see `render.py` for the elements a service port contributes):
   service-CIDR addresses; `firewall-check` drops sources outside
   loadBalancerSourceRanges (`firewall-ips` selects the LB addresses subject to
   ranges, the interval set `firewall-allow` holds LB IP . proto . port . range).
-  Unlike kube-proxy, `firewall-check` is jumped to first from the nat chains
-  (before `services`), which see only new connections: no filter chain on
-  prerouting, whose every packet would pay for it.
+  Unlike kube-proxy, the checks of traffic arriving from outside run in
+  `nat-prerouting`, which sees only a connection's first packet (what kube-proxy's
+  `ct state new` guards select): `firewall-check` before `services` (as in
+  kube-proxy's filter-prerouting), `service-endpoints-check` and
+  `cluster-ips-check` after it, on what `services` did not DNAT (as in its
+  filter-forward and filter-input, which see addresses after DNAT). So no filter
+  chain on prerouting or forward, whose every packet (not only the first) would
+  pay for the hook. `firewall-check` runs first in `nat-output` too.
 - Node ports on 127.0.0.0/8: the node netns has `route_localnet=1`, so, as
   kube-proxy (CVE-2020-8558), `filter-input` and `filter-output-post-dnat` drop
   packets to 127.0.0.0/8 from any other source unless conntrack knows them
@@ -98,32 +103,33 @@ SERVICE_KEY = "ip daddr . meta l4proto . th dport"
 # (name, type, hook, priority): filters see addresses before DNAT, except
 # filter-output-post-dnat, which checks ClusterIPs that were not DNATed. nft 1.0.6
 # accepts the name `dstnat` only on the prerouting hook, so the others are numeric
-# (dstnat = -100).  No filter chain on prerouting: see `JUMP_CHAINS`.
+# (dstnat = -100).  No filter chain on prerouting or forward: see `JUMP_CHAINS`.
 BASE_CHAINS = (
     ("filter-input", ChainType.FILTER, Hook.INPUT, "-110"),
-    ("filter-forward", ChainType.FILTER, Hook.FORWARD, "-110"),
     ("filter-output", ChainType.FILTER, Hook.OUTPUT, "-110"),
     ("filter-output-post-dnat", ChainType.FILTER, Hook.OUTPUT, "-90"),
     ("nat-prerouting", ChainType.NAT, Hook.PREROUTING, "dstnat"),
     ("nat-output", ChainType.NAT, Hook.OUTPUT, "-100"),
     ("nat-postrouting", ChainType.NAT, Hook.POSTROUTING, "srcnat"),
 )
-# (from chain, condition, to chain). reject is only valid in input/forward/output.
-# The firewall check (a drop, before DNAT) runs first in the nat chains, which see
-# only a connection's first packet, where kube-proxy has a filter chain on
-# prerouting and a rule in filter-output that every packet of every connection
-# passes: one base chain less per forwarded packet (measured by bench/dataplane.py).
+# (from chain, condition, to chain). The checks of traffic from outside run in
+# nat-prerouting, which sees only a connection's first packet (the kernel accepts
+# `reject` on the prerouting hook): the firewall before DNAT, the others on what was
+# not DNATed, where kube-proxy has filter chains on prerouting and forward that every
+# packet of every connection passes: no filter hook on the forwarded path (measured
+# by bench/dataplane.py).  filter-input keeps the NodePort check (locally generated
+# traffic to the node IP meets nat-output, not nat-prerouting); its Service check is
+# nat-prerouting's, or filter-output's.
 JUMP_CHAINS = (
     ("filter-input", "ct state new", NODEPORT_ENDPOINTS_CHECK_CHAIN),
-    ("filter-input", "ct state new", SERVICE_ENDPOINTS_CHECK_CHAIN),
-    ("filter-forward", "ct state new", SERVICE_ENDPOINTS_CHECK_CHAIN),
-    ("filter-forward", "ct state new", CLUSTER_IPS_CHECK_CHAIN),
     ("filter-output", "ct state new", SERVICE_ENDPOINTS_CHECK_CHAIN),
     ("filter-output-post-dnat", "ct state new", CLUSTER_IPS_CHECK_CHAIN),
     ("nat-output", "", FIREWALL_CHECK_CHAIN),
     ("nat-output", "", SERVICES_CHAIN),
     ("nat-prerouting", "", FIREWALL_CHECK_CHAIN),
     ("nat-prerouting", "", SERVICES_CHAIN),
+    ("nat-prerouting", "", SERVICE_ENDPOINTS_CHECK_CHAIN),
+    ("nat-prerouting", "", CLUSTER_IPS_CHECK_CHAIN),
     ("nat-postrouting", "", MASQUERADING_CHAIN),
 )
 

@@ -18,7 +18,6 @@ EXPECTED = textwrap.dedent("""\
         add table inet portico-proxy { comment "rules for portico-proxy" ; }
         add chain inet portico-proxy cluster-ips-check
         add chain inet portico-proxy external-local
-        add chain inet portico-proxy filter-forward { type filter hook forward priority -110 ; }
         add chain inet portico-proxy filter-input { type filter hook input priority -110 ; }
         add chain inet portico-proxy filter-output { type filter hook output priority -110 ; }
         add chain inet portico-proxy filter-output-post-dnat { type filter hook output priority -90 ; }
@@ -55,10 +54,7 @@ EXPECTED = textwrap.dedent("""\
         add rule inet portico-proxy external-local fib saddr type local jump mark-for-masquerade
         add rule inet portico-proxy external-local fib saddr type local ip daddr . meta l4proto . th dport vmap @external-cluster-picks
         add rule inet portico-proxy external-local ip daddr . meta l4proto . th dport vmap @external-local-picks
-        add rule inet portico-proxy filter-forward ct state new jump service-endpoints-check
-        add rule inet portico-proxy filter-forward ct state new jump cluster-ips-check
         add rule inet portico-proxy filter-input ct state new jump nodeport-endpoints-check
-        add rule inet portico-proxy filter-input ct state new jump service-endpoints-check
         add rule inet portico-proxy filter-input ip daddr 127.0.0.0/8 ip saddr != 127.0.0.0/8 ct state ! established,related ct status ! dnat drop comment "block incoming localnet connections"
         add rule inet portico-proxy filter-output ct state new jump service-endpoints-check
         add rule inet portico-proxy filter-output-post-dnat ct state new jump cluster-ips-check
@@ -74,6 +70,8 @@ EXPECTED = textwrap.dedent("""\
         add rule inet portico-proxy nat-postrouting jump masquerading
         add rule inet portico-proxy nat-prerouting jump firewall-check
         add rule inet portico-proxy nat-prerouting jump services
+        add rule inet portico-proxy nat-prerouting jump service-endpoints-check
+        add rule inet portico-proxy nat-prerouting jump cluster-ips-check
         add rule inet portico-proxy nodeport-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-nodeports
         add rule inet portico-proxy pick-1 ct mark set numgen random mod 1
         add rule inet portico-proxy pick-1 dnat ip to ip daddr . meta l4proto . th dport . ct mark map @backends
