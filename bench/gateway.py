@@ -154,20 +154,25 @@ def throughput(cluster: Cluster, paths: dict[str, str], server: Callable[[], int
                          f"built-in nginx x 2, HAProxy x 2 each; {load()})", samples, ratios)
 
 
-def _patcher(cluster: Cluster) -> Callable[[str, str, dict[str, Any]], None]:
-    """A merge-patch function for the sandbox thread (the cluster's kubeconfig), on one
-    event loop and connection kept for every patch (no handshake inside a measurement)."""
-    from portico.client import Api
-    from portico.model.kinds import SERVICE, Kind
+class _Patcher:
+    """Merge patches from the sandbox thread (the cluster's kubeconfig), on one event
+    loop and connection kept for every patch (no handshake inside a measurement)."""
 
-    loop = asyncio.new_event_loop()
-    api = Api.connect(cluster.kubeconfig, "bench")
-    kinds = {"HTTPRoute": Kind.of(f"{plan.GROUP}/v1", "HTTPRoute", "httproutes"),
-             "Service": SERVICE}
+    def __init__(self, cluster: Cluster) -> None:
+        from portico.client import Api
+        from portico.model.kinds import SERVICE, Kind
 
-    def patch(kind: str, name: str, body: dict[str, Any]) -> None:
-        loop.run_until_complete(api.patch(kinds[kind], name, body, "default"))
-    return patch
+        self.loop = asyncio.new_event_loop()
+        self.api = Api.connect(cluster.kubeconfig, "bench")
+        self.kinds = {"HTTPRoute": Kind.of(f"{plan.GROUP}/v1", "HTTPRoute", "httproutes"),
+                      "Service": SERVICE}
+
+    def __call__(self, kind: str, name: str, body: dict[str, Any]) -> None:
+        self.loop.run_until_complete(self.api.patch(self.kinds[kind], name, body, "default"))
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.api.close())
+        self.loop.close()
 
 
 def _shift_once(patch: Callable[[str, str, dict[str, Any]], None], address: str,
@@ -183,7 +188,15 @@ def _shift_once(patch: Callable[[str, str, dict[str, Any]], None], address: str,
 
 def shifts(cluster: Cluster, pool: ThreadPoolExecutor, address: str,
            count: int) -> dict[str, list[float]]:
-    patch = pool.submit(_patcher, cluster).result()
+    patch = pool.submit(_Patcher, cluster).result()
+    try:
+        return _shifts(patch, pool, address, count)
+    finally:
+        pool.submit(patch.close).result()
+
+
+def _shifts(patch: _Patcher, pool: ThreadPoolExecutor, address: str,
+            count: int) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {"route change": [], "endpoint change": []}
     for i in range(count):
         color = plan.COLORS[(i + 1) % 2]
@@ -204,7 +217,7 @@ def shifts(cluster: Cluster, pool: ThreadPoolExecutor, address: str,
 
 def edits_under_load(cluster: Cluster, pool: ThreadPoolExecutor, address: str,
                      server: Callable[[], int], args: argparse.Namespace) -> tuple[int, int]:
-    patch = pool.submit(_patcher, cluster).result()
+    patch = pool.submit(_Patcher, cluster).result()
     seconds = EDITS * 0.1 + 3
     with ThreadPoolExecutor(1) as load:
         running = load.submit(_wrk.run_wrk, cluster.sandbox.name, f"http://{address}/",
@@ -215,6 +228,7 @@ def edits_under_load(cluster: Cluster, pool: ThreadPoolExecutor, address: str,
             pool.submit(patch, "HTTPRoute", "web", {"spec": spec}).result()
             time.sleep(0.1)
         sample = running.result()
+    pool.submit(patch.close).result()
     return int(sample.rate * seconds), sample.errors
 
 
