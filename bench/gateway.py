@@ -219,16 +219,18 @@ def edits_under_load(cluster: Cluster, pool: ThreadPoolExecutor, address: str,
                      server: Callable[[], int], args: argparse.Namespace) -> tuple[int, int]:
     patch = pool.submit(_Patcher, cluster).result()
     seconds = EDITS * 0.1 + 3
-    with ThreadPoolExecutor(1) as load:
-        running = load.submit(_wrk.run_wrk, cluster.sandbox.name, f"http://{address}/",
-                              seconds, False, server, args.connections,
-                              headers=(f"Host: {plan.HOST}",))
-        time.sleep(1.0)
-        for spec in plan.route_edits(EDITS):
-            pool.submit(patch, "HTTPRoute", "web", {"spec": spec}).result()
-            time.sleep(0.1)
-        sample = running.result()
-    pool.submit(patch.close).result()
+    try:
+        with ThreadPoolExecutor(1) as load:
+            running = load.submit(_wrk.run_wrk, cluster.sandbox.name, f"http://{address}/",
+                                  seconds, False, server, args.connections,
+                                  headers=(f"Host: {plan.HOST}",))
+            time.sleep(1.0)
+            for spec in plan.route_edits(EDITS):
+                pool.submit(patch, "HTTPRoute", "web", {"spec": spec}).result()
+                time.sleep(0.1)
+            sample = running.result()
+    finally:
+        pool.submit(patch.close).result()
     return int(sample.rate * seconds), sample.errors
 
 

@@ -9,9 +9,9 @@ API answers), while one raw HTTPS watch (light enough not to load the cluster it
 measures, and started before the pods so that its own start does not either) records,
 per pod, the time from the first event that shows it (its creation; the API's
 timestamps have second resolution, too coarse) to the first event with condition
-Ready=True.  It prints the total time to all Ready,
-the per-pod p50/p99 (goal: p99 < 1 s) and the RSS of each node's agent (the process
-titled `portico agent` in its node netns).  Everything is removed afterwards.
+Ready=True.  It prints the total time to all Ready, the per-pod p50/p99 (goal: p99 < 1 s)
+and the RSS of each node's agent (the process titled `portico agent` in its node netns).
+Everything is removed afterwards.
 """
 
 from __future__ import annotations

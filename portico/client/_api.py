@@ -241,12 +241,9 @@ class Api:
             namespace = (data.get("metadata") or {}).get("namespace")
         answer = await self._transport.write(method, kind, data, name, namespace, content_type,
                                           params)
-        body = answer.body if isinstance(answer.body, dict) else {}
         if answer.code >= 400:
-            status = Status.from_obj(body) if body.get("kind") == "Status" else Status(0)
-            raise ApiError(Status(status.code or answer.code, status.reason,
-                                  status.message or answer.text, status.details))
-        return body
+            raise ApiError(Status.from_obj(answer.status()))
+        return answer.body if isinstance(answer.body, dict) else {}
 
 
 def _selector(labels: Mapping[str, Any] | None) -> str | None:

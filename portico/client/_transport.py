@@ -11,13 +11,14 @@ stay with lightkube.
 
 The request is the one lightkube sends: the kind's REST path (in the kubeconfig's
 namespace when none is given), `fieldManager` on every write, the body as JSON
-(apiVersion and kind filled in when missing) (a patch with its patch type's Content-Type), TLS
-and credentials from the same kubeconfig (`verify_cluster`'s context, which holds
+(apiVersion and kind filled in when missing; a patch with its patch type's
+Content-Type), TLS and credentials from the same kubeconfig (`verify_cluster`'s context, which holds
 a client certificate; a bearer token, re-read from its file when that changes, as
 a projected service-account token is rotated).  `write` returns the server's
-answer (`_api` raises `ApiError` with its `Status`); `stream` opens a watch's
-response (`_watch` reads it); a transport failure raises an `aiohttp.ClientError`
-or an `OSError` (`UNREACHABLE` in `_api`).
+answer, whose `status()` is the Status of an error (`_api` raises it as `ApiError`,
+`_watch` as `WatchError`); `stream` opens a watch's response (`_watch` reads it); a
+transport failure raises an `aiohttp.ClientError` or an `OSError` (`UNREACHABLE` in
+`_api`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,22 @@ class Answer(NamedTuple):
     body: Any  # the decoded JSON ({} when there is none)
     text: str  # the body as text, when it was not JSON
 
+    @classmethod
+    def of(cls, code: int, raw: bytes) -> Answer:
+        try:
+            return cls(code, orjson.loads(raw) if raw else {}, "")
+        except orjson.JSONDecodeError:
+            return cls(code, {}, raw.decode(errors="replace"))
+
+    def status(self) -> Obj:
+        """The Status of an error answer: the body when it is one, else made of the
+        HTTP code and the body's text."""
+        body = self.body if isinstance(self.body, dict) else {}
+        if body.get("kind") != "Status":
+            return {"kind": "Status", "code": self.code, "message": self.text}
+        return {**body, "code": body.get("code") or self.code,
+                "message": body.get("message") or self.text}
+
 
 class Transport:
     """One aiohttp session (made in the running loop at its first use) for an Api."""
@@ -94,8 +111,7 @@ class Transport:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(ssl=self.tls, limit=0,
                                              keepalive_timeout=KEEPALIVE_SECONDS)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT,
-                                                  json_serialize=lambda o: orjson.dumps(o).decode())
+            self._session = aiohttp.ClientSession(connector=connector, timeout=TIMEOUT)
         return self._session
 
     async def write(self, method: str, kind: Kind, body: Obj | list[Obj], name: str | None,
@@ -114,11 +130,7 @@ class Transport:
                 method.upper(), self.server + kind_path(kind, namespace, name), params=query,
                 data=orjson.dumps(body),
                 headers=self._headers({"Content-Type": content_type})) as response:
-            raw = await response.read()
-        try:
-            return Answer(response.status, orjson.loads(raw) if raw else {}, "")
-        except orjson.JSONDecodeError:
-            return Answer(response.status, {}, raw.decode(errors="replace"))
+            return Answer.of(response.status, await response.read())
 
     def _headers(self, extra: Mapping[str, str]) -> dict[str, str]:
         headers = {"Accept": "application/json", **extra}

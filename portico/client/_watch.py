@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from portico.client._transport import Transport
+from portico.client._transport import Answer, Transport
 
 Obj = dict[str, Any]
 WatchLine = tuple[str, Obj]  # event type, object
@@ -40,17 +40,6 @@ async def lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield pending
 
 
-def _status(code: int, raw: bytes) -> Obj:
-    """The Status of an error answer (the body when it is one)."""
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        body = None
-    if isinstance(body, dict) and body.get("kind") == "Status":
-        return {**body, "code": body.get("code") or code}
-    return {"kind": "Status", "code": code, "message": raw.decode(errors="replace")}
-
-
 async def watch_lines(transport: Transport, path: str,
                       params: dict[str, str]) -> AsyncIterator[WatchLine]:
     """(type, object) of every event of the watch at `path`; raises WatchError with the
@@ -59,7 +48,7 @@ async def watch_lines(transport: Transport, path: str,
     while True:
         async with transport.stream(path, params) as response:
             if response.status >= 400:
-                raise WatchError(_status(response.status, await response.read()))
+                raise WatchError(Answer.of(response.status, await response.read()).status())
             async for line in lines(response.content.iter_any()):
                 event = orjson.loads(line)
                 obj = event.get("object") or {}
