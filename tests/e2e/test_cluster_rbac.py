@@ -32,6 +32,11 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture(params=[pytest.param(v, id=f"kubectl-{v}") for v in KUBECTL_VERSIONS])
 def k(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Kubectl]:
     namespace = new_namespace(cluster, "tenant")
+    # the controller-manager makes the namespace's default ServiceAccount soon after it,
+    # as in any cluster; tests that mint its tokens start once it is there
+    wait_for(lambda: cluster.kubectl("-n", namespace, "get", "serviceaccount",
+                                     "default").returncode == 0, 10, interval=0.1,
+             message=f"the default ServiceAccount of {namespace}")
     yield Kubectl(cluster, str(request.param), namespace)
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
 
