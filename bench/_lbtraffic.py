@@ -3,13 +3,21 @@
 Theory of operation. `portico up --nodes 2` runs in a sandbox netns
 (`portico.testing.sandbox.Cluster`), which is the cluster's host: its routes send
 the node subnet and the public pool into the cluster's cloud netns.  `kubectl`
-applies a Deployment of the built-in nginx, one pod per node, and two LoadBalancer
-Services on it, externalTrafficPolicy Cluster and Local (short health probes).
-Per policy, three paths from the host, measured by `_wrk` in interleaved rounds:
-- `NodePort`: node-1's nodeIP:nodePort (the node rules alone: the baseline);
+applies the built-in nginx behind two LoadBalancer Services (short health probes):
+- externalTrafficPolicy Cluster: a Deployment of one pod per node; every node's
+  NodePort reaches both pods;
+- externalTrafficPolicy Local: one pod, on node-1, so the load balancer's probes
+  leave node-2 out (it has no local endpoint) and every path reaches that one pod
+  through node-1: the load balancer's own cost, with no difference in which pods
+  serve (a node's Local NodePort reaches only its own pods, so a spread over
+  nodes could not be compared with one node's NodePort).
+Per policy, three paths from the host, measured by `_wrk` in interleaved rounds,
+each spread over the policy's nodes as the load balancer spreads its flows (two
+wrk at once, each with half the threads and connections):
+- `NodePort`: the nodes' nodeIP:nodePort (the node rules alone: the baseline);
 - `frontend`: the Service's frontend IP:80 (the load balancer, then the node rules);
-- `DNAT rule`: a spare pool address whose only rule is one hand-written DNAT to
-  node-1's nodeIP:nodePort, in a table of its own in the cloud netns
+- `DNAT rule`: spare pool addresses, each with one hand-written DNAT rule to one
+  node's nodeIP:nodePort, in a table of its own in the cloud netns
   (`ip portico-bench-dnat`, removed afterwards): the least a load balancer can do.
 The server's CPU is the nginx processes in the cluster's pod netns, whose TIME_WAIT
 sockets are dropped (`_wrk.drop_time_wait`).  Closing the cluster (`portico down`,
@@ -27,31 +35,41 @@ from portico.testing.sandbox import Cluster, wait_for
 
 POLICIES = ("Cluster", "Local")
 REFERENCE_TABLE = "portico-bench-dnat"
-SPARE_POOL_IP = {"Cluster": "198.51.100.250", "Local": "198.51.100.251"}
+SPARE_POOL_IPS = {"Cluster": ("198.51.100.250", "198.51.100.251"),
+                  "Local": ("198.51.100.252", "198.51.100.253")}
 PROBES = {"service.beta.kubernetes.io/azure-load-balancer-health-probe-interval": "5",
           "service.beta.kubernetes.io/azure-load-balancer-health-probe-num-of-probe": "2"}
 FRONTEND_GOAL = 0.90
+NODES = ("node-1", "node-2")
+LOCAL_NODE = "node-1"
+PODS = len(NODES) + 1
 
 
 def manifests() -> list[dict[str, Any]]:
-    """The nginx Deployment (one pod per node) and one LoadBalancer Service per policy."""
-    labels = {"app": "web"}
+    """Per policy a Deployment of nginx (Cluster: one pod per node; Local: one pod, on
+    node-1) and its LoadBalancer Service."""
     nginx = {"name": "nginx", "image": "nginx", "ports": [{"containerPort": 80}],
              "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}}
-    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-               "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}]
-    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-                  "spec": {"replicas": 2, "selector": {"matchLabels": labels},
-                           "template": {"metadata": {"labels": labels},
-                                        "spec": {"containers": [nginx],
-                                                 "topologySpreadConstraints": spread}}}}
-    services = [{"apiVersion": "v1", "kind": "Service",
-                 "metadata": {"name": f"web-{policy.lower()}", "annotations": PROBES},
-                 "spec": {"type": "LoadBalancer", "selector": labels,
-                          "externalTrafficPolicy": policy,
-                          "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]}}
-                for policy in POLICIES]
-    return [deployment, *services]
+    objects: list[dict[str, Any]] = []
+    for policy in POLICIES:
+        name = f"web-{policy.lower()}"
+        labels = {"app": name}
+        if policy == "Local":
+            replicas, placement = 1, {"nodeSelector": {"kubernetes.io/hostname": LOCAL_NODE}}
+        else:
+            replicas, placement = len(NODES), {"topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": labels}}]}
+        objects.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+                        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                                 "template": {"metadata": {"labels": labels},
+                                              "spec": {"containers": [nginx], **placement}}}})
+        objects.append({"apiVersion": "v1", "kind": "Service",
+                        "metadata": {"name": name, "annotations": PROBES},
+                        "spec": {"type": "LoadBalancer", "selector": labels,
+                                 "externalTrafficPolicy": policy,
+                                 "ports": [{"port": 80, "targetPort": 80, "protocol": "TCP"}]}})
+    return objects
 
 
 def reference_rules(targets: dict[str, str]) -> str:
@@ -72,7 +90,7 @@ def _services(cluster: Cluster) -> dict[str, dict[str, Any]] | None:
     ready = [i for i in items if i["kind"] == "Pod" and any(
         c["type"] == "Ready" and c["status"] == "True"
         for c in i.get("status", {}).get("conditions") or [])]
-    return services if len(services) == len(POLICIES) and len(ready) == 2 else None
+    return services if len(services) == len(POLICIES) and len(ready) == PODS else None
 
 
 def _answers(cluster: Cluster, url: str) -> bool:
@@ -87,27 +105,44 @@ def _pod_netns(cluster: Cluster) -> list[str]:
     return [line.split()[0] for line in listing.splitlines() if line.startswith(prefix)]
 
 
+def _node_ips(cluster: Cluster) -> dict[str, str]:
+    """Node name -> InternalIP."""
+    out = cluster.kubectl("get", "nodes", "-o", "json", check=True).stdout
+    return {n["metadata"]["name"]: a["address"] for n in json.loads(out)["items"]
+            for a in n["status"]["addresses"] if a["type"] == "InternalIP"}
+
+
+def _steady(cluster: Cluster, url: str, answers: int = 20) -> bool:
+    """`answers` new connections in a row answered (the probes have settled which nodes
+    take new flows)."""
+    return all(_answers(cluster, url) for _ in range(answers))
+
+
 def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None:
     with Cluster(nodes=2) as cluster:
         cluster.kubectl("apply", "-f", "-", check=True,
                         input="\n---\n".join(json.dumps(m) for m in manifests()))
         services = wait_for(lambda: _services(cluster), 120, message="frontends and pods")
-        node1 = "10.224.0.4"
-        paths: dict[str, str] = {}
+        node_ips = _node_ips(cluster)
+        paths: dict[str, list[str]] = {}
         targets: dict[str, str] = {}
         for policy in POLICIES:
             svc = services[f"web-{policy.lower()}"]
             node_port = svc["spec"]["ports"][0]["nodePort"]
             frontend = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
-            targets[SPARE_POOL_IP[policy]] = f"{node1}:{node_port}"
-            paths[f"NodePort ({policy})"] = f"http://{node1}:{node_port}/"
-            paths[f"DNAT rule ({policy})"] = f"http://{SPARE_POOL_IP[policy]}/"
-            paths[f"frontend ({policy})"] = f"http://{frontend}/"
+            nodes = [node_ips[n] for n in ((LOCAL_NODE,) * len(NODES) if policy == "Local"
+                                           else NODES)]
+            targets.update({spare: f"{node}:{node_port}"
+                            for spare, node in zip(SPARE_POOL_IPS[policy], nodes, strict=True)})
+            paths[f"NodePort ({policy})"] = [f"http://{node}:{node_port}/" for node in nodes]
+            paths[f"DNAT rule ({policy})"] = [f"http://{spare}/"
+                                              for spare in SPARE_POOL_IPS[policy]]
+            paths[f"frontend ({policy})"] = [f"http://{frontend}/"] * len(nodes)
         cloud = f"portico-{cluster.name}-cloud"
         subprocess.run(["ip", "netns", "exec", cloud, "nft", "-f", "-"], check=True,
                        input=reference_rules(targets), text=True, capture_output=True)
-        for url in paths.values():
-            wait_for(lambda url=url: _answers(cluster, url), 60, message=f"an answer from {url}")
+        for url in {url for urls in paths.values() for url in urls}:
+            wait_for(lambda url=url: _steady(cluster, url), 60, message=f"answers from {url}")
         pods = _pod_netns(cluster)
         for netns in pods:
             _wrk.drop_time_wait(netns)
@@ -118,14 +153,14 @@ def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None
         try:
             for close in (False, True):
                 samples = _wrk.interleave(
-                    {label: (lambda url=url, close=close: _wrk.run_wrk(cluster.sandbox.name, url,
-                                                                       seconds, close, server,
-                                                                       connections, threads))
-                     for label, url in paths.items()}, rounds)
+                    {label: (lambda urls=urls, close=close: _wrk.run_wrk(
+                        cluster.sandbox.name, urls, seconds, close, server, connections,
+                        threads)) for label, urls in paths.items()}, rounds)
                 mode = "Connection: close" if close else "keep-alive"
-                _wrk.print_table(f"load balancer, {mode} (wrk -t{threads} -c{connections}"
-                                 f", {rounds} interleaved rounds of {seconds:g}s, medians; "
-                                 "built-in nginx, one pod per node)", samples, ratios)
+                _wrk.print_table(f"load balancer, {mode} (two wrk -t{threads // 2} "
+                                 f"-c{connections // 2}, {rounds} interleaved rounds of "
+                                 f"{seconds:g}s, medians; built-in nginx)",
+                                 samples, ratios)
         finally:
             subprocess.run(["ip", "netns", "exec", cloud, "nft", "delete", "table", "ip",
                             REFERENCE_TABLE], check=False, capture_output=True)

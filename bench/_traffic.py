@@ -8,9 +8,11 @@ node-2.  One Service (ClusterIP `SERVICE_IP`:80, NodePort `NODE_PORT`, Cluster
 policy) has the server as its endpoint.
 
 Each node's nftables are in one of three states, switched with `use(state)`:
-- `NONE`: no tables at all (direct traffic, no NAT: the baseline);
+- `NONE`: no tables at all (no netfilter hook in the node, so no conntrack either:
+  a node without Service rules, which no running cluster has);
 - `PORTICO`: Portico's own table, rendered by the proxy's code (`ProxyState`) for
-  that node, as the node agent would program it;
+  that node, as the node agent would program it (also for direct traffic to the
+  pod IP: a running node always has it, and so its connections pass conntrack);
 - `REFERENCE`: one hand-written table `ip portico-bench-dnat`: a single DNAT rule
   per Service address (ClusterIP; on the server's node also nodeIP:NodePort, with
   one masquerade rule for it, as the Service's Cluster policy requires), the

@@ -167,38 +167,56 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="wrk's threads (its CPU budget in cores)")
 
 
-def run_wrk(netns: str | None, url: str, seconds: float, close: bool,
+def run_wrk(netns: str | None, url: str | Sequence[str], seconds: float, close: bool,
             server_ticks: Callable[[], int],
             connections: int = CONNECTIONS, threads: int = THREADS,
             headers: Sequence[str] = ()) -> Sample:
     """One bounded wrk run from `netns` (None: this one); `server_ticks` reads the server's
-    CPU ticks so far (`group_ticks`, `netns_ticks`)."""
+    CPU ticks so far (`group_ticks`, `netns_ticks`).  Several URLs share the threads and
+    connections evenly, one wrk per URL at the same time (the same spread of load as a
+    load balancer over the same targets); the sample is their sum."""
+    urls = [url] if isinstance(url, str) else list(url)
+    if threads % len(urls) or connections % len(urls):
+        raise ValueError(f"{threads} threads and {connections} connections do not split "
+                         f"over {len(urls)} URLs")
     wanted = [*headers, *(["Connection: close"] if close else [])]
-    argv = netns_argv(netns, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s",
-                      "--timeout", "2s", *(f for h in wanted for f in ("-H", h)), url)
+    argvs = [netns_argv(netns, "wrk", f"-t{threads // len(urls)}",
+                        f"-c{connections // len(urls)}", f"-d{seconds:g}s", "--timeout", "2s",
+                        *(f for h in wanted for f in ("-H", h)), target) for target in urls]
     before, machine = server_ticks(), _machine_ticks()
     started = time.monotonic()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    watchdog = threading.Timer(seconds + 15, os.killpg, (proc.pid, signal.SIGKILL))
-    watchdog.start()
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              start_new_session=True) for argv in argvs]
+    watchdogs = [threading.Timer(seconds + 15, os.killpg, (proc.pid, signal.SIGKILL))
+                 for proc in procs]
+    outputs, client = [], 0.0
     try:
-        assert proc.stdout is not None
-        out = proc.stdout.read().decode(errors="replace")
-        # `ip netns exec` execs wrk in place: the child's rusage is wrk's
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        for watchdog in watchdogs:
+            watchdog.start()
+        for proc in procs:
+            assert proc.stdout is not None
+            outputs.append(proc.stdout.read().decode(errors="replace"))
+            # `ip netns exec` execs wrk in place: the child's rusage is wrk's
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            client += usage.ru_utime + usage.ru_stime
     finally:
-        watchdog.cancel()
-        proc.stdout.close()  # type: ignore[union-attr]
+        for watchdog in watchdogs:
+            watchdog.cancel()
+        for proc in procs:
+            if proc.returncode is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.stdout.close()  # type: ignore[union-attr]
     wall = time.monotonic() - started
     server = (server_ticks() - before) / TICKS
     machine = (_machine_ticks() - machine) / TICKS
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {out[-400:]}")
-    summary = parse_wrk(out)
-    return Sample(summary.rate, summary.errors, (usage.ru_utime + usage.ru_stime) / wall,
-                  server / wall, machine / wall, threads)
+    for argv, proc, out in zip(argvs, procs, outputs, strict=True):
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {out[-400:]}")
+    summaries = [parse_wrk(out) for out in outputs]
+    return Sample(sum(s.rate for s in summaries), sum(s.errors for s in summaries),
+                  client / wall, server / wall, machine / wall, threads)
 
 
 def interleave(paths: Mapping[str, Callable[[], Sample]], rounds: int) -> dict[str, list[Sample]]:
@@ -243,12 +261,13 @@ def print_table(title: str, samples: Mapping[str, Sequence[Sample]],
     """Per path: median req/s, CPU (client, server, whole machine), CPU per request,
     errors, then its ratios on a line of their own."""
     print(title)
-    print(f"  {'path':30} {'req/s':>9}  {'client':>6} {'server':>6} {'machine':>7} "
+    width = max([30, *map(len, samples)])
+    print(f"  {'path':{width}} {'req/s':>9}  {'client':>6} {'server':>6} {'machine':>7} "
           f"{'us/req':>6} {'errors':>6}   (CPU in cores)")
     for name, runs in samples.items():
         m = median_sample(runs)
         cost = statistics.median(s.cpu_per_request for s in runs) * 1e6
-        print(f"  {name:30} {m.rate:9.0f}  {m.client_cpu:6.2f} {m.server_cpu:6.2f} "
+        print(f"  {name:{width}} {m.rate:9.0f}  {m.client_cpu:6.2f} {m.server_cpu:6.2f} "
               f"{m.machine_cpu:7.2f} {cost:6.1f} {m.errors:6}")
         for base, goal in ratios.get(name, ()):
             print(f"      -> {ratio_text(samples, name, base, goal)}")

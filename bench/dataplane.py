@@ -9,12 +9,15 @@ Prints, each against baselines measured in the same run:
 - traffic (`_traffic`: a two-node cluster's data path; `_wrk`: wrk against the
   built-in nginx, keep-alive and `Connection: close`, interleaved rounds, medians,
   client and server CPU): requests/s from a client pod to the server pod's IP
-  (direct, no tables), through a hand-written single DNAT rule and through
-  Portico's rules for its ClusterIP, from the server's node and from the other
-  node; from the host to the pod IP (routed through the node) and to
-  nodeIP:NodePort, again with the DNAT rule and with Portico's rules.  Each
-  Portico path prints its ratio to direct (goal >= 0.90) and to the DNAT rule
-  (goal >= 0.97), or why there is none (a client-bound baseline);
+  (direct: the node's tables loaded, as in a running cluster, so the connection
+  passes conntrack), through a hand-written single DNAT rule and through Portico's
+  rules for its ClusterIP, from the server's node and from the other node; from
+  the host to the pod IP (routed through the node) and to nodeIP:NodePort, again
+  with the DNAT rule and with Portico's rules.  Each Portico path prints its ratio
+  to direct (goal >= 0.90) and to the DNAT rule (goal >= 0.97), or why there is
+  none (a client-bound baseline).  The pod IP is also measured on nodes with no
+  netfilter at all (no tables: no conntrack), and every path's ratio to that is
+  shown, not judged: direct's own ratio to it is what conntrack costs;
 - scale: a full sync of S services x E endpoints (render + one `nft -f -` +
   commit), the size of the resulting table, then single-endpoint changes
   (partial syncs: render + apply + commit; the `nft` share shown apart), p50/p99,
@@ -71,14 +74,38 @@ def traffic_paths(cluster: TrafficCluster) -> dict[str, tuple[str | None, str, R
     paths: dict[str, tuple[str | None, str, Rules]] = {}
     for where, pod in (("same node", "client1"), ("other node", "client2")):
         netns = cluster.pod_netns(pod)
-        paths[f"pod->pod IP ({where})"] = (netns, direct, Rules.NONE)
+        paths[f"pod->pod IP, no netfilter ({where})"] = (netns, direct, Rules.NONE)
+        paths[f"pod->pod IP ({where})"] = (netns, direct, Rules.PORTICO)
         paths[f"pod->DNAT rule ({where})"] = (netns, service, Rules.REFERENCE)
         paths[f"pod->ClusterIP ({where})"] = (netns, service, Rules.PORTICO)
     host = None  # this (private) netns: the host of the cluster
-    paths["host->pod IP"] = (host, direct, Rules.NONE)
+    paths["host->pod IP, no netfilter"] = (host, direct, Rules.NONE)
+    paths["host->pod IP"] = (host, direct, Rules.PORTICO)
     paths["host->DNAT rule NodePort"] = (host, nodeport, Rules.REFERENCE)
     paths["host->NodePort"] = (host, nodeport, Rules.PORTICO)
     return paths
+
+
+def path_ratios(label: str) -> list[tuple[str, float | None]]:
+    """The baselines a path is judged against (goal None: shown, not judged).
+
+    Direct is the pod's IP in the cluster as it runs: the node's tables loaded, so
+    the connection passes conntrack as every connection through a node with
+    Service rules does (kube-proxy's too).  The same path on a node with no
+    netfilter at all is shown beside it: the ratio of the two is what conntrack
+    itself costs, which no Service rule layout can avoid."""
+    if label.startswith("host"):
+        direct, reference, bare = "host->pod IP", "host->DNAT rule NodePort", \
+            "host->pod IP, no netfilter"
+    else:
+        where = label[label.index("("):]
+        direct, reference, bare = f"pod->pod IP {where}", f"pod->DNAT rule {where}", \
+            f"pod->pod IP, no netfilter {where}"
+    if label == direct:
+        return [(bare, None)]
+    if label in (reference, bare):
+        return []
+    return [(direct, VS_DIRECT), (reference, VS_REFERENCE), (bare, None)]
 
 
 def measure(cluster: TrafficCluster, netns: str | None, url: str, rules: Rules,
@@ -97,25 +124,13 @@ def traffic(args: argparse.Namespace) -> None:
             samples = _wrk.interleave({label: functools.partial(measure, cluster, *path, args,
                                                                 close)
                                        for label, path in paths.items()}, args.rounds)
-            ratios: dict[str, list[tuple[str, float | None]]] = {}
-            for label, (_, _, rules) in paths.items():
-                if rules is Rules.PORTICO:
-                    direct, reference = _baselines(label)
-                    ratios[label] = [(direct, VS_DIRECT), (reference, VS_REFERENCE)]
+            ratios = {label: path_ratios(label) for label in paths}
             mode = "Connection: close" if close else "keep-alive"
             _wrk.print_table(f"traffic, {mode} (wrk -t{args.threads} -c{args.connections}, "
                              f"{args.rounds} interleaved rounds of {args.seconds:g}s, medians; "
                              "built-in nginx)", samples, ratios)
     finally:
         cluster.close()
-
-
-def _baselines(label: str) -> tuple[str, str]:
-    """The direct and the reference path of a Portico path's label."""
-    if label.startswith("host"):
-        return "host->pod IP", "host->DNAT rule NodePort"
-    where = label[label.index("("):]
-    return f"pod->pod IP {where}", f"pod->DNAT rule {where}"
 
 
 def fill(state: ProxyState, services: int, endpoints: int) -> None:

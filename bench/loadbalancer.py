@@ -1,16 +1,18 @@
 """Benchmark the cloud load balancer (root; on demand: `python bench/loadbalancer.py`).
 
     .venv/bin/python bench/loadbalancer.py [--seconds 2] [--rounds 3] [--connections 16]
-                                           [--skip-traffic] [--skip-control]
+                                           [--threads 2] [--skip-traffic] [--skip-control]
 
 traffic (`_lbtraffic`): a real `portico up --nodes 2` in a sandbox netns (the
 cluster's host), a Deployment of the built-in nginx (one pod per node) behind two
 LoadBalancer Services, externalTrafficPolicy Cluster and Local; `wrk` from the host
 (`_wrk`: keep-alive and `Connection: close`, interleaved rounds, medians, client and
-server CPU) to each Service's frontend, to node-1's nodeIP:nodePort (the baseline:
+server CPU) to each Service's frontend, to the nodes' nodeIP:nodePort (the baseline:
 the same node rules without the load balancer; goal: frontend >= 0.90 of it), and
-through a hand-written single DNAT rule in the cloud netns from a spare pool address
-to the same nodeIP:nodePort (the least a load balancer can do).
+through hand-written single DNAT rules in the cloud netns from spare pool addresses
+to the same nodeIP:nodePorts (the least a load balancer can do); each path spread
+over both nodes alike (one wrk per node's share, so --threads and --connections
+must be even).
 
 control (an LbCloud: the real topology of two nodes, built from a sandbox netns
 standing for the host; the API server and the LB controller in this process):
@@ -125,6 +127,7 @@ async def control() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     _wrk.add_run_options(parser)
+    parser.set_defaults(threads=2)  # one wrk thread per node's share (see _lbtraffic)
     parser.add_argument("--skip-traffic", action="store_true")
     parser.add_argument("--skip-control", action="store_true")
     args = parser.parse_args()

@@ -112,9 +112,34 @@ def test_reference_rules_are_one_dnat_rule_per_service_address() -> None:
 
 
 def test_dataplane_compares_each_portico_path_with_its_own_baselines() -> None:
-    assert dataplane._baselines("pod->ClusterIP (other node)") == (
-        "pod->pod IP (other node)", "pod->DNAT rule (other node)")
-    assert dataplane._baselines("host->NodePort") == ("host->pod IP", "host->DNAT rule NodePort")
+    assert dataplane.path_ratios("pod->ClusterIP (other node)") == [
+        ("pod->pod IP (other node)", 0.90), ("pod->DNAT rule (other node)", 0.97),
+        ("pod->pod IP, no netfilter (other node)", None)]
+    assert dataplane.path_ratios("host->NodePort") == [
+        ("host->pod IP", 0.90), ("host->DNAT rule NodePort", 0.97),
+        ("host->pod IP, no netfilter", None)]
+
+
+def test_dataplane_shows_what_conntrack_costs_the_direct_path() -> None:
+    assert dataplane.path_ratios("pod->pod IP (same node)") == [
+        ("pod->pod IP, no netfilter (same node)", None)]
+    assert dataplane.path_ratios("host->DNAT rule NodePort") == []
+    assert dataplane.path_ratios("host->pod IP, no netfilter") == []
+
+
+def test_every_dataplane_ratio_names_a_measured_path() -> None:
+    class Cluster:
+        server_ip = "10.244.0.2"
+        node1 = type("Node", (), {"ip": "10.224.0.4"})
+
+        def pod_netns(self, pod: str) -> str:
+            return f"ns-{pod}"
+
+    paths = dataplane.traffic_paths(Cluster())  # type: ignore[arg-type]
+    judged = [label for label in paths if any(g for _, g in dataplane.path_ratios(label))]
+    assert judged == ["pod->ClusterIP (same node)", "pod->ClusterIP (other node)",
+                      "host->NodePort"]
+    assert {base for label in paths for base, _ in dataplane.path_ratios(label)} <= set(paths)
 
 
 def test_load_balancer_reference_and_manifests() -> None:
@@ -123,10 +148,21 @@ def test_load_balancer_reference_and_manifests() -> None:
         "  chain prerouting { type nat hook prerouting priority dstnat; "
         "ip daddr 198.51.100.250 tcp dport 80 dnat to 10.224.0.4:31000; }\n"
         "}\n")
-    deployment, *services = _lbtraffic.manifests()
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"
+    objects = _lbtraffic.manifests()
+    deployments = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Deployment"}
+    services = [o for o in objects if o["kind"] == "Service"]
     assert [(s["metadata"]["name"], s["spec"]["externalTrafficPolicy"]) for s in services] == [
         ("web-cluster", "Cluster"), ("web-local", "Local")]
+    for service in services:  # each Service selects its own Deployment's pods
+        selected = deployments[service["metadata"]["name"]]
+        assert selected["template"]["metadata"]["labels"] == service["spec"]["selector"]
+        assert selected["template"]["spec"]["containers"][0]["image"] == "nginx"
+    assert deployments["web-cluster"]["replicas"] == 2
+    # Local: one pod on node-1, the node every Local path goes through
+    assert deployments["web-local"]["replicas"] == 1
+    assert deployments["web-local"]["template"]["spec"]["nodeSelector"] == {
+        "kubernetes.io/hostname": "node-1"}
+    assert sum(d["replicas"] for d in deployments.values()) == _lbtraffic.PODS
 
 
 def test_ingress_baseline_balances_the_nginx_servers() -> None:
