@@ -19,6 +19,7 @@ wrk at once, each with half the threads and connections):
 - `DNAT rule`: spare pool addresses, each with one hand-written DNAT rule to one
   node's nodeIP:nodePort, in a table of its own in the cloud netns
   (`ip portico-bench-dnat`, removed afterwards): the least a load balancer can do.
+Every run starts from empty conntrack tables in the cloud and node netns.
 The server's CPU is the nginx processes in the cluster's pod netns, whose TIME_WAIT
 sockets are dropped (`_wrk.drop_time_wait`).  Closing the cluster (`portico down`,
 the sandbox) removes everything, also on failure.
@@ -26,8 +27,10 @@ the sandbox) removes everything, also on failure.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
+from collections.abc import Callable
 from typing import Any
 
 from bench import _wrk
@@ -118,6 +121,15 @@ def _steady(cluster: Cluster, url: str, answers: int = 20) -> bool:
     return all(_answers(cluster, url) for _ in range(answers))
 
 
+def _measure(cluster: Cluster, urls: list[str], seconds: float, close: bool,
+             server: Callable[[], int], connections: int, threads: int) -> _wrk.Sample:
+    """One wrk run from the host, from empty conntrack tables (`_wrk.flush_conntrack`)."""
+    _wrk.flush_conntrack([f"portico-{cluster.name}-cloud",
+                          *(f"portico-{cluster.name}-{node}" for node in NODES)])
+    return _wrk.run_wrk(cluster.sandbox.name, urls, seconds, close, server, connections,
+                        threads)
+
+
 def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None:
     with Cluster(nodes=2) as cluster:
         cluster.kubectl("apply", "-f", "-", check=True,
@@ -153,9 +165,9 @@ def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None
         try:
             for close in (False, True):
                 samples = _wrk.interleave(
-                    {label: (lambda urls=urls, close=close: _wrk.run_wrk(
-                        cluster.sandbox.name, urls, seconds, close, server, connections,
-                        threads)) for label, urls in paths.items()}, rounds)
+                    {label: functools.partial(_measure, cluster, urls, seconds, close, server,
+                                              connections, threads)
+                     for label, urls in paths.items()}, rounds)
                 mode = "Connection: close" if close else "keep-alive"
                 _wrk.print_table(f"load balancer, {mode} (two wrk -t{threads // 2} "
                                  f"-c{connections // 2}, {rounds} interleaved rounds of "

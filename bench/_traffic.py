@@ -17,8 +17,9 @@ Each node's nftables are in one of three states, switched with `use(state)`:
   per Service address (ClusterIP; on the server's node also nodeIP:NodePort, with
   one masquerade rule for it, as the Service's Cluster policy requires), the
   kernel's floor for the same Service.
-Every switch flushes conntrack, so no connection outlives the rules it was set up
-by.  `close()` stops the server and removes every netns and link (`destroy`).
+Every `use` flushes conntrack (in the cloud netns and the nodes), so no connection
+outlives the rules it was set up by, and no measurement inherits another's entries.
+`close()` stops the server and removes every netns and link (`destroy`).
 """
 
 from __future__ import annotations
@@ -133,24 +134,24 @@ class TrafficCluster:
         self.pods[pod] = str(ip)
 
     def use(self, rules: Rules) -> None:
-        """Switch every node's tables to `rules` (and flush conntrack)."""
-        if rules is self.rules:
-            return
-        for node in self.topology.nodes:
-            for family, table in (("inet", "portico-proxy"), ("ip", REFERENCE_TABLE)):
-                subprocess.run(["ip", "netns", "exec", node.netns, "nft", "delete", "table",
-                                family, table], capture_output=True, check=False)
-            if rules is Rules.PORTICO:
-                script = portico_rules(node, self.server_ip)
-            elif rules is Rules.REFERENCE:
-                script = reference_rules(node, self.server_ip, node is self.node1)
-            else:
-                script = ""
-            if script:
-                sh("ip", "netns", "exec", node.netns, "nft", "-f", "-", inp=script)
-            subprocess.run(["ip", "netns", "exec", node.netns, "conntrack", "-F"],
-                           capture_output=True, check=False)
-        self.rules = rules
+        """Switch every node's tables to `rules` and flush conntrack (`_wrk.flush_conntrack`:
+        also when the rules stay, so no measurement inherits another's entries)."""
+        if rules is not self.rules:
+            for node in self.topology.nodes:
+                for family, table in (("inet", "portico-proxy"), ("ip", REFERENCE_TABLE)):
+                    subprocess.run(["ip", "netns", "exec", node.netns, "nft", "delete",
+                                    "table", family, table], capture_output=True, check=False)
+                if rules is Rules.PORTICO:
+                    script = portico_rules(node, self.server_ip)
+                elif rules is Rules.REFERENCE:
+                    script = reference_rules(node, self.server_ip, node is self.node1)
+                else:
+                    script = ""
+                if script:
+                    sh("ip", "netns", "exec", node.netns, "nft", "-f", "-", inp=script)
+            self.rules = rules
+        _wrk.flush_conntrack([self.topology.cloud_netns,
+                              *(node.netns for node in self.topology.nodes)])
 
     def close(self) -> None:
         stop_server(self.server)

@@ -148,13 +148,29 @@ def netns_ticks(netns: Iterable[str], *comms: str) -> Callable[[], int]:
     return ticks
 
 
-def drop_time_wait(server_netns: str) -> None:
-    """The server's netns keeps no TIME_WAIT sockets (`tcp_max_tw_buckets=0`): wrk reuses
-    its client ports within seconds, and a SYN that meets the server's TIME_WAIT of an
-    earlier run waits for a 1 s retransmission whatever the path (stalls that measure
-    nothing but the harness)."""
-    subprocess.run(["ip", "netns", "exec", server_netns, "sysctl", "-qw",
-                    "net.ipv4.tcp_max_tw_buckets=0"], check=True, capture_output=True)
+def drop_time_wait(netns: str | None) -> None:
+    """`netns` (None: this one, a benchmark's private netns) keeps no TIME_WAIT sockets
+    (`tcp_max_tw_buckets=0`).  wrk reuses its client ports within seconds: a SYN
+    that meets the server's TIME_WAIT of an earlier run waits for a 1 s
+    retransmission whatever the path, and a client whose ports are all in TIME_WAIT
+    (wrk closes first with `Connection: close`: 28k ports last a few seconds at this
+    rate) spends its CPU searching for a free one in every connect().  Both measure
+    the harness, not the path, and would charge whichever path runs later."""
+    subprocess.run(netns_argv(netns, "sysctl", "-qw", "net.ipv4.tcp_max_tw_buckets=0"),
+                   check=True, capture_output=True)
+
+
+def flush_conntrack(netns: Iterable[str]) -> None:
+    """Empty the conntrack table of each netns, before a measurement: otherwise a path
+    inherits the TIME_WAIT entries of the path measured before it.  wrk reuses its
+    client ports within seconds, so when two paths reach the same server from the
+    same client through different destinations (a pod IP and a ClusterIP, a NodePort
+    and a frontend), the new flow's reply tuple is often an old entry's, and NAT
+    searches for a free source port on each such connection: a cost of the harness,
+    charged to whichever path comes second."""
+    for name in netns:
+        subprocess.run(["ip", "netns", "exec", name, "conntrack", "-F"], capture_output=True,
+                       check=False)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -171,11 +187,13 @@ def run_wrk(netns: str | None, url: str | Sequence[str], seconds: float, close: 
             server_ticks: Callable[[], int],
             connections: int = CONNECTIONS, threads: int = THREADS,
             headers: Sequence[str] = ()) -> Sample:
-    """One bounded wrk run from `netns` (None: this one); `server_ticks` reads the server's
-    CPU ticks so far (`group_ticks`, `netns_ticks`).  Several URLs share the threads and
+    """One bounded wrk run from `netns` (None: this one, a benchmark's private netns), which
+    keeps no TIME_WAIT sockets (`drop_time_wait`); `server_ticks` reads the server's CPU
+    ticks so far (`group_ticks`, `netns_ticks`).  Several URLs share the threads and
     connections evenly, one wrk per URL at the same time (the same spread of load as a
     load balancer over the same targets); the sample is their sum."""
     urls = [url] if isinstance(url, str) else list(url)
+    drop_time_wait(netns)
     if threads % len(urls) or connections % len(urls):
         raise ValueError(f"{threads} threads and {connections} connections do not split "
                          f"over {len(urls)} URLs")

@@ -97,8 +97,7 @@ def use_policies(cluster: TrafficCluster, scripts: list[str] | None) -> None:
                         TABLE], capture_output=True, check=False)
         if scripts is not None:
             sh("ip", "netns", "exec", node.netns, "nft", "-f", "-", inp=scripts[i])
-        subprocess.run(["ip", "netns", "exec", node.netns, "conntrack", "-F"],
-                       capture_output=True, check=False)
+    _wrk.flush_conntrack(node.netns for node in cluster.topology.nodes)
 
 
 def traffic(args: argparse.Namespace) -> None:
