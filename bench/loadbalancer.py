@@ -4,14 +4,15 @@
                                            [--threads 2] [--skip-traffic] [--skip-control]
 
 traffic (`_lbtraffic`): a real `portico up --nodes 2` in a sandbox netns (the
-cluster's host), a Deployment of the built-in nginx (one pod per node) behind two
-LoadBalancer Services, externalTrafficPolicy Cluster and Local; `wrk` from the host
+cluster's host), the built-in nginx behind two LoadBalancer Services,
+externalTrafficPolicy Cluster (one pod per node) and Local (one pod, on node-1: every
+path reaches the same pod through the same node); `wrk` from the host
 (`_wrk`: keep-alive and `Connection: close`, interleaved rounds, medians, client and
 server CPU) to each Service's frontend, to the nodes' nodeIP:nodePort (the baseline:
 the same node rules without the load balancer; goal: frontend >= 0.90 of it), and
 through hand-written single DNAT rules in the cloud netns from spare pool addresses
 to the same nodeIP:nodePorts (the least a load balancer can do); each path spread
-over both nodes alike (one wrk per node's share, so --threads and --connections
+over the policy's nodes alike (one wrk per share, so --threads and --connections
 must be even).
 
 control (an LbCloud: the real topology of two nodes, built from a sandbox netns
