@@ -193,10 +193,10 @@ def run_wrk(netns: str | None, url: str | Sequence[str], seconds: float, close: 
     connections evenly, one wrk per URL at the same time (the same spread of load as a
     load balancer over the same targets); the sample is their sum."""
     urls = [url] if isinstance(url, str) else list(url)
-    drop_time_wait(netns)
     if threads % len(urls) or connections % len(urls):
         raise ValueError(f"{threads} threads and {connections} connections do not split "
                          f"over {len(urls)} URLs")
+    drop_time_wait(netns)
     wanted = [*headers, *(["Connection: close"] if close else [])]
     argvs = [netns_argv(netns, "wrk", f"-t{threads // len(urls)}",
                         f"-c{connections // len(urls)}", f"-d{seconds:g}s", "--timeout", "2s",

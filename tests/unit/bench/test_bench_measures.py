@@ -96,6 +96,12 @@ def test_cpu_per_request() -> None:
     assert _wrk.Sample(0, 0, 0.5, 1.5).cpu_per_request == 0.0
 
 
+def test_a_run_over_several_urls_must_split_threads_and_connections_evenly() -> None:
+    with pytest.raises(ValueError, match="1 threads and 16 connections do not split over 2"):
+        _wrk.run_wrk("nowhere", ["http://a/", "http://b/"], 1, False, lambda: 0,
+                     connections=16, threads=1)
+
+
 def test_reference_rules_are_one_dnat_rule_per_service_address() -> None:
     node = NodePlan(index=1, name="node-1", netns="n1", ip=IPv4Address("10.224.0.4"),
                     pod_cidr=IPv4Network("10.244.0.0/24"), bridge_ip=IPv4Address("10.244.0.1"),
