@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import _wrk
+from portico.cloud import TopologyConfig, plan
 from portico.testing.sandbox import Cluster, wait_for
 
 POLICIES = ("Cluster", "Local")
@@ -46,6 +47,8 @@ FRONTEND_GOAL = 0.90
 NODES = ("node-1", "node-2")
 LOCAL_NODE = "node-1"
 PODS = len(NODES) + 1
+POLICY_NODES = {"Cluster": NODES, "Local": (LOCAL_NODE,) * len(NODES)}
+"""The nodes each policy's paths spread over, one wrk per entry."""
 
 
 def manifests() -> list[dict[str, Any]]:
@@ -121,11 +124,12 @@ def _steady(cluster: Cluster, url: str, answers: int = 20) -> bool:
     return all(_answers(cluster, url) for _ in range(answers))
 
 
-def _measure(cluster: Cluster, urls: list[str], seconds: float, close: bool,
-             server: Callable[[], int], connections: int, threads: int) -> _wrk.Sample:
-    """One wrk run from the host, from empty conntrack tables (`_wrk.flush_conntrack`)."""
-    _wrk.flush_conntrack([f"portico-{cluster.name}-cloud",
-                          *(f"portico-{cluster.name}-{node}" for node in NODES)])
+def _measure(cluster: Cluster, tracked: list[str], urls: list[str], seconds: float,
+             close: bool, server: Callable[[], int], connections: int,
+             threads: int) -> _wrk.Sample:
+    """One wrk run from the host, from empty conntrack tables in `tracked`
+    (`_wrk.flush_conntrack`)."""
+    _wrk.flush_conntrack(tracked)
     return _wrk.run_wrk(cluster.sandbox.name, urls, seconds, close, server, connections,
                         threads)
 
@@ -142,15 +146,16 @@ def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None
             svc = services[f"web-{policy.lower()}"]
             node_port = svc["spec"]["ports"][0]["nodePort"]
             frontend = svc["status"]["loadBalancer"]["ingress"][0]["ip"]
-            nodes = [node_ips[n] for n in ((LOCAL_NODE,) * len(NODES) if policy == "Local"
-                                           else NODES)]
+            nodes = [node_ips[n] for n in POLICY_NODES[policy]]
             targets.update({spare: f"{node}:{node_port}"
                             for spare, node in zip(SPARE_POOL_IPS[policy], nodes, strict=True)})
             paths[f"NodePort ({policy})"] = [f"http://{node}:{node_port}/" for node in nodes]
             paths[f"DNAT rule ({policy})"] = [f"http://{spare}/"
                                               for spare in SPARE_POOL_IPS[policy]]
             paths[f"frontend ({policy})"] = [f"http://{frontend}/"] * len(nodes)
-        cloud = f"portico-{cluster.name}-cloud"
+        topology = plan(TopologyConfig(cluster.name, len(NODES)))  # the cluster's netns names
+        cloud = topology.cloud_netns
+        tracked = [cloud, *(node.netns for node in topology.nodes)]
         subprocess.run(["ip", "netns", "exec", cloud, "nft", "-f", "-"], check=True,
                        input=reference_rules(targets), text=True, capture_output=True)
         for url in {url for urls in paths.values() for url in urls}:
@@ -165,8 +170,8 @@ def traffic(seconds: float, rounds: int, connections: int, threads: int) -> None
         try:
             for close in (False, True):
                 samples = _wrk.interleave(
-                    {label: functools.partial(_measure, cluster, urls, seconds, close, server,
-                                              connections, threads)
+                    {label: functools.partial(_measure, cluster, tracked, urls, seconds, close,
+                                              server, connections, threads)
                      for label, urls in paths.items()}, rounds)
                 mode = "Connection: close" if close else "keep-alive"
                 _wrk.print_table(f"load balancer, {mode} (two wrk -t{threads // 2} "
