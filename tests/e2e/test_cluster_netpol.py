@@ -187,7 +187,8 @@ def test_kubectl_get_describe_explain_and_validation(cluster: Cluster, clean: No
 
 def test_policy_check_and_metrics(cluster: Cluster, matrix: Matrix, clean: None) -> None:
     _kubectl(cluster, "apply", "-n", "x", "-f", "-", input=json.dumps(ALLOW_XB_TO_XA))
-    matrix.wait(R().all_ingress("x/a", False).expect("x/b", "x/a", True))
+    b_to_a_only = R().all_ingress("x/a", False).expect("x/b", "x/a", True)
+    matrix.wait(b_to_a_only)
     base = [str(portico_executable()), "policy", "check", "--kubeconfig", str(cluster.kubeconfig)]
     allowed = cluster.sandbox.run([*base, "--from", "x/b", "--to", "x/a:serve-80-tcp"])
     assert allowed.returncode == 0, allowed.stderr
@@ -198,6 +199,9 @@ def test_policy_check_and_metrics(cluster: Cluster, matrix: Matrix, clean: None)
     assert "denied" in denied.stdout.splitlines()[0]
 
     def counted() -> bool:
+        # fresh allowed connections each poll: a resync of node-1's rules since the probes
+        # above may have replaced the accept rule, and its counter with it
+        matrix.observe([b_to_a_only])
         metrics = curl(cluster, "http://127.0.0.1:10249/metrics", node=1).stdout  # its loopback
         found = re.search(r'portico_networkpolicy_allowed_packets_total\{namespace="x",'
                           r'networkpolicy="allow-b",direction="Ingress"\} (\d+)', metrics)
